@@ -1,0 +1,337 @@
+//! The top-level document: `receivers`, `processors`, `exporters`,
+//! `extensions` and `service`. Component bodies stay raw YAML here; the crate
+//! that owns a component type decodes its body.
+
+use crate::component_id::ComponentId;
+use crate::decode::{decode_only, Validate};
+use crate::duration::Duration;
+use crate::error::{join_path, Problem};
+use crate::expand::key_name;
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+
+/// The four component sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Receiver,
+    Processor,
+    Exporter,
+    Extension,
+}
+
+impl Kind {
+    pub fn section(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receivers",
+            Kind::Processor => "processors",
+            Kind::Exporter => "exporters",
+            Kind::Extension => "extensions",
+        }
+    }
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receiver",
+            Kind::Processor => "processor",
+            Kind::Exporter => "exporter",
+            Kind::Extension => "extension",
+        }
+    }
+    pub const ALL: [Kind; 4] = [Kind::Receiver, Kind::Processor, Kind::Exporter, Kind::Extension];
+}
+
+/// The whole config with component bodies still raw.
+#[derive(Debug, Clone, Default)]
+pub struct CollectorConfig {
+    pub components: BTreeMap<Kind, BTreeMap<ComponentId, Value>>,
+    pub service: ServiceConfig,
+}
+
+impl CollectorConfig {
+    pub fn section(&self, kind: Kind) -> impl Iterator<Item = (&ComponentId, &Value)> {
+        self.components.get(&kind).into_iter().flat_map(|m| m.iter())
+    }
+    pub fn get(&self, kind: Kind, id: &ComponentId) -> Option<&Value> {
+        self.components.get(&kind).and_then(|m| m.get(id))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, PipelineConfig>,
+    #[serde(default)]
+    pub extensions: Vec<ComponentId>,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            pipelines: BTreeMap::new(),
+            extensions: Vec::new(),
+            telemetry: TelemetryConfig::default(),
+            shutdown_timeout: default_shutdown_timeout(),
+        }
+    }
+}
+
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    #[serde(default)]
+    pub receivers: Vec<ComponentId>,
+    #[serde(default)]
+    pub processors: Vec<ComponentId>,
+    #[serde(default)]
+    pub exporters: Vec<ComponentId>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    #[serde(default)]
+    pub logs: LogsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// `trace`, `debug`, `info`, `warn`, `error`, or a tracing filter.
+    #[serde(default = "default_level")]
+    pub level: String,
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            level: default_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Logfmt,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The admin server's bind address (metrics, health, pprof, targets).
+    #[serde(default = "default_admin_address")]
+    pub address: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            address: default_admin_address(),
+        }
+    }
+}
+
+pub fn default_admin_address() -> String {
+    "127.0.0.1:8888".into()
+}
+
+impl Validate for ServiceConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        let lp = join_path(path, "telemetry::logs::level");
+        let level = self.telemetry.logs.level.to_ascii_lowercase();
+        if !["trace", "debug", "info", "warn", "error", "off"].contains(&level.as_str())
+            && !level.contains('=')
+        {
+            problems.push(Problem::new(
+                lp,
+                format!("unknown level {:?} (use trace, debug, info, warn, error or off)", self.telemetry.logs.level),
+            ));
+        }
+        let addr = &self.telemetry.metrics.address;
+        if !addr.is_empty() && addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':') {
+            problems.push(Problem::new(
+                join_path(path, "telemetry::metrics::address"),
+                format!("{addr:?} is not host:port"),
+            ));
+        }
+    }
+}
+
+/// Splits the document into sections, checking only the structure (known
+/// top-level keys, valid ids, the `service` block, pipeline references).
+pub fn parse_collector(doc: &Value) -> Result<CollectorConfig, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut cfg = CollectorConfig::default();
+    let Value::Mapping(root) = doc else {
+        return Err(vec![Problem::new("", "the top level must be a mapping")]);
+    };
+    for (k, v) in root {
+        let key = key_name(k);
+        if key == "service" {
+            match decode_only::<ServiceConfig>(null_to_map(v), "service") {
+                Ok(s) => {
+                    s.validate("service", &mut problems);
+                    cfg.service = s;
+                }
+                Err(p) => problems.push(p),
+            }
+            continue;
+        }
+        let Some(kind) = Kind::ALL.into_iter().find(|k| k.section() == key) else {
+            problems.push(Problem::new(
+                key.clone(),
+                "unknown top-level key (expected receivers, processors, exporters, extensions or service)",
+            ));
+            continue;
+        };
+        let section = cfg.components.entry(kind).or_default();
+        match v {
+            Value::Null => {}
+            Value::Mapping(m) => {
+                for (id, body) in m {
+                    let id_text = key_name(id);
+                    match id_text.parse::<ComponentId>() {
+                        Ok(id) => {
+                            section.insert(id, body.clone());
+                        }
+                        Err(e) => problems.push(Problem::new(join_path(&key, &id_text), e.to_string())),
+                    }
+                }
+            }
+            _ => problems.push(Problem::new(key, "must be a mapping of component ids to their settings")),
+        }
+    }
+    check_pipelines(&cfg, &mut problems);
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(problems)
+    }
+}
+
+fn null_to_map(v: &Value) -> Value {
+    if v.is_null() {
+        Value::Mapping(Default::default())
+    } else {
+        v.clone()
+    }
+}
+
+fn check_pipelines(cfg: &CollectorConfig, problems: &mut Vec<Problem>) {
+    if cfg.service.pipelines.is_empty() {
+        problems.push(Problem::new(
+            "service::pipelines",
+            "at least one pipeline is required (service.pipelines.profiles)",
+        ));
+    }
+    for (name, p) in &cfg.service.pipelines {
+        let path = join_path("service::pipelines", name);
+        match name.parse::<ComponentId>() {
+            Ok(id) if id.kind() == "profiles" => {}
+            Ok(id) => problems.push(Problem::new(
+                path.clone(),
+                format!("signal {:?} is not supported: profcol runs only profiles pipelines (profiles or profiles/<name>)", id.kind()),
+            )),
+            Err(e) => problems.push(Problem::new(path.clone(), e.to_string())),
+        }
+        if p.receivers.is_empty() {
+            problems.push(Problem::new(join_path(&path, "receivers"), "a pipeline needs at least one receiver"));
+        }
+        if p.exporters.is_empty() {
+            problems.push(Problem::new(join_path(&path, "exporters"), "a pipeline needs at least one exporter"));
+        }
+        for (kind, list, field) in [
+            (Kind::Receiver, &p.receivers, "receivers"),
+            (Kind::Processor, &p.processors, "processors"),
+            (Kind::Exporter, &p.exporters, "exporters"),
+        ] {
+            for (i, id) in list.iter().enumerate() {
+                if cfg.get(kind, id).is_none() {
+                    problems.push(Problem::new(
+                        join_path(&join_path(&path, field), &i.to_string()),
+                        format!("{} {id:?} is not defined under {}", kind.singular(), kind.section()),
+                    ));
+                }
+                if list[..i].contains(id) {
+                    problems.push(Problem::new(
+                        join_path(&join_path(&path, field), &i.to_string()),
+                        format!("{id} is listed twice"),
+                    ));
+                }
+            }
+        }
+    }
+    for (i, id) in cfg.service.extensions.iter().enumerate() {
+        if cfg.get(Kind::Extension, id).is_none() {
+            problems.push(Problem::new(
+                format!("service::extensions::{i}"),
+                format!("extension {id:?} is not defined under extensions"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let doc: Value = serde_yaml::from_str(yaml).unwrap();
+        match parse_collector(&doc) {
+            Ok(_) => vec![],
+            Err(p) => p.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn accepts_a_minimal_pipeline() {
+        let doc: Value = serde_yaml::from_str(
+            "receivers: {pyroscope_scrape: {}}\nexporters: {debug: }\nservice: {pipelines: {profiles: {receivers: [pyroscope_scrape], exporters: [debug]}}}",
+        )
+        .unwrap();
+        let cfg = parse_collector(&doc).unwrap();
+        assert_eq!(cfg.service.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.service.telemetry.metrics.address, "127.0.0.1:8888");
+        assert_eq!(cfg.section(Kind::Exporter).count(), 1);
+    }
+
+    #[test]
+    fn reports_every_structural_problem() {
+        let got = problems(
+            "receivers: {'bad-id': {}, r: {}}\nbogus: 1\nservice:\n  pipelines:\n    traces: {receivers: [r], exporters: [nope]}\n    profiles/x: {}\n  telemetry: {logs: {level: loud}}",
+        );
+        assert_eq!(
+            got,
+            vec![
+                "receivers::bad-id: invalid component id \"bad-id\": the type must start with a letter and contain only letters, digits and '_' (at most 63)",
+                "bogus: unknown top-level key (expected receivers, processors, exporters, extensions or service)",
+                "service::telemetry::logs::level: unknown level \"loud\" (use trace, debug, info, warn, error or off)",
+                "service::pipelines::profiles/x::receivers: a pipeline needs at least one receiver",
+                "service::pipelines::profiles/x::exporters: a pipeline needs at least one exporter",
+                "service::pipelines::traces: signal \"traces\" is not supported: profcol runs only profiles pipelines (profiles or profiles/<name>)",
+                "service::pipelines::traces::exporters::0: exporter nope is not defined under exporters",
+            ]
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! profcol's configuration system: reading and merging YAML files, `--set`
+//! overrides, `${env:…}`/`${file:…}` expansion, component ids, durations,
+//! secrets, the shared HTTP client blocks, and problems that carry their key
+//! path and file. This crate does no networking.
+
+pub mod collector;
+pub mod component_id;
+pub mod decode;
+pub mod duration;
+pub mod error;
+pub mod expand;
+pub mod http_client;
+pub mod load;
+pub mod merge;
+pub mod secret;
+
+pub use collector::{parse_collector, CollectorConfig, Kind, PipelineConfig, ServiceConfig};
+pub use component_id::ComponentId;
+pub use decode::{decode, decode_only, Validate};
+pub use duration::Duration;
+pub use error::{join_path, Error, Problem};
+pub use http_client::HttpClientConfig;
+pub use secret::Secret;

@@ -1,0 +1,1 @@
+//! HTTP clients built from `profcol_config::HttpClientConfig`.

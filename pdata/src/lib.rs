@@ -1,0 +1,17 @@
+//! The data that flows through profcol: `ProfileBatch` and its records, the
+//! pprof wire format and codec, pprof ⇄ OTLP profiles conversion, and the
+//! `Consumer` trait. No tasks, no HTTP.
+
+pub mod batch;
+pub mod component;
+pub mod error;
+pub mod labels;
+pub mod pprof;
+
+pub use batch::{Consumer, ProfileBatch, ProfileRecord};
+pub use component::{ComponentContext, MetricSet, Telemetry};
+pub use error::Error;
+pub use labels::Labels;
+/// The OTLP profiles messages this crate converts to and from.
+pub use opentelemetry_proto::tonic::collector::profiles::v1development as otlp_collector;
+pub use opentelemetry_proto::tonic::profiles::v1development as otlp;

@@ -1,0 +1,1 @@
+//! profcol's receivers.
