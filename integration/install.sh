@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything the real-peer suites need on a fresh Debian machine (run as root).
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+log() { echo "install.sh: $*" >&2; }
+
+# --- Go toolchain + Debian's copies of fgprof and google/pprof (built offline, GO111MODULE=off).
+apt_pkgs=(golang-go golang-github-felixge-fgprof-dev golang-github-google-pprof-dev)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  log "apt: all present"
+fi
+
+# --- Python: the independent OTLP decoder (into the current python3).
+py="${PYTHON:-python3}"
+if "$py" - <<'PY' 2>/dev/null
+import grpc, google.protobuf
+from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2_grpc  # noqa
+import importlib.metadata as m
+assert m.version("opentelemetry-proto") == "1.45.2"
+PY
+then
+  log "pip: all present"
+else
+  log "pip: installing opentelemetry-proto==1.45.2 grpcio protobuf"
+  "$py" -m pip install -q --disable-pip-version-check "opentelemetry-proto==1.45.2" grpcio protobuf
+fi
+
+# --- Node: the pull-mode target (@pyroscope/nodejs + express), pinned by package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  if [ -d "$here/node/node_modules/@pyroscope/nodejs" ] && [ -d "$here/node/node_modules/express" ]; then
+    log "npm: node_modules present"
+  else
+    log "npm: installing in integration/node"
+    (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+else
+  log "npm: node/npm not found; the Node target will be skipped (apt-get install nodejs npm)"
+fi
+
+# --- Build the Go peers.
+"$here/go/build.sh"
+log "done"
