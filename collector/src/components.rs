@@ -1,0 +1,64 @@
+//! The built-in component types, and checking each configured component's
+//! settings with the crate that owns its type.
+
+use profcol_config::{join_path, CollectorConfig, ComponentId, Kind, Problem};
+
+/// `(type, stability)` of every built-in component of `kind`.
+pub fn types(kind: Kind) -> Vec<(&'static str, &'static str)> {
+    match kind {
+        Kind::Receiver => profcol_receiver::receiver_types(),
+        Kind::Exporter => profcol_exporter::exporter_types(),
+        Kind::Processor | Kind::Extension => Vec::new(),
+    }
+}
+
+/// The `profcol components` listing.
+pub fn listing() -> String {
+    let mut out = String::new();
+    for kind in Kind::ALL {
+        out.push_str(kind.section());
+        out.push_str(":\n");
+        let list = types(kind);
+        if list.is_empty() {
+            out.push_str("  (none built in)\n");
+        }
+        for (name, stability) in list {
+            out.push_str(&format!("  - name: {name}\n    stability: {stability}\n"));
+        }
+    }
+    out
+}
+
+/// Checks every component body; unknown types are problems too.
+pub fn validate_all(cfg: &CollectorConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for kind in Kind::ALL {
+        let known = types(kind);
+        for (id, body) in cfg.section(kind) {
+            let path = join_path(kind.section(), &id.to_string());
+            if !known.iter().any(|(t, _)| *t == id.kind()) {
+                problems.push(unknown_type(kind, id, &known, path));
+                continue;
+            }
+            let result = match kind {
+                Kind::Receiver => profcol_receiver::validate_receiver(id, body, &path),
+                Kind::Exporter => profcol_exporter::validate_exporter(id, body, &path),
+                Kind::Processor | Kind::Extension => Ok(()),
+            };
+            if let Err(p) = result {
+                problems.extend(p);
+            }
+        }
+    }
+    problems
+}
+
+fn unknown_type(kind: Kind, id: &ComponentId, known: &[(&str, &str)], path: String) -> Problem {
+    let names: Vec<&str> = known.iter().map(|(t, _)| *t).collect();
+    let hint = if names.is_empty() {
+        format!("no {} types are built in yet", kind.singular())
+    } else {
+        format!("known types: {}", names.join(", "))
+    };
+    Problem::new(path, format!("unknown {} type {:?} ({hint})", kind.singular(), id.kind()))
+}

@@ -1,0 +1,15 @@
+//! The profcol collector: the CLI, configuration loading and validation,
+//! pipeline assembly (receivers → fan-out → exporters), the admin server,
+//! self-telemetry and staged shutdown. It wires components; it does not
+//! scrape or encode.
+
+pub mod admin;
+pub mod cli;
+pub mod components;
+pub mod convert;
+pub mod fanout;
+pub mod logging;
+pub mod pipeline;
+pub mod redact;
+pub mod settings;
+pub mod shutdown;
