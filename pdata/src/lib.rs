@@ -4,12 +4,15 @@
 
 pub mod batch;
 pub mod component;
+pub mod decode;
 pub mod error;
+mod ids;
 pub mod labels;
 pub mod pprof;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
 pub use component::{ComponentContext, MetricSet, Telemetry};
+pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
 pub use error::Error;
 pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.

@@ -1,0 +1,69 @@
+//! `IdMap`: pprof id → table position, for the id-keyed tables of a pprof
+//! profile (locations, functions, mappings). Ids are usually dense (1..=n),
+//! so the common case is a plain vector; sparse ids fall back to a hash map.
+
+use std::collections::HashMap;
+
+/// Looks up the position of a definition by its pprof id. When an id is
+/// defined twice the later definition wins (as Go's `profile.Parse` does).
+#[derive(Debug, Clone)]
+pub(crate) enum IdMap {
+    /// `table[id]` = position + 1; 0 = undefined.
+    Dense(Vec<u32>),
+    Sparse(HashMap<u64, u32>),
+}
+
+impl IdMap {
+    /// Builds the map from ids in table order.
+    pub(crate) fn build(ids: impl ExactSizeIterator<Item = u64> + Clone) -> Self {
+        let n = ids.len();
+        let max = ids.clone().max().unwrap_or(0);
+        // Positions are stored as u32; tables beyond that are refused by the
+        // decode limits long before this point, so saturate defensively.
+        if max <= (4 * n as u64).saturating_add(1024) {
+            let mut table = vec![0u32; max as usize + 1];
+            for (pos, id) in ids.enumerate() {
+                table[id as usize] = u32::try_from(pos + 1).unwrap_or(u32::MAX);
+            }
+            IdMap::Dense(table)
+        } else {
+            let mut map = HashMap::with_capacity(n);
+            for (pos, id) in ids.enumerate() {
+                map.insert(id, u32::try_from(pos).unwrap_or(u32::MAX));
+            }
+            IdMap::Sparse(map)
+        }
+    }
+
+    /// The position of `id` in its table, if defined.
+    #[inline]
+    pub(crate) fn get(&self, id: u64) -> Option<usize> {
+        match self {
+            IdMap::Dense(t) => match usize::try_from(id).ok().and_then(|i| t.get(i)) {
+                Some(&p) if p != 0 => Some(p as usize - 1),
+                _ => None,
+            },
+            IdMap::Sparse(m) => m.get(&id).map(|&p| p as usize),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_sparse_and_duplicates() {
+        let d = IdMap::build([1u64, 2, 3, 2].into_iter());
+        assert!(matches!(d, IdMap::Dense(_)));
+        assert_eq!(d.get(1), Some(0));
+        assert_eq!(d.get(2), Some(3));
+        assert_eq!(d.get(0), None);
+        assert_eq!(d.get(99), None);
+        let s = IdMap::build([1u64, 1 << 40, 7].into_iter());
+        assert!(matches!(s, IdMap::Sparse(_)));
+        assert_eq!(s.get(1 << 40), Some(1));
+        assert_eq!(s.get(7), Some(2));
+        assert_eq!(s.get(8), None);
+    }
+}
