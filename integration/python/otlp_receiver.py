@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""An independent OTLP profiles receiver for profcol's real-peer suite.
+
+Serves gRPC `opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export`
+(grpcio + PyPI opentelemetry-proto stubs) and HTTP `POST /v1development/profiles`
+(protobuf or JSON, optionally gzip), decodes every request with the upstream
+Python stubs — not with profcol's code — and appends one JSON line per profile
+to the output file: transport, resource and profile attributes, sample
+type/unit, sample count, totals, timing, and folded stacks resolved through the
+ProfilesDictionary (stack_table -> location_table -> lines -> function_table ->
+string_table). Dictionary problems (non-zero index 0 entries, out-of-range
+indices) are reported in a `problems` list.
+
+Usage: otlp_receiver.py --grpc-port P --http-port Q --out FILE [--port-file F]
+A port of 0 picks a free one; --port-file receives {"grpc": P, "http": Q}.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+from google.protobuf import json_format
+from opentelemetry.proto.collector.profiles.v1development import (
+    profiles_service_pb2 as svc_pb2,
+    profiles_service_pb2_grpc as svc_grpc,
+)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pbwire  # noqa: E402
+
+_write_lock = threading.Lock()
+
+
+def any_value(v):
+    kind = v.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+    if kind == "bytes_value":
+        return v.bytes_value.hex()
+    return getattr(v, kind)
+
+
+class Dict:
+    """Resolves indices through a ProfilesDictionary, recording problems."""
+
+    def __init__(self, d, problems):
+        self.d = d
+        self.problems = problems
+        self._check_zero_entries()
+
+    def _check_zero_entries(self):
+        d = self.d
+        for name in ("mapping_table", "location_table", "function_table", "link_table",
+                     "string_table", "attribute_table", "stack_table"):
+            table = getattr(d, name)
+            if len(table) == 0:
+                self.problems.append(f"{name} is empty (index 0 must hold the zero value)")
+                continue
+            zero = table[0]
+            if name == "string_table":
+                if zero != "":
+                    self.problems.append(f"string_table[0] is {zero!r}, not empty")
+            elif zero.ByteSize() != 0:
+                self.problems.append(f"{name}[0] is not the zero value")
+        seen = set()
+        for i, s in enumerate(d.string_table):
+            if s in seen:
+                self.problems.append(f"string_table has duplicate entry {s!r} at {i}")
+                break
+            seen.add(s)
+
+    def _get(self, table, idx, what):
+        t = getattr(self.d, table)
+        if 0 <= idx < len(t):
+            return t[idx]
+        self.problems.append(f"{what}: index {idx} out of range for {table} (len {len(t)})")
+        return None
+
+    def s(self, idx):
+        v = self._get("string_table", idx, "string")
+        return "" if v is None else v
+
+    def attrs(self, indices):
+        out = {}
+        for i in indices:
+            kvu = self._get("attribute_table", i, "attribute")
+            if kvu is None:
+                continue
+            val = any_value(kvu.value)
+            unit = self.s(kvu.unit_strindex) if kvu.unit_strindex else None
+            out[self.s(kvu.key_strindex)] = {"value": val, "unit": unit} if unit else val
+        return out
+
+    def folded_stack(self, stack_index):
+        st = self._get("stack_table", stack_index, "sample.stack_index")
+        if st is None:
+            return "<bad stack>"
+        frames = []
+        for li in reversed(st.location_indices):  # stacks are leaf first
+            loc = self._get("location_table", li, "stack.location_indices")
+            if loc is None:
+                frames.append("<bad location>")
+                continue
+            if not loc.lines:
+                frames.append(f"0x{loc.address:x}")
+                continue
+            for line in reversed(loc.lines):  # lines[0] is the innermost inlined frame
+                fn = self._get("function_table", line.function_index, "line.function_index")
+                frames.append(self.s(fn.name_strindex) if fn is not None else "<bad function>")
+        return ";".join(frames)
+
+
+def records_from_request(req, transport, meta):
+    problems = []
+    dic = Dict(req.dictionary, problems)
+    out = []
+    for rp in req.resource_profiles:
+        resource = {kv.key: any_value(kv.value) for kv in rp.resource.attributes}
+        for sp in rp.scope_profiles:
+            for prof in sp.profiles:
+                folded = {}
+                total = 0
+                values_per_sample = set()
+                for smp in prof.samples:
+                    key = dic.folded_stack(smp.stack_index)
+                    values_per_sample.add(len(smp.values))
+                    v = sum(smp.values) if smp.values else len(smp.timestamps_unix_nano)
+                    folded[key] = folded.get(key, 0) + v
+                    total += v
+                    if smp.attribute_indices:
+                        dic.attrs(smp.attribute_indices)  # validates indices
+                out.append({
+                    "transport": transport,
+                    "received_at": time.time(),
+                    "meta": meta,
+                    "resource": resource,
+                    "scope": {"name": sp.scope.name, "version": sp.scope.version},
+                    "sample_type": dic.s(prof.sample_type.type_strindex),
+                    "sample_unit": dic.s(prof.sample_type.unit_strindex),
+                    "period_type": f"{dic.s(prof.period_type.type_strindex)}/"
+                                   f"{dic.s(prof.period_type.unit_strindex)}",
+                    "period": prof.period,
+                    "time_unix_nano": prof.time_unix_nano,
+                    "duration_nano": prof.duration_nano,
+                    "attributes": dic.attrs(prof.attribute_indices),
+                    "original_payload_format": prof.original_payload_format,
+                    "original_payload_len": len(prof.original_payload),
+                    "sample_count": len(prof.samples),
+                    "values_per_sample": sorted(values_per_sample),
+                    "total": total,
+                    "folded": folded,
+                    "problems": problems,
+                })
+    if not out:
+        out.append({"transport": transport, "received_at": time.time(), "meta": meta,
+                    "empty_request": True, "problems": problems})
+    return out
+
+
+class Sink:
+    def __init__(self, path):
+        self.path = path
+        self.requests = 0
+
+    def write(self, records):
+        with _write_lock:
+            self.requests += 1
+            with open(self.path, "a", encoding="utf-8") as f:
+                for r in records:
+                    f.write(json.dumps(r, sort_keys=True) + "\n")
+
+
+class Servicer(svc_grpc.ProfilesServiceServicer):
+    def __init__(self, sink):
+        self.sink = sink
+
+    def Export(self, request, context):  # noqa: N802 (gRPC method name)
+        md = {k: v for k, v in context.invocation_metadata() if not k.endswith("-bin")}
+        meta = {"user-agent": md.get("user-agent"), "grpc-encoding": md.get("grpc-encoding"),
+                "bytes": request.ByteSize()}
+        try:
+            self.sink.write(records_from_request(request, "grpc", meta))
+        except Exception as e:  # report, never crash the server
+            self.sink.write([{"transport": "grpc", "decode_error": repr(e)}])
+        return svc_pb2.ExportProfilesServiceResponse()
+
+
+def make_http_handler(sink):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):  # quiet
+            pass
+
+        def _reply(self, code, body, ctype):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if self.path.split("?")[0] != "/v1development/profiles":
+                self._reply(404, b"not found\n", "text/plain")
+                return
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            meta = {"content-type": ctype,
+                    "content-encoding": self.headers.get("Content-Encoding"),
+                    "user-agent": self.headers.get("User-Agent"),
+                    "bytes": len(body)}
+            try:
+                data = pbwire.decompress(body, self.headers.get("Content-Encoding"))
+                req = svc_pb2.ExportProfilesServiceRequest()
+                if ctype == "application/json":
+                    json_format.Parse(data.decode("utf-8"), req)
+                elif ctype == "application/x-protobuf":
+                    req.ParseFromString(data)
+                else:
+                    sink.write([{"transport": "http", "meta": meta,
+                                 "decode_error": f"unexpected content type {ctype!r}"}])
+                    self._reply(415, b"unsupported content type\n", "text/plain")
+                    return
+            except Exception as e:
+                sink.write([{"transport": "http", "meta": meta, "decode_error": repr(e)}])
+                self._reply(400, b"bad request\n", "text/plain")
+                return
+            try:
+                records = records_from_request(req, "http", meta)
+            except Exception as e:
+                records = [{"transport": "http", "meta": meta, "decode_error": repr(e)}]
+            sink.write(records)
+            resp = svc_pb2.ExportProfilesServiceResponse()
+            if ctype == "application/json":
+                self._reply(200, json_format.MessageToJson(resp).encode(), "application/json")
+            else:
+                self._reply(200, resp.SerializeToString(), "application/x-protobuf")
+
+    return Handler
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--grpc-port", type=int, default=0)
+    ap.add_argument("--http-port", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--port-file", default="")
+    args = ap.parse_args()
+
+    sink = Sink(args.out)
+    open(args.out, "a").close()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                         options=[("grpc.max_receive_message_length", 64 << 20)])
+    svc_grpc.add_ProfilesServiceServicer_to_server(Servicer(sink), server)
+    grpc_port = server.add_insecure_port(f"{args.host}:{args.grpc_port}")
+    if grpc_port == 0:
+        sys.exit(f"cannot bind gRPC port {args.grpc_port}")
+    server.start()
+
+    httpd = ThreadingHTTPServer((args.host, args.http_port), make_http_handler(sink))
+    http_port = httpd.server_address[1]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    print(f"otlp receiver: grpc {args.host}:{grpc_port} http {args.host}:{http_port}", flush=True)
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"grpc": grpc_port, "http": http_port}, f)
+        os.replace(tmp, args.port_file)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    httpd.shutdown()
+    server.stop(1).wait()
+
+
+if __name__ == "__main__":
+    main()
