@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the test suites need (Go toolchain and Debian's fgprof and
+# google/pprof, the Python OTLP decoder, the Node target, cargo-fuzz) and runs
+# every suite: unit and component tests, end-to-end tests of the binary, the
+# fuzzers for a short fixed budget, and the real-peer suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+
+echo "==> installing test dependencies"
+bash integration/install.sh
+
+echo "==> building the profcol binary"
+cargo build -p profcol
+
+echo "==> cargo test (unit, component and end-to-end suites)"
+cargo test --workspace --no-fail-fast
+
+if [ -x fuzz/run-all.sh ] || [ -f fuzz/run-all.sh ]; then
+  echo "==> fuzzing each target for ${FUZZ_SECONDS}s"
+  bash fuzz/run-all.sh "$FUZZ_SECONDS"
+fi
+
+echo "==> real peers (Go, Node, Python OTLP and push receivers)"
+python3 integration/run_real_peers.py --profcol target/debug/profcol
