@@ -82,6 +82,66 @@ func workloadBlockOnChannel(n int) {
 	}
 }
 
+// workloadWarmup builds a large cumulative history before the target starts
+// listening (1 GiB allocated, ~200 s of mutex and block delay), like a
+// long-running process has. A collector that forwards cumulative memory,
+// mutex or block profiles instead of per-interval deltas is then easy to
+// tell apart: every cumulative value exceeds what one interval produces.
+func workloadWarmup(allocMiB, waiters int, hold time.Duration) {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); workloadWarmupAlloc(allocMiB) }()
+	go func() { defer wg.Done(); workloadWarmupMutex(waiters, hold) }()
+	go func() { defer wg.Done(); workloadWarmupBlock(waiters, hold) }()
+	wg.Wait()
+}
+
+//go:noinline
+func workloadWarmupAlloc(mib int) {
+	for i := 0; i < mib*16; i++ {
+		b := make([]byte, 64*1024)
+		b[0] = byte(i)
+		sinkMu.Lock()
+		sink = [][]byte{b}
+		sinkMu.Unlock()
+	}
+}
+
+// workloadWarmupMutex holds one mutex per waiter for hold while that waiter
+// queues on it: Go records the waiter's delay when the holder unlocks.
+//
+//go:noinline
+func workloadWarmupMutex(waiters int, hold time.Duration) {
+	var wg sync.WaitGroup
+	for i := 0; i < waiters; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mu sync.Mutex
+			mu.Lock()
+			done := make(chan struct{})
+			go func() { mu.Lock(); mu.Unlock(); close(done) }()
+			time.Sleep(hold)
+			mu.Unlock()
+			<-done
+		}()
+	}
+	wg.Wait()
+}
+
+//go:noinline
+func workloadWarmupBlock(waiters int, hold time.Duration) {
+	ch := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < waiters; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-ch }()
+	}
+	time.Sleep(hold)
+	close(ch)
+	wg.Wait()
+}
+
 func workloadLoop() {
 	for {
 		workloadCPUBurn(250 * time.Millisecond)
@@ -94,6 +154,9 @@ func workloadLoop() {
 func main() {
 	addr := flag.String("listen", "127.0.0.1:0", "address to listen on (host:port)")
 	portFile := flag.String("port-file", "", "write the bound address here once listening")
+	warmupMiB := flag.Int("warmup-alloc-mib", 1024, "MiB to allocate before listening (0 disables the warm-up)")
+	warmupWaiters := flag.Int("warmup-waiters", 100, "goroutines that wait on a mutex and a channel during the warm-up")
+	warmupHold := flag.Duration("warmup-hold", 2*time.Second, "how long the warm-up mutex and channel stay blocked")
 	flag.Parse()
 
 	runtime.SetMutexProfileFraction(1)
@@ -101,6 +164,12 @@ func main() {
 	runtime.MemProfileRate = 64 * 1024
 
 	http.DefaultServeMux.Handle("/debug/fgprof", fgprof.Handler())
+
+	if *warmupMiB > 0 {
+		start := time.Now()
+		workloadWarmup(*warmupMiB, *warmupWaiters, *warmupHold)
+		log.Printf("warm-up done in %s", time.Since(start))
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
