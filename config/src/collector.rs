@@ -37,7 +37,12 @@ impl Kind {
             Kind::Extension => "extension",
         }
     }
-    pub const ALL: [Kind; 4] = [Kind::Receiver, Kind::Processor, Kind::Exporter, Kind::Extension];
+    pub const ALL: [Kind; 4] = [
+        Kind::Receiver,
+        Kind::Processor,
+        Kind::Exporter,
+        Kind::Extension,
+    ];
 }
 
 /// The whole config with component bodies still raw.
@@ -49,7 +54,10 @@ pub struct CollectorConfig {
 
 impl CollectorConfig {
     pub fn section(&self, kind: Kind) -> impl Iterator<Item = (&ComponentId, &Value)> {
-        self.components.get(&kind).into_iter().flat_map(|m| m.iter())
+        self.components
+            .get(&kind)
+            .into_iter()
+            .flat_map(|m| m.iter())
     }
     pub fn get(&self, kind: Kind, id: &ComponentId) -> Option<&Value> {
         self.components.get(&kind).and_then(|m| m.get(id))
@@ -165,11 +173,15 @@ impl Validate for ServiceConfig {
         {
             problems.push(Problem::new(
                 lp,
-                format!("unknown level {:?} (use trace, debug, info, warn, error or off)", self.telemetry.logs.level),
+                format!(
+                    "unknown level {:?} (use trace, debug, info, warn, error or off)",
+                    self.telemetry.logs.level
+                ),
             ));
         }
         let addr = &self.telemetry.metrics.address;
-        if !addr.is_empty() && addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':') {
+        if !addr.is_empty() && addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':')
+        {
             problems.push(Problem::new(
                 join_path(path, "telemetry::metrics::address"),
                 format!("{addr:?} is not host:port"),
@@ -215,11 +227,16 @@ pub fn parse_collector(doc: &Value) -> Result<CollectorConfig, Vec<Problem>> {
                         Ok(id) => {
                             section.insert(id, body.clone());
                         }
-                        Err(e) => problems.push(Problem::new(join_path(&key, &id_text), e.to_string())),
+                        Err(e) => {
+                            problems.push(Problem::new(join_path(&key, &id_text), e.to_string()))
+                        }
                     }
                 }
             }
-            _ => problems.push(Problem::new(key, "must be a mapping of component ids to their settings")),
+            _ => problems.push(Problem::new(
+                key,
+                "must be a mapping of component ids to their settings",
+            )),
         }
     }
     check_pipelines(&cfg, &mut problems);
@@ -256,10 +273,16 @@ fn check_pipelines(cfg: &CollectorConfig, problems: &mut Vec<Problem>) {
             Err(e) => problems.push(Problem::new(path.clone(), e.to_string())),
         }
         if p.receivers.is_empty() {
-            problems.push(Problem::new(join_path(&path, "receivers"), "a pipeline needs at least one receiver"));
+            problems.push(Problem::new(
+                join_path(&path, "receivers"),
+                "a pipeline needs at least one receiver",
+            ));
         }
         if p.exporters.is_empty() {
-            problems.push(Problem::new(join_path(&path, "exporters"), "a pipeline needs at least one exporter"));
+            problems.push(Problem::new(
+                join_path(&path, "exporters"),
+                "a pipeline needs at least one exporter",
+            ));
         }
         for (kind, list, field) in [
             (Kind::Receiver, &p.receivers, "receivers"),
@@ -270,7 +293,11 @@ fn check_pipelines(cfg: &CollectorConfig, problems: &mut Vec<Problem>) {
                 if cfg.get(kind, id).is_none() {
                     problems.push(Problem::new(
                         join_path(&join_path(&path, field), &i.to_string()),
-                        format!("{} {id:?} is not defined under {}", kind.singular(), kind.section()),
+                        format!(
+                            "{} {id:?} is not defined under {}",
+                            kind.singular(),
+                            kind.section()
+                        ),
                     ));
                 }
                 if list[..i].contains(id) {

@@ -12,7 +12,10 @@ pub trait Validate {
 }
 
 /// Decodes `value` (the config found at `path`) into `T` and validates it.
-pub fn decode<T: DeserializeOwned + Validate>(value: &Value, path: &str) -> Result<T, Vec<Problem>> {
+pub fn decode<T: DeserializeOwned + Validate>(
+    value: &Value,
+    path: &str,
+) -> Result<T, Vec<Problem>> {
     let value = if value.is_null() {
         Value::Mapping(Default::default())
     } else {
@@ -88,7 +91,11 @@ mod tests {
         let err = decode::<Outer>(&v, "receivers::x").unwrap_err();
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].path, "receivers::x::inner::1::bogus");
-        assert!(err[0].message.starts_with("unknown field `bogus`"), "{}", err[0].message);
+        assert!(
+            err[0].message.starts_with("unknown field `bogus`"),
+            "{}",
+            err[0].message
+        );
         let v: Value = serde_yaml::from_str("inner: []").unwrap();
         let err = decode::<Outer>(&v, "r").unwrap_err();
         assert_eq!(err[0].to_string(), "r::inner: must not be empty");

@@ -126,14 +126,14 @@ impl fmt::Display for Duration {
         if total == 0 {
             return f.write_str("0s");
         }
-        if total % 1_000_000_000 != 0 {
+        if !total.is_multiple_of(1_000_000_000) {
             if total < 1_000 {
                 return write!(f, "{total}ns");
             }
-            if total % 1_000_000 == 0 && total < 1_000_000_000 {
+            if total.is_multiple_of(1_000_000) && total < 1_000_000_000 {
                 return write!(f, "{}ms", total / 1_000_000);
             }
-            if total < 1_000_000_000 && total % 1_000 == 0 {
+            if total < 1_000_000_000 && total.is_multiple_of(1_000) {
                 return write!(f, "{}us", total / 1_000);
             }
         }

@@ -139,9 +139,7 @@ fn resolve(reference: &str, lookup: &dyn Lookup) -> Result<String, String> {
                 None => (body, None),
             };
             if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 || name.starts_with(|c: char| c.is_ascii_digit())
             {
                 return Err(format!("invalid environment variable name {name:?}"));
@@ -178,7 +176,11 @@ mod tests {
     }
 
     fn fake() -> Fake {
-        Fake(HashMap::from([("HOST", "db"), ("PORT", "4317"), ("EMPTY", "")]))
+        Fake(HashMap::from([
+            ("HOST", "db"),
+            ("PORT", "4317"),
+            ("EMPTY", ""),
+        ]))
     }
 
     #[test]
@@ -215,7 +217,11 @@ mod tests {
                 "d: unknown expansion scheme \"bogus\" in \"${bogus:x}\" (use env: or file:)".to_string(),
             ]
         );
-        assert_eq!(v["c"], Value::Number(4317.into()), "a whole reference is re-typed");
+        assert_eq!(
+            v["c"],
+            Value::Number(4317.into()),
+            "a whole reference is re-typed"
+        );
     }
 
     #[test]

@@ -182,12 +182,19 @@ impl Validate for ProxyConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         if let Some(u) = &self.proxy_url {
             match url::Url::parse(u) {
-                Ok(parsed) if ["http", "https", "socks5", "socks5h"].contains(&parsed.scheme()) => {}
+                Ok(parsed) if ["http", "https", "socks5", "socks5h"].contains(&parsed.scheme()) => {
+                }
                 Ok(parsed) => problems.push(Problem::new(
                     join_path(path, "proxy_url"),
-                    format!("unsupported proxy scheme {:?} (use http, https or socks5)", parsed.scheme()),
+                    format!(
+                        "unsupported proxy scheme {:?} (use http, https or socks5)",
+                        parsed.scheme()
+                    ),
                 )),
-                Err(e) => problems.push(Problem::new(join_path(path, "proxy_url"), format!("invalid URL: {e}"))),
+                Err(e) => problems.push(Problem::new(
+                    join_path(path, "proxy_url"),
+                    format!("invalid URL: {e}"),
+                )),
             }
         }
         if self.no_proxy.is_some() && self.proxy_url.is_none() && !self.proxy_from_environment {
@@ -202,7 +209,10 @@ impl Validate for ProxyConfig {
                 "proxy_url and no_proxy must not be configured if proxy_from_environment is configured",
             ));
         }
-        if !self.proxy_connect_header.is_empty() && self.proxy_url.is_none() && !self.proxy_from_environment {
+        if !self.proxy_connect_header.is_empty()
+            && self.proxy_url.is_none()
+            && !self.proxy_from_environment
+        {
             problems.push(Problem::new(
                 join_path(path, "proxy_connect_header"),
                 "proxy_connect_header should only be configured if proxy_url or proxy_from_environment are configured",
@@ -213,7 +223,8 @@ impl Validate for ProxyConfig {
 
 impl Validate for TlsConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
-        let mut p = |field: &str, msg: &str| problems.push(Problem::new(join_path(path, field), msg));
+        let mut p =
+            |field: &str, msg: &str| problems.push(Problem::new(join_path(path, field), msg));
         if both(&self.ca_pem, &self.ca_file) {
             p("ca_pem", "ca_pem and ca_file are mutually exclusive");
         }
@@ -226,12 +237,21 @@ impl Validate for TlsConfig {
         let has_cert = self.cert_pem.is_some() || self.cert_file.is_some();
         let has_key = self.key_pem.is_some() || self.key_file.is_some();
         if has_cert && !has_key {
-            p("key_file", "a client certificate needs a client key (key_pem or key_file)");
+            p(
+                "key_file",
+                "a client certificate needs a client key (key_pem or key_file)",
+            );
         }
         if has_key && !has_cert {
-            p("cert_file", "a client key needs a client certificate (cert_pem or cert_file)");
+            p(
+                "cert_file",
+                "a client key needs a client certificate (cert_pem or cert_file)",
+            );
         }
-        if matches!(self.min_version, Some(TlsVersion::Tls10 | TlsVersion::Tls11)) {
+        if matches!(
+            self.min_version,
+            Some(TlsVersion::Tls10 | TlsVersion::Tls11)
+        ) {
             p(
                 "min_version",
                 "TLS 1.0 and 1.1 are not offered by profcol's TLS stack (rustls supports TLS 1.2 and 1.3); use TLS12 or TLS13",
@@ -249,9 +269,15 @@ impl Validate for OAuth2 {
             ));
         }
         if self.token_url.is_empty() {
-            problems.push(Problem::new(join_path(path, "token_url"), "token_url is required"));
+            problems.push(Problem::new(
+                join_path(path, "token_url"),
+                "token_url is required",
+            ));
         } else if url::Url::parse(&self.token_url).is_err() {
-            problems.push(Problem::new(join_path(path, "token_url"), "token_url is not a valid URL"));
+            problems.push(Problem::new(
+                join_path(path, "token_url"),
+                "token_url is not a valid URL",
+            ));
         }
         if let Some(tls) = &self.tls_config {
             tls.validate(&join_path(path, "tls_config"), problems);
@@ -298,7 +324,10 @@ impl Validate for HttpClientConfig {
                     "credentials and credentials_file are mutually exclusive",
                 ));
             }
-            if a.kind.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("basic")) {
+            if a.kind
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("basic"))
+            {
                 problems.push(Problem::new(
                     join_path(path, "authorization::type"),
                     "authorization type cannot be set to \"basic\", use \"basic_auth\" instead",

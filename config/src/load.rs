@@ -104,7 +104,11 @@ pub fn read_files(paths: &[String]) -> Result<Vec<Source>, Error> {
 }
 
 /// Merges sources in order, applies `--set` overrides last, then expands.
-pub fn assemble(sources: Vec<Source>, sets: &[String], lookup: &dyn Lookup) -> Result<Loaded, Error> {
+pub fn assemble(
+    sources: Vec<Source>,
+    sets: &[String],
+    lookup: &dyn Lookup,
+) -> Result<Loaded, Error> {
     let mut doc = Value::Mapping(Default::default());
     for s in &sources {
         deep_merge(&mut doc, s.doc.clone());

@@ -85,7 +85,11 @@ mod tests {
     fn set_overrides_nested_keys() {
         let mut doc = y("exporters: {otlp_grpc: {endpoint: a:1}}");
         apply_set(&mut doc, "exporters.otlp_grpc.endpoint=b:2").unwrap();
-        apply_set(&mut doc, "receivers::pyroscope_scrape/x.y::scrape_interval=30s").unwrap();
+        apply_set(
+            &mut doc,
+            "receivers::pyroscope_scrape/x.y::scrape_interval=30s",
+        )
+        .unwrap();
         apply_set(&mut doc, "service.telemetry.metrics.address=").unwrap();
         assert_eq!(doc["exporters"]["otlp_grpc"]["endpoint"], y("b:2"));
         assert_eq!(
