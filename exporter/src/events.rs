@@ -1,0 +1,205 @@
+//! Everything an exporter reports goes through here, so each event logs and
+//! counts in one place. Warnings about losses are rate-limited per reason:
+//! the first of a burst is logged, the rest are summed into the next line.
+
+use crate::metrics::{ExporterLabel, ExporterMetrics, ReasonLabels};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tracing::{debug, warn};
+
+/// How often each kind of loss may be logged.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// The events of one exporter instance (or one endpoint of it).
+pub struct ExporterEvents {
+    id: String,
+    metrics: Arc<ExporterMetrics>,
+    label: ExporterLabel,
+    limiter: Mutex<HashMap<&'static str, (Instant, u64)>>,
+}
+
+impl ExporterEvents {
+    pub fn new(id: impl Into<String>, metrics: Arc<ExporterMetrics>) -> Self {
+        let id = id.into();
+        Self {
+            label: ExporterLabel {
+                exporter: id.clone(),
+            },
+            id,
+            metrics,
+            limiter: Mutex::default(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn reason(&self, reason: &str) -> ReasonLabels {
+        ReasonLabels {
+            exporter: self.id.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// `Some(n)` when a warning may be logged now, with `n` suppressed since
+    /// the last one.
+    fn may_warn(&self, key: &'static str, profiles: u64) -> Option<u64> {
+        let mut map = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        match map.get_mut(key) {
+            Some((last, suppressed)) if now.duration_since(*last) < WARN_EVERY => {
+                *suppressed += profiles;
+                None
+            }
+            Some((last, suppressed)) => {
+                let n = *suppressed;
+                *last = now;
+                *suppressed = 0;
+                Some(n)
+            }
+            None => {
+                map.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
+
+    pub fn queue_capacity(&self, capacity: usize) {
+        self.metrics
+            .queue_capacity
+            .get_or_create(&self.label)
+            .set(capacity as i64);
+    }
+
+    pub fn queue_usage(&self, batches: usize, bytes: usize) {
+        self.metrics
+            .queue_length
+            .get_or_create(&self.label)
+            .set(batches as i64);
+        self.metrics
+            .queue_bytes
+            .get_or_create(&self.label)
+            .set(bytes as i64);
+    }
+
+    /// Profiles that will never be sent.
+    pub fn dropped(&self, reason: &'static str, profiles: u64, bytes: u64, detail: &str) {
+        let labels = self.reason(reason);
+        self.metrics
+            .dropped_profiles
+            .get_or_create(&labels)
+            .inc_by(profiles);
+        self.metrics
+            .dropped_bytes
+            .get_or_create(&labels)
+            .inc_by(bytes);
+        if let Some(suppressed) = self.may_warn(reason, profiles) {
+            warn!(
+                exporter = %self.id,
+                reason,
+                profiles,
+                bytes,
+                suppressed_since_last_warning = suppressed,
+                detail,
+                "Dropped profiles."
+            );
+        }
+    }
+
+    /// An attempt failed and will be retried after `wait`.
+    pub fn retrying(&self, error: &str, wait: Duration) {
+        self.metrics.retries.get_or_create(&self.label).inc();
+        if self.may_warn("retrying", 0).is_some() {
+            warn!(exporter = %self.id, error, retry_in = ?wait, "Export failed, will retry.");
+        } else {
+            debug!(exporter = %self.id, error, retry_in = ?wait, "Export failed, will retry.");
+        }
+    }
+
+    /// Sending was attempted and given up.
+    pub fn failed(&self, reason: &'static str, profiles: u64, bytes: u64, error: &str) {
+        let labels = self.reason(reason);
+        self.metrics
+            .failed_profiles
+            .get_or_create(&labels)
+            .inc_by(profiles);
+        self.metrics
+            .failed_bytes
+            .get_or_create(&labels)
+            .inc_by(bytes);
+        if let Some(suppressed) = self.may_warn(reason, profiles) {
+            warn!(
+                exporter = %self.id,
+                reason,
+                profiles,
+                bytes,
+                suppressed_since_last_warning = suppressed,
+                error,
+                "Export failed, profiles given up."
+            );
+        }
+    }
+
+    pub fn sent(&self, profiles: u64, bytes: u64) {
+        self.metrics
+            .sent_profiles
+            .get_or_create(&self.label)
+            .inc_by(profiles);
+        self.metrics
+            .sent_bytes
+            .get_or_create(&self.label)
+            .inc_by(bytes);
+        debug!(exporter = %self.id, profiles, bytes, "Exported profiles.");
+    }
+
+    pub fn attempt_took(&self, elapsed: Duration) {
+        self.metrics
+            .request_duration
+            .get_or_create(&self.label)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The backend accepted the request but reported part of it rejected.
+    pub fn partial_success(&self, rejected: i64, message: &str) {
+        if rejected > 0 {
+            self.metrics
+                .rejected_profiles
+                .get_or_create(&self.label)
+                .inc_by(rejected.unsigned_abs());
+        }
+        if self.may_warn("partial_success", 0).is_some() {
+            warn!(exporter = %self.id, rejected, message, "Backend reported a partial success.");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profcol_pdata::Telemetry;
+
+    #[test]
+    fn drops_count_every_time_but_warn_once_per_burst() {
+        let t = Telemetry::default();
+        let e = ExporterEvents::new("otlp_http/a", t.metrics::<ExporterMetrics>());
+        assert_eq!(e.may_warn("x", 1), Some(0));
+        assert_eq!(e.may_warn("x", 2), None);
+        assert_eq!(
+            e.may_warn("y", 1),
+            Some(0),
+            "reasons are limited separately"
+        );
+        e.dropped("queue_full", 3, 30, "");
+        e.dropped("queue_full", 2, 20, "");
+        let page = t.encode();
+        assert!(
+            page.contains(r#"profcol_exporter_dropped_profiles_total{exporter="otlp_http/a",reason="queue_full"} 5"#),
+            "{page}"
+        );
+        assert!(page.contains(
+            r#"profcol_exporter_dropped_bytes_total{exporter="otlp_http/a",reason="queue_full"} 50"#
+        ));
+    }
+}
