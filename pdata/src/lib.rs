@@ -5,14 +5,19 @@
 pub mod batch;
 pub mod component;
 pub mod decode;
+pub mod delta;
 pub mod error;
+mod hash;
 mod ids;
 pub mod labels;
 pub mod pprof;
+#[cfg(test)]
+mod testutil;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
 pub use component::{ComponentContext, MetricSet, Telemetry};
 pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
+pub use delta::{is_cumulative, DeltaComputer};
 pub use error::Error;
 pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.

@@ -1,0 +1,91 @@
+//! Content hashes of pprof stacks and label sets, shared by the delta state
+//! and the OTLP dictionary dedup, plus an identity hasher for maps keyed by
+//! those (already well mixed) 64-bit hashes.
+
+use crate::ids::IdMap;
+use crate::pprof;
+use std::hash::{BuildHasherDefault, Hasher};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// A `HashMap` keyed by a precomputed xxh3 hash.
+pub(crate) type HashedMap<V> =
+    std::collections::HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
+/// Passes a u64 key through unchanged.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64(bytes) ^ self.0.rotate_left(5);
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Appends `v` to a hash input buffer.
+#[inline]
+pub(crate) fn put(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a string (length-prefixed, so "ab"+"c" differs from "a"+"bc").
+#[inline]
+pub(crate) fn put_str(buf: &mut Vec<u8>, s: &str) {
+    put(buf, s.len() as u64);
+    buf.extend_from_slice(s.as_bytes());
+}
+
+/// One hash per location (by table position) that is stable across scrapes
+/// of the same process even when ids are renumbered: the function names,
+/// files and line numbers of its lines, or its address when it has none.
+pub(crate) fn location_hashes(p: &pprof::Profile) -> Vec<u64> {
+    let functions = IdMap::build(p.function.iter().map(|f| f.id));
+    let mut buf = Vec::with_capacity(128);
+    p.location
+        .iter()
+        .map(|l| {
+            buf.clear();
+            if l.line.is_empty() {
+                put(&mut buf, 1);
+                put(&mut buf, l.address);
+            } else {
+                for line in &l.line {
+                    match functions
+                        .get(line.function_id)
+                        .and_then(|i| p.function.get(i))
+                    {
+                        Some(f) => {
+                            put_str(&mut buf, p.str(f.name));
+                            put_str(&mut buf, p.str(f.filename));
+                        }
+                        None => put(&mut buf, u64::MAX),
+                    }
+                    put(&mut buf, line.line as u64);
+                }
+            }
+            xxh3_64(&buf)
+        })
+        .collect()
+}
+
+/// An order-independent hash of a sample's labels.
+pub(crate) fn labels_hash(p: &pprof::Profile, labels: &[pprof::Label], buf: &mut Vec<u8>) -> u64 {
+    let mut acc = 0u64;
+    for l in labels {
+        buf.clear();
+        put_str(buf, p.str(l.key));
+        put_str(buf, p.str(l.str));
+        put(buf, l.num as u64);
+        put_str(buf, p.str(l.num_unit));
+        acc = acc.wrapping_add(xxh3_64(buf));
+    }
+    acc
+}

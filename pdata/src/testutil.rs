@@ -1,0 +1,145 @@
+//! Test-only builder for pprof profiles from readable parts.
+
+use crate::pprof::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType};
+use std::collections::HashMap;
+
+/// Builds a profile: strings, functions and locations are interned, so equal
+/// frames share ids. Location ids can be offset to mimic a target that
+/// renumbers them on every scrape.
+pub(crate) struct Builder {
+    pub p: Profile,
+    strings: HashMap<String, i64>,
+    functions: HashMap<String, u64>,
+    locations: HashMap<Vec<String>, u64>,
+    id_offset: u64,
+}
+
+impl Builder {
+    pub fn new(types: &[(&str, &str)]) -> Self {
+        let mut b = Builder {
+            p: Profile::default(),
+            strings: HashMap::new(),
+            functions: HashMap::new(),
+            locations: HashMap::new(),
+            id_offset: 0,
+        };
+        b.s("");
+        for (t, u) in types {
+            let vt = ValueType {
+                r#type: b.s(t),
+                unit: b.s(u),
+            };
+            b.p.sample_type.push(vt);
+        }
+        let fname = b.s("/bin/app");
+        let build = b.s("abc123");
+        b.p.mapping.push(Mapping {
+            id: 1,
+            memory_start: 0x1000,
+            memory_limit: 0x9000,
+            file_offset: 0,
+            filename: fname,
+            build_id: build,
+            has_functions: true,
+            has_filenames: true,
+            has_line_numbers: true,
+            has_inline_frames: false,
+        });
+        b
+    }
+
+    pub fn with_id_offset(mut self, off: u64) -> Self {
+        self.id_offset = off;
+        self
+    }
+
+    pub fn s(&mut self, s: &str) -> i64 {
+        if let Some(&i) = self.strings.get(s) {
+            return i;
+        }
+        let i = self.p.string_table.len() as i64;
+        self.p.string_table.push(s.to_string());
+        self.strings.insert(s.to_string(), i);
+        i
+    }
+
+    fn func(&mut self, name: &str) -> u64 {
+        if let Some(&id) = self.functions.get(name) {
+            return id;
+        }
+        let id = self.p.function.len() as u64 + 1 + self.id_offset;
+        let n = self.s(name);
+        let f = self.s(&format!("{name}.go"));
+        self.p.function.push(Function {
+            id,
+            name: n,
+            system_name: n,
+            filename: f,
+            start_line: 1,
+        });
+        self.functions.insert(name.to_string(), id);
+        id
+    }
+
+    /// A location; several names (innermost first) make an inlined frame.
+    fn loc(&mut self, frame: &str) -> u64 {
+        let names: Vec<String> = frame.split('+').map(str::to_string).collect();
+        if let Some(&id) = self.locations.get(&names) {
+            return id;
+        }
+        let id = self.p.location.len() as u64 + 1 + self.id_offset;
+        let lines = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Line {
+                function_id: self.func(n),
+                line: 10 + i as i64,
+                column: 0,
+            })
+            .collect();
+        self.p.location.push(Location {
+            id,
+            mapping_id: 1,
+            address: 0x1000 + id * 16,
+            line: lines,
+            is_folded: false,
+        });
+        self.locations.insert(names, id);
+        id
+    }
+
+    /// Adds a sample; `stack` is leaf first, `a+b` is an inlined frame.
+    pub fn sample(&mut self, stack: &[&str], labels: &[(&str, &str)], values: &[i64]) -> &mut Self {
+        let location_id = stack.iter().map(|f| self.loc(f)).collect();
+        let label = labels
+            .iter()
+            .map(|(k, v)| {
+                let key = self.s(k);
+                match v.parse::<i64>() {
+                    Ok(num) => Label {
+                        key,
+                        str: 0,
+                        num,
+                        num_unit: self.s("bytes"),
+                    },
+                    Err(_) => Label {
+                        key,
+                        str: self.s(v),
+                        num: 0,
+                        num_unit: 0,
+                    },
+                }
+            })
+            .collect();
+        self.p.sample.push(Sample {
+            location_id,
+            value: values.to_vec(),
+            label,
+        });
+        self
+    }
+
+    pub fn build(&self) -> Profile {
+        self.p.clone()
+    }
+}
