@@ -1,0 +1,96 @@
+//! `HttpClient`: a reqwest client built from an `HttpClientConfig`, plus the
+//! configured authentication added to each request it sends.
+
+use crate::auth::Auth;
+use crate::error::Error;
+use profcol_config::HttpClientConfig;
+use reqwest::header::AUTHORIZATION;
+use reqwest::redirect::Policy;
+use reqwest::{Method, RequestBuilder, Response, Url};
+use std::sync::Arc;
+
+/// Redirects followed when `follow_redirects` is on (Go's limit).
+const MAX_REDIRECTS: usize = 10;
+
+/// What the embedding component decides rather than the user's config.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Sent as `User-Agent`, e.g. `profcol/0.1.0`.
+    pub user_agent: String,
+}
+
+/// A configured client; cheap to clone (all clones share one connection pool
+/// and one oauth2 token cache).
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    auth: Auth,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Auth's Debug shows only kinds and file paths, never values.
+        f.debug_struct("HttpClient")
+            .field("auth", &self.inner.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Builds the client. Files named by `tls_config` are read now; credential
+    /// files (`bearer_token_file`, `password_file`, `credentials_file`,
+    /// `client_secret_file`) are read on every request instead.
+    pub fn new(cfg: &HttpClientConfig, opts: &ClientOptions) -> Result<HttpClient, Error> {
+        let tls =
+            crate::tls::client_config(cfg.tls_config.as_ref(), "tls_config", cfg.enable_http2)?;
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .user_agent(opts.user_agent.as_str())
+            .redirect(if cfg.follow_redirects {
+                Policy::limited(MAX_REDIRECTS)
+            } else {
+                Policy::none()
+            })
+            .no_proxy();
+        if !cfg.enable_http2 {
+            builder = builder.http1_only();
+        }
+        if let Some(proxy) = crate::proxy::build(&cfg.proxy(), "")? {
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(Error::Build)?;
+        let auth = Auth::from_config(cfg, &opts.user_agent)?;
+        Ok(HttpClient {
+            inner: Arc::new(Inner { client, auth }),
+        })
+    }
+
+    /// A request builder on the inner reqwest client (no auth yet).
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.inner.client.request(method, url)
+    }
+
+    /// The inner reqwest client, without the configured authentication.
+    pub fn reqwest_client(&self) -> &reqwest::Client {
+        &self.inner.client
+    }
+
+    /// Adds the configured auth and sends. Credential files are re-read on
+    /// every call so rotated secrets take effect without a restart; an oauth2
+    /// token is fetched and cached until shortly before it expires. A request
+    /// that already carries an `Authorization` header keeps it.
+    pub async fn send(&self, req: RequestBuilder) -> Result<Response, Error> {
+        let (_, req) = req.build_split();
+        let mut req = req.map_err(Error::Request)?;
+        if !req.headers().contains_key(AUTHORIZATION) {
+            if let Some(value) = self.inner.auth.header().await? {
+                req.headers_mut().insert(AUTHORIZATION, value);
+            }
+        }
+        self.inner.client.execute(req).await.map_err(Error::Request)
+    }
+}
