@@ -1,0 +1,635 @@
+#!/usr/bin/env python3
+"""Real-peer suite: runs the profcol binary between real targets and independent receivers.
+
+Starts, on free loopback ports:
+  * the Go target (integration/go/target: net/http/pprof + fgprof, with a warm-up
+    that gives it a large cumulative memory/mutex/block history),
+  * the Node target (integration/node/server.js: Express + @pyroscope/nodejs),
+  * the Python OTLP receiver (gRPC + HTTP) and the Pyroscope push receiver,
+then writes a profcol YAML pipeline (pyroscope_scrape/go + pyroscope_scrape/node ->
+otlp_grpc + otlp_http + pyroscope), runs profcol for a few scrape intervals, stops
+it with SIGTERM and checks what every receiver decoded:
+  * every (target, profile type) arrives at every receiver, with the expected sample types;
+  * labels / resource attributes `service.name`/`service_name`, `job`, `instance`, `__name__`;
+  * CPU profiles carry a duration close to the `seconds` parameter (interval - 1s);
+  * Go memory/mutex/block arrive as per-interval deltas (never cumulative, never the
+    first scrape), each covering about one interval;
+  * folded stacks contain the workloads' own function names;
+  * profcol answers /-/healthy, and exits cleanly on SIGTERM.
+
+Prints `N passed, M failed[, K skipped]` last and exits non-zero on failure. Every
+process it starts is killed on exit; the whole run is bounded (--timeout, default 170s).
+When a peer is missing it says why and exits 2, or 0 with --allow-missing (then the
+checks that need the missing peer are skipped).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "python"))
+import pbwire  # noqa: E402
+
+OTLP_TRANSPORTS = ("grpc", "http")
+RECEIVERS = ("otlp_grpc", "otlp_http", "pyroscope")
+
+# What each target serves, per profile type (`__name__`): the sample types
+# (type/unit) expected, the sample type whose folded stacks must contain one of
+# the workload's function names, and that name.
+GO_TYPES = {
+    "process_cpu": {"types": {"samples/count", "cpu/nanoseconds"},
+                    "stack_type": "cpu/nanoseconds", "needle": "workloadCPUBurn"},
+    "memory": {"types": {"alloc_objects/count", "alloc_space/bytes", "inuse_objects/count",
+                         "inuse_space/bytes"},
+               "stack_type": "alloc_space/bytes", "needle": "workloadAlloc",
+               "delta_type": "alloc_space/bytes", "delta_path": "/debug/pprof/allocs"},
+    "mutex": {"types": {"contentions/count", "delay/nanoseconds"},
+              "stack_type": "delay/nanoseconds", "needle": "workloadMutexContend",
+              "delta_type": "delay/nanoseconds", "delta_path": "/debug/pprof/mutex"},
+    "block": {"types": {"contentions/count", "delay/nanoseconds"},
+              "stack_type": "delay/nanoseconds", "needle": "workloadBlockOnChannel",
+              "delta_type": "delay/nanoseconds", "delta_path": "/debug/pprof/block"},
+    "goroutine": {"types": {"goroutine/count"},
+                  "stack_type": "goroutine/count", "needle": "main.workload"},
+    "fgprof": {"types": {"samples/count", "time/nanoseconds"},
+               "stack_type": "time/nanoseconds", "needle": "workload"},
+}
+NODE_TYPES = {
+    "process_cpu": {"types": {"sample/count", "wall/nanoseconds"},
+                    "stack_type": "wall/nanoseconds", "needle": "workloadNodeCpuBurn"},
+    # @pyroscope/nodejs's middleware starts V8's sampling heap profiler on each
+    # request and reads it at once, so its heap profile is nearly empty by design:
+    # only arrival and sample types are checked.
+    "memory": {"types": {"objects/count", "space/bytes"}},
+}
+TENANT = "profcol-it"
+EXTERNAL_LABELS = {"env": "integration"}
+
+
+class Suite:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.failures = []
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}", flush=True)
+        else:
+            self.failed += 1
+            self.failures.append(name)
+            print(f"FAIL {name}" + (f": {detail}" if detail != "" else ""), flush=True)
+        return ok
+
+    def skip(self, name, why):
+        self.skipped += 1
+        print(f"SKIP {name}: {why}", flush=True)
+
+    def summary(self):
+        line = f"{self.passed} passed, {self.failed} failed"
+        if self.skipped:
+            line += f", {self.skipped} skipped"
+        return line
+
+
+class Procs:
+    """Processes this run started; each in its own session so its children die with it."""
+
+    def __init__(self):
+        self.procs = []  # (name, Popen)
+
+    def start(self, name, argv, log_path, env=None, cwd=None):
+        log = open(log_path, "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=env, cwd=cwd, start_new_session=True)
+        log.close()
+        self.procs.append((name, p))
+        return p
+
+    def stop(self, p, grace=5.0):
+        if p.poll() is not None:
+            return p.returncode
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            return p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return p.wait(timeout=5)
+
+    def stop_all(self):
+        for _, p in reversed(self.procs):
+            try:
+                self.stop(p, grace=3.0)
+            except Exception:
+                pass
+
+
+class Timeout(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_file(path, proc, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read()
+        if proc.poll() is not None:
+            return None
+        time.sleep(0.05)
+    return None
+
+
+def http_get(url, timeout=10.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def read_jsonl(path):
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    out.append({"decode_error": f"bad json line {line[:80]!r}"})
+    return out
+
+
+def tail(path, n):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readlines()[-n:]
+    except OSError:
+        return []
+
+
+def yaml_quote(s):
+    return json.dumps(s)  # JSON strings are valid YAML scalars
+
+
+def write_config(path, go_addr, node_addr, ports, admin_port, interval):
+    lines = ["receivers:"]
+    if go_addr:
+        lines += [
+            "  pyroscope_scrape/go:",
+            f"    targets: [{{ __address__: {yaml_quote(go_addr)}, service_name: \"go-target\" }}]",
+            f"    scrape_interval: {interval}s",
+            "    profiling_config:",
+            "      profile:",
+            "        fgprof: { enabled: true }",
+        ]
+    if node_addr:
+        lines += [
+            "  pyroscope_scrape/node:",
+            f"    targets: [{{ __address__: {yaml_quote(node_addr)} }}]",
+            f"    scrape_interval: {interval}s",
+            "    profiling_config:",
+            "      profile:",
+            "        process_cpu: { enabled: true }",
+            "        memory: { enabled: true, path: /debug/pprof/heap }",
+            "        goroutine: { enabled: false }",
+            "        block: { enabled: false }",
+            "        mutex: { enabled: false }",
+            "        fgprof: { enabled: false }",
+        ]
+    ext = ", ".join(f"{k}: {yaml_quote(v)}" for k, v in EXTERNAL_LABELS.items())
+    lines += [
+        "exporters:",
+        "  otlp_grpc:",
+        f"    endpoint: \"127.0.0.1:{ports['grpc']}\"",
+        "    tls: { insecure: true }",
+        "  otlp_http:",
+        f"    endpoint: \"http://127.0.0.1:{ports['http']}\"",
+        "  pyroscope:",
+        "    endpoint:",
+        f"      url: \"http://127.0.0.1:{ports['push']}\"",
+        f"      headers: {{ X-Scope-OrgID: {TENANT} }}",
+        f"    external_labels: {{ {ext} }}",
+        "service:",
+        "  pipelines:",
+        "    profiles:",
+        "      receivers: [" + ", ".join(
+            r for r, a in (("pyroscope_scrape/go", go_addr), ("pyroscope_scrape/node", node_addr)) if a)
+        + "]",
+        "      exporters: [otlp_grpc, otlp_http, pyroscope]",
+        "  telemetry:",
+        "    logs: { level: info }",
+        f"    metrics: {{ address: \"127.0.0.1:{admin_port}\" }}",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def go_cumulative(addr, path, sample_type):
+    """Current cumulative total of one sample type at a Go endpoint, or None."""
+    try:
+        _, body = http_get(f"http://{addr}{path}", timeout=5)
+        s = pbwire.pprof_summary(body)
+        return s["totals"][s["sample_types"].index(sample_type)]
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------- prerequisites
+
+def find_prereqs(args):
+    """Returns (peers: dict name -> path/True, missing: dict name -> why)."""
+    peers, missing = {}, {}
+    profcol = args.profcol or os.environ.get("PROFCOL") or os.path.join(ROOT, "target", "debug", "profcol")
+    if args.build:
+        r = subprocess.run(["cargo", "build", "-q", "-p", "profcol"], cwd=ROOT)
+        if r.returncode != 0:
+            missing["profcol"] = "cargo build -p profcol failed"
+    if "profcol" not in missing:
+        if os.path.isfile(profcol) and os.access(profcol, os.X_OK):
+            peers["profcol"] = profcol
+        else:
+            missing["profcol"] = f"no executable at {profcol} (cargo build -p profcol, or --profcol PATH)"
+    try:
+        import grpc  # noqa: F401
+        from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2_grpc  # noqa: F401
+        peers["receivers"] = True
+    except ImportError as e:
+        missing["receivers"] = f"python packages missing ({e}); run integration/install.sh"
+    if "go" in args.targets:
+        target_bin = os.path.join(HERE, "go", "bin", "target")
+        if shutil.which("go"):
+            r = subprocess.run([os.path.join(HERE, "go", "build.sh")], capture_output=True, text=True)
+            if r.returncode != 0:
+                missing["go"] = f"go/build.sh failed: {r.stderr.strip()[-300:]}"
+        if "go" not in missing:
+            if os.path.isfile(target_bin):
+                peers["go"] = target_bin
+            else:
+                missing["go"] = "no Go toolchain and no prebuilt go/bin/target; run integration/install.sh"
+    if "node" in args.targets:
+        node = shutil.which("node")
+        if not node:
+            missing["node"] = "node not installed (apt-get install nodejs npm)"
+        elif not os.path.isdir(os.path.join(HERE, "node", "node_modules", "@pyroscope", "nodejs")):
+            missing["node"] = "integration/node/node_modules missing; run integration/install.sh"
+        else:
+            peers["node"] = node
+    return peers, missing
+
+
+# ---------------------------------------------------------------- checks
+
+def in_range(v, lo, hi):
+    return v is not None and lo <= v <= hi
+
+
+def check_otlp(suite, transport, recs, targets, interval, growth):
+    tname = f"otlp_{transport}"
+    mine = [r for r in recs if r.get("transport") == transport]
+    errs = [r for r in mine if "decode_error" in r]
+    suite.check(f"{tname}: every request decodes", not errs, errs[:3])
+    profiles = [r for r in mine if "sample_type" in r]
+    problems = sorted({p for r in profiles for p in r.get("problems", [])})
+    if profiles:
+        suite.check(f"{tname}: dictionaries are well formed (index 0 zero values, indices in range)",
+                    not problems, problems[:5])
+        scopes = sorted({r["scope"]["name"] for r in profiles})
+        suite.check(f"{tname}: scope name is profcol", scopes == ["profcol"], scopes)
+    for target, info in targets.items():
+        for ptype, exp in info["types"].items():
+            label = f"{tname}: {target} {ptype}"
+            got = [r for r in profiles if r["resource"].get("job") == info["job"]
+                   and r["resource"].get("__name__") == ptype]
+            if not suite.check(f"{label} arrives", got,
+                               f"received (job, __name__): {sorted({(r['resource'].get('job'), r['resource'].get('__name__')) for r in profiles})}"):
+                continue
+            res = got[0]["resource"]
+            want = {"service.name": info["service_name"], "job": info["job"],
+                    "instance": info["address"], "__name__": ptype}
+            bad = {k: res.get(k) for k, v in want.items() if res.get(k) != v}
+            extra = sorted(k for k in res if k.startswith("__") and k not in ("__name__", "__delta__"))
+            suite.check(f"{label} resource attributes", not bad and not extra,
+                        f"want {want}, wrong {bad}, internal labels leaked {extra}")
+            types = {f"{r['sample_type']}/{r['sample_unit']}" for r in got}
+            suite.check(f"{label} sample types", types == exp["types"],
+                        f"got {sorted(types)}, want {sorted(exp['types'])}")
+            if ptype == "process_cpu":
+                secs = interval - 1
+                durs = sorted({r["duration_nano"] / 1e9 for r in got})
+                suite.check(f"{label} duration ~ seconds={secs}",
+                            all(in_range(d, secs - 0.5, secs + 1.5) for d in durs), durs)
+            if "needle" in exp:
+                keys = [k for r in got if f"{r['sample_type']}/{r['sample_unit']}" == exp["stack_type"]
+                        for k in r["folded"]]
+                suite.check(f"{label} stacks contain {exp['needle']}",
+                            any(exp["needle"] in k for k in keys),
+                            f"{len(keys)} stacks, e.g. {keys[:3]}")
+            if "delta_type" in exp:
+                check_delta(suite, label, [
+                    (r["total"], r["duration_nano"]) for r in got
+                    if f"{r['sample_type']}/{r['sample_unit']}" == exp["delta_type"]],
+                    growth.get((target, ptype)), interval)
+
+
+def check_delta(suite, label, points, growth, interval):
+    """points: (total, duration_ns) per received profile of the cumulative sample type.
+    growth: (value at the start of the run, value at its end) read from the target itself."""
+    suite.check(f"{label} at least 2 per-interval deltas arrived", len(points) >= 2,
+                f"{len(points)} profiles")
+    if not points:
+        return
+    if growth is None or None in growth:
+        suite.skip(f"{label} deltas stay within the run's growth", "could not read the target's totals")
+    else:
+        c0, c1 = growth
+        limit = (c1 - c0) * 1.25 + 1
+        totals = [t for t, _ in points]
+        suite.check(f"{label} values are deltas, not cumulative (each <= growth during run {c1 - c0})",
+                    all(0 <= t <= limit for t in totals) and sum(totals) <= limit,
+                    f"totals {totals}, cumulative at start {c0}")
+    durs = [d / 1e9 for _, d in points]
+    suite.check(f"{label} delta duration ~ one interval ({interval}s)",
+                all(in_range(d, 0.5 * interval, 1.6 * interval) for d in durs), durs)
+
+
+def check_push(suite, recs, targets, interval, growth):
+    tname = "pyroscope"
+    errs = [r for r in recs if "decode_error" in r or "error" in r]
+    suite.check(f"{tname}: every push decodes", not errs, errs[:3])
+    series = [r for r in recs if "labels" in r]
+    if series:
+        tenants = sorted({r["headers"].get("X-Scope-OrgID") for r in series}, key=str)
+        suite.check(f"{tname}: X-Scope-OrgID header is {TENANT}", tenants == [TENANT], tenants)
+        bad_names = sorted({n for r in series for n, _ in r["labels"]
+                            if n != "__name__" and not all(c.isalnum() or c in "_." for c in n)})
+        suite.check(f"{tname}: label names match [A-Za-z0-9_.]", not bad_names, bad_names)
+        dups = [r["labels"] for r in series if len({n for n, _ in r["labels"]}) != len(r["labels"])]
+        suite.check(f"{tname}: no duplicate label names", not dups, dups[:2])
+        pe = [s["pprof_error"] for r in series for s in r["samples"] if "pprof_error" in s]
+        suite.check(f"{tname}: every raw_profile decodes as pprof", not pe, pe[:3])
+    for target, info in targets.items():
+        for ptype, exp in info["types"].items():
+            label = f"{tname}: {target} {ptype}"
+            got = []
+            for r in series:
+                lab = dict(r["labels"])
+                if lab.get("job") == info["job"] and lab.get("__name__") == ptype:
+                    got.append((lab, [s["pprof"] for s in r["samples"] if "pprof" in s]))
+            if not suite.check(f"{label} arrives", got,
+                               f"received (job, __name__): {sorted({(dict(r['labels']).get('job'), dict(r['labels']).get('__name__')) for r in series}, key=str)}"):
+                continue
+            lab = got[0][0]
+            want = {"service_name": info["service_name"], "job": info["job"],
+                    "instance": info["address"], "__name__": ptype, **EXTERNAL_LABELS}
+            bad = {k: lab.get(k) for k, v in want.items() if lab.get(k) != v}
+            extra = sorted(k for k in lab if k.startswith("__") and k not in ("__name__", "__delta__"))
+            suite.check(f"{label} labels", not bad and not extra,
+                        f"want {want}, wrong {bad}, internal labels leaked {extra}")
+            pprofs = [p for _, ps in got for p in ps]
+            types = {t for p in pprofs for t in p["sample_types"]}
+            suite.check(f"{label} sample types", types == exp["types"],
+                        f"got {sorted(types)}, want {sorted(exp['types'])}")
+            if ptype == "process_cpu":
+                secs = interval - 1
+                durs = sorted({p["duration_nanos"] / 1e9 for p in pprofs})
+                suite.check(f"{label} duration ~ seconds={secs}",
+                            bool(durs) and all(in_range(d, secs - 0.5, secs + 1.5) for d in durs), durs)
+            if "needle" in exp:
+                keys = [k for p in pprofs if exp["stack_type"] in p["sample_types"]
+                        for k in p["folded"][p["sample_types"].index(exp["stack_type"])]]
+                suite.check(f"{label} stacks contain {exp['needle']}",
+                            any(exp["needle"] in k for k in keys), f"{len(keys)} stacks, e.g. {keys[:3]}")
+            if "delta_type" in exp:
+                pts = [(p["totals"][p["sample_types"].index(exp["delta_type"])], p["duration_nanos"])
+                       for p in pprofs if exp["delta_type"] in p["sample_types"]]
+                check_delta(suite, label, pts, growth.get((target, ptype)), interval)
+
+
+def print_table(otlp, push, targets):
+    print("\nprofiles received (otlp: OTLP profiles = one per sample type; pyroscope: series)")
+    print(f"  {'target':<6} {'type':<12} {'otlp_grpc':>9} {'otlp_http':>9} {'pyroscope':>9}")
+    for target, info in targets.items():
+        for ptype in info["types"]:
+            def n_otlp(tr):
+                return sum(1 for r in otlp if r.get("transport") == tr and "resource" in r
+                           and r["resource"].get("job") == info["job"]
+                           and r["resource"].get("__name__") == ptype)
+            n_push = sum(1 for r in push if "labels" in r and dict(r["labels"]).get("job") == info["job"]
+                         and dict(r["labels"]).get("__name__") == ptype)
+            print(f"  {target:<6} {ptype:<12} {n_otlp('grpc'):>9} {n_otlp('http'):>9} {n_push:>9}")
+    print()
+
+
+# ---------------------------------------------------------------- main
+
+def run(args, suite, procs, work):
+    peers, missing = find_prereqs(args)
+    for name, why in missing.items():
+        print(f"SKIP peer {name}: {why}", flush=True)
+    if missing and not args.allow_missing:
+        suite.check("all peers present", False,
+                    f"missing {sorted(missing)}; pass --allow-missing to skip them and exit 0")
+        return 2
+    if "profcol" in missing or "receivers" in missing:
+        suite.skip("real-peer suite", "profcol or the Python receivers are missing")
+        return 0
+    run_targets = [t for t in args.targets if t in peers]
+    if not run_targets:
+        suite.skip("real-peer suite", "no target peers available")
+        return 0
+
+    # Receivers.
+    otlp_out, push_out = os.path.join(work, "otlp.jsonl"), os.path.join(work, "push.jsonl")
+    po = procs.start("otlp_receiver", [sys.executable, os.path.join(HERE, "python", "otlp_receiver.py"),
+                                       "--out", otlp_out, "--port-file", os.path.join(work, "otlp.port")],
+                     os.path.join(work, "otlp_receiver.log"))
+    pp = procs.start("push_receiver", [sys.executable, os.path.join(HERE, "python", "push_receiver.py"),
+                                       "--out", push_out, "--port-file", os.path.join(work, "push.port")],
+                     os.path.join(work, "push_receiver.log"))
+    # Targets.
+    started = {}
+    if "go" in run_targets:
+        started["go"] = procs.start("go_target", [peers["go"], "-listen", "127.0.0.1:0",
+                                                  "-port-file", os.path.join(work, "go.port")],
+                                    os.path.join(work, "go_target.log"))
+    if "node" in run_targets:
+        started["node"] = procs.start("node_target", [peers["node"], os.path.join(HERE, "node", "server.js"),
+                                                      "--listen", "127.0.0.1:0",
+                                                      "--port-file", os.path.join(work, "node.port")],
+                                      os.path.join(work, "node_target.log"), cwd=os.path.join(HERE, "node"))
+    otlp_ports = wait_file(os.path.join(work, "otlp.port"), po, 20)
+    push_ports = wait_file(os.path.join(work, "push.port"), pp, 20)
+    if not suite.check("python receivers start", otlp_ports and push_ports,
+                       f"see {work}/otlp_receiver.log, push_receiver.log"):
+        return 1
+    ports = {**json.loads(otlp_ports), "push": json.loads(push_ports)["http"]}
+    addrs = {}
+    for t, p in started.items():
+        a = wait_file(os.path.join(work, f"{t}.port"), p, 30)
+        if suite.check(f"{t} target starts", a, "".join(tail(os.path.join(work, f"{t}_target.log"), 10))):
+            addrs[t] = a.strip()
+    if not addrs:
+        return 1
+
+    targets = {}
+    if "go" in addrs:
+        targets["go"] = {"job": "pyroscope_scrape/go", "address": addrs["go"],
+                         "service_name": "go-target", "types": GO_TYPES}
+    if "node" in addrs:
+        targets["node"] = {"job": "pyroscope_scrape/node", "address": addrs["node"],
+                           "service_name": "unspecified", "types": NODE_TYPES}
+    for t in ("go", "node"):
+        if t in args.targets and t not in targets:
+            suite.skip(f"{t} target checks", missing.get(t, "target did not start"))
+
+    # Cumulative totals before profcol starts (delta checks compare against them).
+    before = {}
+    if "go" in targets:
+        for ptype, exp in GO_TYPES.items():
+            if "delta_path" in exp:
+                before[("go", ptype)] = go_cumulative(addrs["go"], exp["delta_path"], exp["delta_type"])
+
+    admin = free_port()
+    cfg = os.path.join(work, "profcol.yaml")
+    write_config(cfg, addrs.get("go"), addrs.get("node"), ports, admin, args.interval)
+    print(f"workdir {work}; profcol config {cfg}", flush=True)
+    plog = os.path.join(work, "profcol.log")
+    env = dict(os.environ)
+    env.setdefault("RUST_BACKTRACE", "1")
+    prof = procs.start("profcol", [peers["profcol"], "--config", cfg], plog, env=env, cwd=work)
+
+    run_for = args.interval * (args.intervals + 1) + 2
+    deadline = time.time() + run_for
+    healthy = None
+    while time.time() < deadline and prof.poll() is None:
+        if healthy is None and time.time() > deadline - run_for + 3:
+            try:
+                healthy = http_get(f"http://127.0.0.1:{admin}/-/healthy", timeout=3)[0]
+            except (urllib.error.URLError, OSError) as e:
+                healthy = repr(e)
+        time.sleep(0.25)
+    alive = prof.poll() is None
+    suite.check(f"profcol runs for {run_for}s without exiting", alive,
+                f"exit code {prof.returncode}; log tail:\n" + "".join(tail(plog, 30)))
+    suite.check("profcol admin /-/healthy answers 200", healthy == 200, healthy)
+    if alive:
+        for path in ("/api/v1/targets", "/metrics"):
+            try:
+                _, body = http_get(f"http://127.0.0.1:{admin}{path}", timeout=3)
+                with open(os.path.join(work, "admin" + path.replace("/", "_")), "wb") as f:
+                    f.write(body)
+            except (urllib.error.URLError, OSError):
+                pass
+        t0 = time.time()
+        try:
+            os.killpg(prof.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            rc = prof.wait(timeout=15)
+            suite.check("profcol exits 0 after SIGTERM", rc == 0,
+                        f"exit code {rc} after {time.time() - t0:.1f}s")
+        except subprocess.TimeoutExpired:
+            suite.check("profcol exits within 15s of SIGTERM", False, "killed")
+            procs.stop(prof, grace=0.1)
+
+    growth = {}
+    if "go" in targets:
+        for ptype, exp in GO_TYPES.items():
+            if "delta_path" in exp:
+                growth[("go", ptype)] = (before.get(("go", ptype)),
+                                         go_cumulative(addrs["go"], exp["delta_path"], exp["delta_type"]))
+    time.sleep(0.5)  # let receivers finish writing the last requests
+    otlp, push = read_jsonl(otlp_out), read_jsonl(push_out)
+    print_table(otlp, push, targets)
+    for tr in OTLP_TRANSPORTS:
+        check_otlp(suite, tr, otlp, targets, args.interval, growth)
+    check_push(suite, push, targets, args.interval, growth)
+
+    if suite.failed:
+        lines = tail(plog, 100000)
+        notable = [ln for ln in lines if any(w in ln for w in ("WARN", "ERROR", "warn", "error", "panic"))]
+        print(f"\nprofcol log: {len(lines)} lines, {len(notable)} warn/error; first of those:")
+        sys.stdout.write("".join(notable[:25]))
+        print("profcol log tail:")
+        sys.stdout.write("".join(lines[-15:]))
+    return 1 if suite.failed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profcol", help="profcol binary (default $PROFCOL or target/debug/profcol)")
+    ap.add_argument("--build", action="store_true", help="cargo build -p profcol first")
+    ap.add_argument("--allow-missing", action="store_true",
+                    help="skip (exit 0) instead of failing when a peer is missing")
+    ap.add_argument("--targets", default="go,node", help="comma list of targets: go,node")
+    ap.add_argument("--interval", type=int, default=5, help="scrape_interval in seconds (>= 3)")
+    ap.add_argument("--intervals", type=int, default=3, help="how many intervals profcol runs")
+    ap.add_argument("--timeout", type=int, default=170, help="hard bound on the whole run, seconds")
+    ap.add_argument("--workdir", help="keep logs and outputs here (default: a temp dir, removed on success)")
+    args = ap.parse_args()
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.interval < 3:
+        ap.error("--interval must be >= 3")
+
+    work = args.workdir or tempfile.mkdtemp(prefix="profcol-real-peers-")
+    os.makedirs(work, exist_ok=True)
+    suite, procs = Suite(), Procs()
+
+    def on_alarm(*_):
+        raise Timeout()
+
+    def on_term(*_):
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.alarm(args.timeout)
+    code = 1
+    try:
+        code = run(args, suite, procs, work)
+    except Timeout:
+        suite.check(f"suite finishes within {args.timeout}s", False, "timed out")
+    except KeyboardInterrupt:
+        suite.check("suite runs to the end", False, "interrupted")
+    finally:
+        signal.alarm(0)
+        procs.stop_all()
+    if suite.failed and code == 0:
+        code = 1
+    if suite.failed or args.workdir:
+        print(f"logs and outputs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(suite.summary(), flush=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
