@@ -6,6 +6,7 @@ pub mod batch;
 pub mod component;
 pub mod decode;
 pub mod delta;
+mod dict;
 pub mod error;
 mod hash;
 mod ids;
@@ -13,6 +14,7 @@ pub mod labels;
 pub mod pprof;
 #[cfg(test)]
 mod testutil;
+pub mod to_otlp;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
 pub use component::{ComponentContext, MetricSet, Telemetry};
@@ -23,3 +25,4 @@ pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.
 pub use opentelemetry_proto::tonic::collector::profiles::v1development as otlp_collector;
 pub use opentelemetry_proto::tonic::profiles::v1development as otlp;
+pub use to_otlp::{profile_to_otlp, to_otlp};

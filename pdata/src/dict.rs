@@ -1,0 +1,348 @@
+//! `DictBuilder`: builds one OTLP `ProfilesDictionary` with exact dedup.
+//! Every table starts with its zero value at index 0 and holds no duplicate
+//! entries. Keys are xxh3 hashes of an entry's content; a hash hit is
+//! confirmed by comparing the entry, and a collision probes the next key, so
+//! dedup never merges different entries.
+
+use crate::hash::HashedMap;
+use crate::otlp;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+/// A dictionary table with content-keyed dedup.
+struct Table<T> {
+    items: Vec<T>,
+    index: HashedMap<i32>,
+}
+
+impl<T: Default> Table<T> {
+    fn new(zero_hash: u64, capacity: usize) -> Self {
+        let mut items = Vec::with_capacity(capacity + 1);
+        items.push(T::default());
+        let mut index = HashedMap::with_capacity_and_hasher(capacity + 1, Default::default());
+        index.insert(zero_hash, 0);
+        Table { items, index }
+    }
+
+    /// The index of the entry hashing to `h` for which `eq` holds, or a new
+    /// entry made by `make`.
+    #[inline]
+    fn intern(&mut self, mut h: u64, eq: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> i32 {
+        loop {
+            match self.index.get(&h) {
+                Some(&i) => {
+                    if self.items.get(i as usize).is_some_and(&eq) {
+                        return i;
+                    }
+                    h = h.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                }
+                None => {
+                    let i = i32::try_from(self.items.len()).unwrap_or(i32::MAX);
+                    self.items.push(make());
+                    self.index.insert(h, i);
+                    return i;
+                }
+            }
+        }
+    }
+}
+
+impl<T: Default + PartialEq> Table<T> {
+    /// `intern` for an entry already built.
+    #[inline]
+    fn intern_owned(&mut self, mut h: u64, item: T) -> i32 {
+        loop {
+            match self.index.get(&h) {
+                Some(&i) if self.items.get(i as usize) == Some(&item) => return i,
+                Some(_) => h = h.wrapping_add(0x9E37_79B9_7F4A_7C15),
+                None => {
+                    let i = i32::try_from(self.items.len()).unwrap_or(i32::MAX);
+                    self.items.push(item);
+                    self.index.insert(h, i);
+                    return i;
+                }
+            }
+        }
+    }
+}
+
+/// An attribute value as the converters produce them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum AttrValue<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bool(bool),
+}
+
+impl AttrValue<'_> {
+    fn matches(&self, v: &Option<AnyValue>) -> bool {
+        match (self, v.as_ref().and_then(|v| v.value.as_ref())) {
+            (AttrValue::Str(a), Some(any_value::Value::StringValue(b))) => *a == b,
+            (AttrValue::Int(a), Some(any_value::Value::IntValue(b))) => a == b,
+            (AttrValue::Bool(a), Some(any_value::Value::BoolValue(b))) => a == b,
+            _ => false,
+        }
+    }
+
+    fn to_any(self) -> AnyValue {
+        AnyValue {
+            value: Some(match self {
+                AttrValue::Str(s) => any_value::Value::StringValue(s.to_string()),
+                AttrValue::Int(i) => any_value::Value::IntValue(i),
+                AttrValue::Bool(b) => any_value::Value::BoolValue(b),
+            }),
+        }
+    }
+}
+
+/// Builds a `ProfilesDictionary`.
+pub(crate) struct DictBuilder {
+    strings: Table<String>,
+    attributes: Table<otlp::KeyValueAndUnit>,
+    functions: Table<otlp::Function>,
+    mappings: Table<otlp::Mapping>,
+    locations: Table<otlp::Location>,
+    stacks: Table<otlp::Stack>,
+    scratch: Vec<u8>,
+}
+
+/// Rough table sizes, to preallocate.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Capacity {
+    pub strings: usize,
+    pub functions: usize,
+    pub mappings: usize,
+    pub locations: usize,
+    pub stacks: usize,
+}
+
+fn hash_words(words: &[u64]) -> u64 {
+    let mut bytes = [0u8; 64];
+    let n = words.len().min(8);
+    for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    xxh3_64(bytes.get(..n * 8).unwrap_or(&[]))
+}
+
+fn hash_i32s(seed: u64, xs: &[i32], scratch: &mut Vec<u8>) -> u64 {
+    scratch.clear();
+    for x in xs {
+        scratch.extend_from_slice(&x.to_le_bytes());
+    }
+    xxh3_64_with_seed(scratch, seed)
+}
+
+fn hash_attr(key: i32, value: AttrValue<'_>, unit: i32) -> u64 {
+    let (tag, v) = match value {
+        AttrValue::Str(s) => (1u64, xxh3_64(s.as_bytes())),
+        AttrValue::Int(i) => (2, i as u64),
+        AttrValue::Bool(b) => (3, b as u64),
+    };
+    hash_words(&[key as u64, tag, v, unit as u64])
+}
+
+fn hash_function(f: &otlp::Function) -> u64 {
+    hash_words(&[
+        f.name_strindex as u64,
+        f.system_name_strindex as u64,
+        f.filename_strindex as u64,
+        f.start_line as u64,
+    ])
+}
+
+fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
+    let seed = hash_words(&[
+        m.memory_start,
+        m.memory_limit,
+        m.file_offset,
+        m.filename_strindex as u64,
+    ]);
+    hash_i32s(seed, &m.attribute_indices, scratch)
+}
+
+fn hash_location(
+    mapping: i32,
+    address: u64,
+    lines: &[otlp::Line],
+    attrs: &[i32],
+    scratch: &mut Vec<u8>,
+) -> u64 {
+    scratch.clear();
+    scratch.extend_from_slice(&mapping.to_le_bytes());
+    scratch.extend_from_slice(&address.to_le_bytes());
+    scratch.extend_from_slice(&(lines.len() as u32).to_le_bytes());
+    for l in lines {
+        scratch.extend_from_slice(&l.function_index.to_le_bytes());
+        scratch.extend_from_slice(&l.line.to_le_bytes());
+        scratch.extend_from_slice(&l.column.to_le_bytes());
+    }
+    for a in attrs {
+        scratch.extend_from_slice(&a.to_le_bytes());
+    }
+    xxh3_64(scratch)
+}
+
+impl DictBuilder {
+    pub(crate) fn new(cap: Capacity) -> Self {
+        let mut scratch = Vec::with_capacity(256);
+        let zero_attr = xxh3_64(b"zero attribute");
+        let mappings = Table::new(
+            hash_mapping(&otlp::Mapping::default(), &mut scratch),
+            cap.mappings,
+        );
+        let locations = Table::new(hash_location(0, 0, &[], &[], &mut scratch), cap.locations);
+        let stacks = Table::new(hash_i32s(0, &[], &mut scratch), cap.stacks);
+        DictBuilder {
+            strings: Table::new(xxh3_64(b""), cap.strings),
+            attributes: Table::new(zero_attr, 0),
+            functions: Table::new(hash_function(&otlp::Function::default()), cap.functions),
+            mappings,
+            locations,
+            stacks,
+            scratch,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn string(&mut self, s: &str) -> i32 {
+        self.strings
+            .intern(xxh3_64(s.as_bytes()), |t| t == s, || s.to_string())
+    }
+
+    pub(crate) fn attribute(&mut self, key: i32, value: AttrValue<'_>, unit: i32) -> i32 {
+        let h = hash_attr(key, value, unit);
+        self.attributes.intern(
+            h,
+            |a| a.key_strindex == key && a.unit_strindex == unit && value.matches(&a.value),
+            || otlp::KeyValueAndUnit {
+                key_strindex: key,
+                value: Some(value.to_any()),
+                unit_strindex: unit,
+            },
+        )
+    }
+
+    /// An attribute whose key is a literal.
+    pub(crate) fn attribute_named(&mut self, key: &str, value: AttrValue<'_>) -> i32 {
+        let k = self.string(key);
+        self.attribute(k, value, 0)
+    }
+
+    /// An attribute whose value is not one the converters make (arrays).
+    pub(crate) fn attribute_any(&mut self, key: &str, value: AnyValue) -> i32 {
+        let k = self.string(key);
+        let i = i32::try_from(self.attributes.items.len()).unwrap_or(i32::MAX);
+        if let Some(found) = self.attributes.items.iter().position(|a| {
+            a.key_strindex == k && a.unit_strindex == 0 && a.value.as_ref() == Some(&value)
+        }) {
+            return found as i32;
+        }
+        self.attributes.items.push(otlp::KeyValueAndUnit {
+            key_strindex: k,
+            value: Some(value),
+            unit_strindex: 0,
+        });
+        i
+    }
+
+    pub(crate) fn function(&mut self, f: otlp::Function) -> i32 {
+        self.functions.intern_owned(hash_function(&f), f)
+    }
+
+    pub(crate) fn mapping(&mut self, m: otlp::Mapping) -> i32 {
+        let h = hash_mapping(&m, &mut self.scratch);
+        self.mappings.intern_owned(h, m)
+    }
+
+    pub(crate) fn location(
+        &mut self,
+        mapping: i32,
+        address: u64,
+        lines: &[otlp::Line],
+        attrs: &[i32],
+    ) -> i32 {
+        let h = hash_location(mapping, address, lines, attrs, &mut self.scratch);
+        self.locations.intern(
+            h,
+            |t| {
+                t.mapping_index == mapping
+                    && t.address == address
+                    && t.lines == lines
+                    && t.attribute_indices == attrs
+            },
+            || otlp::Location {
+                mapping_index: mapping,
+                address,
+                lines: lines.to_vec(),
+                attribute_indices: attrs.to_vec(),
+            },
+        )
+    }
+
+    pub(crate) fn stack(&mut self, locations: &[i32]) -> i32 {
+        let h = hash_i32s(0, locations, &mut self.scratch);
+        self.stacks.intern(
+            h,
+            |t| t.location_indices == locations,
+            || otlp::Stack {
+                location_indices: locations.to_vec(),
+            },
+        )
+    }
+
+    pub(crate) fn finish(self) -> otlp::ProfilesDictionary {
+        otlp::ProfilesDictionary {
+            mapping_table: self.mappings.items,
+            location_table: self.locations.items,
+            function_table: self.functions.items,
+            link_table: vec![otlp::Link::default()],
+            string_table: self.strings.items,
+            attribute_table: self.attributes.items,
+            stack_table: self.stacks.items,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_values_and_dedup() {
+        let mut d = DictBuilder::new(Capacity::default());
+        assert_eq!(d.string(""), 0);
+        let a = d.string("a");
+        assert_eq!(d.string("a"), a);
+        assert_ne!(d.string("b"), a);
+        assert_eq!(d.function(otlp::Function::default()), 0);
+        let f = otlp::Function {
+            name_strindex: a,
+            ..Default::default()
+        };
+        assert_eq!(d.function(f), d.function(f));
+        assert_eq!(d.stack(&[]), 0);
+        assert_eq!(d.stack(&[1, 2]), d.stack(&[1, 2]));
+        assert_ne!(d.stack(&[1, 2]), d.stack(&[2, 1]));
+        assert_eq!(d.location(0, 0, &[], &[]), 0);
+        let x = d.attribute(a, AttrValue::Int(3), 0);
+        assert_eq!(d.attribute(a, AttrValue::Int(3), 0), x);
+        assert_ne!(d.attribute(a, AttrValue::Str("3"), 0), x);
+        assert_ne!(x, 0);
+        let dict = d.finish();
+        assert_eq!(dict.string_table, vec!["", "a", "b"]);
+        assert_eq!(dict.attribute_table[0], otlp::KeyValueAndUnit::default());
+        assert_eq!(dict.stack_table.len(), 3);
+    }
+
+    #[test]
+    fn hash_collisions_do_not_merge() {
+        // Force every entry onto one hash: the probe keeps them apart.
+        let mut t: Table<String> = Table::new(0, 0);
+        let a = t.intern(7, |s| s == "a", || "a".into());
+        let b = t.intern(7, |s| s == "b", || "b".into());
+        assert_ne!(a, b);
+        assert_eq!(t.intern(7, |s| s == "b", || "b".into()), b);
+        assert_eq!(t.items, vec!["", "a", "b"]);
+    }
+}

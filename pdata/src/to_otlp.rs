@@ -1,0 +1,551 @@
+//! pprof → OTLP profiles (DESIGN.md §5). One `ExportProfilesServiceRequest`
+//! per call with one shared, deduplicated `ProfilesDictionary`.
+//!
+//! - One `ResourceProfiles` per distinct `labels.public()` set, in order of
+//!   first appearance: `service_name` becomes `service.name`, every other
+//!   public label (`__name__`, `__delta__` included) keeps its name. One
+//!   `ScopeProfiles` each, scope `profcol` at the crate version.
+//! - One OTLP `Profile` per pprof sample type, in sample-type order. Every
+//!   pprof sample gives one OTLP sample with a single value in each of them —
+//!   zeros included, so the profiles of one pprof align sample by sample and
+//!   [`crate::from_otlp`] can merge them back.
+//! - Stacks are leaf first and locations keep their line order (lines[0] is
+//!   the innermost inlined frame), as in pprof.
+//! - Sample labels become attributes: string labels as strings, numeric
+//!   labels (`str` unset) as ints with `num_unit` as the unit.
+//! - Mapping build id → `process.executable.build_id.gnu` and the `has_*`
+//!   flags → `pprof.mapping.has_*` (when true); `is_folded` →
+//!   `pprof.location.is_folded`; comments, drop/keep frames, doc url and the
+//!   default sample type → `pprof.profile.*` profile attributes.
+//! - `original_payload` stays empty; `profile_id` is not set.
+
+use crate::dict::{AttrValue, Capacity, DictBuilder};
+use crate::ids::IdMap;
+use crate::labels::{Labels, SERVICE_NAME};
+use crate::otlp;
+use crate::otlp_collector::ExportProfilesServiceRequest;
+use crate::pprof;
+use crate::ProfileRecord;
+use opentelemetry_proto::tonic::common::v1::{
+    any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use std::collections::HashMap;
+
+/// The scope name on every `ScopeProfiles` profcol produces.
+pub const SCOPE_NAME: &str = "profcol";
+/// The resource attribute `service_name` maps to.
+pub const SERVICE_NAME_ATTRIBUTE: &str = "service.name";
+
+pub(crate) const ATTR_BUILD_ID: &str = "process.executable.build_id.gnu";
+pub(crate) const ATTR_HAS_FUNCTIONS: &str = "pprof.mapping.has_functions";
+pub(crate) const ATTR_HAS_FILENAMES: &str = "pprof.mapping.has_filenames";
+pub(crate) const ATTR_HAS_LINE_NUMBERS: &str = "pprof.mapping.has_line_numbers";
+pub(crate) const ATTR_HAS_INLINE_FRAMES: &str = "pprof.mapping.has_inline_frames";
+pub(crate) const ATTR_IS_FOLDED: &str = "pprof.location.is_folded";
+pub(crate) const ATTR_COMMENT: &str = "pprof.profile.comment";
+pub(crate) const ATTR_DROP_FRAMES: &str = "pprof.profile.drop_frames";
+pub(crate) const ATTR_KEEP_FRAMES: &str = "pprof.profile.keep_frames";
+pub(crate) const ATTR_DOC_URL: &str = "pprof.profile.doc_url";
+pub(crate) const ATTR_DEFAULT_SAMPLE_TYPE: &str = "pprof.profile.default_sample_type";
+
+/// Converts profile records to one OTLP request.
+pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
+    let mut cap = Capacity::default();
+    for r in records {
+        let p = &r.profile;
+        cap.strings += p.string_table.len();
+        cap.functions += p.function.len();
+        cap.mappings += p.mapping.len();
+        cap.locations += p.location.len();
+        cap.stacks += p.sample.len();
+    }
+    let mut dict = DictBuilder::new(cap);
+    let mut resources: Vec<otlp::ResourceProfiles> = Vec::new();
+    let mut by_labels: HashMap<Labels, usize> = HashMap::new();
+    for r in records {
+        let public = r.labels.public();
+        let at = match by_labels.get(&public) {
+            Some(&i) => i,
+            None => {
+                resources.push(resource_profiles(&public));
+                by_labels.insert(public, resources.len() - 1);
+                resources.len() - 1
+            }
+        };
+        if let Some(scope) = resources
+            .get_mut(at)
+            .and_then(|rp| rp.scope_profiles.first_mut())
+        {
+            Converter::new(&r.profile, &mut dict).convert_into(&mut scope.profiles);
+        }
+    }
+    ExportProfilesServiceRequest {
+        resource_profiles: resources,
+        dictionary: Some(dict.finish()),
+    }
+}
+
+/// Converts one pprof profile with no labels (a file on disk, a test).
+pub fn profile_to_otlp(profile: &pprof::Profile) -> ExportProfilesServiceRequest {
+    to_otlp(&[ProfileRecord::new(Labels::new(), profile.clone())])
+}
+
+fn string_kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_string())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn resource_profiles(labels: &Labels) -> otlp::ResourceProfiles {
+    let attributes = labels
+        .iter()
+        .map(|(k, v)| {
+            string_kv(
+                if k == SERVICE_NAME {
+                    SERVICE_NAME_ATTRIBUTE
+                } else {
+                    k
+                },
+                v,
+            )
+        })
+        .collect();
+    otlp::ResourceProfiles {
+        resource: Some(Resource {
+            attributes,
+            ..Default::default()
+        }),
+        scope_profiles: vec![otlp::ScopeProfiles {
+            scope: Some(InstrumentationScope {
+                name: SCOPE_NAME.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                ..Default::default()
+            }),
+            profiles: Vec::new(),
+            schema_url: String::new(),
+        }],
+        schema_url: String::new(),
+    }
+}
+
+const UNSET: i32 = -1;
+
+/// Per-profile state: lazily filled maps from pprof table positions to
+/// dictionary indexes, so each pprof entry is hashed at most once.
+struct Converter<'a> {
+    p: &'a pprof::Profile,
+    dict: &'a mut DictBuilder,
+    strings: Vec<i32>,
+    functions: Vec<i32>,
+    mappings: Vec<i32>,
+    locations: Vec<i32>,
+    function_ids: IdMap,
+    mapping_ids: IdMap,
+    location_ids: IdMap,
+    lines: Vec<otlp::Line>,
+}
+
+impl<'a> Converter<'a> {
+    fn new(p: &'a pprof::Profile, dict: &'a mut DictBuilder) -> Self {
+        Converter {
+            p,
+            dict,
+            strings: vec![UNSET; p.string_table.len()],
+            functions: vec![UNSET; p.function.len()],
+            mappings: vec![UNSET; p.mapping.len()],
+            locations: vec![UNSET; p.location.len()],
+            function_ids: IdMap::build(p.function.iter().map(|f| f.id)),
+            mapping_ids: IdMap::build(p.mapping.iter().map(|m| m.id)),
+            location_ids: IdMap::build(p.location.iter().map(|l| l.id)),
+            lines: Vec::with_capacity(8),
+        }
+    }
+
+    #[inline]
+    fn string(&mut self, idx: i64) -> i32 {
+        let Some(slot) = usize::try_from(idx)
+            .ok()
+            .filter(|&i| i < self.strings.len())
+        else {
+            return 0;
+        };
+        match self.strings.get(slot) {
+            Some(&s) if s != UNSET => s,
+            _ => {
+                let s = self.dict.string(self.p.str(idx));
+                if let Some(c) = self.strings.get_mut(slot) {
+                    *c = s;
+                }
+                s
+            }
+        }
+    }
+
+    fn value_type(&mut self, vt: &pprof::ValueType) -> otlp::ValueType {
+        otlp::ValueType {
+            type_strindex: self.string(vt.r#type),
+            unit_strindex: self.string(vt.unit),
+        }
+    }
+
+    fn function(&mut self, id: u64) -> i32 {
+        let Some(pos) = self.function_ids.get(id) else {
+            return 0;
+        };
+        if let Some(&f) = self.functions.get(pos).filter(|&&f| f != UNSET) {
+            return f;
+        }
+        let Some(f) = self.p.function.get(pos) else {
+            return 0;
+        };
+        let f = otlp::Function {
+            name_strindex: self.string(f.name),
+            system_name_strindex: self.string(f.system_name),
+            filename_strindex: self.string(f.filename),
+            start_line: f.start_line,
+        };
+        let i = self.dict.function(f);
+        if let Some(c) = self.functions.get_mut(pos) {
+            *c = i;
+        }
+        i
+    }
+
+    fn mapping(&mut self, id: u64) -> i32 {
+        let Some(pos) = self.mapping_ids.get(id) else {
+            return 0;
+        };
+        if let Some(&m) = self.mappings.get(pos).filter(|&&m| m != UNSET) {
+            return m;
+        }
+        let Some(m) = self.p.mapping.get(pos) else {
+            return 0;
+        };
+        let mut attrs = Vec::new();
+        if m.build_id != 0 {
+            let v = self.p.str(m.build_id);
+            attrs.push(self.dict.attribute_named(ATTR_BUILD_ID, AttrValue::Str(v)));
+        }
+        for (flag, key) in [
+            (m.has_functions, ATTR_HAS_FUNCTIONS),
+            (m.has_filenames, ATTR_HAS_FILENAMES),
+            (m.has_line_numbers, ATTR_HAS_LINE_NUMBERS),
+            (m.has_inline_frames, ATTR_HAS_INLINE_FRAMES),
+        ] {
+            if flag {
+                attrs.push(self.dict.attribute_named(key, AttrValue::Bool(true)));
+            }
+        }
+        let om = otlp::Mapping {
+            memory_start: m.memory_start,
+            memory_limit: m.memory_limit,
+            file_offset: m.file_offset,
+            filename_strindex: self.string(m.filename),
+            attribute_indices: attrs,
+        };
+        let i = self.dict.mapping(om);
+        if let Some(c) = self.mappings.get_mut(pos) {
+            *c = i;
+        }
+        i
+    }
+
+    /// The dictionary index of the location with pprof id `id`, or None when
+    /// no such location exists.
+    #[inline]
+    fn location(&mut self, id: u64) -> Option<i32> {
+        let pos = self.location_ids.get(id)?;
+        if let Some(&l) = self.locations.get(pos).filter(|&&l| l != UNSET) {
+            return Some(l);
+        }
+        let p = self.p;
+        let l = p.location.get(pos)?;
+        let mapping = if l.mapping_id == 0 {
+            0
+        } else {
+            self.mapping(l.mapping_id)
+        };
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.clear();
+        for line in &l.line {
+            lines.push(otlp::Line {
+                function_index: if line.function_id == 0 {
+                    0
+                } else {
+                    self.function(line.function_id)
+                },
+                line: line.line,
+                column: line.column,
+            });
+        }
+        let folded;
+        let attrs: &[i32] = if l.is_folded {
+            folded = [self
+                .dict
+                .attribute_named(ATTR_IS_FOLDED, AttrValue::Bool(true))];
+            &folded
+        } else {
+            &[]
+        };
+        let i = self.dict.location(mapping, l.address, &lines, attrs);
+        self.lines = lines;
+        if let Some(c) = self.locations.get_mut(pos) {
+            *c = i;
+        }
+        Some(i)
+    }
+
+    fn profile_attributes(&mut self) -> Vec<i32> {
+        let p = self.p;
+        let mut attrs = Vec::new();
+        if !p.comment.is_empty() {
+            let values = p
+                .comment
+                .iter()
+                .map(|&c| AnyValue {
+                    value: Some(any_value::Value::StringValue(p.str(c).to_string())),
+                })
+                .collect();
+            attrs.push(self.dict.attribute_any(
+                ATTR_COMMENT,
+                AnyValue {
+                    value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+                },
+            ));
+        }
+        for (idx, key) in [
+            (p.drop_frames, ATTR_DROP_FRAMES),
+            (p.keep_frames, ATTR_KEEP_FRAMES),
+            (p.doc_url, ATTR_DOC_URL),
+            (p.default_sample_type, ATTR_DEFAULT_SAMPLE_TYPE),
+        ] {
+            if idx != 0 {
+                attrs.push(self.dict.attribute_named(key, AttrValue::Str(p.str(idx))));
+            }
+        }
+        attrs
+    }
+
+    fn label(&mut self, l: &pprof::Label) -> i32 {
+        let key = self.string(l.key);
+        if l.str != 0 {
+            let p = self.p;
+            self.dict.attribute(key, AttrValue::Str(p.str(l.str)), 0)
+        } else {
+            let unit = self.string(l.num_unit);
+            self.dict.attribute(key, AttrValue::Int(l.num), unit)
+        }
+    }
+
+    fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {
+        let p = self.p;
+        let attrs = self.profile_attributes();
+        let period_type = p.period_type.as_ref().map(|vt| self.value_type(vt));
+        let n_types = p.sample_type.len();
+        let first = out.len();
+        for vt in &p.sample_type {
+            let sample_type = Some(self.value_type(vt));
+            out.push(otlp::Profile {
+                sample_type,
+                samples: Vec::with_capacity(p.sample.len()),
+                time_unix_nano: u64::try_from(p.time_nanos).unwrap_or(0),
+                duration_nano: u64::try_from(p.duration_nanos).unwrap_or(0),
+                period_type,
+                period: p.period,
+                attribute_indices: attrs.clone(),
+                ..Default::default()
+            });
+        }
+        let mut stack: Vec<i32> = Vec::with_capacity(64);
+        let mut sample_attrs: Vec<i32> = Vec::new();
+        for s in &p.sample {
+            stack.clear();
+            for &id in &s.location_id {
+                if let Some(l) = self.location(id) {
+                    stack.push(l);
+                }
+            }
+            let stack_index = self.dict.stack(&stack);
+            sample_attrs.clear();
+            for l in &s.label {
+                sample_attrs.push(self.label(l));
+            }
+            for (t, prof) in out.iter_mut().skip(first).take(n_types).enumerate() {
+                prof.samples.push(otlp::Sample {
+                    stack_index,
+                    attribute_indices: sample_attrs.clone(),
+                    link_index: 0,
+                    values: vec![s.value.get(t).copied().unwrap_or(0)],
+                    timestamps_unix_nano: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::Builder;
+
+    fn record(labels: &[(&str, &str)], p: pprof::Profile) -> ProfileRecord {
+        ProfileRecord::new(Labels::from_pairs(labels.iter().copied()), p)
+    }
+
+    fn heap() -> pprof::Profile {
+        let mut b = Builder::new(&[("alloc_objects", "count"), ("inuse_space", "bytes")]);
+        b.sample(
+            &["malloc+inl", "main"],
+            &[("bytes", "64"), ("thread", "t1")],
+            &[3, 0],
+        )
+        .sample(&["main"], &[], &[1, 128]);
+        let mut p = b.build();
+        p.time_nanos = 1_000;
+        p.duration_nanos = 2_000;
+        p.period = 512;
+        let (t, u) = (b.s("space"), b.s("bytes"));
+        p.period_type = Some(pprof::ValueType { r#type: t, unit: u });
+        p.string_table = b.p.string_table.clone();
+        p
+    }
+
+    #[test]
+    fn structure_follows_the_design() {
+        let labels = [
+            ("service_name", "api"),
+            ("__name__", "memory"),
+            ("job", "j"),
+            ("__meta_x", "drop"),
+        ];
+        let req = to_otlp(&[
+            record(&labels, heap()),
+            record(&labels, heap()),
+            record(&[("job", "k")], heap()),
+        ]);
+        let d = req.dictionary.as_ref().unwrap();
+        let s = |i: i32| d.string_table[i as usize].as_str();
+        assert_eq!(d.string_table[0], "");
+        assert_eq!(d.mapping_table[0], otlp::Mapping::default());
+        assert_eq!(d.location_table[0], otlp::Location::default());
+        assert_eq!(d.function_table[0], otlp::Function::default());
+        assert_eq!(d.link_table[0], otlp::Link::default());
+        assert_eq!(d.attribute_table[0], otlp::KeyValueAndUnit::default());
+        assert_eq!(d.stack_table[0], otlp::Stack::default());
+        // No duplicates anywhere.
+        let mut strings = d.string_table.clone();
+        strings.sort();
+        strings.dedup();
+        assert_eq!(strings.len(), d.string_table.len());
+        assert_eq!(d.function_table.len(), 4, "zero, malloc, inl, main");
+        assert_eq!(d.location_table.len(), 3);
+        assert_eq!(d.stack_table.len(), 3);
+
+        assert_eq!(req.resource_profiles.len(), 2);
+        let rp = &req.resource_profiles[0];
+        let attrs: Vec<(String, String)> = rp
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes
+            .iter()
+            .map(
+                |kv| match kv.value.as_ref().unwrap().value.as_ref().unwrap() {
+                    any_value::Value::StringValue(v) => (kv.key.clone(), v.clone()),
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(
+            attrs,
+            vec![
+                ("__name__".to_string(), "memory".to_string()),
+                ("job".into(), "j".into()),
+                ("service.name".into(), "api".into())
+            ]
+        );
+        let scope = &rp.scope_profiles[0];
+        assert_eq!(scope.scope.as_ref().unwrap().name, "profcol");
+        assert_eq!(
+            scope.scope.as_ref().unwrap().version,
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(scope.profiles.len(), 4, "two records x two sample types");
+        let prof = &scope.profiles[0];
+        let st = prof.sample_type.unwrap();
+        assert_eq!(
+            (s(st.type_strindex), s(st.unit_strindex)),
+            ("alloc_objects", "count")
+        );
+        let pt = prof.period_type.unwrap();
+        assert_eq!(
+            (s(pt.type_strindex), s(pt.unit_strindex)),
+            ("space", "bytes")
+        );
+        assert_eq!(
+            (prof.time_unix_nano, prof.duration_nano, prof.period),
+            (1_000, 2_000, 512)
+        );
+        assert_eq!(prof.samples.len(), 2);
+        assert_eq!(prof.samples[0].values, vec![3]);
+        assert_eq!(scope.profiles[1].samples[1].values, vec![128]);
+
+        // Leaf first; the inlined frame keeps its line order.
+        let stack = &d.stack_table[prof.samples[0].stack_index as usize];
+        let leaf = &d.location_table[stack.location_indices[0] as usize];
+        let names: Vec<&str> = leaf
+            .lines
+            .iter()
+            .map(|l| s(d.function_table[l.function_index as usize].name_strindex))
+            .collect();
+        assert_eq!(names, vec!["malloc", "inl"]);
+        let mapping = &d.mapping_table[leaf.mapping_index as usize];
+        assert_eq!(s(mapping.filename_strindex), "/bin/app");
+        let mkeys: Vec<&str> = mapping
+            .attribute_indices
+            .iter()
+            .map(|&i| s(d.attribute_table[i as usize].key_strindex))
+            .collect();
+        assert!(
+            mkeys.contains(&ATTR_BUILD_ID) && mkeys.contains(&ATTR_HAS_FUNCTIONS),
+            "{mkeys:?}"
+        );
+
+        // Labels: numeric with unit, string without.
+        let la: Vec<_> = prof.samples[0]
+            .attribute_indices
+            .iter()
+            .map(|&i| &d.attribute_table[i as usize])
+            .collect();
+        assert_eq!(s(la[0].key_strindex), "bytes");
+        assert_eq!(
+            la[0].value.as_ref().unwrap().value,
+            Some(any_value::Value::IntValue(64))
+        );
+        assert_eq!(s(la[0].unit_strindex), "bytes");
+        assert_eq!(
+            la[1].value.as_ref().unwrap().value,
+            Some(any_value::Value::StringValue("t1".into()))
+        );
+        assert_eq!(la[1].unit_strindex, 0);
+    }
+
+    #[test]
+    fn tolerates_dangling_references() {
+        let mut p = heap();
+        p.sample[0].location_id.push(999);
+        p.location[0].mapping_id = 77;
+        p.location[0].line[0].function_id = 55;
+        p.sample[1].value.clear();
+        p.sample[0].label[0].key = 10_000;
+        let req = profile_to_otlp(&p);
+        let prof = &req.resource_profiles[0].scope_profiles[0].profiles[0];
+        assert_eq!(prof.samples.len(), 2);
+        assert_eq!(prof.samples[1].values, vec![0]);
+    }
+}
