@@ -1,1 +1,194 @@
-//! profcol's receivers.
+//! profcol's receivers. Today: `pyroscope_scrape`, which scrapes pprof
+//! profiles over HTTP from static and discovered targets, like Grafana
+//! Alloy's `pyroscope.scrape`, and hands them downstream as
+//! [`ProfileRecord`](profcol_pdata::ProfileRecord)s.
+//!
+//! The collector calls [`receiver_types`], [`validate_receiver`] and
+//! [`start_receiver`]; the returned [`ReceiverHandle`] reports per-target
+//! status and resolves when every task stopped after shutdown.
+
+pub mod byte_size;
+pub mod config;
+pub mod discovery;
+pub mod error;
+mod events;
+pub mod fetch;
+mod manager;
+pub mod metrics;
+pub mod profile_types;
+mod scrape_loop;
+pub mod status;
+pub mod targets;
+
+pub use config::ScrapeConfig;
+pub use discovery::DiscoveryStatus;
+pub use error::Error;
+pub use status::{Health, TargetStatus};
+
+use discovery::{DiscoveryContext, DiscoveryRegistry, TargetGroup};
+use profcol_config::{join_path, ComponentId, Problem};
+use profcol_http::{ClientOptions, HttpClient};
+use profcol_pdata::{ComponentContext, Consumer, Labels};
+use scrape_loop::Shared;
+use status::StatusRegistry;
+use std::sync::Arc;
+use tokio_util::task::TaskTracker;
+
+/// The component type this crate provides.
+pub const PYROSCOPE_SCRAPE: &str = "pyroscope_scrape";
+
+/// `(type, stability)` of every receiver type.
+pub fn receiver_types() -> Vec<(&'static str, &'static str)> {
+    vec![(PYROSCOPE_SCRAPE, "beta")]
+}
+
+fn unknown_type(id: &ComponentId, path: &str) -> Problem {
+    Problem::new(
+        path.to_string(),
+        format!(
+            "unknown receiver type {:?} (known: {PYROSCOPE_SCRAPE})",
+            id.kind()
+        ),
+    )
+}
+
+fn decode(
+    id: &ComponentId,
+    body: &serde_yaml::Value,
+    path: &str,
+) -> Result<ScrapeConfig, Vec<Problem>> {
+    if id.kind() != PYROSCOPE_SCRAPE {
+        return Err(vec![unknown_type(id, path)]);
+    }
+    profcol_config::decode::<ScrapeConfig>(body, path)
+}
+
+/// Checks a receiver's body; every problem carries its key path under `path`.
+pub fn validate_receiver(
+    id: &ComponentId,
+    body: &serde_yaml::Value,
+    path: &str,
+) -> Result<(), Vec<Problem>> {
+    decode(id, body, path).map(|_| ())
+}
+
+fn user_agent() -> ClientOptions {
+    ClientOptions {
+        user_agent: format!("profcol/{}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// Starts the receiver's discovery and scrape tasks on the current tokio
+/// runtime. They stop when `ctx.shutdown` is cancelled.
+pub fn start_receiver(
+    id: &ComponentId,
+    body: &serde_yaml::Value,
+    ctx: ComponentContext,
+    next: Arc<dyn Consumer>,
+) -> Result<ReceiverHandle, Error> {
+    let path = join_path("receivers", &id.to_string());
+    let cfg = decode(id, body, &path).map_err(Error::InvalidConfig)?;
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+    let component = id.to_string();
+    let metrics = ctx.telemetry.metrics::<metrics::ScrapeMetrics>();
+    let client = HttpClient::new(&cfg.http, &user_agent())?;
+    let mut sd_clients = Vec::with_capacity(cfg.http_sd_configs.len());
+    for sd in &cfg.http_sd_configs {
+        sd_clients.push(HttpClient::new(&sd.http, &user_agent())?);
+    }
+
+    let shared = Arc::new(Shared {
+        settings: config::Settings::new(&component, &cfg),
+        client,
+        next,
+        metrics: metrics.clone(),
+    });
+    let status = Arc::new(StatusRegistry::default());
+    let discovery = Arc::new(DiscoveryRegistry::default());
+    let tracker = TaskTracker::new();
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let dctx = DiscoveryContext {
+        component: component.clone(),
+        registry: discovery.clone(),
+        metrics,
+        updates: tx,
+    };
+
+    let static_groups: Vec<TargetGroup> = cfg
+        .targets
+        .iter()
+        .map(|ts| TargetGroup {
+            targets: ts.iter().map(|t| t.iter().collect::<Labels>()).collect(),
+            labels: Labels::new(),
+        })
+        .collect();
+    let initial = vec![("static".to_string(), static_groups)];
+
+    let _guard = runtime.enter();
+    for (i, (sd, client)) in cfg.http_sd_configs.iter().zip(sd_clients).enumerate() {
+        let Some(url) = sd.url.as_deref().and_then(|u| url::Url::parse(u).ok()) else {
+            continue;
+        };
+        let source = format!("http_sd_configs/{i}");
+        let refresh = sd.refresh_interval.get();
+        let fut = discovery::http_sd::run(
+            url,
+            refresh,
+            client,
+            source,
+            dctx.clone(),
+            ctx.shutdown.clone(),
+        );
+        tracker.spawn(fut);
+    }
+    for (i, sd) in cfg.file_sd_configs.iter().enumerate() {
+        let source = format!("file_sd_configs/{i}");
+        tracker.spawn(discovery::file_sd::run(
+            sd.clone(),
+            source,
+            dctx.clone(),
+            ctx.shutdown.clone(),
+        ));
+    }
+    drop(dctx);
+
+    let manager = manager::Manager::new(
+        shared,
+        status.clone(),
+        tracker.clone(),
+        ctx.shutdown.clone(),
+    );
+    tracker.spawn(manager.run(initial, rx));
+    tracing::info!(component = %component, "Receiver started.");
+    Ok(ReceiverHandle {
+        status,
+        discovery,
+        tracker,
+    })
+}
+
+/// A running receiver.
+pub struct ReceiverHandle {
+    status: Arc<StatusRegistry>,
+    discovery: Arc<DiscoveryRegistry>,
+    tracker: TaskTracker,
+}
+
+impl ReceiverHandle {
+    /// One entry per (target, profile type), sorted by URL.
+    pub fn targets(&self) -> Vec<TargetStatus> {
+        self.status.snapshot()
+    }
+
+    /// One entry per discovery source that has refreshed at least once.
+    pub fn discovery(&self) -> Vec<DiscoveryStatus> {
+        self.discovery.snapshot()
+    }
+
+    /// Resolves when every task stopped after the shutdown token was
+    /// cancelled.
+    pub async fn wait(self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}

@@ -1,0 +1,432 @@
+//! The `pyroscope_scrape` config: every seed argument under its seed name
+//! with its default, the shared HTTP client blocks, discovery, and the
+//! checks that report every problem at once with its key path.
+
+use crate::byte_size::ByteSize;
+use crate::discovery::file_sd::FileSdConfig;
+use crate::discovery::http_sd::HttpSdConfig;
+use crate::profile_types::{valid_name, ProfileType, ProfilingConfig};
+use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Default `scrape_interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+/// `scrape_timeout` defaults to the interval plus this.
+pub const DEFAULT_TIMEOUT_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
+/// Default `max_body_size`.
+pub const DEFAULT_MAX_BODY_SIZE: ByteSize = ByteSize::mib(64);
+
+fn default_interval() -> Duration {
+    DEFAULT_INTERVAL
+}
+fn default_scheme() -> String {
+    "http".to_string()
+}
+fn default_max_body_size() -> ByteSize {
+    DEFAULT_MAX_BODY_SIZE
+}
+
+/// `clustering { enabled }`: accepted and checked; distributing targets
+/// between nodes comes later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clustering {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A `pyroscope_scrape` receiver's YAML body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScrapeConfig {
+    /// Static targets: label maps with at least `__address__`.
+    #[serde(default)]
+    pub targets: Option<Vec<BTreeMap<String, String>>>,
+    #[serde(default)]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    #[serde(default)]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// Not supported yet: refused by validation rather than ignored.
+    #[serde(default)]
+    pub relabel_configs: Option<serde_yaml::Value>,
+    /// Default: the component id.
+    #[serde(default)]
+    pub job_name: Option<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, Vec<String>>,
+    #[serde(default = "default_interval")]
+    pub scrape_interval: Duration,
+    /// Default: `scrape_interval` + 3s.
+    #[serde(default)]
+    pub scrape_timeout: Option<Duration>,
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// Default: `scrape_interval` − 1s.
+    #[serde(default)]
+    pub delta_profiling_duration: Option<Duration>,
+    #[serde(default = "default_max_body_size")]
+    pub max_body_size: ByteSize,
+    #[serde(default)]
+    pub profiling_config: ProfilingConfig,
+    #[serde(default)]
+    pub clustering: Option<Clustering>,
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+    /// Every key nothing above claimed; each is reported as a problem.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_yaml::Value>,
+}
+
+impl ScrapeConfig {
+    pub fn scrape_timeout(&self) -> Duration {
+        self.scrape_timeout
+            .unwrap_or_else(|| Duration(self.scrape_interval.get() + DEFAULT_TIMEOUT_MARGIN))
+    }
+
+    /// The `seconds` query parameter of `delta: true` profile types.
+    pub fn delta_seconds(&self) -> u64 {
+        match self.delta_profiling_duration {
+            Some(d) => d.get().as_secs(),
+            None => self
+                .scrape_interval
+                .get()
+                .saturating_sub(std::time::Duration::from_secs(1))
+                .as_secs(),
+        }
+    }
+}
+
+impl Validate for ScrapeConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        let at = |field: &str| join_path(path, field);
+        for key in self.unknown.keys() {
+            let msg = match key.as_str() {
+                "forward_to" => {
+                    "forward_to is not used by profcol: list this receiver in a pipeline of service.pipelines instead"
+                }
+                _ => "unknown field",
+            };
+            problems.push(Problem::new(at(key), msg));
+        }
+        if self.relabel_configs.is_some() {
+            problems.push(Problem::new(
+                at("relabel_configs"),
+                "relabel_configs is not supported yet",
+            ));
+        }
+        check_targets(self, path, problems);
+        if let Some(job) = &self.job_name {
+            if job.is_empty() {
+                problems.push(Problem::new(
+                    at("job_name"),
+                    "job_name must not be empty (omit it to use the component id)",
+                ));
+            }
+        }
+        for (k, v) in &self.params {
+            if v.is_empty() {
+                problems.push(Problem::new(
+                    join_path(&at("params"), k),
+                    "a query parameter needs at least one value",
+                ));
+            }
+        }
+        let interval = self.scrape_interval;
+        if interval.is_zero() {
+            problems.push(Problem::new(
+                at("scrape_interval"),
+                "scrape_interval must be greater than 0",
+            ));
+        }
+        let timeout = self.scrape_timeout();
+        if timeout <= interval {
+            problems.push(Problem::new(
+                at("scrape_timeout"),
+                format!(
+                    "scrape_timeout ({timeout}) must be larger than scrape_interval ({interval})"
+                ),
+            ));
+        }
+        if self.scheme != "http" && self.scheme != "https" {
+            problems.push(Problem::new(
+                at("scheme"),
+                format!(
+                    "scheme must be \"http\" or \"https\" (got {:?})",
+                    self.scheme
+                ),
+            ));
+        }
+        let delta_in_use = self.profiling_config.enabled().iter().any(|p| p.delta);
+        if delta_in_use && interval.get() < std::time::Duration::from_secs(2) {
+            problems.push(Problem::new(
+                at("scrape_interval"),
+                format!("scrape_interval ({interval}) must be at least 2s when a profile type with delta: true is enabled (seconds = scrape_interval - 1s)"),
+            ));
+        }
+        if let Some(d) = self.delta_profiling_duration {
+            let max = interval
+                .get()
+                .saturating_sub(std::time::Duration::from_secs(1));
+            if d.get() <= std::time::Duration::from_secs(1) {
+                problems.push(Problem::new(
+                    at("delta_profiling_duration"),
+                    format!("delta_profiling_duration ({d}) must be larger than 1s"),
+                ));
+            } else if d.get() > max {
+                problems.push(Problem::new(
+                    at("delta_profiling_duration"),
+                    format!(
+                        "delta_profiling_duration ({d}) must be at most scrape_interval - 1s ({})",
+                        Duration(max)
+                    ),
+                ));
+            }
+        }
+        if self.max_body_size.0 == 0 {
+            problems.push(Problem::new(
+                at("max_body_size"),
+                "max_body_size must be greater than 0",
+            ));
+        }
+        let pc = at("profiling_config");
+        self.profiling_config.check(&pc, problems);
+        if self.profiling_config.enabled().is_empty() {
+            problems.push(Problem::new(
+                join_path(&pc, "profile"),
+                "every profile type is disabled: enable at least one",
+            ));
+        }
+        if let Some(c) = &self.clustering {
+            if c.enabled.is_none() {
+                problems.push(Problem::new(
+                    join_path(&at("clustering"), "enabled"),
+                    "enabled is required",
+                ));
+            }
+        }
+        for (i, sd) in self.http_sd_configs.iter().enumerate() {
+            sd.validate(&join_path(&at("http_sd_configs"), &i.to_string()), problems);
+        }
+        for (i, sd) in self.file_sd_configs.iter().enumerate() {
+            sd.validate(&join_path(&at("file_sd_configs"), &i.to_string()), problems);
+        }
+        self.http.validate(path, problems);
+    }
+}
+
+fn check_targets(cfg: &ScrapeConfig, path: &str, problems: &mut Vec<Problem>) {
+    let at = join_path(path, "targets");
+    let Some(targets) = &cfg.targets else {
+        if cfg.http_sd_configs.is_empty() && cfg.file_sd_configs.is_empty() {
+            problems.push(Problem::new(
+                at,
+                "targets is required (list targets here, or discover them with http_sd_configs or file_sd_configs)",
+            ));
+        }
+        return;
+    };
+    for (i, t) in targets.iter().enumerate() {
+        let here = join_path(&at, &i.to_string());
+        if t.get("__address__").is_none_or(|a| a.is_empty()) {
+            problems.push(Problem::new(
+                here.clone(),
+                "a target needs an __address__ label",
+            ));
+        }
+        for name in t.keys() {
+            if !valid_name(name) {
+                problems.push(Problem::new(
+                    join_path(&here, name),
+                    format!("invalid label name {name:?} (must match [a-zA-Z_][a-zA-Z0-9_]*)"),
+                ));
+            }
+        }
+    }
+}
+
+/// A validated config resolved for running: defaults applied.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub component: String,
+    pub job_name: String,
+    pub scheme: String,
+    pub params: BTreeMap<String, Vec<String>>,
+    pub interval: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub delta_seconds: u64,
+    pub path_prefix: String,
+    pub profiles: Vec<ProfileType>,
+    pub max_body_size: usize,
+}
+
+impl Settings {
+    pub fn new(component: &str, cfg: &ScrapeConfig) -> Self {
+        Self {
+            component: component.to_string(),
+            job_name: cfg
+                .job_name
+                .clone()
+                .unwrap_or_else(|| component.to_string()),
+            scheme: cfg.scheme.clone(),
+            params: cfg.params.clone(),
+            interval: cfg.scrape_interval.get(),
+            timeout: cfg.scrape_timeout().get(),
+            delta_seconds: cfg.delta_seconds(),
+            path_prefix: cfg.profiling_config.path_prefix.clone().unwrap_or_default(),
+            profiles: cfg.profiling_config.enabled(),
+            max_body_size: cfg.max_body_size.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<ScrapeConfig, Vec<String>> {
+        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        profcol_config::decode::<ScrapeConfig>(&v, "receivers::pyroscope_scrape/local")
+            .map_err(|ps| ps.iter().map(|p| p.to_string()).collect())
+    }
+
+    const T: &str = "targets: [{__address__: 'localhost:4100', service_name: pyroscope}]\n";
+
+    #[test]
+    fn defaults_of_every_argument() {
+        let c = parse(T).unwrap();
+        assert_eq!(c.job_name, None);
+        assert!(c.params.is_empty());
+        assert_eq!(c.scrape_interval, Duration::from_secs(15));
+        assert_eq!(c.scrape_timeout(), Duration::from_secs(18));
+        assert_eq!(c.scheme, "http");
+        assert_eq!(c.delta_profiling_duration, None);
+        assert_eq!(c.delta_seconds(), 14);
+        assert_eq!(c.max_body_size, ByteSize(64 * 1024 * 1024));
+        assert_eq!(c.http, HttpClientConfig::default());
+        assert!(c.http.enable_http2 && c.http.follow_redirects && !c.http.proxy_from_environment);
+        assert!(c.http.bearer_token.is_none() && c.http.bearer_token_file.is_none());
+        assert!(
+            c.http.proxy_url.is_none()
+                && c.http.no_proxy.is_none()
+                && c.http.proxy_connect_header.is_empty()
+        );
+        assert!(
+            c.http.basic_auth.is_none()
+                && c.http.authorization.is_none()
+                && c.http.oauth2.is_none()
+        );
+        assert!(c.http.tls_config.is_none());
+        assert_eq!(c.profiling_config, ProfilingConfig::default());
+        assert_eq!(c.profiling_config.path_prefix, None);
+        assert_eq!(c.clustering, None);
+        assert!(c.http_sd_configs.is_empty() && c.file_sd_configs.is_empty());
+        let s = Settings::new("pyroscope_scrape/local", &c);
+        assert_eq!(s.job_name, "pyroscope_scrape/local");
+        assert_eq!(s.timeout, std::time::Duration::from_secs(18));
+        let names: Vec<&str> = s.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["memory", "block", "goroutine", "mutex", "process_cpu"]
+        );
+    }
+
+    #[test]
+    fn timeout_follows_the_interval_and_seconds_the_duration() {
+        let c = parse(&format!("{T}scrape_interval: 60s")).unwrap();
+        assert_eq!(c.scrape_timeout(), Duration::from_secs(63));
+        assert_eq!(c.delta_seconds(), 59);
+        let c = parse(&format!("{T}delta_profiling_duration: 5s")).unwrap();
+        assert_eq!(c.delta_seconds(), 5);
+    }
+
+    #[test]
+    fn every_validation_error() {
+        let p = "receivers::pyroscope_scrape/local";
+        let cases: Vec<(String, Vec<String>)> = vec![
+            (format!("{T}scrape_timeout: 10s"), vec![format!("{p}::scrape_timeout: scrape_timeout (10s) must be larger than scrape_interval (15s)")]),
+            (format!("{T}scrape_timeout: 15s"), vec![format!("{p}::scrape_timeout: scrape_timeout (15s) must be larger than scrape_interval (15s)")]),
+            (format!("{T}scrape_interval: 0s\nscrape_timeout: 1s\nprofiling_config: {{profile: {{process_cpu: {{delta: false}}}}}}"), vec![format!("{p}::scrape_interval: scrape_interval must be greater than 0")]),
+            (format!("{T}scrape_interval: 1s"), vec![format!("{p}::scrape_interval: scrape_interval (1s) must be at least 2s when a profile type with delta: true is enabled (seconds = scrape_interval - 1s)")]),
+            (format!("{T}scheme: ftp"), vec![format!("{p}::scheme: scheme must be \"http\" or \"https\" (got \"ftp\")")]),
+            (format!("{T}job_name: ''"), vec![format!("{p}::job_name: job_name must not be empty (omit it to use the component id)")]),
+            (format!("{T}params: {{foo: []}}"), vec![format!("{p}::params::foo: a query parameter needs at least one value")]),
+            (format!("{T}delta_profiling_duration: 1s"), vec![format!("{p}::delta_profiling_duration: delta_profiling_duration (1s) must be larger than 1s")]),
+            (format!("{T}delta_profiling_duration: 15s"), vec![format!("{p}::delta_profiling_duration: delta_profiling_duration (15s) must be at most scrape_interval - 1s (14s)")]),
+            (format!("{T}max_body_size: 0"), vec![format!("{p}::max_body_size: max_body_size must be greater than 0")]),
+            (format!("{T}relabel_configs: [{{source_labels: [a], target_label: b}}]"), vec![format!("{p}::relabel_configs: relabel_configs is not supported yet")]),
+            (format!("{T}clustering: {{}}"), vec![format!("{p}::clustering::enabled: enabled is required")]),
+            (format!("{T}bogus: 1\nforward_to: [x]"), vec![
+                format!("{p}::bogus: unknown field"),
+                format!("{p}::forward_to: forward_to is not used by profcol: list this receiver in a pipeline of service.pipelines instead"),
+            ]),
+            ("job_name: x".to_string(), vec![format!("{p}::targets: targets is required (list targets here, or discover them with http_sd_configs or file_sd_configs)")]),
+            ("targets: [{service_name: a}, {__address__: '', 'bad-name': x}]".to_string(), vec![
+                format!("{p}::targets::0: a target needs an __address__ label"),
+                format!("{p}::targets::1: a target needs an __address__ label"),
+                format!("{p}::targets::1::bad-name: invalid label name \"bad-name\" (must match [a-zA-Z_][a-zA-Z0-9_]*)"),
+            ]),
+            (format!("{T}profiling_config: {{profile: {{memory: {{enabled: false}}, block: {{enabled: false}}, goroutine: {{enabled: false}}, mutex: {{enabled: false}}, process_cpu: {{enabled: false}}}}}}"), vec![format!("{p}::profiling_config::profile: every profile type is disabled: enable at least one")]),
+            (format!("{T}profiling_config: {{path_prefix: app}}"), vec![format!("{p}::profiling_config::path_prefix: path_prefix must start with \"/\" (got \"app\")")]),
+            (format!("{T}profiling_config: {{profile: {{custom: [{{name: x, enabled: true, path: /x}}, {{name: x, enabled: true, path: /y}}]}}}}"), vec![format!("{p}::profiling_config::profile::custom::x: duplicate custom profile type name \"x\": names must be unique")]),
+            (format!("{T}bearer_token: a\nbearer_token_file: /f"), vec![format!("{p}::bearer_token: at most one of bearer_token & bearer_token_file must be configured")]),
+            (format!("{T}no_proxy: 10.0.0.0/8"), vec![format!("{p}::no_proxy: proxy_url must be configured if no_proxy is configured")]),
+            (format!("{T}http_sd_configs: [{{refresh_interval: 0s}}]"), vec![
+                format!("{p}::http_sd_configs::0::url: url is required"),
+                format!("{p}::http_sd_configs::0::refresh_interval: refresh_interval must be greater than 0"),
+            ]),
+            (format!("{T}file_sd_configs: [{{files: []}}, {{files: ['/etc/t.txt', '/etc/[.json']}}]"), vec![
+                format!("{p}::file_sd_configs::0::files: files must list at least one path or glob"),
+                format!("{p}::file_sd_configs::1::files::0: file \"/etc/t.txt\" must end in .json, .yml or .yaml"),
+                format!("{p}::file_sd_configs::1::files::1: invalid glob pattern \"/etc/[.json\": invalid range pattern"),
+            ]),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(parse(&yaml).unwrap_err(), want, "for:\n{yaml}");
+        }
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let errs =
+            parse("scheme: gopher\nscrape_timeout: 1s\nrelabel_configs: []\nx: 1").unwrap_err();
+        assert_eq!(errs.len(), 5, "{errs:#?}");
+    }
+
+    #[test]
+    fn a_full_config_is_valid() {
+        let yaml = r#"
+targets:
+  - { __address__: "localhost:4100", service_name: "pyroscope" }
+http_sd_configs: [{ url: "http://127.0.0.1:9000/targets", refresh_interval: 15s }]
+file_sd_configs: [{ files: ["/etc/profcol/targets/*.json"], refresh_interval: 1m }]
+job_name: my-job
+params: { foo: [bar] }
+scrape_interval: 15s
+scrape_timeout: 18s
+scheme: http
+bearer_token_file: /var/run/token
+tls_config: { ca_file: /etc/ca.pem, insecure_skip_verify: false, min_version: TLS12 }
+enable_http2: true
+follow_redirects: true
+proxy_url: http://proxy:3128
+no_proxy: "10.0.0.0/8,internal.example.com"
+max_body_size: 32MiB
+delta_profiling_duration: 10s
+profiling_config:
+  path_prefix: /app
+  profile:
+    memory:      { enabled: true, path: /debug/pprof/allocs, delta: false }
+    process_cpu: { enabled: true, path: /debug/pprof/profile, delta: true }
+    fgprof:      { enabled: true }
+    godeltaprof_mutex: { enabled: true }
+    custom:
+      my_type:   { enabled: true, path: /debug/custom, delta: false }
+clustering: { enabled: false }
+"#;
+        let c = parse(yaml).unwrap();
+        assert_eq!(c.job_name.as_deref(), Some("my-job"));
+        assert_eq!(c.max_body_size.0, 32 << 20);
+        assert_eq!(c.http.bearer_token_file.as_deref(), Some("/var/run/token"));
+        assert_eq!(c.profiling_config.enabled().len(), 8);
+    }
+}

@@ -1,0 +1,156 @@
+//! `http_sd_configs`: Prometheus HTTP service discovery. The endpoint
+//! answers `200` with `application/json` holding a list of target groups;
+//! it is polled every `refresh_interval` (default 60s).
+
+use super::{DiscoveryContext, RawGroup, TargetGroup};
+use crate::fetch::{read_body_capped, redact_url};
+use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
+use profcol_http::HttpClient;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+/// Largest discovery answer accepted.
+const MAX_RESPONSE: usize = 16 << 20;
+
+fn default_refresh() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// One `http_sd_configs` entry; accepts the shared HTTP client blocks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSdConfig {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "default_refresh")]
+    pub refresh_interval: Duration,
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_yaml::Value>,
+}
+
+impl Validate for HttpSdConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        for k in self.unknown.keys() {
+            problems.push(Problem::new(join_path(path, k), "unknown field"));
+        }
+        match self.url.as_deref().map(url::Url::parse) {
+            None => problems.push(Problem::new(join_path(path, "url"), "url is required")),
+            Some(Ok(u)) if u.scheme() == "http" || u.scheme() == "https" => {}
+            Some(Ok(_)) => problems.push(Problem::new(
+                join_path(path, "url"),
+                "url must be an http or https URL",
+            )),
+            Some(Err(e)) => problems.push(Problem::new(
+                join_path(path, "url"),
+                format!("invalid URL: {e}"),
+            )),
+        }
+        if self.refresh_interval.is_zero() {
+            problems.push(Problem::new(
+                join_path(path, "refresh_interval"),
+                "refresh_interval must be greater than 0",
+            ));
+        }
+        self.http.validate(path, problems);
+    }
+}
+
+/// Polls the endpoint until `shutdown`; sends the groups whenever they change.
+pub async fn run(
+    url: url::Url,
+    refresh: std::time::Duration,
+    client: HttpClient,
+    source: String,
+    ctx: DiscoveryContext,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(refresh);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut last: Option<Vec<TargetGroup>> = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = tokio::time::timeout(refresh, fetch(&client, &url)) => r,
+        };
+        match result {
+            Ok(Ok(groups)) => {
+                if last.as_ref() != Some(&groups) {
+                    last = Some(groups.clone());
+                    if !ctx.publish(&source, groups).await {
+                        return;
+                    }
+                } else {
+                    ctx.publish_unchanged(&source);
+                }
+            }
+            Ok(Err(message)) => ctx.failed(&source, message),
+            Err(_) => ctx.failed(&source, format!("no answer within {}", Duration(refresh))),
+        }
+    }
+}
+
+async fn fetch(client: &HttpClient, url: &url::Url) -> Result<Vec<TargetGroup>, String> {
+    let req = client.request(reqwest::Method::GET, url.clone());
+    let resp = client.send(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    if status != reqwest::StatusCode::OK {
+        return Err(format!("server returned HTTP status {status}"));
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if !content_type.starts_with("application/json") {
+        return Err(format!(
+            "unsupported content type {content_type:?} (want application/json)"
+        ));
+    }
+    let body = read_body_capped(resp, MAX_RESPONSE)
+        .await
+        .map_err(|e| e.to_string())?;
+    parse(&body, &redact_url(url))
+}
+
+/// Parses an HTTP SD answer, adding `__meta_url` to every group.
+pub fn parse(body: &[u8], shown_url: &str) -> Result<Vec<TargetGroup>, String> {
+    let raw: Vec<RawGroup> =
+        serde_json::from_slice(body).map_err(|e| format!("invalid target groups JSON: {e}"))?;
+    Ok(raw
+        .into_iter()
+        .map(|g| g.into_group(&[("__meta_url", shown_url)]))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_target_groups() {
+        let body =
+            br#"[{"targets": ["a:1", "b:2"], "labels": {"env": "prod"}}, {"targets": ["c:3"]}]"#;
+        let g = parse(body, "http://sd/x").unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].targets.len(), 2);
+        assert_eq!(g[0].labels.get("env"), Some("prod"));
+        assert_eq!(g[1].labels.get("__meta_url"), Some("http://sd/x"));
+        assert!(parse(b"{}", "u")
+            .unwrap_err()
+            .starts_with("invalid target groups JSON"));
+    }
+
+    #[test]
+    fn default_refresh_is_60s() {
+        let c: HttpSdConfig = serde_yaml::from_str("url: http://x").unwrap();
+        assert_eq!(c.refresh_interval, Duration::from_secs(60));
+    }
+}

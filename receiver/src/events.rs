@@ -1,0 +1,119 @@
+//! Every event that is both logged and counted, in one place, so a log
+//! line and its metric never drift apart.
+
+use crate::metrics::{ComponentLabels, ErrorLabels, ScrapeMetrics, SourceLabels, TargetLabels};
+use crate::Error;
+use tracing::{debug, info, warn};
+
+fn component(c: &str) -> ComponentLabels {
+    ComponentLabels {
+        component: c.to_string(),
+    }
+}
+
+pub fn job_started(m: &ScrapeMetrics, t: &TargetLabels, url: &str) {
+    m.active_jobs.get_or_create(&component(&t.component)).inc();
+    debug!(component = %t.component, target = %url, profile_type = %t.profile_type, "Scrape job started.");
+}
+
+pub fn job_stopped(m: &ScrapeMetrics, t: &TargetLabels, url: &str) {
+    m.active_jobs.get_or_create(&component(&t.component)).dec();
+    m.forget(t);
+    debug!(component = %t.component, target = %url, profile_type = %t.profile_type, "Scrape job stopped.");
+}
+
+pub fn scrape_succeeded(
+    m: &ScrapeMetrics,
+    t: &TargetLabels,
+    url: &str,
+    secs: f64,
+    bytes: usize,
+    samples: usize,
+    recovered: bool,
+) {
+    m.up.get_or_create(t).set(1);
+    m.duration.get_or_create(t).set(secs);
+    m.bytes
+        .get_or_create(t)
+        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    m.samples
+        .get_or_create(t)
+        .set(i64::try_from(samples).unwrap_or(i64::MAX));
+    if recovered {
+        info!(component = %t.component, target = %url, profile_type = %t.profile_type, "Scrape succeeded again.");
+    } else {
+        debug!(component = %t.component, target = %url, bytes, samples, duration_seconds = secs, "Scraped.");
+    }
+}
+
+/// `changed` is true when this error differs from the previous scrape's:
+/// only then is it logged at warn level.
+pub fn scrape_failed(
+    m: &ScrapeMetrics,
+    t: &TargetLabels,
+    url: &str,
+    secs: f64,
+    err: &Error,
+    changed: bool,
+) {
+    m.up.get_or_create(t).set(0);
+    m.duration.get_or_create(t).set(secs);
+    m.errors
+        .get_or_create(&ErrorLabels {
+            component: t.component.clone(),
+            reason: err.reason().to_string(),
+        })
+        .inc();
+    if changed {
+        warn!(component = %t.component, target = %url, profile_type = %t.profile_type, reason = err.reason(), error = %err, "Scrape failed.");
+    } else {
+        debug!(component = %t.component, target = %url, reason = err.reason(), error = %err, "Scrape failed.");
+    }
+}
+
+pub fn forwarded(m: &ScrapeMetrics, component_id: &str, latency_secs: f64) {
+    let c = component(component_id);
+    m.fanout_latency.get_or_create(&c).observe(latency_secs);
+    m.forwarded.get_or_create(&c).inc();
+}
+
+pub fn forward_failed(
+    m: &ScrapeMetrics,
+    component_id: &str,
+    url: &str,
+    latency_secs: f64,
+    err: &profcol_pdata::Error,
+) {
+    let c = component(component_id);
+    m.fanout_latency.get_or_create(&c).observe(latency_secs);
+    m.dropped.get_or_create(&c).inc();
+    warn!(component = %component_id, target = %url, error = %err, "Downstream refused a scraped profile; it is dropped.");
+}
+
+pub fn discovery_failed(m: &ScrapeMetrics, component_id: &str, source: &str, err: &Error) {
+    m.discovery_errors
+        .get_or_create(&SourceLabels {
+            component: component_id.to_string(),
+            source: source.to_string(),
+        })
+        .inc();
+    warn!(component = %component_id, source = %source, error = %err, "Service discovery failed; keeping the last good targets.");
+}
+
+pub fn invalid_target(m: &ScrapeMetrics, component_id: &str, err: &Error) {
+    m.errors
+        .get_or_create(&ErrorLabels {
+            component: component_id.to_string(),
+            reason: err.reason().to_string(),
+        })
+        .inc();
+    warn!(component = %component_id, error = %err, "Target dropped.");
+}
+
+pub fn service_name_unspecified(component_id: &str, instance: &str) {
+    warn!(
+        component = %component_id,
+        instance = %instance,
+        "Target has no service_name and none could be inferred; using \"unspecified\"."
+    );
+}

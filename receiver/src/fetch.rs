@@ -1,0 +1,226 @@
+//! One scrape request: GET the URL within the timeout, read the body with a
+//! cap, refuse anything that is not a pprof profile (with an error that
+//! says what came back), and decode it. Also the URL redaction every
+//! message and debug page uses.
+
+use crate::Error;
+use bytes::{Bytes, BytesMut};
+use profcol_http::HttpClient;
+use profcol_pdata::decode::{decode_pprof, DecodeLimits};
+use profcol_pdata::pprof;
+
+/// How much of an unexpected body an error message quotes.
+const QUOTE: usize = 64;
+
+/// A scraped and decoded profile.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The body exactly as served.
+    pub body: Bytes,
+    pub profile: pprof::Profile,
+}
+
+/// Scrapes `url` once; the whole exchange is bounded by `timeout`.
+pub async fn scrape(
+    client: &HttpClient,
+    url: &url::Url,
+    timeout: std::time::Duration,
+    max_body_size: usize,
+) -> Result<Fetched, Error> {
+    tokio::time::timeout(timeout, scrape_inner(client, url, max_body_size))
+        .await
+        .unwrap_or(Err(Error::Timeout(timeout.into())))
+}
+
+async fn scrape_inner(
+    client: &HttpClient,
+    url: &url::Url,
+    max_body_size: usize,
+) -> Result<Fetched, Error> {
+    let req = client.request(reqwest::Method::GET, url.clone());
+    let resp = client
+        .send(req)
+        .await
+        .map_err(|e| Error::Request(strip_url(&e.to_string(), url)))?;
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = read_body_capped(resp, max_body_size)
+        .await
+        .map_err(|e| match e {
+            Error::Body(m) => Error::Body(strip_url(&m, url)),
+            other => other,
+        });
+    if !status.is_success() {
+        let start = body.as_ref().map(|b| quote(b)).unwrap_or_default();
+        return Err(Error::Status {
+            status: status.as_u16(),
+            content_type,
+            body_start: start,
+        });
+    }
+    let body = body?;
+    if body.is_empty() {
+        return Err(Error::EmptyBody {
+            status: status.as_u16(),
+            content_type,
+        });
+    }
+    if looks_like_text(&body, &content_type) {
+        return Err(Error::NotPprof {
+            body_start: quote(&body),
+            content_type,
+        });
+    }
+    let limits = DecodeLimits {
+        max_decompressed_bytes: max_body_size,
+        ..DecodeLimits::default()
+    };
+    match decode_pprof(&body, &limits) {
+        Ok(profile) => Ok(Fetched { body, profile }),
+        Err(profcol_pdata::Error::TooLarge { limit }) => Err(Error::DecompressedTooLarge { limit }),
+        Err(source) => Err(Error::Decode {
+            content_type,
+            source,
+        }),
+    }
+}
+
+/// Reads the body chunk by chunk and stops as soon as it passes `limit`.
+pub async fn read_body_capped(mut resp: reqwest::Response, limit: usize) -> Result<Bytes, Error> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Error::BodyTooLarge { limit });
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Error::Body(e.without_url().to_string()))?
+    {
+        if buf.len() + chunk.len() > limit {
+            return Err(Error::BodyTooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// True for bodies that are evidently HTML, JSON or plain text: pprof is
+/// binary protobuf, usually gzipped.
+fn looks_like_text(body: &[u8], content_type: &str) -> bool {
+    let compressed = body.starts_with(&[0x1f, 0x8b]) || body.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    if compressed {
+        return false;
+    }
+    let ct = content_type.to_ascii_lowercase();
+    if ct.starts_with("text/") || ct.contains("json") || ct.contains("html") {
+        return true;
+    }
+    let trimmed = body
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .copied()
+        .next();
+    matches!(trimmed, Some(b'<' | b'{' | b'['))
+}
+
+/// The first bytes of a body, printable.
+fn quote(body: &[u8]) -> String {
+    let head = &body[..body.len().min(QUOTE)];
+    let mut s: String = String::from_utf8_lossy(head)
+        .chars()
+        .map(|c| if c.is_control() && c != ' ' { '.' } else { c })
+        .collect();
+    if body.len() > QUOTE {
+        s.push('…');
+    }
+    s
+}
+
+/// Replaces the URL inside a client error message by its redacted form.
+fn strip_url(message: &str, url: &url::Url) -> String {
+    message.replace(url.as_str(), &redact_url(url))
+}
+
+/// Query parameters whose values are never shown.
+pub(crate) fn is_secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "key",
+        "auth",
+        "credential",
+        "signature",
+        "sig",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+/// The URL without userinfo and with secret-looking query values hidden.
+pub fn redact_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_param(&k) {
+                    profcol_config::secret::REDACTED.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_userinfo_and_secret_params() {
+        let u = url::Url::parse(
+            "http://user:pw@h:1/debug/pprof/profile?seconds=14&api_token=abc&Key=k",
+        )
+        .unwrap();
+        let r = redact_url(&u);
+        assert_eq!(
+            r,
+            "http://h:1/debug/pprof/profile?seconds=14&api_token=%3Csecret%3E&Key=%3Csecret%3E"
+        );
+        assert!(!r.contains("pw") && !r.contains("abc"));
+    }
+
+    #[test]
+    fn text_bodies_are_recognised() {
+        assert!(looks_like_text(b"<html>", ""));
+        assert!(looks_like_text(b"  {\"a\":1}", "application/octet-stream"));
+        assert!(looks_like_text(b"\x0a\x02", "text/plain"));
+        assert!(looks_like_text(b"\x0a\x02", "application/json"));
+        assert!(!looks_like_text(b"\x1f\x8b\x08", "text/plain"));
+        assert!(!looks_like_text(
+            b"\x0a\x04\x08\x01\x10\x02",
+            "application/octet-stream"
+        ));
+    }
+
+    #[test]
+    fn quotes_are_short_and_printable() {
+        assert_eq!(quote(b"a\nb"), "a.b");
+        let long = vec![b'x'; 100];
+        assert_eq!(quote(&long).chars().count(), QUOTE + 1);
+    }
+}

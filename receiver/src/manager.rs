@@ -1,0 +1,144 @@
+//! Reconciles the target sets: keeps the latest groups of every source
+//! (static list and each discovery), expands them into scrape jobs, and
+//! starts only the jobs that are new and stops only the ones that are gone.
+//! A job whose URL and labels are unchanged keeps its loop, its status and
+//! its delta state.
+
+use crate::discovery::{TargetGroup, Update};
+use crate::scrape_loop::{ScrapeLoop, Shared};
+use crate::status::{StatusRegistry, TargetStatus};
+use crate::targets::{expand, ScrapeTarget};
+use crate::{events, Error};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+struct Running {
+    stop: CancellationToken,
+}
+
+pub struct Manager {
+    shared: Arc<Shared>,
+    status: Arc<StatusRegistry>,
+    sources: BTreeMap<String, Vec<TargetGroup>>,
+    running: HashMap<u64, Running>,
+    /// Instances already warned about an unspecified service_name.
+    warned: HashSet<String>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Manager {
+    pub fn new(
+        shared: Arc<Shared>,
+        status: Arc<StatusRegistry>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            shared,
+            status,
+            sources: BTreeMap::new(),
+            running: HashMap::new(),
+            warned: HashSet::new(),
+            tracker,
+            shutdown,
+        }
+    }
+
+    /// Applies updates until shutdown; then stops every loop.
+    pub async fn run(mut self, initial: Vec<Update>, mut updates: mpsc::Receiver<Update>) {
+        for (source, groups) in initial {
+            self.sources.insert(source, groups);
+        }
+        self.reconcile();
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                u = updates.recv() => match u {
+                    Some((source, groups)) => {
+                        self.sources.insert(source, groups);
+                        // Take whatever else is already queued before reconciling.
+                        while let Ok((s, g)) = updates.try_recv() {
+                            self.sources.insert(s, g);
+                        }
+                        self.reconcile();
+                    }
+                    None => {
+                        self.shutdown.cancelled().await;
+                        break;
+                    }
+                },
+            }
+        }
+        for (_, r) in self.running.drain() {
+            r.stop.cancel();
+        }
+    }
+
+    /// Every job the current sources describe, by key (first one wins).
+    fn desired(&self) -> BTreeMap<u64, ScrapeTarget> {
+        let mut out = BTreeMap::new();
+        for groups in self.sources.values() {
+            for g in groups {
+                for labels in g.label_sets() {
+                    match expand(&self.shared.settings, &labels) {
+                        Ok(jobs) => {
+                            for j in jobs {
+                                out.entry(j.key).or_insert(j);
+                            }
+                        }
+                        Err(e) => self.invalid(&labels, e),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn invalid(&self, labels: &profcol_pdata::Labels, e: Error) {
+        let err = Error::InvalidTarget(format!("{labels}: {e}"));
+        events::invalid_target(&self.shared.metrics, &self.shared.settings.component, &err);
+    }
+
+    fn reconcile(&mut self) {
+        let desired = self.desired();
+        self.running.retain(|key, r| {
+            if desired.contains_key(key) {
+                true
+            } else {
+                r.stop.cancel();
+                self.status.remove(*key);
+                false
+            }
+        });
+        for (key, target) in desired {
+            if self.running.contains_key(&key) {
+                self.status.set_discovered(key, &target.discovered);
+                continue;
+            }
+            if target.service_name_unspecified && self.warned.insert(target.instance().to_string())
+            {
+                events::service_name_unspecified(
+                    &self.shared.settings.component,
+                    target.instance(),
+                );
+            }
+            let status = self.status.insert(
+                key,
+                TargetStatus::new(&self.shared.settings.component, &target),
+            );
+            let stop = self.shutdown.child_token();
+            let job = ScrapeLoop {
+                target,
+                shared: self.shared.clone(),
+                status,
+                stop: stop.clone(),
+            };
+            self.tracker.spawn(job.run());
+            self.running.insert(key, Running { stop });
+        }
+    }
+}

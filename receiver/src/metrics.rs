@@ -1,0 +1,139 @@
+//! The scrape receiver's self-metrics, registered once per process and
+//! shared by every `pyroscope_scrape` instance (told apart by `component`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabels {
+    pub component: String,
+}
+
+/// One scrape job.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    pub component: String,
+    pub job: String,
+    pub instance: String,
+    pub profile_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub component: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    pub component: String,
+    pub source: String,
+}
+
+type Hist = Family<ComponentLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 1ms … ~16s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+pub struct ScrapeMetrics {
+    /// Time spent handing a scraped profile downstream (`next.consume`).
+    pub fanout_latency: Hist,
+    pub up: Family<TargetLabels, Gauge>,
+    pub duration: Family<TargetLabels, Gauge<f64, AtomicU64>>,
+    pub bytes: Family<TargetLabels, Gauge>,
+    pub samples: Family<TargetLabels, Gauge>,
+    pub errors: Family<ErrorLabels, Counter>,
+    pub forwarded: Family<ComponentLabels, Counter>,
+    pub dropped: Family<ComponentLabels, Counter>,
+    pub discovery_errors: Family<SourceLabels, Counter>,
+    pub active_jobs: Family<ComponentLabels, Gauge>,
+}
+
+impl Default for ScrapeMetrics {
+    fn default() -> Self {
+        Self {
+            fanout_latency: Family::new_with_constructor(latency_histogram),
+            up: Family::default(),
+            duration: Family::default(),
+            bytes: Family::default(),
+            samples: Family::default(),
+            errors: Family::default(),
+            forwarded: Family::default(),
+            dropped: Family::default(),
+            discovery_errors: Family::default(),
+            active_jobs: Family::default(),
+        }
+    }
+}
+
+impl profcol_pdata::MetricSet for ScrapeMetrics {
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "pyroscope_fanout_latency",
+            "Write latency in seconds for sending scraped profiles downstream.",
+            self.fanout_latency.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_up",
+            "1 if the last scrape of the target succeeded, 0 otherwise.",
+            self.up.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_duration_seconds",
+            "Duration of the last scrape of the target.",
+            self.duration.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_body_bytes",
+            "Size of the last scraped body as served.",
+            self.bytes.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_samples",
+            "Samples in the last scraped profile.",
+            self.samples.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_errors",
+            "Failed scrapes by reason.",
+            self.errors.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_profiles_forwarded",
+            "Profiles handed downstream.",
+            self.forwarded.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_profiles_dropped",
+            "Scraped profiles the downstream refused.",
+            self.dropped.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_discovery_errors",
+            "Failed service discovery refreshes.",
+            self.discovery_errors.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_active_jobs",
+            "Running scrape jobs (one per target and profile type).",
+            self.active_jobs.clone(),
+        );
+    }
+}
+
+impl ScrapeMetrics {
+    /// Drops a stopped job's per-target series.
+    pub fn forget(&self, l: &TargetLabels) {
+        self.up.remove(l);
+        self.duration.remove(l);
+        self.bytes.remove(l);
+        self.samples.remove(l);
+    }
+}

@@ -1,0 +1,204 @@
+//! One scrape job's loop: wait for the job's stable, hash-derived offset
+//! inside the interval, scrape, then every interval (missed ticks are
+//! skipped, so a slow scrape never overlaps the next one). Each scrape
+//! updates the job's status and metrics; a good profile goes through delta
+//! computation for cumulative types and is then handed downstream.
+
+use crate::config::Settings;
+use crate::fetch::{redact_url, scrape, Fetched};
+use crate::metrics::{ScrapeMetrics, TargetLabels};
+use crate::status::{rfc3339, Health, TargetStatus};
+use crate::targets::ScrapeTarget;
+use crate::{events, Error};
+use profcol_http::HttpClient;
+use profcol_pdata::delta::DeltaComputer;
+use profcol_pdata::{Consumer, ProfileBatch, ProfileRecord};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+/// Everything the loops of one receiver share.
+pub struct Shared {
+    pub settings: Settings,
+    pub client: HttpClient,
+    pub next: Arc<dyn Consumer>,
+    pub metrics: Arc<ScrapeMetrics>,
+}
+
+pub struct ScrapeLoop {
+    pub target: ScrapeTarget,
+    pub shared: Arc<Shared>,
+    pub status: Arc<Mutex<TargetStatus>>,
+    pub stop: CancellationToken,
+}
+
+/// How long to wait from `now` (ns since the epoch) so that the job scrapes
+/// at the phase `key % interval` of every interval: stable across restarts
+/// and spread over the interval.
+pub fn offset(key: u64, interval: Duration, now_nanos: u128) -> Duration {
+    let iv = interval.as_nanos().max(1);
+    let phase = u128::from(key) % iv;
+    let now = now_nanos % iv;
+    let wait = (phase + iv - now) % iv;
+    Duration::from_nanos(u64::try_from(wait).unwrap_or(0))
+}
+
+fn unix_nanos(t: SystemTime) -> u128 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+impl ScrapeLoop {
+    fn labels(&self) -> TargetLabels {
+        TargetLabels {
+            component: self.shared.settings.component.clone(),
+            job: self.target.job().to_string(),
+            instance: self.target.instance().to_string(),
+            profile_type: self.target.profile.name.clone(),
+        }
+    }
+
+    pub async fn run(self) {
+        let metric_labels = self.labels();
+        let shown_url = redact_url(&self.target.url);
+        let m = self.shared.metrics.clone();
+        events::job_started(&m, &metric_labels, &shown_url);
+        let interval = self.shared.settings.interval;
+        let wait = offset(self.target.key, interval, unix_nanos(SystemTime::now()));
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + wait, interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut delta = self
+            .target
+            .profile
+            .needs_delta_computation()
+            .then(DeltaComputer::new);
+        loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let started = Instant::now();
+            let started_at = SystemTime::now();
+            let s = &self.shared.settings;
+            let result = tokio::select! {
+                _ = self.stop.cancelled() => break,
+                r = scrape(&self.shared.client, &self.target.url, s.timeout, s.max_body_size) => r,
+            };
+            let secs = started.elapsed().as_secs_f64();
+            match result {
+                Ok(fetched) => {
+                    self.succeeded(&metric_labels, &shown_url, &fetched, started_at, secs);
+                    self.forward(fetched, delta.as_mut(), started_at, &shown_url)
+                        .await;
+                }
+                Err(e) => self.failed(&metric_labels, &shown_url, &e, started_at, secs),
+            }
+        }
+        events::job_stopped(&m, &metric_labels, &shown_url);
+    }
+
+    fn succeeded(&self, l: &TargetLabels, url: &str, f: &Fetched, at: SystemTime, secs: f64) {
+        let mut st = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        let recovered = st.health == Health::Down;
+        st.health = Health::Up;
+        st.last_error = None;
+        st.last_scrape = Some(rfc3339(at));
+        st.last_success = st.last_scrape.clone();
+        st.last_scrape_duration_seconds = secs;
+        st.last_scrape_bytes = f.body.len() as u64;
+        st.last_scrape_samples = f.profile.sample.len() as u64;
+        st.scrapes_total += 1;
+        drop(st);
+        events::scrape_succeeded(
+            &self.shared.metrics,
+            l,
+            url,
+            secs,
+            f.body.len(),
+            f.profile.sample.len(),
+            recovered,
+        );
+    }
+
+    fn failed(&self, l: &TargetLabels, url: &str, e: &Error, at: SystemTime, secs: f64) {
+        let msg = e.to_string();
+        let mut st = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        let changed = st.last_error.as_deref() != Some(msg.as_str());
+        st.health = Health::Down;
+        st.last_error = Some(msg);
+        st.last_scrape = Some(rfc3339(at));
+        st.last_scrape_duration_seconds = secs;
+        st.last_scrape_bytes = 0;
+        st.last_scrape_samples = 0;
+        st.scrapes_total += 1;
+        drop(st);
+        events::scrape_failed(&self.shared.metrics, l, url, secs, e, changed);
+    }
+
+    async fn forward(
+        &self,
+        f: Fetched,
+        delta: Option<&mut DeltaComputer>,
+        at: SystemTime,
+        url: &str,
+    ) {
+        let (profile, raw) = match delta {
+            Some(d) => {
+                let now = i64::try_from(unix_nanos(at)).unwrap_or(i64::MAX);
+                match d.apply(f.profile, now) {
+                    Some(p) => (p, None),
+                    // The first scrape only sets the baseline.
+                    None => return,
+                }
+            }
+            None => (f.profile, Some(f.body)),
+        };
+        let record = ProfileRecord {
+            labels: self.target.labels.clone(),
+            profile: Arc::new(profile),
+            raw,
+        };
+        let component = &self.shared.settings.component;
+        let started = Instant::now();
+        let result = self
+            .shared
+            .next
+            .consume(ProfileBatch::new(vec![record]))
+            .await;
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => events::forwarded(&self.shared.metrics, component, secs),
+            Err(e) => events::forward_failed(&self.shared.metrics, component, url, secs, &e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_is_stable_and_inside_the_interval() {
+        let iv = Duration::from_secs(15);
+        let now: u128 = 1_764_070_800_123_456_789;
+        for key in [0u64, 1, 7_000_000_000, u64::MAX] {
+            let w = offset(key, iv, now);
+            assert!(w < iv, "{w:?}");
+            // Scraping at now + w lands on the key's phase.
+            let at = now + w.as_nanos();
+            assert_eq!(at % iv.as_nanos(), u128::from(key) % iv.as_nanos());
+            // Asked again later, the same phase.
+            let later = now + 3 * iv.as_nanos() + 5;
+            assert_eq!(
+                (later + offset(key, iv, later).as_nanos()) % iv.as_nanos(),
+                at % iv.as_nanos()
+            );
+        }
+        // Different keys spread over the interval.
+        let a = offset(1_000_000_000, iv, 0);
+        let b = offset(9_000_000_000, iv, 0);
+        assert_eq!(b - a, Duration::from_secs(8));
+    }
+}

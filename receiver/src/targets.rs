@@ -1,0 +1,214 @@
+//! Target → scrape jobs: one job per (target, enabled profile type), with
+//! the target's URL (scheme, address with a default port, path prefix and
+//! path, query parameters and `seconds`), its labels, and `service_name`
+//! inference.
+
+use crate::config::Settings;
+use crate::profile_types::ProfileType;
+use crate::Error;
+use profcol_pdata::labels::{DELTA, NAME, SERVICE_NAME};
+use profcol_pdata::Labels;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub const ADDRESS: &str = "__address__";
+pub const SCHEME: &str = "__scheme__";
+pub const PROFILE_PATH: &str = "__profile_path__";
+pub const PROFILE_PATH_PREFIX: &str = "__profile_path_prefix__";
+pub const PARAM_PREFIX: &str = "__param_";
+pub const META_PREFIX: &str = "__meta_";
+pub const JOB: &str = "job";
+pub const INSTANCE: &str = "instance";
+/// What `service_name` becomes when nothing names the service.
+pub const UNSPECIFIED: &str = "unspecified";
+
+/// One scrape job: a target scraped for one profile type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScrapeTarget {
+    /// Identity: the URL and the labels; equal keys keep their loop.
+    pub key: u64,
+    pub url: url::Url,
+    /// The labels every record of this job carries (public labels plus
+    /// `__name__` and, for non-delta profiles, `__delta__`).
+    pub labels: Labels,
+    /// The labels as discovered, before any processing.
+    pub discovered: Labels,
+    pub profile: Arc<ProfileType>,
+    /// True when `service_name` had to fall back to "unspecified".
+    pub service_name_unspecified: bool,
+}
+
+impl ScrapeTarget {
+    pub fn instance(&self) -> &str {
+        self.labels.get(INSTANCE).unwrap_or("")
+    }
+    pub fn job(&self) -> &str {
+        self.labels.get(JOB).unwrap_or("")
+    }
+}
+
+/// `service_name` when the target does not set it; first match wins.
+pub fn infer_service_name(l: &Labels) -> Option<String> {
+    let get = |k: &str| l.get(k).filter(|v| !v.is_empty());
+    if let Some(v) = get("__meta_kubernetes_pod_annotation_pyroscope_io_service_name") {
+        return Some(v.to_string());
+    }
+    if let (Some(ns), Some(c)) = (
+        get("__meta_kubernetes_namespace"),
+        get("__meta_kubernetes_pod_container_name"),
+    ) {
+        return Some(format!("{ns}/{c}"));
+    }
+    [
+        "__meta_docker_container_name",
+        "__meta_dockerswarm_container_label_service_name",
+        "__meta_dockerswarm_service_name",
+    ]
+    .iter()
+    .find_map(|k| get(k).map(str::to_string))
+}
+
+fn set_if_absent(l: &mut Labels, k: &str, v: &str) {
+    if l.get(k).is_none_or(str::is_empty) && !v.is_empty() {
+        l.set(k, v);
+    }
+}
+
+/// Adds :80 or :443 to an address without a port; refuses what cannot be a
+/// `host[:port]`.
+pub fn address_with_port(addr: &str, scheme: &str) -> Result<String, Error> {
+    if addr.is_empty() {
+        return Err(Error::InvalidTarget("no __address__".into()));
+    }
+    if addr.contains(['/', '?', '#', '@', ' ']) {
+        return Err(Error::InvalidTarget(format!(
+            "__address__ {addr:?} must be host[:port] (no path, query or credentials)"
+        )));
+    }
+    let has_port = if let Some(rest) = addr.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((_, after)) => after.starts_with(':'),
+            None => {
+                return Err(Error::InvalidTarget(format!(
+                    "__address__ {addr:?} has an unclosed '['"
+                )))
+            }
+        }
+    } else {
+        match addr.matches(':').count() {
+            0 => false,
+            1 => true,
+            _ => {
+                return Err(Error::InvalidTarget(format!(
+                    "__address__ {addr:?}: write IPv6 addresses in brackets, e.g. [::1]:4040"
+                )))
+            }
+        }
+    };
+    if has_port {
+        return Ok(addr.to_string());
+    }
+    match scheme {
+        "http" => Ok(format!("{addr}:80")),
+        "https" => Ok(format!("{addr}:443")),
+        other => Err(Error::InvalidTarget(format!("invalid scheme {other:?}"))),
+    }
+}
+
+/// `prefix` + `path` with exactly one `/` between them.
+pub fn join_paths(prefix: &str, path: &str) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    let path = path.trim_start_matches('/');
+    format!("{prefix}/{path}")
+}
+
+fn query(
+    base: &BTreeMap<String, Vec<String>>,
+    labels: &Labels,
+    seconds: Option<u64>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut q = base.clone();
+    for (k, v) in labels.iter() {
+        if let Some(name) = k.strip_prefix(PARAM_PREFIX) {
+            match q.get_mut(name) {
+                Some(values) if !values.is_empty() => values[0] = v.to_string(),
+                _ => {
+                    q.insert(name.to_string(), vec![v.to_string()]);
+                }
+            }
+        }
+    }
+    if let Some(s) = seconds {
+        q.insert("seconds".to_string(), vec![s.to_string()]);
+    }
+    q
+}
+
+/// Expands one discovered label set into a job per enabled profile type.
+pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarget>, Error> {
+    let mut base = discovered.clone();
+    set_if_absent(&mut base, JOB, &settings.job_name);
+    set_if_absent(&mut base, SCHEME, &settings.scheme);
+    let scheme = base.get(SCHEME).unwrap_or("http").to_string();
+    if scheme != "http" && scheme != "https" {
+        return Err(Error::InvalidTarget(format!(
+            "invalid __scheme__ {scheme:?}"
+        )));
+    }
+    let address = address_with_port(base.get(ADDRESS).unwrap_or(""), &scheme)?;
+    base.set(ADDRESS, address.as_str());
+    set_if_absent(&mut base, INSTANCE, &address);
+    let mut unspecified = false;
+    if base.get(SERVICE_NAME).is_none_or(str::is_empty) {
+        let name = infer_service_name(discovered).unwrap_or_else(|| {
+            unspecified = true;
+            UNSPECIFIED.to_string()
+        });
+        base.set(SERVICE_NAME, name);
+    }
+    base.retain(|k, _| !k.starts_with(META_PREFIX));
+
+    let mut out = Vec::with_capacity(settings.profiles.len());
+    for profile in &settings.profiles {
+        let mut l = base.clone();
+        set_if_absent(&mut l, PROFILE_PATH, &profile.path);
+        set_if_absent(&mut l, PROFILE_PATH_PREFIX, &settings.path_prefix);
+        let path = join_paths(
+            l.get(PROFILE_PATH_PREFIX).unwrap_or(""),
+            l.get(PROFILE_PATH).unwrap_or(""),
+        );
+        let seconds = profile.delta.then_some(settings.delta_seconds);
+        let q = query(&settings.params, &l, seconds);
+        let mut url = url::Url::parse(&format!("{scheme}://{address}"))
+            .map_err(|e| Error::InvalidTarget(format!("__address__ {address:?}: {e}")))?;
+        url.set_path(&path);
+        if !q.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, vs) in &q {
+                for v in vs {
+                    pairs.append_pair(k, v);
+                }
+            }
+        }
+        let mut labels = l.public();
+        labels.set(NAME, profile.reported_name.as_str());
+        if profile.is_cumulative_output() {
+            labels.set(DELTA, "false");
+        } else {
+            labels.remove(DELTA);
+        }
+        let key = xxhash_rust::xxh3::xxh3_64(format!("{url}\n{labels}").as_bytes());
+        out.push(ScrapeTarget {
+            key,
+            url,
+            labels,
+            discovered: discovered.clone(),
+            profile: Arc::new(profile.clone()),
+            service_name_unspecified: unspecified,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,350 @@
+use super::*;
+use crate::config::ScrapeConfig;
+
+fn settings(yaml: &str) -> Settings {
+    let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+    let c: ScrapeConfig = profcol_config::decode(&v, "r").unwrap();
+    Settings::new("pyroscope_scrape/local", &c)
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().copied())
+}
+
+/// Every URL a config scrapes, for its static targets, in order.
+fn urls(yaml: &str) -> Vec<String> {
+    let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+    let c: ScrapeConfig = profcol_config::decode(&v, "r").unwrap();
+    let s = Settings::new("pyroscope_scrape/local", &c);
+    c.targets
+        .unwrap()
+        .iter()
+        .flat_map(|t| expand(&s, &t.iter().collect()).unwrap())
+        .map(|t| t.url.to_string())
+        .collect()
+}
+
+#[test]
+fn seed_example_default_endpoints_of_static_targets() {
+    let got = urls(
+        r#"targets: [{"__address__": "localhost:4100", "service_name": "pyroscope"}, {"__address__": "localhost:12345", "service_name": "agent"}]"#,
+    );
+    assert_eq!(
+        got,
+        [
+            "http://localhost:4100/debug/pprof/allocs",
+            "http://localhost:4100/debug/pprof/block",
+            "http://localhost:4100/debug/pprof/goroutine",
+            "http://localhost:4100/debug/pprof/mutex",
+            "http://localhost:4100/debug/pprof/profile?seconds=14",
+            "http://localhost:12345/debug/pprof/allocs",
+            "http://localhost:12345/debug/pprof/block",
+            "http://localhost:12345/debug/pprof/goroutine",
+            "http://localhost:12345/debug/pprof/mutex",
+            "http://localhost:12345/debug/pprof/profile?seconds=14",
+        ]
+    );
+}
+
+#[test]
+fn seed_example_enabling_and_disabling_profiles() {
+    let mut got = urls(
+        r#"
+targets: [{"__address__": "localhost:12345", "service_name": "agent"}]
+profiling_config:
+  profile:
+    fgprof: {enabled: true}
+    block: {enabled: false}
+    mutex: {enabled: false}
+"#,
+    );
+    got.sort();
+    let mut want = [
+        "http://localhost:12345/debug/pprof/allocs",
+        "http://localhost:12345/debug/pprof/goroutine",
+        "http://localhost:12345/debug/pprof/profile?seconds=14",
+        "http://localhost:12345/debug/fgprof?seconds=14",
+    ];
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn url_of_every_builtin_type_with_and_without_prefix() {
+    let all = "profile: {fgprof: {enabled: true}, godeltaprof_memory: {enabled: true}, godeltaprof_mutex: {enabled: true}, godeltaprof_block: {enabled: true}}";
+    let cases = [
+        ("memory", "/debug/pprof/allocs", "memory"),
+        ("block", "/debug/pprof/block", "block"),
+        ("goroutine", "/debug/pprof/goroutine", "goroutine"),
+        ("mutex", "/debug/pprof/mutex", "mutex"),
+        (
+            "process_cpu",
+            "/debug/pprof/profile?seconds=14",
+            "process_cpu",
+        ),
+        ("fgprof", "/debug/fgprof?seconds=14", "fgprof"),
+        ("godeltaprof_memory", "/debug/pprof/delta_heap", "memory"),
+        ("godeltaprof_mutex", "/debug/pprof/delta_mutex", "mutex"),
+        ("godeltaprof_block", "/debug/pprof/delta_block", "block"),
+    ];
+    for prefix in ["", "/app", "/app/"] {
+        let s = settings(&format!(
+            "targets: [{{__address__: 'h:1'}}]\nprofiling_config: {{path_prefix: '{prefix}', {all}}}"
+        ));
+        let jobs = expand(&s, &labels(&[("__address__", "h:1")])).unwrap();
+        assert_eq!(jobs.len(), cases.len());
+        for (job, (name, path, reported)) in jobs.iter().zip(cases) {
+            assert_eq!(job.profile.name, name);
+            let want = format!("http://h:1{}{path}", prefix.trim_end_matches('/'));
+            assert_eq!(job.url.as_str(), want, "{name} with prefix {prefix:?}");
+            assert_eq!(job.labels.get(NAME), Some(reported), "{name}");
+        }
+    }
+}
+
+#[test]
+fn url_building_from_labels_and_config() {
+    // (extra config, target labels, expected memory URL)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        // The URL leaves a default port implicit; the instance label shows it.
+        ("", &[("__address__", "h")], "http://h/debug/pprof/allocs"),
+        (
+            "scheme: https",
+            &[("__address__", "h")],
+            "https://h/debug/pprof/allocs",
+        ),
+        (
+            "",
+            &[("__address__", "h"), ("__scheme__", "https")],
+            "https://h/debug/pprof/allocs",
+        ),
+        (
+            "scheme: https",
+            &[("__address__", "h:8443"), ("__scheme__", "http")],
+            "http://h:8443/debug/pprof/allocs",
+        ),
+        (
+            "",
+            &[("__address__", "[::1]")],
+            "http://[::1]/debug/pprof/allocs",
+        ),
+        (
+            "",
+            &[("__address__", "[::1]:6060")],
+            "http://[::1]:6060/debug/pprof/allocs",
+        ),
+        (
+            "params: {foo: [bar]}",
+            &[("__address__", "h:1")],
+            "http://h:1/debug/pprof/allocs?foo=bar",
+        ),
+        (
+            "params: {foo: [bar, baz], a: [b]}",
+            &[("__address__", "h:1")],
+            "http://h:1/debug/pprof/allocs?a=b&foo=bar&foo=baz",
+        ),
+        (
+            "params: {foo: [bar, baz]}",
+            &[("__address__", "h:1"), ("__param_foo", "x")],
+            "http://h:1/debug/pprof/allocs?foo=x&foo=baz",
+        ),
+        (
+            "",
+            &[("__address__", "h:1"), ("__param_debug", "0")],
+            "http://h:1/debug/pprof/allocs?debug=0",
+        ),
+        (
+            "",
+            &[("__address__", "h:1"), ("__profile_path__", "/heap")],
+            "http://h:1/heap",
+        ),
+        (
+            "profiling_config: {path_prefix: /app}",
+            &[("__address__", "h:1")],
+            "http://h:1/app/debug/pprof/allocs",
+        ),
+        (
+            "",
+            &[("__address__", "h:1"), ("__profile_path_prefix__", "/p")],
+            "http://h:1/p/debug/pprof/allocs",
+        ),
+        (
+            "profiling_config: {path_prefix: /app}",
+            &[("__address__", "h:1"), ("__profile_path_prefix__", "/p")],
+            "http://h:1/p/debug/pprof/allocs",
+        ),
+    ];
+    for (extra, target, want) in cases {
+        let s = settings(&format!("targets: [{{__address__: 'h'}}]\n{extra}"));
+        let jobs = expand(&s, &labels(target)).unwrap();
+        let memory = jobs.iter().find(|j| j.profile.name == "memory").unwrap();
+        assert_eq!(memory.url.as_str(), *want, "{extra} {target:?}");
+    }
+}
+
+#[test]
+fn missing_ports_follow_the_scheme() {
+    for (addr, scheme, instance) in [
+        ("h", "http", "h:80"),
+        ("h", "https", "h:443"),
+        ("[::1]", "https", "[::1]:443"),
+        ("h:8080", "https", "h:8080"),
+    ] {
+        assert_eq!(address_with_port(addr, scheme).unwrap(), instance);
+        let s = settings(&format!(
+            "targets: [{{__address__: 'h'}}]\nscheme: {scheme}"
+        ));
+        let jobs = expand(&s, &labels(&[("__address__", addr)])).unwrap();
+        assert_eq!(jobs[0].instance(), instance);
+        assert_eq!(
+            jobs[0].url.port_or_known_default().map(|p| p.to_string()),
+            instance.rsplit(':').next().map(str::to_string)
+        );
+    }
+}
+
+#[test]
+fn seconds_is_set_never_appended() {
+    let s = settings("targets: [{__address__: 'h:1'}]\nparams: {seconds: ['99']}");
+    let cpu = expand(&s, &labels(&[("__address__", "h:1")]))
+        .unwrap()
+        .into_iter()
+        .find(|j| j.profile.name == "process_cpu")
+        .unwrap();
+    assert_eq!(
+        cpu.url.as_str(),
+        "http://h:1/debug/pprof/profile?seconds=14"
+    );
+    let s = settings("targets: [{__address__: 'h:1'}]\ndelta_profiling_duration: 5s");
+    let cpu = expand(&s, &labels(&[("__address__", "h:1")]))
+        .unwrap()
+        .into_iter()
+        .find(|j| j.profile.name == "process_cpu")
+        .unwrap();
+    assert_eq!(cpu.url.as_str(), "http://h:1/debug/pprof/profile?seconds=5");
+    let s = settings("targets: [{__address__: 'h:1'}]\nscrape_interval: 30s");
+    assert_eq!(s.delta_seconds, 29);
+}
+
+#[test]
+fn bad_addresses_are_refused() {
+    let s = settings("targets: [{__address__: 'h:1'}]");
+    for (addr, scheme) in [
+        ("", None),
+        ("h:1/x", None),
+        ("user:pw@h:1", None),
+        ("::1", None),
+        ("[::1", None),
+        ("h:1", Some("ftp")),
+    ] {
+        let mut l = labels(&[("__address__", addr)]);
+        if let Some(s) = scheme {
+            l.set("__scheme__", s);
+        }
+        assert!(
+            matches!(expand(&s, &l), Err(Error::InvalidTarget(_))),
+            "{addr:?} {scheme:?}"
+        );
+    }
+}
+
+#[test]
+fn service_name_inference_in_order() {
+    let k8s_ann = (
+        "__meta_kubernetes_pod_annotation_pyroscope_io_service_name",
+        "ann",
+    );
+    let ns = ("__meta_kubernetes_namespace", "ns");
+    let container = ("__meta_kubernetes_pod_container_name", "ctr");
+    let docker = ("__meta_docker_container_name", "dock");
+    let swarm_label = ("__meta_dockerswarm_container_label_service_name", "swl");
+    let swarm_service = ("__meta_dockerswarm_service_name", "sws");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[k8s_ann, ns, container, docker, swarm_label, swarm_service],
+            "ann",
+        ),
+        (
+            &[ns, container, docker, swarm_label, swarm_service],
+            "ns/ctr",
+        ),
+        (&[ns, docker, swarm_label, swarm_service], "dock"),
+        (&[container, swarm_label, swarm_service], "swl"),
+        (&[swarm_service], "sws"),
+        (&[], "unspecified"),
+    ];
+    let s = settings("targets: [{__address__: 'h:1'}]");
+    for (meta, want) in cases {
+        let mut l = labels(meta);
+        l.set("__address__", "h:1");
+        let jobs = expand(&s, &l).unwrap();
+        assert_eq!(jobs[0].labels.get("service_name"), Some(*want), "{meta:?}");
+        assert_eq!(jobs[0].service_name_unspecified, *want == "unspecified");
+    }
+    // A service_name the target sets wins over inference.
+    let l = labels(&[("__address__", "h:1"), ("service_name", "mine"), k8s_ann]);
+    assert_eq!(
+        expand(&s, &l).unwrap()[0].labels.get("service_name"),
+        Some("mine")
+    );
+}
+
+#[test]
+fn labels_are_injected_and_internal_ones_dropped() {
+    let s = settings("targets: [{__address__: 'h'}]");
+    let discovered = labels(&[
+        ("__address__", "h"),
+        ("__meta_consul_tag", "t"),
+        ("__param_x", "1"),
+        ("__scheme__", "http"),
+        ("__custom", "c"),
+        ("env", "prod"),
+    ]);
+    let jobs = expand(&s, &discovered).unwrap();
+    let by = |n: &str| jobs.iter().find(|j| j.profile.name == n).unwrap();
+    assert_eq!(
+        by("memory").labels.to_string(),
+        r#"{__name__="memory", env="prod", instance="h:80", job="pyroscope_scrape/local", service_name="unspecified"}"#
+    );
+    assert_eq!(
+        by("goroutine").labels.to_string(),
+        r#"{__delta__="false", __name__="goroutine", env="prod", instance="h:80", job="pyroscope_scrape/local", service_name="unspecified"}"#
+    );
+    assert_eq!(by("process_cpu").labels.get("__delta__"), None);
+    // The status keeps what was discovered.
+    assert_eq!(by("memory").discovered, discovered);
+
+    // job_name, and a target's own job and instance labels.
+    let s = settings("targets: [{__address__: 'h'}]\njob_name: my-job");
+    let j = &expand(&s, &labels(&[("__address__", "h:1")])).unwrap()[0];
+    assert_eq!((j.job(), j.instance()), ("my-job", "h:1"));
+    let j = &expand(
+        &s,
+        &labels(&[("__address__", "h:1"), ("job", "theirs"), ("instance", "i")]),
+    )
+    .unwrap()[0];
+    assert_eq!((j.job(), j.instance()), ("theirs", "i"));
+}
+
+#[test]
+fn godeltaprof_and_custom_names() {
+    let s = settings(
+        "targets: [{__address__: 'h:1'}]\nprofiling_config: {profile: {godeltaprof_mutex: {enabled: true}, custom: {my_type: {enabled: true, path: /debug/custom, delta: true}}}}",
+    );
+    let jobs = expand(&s, &labels(&[("__address__", "h:1")])).unwrap();
+    let gd = jobs
+        .iter()
+        .find(|j| j.profile.name == "godeltaprof_mutex")
+        .unwrap();
+    assert_eq!(gd.labels.get(NAME), Some("mutex"));
+    assert_eq!(gd.labels.get(DELTA), None);
+    let c = jobs.iter().find(|j| j.profile.name == "my_type").unwrap();
+    assert_eq!(c.url.as_str(), "http://h:1/debug/custom?seconds=14");
+    assert_eq!(c.labels.get(NAME), Some("my_type"));
+    // Same URL, different types: distinct keys.
+    let mut keys: Vec<u64> = jobs.iter().map(|j| j.key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), jobs.len());
+}
