@@ -1,12 +1,116 @@
 //! profcol's exporters: `otlp_grpc`, `otlp_http`, `pyroscope`, `file` and
 //! `debug`, and the sending queue and retry helper they share.
+//!
+//! The collector calls [`exporter_types`], [`validate_exporter`] and
+//! [`start_exporter`], then feeds [`ExporterHandle::consumer`] and finally
+//! calls [`ExporterHandle::shutdown`].
 
 pub mod batching;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod metrics;
 pub mod pipeline;
+pub mod pyroscope;
 pub mod queue;
 pub mod retry;
+pub mod tls;
 
 pub use error::Error;
+
+use pipeline::{Pipeline, PipelineConsumer};
+use profcol_config::{ComponentId, Problem};
+use profcol_pdata::{ComponentContext, Consumer};
+use std::sync::Arc;
+
+/// Every exporter type with its stability, aliases included.
+pub fn exporter_types() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("otlp_grpc", "development"),
+        ("otlp", "development"),
+        ("otlp_http", "development"),
+        ("otlphttp", "development"),
+        ("pyroscope", "beta"),
+        ("file", "alpha"),
+        ("debug", "development"),
+    ]
+}
+
+/// The canonical type of `kind` (aliases resolved), if it is known.
+fn canonical(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "otlp_grpc" | "otlp" => "otlp_grpc",
+        "otlp_http" | "otlphttp" => "otlp_http",
+        "pyroscope" => "pyroscope",
+        "file" => "file",
+        "debug" => "debug",
+        _ => return None,
+    })
+}
+
+/// A decoded, validated exporter config.
+enum Parsed {
+    Pyroscope(pyroscope::config::PyroscopeConfig),
+}
+
+fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+    match canonical(id.kind()) {
+        Some("pyroscope") => pyroscope::config::parse(body, path).map(Parsed::Pyroscope),
+        _ => Err(vec![Problem::new(
+            path,
+            format!("unknown exporter type {:?}", id.kind()),
+        )]),
+    }
+}
+
+/// Checks an exporter's config; every problem at once, each under `path`.
+pub fn validate_exporter(
+    id: &ComponentId,
+    body: &serde_yaml::Value,
+    path: &str,
+) -> Result<(), Vec<Problem>> {
+    parse(id, body, path).map(|_| ())
+}
+
+/// A running exporter.
+pub struct ExporterHandle {
+    consumer: Arc<dyn Consumer>,
+    pipelines: Vec<Arc<Pipeline>>,
+}
+
+impl ExporterHandle {
+    /// Where profiles go in. `consume()` queues and returns; it refuses a
+    /// batch (an error, for the caller to count) when the queue is full.
+    pub fn consumer(&self) -> Arc<dyn Consumer> {
+        self.consumer.clone()
+    }
+
+    /// Sends what is queued within `deadline`; what could not be sent is
+    /// counted and logged.
+    pub async fn shutdown(self, deadline: std::time::Duration) {
+        futures::future::join_all(self.pipelines.iter().map(|p| p.shutdown(deadline))).await;
+    }
+}
+
+fn queued(pipelines: Vec<Arc<Pipeline>>) -> ExporterHandle {
+    ExporterHandle {
+        consumer: Arc::new(PipelineConsumer {
+            pipelines: pipelines.clone(),
+        }),
+        pipelines,
+    }
+}
+
+/// Starts the exporter `id` (inside a tokio runtime).
+pub fn start_exporter(
+    id: &ComponentId,
+    body: &serde_yaml::Value,
+    ctx: ComponentContext,
+) -> Result<ExporterHandle, Error> {
+    let path = format!("exporters::{id}");
+    let parsed = parse(id, body, &path).map_err(Error::Config)?;
+    let name = id.to_string();
+    match parsed {
+        Parsed::Pyroscope(cfg) => Ok(queued(pyroscope::start(&name, &cfg, &ctx.telemetry)?)),
+    }
+}

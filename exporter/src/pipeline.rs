@@ -6,7 +6,7 @@
 use crate::batching::{next_batch, Batching};
 use crate::events::ExporterEvents;
 use crate::queue::{Queue, QueueConfig, Refusal};
-use crate::retry::{self, RetryPolicy, SendError};
+use crate::retry::{self, GiveUp, RetryPolicy, SendError};
 use futures::future::BoxFuture;
 use profcol_pdata::{Consumer, ProfileBatch};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +30,11 @@ pub trait Sender: Send + Sync + 'static {
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Self::Request>>;
     /// One attempt.
     async fn send(&self, request: &Self::Request) -> Result<(), SendError>;
+    /// Told how each attempt went and how the request ended, for metrics of
+    /// the exporter's own.
+    fn on_attempt(&self, _request: &Self::Request, _elapsed: std::time::Duration) {}
+    fn on_retry(&self, _request: &Self::Request) {}
+    fn on_done(&self, _request: &Self::Request, _outcome: Result<(), GiveUp>) {}
 }
 
 struct Worker<S: Sender> {
@@ -53,17 +58,27 @@ impl<S: Sender> Worker<S> {
             || async {
                 let started = Instant::now();
                 let r = self.sender.send(&p.request).await;
-                self.events.attempt_took(started.elapsed());
+                let elapsed = started.elapsed();
+                self.events.attempt_took(elapsed);
+                self.sender.on_attempt(&p.request, elapsed);
                 r
             },
-            |e, wait| self.events.retrying(e.reason(), wait),
+            |e, wait| {
+                self.events.retrying(e.reason(), wait);
+                self.sender.on_retry(&p.request);
+            },
         )
         .await;
         match result {
-            Ok(()) => self.events.sent(p.profiles, p.bytes),
-            Err((why, e)) => self
-                .events
-                .failed(why.as_str(), p.profiles, p.bytes, e.reason()),
+            Ok(()) => {
+                self.events.sent(p.profiles, p.bytes);
+                self.sender.on_done(&p.request, Ok(()));
+            }
+            Err((why, e)) => {
+                self.events
+                    .failed(why.as_str(), p.profiles, p.bytes, e.reason());
+                self.sender.on_done(&p.request, Err(why));
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 /// The `sending_queue` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct QueueConfig {
     /// false = `consume()` sends (with retries) before returning.
     pub enabled: bool,
@@ -28,6 +28,8 @@ pub struct QueueConfig {
     /// How long a worker holding fewer than `max_batch_size` profiles waits
     /// for more before sending.
     pub flush_timeout: profcol_config::Duration,
+    #[serde(flatten)]
+    pub unknown: crate::config::Unknown,
 }
 
 impl Default for QueueConfig {
@@ -39,6 +41,7 @@ impl Default for QueueConfig {
             max_bytes: 256 * 1024 * 1024,
             max_batch_size: 100,
             flush_timeout: profcol_config::Duration::from_millis(200),
+            unknown: Default::default(),
         }
     }
 }
@@ -57,6 +60,7 @@ impl Validate for QueueConfig {
         positive("queue_size", self.queue_size as u64);
         positive("max_bytes", self.max_bytes);
         positive("max_batch_size", self.max_batch_size as u64);
+        crate::config::unknown_keys(&self.unknown, path, problems);
     }
 }
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The `retry_on_failure` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct RetryConfig {
     pub enabled: bool,
     pub initial_interval: Duration,
@@ -21,6 +21,8 @@ pub struct RetryConfig {
     pub max_elapsed_time: Duration,
     pub multiplier: f64,
     pub randomization_factor: f64,
+    #[serde(flatten)]
+    pub unknown: crate::config::Unknown,
 }
 
 impl Default for RetryConfig {
@@ -32,6 +34,7 @@ impl Default for RetryConfig {
             max_elapsed_time: Duration::from_secs(300),
             multiplier: 1.5,
             randomization_factor: 0.5,
+            unknown: Default::default(),
         }
     }
 }
@@ -62,6 +65,7 @@ impl Validate for RetryConfig {
                 "must not be smaller than initial_interval",
             ));
         }
+        crate::config::unknown_keys(&self.unknown, path, problems);
     }
 }
 

@@ -1,0 +1,246 @@
+//! The `pyroscope` exporter's config: one or more `endpoint` blocks (a map or
+//! a list), `external_labels`, and the sending queue. Each endpoint carries
+//! Alloy's `pyroscope.write` keys plus the full HTTP client block.
+
+use super::labels::valid_name;
+use crate::config::{unknown_keys, validate_headers, Headers, Unknown};
+use crate::queue::QueueConfig;
+use crate::retry::RetryPolicy;
+use profcol_config::{decode_only, join_path, Duration, HttpClientConfig, Problem, Validate};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct Top {
+    endpoint: serde_yaml::Value,
+    external_labels: BTreeMap<String, String>,
+    sending_queue: QueueConfig,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+/// One `endpoint` block.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EndpointConfig {
+    pub url: String,
+    pub name: Option<String>,
+    pub headers: Headers,
+    pub remote_timeout: Duration,
+    pub min_backoff_period: Duration,
+    pub max_backoff_period: Duration,
+    /// Attempts in all; 0 = retry forever.
+    pub max_backoff_retries: u32,
+    pub retry_on_http_429: bool,
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            name: None,
+            headers: Headers::new(),
+            remote_timeout: Duration::from_secs(10),
+            min_backoff_period: Duration::from_millis(500),
+            max_backoff_period: Duration::from_secs(300),
+            max_backoff_retries: 10,
+            retry_on_http_429: true,
+            http: HttpClientConfig::default(),
+            unknown: Unknown::new(),
+        }
+    }
+}
+
+impl EndpointConfig {
+    /// The endpoint's backoff keys as a retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            enabled: true,
+            initial_interval: self.min_backoff_period.get(),
+            max_interval: self.max_backoff_period.get(),
+            max_elapsed_time: std::time::Duration::ZERO,
+            multiplier: 2.0,
+            randomization_factor: 0.0,
+            max_attempts: (self.max_backoff_retries > 0).then_some(self.max_backoff_retries),
+        }
+    }
+}
+
+impl Validate for EndpointConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        if self.url.is_empty() {
+            problems.push(Problem::new(join_path(path, "url"), "url is required"));
+        } else {
+            match reqwest::Url::parse(&self.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                Ok(u) => problems.push(Problem::new(
+                    join_path(path, "url"),
+                    format!("unsupported scheme {:?} (use http or https)", u.scheme()),
+                )),
+                Err(e) => problems.push(Problem::new(
+                    join_path(path, "url"),
+                    format!("invalid URL: {e}"),
+                )),
+            }
+        }
+        if self.remote_timeout.is_zero() {
+            problems.push(Problem::new(
+                join_path(path, "remote_timeout"),
+                "must be greater than 0",
+            ));
+        }
+        if self.min_backoff_period.is_zero() {
+            problems.push(Problem::new(
+                join_path(path, "min_backoff_period"),
+                "must be greater than 0",
+            ));
+        }
+        if self.max_backoff_period < self.min_backoff_period {
+            problems.push(Problem::new(
+                join_path(path, "max_backoff_period"),
+                "must not be smaller than min_backoff_period",
+            ));
+        }
+        validate_headers(&self.headers, path, problems);
+        self.http.validate(path, problems);
+        unknown_keys(&self.unknown, path, problems);
+    }
+}
+
+/// The whole, validated `pyroscope` block.
+#[derive(Debug, Clone)]
+pub struct PyroscopeConfig {
+    pub endpoints: Vec<EndpointConfig>,
+    pub external_labels: BTreeMap<String, String>,
+    pub sending_queue: QueueConfig,
+}
+
+fn endpoint_at(
+    value: &serde_yaml::Value,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<EndpointConfig> {
+    match decode_only::<EndpointConfig>(value.clone(), path) {
+        Ok(e) => {
+            e.validate(path, problems);
+            Some(e)
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    }
+}
+
+/// Decodes and validates, collecting every problem.
+pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<PyroscopeConfig, Vec<Problem>> {
+    let body = if body.is_null() {
+        serde_yaml::Value::Mapping(Default::default())
+    } else {
+        body.clone()
+    };
+    let top: Top = decode_only(body, path).map_err(|p| vec![p])?;
+    let mut problems = Vec::new();
+    let ep_path = join_path(path, "endpoint");
+    let mut endpoints = Vec::new();
+    match &top.endpoint {
+        serde_yaml::Value::Sequence(list) if !list.is_empty() => {
+            for (i, v) in list.iter().enumerate() {
+                endpoints.extend(endpoint_at(
+                    v,
+                    &join_path(&ep_path, &i.to_string()),
+                    &mut problems,
+                ));
+            }
+        }
+        serde_yaml::Value::Mapping(_) => {
+            endpoints.extend(endpoint_at(&top.endpoint, &ep_path, &mut problems))
+        }
+        _ => problems.push(Problem::new(
+            ep_path.clone(),
+            "at least one endpoint block (with a url) is required",
+        )),
+    }
+    for name in top.external_labels.keys() {
+        if !valid_name(name) || name.starts_with("__") {
+            problems.push(Problem::new(
+                join_path(&join_path(path, "external_labels"), name),
+                "label names may contain only letters, digits, '_' and '.', and must not start with \"__\"",
+            ));
+        }
+    }
+    top.sending_queue
+        .validate(&join_path(path, "sending_queue"), &mut problems);
+    unknown_keys(&top.unknown, path, &mut problems);
+    if problems.is_empty() {
+        Ok(PyroscopeConfig {
+            endpoints,
+            external_labels: top.external_labels,
+            sending_queue: top.sending_queue,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        match parse(&v, "exporters::pyroscope") {
+            Ok(_) => vec![],
+            Err(p) => p.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn one_map_or_a_list_with_defaults() {
+        let v: serde_yaml::Value =
+            serde_yaml::from_str("endpoint: {url: 'http://p:4040'}").unwrap();
+        let c = parse(&v, "x").unwrap();
+        let e = &c.endpoints[0];
+        assert_eq!(e.remote_timeout, Duration::from_secs(10));
+        assert_eq!(e.max_backoff_retries, 10);
+        assert!(e.retry_on_http_429);
+        assert_eq!(e.retry_policy().max_attempts, Some(10));
+        let v: serde_yaml::Value = serde_yaml::from_str(
+            "endpoint: [{url: 'http://a'}, {url: 'http://b', max_backoff_retries: 0, basic_auth: {username: u, password: p}}]",
+        )
+        .unwrap();
+        let c = parse(&v, "x").unwrap();
+        assert_eq!(c.endpoints.len(), 2);
+        assert_eq!(c.endpoints[1].retry_policy().max_attempts, None);
+        assert_eq!(
+            c.endpoints[1].http.basic_auth.as_ref().unwrap().username,
+            "u"
+        );
+    }
+
+    #[test]
+    fn every_problem_at_once_with_its_path() {
+        let got = problems(
+            "endpoint: [{url: 'http://a', bogus: 1}, {url: 'ftp://b', bearer_token: t, bearer_token_file: f}]\nexternal_labels: {bad-name: x}\nextra: 1",
+        );
+        assert_eq!(
+            got,
+            vec![
+                "exporters::pyroscope::endpoint::0::bogus: unknown field",
+                "exporters::pyroscope::endpoint::1::url: unsupported scheme \"ftp\" (use http or https)",
+                "exporters::pyroscope::endpoint::1::bearer_token: at most one of bearer_token & bearer_token_file must be configured",
+                "exporters::pyroscope::external_labels::bad-name: label names may contain only letters, digits, '_' and '.', and must not start with \"__\"",
+                "exporters::pyroscope::extra: unknown field",
+            ]
+        );
+        assert_eq!(
+            problems("{}"),
+            vec!["exporters::pyroscope::endpoint: at least one endpoint block (with a url) is required"]
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Shared test helpers: profiles to export, a recording HTTP server on
+//! loopback, and polling with a bound.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use profcol_pdata::{pprof, ComponentContext, Labels, ProfileBatch, ProfileRecord, Telemetry};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A small CPU profile: two stacks, `samples`/`count` and `cpu`/`nanoseconds`.
+pub fn profile(seed: i64) -> pprof::Profile {
+    let strings: Vec<String> = [
+        "",
+        "samples",
+        "count",
+        "cpu",
+        "nanoseconds",
+        "main",
+        "work",
+        "main.go",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    pprof::Profile {
+        sample_type: vec![
+            pprof::ValueType { r#type: 1, unit: 2 },
+            pprof::ValueType { r#type: 3, unit: 4 },
+        ],
+        sample: vec![
+            pprof::Sample {
+                location_id: vec![2, 1],
+                value: vec![3 + seed, 30_000_000],
+                label: vec![],
+            },
+            pprof::Sample {
+                location_id: vec![1],
+                value: vec![1, 10_000_000],
+                label: vec![],
+            },
+        ],
+        location: vec![
+            pprof::Location {
+                id: 1,
+                line: vec![pprof::Line {
+                    function_id: 1,
+                    line: 10,
+                    column: 0,
+                }],
+                ..Default::default()
+            },
+            pprof::Location {
+                id: 2,
+                line: vec![pprof::Line {
+                    function_id: 2,
+                    line: 20,
+                    column: 0,
+                }],
+                ..Default::default()
+            },
+        ],
+        function: vec![
+            pprof::Function {
+                id: 1,
+                name: 5,
+                system_name: 5,
+                filename: 7,
+                start_line: 1,
+            },
+            pprof::Function {
+                id: 2,
+                name: 6,
+                system_name: 6,
+                filename: 7,
+                start_line: 2,
+            },
+        ],
+        string_table: strings,
+        time_nanos: 1_700_000_000_000_000_000,
+        duration_nanos: 10_000_000_000,
+        period_type: Some(pprof::ValueType { r#type: 3, unit: 4 }),
+        period: 10_000_000,
+        ..Default::default()
+    }
+}
+
+pub fn labels(service: &str, extra: &[(&str, &str)]) -> Labels {
+    let mut l = Labels::from_pairs([
+        ("__name__", "process_cpu"),
+        ("service_name", service),
+        ("job", "test"),
+    ]);
+    for (k, v) in extra {
+        l.set(*k, *v);
+    }
+    l
+}
+
+/// A record whose `raw` holds the gzipped encoding of its profile.
+pub fn record(service: &str, seed: i64, extra: &[(&str, &str)]) -> ProfileRecord {
+    let p = profile(seed);
+    let raw = profcol_pdata::encode_pprof_gzip(&p);
+    let mut r = ProfileRecord::new(labels(service, extra), p);
+    r.raw = Some(raw.into());
+    r
+}
+
+pub fn batch(records: Vec<ProfileRecord>) -> ProfileBatch {
+    ProfileBatch::new(records)
+}
+
+pub fn ctx(id: &str) -> (ComponentContext, Telemetry) {
+    let telemetry = Telemetry::default();
+    (
+        ComponentContext {
+            id: id.to_string(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            telemetry: telemetry.clone(),
+        },
+        telemetry,
+    )
+}
+
+pub fn yaml(s: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(s).unwrap()
+}
+
+/// One request the server saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+/// What the server answers to the n-th request (0-based).
+pub type Behaviour = Arc<dyn Fn(usize) -> Response + Send + Sync>;
+
+pub fn ok() -> Behaviour {
+    Arc::new(|_| StatusCode::OK.into_response())
+}
+
+/// A server that records every request and answers with `behaviour`.
+pub struct Recorder {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Recorder {
+    pub async fn start(behaviour: Behaviour) -> Self {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let s2 = seen.clone();
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+                let seen = s2.clone();
+                let behaviour = behaviour.clone();
+                async move {
+                    let n = {
+                        let mut v = seen.lock().unwrap();
+                        v.push(Seen {
+                            path: uri.path().to_string(),
+                            headers,
+                            body,
+                            at: Instant::now(),
+                        });
+                        v.len() - 1
+                    };
+                    behaviour(n)
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, seen }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+/// Polls `cond` every 10ms until it holds or `within` passes.
+pub async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond()
+}
+
+/// The value of one metric line (`name{labels} value`) on the page.
+pub fn metric(page: &str, prefix: &str) -> Option<f64> {
+    page.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
