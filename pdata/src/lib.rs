@@ -3,11 +3,13 @@
 //! `Consumer` trait. No tasks, no HTTP.
 
 pub mod batch;
+pub mod canonical;
 pub mod component;
 pub mod decode;
 pub mod delta;
 mod dict;
 pub mod error;
+pub mod from_otlp;
 mod hash;
 mod ids;
 pub mod labels;
@@ -21,6 +23,7 @@ pub use component::{ComponentContext, MetricSet, Telemetry};
 pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
 pub use delta::{is_cumulative, DeltaComputer};
 pub use error::Error;
+pub use from_otlp::from_otlp;
 pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.
 pub use opentelemetry_proto::tonic::collector::profiles::v1development as otlp_collector;

@@ -1,0 +1,672 @@
+//! OTLP profiles → pprof, the inverse of [`crate::to_otlp`].
+//!
+//! Grouping rule: within one `ScopeProfiles`, consecutive OTLP profiles merge
+//! into one pprof profile with several sample types when they share time,
+//! duration, period type, period and profile attributes, and their samples
+//! align one to one (same count, and at each position the same stack and
+//! attributes), and no sample type repeats within the group (so two equal
+//! pprof profiles in a row stay two; two single-type pprof profiles with
+//! different types and identical samples and times would merge). That is exactly what `to_otlp` produces for one pprof, so a
+//! round trip gives back one pprof per original profile. Anything else gives
+//! one pprof per OTLP profile.
+//!
+//! Each record's labels are its resource's attributes (`service.name` →
+//! `service_name`). A sample's value is the sum of its `values`, or the
+//! number of its timestamps when it has no values. Attribute values other
+//! than strings and ints become string labels (bools, doubles) or are
+//! skipped (arrays, maps, bytes). Every index is bounds-checked: a bad one is
+//! an [`Error::OtlpIndex`], never a panic.
+
+use crate::labels::{Labels, SERVICE_NAME};
+use crate::otlp;
+use crate::otlp_collector::ExportProfilesServiceRequest;
+use crate::pprof;
+use crate::to_otlp::{
+    ATTR_BUILD_ID, ATTR_COMMENT, ATTR_DEFAULT_SAMPLE_TYPE, ATTR_DOC_URL, ATTR_DROP_FRAMES,
+    ATTR_HAS_FILENAMES, ATTR_HAS_FUNCTIONS, ATTR_HAS_INLINE_FRAMES, ATTR_HAS_LINE_NUMBERS,
+    ATTR_IS_FOLDED, ATTR_KEEP_FRAMES, SERVICE_NAME_ATTRIBUTE,
+};
+use crate::{Error, ProfileRecord};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use std::collections::HashMap;
+
+/// Build-id attribute keys read back, in order of preference.
+const BUILD_ID_KEYS: [&str; 3] = [
+    ATTR_BUILD_ID,
+    "process.executable.build_id.go",
+    "process.executable.build_id.htlhash",
+];
+
+/// Converts an OTLP request back to pprof profile records.
+pub fn from_otlp(req: &ExportProfilesServiceRequest) -> Result<Vec<ProfileRecord>, Error> {
+    let empty = otlp::ProfilesDictionary::default();
+    let dict = req.dictionary.as_ref().unwrap_or(&empty);
+    let mut cache = Cache::new(dict);
+    let mut out = Vec::new();
+    for rp in &req.resource_profiles {
+        let labels = resource_labels(rp);
+        for sp in &rp.scope_profiles {
+            let mut i = 0;
+            while i < sp.profiles.len() {
+                let group_len = group_len(&sp.profiles[i..]);
+                let group = sp.profiles.get(i..i + group_len).unwrap_or(&[]);
+                let profile = Builder::new(dict, &mut cache).build(group)?;
+                out.push(ProfileRecord::new(labels.clone(), profile));
+                i += group_len.max(1);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn any_to_string(v: &AnyValue) -> Option<String> {
+    match v.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        any_value::Value::BoolValue(b) => Some(b.to_string()),
+        any_value::Value::IntValue(i) => Some(i.to_string()),
+        any_value::Value::DoubleValue(d) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+fn resource_labels(rp: &otlp::ResourceProfiles) -> Labels {
+    let mut labels = Labels::new();
+    for kv in rp.resource.iter().flat_map(|r| &r.attributes) {
+        if let Some(v) = kv.value.as_ref().and_then(any_to_string) {
+            let key = if kv.key == SERVICE_NAME_ATTRIBUTE {
+                SERVICE_NAME
+            } else {
+                kv.key.as_str()
+            };
+            labels.set(key, v);
+        }
+    }
+    labels
+}
+
+/// How many profiles from the start of `profiles` form one pprof profile.
+fn group_len(profiles: &[otlp::Profile]) -> usize {
+    let Some(first) = profiles.first() else {
+        return 0;
+    };
+    let same = |p: &otlp::Profile| {
+        p.time_unix_nano == first.time_unix_nano
+            && p.duration_nano == first.duration_nano
+            && p.period_type == first.period_type
+            && p.period == first.period
+            && p.attribute_indices == first.attribute_indices
+            && p.samples.len() == first.samples.len()
+            && p.samples.iter().zip(&first.samples).all(|(a, b)| {
+                a.stack_index == b.stack_index && a.attribute_indices == b.attribute_indices
+            })
+    };
+    let mut n = 1;
+    for p in profiles.iter().skip(1) {
+        let repeated = profiles
+            .iter()
+            .take(n)
+            .any(|q| q.sample_type == p.sample_type);
+        if repeated || !same(p) {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+fn index_err(table: &'static str, index: i32, len: usize) -> Error {
+    Error::OtlpIndex {
+        table,
+        index: i64::from(index),
+        len,
+    }
+}
+
+/// `table[idx]`; `None` for index 0 of an empty table (the zero value).
+fn at<'a, T>(table: &'a [T], idx: i32, name: &'static str) -> Result<Option<&'a T>, Error> {
+    if idx == 0 && table.is_empty() {
+        return Ok(None);
+    }
+    usize::try_from(idx)
+        .ok()
+        .and_then(|i| table.get(i))
+        .map(Some)
+        .ok_or_else(|| index_err(name, idx, table.len()))
+}
+
+/// Dictionary index → pprof id/index, valid for one pprof profile: entries
+/// carry the generation that wrote them, so starting a new profile is O(1).
+struct Memo {
+    slots: Vec<(u32, u64)>,
+}
+
+impl Memo {
+    fn new(len: usize) -> Self {
+        Memo {
+            slots: vec![(0, 0); len],
+        }
+    }
+    #[inline]
+    fn get(&self, gen: u32, i: usize) -> Option<u64> {
+        self.slots.get(i).filter(|s| s.0 == gen).map(|s| s.1)
+    }
+    #[inline]
+    fn set(&mut self, gen: u32, i: usize, v: u64) {
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = (gen, v);
+        }
+    }
+}
+
+/// Memo tables shared by every profile of one request.
+struct Cache {
+    gen: u32,
+    strings: Memo,
+    functions: Memo,
+    mappings: Memo,
+    locations: Memo,
+}
+
+impl Cache {
+    fn new(d: &otlp::ProfilesDictionary) -> Self {
+        Cache {
+            gen: 0,
+            strings: Memo::new(d.string_table.len()),
+            functions: Memo::new(d.function_table.len()),
+            mappings: Memo::new(d.mapping_table.len()),
+            locations: Memo::new(d.location_table.len()),
+        }
+    }
+}
+
+/// Builds one pprof profile from a group of OTLP profiles.
+struct Builder<'a> {
+    d: &'a otlp::ProfilesDictionary,
+    cache: &'a mut Cache,
+    p: pprof::Profile,
+    extra_strings: HashMap<String, i64>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(d: &'a otlp::ProfilesDictionary, cache: &'a mut Cache) -> Self {
+        cache.gen = cache.gen.wrapping_add(1);
+        if cache.gen == 0 {
+            *cache = Cache::new(d);
+            cache.gen = 1;
+        }
+        let p = pprof::Profile {
+            string_table: vec![String::new()],
+            ..Default::default()
+        };
+        Builder {
+            d,
+            cache,
+            p,
+            extra_strings: HashMap::new(),
+        }
+    }
+
+    fn string(&mut self, idx: i32) -> Result<i64, Error> {
+        if idx == 0 {
+            return Ok(0);
+        }
+        let gen = self.cache.gen;
+        let slot = usize::try_from(idx)
+            .map_err(|_| index_err("string", idx, self.d.string_table.len()))?;
+        if let Some(v) = self.cache.strings.get(gen, slot) {
+            return Ok(v as i64);
+        }
+        let s = self
+            .d
+            .string_table
+            .get(slot)
+            .ok_or_else(|| index_err("string", idx, self.d.string_table.len()))?;
+        if s.is_empty() {
+            return Ok(0);
+        }
+        let v = self.p.string_table.len() as i64;
+        self.p.string_table.push(s.clone());
+        self.cache.strings.set(gen, slot, v as u64);
+        Ok(v)
+    }
+
+    /// A string that is not in the dictionary (formatted values).
+    fn literal(&mut self, s: &str) -> i64 {
+        if s.is_empty() {
+            return 0;
+        }
+        if let Some(&i) = self.extra_strings.get(s) {
+            return i;
+        }
+        let i = self.p.string_table.len() as i64;
+        self.p.string_table.push(s.to_string());
+        self.extra_strings.insert(s.to_string(), i);
+        i
+    }
+
+    fn value_type(&mut self, vt: &otlp::ValueType) -> Result<pprof::ValueType, Error> {
+        Ok(pprof::ValueType {
+            r#type: self.string(vt.type_strindex)?,
+            unit: self.string(vt.unit_strindex)?,
+        })
+    }
+
+    fn attribute(&self, idx: i32) -> Result<Option<&'a otlp::KeyValueAndUnit>, Error> {
+        at(&self.d.attribute_table, idx, "attribute")
+    }
+
+    fn key_of(&self, a: &otlp::KeyValueAndUnit) -> Result<&'a str, Error> {
+        Ok(at(&self.d.string_table, a.key_strindex, "string")?.map_or("", String::as_str))
+    }
+
+    fn function(&mut self, idx: i32) -> Result<u64, Error> {
+        if idx == 0 {
+            return Ok(0);
+        }
+        let gen = self.cache.gen;
+        if let Some(id) = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.cache.functions.get(gen, i))
+        {
+            return Ok(id);
+        }
+        let Some(f) = at(&self.d.function_table, idx, "function")? else {
+            return Ok(0);
+        };
+        let id = self.p.function.len() as u64 + 1;
+        let func = pprof::Function {
+            id,
+            name: self.string(f.name_strindex)?,
+            system_name: self.string(f.system_name_strindex)?,
+            filename: self.string(f.filename_strindex)?,
+            start_line: f.start_line,
+        };
+        self.p.function.push(func);
+        self.cache.functions.set(gen, idx as usize, id);
+        Ok(id)
+    }
+
+    fn mapping(&mut self, idx: i32) -> Result<u64, Error> {
+        if idx == 0 {
+            return Ok(0);
+        }
+        let gen = self.cache.gen;
+        if let Some(id) = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.cache.mappings.get(gen, i))
+        {
+            return Ok(id);
+        }
+        let Some(m) = at(&self.d.mapping_table, idx, "mapping")? else {
+            return Ok(0);
+        };
+        let id = self.p.mapping.len() as u64 + 1;
+        let mut pm = pprof::Mapping {
+            id,
+            memory_start: m.memory_start,
+            memory_limit: m.memory_limit,
+            file_offset: m.file_offset,
+            filename: self.string(m.filename_strindex)?,
+            ..Default::default()
+        };
+        let mut build_id: Option<(usize, &str)> = None;
+        for &ai in &m.attribute_indices {
+            let Some(a) = self.attribute(ai)? else {
+                continue;
+            };
+            let key = self.key_of(a)?;
+            let value = a.value.as_ref().and_then(|v| v.value.as_ref());
+            let flag = matches!(value, Some(any_value::Value::BoolValue(true)));
+            match key {
+                ATTR_HAS_FUNCTIONS => pm.has_functions = flag,
+                ATTR_HAS_FILENAMES => pm.has_filenames = flag,
+                ATTR_HAS_LINE_NUMBERS => pm.has_line_numbers = flag,
+                ATTR_HAS_INLINE_FRAMES => pm.has_inline_frames = flag,
+                k => {
+                    if let (Some(rank), Some(any_value::Value::StringValue(v))) =
+                        (BUILD_ID_KEYS.iter().position(|b| *b == k), value)
+                    {
+                        if build_id.is_none_or(|(r, _)| rank < r) {
+                            build_id = Some((rank, v.as_str()));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((_, b)) = build_id {
+            pm.build_id = self.literal(b);
+        }
+        self.p.mapping.push(pm);
+        self.cache.mappings.set(gen, idx as usize, id);
+        Ok(id)
+    }
+
+    fn location(&mut self, idx: i32) -> Result<u64, Error> {
+        let gen = self.cache.gen;
+        if let Some(id) = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.cache.locations.get(gen, i))
+        {
+            return Ok(id);
+        }
+        let loc = at(&self.d.location_table, idx, "location")?;
+        let id = self.p.location.len() as u64 + 1;
+        let mut pl = pprof::Location {
+            id,
+            ..Default::default()
+        };
+        if let Some(l) = loc {
+            pl.mapping_id = self.mapping(l.mapping_index)?;
+            pl.address = l.address;
+            pl.line.reserve_exact(l.lines.len());
+            for line in &l.lines {
+                pl.line.push(pprof::Line {
+                    function_id: self.function(line.function_index)?,
+                    line: line.line,
+                    column: line.column,
+                });
+            }
+            for &ai in &l.attribute_indices {
+                if let Some(a) = self.attribute(ai)? {
+                    if self.key_of(a)? == ATTR_IS_FOLDED {
+                        pl.is_folded = matches!(
+                            a.value.as_ref().and_then(|v| v.value.as_ref()),
+                            Some(any_value::Value::BoolValue(true))
+                        );
+                    }
+                }
+            }
+        }
+        self.p.location.push(pl);
+        if idx >= 0 {
+            self.cache.locations.set(gen, idx as usize, id);
+        }
+        Ok(id)
+    }
+
+    fn label(&mut self, idx: i32) -> Result<Option<pprof::Label>, Error> {
+        let Some(a) = self.attribute(idx)? else {
+            return Ok(None);
+        };
+        let key = self.string(a.key_strindex)?;
+        let label = match a.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::IntValue(n)) => pprof::Label {
+                key,
+                str: 0,
+                num: *n,
+                num_unit: self.string(a.unit_strindex)?,
+            },
+            Some(any_value::Value::StringValue(s)) => pprof::Label {
+                key,
+                str: self.literal(s),
+                num: 0,
+                num_unit: 0,
+            },
+            Some(any_value::Value::BoolValue(b)) => pprof::Label {
+                key,
+                str: self.literal(if *b { "true" } else { "false" }),
+                num: 0,
+                num_unit: 0,
+            },
+            Some(any_value::Value::DoubleValue(d)) => pprof::Label {
+                key,
+                str: self.literal(&d.to_string()),
+                num: 0,
+                num_unit: 0,
+            },
+            _ => return Ok(None),
+        };
+        Ok(Some(label))
+    }
+
+    fn profile_attributes(&mut self, indices: &[i32]) -> Result<(), Error> {
+        for &ai in indices {
+            let Some(a) = self.attribute(ai)? else {
+                continue;
+            };
+            let key = self.key_of(a)?;
+            let value = a.value.as_ref().and_then(|v| v.value.as_ref());
+            match (key, value) {
+                (ATTR_COMMENT, Some(any_value::Value::ArrayValue(arr))) => {
+                    for v in &arr.values {
+                        if let Some(s) = any_to_string(v) {
+                            let c = self.literal(&s);
+                            self.p.comment.push(c);
+                        }
+                    }
+                }
+                (ATTR_DROP_FRAMES, Some(any_value::Value::StringValue(s))) => {
+                    self.p.drop_frames = self.literal(s)
+                }
+                (ATTR_KEEP_FRAMES, Some(any_value::Value::StringValue(s))) => {
+                    self.p.keep_frames = self.literal(s)
+                }
+                (ATTR_DOC_URL, Some(any_value::Value::StringValue(s))) => {
+                    self.p.doc_url = self.literal(s)
+                }
+                (ATTR_DEFAULT_SAMPLE_TYPE, Some(any_value::Value::StringValue(s))) => {
+                    self.p.default_sample_type = self.literal(s)
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn build(mut self, group: &[otlp::Profile]) -> Result<pprof::Profile, Error> {
+        let Some(first) = group.first() else {
+            return Ok(self.p);
+        };
+        for prof in group {
+            let vt = match &prof.sample_type {
+                Some(vt) => self.value_type(vt)?,
+                None => pprof::ValueType::default(),
+            };
+            self.p.sample_type.push(vt);
+        }
+        self.p.time_nanos = i64::try_from(first.time_unix_nano).unwrap_or(i64::MAX);
+        self.p.duration_nanos = i64::try_from(first.duration_nano).unwrap_or(i64::MAX);
+        self.p.period = first.period;
+        if let Some(vt) = &first.period_type {
+            self.p.period_type = Some(self.value_type(vt)?);
+        }
+        self.profile_attributes(&first.attribute_indices)?;
+
+        let n_types = group.len();
+        self.p.sample.reserve_exact(first.samples.len());
+        for (i, s) in first.samples.iter().enumerate() {
+            let stack = at(&self.d.stack_table, s.stack_index, "stack")?;
+            let mut location_id = Vec::with_capacity(stack.map_or(0, |s| s.location_indices.len()));
+            for &li in stack.iter().flat_map(|s| &s.location_indices) {
+                location_id.push(self.location(li)?);
+            }
+            let mut label = Vec::with_capacity(s.attribute_indices.len());
+            for &ai in &s.attribute_indices {
+                if let Some(l) = self.label(ai)? {
+                    label.push(l);
+                }
+            }
+            let mut value = Vec::with_capacity(n_types);
+            for prof in group {
+                value.push(prof.samples.get(i).map_or(0, sample_value));
+            }
+            self.p.sample.push(pprof::Sample {
+                location_id,
+                value,
+                label,
+            });
+        }
+        Ok(self.p)
+    }
+}
+
+fn sample_value(s: &otlp::Sample) -> i64 {
+    if s.values.is_empty() {
+        i64::try_from(s.timestamps_unix_nano.len()).unwrap_or(i64::MAX)
+    } else {
+        s.values.iter().fold(0i64, |a, &v| a.saturating_add(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::canonical;
+    use crate::testutil::Builder;
+    use crate::to_otlp::to_otlp;
+    use proptest::prelude::*;
+
+    fn cpu() -> pprof::Profile {
+        let mut b = Builder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
+        b.sample(&["f+g", "main"], &[("span", "42"), ("pool", "a")], &[1, 10])
+            .sample(&["h", "main"], &[], &[2, 20])
+            .sample(&["f+g", "main"], &[("span", "42"), ("pool", "a")], &[0, 0]);
+        let mut p = b.build();
+        p.time_nanos = 5;
+        p.duration_nanos = 10_000;
+        p.period = 10_000_000;
+        let (c, d, url) = (b.s("a comment"), b.s("drop.*"), b.s("https://doc"));
+        p.string_table = b.p.string_table.clone();
+        p.period_type = Some(pprof::ValueType {
+            r#type: p.sample_type[1].r#type,
+            unit: p.sample_type[1].unit,
+        });
+        p.comment = vec![c];
+        p.drop_frames = d;
+        p.doc_url = url;
+        p.default_sample_type = p.sample_type[1].r#type;
+        p.location[0].is_folded = true;
+        p
+    }
+
+    #[test]
+    fn round_trip_preserves_meaning() {
+        let labels = Labels::from_pairs([("service_name", "svc"), ("__name__", "process_cpu")]);
+        let other = Labels::from_pairs([("service_name", "svc2")]);
+        let mut heap = Builder::new(&[("inuse_space", "bytes")]);
+        heap.sample(&["x"], &[], &[7]);
+        let records = vec![
+            ProfileRecord::new(labels.clone(), cpu()),
+            ProfileRecord::new(other.clone(), heap.build()),
+            ProfileRecord::new(labels.clone(), cpu()),
+        ];
+        let back = from_otlp(&to_otlp(&records)).unwrap();
+        assert_eq!(back.len(), 3);
+        // Resources come out grouped: both `labels` records, then `other`.
+        assert_eq!(back[0].labels, labels);
+        assert_eq!(back[1].labels, labels);
+        assert_eq!(back[2].labels, other);
+        assert_eq!(canonical(&back[0].profile), canonical(&cpu()));
+        assert_eq!(canonical(&back[1].profile), canonical(&cpu()));
+        assert_eq!(canonical(&back[2].profile), canonical(&heap.build()));
+        // And the result is valid pprof.
+        for r in &back {
+            crate::decode::validate(&r.profile, &Default::default()).unwrap();
+        }
+    }
+
+    #[test]
+    fn unaligned_profiles_stay_apart() {
+        let mut req = to_otlp(&[ProfileRecord::new(Labels::new(), cpu())]);
+        req.resource_profiles[0].scope_profiles[0].profiles[1]
+            .samples
+            .pop();
+        let back = from_otlp(&req).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].profile.sample.len(), 3);
+        assert_eq!(back[1].profile.sample.len(), 2);
+    }
+
+    #[test]
+    fn bad_indexes_are_errors() {
+        let base = to_otlp(&[ProfileRecord::new(Labels::new(), cpu())]);
+        type Edit = Box<dyn Fn(&mut ExportProfilesServiceRequest)>;
+        let cases: Vec<Edit> = vec![
+            Box::new(|r| {
+                r.resource_profiles[0].scope_profiles[0].profiles[0].samples[0].stack_index = 999
+            }),
+            Box::new(|r| {
+                r.resource_profiles[0].scope_profiles[0].profiles[0].samples[0].stack_index = -1
+            }),
+            Box::new(|r| {
+                r.dictionary.as_mut().unwrap().stack_table[1].location_indices[0] = 1 << 30
+            }),
+            Box::new(|r| {
+                r.dictionary.as_mut().unwrap().location_table[1].lines[0].function_index = 77
+            }),
+            Box::new(|r| r.dictionary.as_mut().unwrap().location_table[1].mapping_index = -5),
+            Box::new(|r| r.dictionary.as_mut().unwrap().function_table[1].name_strindex = 10_000),
+            Box::new(|r| {
+                r.resource_profiles[0].scope_profiles[0].profiles[0].samples[0].attribute_indices =
+                    vec![500];
+                r.resource_profiles[0].scope_profiles[0].profiles[1].samples[0].attribute_indices =
+                    vec![500];
+            }),
+            Box::new(|r| {
+                r.resource_profiles[0].scope_profiles[0].profiles[0]
+                    .sample_type
+                    .as_mut()
+                    .unwrap()
+                    .unit_strindex = 9999
+            }),
+            Box::new(|r| r.dictionary = None),
+        ];
+        for (i, f) in cases.iter().enumerate() {
+            let mut r = base.clone();
+            f(&mut r);
+            let err = from_otlp(&r).unwrap_err();
+            assert!(matches!(err, Error::OtlpIndex { .. }), "case {i}: {err}");
+        }
+    }
+
+    fn arb_profile() -> impl Strategy<Value = pprof::Profile> {
+        let frame = prop::sample::select(vec!["a", "b", "c", "d+e", "f+g+h", "main"]);
+        let stack = prop::collection::vec(frame, 0..6);
+        let label = (
+            prop::sample::select(vec!["k1", "k2", "bytes"]),
+            prop::sample::select(vec!["v1", "v2", "17", "-3"]),
+        );
+        let labels = prop::collection::vec(label, 0..3);
+        let ntypes = 1usize..4;
+        (
+            ntypes,
+            prop::collection::vec(
+                (stack, labels, prop::collection::vec(-5i64..1_000_000, 3)),
+                0..20,
+            ),
+            any::<i64>(),
+            any::<u32>(),
+        )
+            .prop_map(|(nt, samples, time, dur)| {
+                let types: Vec<(&str, &str)> = [
+                    ("samples", "count"),
+                    ("cpu", "nanoseconds"),
+                    ("alloc_space", "bytes"),
+                ][..nt]
+                    .to_vec();
+                let mut b = Builder::new(&types);
+                for (stack, labels, values) in &samples {
+                    b.sample(stack, labels, &values[..nt]);
+                }
+                let mut p = b.build();
+                p.time_nanos = time.max(0);
+                p.duration_nanos = i64::from(dur);
+                p
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_generated(profiles in prop::collection::vec(arb_profile(), 1..4)) {
+            let records: Vec<ProfileRecord> = profiles
+                .iter()
+                .map(|p| ProfileRecord::new(Labels::from_pairs([("service_name", "s")]), p.clone()))
+                .collect();
+            let back = from_otlp(&to_otlp(&records)).unwrap();
+            prop_assert_eq!(back.len(), profiles.len());
+            for (b, p) in back.iter().zip(&profiles) {
+                prop_assert_eq!(canonical(&b.profile), canonical(p));
+            }
+        }
+    }
+}
