@@ -9,6 +9,7 @@ pub mod decode;
 pub mod delta;
 mod dict;
 pub mod error;
+pub mod folded;
 pub mod from_otlp;
 mod hash;
 mod ids;
@@ -23,6 +24,7 @@ pub use component::{ComponentContext, MetricSet, Telemetry};
 pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
 pub use delta::{is_cumulative, DeltaComputer};
 pub use error::Error;
+pub use folded::{folded_otlp, folded_pprof};
 pub use from_otlp::from_otlp;
 pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.

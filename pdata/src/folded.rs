@@ -1,0 +1,179 @@
+//! Folded stacks (`type/unit;root;…;leaf value`), the plain-text form that
+//! flame-graph tools and tests diff easily. One line per sample type and
+//! distinct stack, values summed, lines sorted; stacks whose sum is zero are
+//! left out. Inlined frames expand in order (the caller before the function
+//! inlined into it); a frame without a function name shows its address.
+
+use crate::ids::IdMap;
+use crate::otlp;
+use crate::otlp_collector::ExportProfilesServiceRequest;
+use crate::pprof;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Folded lines of a pprof profile.
+pub fn folded_pprof(p: &pprof::Profile) -> Vec<String> {
+    let mut acc = BTreeMap::new();
+    add_pprof(p, &mut acc);
+    finish(acc)
+}
+
+/// Folded lines of every profile in an OTLP request, summed together (so a
+/// request made from one pprof profile folds exactly like it). Indexes out
+/// of range show as `?` frames.
+pub fn folded_otlp(req: &ExportProfilesServiceRequest) -> Vec<String> {
+    let empty = otlp::ProfilesDictionary::default();
+    let d = req.dictionary.as_ref().unwrap_or(&empty);
+    let s = |i: i32| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| d.string_table.get(i))
+            .map_or("?", String::as_str)
+    };
+    let mut acc = BTreeMap::new();
+    let mut frames: Vec<String> = Vec::new();
+    for prof in req
+        .resource_profiles
+        .iter()
+        .flat_map(|r| &r.scope_profiles)
+        .flat_map(|s| &s.profiles)
+    {
+        let vt = prof.sample_type.unwrap_or_default();
+        let prefix = format!("{}/{}", s(vt.type_strindex), s(vt.unit_strindex));
+        for smp in &prof.samples {
+            frames.clear();
+            let stack = usize::try_from(smp.stack_index)
+                .ok()
+                .and_then(|i| d.stack_table.get(i));
+            match stack {
+                None => frames.push("?".into()),
+                Some(st) => {
+                    for &li in &st.location_indices {
+                        match usize::try_from(li)
+                            .ok()
+                            .and_then(|i| d.location_table.get(i))
+                        {
+                            None => frames.push("?".into()),
+                            Some(l) if l.lines.is_empty() => {
+                                frames.push(format!("{:#x}", l.address))
+                            }
+                            Some(l) => {
+                                for line in &l.lines {
+                                    let f = usize::try_from(line.function_index)
+                                        .ok()
+                                        .and_then(|i| d.function_table.get(i));
+                                    frames.push(match f {
+                                        Some(f) if f.name_strindex != 0 => {
+                                            s(f.name_strindex).to_string()
+                                        }
+                                        Some(_) => format!("{:#x}", l.address),
+                                        None => "?".into(),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let value = if smp.values.is_empty() {
+                smp.timestamps_unix_nano.len() as i64
+            } else {
+                smp.values.iter().fold(0i64, |a, &v| a.saturating_add(v))
+            };
+            add_line(&mut acc, &prefix, &frames, value);
+        }
+    }
+    finish(acc)
+}
+
+fn add_pprof(p: &pprof::Profile, acc: &mut BTreeMap<String, i64>) {
+    let functions = IdMap::build(p.function.iter().map(|f| f.id));
+    let locations = IdMap::build(p.location.iter().map(|l| l.id));
+    // Frames of each location, innermost first, resolved once.
+    let loc_frames: Vec<Vec<String>> = p
+        .location
+        .iter()
+        .map(|l| {
+            if l.line.is_empty() {
+                return vec![format!("{:#x}", l.address)];
+            }
+            l.line
+                .iter()
+                .map(|line| {
+                    match functions
+                        .get(line.function_id)
+                        .and_then(|i| p.function.get(i))
+                    {
+                        Some(f) if f.name != 0 => p.str(f.name).to_string(),
+                        _ => format!("{:#x}", l.address),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let prefixes: Vec<String> = p
+        .sample_type
+        .iter()
+        .map(|vt| format!("{}/{}", p.str(vt.r#type), p.str(vt.unit)))
+        .collect();
+    let mut frames: Vec<String> = Vec::new();
+    for s in &p.sample {
+        frames.clear();
+        for &id in &s.location_id {
+            match locations.get(id).and_then(|i| loc_frames.get(i)) {
+                Some(f) => frames.extend(f.iter().cloned()),
+                None => frames.push("?".into()),
+            }
+        }
+        for (prefix, &v) in prefixes.iter().zip(&s.value) {
+            add_line(acc, prefix, &frames, v);
+        }
+    }
+}
+
+/// Adds one sample; `frames` is leaf first, innermost inlined frame first.
+fn add_line(acc: &mut BTreeMap<String, i64>, prefix: &str, frames: &[String], value: i64) {
+    let mut key =
+        String::with_capacity(prefix.len() + frames.iter().map(|f| f.len() + 1).sum::<usize>());
+    key.push_str(prefix);
+    for f in frames.iter().rev() {
+        key.push(';');
+        key.push_str(f);
+    }
+    let e = acc.entry(key).or_insert(0);
+    *e = e.saturating_add(value);
+}
+
+fn finish(acc: BTreeMap<String, i64>) -> Vec<String> {
+    acc.into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(mut k, v)| {
+            let _ = write!(k, " {v}");
+            k
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::Builder;
+    use crate::to_otlp::profile_to_otlp;
+
+    #[test]
+    fn folds_sums_and_expands_inlines() {
+        let mut b = Builder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
+        b.sample(&["leaf+inl", "main"], &[("a", "b")], &[1, 10])
+            .sample(&["leaf+inl", "main"], &[], &[2, 20])
+            .sample(&["main"], &[], &[0, 5])
+            .sample(&["other"], &[], &[0, 0]);
+        let p = b.build();
+        let want = vec![
+            "cpu/nanoseconds;main 5",
+            "cpu/nanoseconds;main;inl;leaf 30",
+            "samples/count;main;inl;leaf 3",
+        ];
+        assert_eq!(folded_pprof(&p), want);
+        assert_eq!(folded_otlp(&profile_to_otlp(&p)), want);
+    }
+}
