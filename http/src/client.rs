@@ -3,6 +3,7 @@
 
 use crate::auth::Auth;
 use crate::error::Error;
+use crate::reload::Reloader;
 use profcol_config::HttpClientConfig;
 use reqwest::header::AUTHORIZATION;
 use reqwest::redirect::Policy;
@@ -28,6 +29,10 @@ pub struct HttpClient {
 
 struct Inner {
     client: reqwest::Client,
+    /// Set when `tls_config` names files that may be rotated.
+    reload: Option<Reloader>,
+    cfg: HttpClientConfig,
+    user_agent: String,
     auth: Auth,
 }
 
@@ -41,42 +46,43 @@ impl std::fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
-    /// Builds the client. Files named by `tls_config` are read now; credential
-    /// files (`bearer_token_file`, `password_file`, `credentials_file`,
-    /// `client_secret_file`) are read on every request instead.
+    /// Builds the client. Files named by `tls_config` are read now and
+    /// checked for changes on every request (the client is rebuilt when they
+    /// change); credential files (`bearer_token_file`, `password_file`,
+    /// `credentials_file`, `client_secret_file`) are read on every request.
     pub fn new(cfg: &HttpClientConfig, opts: &ClientOptions) -> Result<HttpClient, Error> {
-        let tls =
-            crate::tls::client_config(cfg.tls_config.as_ref(), "tls_config", cfg.enable_http2)?;
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .user_agent(opts.user_agent.as_str())
-            .redirect(if cfg.follow_redirects {
-                Policy::limited(MAX_REDIRECTS)
-            } else {
-                Policy::none()
-            })
-            .no_proxy();
-        if !cfg.enable_http2 {
-            builder = builder.http1_only();
-        }
-        if let Some(proxy) = crate::proxy::build(&cfg.proxy(), "")? {
-            builder = builder.proxy(proxy);
-        }
-        let client = builder.build().map_err(Error::Build)?;
+        let client = build(cfg, &opts.user_agent)?;
         let auth = Auth::from_config(cfg, &opts.user_agent)?;
+        let files = cfg
+            .tls_config
+            .iter()
+            .flat_map(|t| [&t.ca_file, &t.cert_file, &t.key_file])
+            .flatten()
+            .filter(|f| !f.is_empty())
+            .cloned()
+            .collect();
         Ok(HttpClient {
-            inner: Arc::new(Inner { client, auth }),
+            inner: Arc::new(Inner {
+                reload: Reloader::new(files, client.clone()),
+                client,
+                cfg: cfg.clone(),
+                user_agent: opts.user_agent.clone(),
+                auth,
+            }),
         })
+    }
+
+    /// The reqwest client to use now (rebuilt if TLS files changed).
+    fn current(&self) -> reqwest::Client {
+        match &self.inner.reload {
+            Some(r) => r.current(|| build(&self.inner.cfg, &self.inner.user_agent)),
+            None => self.inner.client.clone(),
+        }
     }
 
     /// A request builder on the inner reqwest client (no auth yet).
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
         self.inner.client.request(method, url)
-    }
-
-    /// The inner reqwest client, without the configured authentication.
-    pub fn reqwest_client(&self) -> &reqwest::Client {
-        &self.inner.client
     }
 
     /// Adds the configured auth and sends. Credential files are re-read on
@@ -91,6 +97,26 @@ impl HttpClient {
                 req.headers_mut().insert(AUTHORIZATION, value);
             }
         }
-        self.inner.client.execute(req).await.map_err(Error::Request)
+        self.current().execute(req).await.map_err(Error::Request)
     }
+}
+
+fn build(cfg: &HttpClientConfig, user_agent: &str) -> Result<reqwest::Client, Error> {
+    let tls = crate::tls::client_config(cfg.tls_config.as_ref(), "tls_config", cfg.enable_http2)?;
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .user_agent(user_agent)
+        .redirect(if cfg.follow_redirects {
+            Policy::limited(MAX_REDIRECTS)
+        } else {
+            Policy::none()
+        })
+        .no_proxy();
+    if !cfg.enable_http2 {
+        builder = builder.http1_only();
+    }
+    if let Some(proxy) = crate::proxy::build(&cfg.proxy(), "")? {
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(Error::Build)
 }

@@ -20,6 +20,7 @@ mod error;
 mod no_proxy;
 mod oauth2;
 mod proxy;
+mod reload;
 mod tls;
 mod verifier;
 

@@ -224,3 +224,18 @@ async fn http2_is_negotiated_by_alpn_unless_disabled() {
         (reqwest::Version::HTTP_11, "HTTP/1.1|-")
     );
 }
+
+#[tokio::test]
+async fn rotated_ca_file_is_picked_up_and_a_broken_one_keeps_the_old_client() {
+    let right = pki();
+    let wrong = pki();
+    let addr = serve_tls(echo_router(), tls_config(&right.server, BOTH, None)).await;
+    let url = format!("https://localhost:{}/echo", addr.port());
+    let ca = file(&wrong.ca_pem);
+    let c = client(&format!("tls_config: {{ca_file: {}}}", ca.path().display()));
+    assert!(get(&c, &url).await.is_err());
+    std::fs::write(ca.path(), &right.ca_pem).unwrap();
+    assert_eq!(get(&c, &url).await.unwrap().0, 200);
+    std::fs::write(ca.path(), "half-written").unwrap();
+    assert_eq!(get(&c, &url).await.unwrap().0, 200);
+}
