@@ -9,7 +9,11 @@ pub mod batching;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod grpc_status;
 pub mod metrics;
+pub mod otlp_config;
+pub mod otlp_grpc;
+pub mod otlp_http;
 pub mod pipeline;
 pub mod pyroscope;
 pub mod queue;
@@ -19,7 +23,7 @@ pub mod tls;
 pub use error::Error;
 
 use pipeline::{Pipeline, PipelineConsumer};
-use profcol_config::{ComponentId, Problem};
+use profcol_config::{decode, ComponentId, Problem};
 use profcol_pdata::{ComponentContext, Consumer};
 use std::sync::Arc;
 
@@ -50,11 +54,19 @@ fn canonical(kind: &str) -> Option<&'static str> {
 
 /// A decoded, validated exporter config.
 enum Parsed {
+    OtlpGrpc(Box<otlp_grpc::OtlpGrpcConfig>),
+    OtlpHttp(Box<otlp_http::OtlpHttpConfig>),
     Pyroscope(pyroscope::config::PyroscopeConfig),
 }
 
 fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
     match canonical(id.kind()) {
+        Some("otlp_grpc") => {
+            decode::<otlp_grpc::OtlpGrpcConfig>(body, path).map(|c| Parsed::OtlpGrpc(Box::new(c)))
+        }
+        Some("otlp_http") => {
+            decode::<otlp_http::OtlpHttpConfig>(body, path).map(|c| Parsed::OtlpHttp(Box::new(c)))
+        }
         Some("pyroscope") => pyroscope::config::parse(body, path).map(Parsed::Pyroscope),
         _ => Err(vec![Problem::new(
             path,
@@ -111,6 +123,8 @@ pub fn start_exporter(
     let parsed = parse(id, body, &path).map_err(Error::Config)?;
     let name = id.to_string();
     match parsed {
+        Parsed::OtlpGrpc(cfg) => Ok(queued(vec![otlp_grpc::start(&name, &cfg, &ctx.telemetry)?])),
+        Parsed::OtlpHttp(cfg) => Ok(queued(vec![otlp_http::start(&name, &cfg, &ctx.telemetry)?])),
         Parsed::Pyroscope(cfg) => Ok(queued(pyroscope::start(&name, &cfg, &ctx.telemetry)?)),
     }
 }

@@ -1,0 +1,213 @@
+//! The `otlp_http` exporter (alias `otlphttp`): POSTs protobuf
+//! `ExportProfilesServiceRequest`s to `{endpoint}/v1development/profiles`.
+
+use crate::config::{unknown_keys, Compression, Unknown};
+use crate::events::ExporterEvents;
+use crate::otlp_config::OtlpCommon;
+use crate::pipeline::{Pipeline, Prepared, Sender};
+use crate::retry::{parse_retry_after, RetryPolicy, SendError};
+use crate::Error;
+use bytes::Bytes;
+use profcol_config::{join_path, Problem, Validate};
+use profcol_pdata::otlp_collector::ExportProfilesServiceResponse;
+use profcol_pdata::ProfileBatch;
+use prost::Message;
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
+};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The path appended to `endpoint`.
+pub const PROFILES_PATH: &str = "v1development/profiles";
+const PROTOBUF: &str = "application/x-protobuf";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OtlpHttpConfig {
+    #[serde(flatten)]
+    pub common: OtlpCommon,
+    /// The full URL to POST to, instead of `{endpoint}/v1development/profiles`.
+    pub profiles_endpoint: Option<String>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl OtlpHttpConfig {
+    /// The URL profiles are POSTed to.
+    pub fn url(&self) -> Result<Url, String> {
+        let raw = match &self.profiles_endpoint {
+            Some(u) => u.clone(),
+            None => format!(
+                "{}/{PROFILES_PATH}",
+                self.common.endpoint.trim_end_matches('/')
+            ),
+        };
+        let url = Url::parse(&raw).map_err(|e| format!("invalid URL {raw:?}: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "unsupported scheme {:?} (use http or https)",
+                url.scheme()
+            ));
+        }
+        Ok(url)
+    }
+}
+
+impl Validate for OtlpHttpConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        let field = if self.profiles_endpoint.is_some() {
+            "profiles_endpoint"
+        } else {
+            "endpoint"
+        };
+        if self.common.endpoint.is_empty() && self.profiles_endpoint.is_none() {
+            problems.push(Problem::new(
+                join_path(path, "endpoint"),
+                "endpoint or profiles_endpoint is required",
+            ));
+        } else if let Err(e) = self.url() {
+            problems.push(Problem::new(join_path(path, field), e));
+        }
+        self.common.validate_common(path, problems);
+        unknown_keys(&self.unknown, path, problems);
+    }
+}
+
+/// One encoded (and compressed) request body.
+pub struct Body(Bytes);
+
+struct HttpSender {
+    client: reqwest::Client,
+    url: Url,
+    headers: HeaderMap,
+    timeout: std::time::Duration,
+    compression: Compression,
+    events: Arc<ExporterEvents>,
+}
+
+fn header_map(cfg: &OtlpCommon) -> Result<HeaderMap, Error> {
+    let mut headers = HeaderMap::new();
+    for (k, v) in &cfg.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| Error::Client(format!("header {k}: {e}")))?;
+        let mut value = HeaderValue::from_str(v.expose())
+            .map_err(|_| Error::Client(format!("header {k}: invalid value")))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+    if let Some(enc) = cfg.compression.encoding() {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
+    }
+    Ok(headers)
+}
+
+#[async_trait::async_trait]
+impl Sender for HttpSender {
+    type Request = Body;
+
+    fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Body>> {
+        let profiles = batch.len() as u64;
+        let raw = profcol_pdata::to_otlp::to_otlp(&batch.records).encode_to_vec();
+        match self.compression.compress(raw) {
+            Ok(body) => vec![Prepared {
+                bytes: body.len() as u64,
+                profiles,
+                request: Body(Bytes::from(body)),
+            }],
+            Err(e) => {
+                self.events
+                    .dropped("encode_failed", profiles, 0, &e.to_string());
+                vec![]
+            }
+        }
+    }
+
+    async fn send(&self, body: &Body) -> Result<(), SendError> {
+        let resp = self
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .timeout(self.timeout)
+            .body(body.0.clone())
+            .send()
+            .await
+            .map_err(|e| SendError::retryable(error_chain(&e)))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            if let Ok(r) = ExportProfilesServiceResponse::decode(bytes.as_ref()) {
+                if let Some(p) = r
+                    .partial_success
+                    .filter(|p| p.rejected_profiles != 0 || !p.error_message.is_empty())
+                {
+                    self.events
+                        .partial_success(p.rejected_profiles, &p.error_message);
+                }
+            }
+            return Ok(());
+        }
+        let snippet = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
+        let reason = format!("HTTP {status}: {}", snippet.trim());
+        match status {
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => Err(SendError::Retryable {
+                reason,
+                after: headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after),
+            }),
+            _ => Err(SendError::Permanent { reason }),
+        }
+    }
+}
+
+/// A reqwest error with its causes (the top level alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+pub fn start(
+    id: &str,
+    cfg: &OtlpHttpConfig,
+    telemetry: &profcol_pdata::Telemetry,
+) -> Result<Arc<Pipeline>, Error> {
+    let url = cfg.url().map_err(Error::Client)?;
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(cfg.common.tls.rustls_config()?)
+        .user_agent(crate::config::user_agent())
+        .connect_timeout(cfg.common.timeout.get())
+        .build()
+        .map_err(|e| Error::Client(error_chain(&e)))?;
+    let events = Arc::new(ExporterEvents::new(
+        id,
+        telemetry.metrics::<crate::metrics::ExporterMetrics>(),
+    ));
+    let sender = HttpSender {
+        client,
+        url,
+        headers: header_map(&cfg.common)?,
+        timeout: cfg.common.timeout.get(),
+        compression: cfg.common.compression,
+        events: events.clone(),
+    };
+    Ok(Pipeline::start(
+        Arc::new(sender),
+        &cfg.common.sending_queue,
+        RetryPolicy::from(&cfg.common.retry_on_failure),
+        events,
+    ))
+}
