@@ -3,6 +3,27 @@
 //! redirect and authentication behaviour from here, so the seed's client
 //! blocks mean the same thing everywhere.
 //!
+//! How the settings behave (Go's `prometheus/common` client is the model):
+//! - Auth: `bearer_token(_file)`, `authorization`, `basic_auth` or `oauth2`
+//!   sets `Authorization` unless the request already has one. Credential
+//!   files are re-read (and trimmed) on every request; empty credentials send
+//!   no header. oauth2: see the `oauth2` module notes.
+//! - TLS (rustls, ring): with `ca_pem`/`ca_file` only that CA is trusted (as
+//!   in Go), otherwise the system store. `min_version` TLS12 (default) or
+//!   TLS13. `server_name` sets the name the certificate must be valid for;
+//!   the SNI sent stays the URL host (rustls/reqwest offer no SNI override).
+//!   Files named by `tls_config` are re-checked on every request and the
+//!   client is rebuilt when they change.
+//! - `enable_http2`: ALPN offers `h2, http/1.1` (true) or only `http/1.1`.
+//!   Plain `http://` is always HTTP/1.1 (no h2c).
+//! - `follow_redirects`: up to 10, or none (the 3xx is returned).
+//! - Proxies: `proxy_url` proxies every request; with `no_proxy`, Go's
+//!   `httpproxy` rules apply (ports, CIDRs, subdomains, and loopback is
+//!   never proxied). `proxy_from_environment` reads `HTTP_PROXY`,
+//!   `HTTPS_PROXY`, `NO_PROXY` (or lowercase) when the client is built.
+//!   `proxy_connect_header` goes on CONNECT and also on plain-http requests
+//!   forwarded through the proxy; with a SOCKS proxy it is refused.
+//!
 //! ```no_run
 //! # async fn run(cfg: profcol_config::HttpClientConfig) -> Result<(), Box<dyn std::error::Error>> {
 //! use profcol_http::{reqwest, ClientOptions, HttpClient};

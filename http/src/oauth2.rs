@@ -6,6 +6,10 @@
 //! as HTTP basic auth (each URL-encoded); when the endpoint answers that with
 //! an error status, the request is repeated with them in the form body and
 //! the style that worked is remembered.
+//!
+//! Caching: a token is reused until a tenth of its `expires_in` before it
+//! ends (at most 10 s early, Go's margin); without `expires_in` it is kept
+//! for good. A changed client secret (rotated `client_secret_file`) drops it.
 
 use crate::auth::sensitive;
 use crate::credential::Credential;

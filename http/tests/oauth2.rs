@@ -228,3 +228,24 @@ async fn token_endpoint_over_its_own_tls_config() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn token_request_uses_the_oauth2_proxy_only() {
+    let (proxy, log) = support::proxy::start().await;
+    let target = format!("http://{}/echo", serve(echo_router()).await);
+    let c = client(&format!(
+        "oauth2: {{client_id: id, client_secret: s, token_url: 'http://token.invalid/token', proxy_url: 'http://{proxy}'}}"
+    ));
+    // The test proxy answers with plain text, which carries no token.
+    let err = get(&c, &target).await.unwrap_err().to_string();
+    assert!(
+        err.ends_with("failed: the response has no access_token"),
+        "{err}"
+    );
+    let seen = log.lock().unwrap().clone();
+    let targets: Vec<_> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.target.as_str()))
+        .collect();
+    assert_eq!(targets, vec![("POST", "http://token.invalid/token")]);
+}
