@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Side-by-side conversion benchmark over a pprof corpus.
+
+For every input file it measures, in bytes of (gzipped) input per second:
+  * gunzip      — Python's zlib-backed gzip.decompress, the floor any decoder pays;
+  * pprof (Go)  — google/pprof profile.Parse + Write (integration/go/bin/pprofbench);
+  * profcol     — `profcol convert FILE --to otlp -o OUT`. Process start-up is taken out
+                  by timing one invocation with the file given once and one with it given
+                  R times, and using the slope; when convert rejects repeated inputs it
+                  falls back to single runs minus the time of `profcol --version`.
+Prints a table with the ratios, and writes the raw numbers as JSON with --json.
+"""
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INTEG = os.path.dirname(HERE)
+ROOT = os.path.dirname(INTEG)
+
+
+def time_fn(fn, min_time, min_iters):
+    n, start = 0, time.perf_counter()
+    while n < min_iters or time.perf_counter() - start < min_time:
+        fn()
+        n += 1
+    return (time.perf_counter() - start) / n
+
+
+def run_wall(argv, reps):
+    """Median wall time of `reps` runs of argv; raises on failure."""
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        times.append(time.perf_counter() - t0)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.decode(errors="replace").strip()[-400:])
+    return statistics.median(times)
+
+
+def profcol_seconds(profcol, path, out, repeat, reps, startup):
+    if os.path.exists(out):
+        os.remove(out)
+    one = run_wall([profcol, "convert", path, "--to", "otlp", "-o", out], reps)
+    if not os.path.exists(out) or os.path.getsize(out) == 0:
+        raise RuntimeError(f"`profcol convert {path} --to otlp -o {out}` exited 0 but wrote nothing")
+    try:
+        many = run_wall([profcol, "convert", *([path] * repeat), "--to", "otlp", "-o", out], reps)
+        if many > one:
+            return (many - one) / (repeat - 1), "slope"
+    except RuntimeError:
+        pass
+    return max(one - startup, 1e-9), "minus-startup"
+
+
+def fmt_rate(bps):
+    return f"{bps / 1e6:9.1f}" if bps else "        -"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("files", nargs="*", help="pprof files (default: pdata/testdata + integration/corpus)")
+    ap.add_argument("--profcol", help="profcol binary (default: target/release/profcol, else target/debug)")
+    ap.add_argument("--pprofbench", default=os.path.join(INTEG, "go", "bin", "pprofbench"))
+    ap.add_argument("--repeat", type=int, default=21, help="copies of a file per profcol invocation")
+    ap.add_argument("--reps", type=int, default=3, help="invocations per measurement (median)")
+    ap.add_argument("--min-time", type=float, default=0.2, help="seconds per in-process measurement")
+    ap.add_argument("--json", help="write raw results here")
+    args = ap.parse_args()
+
+    files = args.files or sorted(glob.glob(os.path.join(ROOT, "pdata", "testdata", "*.pb.gz"))
+                                 + glob.glob(os.path.join(INTEG, "corpus", "*.pb.gz")))
+    if not files:
+        sys.exit("no corpus: run integration/capture_corpus.sh")
+    profcol = args.profcol
+    if not profcol:
+        rel = os.path.join(ROOT, "target", "release", "profcol")
+        profcol = rel if os.path.exists(rel) else os.path.join(ROOT, "target", "debug", "profcol")
+    if "release" not in profcol:
+        print(f"note: {profcol} is not a release build; numbers understate profcol "
+              "(cargo build --release -p profcol)", file=sys.stderr)
+
+    results = {f: {"file": os.path.relpath(f, ROOT), "bytes": os.path.getsize(f)} for f in files}
+    for f in files:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        try:
+            results[f]["gunzip_s"] = time_fn(lambda: gzip.decompress(data), args.min_time, 5)
+        except OSError as e:
+            results[f]["gunzip_error"] = str(e)
+
+    if os.access(args.pprofbench, os.X_OK):
+        r = subprocess.run([args.pprofbench, f"-min-time={int(args.min_time * 1000)}ms", *files],
+                           capture_output=True, text=True, timeout=600)
+        for line in r.stdout.splitlines():
+            rec = json.loads(line)
+            if rec.get("file") in results:
+                if rec.get("error"):
+                    results[rec["file"]]["pprof_error"] = rec["error"]
+                else:
+                    results[rec["file"]]["pprof_s"] = rec["seconds"]
+    else:
+        print(f"note: {args.pprofbench} missing (integration/go/build.sh); skipping the Go column",
+              file=sys.stderr)
+
+    have_profcol = os.access(profcol, os.X_OK)
+    if have_profcol:
+        startup = run_wall([profcol, "--version"], 5)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.otlp")
+            for f in files:
+                try:
+                    s, how = profcol_seconds(profcol, f, out, args.repeat, args.reps, startup)
+                    results[f]["profcol_s"], results[f]["profcol_method"] = s, how
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    results[f]["profcol_error"] = str(e)
+    else:
+        print(f"note: no profcol binary at {profcol}; skipping the profcol column", file=sys.stderr)
+
+    hdr = (f"{'file':<38} {'bytes':>8} {'gunzip':>9} {'pprof-Go':>9} {'profcol':>9} "
+           f"{'profcol/Go':>10} {'profcol/gz':>10}")
+    print("throughput in MB/s of gzipped input (higher is better); ratios of throughput")
+    print(hdr)
+    print("-" * len(hdr))
+    tot = {"bytes": 0, "gunzip_s": 0.0, "pprof_s": 0.0, "profcol_s": 0.0}
+    complete = True
+    for f in files:
+        r = results[f]
+        rate = {k: (r["bytes"] / r[k] if r.get(k) else None) for k in ("gunzip_s", "pprof_s", "profcol_s")}
+        ratio_go = f"{rate['profcol_s'] / rate['pprof_s']:10.2f}" if rate["profcol_s"] and rate["pprof_s"] else f"{'-':>10}"
+        ratio_gz = f"{rate['profcol_s'] / rate['gunzip_s']:10.2f}" if rate["profcol_s"] and rate["gunzip_s"] else f"{'-':>10}"
+        print(f"{r['file'][-38:]:<38} {r['bytes']:>8} {fmt_rate(rate['gunzip_s'])} {fmt_rate(rate['pprof_s'])} "
+              f"{fmt_rate(rate['profcol_s'])} {ratio_go} {ratio_gz}")
+        for k in ("gunzip_error", "pprof_error", "profcol_error"):
+            if k in r:
+                print(f"    {k}: {r[k]}")
+        if all(r.get(k) for k in ("gunzip_s", "pprof_s", "profcol_s")):
+            tot["bytes"] += r["bytes"]
+            for k in ("gunzip_s", "pprof_s", "profcol_s"):
+                tot[k] += r[k]
+        else:
+            complete = False
+    if tot["bytes"]:
+        g, p, c = (tot["bytes"] / tot[k] for k in ("gunzip_s", "pprof_s", "profcol_s"))
+        print("-" * len(hdr))
+        print(f"{'TOTAL (files with all three)':<38} {tot['bytes']:>8} {fmt_rate(g)} {fmt_rate(p)} {fmt_rate(c)} "
+              f"{c / p:10.2f} {c / g:10.2f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"profcol": profcol, "results": list(results.values())}, fh, indent=1)
+    if not have_profcol or not complete:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
