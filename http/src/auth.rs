@@ -90,7 +90,7 @@ impl Auth {
                 credentials,
                 inline_field,
             } => {
-                let value = credentials.load()?;
+                let value = credentials.load().await?;
                 if value.is_empty() {
                     return Ok(None);
                 }
@@ -98,7 +98,7 @@ impl Auth {
                 sensitive(format!("{scheme} {}", value.expose()).into_bytes(), &field).map(Some)
             }
             Auth::Basic { username, password } => {
-                let pw = password.load()?;
+                let pw = password.load().await?;
                 let raw = format!("{username}:{}", pw.expose());
                 let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
                 sensitive(format!("Basic {encoded}").into_bytes(), "basic_auth").map(Some)

@@ -73,9 +73,12 @@ impl HttpClient {
     }
 
     /// The reqwest client to use now (rebuilt if TLS files changed).
-    fn current(&self) -> reqwest::Client {
+    async fn current(&self) -> reqwest::Client {
         match &self.inner.reload {
-            Some(r) => r.current(|| build(&self.inner.cfg, &self.inner.user_agent)),
+            Some(r) => {
+                r.current(|| build(&self.inner.cfg, &self.inner.user_agent))
+                    .await
+            }
             None => self.inner.client.clone(),
         }
     }
@@ -97,7 +100,11 @@ impl HttpClient {
                 req.headers_mut().insert(AUTHORIZATION, value);
             }
         }
-        self.current().execute(req).await.map_err(Error::Request)
+        self.current()
+            .await
+            .execute(req)
+            .await
+            .map_err(Error::Request)
     }
 }
 

@@ -26,11 +26,11 @@ impl Credential {
 
     /// The current value; file contents are trimmed of surrounding
     /// whitespace (a trailing newline is the norm in mounted secrets).
-    pub(crate) fn load(&self) -> Result<Secret, Error> {
+    pub(crate) async fn load(&self) -> Result<Secret, Error> {
         match self {
             Credential::Inline(s) => Ok(s.clone()),
             Credential::Empty => Ok(Secret::default()),
-            Credential::File { field, path } => match std::fs::read_to_string(path) {
+            Credential::File { field, path } => match tokio::fs::read_to_string(path).await {
                 Ok(text) => Ok(Secret::new(text.trim())),
                 Err(source) => Err(Error::ReadFile {
                     field: field.clone(),

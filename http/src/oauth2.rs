@@ -124,7 +124,7 @@ impl TokenSource {
     /// The `Authorization` header value, from the cache or a new token.
     /// Concurrent callers wait for one token request instead of each sending one.
     pub(crate) async fn header(&self) -> Result<HeaderValue, Error> {
-        let secret = self.secret.load()?;
+        let secret = self.secret.load().await?;
         let mut state = self.state.lock().await;
         if let Some(c) = &state.token {
             let fresh = c.refresh_at.is_none_or(|at| Instant::now() < at);

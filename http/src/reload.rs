@@ -35,11 +35,15 @@ impl Reloader {
     }
 
     /// The client to use now, rebuilt with `build` first when the files changed.
-    pub(crate) fn current(
+    pub(crate) async fn current(
         &self,
         build: impl FnOnce() -> Result<reqwest::Client, Error>,
     ) -> reqwest::Client {
-        let now = fingerprint(&self.files);
+        let mut contents = Vec::with_capacity(self.files.len());
+        for f in &self.files {
+            contents.push(tokio::fs::read(f).await.ok());
+        }
+        let now = hash(&contents);
         let mut state = match self.state.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -60,11 +64,15 @@ impl Reloader {
     }
 }
 
-/// A hash of the files' contents; an unreadable file hashes as "missing".
+/// A hash of the files' contents, read now (at build time).
 fn fingerprint(files: &[String]) -> u64 {
+    let contents: Vec<_> = files.iter().map(|f| std::fs::read(f).ok()).collect();
+    hash(&contents)
+}
+
+/// An unreadable file hashes as "missing".
+fn hash(contents: &[Option<Vec<u8>>]) -> u64 {
     let mut h = DefaultHasher::new();
-    for f in files {
-        std::fs::read(f).ok().hash(&mut h);
-    }
+    contents.hash(&mut h);
     h.finish()
 }
