@@ -20,19 +20,20 @@ fn parse(s: &str) -> Result<usize, String> {
     let n: usize = num.parse().map_err(|_| {
         format!("invalid size {s:?}: expected a number of bytes such as 1048576 or 64MiB")
     })?;
-    let mul: usize =
-        match unit.trim() {
-            "" | "B" => 1,
-            "KB" => 1_000,
-            "KiB" => 1 << 10,
-            "MB" => 1_000_000,
-            "MiB" => 1 << 20,
-            "GB" => 1_000_000_000,
-            "GiB" => 1 << 30,
-            other => return Err(format!(
+    let mul: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
                 "invalid size {s:?}: unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB or GB)"
-            )),
-        };
+            ))
+        }
+    };
     n.checked_mul(mul)
         .ok_or_else(|| format!("invalid size {s:?}: too large"))
 }

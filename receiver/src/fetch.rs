@@ -80,7 +80,13 @@ async fn scrape_inner(
         max_decompressed_bytes: max_body_size,
         ..DecodeLimits::default()
     };
-    match decode_pprof(&body, &limits) {
+    // Decompressing and decoding up to max_body_size is CPU work: keep it
+    // off the async worker threads.
+    let raw = body.clone();
+    let decoded = tokio::task::spawn_blocking(move || decode_pprof(&raw, &limits))
+        .await
+        .map_err(|e| Error::Body(format!("decoding task failed: {e}")))?;
+    match decoded {
         Ok(profile) => Ok(Fetched { body, profile }),
         Err(profcol_pdata::Error::TooLarge { limit }) => Err(Error::DecompressedTooLarge { limit }),
         Err(source) => Err(Error::Decode {

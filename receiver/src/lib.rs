@@ -152,13 +152,14 @@ pub fn start_receiver(
     }
     drop(dctx);
 
-    let manager = manager::Manager::new(
+    let mut manager = manager::Manager::new(
         shared,
         status.clone(),
         tracker.clone(),
         ctx.shutdown.clone(),
     );
-    tracker.spawn(manager.run(initial, rx));
+    manager.start(initial);
+    tracker.spawn(manager.run(rx));
     tracing::info!(component = %component, "Receiver started.");
     Ok(ReceiverHandle {
         status,

@@ -48,12 +48,17 @@ impl Manager {
         }
     }
 
-    /// Applies updates until shutdown; then stops every loop.
-    pub async fn run(mut self, initial: Vec<Update>, mut updates: mpsc::Receiver<Update>) {
+    /// Starts the jobs of the sources known up front (the static targets),
+    /// so that they show in the status at once. Needs a runtime context.
+    pub fn start(&mut self, initial: Vec<Update>) {
         for (source, groups) in initial {
             self.sources.insert(source, groups);
         }
         self.reconcile();
+    }
+
+    /// Applies updates until shutdown; then stops every loop.
+    pub async fn run(mut self, mut updates: mpsc::Receiver<Update>) {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
