@@ -7,8 +7,10 @@
 
 pub mod batching;
 pub mod config;
+pub mod debug;
 pub mod error;
 pub mod events;
+pub mod file;
 pub mod grpc_status;
 pub mod metrics;
 pub mod otlp_config;
@@ -57,6 +59,8 @@ enum Parsed {
     OtlpGrpc(Box<otlp_grpc::OtlpGrpcConfig>),
     OtlpHttp(Box<otlp_http::OtlpHttpConfig>),
     Pyroscope(pyroscope::config::PyroscopeConfig),
+    File(file::FileConfig),
+    Debug(debug::DebugConfig),
 }
 
 fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
@@ -68,6 +72,8 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
             decode::<otlp_http::OtlpHttpConfig>(body, path).map(|c| Parsed::OtlpHttp(Box::new(c)))
         }
         Some("pyroscope") => pyroscope::config::parse(body, path).map(Parsed::Pyroscope),
+        Some("file") => decode::<file::FileConfig>(body, path).map(Parsed::File),
+        Some("debug") => decode::<debug::DebugConfig>(body, path).map(Parsed::Debug),
         _ => Err(vec![Problem::new(
             path,
             format!("unknown exporter type {:?}", id.kind()),
@@ -126,5 +132,10 @@ pub fn start_exporter(
         Parsed::OtlpGrpc(cfg) => Ok(queued(vec![otlp_grpc::start(&name, &cfg, &ctx.telemetry)?])),
         Parsed::OtlpHttp(cfg) => Ok(queued(vec![otlp_http::start(&name, &cfg, &ctx.telemetry)?])),
         Parsed::Pyroscope(cfg) => Ok(queued(pyroscope::start(&name, &cfg, &ctx.telemetry)?)),
+        Parsed::File(cfg) => Ok(queued(vec![file::start(&name, &cfg, &ctx.telemetry)?])),
+        Parsed::Debug(cfg) => Ok(ExporterHandle {
+            consumer: Arc::new(debug::DebugConsumer::new(&name, &cfg)),
+            pipelines: Vec::new(),
+        }),
     }
 }

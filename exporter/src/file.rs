@@ -1,0 +1,355 @@
+//! The `file` exporter: writes every profile to its own file (gzipped pprof
+//! by default, or OTLP protobuf / OTLP JSON), named by time, service and
+//! type, and deletes the oldest files beyond `max_files` / `max_bytes`. It
+//! is the sink of the embedded default pipeline.
+
+use crate::config::{unknown_keys, Unknown};
+use crate::events::ExporterEvents;
+use crate::pipeline::{Pipeline, Prepared, Sender};
+use crate::queue::QueueConfig;
+use crate::retry::{RetryPolicy, SendError};
+use crate::Error;
+use profcol_config::{join_path, Problem, Validate};
+use profcol_pdata::{ProfileBatch, ProfileRecord};
+use prost::Message;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    #[default]
+    Pprof,
+    Otlp,
+    OtlpJson,
+}
+
+impl FileFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Pprof => ".pb.gz",
+            Self::Otlp => ".otlp.pb",
+            Self::OtlpJson => ".otlp.json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FileConfig {
+    pub directory: String,
+    pub format: FileFormat,
+    /// 0 = no limit.
+    pub max_files: usize,
+    /// 0 = no limit.
+    pub max_bytes: u64,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        Self {
+            directory: "./profcol-data".to_string(),
+            format: FileFormat::Pprof,
+            max_files: 1000,
+            max_bytes: 1024 * 1024 * 1024,
+            unknown: Unknown::new(),
+        }
+    }
+}
+
+impl Validate for FileConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        if self.directory.trim().is_empty() {
+            problems.push(Problem::new(
+                join_path(path, "directory"),
+                "must not be empty",
+            ));
+        }
+        unknown_keys(&self.unknown, path, problems);
+    }
+}
+
+/// File names keep `[A-Za-z0-9._-]`; anything else becomes `_`.
+pub fn sanitize(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if out.is_empty() || out.chars().all(|c| c == '.') {
+        out = "unknown".to_string();
+    }
+    out
+}
+
+/// `20261125T114237.123Z` (UTC), so names sort by time.
+pub fn utc_stamp(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// The files written so far, oldest first, and the retention limits.
+struct Retention {
+    files: VecDeque<(PathBuf, u64)>,
+    bytes: u64,
+    max_files: usize,
+    max_bytes: u64,
+}
+
+impl Retention {
+    fn add(&mut self, path: PathBuf, size: u64) -> Vec<PathBuf> {
+        self.files.push_back((path, size));
+        self.bytes += size;
+        let mut evicted = Vec::new();
+        // The newest file always stays.
+        while self.files.len() > 1
+            && ((self.max_files > 0 && self.files.len() > self.max_files)
+                || (self.max_bytes > 0 && self.bytes > self.max_bytes))
+        {
+            if let Some((p, s)) = self.files.pop_front() {
+                self.bytes -= s;
+                evicted.push(p);
+            }
+        }
+        evicted
+    }
+}
+
+fn is_ours(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() > 20
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && [".pb.gz", ".otlp.pb", ".otlp.json"]
+            .iter()
+            .any(|e| name.ends_with(e))
+}
+
+/// Files this exporter wrote earlier (by name pattern), oldest first.
+fn existing(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(PathBuf, u64)> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(is_ours))
+        .filter_map(|e| Some((e.path(), e.metadata().ok().filter(|m| m.is_file())?.len())))
+        .collect();
+    found.sort();
+    found
+}
+
+pub struct FileWrite {
+    name: String,
+    data: Vec<u8>,
+}
+
+struct FileSender {
+    dir: PathBuf,
+    format: FileFormat,
+    seq: AtomicU64,
+    retention: Mutex<Retention>,
+    events: Arc<ExporterEvents>,
+}
+
+impl FileSender {
+    fn encode(&self, record: &ProfileRecord) -> Result<Vec<u8>, String> {
+        Ok(match self.format {
+            FileFormat::Pprof => match &record.raw {
+                Some(raw) if raw.starts_with(&[0x1f, 0x8b]) => raw.to_vec(),
+                Some(raw) => profcol_pdata::decode::gzip(raw),
+                None => profcol_pdata::encode_pprof_gzip(&record.profile),
+            },
+            FileFormat::Otlp => {
+                profcol_pdata::to_otlp(std::slice::from_ref(record)).encode_to_vec()
+            }
+            FileFormat::OtlpJson => {
+                serde_json::to_vec(&profcol_pdata::to_otlp(std::slice::from_ref(record)))
+                    .map_err(|e| e.to_string())?
+            }
+        })
+    }
+
+    fn file_name(&self, record: &ProfileRecord) -> String {
+        let service = record
+            .labels
+            .get(profcol_pdata::labels::SERVICE_NAME)
+            .unwrap_or("unknown");
+        format!(
+            "{}_{}_{}_{:06}{}",
+            utc_stamp(SystemTime::now()),
+            sanitize(service),
+            sanitize(record.name()),
+            self.seq.fetch_add(1, Ordering::Relaxed),
+            self.format.extension()
+        )
+    }
+}
+
+fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<PathBuf> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let dest = dir.join(name);
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, &dest)?;
+    Ok(dest)
+}
+
+#[async_trait::async_trait]
+impl Sender for FileSender {
+    type Request = FileWrite;
+
+    fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<FileWrite>> {
+        let mut out = Vec::with_capacity(batch.len());
+        for record in &batch.records {
+            match self.encode(record) {
+                Ok(data) => out.push(Prepared {
+                    bytes: data.len() as u64,
+                    profiles: 1,
+                    request: FileWrite {
+                        name: self.file_name(record),
+                        data,
+                    },
+                }),
+                Err(e) => self.events.dropped("encode_failed", 1, 0, &e),
+            }
+        }
+        out
+    }
+
+    async fn send(&self, w: &FileWrite) -> Result<(), SendError> {
+        let dir = self.dir.clone();
+        let name = w.name.clone();
+        // The request is borrowed; writing needs owned data on the blocking pool.
+        let data = w.data.clone();
+        let written = tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &data))
+            .await
+            .map_err(|e| SendError::permanent(e.to_string()))?
+            .map_err(|e| SendError::permanent(format!("cannot write {}: {e}", w.name)))?;
+        let evicted = self
+            .retention
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(written, w.data.len() as u64);
+        for old in evicted {
+            if let Err(e) = std::fs::remove_file(&old) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(exporter = %self.events.id(), file = %old.display(), error = %e, "Cannot delete an old profile file.");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn start(
+    id: &str,
+    cfg: &FileConfig,
+    telemetry: &profcol_pdata::Telemetry,
+) -> Result<Arc<Pipeline>, Error> {
+    let dir = PathBuf::from(&cfg.directory);
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: cfg.directory.clone(),
+        source,
+    })?;
+    let mut retention = Retention {
+        files: VecDeque::new(),
+        bytes: 0,
+        max_files: cfg.max_files,
+        max_bytes: cfg.max_bytes,
+    };
+    for (p, s) in existing(&dir) {
+        for old in retention.add(p, s) {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+    let events = Arc::new(ExporterEvents::new(
+        id,
+        telemetry.metrics::<crate::metrics::ExporterMetrics>(),
+    ));
+    let sender = FileSender {
+        dir,
+        format: cfg.format,
+        seq: AtomicU64::new(0),
+        retention: Mutex::new(retention),
+        events: events.clone(),
+    };
+    // One writer keeps names and retention in order; nothing to retry.
+    let queue = QueueConfig {
+        num_consumers: 1,
+        flush_timeout: profcol_config::Duration::default(),
+        ..QueueConfig::default()
+    };
+    let policy = RetryPolicy {
+        enabled: false,
+        ..RetryPolicy::from(&crate::retry::RetryConfig::default())
+    };
+    Ok(Pipeline::start(Arc::new(sender), &queue, policy, events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn stamps_and_names() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_071_057_123);
+        assert_eq!(utc_stamp(t), "20251125T114417.123Z");
+        assert_eq!(utc_stamp(SystemTime::UNIX_EPOCH), "19700101T000000.000Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(&utc_stamp(leap)[..8], "20000229");
+        assert_eq!(sanitize("ns/app name"), "ns_app_name");
+        assert_eq!(sanitize(".."), "unknown");
+        assert!(is_ours("20251125T114417.123Z_svc_cpu_000001.pb.gz"));
+        assert!(!is_ours("notes.txt"));
+    }
+
+    #[test]
+    fn retention_evicts_oldest_but_keeps_the_newest() {
+        let mut r = Retention {
+            files: VecDeque::new(),
+            bytes: 0,
+            max_files: 2,
+            max_bytes: 100,
+        };
+        assert!(r.add("a".into(), 10).is_empty());
+        assert!(r.add("b".into(), 10).is_empty());
+        assert_eq!(r.add("c".into(), 10), vec![PathBuf::from("a")]);
+        assert_eq!(
+            r.add("d".into(), 500),
+            vec![PathBuf::from("b"), PathBuf::from("c")]
+        );
+        assert_eq!(r.files.len(), 1);
+    }
+}

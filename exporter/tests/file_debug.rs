@@ -1,0 +1,238 @@
+//! The file exporter on a temporary directory (formats, names, retention)
+//! and the debug exporter's log lines.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use profcol_config::ComponentId;
+use profcol_exporter::start_exporter;
+use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
+use prost::Message;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn id(s: &str) -> ComponentId {
+    s.parse().unwrap()
+}
+
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn writes_one_gzipped_pprof_per_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, telemetry) = ctx("file");
+    let cfg = yaml(&format!("directory: {}", dir.path().join("out").display()));
+    let h = start_exporter(&id("file"), &cfg, ctx).unwrap();
+    let raw = record("ns/app one", 1, &[]);
+    let mut encoded = record("svc", 2, &[]);
+    encoded.raw = None;
+    h.consumer()
+        .consume(batch(vec![raw.clone(), encoded.clone()]))
+        .await
+        .unwrap();
+    h.shutdown(Duration::from_secs(5)).await;
+    let out = dir.path().join("out");
+    let names = files(&out);
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].contains("_ns_app_one_process_cpu_000000.pb.gz"),
+        "{names:?}"
+    );
+    assert!(
+        names[1].contains("_svc_process_cpu_000001.pb.gz"),
+        "{names:?}"
+    );
+    assert_eq!(
+        std::fs::read(out.join(&names[0])).unwrap(),
+        raw.raw.unwrap().to_vec(),
+        "raw gzip kept as is"
+    );
+    let second = std::fs::read(out.join(&names[1])).unwrap();
+    assert_eq!(&second[..2], &[0x1f, 0x8b]);
+    let decoded = profcol_pdata::decode_pprof(&second, &Default::default()).unwrap();
+    assert_eq!(&decoded, encoded.profile.as_ref());
+    assert_eq!(
+        metric(
+            &telemetry.encode(),
+            r#"profcol_exporter_sent_profiles_total{exporter="file"}"#
+        ),
+        Some(2.0)
+    );
+}
+
+#[tokio::test]
+async fn otlp_formats_decode() {
+    for format in ["otlp", "otlp_json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, _t) = ctx("file");
+        let cfg = yaml(&format!(
+            "directory: {}\nformat: {format}",
+            dir.path().display()
+        ));
+        let h = start_exporter(&id("file/x"), &cfg, ctx).unwrap();
+        h.consumer()
+            .consume(batch(vec![record("svc", 1, &[])]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let names = files(dir.path());
+        assert_eq!(names.len(), 1);
+        let data = std::fs::read(dir.path().join(&names[0])).unwrap();
+        let req: ExportProfilesServiceRequest = if format == "otlp" {
+            assert!(names[0].ends_with(".otlp.pb"));
+            ExportProfilesServiceRequest::decode(data.as_slice()).unwrap()
+        } else {
+            assert!(names[0].ends_with(".otlp.json"));
+            serde_json::from_slice(&data).unwrap()
+        };
+        assert_eq!(req.resource_profiles.len(), 1);
+        let folded = profcol_pdata::folded_otlp(&req);
+        assert_eq!(folded, profcol_pdata::folded_pprof(&profile(1)), "{format}");
+    }
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_files_including_earlier_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("20000101T000000.000Z_old_cpu_000000.pb.gz"),
+        b"x",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+    let (ctx, _t) = ctx("file");
+    let cfg = yaml(&format!(
+        "directory: {}\nmax_files: 3",
+        dir.path().display()
+    ));
+    let h = start_exporter(&id("file"), &cfg, ctx).unwrap();
+    for i in 0..5 {
+        h.consumer()
+            .consume(batch(vec![record(&format!("s{i}"), i, &[])]))
+            .await
+            .unwrap();
+    }
+    h.shutdown(Duration::from_secs(5)).await;
+    let names = files(dir.path());
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.contains(&"notes.txt".to_string()),
+        "foreign files stay"
+    );
+    for (name, want) in names
+        .iter()
+        .filter(|n| n.ends_with(".pb.gz"))
+        .zip(["_s2_", "_s3_", "_s4_"])
+    {
+        assert!(name.contains(want), "{names:?}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx2, _t) = common::ctx("file");
+    let cfg = yaml(&format!(
+        "directory: {}\nmax_bytes: 1",
+        dir.path().display()
+    ));
+    let h = start_exporter(&id("file"), &cfg, ctx2).unwrap();
+    for i in 0..3 {
+        h.consumer()
+            .consume(batch(vec![record("s", i, &[])]))
+            .await
+            .unwrap();
+    }
+    h.shutdown(Duration::from_secs(5)).await;
+    let names = files(dir.path());
+    assert_eq!(names.len(), 1, "only the newest file stays: {names:?}");
+    assert!(names[0].contains("_000002."));
+}
+
+#[tokio::test]
+async fn an_unusable_directory_fails_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let (ctx, _t) = ctx("file");
+    let cfg = yaml(&format!("directory: {}", blocker.join("sub").display()));
+    assert!(start_exporter(&id("file"), &cfg, ctx).is_err());
+}
+
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn debug_output(verbosity: &str) -> String {
+    let buf = Buf::default();
+    let b2 = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || b2.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (ctx, _t) = ctx("debug");
+    let h = start_exporter(&id("debug"), &yaml(&format!("verbosity: {verbosity}")), ctx).unwrap();
+    h.consumer()
+        .consume(batch(vec![record("svc-a", 5, &[("env", "dev")])]))
+        .await
+        .unwrap();
+    h.shutdown(Duration::from_secs(1)).await;
+    let out = buf.0.lock().unwrap().clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn debug_logs_one_line_per_profile_or_details() {
+    let basic = debug_output("basic").await;
+    let lines: Vec<&str> = basic.lines().collect();
+    assert_eq!(lines.len(), 1, "{basic}");
+    let line = lines[0];
+    // seed 5: samples 8 (work<-main) + 1 (main) = 9 samples/count in total; `work` is the heaviest leaf.
+    for want in [
+        "service=\"svc-a\"",
+        "profile_type=\"process_cpu\"",
+        "samples=2",
+        "sample_type=samples/count",
+        "total=9",
+        "top_frame=work",
+    ] {
+        assert!(line.contains(want), "{want} missing in {line}");
+    }
+    let detailed = debug_output("detailed").await;
+    assert!(
+        detailed.contains("label=\"env\" value=\"dev\""),
+        "{detailed}"
+    );
+    let stacks: Vec<&str> = detailed
+        .lines()
+        .filter(|l| l.contains("Profile stack."))
+        .collect();
+    assert_eq!(stacks.len(), 2, "{detailed}");
+    assert!(
+        stacks[0].contains("value=8") && stacks[0].contains("stack=main;work"),
+        "{}",
+        stacks[0]
+    );
+    assert!(
+        stacks[1].contains("value=1") && stacks[1].contains("stack=main"),
+        "{}",
+        stacks[1]
+    );
+}
