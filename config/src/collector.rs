@@ -201,13 +201,8 @@ pub fn parse_collector(doc: &Value) -> Result<CollectorConfig, Vec<Problem>> {
     for (k, v) in root {
         let key = key_name(k);
         if key == "service" {
-            match decode_only::<ServiceConfig>(null_to_map(v), "service") {
-                Ok(s) => {
-                    s.validate("service", &mut problems);
-                    cfg.service = s;
-                }
-                Err(p) => problems.push(p),
-            }
+            cfg.service = parse_service(v, &mut problems);
+            cfg.service.validate("service", &mut problems);
             continue;
         }
         let Some(kind) = Kind::ALL.into_iter().find(|k| k.section() == key) else {
@@ -247,12 +242,37 @@ pub fn parse_collector(doc: &Value) -> Result<CollectorConfig, Vec<Problem>> {
     }
 }
 
-fn null_to_map(v: &Value) -> Value {
-    if v.is_null() {
-        Value::Mapping(Default::default())
-    } else {
-        v.clone()
+/// Decodes `service` key by key, so that one bad key does not hide the
+/// problems of the others (pipelines are checked even next to a typo).
+fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
+    let mut service = ServiceConfig::default();
+    let map = match v {
+        Value::Null => return service,
+        Value::Mapping(m) => m,
+        _ => {
+            problems.push(Problem::new("service", "must be a mapping"));
+            return service;
+        }
+    };
+    for (k, value) in map {
+        let key = key_name(k);
+        let path = join_path("service", &key);
+        let value = value.clone();
+        let result = match key.as_str() {
+            "pipelines" => decode_only(value, &path).map(|x| service.pipelines = x),
+            "extensions" => decode_only(value, &path).map(|x| service.extensions = x),
+            "telemetry" => decode_only(value, &path).map(|x| service.telemetry = x),
+            "shutdown_timeout" => decode_only(value, &path).map(|x| service.shutdown_timeout = x),
+            _ => Err(Problem::new(
+                path,
+                "unknown field (expected pipelines, extensions, telemetry or shutdown_timeout)",
+            )),
+        };
+        if let Err(p) = result {
+            problems.push(p);
+        }
     }
+    service
 }
 
 fn check_pipelines(cfg: &CollectorConfig, problems: &mut Vec<Problem>) {

@@ -24,12 +24,19 @@ pub fn profcol_bin() -> PathBuf {
 
 /// Runs profcol to completion with `args`.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(profcol_bin()).args(args).output().expect("run profcol")
+    Command::new(profcol_bin())
+        .args(args)
+        .output()
+        .expect("run profcol")
 }
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running profcol, killed when dropped.

@@ -29,7 +29,12 @@ fn validate_reports_every_problem_exactly() {
         let out = run(&["validate", "--config", path.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{} must be refused", path.display());
-        assert_eq!(stderr.trim_end(), expected.trim_end(), "for {}", path.display());
+        assert_eq!(
+            stderr.trim_end(),
+            expected.trim_end(),
+            "for {}",
+            path.display()
+        );
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} fixtures found");
@@ -63,8 +68,13 @@ fn files_merge_in_order_and_set_wins() {
         "--set",
         "receivers.pyroscope_scrape.job_name=from-set",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let doc: serde_yaml::Value = serde_yaml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
     let r = &doc["receivers"]["pyroscope_scrape"];
     assert_eq!(r["scrape_interval"], "30s", "maps merge");
     assert_eq!(r["targets"][0]["__address__"], "b:2", "lists replace");
@@ -89,11 +99,18 @@ fn print_config_redacts_secrets_from_env_and_files() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!stdout.contains("file-secret-value"), "{stdout}");
     assert!(!stdout.contains("env-secret-value"), "{stdout}");
     assert!(stdout.contains("password: <secret>"), "{stdout}");
-    assert!(stdout.contains("http://user:<secret>@proxy:3128"), "{stdout}");
+    assert!(
+        stdout.contains("http://user:<secret>@proxy:3128"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -101,15 +118,29 @@ fn components_lists_the_built_in_types() {
     let out = run(&["components"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    for t in ["pyroscope_scrape", "otlp_grpc", "otlp_http", "pyroscope", "file", "debug"] {
-        assert!(stdout.contains(&format!("name: {t}\n")), "{t} missing:\n{stdout}");
+    for t in [
+        "pyroscope_scrape",
+        "otlp_grpc",
+        "otlp_http",
+        "pyroscope",
+        "file",
+        "debug",
+    ] {
+        assert!(
+            stdout.contains(&format!("name: {t}\n")),
+            "{t} missing:\n{stdout}"
+        );
     }
 }
 
 #[test]
 fn validate_accepts_the_embedded_default() {
     let out = run(&["validate"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration is valid"));
 }
 
@@ -119,5 +150,41 @@ fn version_is_printed() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("profcol {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn problems_name_the_file_that_set_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(
+        &dir,
+        "base.yaml",
+        "receivers:\n  pyroscope_scrape:\n    targets: [{__address__: 'a:1'}]\nexporters:\n  debug: {}\nservice:\n  pipelines:\n    profiles: {receivers: [pyroscope_scrape], exporters: [debug]}\n",
+    );
+    let overlay = write(
+        &dir,
+        "overlay.yaml",
+        "receivers:\n  pyroscope_scrape:\n    scrape_interval: soon\n",
+    );
+    let out = run(&[
+        "validate",
+        "--config",
+        &base,
+        "--config",
+        &overlay,
+        "--set",
+        "exporters.debug.bogus=1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "{overlay}: receivers::pyroscope_scrape::scrape_interval: invalid duration \"soon\""
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--set: exporters::debug::bogus: unknown field"),
+        "{stderr}"
     );
 }

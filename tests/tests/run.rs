@@ -45,7 +45,10 @@ fn admin_pages_and_own_cpu_profile() {
     )
     .unwrap();
     let p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert!(wait_ready(port, "/-/ready", Duration::from_secs(20)), "never became ready");
+    assert!(
+        wait_ready(port, "/-/ready", Duration::from_secs(20)),
+        "never became ready"
+    );
 
     let (status, body) = http_get(port, "/-/healthy").unwrap();
     assert_eq!(status, 200);
@@ -54,16 +57,28 @@ fn admin_pages_and_own_cpu_profile() {
     let (status, body) = http_get(port, "/debug/pprof/profile?seconds=1").unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let profile = decode_pprof(&body, &DecodeLimits::default()).expect("own CPU profile decodes");
-    let types: Vec<&str> = profile.sample_type.iter().map(|t| profile.str(t.r#type)).collect();
+    let types: Vec<&str> = profile
+        .sample_type
+        .iter()
+        .map(|t| profile.str(t.r#type))
+        .collect();
     assert_eq!(types, ["samples", "cpu"]);
-    assert!(profile.duration_nanos >= 900_000_000, "duration {}", profile.duration_nanos);
+    assert!(
+        profile.duration_nanos >= 900_000_000,
+        "duration {}",
+        profile.duration_nanos
+    );
 
     let (status, body) = http_get(port, "/debug/pprof/heap").unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let heap = decode_pprof(&body, &DecodeLimits::default()).expect("own heap profile decodes");
     assert!(!heap.sample.is_empty(), "the heap profile has samples");
 
-    let files = wait_for_files(&dir.path().join("out"), &["process_cpu", "memory"], Duration::from_secs(25));
+    let files = wait_for_files(
+        &dir.path().join("out"),
+        &["process_cpu", "memory"],
+        Duration::from_secs(25),
+    );
     assert!(files.iter().any(|f| f.contains("process_cpu")), "{files:?}");
     assert!(files.iter().any(|f| f.contains("memory")), "{files:?}");
 
@@ -75,7 +90,9 @@ fn admin_pages_and_own_cpu_profile() {
     let (status, body) = http_get(port, "/api/v1/targets").unwrap();
     assert_eq!(status, 200);
     let targets: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let jobs = targets["data"]["receivers"]["pyroscope_scrape/self"].as_array().unwrap();
+    let jobs = targets["data"]["receivers"]["pyroscope_scrape/self"]
+        .as_array()
+        .unwrap();
     assert_eq!(jobs.len(), 2, "process_cpu and memory: {targets}");
 
     let (status, body) = http_get(port, "/targets").unwrap();
@@ -103,10 +120,26 @@ fn embedded_default_pipeline_writes_own_profiles() {
         ],
         dir.path(),
     );
-    let files = wait_for_files(&dir.path().join("profcol-data"), &["process_cpu", "memory"], Duration::from_secs(40));
+    let files = wait_for_files(
+        &dir.path().join("profcol-data"),
+        &["process_cpu", "memory"],
+        Duration::from_secs(40),
+    );
     let (exit, log) = p.interrupt(Duration::from_secs(12));
-    assert!(files.iter().any(|f| f.contains("process_cpu")), "{files:?}\n{log}");
-    assert!(files.iter().any(|f| f.contains("memory")), "{files:?}\n{log}");
-    assert!(exit.is_some_and(|s| s.success()), "no clean stop: {exit:?}\n{log}");
-    assert!(log.contains("process_cpu"), "the debug exporter logs each profile:\n{log}");
+    assert!(
+        files.iter().any(|f| f.contains("process_cpu")),
+        "{files:?}\n{log}"
+    );
+    assert!(
+        files.iter().any(|f| f.contains("memory")),
+        "{files:?}\n{log}"
+    );
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "no clean stop: {exit:?}\n{log}"
+    );
+    assert!(
+        log.contains("process_cpu"),
+        "the debug exporter logs each profile:\n{log}"
+    );
 }
