@@ -169,7 +169,7 @@ impl Sender for HttpSender {
 }
 
 /// A reqwest error with its causes (the top level alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

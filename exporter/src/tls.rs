@@ -160,9 +160,12 @@ impl TlsSettings {
     ) -> Result<tonic::transport::Endpoint, Error> {
         use tonic::transport::{Certificate, ClientTlsConfig, Identity};
         let mut cfg = ClientTlsConfig::new();
-        match self.ca()? {
-            Some(pem) => cfg = cfg.ca_certificate(Certificate::from_pem(pem)),
-            None => cfg = cfg.with_native_roots(),
+        // tonic refuses roots next to a custom verifier.
+        if !self.insecure_skip_verify {
+            match self.ca()? {
+                Some(pem) => cfg = cfg.ca_certificate(Certificate::from_pem(pem)),
+                None => cfg = cfg.with_native_roots(),
+            }
         }
         if let Some((cert, key)) = self.identity()? {
             cfg = cfg.identity(Identity::from_pem(cert, key));
@@ -176,7 +179,7 @@ impl TlsSettings {
         } else {
             endpoint.tls_config(cfg)
         };
-        result.map_err(|e| Error::Tls(e.to_string()))
+        result.map_err(|e| Error::Tls(crate::otlp_http::error_chain(&e)))
     }
 }
 
