@@ -10,6 +10,7 @@ pub mod convert;
 pub mod fanout;
 pub mod logging;
 pub mod pipeline;
+pub mod process_metrics;
 pub mod redact;
 pub mod settings;
 pub mod shutdown;

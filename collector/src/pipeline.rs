@@ -30,7 +30,9 @@ pub fn run_until_signal(settings: Settings) -> anyhow::Result<ExitCode> {
         let running = Running::start(&settings).await?;
         let signal = crate::shutdown::signal().await;
         info!(signal, "Shutting down.");
-        running.stop(settings.config.service.shutdown_timeout.get()).await;
+        running
+            .stop(settings.config.service.shutdown_timeout.get())
+            .await;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -50,6 +52,9 @@ impl Running {
     pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
         let cfg = &settings.config;
         let telemetry = Telemetry::default();
+        telemetry.with_registry(|r| {
+            r.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        });
         let state = AdminState::new(telemetry.clone());
         let admin_stop = CancellationToken::new();
         let address = &cfg.service.telemetry.metrics.address;
@@ -71,8 +76,9 @@ impl Running {
         let mut exporters = BTreeMap::new();
         for id in used(cfg, Kind::Exporter) {
             let body = cfg.get(Kind::Exporter, &id).cloned().unwrap_or_default();
-            let handle = profcol_exporter::start_exporter(&id, &body, context(&id, &exporters_stop))
-                .with_context(|| format!("cannot start exporter {id}"))?;
+            let handle =
+                profcol_exporter::start_exporter(&id, &body, context(&id, &exporters_stop))
+                    .with_context(|| format!("cannot start exporter {id}"))?;
             exporters.insert(id, handle);
         }
 
@@ -92,12 +98,17 @@ impl Running {
                 .pipelines
                 .iter()
                 .filter(|(_, p)| p.receivers.contains(&id))
-                .filter_map(|(name, _)| pipelines.get(name.as_str()).map(|c| (name.clone(), c.clone())))
+                .filter_map(|(name, _)| {
+                    pipelines
+                        .get(name.as_str())
+                        .map(|c| (name.clone(), c.clone()))
+                })
                 .collect();
             let next: Arc<dyn Consumer> = Arc::new(FanOut::new(feeds));
             let body = cfg.get(Kind::Receiver, &id).cloned().unwrap_or_default();
-            let handle = profcol_receiver::start_receiver(&id, &body, context(&id, &receivers_stop), next)
-                .with_context(|| format!("cannot start receiver {id}"))?;
+            let handle =
+                profcol_receiver::start_receiver(&id, &body, context(&id, &receivers_stop), next)
+                    .with_context(|| format!("cannot start receiver {id}"))?;
             state
                 .receivers
                 .lock()
@@ -136,7 +147,11 @@ impl Running {
         self.admin.ready.store(false, Ordering::Release);
         self.receivers_stop.cancel();
         let receivers: Vec<_> = std::mem::take(
-            &mut *self.admin.receivers.lock().unwrap_or_else(PoisonError::into_inner),
+            &mut *self
+                .admin
+                .receivers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
         );
         let waits = futures::future::join_all(receivers.into_iter().map(|(_, h)| h.wait()));
         if tokio::time::timeout(deadline, waits).await.is_err() {
