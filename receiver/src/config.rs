@@ -6,6 +6,7 @@ use crate::byte_size::ByteSize;
 use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::http_sd::HttpSdConfig;
 use crate::profile_types::{valid_name, ProfileType, ProfilingConfig};
+use crate::targets::{address_with_port, ADDRESS, SCHEME};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -108,7 +109,11 @@ impl Validate for ScrapeConfig {
             };
             problems.push(Problem::new(at(key), msg));
         }
-        if self.relabel_configs.is_some() {
+        let relabel_empty = self
+            .relabel_configs
+            .as_ref()
+            .is_none_or(|v| v.is_null() || v.as_sequence().is_some_and(|s| s.is_empty()));
+        if !relabel_empty {
             problems.push(Problem::new(
                 at("relabel_configs"),
                 "relabel_configs is not supported yet",
@@ -227,11 +232,30 @@ fn check_targets(cfg: &ScrapeConfig, path: &str, problems: &mut Vec<Problem>) {
     };
     for (i, t) in targets.iter().enumerate() {
         let here = join_path(&at, &i.to_string());
-        if t.get("__address__").is_none_or(|a| a.is_empty()) {
-            problems.push(Problem::new(
+        match t.get(ADDRESS).filter(|a| !a.is_empty()) {
+            None => problems.push(Problem::new(
                 here.clone(),
                 "a target needs an __address__ label",
-            ));
+            )),
+            Some(addr) => {
+                let mut scheme = t.get(SCHEME).unwrap_or(&cfg.scheme).as_str();
+                if scheme != "http" && scheme != "https" {
+                    if t.contains_key(SCHEME) {
+                        problems.push(Problem::new(
+                            join_path(&here, SCHEME),
+                            format!("__scheme__ must be \"http\" or \"https\" (got {scheme:?})"),
+                        ));
+                    }
+                    scheme = "http";
+                }
+                if let Err(e) = address_with_port(addr, scheme) {
+                    let msg = match e {
+                        crate::Error::InvalidTarget(m) => m,
+                        other => other.to_string(),
+                    };
+                    problems.push(Problem::new(join_path(&here, ADDRESS), msg));
+                }
+            }
         }
         for name in t.keys() {
             if !valid_name(name) {
@@ -360,10 +384,13 @@ mod tests {
                 format!("{p}::forward_to: forward_to is not used by profcol: list this receiver in a pipeline of service.pipelines instead"),
             ]),
             ("job_name: x".to_string(), vec![format!("{p}::targets: targets is required (list targets here, or discover them with http_sd_configs or file_sd_configs)")]),
-            ("targets: [{service_name: a}, {__address__: '', 'bad-name': x}]".to_string(), vec![
+            ("targets: [{service_name: a}, {__address__: '', 'bad-name': x}, {__address__: 'h:1/x'}, {__address__: '::1'}, {__address__: h, __scheme__: ftp}]".to_string(), vec![
                 format!("{p}::targets::0: a target needs an __address__ label"),
                 format!("{p}::targets::1: a target needs an __address__ label"),
                 format!("{p}::targets::1::bad-name: invalid label name \"bad-name\" (must match [a-zA-Z_][a-zA-Z0-9_]*)"),
+                format!("{p}::targets::2::__address__: __address__ \"h:1/x\" must be host[:port] (no path, query or credentials)"),
+                format!("{p}::targets::3::__address__: __address__ \"::1\": write IPv6 addresses in brackets, e.g. [::1]:4040"),
+                format!("{p}::targets::4::__scheme__: __scheme__ must be \"http\" or \"https\" (got \"ftp\")"),
             ]),
             (format!("{T}profiling_config: {{profile: {{memory: {{enabled: false}}, block: {{enabled: false}}, goroutine: {{enabled: false}}, mutex: {{enabled: false}}, process_cpu: {{enabled: false}}}}}}"), vec![format!("{p}::profiling_config::profile: every profile type is disabled: enable at least one")]),
             (format!("{T}profiling_config: {{path_prefix: app}}"), vec![format!("{p}::profiling_config::path_prefix: path_prefix must start with \"/\" (got \"app\")")]),
@@ -388,7 +415,8 @@ mod tests {
     #[test]
     fn all_problems_are_reported_together() {
         let errs =
-            parse("scheme: gopher\nscrape_timeout: 1s\nrelabel_configs: []\nx: 1").unwrap_err();
+            parse("scheme: gopher\nscrape_timeout: 1s\nrelabel_configs: [{action: drop}]\nx: 1")
+                .unwrap_err();
         assert_eq!(errs.len(), 5, "{errs:#?}");
     }
 
