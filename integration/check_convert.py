@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Cross-checks `profcol convert` against independent decoders.
+
+For every corpus file (pdata/testdata/*.pb.gz, integration/corpus/*.pb.gz, or the
+files given):
+  * `--to otlp`: the output decodes with the upstream Python OTLP stubs, has a
+    well-formed dictionary, one OTLP profile per pprof sample type, and the same
+    folded stacks (root;...;leaf -> summed value, zero stacks ignored) as the
+    input pprof decoded by pbwire.py;
+  * `--to pprof`: the output decodes as pprof (pbwire) with the same sample types,
+    folded stacks and duration as the input.
+Prints `N passed, M failed` last; exits non-zero on failure (2 when profcol is missing,
+0 then with --allow-missing).
+"""
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "python"))
+import pbwire  # noqa: E402
+
+
+def nonzero(d):
+    return {k: v for k, v in d.items() if v != 0}
+
+
+def diff(a, b, n=3):
+    keys = sorted(set(a) | set(b), key=lambda k: -abs(a.get(k, 0) - b.get(k, 0)))
+    return [(k[-80:], a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)][:n]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("files", nargs="*")
+    ap.add_argument("--profcol", default=os.environ.get("PROFCOL", os.path.join(ROOT, "target", "debug", "profcol")))
+    ap.add_argument("--allow-missing", action="store_true")
+    args = ap.parse_args()
+    passed = failed = 0
+
+    def check(name, ok, detail=""):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+            print(f"PASS {name}")
+        else:
+            failed += 1
+            print(f"FAIL {name}: {detail}")
+        return ok
+
+    try:
+        from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2 as svc_pb2
+        import otlp_receiver
+    except ImportError as e:
+        print(f"SKIP: python OTLP stubs missing ({e}); run integration/install.sh")
+        print("0 passed, 0 failed, 1 skipped" if args.allow_missing else "0 passed, 1 failed")
+        sys.exit(0 if args.allow_missing else 2)
+    if not os.access(args.profcol, os.X_OK):
+        print(f"SKIP: no profcol binary at {args.profcol}")
+        print("0 passed, 0 failed, 1 skipped" if args.allow_missing else "0 passed, 1 failed")
+        sys.exit(0 if args.allow_missing else 2)
+
+    files = args.files or sorted(glob.glob(os.path.join(ROOT, "pdata", "testdata", "*.pb.gz"))
+                                 + glob.glob(os.path.join(HERE, "corpus", "*.pb.gz")))
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in files:
+            name = os.path.relpath(f, ROOT)
+            with open(f, "rb") as fh:
+                src = pbwire.pprof_summary(fh.read())
+            want = {t: nonzero(fo) for t, fo in zip(src["sample_types"], src["folded"])}
+
+            out = os.path.join(tmp, "out.otlp")
+            r = subprocess.run([args.profcol, "convert", f, "--to", "otlp", "-o", out],
+                               capture_output=True, text=True, timeout=60)
+            if not check(f"{name}: convert --to otlp exits 0", r.returncode == 0, r.stderr.strip()[-300:]):
+                continue
+            req = svc_pb2.ExportProfilesServiceRequest()
+            try:
+                with open(out, "rb") as fh:
+                    req.ParseFromString(fh.read())
+                recs = otlp_receiver.records_from_request(req, "file", {})
+            except Exception as e:
+                check(f"{name}: otlp output decodes with the upstream stubs", False, repr(e))
+                continue
+            probs = sorted({p for r in recs for p in r.get("problems", [])})
+            check(f"{name}: otlp dictionary well formed", not probs, probs[:3])
+            got = {}
+            for rec in recs:
+                if "sample_type" in rec:
+                    t = f"{rec['sample_type']}/{rec['sample_unit']}"
+                    got.setdefault(t, {})
+                    for k, v in rec["folded"].items():
+                        got[t][k] = got[t].get(k, 0) + v
+            check(f"{name}: one otlp profile per sample type",
+                  sorted(got) == sorted(want), f"got {sorted(got)}, want {sorted(want)}")
+            bad = {t: diff(nonzero(got.get(t, {})), w) for t, w in want.items()
+                   if nonzero(got.get(t, {})) != w}
+            check(f"{name}: otlp folded stacks equal the input's", not bad, bad)
+
+            outp = os.path.join(tmp, "out.pb.gz")
+            r = subprocess.run([args.profcol, "convert", f, "--to", "pprof", "-o", outp],
+                               capture_output=True, text=True, timeout=60)
+            if not check(f"{name}: convert --to pprof exits 0", r.returncode == 0, r.stderr.strip()[-300:]):
+                continue
+            try:
+                with open(outp, "rb") as fh:
+                    back = pbwire.pprof_summary(fh.read())
+            except Exception as e:
+                check(f"{name}: pprof output decodes", False, repr(e))
+                continue
+            got = {t: nonzero(fo) for t, fo in zip(back["sample_types"], back["folded"])}
+            check(f"{name}: pprof round trip keeps sample types, stacks, duration",
+                  got == want and back["duration_nanos"] == src["duration_nanos"],
+                  {t: diff(got.get(t, {}), w) for t, w in want.items() if got.get(t) != w}
+                  or (back["duration_nanos"], src["duration_nanos"]))
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
