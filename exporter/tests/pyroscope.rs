@@ -400,6 +400,78 @@ async fn shutdown_flushes_what_is_queued() {
     );
 }
 
+#[tokio::test]
+async fn connection_refused_is_retried_until_the_backend_is_up() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (ctx, telemetry) = ctx("pyroscope");
+    let cfg = yaml(&format!(
+        "endpoint:\n    url: http://127.0.0.1:{port}\n    {FAST}\n    max_backoff_retries: 0"
+    ));
+    let h = start_exporter(&id("pyroscope"), &cfg, ctx).unwrap();
+    h.consumer()
+        .consume(batch(vec![record("late", 1, &[])]))
+        .await
+        .unwrap();
+    let retries = r#"profcol_exporter_retries_total{exporter="pyroscope"}"#;
+    assert!(
+        eventually(Duration::from_secs(5), || metric(
+            &telemetry.encode(),
+            retries
+        ) >= Some(2.0))
+        .await
+    );
+    let server = Recorder::start_at(&format!("127.0.0.1:{port}"), ok()).await;
+    h.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(server.count(), 1);
+    assert_eq!(decode(&server.requests()[0].body).series.len(), 1);
+}
+
+#[tokio::test]
+async fn the_queue_is_bounded_in_bytes() {
+    let server = Recorder::start(Arc::new(|_| {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }))
+    .await;
+    let (ctx, telemetry) = ctx("pyroscope");
+    let one = record("s", 0, &[]).raw.unwrap().len();
+    let max_bytes = one * 5 + one / 2;
+    let cfg = yaml(&format!(
+        "endpoint:\n    url: {}\n    min_backoff_period: 10s\n    max_backoff_period: 10s\nsending_queue: {{num_consumers: 1, max_bytes: {max_bytes}, flush_timeout: 0s, max_batch_size: 1}}",
+        server.url()
+    ));
+    let h = start_exporter(&id("pyroscope"), &cfg, ctx).unwrap();
+    let c = h.consumer();
+    c.consume(batch(vec![record("first", 0, &[])]))
+        .await
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), || server.count() == 1).await);
+    let mut accepted = 0;
+    for _ in 0..50 {
+        if c.consume(batch(vec![record("s", 0, &[])])).await.is_ok() {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 5);
+    let page = telemetry.encode();
+    let queued = metric(
+        &page,
+        r#"profcol_exporter_queue_bytes{exporter="pyroscope"}"#,
+    )
+    .unwrap();
+    assert!(queued as usize <= max_bytes, "{queued} > {max_bytes}");
+    assert_eq!(
+        metric(
+            &page,
+            r#"profcol_exporter_dropped_profiles_total{exporter="pyroscope",reason="queue_full"}"#
+        ),
+        Some(45.0)
+    );
+    h.shutdown(Duration::from_millis(100)).await;
+}
+
 #[test]
 fn validation_reports_unknown_keys_with_paths() {
     let err = validate_exporter(

@@ -153,6 +153,10 @@ pub struct Recorder {
 
 impl Recorder {
     pub async fn start(behaviour: Behaviour) -> Self {
+        Self::start_at("127.0.0.1:0", behaviour).await
+    }
+
+    pub async fn start_at(addr: &str, behaviour: Behaviour) -> Self {
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let s2 = seen.clone();
         let app = axum::Router::new().fallback(
@@ -174,7 +178,7 @@ impl Recorder {
                 }
             },
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { addr, seen }
