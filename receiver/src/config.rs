@@ -401,6 +401,13 @@ mod tests {
                 format!("{p}::http_sd_configs::0::url: url is required"),
                 format!("{p}::http_sd_configs::0::refresh_interval: refresh_interval must be greater than 0"),
             ]),
+            (format!("{T}http_sd_configs: [{{url: 'ftp://x/t'}}, {{url: 'not a url'}}]"), vec![
+                format!("{p}::http_sd_configs::0::url: url must be an http or https URL"),
+                format!("{p}::http_sd_configs::1::url: invalid URL: relative URL without a base"),
+            ]),
+            (format!("{T}file_sd_configs: [{{files: [/a.yml], refresh_interval: 0s}}]"), vec![
+                format!("{p}::file_sd_configs::0::refresh_interval: refresh_interval must be greater than 0"),
+            ]),
             (format!("{T}file_sd_configs: [{{files: []}}, {{files: ['/etc/t.txt', '/etc/[.json']}}]"), vec![
                 format!("{p}::file_sd_configs::0::files: files must list at least one path or glob"),
                 format!("{p}::file_sd_configs::1::files::0: file \"/etc/t.txt\" must end in .json, .yml or .yaml"),
@@ -456,5 +463,49 @@ clustering: { enabled: false }
         assert_eq!(c.max_body_size.0, 32 << 20);
         assert_eq!(c.http.bearer_token_file.as_deref(), Some("/var/run/token"));
         assert_eq!(c.profiling_config.enabled().len(), 8);
+    }
+}
+
+#[cfg(test)]
+mod decode_error_tests {
+    use super::*;
+
+    fn first_error(yaml: &str) -> String {
+        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let e = profcol_config::decode::<ScrapeConfig>(&v, "r").unwrap_err();
+        e[0].to_string()
+    }
+
+    #[test]
+    fn decode_errors_name_their_key_path() {
+        for (yaml, want) in [
+            (
+                "targets: []\nprofiling_config: {profile: {memroy: {}}}",
+                "r::profiling_config::profile::memroy: unknown field `memroy`",
+            ),
+            (
+                "targets: []\nprofiling_config: {profile: {memory: {enabled: maybe}}}",
+                "r::profiling_config::profile::memory::enabled: invalid type",
+            ),
+            (
+                "targets: []\nscrape_interval: 15",
+                "r::scrape_interval: invalid duration 15: a unit is required",
+            ),
+            (
+                "targets: []\nmax_body_size: 12XB",
+                "r::max_body_size: invalid size \"12XB\"",
+            ),
+            (
+                "targets: []\nclustering: {enabled: true, extra: 1}",
+                "r::clustering::extra: unknown field `extra`",
+            ),
+            (
+                "targets: []\nhttp_sd_configs: [{url: 'http://x', refresh: 1s}]",
+                "r::http_sd_configs::0::refresh: unknown field",
+            ),
+        ] {
+            let got = first_error(yaml);
+            assert!(got.starts_with(want), "{yaml}\n got: {got}\nwant: {want}…");
+        }
     }
 }

@@ -193,3 +193,88 @@ impl ReceiverHandle {
         self.tracker.wait().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> serde_yaml::Value {
+        serde_yaml::from_str(s).unwrap()
+    }
+
+    fn ctx() -> ComponentContext {
+        ComponentContext {
+            id: "pyroscope_scrape/x".into(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            telemetry: profcol_pdata::Telemetry::default(),
+        }
+    }
+
+    struct Nowhere;
+
+    #[async_trait::async_trait]
+    impl Consumer for Nowhere {
+        async fn consume(
+            &self,
+            _: profcol_pdata::ProfileBatch,
+        ) -> Result<(), profcol_pdata::Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn validates_by_type() {
+        assert_eq!(receiver_types(), [("pyroscope_scrape", "beta")]);
+        let id: ComponentId = "pyroscope_scrape/local".parse().unwrap();
+        assert!(validate_receiver(
+            &id,
+            &yaml("targets: [{__address__: 'h:1'}]"),
+            "receivers::pyroscope_scrape/local"
+        )
+        .is_ok());
+        let other: ComponentId = "otlp".parse().unwrap();
+        let p = validate_receiver(&other, &yaml("{}"), "receivers::otlp").unwrap_err();
+        assert_eq!(
+            p[0].to_string(),
+            "receivers::otlp: unknown receiver type \"otlp\" (known: pyroscope_scrape)"
+        );
+    }
+
+    #[test]
+    fn start_needs_a_valid_config_and_a_runtime() {
+        let id: ComponentId = "pyroscope_scrape/x".parse().unwrap();
+        let bad = start_receiver(&id, &yaml("scheme: ftp"), ctx(), Arc::new(Nowhere));
+        match bad {
+            Err(Error::InvalidConfig(p)) => assert_eq!(p.len(), 2, "{p:?}"),
+            other => panic!("{:?}", other.err()),
+        }
+        let good = yaml("targets: [{__address__: 'h:1'}]");
+        assert!(matches!(
+            start_receiver(&id, &good, ctx(), Arc::new(Nowhere)),
+            Err(Error::NoRuntime)
+        ));
+    }
+
+    #[tokio::test]
+    async fn static_targets_show_at_once_and_stop_on_shutdown() {
+        let id: ComponentId = "pyroscope_scrape/x".parse().unwrap();
+        let c = ctx();
+        let stop = c.shutdown.clone();
+        let h = start_receiver(
+            &id,
+            &yaml("targets: [{__address__: '127.0.0.1:9'}]"),
+            c,
+            Arc::new(Nowhere),
+        )
+        .unwrap();
+        let t = h.targets();
+        assert_eq!(t.len(), 5);
+        assert!(t
+            .iter()
+            .all(|s| s.health == Health::Unknown && s.job == "pyroscope_scrape/x"));
+        stop.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(5), h.wait())
+            .await
+            .unwrap();
+    }
+}
