@@ -220,7 +220,14 @@ impl FileSender {
 fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<PathBuf> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let dest = dir.join(name);
-    std::fs::write(&tmp, data)?;
+    if let Err(e) = std::fs::write(&tmp, data) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(e);
+        }
+        // The directory was removed while running: make it again.
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(&tmp, data)?;
+    }
     std::fs::rename(&tmp, &dest)?;
     Ok(dest)
 }

@@ -158,7 +158,8 @@ pub fn start(
         .map_err(|e| Error::Client(format!("endpoint {uri:?}: {e}")))?
         .user_agent(crate::config::user_agent())
         .map_err(|e| Error::Client(e.to_string()))?
-        .connect_timeout(cfg.common.timeout.get());
+        .connect_timeout(cfg.common.timeout.get())
+        .timeout(cfg.common.timeout.get());
     if let Some(k) = &cfg.keepalive {
         endpoint = endpoint
             .http2_keep_alive_interval(k.time.get())

@@ -157,6 +157,26 @@ async fn retention_keeps_the_newest_files_including_earlier_runs() {
 }
 
 #[tokio::test]
+async fn a_removed_directory_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("data");
+    let (ctx, _t) = ctx("file");
+    let h = start_exporter(
+        &id("file"),
+        &yaml(&format!("directory: {}", out.display())),
+        ctx,
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+    h.consumer()
+        .consume(batch(vec![record("s", 1, &[])]))
+        .await
+        .unwrap();
+    h.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(files(&out).len(), 1);
+}
+
+#[tokio::test]
 async fn an_unusable_directory_fails_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("a-file");
