@@ -15,6 +15,7 @@ it with SIGTERM and checks what every receiver decoded:
   * Go memory/mutex/block arrive as per-interval deltas (never cumulative, never the
     first scrape), each covering about one interval;
   * folded stacks contain the workloads' own function names;
+  * requests the receivers refuse (their first, gRPC UNAVAILABLE / HTTP 503) are retried;
   * profcol answers /-/healthy, and exits cleanly on SIGTERM.
 
 Prints `N passed, M failed[, K skipped]` last and exits non-zero on failure. Every
@@ -431,6 +432,24 @@ def check_push(suite, recs, targets, interval, growth):
                 check_delta(suite, label, pts, growth.get((target, ptype)), interval)
 
 
+def check_retries(suite, otlp, push, n):
+    """The receivers refused their first n requests; each must come back (same bytes)."""
+    for tr, what in (("grpc", "UNAVAILABLE"), ("http", "503 + Retry-After")):
+        refused = [r["meta"]["request_sha256"] for r in otlp
+                   if r.get("transport") == tr and r.get("injected_failure")]
+        ok = {r["meta"].get("request_sha256") for r in otlp
+              if r.get("transport") == tr and not r.get("injected_failure") and "meta" in r}
+        lost = [h for h in refused if h not in ok]
+        suite.check(f"otlp_{tr}: requests refused with {what} are retried and arrive",
+                    len(refused) == n and not lost, f"refused {len(refused)}, never retried {len(lost)}")
+    refused = [h for r in push if r.get("injected_failure") for h in r.get("sha256s", [])]
+    ok = {s["sha256"] for r in push if "samples" in r for s in r["samples"]}
+    lost = [h for h in refused if h not in ok]
+    suite.check("pyroscope: pushes refused with 503 are retried and arrive",
+                sum(1 for r in push if r.get("injected_failure")) == n and refused and not lost,
+                f"refused profiles {len(refused)}, never retried {len(lost)}")
+
+
 def print_table(otlp, push, targets):
     print("\nprofiles received (otlp: OTLP profiles = one per sample type; pyroscope: series)")
     print(f"  {'target':<6} {'type':<12} {'otlp_grpc':>9} {'otlp_http':>9} {'pyroscope':>9}")
@@ -466,11 +485,14 @@ def run(args, suite, procs, work):
 
     # Receivers.
     otlp_out, push_out = os.path.join(work, "otlp.jsonl"), os.path.join(work, "push.jsonl")
+    fail = ["--fail-first", str(args.inject_failures)]
     po = procs.start("otlp_receiver", [sys.executable, os.path.join(HERE, "python", "otlp_receiver.py"),
-                                       "--out", otlp_out, "--port-file", os.path.join(work, "otlp.port")],
+                                       "--out", otlp_out, "--port-file", os.path.join(work, "otlp.port"),
+                                       *fail],
                      os.path.join(work, "otlp_receiver.log"))
     pp = procs.start("push_receiver", [sys.executable, os.path.join(HERE, "python", "push_receiver.py"),
-                                       "--out", push_out, "--port-file", os.path.join(work, "push.port")],
+                                       "--out", push_out, "--port-file", os.path.join(work, "push.port"),
+                                       *fail],
                      os.path.join(work, "push_receiver.log"))
     # Targets.
     started = {}
@@ -522,7 +544,8 @@ def run(args, suite, procs, work):
     plog = os.path.join(work, "profcol.log")
     env = dict(os.environ)
     env.setdefault("RUST_BACKTRACE", "1")
-    prof = procs.start("profcol", [peers["profcol"], "--config", cfg], plog, env=env, cwd=work)
+    extra = [a for c in args.extra_config for a in ("--config", os.path.abspath(c))]
+    prof = procs.start("profcol", [peers["profcol"], "--config", cfg, *extra], plog, env=env, cwd=work)
 
     run_for = args.interval * (args.intervals + 1) + 2
     deadline = time.time() + run_for
@@ -571,6 +594,8 @@ def run(args, suite, procs, work):
     for tr in OTLP_TRANSPORTS:
         check_otlp(suite, tr, otlp, targets, args.interval, growth)
     check_push(suite, push, targets, args.interval, growth)
+    if args.inject_failures:
+        check_retries(suite, otlp, push, args.inject_failures)
 
     if suite.failed:
         lines = tail(plog, 100000)
@@ -591,6 +616,10 @@ def main():
     ap.add_argument("--targets", default="go,node", help="comma list of targets: go,node")
     ap.add_argument("--interval", type=int, default=5, help="scrape_interval in seconds (>= 3)")
     ap.add_argument("--intervals", type=int, default=3, help="how many intervals profcol runs")
+    ap.add_argument("--inject-failures", type=int, default=1,
+                    help="receivers refuse their first N requests (retry check); 0 disables")
+    ap.add_argument("--extra-config", action="append", default=[],
+                    help="another YAML merged over the generated one (profcol --config), repeatable")
     ap.add_argument("--timeout", type=int, default=170, help="hard bound on the whole run, seconds")
     ap.add_argument("--workdir", help="keep logs and outputs here (default: a temp dir, removed on success)")
     args = ap.parse_args()

@@ -11,11 +11,15 @@ ProfilesDictionary (stack_table -> location_table -> lines -> function_table ->
 string_table). Dictionary problems (non-zero index 0 entries, out-of-range
 indices) are reported in a `problems` list.
 
-Usage: otlp_receiver.py --grpc-port P --http-port Q --out FILE [--port-file F]
+Usage: otlp_receiver.py --grpc-port P --http-port Q --out FILE [--port-file F] [--fail-first N]
 A port of 0 picks a free one; --port-file receives {"grpc": P, "http": Q}.
+--fail-first N refuses the first N requests of each transport (gRPC UNAVAILABLE,
+HTTP 503 with Retry-After: 1) to exercise retries; every record carries the
+sha256 of the (decompressed) request so a retried request can be matched.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -169,9 +173,17 @@ def records_from_request(req, transport, meta):
 
 
 class Sink:
-    def __init__(self, path):
+    def __init__(self, path, fail_first=0):
         self.path = path
         self.requests = 0
+        self.fail_first = fail_first
+        self.seen = {"grpc": 0, "http": 0}
+
+    def should_fail(self, transport):
+        """True for the first fail_first requests of a transport."""
+        with _write_lock:
+            self.seen[transport] += 1
+            return self.seen[transport] <= self.fail_first
 
     def write(self, records):
         with _write_lock:
@@ -188,7 +200,11 @@ class Servicer(svc_grpc.ProfilesServiceServicer):
     def Export(self, request, context):  # noqa: N802 (gRPC method name)
         md = {k: v for k, v in context.invocation_metadata() if not k.endswith("-bin")}
         meta = {"user-agent": md.get("user-agent"), "grpc-encoding": md.get("grpc-encoding"),
-                "bytes": request.ByteSize()}
+                "bytes": request.ByteSize(),
+                "request_sha256": hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()}
+        if self.sink.should_fail("grpc"):
+            self.sink.write([{"transport": "grpc", "meta": meta, "injected_failure": True}])
+            context.abort(grpc.StatusCode.UNAVAILABLE, "injected failure (--fail-first)")
         try:
             self.sink.write(records_from_request(request, "grpc", meta))
         except Exception as e:  # report, never crash the server
@@ -223,6 +239,14 @@ def make_http_handler(sink):
                     "bytes": len(body)}
             try:
                 data = pbwire.decompress(body, self.headers.get("Content-Encoding"))
+                meta["request_sha256"] = hashlib.sha256(data).hexdigest()
+                if sink.should_fail("http"):
+                    sink.write([{"transport": "http", "meta": meta, "injected_failure": True}])
+                    self.send_response(503)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 req = svc_pb2.ExportProfilesServiceRequest()
                 if ctype == "application/json":
                     json_format.Parse(data.decode("utf-8"), req)
@@ -258,9 +282,11 @@ def main():
     ap.add_argument("--http-port", type=int, default=0)
     ap.add_argument("--out", required=True)
     ap.add_argument("--port-file", default="")
+    ap.add_argument("--fail-first", type=int, default=0,
+                    help="refuse the first N requests of each transport (to exercise retries)")
     args = ap.parse_args()
 
-    sink = Sink(args.out)
+    sink = Sink(args.out, args.fail_first)
     open(args.out, "a").close()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),

@@ -110,7 +110,15 @@ def main():
                 state["seen"] += 1
                 attempt = state["seen"]
             if attempt <= args.fail_first:
-                write([{"path": self.path, "headers": headers, "injected_failure": attempt}])
+                shas = []
+                try:
+                    data = pbwire.decompress(body, self.headers.get("Content-Encoding"))
+                    shas = [hashlib.sha256(raw).hexdigest()
+                            for _, samples in decode_push_request(data) for raw, _ in samples]
+                except Exception:
+                    pass
+                write([{"path": self.path, "headers": headers, "injected_failure": attempt,
+                        "sha256s": shas}])
                 self._reply(503, b'{"code":"unavailable"}', "application/json")
                 return
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
