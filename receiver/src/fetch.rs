@@ -49,20 +49,21 @@ async fn scrape_inner(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    if !status.is_success() {
+        // Only the first bytes are quoted: never read a large error page.
+        let start = read_head(resp, QUOTE + 1).await;
+        return Err(Error::Status {
+            status: status.as_u16(),
+            content_type,
+            body_start: quote(&start),
+        });
+    }
     let body = read_body_capped(resp, max_body_size)
         .await
         .map_err(|e| match e {
             Error::Body(m) => Error::Body(strip_url(&m, url)),
             other => other,
         });
-    if !status.is_success() {
-        let start = body.as_ref().map(|b| quote(b)).unwrap_or_default();
-        return Err(Error::Status {
-            status: status.as_u16(),
-            content_type,
-            body_start: start,
-        });
-    }
     let body = body?;
     if body.is_empty() {
         return Err(Error::EmptyBody {
@@ -115,6 +116,19 @@ pub async fn read_body_capped(mut resp: reqwest::Response, limit: usize) -> Resu
     Ok(buf.freeze())
 }
 
+/// At least `n` bytes from the start of the body (fewer if it is shorter
+/// or breaks off); the rest is not read.
+async fn read_head(mut resp: reqwest::Response, n: usize) -> Vec<u8> {
+    let mut head = Vec::new();
+    while head.len() < n {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    head
+}
+
 /// True for bodies that are evidently HTML, JSON or plain text: pprof is
 /// binary protobuf, usually gzipped.
 fn looks_like_text(body: &[u8], content_type: &str) -> bool {
@@ -148,7 +162,7 @@ fn quote(body: &[u8]) -> String {
 }
 
 /// Replaces the URL inside a client error message by its redacted form.
-fn strip_url(message: &str, url: &url::Url) -> String {
+pub(crate) fn strip_url(message: &str, url: &url::Url) -> String {
     message.replace(url.as_str(), &redact_url(url))
 }
 

@@ -3,7 +3,7 @@
 //! it is polled every `refresh_interval` (default 60s).
 
 use super::{DiscoveryContext, RawGroup, TargetGroup};
-use crate::fetch::{read_body_capped, redact_url};
+use crate::fetch::{read_body_capped, redact_url, strip_url};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use profcol_http::HttpClient;
 use serde::Deserialize;
@@ -98,7 +98,10 @@ pub async fn run(
 
 async fn fetch(client: &HttpClient, url: &url::Url) -> Result<Vec<TargetGroup>, String> {
     let req = client.request(reqwest::Method::GET, url.clone());
-    let resp = client.send(req).await.map_err(|e| e.to_string())?;
+    let resp = client
+        .send(req)
+        .await
+        .map_err(|e| strip_url(&e.to_string(), url))?;
     let status = resp.status();
     if status != reqwest::StatusCode::OK {
         return Err(format!("server returned HTTP status {status}"));
