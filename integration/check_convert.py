@@ -24,6 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "python"))
 import pbwire  # noqa: E402
+import itvenv as _venv  # noqa: E402
+
+_venv.ensure()
 
 
 def nonzero(d):

@@ -23,17 +23,37 @@ fi
 
 # --- Python: the independent OTLP decoder (into the current python3).
 py="${PYTHON:-python3}"
-if "$py" - <<'PY' 2>/dev/null
+has_stubs() {
+  "$1" - <<'PY' 2>/dev/null
 import grpc, google.protobuf
 from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2_grpc  # noqa
 import importlib.metadata as m
 assert m.version("opentelemetry-proto") == "1.45.2"
 PY
-then
+}
+if has_stubs "$py" || { [ -x "$here/.venv/bin/python" ] && has_stubs "$here/.venv/bin/python"; }; then
   log "pip: all present"
 else
-  log "pip: installing opentelemetry-proto==1.45.2 grpcio protobuf"
-  "$py" -m pip install -q --disable-pip-version-check "opentelemetry-proto==1.45.2" grpcio protobuf
+  pkgs=("opentelemetry-proto==1.45.2" grpcio protobuf)
+  log "pip: installing ${pkgs[*]}"
+  if ! "$py" -m pip install -q --disable-pip-version-check "${pkgs[@]}"; then
+    # Debian's system python refuses pip outside a venv (PEP 668): use integration/.venv,
+    # which the suite's scripts switch to by themselves (python/itvenv.py).
+    log "pip: falling back to a venv in integration/.venv"
+    "$py" -m venv "$here/.venv" 2>/dev/null || {
+      apt-get install -y -qq python3-venv python3-pip >/dev/null
+      "$py" -m venv "$here/.venv"
+    }
+    "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check "${pkgs[@]}"
+  fi
+fi
+
+# --- Node itself, when the machine has none (Debian's nodejs + npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "apt: installing nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nodejs npm >/dev/null || log "apt: nodejs/npm unavailable; the Node target will be skipped"
 fi
 
 # --- Node: the pull-mode target (@pyroscope/nodejs + express), pinned by package-lock.json.

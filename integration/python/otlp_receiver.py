@@ -29,7 +29,11 @@ import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import grpc
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import itvenv as _venv  # noqa: E402
+
+_venv.ensure()
+import grpc  # noqa: E402
 from google.protobuf import json_format
 from opentelemetry.proto.collector.profiles.v1development import (
     profiles_service_pb2 as svc_pb2,

@@ -14,7 +14,11 @@ import tempfile
 import time
 import urllib.request
 
-import grpc
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import itvenv as _venv  # noqa: E402
+
+_venv.ensure()
+import grpc  # noqa: E402
 from opentelemetry.proto.collector.profiles.v1development import (
     profiles_service_pb2 as svc_pb2,
     profiles_service_pb2_grpc as svc_grpc,
