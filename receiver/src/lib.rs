@@ -160,6 +160,12 @@ pub fn start_receiver(
     );
     manager.start(initial);
     tracker.spawn(manager.run(rx));
+    if cfg.clustering.as_ref().and_then(|c| c.enabled) == Some(true) {
+        tracing::warn!(
+            component = %component,
+            "clustering.enabled is accepted but not implemented yet: this instance scrapes every target."
+        );
+    }
     tracing::info!(component = %component, "Receiver started.");
     Ok(ReceiverHandle {
         status,

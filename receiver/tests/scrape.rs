@@ -259,3 +259,26 @@ async fn delta_types_send_seconds_and_multiple_receivers_run_side_by_side() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_and_errors_carry_no_secrets() {
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+    let yaml = format!(
+        "targets: [{{__address__: '127.0.0.1:9', service_name: s, __param_password: hunter2}}]\nparams: {{api_token: [s3cr3t]}}\nbearer_token: b34r3r\n{ONLY_GOROUTINE}"
+    );
+    let r = start("pyroscope_scrape/secret", &yaml);
+    let st = eventually(6, || {
+        status_of(&r.handle, "").filter(|s| s.health == Health::Down)
+    })
+    .await;
+    let err = st.last_error.clone().unwrap();
+    assert!(err.starts_with("request failed: "), "{err}");
+    let json = serde_json::to_string(&r.handle.targets()).unwrap();
+    for secret in ["s3cr3t", "hunter2", "b34r3r"] {
+        assert!(!json.contains(secret), "{secret} leaked: {json}");
+    }
+    assert!(st.url.contains("api_token=%3Csecret%3E"), "{}", st.url);
+    assert_eq!(st.discovered_labels["__param_password"], "<secret>");
+    assert!(!r.telemetry.encode().contains("s3cr3t"));
+    r.stop().await;
+}
