@@ -15,6 +15,7 @@ it with SIGTERM and checks what every receiver decoded:
   * Go memory/mutex/block arrive as per-interval deltas (never cumulative, never the
     first scrape), each covering about one interval;
   * folded stacks contain the workloads' own function names;
+  * otlp_grpc, otlp_http and the pushed pprof carry the same stacks and values;
   * requests the receivers refuse (their first, gRPC UNAVAILABLE / HTTP 503) are retried;
   * profcol answers /-/healthy, and exits cleanly on SIGTERM.
 
@@ -435,6 +436,43 @@ def check_push(suite, recs, targets, interval, growth):
                 check_delta(suite, label, pts, growth.get((target, ptype)), interval)
 
 
+def nonzero(d):
+    return {k: v for k, v in d.items() if v}
+
+
+def check_consistency(suite, otlp, push, targets):
+    """The three exporters must deliver the same data: per (target, type, profile time)
+    and sample type, the folded stacks seen by otlp_grpc, otlp_http and in the pushed
+    pprof are equal (zero-valued stacks ignored)."""
+    views = {"grpc": {}, "http": {}, "pyroscope": {}}
+    for r in otlp:
+        if "sample_type" in r and r.get("transport") in views:
+            key = (r["resource"].get("job"), r["resource"].get("__name__"), r["time_unix_nano"],
+                   f"{r['sample_type']}/{r['sample_unit']}")
+            views[r["transport"]].setdefault(key, nonzero(r["folded"]))
+    for r in push:
+        lab = dict(r.get("labels", []))
+        for smp in r.get("samples", []):
+            p = smp.get("pprof")
+            if not p:
+                continue
+            for t, fo in zip(p["sample_types"], p["folded"]):
+                key = (lab.get("job"), lab.get("__name__"), p["time_nanos"], t)
+                views["pyroscope"].setdefault(key, nonzero(fo))
+    for a, b in (("grpc", "http"), ("grpc", "pyroscope")):
+        for target, info in targets.items():
+            for ptype in info["types"]:
+                keys = [k for k in views[a] if k[0] == info["job"] and k[1] == ptype and k in views[b]]
+                bad = [k for k in keys if views[a][k] != views[b][k]]
+                detail = f"{len(keys)} profiles matched by time"
+                if bad:
+                    k = bad[0]
+                    diff = sorted(set(views[a][k].items()) ^ set(views[b][k].items()))[:3]
+                    detail += f", {len(bad)} differ, e.g. {k[3]} at {k[2]}: {diff}"
+                suite.check(f"{target} {ptype}: {a} and {b} carry the same stacks and values",
+                            keys and not bad, detail)
+
+
 def check_retries(suite, otlp, push, n):
     """The receivers refused their first n requests; each must come back (same bytes)."""
     for tr, what in (("grpc", "UNAVAILABLE"), ("http", "503 + Retry-After")):
@@ -597,6 +635,7 @@ def run(args, suite, procs, work):
     for tr in OTLP_TRANSPORTS:
         check_otlp(suite, tr, otlp, targets, args.interval, growth)
     check_push(suite, push, targets, args.interval, growth)
+    check_consistency(suite, otlp, push, targets)
     if args.inject_failures:
         check_retries(suite, otlp, push, args.inject_failures)
 
