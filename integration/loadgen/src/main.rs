@@ -1,0 +1,312 @@
+//! `profcol-loadgen`: the scale harness's other half.
+//!
+//! Serves N virtual Go pprof targets on 127.0.0.1, runs an OTLP gRPC sink,
+//! writes a Prometheus file-SD JSON of the targets and `ready.json` (sink
+//! address), waits for the first scrape, lets a warm-up pass, measures a
+//! window, prints one JSON report and exits. With `--watch-pid-file` it also
+//! samples that process's CPU and RSS from /proc every 5 s and at the
+//! window's edges. `--dump DIR` only writes the generated variants.
+
+mod gen;
+mod procstat;
+mod report;
+mod sink;
+mod targets;
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "profcol-loadgen",
+    about = "N virtual pprof targets + an OTLP sink that counts"
+)]
+struct Args {
+    /// Number of virtual targets.
+    #[arg(long, short = 'n', default_value_t = 1000)]
+    targets: usize,
+    /// The scrape interval profcol is configured with, seconds.
+    #[arg(long, default_value_t = 15)]
+    interval: u32,
+    /// Seconds from the first scrape to the start of the measured window.
+    #[arg(long, default_value_t = 30)]
+    warmup: u64,
+    /// Length of the measured window, seconds.
+    #[arg(long, default_value_t = 120)]
+    window: u64,
+    /// Where targets.json, ready.json and report.json go.
+    #[arg(long, default_value = "loadgen-out")]
+    out_dir: PathBuf,
+    /// Sink port on 127.0.0.1 (0: any).
+    #[arg(long, default_value_t = 0)]
+    sink_port: u16,
+    /// A file that will hold the pid of the process to watch (profcol).
+    #[arg(long)]
+    watch_pid_file: Option<PathBuf>,
+    /// Give up when no scrape arrives within this many seconds.
+    #[arg(long, default_value_t = 120)]
+    first_scrape_timeout: u64,
+    /// Write the generated variants to this directory and exit.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// Random seed of the generated profiles.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Variants of the instantaneous kinds (CPU, goroutine).
+    #[arg(long, default_value_t = 4)]
+    variants: usize,
+    /// Functions in the synthetic program.
+    #[arg(long, default_value_t = 3000)]
+    functions: usize,
+    /// Distinct stacks (= samples) per CPU profile.
+    #[arg(long, default_value_t = 3000)]
+    cpu_samples: usize,
+    /// Distinct stacks per allocs profile.
+    #[arg(long, default_value_t = 3000)]
+    allocs_samples: usize,
+    /// Distinct stacks per goroutine profile.
+    #[arg(long, default_value_t = 1000)]
+    goroutine_samples: usize,
+    /// Distinct stacks per block profile.
+    #[arg(long, default_value_t = 1000)]
+    block_samples: usize,
+    /// Distinct stacks per mutex profile.
+    #[arg(long, default_value_t = 500)]
+    mutex_samples: usize,
+    /// Cap on `seconds` for /debug/pprof/profile.
+    #[arg(long, default_value_t = 60)]
+    max_profile_seconds: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(run(args))?;
+    println!("{}", serde_json::to_string(&report)?);
+    // Connections held open by the scraper keep tasks alive; end here.
+    std::process::exit(0)
+}
+
+fn sizes(a: &Args) -> gen::Sizes {
+    gen::Sizes {
+        functions: a.functions,
+        cpu: a.cpu_samples,
+        allocs: a.allocs_samples,
+        goroutine: a.goroutine_samples,
+        block: a.block_samples,
+        mutex: a.mutex_samples,
+    }
+}
+
+fn kind_sizes(c: &gen::Corpus) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for k in gen::Kind::ALL {
+        let vs = &c.variants[k.index()];
+        let avg = vs.iter().map(|b| b.len()).sum::<usize>() / vs.len().max(1);
+        m.insert(
+            k.name().into(),
+            json!({"variants": vs.len(), "samples": c.samples[k.index()], "avg_gzip_bytes": avg}),
+        );
+    }
+    serde_json::Value::Object(m)
+}
+
+async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
+    let interval = a.interval.max(1);
+    // Cumulative kinds need one growing step per scrape of the whole run.
+    let steps = ((a.warmup + a.window) / u64::from(interval)) as usize + 6;
+    let corpus = tokio::task::spawn_blocking({
+        let (seed, s, v) = (a.seed, sizes(&a), a.variants);
+        move || gen::generate(seed, s, v, steps)
+    })
+    .await?;
+    let sizes_json = kind_sizes(&corpus);
+    eprintln!("loadgen: profiles {sizes_json}");
+
+    if let Some(dir) = &a.dump {
+        std::fs::create_dir_all(dir)?;
+        let mut files = 0;
+        for k in gen::Kind::ALL {
+            for (i, b) in corpus.variants[k.index()].iter().enumerate() {
+                std::fs::write(dir.join(format!("{}_{i:02}.pb.gz", k.name())), b)?;
+                files += 1;
+            }
+        }
+        return Ok(json!({"dumped": files, "dir": dir, "profiles": sizes_json}));
+    }
+
+    let nofile = raise_nofile(a.targets);
+    std::fs::create_dir_all(&a.out_dir)?;
+    let stats = Arc::new(sink::SinkStats::default());
+    let sink_addr = sink::start(a.sink_port, stats.clone()).await?;
+    let shared = targets::Shared::new(a.targets, corpus, a.max_profile_seconds);
+    let addrs = targets::start(shared.clone(), a.targets)
+        .await
+        .with_context(|| format!("binding {} listeners (NOFILE {nofile})", a.targets))?;
+    let sd: Vec<_> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| json!({"targets": [addr.to_string()], "labels": {"service_name": format!("svc-{i:05}")}}))
+        .collect();
+    write_atomic(&a.out_dir.join("targets.json"), &serde_json::to_vec(&sd)?)?;
+    write_atomic(
+        &a.out_dir.join("ready.json"),
+        &serde_json::to_vec(&json!({"sink": sink_addr.to_string(), "targets": addrs.len()}))?,
+    )?;
+    eprintln!(
+        "loadgen: {} targets, sink {sink_addr}, NOFILE {nofile}; waiting for the first scrape",
+        addrs.len()
+    );
+
+    tokio::time::timeout(
+        Duration::from_secs(a.first_scrape_timeout),
+        shared.first_request.notified(),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("no scrape within {}s", a.first_scrape_timeout))?;
+    let first_ms = shared.start.elapsed().as_millis() as u64;
+    eprintln!(
+        "loadgen: first scrape; warm-up {}s, window {}s",
+        a.warmup, a.window
+    );
+
+    let watched = Arc::new(Mutex::new(Watch::default()));
+    let sampler = tokio::spawn(sample_every_5s(a.watch_pid_file.clone(), watched.clone()));
+
+    tokio::time::sleep(Duration::from_secs(a.warmup)).await;
+    let from_ms = shared.start.elapsed().as_millis() as u32;
+    let sink0 = stats.snapshot();
+    let me0 = procstat::read("self").unwrap_or_default();
+    let pc0 = watched_now(&a.watch_pid_file);
+    tokio::time::sleep(Duration::from_secs(a.window)).await;
+    let to_ms = shared.start.elapsed().as_millis() as u32;
+    let sink1 = stats.snapshot();
+    let me1 = procstat::read("self").unwrap_or_default();
+    let pc1 = watched_now(&a.watch_pid_file);
+    sampler.abort();
+
+    let secs = f64::from(to_ms - from_ms) / 1000.0;
+    let got = sink1.minus(sink0);
+    let scrapes = report::scrapes(&shared.arrivals, interval * 1000, from_ms, to_ms);
+    let w = match watched.lock() {
+        Ok(w) => w.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    let profcol = match (pc0, pc1) {
+        (Some(p0), Some(p1)) => {
+            let cpu = p1.cpu_seconds - p0.cpu_seconds;
+            json!({
+                "pid": w.pid,
+                "cpu_seconds": cpu,
+                "avg_cores": cpu / secs,
+                "cpu_seconds_per_profile": if got.resource_profiles > 0 { cpu / got.resource_profiles as f64 } else { 0.0 },
+                "peak_rss_bytes": p1.peak_rss_bytes,
+                "max_sampled_rss_bytes": w.max_rss.max(p1.rss_bytes),
+                "rss_end_bytes": p1.rss_bytes,
+                "rss_samples": w.samples,
+            })
+        }
+        _ => json!(null),
+    };
+    let me_cpu = me1.cpu_seconds - me0.cpu_seconds;
+    Ok(json!({
+        "n": a.targets,
+        "interval_s": interval,
+        "warmup_s": a.warmup,
+        "window_s": secs,
+        "first_scrape_after_s": first_ms as f64 / 1000.0,
+        "expected_profiles_per_s": (a.targets * 5) as f64 / f64::from(interval),
+        "sink": {
+            "total_in_window": got,
+            "profiles_per_s": got.resource_profiles as f64 / secs,
+            "otlp_profiles_per_s": got.otlp_profiles as f64 / secs,
+            "requests_per_s": got.requests as f64 / secs,
+            "samples_per_s": got.samples as f64 / secs,
+        },
+        "scrapes": scrapes,
+        "scrape_requests_per_s": scrapes.requests as f64 / secs,
+        "errors": {
+            "not_found": shared.not_found.load(std::sync::atomic::Ordering::Relaxed),
+            "accept_errors": shared.conn_errors.load(std::sync::atomic::Ordering::Relaxed),
+            "missing_scrapes": scrapes.missing,
+            "expected_scrapes": scrapes.expected,
+            "silent_loops": scrapes.loops_silent,
+        },
+        "profcol": profcol,
+        "loadgen": {
+            "cpu_seconds": me_cpu,
+            "avg_cores": me_cpu / secs,
+            "peak_rss_bytes": me1.peak_rss_bytes,
+        },
+        "nofile_limit": nofile,
+        "profiles": sizes_json,
+    }))
+}
+
+#[derive(Clone, Default, Debug)]
+struct Watch {
+    pid: Option<u32>,
+    max_rss: u64,
+    /// (seconds since sampling began, rss bytes, cpu seconds).
+    samples: Vec<(u64, u64, f64)>,
+}
+
+fn read_pid(path: &Option<PathBuf>) -> Option<u32> {
+    let p = path.as_ref()?;
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+fn watched_now(path: &Option<PathBuf>) -> Option<procstat::ProcSample> {
+    procstat::read(&read_pid(path)?.to_string())
+}
+
+async fn sample_every_5s(path: Option<PathBuf>, out: Arc<Mutex<Watch>>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut t = 0u64;
+    loop {
+        tick.tick().await;
+        if let Some(pid) = read_pid(&path) {
+            if let Some(s) = procstat::read(&pid.to_string()) {
+                let mut w = match out.lock() {
+                    Ok(w) => w,
+                    Err(p) => p.into_inner(),
+                };
+                w.pid = Some(pid);
+                w.max_rss = w.max_rss.max(s.rss_bytes);
+                w.samples.push((t, s.rss_bytes, s.cpu_seconds));
+            }
+        }
+        t += 5;
+    }
+}
+
+/// Raises the soft NOFILE limit as far as the hard limit allows (one
+/// listener per target plus the scraper's connections, ~3 per target).
+fn raise_nofile(n: usize) -> u64 {
+    let want = (n as u64) * 4 + 1024;
+    match rlimit::increase_nofile_limit(want) {
+        Ok(got) => {
+            if got < want {
+                eprintln!("loadgen: NOFILE {got} < {want} wanted; run `ulimit -n {want}` first");
+            }
+            got
+        }
+        Err(e) => {
+            eprintln!("loadgen: cannot raise NOFILE: {e}");
+            0
+        }
+    }
+}
+
+fn write_atomic(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
