@@ -16,6 +16,51 @@ pub fn unknown_keys(unknown: &Unknown, path: &str, problems: &mut Vec<Problem>) 
     }
 }
 
+/// The field names a derived `Deserialize` struct accepts, read from what
+/// it asks its deserializer for (so lists of keys never drift from the
+/// struct). Empty for types that are not plain structs.
+pub fn struct_fields<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe(Option<&'static [&'static str]>);
+
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("probe")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+
+    impl<'de> serde::Deserializer<'de> for &mut Probe {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut probe = Probe(None);
+    let _ = T::deserialize(&mut probe);
+    probe.0.unwrap_or(&[])
+}
+
 /// Request body compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,6 +140,14 @@ mod tests {
         assert_eq!(zstd::decode_all(zs.as_slice()).unwrap(), data);
         assert!(zs.len() < data.len());
         assert_eq!(Compression::None.compress(data.clone()).unwrap(), data);
+    }
+
+    #[test]
+    fn struct_fields_lists_the_keys() {
+        let f = struct_fields::<profcol_config::http_client::BasicAuth>();
+        assert_eq!(f, ["username", "password", "password_file"]);
+        assert!(struct_fields::<profcol_config::HttpClientConfig>().contains(&"tls_config"));
+        assert!(struct_fields::<String>().is_empty());
     }
 
     #[test]

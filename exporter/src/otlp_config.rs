@@ -6,11 +6,11 @@ use crate::queue::QueueConfig;
 use crate::retry::RetryConfig;
 use crate::tls::TlsSettings;
 use profcol_config::{join_path, Duration, Problem, Validate};
-use serde::Deserialize;
 
-/// Flattened into each OTLP exporter's config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+/// Part of each OTLP exporter's config. Not `#[serde(flatten)]`ed (that
+/// would lose the key path of decode errors): each exporter decodes a flat
+/// struct with [`otlp_raw_config!`] and splits it.
+#[derive(Debug, Clone)]
 pub struct OtlpCommon {
     pub endpoint: String,
     pub tls: TlsSettings,
@@ -53,4 +53,57 @@ impl OtlpCommon {
         self.sending_queue
             .validate(&join_path(path, "sending_queue"), problems);
     }
+}
+
+/// Declares the flat serde form of an OTLP exporter's config: the common
+/// keys plus `$extra` fields, with `unknown` catching the rest.
+#[macro_export]
+macro_rules! otlp_raw_config {
+    ($raw:ident { $($field:ident : $ty:ty = $default:expr),* $(,)? }) => {
+        #[derive(serde::Deserialize)]
+        #[serde(default)]
+        pub struct $raw {
+            endpoint: String,
+            tls: $crate::tls::TlsSettings,
+            headers: $crate::config::Headers,
+            compression: $crate::config::Compression,
+            timeout: profcol_config::Duration,
+            retry_on_failure: $crate::retry::RetryConfig,
+            sending_queue: $crate::queue::QueueConfig,
+            $($field: $ty,)*
+            #[serde(flatten)]
+            unknown: $crate::config::Unknown,
+        }
+
+        impl Default for $raw {
+            fn default() -> Self {
+                let c = $crate::otlp_config::OtlpCommon::default();
+                Self {
+                    endpoint: c.endpoint,
+                    tls: c.tls,
+                    headers: c.headers,
+                    compression: c.compression,
+                    timeout: c.timeout,
+                    retry_on_failure: c.retry_on_failure,
+                    sending_queue: c.sending_queue,
+                    $($field: $default,)*
+                    unknown: Default::default(),
+                }
+            }
+        }
+
+        impl $raw {
+            fn split_common(&mut self) -> $crate::otlp_config::OtlpCommon {
+                $crate::otlp_config::OtlpCommon {
+                    endpoint: std::mem::take(&mut self.endpoint),
+                    tls: std::mem::take(&mut self.tls),
+                    headers: std::mem::take(&mut self.headers),
+                    compression: self.compression,
+                    timeout: self.timeout,
+                    retry_on_failure: std::mem::take(&mut self.retry_on_failure),
+                    sending_queue: std::mem::take(&mut self.sending_queue),
+                }
+            }
+        }
+    };
 }

@@ -42,14 +42,24 @@ impl Default for Keepalive {
     }
 }
 
+crate::otlp_raw_config!(RawGrpc { keepalive: Option<Keepalive> = None });
+
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[serde(from = "RawGrpc")]
 pub struct OtlpGrpcConfig {
-    #[serde(flatten)]
     pub common: OtlpCommon,
     pub keepalive: Option<Keepalive>,
-    #[serde(flatten)]
     pub unknown: Unknown,
+}
+
+impl From<RawGrpc> for OtlpGrpcConfig {
+    fn from(mut raw: RawGrpc) -> Self {
+        Self {
+            common: raw.split_common(),
+            keepalive: raw.keepalive,
+            unknown: raw.unknown,
+        }
+    }
 }
 
 impl OtlpGrpcConfig {

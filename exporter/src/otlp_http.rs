@@ -23,15 +23,25 @@ use std::sync::Arc;
 pub const PROFILES_PATH: &str = "v1development/profiles";
 const PROTOBUF: &str = "application/x-protobuf";
 
+crate::otlp_raw_config!(RawHttp { profiles_endpoint: Option<String> = None });
+
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[serde(from = "RawHttp")]
 pub struct OtlpHttpConfig {
-    #[serde(flatten)]
     pub common: OtlpCommon,
     /// The full URL to POST to, instead of `{endpoint}/v1development/profiles`.
     pub profiles_endpoint: Option<String>,
-    #[serde(flatten)]
     pub unknown: Unknown,
+}
+
+impl From<RawHttp> for OtlpHttpConfig {
+    fn from(mut raw: RawHttp) -> Self {
+        Self {
+            common: raw.split_common(),
+            profiles_endpoint: raw.profiles_endpoint,
+            unknown: raw.unknown,
+        }
+    }
 }
 
 impl OtlpHttpConfig {

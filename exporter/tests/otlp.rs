@@ -483,7 +483,22 @@ fn validation_collects_every_problem_with_its_path() {
     )
     .unwrap_err();
     assert_eq!(err.len(), 1, "{err:?}");
-    assert!(err[0].path.starts_with("e"), "{err:?}");
+    assert_eq!(
+        err[0].path, "e::compression",
+        "decode errors keep their path"
+    );
+    let err = validate_exporter(
+        &id("otlp"),
+        &yaml("endpoint: h:1\nretry_on_failure: {max_interval: zz}"),
+        "e",
+    )
+    .unwrap_err();
+    assert_eq!(err[0].path, "e::retry_on_failure::max_interval");
+    let err = validate_exporter(&id("otlphttp"), &yaml("endpoint: 'ftp://h'"), "e").unwrap_err();
+    assert_eq!(
+        err[0].to_string(),
+        "e::endpoint: unsupported scheme \"ftp\" (use http or https)"
+    );
     let err = validate_exporter(&id("nope"), &yaml("{}"), "exporters::nope").unwrap_err();
     assert_eq!(
         err[0].to_string(),

@@ -3,7 +3,7 @@
 //! Alloy's `pyroscope.write` keys plus the full HTTP client block.
 
 use super::labels::valid_name;
-use crate::config::{unknown_keys, validate_headers, Headers, Unknown};
+use crate::config::{struct_fields, unknown_keys, validate_headers, Headers, Unknown};
 use crate::queue::QueueConfig;
 use crate::retry::RetryPolicy;
 use profcol_config::{decode_only, join_path, Duration, HttpClientConfig, Problem, Validate};
@@ -33,7 +33,8 @@ pub struct EndpointConfig {
     /// Attempts in all; 0 = retry forever.
     pub max_backoff_retries: u32,
     pub retry_on_http_429: bool,
-    #[serde(flatten)]
+    /// Decoded on its own (see [`endpoint_at`]) so its errors keep their path.
+    #[serde(skip)]
     pub http: HttpClientConfig,
     #[serde(flatten)]
     pub unknown: Unknown,
@@ -120,18 +121,38 @@ pub struct PyroscopeConfig {
     pub sending_queue: QueueConfig,
 }
 
+/// Decodes one endpoint block: the HTTP client keys as an
+/// `HttpClientConfig`, the rest as the endpoint's own keys, so that errors in
+/// either carry their full key path.
 fn endpoint_at(
     value: &serde_yaml::Value,
     path: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<EndpointConfig> {
-    match decode_only::<EndpointConfig>(value.clone(), path) {
-        Ok(e) => {
+    let serde_yaml::Value::Mapping(map) = value else {
+        problems.push(Problem::new(path, "an endpoint must be a map"));
+        return None;
+    };
+    let http_keys = struct_fields::<HttpClientConfig>();
+    let (mut http_map, mut own_map) = (serde_yaml::Mapping::new(), serde_yaml::Mapping::new());
+    for (k, v) in map {
+        if k.as_str().is_some_and(|k| http_keys.contains(&k)) {
+            http_map.insert(k.clone(), v.clone());
+        } else {
+            own_map.insert(k.clone(), v.clone());
+        }
+    }
+    let own = decode_only::<EndpointConfig>(serde_yaml::Value::Mapping(own_map), path);
+    let http = decode_only::<HttpClientConfig>(serde_yaml::Value::Mapping(http_map), path);
+    match (own, http) {
+        (Ok(mut e), Ok(http)) => {
+            e.http = http;
             e.validate(path, problems);
             Some(e)
         }
-        Err(p) => {
-            problems.push(p);
+        (own, http) => {
+            problems.extend(own.err());
+            problems.extend(http.err());
             None
         }
     }
@@ -236,6 +257,13 @@ mod tests {
                 "exporters::pyroscope::endpoint::1::bearer_token: at most one of bearer_token & bearer_token_file must be configured",
                 "exporters::pyroscope::external_labels::bad-name: label names may contain only letters, digits, '_' and '.', and must not start with \"__\"",
                 "exporters::pyroscope::extra: unknown field",
+            ]
+        );
+        assert_eq!(
+            problems("endpoint: {url: 'http://a', basic_auth: {usernme: u}, remote_timeout: x}"),
+            vec![
+                "exporters::pyroscope::endpoint::remote_timeout: invalid duration \"x\": expected a number (write it like 15s, 1m30s or 500ms)",
+                "exporters::pyroscope::endpoint::basic_auth::usernme: unknown field `usernme`, expected one of `username`, `password`, `password_file`",
             ]
         );
         assert_eq!(
