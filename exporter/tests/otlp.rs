@@ -505,3 +505,34 @@ fn validation_collects_every_problem_with_its_path() {
         "exporters::nope: unknown exporter type \"nope\""
     );
 }
+
+#[tokio::test]
+async fn without_a_queue_consume_sends_before_returning() {
+    let server = Recorder::start(ok()).await;
+    let (ctx, telemetry) = ctx("otlp_http");
+    let cfg = yaml(&format!(
+        "endpoint: {}\nsending_queue: {{enabled: false}}",
+        server.url()
+    ));
+    let h = start_exporter(&id("otlp_http"), &cfg, ctx).unwrap();
+    h.consumer()
+        .consume(batch(vec![record("a", 1, &[])]))
+        .await
+        .unwrap();
+    assert_eq!(server.count(), 1, "sent before consume returned");
+    h.shutdown(Duration::from_secs(1)).await;
+    assert!(!telemetry
+        .encode()
+        .contains("profcol_exporter_queue_length{"));
+}
+
+#[test]
+fn header_values_and_keys_never_print() {
+    let v = yaml("endpoint: http://h\nheaders: {Authorization: Bearer hunter2}\ntls: {key_pem: topsecretkey, cert_pem: c}");
+    let cfg: profcol_exporter::otlp_http::OtlpHttpConfig = profcol_config::decode(&v, "e").unwrap();
+    let shown = format!("{cfg:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("topsecretkey"),
+        "{shown}"
+    );
+}
