@@ -46,7 +46,19 @@ struct Worker<S: Sender> {
 
 impl<S: Sender> Worker<S> {
     async fn process(&self, batch: ProfileBatch) {
-        for p in self.sender.prepare(batch) {
+        // Encoding and compressing is CPU work; keep it off the async workers
+        // that the scrape loops share.
+        let sender = self.sender.clone();
+        let profiles = batch.len() as u64;
+        let bytes = batch.approx_bytes() as u64;
+        let prepared = match tokio::task::spawn_blocking(move || sender.prepare(batch)).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.events.dropped("encode_failed", profiles, bytes, &e.to_string());
+                return;
+            }
+        };
+        for p in prepared {
             self.send_one(p).await;
         }
     }
