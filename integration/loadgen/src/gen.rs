@@ -276,7 +276,7 @@ impl Program {
             }
             let fanout = rng.random_range(2..7);
             for _ in 0..fanout {
-                c.push(rng.random_range(lo..n.min(lo + 200)));
+                c.push(rng.random_range(lo..n.min(lo + 60)));
             }
         }
         Program {
@@ -297,17 +297,25 @@ impl Program {
         }
         let depth = rng.random_range(6..max_depth.max(7));
         while stack.len() < depth {
-            let line = self.funcs[f].start_line + rng.random_range(1..12) * 3;
-            stack.push((f, line));
             let next = &self.callees[f];
             if next.is_empty() {
+                stack.push((f, self.funcs[f].start_line + 2));
                 break;
             }
-            f = next[rng.random_range(0..next.len())];
+            // One call site per (caller, callee) edge, as in real code.
+            // Skewed towards the first callee: hot paths dominate, and
+            // stacks share long prefixes as in a real service.
+            let j = if rng.random_bool(0.7) {
+                0
+            } else {
+                rng.random_range(0..next.len())
+            };
+            stack.push((f, self.funcs[f].start_line + 3 * (j as i64 + 1)));
+            f = next[j];
         }
         if rng.random_bool(0.7) {
             let leaf = self.leaves[rng.random_range(0..self.leaves.len())];
-            stack.push((leaf, self.funcs[leaf].start_line + rng.random_range(1..40)));
+            stack.push((leaf, self.funcs[leaf].start_line + 7));
         }
         stack
     }
@@ -609,7 +617,7 @@ pub fn generate(seed: u64, sizes: Sizes, instant: usize, steps: usize) -> Corpus
     let mut variants = Vec::new();
     let mut samples = Vec::new();
     for kind in Kind::ALL {
-        let depth = if kind == Kind::Goroutine { 18 } else { 40 };
+        let depth = if kind == Kind::Goroutine { 14 } else { 28 };
         let set = stack_set(&program, &mut rng, sizes.stacks(kind), depth);
         samples.push(set.stacks.len());
         let mut out = Vec::new();

@@ -60,22 +60,22 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     variants: usize,
     /// Functions in the synthetic program.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 1000)]
     functions: usize,
     /// Distinct stacks (= samples) per CPU profile.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 2000)]
     cpu_samples: usize,
     /// Distinct stacks per allocs profile.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 2000)]
     allocs_samples: usize,
     /// Distinct stacks per goroutine profile.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 300)]
     goroutine_samples: usize,
     /// Distinct stacks per block profile.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 600)]
     block_samples: usize,
     /// Distinct stacks per mutex profile.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 300)]
     mutex_samples: usize,
     /// Cap on `seconds` for /debug/pprof/profile.
     #[arg(long, default_value_t = 60)]
