@@ -54,7 +54,8 @@ impl<S: Sender> Worker<S> {
         let prepared = match tokio::task::spawn_blocking(move || sender.prepare(batch)).await {
             Ok(p) => p,
             Err(e) => {
-                self.events.dropped("encode_failed", profiles, bytes, &e.to_string());
+                self.events
+                    .dropped("encode_failed", profiles, bytes, &e.to_string());
                 return;
             }
         };
