@@ -17,6 +17,7 @@ it with SIGTERM and checks what every receiver decoded:
   * folded stacks contain the workloads' own function names;
   * otlp_grpc, otlp_http and the pushed pprof carry the same stacks and values;
   * requests the receivers refuse (their first, gRPC UNAVAILABLE / HTTP 503) are retried;
+  * the admin API shows every scrape job up; pyroscope_scrape_up is 1 for each;
   * profcol answers /-/healthy, and exits cleanly on SIGTERM.
 
 Prints `N passed, M failed[, K skipped]` last and exits non-zero on failure. Every
@@ -473,6 +474,35 @@ def check_consistency(suite, otlp, push, targets):
                             keys and not bad, detail)
 
 
+def check_admin(suite, pages, targets):
+    """/api/v1/targets reports every scrape job up without error; /metrics has
+    pyroscope_scrape_up 1 for each (job, profile_type)."""
+    page = pages.get("/api/v1/targets")
+    try:
+        entries = [e for es in json.loads(page)["data"]["receivers"].values() for e in es]
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        suite.check("admin /api/v1/targets answers JSON with data.receivers", False, repr(e)[:200])
+        entries = None
+    metrics = pages.get("/metrics")
+    ups = {}
+    if isinstance(metrics, str):
+        for line in metrics.splitlines():
+            if line.startswith("pyroscope_scrape_up{"):
+                labels = dict(kv.split("=", 1) for kv in line[line.index("{") + 1:line.rindex("}")].split(",")
+                              if "=" in kv)
+                labels = {k: v.strip('"') for k, v in labels.items()}
+                ups[(labels.get("job"), labels.get("profile_type"))] = line.rsplit(" ", 1)[-1]
+    for target, info in targets.items():
+        for ptype in info["types"]:
+            if entries is not None:
+                mine = [e for e in entries if e.get("job") == info["job"] and e.get("profile_type") == ptype]
+                suite.check(f"admin targets: {target} {ptype} is up without error",
+                            len(mine) == 1 and mine[0].get("health") == "up" and not mine[0].get("last_error"),
+                            [{k: e.get(k) for k in ("health", "last_error", "url")} for e in mine])
+            suite.check(f"admin metrics: pyroscope_scrape_up{{job={info['job']},profile_type={ptype}}} is 1",
+                        ups.get((info["job"], ptype)) in ("1", "1.0"), ups.get((info["job"], ptype)))
+
+
 def check_retries(suite, otlp, push, n):
     """The receivers refused their first n requests; each must come back (same bytes)."""
     for tr, what in (("grpc", "UNAVAILABLE"), ("http", "503 + Retry-After")):
@@ -602,14 +632,16 @@ def run(args, suite, procs, work):
     suite.check(f"profcol runs for {run_for}s without exiting", alive,
                 f"exit code {prof.returncode}; log tail:\n" + "".join(tail(plog, 30)))
     suite.check("profcol admin /-/healthy answers 200", healthy == 200, healthy)
+    admin_pages = {}
     if alive:
         for path in ("/api/v1/targets", "/metrics"):
             try:
                 _, body = http_get(f"http://127.0.0.1:{admin}{path}", timeout=3)
+                admin_pages[path] = body.decode("utf-8", "replace")
                 with open(os.path.join(work, "admin" + path.replace("/", "_")), "wb") as f:
                     f.write(body)
-            except (urllib.error.URLError, OSError):
-                pass
+            except (urllib.error.URLError, OSError) as e:
+                admin_pages[path] = e
         t0 = time.time()
         try:
             os.killpg(prof.pid, signal.SIGTERM)
@@ -636,6 +668,7 @@ def run(args, suite, procs, work):
         check_otlp(suite, tr, otlp, targets, args.interval, growth)
     check_push(suite, push, targets, args.interval, growth)
     check_consistency(suite, otlp, push, targets)
+    check_admin(suite, admin_pages, targets)
     if args.inject_failures:
         check_retries(suite, otlp, push, args.inject_failures)
 
