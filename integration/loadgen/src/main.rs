@@ -8,6 +8,7 @@
 //! window's edges. `--dump DIR` only writes the generated variants.
 
 mod gen;
+mod metrics;
 mod procstat;
 mod report;
 mod sink;
@@ -47,6 +48,10 @@ struct Args {
     /// A file that will hold the pid of the process to watch (profcol).
     #[arg(long)]
     watch_pid_file: Option<PathBuf>,
+    /// profcol's admin address (host:port); its error counters are read at
+    /// the window's edges.
+    #[arg(long)]
+    metrics_addr: Option<String>,
     /// Give up when no scrape arrives within this many seconds.
     #[arg(long, default_value_t = 120)]
     first_scrape_timeout: u64,
@@ -184,11 +189,13 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
     let sink0 = stats.snapshot();
     let me0 = procstat::read("self").unwrap_or_default();
     let pc0 = watched_now(&a.watch_pid_file);
+    let m0 = fetch_sums(&a.metrics_addr).await;
     tokio::time::sleep(Duration::from_secs(a.window)).await;
     let to_ms = shared.start.elapsed().as_millis() as u32;
     let sink1 = stats.snapshot();
     let me1 = procstat::read("self").unwrap_or_default();
     let pc1 = watched_now(&a.watch_pid_file);
+    let m1 = fetch_sums(&a.metrics_addr).await;
     sampler.abort();
 
     let secs = f64::from(to_ms - from_ms) / 1000.0;
@@ -239,6 +246,10 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
             "silent_loops": scrapes.loops_silent,
         },
         "profcol": profcol,
+        "profcol_counters_in_window": match (m0, m1) {
+            (Some(m0), Some(m1)) => json!(metrics::delta(&m0, &m1)),
+            _ => json!(null),
+        },
         "loadgen": {
             "cpu_seconds": me_cpu,
             "avg_cores": me_cpu / secs,
@@ -247,6 +258,12 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
         "nofile_limit": nofile,
         "profiles": sizes_json,
     }))
+}
+
+async fn fetch_sums(
+    addr: &Option<String>,
+) -> Option<std::collections::BTreeMap<&'static str, f64>> {
+    Some(metrics::sums(&metrics::fetch(addr.as_deref()?).await?))
 }
 
 #[derive(Clone, Default, Debug)]

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# How far one profcol goes: N virtual Go targets (profcol-loadgen) scraped by
+# profcol with the five default profile types every 15 s, exported over OTLP
+# gRPC to loadgen's counting sink. After a warm-up (default 30 s, counted from
+# the first scrape) it measures a window (default 120 s) and prints one
+# Markdown table row:
+#   N | profiles/s | CPU-s per profile | avg cores | peak RSS | RSS per target | lateness p50 | p99 | errors
+#
+# usage: integration/scale/run.sh N [WINDOW_SECONDS]
+# env:   WARMUP=30 INTERVAL=15 OUT=<dir> (default a new /tmp/profcol-scale.*)
+#        PERF=1   also record profcol with `perf record -g` for 15 s mid-window
+#        PPROF=1  also fetch profcol's own /debug/pprof/profile?seconds=10 mid-window
+#        NO_BUILD=1 skip `cargo build --release`; BIN=<dir> use binaries from there
+# Everything listens on 127.0.0.1; every child is killed on exit.
+set -euo pipefail
+
+N="${1:?usage: run.sh N [WINDOW_SECONDS]}"
+WINDOW="${2:-120}"
+WARMUP="${WARMUP:-30}"
+INTERVAL="${INTERVAL:-15}"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="${OUT:-$(mktemp -d /tmp/profcol-scale.XXXXXX)}"
+mkdir -p "$out"
+bin="${BIN:-$root/target/release}"
+
+if [ -z "${NO_BUILD:-}" ]; then
+  (cd "$root" && cargo build --release -q -p profcol -p profcol-loadgen)
+fi
+
+# One listener per target in loadgen plus ~2 connections per target on both
+# sides: raise the descriptor limit for both processes (root may raise the
+# hard limit; otherwise we get what the hard limit allows).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+
+admin_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$bin/profcol-loadgen" -n "$N" --interval "$INTERVAL" --warmup "$WARMUP" --window "$WINDOW" \
+  --out-dir "$out" --watch-pid-file "$out/profcol.pid" --metrics-addr "127.0.0.1:$admin_port" \
+  >"$out/report.json" 2>"$out/loadgen.log" &
+lg=$!
+pids+=("$lg")
+
+for _ in $(seq 1 600); do
+  [ -s "$out/ready.json" ] && break
+  kill -0 "$lg" 2>/dev/null || { cat "$out/loadgen.log" >&2; exit 1; }
+  sleep 0.5
+done
+[ -s "$out/ready.json" ] || { echo "loadgen not ready" >&2; exit 1; }
+sink="$(jq -r .sink "$out/ready.json")"
+
+cat >"$out/profcol.yaml" <<EOF
+receivers:
+  pyroscope_scrape/scale:
+    file_sd_configs:
+      - files: ["$out/targets.json"]
+    scrape_interval: ${INTERVAL}s
+exporters:
+  otlp_grpc:
+    endpoint: $sink
+    tls: { insecure: true }
+service:
+  pipelines:
+    profiles:
+      receivers: [pyroscope_scrape/scale]
+      exporters: [otlp_grpc]
+  telemetry:
+    logs: { level: warn }
+    metrics: { address: "127.0.0.1:$admin_port" }
+EOF
+
+"$bin/profcol" --config "$out/profcol.yaml" >"$out/profcol.log" 2>&1 &
+pc=$!
+pids+=("$pc")
+echo "$pc" >"$out/profcol.pid"
+echo "scale: N=$N window=${WINDOW}s warmup=${WARMUP}s out=$out profcol pid $pc loadgen pid $lg" >&2
+
+# Optional CPU breakdowns, taken 20 s into the measured window.
+(
+  # Wait for the first scrape (loadgen logs it), then warm-up + 20 s.
+  for _ in $(seq 1 240); do grep -q "first scrape" "$out/loadgen.log" && break; sleep 0.5; done
+  sleep $((WARMUP + 20))
+  if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
+    perf record -F 199 -g -p "$pc" -o "$out/perf.data" -- sleep 15 >/dev/null 2>&1 || true
+    perf report -i "$out/perf.data" --no-children --percent-limit 1.5 --stdio \
+      --sort symbol 2>/dev/null | grep -v '^$' | head -80 >"$out/perf.txt" || true
+  fi
+  if [ -n "${PPROF:-}" ]; then
+    curl -sf -m 30 "http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=10" -o "$out/profcol_cpu.pb.gz" \
+      && "$bin/profcol" convert --to folded "$out/profcol_cpu.pb.gz" -o "$out/profcol_cpu.folded" || true
+  fi
+) &
+pids+=("$!")
+
+# loadgen stops by itself after warm-up + window; bound the wait anyway.
+deadline=$((SECONDS + 150 + WARMUP + WINDOW + 60))
+while kill -0 "$lg" 2>/dev/null; do
+  if [ "$SECONDS" -gt "$deadline" ]; then echo "loadgen overran" >&2; exit 1; fi
+  if ! kill -0 "$pc" 2>/dev/null; then echo "profcol died:" >&2; tail -20 "$out/profcol.log" >&2; exit 1; fi
+  sleep 1
+done
+wait "$lg" || { cat "$out/loadgen.log" >&2; exit 1; }
+
+python3 "$root/integration/scale/row.py" "$out/report.json"
