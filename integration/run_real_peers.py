@@ -13,7 +13,8 @@ it with SIGTERM and checks what every receiver decoded:
   * labels / resource attributes `service.name`/`service_name`, `job`, `instance`, `__name__`;
   * CPU profiles carry a duration close to the `seconds` parameter (interval - 1s);
   * Go memory/mutex/block arrive as per-interval deltas (never cumulative, never the
-    first scrape), each covering about one interval;
+    first scrape), each covering about one interval; the Go target is restarted on the
+    same address mid-run, and no negative or cumulative value may follow (re-baseline);
   * folded stacks contain the workloads' own function names;
   * otlp_grpc, otlp_http and the pushed pprof carry the same stacks and values;
   * requests the receivers refuse (their first, gRPC UNAVAILABLE / HTTP 503) are retried;
@@ -365,20 +366,20 @@ def check_otlp(suite, transport, recs, targets, interval, growth):
 
 def check_delta(suite, label, points, growth, interval):
     """points: (total, duration_ns) per received profile of the cumulative sample type.
-    growth: (value at the start of the run, value at its end) read from the target itself."""
+    growth: (value at the start of the run, growth over the run) read from the target itself."""
     suite.check(f"{label} at least 2 per-interval deltas arrived", len(points) >= 2,
                 f"{len(points)} profiles")
     if not points:
         return
-    if growth is None or None in growth:
+    if growth is None:
         suite.skip(f"{label} deltas stay within the run's growth", "could not read the target's totals")
     else:
-        c0, c1 = growth
-        limit = (c1 - c0) * 1.25 + 1
+        c0, grown = growth
+        limit = grown * 1.25 + 1
         totals = [t for t, _ in points]
-        suite.check(f"{label} values are deltas, not cumulative (each <= growth during run {c1 - c0})",
+        suite.check(f"{label} values are non-negative deltas, not cumulative (each and their sum <= growth during run)",
                     all(0 <= t <= limit for t in totals) and sum(totals) <= limit,
-                    f"totals {totals}, cumulative at start {c0}")
+                    f"totals {totals}, sum {sum(totals)}, growth {grown}, cumulative at start {c0}")
     durs = [d / 1e9 for _, d in points]
     suite.check(f"{label} delta duration ~ one interval ({interval}s)",
                 all(in_range(d, 0.5 * interval, 1.6 * interval) for d in durs), durs)
@@ -618,15 +619,35 @@ def run(args, suite, procs, work):
     extra = [a for c in args.extra_config for a in ("--config", os.path.abspath(c))]
     prof = procs.start("profcol", [peers["profcol"], "--config", cfg, *extra], plog, env=env, cwd=work)
 
-    run_for = args.interval * (args.intervals + 1) + 2
-    deadline = time.time() + run_for
+    restart = args.restart_go and "go" in targets
+    run_for = args.interval * (args.intervals + (2 if restart else 1)) + 2
+    started_at = time.time()
+    deadline = started_at + run_for
+    restart_at = started_at + 2 * args.interval + 1 if restart else None
+    at_kill = {}
     healthy = None
     while time.time() < deadline and prof.poll() is None:
-        if healthy is None and time.time() > deadline - run_for + 3:
+        if healthy is None and time.time() > started_at + 3:
             try:
                 healthy = http_get(f"http://127.0.0.1:{admin}/-/healthy", timeout=3)[0]
             except (urllib.error.URLError, OSError) as e:
                 healthy = repr(e)
+        if restart_at and time.time() >= restart_at:
+            # Restart the Go target on the same address, without the warm-up: its
+            # cumulative profiles drop, and profcol must re-baseline, not emit negatives.
+            restart_at = None
+            for ptype, exp in GO_TYPES.items():
+                if "delta_path" in exp:
+                    at_kill[ptype] = go_cumulative(addrs["go"], exp["delta_path"], exp["delta_type"])
+            procs.stop(started["go"], grace=3)
+            started["go"] = procs.start("go_target2", [peers["go"], "-listen", addrs["go"],
+                                                       "-warmup-alloc-mib", "0",
+                                                       "-port-file", os.path.join(work, "go2.port")],
+                                        os.path.join(work, "go_target2.log"))
+            suite.check("go target restarts on the same address",
+                        wait_file(os.path.join(work, "go2.port"), started["go"], 10),
+                        "".join(tail(os.path.join(work, "go_target2.log"), 5)))
+            print(f"restarted the go target at +{time.time() - started_at:.1f}s", flush=True)
         time.sleep(0.25)
     alive = prof.poll() is None
     suite.check(f"profcol runs for {run_for}s without exiting", alive,
@@ -655,12 +676,21 @@ def run(args, suite, procs, work):
             suite.check("profcol exits within 15s of SIGTERM", False, "killed")
             procs.stop(prof, grace=0.1)
 
+    # How much each cumulative total grew while profcol ran, measured at the target:
+    # (start, growth); with a restart, growth before it plus the new process's total.
     growth = {}
     if "go" in targets:
         for ptype, exp in GO_TYPES.items():
             if "delta_path" in exp:
-                growth[("go", ptype)] = (before.get(("go", ptype)),
-                                         go_cumulative(addrs["go"], exp["delta_path"], exp["delta_type"]))
+                c0 = before.get(("go", ptype))
+                c_end = go_cumulative(addrs["go"], exp["delta_path"], exp["delta_type"])
+                if c0 is None or c_end is None:
+                    growth[("go", ptype)] = None
+                elif ptype in at_kill:
+                    c_kill = at_kill[ptype]
+                    growth[("go", ptype)] = None if c_kill is None else (c0, c_kill - c0 + c_end)
+                else:
+                    growth[("go", ptype)] = (c0, c_end - c0)
     time.sleep(0.5)  # let receivers finish writing the last requests
     otlp, push = read_jsonl(otlp_out), read_jsonl(push_out)
     print_table(otlp, push, targets)
@@ -695,6 +725,8 @@ def main():
                     help="receivers refuse their first N requests (retry check); 0 disables")
     ap.add_argument("--extra-config", action="append", default=[],
                     help="another YAML merged over the generated one (profcol --config), repeatable")
+    ap.add_argument("--no-restart", dest="restart_go", action="store_false",
+                    help="do not restart the Go target mid-run (the re-baseline check)")
     ap.add_argument("--timeout", type=int, default=170, help="hard bound on the whole run, seconds")
     ap.add_argument("--workdir", help="keep logs and outputs here (default: a temp dir, removed on success)")
     args = ap.parse_args()
