@@ -1,7 +1,7 @@
 // Command pprofbench is the comparison peer for the conversion benchmark: for
 // each input file it times google/pprof's profile.Parse followed by
-// profile.Write (decode + re-encode, gzip included on both sides) and prints
-// one JSON object per file plus a total.
+// profile.Write (decode + re-encode, gzip included on both sides), and
+// profile.Parse alone, and prints one JSON object per file plus a total.
 package main
 
 import (
@@ -21,6 +21,7 @@ type result struct {
 	OutputBytes int     `json:"output_bytes"`
 	Iterations  int     `json:"iterations"`
 	Seconds     float64 `json:"seconds"`
+	ParseSecs   float64 `json:"parse_seconds"`
 	BytesPerSec float64 `json:"bytes_per_sec"`
 	Samples     int     `json:"samples"`
 	Error       string  `json:"error,omitempty"`
@@ -52,6 +53,18 @@ func runOne(path string, minTime time.Duration, minIters int) result {
 	}
 	r.Seconds = time.Since(start).Seconds() / float64(r.Iterations)
 	r.OutputBytes = out.Len()
+	// Parse alone (decompression included, no re-encoding), for comparison with
+	// converters that do not gzip their output.
+	n := 0
+	start = time.Now()
+	for n < minIters || time.Since(start) < minTime {
+		if _, err := profile.Parse(bytes.NewReader(data)); err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		n++
+	}
+	r.ParseSecs = time.Since(start).Seconds() / float64(n)
 	if r.Seconds > 0 {
 		r.BytesPerSec = float64(r.InputBytes) / r.Seconds
 	}
