@@ -7,6 +7,9 @@ files given):
     well-formed dictionary, one OTLP profile per pprof sample type, and the same
     folded stacks (root;...;leaf -> summed value, zero stacks ignored) as the
     input pprof decoded by pbwire.py;
+  * `--to otlp-json`: parses with the protobuf JSON mapping into the same request (the
+    corpus has no links, so the hex trace/span ids of OTLP/JSON do not come up);
+  * `--to folded`: `type/unit;root;...;leaf value` lines equal the input's stacks;
   * `--to pprof`: the output decodes as pprof (pbwire) with the same sample types,
     folded stacks and duration as the input.
 Prints `N passed, M failed` last; exits non-zero on failure (2 when profcol is missing,
@@ -58,6 +61,7 @@ def main():
 
     try:
         from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2 as svc_pb2
+        from google.protobuf import json_format
         import otlp_receiver
     except ImportError as e:
         print(f"SKIP: python OTLP stubs missing ({e}); run integration/install.sh")
@@ -104,6 +108,39 @@ def main():
             bad = {t: diff(nonzero(got.get(t, {})), w) for t, w in want.items()
                    if nonzero(got.get(t, {})) != w}
             check(f"{name}: otlp folded stacks equal the input's", not bad, bad)
+
+            outj = os.path.join(tmp, "out.json")
+            r = subprocess.run([args.profcol, "convert", f, "--to", "otlp-json", "-o", outj],
+                               capture_output=True, text=True, timeout=60)
+            if check(f"{name}: convert --to otlp-json exits 0", r.returncode == 0, r.stderr.strip()[-300:]):
+                try:
+                    jreq = svc_pb2.ExportProfilesServiceRequest()
+                    with open(outj, encoding="utf-8") as fh:
+                        json_format.Parse(fh.read(), jreq)
+                    check(f"{name}: otlp-json parses (protobuf JSON mapping) to the same request as otlp",
+                          jreq == req, "messages differ")
+                except Exception as e:
+                    check(f"{name}: otlp-json parses with the protobuf JSON mapping", False, repr(e)[:300])
+
+            r = subprocess.run([args.profcol, "convert", f, "--to", "folded"],
+                               capture_output=True, text=True, timeout=60)
+            if check(f"{name}: convert --to folded exits 0", r.returncode == 0, r.stderr.strip()[-300:]):
+                folded = {}
+                bad_lines = []
+                for line in r.stdout.splitlines():
+                    stack, _, val = line.rpartition(" ")
+                    t, _, frames = stack.partition(";")
+                    try:
+                        folded.setdefault(t, {})
+                        folded[t][frames] = folded[t].get(frames, 0) + int(val)
+                    except ValueError:
+                        bad_lines.append(line)
+                got_f = {t: nonzero(v) for t, v in folded.items()}
+                want_f = {t: w for t, w in want.items() if w}
+                check(f"{name}: folded output equals the input's stacks (`type/unit;root;...;leaf value`)",
+                      not bad_lines and got_f == want_f,
+                      bad_lines[:2] or {t: diff(got_f.get(t, {}), w) for t, w in want_f.items()
+                                        if got_f.get(t) != w} or sorted(set(got_f) ^ set(want_f)))
 
             outp = os.path.join(tmp, "out.pb.gz")
             r = subprocess.run([args.profcol, "convert", f, "--to", "pprof", "-o", outp],
