@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "profcol", version, about = "A profile collector: scrapes pprof endpoints, exports OTLP profiles and Pyroscope pushes.")]
+#[command(
+    name = "profcol",
+    version,
+    about = "A profile collector: scrapes pprof endpoints, exports OTLP profiles and Pyroscope pushes."
+)]
 pub struct Cli {
     /// A YAML config file; repeat to merge several in order (maps merge, lists replace).
     /// Without any, profcol runs its embedded default pipeline.

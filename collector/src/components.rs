@@ -60,5 +60,8 @@ fn unknown_type(kind: Kind, id: &ComponentId, known: &[(&str, &str)], path: Stri
     } else {
         format!("known types: {}", names.join(", "))
     };
-    Problem::new(path, format!("unknown {} type {:?} ({hint})", kind.singular(), id.kind()))
+    Problem::new(
+        path,
+        format!("unknown {} type {:?} ({hint})", kind.singular(), id.kind()),
+    )
 }

@@ -66,7 +66,10 @@ mod tests {
             Default::default(),
         )]);
         let err = f.consume(batch).await.unwrap_err();
-        assert_eq!(err.to_string(), "downstream refused the batch: a: downstream refused the batch: full");
+        assert_eq!(
+            err.to_string(),
+            "downstream refused the batch: a: downstream refused the batch: full"
+        );
         assert_eq!(a.0.load(Ordering::SeqCst), 1);
         assert_eq!(b.0.load(Ordering::SeqCst), 1);
     }

@@ -12,7 +12,11 @@ pub fn init(cfg: &LogsConfig) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match cfg.format {
         LogFormat::Logfmt => registry
-            .with(tracing_logfmt::builder().layer().with_writer(std::io::stderr))
+            .with(
+                tracing_logfmt::builder()
+                    .layer()
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(fmt::layer().json().with_writer(std::io::stderr))

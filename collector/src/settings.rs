@@ -83,7 +83,10 @@ fn raw_sections(loaded: &Loaded) -> CollectorConfig {
         if let Some(serde_yaml::Value::Mapping(section)) = root.get(kind.section()) {
             for (k, v) in section {
                 if let Some(id) = k.as_str().and_then(|s| s.parse().ok()) {
-                    cfg.components.entry(kind).or_default().insert(id, v.clone());
+                    cfg.components
+                        .entry(kind)
+                        .or_default()
+                        .insert(id, v.clone());
                 }
             }
         }

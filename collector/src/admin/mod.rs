@@ -36,7 +36,10 @@ impl AdminState {
 
     /// Every receiver's targets, by receiver id.
     pub fn targets(&self) -> Vec<(String, Vec<serde_json::Value>)> {
-        let receivers = self.receivers.lock().unwrap_or_else(PoisonError::into_inner);
+        let receivers = self
+            .receivers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         receivers
             .iter()
             .map(|(id, h)| {
@@ -72,9 +75,11 @@ pub async fn start(
     state: AdminState,
     stop: CancellationToken,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot bind the admin server to {address} (service.telemetry.metrics.address): {e}"))?;
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot bind the admin server to {address} (service.telemetry.metrics.address): {e}"
+        )
+    })?;
     let local = listener.local_addr()?;
     let app = router(state);
     let task = tokio::spawn(async move {
@@ -90,7 +95,10 @@ pub async fn start(
 
 async fn metrics(State(s): State<AdminState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         s.telemetry.encode(),
     )
         .into_response()

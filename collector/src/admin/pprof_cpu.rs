@@ -33,13 +33,20 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
         Ok(Ok(body)) => (
             [
                 (header::CONTENT_TYPE, "application/octet-stream"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"profile.pb.gz\""),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"profile.pb.gz\"",
+                ),
             ],
             body,
         )
             .into_response(),
         Ok(Err(e)) => (StatusCode::CONFLICT, format!("CPU profile failed: {e}\n")).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("CPU profile failed: {e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("CPU profile failed: {e}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -92,7 +99,12 @@ impl Builder {
     fn location(&mut self, symbols: &[pprof::Symbol]) -> u64 {
         let lines: Vec<(u64, i64)> = symbols
             .iter()
-            .map(|s| (self.function(&s.name(), &s.filename()), i64::from(s.lineno())))
+            .map(|s| {
+                (
+                    self.function(&s.name(), &s.filename()),
+                    i64::from(s.lineno()),
+                )
+            })
             .collect();
         let next = self.profile.location.len() as u64 + 1;
         if let Some(&id) = self.locations.get(&lines) {
@@ -102,7 +114,11 @@ impl Builder {
             id: next,
             line: lines
                 .iter()
-                .map(|&(function_id, line)| Line { function_id, line, column: 0 })
+                .map(|&(function_id, line)| Line {
+                    function_id,
+                    line,
+                    column: 0,
+                })
                 .collect(),
             ..Default::default()
         });
@@ -115,12 +131,26 @@ fn to_pprof(report: &pprof::Report) -> Profile {
     let mut b = Builder::default();
     b.string("");
     let period = 1_000_000_000 / i64::from(FREQUENCY_HZ.max(1));
-    let (samples, count, cpu, nanos) = (b.string("samples"), b.string("count"), b.string("cpu"), b.string("nanoseconds"));
+    let (samples, count, cpu, nanos) = (
+        b.string("samples"),
+        b.string("count"),
+        b.string("cpu"),
+        b.string("nanoseconds"),
+    );
     b.profile.sample_type = vec![
-        ValueType { r#type: samples, unit: count },
-        ValueType { r#type: cpu, unit: nanos },
+        ValueType {
+            r#type: samples,
+            unit: count,
+        },
+        ValueType {
+            r#type: cpu,
+            unit: nanos,
+        },
     ];
-    b.profile.period_type = Some(ValueType { r#type: cpu, unit: nanos });
+    b.profile.period_type = Some(ValueType {
+        r#type: cpu,
+        unit: nanos,
+    });
     b.profile.period = period;
     b.profile.time_nanos = report
         .timing

@@ -20,7 +20,10 @@ pub async fn handler() -> Response {
             Ok(bytes) => (
                 [
                     (header::CONTENT_TYPE, "application/octet-stream"),
-                    (header::CONTENT_DISPOSITION, "attachment; filename=\"heap.pb.gz\""),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"heap.pb.gz\"",
+                    ),
                 ],
                 bytes,
             )
@@ -34,6 +37,10 @@ pub async fn handler() -> Response {
     }
     #[cfg(target_env = "msvc")]
     {
-        (StatusCode::NOT_IMPLEMENTED, "heap profiling needs jemalloc\n").into_response()
+        (
+            StatusCode::NOT_IMPLEMENTED,
+            "heap profiling needs jemalloc\n",
+        )
+            .into_response()
     }
 }

@@ -29,7 +29,11 @@ pub async fn html(State(s): State<AdminState>) -> Html<String> {
         page.push_str("<p>No scrape receivers are running.</p>");
     }
     for (id, list) in all {
-        page.push_str(&format!("<h2>{} <small>({} jobs)</small></h2>", escape(&id), list.len()));
+        page.push_str(&format!(
+            "<h2>{} <small>({} jobs)</small></h2>",
+            escape(&id),
+            list.len()
+        ));
         page.push_str(&table(&list));
     }
     Html(page)
@@ -74,7 +78,13 @@ fn cell_html(column: &str, v: &Value) -> String {
         Value::Object(m) => {
             let pairs: Vec<String> = m
                 .iter()
-                .map(|(k, v)| format!("{}=\"{}\"", escape(k), escape(v.as_str().unwrap_or(&v.to_string()))))
+                .map(|(k, v)| {
+                    format!(
+                        "{}=\"{}\"",
+                        escape(k),
+                        escape(v.as_str().unwrap_or(&v.to_string()))
+                    )
+                })
                 .collect();
             format!("<td><code>{}</code></td>", pairs.join("<br>"))
         }
