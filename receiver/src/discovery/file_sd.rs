@@ -196,7 +196,20 @@ pub async fn run(
         if full {
             last_full = Some(Instant::now());
         }
-        let errors = sd.refresh(full);
+        // Globbing and reading files block: keep them off the async workers.
+        let (back, errors) = match tokio::task::spawn_blocking(move || {
+            let errors = sd.refresh(full);
+            (sd, errors)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.failed(&source, format!("file discovery task failed: {e}"));
+                return;
+            }
+        };
+        sd = back;
         let groups = sd.groups();
         let changed = last_sent.as_ref() != Some(&groups);
         if changed {
