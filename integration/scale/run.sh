@@ -10,6 +10,8 @@
 # env:   WARMUP=30 INTERVAL=15 OUT=<dir> (default a new /tmp/profcol-scale.*)
 #        PERF=1   also record profcol with `perf record -g` for 15 s mid-window
 #        PPROF=1  also fetch profcol's own /debug/pprof/profile?seconds=10 mid-window
+#        EXPORTER_EXTRA='{compression: none}'  extra keys merged into the otlp_grpc block
+#        (YAML flow map, e.g. '{sending_queue: {max_batch_size: 10}, timeout: 30s}')
 #        NO_BUILD=1 skip `cargo build --release`; BIN=<dir> use binaries from there
 # Everything listens on 127.0.0.1; every child is killed on exit.
 set -euo pipefail
@@ -75,7 +77,12 @@ service:
     metrics: { address: "127.0.0.1:$admin_port" }
 EOF
 
-"$bin/profcol" --config "$out/profcol.yaml" >"$out/profcol.log" 2>&1 &
+extra=()
+if [ -n "${EXPORTER_EXTRA:-}" ]; then
+  printf 'exporters:\n  otlp_grpc: %s\n' "$EXPORTER_EXTRA" >"$out/extra.yaml"
+  extra=(--config "$out/extra.yaml")
+fi
+"$bin/profcol" --config "$out/profcol.yaml" "${extra[@]}" >"$out/profcol.log" 2>&1 &
 pc=$!
 pids+=("$pc")
 echo "$pc" >"$out/profcol.pid"
