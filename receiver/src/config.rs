@@ -10,6 +10,7 @@ use crate::targets::{address_with_port, ADDRESS, SCHEME};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Default `scrape_interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
@@ -279,7 +280,7 @@ pub struct Settings {
     pub timeout: std::time::Duration,
     pub delta_seconds: u64,
     pub path_prefix: String,
-    pub profiles: Vec<ProfileType>,
+    pub profiles: Vec<Arc<ProfileType>>,
     pub max_body_size: usize,
 }
 
@@ -297,7 +298,12 @@ impl Settings {
             timeout: cfg.scrape_timeout().get(),
             delta_seconds: cfg.delta_seconds(),
             path_prefix: cfg.profiling_config.path_prefix.clone().unwrap_or_default(),
-            profiles: cfg.profiling_config.enabled(),
+            profiles: cfg
+                .profiling_config
+                .enabled()
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
             max_body_size: cfg.max_body_size.0,
         }
     }

@@ -9,6 +9,7 @@ use crate::scrape_loop::{ScrapeLoop, Shared};
 use crate::status::{StatusRegistry, TargetStatus};
 use crate::targets::{expand, ScrapeTarget};
 use crate::{events, Error};
+use profcol_pdata::Labels;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -17,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 struct Running {
     stop: CancellationToken,
+    discovered: Arc<Labels>,
 }
 
 pub struct Manager {
@@ -103,7 +105,7 @@ impl Manager {
         out
     }
 
-    fn invalid(&self, labels: &profcol_pdata::Labels, e: Error) {
+    fn invalid(&self, labels: &Labels, e: Error) {
         let err = Error::InvalidTarget(format!("{labels}: {e}"));
         events::invalid_target(&self.shared.metrics, &self.shared.settings.component, &err);
     }
@@ -120,8 +122,11 @@ impl Manager {
             }
         });
         for (key, target) in desired {
-            if self.running.contains_key(&key) {
-                self.status.set_discovered(key, &target.discovered);
+            if let Some(r) = self.running.get_mut(&key) {
+                if r.discovered != target.discovered {
+                    self.status.set_discovered(key, &target.discovered);
+                    r.discovered = target.discovered;
+                }
                 continue;
             }
             if target.service_name_unspecified && self.warned.insert(target.instance().to_string())
@@ -136,6 +141,7 @@ impl Manager {
                 TargetStatus::new(&self.shared.settings.component, &target),
             );
             let stop = self.shutdown.child_token();
+            let discovered = target.discovered.clone();
             let job = ScrapeLoop {
                 target,
                 shared: self.shared.clone(),
@@ -143,7 +149,7 @@ impl Manager {
                 stop: stop.clone(),
             };
             self.tracker.spawn(job.run());
-            self.running.insert(key, Running { stop });
+            self.running.insert(key, Running { stop, discovered });
         }
     }
 }

@@ -32,7 +32,7 @@ pub struct ScrapeTarget {
     /// `__name__` and, for non-delta profiles, `__delta__`).
     pub labels: Labels,
     /// The labels as discovered, before any processing.
-    pub discovered: Labels,
+    pub discovered: Arc<Labels>,
     pub profile: Arc<ProfileType>,
     /// True when `service_name` had to fall back to "unspecified".
     pub service_name_unspecified: bool,
@@ -122,11 +122,7 @@ pub fn join_paths(prefix: &str, path: &str) -> String {
     format!("{prefix}/{path}")
 }
 
-fn query(
-    base: &BTreeMap<String, Vec<String>>,
-    labels: &Labels,
-    seconds: Option<u64>,
-) -> BTreeMap<String, Vec<String>> {
+fn query(base: &BTreeMap<String, Vec<String>>, labels: &Labels) -> BTreeMap<String, Vec<String>> {
     let mut q = base.clone();
     for (k, v) in labels.iter() {
         if let Some(name) = k.strip_prefix(PARAM_PREFIX) {
@@ -137,9 +133,6 @@ fn query(
                 }
             }
         }
-    }
-    if let Some(s) = seconds {
-        q.insert("seconds".to_string(), vec![s.to_string()]);
     }
     q
 }
@@ -168,46 +161,69 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
     }
     base.retain(|k, _| !k.starts_with(META_PREFIX));
 
+    let nonempty = |k: &str| base.get(k).filter(|v| !v.is_empty());
+    let prefix = nonempty(PROFILE_PATH_PREFIX).unwrap_or(&settings.path_prefix);
+    let target_path = nonempty(PROFILE_PATH);
+    let base_query = query(&settings.params, &base);
+    let origin = url::Url::parse(&format!("{scheme}://{address}"))
+        .map_err(|e| Error::InvalidTarget(format!("__address__ {address:?}: {e}")))?;
+    let mut public = base.public();
+    public.remove(NAME);
+    public.remove(DELTA);
+    let discovered = Arc::new(discovered.clone());
+
     let mut out = Vec::with_capacity(settings.profiles.len());
     for profile in &settings.profiles {
-        let mut l = base.clone();
-        set_if_absent(&mut l, PROFILE_PATH, &profile.path);
-        set_if_absent(&mut l, PROFILE_PATH_PREFIX, &settings.path_prefix);
-        let path = join_paths(
-            l.get(PROFILE_PATH_PREFIX).unwrap_or(""),
-            l.get(PROFILE_PATH).unwrap_or(""),
-        );
-        let seconds = profile.delta.then_some(settings.delta_seconds);
-        let q = query(&settings.params, &l, seconds);
-        let mut url = url::Url::parse(&format!("{scheme}://{address}"))
-            .map_err(|e| Error::InvalidTarget(format!("__address__ {address:?}: {e}")))?;
-        url.set_path(&path);
+        let mut url = origin.clone();
+        url.set_path(&join_paths(prefix, target_path.unwrap_or(&profile.path)));
+        let with_seconds;
+        let q = if profile.delta {
+            let mut q = base_query.clone();
+            q.insert(
+                "seconds".to_string(),
+                vec![settings.delta_seconds.to_string()],
+            );
+            with_seconds = q;
+            &with_seconds
+        } else {
+            &base_query
+        };
         if !q.is_empty() {
             let mut pairs = url.query_pairs_mut();
-            for (k, vs) in &q {
+            for (k, vs) in q {
                 for v in vs {
                     pairs.append_pair(k, v);
                 }
             }
         }
-        let mut labels = l.public();
+        let mut labels = public.clone();
         labels.set(NAME, profile.reported_name.as_str());
         if profile.is_cumulative_output() {
             labels.set(DELTA, "false");
-        } else {
-            labels.remove(DELTA);
         }
-        let key = xxhash_rust::xxh3::xxh3_64(format!("{url}\n{labels}").as_bytes());
         out.push(ScrapeTarget {
-            key,
+            key: job_key(&url, &labels),
             url,
             labels,
             discovered: discovered.clone(),
-            profile: Arc::new(profile.clone()),
+            profile: profile.clone(),
             service_name_unspecified: unspecified,
         });
     }
     Ok(out)
+}
+
+/// A job's identity: its URL and its labels.
+fn job_key(url: &url::Url, labels: &Labels) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(url.as_str().as_bytes());
+    for (k, v) in labels.iter() {
+        h.update(&[0xff]);
+        h.update(k.as_bytes());
+        h.update(&[0xfe]);
+        h.update(v.as_bytes());
+    }
+    h.digest()
 }
 
 #[cfg(test)]

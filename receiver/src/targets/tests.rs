@@ -313,7 +313,7 @@ fn labels_are_injected_and_internal_ones_dropped() {
     );
     assert_eq!(by("process_cpu").labels.get("__delta__"), None);
     // The status keeps what was discovered.
-    assert_eq!(by("memory").discovered, discovered);
+    assert_eq!(*by("memory").discovered, discovered);
 
     // job_name, and a target's own job and instance labels.
     let s = settings("targets: [{__address__: 'h'}]\njob_name: my-job");
