@@ -11,6 +11,7 @@ otlp_grpc + otlp_http + pyroscope), runs profcol for a few scrape intervals, sto
 it with SIGTERM and checks what every receiver decoded:
   * every (target, profile type) arrives at every receiver, with the expected sample types;
   * labels / resource attributes `service.name`/`service_name`, `job`, `instance`, `__name__`;
+  * the push tenant (X-Scope-OrgID): the endpoint header, or a target's `__tenant_id__`;
   * CPU profiles carry a duration close to the `seconds` parameter (interval - 1s);
   * Go memory/mutex/block arrive as per-interval deltas (never cumulative, never the
     first scrape), each covering about one interval; the Go target is restarted on the
@@ -80,7 +81,8 @@ NODE_TYPES = {
     # only arrival and sample types are checked.
     "memory": {"types": {"objects/count", "space/bytes"}},
 }
-TENANT = "profcol-it"
+TENANT = "profcol-it"  # the pyroscope endpoint's X-Scope-OrgID header
+NODE_TENANT = "node-team"  # the Node target's __tenant_id__ label: overrides it per profile
 EXTERNAL_LABELS = {"env": "integration"}
 
 
@@ -218,7 +220,7 @@ def write_config(path, go_addr, node_addr, ports, admin_port, interval):
     if node_addr:
         lines += [
             "  pyroscope_scrape/node:",
-            f"    targets: [{{ __address__: {yaml_quote(node_addr)} }}]",
+            f"    targets: [{{ __address__: {yaml_quote(node_addr)}, __tenant_id__: {NODE_TENANT} }}]",
             f"    scrape_interval: {interval}s",
             "    profiling_config:",
             "      profile:",
@@ -391,8 +393,13 @@ def check_push(suite, recs, targets, interval, growth):
     suite.check(f"{tname}: every push decodes", not errs, errs[:3])
     series = [r for r in recs if "labels" in r]
     if series:
-        tenants = sorted({r["headers"].get("X-Scope-OrgID") for r in series}, key=str)
-        suite.check(f"{tname}: X-Scope-OrgID header is {TENANT}", tenants == [TENANT], tenants)
+        for target, info in targets.items():
+            want = NODE_TENANT if target == "node" else TENANT
+            how = "the target's __tenant_id__" if target == "node" else "the endpoint header"
+            tenants = sorted({r["headers"].get("X-Scope-OrgID") for r in series
+                              if dict(r["labels"]).get("job") == info["job"]}, key=str)
+            suite.check(f"{tname}: {target} pushes carry X-Scope-OrgID {want} ({how})",
+                        tenants == [want], tenants)
         bad_names = sorted({n for r in series for n, _ in r["labels"]
                             if n != "__name__" and not all(c.isalnum() or c in "_." for c in n)})
         suite.check(f"{tname}: label names match [A-Za-z0-9_.]", not bad_names, bad_names)
