@@ -65,7 +65,8 @@ impl ScrapeLoop {
         let shown_url = redact_url(&self.target.url);
         let m = self.shared.metrics.clone();
         events::job_started(&m, &metric_labels, &shown_url);
-        let interval = self.shared.settings.interval;
+        // Validation refuses 0; tokio panics on a zero period, so never pass one.
+        let interval = self.shared.settings.interval.max(Duration::from_millis(1));
         let wait = offset(self.target.key, interval, unix_nanos(SystemTime::now()));
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + wait, interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);

@@ -67,6 +67,7 @@ pub async fn run(
     ctx: DiscoveryContext,
     shutdown: CancellationToken,
 ) {
+    let refresh = refresh.max(std::time::Duration::from_millis(1));
     let mut ticker = tokio::time::interval(refresh);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last: Option<Vec<TargetGroup>> = None;
