@@ -18,6 +18,8 @@ it with SIGTERM and checks what every receiver decoded:
     same address mid-run, and no negative or cumulative value may follow (re-baseline);
   * folded stacks contain the workloads' own function names;
   * otlp_grpc, otlp_http and the pushed pprof carry the same stacks and values;
+  * profiles profcol does not alter (CPU, goroutine, fgprof) are pushed byte for byte
+    as the target served them (profcol scrapes through a recording proxy);
   * requests the receivers refuse (their first, gRPC UNAVAILABLE / HTTP 503) are retried;
   * the admin API shows every scrape job up; pyroscope_scrape_up is 1 for each;
   * profcol answers /-/healthy, and exits cleanly on SIGTERM.
@@ -511,6 +513,25 @@ def check_admin(suite, pages, targets):
                         ups.get((info["job"], ptype)) in ("1", "1.0"), ups.get((info["job"], ptype)))
 
 
+# Profile types profcol forwards unaltered (no delta computation): the pushed
+# raw_profile must be the bytes the target served (exporter README: byte for byte).
+UNALTERED = {"go": ("process_cpu", "goroutine", "fgprof"), "node": ("process_cpu",)}
+
+
+def check_byte_for_byte(suite, push, targets, work):
+    for target, info in targets.items():
+        served = {r["sha256"] for r in read_jsonl(os.path.join(work, f"{target}_proxy.jsonl"))
+                  if r.get("status") == 200}
+        for ptype in UNALTERED.get(target, ()):
+            pushed = [s["sha256"] for r in push if "labels" in r
+                      and dict(r["labels"]).get("job") == info["job"] and dict(r["labels"]).get("__name__") == ptype
+                      for s in r["samples"]]
+            other = [h for h in pushed if h not in served]
+            suite.check(f"pyroscope: {target} {ptype} is pushed byte for byte as served",
+                        pushed and not other, f"{len(other)} of {len(pushed)} pushed profiles differ "
+                        f"from every body the target served")
+
+
 def check_retries(suite, otlp, push, n):
     """The receivers refused their first n requests; each must come back (same bytes)."""
     for tr, what in (("grpc", "UNAVAILABLE"), ("http", "503 + Retry-After")):
@@ -598,12 +619,22 @@ def run(args, suite, procs, work):
     if not addrs:
         return 1
 
+    # profcol scrapes each target through a recording proxy (what it was served, by sha256).
+    scrape = {}
+    for t in list(addrs):
+        pr = procs.start(f"{t}_proxy", [sys.executable, os.path.join(HERE, "python", "recording_proxy.py"),
+                                        "--upstream", addrs[t], "--out", os.path.join(work, f"{t}_proxy.jsonl"),
+                                        "--port-file", os.path.join(work, f"{t}_proxy.port")],
+                         os.path.join(work, f"{t}_proxy.log"))
+        a = wait_file(os.path.join(work, f"{t}_proxy.port"), pr, 20)
+        if suite.check(f"{t} recording proxy starts", a, "".join(tail(os.path.join(work, f"{t}_proxy.log"), 5))):
+            scrape[t] = a.strip()
     targets = {}
-    if "go" in addrs:
-        targets["go"] = {"job": "pyroscope_scrape/go", "address": addrs["go"],
+    if "go" in scrape:
+        targets["go"] = {"job": "pyroscope_scrape/go", "address": scrape["go"],
                          "service_name": "go-target", "types": GO_TYPES}
-    if "node" in addrs:
-        targets["node"] = {"job": "pyroscope_scrape/node", "address": addrs["node"],
+    if "node" in scrape:
+        targets["node"] = {"job": "pyroscope_scrape/node", "address": scrape["node"],
                            "service_name": "unspecified", "types": NODE_TYPES}
     for t in ("go", "node"):
         if t in args.targets and t not in targets:
@@ -618,7 +649,7 @@ def run(args, suite, procs, work):
 
     admin = free_port()
     cfg = os.path.join(work, "profcol.yaml")
-    write_config(cfg, addrs.get("go"), addrs.get("node"), ports, admin, args.interval)
+    write_config(cfg, scrape.get("go"), scrape.get("node"), ports, admin, args.interval)
     print(f"workdir {work}; profcol config {cfg}", flush=True)
     plog = os.path.join(work, "profcol.log")
     env = dict(os.environ)
@@ -706,6 +737,7 @@ def run(args, suite, procs, work):
     check_push(suite, push, targets, args.interval, growth)
     check_consistency(suite, otlp, push, targets)
     check_admin(suite, admin_pages, targets)
+    check_byte_for_byte(suite, push, targets, work)
     if args.inject_failures:
         check_retries(suite, otlp, push, args.inject_failures)
 
