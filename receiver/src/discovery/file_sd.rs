@@ -182,7 +182,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let refresh = cfg.refresh_interval.get();
-    let period = refresh.min(CHANGE_CHECK).max(std::time::Duration::from_millis(1));
+    let period = refresh
+        .min(CHANGE_CHECK)
+        .max(std::time::Duration::from_millis(1));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut sd = FileSd::new(cfg.files);

@@ -348,3 +348,31 @@ fn godeltaprof_and_custom_names() {
     keys.dedup();
     assert_eq!(keys.len(), jobs.len());
 }
+
+proptest::proptest! {
+    /// Discovered labels come from the network: any values either expand
+    /// or are refused, never panic, and an accepted job scrapes the address.
+    #[test]
+    fn arbitrary_discovered_labels_never_panic(
+        addr in "\\PC{0,24}",
+        scheme in proptest::option::of("(http|https|\\PC{0,6})"),
+        path in proptest::option::of("\\PC{0,16}"),
+        prefix in proptest::option::of("\\PC{0,16}"),
+        param in proptest::option::of("\\PC{0,16}"),
+    ) {
+        let s = settings("targets: [{__address__: 'h:1'}]\nparams: {a: [b]}");
+        let mut l = labels(&[("__address__", addr.as_str())]);
+        if let Some(v) = &scheme { l.set("__scheme__", v.as_str()); }
+        if let Some(v) = &path { l.set("__profile_path__", v.as_str()); }
+        if let Some(v) = &prefix { l.set("__profile_path_prefix__", v.as_str()); }
+        if let Some(v) = &param { l.set("__param_a", v.as_str()); }
+        if let Ok(jobs) = expand(&s, &l) {
+            proptest::prop_assert_eq!(jobs.len(), 5);
+            for j in jobs {
+                // Hosts may be normalised (IDNA, case); the port never changes.
+                let port = j.instance().rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                proptest::prop_assert_eq!(j.url.port_or_known_default(), port, "{}", j.url);
+            }
+        }
+    }
+}
