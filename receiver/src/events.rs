@@ -100,14 +100,14 @@ pub fn discovery_failed(m: &ScrapeMetrics, component_id: &str, source: &str, err
     warn!(component = %component_id, source = %source, error = %err, "Service discovery failed; keeping the last good targets.");
 }
 
-pub fn invalid_target(m: &ScrapeMetrics, component_id: &str, err: &Error) {
+pub fn invalid_target(m: &ScrapeMetrics, component_id: &str, address: &str, err: &Error) {
     m.errors
         .get_or_create(&ErrorLabels {
             component: component_id.to_string(),
             reason: err.reason().to_string(),
         })
         .inc();
-    warn!(component = %component_id, error = %err, "Target dropped.");
+    warn!(component = %component_id, address = %address, error = %err, "Target dropped.");
 }
 
 pub fn service_name_unspecified(component_id: &str, instance: &str) {
