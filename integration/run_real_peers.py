@@ -20,6 +20,7 @@ it with SIGTERM and checks what every receiver decoded:
   * otlp_grpc, otlp_http and the pushed pprof carry the same stacks and values;
   * profiles profcol does not alter (CPU, goroutine, fgprof) are pushed byte for byte
     as the target served them (profcol scrapes through a recording proxy);
+  * a partial success from the OTLP receiver is logged and counted;
   * requests the receivers refuse (their first, gRPC UNAVAILABLE / HTTP 503) are retried;
   * the admin API shows every scrape job up; pyroscope_scrape_up is 1 for each;
   * profcol answers /-/healthy, and exits cleanly on SIGTERM.
@@ -532,6 +533,26 @@ def check_byte_for_byte(suite, push, targets, work):
                         f"from every body the target served")
 
 
+def check_partial_success(suite, otlp, pages, plog):
+    """The OTLP receiver answered one request per transport with a partial success
+    (1 rejected profile); DESIGN §6: profcol logs and counts it."""
+    log = "".join(tail(plog, 100000))
+    metrics = pages.get("/metrics") if isinstance(pages.get("/metrics"), str) else ""
+    for tr in OTLP_TRANSPORTS:
+        exporter = f"otlp_{tr}"
+        accepted = len({r["meta"].get("request_sha256") for r in otlp if r.get("transport") == tr
+                        and not r.get("injected_failure") and "meta" in r})
+        if accepted < 2:
+            suite.skip(f"{exporter}: partial success is logged and counted", "fewer than 2 requests accepted")
+            continue
+        logged = any("partial success" in ln.lower() and exporter in ln for ln in log.splitlines())
+        counted = [ln for ln in metrics.splitlines() if "rejected" in ln and f'"{exporter}"' in ln
+                   and not ln.startswith("#")]
+        suite.check(f"{exporter}: partial success is logged and counted",
+                    logged and any(float(ln.rsplit(" ", 1)[-1]) >= 1 for ln in counted),
+                    f"logged={logged}, metric lines={counted}")
+
+
 def check_retries(suite, otlp, push, n):
     """The receivers refused their first n requests; each must come back (same bytes)."""
     for tr, what in (("grpc", "UNAVAILABLE"), ("http", "503 + Retry-After")):
@@ -588,7 +609,7 @@ def run(args, suite, procs, work):
     fail = ["--fail-first", str(args.inject_failures)]
     po = procs.start("otlp_receiver", [sys.executable, os.path.join(HERE, "python", "otlp_receiver.py"),
                                        "--out", otlp_out, "--port-file", os.path.join(work, "otlp.port"),
-                                       *fail],
+                                       "--partial-success", *fail],
                      os.path.join(work, "otlp_receiver.log"))
     pp = procs.start("push_receiver", [sys.executable, os.path.join(HERE, "python", "push_receiver.py"),
                                        "--out", push_out, "--port-file", os.path.join(work, "push.port"),
@@ -738,6 +759,7 @@ def run(args, suite, procs, work):
     check_consistency(suite, otlp, push, targets)
     check_admin(suite, admin_pages, targets)
     check_byte_for_byte(suite, push, targets, work)
+    check_partial_success(suite, otlp, admin_pages, plog)
     if args.inject_failures:
         check_retries(suite, otlp, push, args.inject_failures)
 

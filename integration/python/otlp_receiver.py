@@ -16,6 +16,8 @@ A port of 0 picks a free one; --port-file receives {"grpc": P, "http": Q}.
 --fail-first N refuses the first N requests of each transport (gRPC UNAVAILABLE,
 HTTP 503 with Retry-After: 1) to exercise retries; every record carries the
 sha256 of the (decompressed) request so a retried request can be matched.
+--partial-success answers the second accepted request of each transport with
+partial_success {rejected_profiles: 1}.
 """
 
 import argparse
@@ -182,6 +184,20 @@ class Sink:
         self.requests = 0
         self.fail_first = fail_first
         self.seen = {"grpc": 0, "http": 0}
+        self.accepted = {"grpc": 0, "http": 0}
+        self.partial_success = False
+
+    def response(self, transport):
+        """The reply to an accepted request: with --partial-success, the second one
+        of each transport reports one rejected profile."""
+        with _write_lock:
+            self.accepted[transport] += 1
+            n = self.accepted[transport]
+        resp = svc_pb2.ExportProfilesServiceResponse()
+        if self.partial_success and n == 2:
+            resp.partial_success.rejected_profiles = 1
+            resp.partial_success.error_message = "injected partial success (--partial-success)"
+        return resp
 
     def should_fail(self, transport):
         """True for the first fail_first requests of a transport."""
@@ -213,7 +229,7 @@ class Servicer(svc_grpc.ProfilesServiceServicer):
             self.sink.write(records_from_request(request, "grpc", meta))
         except Exception as e:  # report, never crash the server
             self.sink.write([{"transport": "grpc", "decode_error": repr(e)}])
-        return svc_pb2.ExportProfilesServiceResponse()
+        return self.sink.response("grpc")
 
 
 def make_http_handler(sink):
@@ -270,7 +286,7 @@ def make_http_handler(sink):
             except Exception as e:
                 records = [{"transport": "http", "meta": meta, "decode_error": repr(e)}]
             sink.write(records)
-            resp = svc_pb2.ExportProfilesServiceResponse()
+            resp = sink.response("http")
             if ctype == "application/json":
                 self._reply(200, json_format.MessageToJson(resp).encode(), "application/json")
             else:
@@ -288,9 +304,12 @@ def main():
     ap.add_argument("--port-file", default="")
     ap.add_argument("--fail-first", type=int, default=0,
                     help="refuse the first N requests of each transport (to exercise retries)")
+    ap.add_argument("--partial-success", action="store_true",
+                    help="answer the second accepted request of each transport with a partial success")
     args = ap.parse_args()
 
     sink = Sink(args.out, args.fail_first)
+    sink.partial_success = args.partial_success
     open(args.out, "a").close()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
