@@ -28,7 +28,7 @@ def main():
     scrape_err = c.get("pyroscope_scrape_errors_total", float("nan"))
     exp_failed = c.get("profcol_exporter_failed_profiles_total", float("nan"))
     exp_dropped = c.get("profcol_exporter_dropped_profiles_total", float("nan"))
-    errors = (f"missing {e['missing_scrapes']}/{e['expected_scrapes']}, 404 {e['not_found']}, "
+    errors = (f"skipped {e.get('skipped_scrapes', '?')}/{e['expected_scrapes']} (in-window count short {e['missing_scrapes']}), 404 {e['not_found']}, "
               f"scrape err {scrape_err:.0f}, export failed {exp_failed:.0f} dropped {exp_dropped:.0f}")
     n = r["n"]
     peak = max(p.get("peak_rss_bytes", 0), p.get("max_sampled_rss_bytes", 0))

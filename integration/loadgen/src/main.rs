@@ -242,6 +242,7 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
             "not_found": shared.not_found.load(std::sync::atomic::Ordering::Relaxed),
             "accept_errors": shared.conn_errors.load(std::sync::atomic::Ordering::Relaxed),
             "missing_scrapes": scrapes.missing,
+            "skipped_scrapes": scrapes.skipped,
             "expected_scrapes": scrapes.expected,
             "silent_loops": scrapes.loops_silent,
         },

@@ -23,6 +23,11 @@ pub struct Scrapes {
     pub expected: u64,
     /// Sum over (target, path) of max(0, expected − arrivals in the window).
     pub missing: u64,
+    /// Scrapes skipped, from the gaps: Σ round(gap / interval) − 1 over gaps
+    /// ending in the window, plus ⌊window / interval⌋ for each silent loop.
+    /// Unlike `missing` it does not count a scrape that jitter moved across
+    /// the window's edge.
+    pub skipped: u64,
     /// (target, path) pairs with no arrival at all in the window.
     pub loops_silent: u64,
     pub lateness: Lateness,
@@ -60,7 +65,10 @@ pub fn scrapes(
                 }
                 got += 1;
                 if i > 0 {
-                    deviations.push((a - v[i - 1]).abs_diff(interval_ms));
+                    let gap = a - v[i - 1];
+                    deviations.push(gap.abs_diff(interval_ms));
+                    let periods = (gap + interval_ms / 2) / interval_ms.max(1);
+                    out.skipped += u64::from(periods.saturating_sub(1));
                 }
             }
             out.requests += got;
@@ -69,6 +77,7 @@ pub fn scrapes(
             out.missing += expected_per_loop.saturating_sub(got);
             if got == 0 {
                 out.loops_silent += 1;
+                out.skipped += expected_per_loop;
             }
         }
     }
@@ -105,12 +114,29 @@ mod tests {
         assert_eq!(s.expected, 20);
         assert_eq!(s.requests, 15); // 4 + 4 + 3 + 0 + 4
         assert_eq!(s.missing, 1 + 4);
+        assert_eq!(s.skipped, 1 + 4);
         assert_eq!(s.loops_silent, 1);
         assert_eq!(s.by_kind["mutex"], 0);
         assert_eq!(s.lateness.gaps, 15);
         assert_eq!(s.lateness.max_ms, 1000);
         assert_eq!(s.lateness.p50_ms, 0);
         assert_eq!(s.lateness.p99_ms, 1000);
+    }
+
+    #[test]
+    fn jitter_across_the_window_edge_is_not_a_skipped_scrape() {
+        // Interval 1000, window [1000, 3000): the loop's arrival at 2990 moved
+        // to 3010 (outside) — one fewer in the window, but nothing skipped.
+        let a = loops(vec![[
+            vec![990, 1990, 3010],
+            vec![1000, 2000],
+            vec![1000, 2000],
+            vec![1000, 2000],
+            vec![1000, 2000],
+        ]]);
+        let s = scrapes(&a, 1000, 1000, 3000);
+        assert_eq!(s.missing, 1);
+        assert_eq!(s.skipped, 0);
     }
 
     #[test]
