@@ -52,16 +52,20 @@ pub enum Error {
     EmptyBody { status: u16, content_type: String },
 
     /// The body is text (HTML, JSON, …) rather than a pprof profile.
-    #[error("the target did not return a pprof profile{}", describe_body(.content_type, .body_start))]
+    #[error("the target did not return a pprof profile (HTTP status {status}, content type {content_type:?}){}", starts_with(.body_start))]
     NotPprof {
+        status: u16,
         content_type: String,
         body_start: String,
     },
 
     /// The body looked binary but does not decode as pprof.
-    #[error("cannot decode the body as pprof (content type {content_type:?}): {source}")]
+    #[error("cannot decode the body as pprof (HTTP status {status}, content type {content_type:?}, first bytes {first_bytes}): {source}")]
     Decode {
+        status: u16,
         content_type: String,
+        /// Hex of the first bytes as served.
+        first_bytes: String,
         #[source]
         source: profcol_pdata::Error,
     },
@@ -94,6 +98,14 @@ impl Error {
             Error::Decode { .. } => "decode",
             Error::Discovery { .. } => "discovery",
         }
+    }
+}
+
+fn starts_with(body_start: &str) -> String {
+    if body_start.is_empty() {
+        String::new()
+    } else {
+        format!(", body starts with {body_start:?}")
     }
 }
 

@@ -73,6 +73,7 @@ async fn scrape_inner(
     }
     if looks_like_text(&body, &content_type) {
         return Err(Error::NotPprof {
+            status: status.as_u16(),
             body_start: quote(&body),
             content_type,
         });
@@ -91,7 +92,9 @@ async fn scrape_inner(
         Ok(profile) => Ok(Fetched { body, profile }),
         Err(profcol_pdata::Error::TooLarge { limit }) => Err(Error::DecompressedTooLarge { limit }),
         Err(source) => Err(Error::Decode {
+            status: status.as_u16(),
             content_type,
+            first_bytes: hex_head(&body),
             source,
         }),
     }
@@ -159,6 +162,15 @@ fn quote(body: &[u8]) -> String {
         s.push('…');
     }
     s
+}
+
+/// The first 16 bytes as hex, e.g. `1f 8b 08 00 …`.
+fn hex_head(body: &[u8]) -> String {
+    let mut s: Vec<String> = body.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    if body.len() > 16 {
+        s.push("…".to_string());
+    }
+    s.join(" ")
 }
 
 /// Replaces the URL inside a client error message by its redacted form.
