@@ -108,7 +108,12 @@ impl Manager {
     fn invalid(&self, labels: &Labels, e: Error) {
         // Only the address: other labels may carry secrets (`__param_*`).
         let address = labels.get(crate::targets::ADDRESS).unwrap_or("");
-        events::invalid_target(&self.shared.metrics, &self.shared.settings.component, address, &e);
+        events::invalid_target(
+            &self.shared.metrics,
+            &self.shared.settings.component,
+            address,
+            &e,
+        );
     }
 
     fn reconcile(&mut self) {
