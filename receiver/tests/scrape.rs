@@ -294,3 +294,24 @@ async fn statuses_and_errors_carry_no_secrets() {
     assert!(!r.telemetry.encode().contains("s3cr3t"));
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_profile_is_counted_as_dropped() {
+    let body = gz(&profile(&[("goroutine", "count")], 1));
+    let app = Router::new().route("/debug/pprof/goroutine", get(move || async move { body }));
+    let addr = serve(app).await;
+    let r = start(
+        "pyroscope_scrape/refused",
+        &format!("targets: [{{__address__: '{addr}', service_name: s}}]\n{ONLY_GOROUTINE}"),
+    );
+    r.out.refuse.store(true, Ordering::SeqCst);
+    let line = "pyroscope_scrape_profiles_dropped_total{component=\"pyroscope_scrape/refused\"} ";
+    eventually(5, || r.telemetry.encode().contains(line).then_some(())).await;
+    // The scrape itself succeeded: the target stays up.
+    assert_eq!(
+        status_of(&r.handle, "goroutine").unwrap().health,
+        Health::Up
+    );
+    assert!(r.out.all().is_empty());
+    r.stop().await;
+}

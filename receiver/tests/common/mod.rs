@@ -65,15 +65,19 @@ pub fn gz(p: &Profile) -> Vec<u8> {
     profcol_pdata::encode_pprof_gzip(p)
 }
 
-/// Records every batch it is handed.
+/// Records every batch it is handed, or refuses them when `refuse` is set.
 #[derive(Default)]
 pub struct Collect {
     pub records: Mutex<Vec<ProfileRecord>>,
+    pub refuse: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl Consumer for Collect {
     async fn consume(&self, batch: ProfileBatch) -> Result<(), profcol_pdata::Error> {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(profcol_pdata::Error::Refused("queue full".into()));
+        }
         self.records.lock().unwrap().extend(batch.records);
         Ok(())
     }
