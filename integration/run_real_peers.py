@@ -76,6 +76,13 @@ GO_TYPES = {
     "fgprof": {"types": {"samples/count", "time/nanoseconds"},
                "stack_type": "time/nanoseconds", "needle": "workload"},
 }
+# The same process scraped a second time through its godeltaprof-style endpoints
+# (go/target/delta.go): already deltas, which profcol must not subtract again.
+GODELTA_TYPES = {
+    name: {**GO_TYPES[name], "admin_type": f"godeltaprof_{name}", "first_is_cumulative": True,
+           "check_duration": False}
+    for name in ("memory", "mutex", "block")
+}
 NODE_TYPES = {
     "process_cpu": {"types": {"sample/count", "wall/nanoseconds"},
                     "stack_type": "wall/nanoseconds", "needle": "workloadNodeCpuBurn"},
@@ -220,6 +227,22 @@ def write_config(path, go_addr, node_addr, ports, admin_port, interval):
             "      profile:",
             "        fgprof: { enabled: true }",
         ]
+    if go_addr:
+        lines += [
+            "  pyroscope_scrape/godelta:",
+            f"    targets: [{{ __address__: {yaml_quote(go_addr)}, service_name: \"go-target\" }}]",
+            f"    scrape_interval: {interval}s",
+            "    profiling_config:",
+            "      profile:",
+            "        memory: { enabled: false }",
+            "        block: { enabled: false }",
+            "        mutex: { enabled: false }",
+            "        goroutine: { enabled: false }",
+            "        process_cpu: { enabled: false }",
+            "        godeltaprof_memory: { enabled: true }",
+            "        godeltaprof_mutex: { enabled: true }",
+            "        godeltaprof_block: { enabled: true }",
+        ]
     if node_addr:
         lines += [
             "  pyroscope_scrape/node:",
@@ -251,7 +274,8 @@ def write_config(path, go_addr, node_addr, ports, admin_port, interval):
         "  pipelines:",
         "    profiles:",
         "      receivers: [" + ", ".join(
-            r for r, a in (("pyroscope_scrape/go", go_addr), ("pyroscope_scrape/node", node_addr)) if a)
+            r for r, a in (("pyroscope_scrape/go", go_addr), ("pyroscope_scrape/godelta", go_addr),
+                           ("pyroscope_scrape/node", node_addr)) if a)
         + "]",
         "      exporters: [otlp_grpc, otlp_http, pyroscope]",
         "  telemetry:",
@@ -363,15 +387,20 @@ def check_otlp(suite, transport, recs, targets, interval, growth):
                             any(exp["needle"] in k for k in keys),
                             f"{len(keys)} stacks, e.g. {keys[:3]}")
             if "delta_type" in exp:
-                check_delta(suite, label, [
-                    (r["total"], r["duration_nano"]) for r in got
+                check_delta(suite, label, exp, [
+                    (r["time_unix_nano"], r["total"], r["duration_nano"]) for r in got
                     if f"{r['sample_type']}/{r['sample_unit']}" == exp["delta_type"]],
                     growth.get((target, ptype)), interval)
 
 
-def check_delta(suite, label, points, growth, interval):
-    """points: (total, duration_ns) per received profile of the cumulative sample type.
-    growth: (value at the start of the run, growth over the run) read from the target itself."""
+def check_delta(suite, label, exp, points, growth, interval):
+    """points: (time, total, duration_ns) per received profile of the delta sample type.
+    growth: (value at the start of the run, growth over the run) read from the target itself.
+    godeltaprof-style endpoints answer their first request with the whole history
+    (exp["first_is_cumulative"]): the earliest profile is left out of the value checks."""
+    points = sorted(points, key=lambda p: p[0])  # by profile time (unique per scrape)
+    if exp.get("first_is_cumulative"):
+        points = points[1:]
     suite.check(f"{label} at least 2 per-interval deltas arrived", len(points) >= 2,
                 f"{len(points)} profiles")
     if not points:
@@ -381,13 +410,17 @@ def check_delta(suite, label, points, growth, interval):
     else:
         c0, grown = growth
         limit = grown * 1.25 + 1
-        totals = [t for t, _ in points]
+        totals = [t for _, t, _ in points]
         suite.check(f"{label} values are non-negative deltas, not cumulative (each and their sum <= growth during run)",
                     all(0 <= t <= limit for t in totals) and sum(totals) <= limit,
                     f"totals {totals}, sum {sum(totals)}, growth {grown}, cumulative at start {c0}")
-    durs = [d / 1e9 for _, d in points]
-    suite.check(f"{label} delta duration ~ one interval ({interval}s)",
-                all(in_range(d, 0.5 * interval, 1.6 * interval) for d in durs), durs)
+        # Deltas that are silently zeroed, dropped or subtracted twice sum to far less.
+        suite.check(f"{label} deltas add up to a real share of the growth (sum >= 25%)",
+                    sum(totals) >= 0.25 * grown, f"sum {sum(totals)}, growth {grown}")
+    if exp.get("check_duration", True):
+        durs = [d / 1e9 for _, _, d in points]
+        suite.check(f"{label} delta duration ~ one interval ({interval}s)",
+                    all(in_range(d, 0.5 * interval, 1.6 * interval) for d in durs), durs)
 
 
 def check_push(suite, recs, targets, interval, growth):
@@ -443,9 +476,9 @@ def check_push(suite, recs, targets, interval, growth):
                 suite.check(f"{label} stacks contain {exp['needle']}",
                             any(exp["needle"] in k for k in keys), f"{len(keys)} stacks, e.g. {keys[:3]}")
             if "delta_type" in exp:
-                pts = [(p["totals"][p["sample_types"].index(exp["delta_type"])], p["duration_nanos"])
-                       for p in pprofs if exp["delta_type"] in p["sample_types"]]
-                check_delta(suite, label, pts, growth.get((target, ptype)), interval)
+                pts = [(p["time_nanos"], p["totals"][p["sample_types"].index(exp["delta_type"])],
+                        p["duration_nanos"]) for p in pprofs if exp["delta_type"] in p["sample_types"]]
+                check_delta(suite, label, exp, pts, growth.get((target, ptype)), interval)
 
 
 def nonzero(d):
@@ -504,24 +537,27 @@ def check_admin(suite, pages, targets):
                 labels = {k: v.strip('"') for k, v in labels.items()}
                 ups[(labels.get("job"), labels.get("profile_type"))] = line.rsplit(" ", 1)[-1]
     for target, info in targets.items():
-        for ptype in info["types"]:
+        for ptype, exp in info["types"].items():
+            atype = exp.get("admin_type", ptype)
             if entries is not None:
-                mine = [e for e in entries if e.get("job") == info["job"] and e.get("profile_type") == ptype]
+                mine = [e for e in entries if e.get("job") == info["job"] and e.get("profile_type") == atype]
                 suite.check(f"admin targets: {target} {ptype} is up without error",
                             len(mine) == 1 and mine[0].get("health") == "up" and not mine[0].get("last_error"),
                             [{k: e.get(k) for k in ("health", "last_error", "url")} for e in mine])
-            suite.check(f"admin metrics: pyroscope_scrape_up{{job={info['job']},profile_type={ptype}}} is 1",
-                        ups.get((info["job"], ptype)) in ("1", "1.0"), ups.get((info["job"], ptype)))
+            suite.check(f"admin metrics: pyroscope_scrape_up{{job={info['job']},profile_type={atype}}} is 1",
+                        ups.get((info["job"], atype)) in ("1", "1.0"), ups.get((info["job"], atype)))
 
 
 # Profile types profcol forwards unaltered (no delta computation): the pushed
 # raw_profile must be the bytes the target served (exporter README: byte for byte).
-UNALTERED = {"go": ("process_cpu", "goroutine", "fgprof"), "node": ("process_cpu",)}
+UNALTERED = {"go": ("process_cpu", "goroutine", "fgprof"), "node": ("process_cpu",),
+             "godelta": ("memory", "mutex", "block")}
 
 
 def check_byte_for_byte(suite, push, targets, work):
     for target, info in targets.items():
-        served = {r["sha256"] for r in read_jsonl(os.path.join(work, f"{target}_proxy.jsonl"))
+        proxy = info.get("proxy", target)
+        served = {r["sha256"] for r in read_jsonl(os.path.join(work, f"{proxy}_proxy.jsonl"))
                   if r.get("status") == 200}
         for ptype in UNALTERED.get(target, ()):
             pushed = [s["sha256"] for r in push if "labels" in r
@@ -573,7 +609,7 @@ def check_retries(suite, otlp, push, n):
 
 def print_table(otlp, push, targets):
     print("\nprofiles received (otlp: OTLP profiles = one per sample type; pyroscope: series)")
-    print(f"  {'target':<6} {'type':<12} {'otlp_grpc':>9} {'otlp_http':>9} {'pyroscope':>9}")
+    print(f"  {'target':<7} {'type':<12} {'otlp_grpc':>9} {'otlp_http':>9} {'pyroscope':>9}")
     for target, info in targets.items():
         for ptype in info["types"]:
             def n_otlp(tr):
@@ -582,7 +618,7 @@ def print_table(otlp, push, targets):
                            and r["resource"].get("__name__") == ptype)
             n_push = sum(1 for r in push if "labels" in r and dict(r["labels"]).get("job") == info["job"]
                          and dict(r["labels"]).get("__name__") == ptype)
-            print(f"  {target:<6} {ptype:<12} {n_otlp('grpc'):>9} {n_otlp('http'):>9} {n_push:>9}")
+            print(f"  {target:<7} {ptype:<12} {n_otlp('grpc'):>9} {n_otlp('http'):>9} {n_push:>9}")
     print()
 
 
@@ -654,6 +690,8 @@ def run(args, suite, procs, work):
     if "go" in scrape:
         targets["go"] = {"job": "pyroscope_scrape/go", "address": scrape["go"],
                          "service_name": "go-target", "types": GO_TYPES}
+        targets["godelta"] = {"job": "pyroscope_scrape/godelta", "address": scrape["go"],
+                              "service_name": "go-target", "types": GODELTA_TYPES, "proxy": "go"}
     if "node" in scrape:
         targets["node"] = {"job": "pyroscope_scrape/node", "address": scrape["node"],
                            "service_name": "unspecified", "types": NODE_TYPES}
@@ -750,6 +788,7 @@ def run(args, suite, procs, work):
                     growth[("go", ptype)] = None if c_kill is None else (c0, c_kill - c0 + c_end)
                 else:
                     growth[("go", ptype)] = (c0, c_end - c0)
+                growth[("godelta", ptype)] = growth[("go", ptype)]
     time.sleep(0.5)  # let receivers finish writing the last requests
     otlp, push = read_jsonl(otlp_out), read_jsonl(push_out)
     print_table(otlp, push, targets)

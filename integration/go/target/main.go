@@ -1,5 +1,6 @@
 // Command target is the Go pull-mode peer: it serves Go's standard pprof
-// endpoints (net/http/pprof) and fgprof's wall-clock profile at /debug/fgprof,
+// endpoints (net/http/pprof), fgprof's wall-clock profile at /debug/fgprof and
+// godeltaprof-style delta endpoints (delta.go),
 // while a background workload keeps CPU, allocation, mutex and block profiles
 // busy in functions whose names the integration suite looks for.
 package main
@@ -164,6 +165,7 @@ func main() {
 	runtime.MemProfileRate = 64 * 1024
 
 	http.DefaultServeMux.Handle("/debug/fgprof", fgprof.Handler())
+	registerDeltaHandlers(http.DefaultServeMux)
 
 	if *warmupMiB > 0 {
 		start := time.Now()
