@@ -12,6 +12,7 @@
 #        PPROF=1  also fetch profcol's own /debug/pprof/profile?seconds=10 mid-window
 #        EXPORTER_EXTRA='{compression: none}'  extra keys merged into the otlp_grpc block
 #        (YAML flow map, e.g. '{sending_queue: {max_batch_size: 10}, timeout: 30s}')
+#        MAX_RSS_MB=8192  stop the run when profcol's RSS passes this (the machine is shared)
 #        NO_BUILD=1 skip `cargo build --release`; BIN=<dir> use binaries from there
 # Everything listens on 127.0.0.1; every child is killed on exit.
 set -euo pipefail
@@ -110,6 +111,12 @@ deadline=$((SECONDS + 150 + WARMUP + WINDOW + 60))
 while kill -0 "$lg" 2>/dev/null; do
   if [ "$SECONDS" -gt "$deadline" ]; then echo "loadgen overran" >&2; exit 1; fi
   if ! kill -0 "$pc" 2>/dev/null; then echo "profcol died:" >&2; tail -20 "$out/profcol.log" >&2; exit 1; fi
+  rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pc/status" 2>/dev/null || echo 0)
+  if [ "${rss_kb:-0}" -gt $((${MAX_RSS_MB:-8192} * 1024)) ]; then
+    echo "| $N | stopped: profcol RSS $((rss_kb / 1024)) MiB > MAX_RSS_MB=${MAX_RSS_MB:-8192} after $SECONDS s | | | | | | | |"
+    tail -3 "$out/loadgen.log" >&2
+    exit 2
+  fi
   sleep 1
 done
 wait "$lg" || { cat "$out/loadgen.log" >&2; exit 1; }
