@@ -80,7 +80,9 @@ pub fn address_with_port(addr: &str, scheme: &str) -> Result<String, Error> {
     if addr.is_empty() {
         return Err(Error::InvalidTarget("no __address__".into()));
     }
-    if addr.contains(['/', '?', '#', '@', ' ']) {
+    if addr.contains(['/', '\\', '?', '#', '@'])
+        || addr.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(Error::InvalidTarget(format!(
             "__address__ {addr:?} must be host[:port] (no path, query or credentials)"
         )));
@@ -106,6 +108,12 @@ pub fn address_with_port(addr: &str, scheme: &str) -> Result<String, Error> {
         }
     };
     if has_port {
+        let port = addr.rsplit(':').next().unwrap_or("");
+        if port.parse::<u16>().is_err() {
+            return Err(Error::InvalidTarget(format!(
+                "__address__ {addr:?}: the port must be a number from 0 to 65535"
+            )));
+        }
         return Ok(addr.to_string());
     }
     match scheme {
@@ -167,6 +175,17 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
     let base_query = query(&settings.params, &base);
     let origin = url::Url::parse(&format!("{scheme}://{address}"))
         .map_err(|e| Error::InvalidTarget(format!("__address__ {address:?}: {e}")))?;
+    // The URL parser forgives things (it normalises hosts, drops some
+    // characters): refuse an address it did not take as host:port exactly.
+    let port = address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok());
+    if origin.port_or_known_default() != port || origin.path() != "/" || origin.query().is_some() {
+        return Err(Error::InvalidTarget(format!(
+            "__address__ {address:?} is not a valid host:port"
+        )));
+    }
     let mut public = base.public();
     public.remove(NAME);
     public.remove(DELTA);

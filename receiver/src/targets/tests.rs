@@ -236,6 +236,11 @@ fn bad_addresses_are_refused() {
         ("user:pw@h:1", None),
         ("::1", None),
         ("[::1", None),
+        ("h:", None),
+        ("h:http", None),
+        ("h:70000", None),
+        ("h\\:1", None),
+        ("h\t:1", None),
         ("h:1", Some("ftp")),
     ] {
         let mut l = labels(&[("__address__", addr)]);
