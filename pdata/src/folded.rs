@@ -2,7 +2,8 @@
 //! flame-graph tools and tests diff easily. One line per sample type and
 //! distinct stack, values summed, lines sorted; stacks whose sum is zero are
 //! left out. Inlined frames expand in order (the caller before the function
-//! inlined into it); a frame without a function name shows its address.
+//! inlined into it); a frame without a function name (none, or an empty one)
+//! shows its address.
 
 use crate::ids::IdMap;
 use crate::otlp;
@@ -62,11 +63,9 @@ pub fn folded_otlp(req: &ExportProfilesServiceRequest) -> Vec<String> {
                                     let f = usize::try_from(line.function_index)
                                         .ok()
                                         .and_then(|i| d.function_table.get(i));
-                                    frames.push(match f {
-                                        Some(f) if f.name_strindex != 0 => {
-                                            s(f.name_strindex).to_string()
-                                        }
-                                        Some(_) => format!("{:#x}", l.address),
+                                    frames.push(match f.map(|f| s(f.name_strindex)) {
+                                        Some("") => format!("{:#x}", l.address),
+                                        Some(name) => name.to_string(),
                                         None => "?".into(),
                                     });
                                 }
@@ -104,7 +103,7 @@ fn add_pprof(p: &pprof::Profile, acc: &mut BTreeMap<String, i64>) {
                         .get(line.function_id)
                         .and_then(|i| p.function.get(i))
                     {
-                        Some(f) if f.name != 0 => p.str(f.name).to_string(),
+                        Some(f) if !p.str(f.name).is_empty() => p.str(f.name).to_string(),
                         _ => format!("{:#x}", l.address),
                     }
                 })
