@@ -10,6 +10,10 @@ pub const RESERVED_PREFIX: &str = "__";
 pub const NAME: &str = "__name__";
 /// Set to "false" on profiles that are not per-interval deltas.
 pub const DELTA: &str = "__delta__";
+/// Set by discovery or relabeling to push a target's profiles to its own
+/// Pyroscope tenant; kept on records for the Pyroscope exporter, never
+/// exported as a label.
+pub const TENANT_ID: &str = "__tenant_id__";
 /// The service the profile belongs to.
 pub const SERVICE_NAME: &str = "service_name";
 

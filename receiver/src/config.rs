@@ -6,6 +6,7 @@ use crate::byte_size::ByteSize;
 use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::http_sd::HttpSdConfig;
 use crate::profile_types::{valid_name, ProfileType, ProfilingConfig};
+use crate::relabel::{compile_all, RelabelConfig, Rule};
 use crate::targets::{address_with_port, ADDRESS, SCHEME};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use serde::Deserialize;
@@ -48,9 +49,9 @@ pub struct ScrapeConfig {
     pub http_sd_configs: Vec<HttpSdConfig>,
     #[serde(default)]
     pub file_sd_configs: Vec<FileSdConfig>,
-    /// Not supported yet: refused by validation rather than ignored.
+    /// Applied to every discovered target before it is expanded.
     #[serde(default)]
-    pub relabel_configs: Option<serde_yaml::Value>,
+    pub relabel_configs: Vec<RelabelConfig>,
     /// Default: the component id.
     #[serde(default)]
     pub job_name: Option<String>,
@@ -110,15 +111,8 @@ impl Validate for ScrapeConfig {
             };
             problems.push(Problem::new(at(key), msg));
         }
-        let relabel_empty = self
-            .relabel_configs
-            .as_ref()
-            .is_none_or(|v| v.is_null() || v.as_sequence().is_some_and(|s| s.is_empty()));
-        if !relabel_empty {
-            problems.push(Problem::new(
-                at("relabel_configs"),
-                "relabel_configs is not supported yet",
-            ));
+        if let Err(p) = compile_all(&self.relabel_configs, &at("relabel_configs")) {
+            problems.extend(p);
         }
         check_targets(self, path, problems);
         if let Some(job) = &self.job_name {
@@ -282,6 +276,7 @@ pub struct Settings {
     pub path_prefix: String,
     pub profiles: Vec<Arc<ProfileType>>,
     pub max_body_size: usize,
+    pub relabel: Vec<Rule>,
 }
 
 impl Settings {
@@ -305,6 +300,9 @@ impl Settings {
                 .map(Arc::new)
                 .collect(),
             max_body_size: cfg.max_body_size.0,
+            // Validation has compiled these once already; a config that
+            // reaches here has no invalid rule.
+            relabel: compile_all(&cfg.relabel_configs, "relabel_configs").unwrap_or_default(),
         }
     }
 }

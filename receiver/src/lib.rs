@@ -16,6 +16,7 @@ pub mod fetch;
 mod manager;
 pub mod metrics;
 pub mod profile_types;
+pub mod relabel;
 mod scrape_loop;
 pub mod status;
 pub mod targets;

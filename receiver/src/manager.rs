@@ -5,6 +5,7 @@
 //! its delta state.
 
 use crate::discovery::{TargetGroup, Update};
+use crate::relabel;
 use crate::scrape_loop::{ScrapeLoop, Shared};
 use crate::status::{StatusRegistry, TargetStatus};
 use crate::targets::{expand, ScrapeTarget};
@@ -91,9 +92,16 @@ impl Manager {
         for groups in self.sources.values() {
             for g in groups {
                 for labels in g.label_sets() {
-                    match expand(&self.shared.settings, &labels) {
+                    let Some(relabeled) =
+                        relabel::apply(&self.shared.settings.relabel, labels.clone())
+                    else {
+                        continue;
+                    };
+                    match expand(&self.shared.settings, &relabeled) {
                         Ok(jobs) => {
-                            for j in jobs {
+                            let discovered = Arc::new(labels);
+                            for mut j in jobs {
+                                j.discovered = discovered.clone();
                                 out.entry(j.key).or_insert(j);
                             }
                         }

@@ -6,7 +6,7 @@
 use crate::config::Settings;
 use crate::profile_types::ProfileType;
 use crate::Error;
-use profcol_pdata::labels::{DELTA, NAME, SERVICE_NAME};
+use profcol_pdata::labels::{DELTA, NAME, SERVICE_NAME, TENANT_ID};
 use profcol_pdata::Labels;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -189,6 +189,9 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
     let mut public = base.public();
     public.remove(NAME);
     public.remove(DELTA);
+    if let Some(tenant) = nonempty(TENANT_ID) {
+        public.set(TENANT_ID, tenant);
+    }
     let discovered = Arc::new(discovered.clone());
 
     let mut out = Vec::with_capacity(settings.profiles.len());

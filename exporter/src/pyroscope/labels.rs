@@ -8,7 +8,7 @@ use profcol_pdata::Labels;
 
 /// The label that names the tenant of one series (then sent as the
 /// `X-Scope-OrgID` header and not as a label).
-pub const TENANT_LABEL: &str = "__tenant_id__";
+pub const TENANT_LABEL: &str = profcol_pdata::labels::TENANT_ID;
 
 /// `[A-Za-z0-9_.]+`, or `__name__`.
 pub fn valid_name(name: &str) -> bool {

@@ -68,7 +68,8 @@ fn every_validation_error() {
         (format!("{T}delta_profiling_duration: 1s"), vec![format!("{p}::delta_profiling_duration: delta_profiling_duration (1s) must be larger than 1s")]),
         (format!("{T}delta_profiling_duration: 15s"), vec![format!("{p}::delta_profiling_duration: delta_profiling_duration (15s) must be at most scrape_interval - 1s (14s)")]),
         (format!("{T}max_body_size: 0"), vec![format!("{p}::max_body_size: max_body_size must be greater than 0")]),
-        (format!("{T}relabel_configs: [{{source_labels: [a], target_label: b}}]"), vec![format!("{p}::relabel_configs: relabel_configs is not supported yet")]),
+        (format!("{T}relabel_configs: [{{source_labels: [a], modulus: 0, target_label: b, action: hashmod}}]"), vec![format!("{p}::relabel_configs::0::modulus: relabel action hashmod requires a modulus greater than 0")]),
+        (format!("{T}relabel_configs: [{{source_labels: [a], regex: '(', target_label: b}}]"), vec![format!("{p}::relabel_configs::0::regex: invalid regular expression \"(\": unclosed group")]),
         (format!("{T}clustering: {{}}"), vec![format!("{p}::clustering::enabled: enabled is required")]),
         (format!("{T}bogus: 1\nforward_to: [x]"), vec![
             format!("{p}::bogus: unknown field"),

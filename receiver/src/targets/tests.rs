@@ -333,6 +333,56 @@ fn labels_are_injected_and_internal_ones_dropped() {
 }
 
 #[test]
+fn a_targets_tenant_travels_with_its_profiles() {
+    let s = settings("targets: [{__address__: 'h'}]");
+    let jobs = expand(
+        &s,
+        &labels(&[("__address__", "h:1"), ("__tenant_id__", "team-a")]),
+    )
+    .unwrap();
+    assert!(jobs
+        .iter()
+        .all(|j| j.labels.get("__tenant_id__") == Some("team-a")));
+    let jobs = expand(
+        &s,
+        &labels(&[("__address__", "h:1"), ("__tenant_id__", "")]),
+    )
+    .unwrap();
+    assert!(jobs.iter().all(|j| j.labels.get("__tenant_id__").is_none()));
+}
+
+#[test]
+fn relabeling_runs_before_expansion_and_sees_meta_labels() {
+    let s = settings(
+        "targets: [{__address__: 'h'}]\nrelabel_configs:\n  - {source_labels: [__meta_kubernetes_namespace], regex: kube-system, action: drop}\n  - {source_labels: [__meta_kubernetes_namespace], target_label: namespace}\n  - {source_labels: [__address__], modulus: 2, target_label: __tmp_shard, action: hashmod}\n  - {source_labels: [__tmp_shard], regex: '1', action: keep}",
+    );
+    let apply = |pairs: &[(&str, &str)]| crate::relabel::apply(&s.relabel, labels(pairs));
+    assert!(apply(&[
+        ("__address__", "a:1"),
+        ("__meta_kubernetes_namespace", "kube-system")
+    ])
+    .is_none());
+    // md5("c:1") and md5("a:1") land in different shards of 2 (Python's
+    // hashlib: last 8 bytes big-endian mod 2 = 1 and 0).
+    let kept = apply(&[
+        ("__address__", "c:1"),
+        ("__meta_kubernetes_namespace", "prod"),
+    ])
+    .unwrap();
+    assert!(apply(&[
+        ("__address__", "a:1"),
+        ("__meta_kubernetes_namespace", "prod")
+    ])
+    .is_none());
+    let jobs = expand(&s, &kept).unwrap();
+    assert_eq!(jobs[0].labels.get("namespace"), Some("prod"));
+    assert!(jobs[0]
+        .labels
+        .iter()
+        .all(|(k, _)| !k.starts_with("__meta") && k != "__tmp_shard"));
+}
+
+#[test]
 fn godeltaprof_and_custom_names() {
     let s = settings(
         "targets: [{__address__: 'h:1'}]\nprofiling_config: {profile: {godeltaprof_mutex: {enabled: true}, custom: {my_type: {enabled: true, path: /debug/custom, delta: true}}}}",
