@@ -195,8 +195,10 @@ impl FileSender {
                 profcol_pdata::to_otlp(std::slice::from_ref(record)).encode_to_vec()
             }
             FileFormat::OtlpJson => {
-                serde_json::to_vec(&profcol_pdata::to_otlp(std::slice::from_ref(record)))
+                let req = profcol_pdata::to_otlp(std::slice::from_ref(record));
+                profcol_pdata::otlp_json::to_otlp_json_string(&req, false)
                     .map_err(|e| e.to_string())?
+                    .into_bytes()
             }
         })
     }

@@ -14,6 +14,7 @@ pub mod from_otlp;
 mod hash;
 mod ids;
 pub mod labels;
+pub mod otlp_json;
 pub mod pprof;
 #[cfg(test)]
 mod testutil;
