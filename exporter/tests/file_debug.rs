@@ -93,7 +93,7 @@ async fn otlp_formats_decode() {
             ExportProfilesServiceRequest::decode(data.as_slice()).unwrap()
         } else {
             assert!(names[0].ends_with(".otlp.json"));
-            serde_json::from_slice(&data).unwrap()
+            profcol_pdata::otlp_json::from_otlp_json(&data).unwrap()
         };
         assert_eq!(req.resource_profiles.len(), 1);
         let folded = profcol_pdata::folded_otlp(&req);

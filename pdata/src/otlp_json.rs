@@ -32,6 +32,51 @@ pub fn to_otlp_json_string(
     }
 }
 
+/// Reads OTLP/JSON (as written by [`to_otlp_json`] or any OTLP/JSON
+/// producer; arrays of numbers for bytes are accepted too).
+pub fn from_otlp_json(text: &[u8]) -> Result<ExportProfilesServiceRequest, String> {
+    let mut v: Value = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    unfix_bytes(&mut v)?;
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+fn unfix_bytes(v: &mut Value) -> Result<(), String> {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                let decoded = match (child.as_str(), k.as_str()) {
+                    (Some(s), key) if HEX_FIELDS.contains(&key) => {
+                        Some(hex(s).ok_or_else(|| format!("{key}: {s:?} is not hex"))?)
+                    }
+                    (Some(s), key) if BASE64_FIELDS.contains(&key) => Some(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(s)
+                            .map_err(|e| format!("{key}: not base64: {e}"))?,
+                    ),
+                    _ => None,
+                };
+                match decoded {
+                    Some(b) => *child = Value::Array(b.into_iter().map(Value::from).collect()),
+                    None => unfix_bytes(child)?,
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(unfix_bytes),
+        _ => Ok(()),
+    }
+}
+
+fn hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
+}
+
 fn as_bytes(v: &Value) -> Option<Vec<u8>> {
     v.as_array()?
         .iter()
@@ -99,5 +144,8 @@ mod tests {
         assert_eq!(links[0]["traceId"], "");
         assert_eq!(links[1]["traceId"], "ab".repeat(16));
         assert_eq!(links[1]["spanId"], "0101010101010101");
+        let text = serde_json::to_vec(&v).unwrap();
+        assert_eq!(from_otlp_json(&text).unwrap(), req, "reads back");
+        assert!(from_otlp_json(br#"{"dictionary":{"linkTable":[{"traceId":"zz"}]}}"#).is_err());
     }
 }
