@@ -22,11 +22,5 @@ if [ -x fuzz/run-all.sh ] || [ -f fuzz/run-all.sh ]; then
   bash fuzz/run-all.sh "$FUZZ_SECONDS"
 fi
 
-echo "==> independent receivers' self-test"
-python3 integration/python/selftest.py
-
-echo "==> profcol convert vs independent decoders (google/pprof, Python opentelemetry-proto)"
-python3 integration/check_convert.py --profcol target/debug/profcol
-
-echo "==> real peers (Go, Node, Python OTLP and push receivers)"
-python3 integration/run_real_peers.py --profcol target/debug/profcol
+echo "==> integration suites: receivers' self-test, convert vs independent decoders, real peers"
+bash integration/run_all.sh
