@@ -147,6 +147,8 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
     }
 
     let nofile = raise_nofile(a.targets);
+    // Opened before the listeners so readings survive running out of descriptors.
+    let me = procstat::Watcher::open("self");
     std::fs::create_dir_all(&a.out_dir)?;
     let stats = Arc::new(sink::SinkStats::default());
     let sink_addr = sink::start(a.sink_port, stats.clone()).await?;
@@ -182,19 +184,24 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
     );
 
     let watched = Arc::new(Mutex::new(Watch::default()));
-    let sampler = tokio::spawn(sample_every_5s(a.watch_pid_file.clone(), watched.clone()));
+    let target_pid = read_pid(&a.watch_pid_file);
+    let pc = Arc::new(target_pid.and_then(|p| procstat::Watcher::open(&p.to_string())));
+    if let Some(p) = target_pid {
+        watched.lock().map(|mut w| w.pid = Some(p)).ok();
+    }
+    let sampler = tokio::spawn(sample_every_5s(pc.clone(), watched.clone()));
 
     tokio::time::sleep(Duration::from_secs(a.warmup)).await;
     let from_ms = shared.start.elapsed().as_millis() as u32;
     let sink0 = stats.snapshot();
-    let me0 = procstat::read("self").unwrap_or_default();
-    let pc0 = watched_now(&a.watch_pid_file);
+    let me0 = me.as_ref().and_then(|w| w.read()).unwrap_or_default();
+    let pc0 = pc.as_ref().as_ref().and_then(|w| w.read());
     let m0 = fetch_sums(&a.metrics_addr).await;
     tokio::time::sleep(Duration::from_secs(a.window)).await;
     let to_ms = shared.start.elapsed().as_millis() as u32;
     let sink1 = stats.snapshot();
-    let me1 = procstat::read("self").unwrap_or_default();
-    let pc1 = watched_now(&a.watch_pid_file);
+    let me1 = me.as_ref().and_then(|w| w.read()).unwrap_or_default();
+    let pc1 = pc.as_ref().as_ref().and_then(|w| w.read());
     let m1 = fetch_sums(&a.metrics_addr).await;
     sampler.abort();
 
@@ -216,6 +223,7 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
                 "peak_rss_bytes": p1.peak_rss_bytes,
                 "max_sampled_rss_bytes": w.max_rss.max(p1.rss_bytes),
                 "rss_end_bytes": p1.rss_bytes,
+                "max_sampled_fds": w.max_fds.max(p1.fds),
                 "rss_samples": w.samples,
             })
         }
@@ -255,6 +263,7 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
             "cpu_seconds": me_cpu,
             "avg_cores": me_cpu / secs,
             "peak_rss_bytes": me1.peak_rss_bytes,
+            "fds_end": me1.fds,
         },
         "nofile_limit": nofile,
         "profiles": sizes_json,
@@ -271,6 +280,7 @@ async fn fetch_sums(
 struct Watch {
     pid: Option<u32>,
     max_rss: u64,
+    max_fds: u64,
     /// (seconds since sampling began, rss bytes, cpu seconds).
     samples: Vec<(u64, u64, f64)>,
 }
@@ -280,25 +290,19 @@ fn read_pid(path: &Option<PathBuf>) -> Option<u32> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
-fn watched_now(path: &Option<PathBuf>) -> Option<procstat::ProcSample> {
-    procstat::read(&read_pid(path)?.to_string())
-}
-
-async fn sample_every_5s(path: Option<PathBuf>, out: Arc<Mutex<Watch>>) {
+async fn sample_every_5s(pc: Arc<Option<procstat::Watcher>>, out: Arc<Mutex<Watch>>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut t = 0u64;
     loop {
         tick.tick().await;
-        if let Some(pid) = read_pid(&path) {
-            if let Some(s) = procstat::read(&pid.to_string()) {
-                let mut w = match out.lock() {
-                    Ok(w) => w,
-                    Err(p) => p.into_inner(),
-                };
-                w.pid = Some(pid);
-                w.max_rss = w.max_rss.max(s.rss_bytes);
-                w.samples.push((t, s.rss_bytes, s.cpu_seconds));
-            }
+        if let Some(s) = pc.as_ref().as_ref().and_then(|w| w.read()) {
+            let mut w = match out.lock() {
+                Ok(w) => w,
+                Err(p) => p.into_inner(),
+            };
+            w.max_rss = w.max_rss.max(s.rss_bytes);
+            w.max_fds = w.max_fds.max(s.fds);
+            w.samples.push((t, s.rss_bytes, s.cpu_seconds));
         }
         t += 5;
     }

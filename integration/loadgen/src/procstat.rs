@@ -6,7 +6,7 @@
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// One reading.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, PartialEq)]
 pub struct ProcSample {
     /// utime + stime, seconds.
     pub cpu_seconds: f64,
@@ -14,22 +14,70 @@ pub struct ProcSample {
     pub rss_bytes: u64,
     /// VmHWM (peak RSS since start), bytes.
     pub peak_rss_bytes: u64,
+    /// Open descriptors (entries of /proc/<pid>/fd); 0 when unreadable.
+    pub fds: u64,
 }
 
-/// Reads `/proc/<pid>` (`pid` may be "self"); `None` once the process is gone.
-pub fn read(pid: &str) -> Option<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// `/proc/<pid>/stat` and `status` opened once and re-read from offset 0,
+/// so readings keep working when this process is out of descriptors.
+pub struct Watcher {
+    pid: String,
+    stat: std::fs::File,
+    status: std::fs::File,
+}
+
+impl Watcher {
+    /// Opens `/proc/<pid>` (`pid` may be "self"); `None` when there is no such process.
+    pub fn open(pid: &str) -> Option<Watcher> {
+        Some(Watcher {
+            pid: pid.to_string(),
+            stat: std::fs::File::open(format!("/proc/{pid}/stat")).ok()?,
+            status: std::fs::File::open(format!("/proc/{pid}/status")).ok()?,
+        })
+    }
+
+    /// A fresh reading; `None` once the process is gone.
+    pub fn read(&self) -> Option<ProcSample> {
+        let stat = read_at0(&self.stat)?;
+        let status = read_at0(&self.status)?;
+        let mut s = parse(&stat, &status)?;
+        s.fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .map(|d| d.count() as u64)
+            .unwrap_or(0);
+        Some(s)
+    }
+}
+
+fn read_at0(f: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 8192];
+    let mut len = 0;
+    loop {
+        let n = f.read_at(&mut buf[len..], len as u64).ok()?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).ok()
+}
+
+fn parse(stat: &str, status: &str) -> Option<ProcSample> {
     // The command name may hold spaces and parentheses: fields start after
     // the last ')'. Field 3 (state) is index 0, utime (14) index 11.
     let rest = &stat[stat.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let utime: u64 = f.get(11)?.parse().ok()?;
     let stime: u64 = f.get(12)?.parse().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     Some(ProcSample {
         cpu_seconds: (utime + stime) as f64 / TICKS_PER_SECOND,
-        rss_bytes: kb_field(&status, "VmRSS:") * 1024,
-        peak_rss_bytes: kb_field(&status, "VmHWM:") * 1024,
+        rss_bytes: kb_field(status, "VmRSS:") * 1024,
+        peak_rss_bytes: kb_field(status, "VmHWM:") * 1024,
+        fds: 0,
     })
 }
 
@@ -53,10 +101,18 @@ mod tests {
             x = x.wrapping_mul(31).wrapping_add(i);
         }
         assert_ne!(x, 1);
-        let s = read("self").unwrap();
+        let s = Watcher::open("self").unwrap().read().unwrap();
         assert!(s.rss_bytes > 100 * 1024, "{s:?}");
         assert!(s.peak_rss_bytes >= s.rss_bytes, "{s:?}");
         assert!(s.cpu_seconds >= 0.0);
-        assert!(read("999999999").is_none());
+        assert!(s.fds >= 3, "{s:?}");
+        assert!(Watcher::open("999999999").is_none());
+        // A kept watcher re-reads fresh values.
+        let w = Watcher::open("self").unwrap();
+        let a = w.read().unwrap();
+        let _v: Vec<u8> = vec![1; 64 << 20];
+        let b = w.read().unwrap();
+        assert!(b.cpu_seconds >= a.cpu_seconds);
+        assert!(b.peak_rss_bytes >= a.peak_rss_bytes);
     }
 }
