@@ -1,0 +1,36 @@
+//! Writes seed corpora for the fuzz targets from `pdata/testdata`: the pprof
+//! files as they are (decode_pprof, to_otlp) and their OTLP conversions
+//! (from_otlp). Usage: `cargo run --example seed` from `fuzz/`.
+
+use profcol_pdata::{decode_pprof, encode_pprof, to_otlp, DecodeLimits, Labels, ProfileRecord};
+use prost::Message;
+use std::path::Path;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let testdata = root.join("../pdata/testdata");
+    for t in ["decode_pprof", "to_otlp", "from_otlp"] {
+        std::fs::create_dir_all(root.join("corpus").join(t))?;
+    }
+    for entry in std::fs::read_dir(&testdata)? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !name.ends_with(".pb.gz") {
+            continue;
+        }
+        let body = std::fs::read(&path)?;
+        let profile = decode_pprof(&body, &DecodeLimits::default())?;
+        // Skip the benchmark-sized files: libFuzzer's default max_len is small.
+        if body.len() > 64 << 10 {
+            continue;
+        }
+        let raw = encode_pprof(&profile);
+        for t in ["decode_pprof", "to_otlp"] {
+            std::fs::write(root.join("corpus").join(t).join(&name), &body)?;
+            std::fs::write(root.join("corpus").join(t).join(format!("{name}.raw")), &raw)?;
+        }
+        let req = to_otlp(&[ProfileRecord::new(Labels::from_pairs([("service_name", "seed")]), profile)]);
+        std::fs::write(root.join("corpus/from_otlp").join(format!("{name}.otlp")), req.encode_to_vec())?;
+    }
+    Ok(())
+}
