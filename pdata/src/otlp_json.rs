@@ -68,7 +68,7 @@ fn unfix_bytes(v: &mut Value) -> Result<(), String> {
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
