@@ -210,8 +210,8 @@ fn read_profiles(path: &Path) -> anyhow::Result<Vec<ProfileRecord>> {
     let is_json = path.extension().is_some_and(|e| e == "json");
     let mut records = if is_json {
         let raw = decompress(&body, limits.max_decompressed_bytes)?;
-        let req: ExportProfilesServiceRequest =
-            serde_json::from_slice(&raw).context("not an OTLP profiles JSON request")?;
+        let req = profcol_pdata::otlp_json::from_otlp_json(&raw)
+            .map_err(|e| anyhow::anyhow!("not an OTLP profiles JSON request: {e}"))?;
         from_otlp(&req)?
     } else {
         match decode_pprof(&body, &limits) {
@@ -244,9 +244,9 @@ fn read_profiles(path: &Path) -> anyhow::Result<Vec<ProfileRecord>> {
 fn encode_otlp(req: &ExportProfilesServiceRequest, format: Format) -> anyhow::Result<Vec<u8>> {
     Ok(match format {
         Format::OtlpJson => {
-            let mut v = serde_json::to_vec_pretty(req)?;
-            v.push(b'\n');
-            v
+            let mut v = profcol_pdata::otlp_json::to_otlp_json_string(req, true)?;
+            v.push('\n');
+            v.into_bytes()
         }
         _ => req.encode_to_vec(),
     })
