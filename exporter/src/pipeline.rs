@@ -181,7 +181,7 @@ impl Pipeline {
                 true
             }
             Mode::Queued(queue) => {
-                let bytes = batch.approx_bytes();
+                let bytes = batch.memory_bytes();
                 let result = queue.push(batch, bytes);
                 let (n, b) = queue.usage();
                 self.events.queue_usage(n, b);

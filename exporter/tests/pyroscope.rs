@@ -436,7 +436,8 @@ async fn the_queue_is_bounded_in_bytes() {
     }))
     .await;
     let (ctx, telemetry) = ctx("pyroscope");
-    let one = record("s", 0, &[]).raw.unwrap().len();
+    // The queue bounds memory: raw bytes plus the decoded profile.
+    let one = batch(vec![record("s", 0, &[])]).memory_bytes();
     let max_bytes = one * 5 + one / 2;
     let cfg = yaml(&format!(
         "endpoint:\n    url: {}\n    min_backoff_period: 10s\n    max_backoff_period: 10s\nsending_queue: {{num_consumers: 1, max_bytes: {max_bytes}, flush_timeout: 0s, max_batch_size: 1}}",

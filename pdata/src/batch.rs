@@ -51,8 +51,8 @@ impl ProfileBatch {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
-    /// Bytes held by the raw payloads plus an estimate for decoded profiles
-    /// without one; queues bound themselves with this.
+    /// The size of what would be sent: the raw payloads, or an estimate for
+    /// decoded profiles without one (for the sent/dropped byte counters).
     pub fn approx_bytes(&self) -> usize {
         self.records
             .iter()
@@ -64,10 +64,77 @@ impl ProfileBatch {
     }
 }
 
+impl ProfileBatch {
+    /// An estimate of the memory the batch holds: the raw payloads plus the
+    /// decoded profiles (vectors and strings, by length). Queues bound
+    /// themselves with this, so that a byte limit limits memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.records
+            .iter()
+            .map(|r| r.raw.as_ref().map_or(0, |b| b.len()) + decoded_bytes(&r.profile))
+            .sum()
+    }
+}
+
+fn decoded_bytes(p: &pprof::Profile) -> usize {
+    use std::mem::size_of;
+    let samples: usize = p
+        .sample
+        .iter()
+        .map(|s| {
+            size_of::<pprof::Sample>()
+                + 8 * (s.location_id.len() + s.value.len())
+                + size_of::<pprof::Label>() * s.label.len()
+        })
+        .sum();
+    let locations: usize = p
+        .location
+        .iter()
+        .map(|l| size_of::<pprof::Location>() + size_of::<pprof::Line>() * l.line.len())
+        .sum();
+    let strings: usize = p
+        .string_table
+        .iter()
+        .map(|s| size_of::<String>() + s.len())
+        .sum();
+    size_of::<pprof::Profile>()
+        + samples
+        + locations
+        + strings
+        + size_of::<pprof::Function>() * p.function.len()
+        + size_of::<pprof::Mapping>() * p.mapping.len()
+}
+
 /// The downstream side of every hop. `consume` returns once the batch is
 /// owned by the callee (queued or sent); an error means it was not accepted
 /// and the caller counts it as dropped.
 #[async_trait::async_trait]
 pub trait Consumer: Send + Sync {
     async fn consume(&self, batch: ProfileBatch) -> Result<(), Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_counts_decoded_profiles_and_raw_bytes() {
+        let mut p = pprof::Profile::default();
+        p.string_table = vec![String::new(), "main".into()];
+        let empty =
+            ProfileBatch::new(vec![ProfileRecord::new(Labels::new(), p.clone())]).memory_bytes();
+        p.sample = vec![
+            pprof::Sample {
+                location_id: vec![1, 2, 3],
+                value: vec![1],
+                label: vec![],
+            };
+            1000
+        ];
+        let mut rec = ProfileRecord::new(Labels::new(), p);
+        let decoded = ProfileBatch::new(vec![rec.clone()]).memory_bytes();
+        assert!(decoded >= empty + 1000 * 32, "{decoded} vs {empty}");
+        rec.raw = Some(Bytes::from(vec![0u8; 500]));
+        assert_eq!(ProfileBatch::new(vec![rec]).memory_bytes(), decoded + 500);
+    }
 }
