@@ -119,8 +119,10 @@ mod tests {
 
     #[test]
     fn memory_counts_decoded_profiles_and_raw_bytes() {
-        let mut p = pprof::Profile::default();
-        p.string_table = vec![String::new(), "main".into()];
+        let mut p = pprof::Profile {
+            string_table: vec![String::new(), "main".into()],
+            ..Default::default()
+        };
         let empty =
             ProfileBatch::new(vec![ProfileRecord::new(Labels::new(), p.clone())]).memory_bytes();
         p.sample = vec![
