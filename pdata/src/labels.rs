@@ -26,7 +26,9 @@ impl Labels {
     }
 
     /// Builds from pairs; a later duplicate name wins.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         let mut l = Self::new();
         for (k, v) in pairs {
             l.set(k, v);
@@ -114,9 +116,21 @@ mod tests {
 
     #[test]
     fn sorted_unique_and_public() {
-        let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("__meta_x", "m"), (NAME, "memory"), ("a", "3")]);
-        assert_eq!(l.to_string(), r#"{__meta_x="m", __name__="memory", a="3", b="2"}"#);
-        assert_eq!(l.public().to_string(), r#"{__name__="memory", a="3", b="2"}"#);
+        let l = Labels::from_pairs([
+            ("b", "2"),
+            ("a", "1"),
+            ("__meta_x", "m"),
+            (NAME, "memory"),
+            ("a", "3"),
+        ]);
+        assert_eq!(
+            l.to_string(),
+            r#"{__meta_x="m", __name__="memory", a="3", b="2"}"#
+        );
+        assert_eq!(
+            l.public().to_string(),
+            r#"{__name__="memory", a="3", b="2"}"#
+        );
         assert_eq!(l.get("b"), Some("2"));
         assert_eq!(l.get("zz"), None);
     }
