@@ -284,9 +284,11 @@ fn emit(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
         Some(p) => write_file(p, bytes),
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(bytes)?;
-            out.flush()?;
-            Ok(())
+            match out.write_all(bytes).and_then(|()| out.flush()) {
+                // `profcol convert … | head` is fine.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => Ok(r?),
+            }
         }
     }
 }
