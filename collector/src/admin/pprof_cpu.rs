@@ -12,6 +12,8 @@ const DEFAULT_SECONDS: u64 = 30;
 const MAX_SECONDS: u64 = 600;
 const FREQUENCY_HZ: i32 = 100;
 
+static PROFILER_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(serde::Deserialize)]
 pub struct Params {
     seconds: Option<String>,
@@ -29,6 +31,10 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
                 .into_response()
         }
     };
+    // The sampler is process-wide: a second request waits for the running
+    // one instead of failing as Go's handler does, so that two scrapers of
+    // the same profcol both get their profile.
+    let _turn = PROFILER_TURN.lock().await;
     match tokio::task::spawn_blocking(move || profile_for(seconds)).await {
         Ok(Ok(body)) => (
             [
