@@ -6,11 +6,7 @@
 use crate::config::{unknown_keys, Unknown};
 use crate::Error;
 use profcol_config::{join_path, Problem, Secret, Validate};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::Deserialize;
-use std::sync::Arc;
 
 /// The `tls` block.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -87,70 +83,22 @@ impl TlsSettings {
         Ok(cert.zip(key))
     }
 
-    /// A rustls client config for HTTPS.
+    /// A rustls client config for HTTPS, built by the shared HTTP client
+    /// crate from the same settings.
     pub fn rustls_config(&self) -> Result<rustls::ClientConfig, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Tls(e.to_string()))?;
-        let mut roots = rustls::RootCertStore::empty();
-        match self.ca()? {
-            Some(pem) => {
-                for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                    let cert = cert.map_err(|e| Error::Tls(format!("bad CA PEM: {e}")))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| Error::Tls(format!("bad CA certificate: {e}")))?;
-                }
-                if roots.is_empty() {
-                    return Err(Error::Tls("the CA PEM holds no certificate".to_string()));
-                }
-            }
-            None => {
-                for cert in rustls_native_certs::load_native_certs().certs {
-                    // A system certificate rustls cannot parse is skipped.
-                    let _ = roots.add(cert);
-                }
-            }
-        }
-        let verifier: Arc<dyn ServerCertVerifier> = if self.insecure_skip_verify {
-            Arc::new(NoVerify(provider))
-        } else {
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            )
-            .build()
-            .map_err(|e| Error::Tls(e.to_string()))?;
-            match &self.server_name {
-                Some(name) => Arc::new(NameOverride {
-                    inner: webpki,
-                    name: ServerName::try_from(name.clone())
-                        .map_err(|e| Error::Tls(format!("server_name {name:?}: {e}")))?,
-                }),
-                None => webpki,
-            }
+        let shared = profcol_config::http_client::TlsConfig {
+            ca_pem: self.ca_pem.clone(),
+            ca_file: self.ca_file.clone(),
+            cert_pem: self.cert_pem.clone(),
+            cert_file: self.cert_file.clone(),
+            key_pem: self.key_pem.clone(),
+            key_file: self.key_file.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            min_version: None,
+            server_name: self.server_name.clone(),
         };
-        let builder = builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier);
-        let mut config = match self.identity()? {
-            Some((cert, key)) => {
-                let chain: Vec<CertificateDer<'static>> =
-                    rustls_pemfile::certs(&mut cert.as_slice())
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| Error::Tls(format!("bad client certificate PEM: {e}")))?;
-                let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key.as_slice())
-                    .map_err(|e| Error::Tls(format!("bad client key PEM: {e}")))?
-                    .ok_or_else(|| Error::Tls("the client key PEM holds no key".to_string()))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| Error::Tls(e.to_string()))?
-            }
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(config)
+        profcol_http::rustls_client_config(&shared, "tls", true)
+            .map_err(|e| Error::Tls(e.to_string()))
     }
 
     /// Applies this block to a tonic endpoint whose URI is `https`.
@@ -174,99 +122,10 @@ impl TlsSettings {
             cfg = cfg.domain_name(name.clone());
         }
         let result = if self.insecure_skip_verify {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            endpoint.tls_config_with_verifier(cfg, Arc::new(NoVerify(provider)))
+            endpoint.tls_config_with_verifier(cfg, profcol_http::insecure_verifier())
         } else {
             endpoint.tls_config(cfg)
         };
         result.map_err(|e| Error::Tls(crate::otlp_http::error_chain(&e)))
-    }
-}
-
-/// `insecure_skip_verify`: accepts any server certificate (signatures are
-/// still checked so the handshake itself is sound).
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `server_name`: verifies the certificate against this name instead of the
-/// URL's host.
-#[derive(Debug)]
-struct NameOverride {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for NameOverride {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }

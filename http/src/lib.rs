@@ -48,3 +48,5 @@ mod verifier;
 pub use client::{ClientOptions, HttpClient};
 pub use error::Error;
 pub use reqwest;
+pub use tls::rustls_client_config;
+pub use verifier::insecure_verifier;

@@ -13,6 +13,17 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use std::sync::{Arc, OnceLock};
 
+/// The rustls config for a `tls_config` block, for clients built elsewhere
+/// (the OTLP exporters). `prefix` names the block in errors; `http2` decides
+/// the ALPN list.
+pub fn rustls_client_config(
+    tls: &TlsConfig,
+    prefix: &str,
+    http2: bool,
+) -> Result<ClientConfig, Error> {
+    client_config(Some(tls), prefix, http2)
+}
+
 /// `prefix` is the config path of the block (`tls_config` or
 /// `oauth2::tls_config`), used in error messages.
 pub(crate) fn client_config(

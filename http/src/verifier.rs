@@ -52,6 +52,14 @@ macro_rules! signatures_from_provider {
     };
 }
 
+/// The `insecure_skip_verify: true` verifier on the ring provider, for
+/// clients built elsewhere (tonic).
+pub fn insecure_verifier() -> Arc<dyn rustls::client::danger::ServerCertVerifier> {
+    Arc::new(Insecure::new(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    )))
+}
+
 /// `insecure_skip_verify: true`.
 #[derive(Debug)]
 pub(crate) struct Insecure {
