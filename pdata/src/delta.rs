@@ -34,6 +34,16 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Sample types whose values are totals since process start.
 const SUBTRACTED: [&str; 4] = ["alloc_objects", "alloc_space", "contentions", "delay"];
 
+/// Whether [`DeltaComputer::apply`] would change `profile` (it has a
+/// cumulative sample type); when not, the scraped bytes can be forwarded
+/// unaltered.
+pub fn subtracts_any(profile: &pprof::Profile) -> bool {
+    profile
+        .sample_type
+        .iter()
+        .any(|vt| SUBTRACTED.contains(&profile.str(vt.r#type)))
+}
+
 /// Whether a scrape profile type (the seed's block name) serves cumulative
 /// totals that need [`DeltaComputer`]: `memory`, `block`, `mutex`. False for
 /// `godeltaprof_*` (already deltas), `process_cpu`, `goroutine`, `fgprof` and

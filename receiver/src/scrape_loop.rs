@@ -146,7 +146,7 @@ impl ScrapeLoop {
         url: &str,
     ) {
         let (profile, raw) = match delta {
-            Some(d) => {
+            Some(d) if profcol_pdata::delta::subtracts_any(&f.profile) => {
                 let now = i64::try_from(unix_nanos(at)).unwrap_or(i64::MAX);
                 match d.apply(f.profile, now) {
                     Some(p) => (p, None),
@@ -154,7 +154,9 @@ impl ScrapeLoop {
                     None => return,
                 }
             }
-            None => (f.profile, Some(f.body)),
+            // Nothing to subtract (e.g. an in-use-only heap profile): the
+            // profile is forwarded as scraped, bytes included.
+            _ => (f.profile, Some(f.body)),
         };
         let record = ProfileRecord {
             labels: self.target.labels.clone(),

@@ -229,6 +229,29 @@ async fn cumulative_memory_profiles_become_deltas() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_use_only_memory_profile_is_forwarded_as_scraped() {
+    let body = gz(&profile(&[("inuse_space", "bytes")], 42));
+    let served = body.clone();
+    let app = Router::new().route(
+        "/debug/pprof/heap",
+        get(move || {
+            let b = served.clone();
+            async move { b }
+        }),
+    );
+    let addr = serve(app).await;
+    let yaml = format!(
+        "targets: [{{__address__: '{addr}', service_name: svc}}]\nprofiling_config: {{profile: {{memory: {{path: /debug/pprof/heap}}, block: {{enabled: false}}, goroutine: {{enabled: false}}, mutex: {{enabled: false}}, process_cpu: {{enabled: false}}}}}}\nscrape_interval: 1s\nscrape_timeout: 2s\n"
+    );
+    let r = start("pyroscope_scrape/inuse", &yaml);
+    // Nothing to subtract: the first scrape is forwarded, bytes unaltered.
+    let rec = eventually(4, || r.out.all().into_iter().next()).await;
+    assert_eq!(rec.raw.as_deref(), Some(body.as_slice()));
+    assert_eq!(rec.profile.sample[0].value, vec![42]);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delta_types_send_seconds_and_multiple_receivers_run_side_by_side() {
     let queries = Arc::new(Mutex::new(Vec::<String>::new()));
     let q = queries.clone();
