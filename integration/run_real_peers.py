@@ -6,7 +6,8 @@ Starts, on free loopback ports:
     that gives it a large cumulative memory/mutex/block history),
   * the Node target (integration/node/server.js: Express + @pyroscope/nodejs),
   * the Python OTLP receiver (gRPC + HTTP) and the Pyroscope push receiver,
-then writes a profcol YAML pipeline (pyroscope_scrape/go + pyroscope_scrape/node ->
+then writes a profcol YAML pipeline (pyroscope_scrape/go + pyroscope_scrape/node +
+pyroscope_scrape/self, profcol's own admin server as a Rust target ->
 otlp_grpc + otlp_http + pyroscope), runs profcol for a few scrape intervals, stops
 it with SIGTERM and checks what every receiver decoded:
   * every (target, profile type) arrives at every receiver, with the expected sample types;
@@ -91,6 +92,12 @@ NODE_TYPES = {
     # only arrival and sample types are checked.
     "memory": {"types": {"objects/count", "space/bytes"}},
 }
+# profcol's own admin server: a Rust target, CPU from the `pprof` crate, heap from jemalloc.
+SELF_TYPES = {
+    "process_cpu": {"types": {"samples/count", "cpu/nanoseconds"}},
+    "memory": {"types": {"inuse_space/bytes"}},
+}
+SELF_SERVICE = "profcol-self"
 TENANT = "profcol-it"  # the pyroscope endpoint's X-Scope-OrgID header
 NODE_TENANT = "node-team"  # the Node target's __tenant_id__ label: overrides it per profile
 EXTERNAL_LABELS = {"env": "integration"}
@@ -257,6 +264,17 @@ def write_config(path, go_addr, node_addr, ports, admin_port, interval):
             "        mutex: { enabled: false }",
             "        fgprof: { enabled: false }",
         ]
+    lines += [
+        "  pyroscope_scrape/self:",
+        f"    targets: [{{ __address__: \"127.0.0.1:{admin_port}\", service_name: \"{SELF_SERVICE}\" }}]",
+        f"    scrape_interval: {interval}s",
+        "    profiling_config:",
+        "      profile:",
+        "        memory: { path: /debug/pprof/heap }",
+        "        goroutine: { enabled: false }",
+        "        block: { enabled: false }",
+        "        mutex: { enabled: false }",
+    ]
     ext = ", ".join(f"{k}: {yaml_quote(v)}" for k, v in EXTERNAL_LABELS.items())
     lines += [
         "exporters:",
@@ -276,7 +294,7 @@ def write_config(path, go_addr, node_addr, ports, admin_port, interval):
         "      receivers: [" + ", ".join(
             r for r, a in (("pyroscope_scrape/go", go_addr), ("pyroscope_scrape/godelta", go_addr),
                            ("pyroscope_scrape/node", node_addr)) if a)
-        + "]",
+        + ", pyroscope_scrape/self]",
         "      exporters: [otlp_grpc, otlp_http, pyroscope]",
         "  telemetry:",
         "    logs: { level: info }",
@@ -301,7 +319,7 @@ def go_cumulative(addr, path, sample_type):
 def find_prereqs(args):
     """Returns (peers: dict name -> path/True, missing: dict name -> why)."""
     peers, missing = {}, {}
-    profcol = args.profcol or os.environ.get("PROFCOL") or os.path.join(ROOT, "target", "debug", "profcol")
+    profcol = os.path.abspath(args.profcol or os.environ.get("PROFCOL") or os.path.join(ROOT, "target", "debug", "profcol"))
     if args.build:
         r = subprocess.run(["cargo", "build", "-q", "-p", "profcol"], cwd=ROOT)
         if r.returncode != 0:
@@ -707,6 +725,8 @@ def run(args, suite, procs, work):
                 before[("go", ptype)] = go_cumulative(addrs["go"], exp["delta_path"], exp["delta_type"])
 
     admin = free_port()
+    targets["self"] = {"job": "pyroscope_scrape/self", "address": f"127.0.0.1:{admin}",
+                       "service_name": SELF_SERVICE, "types": SELF_TYPES}
     cfg = os.path.join(work, "profcol.yaml")
     write_config(cfg, scrape.get("go"), scrape.get("node"), ports, admin, args.interval)
     print(f"workdir {work}; profcol config {cfg}", flush=True)
