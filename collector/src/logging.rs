@@ -6,9 +6,11 @@ use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 /// Installs the global subscriber. `RUST_LOG`, when set, wins over the config.
 pub fn init(cfg: &LogsConfig) {
+    // The CPU sampler announces every start and stop at info; keep it quiet
+    // unless asked for by RUST_LOG.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .or_else(|_| EnvFilter::try_new(format!("{},pprof=warn", cfg.level)))
+        .unwrap_or_else(|_| EnvFilter::new("info,pprof=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match cfg.format {
         LogFormat::Logfmt => registry

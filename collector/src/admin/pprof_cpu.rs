@@ -34,8 +34,15 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
     // The sampler is process-wide: a second request waits for the running
     // one instead of failing as Go's handler does, so that two scrapers of
     // the same profcol both get their profile.
-    let _turn = PROFILER_TURN.lock().await;
-    match tokio::task::spawn_blocking(move || profile_for(seconds)).await {
+    // The turn is held by the sampling thread itself, so a client that gives
+    // up early does not release it while the sampler still runs.
+    let turn = PROFILER_TURN.lock().await;
+    let sampling = tokio::task::spawn_blocking(move || {
+        let result = profile_for(seconds);
+        drop(turn);
+        result
+    });
+    match sampling.await {
         Ok(Ok(body)) => (
             [
                 (header::CONTENT_TYPE, "application/octet-stream"),
