@@ -4,8 +4,9 @@
 //! — reporting every problem at once with its key path and file.
 
 use crate::components;
+use profcol_config::collector::parse_collector_partial;
 use profcol_config::load::{assemble, parse_source, read_files, Loaded};
-use profcol_config::{expand::SystemLookup, parse_collector, CollectorConfig, Error, Problem};
+use profcol_config::{expand::SystemLookup, CollectorConfig, Error, Problem};
 
 /// The pipeline profcol runs when started without `--config`: it scrapes its
 /// own admin server and writes the profiles to `./profcol-data`.
@@ -45,23 +46,12 @@ pub fn load(files: &[String], sets: &[String]) -> Result<Settings, Error> {
 
 /// Validates an already assembled document.
 pub fn check(loaded: Loaded) -> Result<Settings, Error> {
-    let mut problems: Vec<Problem> = Vec::new();
-    let config = match parse_collector(&loaded.doc) {
-        Ok(c) => Some(c),
-        Err(p) => {
-            problems.extend(p);
-            None
-        }
-    };
+    let (config, mut problems) = parse_collector_partial(&loaded.doc);
     // Component bodies are checked even when the structure has problems, so
-    // that one run shows everything. Parsing again without the pipeline
-    // checks is not possible, so fall back to the raw sections.
-    let sections = config.clone().unwrap_or_else(|| raw_sections(&loaded));
-    problems.extend(components::validate_all(&sections));
+    // that one run shows everything.
+    problems.extend(components::validate_all(&config));
     if problems.is_empty() {
-        if let Some(config) = config {
-            return Ok(Settings { loaded, config });
-        }
+        return Ok(Settings { loaded, config });
     }
     dedup(&mut problems);
     Err(Error::Invalid(loaded.locate(problems)))
@@ -70,28 +60,6 @@ pub fn check(loaded: Loaded) -> Result<Settings, Error> {
 fn dedup(problems: &mut Vec<Problem>) {
     let mut seen = std::collections::HashSet::new();
     problems.retain(|p| seen.insert((p.path.clone(), p.message.clone())));
-}
-
-/// The component sections alone, for validating bodies when the document's
-/// structure is broken elsewhere.
-fn raw_sections(loaded: &Loaded) -> CollectorConfig {
-    let mut cfg = CollectorConfig::default();
-    let serde_yaml::Value::Mapping(root) = &loaded.doc else {
-        return cfg;
-    };
-    for kind in profcol_config::Kind::ALL {
-        if let Some(serde_yaml::Value::Mapping(section)) = root.get(kind.section()) {
-            for (k, v) in section {
-                if let Some(id) = k.as_str().and_then(|s| s.parse().ok()) {
-                    cfg.components
-                        .entry(kind)
-                        .or_default()
-                        .insert(id, v.clone());
-                }
-            }
-        }
-    }
-    cfg
 }
 
 #[cfg(test)]

@@ -193,10 +193,22 @@ impl Validate for ServiceConfig {
 /// Splits the document into sections, checking only the structure (known
 /// top-level keys, valid ids, the `service` block, pipeline references).
 pub fn parse_collector(doc: &Value) -> Result<CollectorConfig, Vec<Problem>> {
+    let (cfg, problems) = parse_collector_partial(doc);
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Like [`parse_collector`], but also returns whatever parsed, so that the
+/// component bodies can be checked next to the structural problems.
+pub fn parse_collector_partial(doc: &Value) -> (CollectorConfig, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut cfg = CollectorConfig::default();
     let Value::Mapping(root) = doc else {
-        return Err(vec![Problem::new("", "the top level must be a mapping")]);
+        problems.push(Problem::new("", "the top level must be a mapping"));
+        return (cfg, problems);
     };
     for (k, v) in root {
         let key = key_name(k);
@@ -235,11 +247,7 @@ pub fn parse_collector(doc: &Value) -> Result<CollectorConfig, Vec<Problem>> {
         }
     }
     check_pipelines(&cfg, &mut problems);
-    if problems.is_empty() {
-        Ok(cfg)
-    } else {
-        Err(problems)
-    }
+    (cfg, problems)
 }
 
 /// Decodes `service` key by key, so that one bad key does not hide the
