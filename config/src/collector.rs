@@ -7,6 +7,8 @@ use crate::decode::{decode_only, Validate};
 use crate::duration::Duration;
 use crate::error::{join_path, Problem};
 use crate::expand::key_name;
+use crate::http_client::{BasicAuth, TlsVersion};
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
@@ -144,18 +146,133 @@ pub enum LogFormat {
     Text,
 }
 
+/// `service.telemetry.metrics`: the admin server (metrics, health, pprof,
+/// targets): where it listens, and optionally TLS and one kind of auth.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// The admin server's bind address (metrics, health, pprof, targets).
+    /// The bind address; loopback unless configured otherwise.
     #[serde(default = "default_admin_address")]
     pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<AdminTlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             address: default_admin_address(),
+            tls: None,
+            basic_auth: None,
+            bearer_token: None,
+            bearer_token_file: None,
+        }
+    }
+}
+
+/// `service.telemetry.metrics.tls`: the admin server's certificate and key
+/// (PEM files, re-read when they change) and, optionally, the CA that client
+/// certificates must chain to (then a client certificate is required).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTlsConfig {
+    #[serde(default)]
+    pub cert_file: String,
+    #[serde(default)]
+    pub key_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<TlsVersion>,
+}
+
+impl Validate for MetricsConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        let field = |name: &str| join_path(path, name);
+        let addr = &self.address;
+        if !addr.is_empty() && addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':')
+        {
+            problems.push(Problem::new(
+                field("address"),
+                format!("{addr:?} is not host:port"),
+            ));
+        }
+        if let Some(tls) = &self.tls {
+            let tp = field("tls");
+            for (name, value) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+                if value.is_empty() {
+                    problems.push(Problem::new(
+                        join_path(&tp, name),
+                        "is required when tls is set",
+                    ));
+                }
+            }
+            if tls.client_ca_file.as_deref() == Some("") {
+                problems.push(Problem::new(
+                    join_path(&tp, "client_ca_file"),
+                    "must not be empty (leave it out to accept clients without certificates)",
+                ));
+            }
+            if matches!(tls.min_version, Some(TlsVersion::Tls10 | TlsVersion::Tls11)) {
+                problems.push(Problem::new(
+                    join_path(&tp, "min_version"),
+                    "TLS 1.0 and 1.1 are not offered; use TLS12 or TLS13",
+                ));
+            }
+        }
+        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
+        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
+            problems.push(Problem::new(
+                field("bearer_token"),
+                "at most one of bearer_token and bearer_token_file may be set",
+            ));
+        }
+        if self.bearer_token.as_ref().is_some_and(Secret::is_empty)
+            || self.bearer_token_file.as_deref() == Some("")
+        {
+            let which = if self.bearer_token.is_some() {
+                "bearer_token"
+            } else {
+                "bearer_token_file"
+            };
+            problems.push(Problem::new(field(which), "must not be empty"));
+        }
+        if let Some(b) = &self.basic_auth {
+            let bp = field("basic_auth");
+            if bearer {
+                problems.push(Problem::new(
+                    bp.clone(),
+                    "at most one of basic_auth and bearer_token/bearer_token_file may be set",
+                ));
+            }
+            if b.username.is_empty() {
+                problems.push(Problem::new(join_path(&bp, "username"), "is required"));
+            }
+            match (&b.password, &b.password_file) {
+                (Some(_), Some(_)) => problems.push(Problem::new(
+                    join_path(&bp, "password"),
+                    "at most one of password and password_file may be set",
+                )),
+                (None, None) => problems.push(Problem::new(
+                    join_path(&bp, "password"),
+                    "one of password and password_file is required",
+                )),
+                (Some(p), None) if p.is_empty() => problems.push(Problem::new(
+                    join_path(&bp, "password"),
+                    "must not be empty",
+                )),
+                (None, Some(f)) if f.is_empty() => problems.push(Problem::new(
+                    join_path(&bp, "password_file"),
+                    "must not be empty",
+                )),
+                _ => {}
+            }
         }
     }
 }
@@ -179,14 +296,9 @@ impl Validate for ServiceConfig {
                 ),
             ));
         }
-        let addr = &self.telemetry.metrics.address;
-        if !addr.is_empty() && addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':')
-        {
-            problems.push(Problem::new(
-                join_path(path, "telemetry::metrics::address"),
-                format!("{addr:?} is not host:port"),
-            ));
-        }
+        self.telemetry
+            .metrics
+            .validate(&join_path(path, "telemetry::metrics"), problems);
     }
 }
 
@@ -388,5 +500,61 @@ mod tests {
                 "service::pipelines::traces::exporters::0: exporter nope is not defined under exporters",
             ]
         );
+    }
+
+    fn with_metrics(metrics: &str) -> Vec<String> {
+        problems(&format!(
+            "receivers: {{r: {{}}}}\nexporters: {{e: {{}}}}\nservice:\n  pipelines: {{profiles: {{receivers: [r], exporters: [e]}}}}\n  telemetry: {{metrics: {metrics}}}"
+        ))
+    }
+
+    #[test]
+    fn admin_security_settings_decode_and_validate() {
+        assert_eq!(
+            with_metrics("{tls: {cert_file: c.pem, key_file: k.pem}, basic_auth: {username: u, password_file: p}}"),
+            Vec::<String>::new()
+        );
+        assert_eq!(with_metrics("{bearer_token: t}"), Vec::<String>::new());
+        assert_eq!(
+            with_metrics("{tls: {cert_file: c.pem, min_version: TLS11}, bearer_token: t, bearer_token_file: f, basic_auth: {password: ''}}"),
+            vec![
+                "service::telemetry::metrics::tls::key_file: is required when tls is set",
+                "service::telemetry::metrics::tls::min_version: TLS 1.0 and 1.1 are not offered; use TLS12 or TLS13",
+                "service::telemetry::metrics::bearer_token: at most one of bearer_token and bearer_token_file may be set",
+                "service::telemetry::metrics::basic_auth: at most one of basic_auth and bearer_token/bearer_token_file may be set",
+                "service::telemetry::metrics::basic_auth::username: is required",
+                "service::telemetry::metrics::basic_auth::password: must not be empty",
+            ]
+        );
+        let got = with_metrics("{basic_auth: {username: u, pasword: x}}");
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with("service::telemetry::metrics::basic_auth::pasword: unknown field"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn admin_secrets_do_not_print() {
+        let doc: Value = serde_yaml::from_str(
+            "receivers: {r: {}}\nexporters: {e: {}}\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [e]}}\n  telemetry: {metrics: {basic_auth: {username: u, password: hunter2}}}",
+        )
+        .unwrap();
+        let cfg = parse_collector(&doc).unwrap();
+        let shown = format!(
+            "{:?} {}",
+            cfg.service,
+            serde_yaml::to_string(&cfg.service).unwrap()
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let pw = cfg
+            .service
+            .telemetry
+            .metrics
+            .basic_auth
+            .unwrap()
+            .password
+            .unwrap();
+        assert_eq!(pw.expose(), "hunter2");
     }
 }
