@@ -59,12 +59,15 @@ fn read(file: &Option<String>, pem: Option<&str>, what: &str) -> Result<Option<V
     if let Some(pem) = pem {
         return Ok(Some(pem.as_bytes().to_vec()));
     }
-    match file {
-        Some(path) => std::fs::read(path)
-            .map(Some)
-            .map_err(|e| Error::Tls(format!("cannot read {what} {path}: {e}"))),
-        None => Ok(None),
+    let Some(path) = file else {
+        return Ok(None);
+    };
+    if what == "key_file" {
+        profcol_http::warn_if_world_readable(what, path);
     }
+    std::fs::read(path)
+        .map(Some)
+        .map_err(|e| Error::Tls(format!("cannot read {what} {path}: {e}")))
 }
 
 impl TlsSettings {

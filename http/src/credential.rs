@@ -16,10 +16,13 @@ impl Credential {
     pub(crate) fn new(inline: Option<&Secret>, file: Option<&str>, field: &str) -> Self {
         match (inline, file) {
             (Some(s), _) => Credential::Inline(s.clone()),
-            (None, Some(p)) => Credential::File {
-                field: field.to_string(),
-                path: p.to_string(),
-            },
+            (None, Some(p)) => {
+                crate::file_mode::warn_if_world_readable(field, p);
+                Credential::File {
+                    field: field.to_string(),
+                    path: p.to_string(),
+                }
+            }
             (None, None) => Credential::Empty,
         }
     }

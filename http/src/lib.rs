@@ -38,6 +38,7 @@ mod auth;
 mod client;
 mod credential;
 mod error;
+mod file_mode;
 mod no_proxy;
 mod oauth2;
 mod proxy;
@@ -47,6 +48,7 @@ mod verifier;
 
 pub use client::{ClientOptions, HttpClient};
 pub use error::Error;
+pub use file_mode::warn_if_world_readable;
 pub use reqwest;
 pub use tls::rustls_client_config;
 pub use verifier::insecure_verifier;

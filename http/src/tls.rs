@@ -171,6 +171,9 @@ fn pem_source(
         return Ok(None);
     };
     let f = field(file_name);
+    if file_name == "key_file" {
+        crate::file_mode::warn_if_world_readable(&f, path);
+    }
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some((bytes, format!("{f} {path}")))),
         Err(source) => Err(Error::ReadFile {
