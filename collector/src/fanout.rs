@@ -1,9 +1,11 @@
 //! Fan-out: hands every batch to each downstream consumer of a pipeline, and
-//! to each pipeline a receiver feeds.
+//! to each pipeline a receiver feeds. A receiver holds its fan-out through a
+//! [`Switch`], so that a reload can rewire a running receiver to new or
+//! restarted exporters without restarting it.
 
 use async_trait::async_trait;
 use profcol_pdata::{Consumer, Error, ProfileBatch};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Sends each batch to every consumer in turn (a clone each; profiles are
 /// shared, not copied). One refusal does not stop the others.
@@ -34,6 +36,41 @@ impl Consumer for FanOut {
         } else {
             Err(Error::Refused(refused.join("; ")))
         }
+    }
+}
+
+/// A consumer whose downstream can be replaced while batches flow: each
+/// batch goes to the consumer current when it arrives.
+pub struct Switch {
+    current: RwLock<Arc<dyn Consumer>>,
+}
+
+impl Switch {
+    pub fn new(next: Arc<dyn Consumer>) -> Self {
+        Self {
+            current: RwLock::new(next),
+        }
+    }
+
+    /// Later batches go to `next`; a batch already handed on finishes where it went.
+    pub fn set(&self, next: Arc<dyn Consumer>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = next;
+    }
+
+    fn get(&self) -> Arc<dyn Consumer> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl Consumer for Switch {
+    async fn consume(&self, batch: ProfileBatch) -> Result<(), Error> {
+        // The lock is held only to clone the Arc, never across the await.
+        let next = self.get();
+        next.consume(batch).await
     }
 }
 
@@ -72,5 +109,24 @@ mod tests {
         );
         assert_eq!(a.0.load(Ordering::SeqCst), 1);
         assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_switch_sends_to_whatever_is_current() {
+        let a = Arc::new(Counting(AtomicUsize::new(0), false));
+        let b = Arc::new(Counting(AtomicUsize::new(0), true));
+        let s = Switch::new(a.clone());
+        let one = || {
+            ProfileBatch::new(vec![profcol_pdata::ProfileRecord::new(
+                Default::default(),
+                Default::default(),
+            )])
+        };
+        s.consume(one()).await.unwrap();
+        s.set(b.clone());
+        assert!(s.consume(one()).await.is_err());
+        s.consume(one()).await.unwrap_err();
+        assert_eq!(a.0.load(Ordering::SeqCst), 1);
+        assert_eq!(b.0.load(Ordering::SeqCst), 2);
     }
 }

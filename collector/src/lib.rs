@@ -12,5 +12,6 @@ pub mod logging;
 pub mod pipeline;
 pub mod process_metrics;
 pub mod redact;
+pub mod reload;
 pub mod settings;
 pub mod shutdown;

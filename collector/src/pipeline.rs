@@ -1,24 +1,27 @@
 //! Pipeline assembly and the process lifecycle: start the admin server, the
-//! exporters, the fan-outs and the receivers; on a signal stop them in
-//! stages — receivers first, then exporters flush within
-//! `service.shutdown_timeout`.
+//! exporters, the fan-outs and the receivers; apply a reloaded configuration
+//! by rebuilding only what changed; on a signal stop them in stages —
+//! receivers first, then exporters flush within `service.shutdown_timeout`.
 
 use crate::admin::{self, AdminState};
-use crate::fanout::FanOut;
+use crate::fanout::{FanOut, Switch};
+use crate::reload::plan::{used, Plan};
 use crate::settings::Settings;
 use anyhow::Context;
 use profcol_config::{CollectorConfig, ComponentId, Kind};
 use profcol_exporter::ExporterHandle;
-use profcol_pdata::{ComponentContext, Consumer, Telemetry};
+use profcol_pdata::{ComponentContext, Consumer, MemoryGuard, Telemetry};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-/// Runs the configured pipelines until SIGINT/SIGTERM.
+/// Runs the configured pipelines until SIGINT/SIGTERM, reloading the
+/// configuration on SIGHUP, a change of a config file or `POST /-/reload`.
 pub fn run_until_signal(settings: Settings) -> anyhow::Result<ExitCode> {
     crate::logging::init(&settings.config.service.telemetry.logs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -26,15 +29,19 @@ pub fn run_until_signal(settings: Settings) -> anyhow::Result<ExitCode> {
         .thread_name("profcol")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let running = Running::start(&settings).await?;
-        let signal = crate::shutdown::signal().await;
-        info!(signal, "Shutting down.");
-        running
-            .stop(settings.config.service.shutdown_timeout.get())
-            .await;
-        Ok(ExitCode::SUCCESS)
-    })
+    runtime.block_on(crate::reload::run(settings))
+}
+
+/// A running receiver's own stop token and the switch it sends through.
+struct ReceiverSlot {
+    stop: CancellationToken,
+    next: Arc<Switch>,
+}
+
+/// A running exporter and the token its background tasks stop on.
+struct ExporterSlot {
+    handle: ExporterHandle,
+    stop: CancellationToken,
 }
 
 /// Everything that runs, in the order it stops.
@@ -43,9 +50,18 @@ pub struct Running {
     pub admin_address: Option<std::net::SocketAddr>,
     admin_stop: CancellationToken,
     admin_task: Option<tokio::task::JoinHandle<()>>,
+    /// Gossip membership (`service.cluster`); left first on shutdown.
+    cluster: Option<crate::cluster::Cluster>,
+    telemetry: Telemetry,
+    memory: MemoryGuard,
+    /// The configuration the components below were built from.
+    config: CollectorConfig,
+    receivers: BTreeMap<ComponentId, ReceiverSlot>,
     receivers_stop: CancellationToken,
-    exporters: BTreeMap<ComponentId, ExporterHandle>,
+    exporters: BTreeMap<ComponentId, ExporterSlot>,
     exporters_stop: CancellationToken,
+    /// Exporters replaced by a reload, still flushing.
+    retiring: TaskTracker,
 }
 
 impl Running {
@@ -55,96 +71,231 @@ impl Running {
         telemetry.with_registry(|r| {
             r.register_collector(Box::new(crate::process_metrics::ProcessCollector));
         });
-        let state = AdminState::new(telemetry.clone());
+        // The membership runs before anything else so that receivers start
+        // with the cluster's view.
+        let cluster = match cfg.service.cluster.enabled {
+            true => Some(crate::cluster::Cluster::start(&cfg.service.cluster, &telemetry).await?),
+            false => None,
+        };
+        let mut state = AdminState::new(telemetry.clone());
+        state.cluster = cluster.as_ref().map(|c| c.watch());
         let admin_stop = CancellationToken::new();
         let address = &cfg.service.telemetry.metrics.address;
         let (admin_address, admin_task) = if address.is_empty() {
             (None, None)
         } else {
-            let (a, t) = admin::start(address, state.clone(), admin_stop.clone()).await?;
+            let (a, t) = admin::start(
+                &cfg.service.telemetry.metrics,
+                state.clone(),
+                admin_stop.clone(),
+            )
+            .await?;
             info!(address = %a, "Admin server listening.");
             (Some(a), Some(t))
         };
-        let exporters_stop = CancellationToken::new();
-        let receivers_stop = CancellationToken::new();
-        let context = |id: &ComponentId, stop: &CancellationToken| ComponentContext {
-            id: id.to_string(),
-            shutdown: stop.child_token(),
-            telemetry: telemetry.clone(),
-        };
-
-        let mut exporters = BTreeMap::new();
-        for id in used(cfg, Kind::Exporter) {
-            let body = cfg.get(Kind::Exporter, &id).cloned().unwrap_or_default();
-            let handle =
-                profcol_exporter::start_exporter(&id, &body, context(&id, &exporters_stop))
-                    .with_context(|| format!("cannot start exporter {id}"))?;
-            exporters.insert(id, handle);
-        }
-
-        let mut pipelines: BTreeMap<&str, Arc<dyn Consumer>> = BTreeMap::new();
-        for (name, p) in &cfg.service.pipelines {
-            let consumers = p
-                .exporters
-                .iter()
-                .filter_map(|id| exporters.get(id).map(|h| (id.to_string(), h.consumer())))
-                .collect();
-            pipelines.insert(name, Arc::new(FanOut::new(consumers)));
-        }
-
-        for id in used(cfg, Kind::Receiver) {
-            let feeds: Vec<(String, Arc<dyn Consumer>)> = cfg
-                .service
-                .pipelines
-                .iter()
-                .filter(|(_, p)| p.receivers.contains(&id))
-                .filter_map(|(name, _)| {
-                    pipelines
-                        .get(name.as_str())
-                        .map(|c| (name.clone(), c.clone()))
-                })
-                .collect();
-            let next: Arc<dyn Consumer> = Arc::new(FanOut::new(feeds));
-            let body = cfg.get(Kind::Receiver, &id).cloned().unwrap_or_default();
-            let handle =
-                profcol_receiver::start_receiver(&id, &body, context(&id, &receivers_stop), next)
-                    .with_context(|| format!("cannot start receiver {id}"))?;
-            state
-                .receivers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((id.to_string(), handle));
-        }
-        for kind in [Kind::Receiver, Kind::Exporter] {
-            let in_use = used(cfg, kind);
-            for (id, _) in cfg.section(kind) {
-                if !in_use.contains(id) {
-                    warn!(component = %id, "Component is defined but used by no pipeline; it is not started.");
-                }
-            }
-        }
-        state.ready.store(true, Ordering::Release);
-        info!(
-            pipelines = cfg.service.pipelines.len(),
-            receivers = used(cfg, Kind::Receiver).len(),
-            exporters = exporters.len(),
-            "Everything is ready."
-        );
-        Ok(Self {
+        let memory = crate::memory::start(&cfg.service, &telemetry, admin_stop.clone());
+        let mut running = Self {
+            cluster,
             admin: state,
             admin_address,
             admin_stop,
             admin_task,
-            receivers_stop,
-            exporters,
-            exporters_stop,
-        })
+            telemetry,
+            memory,
+            // Nothing runs yet, and the service settings are the ones given.
+            config: CollectorConfig {
+                components: BTreeMap::new(),
+                service: profcol_config::collector::ServiceConfig {
+                    pipelines: BTreeMap::new(),
+                    ..cfg.service.clone()
+                },
+            },
+            receivers: BTreeMap::new(),
+            receivers_stop: CancellationToken::new(),
+            exporters: BTreeMap::new(),
+            exporters_stop: CancellationToken::new(),
+            retiring: TaskTracker::new(),
+        };
+        running.apply(cfg).await?;
+        running.admin.ready.store(true, Ordering::Release);
+        info!(
+            pipelines = cfg.service.pipelines.len(),
+            receivers = running.receivers.len(),
+            exporters = running.exporters.len(),
+            "Everything is ready."
+        );
+        Ok(running)
+    }
+
+    fn context(&self, id: &ComponentId, stop: &CancellationToken) -> ComponentContext {
+        ComponentContext {
+            id: id.to_string(),
+            shutdown: stop.clone(),
+            telemetry: self.telemetry.clone(),
+            memory: self.memory.clone(),
+            cluster: self.cluster.as_ref().map(|c| c.watch()),
+        }
+    }
+
+    /// Moves the running components from the current configuration to
+    /// `new`: exporters and receivers whose body changed get a new instance,
+    /// added ones start, removed ones stop, unchanged ones keep running and
+    /// are only rewired. New instances start before anything old stops, so
+    /// that when one cannot start, the previous pipeline is left as it was.
+    /// Returns the plan's one-line summary.
+    pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
+        let plan = Plan::new(&self.config, new);
+        let deadline = new.service.shutdown_timeout.get();
+
+        let mut new_exporters = BTreeMap::new();
+        for id in plan.exporters.to_start() {
+            match self.start_exporter(id, new) {
+                Ok(slot) => {
+                    new_exporters.insert(id.clone(), slot);
+                }
+                Err(e) => {
+                    self.retire_all(new_exporters.into_values(), deadline);
+                    return Err(e);
+                }
+            }
+        }
+        let consumers: BTreeMap<ComponentId, Arc<dyn Consumer>> = used(new, Kind::Exporter)
+            .into_iter()
+            .filter_map(|id| {
+                let slot = new_exporters.get(&id).or_else(|| self.exporters.get(&id))?;
+                Some((id, slot.handle.consumer()))
+            })
+            .collect();
+        let pipelines = pipelines(new, &consumers);
+
+        let mut new_receivers = Vec::new();
+        for id in plan.receivers.to_start() {
+            let next = Arc::new(Switch::new(feeds(new, id, &pipelines)));
+            match self.start_receiver(id, new, next) {
+                Ok(started) => new_receivers.push(started),
+                Err(e) => {
+                    for (_, slot, handle) in new_receivers {
+                        slot.stop.cancel();
+                        wait_receiver(handle, deadline).await;
+                    }
+                    self.retire_all(new_exporters.into_values(), deadline);
+                    return Err(e);
+                }
+            }
+        }
+
+        // Everything new is up: rewire the receivers that keep running, then
+        // retire what was replaced or removed.
+        for id in &plan.receivers.kept {
+            if let Some(slot) = self.receivers.get(id) {
+                slot.next.set(feeds(new, id, &pipelines));
+            }
+        }
+        for id in plan.receivers.to_stop() {
+            self.stop_receiver(id, deadline).await;
+        }
+        for (id, slot, handle) in new_receivers {
+            self.admin
+                .receivers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((id.to_string(), handle));
+            self.receivers.insert(id, slot);
+        }
+        let old: Vec<ExporterSlot> = plan
+            .exporters
+            .to_stop()
+            .filter_map(|id| self.exporters.remove(id))
+            .collect();
+        self.retire_all(old.into_iter(), deadline);
+        self.exporters.extend(new_exporters);
+
+        for kind in [Kind::Receiver, Kind::Exporter] {
+            let in_use = used(new, kind);
+            for (id, _) in new.section(kind) {
+                if !in_use.contains(id) && self.config.get(kind, id) != new.get(kind, id) {
+                    warn!(component = %id, "Component is defined but used by no pipeline; it is not started.");
+                }
+            }
+        }
+        for key in &plan.needs_restart {
+            warn!(key = %key, "This setting changed but only takes effect after a restart.");
+        }
+        self.config = new.clone();
+        Ok(plan.summary())
+    }
+
+    fn start_exporter(
+        &self,
+        id: &ComponentId,
+        cfg: &CollectorConfig,
+    ) -> anyhow::Result<ExporterSlot> {
+        let body = cfg.get(Kind::Exporter, id).cloned().unwrap_or_default();
+        let stop = self.exporters_stop.child_token();
+        let handle = profcol_exporter::start_exporter(id, &body, self.context(id, &stop))
+            .with_context(|| format!("cannot start exporter {id}"))?;
+        Ok(ExporterSlot { handle, stop })
+    }
+
+    fn start_receiver(
+        &self,
+        id: &ComponentId,
+        cfg: &CollectorConfig,
+        next: Arc<Switch>,
+    ) -> anyhow::Result<(ComponentId, ReceiverSlot, profcol_receiver::ReceiverHandle)> {
+        let body = cfg.get(Kind::Receiver, id).cloned().unwrap_or_default();
+        let stop = self.receivers_stop.child_token();
+        let handle = profcol_receiver::start_receiver(
+            id,
+            &body,
+            self.context(id, &stop),
+            next.clone() as Arc<dyn Consumer>,
+        )
+        .with_context(|| format!("cannot start receiver {id}"))?;
+        Ok((id.clone(), ReceiverSlot { stop, next }, handle))
+    }
+
+    /// Stops one receiver and waits (bounded) for its tasks.
+    async fn stop_receiver(&mut self, id: &ComponentId, deadline: Duration) {
+        let Some(slot) = self.receivers.remove(id) else {
+            return;
+        };
+        slot.stop.cancel();
+        let name = id.to_string();
+        let handle = {
+            let mut list = self
+                .admin
+                .receivers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            list.iter()
+                .position(|(n, _)| *n == name)
+                .map(|i| list.remove(i).1)
+        };
+        if let Some(h) = handle {
+            wait_receiver(h, deadline).await;
+        }
+    }
+
+    /// Flushes replaced exporters in the background within `deadline`.
+    fn retire_all(&self, slots: impl Iterator<Item = ExporterSlot>, deadline: Duration) {
+        for slot in slots {
+            self.retiring.spawn(async move {
+                slot.handle.shutdown(deadline).await;
+                slot.stop.cancel();
+            });
+        }
     }
 
     /// Staged shutdown within `deadline`.
     pub async fn stop(self, deadline: Duration) {
         let started = Instant::now();
         self.admin.ready.store(false, Ordering::Release);
+        // Tell the cluster first so the others take this node's targets over
+        // while its receivers drain.
+        let leaving = self
+            .cluster
+            .map(|c| tokio::spawn(c.leave(deadline / 4)));
         self.receivers_stop.cancel();
         let receivers: Vec<_> = std::mem::take(
             &mut *self
@@ -158,8 +309,22 @@ impl Running {
             warn!(timeout = ?deadline, "Receivers did not stop in time.");
         }
         let left = deadline.saturating_sub(started.elapsed());
-        let flushes = self.exporters.into_values().map(|h| h.shutdown(left));
+        let flushes = self
+            .exporters
+            .into_values()
+            .map(|s| s.handle.shutdown(left));
         futures::future::join_all(flushes).await;
+        self.retiring.close();
+        let left = deadline.saturating_sub(started.elapsed());
+        if tokio::time::timeout(left, self.retiring.wait())
+            .await
+            .is_err()
+        {
+            warn!("Exporters replaced by a reload did not finish flushing in time.");
+        }
+        if let Some(l) = leaving {
+            let _ = l.await;
+        }
         self.exporters_stop.cancel();
         self.admin_stop.cancel();
         if let Some(t) = self.admin_task {
@@ -169,21 +334,44 @@ impl Running {
     }
 }
 
-/// Components of `kind` that some pipeline uses, each once.
-fn used(cfg: &CollectorConfig, kind: Kind) -> Vec<ComponentId> {
-    let mut out: Vec<ComponentId> = Vec::new();
-    for p in cfg.service.pipelines.values() {
-        let list = match kind {
-            Kind::Receiver => &p.receivers,
-            Kind::Exporter => &p.exporters,
-            Kind::Processor => &p.processors,
-            Kind::Extension => continue,
-        };
-        for id in list {
-            if !out.contains(id) {
-                out.push(id.clone());
-            }
-        }
+async fn wait_receiver(handle: profcol_receiver::ReceiverHandle, deadline: Duration) {
+    if tokio::time::timeout(deadline, handle.wait()).await.is_err() {
+        warn!(timeout = ?deadline, "A stopped receiver's tasks did not finish in time.");
     }
-    out
+}
+
+/// One fan-out per pipeline over its exporters.
+fn pipelines(
+    cfg: &CollectorConfig,
+    exporters: &BTreeMap<ComponentId, Arc<dyn Consumer>>,
+) -> BTreeMap<String, Arc<dyn Consumer>> {
+    cfg.service
+        .pipelines
+        .iter()
+        .map(|(name, p)| {
+            let consumers = p
+                .exporters
+                .iter()
+                .filter_map(|id| exporters.get(id).map(|c| (id.to_string(), c.clone())))
+                .collect();
+            let fan: Arc<dyn Consumer> = Arc::new(FanOut::new(consumers));
+            (name.clone(), fan)
+        })
+        .collect()
+}
+
+/// The fan-out over every pipeline receiver `id` feeds.
+fn feeds(
+    cfg: &CollectorConfig,
+    id: &ComponentId,
+    pipelines: &BTreeMap<String, Arc<dyn Consumer>>,
+) -> Arc<dyn Consumer> {
+    let list = cfg
+        .service
+        .pipelines
+        .iter()
+        .filter(|(_, p)| p.receivers.contains(id))
+        .filter_map(|(name, _)| pipelines.get(name).map(|c| (name.clone(), c.clone())))
+        .collect();
+    Arc::new(FanOut::new(list))
 }

@@ -1,7 +1,8 @@
 //! Loads the effective configuration: the `--config` files (or the embedded
 //! default pipeline), `--set` overrides and expansion, then checks the whole
 //! of it — structure, pipeline references and every component's own settings
-//! — reporting every problem at once with its key path and file.
+//! — reporting every problem at once with its key path and file. A live
+//! reload goes through the same path ([`Settings::reread`]).
 
 use crate::components;
 use profcol_config::collector::parse_collector_partial;
@@ -18,6 +19,10 @@ pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
 pub struct Settings {
     pub loaded: Loaded,
     pub config: CollectorConfig,
+    /// The `--config` files, in order (empty: the embedded default).
+    pub files: Vec<String>,
+    /// The `--set` overrides, re-applied on every reload.
+    pub sets: Vec<String>,
 }
 
 impl Settings {
@@ -31,6 +36,12 @@ impl Settings {
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// Reads the same files with the same overrides again, expands and
+    /// validates: what a reload runs before touching anything.
+    pub fn reread(&self) -> Result<Settings, Error> {
+        load(&self.files, &self.sets)
+    }
 }
 
 /// Reads, merges, expands and validates.
@@ -41,7 +52,10 @@ pub fn load(files: &[String], sets: &[String]) -> Result<Settings, Error> {
         read_files(files)?
     };
     let loaded = assemble(sources, sets, &SystemLookup)?;
-    check(loaded)
+    let mut settings = check(loaded)?;
+    settings.files = files.to_vec();
+    settings.sets = sets.to_vec();
+    Ok(settings)
 }
 
 /// Validates an already assembled document.
@@ -51,7 +65,12 @@ pub fn check(loaded: Loaded) -> Result<Settings, Error> {
     // that one run shows everything.
     problems.extend(components::validate_all(&config));
     if problems.is_empty() {
-        return Ok(Settings { loaded, config });
+        return Ok(Settings {
+            loaded,
+            config,
+            files: Vec::new(),
+            sets: Vec::new(),
+        });
     }
     dedup(&mut problems);
     Err(Error::Invalid(loaded.locate(problems)))
@@ -71,5 +90,43 @@ mod tests {
         let s = load(&[], &[]).unwrap();
         assert_eq!(s.source_names(), DEFAULT_CONFIG_NAME);
         assert!(!s.config.service.pipelines.is_empty());
+    }
+
+    #[test]
+    fn reread_applies_the_files_and_overrides_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        let write = |interval: &str| {
+            std::fs::write(
+                &path,
+                format!(
+                    "receivers:\n  pyroscope_scrape:\n    targets: [{{__address__: 'h:1'}}]\n    scrape_interval: {interval}\nexporters:\n  debug: {{}}\nservice:\n  pipelines:\n    p: {{receivers: [pyroscope_scrape], exporters: [debug]}}\n"
+                ),
+            )
+            .unwrap();
+        };
+        write("10s");
+        let file = path.to_string_lossy().to_string();
+        let sets = vec!["exporters.debug.verbosity=detailed".to_string()];
+        let first = load(std::slice::from_ref(&file), &sets).unwrap();
+        write("20s");
+        let second = first.reread().unwrap();
+        let get = |s: &Settings, kind, id: &str| {
+            s.config
+                .get(kind, &id.parse().unwrap())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let interval = |s: &Settings| {
+            get(s, profcol_config::Kind::Receiver, "pyroscope_scrape")["scrape_interval"].clone()
+        };
+        assert_eq!(interval(&first), serde_yaml::Value::from("10s"));
+        assert_eq!(interval(&second), serde_yaml::Value::from("20s"));
+        assert_eq!(
+            get(&second, profcol_config::Kind::Exporter, "debug")["verbosity"],
+            serde_yaml::Value::from("detailed")
+        );
+        std::fs::write(&path, "receivers: {pyroscope_scrape: {scheme: ftp}}\n").unwrap();
+        assert!(second.reread().is_err());
     }
 }

@@ -23,11 +23,14 @@ pub struct AdminState {
     pub telemetry: Telemetry,
     pub receivers: Arc<Mutex<Vec<(String, ReceiverHandle)>>>,
     pub ready: Arc<AtomicBool>,
+    /// Asks for a config reload (`POST /-/reload`); the last outcome.
+    pub reload: crate::reload::ReloadHandle,
 }
 
 impl AdminState {
     pub fn new(telemetry: Telemetry) -> Self {
         Self {
+            reload: crate::reload::ReloadHandle::new(&telemetry),
             telemetry,
             receivers: Arc::default(),
             ready: Arc::default(),
@@ -60,6 +63,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
+        .route("/-/reload", axum::routing::post(reload))
         .route("/debug/pprof/profile", get(pprof_cpu::handler))
         .route("/debug/pprof/heap", get(pprof_heap::handler))
         .route("/debug/pprof/allocs", get(pprof_heap::handler))
@@ -106,9 +110,24 @@ async fn metrics(State(s): State<AdminState>) -> Response {
 
 async fn ready(State(s): State<AdminState>) -> Response {
     if s.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "Ready\n").into_response()
+        // Still ready after a failed reload: the previous config keeps running.
+        let details = s.reload.status.ready_details();
+        (StatusCode::OK, format!("Ready\n{details}")).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Starting\n").into_response()
+    }
+}
+
+/// `POST /-/reload`: 200 with the change summary, or 500 with the problems
+/// (the previous configuration keeps running), like Prometheus.
+async fn reload(State(s): State<AdminState>) -> Response {
+    match s.reload.request("POST /-/reload").await {
+        Ok(summary) => (StatusCode::OK, format!("Reloaded: {summary}\n")).into_response(),
+        Err(problems) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload failed: {problems}\n"),
+        )
+            .into_response(),
     }
 }
 

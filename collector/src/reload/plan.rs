@@ -1,0 +1,249 @@
+//! What a reload changes: for receivers and exporters, which are added,
+//! changed (their YAML body differs), removed or kept, comparing only the
+//! components some pipeline uses; and which settings need a restart.
+
+use profcol_config::{CollectorConfig, ComponentId, Kind};
+
+/// The components of one kind, sorted by what a reload does to them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub added: Vec<ComponentId>,
+    pub changed: Vec<ComponentId>,
+    pub removed: Vec<ComponentId>,
+    pub kept: Vec<ComponentId>,
+}
+
+impl Changes {
+    fn between(old: &CollectorConfig, new: &CollectorConfig, kind: Kind) -> Self {
+        let before = used(old, kind);
+        let after = used(new, kind);
+        let mut c = Changes::default();
+        for id in &after {
+            if !before.contains(id) {
+                c.added.push(id.clone());
+            } else if old.get(kind, id) == new.get(kind, id) {
+                c.kept.push(id.clone());
+            } else {
+                c.changed.push(id.clone());
+            }
+        }
+        c.removed = before
+            .into_iter()
+            .filter(|id| !after.contains(id))
+            .collect();
+        c
+    }
+
+    /// Components that get a new instance: added and changed ones.
+    pub fn to_start(&self) -> impl Iterator<Item = &ComponentId> {
+        self.added.iter().chain(&self.changed)
+    }
+
+    /// Instances that go away: changed and removed ones.
+    pub fn to_stop(&self) -> impl Iterator<Item = &ComponentId> {
+        self.changed.iter().chain(&self.removed)
+    }
+
+    fn describe(&self, noun: &str) -> Option<String> {
+        let parts: Vec<String> = [
+            ("added", &self.added),
+            ("restarted", &self.changed),
+            ("removed", &self.removed),
+        ]
+        .iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .map(|(verb, ids)| {
+            let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            format!("{verb} {}", names.join(", "))
+        })
+        .collect();
+        (!parts.is_empty()).then(|| format!("{noun} {}", parts.join("; ")))
+    }
+}
+
+/// Everything a reload from `old` to `new` does.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub receivers: Changes,
+    pub exporters: Changes,
+    /// A pipeline's receiver or exporter list changed.
+    pub wiring_changed: bool,
+    /// Settings that changed but only take effect after a restart.
+    pub needs_restart: Vec<String>,
+}
+
+impl Plan {
+    pub fn new(old: &CollectorConfig, new: &CollectorConfig) -> Self {
+        let wiring = |c: &CollectorConfig| {
+            c.service
+                .pipelines
+                .iter()
+                .map(|(n, p)| (n.clone(), p.receivers.clone(), p.exporters.clone()))
+                .collect::<Vec<_>>()
+        };
+        let needs_restart = restart_only_changes(old, new);
+        Self {
+            receivers: Changes::between(old, new, Kind::Receiver),
+            exporters: Changes::between(old, new, Kind::Exporter),
+            wiring_changed: wiring(old) != wiring(new),
+            needs_restart,
+        }
+    }
+
+    /// One line for the log and the `/-/reload` answer.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = [
+            self.receivers.describe("receivers"),
+            self.exporters.describe("exporters"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if self.wiring_changed {
+            parts.push("pipelines rewired".into());
+        }
+        if parts.is_empty() {
+            "no component changed".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// `service` settings other than the pipelines and the shutdown timeout are
+/// read once at start-up; name those that differ (`telemetry` one level down).
+fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<String> {
+    fn mapping(c: &CollectorConfig) -> serde_yaml::Mapping {
+        match serde_yaml::to_value(&c.service) {
+            Ok(serde_yaml::Value::Mapping(m)) => m,
+            _ => serde_yaml::Mapping::new(),
+        }
+    }
+    fn differing(a: &serde_yaml::Mapping, b: &serde_yaml::Mapping, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<&serde_yaml::Value> = a.keys().chain(b.keys()).collect();
+        keys.dedup();
+        let mut out: Vec<String> = Vec::new();
+        for k in keys {
+            let name = format!("{prefix}::{}", k.as_str().unwrap_or_default());
+            if a.get(k) != b.get(k) && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+    let (a, b) = (mapping(old), mapping(new));
+    let mut out = Vec::new();
+    for name in differing(&a, &b, "service") {
+        match name.as_str() {
+            "service::pipelines" | "service::shutdown_timeout" => {}
+            "service::telemetry" => {
+                let sub = |m: &serde_yaml::Mapping| match m.get("telemetry") {
+                    Some(serde_yaml::Value::Mapping(t)) => t.clone(),
+                    _ => serde_yaml::Mapping::new(),
+                };
+                out.extend(differing(&sub(&a), &sub(&b), "service::telemetry"));
+            }
+            _ => out.push(name),
+        }
+    }
+    out
+}
+
+/// Components of `kind` that some pipeline uses, each once, in pipeline order.
+pub fn used(cfg: &CollectorConfig, kind: Kind) -> Vec<ComponentId> {
+    let mut out: Vec<ComponentId> = Vec::new();
+    for p in cfg.service.pipelines.values() {
+        let list = match kind {
+            Kind::Receiver => &p.receivers,
+            Kind::Exporter => &p.exporters,
+            Kind::Processor => &p.processors,
+            Kind::Extension => continue,
+        };
+        for id in list {
+            if !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(yaml: &str) -> CollectorConfig {
+        let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        profcol_config::collector::parse_collector(&doc).unwrap()
+    }
+
+    fn ids(list: &[ComponentId]) -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    }
+
+    const OLD: &str = "
+receivers:
+  pyroscope_scrape/a: {targets: [{__address__: 'h:1'}]}
+  pyroscope_scrape/b: {targets: [{__address__: 'h:2'}]}
+  pyroscope_scrape/gone: {targets: [{__address__: 'h:3'}]}
+exporters:
+  debug: {}
+  file: {directory: /tmp/x}
+service:
+  pipelines:
+    p: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/gone], exporters: [debug, file]}
+";
+
+    #[test]
+    fn sorts_components_by_what_changes() {
+        let new = "
+receivers:
+  pyroscope_scrape/a: {targets: [{__address__: 'h:1'}]}
+  pyroscope_scrape/b: {targets: [{__address__: 'h:2', env: prod}]}
+  pyroscope_scrape/gone: {targets: [{__address__: 'h:3'}]}
+  pyroscope_scrape/new: {targets: [{__address__: 'h:4'}]}
+exporters:
+  debug: {}
+  file: {directory: /tmp/y}
+service:
+  pipelines:
+    p: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/new], exporters: [debug, file]}
+  telemetry:
+    logs: {level: debug}
+";
+        let plan = Plan::new(&cfg(OLD), &cfg(new));
+        assert_eq!(ids(&plan.receivers.kept), ["pyroscope_scrape/a"]);
+        assert_eq!(ids(&plan.receivers.changed), ["pyroscope_scrape/b"]);
+        // Defined but no longer used counts as removed.
+        assert_eq!(ids(&plan.receivers.removed), ["pyroscope_scrape/gone"]);
+        assert_eq!(ids(&plan.receivers.added), ["pyroscope_scrape/new"]);
+        assert_eq!(ids(&plan.exporters.kept), ["debug"]);
+        assert_eq!(ids(&plan.exporters.changed), ["file"]);
+        assert!(plan.wiring_changed);
+        assert_eq!(plan.needs_restart, ["service::telemetry::logs"]);
+        assert_eq!(
+            plan.summary(),
+            "receivers added pyroscope_scrape/new; restarted pyroscope_scrape/b; removed pyroscope_scrape/gone; exporters restarted file; pipelines rewired"
+        );
+    }
+
+    #[test]
+    fn the_same_config_changes_nothing() {
+        let plan = Plan::new(&cfg(OLD), &cfg(OLD));
+        assert_eq!(plan.receivers.kept.len(), 3);
+        assert_eq!(plan.exporters.kept.len(), 2);
+        assert!(plan.receivers.to_start().next().is_none());
+        assert!(plan.exporters.to_stop().next().is_none());
+        assert!(!plan.wiring_changed);
+        assert!(plan.needs_restart.is_empty());
+        assert_eq!(plan.summary(), "no component changed");
+    }
+
+    #[test]
+    fn key_order_in_a_body_is_not_a_change() {
+        let a = OLD.replace("{directory: /tmp/x}", "{directory: /tmp/x, max_files: 3}");
+        let b = OLD.replace("{directory: /tmp/x}", "{max_files: 3, directory: /tmp/x}");
+        let plan = Plan::new(&cfg(&a), &cfg(&b));
+        assert!(plan.exporters.changed.is_empty(), "{plan:?}");
+    }
+}
