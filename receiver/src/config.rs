@@ -5,6 +5,7 @@
 use crate::byte_size::ByteSize;
 use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::http_sd::HttpSdConfig;
+use crate::discovery::target_allocator::TargetAllocatorConfig;
 use crate::profile_types::{valid_name, ProfileType, ProfilingConfig};
 use crate::relabel::{compile_all, RelabelConfig, Rule};
 use crate::targets::{address_with_port, ADDRESS, SCHEME};
@@ -49,6 +50,9 @@ pub struct ScrapeConfig {
     pub http_sd_configs: Vec<HttpSdConfig>,
     #[serde(default)]
     pub file_sd_configs: Vec<FileSdConfig>,
+    /// Targets handed out by the OpenTelemetry Operator's target allocator.
+    #[serde(default)]
+    pub target_allocator: Option<TargetAllocatorConfig>,
     /// Applied to every discovered target before it is expanded.
     #[serde(default)]
     pub relabel_configs: Vec<RelabelConfig>,
@@ -210,6 +214,9 @@ impl Validate for ScrapeConfig {
         for (i, sd) in self.file_sd_configs.iter().enumerate() {
             sd.validate(&join_path(&at("file_sd_configs"), &i.to_string()), problems);
         }
+        if let Some(ta) = &self.target_allocator {
+            ta.validate(&at("target_allocator"), problems);
+        }
         self.http.validate(path, problems);
     }
 }
@@ -217,10 +224,13 @@ impl Validate for ScrapeConfig {
 fn check_targets(cfg: &ScrapeConfig, path: &str, problems: &mut Vec<Problem>) {
     let at = join_path(path, "targets");
     let Some(targets) = &cfg.targets else {
-        if cfg.http_sd_configs.is_empty() && cfg.file_sd_configs.is_empty() {
+        if cfg.http_sd_configs.is_empty()
+            && cfg.file_sd_configs.is_empty()
+            && cfg.target_allocator.is_none()
+        {
             problems.push(Problem::new(
                 at,
-                "targets is required (list targets here, or discover them with http_sd_configs or file_sd_configs)",
+                "targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs or target_allocator)",
             ));
         }
         return;

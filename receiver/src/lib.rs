@@ -97,6 +97,10 @@ pub fn start_receiver(
     for sd in &cfg.http_sd_configs {
         sd_clients.push(HttpClient::new(&sd.http, &user_agent())?);
     }
+    let ta_client = match &cfg.target_allocator {
+        Some(ta) => Some(HttpClient::new(&ta.http, &user_agent())?),
+        None => None,
+    };
 
     let shared = Arc::new(Shared {
         settings: config::Settings::new(&component, &cfg),
@@ -150,6 +154,20 @@ pub fn start_receiver(
             dctx.clone(),
             ctx.shutdown.clone(),
         ));
+    }
+    if let (Some(ta), Some(client)) = (&cfg.target_allocator, ta_client) {
+        let endpoint = ta.endpoint.as_deref().and_then(|u| url::Url::parse(u).ok());
+        if let (Some(endpoint), Some(id)) = (endpoint, ta.collector_id.clone()) {
+            tracker.spawn(discovery::target_allocator::run(
+                endpoint,
+                shared.settings.job_name.clone(),
+                id.trim().to_string(),
+                ta.interval.get(),
+                client,
+                dctx.clone(),
+                ctx.shutdown.clone(),
+            ));
+        }
     }
     drop(dctx);
 

@@ -97,7 +97,7 @@ pub async fn run(
     }
 }
 
-async fn fetch(client: &HttpClient, url: &url::Url) -> Result<Vec<TargetGroup>, String> {
+pub(crate) async fn fetch(client: &HttpClient, url: &url::Url) -> Result<Vec<TargetGroup>, String> {
     let req = client.request(reqwest::Method::GET, url.clone());
     let resp = client
         .send(req)
