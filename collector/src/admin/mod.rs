@@ -1,16 +1,24 @@
-//! The admin HTTP server (default 127.0.0.1:8888): `/metrics`, `/-/healthy`,
-//! `/-/ready`, profcol's own `/debug/pprof/{profile,heap,allocs}`,
-//! `/api/v1/targets` and the `/targets` page.
+//! The admin HTTP server (default 127.0.0.1:8888, loopback only unless
+//! configured): `/metrics`, `/-/healthy`, `/-/ready`, profcol's own
+//! `/debug/pprof/{profile,heap,allocs}`, `/api/v1/targets` and the
+//! `/targets` page; optionally over TLS and behind basic or bearer auth
+//! (which then covers every page, health checks included).
 
+mod auth;
 mod pprof_cpu;
 mod pprof_heap;
 mod targets;
+mod tls;
+
+#[cfg(test)]
+mod security_tests;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use profcol_config::collector::MetricsConfig;
 use profcol_pdata::Telemetry;
 use profcol_receiver::ReceiverHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,29 +80,59 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
-/// Binds `address` and serves until `stop` is cancelled. Binding errors are
-/// returned at once so that a taken port fails start-up clearly.
+/// The router with the configured auth in front of every route.
+pub fn secured_router(state: AdminState, cfg: &MetricsConfig) -> Router {
+    let app = router(state);
+    match auth::AdminAuth::from_config(cfg) {
+        Some(a) => app.layer(axum::middleware::from_fn_with_state(a, auth::require)),
+        None => app,
+    }
+}
+
+/// Binds `cfg.address` and serves (over TLS when `cfg.tls` is set) until
+/// `stop` is cancelled. Binding and certificate errors are returned at once
+/// so that start-up fails clearly.
 pub async fn start(
-    address: &str,
+    cfg: &MetricsConfig,
     state: AdminState,
     stop: CancellationToken,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let address = &cfg.address;
     let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot bind the admin server to {address} (service.telemetry.metrics.address): {e}"
         )
     })?;
     let local = listener.local_addr()?;
-    let app = router(state);
-    let task = tokio::spawn(async move {
+    let secured =
+        cfg.basic_auth.is_some() || cfg.bearer_token.is_some() || cfg.bearer_token_file.is_some();
+    if !local.ip().is_loopback() && !secured {
+        tracing::warn!(address = %local, "The admin server listens beyond loopback without auth (service.telemetry.metrics.basic_auth or bearer_token); anyone who can reach it can read targets and profiles.");
+    }
+    let app = secured_router(state, cfg);
+    let task = match &cfg.tls {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls, stop.child_token())?;
+            spawn_serve(listener, app, stop)
+        }
+        None => spawn_serve(listener, app, stop),
+    };
+    Ok((local, task))
+}
+
+fn spawn_serve<L>(listener: L, app: Router, stop: CancellationToken) -> tokio::task::JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "Admin server failed.");
         }
-    });
-    Ok((local, task))
+    })
 }
 
 async fn metrics(State(s): State<AdminState>) -> Response {
