@@ -2,8 +2,7 @@
 //! `max_batch_size` profiles, waiting at most `flush_timeout` after the first
 //! for more to arrive. Batches are merged, never split.
 
-use crate::queue::Queue;
-use profcol_pdata::ProfileBatch;
+use crate::queue::{Popped, Queue};
 use std::time::Duration;
 
 /// How workers merge queued batches.
@@ -13,31 +12,30 @@ pub struct Batching {
     pub flush_timeout: Duration,
 }
 
-/// The next request's worth of profiles and their queued bytes; `None` once
-/// the queue is closed and empty.
-pub async fn next_batch(queue: &Queue, cfg: Batching) -> Option<(ProfileBatch, usize)> {
-    let (mut merged, mut bytes) = queue.pop().await?;
+/// The next request's worth of profiles (with their queued bytes and
+/// persistent-queue tickets); `None` once the queue is closed and empty.
+pub async fn next_batch(queue: &Queue, cfg: Batching) -> Option<Popped> {
+    let mut merged = queue.pop().await?;
     let deadline = tokio::time::Instant::now() + cfg.flush_timeout;
-    while merged.len() < cfg.max_batch_size {
-        let room = cfg.max_batch_size - merged.len();
+    while merged.batch.len() < cfg.max_batch_size {
+        let room = cfg.max_batch_size - merged.batch.len();
         let next = if cfg.flush_timeout.is_zero() {
             queue.try_pop(Some(room))
         } else {
             queue.pop_fitting_until(room, deadline).await
         };
-        let Some((more, more_bytes)) = next else {
+        let Some(more) = next else {
             break;
         };
-        merged.records.extend(more.records);
-        bytes += more_bytes;
+        merged.merge(more);
     }
-    Some((merged, bytes))
+    Some(merged)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use profcol_pdata::{pprof, Labels, ProfileRecord};
+    use profcol_pdata::{pprof, Labels, ProfileBatch, ProfileRecord};
 
     fn batch(n: usize) -> ProfileBatch {
         ProfileBatch::new(
@@ -62,10 +60,10 @@ mod tests {
             max_batch_size: 6,
             flush_timeout: Duration::ZERO,
         };
-        let (b, bytes) = next_batch(&q, cfg).await.unwrap();
-        assert_eq!((b.len(), bytes), (5, 5), "4 more would exceed 6");
-        let (b, _) = next_batch(&q, cfg).await.unwrap();
-        assert_eq!(b.len(), 5);
+        let p = next_batch(&q, cfg).await.unwrap();
+        assert_eq!((p.batch.len(), p.bytes), (5, 5), "4 more would exceed 6");
+        let p = next_batch(&q, cfg).await.unwrap();
+        assert_eq!(p.batch.len(), 5);
         assert_eq!(q.usage().0, 0);
     }
 
@@ -83,8 +81,8 @@ mod tests {
             flush_timeout: Duration::from_secs(2),
         };
         let started = std::time::Instant::now();
-        let (b, _) = next_batch(&q, cfg).await.unwrap();
-        assert_eq!(b.len(), 3);
+        let p = next_batch(&q, cfg).await.unwrap();
+        assert_eq!(p.batch.len(), 3);
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "full batches go at once"

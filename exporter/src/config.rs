@@ -61,6 +61,47 @@ pub fn struct_fields<T: serde::de::DeserializeOwned>() -> &'static [&'static str
     probe.0.unwrap_or(&[])
 }
 
+/// `sending_queue.storage`: the persistent queue's place and size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StorageConfig {
+    /// Each exporter keeps its files in a subdirectory named after its id.
+    pub directory: String,
+    /// Bound on the files' total size; when reached, the newest batch is
+    /// refused.
+    pub max_bytes: u64,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// Default `storage.max_bytes`: 1 GiB.
+pub const DEFAULT_STORAGE_MAX_BYTES: u64 = 1 << 30;
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            directory: String::new(),
+            max_bytes: DEFAULT_STORAGE_MAX_BYTES,
+            unknown: Unknown::new(),
+        }
+    }
+}
+
+impl profcol_config::Validate for StorageConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        if self.directory.trim().is_empty() {
+            problems.push(Problem::new(join_path(path, "directory"), "is required"));
+        }
+        if self.max_bytes == 0 {
+            problems.push(Problem::new(
+                join_path(path, "max_bytes"),
+                "must be greater than 0",
+            ));
+        }
+        unknown_keys(&self.unknown, path, problems);
+    }
+}
+
 /// Request body compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

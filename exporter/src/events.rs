@@ -6,7 +6,7 @@ use crate::metrics::{ExporterLabel, ExporterMetrics, ReasonLabels};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// How often each kind of loss may be logged.
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -17,6 +17,8 @@ pub struct ExporterEvents {
     metrics: Arc<ExporterMetrics>,
     label: ExporterLabel,
     limiter: Mutex<HashMap<&'static str, (Instant, u64)>>,
+    /// Whether a persistent queue reports through these events.
+    storage: std::sync::atomic::AtomicBool,
 }
 
 impl ExporterEvents {
@@ -29,6 +31,7 @@ impl ExporterEvents {
             id,
             metrics,
             limiter: Mutex::default(),
+            storage: Default::default(),
         }
     }
 
@@ -73,6 +76,8 @@ impl ExporterEvents {
             .set(capacity as i64);
     }
 
+    /// With a persistent queue, `bytes` is what its files take on disk
+    /// and is also reported as `storage_bytes`.
     pub fn queue_usage(&self, batches: usize, bytes: usize) {
         self.metrics
             .queue_length
@@ -82,6 +87,62 @@ impl ExporterEvents {
             .queue_bytes
             .get_or_create(&self.label)
             .set(bytes as i64);
+        if self.storage.load(std::sync::atomic::Ordering::Relaxed) {
+            self.metrics
+                .storage_bytes
+                .get_or_create(&self.label)
+                .set(bytes as i64);
+        }
+    }
+
+    /// The persistent queue opened with what a previous run left.
+    pub fn storage_loaded(&self, batches: usize, profiles: usize, bytes: u64) {
+        self.storage
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .storage_bytes
+            .get_or_create(&self.label)
+            .set(bytes as i64);
+        if batches > 0 {
+            info!(exporter = %self.id, batches, profiles, bytes, "Persistent queue: resending batches left by the previous run.");
+        }
+    }
+
+    /// A damaged record (or stretch of a file) was skipped.
+    pub fn storage_corrupt(&self, file: &std::path::Path, offset: u64, reason: &str) {
+        self.metrics
+            .storage_corrupt_records
+            .get_or_create(&self.label)
+            .inc();
+        warn!(exporter = %self.id, file = %file.display(), offset, reason, "Persistent queue: skipped a damaged record.");
+    }
+
+    /// A file operation of the persistent queue failed.
+    pub fn storage_io_error(
+        &self,
+        op: &'static str,
+        path: &std::path::Path,
+        error: &std::io::Error,
+    ) {
+        self.metrics
+            .storage_errors
+            .get_or_create(&self.reason(op))
+            .inc();
+        if self.may_warn("storage_io", 0).is_some() {
+            warn!(exporter = %self.id, op, path = %path.display(), %error, "Persistent queue: file operation failed.");
+        }
+    }
+
+    /// Shutdown interrupted sending profiles that stay on disk.
+    pub fn storage_interrupted(&self, profiles: u64) {
+        debug!(exporter = %self.id, profiles, "Sending interrupted by shutdown; the batch stays in the persistent queue.");
+    }
+
+    /// Stopped with batches still on disk, for the next start.
+    pub fn storage_kept(&self, batches: usize, bytes: u64) {
+        if batches > 0 {
+            info!(exporter = %self.id, batches, bytes, "Persistent queue: batches kept on disk for the next start.");
+        }
     }
 
     /// Profiles that will never be sent.

@@ -323,7 +323,7 @@ pub fn start(
         enabled: false,
         ..RetryPolicy::from(&crate::retry::RetryConfig::default())
     };
-    Ok(Pipeline::start(Arc::new(sender), &queue, policy, events))
+    Pipeline::start(Arc::new(sender), &queue, policy, events)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub mod pipeline;
 pub mod pyroscope;
 pub mod queue;
 pub mod retry;
+pub mod storage;
+pub mod storage_codec;
 pub mod tls;
 
 pub use error::Error;

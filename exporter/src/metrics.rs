@@ -49,6 +49,12 @@ pub struct ExporterMetrics {
     pub queue_capacity: Family<ExporterLabel, Gauge>,
     pub queue_bytes: Family<ExporterLabel, Gauge>,
     pub request_duration: Hist,
+    /// Persistent queue: damaged records (or stretches) skipped.
+    pub storage_corrupt_records: Family<ExporterLabel, Counter>,
+    /// Persistent queue: bytes its files take on disk.
+    pub storage_bytes: Family<ExporterLabel, Gauge>,
+    /// Persistent queue: file operations that failed.
+    pub storage_errors: Family<ReasonLabels, Counter>,
 }
 
 impl Default for ExporterMetrics {
@@ -66,6 +72,9 @@ impl Default for ExporterMetrics {
             queue_capacity: Family::default(),
             queue_bytes: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
+            storage_corrupt_records: Family::default(),
+            storage_bytes: Family::default(),
+            storage_errors: Family::default(),
         }
     }
 }
@@ -132,6 +141,21 @@ impl MetricSet for ExporterMetrics {
             format!("{p}_request_duration_seconds"),
             "Duration of one send attempt.",
             self.request_duration.clone(),
+        );
+        r.register(
+            format!("{p}_storage_corrupt_records"),
+            "Damaged records of the persistent queue that were skipped.",
+            self.storage_corrupt_records.clone(),
+        );
+        r.register(
+            format!("{p}_storage_bytes"),
+            "Bytes the persistent queue's files take on disk.",
+            self.storage_bytes.clone(),
+        );
+        r.register(
+            format!("{p}_storage_errors"),
+            "Persistent queue file operations that failed, by operation.",
+            self.storage_errors.clone(),
         );
     }
 }

@@ -199,10 +199,10 @@ pub fn start(
         timeout: cfg.common.timeout.get(),
         events: events.clone(),
     };
-    Ok(Pipeline::start(
+    Pipeline::start(
         Arc::new(sender),
         &cfg.common.sending_queue,
         RetryPolicy::from(&cfg.common.retry_on_failure),
         events,
-    ))
+    )
 }

@@ -214,10 +214,10 @@ pub fn start(
         compression: cfg.common.compression,
         events: events.clone(),
     };
-    Ok(Pipeline::start(
+    Pipeline::start(
         Arc::new(sender),
         &cfg.common.sending_queue,
         RetryPolicy::from(&cfg.common.retry_on_failure),
         events,
-    ))
+    )
 }

@@ -2,11 +2,17 @@
 //! shares: `consume()` → bounded queue → `num_consumers` workers that merge
 //! waiting batches, turn them into requests and send each with retries.
 //! Exporters only say how to prepare and send one request ([`Sender`]).
+//! With `sending_queue.storage` the queue is persistent: a batch is
+//! accepted once it is on disk, and its record is acked once every request
+//! made from it was sent or given up for good (not when shutdown
+//! interrupted it: then it is sent again after the next start).
 
 use crate::batching::{next_batch, Batching};
 use crate::events::ExporterEvents;
 use crate::queue::{Queue, QueueConfig, Refusal};
 use crate::retry::{self, GiveUp, RetryPolicy, SendError};
+use crate::storage::{exporter_dir, Store};
+use crate::Error;
 use futures::future::BoxFuture;
 use profcol_pdata::{Consumer, ProfileBatch};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,10 +48,15 @@ struct Worker<S: Sender> {
     policy: RetryPolicy,
     events: Arc<ExporterEvents>,
     cancel: CancellationToken,
+    /// Batches come from a persistent queue: one interrupted by shutdown
+    /// stays on disk rather than being counted as failed.
+    durable: bool,
 }
 
 impl<S: Sender> Worker<S> {
-    async fn process(&self, batch: ProfileBatch) {
+    /// Prepares and sends `batch`; `false` when shutdown interrupted a
+    /// request, so that a persistent queue keeps the batch.
+    async fn process(&self, batch: ProfileBatch) -> bool {
         // Encoding and compressing is CPU work; keep it off the async workers
         // that the scrape loops share.
         let sender = self.sender.clone();
@@ -56,15 +67,17 @@ impl<S: Sender> Worker<S> {
             Err(e) => {
                 self.events
                     .dropped("encode_failed", profiles, bytes, &e.to_string());
-                return;
+                return true;
             }
         };
+        let mut done = true;
         for p in prepared {
-            self.send_one(p).await;
+            done &= self.send_one(p).await;
         }
+        done
     }
 
-    async fn send_one(&self, p: Prepared<S::Request>) {
+    async fn send_one(&self, p: Prepared<S::Request>) -> bool {
         let result = retry::run(
             &self.policy,
             &self.cancel,
@@ -86,23 +99,33 @@ impl<S: Sender> Worker<S> {
             Ok(()) => {
                 self.events.sent(p.profiles, p.bytes);
                 self.sender.on_done(&p.request, Ok(()));
+                true
+            }
+            Err((GiveUp::Shutdown, _)) if self.durable => {
+                self.events.storage_interrupted(p.profiles);
+                false
             }
             Err((why, e)) => {
                 self.events
                     .failed(why.as_str(), p.profiles, p.bytes, e.reason());
                 self.sender.on_done(&p.request, Err(why));
+                true
             }
         }
     }
 
     async fn run(self: Arc<Self>, queue: Arc<Queue>, batching: Batching) {
         while !self.cancel.is_cancelled() {
-            let Some((batch, _)) = next_batch(&queue, batching).await else {
+            let Some(popped) = next_batch(&queue, batching).await else {
                 break;
             };
             let (n, bytes) = queue.usage();
             self.events.queue_usage(n, bytes);
-            self.process(batch).await;
+            if self.process(popped.batch).await {
+                queue.ack(&popped.tickets);
+                let (n, bytes) = queue.usage();
+                self.events.queue_usage(n, bytes);
+            }
         }
     }
 }
@@ -124,35 +147,51 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the workers; must be called inside a tokio runtime.
+    /// Starts the workers; must be called inside a tokio runtime. With
+    /// `storage` configured, opens (or creates) the exporter's directory
+    /// under it and queues again what a previous run left there; fails when
+    /// that directory cannot be created or written.
     pub fn start<S: Sender>(
         sender: Arc<S>,
         queue_cfg: &QueueConfig,
         policy: RetryPolicy,
         events: Arc<ExporterEvents>,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>, Error> {
         let cancel = CancellationToken::new();
+        let store = match (&queue_cfg.storage, queue_cfg.enabled) {
+            (Some(storage), true) => Some(open_store(storage, &events)?),
+            _ => None,
+        };
         let worker = Arc::new(Worker {
             sender,
             policy,
             events: events.clone(),
             cancel: cancel.clone(),
+            durable: store.is_some(),
         });
         if !queue_cfg.enabled {
             let direct: DirectFn = Arc::new(move |batch| {
                 let w = worker.clone();
-                Box::pin(async move { w.process(batch).await })
+                Box::pin(async move {
+                    w.process(batch).await;
+                })
             });
-            return Arc::new(Self {
+            return Ok(Arc::new(Self {
                 mode: Mode::Direct(direct),
                 events,
                 cancel,
                 workers: Mutex::default(),
-            });
+            }));
         }
-        let queue = Arc::new(Queue::new(queue_cfg.queue_size, queue_cfg.max_bytes));
-        events.queue_capacity(queue.capacity());
-        events.queue_usage(0, 0);
+        let queue = Arc::new(match store {
+            Some(store) => Queue::persistent(store, events.clone()),
+            None => Queue::new(queue_cfg.queue_size, queue_cfg.max_bytes),
+        });
+        if !queue.is_persistent() {
+            events.queue_capacity(queue.capacity());
+        }
+        let (n, bytes) = queue.usage();
+        events.queue_usage(n, bytes);
         let batching = Batching {
             max_batch_size: queue_cfg.max_batch_size.max(1),
             flush_timeout: queue_cfg.flush_timeout.get(),
@@ -160,12 +199,12 @@ impl Pipeline {
         let workers = (0..queue_cfg.num_consumers.max(1))
             .map(|_| tokio::spawn(worker.clone().run(queue.clone(), batching)))
             .collect();
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             mode: Mode::Queued(queue),
             events,
             cancel,
             workers: Mutex::new(workers),
-        })
+        }))
     }
 
     pub fn events(&self) -> &Arc<ExporterEvents> {
@@ -180,6 +219,24 @@ impl Pipeline {
                 send(batch).await;
                 true
             }
+            Mode::Queued(queue) if queue.is_persistent() => {
+                let profiles = batch.len() as u64;
+                let bytes = batch.approx_bytes() as u64;
+                let q = queue.clone();
+                let result = tokio::task::spawn_blocking(move || q.push_durable(&batch))
+                    .await
+                    .unwrap_or_else(|e| Err((Refusal::Storage, e.to_string())));
+                let (n, b) = queue.usage();
+                self.events.queue_usage(n, b);
+                match result {
+                    Ok(()) => true,
+                    Err((why, detail)) => {
+                        self.events
+                            .dropped(refusal_reason(why), profiles, bytes, &detail);
+                        false
+                    }
+                }
+            }
             Mode::Queued(queue) => {
                 let bytes = batch.memory_bytes();
                 let result = queue.push(batch, bytes);
@@ -188,15 +245,19 @@ impl Pipeline {
                 match result {
                     Ok(()) => true,
                     Err((refused, why)) => {
-                        let (reason, detail) = match why {
-                            Refusal::Full => (
-                                "queue_full",
-                                "the sending queue is full; the newest batch is refused",
-                            ),
-                            Refusal::Closed => ("shutdown", "the exporter is shutting down"),
+                        let detail = match why {
+                            Refusal::Full => {
+                                "the sending queue is full; the newest batch is refused"
+                            }
+                            Refusal::Closed => "the exporter is shutting down",
+                            Refusal::Storage => "the queue could not store the batch",
                         };
-                        self.events
-                            .dropped(reason, refused.len() as u64, bytes as u64, detail);
+                        self.events.dropped(
+                            refusal_reason(why),
+                            refused.len() as u64,
+                            bytes as u64,
+                            detail,
+                        );
                         false
                     }
                 }
@@ -220,6 +281,12 @@ impl Pipeline {
             all.await;
         }
         self.cancel.cancel();
+        if queue.is_persistent() {
+            let (n, bytes) = queue.usage();
+            self.events.storage_kept(n, bytes as u64);
+            self.events.queue_usage(n, bytes);
+            return;
+        }
         for batch in queue.drain() {
             let bytes = batch.approx_bytes() as u64;
             self.events.dropped(
@@ -231,6 +298,31 @@ impl Pipeline {
         }
         self.events.queue_usage(0, 0);
     }
+}
+
+fn refusal_reason(why: Refusal) -> &'static str {
+    match why {
+        Refusal::Full => "queue_full",
+        Refusal::Closed => "shutdown",
+        Refusal::Storage => "storage_error",
+    }
+}
+
+/// Opens the persistent queue's store in the exporter's own directory.
+fn open_store(
+    storage: &crate::config::StorageConfig,
+    events: &Arc<ExporterEvents>,
+) -> Result<Store, Error> {
+    let dir = exporter_dir(std::path::Path::new(&storage.directory), events.id());
+    // Segments of 1/16 of the budget: space comes back a segment at a time.
+    let segment_bytes = (storage.max_bytes / 16).clamp(64 << 10, 16 << 20);
+    Store::open(&dir, storage.max_bytes, segment_bytes, events.clone()).map_err(|e| {
+        let id = events.id().split('[').next().unwrap_or_default();
+        Error::Config(vec![profcol_config::Problem::new(
+            format!("exporters::{id}::sending_queue::storage::directory"),
+            format!("cannot use {} for the persistent queue: {e}", dir.display()),
+        )])
+    })
 }
 
 /// The `Consumer` of a queued exporter: offers every batch to each of its

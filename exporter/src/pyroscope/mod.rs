@@ -273,7 +273,7 @@ pub fn start(
             &cfg.sending_queue,
             ep.retry_policy(),
             events,
-        ));
+        )?);
     }
     Ok(pipelines)
 }

@@ -1,0 +1,201 @@
+//! The on-disk form of one queued batch: what the persistent sending queue
+//! stores so that a batch read back goes through the exporters exactly as
+//! the one that was queued.
+//!
+//! Layout (little-endian): version `u8` (1), profile count `u32`, then per
+//! profile: label count `u32`, each label as name and value (`u32` length +
+//! UTF-8 bytes), a kind byte (0 = the bytes as the target served them, 1 =
+//! the decoded profile re-encoded as uncompressed pprof), and the profile
+//! bytes (`u32` length + bytes).
+
+use profcol_pdata::decode::decompress;
+use profcol_pdata::{pprof, Labels, ProfileBatch, ProfileRecord};
+use prost::Message;
+use std::sync::Arc;
+
+const VERSION: u8 = 1;
+const KIND_RAW: u8 = 0;
+const KIND_ENCODED: u8 = 1;
+/// Raw payloads were accepted by the scraper under its own limits; reading
+/// them back only guards against absurd sizes.
+const MAX_DECOMPRESSED: usize = 1 << 31;
+
+/// Encodes `batch`; the decoded profile is encoded only when the raw bytes
+/// are not kept.
+pub fn encode_batch(batch: &ProfileBatch) -> Vec<u8> {
+    let mut out = Vec::with_capacity(batch.approx_bytes() + 64);
+    out.push(VERSION);
+    put_len(&mut out, batch.len());
+    for r in &batch.records {
+        put_len(&mut out, r.labels.len());
+        for (k, v) in r.labels.iter() {
+            put_bytes(&mut out, k.as_bytes());
+            put_bytes(&mut out, v.as_bytes());
+        }
+        match &r.raw {
+            Some(raw) => {
+                out.push(KIND_RAW);
+                put_bytes(&mut out, raw);
+            }
+            None => {
+                out.push(KIND_ENCODED);
+                put_bytes(&mut out, &r.profile.encode_to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// The profile count of an encoded batch, read from its header.
+pub fn profile_count(data: &[u8]) -> Option<usize> {
+    let mut r = Reader { data, pos: 0 };
+    (r.u8()? == VERSION).then_some(())?;
+    r.len()
+}
+
+/// Decodes what [`encode_batch`] wrote.
+pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
+    let mut r = Reader { data, pos: 0 };
+    let version = r.u8().ok_or("empty record")?;
+    if version != VERSION {
+        return Err(format!("unknown record version {version}"));
+    }
+    let n = r.len().ok_or("truncated header")?;
+    let mut records = Vec::with_capacity(n.min(1024));
+    for i in 0..n {
+        let labels_n = r.len().ok_or_else(|| format!("profile {i}: truncated"))?;
+        let mut pairs = Vec::with_capacity(labels_n.min(256));
+        for _ in 0..labels_n {
+            let k = r
+                .string()
+                .ok_or_else(|| format!("profile {i}: bad label"))?;
+            let v = r
+                .string()
+                .ok_or_else(|| format!("profile {i}: bad label"))?;
+            pairs.push((k, v));
+        }
+        let kind = r.u8().ok_or_else(|| format!("profile {i}: truncated"))?;
+        let bytes = r.bytes().ok_or_else(|| format!("profile {i}: truncated"))?;
+        let labels = Labels::from_pairs(pairs);
+        let record = match kind {
+            KIND_RAW => {
+                let plain =
+                    decompress(bytes, MAX_DECOMPRESSED).map_err(|e| format!("profile {i}: {e}"))?;
+                let profile = pprof::Profile::decode(plain.as_ref())
+                    .map_err(|e| format!("profile {i}: {e}"))?;
+                ProfileRecord {
+                    labels,
+                    profile: Arc::new(profile),
+                    raw: Some(bytes::Bytes::copy_from_slice(bytes)),
+                }
+            }
+            KIND_ENCODED => {
+                let profile =
+                    pprof::Profile::decode(bytes).map_err(|e| format!("profile {i}: {e}"))?;
+                ProfileRecord::new(labels, profile)
+            }
+            k => return Err(format!("profile {i}: unknown kind {k}")),
+        };
+        records.push(record);
+    }
+    if r.pos != data.len() {
+        return Err("trailing bytes after the last profile".to_string());
+    }
+    Ok(ProfileBatch::new(records))
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    // Batches, label sets and profiles are far below 4 GiB; saturate rather
+    // than wrap so that an impossible size fails to decode instead.
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_len(out, b.len());
+    out.extend_from_slice(b);
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.data.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn len(&mut self) -> Option<usize> {
+        let b: [u8; 4] = self.take(4)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(b)).ok()
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.len()?;
+        self.take(n)
+    }
+    fn string(&mut self) -> Option<String> {
+        std::str::from_utf8(self.bytes()?).ok().map(str::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profcol_pdata::decode::encode_pprof_gzip;
+
+    fn profile(v: i64) -> pprof::Profile {
+        pprof::Profile {
+            sample_type: vec![pprof::ValueType { r#type: 1, unit: 2 }],
+            sample: vec![pprof::Sample {
+                location_id: vec![],
+                value: vec![v],
+                label: vec![],
+            }],
+            string_table: vec![String::new(), "goroutine".into(), "count".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn raw_and_decoded_records_round_trip() {
+        let mut raw = ProfileRecord::new(
+            Labels::from_pairs([("__name__", "goroutine"), ("service_name", "a")]),
+            profile(7),
+        );
+        let served = bytes::Bytes::from(encode_pprof_gzip(&raw.profile));
+        raw.raw = Some(served.clone());
+        let decoded = ProfileRecord::new(Labels::from_pairs([("x", "ü")]), profile(9));
+        let data = encode_batch(&ProfileBatch::new(vec![raw, decoded]));
+        assert_eq!(profile_count(&data), Some(2));
+        let back = decode_batch(&data).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back.records[0].raw.as_ref(), Some(&served));
+        assert_eq!(*back.records[0].profile, profile(7));
+        assert_eq!(back.records[0].labels.get("service_name"), Some("a"));
+        assert!(back.records[1].raw.is_none());
+        assert_eq!(*back.records[1].profile, profile(9));
+        assert_eq!(back.records[1].labels.get("x"), Some("ü"));
+    }
+
+    #[test]
+    fn truncated_or_altered_data_is_an_error() {
+        let data = encode_batch(&ProfileBatch::new(vec![ProfileRecord::new(
+            Labels::from_pairs([("a", "b")]),
+            profile(1),
+        )]));
+        for cut in [0, 1, 5, data.len() - 1] {
+            assert!(decode_batch(&data[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut extra = data.clone();
+        extra.push(0);
+        assert!(decode_batch(&extra).is_err());
+        let mut version = data;
+        version[0] = 9;
+        assert!(decode_batch(&version).is_err());
+    }
+}
