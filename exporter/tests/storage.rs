@@ -1,0 +1,395 @@
+//! The persistent sending queue in process: batches round-trip through the
+//! disk, in order; a restart resends what was left; damaged records are
+//! skipped and counted; `max_bytes` refuses the newest; delivered records
+//! give their disk space back; an unusable directory is an error naming
+//! the key.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use profcol_exporter::config::StorageConfig;
+use profcol_exporter::events::ExporterEvents;
+use profcol_exporter::metrics::ExporterMetrics;
+use profcol_exporter::pipeline::{Pipeline, Prepared, Sender};
+use profcol_exporter::queue::QueueConfig;
+use profcol_exporter::retry::{RetryPolicy, SendError};
+use profcol_exporter::storage::exporter_dir;
+use profcol_pdata::{encode_pprof_gzip, pprof, Labels, ProfileBatch, ProfileRecord, Telemetry};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ID: &str = "otlp_http/disk";
+
+/// A backend that records what it was sent and can be switched off.
+#[derive(Default)]
+struct Backend {
+    up: AtomicBool,
+    got: Mutex<Vec<ProfileRecord>>,
+}
+
+impl Backend {
+    fn new(up: bool) -> Arc<Self> {
+        let b = Self::default();
+        b.up.store(up, Ordering::SeqCst);
+        Arc::new(b)
+    }
+    fn seqs(&self) -> Vec<u64> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.labels.get("seq").unwrap().parse().unwrap())
+            .collect()
+    }
+    fn wait_for(&self, n: usize) -> Vec<u64> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.got.lock().unwrap().len() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.seqs()
+    }
+}
+
+struct Shared(Arc<Backend>);
+
+#[async_trait::async_trait]
+impl Sender for Shared {
+    type Request = ProfileBatch;
+    fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<ProfileBatch>> {
+        vec![Prepared {
+            profiles: batch.len() as u64,
+            bytes: batch.approx_bytes() as u64,
+            request: batch,
+        }]
+    }
+    async fn send(&self, request: &ProfileBatch) -> Result<(), SendError> {
+        if !self.0.up.load(Ordering::SeqCst) {
+            return Err(SendError::retryable("backend down"));
+        }
+        self.0
+            .got
+            .lock()
+            .unwrap()
+            .extend(request.records.iter().cloned());
+        Ok(())
+    }
+}
+
+fn profile(seq: u64) -> pprof::Profile {
+    pprof::Profile {
+        sample_type: vec![pprof::ValueType { r#type: 1, unit: 2 }],
+        sample: vec![pprof::Sample {
+            location_id: vec![],
+            value: vec![seq as i64],
+            label: vec![],
+        }],
+        string_table: vec![String::new(), "goroutine".into(), "count".into()],
+        ..Default::default()
+    }
+}
+
+/// One profile labelled `seq`; odd ones keep the bytes as served.
+fn batch(seq: u64) -> ProfileBatch {
+    let mut r = ProfileRecord::new(
+        Labels::from_pairs([
+            ("__name__", "goroutine".to_string()),
+            ("seq", seq.to_string()),
+        ]),
+        profile(seq),
+    );
+    if seq % 2 == 1 {
+        r.raw = Some(encode_pprof_gzip(&r.profile).into());
+    }
+    ProfileBatch::new(vec![r])
+}
+
+fn queue_cfg(dir: &Path, max_bytes: u64) -> QueueConfig {
+    QueueConfig {
+        num_consumers: 1,
+        max_batch_size: 1,
+        flush_timeout: profcol_config::Duration::from_millis(0),
+        storage: Some(StorageConfig {
+            directory: dir.display().to_string(),
+            max_bytes,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        enabled: true,
+        initial_interval: Duration::from_millis(10),
+        max_interval: Duration::from_millis(50),
+        max_elapsed_time: Duration::ZERO,
+        multiplier: 2.0,
+        randomization_factor: 0.0,
+        max_attempts: None,
+    }
+}
+
+struct Started {
+    pipeline: Arc<Pipeline>,
+    telemetry: Telemetry,
+}
+
+fn start(dir: &Path, max_bytes: u64, backend: &Arc<Backend>) -> Started {
+    let telemetry = Telemetry::default();
+    let events = Arc::new(ExporterEvents::new(
+        ID,
+        telemetry.metrics::<ExporterMetrics>(),
+    ));
+    let pipeline = Pipeline::start(
+        Arc::new(Shared(backend.clone())),
+        &queue_cfg(dir, max_bytes),
+        policy(),
+        events,
+    )
+    .unwrap();
+    Started {
+        pipeline,
+        telemetry,
+    }
+}
+
+fn metric(t: &Telemetry, name: &str) -> f64 {
+    let page = t.encode();
+    page.lines()
+        .find(|l| l.starts_with(name) && l.contains(&format!("exporter=\"{ID}\"")))
+        .and_then(|l| l.rsplit(' ').next())
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(exporter_dir(dir, ID))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn disk_usage(dir: &Path) -> u64 {
+    std::fs::read_dir(exporter_dir(dir, ID))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+/// Queues `seqs` with the backend down, then stops; the batches stay on disk.
+async fn leave_on_disk(dir: &Path, seqs: std::ops::Range<u64>) {
+    let down = Backend::new(false);
+    let s = start(dir, 1 << 30, &down);
+    for i in seqs {
+        assert!(s.pipeline.offer(batch(i)).await);
+    }
+    s.pipeline.shutdown(Duration::from_millis(100)).await;
+    assert!(down.seqs().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_round_trip_in_order_and_free_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::new(true);
+    let s = start(dir.path(), 1 << 30, &backend);
+    let sent: Vec<ProfileBatch> = (0..40).map(batch).collect();
+    for b in &sent {
+        assert!(s.pipeline.offer(b.clone()).await);
+    }
+    let seqs = tokio::task::block_in_place(|| backend.wait_for(40));
+    assert_eq!(seqs, (0..40).collect::<Vec<_>>(), "in order, each once");
+    let got = backend.got.lock().unwrap().clone();
+    for (a, b) in sent.iter().zip(&got) {
+        let a = &a.records[0];
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.profile, b.profile);
+        assert_eq!(a.raw, b.raw, "the served bytes are kept byte for byte");
+    }
+    // Acks land right after delivery; give the worker a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while disk_usage(dir.path()) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(disk_usage(dir.path()), 0, "delivered segments are deleted");
+    assert_eq!(metric(&s.telemetry, "profcol_exporter_storage_bytes"), 0.0);
+    s.pipeline.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resends_what_was_left_first_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    leave_on_disk(dir.path(), 0..25).await;
+    assert!(disk_usage(dir.path()) > 0);
+
+    let backend = Backend::new(true);
+    let s = start(dir.path(), 1 << 30, &backend);
+    for i in 25..30 {
+        assert!(s.pipeline.offer(batch(i)).await);
+    }
+    let seqs = tokio::task::block_in_place(|| backend.wait_for(30));
+    assert_eq!(seqs, (0..30).collect::<Vec<_>>());
+    assert_eq!(
+        metric(
+            &s.telemetry,
+            "profcol_exporter_storage_corrupt_records_total"
+        ),
+        0.0
+    );
+    s.pipeline.shutdown(Duration::from_secs(1)).await;
+    assert!(segments(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tail_cut_short_by_a_crash_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    leave_on_disk(dir.path(), 0..10).await;
+    let seg = segments(dir.path()).pop().unwrap();
+    let len = std::fs::metadata(&seg).unwrap().len();
+    // Cut the last record in half, as a crash in the middle of a write would.
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(len - 20).unwrap();
+    drop(f);
+
+    let backend = Backend::new(true);
+    let s = start(dir.path(), 1 << 30, &backend);
+    let seqs = tokio::task::block_in_place(|| backend.wait_for(9));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(backend.seqs(), (0..9).collect::<Vec<_>>(), "{seqs:?}");
+    assert_eq!(
+        metric(
+            &s.telemetry,
+            "profcol_exporter_storage_corrupt_records_total"
+        ),
+        1.0
+    );
+    s.pipeline.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_in_the_middle_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    leave_on_disk(dir.path(), 0..10).await;
+    let seg = segments(dir.path()).pop().unwrap();
+    let mut data = std::fs::read(&seg).unwrap();
+    // Records are the same size give or take a few bytes: flip a byte in
+    // the payload of the record that starts nearest the middle.
+    let starts: Vec<usize> = data
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == profcol_exporter::storage::MAGIC)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(starts.len(), 10);
+    data[starts[5] + 20] ^= 0x55;
+    std::fs::write(&seg, &data).unwrap();
+
+    let (pending, corrupt) =
+        profcol_exporter::storage::read_pending(&exporter_dir(dir.path(), ID)).unwrap();
+    assert_eq!((pending.len(), corrupt), (9, 1));
+
+    let backend = Backend::new(true);
+    let s = start(dir.path(), 1 << 30, &backend);
+    tokio::task::block_in_place(|| backend.wait_for(9));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(backend.seqs(), [0, 1, 2, 3, 4, 6, 7, 8, 9]);
+    assert_eq!(
+        metric(
+            &s.telemetry,
+            "profcol_exporter_storage_corrupt_records_total"
+        ),
+        1.0
+    );
+    s.pipeline.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_bytes_refuses_the_newest_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Backend::new(false);
+    let max = 4096;
+    let s = start(dir.path(), max, &down);
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for i in 0..200 {
+        if s.pipeline.offer(batch(i)).await {
+            assert_eq!(refused, 0, "once full, everything newer is refused");
+            accepted.push(i);
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(
+        refused > 0 && accepted.len() > 5,
+        "{} accepted",
+        accepted.len()
+    );
+    assert!(disk_usage(dir.path()) <= max, "{}", disk_usage(dir.path()));
+    assert_eq!(
+        metric(
+            &s.telemetry,
+            "profcol_exporter_dropped_profiles_total{exporter=\"otlp_http/disk\",reason=\"queue_full\"}"
+        ),
+        refused as f64
+    );
+    // Once the backend is back, the accepted ones arrive and there is room
+    // again.
+    down.up.store(true, Ordering::SeqCst);
+    let seqs = tokio::task::block_in_place(|| down.wait_for(accepted.len()));
+    assert_eq!(seqs, accepted);
+    assert!(s.pipeline.offer(batch(1000)).await);
+    s.pipeline.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_unusable_directory_is_an_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let telemetry = Telemetry::default();
+    let events = Arc::new(ExporterEvents::new(
+        ID,
+        telemetry.metrics::<ExporterMetrics>(),
+    ));
+    let err = Pipeline::start(
+        Arc::new(Shared(Backend::new(true))),
+        &queue_cfg(&file.join("under"), 1 << 20),
+        policy(),
+        events,
+    )
+    .err()
+    .expect("a directory under a file cannot be created");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("exporters::otlp_http/disk::sending_queue::storage::directory"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_storage_block_is_validated() {
+    let id: profcol_config::ComponentId = "otlp_http/x".parse().unwrap();
+    let body: serde_yaml::Value = serde_yaml::from_str(
+        "endpoint: http://127.0.0.1:1\nsending_queue:\n  enabled: false\n  storage: {max_bytes: 0, bogus: 1}\n",
+    )
+    .unwrap();
+    let problems =
+        profcol_exporter::validate_exporter(&id, &body, "exporters::otlp_http/x").unwrap_err();
+    let paths: Vec<String> = problems.iter().map(|p| p.path.clone()).collect();
+    for want in [
+        "exporters::otlp_http/x::sending_queue::storage",
+        "exporters::otlp_http/x::sending_queue::storage::directory",
+        "exporters::otlp_http/x::sending_queue::storage::max_bytes",
+        "exporters::otlp_http/x::sending_queue::storage::bogus",
+    ] {
+        assert!(paths.iter().any(|p| p == want), "{want} in {paths:?}");
+    }
+    let ok: serde_yaml::Value = serde_yaml::from_str(
+        "endpoint: http://127.0.0.1:1\nsending_queue:\n  storage: {directory: /tmp/q}\n",
+    )
+    .unwrap();
+    profcol_exporter::validate_exporter(&id, &ok, "e").unwrap();
+}
