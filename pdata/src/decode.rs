@@ -12,6 +12,9 @@ use std::io::{Read, Write};
 /// Default cap on the decompressed size of one profile.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 << 20;
 
+/// Default cap on the labels of one sample.
+pub const DEFAULT_MAX_LABELS_PER_SAMPLE: usize = 1_000;
+
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -24,6 +27,8 @@ pub struct DecodeLimits {
     pub max_locations: usize,
     pub max_functions: usize,
     pub max_strings: usize,
+    /// Labels on one sample (pprof `Sample.label`).
+    pub max_labels_per_sample: usize,
 }
 
 impl Default for DecodeLimits {
@@ -34,6 +39,7 @@ impl Default for DecodeLimits {
             max_locations: 4_000_000,
             max_functions: 4_000_000,
             max_strings: 4_000_000,
+            max_labels_per_sample: DEFAULT_MAX_LABELS_PER_SAMPLE,
         }
     }
 }
@@ -154,19 +160,37 @@ pub fn decode_pprof(body: &[u8], limits: &DecodeLimits) -> Result<pprof::Profile
 /// indexes in range, one value per sample type, and every referenced id
 /// defined (0 means "none" for mapping and function references).
 pub fn validate(p: &pprof::Profile, limits: &DecodeLimits) -> Result<(), Error> {
-    check_count("samples", p.sample.len(), limits.max_samples)?;
+    let first = p.string_table.first().map(String::as_str);
+    let checker = validate_tables(p, first, p.string_table.len(), p.sample.len(), limits)?;
+    for (i, s) in p.sample.iter().enumerate() {
+        checker.check_sample(i, &s.location_id, s.value.len(), &s.label)?;
+    }
+    Ok(())
+}
+
+/// Everything [`validate`] checks except the samples themselves (whose
+/// count is `n_samples`); the strings are given apart from `p` so that the
+/// zero-copy view can share this. Returns the checker for the samples.
+pub(crate) fn validate_tables(
+    p: &pprof::Profile,
+    first_string: Option<&str>,
+    n_strings: usize,
+    n_samples: usize,
+    limits: &DecodeLimits,
+) -> Result<SampleChecker, Error> {
+    check_count("samples", n_samples, limits.max_samples)?;
     check_count("locations", p.location.len(), limits.max_locations)?;
     check_count("functions", p.function.len(), limits.max_functions)?;
-    check_count("strings", p.string_table.len(), limits.max_strings)?;
+    check_count("strings", n_strings, limits.max_strings)?;
     if p.sample_type.is_empty() {
         return Err(Error::NoSampleTypes);
     }
-    if let Some(first) = p.string_table.first() {
+    if let Some(first) = first_string {
         if !first.is_empty() {
-            return Err(Error::StringTableStart(first.clone()));
+            return Err(Error::StringTableStart(first.to_string()));
         }
     }
-    let strings = Strings(p.string_table.len());
+    let strings = Strings(n_strings);
     for vt in &p.sample_type {
         strings.check("sample_type.type", vt.r#type)?;
         strings.check("sample_type.unit", vt.unit)?;
@@ -219,31 +243,54 @@ pub fn validate(p: &pprof::Profile, limits: &DecodeLimits) -> Result<(), Error> 
             }
         }
     }
-    let locations = IdMap::build(p.location.iter().map(|l| l.id));
-    let want = p.sample_type.len();
-    for (i, s) in p.sample.iter().enumerate() {
-        if s.value.len() != want {
+    Ok(SampleChecker {
+        locations: IdMap::build(p.location.iter().map(|l| l.id)),
+        strings,
+        want: p.sample_type.len(),
+        max_labels: limits.max_labels_per_sample,
+    })
+}
+
+/// Checks one sample against the tables [`validate_tables`] accepted.
+pub(crate) struct SampleChecker {
+    pub(crate) locations: IdMap,
+    strings: Strings,
+    want: usize,
+    max_labels: usize,
+}
+
+impl SampleChecker {
+    #[inline]
+    pub(crate) fn check_sample(
+        &self,
+        i: usize,
+        location_ids: &[u64],
+        n_values: usize,
+        labels: &[pprof::Label],
+    ) -> Result<(), Error> {
+        if n_values != self.want {
             return Err(Error::ValueCount {
                 sample: i,
-                got: s.value.len(),
-                want,
+                got: n_values,
+                want: self.want,
             });
         }
-        for &id in &s.location_id {
-            if locations.get(id).is_none() {
+        for &id in location_ids {
+            if self.locations.get(id).is_none() {
                 return Err(Error::MissingId {
                     kind: "location",
                     id,
                 });
             }
         }
-        for l in &s.label {
-            strings.check("label.key", l.key)?;
-            strings.check("label.str", l.str)?;
-            strings.check("label.num_unit", l.num_unit)?;
+        check_count("labels on one sample", labels.len(), self.max_labels)?;
+        for l in labels {
+            self.strings.check("label.key", l.key)?;
+            self.strings.check("label.str", l.str)?;
+            self.strings.check("label.num_unit", l.num_unit)?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn check_count(what: &'static str, count: usize, limit: usize) -> Result<(), Error> {
@@ -296,7 +343,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::pprof::{Function, Line, Location, Mapping, Profile, Sample, ValueType};
 
@@ -498,6 +545,41 @@ mod tests {
                 limit: 0
             })
         ));
+    }
+
+    #[test]
+    fn labels_per_sample_are_capped() {
+        let mut p = small();
+        p.string_table.push("k".into());
+        let k = (p.string_table.len() - 1) as i64;
+        p.sample[0].label = (0..3)
+            .map(|i| crate::pprof::Label {
+                key: k,
+                num: i,
+                ..Default::default()
+            })
+            .collect();
+        let tight = DecodeLimits {
+            max_labels_per_sample: 2,
+            ..Default::default()
+        };
+        let err = decode_pprof(&encode_pprof(&p), &tight).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "profile has 3 labels on one sample, more than the limit of 2"
+        );
+        p.sample[0].label.pop();
+        assert!(decode_pprof(&encode_pprof(&p), &tight).is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_strings_are_refused() {
+        let mut raw = encode_pprof(&small());
+        // Corrupt one byte inside the first non-empty string of the table.
+        let at = raw.windows(4).position(|w| w == b"leaf").unwrap();
+        raw[at] = 0xff;
+        let err = decode_pprof(&raw, &DecodeLimits::default()).unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 use crate::hash::HashedMap;
 use crate::otlp;
+use crate::wire::{i32_varint, put_key, put_varint, Reader, LEN};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use prost::Message;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// A dictionary table with content-keyed dedup.
@@ -102,8 +104,75 @@ pub(crate) struct DictBuilder {
     functions: Table<otlp::Function>,
     mappings: Table<otlp::Mapping>,
     locations: Table<otlp::Location>,
-    stacks: Table<otlp::Stack>,
+    stacks: StackTable,
     scratch: Vec<u8>,
+}
+
+/// The stack table, kept as the packed-varint encodings of the location
+/// indices back to back: a few bytes per stack instead of a `Vec` each, and
+/// equal encodings mean equal stacks.
+struct StackTable {
+    bytes: Vec<u8>,
+    /// `ends[i]` is where stack `i` ends in `bytes` (stack 0 is empty).
+    ends: Vec<u32>,
+    index: HashedMap<i32>,
+}
+
+impl StackTable {
+    fn new(capacity: usize) -> Self {
+        let mut index = HashedMap::with_capacity_and_hasher(capacity + 1, Default::default());
+        index.insert(xxh3_64(&[]), 0);
+        let mut ends = Vec::with_capacity(capacity + 1);
+        ends.push(0);
+        StackTable {
+            bytes: Vec::with_capacity(capacity * 8),
+            ends,
+            index,
+        }
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            Some(p) => self.ends.get(p).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.bytes.get(start as usize..end as usize).unwrap_or(&[])
+    }
+
+    fn intern(&mut self, encoded: &[u8]) -> i32 {
+        let mut h = xxh3_64(encoded);
+        loop {
+            match self.index.get(&h) {
+                Some(&i) if self.get(i as usize) == encoded => return i,
+                Some(_) => h = h.wrapping_add(0x9E37_79B9_7F4A_7C15),
+                None => {
+                    let i = i32::try_from(self.ends.len()).unwrap_or(i32::MAX);
+                    self.bytes.extend_from_slice(encoded);
+                    self.ends
+                        .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
+                    self.index.insert(h, i);
+                    return i;
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn to_stack(&self, i: usize) -> otlp::Stack {
+        let mut r = Reader::new(self.get(i));
+        let mut location_indices = Vec::new();
+        while !r.is_empty() {
+            match r.varint() {
+                Ok(v) => location_indices.push(v as i32),
+                Err(_) => break,
+            }
+        }
+        otlp::Stack { location_indices }
+    }
 }
 
 /// Rough table sizes, to preallocate.
@@ -192,7 +261,7 @@ impl DictBuilder {
             cap.mappings,
         );
         let locations = Table::new(hash_location(0, 0, &[], &[], &mut scratch), cap.locations);
-        let stacks = Table::new(hash_i32s(0, &[], &mut scratch), cap.stacks);
+        let stacks = StackTable::new(cap.stacks);
         DictBuilder {
             strings: Table::new(xxh3_64(b""), cap.strings),
             attributes: Table::new(zero_attr, 0),
@@ -281,25 +350,63 @@ impl DictBuilder {
     }
 
     pub(crate) fn stack(&mut self, locations: &[i32]) -> i32 {
-        let h = hash_i32s(0, locations, &mut self.scratch);
-        self.stacks.intern(
-            h,
-            |t| t.location_indices == locations,
-            || otlp::Stack {
-                location_indices: locations.to_vec(),
-            },
-        )
+        self.scratch.clear();
+        for &l in locations {
+            put_varint(&mut self.scratch, i32_varint(l));
+        }
+        let scratch = std::mem::take(&mut self.scratch);
+        let i = self.stacks.intern(&scratch);
+        self.scratch = scratch;
+        i
     }
 
     pub(crate) fn finish(self) -> otlp::ProfilesDictionary {
+        let stack_table = (0..self.stacks.len())
+            .map(|i| self.stacks.to_stack(i))
+            .collect();
         otlp::ProfilesDictionary {
-            mapping_table: self.mappings.items,
-            location_table: self.locations.items,
-            function_table: self.functions.items,
-            link_table: vec![otlp::Link::default()],
-            string_table: self.strings.items,
-            attribute_table: self.attributes.items,
-            stack_table: self.stacks.items,
+            stack_table,
+            ..self.finish_without_stacks().0
+        }
+    }
+
+    fn finish_without_stacks(self) -> (otlp::ProfilesDictionary, StackTable) {
+        (
+            otlp::ProfilesDictionary {
+                mapping_table: self.mappings.items,
+                location_table: self.locations.items,
+                function_table: self.functions.items,
+                link_table: vec![otlp::Link::default()],
+                string_table: self.strings.items,
+                attribute_table: self.attributes.items,
+                stack_table: Vec::new(),
+            },
+            self.stacks,
+        )
+    }
+
+    /// Appends the protobuf encoding of the dictionary [`finish`] would
+    /// return (the message body, without key or length) to `out`, without
+    /// building the stack table: stacks are the last field, so they are
+    /// appended to prost's encoding of the rest.
+    ///
+    /// [`finish`]: DictBuilder::finish
+    pub(crate) fn encode_into(self, out: &mut Vec<u8>) {
+        let (dict, stacks) = self.finish_without_stacks();
+        dict.encode_raw(out);
+        drop(dict);
+        for i in 0..stacks.len() {
+            let packed = stacks.get(i);
+            put_key(out, 7, LEN);
+            if packed.is_empty() {
+                put_varint(out, 0);
+            } else {
+                let n = packed.len() as u64;
+                put_varint(out, 1 + crate::wire::varint_len(n) as u64 + n);
+                put_key(out, 1, LEN);
+                put_varint(out, n);
+                out.extend_from_slice(packed);
+            }
         }
     }
 }

@@ -27,6 +27,11 @@ pub enum Error {
     #[error("body is not a pprof protobuf: {0}")]
     Decode(#[from] prost::DecodeError),
 
+    /// The bytes are not a protobuf `perftools.profiles.Profile` (found by
+    /// the zero-copy decoder, [`crate::view`]).
+    #[error("body is not a pprof protobuf: {0}")]
+    Malformed(&'static str),
+
     /// The profile has no sample types.
     #[error("invalid pprof: no sample types")]
     NoSampleTypes,

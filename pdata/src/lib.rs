@@ -15,10 +15,13 @@ mod hash;
 mod ids;
 pub mod labels;
 pub mod otlp_json;
+pub mod otlp_writer;
 pub mod pprof;
 #[cfg(test)]
 mod testutil;
 pub mod to_otlp;
+pub mod view;
+mod wire;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
 pub use component::{ComponentContext, MetricSet, Telemetry};
@@ -31,4 +34,6 @@ pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.
 pub use opentelemetry_proto::tonic::collector::profiles::v1development as otlp_collector;
 pub use opentelemetry_proto::tonic::profiles::v1development as otlp;
+pub use otlp_writer::{views_to_otlp_bytes, ViewRecord};
 pub use to_otlp::{profile_to_otlp, to_otlp};
+pub use view::{decode_pprof_fast, PprofView};

@@ -77,7 +77,8 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
             .get_mut(at)
             .and_then(|rp| rp.scope_profiles.first_mut())
         {
-            Converter::new(&r.profile, &mut dict).convert_into(&mut scope.profiles);
+            Converter::new(&r.profile, &r.profile.string_table, &mut dict)
+                .convert_into(&mut scope.profiles);
         }
     }
     ExportProfilesServiceRequest {
@@ -101,7 +102,7 @@ fn string_kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-fn resource_profiles(labels: &Labels) -> otlp::ResourceProfiles {
+pub(crate) fn resource_profiles(labels: &Labels) -> otlp::ResourceProfiles {
     let attributes = labels
         .iter()
         .map(|(k, v)| {
@@ -136,10 +137,13 @@ fn resource_profiles(labels: &Labels) -> otlp::ResourceProfiles {
 const UNSET: i32 = -1;
 
 /// Per-profile state: lazily filled maps from pprof table positions to
-/// dictionary indexes, so each pprof entry is hashed at most once.
-struct Converter<'a> {
+/// dictionary indexes, so each pprof entry is hashed at most once. The
+/// string table is given apart from the profile so that the zero-copy view
+/// ([`crate::view`]) shares this code, and so the dictionary order.
+pub(crate) struct Converter<'a, S> {
     p: &'a pprof::Profile,
-    dict: &'a mut DictBuilder,
+    strs: &'a [S],
+    pub(crate) dict: &'a mut DictBuilder,
     strings: Vec<i32>,
     functions: Vec<i32>,
     mappings: Vec<i32>,
@@ -150,12 +154,21 @@ struct Converter<'a> {
     lines: Vec<otlp::Line>,
 }
 
-impl<'a> Converter<'a> {
-    fn new(p: &'a pprof::Profile, dict: &'a mut DictBuilder) -> Self {
+/// What every OTLP profile made from one pprof profile shares.
+pub(crate) struct ProfileHead {
+    pub(crate) attributes: Vec<i32>,
+    pub(crate) period_type: Option<otlp::ValueType>,
+    /// One per pprof sample type, in order.
+    pub(crate) sample_types: Vec<otlp::ValueType>,
+}
+
+impl<'a, S: AsRef<str>> Converter<'a, S> {
+    pub(crate) fn new(p: &'a pprof::Profile, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
         Converter {
             p,
+            strs,
             dict,
-            strings: vec![UNSET; p.string_table.len()],
+            strings: vec![UNSET; strs.len()],
             functions: vec![UNSET; p.function.len()],
             mappings: vec![UNSET; p.mapping.len()],
             locations: vec![UNSET; p.location.len()],
@@ -164,6 +177,17 @@ impl<'a> Converter<'a> {
             location_ids: IdMap::build(p.location.iter().map(|l| l.id)),
             lines: Vec::with_capacity(8),
         }
+    }
+
+    /// The pprof string at `idx`, or "" when out of range.
+    #[inline]
+    fn s(&self, idx: i64) -> &'a str {
+        let strs: &'a [S] = self.strs;
+        usize::try_from(idx)
+            .ok()
+            .and_then(|i| strs.get(i))
+            .map(AsRef::as_ref)
+            .unwrap_or("")
     }
 
     #[inline]
@@ -177,7 +201,7 @@ impl<'a> Converter<'a> {
         match self.strings.get(slot) {
             Some(&s) if s != UNSET => s,
             _ => {
-                let s = self.dict.string(self.p.str(idx));
+                let s = self.dict.string(self.s(idx));
                 if let Some(c) = self.strings.get_mut(slot) {
                     *c = s;
                 }
@@ -228,7 +252,7 @@ impl<'a> Converter<'a> {
         };
         let mut attrs = Vec::new();
         if m.build_id != 0 {
-            let v = self.p.str(m.build_id);
+            let v = self.s(m.build_id);
             attrs.push(self.dict.attribute_named(ATTR_BUILD_ID, AttrValue::Str(v)));
         }
         for (flag, key) in [
@@ -308,7 +332,7 @@ impl<'a> Converter<'a> {
                 .comment
                 .iter()
                 .map(|&c| AnyValue {
-                    value: Some(any_value::Value::StringValue(p.str(c).to_string())),
+                    value: Some(any_value::Value::StringValue(self.s(c).to_string())),
                 })
                 .collect();
             attrs.push(self.dict.attribute_any(
@@ -325,7 +349,8 @@ impl<'a> Converter<'a> {
             (p.default_sample_type, ATTR_DEFAULT_SAMPLE_TYPE),
         ] {
             if idx != 0 {
-                attrs.push(self.dict.attribute_named(key, AttrValue::Str(p.str(idx))));
+                let v = self.s(idx);
+                attrs.push(self.dict.attribute_named(key, AttrValue::Str(v)));
             }
         }
         attrs
@@ -334,47 +359,72 @@ impl<'a> Converter<'a> {
     fn label(&mut self, l: &pprof::Label) -> i32 {
         let key = self.string(l.key);
         if l.str != 0 {
-            let p = self.p;
-            self.dict.attribute(key, AttrValue::Str(p.str(l.str)), 0)
+            let v = self.s(l.str);
+            self.dict.attribute(key, AttrValue::Str(v), 0)
         } else {
             let unit = self.string(l.num_unit);
             self.dict.attribute(key, AttrValue::Int(l.num), unit)
         }
     }
 
+    /// Interns the profile-wide parts, in the order the dictionary gets them.
+    pub(crate) fn head(&mut self) -> ProfileHead {
+        let p = self.p;
+        let attributes = self.profile_attributes();
+        let period_type = p.period_type.as_ref().map(|vt| self.value_type(vt));
+        let sample_types = p.sample_type.iter().map(|vt| self.value_type(vt)).collect();
+        ProfileHead {
+            attributes,
+            period_type,
+            sample_types,
+        }
+    }
+
+    /// Interns one sample's stack and labels: returns the stack index and
+    /// fills `attrs` with the label attribute indexes.
+    #[inline]
+    pub(crate) fn sample(
+        &mut self,
+        location_ids: &[u64],
+        labels: &[pprof::Label],
+        stack: &mut Vec<i32>,
+        attrs: &mut Vec<i32>,
+    ) -> i32 {
+        stack.clear();
+        for &id in location_ids {
+            if let Some(l) = self.location(id) {
+                stack.push(l);
+            }
+        }
+        let stack_index = self.dict.stack(stack);
+        attrs.clear();
+        for l in labels {
+            attrs.push(self.label(l));
+        }
+        stack_index
+    }
+
     fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {
         let p = self.p;
-        let attrs = self.profile_attributes();
-        let period_type = p.period_type.as_ref().map(|vt| self.value_type(vt));
-        let n_types = p.sample_type.len();
+        let head = self.head();
+        let n_types = head.sample_types.len();
         let first = out.len();
-        for vt in &p.sample_type {
-            let sample_type = Some(self.value_type(vt));
+        for vt in &head.sample_types {
             out.push(otlp::Profile {
-                sample_type,
+                sample_type: Some(*vt),
                 samples: Vec::with_capacity(p.sample.len()),
                 time_unix_nano: u64::try_from(p.time_nanos).unwrap_or(0),
                 duration_nano: u64::try_from(p.duration_nanos).unwrap_or(0),
-                period_type,
+                period_type: head.period_type,
                 period: p.period,
-                attribute_indices: attrs.clone(),
+                attribute_indices: head.attributes.clone(),
                 ..Default::default()
             });
         }
         let mut stack: Vec<i32> = Vec::with_capacity(64);
         let mut sample_attrs: Vec<i32> = Vec::new();
         for s in &p.sample {
-            stack.clear();
-            for &id in &s.location_id {
-                if let Some(l) = self.location(id) {
-                    stack.push(l);
-                }
-            }
-            let stack_index = self.dict.stack(&stack);
-            sample_attrs.clear();
-            for l in &s.label {
-                sample_attrs.push(self.label(l));
-            }
+            let stack_index = self.sample(&s.location_id, &s.label, &mut stack, &mut sample_attrs);
             for (t, prof) in out.iter_mut().skip(first).take(n_types).enumerate() {
                 prof.samples.push(otlp::Sample {
                     stack_index,

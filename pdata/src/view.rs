@@ -1,0 +1,462 @@
+//! `PprofView`: a zero-copy, validated view of a decompressed pprof body.
+//!
+//! prost's decoder allocates three vectors per sample (location ids, values,
+//! labels) and one `String` per string; on big profiles that allocation is
+//! most of the decode time and several times the body's size in memory. The
+//! view instead keeps the strings as slices of the body and each sample as
+//! the byte range of its encoding, parsed again when it is read (packed
+//! location ids are skipped by length when only values are needed). The
+//! small tables (mappings, locations, functions, sample types) are decoded
+//! into an ordinary [`pprof::Profile`] header whose `sample` and
+//! `string_table` stay empty.
+//!
+//! The view accepts exactly the bodies prost accepts (except protobuf groups,
+//! which it refuses) and decodes them to the same values; [`validate`]'s
+//! checks run on it, so every accessor is total afterwards.
+//!
+//! [`validate`]: crate::decode::validate
+
+use crate::decode::{decompress, validate_tables, DecodeLimits};
+use crate::pprof;
+use crate::wire::Reader;
+use crate::Error;
+use std::borrow::Cow;
+
+/// A decoded, validated pprof profile whose samples and strings stay in the
+/// (decompressed) body they were read from.
+#[derive(Debug, Clone)]
+pub struct PprofView<'a> {
+    header: pprof::Profile,
+    strings: Vec<&'a str>,
+    /// Byte ranges of the sample messages in `data`.
+    samples: Vec<(u32, u32)>,
+    data: &'a [u8],
+}
+
+/// One sample, read into reusable buffers.
+#[derive(Debug, Default, Clone)]
+pub struct SampleBuf {
+    pub location_ids: Vec<u64>,
+    pub values: Vec<i64>,
+    pub labels: Vec<pprof::Label>,
+}
+
+fn too_many(what: &'static str, count: usize, limit: usize) -> Result<(), Error> {
+    if count > limit {
+        return Err(Error::TooMany { what, count, limit });
+    }
+    Ok(())
+}
+
+impl<'a> PprofView<'a> {
+    /// Decompresses `body` when needed (see [`decompress`]); the result must
+    /// outlive the view, so it is returned for the caller to keep.
+    pub fn decompress<'b>(body: &'b [u8], limits: &DecodeLimits) -> Result<Cow<'b, [u8]>, Error> {
+        if body.is_empty() {
+            return Err(Error::EmptyBody);
+        }
+        let bytes = decompress(body, limits.max_decompressed_bytes)?;
+        if bytes.is_empty() {
+            return Err(Error::EmptyBody);
+        }
+        Ok(bytes)
+    }
+
+    /// Decodes and validates an uncompressed pprof protobuf.
+    pub fn decode(data: &'a [u8], limits: &DecodeLimits) -> Result<Self, Error> {
+        if data.is_empty() {
+            return Err(Error::EmptyBody);
+        }
+        if data.len() > limits.max_decompressed_bytes {
+            return Err(Error::TooLarge {
+                limit: limits.max_decompressed_bytes,
+            });
+        }
+        if u32::try_from(data.len()).is_err() {
+            return Err(Error::TooLarge {
+                limit: u32::MAX as usize,
+            });
+        }
+        let mut header = pprof::Profile::default();
+        let mut strings: Vec<&'a str> = Vec::new();
+        let mut samples: Vec<(u32, u32)> = Vec::new();
+        let mut r = Reader::new(data);
+        while !r.is_empty() {
+            let (field, wt) = r.key()?;
+            match field {
+                1 => header
+                    .sample_type
+                    .push(value_type(r.message(wt)?, pprof::ValueType::default())?),
+                2 => {
+                    let body = r.message(wt)?;
+                    let end = r.pos();
+                    let start = end - body.len();
+                    samples.push((start as u32, end as u32));
+                    too_many("samples", samples.len(), limits.max_samples)?;
+                }
+                3 => header.mapping.push(mapping(r.message(wt)?)?),
+                4 => {
+                    header.location.push(location(r.message(wt)?)?);
+                    too_many("locations", header.location.len(), limits.max_locations)?;
+                }
+                5 => {
+                    header.function.push(function(r.message(wt)?)?);
+                    too_many("functions", header.function.len(), limits.max_functions)?;
+                }
+                6 => {
+                    let s = std::str::from_utf8(r.message(wt)?)
+                        .map_err(|_| Error::Malformed("a string is not valid UTF-8"))?;
+                    strings.push(s);
+                    too_many("strings", strings.len(), limits.max_strings)?;
+                }
+                7 => header.drop_frames = r.scalar(wt)? as i64,
+                8 => header.keep_frames = r.scalar(wt)? as i64,
+                9 => header.time_nanos = r.scalar(wt)? as i64,
+                10 => header.duration_nanos = r.scalar(wt)? as i64,
+                11 => {
+                    let prev = header.period_type.unwrap_or_default();
+                    header.period_type = Some(value_type(r.message(wt)?, prev)?);
+                }
+                12 => header.period = r.scalar(wt)? as i64,
+                13 => r.repeated(wt, |v| header.comment.push(v as i64))?,
+                14 => header.default_sample_type = r.scalar(wt)? as i64,
+                15 => header.doc_url = r.scalar(wt)? as i64,
+                _ => r.skip(wt)?,
+            }
+        }
+        let view = PprofView {
+            header,
+            strings,
+            samples,
+            data,
+        };
+        view.validate(limits)?;
+        Ok(view)
+    }
+
+    fn validate(&self, limits: &DecodeLimits) -> Result<(), Error> {
+        let checker = validate_tables(
+            &self.header,
+            self.strings.first().copied(),
+            self.strings.len(),
+            self.samples.len(),
+            limits,
+        )?;
+        let mut buf = SampleBuf::default();
+        for i in 0..self.samples.len() {
+            self.read_sample(i, &mut buf)?;
+            checker.check_sample(i, &buf.location_ids, buf.values.len(), &buf.labels)?;
+        }
+        Ok(())
+    }
+
+    /// Everything but the samples and the string table.
+    pub fn header(&self) -> &pprof::Profile {
+        &self.header
+    }
+
+    pub fn strings(&self) -> &[&'a str] {
+        &self.strings
+    }
+
+    /// The string at `idx`, or "" when out of range.
+    pub fn str(&self, idx: i64) -> &'a str {
+        usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.strings.get(i))
+            .copied()
+            .unwrap_or("")
+    }
+
+    pub fn sample_count(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Size of the uncompressed body.
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    fn sample_bytes(&self, i: usize) -> &'a [u8] {
+        self.samples
+            .get(i)
+            .and_then(|&(s, e)| self.data.get(s as usize..e as usize))
+            .unwrap_or(&[])
+    }
+
+    /// Reads sample `i` into `buf` (cleared first).
+    pub fn read_sample(&self, i: usize, buf: &mut SampleBuf) -> Result<(), Error> {
+        buf.location_ids.clear();
+        buf.values.clear();
+        buf.labels.clear();
+        let mut r = Reader::new(self.sample_bytes(i));
+        while !r.is_empty() {
+            let (field, wt) = r.key()?;
+            match field {
+                1 => r.repeated(wt, |v| buf.location_ids.push(v))?,
+                2 => r.repeated(wt, |v| buf.values.push(v as i64))?,
+                3 => buf.labels.push(label(r.message(wt)?)?),
+                _ => r.skip(wt)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads only the values of sample `i` into `values` (cleared first).
+    #[inline]
+    pub fn read_values(&self, i: usize, values: &mut Vec<i64>) {
+        values.clear();
+        let mut r = Reader::new(self.sample_bytes(i));
+        while !r.is_empty() {
+            let Ok((field, wt)) = r.key() else { return };
+            let ok = if field == 2 {
+                r.repeated(wt, |v| values.push(v as i64))
+            } else {
+                r.skip(wt)
+            };
+            if ok.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The same profile as prost would decode it, samples and strings owned.
+    pub fn to_profile(&self) -> pprof::Profile {
+        let mut p = self.header.clone();
+        p.string_table = self.strings.iter().map(|s| s.to_string()).collect();
+        p.sample = Vec::with_capacity(self.samples.len());
+        let mut buf = SampleBuf::default();
+        for i in 0..self.samples.len() {
+            // Validated at decode: reading cannot fail here.
+            if self.read_sample(i, &mut buf).is_ok() {
+                p.sample.push(pprof::Sample {
+                    location_id: buf.location_ids.clone(),
+                    value: buf.values.clone(),
+                    label: buf.labels.clone(),
+                });
+            }
+        }
+        p
+    }
+}
+
+/// Decompresses, decodes and validates like [`crate::decode_pprof`], but
+/// through the view (faster, fewer allocations); the result is identical.
+pub fn decode_pprof_fast(body: &[u8], limits: &DecodeLimits) -> Result<pprof::Profile, Error> {
+    let bytes = PprofView::decompress(body, limits)?;
+    Ok(PprofView::decode(&bytes, limits)?.to_profile())
+}
+
+fn value_type(b: &[u8], mut vt: pprof::ValueType) -> Result<pprof::ValueType, Error> {
+    let mut r = Reader::new(b);
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => vt.r#type = r.scalar(wt)? as i64,
+            2 => vt.unit = r.scalar(wt)? as i64,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(vt)
+}
+
+fn label(b: &[u8]) -> Result<pprof::Label, Error> {
+    let mut l = pprof::Label::default();
+    let mut r = Reader::new(b);
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => l.key = r.scalar(wt)? as i64,
+            2 => l.str = r.scalar(wt)? as i64,
+            3 => l.num = r.scalar(wt)? as i64,
+            4 => l.num_unit = r.scalar(wt)? as i64,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(l)
+}
+
+fn mapping(b: &[u8]) -> Result<pprof::Mapping, Error> {
+    let mut m = pprof::Mapping::default();
+    let mut r = Reader::new(b);
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => m.id = r.scalar(wt)?,
+            2 => m.memory_start = r.scalar(wt)?,
+            3 => m.memory_limit = r.scalar(wt)?,
+            4 => m.file_offset = r.scalar(wt)?,
+            5 => m.filename = r.scalar(wt)? as i64,
+            6 => m.build_id = r.scalar(wt)? as i64,
+            7 => m.has_functions = r.scalar(wt)? != 0,
+            8 => m.has_filenames = r.scalar(wt)? != 0,
+            9 => m.has_line_numbers = r.scalar(wt)? != 0,
+            10 => m.has_inline_frames = r.scalar(wt)? != 0,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(m)
+}
+
+fn location(b: &[u8]) -> Result<pprof::Location, Error> {
+    let mut l = pprof::Location::default();
+    let mut r = Reader::new(b);
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => l.id = r.scalar(wt)?,
+            2 => l.mapping_id = r.scalar(wt)?,
+            3 => l.address = r.scalar(wt)?,
+            4 => l.line.push(line(r.message(wt)?)?),
+            5 => l.is_folded = r.scalar(wt)? != 0,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(l)
+}
+
+fn line(b: &[u8]) -> Result<pprof::Line, Error> {
+    let mut l = pprof::Line::default();
+    let mut r = Reader::new(b);
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => l.function_id = r.scalar(wt)?,
+            2 => l.line = r.scalar(wt)? as i64,
+            3 => l.column = r.scalar(wt)? as i64,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(l)
+}
+
+fn function(b: &[u8]) -> Result<pprof::Function, Error> {
+    let mut f = pprof::Function::default();
+    let mut r = Reader::new(b);
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => f.id = r.scalar(wt)?,
+            2 => f.name = r.scalar(wt)? as i64,
+            3 => f.system_name = r.scalar(wt)? as i64,
+            4 => f.filename = r.scalar(wt)? as i64,
+            5 => f.start_line = r.scalar(wt)? as i64,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode_pprof, encode_pprof};
+    use prost::Message;
+
+    fn corpus() -> Vec<(String, Vec<u8>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let mut out: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".pb.gz"))
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        out.sort();
+        assert!(out.len() >= 6);
+        out
+    }
+
+    #[test]
+    fn corpus_decodes_as_prost_does() {
+        let l = DecodeLimits::default();
+        for (name, body) in corpus() {
+            assert_eq!(
+                decode_pprof_fast(&body, &l).unwrap(),
+                decode_pprof(&body, &l).unwrap(),
+                "{name}"
+            );
+        }
+    }
+
+    /// Agrees with prost (then `validate`) on every truncation and many
+    /// single-byte corruptions of real bodies: both fail, or both succeed
+    /// with equal profiles.
+    #[test]
+    fn corrupted_bodies_agree_with_prost() {
+        let l = DecodeLimits::default();
+        for (name, body) in corpus().into_iter().filter(|(_, b)| b.len() < 3000) {
+            let raw = PprofView::decompress(&body, &l).unwrap().into_owned();
+            let step = (raw.len() / 150).max(1);
+            let mut cases: Vec<Vec<u8>> = (0..raw.len())
+                .step_by(step)
+                .map(|n| raw[..n].to_vec())
+                .collect();
+            for (k, at) in (0..raw.len()).step_by(step).enumerate() {
+                let mut c = raw.clone();
+                c[at] = c[at].wrapping_add(1 + (k as u8 % 200));
+                cases.push(c);
+            }
+            for c in cases {
+                let ours = PprofView::decode(&c, &l).map(|v| v.to_profile());
+                let theirs = pprof::Profile::decode(c.as_slice())
+                    .map_err(Error::from)
+                    .and_then(|p| crate::decode::validate(&p, &l).map(|()| p));
+                match (ours, theirs) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}"),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => panic!("{name}: view {:?} vs prost {:?}", a.err(), b.err()),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn merges_and_unpacked_fields_like_prost() {
+        // period_type given twice merges field by field; an unpacked
+        // location id after a packed run appends; unknown fields skip.
+        let mut p = crate::decode::tests::small();
+        p.period_type = Some(pprof::ValueType { r#type: 1, unit: 0 });
+        let mut body = encode_pprof(&p);
+        body.extend([0x5a, 0x02, 0x10, 0x02]); // period_type { unit: 2 }
+        body.extend([0x12, 0x04, 0x08, 0x01, 0x10, 0x05]); // sample { location_id: 1, value: 5 }
+        body.extend([0xf8, 0x01, 0x07]); // field 31 varint, unknown
+        let ours = PprofView::decode(&body, &DecodeLimits::default())
+            .unwrap()
+            .to_profile();
+        assert_eq!(ours, pprof::Profile::decode(body.as_slice()).unwrap());
+        assert_eq!(
+            ours.period_type,
+            Some(pprof::ValueType { r#type: 1, unit: 2 })
+        );
+        assert_eq!(ours.sample.len(), 2);
+    }
+
+    #[test]
+    fn limits_stop_early() {
+        let p = crate::decode::tests::small();
+        let body = encode_pprof(&p);
+        let tight = DecodeLimits {
+            max_strings: 3,
+            ..Default::default()
+        };
+        assert!(matches!(
+            PprofView::decode(&body, &tight),
+            Err(Error::TooMany {
+                what: "strings",
+                ..
+            })
+        ));
+        let small = DecodeLimits {
+            max_decompressed_bytes: 4,
+            ..Default::default()
+        };
+        assert!(matches!(
+            PprofView::decode(&body, &small),
+            Err(Error::TooLarge { limit: 4 })
+        ));
+        assert!(matches!(
+            PprofView::decode(b"", &small),
+            Err(Error::EmptyBody)
+        ));
+    }
+}
