@@ -22,8 +22,8 @@
 use anyhow::{bail, Context};
 use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
 use profcol_pdata::{
-    decode_pprof, decompress, encode_pprof_gzip, folded_pprof, from_otlp, to_otlp, DecodeLimits,
-    Labels, ProfileRecord,
+    decode_pprof, decompress, encode_pprof_gzip, folded_pprof, from_otlp, to_otlp,
+    views_to_otlp_bytes, DecodeLimits, Labels, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::collections::BTreeMap;
@@ -66,6 +66,9 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let files = expand_inputs(&args.inputs)?;
     if files.is_empty() {
         bail!("no input files found in {}", display_list(&args.inputs));
+    }
+    if args.to == Format::Otlp && pprof_to_otlp_fast(&files, args.output.as_deref())? {
+        return Ok(());
     }
     let mut inputs = Vec::with_capacity(files.len());
     for f in &files {
@@ -197,6 +200,60 @@ fn stem(path: &Path) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// `--to otlp` when every input is pprof: zero-copy views of the
+/// decompressed bodies, written straight to OTLP protobuf (the same bytes
+/// the general path produces, several times faster and in a fraction of the
+/// memory). Returns false, having written nothing, when some input is not
+/// pprof; the general path then handles (or reports) it.
+fn pprof_to_otlp_fast(files: &[PathBuf], output: Option<&Path>) -> anyhow::Result<bool> {
+    let limits = DecodeLimits::default();
+    let mut raws: Vec<Vec<u8>> = Vec::with_capacity(files.len());
+    for f in files {
+        if f.extension().is_some_and(|e| e == "json") {
+            return Ok(false);
+        }
+        let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        match PprofView::decompress(&body, &limits) {
+            Ok(raw) => raws.push(raw.into_owned()),
+            Err(_) => return Ok(false),
+        }
+    }
+    let mut views = Vec::with_capacity(raws.len());
+    for raw in &raws {
+        match PprofView::decode(raw, &limits) {
+            Ok(v) => views.push(v),
+            Err(_) => return Ok(false),
+        }
+    }
+    let record = |f: &PathBuf, view| ViewRecord {
+        labels: Labels::from_pairs([(FILE_LABEL, file_name(f).as_str())]),
+        view,
+    };
+    match output.filter(|o| o.is_dir()) {
+        Some(dir) => {
+            for (f, view) in files.iter().zip(&views) {
+                let bytes = views_to_otlp_bytes(&[record(f, view)]);
+                write_file(&dir.join(format!("{}.otlp.pb", stem(f))), &bytes)?;
+            }
+        }
+        None => {
+            let records: Vec<ViewRecord<'_, '_>> = files
+                .iter()
+                .zip(&views)
+                .map(|(f, v)| record(f, v))
+                .collect();
+            emit(output, &views_to_otlp_bytes(&records))?;
+        }
+    }
+    Ok(true)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Reads one file as pprof, OTLP protobuf or OTLP JSON.
@@ -354,6 +411,24 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.to_string().contains("directory"), "{err}");
+    }
+
+    #[test]
+    fn fast_otlp_path_writes_what_the_general_path_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = expand_inputs(&[corpus()]).unwrap();
+        let out = dir.path().join("all.otlp.pb");
+        run(&args(vec![corpus()], Format::Otlp, Some(out.clone()))).unwrap();
+        let mut all = Vec::new();
+        for f in &files {
+            all.extend(read_profiles(f).unwrap());
+        }
+        let want = encode_otlp(&to_otlp(&all), Format::Otlp).unwrap();
+        assert!(std::fs::read(&out).unwrap() == want);
+        // A non-pprof input sends everything through the general path.
+        let otlp_in = dir.path().join("in.otlp");
+        std::fs::copy(&out, &otlp_in).unwrap();
+        assert!(!pprof_to_otlp_fast(&[otlp_in], None).unwrap());
     }
 
     #[test]
