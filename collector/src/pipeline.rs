@@ -293,9 +293,7 @@ impl Running {
         self.admin.ready.store(false, Ordering::Release);
         // Tell the cluster first so the others take this node's targets over
         // while its receivers drain.
-        let leaving = self
-            .cluster
-            .map(|c| tokio::spawn(c.leave(deadline / 4)));
+        let leaving = self.cluster.map(|c| tokio::spawn(c.leave(deadline / 4)));
         self.receivers_stop.cancel();
         let receivers: Vec<_> = std::mem::take(
             &mut *self

@@ -3,6 +3,7 @@
 //! that owns a component type decodes its body.
 
 use crate::component_id::ComponentId;
+use crate::cluster::ClusterConfig;
 use crate::decode::{decode_only, Validate};
 use crate::duration::Duration;
 use crate::error::{join_path, Problem};
@@ -77,6 +78,9 @@ pub struct ServiceConfig {
     pub telemetry: TelemetryConfig,
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout: Duration,
+    /// Gossip membership shared with other profcol nodes.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
 }
 
 impl Default for ServiceConfig {
@@ -86,6 +90,7 @@ impl Default for ServiceConfig {
             extensions: Vec::new(),
             telemetry: TelemetryConfig::default(),
             shutdown_timeout: default_shutdown_timeout(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -299,6 +304,7 @@ impl Validate for ServiceConfig {
         self.telemetry
             .metrics
             .validate(&join_path(path, "telemetry::metrics"), problems);
+        self.cluster.validate(&join_path(path, "cluster"), problems);
     }
 }
 
@@ -383,9 +389,10 @@ fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
             "extensions" => decode_only(value, &path).map(|x| service.extensions = x),
             "telemetry" => decode_only(value, &path).map(|x| service.telemetry = x),
             "shutdown_timeout" => decode_only(value, &path).map(|x| service.shutdown_timeout = x),
+            "cluster" => decode_only(value, &path).map(|x| service.cluster = x),
             _ => Err(Problem::new(
                 path,
-                "unknown field (expected pipelines, extensions, telemetry or shutdown_timeout)",
+                "unknown field (expected pipelines, extensions, telemetry, shutdown_timeout or cluster)",
             )),
         };
         if let Err(p) = result {

@@ -3,6 +3,7 @@
 //! secrets, the shared HTTP client blocks, and problems that carry their key
 //! path and file. This crate does no networking.
 
+pub mod cluster;
 pub mod collector;
 pub mod component_id;
 pub mod decode;
@@ -14,6 +15,7 @@ pub mod load;
 pub mod merge;
 pub mod secret;
 
+pub use cluster::ClusterConfig;
 pub use collector::{parse_collector, CollectorConfig, Kind, PipelineConfig, ServiceConfig};
 pub use component_id::ComponentId;
 pub use decode::{decode, decode_only, Validate};

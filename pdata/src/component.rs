@@ -72,6 +72,9 @@ pub struct ComponentContext {
     /// Cancelled when the component must stop.
     pub shutdown: CancellationToken,
     pub telemetry: Telemetry,
+    /// The cluster's membership when `service.cluster` is enabled; `None`
+    /// when this node runs alone.
+    pub cluster: Option<crate::cluster::ClusterWatch>,
 }
 
 #[cfg(test)]

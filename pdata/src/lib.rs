@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod canonical;
+pub mod cluster;
 pub mod component;
 pub mod decode;
 pub mod delta;
@@ -24,6 +25,7 @@ pub mod view;
 mod wire;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
+pub use cluster::{ClusterView, ClusterWatch};
 pub use component::{ComponentContext, MetricSet, Telemetry};
 pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
 pub use delta::{is_cumulative, DeltaComputer};

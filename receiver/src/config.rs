@@ -31,8 +31,9 @@ fn default_max_body_size() -> ByteSize {
     DEFAULT_MAX_BODY_SIZE
 }
 
-/// `clustering { enabled }`: accepted and checked; distributing targets
-/// between nodes comes later.
+/// `clustering { enabled }`: with `service.cluster.enabled`, this receiver
+/// scrapes only the targets this node owns among the cluster's live members;
+/// without a cluster the block changes nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Clustering {

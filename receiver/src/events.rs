@@ -117,3 +117,32 @@ pub fn service_name_unspecified(component_id: &str, instance: &str) {
         "Target has no service_name and none could be inferred; using \"unspecified\"."
     );
 }
+
+/// A reconcile split the targets between the cluster members: sets the
+/// ownership gauges; logs when this node's share or the member list changed.
+pub fn ownership_computed(
+    m: &ScrapeMetrics,
+    component_id: &str,
+    now: &crate::cluster::ClusterStatus,
+    before: &crate::cluster::ClusterStatus,
+) {
+    let c = component(component_id);
+    let elsewhere: usize = now.targets_elsewhere.values().sum();
+    let total = now.owned_targets + elsewhere;
+    m.owned_targets
+        .get_or_create(&c)
+        .set(i64::try_from(now.owned_targets).unwrap_or(i64::MAX));
+    m.cluster_targets
+        .get_or_create(&c)
+        .set(i64::try_from(total).unwrap_or(i64::MAX));
+    if now.members != before.members || now.owned_targets != before.owned_targets {
+        info!(
+            component = %component_id,
+            node = %now.local,
+            members = now.members.len(),
+            owned_targets = now.owned_targets,
+            total_targets = total,
+            "Cluster target ownership updated."
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! status and resolves when every task stopped after shutdown.
 
 pub mod byte_size;
+pub mod cluster;
 pub mod config;
 pub mod discovery;
 pub mod error;
@@ -21,6 +22,7 @@ mod scrape_loop;
 pub mod status;
 pub mod targets;
 
+pub use cluster::ClusterStatus;
 pub use config::ScrapeConfig;
 pub use discovery::DiscoveryStatus;
 pub use error::Error;
@@ -171,25 +173,35 @@ pub fn start_receiver(
     }
     drop(dctx);
 
+    let clustering = cfg.clustering.as_ref().and_then(|c| c.enabled) == Some(true);
+    let ownership = match (clustering, ctx.cluster) {
+        (true, Some(watch)) => Some(Arc::new(cluster::Ownership::new(watch))),
+        (true, None) => {
+            tracing::warn!(
+                component = %component,
+                "clustering.enabled is true but service.cluster.enabled is not: this node scrapes every target."
+            );
+            None
+        }
+        (false, _) => None,
+    };
     let mut manager = manager::Manager::new(
         shared,
         status.clone(),
         tracker.clone(),
         ctx.shutdown.clone(),
     );
+    if let Some(o) = &ownership {
+        manager = manager.with_ownership(o.clone());
+    }
     manager.start(initial);
     tracker.spawn(manager.run(rx));
-    if cfg.clustering.as_ref().and_then(|c| c.enabled) == Some(true) {
-        tracing::warn!(
-            component = %component,
-            "clustering.enabled is accepted but not implemented yet: this instance scrapes every target."
-        );
-    }
     tracing::info!(component = %component, "Receiver started.");
     Ok(ReceiverHandle {
         status,
         discovery,
         tracker,
+        ownership,
     })
 }
 
@@ -198,6 +210,7 @@ pub struct ReceiverHandle {
     status: Arc<StatusRegistry>,
     discovery: Arc<DiscoveryRegistry>,
     tracker: TaskTracker,
+    ownership: Option<Arc<cluster::Ownership>>,
 }
 
 impl ReceiverHandle {
@@ -209,6 +222,12 @@ impl ReceiverHandle {
     /// One entry per discovery source that has refreshed at least once.
     pub fn discovery(&self) -> Vec<DiscoveryStatus> {
         self.discovery.snapshot()
+    }
+
+    /// This receiver's share of the targets when it splits them with the
+    /// cluster (`clustering.enabled` and `service.cluster.enabled`).
+    pub fn cluster(&self) -> Option<ClusterStatus> {
+        self.ownership.as_ref().map(|o| o.status())
     }
 
     /// Resolves when every task stopped after the shutdown token was
@@ -232,6 +251,7 @@ mod tests {
             id: "pyroscope_scrape/x".into(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             telemetry: profcol_pdata::Telemetry::default(),
+            cluster: None,
         }
     }
 

@@ -2,8 +2,11 @@
 //! (static list and each discovery), expands them into scrape jobs, and
 //! starts only the jobs that are new and stops only the ones that are gone.
 //! A job whose URL and labels are unchanged keeps its loop, its status and
-//! its delta state.
+//! its delta state. In a cluster, a relabeled target is expanded only on the
+//! node that owns it, and every membership change reconciles again, so only
+//! the targets that moved start or stop.
 
+use crate::cluster::{Ownership, Split};
 use crate::discovery::{TargetGroup, Update};
 use crate::relabel;
 use crate::scrape_loop::{ScrapeLoop, Shared};
@@ -31,6 +34,8 @@ pub struct Manager {
     warned: HashSet<String>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    /// Set when this receiver splits its targets with the cluster.
+    ownership: Option<Arc<Ownership>>,
 }
 
 impl Manager {
@@ -48,7 +53,14 @@ impl Manager {
             warned: HashSet::new(),
             tracker,
             shutdown,
+            ownership: None,
         }
+    }
+
+    /// Scrapes only the targets this node owns in the cluster.
+    pub fn with_ownership(mut self, ownership: Arc<Ownership>) -> Self {
+        self.ownership = Some(ownership);
+        self
     }
 
     /// Starts the jobs of the sources known up front (the static targets),
@@ -62,10 +74,27 @@ impl Manager {
 
     /// Applies updates until shutdown; then stops every loop.
     pub async fn run(mut self, mut updates: mpsc::Receiver<Update>) {
+        let mut membership = self.ownership.as_ref().map(|o| o.subscribe());
+        // Static targets only: the channel closes at once, but membership
+        // changes still need reconciling.
+        let mut discovering = true;
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
-                u = updates.recv() => match u {
+                Some(changed) = async {
+                    match membership.as_mut() {
+                        Some(w) => Some(w.changed().await),
+                        None => None,
+                    }
+                } => {
+                    if changed.is_err() {
+                        // The collector dropped the cluster: keep the last split.
+                        membership = None;
+                    } else {
+                        self.reconcile();
+                    }
+                }
+                u = updates.recv(), if discovering => match u {
                     Some((source, groups)) => {
                         self.sources.insert(source, groups);
                         // Take whatever else is already queued before reconciling.
@@ -74,10 +103,7 @@ impl Manager {
                         }
                         self.reconcile();
                     }
-                    None => {
-                        self.shutdown.cancelled().await;
-                        break;
-                    }
+                    None => discovering = false,
                 },
             }
         }
@@ -89,6 +115,7 @@ impl Manager {
     /// Every job the current sources describe, by key (first one wins).
     fn desired(&self) -> BTreeMap<u64, ScrapeTarget> {
         let mut out = BTreeMap::new();
+        let mut split = self.ownership.as_ref().map(|o| Split::new(o.view()));
         for groups in self.sources.values() {
             for g in groups {
                 for labels in g.label_sets() {
@@ -97,6 +124,11 @@ impl Manager {
                     else {
                         continue;
                     };
+                    if let Some(split) = split.as_mut() {
+                        if !split.take(&relabeled) {
+                            continue;
+                        }
+                    }
                     match expand(&self.shared.settings, &relabeled) {
                         Ok(jobs) => {
                             let discovered = Arc::new(labels);
@@ -109,6 +141,16 @@ impl Manager {
                     }
                 }
             }
+        }
+        if let (Some(split), Some(o)) = (split, &self.ownership) {
+            let status = split.finish();
+            events::ownership_computed(
+                &self.shared.metrics,
+                &self.shared.settings.component,
+                &status,
+                &o.status(),
+            );
+            o.publish(status);
         }
         out
     }

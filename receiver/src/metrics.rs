@@ -54,6 +54,9 @@ pub struct ScrapeMetrics {
     pub dropped: Family<ComponentLabels, Counter>,
     pub discovery_errors: Family<SourceLabels, Counter>,
     pub active_jobs: Family<ComponentLabels, Gauge>,
+    /// In a cluster: targets this node owns, and targets all members share.
+    pub owned_targets: Family<ComponentLabels, Gauge>,
+    pub cluster_targets: Family<ComponentLabels, Gauge>,
 }
 
 impl Default for ScrapeMetrics {
@@ -69,6 +72,8 @@ impl Default for ScrapeMetrics {
             dropped: Family::default(),
             discovery_errors: Family::default(),
             active_jobs: Family::default(),
+            owned_targets: Family::default(),
+            cluster_targets: Family::default(),
         }
     }
 }
@@ -124,6 +129,16 @@ impl profcol_pdata::MetricSet for ScrapeMetrics {
             "pyroscope_scrape_active_jobs",
             "Running scrape jobs (one per target and profile type).",
             self.active_jobs.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_cluster_owned_targets",
+            "Targets this node owns and scrapes (clustering enabled; before the per-profile-type expansion).",
+            self.owned_targets.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_cluster_targets",
+            "Targets shared by every cluster member (clustering enabled; this node's and the others').",
+            self.cluster_targets.clone(),
         );
     }
 }

@@ -31,6 +31,8 @@ pub struct AdminState {
     pub telemetry: Telemetry,
     pub receivers: Arc<Mutex<Vec<(String, ReceiverHandle)>>>,
     pub ready: Arc<AtomicBool>,
+    /// The cluster's membership when `service.cluster` is enabled.
+    pub cluster: Option<profcol_pdata::ClusterWatch>,
     /// Asks for a config reload (`POST /-/reload`); the last outcome.
     pub reload: crate::reload::ReloadHandle,
 }
@@ -42,6 +44,7 @@ impl AdminState {
             telemetry,
             receivers: Arc::default(),
             ready: Arc::default(),
+            cluster: None,
         }
     }
 

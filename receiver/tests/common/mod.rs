@@ -116,6 +116,7 @@ pub fn start(id: &str, yaml: &str) -> Running {
         id: id.to_string(),
         shutdown: shutdown.clone(),
         telemetry: telemetry.clone(),
+        cluster: None,
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
     Running {
