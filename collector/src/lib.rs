@@ -10,6 +10,7 @@ pub mod components;
 pub mod convert;
 pub mod fanout;
 pub mod logging;
+pub mod memory;
 pub mod pipeline;
 pub mod process_metrics;
 pub mod redact;

@@ -2,8 +2,8 @@
 //! `extensions` and `service`. Component bodies stay raw YAML here; the crate
 //! that owns a component type decodes its body.
 
-use crate::component_id::ComponentId;
 use crate::cluster::ClusterConfig;
+use crate::component_id::ComponentId;
 use crate::decode::{decode_only, Validate};
 use crate::duration::Duration;
 use crate::error::{join_path, Problem};
@@ -78,9 +78,25 @@ pub struct ServiceConfig {
     pub telemetry: TelemetryConfig,
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout: Duration,
+    /// Memory bound of the process in MiB; 0 (the default) is no bound.
+    #[serde(default)]
+    pub memory_limit_mib: u64,
+    /// Head room below `memory_limit_mib`: new scrapes are refused from
+    /// `memory_limit_mib - memory_spike_limit_mib` on. Default: 20% of the limit.
+    #[serde(default)]
+    pub memory_spike_limit_mib: Option<u64>,
     /// Gossip membership shared with other profcol nodes.
     #[serde(default)]
     pub cluster: ClusterConfig,
+}
+
+impl ServiceConfig {
+    /// Bytes of memory use from which new work is refused; 0 = no bound.
+    pub fn memory_soft_limit_bytes(&self) -> u64 {
+        let limit = self.memory_limit_mib;
+        let spike = self.memory_spike_limit_mib.unwrap_or(limit / 5);
+        limit.saturating_sub(spike).saturating_mul(1 << 20)
+    }
 }
 
 impl Default for ServiceConfig {
@@ -90,6 +106,8 @@ impl Default for ServiceConfig {
             extensions: Vec::new(),
             telemetry: TelemetryConfig::default(),
             shutdown_timeout: default_shutdown_timeout(),
+            memory_limit_mib: 0,
+            memory_spike_limit_mib: None,
             cluster: ClusterConfig::default(),
         }
     }
@@ -305,6 +323,22 @@ impl Validate for ServiceConfig {
             .metrics
             .validate(&join_path(path, "telemetry::metrics"), problems);
         self.cluster.validate(&join_path(path, "cluster"), problems);
+        if let Some(spike) = self.memory_spike_limit_mib {
+            if self.memory_limit_mib == 0 {
+                problems.push(Problem::new(
+                    join_path(path, "memory_spike_limit_mib"),
+                    "memory_spike_limit_mib needs memory_limit_mib",
+                ));
+            } else if spike >= self.memory_limit_mib {
+                problems.push(Problem::new(
+                    join_path(path, "memory_spike_limit_mib"),
+                    format!(
+                        "memory_spike_limit_mib ({spike}) must be smaller than memory_limit_mib ({})",
+                        self.memory_limit_mib
+                    ),
+                ));
+            }
+        }
     }
 }
 
@@ -389,10 +423,14 @@ fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
             "extensions" => decode_only(value, &path).map(|x| service.extensions = x),
             "telemetry" => decode_only(value, &path).map(|x| service.telemetry = x),
             "shutdown_timeout" => decode_only(value, &path).map(|x| service.shutdown_timeout = x),
+            "memory_limit_mib" => decode_only(value, &path).map(|x| service.memory_limit_mib = x),
+            "memory_spike_limit_mib" => {
+                decode_only(value, &path).map(|x| service.memory_spike_limit_mib = Some(x))
+            }
             "cluster" => decode_only(value, &path).map(|x| service.cluster = x),
             _ => Err(Problem::new(
                 path,
-                "unknown field (expected pipelines, extensions, telemetry, shutdown_timeout or cluster)",
+                "unknown field (expected pipelines, extensions, telemetry, shutdown_timeout, memory_limit_mib, memory_spike_limit_mib or cluster)",
             )),
         };
         if let Err(p) = result {
@@ -488,6 +526,26 @@ mod tests {
         assert_eq!(cfg.service.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(cfg.service.telemetry.metrics.address, "127.0.0.1:8888");
         assert_eq!(cfg.section(Kind::Exporter).count(), 1);
+    }
+
+    #[test]
+    fn memory_limit_and_its_head_room() {
+        let base = "receivers: {r: {}}\nexporters: {debug: }\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [debug]}}\n";
+        let parse = |extra: &str| {
+            let doc: Value = serde_yaml::from_str(&format!("{base}{extra}")).unwrap();
+            parse_collector(&doc)
+        };
+        let off = parse("").unwrap();
+        assert_eq!(off.service.memory_soft_limit_bytes(), 0);
+        let on = parse("  memory_limit_mib: 500\n").unwrap();
+        assert_eq!(on.service.memory_soft_limit_bytes(), 400 << 20);
+        let spike = parse("  memory_limit_mib: 500\n  memory_spike_limit_mib: 50\n").unwrap();
+        assert_eq!(spike.service.memory_soft_limit_bytes(), 450 << 20);
+        let bad = parse("  memory_limit_mib: 100\n  memory_spike_limit_mib: 100\n").unwrap_err();
+        assert_eq!(
+            bad[0].to_string(),
+            "service::memory_spike_limit_mib: memory_spike_limit_mib (100) must be smaller than memory_limit_mib (100)"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use prometheus_client::registry::Registry;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio_util::sync::CancellationToken;
 
@@ -72,9 +73,89 @@ pub struct ComponentContext {
     /// Cancelled when the component must stop.
     pub shutdown: CancellationToken,
     pub telemetry: Telemetry,
+    /// The process-wide memory bound; receivers refuse new work while it
+    /// is exceeded.
+    pub memory: MemoryGuard,
     /// The cluster's membership when `service.cluster` is enabled; `None`
     /// when this node runs alone.
     pub cluster: Option<crate::cluster::ClusterWatch>,
+}
+
+/// The process's memory bound, shared by every component: the collector
+/// samples memory use and records it here; receivers ask [`MemoryGuard::check`]
+/// before taking in new data. The default guard has no limit and never refuses.
+#[derive(Clone, Default)]
+pub struct MemoryGuard {
+    inner: Arc<MemoryState>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    /// Refusal starts at this many bytes; 0 means no limit.
+    soft_limit: AtomicU64,
+    usage: AtomicU64,
+    over: AtomicBool,
+}
+
+/// Why new work is refused: memory use is at or above the soft limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryOver {
+    pub usage_bytes: u64,
+    pub soft_limit_bytes: u64,
+}
+
+impl std::fmt::Display for MemoryOver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "memory limit: the collector uses {} MiB, at or above its soft limit of {} MiB (service.memory_limit_mib)",
+            self.usage_bytes >> 20,
+            self.soft_limit_bytes >> 20
+        )
+    }
+}
+
+impl MemoryGuard {
+    /// A guard that refuses once recorded usage reaches `soft_limit_bytes`
+    /// (0 = never).
+    pub fn new(soft_limit_bytes: u64) -> Self {
+        let g = Self::default();
+        g.inner
+            .soft_limit
+            .store(soft_limit_bytes, Ordering::Relaxed);
+        g
+    }
+
+    /// Records the latest measurement; returns true when the guard is now
+    /// over its limit.
+    pub fn record(&self, usage_bytes: u64) -> bool {
+        let limit = self.inner.soft_limit.load(Ordering::Relaxed);
+        let over = limit > 0 && usage_bytes >= limit;
+        self.inner.usage.store(usage_bytes, Ordering::Relaxed);
+        self.inner.over.store(over, Ordering::Relaxed);
+        over
+    }
+
+    /// `Err` while the last measurement was at or above the soft limit.
+    pub fn check(&self) -> Result<(), MemoryOver> {
+        if self.inner.over.load(Ordering::Relaxed) {
+            Err(MemoryOver {
+                usage_bytes: self.inner.usage.load(Ordering::Relaxed),
+                soft_limit_bytes: self.inner.soft_limit.load(Ordering::Relaxed),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl std::fmt::Debug for MemoryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryGuard")
+            .field("soft_limit", &self.inner.soft_limit.load(Ordering::Relaxed))
+            .field("usage", &self.inner.usage.load(Ordering::Relaxed))
+            .finish()
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +172,23 @@ mod tests {
         fn register(&self, r: &mut Registry) {
             r.register("test_hits", "Hits.", self.hits.clone());
         }
+    }
+
+    #[test]
+    fn memory_guard_refuses_at_the_soft_limit_only() {
+        let g = MemoryGuard::new(100 << 20);
+        assert!(g.check().is_ok());
+        assert!(!g.record(99 << 20));
+        assert!(g.clone().check().is_ok());
+        assert!(g.record(100 << 20));
+        let over = g.check().unwrap_err();
+        assert_eq!(over.usage_bytes, 100 << 20);
+        assert!(over.to_string().contains("memory limit"), "{over}");
+        g.record(10 << 20);
+        assert!(g.check().is_ok());
+        let off = MemoryGuard::default();
+        assert!(!off.record(u64::MAX));
+        assert!(off.check().is_ok());
     }
 
     #[test]

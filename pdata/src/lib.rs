@@ -26,7 +26,7 @@ mod wire;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
 pub use cluster::{ClusterView, ClusterWatch};
-pub use component::{ComponentContext, MetricSet, Telemetry};
+pub use component::{ComponentContext, MemoryGuard, MemoryOver, MetricSet, Telemetry};
 pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
 pub use delta::{is_cumulative, DeltaComputer};
 pub use error::Error;

@@ -21,6 +21,33 @@ pub const DEFAULT_TIMEOUT_MARGIN: std::time::Duration = std::time::Duration::fro
 /// Default `max_body_size`.
 pub const DEFAULT_MAX_BODY_SIZE: ByteSize = ByteSize::mib(64);
 
+/// Default `max_samples_per_profile`.
+pub const DEFAULT_MAX_SAMPLES_PER_PROFILE: usize = 4_000_000;
+/// Default `max_labels_per_sample`.
+pub const DEFAULT_MAX_LABELS_PER_SAMPLE: usize =
+    profcol_pdata::decode::DEFAULT_MAX_LABELS_PER_SAMPLE;
+/// Default `label_limit`.
+pub const DEFAULT_LABEL_LIMIT: usize = 100;
+/// Default `label_name_length_limit`.
+pub const DEFAULT_LABEL_NAME_LENGTH_LIMIT: usize = 1024;
+/// Default `label_value_length_limit`.
+pub const DEFAULT_LABEL_VALUE_LENGTH_LIMIT: usize = 4096;
+
+fn default_max_samples_per_profile() -> usize {
+    DEFAULT_MAX_SAMPLES_PER_PROFILE
+}
+fn default_max_labels_per_sample() -> usize {
+    DEFAULT_MAX_LABELS_PER_SAMPLE
+}
+fn default_label_limit() -> usize {
+    DEFAULT_LABEL_LIMIT
+}
+fn default_label_name_length_limit() -> usize {
+    DEFAULT_LABEL_NAME_LENGTH_LIMIT
+}
+fn default_label_value_length_limit() -> usize {
+    DEFAULT_LABEL_VALUE_LENGTH_LIMIT
+}
 fn default_interval() -> Duration {
     DEFAULT_INTERVAL
 }
@@ -74,6 +101,21 @@ pub struct ScrapeConfig {
     pub delta_profiling_duration: Option<Duration>,
     #[serde(default = "default_max_body_size")]
     pub max_body_size: ByteSize,
+    /// Samples one profile may hold (0: no limit).
+    #[serde(default = "default_max_samples_per_profile")]
+    pub max_samples_per_profile: usize,
+    /// pprof labels one sample may carry (0: no limit).
+    #[serde(default = "default_max_labels_per_sample")]
+    pub max_labels_per_sample: usize,
+    /// Labels a target may carry after relabeling (0: no limit).
+    #[serde(default = "default_label_limit")]
+    pub label_limit: usize,
+    /// Bytes of one label name after relabeling (0: no limit).
+    #[serde(default = "default_label_name_length_limit")]
+    pub label_name_length_limit: usize,
+    /// Bytes of one label value after relabeling (0: no limit).
+    #[serde(default = "default_label_value_length_limit")]
+    pub label_value_length_limit: usize,
     #[serde(default)]
     pub profiling_config: ProfilingConfig,
     #[serde(default)]
@@ -287,7 +329,43 @@ pub struct Settings {
     pub path_prefix: String,
     pub profiles: Vec<Arc<ProfileType>>,
     pub max_body_size: usize,
+    pub limits: Limits,
     pub relabel: Vec<Rule>,
+}
+
+/// The per-input caps besides the body size; 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_samples_per_profile: usize,
+    pub max_labels_per_sample: usize,
+    pub label_limit: usize,
+    pub label_name_length_limit: usize,
+    pub label_value_length_limit: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_samples_per_profile: DEFAULT_MAX_SAMPLES_PER_PROFILE,
+            max_labels_per_sample: DEFAULT_MAX_LABELS_PER_SAMPLE,
+            label_limit: DEFAULT_LABEL_LIMIT,
+            label_name_length_limit: DEFAULT_LABEL_NAME_LENGTH_LIMIT,
+            label_value_length_limit: DEFAULT_LABEL_VALUE_LENGTH_LIMIT,
+        }
+    }
+}
+
+impl Limits {
+    /// The decoder's caps for one scraped body.
+    pub fn decode_limits(&self, max_body_size: usize) -> profcol_pdata::DecodeLimits {
+        let or_max = |n: usize| if n == 0 { usize::MAX } else { n };
+        profcol_pdata::DecodeLimits {
+            max_decompressed_bytes: max_body_size,
+            max_samples: or_max(self.max_samples_per_profile),
+            max_labels_per_sample: or_max(self.max_labels_per_sample),
+            ..profcol_pdata::DecodeLimits::default()
+        }
+    }
 }
 
 impl Settings {
@@ -311,6 +389,13 @@ impl Settings {
                 .map(Arc::new)
                 .collect(),
             max_body_size: cfg.max_body_size.0,
+            limits: Limits {
+                max_samples_per_profile: cfg.max_samples_per_profile,
+                max_labels_per_sample: cfg.max_labels_per_sample,
+                label_limit: cfg.label_limit,
+                label_name_length_limit: cfg.label_name_length_limit,
+                label_value_length_limit: cfg.label_value_length_limit,
+            },
             // Validation has compiled these once already; a config that
             // reaches here has no invalid rule.
             relabel: compile_all(&cfg.relabel_configs, "relabel_configs").unwrap_or_default(),

@@ -74,6 +74,19 @@ pub enum Error {
     #[error("decompressed profile is larger than max_body_size ({limit} bytes)")]
     DecompressedTooLarge { limit: usize },
 
+    /// An input is over one of the configured limits; `key` names it.
+    #[error("{what}, more than {key} ({limit})")]
+    Limit {
+        /// The config key of the limit, e.g. `label_limit`.
+        key: &'static str,
+        limit: usize,
+        what: String,
+    },
+
+    /// The collector is over its memory bound; the scrape was not started.
+    #[error("scrape refused: {0}")]
+    MemoryLimit(profcol_pdata::MemoryOver),
+
     /// A service discovery refresh failed; the last good targets stay.
     #[error("{source_name}: {message}")]
     Discovery {
@@ -97,6 +110,8 @@ impl Error {
             Error::NotPprof { .. } => "not_pprof",
             Error::Decode { .. } => "decode",
             Error::Discovery { .. } => "discovery",
+            Error::Limit { key, .. } => key,
+            Error::MemoryLimit(_) => "memory_limit",
         }
     }
 }

@@ -71,6 +71,20 @@ pub fn scrape_failed(
     }
 }
 
+/// A scrape not started because the collector is over its memory bound.
+/// The collector logs the crossing once; each refusal is only counted (and
+/// logged at debug), so a thousand targets do not flood the log.
+pub fn scrape_refused(m: &ScrapeMetrics, t: &TargetLabels, url: &str, err: &Error) {
+    m.up.get_or_create(t).set(0);
+    m.refused
+        .get_or_create(&ErrorLabels {
+            component: t.component.clone(),
+            reason: err.reason().to_string(),
+        })
+        .inc();
+    debug!(component = %t.component, target = %url, profile_type = %t.profile_type, error = %err, "Scrape refused.");
+}
+
 pub fn forwarded(m: &ScrapeMetrics, component_id: &str, latency_secs: f64) {
     let c = component(component_id);
     m.fanout_latency.get_or_create(&c).observe(latency_secs);

@@ -3,10 +3,11 @@
 //! says what came back), and decode it. Also the URL redaction every
 //! message and debug page uses.
 
+use crate::config::Limits;
 use crate::Error;
 use bytes::{Bytes, BytesMut};
 use profcol_http::HttpClient;
-use profcol_pdata::decode::{decode_pprof, DecodeLimits};
+use profcol_pdata::decode::decode_pprof;
 use profcol_pdata::pprof;
 
 /// How much of an unexpected body an error message quotes.
@@ -26,8 +27,9 @@ pub async fn scrape(
     url: &url::Url,
     timeout: std::time::Duration,
     max_body_size: usize,
+    limits: &Limits,
 ) -> Result<Fetched, Error> {
-    tokio::time::timeout(timeout, scrape_inner(client, url, max_body_size))
+    tokio::time::timeout(timeout, scrape_inner(client, url, max_body_size, limits))
         .await
         .unwrap_or(Err(Error::Timeout(timeout.into())))
 }
@@ -36,6 +38,7 @@ async fn scrape_inner(
     client: &HttpClient,
     url: &url::Url,
     max_body_size: usize,
+    limits: &Limits,
 ) -> Result<Fetched, Error> {
     let req = client.request(reqwest::Method::GET, url.clone());
     let resp = client
@@ -78,19 +81,26 @@ async fn scrape_inner(
             content_type,
         });
     }
-    let limits = DecodeLimits {
-        max_decompressed_bytes: max_body_size,
-        ..DecodeLimits::default()
-    };
+    let decode_limits = limits.decode_limits(max_body_size);
     // Decompressing and decoding up to max_body_size is CPU work: keep it
     // off the async worker threads.
     let raw = body.clone();
-    let decoded = tokio::task::spawn_blocking(move || decode_pprof(&raw, &limits))
+    let decoded = tokio::task::spawn_blocking(move || decode_pprof(&raw, &decode_limits))
         .await
         .map_err(|e| Error::Body(format!("decoding task failed: {e}")))?;
     match decoded {
         Ok(profile) => Ok(Fetched { body, profile }),
         Err(profcol_pdata::Error::TooLarge { limit }) => Err(Error::DecompressedTooLarge { limit }),
+        Err(profcol_pdata::Error::TooMany { what, count, limit }) => Err(Error::Limit {
+            key: match what {
+                "samples" => "max_samples_per_profile",
+                "labels on one sample" => "max_labels_per_sample",
+                // Table caps without a config key of their own.
+                _ => "pprof table size",
+            },
+            limit,
+            what: format!("profile has {count} {what}"),
+        }),
         Err(source) => Err(Error::Decode {
             status: status.as_u16(),
             content_type,

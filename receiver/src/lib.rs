@@ -109,6 +109,7 @@ pub fn start_receiver(
         client,
         next,
         metrics: metrics.clone(),
+        memory: ctx.memory.clone(),
     });
     let status = Arc::new(StatusRegistry::default());
     let discovery = Arc::new(DiscoveryRegistry::default());
@@ -251,6 +252,7 @@ mod tests {
             id: "pyroscope_scrape/x".into(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             telemetry: profcol_pdata::Telemetry::default(),
+            memory: Default::default(),
             cluster: None,
         }
     }

@@ -50,6 +50,8 @@ pub struct ScrapeMetrics {
     pub bytes: Family<TargetLabels, Gauge>,
     pub samples: Family<TargetLabels, Gauge>,
     pub errors: Family<ErrorLabels, Counter>,
+    /// Scrapes not started because the process is over its memory bound.
+    pub refused: Family<ErrorLabels, Counter>,
     pub forwarded: Family<ComponentLabels, Counter>,
     pub dropped: Family<ComponentLabels, Counter>,
     pub discovery_errors: Family<SourceLabels, Counter>,
@@ -68,6 +70,7 @@ impl Default for ScrapeMetrics {
             bytes: Family::default(),
             samples: Family::default(),
             errors: Family::default(),
+            refused: Family::default(),
             forwarded: Family::default(),
             dropped: Family::default(),
             discovery_errors: Family::default(),
@@ -109,6 +112,11 @@ impl profcol_pdata::MetricSet for ScrapeMetrics {
             "pyroscope_scrape_errors",
             "Failed scrapes by reason.",
             self.errors.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_refused",
+            "Scrapes not started, by reason (memory_limit: the collector is over service.memory_limit_mib).",
+            self.refused.clone(),
         );
         r.register(
             "pyroscope_scrape_profiles_forwarded",

@@ -24,6 +24,8 @@ pub struct Shared {
     pub client: HttpClient,
     pub next: Arc<dyn Consumer>,
     pub metrics: Arc<ScrapeMetrics>,
+    /// The process memory bound: no new scrape while it is exceeded.
+    pub memory: profcol_pdata::MemoryGuard,
 }
 
 pub struct ScrapeLoop {
@@ -82,10 +84,30 @@ impl ScrapeLoop {
             }
             let started = Instant::now();
             let started_at = SystemTime::now();
+            if let Some(refused) = &self.target.refused {
+                self.failed(
+                    &metric_labels,
+                    &shown_url,
+                    &refused.error(),
+                    started_at,
+                    0.0,
+                );
+                continue;
+            }
+            if let Err(over) = self.shared.memory.check() {
+                self.failed(
+                    &metric_labels,
+                    &shown_url,
+                    &Error::MemoryLimit(over),
+                    started_at,
+                    0.0,
+                );
+                continue;
+            }
             let s = &self.shared.settings;
             let result = tokio::select! {
                 _ = self.stop.cancelled() => break,
-                r = scrape(&self.shared.client, &self.target.url, s.timeout, s.max_body_size) => r,
+                r = scrape(&self.shared.client, &self.target.url, s.timeout, s.max_body_size, &s.limits) => r,
             };
             let secs = started.elapsed().as_secs_f64();
             match result {
@@ -135,7 +157,10 @@ impl ScrapeLoop {
         st.last_scrape_samples = 0;
         st.scrapes_total += 1;
         drop(st);
-        events::scrape_failed(&self.shared.metrics, l, url, secs, e, changed);
+        match e {
+            Error::MemoryLimit(_) => events::scrape_refused(&self.shared.metrics, l, url, e),
+            _ => events::scrape_failed(&self.shared.metrics, l, url, secs, e, changed),
+        }
     }
 
     async fn forward(

@@ -3,7 +3,7 @@
 //! path, query parameters and `seconds`), its labels, and `service_name`
 //! inference.
 
-use crate::config::Settings;
+use crate::config::{Limits, Settings};
 use crate::profile_types::ProfileType;
 use crate::Error;
 use profcol_pdata::labels::{DELTA, NAME, SERVICE_NAME, TENANT_ID};
@@ -36,6 +36,71 @@ pub struct ScrapeTarget {
     pub profile: Arc<ProfileType>,
     /// True when `service_name` had to fall back to "unspecified".
     pub service_name_unspecified: bool,
+    /// Set when the target's labels are over a label limit: the job exists
+    /// (its status shows why) but is never scraped.
+    pub refused: Option<LabelLimit>,
+}
+
+/// Which label limit a target is over, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelLimit {
+    pub key: &'static str,
+    pub limit: usize,
+    pub what: String,
+}
+
+impl LabelLimit {
+    pub fn error(&self) -> Error {
+        Error::Limit {
+            key: self.key,
+            limit: self.limit,
+            what: self.what.clone(),
+        }
+    }
+}
+
+/// The first 32 characters of a label name, for messages.
+fn shorten(name: &str) -> String {
+    let mut s: String = name.chars().take(32).collect();
+    if s.len() < name.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// Checks the labels a target exports against `label_limit`,
+/// `label_name_length_limit` and `label_value_length_limit` (0 = no limit).
+/// Values are never quoted: they may be anything.
+pub fn check_label_limits(labels: &Labels, limits: &Limits) -> Result<(), LabelLimit> {
+    let over = |limit: usize, n: usize| limit > 0 && n > limit;
+    if over(limits.label_limit, labels.len()) {
+        return Err(LabelLimit {
+            key: "label_limit",
+            limit: limits.label_limit,
+            what: format!("target has {} labels", labels.len()),
+        });
+    }
+    for (k, v) in labels.iter() {
+        if over(limits.label_name_length_limit, k.len()) {
+            return Err(LabelLimit {
+                key: "label_name_length_limit",
+                limit: limits.label_name_length_limit,
+                what: format!("label name {:?} is {} bytes long", shorten(k), k.len()),
+            });
+        }
+        if over(limits.label_value_length_limit, v.len()) {
+            return Err(LabelLimit {
+                key: "label_value_length_limit",
+                limit: limits.label_value_length_limit,
+                what: format!(
+                    "the value of label {:?} is {} bytes long",
+                    shorten(k),
+                    v.len()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl ScrapeTarget {
@@ -83,8 +148,13 @@ pub fn address_with_port(addr: &str, scheme: &str) -> Result<String, Error> {
     if addr.contains(['/', '\\', '?', '#', '@'])
         || addr.chars().any(|c| c.is_whitespace() || c.is_control())
     {
+        // Credentials (`user:pass@host`) are not echoed back.
+        let shown = match addr.rsplit_once('@') {
+            Some((_, host)) => format!("{}@{host}", profcol_config::secret::REDACTED),
+            None => addr.to_string(),
+        };
         return Err(Error::InvalidTarget(format!(
-            "__address__ {addr:?} must be host[:port] (no path, query or credentials)"
+            "__address__ {shown:?} must be host[:port] (no path, query or credentials)"
         )));
     }
     let has_port = if let Some(rest) = addr.strip_prefix('[') {
@@ -192,6 +262,7 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
     if let Some(tenant) = nonempty(TENANT_ID) {
         public.set(TENANT_ID, tenant);
     }
+    let refused = check_label_limits(&public, &settings.limits).err();
     let discovered = Arc::new(discovered.clone());
 
     let mut out = Vec::with_capacity(settings.profiles.len());
@@ -230,6 +301,7 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
             discovered: discovered.clone(),
             profile: profile.clone(),
             service_name_unspecified: unspecified,
+            refused: refused.clone(),
         });
     }
     Ok(out)

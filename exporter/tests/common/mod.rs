@@ -120,6 +120,7 @@ pub fn ctx(id: &str) -> (ComponentContext, Telemetry) {
             id: id.to_string(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             telemetry: telemetry.clone(),
+            memory: Default::default(),
             cluster: None,
         },
         telemetry,

@@ -431,3 +431,57 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn label_limits_refuse_a_target_and_name_the_limit() {
+    let s = settings(
+        "targets: [{__address__: 'h'}]\nlabel_limit: 5\nlabel_name_length_limit: 12\nlabel_value_length_limit: 24",
+    );
+    // job, instance, service_name and two more: at the limit.
+    let ok = labels(&[("__address__", "h"), ("a", "1"), ("b", "2")]);
+    assert!(expand(&s, &ok).unwrap().iter().all(|j| j.refused.is_none()));
+    // Meta labels are gone by then and do not count.
+    let meta = labels(&[("__address__", "h"), ("a", "1"), ("__meta_x", "y")]);
+    assert!(expand(&s, &meta).unwrap()[0].refused.is_none());
+
+    let many = labels(&[("__address__", "h"), ("a", "1"), ("b", "2"), ("c", "3")]);
+    let jobs = expand(&s, &many).unwrap();
+    let err = jobs[0].refused.as_ref().unwrap().error();
+    assert_eq!(
+        err.to_string(),
+        "target has 6 labels, more than label_limit (5)"
+    );
+    assert_eq!(err.reason(), "label_limit");
+    assert!(jobs.iter().all(|j| j.refused.is_some()));
+
+    let long_name = labels(&[("__address__", "h"), ("abcdefghijklm", "1")]);
+    let err = expand(&s, &long_name).unwrap()[0]
+        .refused
+        .clone()
+        .unwrap()
+        .error();
+    assert_eq!(
+        err.to_string(),
+        "label name \"abcdefghijklm\" is 13 bytes long, more than label_name_length_limit (12)"
+    );
+    let long_value = labels(&[("__address__", "h"), ("a", "secret-value-secret-value")]);
+    let err = expand(&s, &long_value).unwrap()[0]
+        .refused
+        .clone()
+        .unwrap()
+        .error();
+    assert_eq!(
+        err.to_string(),
+        "the value of label \"a\" is 25 bytes long, more than label_value_length_limit (24)"
+    );
+    assert!(!err.to_string().contains("secret"));
+
+    // 0 turns a limit off.
+    let off = settings("targets: [{__address__: 'h'}]\nlabel_limit: 0");
+    let mut huge = vec![("__address__".to_string(), "h".to_string())];
+    huge.extend((0..10_000).map(|i| (format!("l{i}"), "v".to_string())));
+    let huge = Labels::from_pairs(huge);
+    assert!(expand(&off, &huge).unwrap()[0].refused.is_none());
+    let on = settings("targets: [{__address__: 'h'}]");
+    assert!(expand(&on, &huge).unwrap()[0].refused.is_some());
+}

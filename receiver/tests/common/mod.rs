@@ -107,6 +107,11 @@ pub struct Running {
 }
 
 pub fn start(id: &str, yaml: &str) -> Running {
+    start_with_memory(id, yaml, profcol_pdata::MemoryGuard::default())
+}
+
+/// Like [`start`], with the given process memory guard.
+pub fn start_with_memory(id: &str, yaml: &str, memory: profcol_pdata::MemoryGuard) -> Running {
     let id: ComponentId = id.parse().unwrap();
     let body: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
     let out = Arc::new(Collect::default());
@@ -116,6 +121,7 @@ pub fn start(id: &str, yaml: &str) -> Running {
         id: id.to_string(),
         shutdown: shutdown.clone(),
         telemetry: telemetry.clone(),
+        memory,
         cluster: None,
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
