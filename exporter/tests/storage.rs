@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use profcol_exporter::config::StorageConfig;
 use profcol_exporter::events::ExporterEvents;
 use profcol_exporter::metrics::ExporterMetrics;
@@ -392,4 +394,63 @@ fn the_storage_block_is_validated() {
     )
     .unwrap();
     profcol_exporter::validate_exporter(&id, &ok, "e").unwrap();
+}
+
+#[tokio::test]
+async fn each_pyroscope_endpoint_has_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let id: profcol_config::ComponentId = "pyroscope/p".parse().unwrap();
+    let body: serde_yaml::Value = serde_yaml::from_str(&format!(
+        "endpoint:\n  - {{url: 'http://127.0.0.1:1', name: a}}\n  - {{url: 'http://127.0.0.1:2', name: b}}\nsending_queue:\n  storage: {{directory: '{}'}}\n",
+        dir.path().display()
+    ))
+    .unwrap();
+    let (ctx, _t) = common::ctx("pyroscope/p");
+    let handle = profcol_exporter::start_exporter(&id, &body, ctx).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["pyroscope_p_a_", "pyroscope_p_b_"]);
+    handle.shutdown(Duration::from_millis(10)).await;
+}
+
+/// Accepted batches per second into the persistent queue (one `fdatasync`
+/// each) with the backend down, from 8 concurrent producers, and the drain
+/// rate once it is up. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::new(false);
+    let s = start(dir.path(), 1 << 30, &backend);
+    let n = 2000u64;
+    let started = Instant::now();
+    let producers: Vec<_> = (0..8u64)
+        .map(|p| {
+            let pipeline = s.pipeline.clone();
+            tokio::spawn(async move {
+                for i in (p..n).step_by(8) {
+                    assert!(pipeline.offer(batch(i)).await);
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.await.unwrap();
+    }
+    let queued = started.elapsed();
+    let bytes = disk_usage(dir.path());
+    backend.up.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let got = tokio::task::block_in_place(|| backend.wait_for(n as usize));
+    let drained = started.elapsed();
+    assert_eq!(got.len(), n as usize);
+    println!(
+        "persistent queue: {n} batches ({bytes} bytes on disk) accepted in {queued:?} ({:.0}/s, fsync each); drained in {drained:?} ({:.0}/s, 1 consumer, batch size 1)",
+        n as f64 / queued.as_secs_f64(),
+        n as f64 / drained.as_secs_f64()
+    );
+    s.pipeline.shutdown(Duration::from_secs(1)).await;
 }
