@@ -15,7 +15,14 @@
 //! On open, segments are read oldest first and every record neither acked
 //! nor damaged is queued again, in order. A damaged stretch (bad marker,
 //! length or checksum, a tail cut short by a crash) is skipped up to the
-//! next record that checks out, and reported once.
+//! next record that checks out, and reported once; an unreadable file is
+//! skipped and reported.
+//!
+//! Durability: [`Store::append`] writes a record with one `write` and hands
+//! back a handle the caller `fdatasync`s (outside the queue's lock) before
+//! the batch counts as accepted; a new segment also syncs the directory.
+//! Acks are written but not synced: after a machine crash a delivered
+//! record may be sent again (at-least-once).
 
 use crate::events::ExporterEvents;
 use crate::storage_codec;
@@ -274,7 +281,10 @@ impl Store {
         let data = match fs::read(&path) {
             Ok(d) => d,
             Err(e) => {
+                // Left in place (it may become readable again) but skipped.
                 self.events.storage_io_error("read", &path, &e);
+                self.events
+                    .storage_corrupt(&path, 0, &format!("cannot read the file: {e}"));
                 return;
             }
         };
