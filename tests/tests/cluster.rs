@@ -234,7 +234,7 @@ service:
     join_peers: [{peers}]
     rejoin_interval: 2s
     gossip_interval: 200ms
-    failure_detection_threshold: 8
+    failure_detection_threshold: 12
 ",
         timeout = INTERVAL + 1,
         port = gossip[index],
