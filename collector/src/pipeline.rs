@@ -141,11 +141,31 @@ impl Running {
     /// `new`: exporters and receivers whose body changed get a new instance,
     /// added ones start, removed ones stop, unchanged ones keep running and
     /// are only rewired. New instances start before anything old stops, so
-    /// that when one cannot start, the previous pipeline is left as it was.
+    /// that when one cannot start, the previous pipeline is left as it was —
+    /// except an exporter with a persistent queue, whose old instance must
+    /// release the queue directory first and is started again on failure.
     /// Returns the plan's one-line summary.
     pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
         let plan = Plan::new(&self.config, new);
         let deadline = new.service.shutdown_timeout.get();
+
+        let exclusive: Vec<ComponentId> = plan
+            .exporters
+            .changed
+            .iter()
+            .filter(|id| {
+                has_storage(self.config.get(Kind::Exporter, id))
+                    || has_storage(new.get(Kind::Exporter, id))
+            })
+            .cloned()
+            .collect();
+        for id in &exclusive {
+            if let Some(slot) = self.exporters.remove(id) {
+                info!(component = %id, "Stopping the exporter before its replacement opens the same persistent queue.");
+                slot.handle.shutdown(deadline).await;
+                slot.stop.cancel();
+            }
+        }
 
         let mut new_exporters = BTreeMap::new();
         for id in plan.exporters.to_start() {
@@ -155,6 +175,7 @@ impl Running {
                 }
                 Err(e) => {
                     self.retire_all(new_exporters.into_values(), deadline);
+                    self.restore(&exclusive);
                     return Err(e);
                 }
             }
@@ -179,6 +200,7 @@ impl Running {
                         wait_receiver(handle, deadline).await;
                     }
                     self.retire_all(new_exporters.into_values(), deadline);
+                    self.restore(&exclusive);
                     return Err(e);
                 }
             }
@@ -223,6 +245,33 @@ impl Running {
         }
         self.config = new.clone();
         Ok(plan.summary())
+    }
+
+    /// After a failed reload: starts the stopped `exporters` again from the
+    /// running configuration and rewires every receiver to them.
+    fn restore(&mut self, exporters: &[ComponentId]) {
+        if exporters.is_empty() {
+            return;
+        }
+        for id in exporters {
+            match self.start_exporter(id, &self.config) {
+                Ok(slot) => {
+                    self.exporters.insert(id.clone(), slot);
+                }
+                Err(e) => {
+                    warn!(component = %id, error = %format!("{e:#}"), "Cannot start the previous exporter again; its pipelines run without it.");
+                }
+            }
+        }
+        let consumers = self
+            .exporters
+            .iter()
+            .map(|(id, s)| (id.clone(), s.handle.consumer()))
+            .collect();
+        let pipelines = pipelines(&self.config, &consumers);
+        for (id, slot) in &self.receivers {
+            slot.next.set(feeds(&self.config, id, &pipelines));
+        }
     }
 
     fn start_exporter(
@@ -338,6 +387,13 @@ async fn wait_receiver(handle: profcol_receiver::ReceiverHandle, deadline: Durat
     }
 }
 
+/// Whether an exporter body keeps its queue on disk (`sending_queue.storage`).
+fn has_storage(body: Option<&serde_yaml::Value>) -> bool {
+    body.and_then(|b| b.get("sending_queue"))
+        .and_then(|q| q.get("storage"))
+        .is_some_and(|s| !s.is_null())
+}
+
 /// One fan-out per pipeline over its exporters.
 fn pipelines(
     cfg: &CollectorConfig,
@@ -372,4 +428,20 @@ fn feeds(
         .filter_map(|(name, _)| pipelines.get(name).map(|c| (name.clone(), c.clone())))
         .collect();
     Arc::new(FanOut::new(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_persistent_queue_is_recognised() {
+        let body = |y: &str| serde_yaml::from_str::<serde_yaml::Value>(y).unwrap();
+        assert!(has_storage(Some(&body(
+            "sending_queue: {storage: {directory: /q}}"
+        ))));
+        assert!(!has_storage(Some(&body("sending_queue: {queue_size: 5}"))));
+        assert!(!has_storage(Some(&body("sending_queue: {storage: null}"))));
+        assert!(!has_storage(None));
+    }
 }

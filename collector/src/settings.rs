@@ -100,7 +100,7 @@ mod tests {
             std::fs::write(
                 &path,
                 format!(
-                    "receivers:\n  pyroscope_scrape:\n    targets: [{{__address__: 'h:1'}}]\n    scrape_interval: {interval}\nexporters:\n  debug: {{}}\nservice:\n  pipelines:\n    p: {{receivers: [pyroscope_scrape], exporters: [debug]}}\n"
+                    "receivers:\n  pyroscope_scrape:\n    targets: [{{__address__: 'h:1'}}]\n    scrape_interval: {interval}\nexporters:\n  debug: {{}}\nservice:\n  pipelines:\n    profiles: {{receivers: [pyroscope_scrape], exporters: [debug]}}\n"
                 ),
             )
             .unwrap();

@@ -459,6 +459,18 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     assert!(exit.is_some_and(|s| s.success()));
     let log = log.lock().unwrap().clone();
 
+    // Its delta state survived both reloads: scrape n exported 10·n for
+    // every n from 2 on, none lost to a new baseline, across both exporters.
+    let deltas = exported_deltas(&[&out, &out2], "steady");
+    let served = scrapes.count("/steady/mutex") as i64;
+    assert!(deltas.len() as i64 >= served - 2, "{deltas:?} of {served}");
+    assert_eq!(
+        deltas,
+        (2..=deltas.len() as i64 + 1)
+            .map(|n| 10 * n)
+            .collect::<Vec<_>>(),
+        "{log}"
+    );
     // The steady receiver started once and never paused.
     let started = |id: &str| {
         log.lines()
@@ -472,18 +484,6 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     let gap = scrapes.longest_gap("/steady/mutex");
     assert!(gap < INTERVAL * 3 / 2, "steady paused for {gap:?}\n{log}");
 
-    // Its delta state survived both reloads: scrape n exported 10·n for
-    // every n from 2 on, none lost to a new baseline, across both exporters.
-    let deltas = exported_deltas(&[&out, &out2], "steady");
-    let served = scrapes.count("/steady/mutex") as i64;
-    assert!(deltas.len() as i64 >= served - 2, "{deltas:?} of {served}");
-    assert_eq!(
-        deltas,
-        (2..=deltas.len() as i64 + 1)
-            .map(|n| 10 * n)
-            .collect::<Vec<_>>(),
-        "{log}"
-    );
     assert!(
         !exported_deltas(&[&out2], "steady").is_empty(),
         "the steady receiver feeds the restarted exporter"

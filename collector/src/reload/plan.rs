@@ -191,7 +191,7 @@ exporters:
   file: {directory: /tmp/x}
 service:
   pipelines:
-    p: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/gone], exporters: [debug, file]}
+    profiles: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/gone], exporters: [debug, file]}
 ";
 
     #[test]
@@ -207,7 +207,7 @@ exporters:
   file: {directory: /tmp/y}
 service:
   pipelines:
-    p: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/new], exporters: [debug, file]}
+    profiles: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/new], exporters: [debug, file]}
   telemetry:
     logs: {level: debug}
 ";
