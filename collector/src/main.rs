@@ -14,5 +14,20 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8] = b"prof:true,prof_active:true,lg_prof_sample:19\0";
 
 fn main() -> std::process::ExitCode {
+    raise_nofile();
     profcol::cli::main()
+}
+
+/// Raises the soft descriptor limit to the hard one: each scrape target
+/// holds one or two connections, and the usual soft default (1024) would cap
+/// profcol at a few hundred targets. The effective limit is reported on
+/// stderr only when it stays low (logging is not set up yet).
+fn raise_nofile() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) if n < 4096 => {
+            eprintln!("profcol: open-file limit is {n}; each scrape target needs 1-2 descriptors")
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("profcol: cannot raise the open-file limit: {e}"),
+    }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod file;
 pub mod grpc_status;
+pub mod grpc_unary;
 pub mod metrics;
 pub mod otlp_config;
 pub mod otlp_grpc;

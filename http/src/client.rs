@@ -20,6 +20,27 @@ pub struct ClientOptions {
     pub user_agent: String,
 }
 
+/// How many idle keep-alive connections the client keeps, and for how long.
+/// The default is reqwest's (any number per host, 90 s). A scraper with
+/// thousands of targets wants fewer: every idle connection is a descriptor
+/// on both ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Idle connections kept per host (`scheme://host:port`).
+    pub max_idle_per_host: usize,
+    /// An idle connection is closed after this long.
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_idle_per_host: usize::MAX,
+            idle_timeout: std::time::Duration::from_secs(90),
+        }
+    }
+}
+
 /// A configured client; cheap to clone (all clones share one connection pool
 /// and one oauth2 token cache).
 #[derive(Clone)]
@@ -33,6 +54,7 @@ struct Inner {
     reload: Option<Reloader>,
     cfg: HttpClientConfig,
     user_agent: String,
+    pool: PoolOptions,
     auth: Auth,
 }
 
@@ -51,7 +73,16 @@ impl HttpClient {
     /// change); credential files (`bearer_token_file`, `password_file`,
     /// `credentials_file`, `client_secret_file`) are read on every request.
     pub fn new(cfg: &HttpClientConfig, opts: &ClientOptions) -> Result<HttpClient, Error> {
-        let client = build(cfg, &opts.user_agent)?;
+        Self::with_pool(cfg, opts, PoolOptions::default())
+    }
+
+    /// [`HttpClient::new`] with a bounded keep-alive pool.
+    pub fn with_pool(
+        cfg: &HttpClientConfig,
+        opts: &ClientOptions,
+        pool: PoolOptions,
+    ) -> Result<HttpClient, Error> {
+        let client = build(cfg, &opts.user_agent, pool)?;
         let auth = Auth::from_config(cfg, &opts.user_agent)?;
         let files = cfg
             .tls_config
@@ -67,6 +98,7 @@ impl HttpClient {
                 client,
                 cfg: cfg.clone(),
                 user_agent: opts.user_agent.clone(),
+                pool,
                 auth,
             }),
         })
@@ -76,7 +108,7 @@ impl HttpClient {
     async fn current(&self) -> reqwest::Client {
         match &self.inner.reload {
             Some(r) => {
-                r.current(|| build(&self.inner.cfg, &self.inner.user_agent))
+                r.current(|| build(&self.inner.cfg, &self.inner.user_agent, self.inner.pool))
                     .await
             }
             None => self.inner.client.clone(),
@@ -108,7 +140,11 @@ impl HttpClient {
     }
 }
 
-fn build(cfg: &HttpClientConfig, user_agent: &str) -> Result<reqwest::Client, Error> {
+fn build(
+    cfg: &HttpClientConfig,
+    user_agent: &str,
+    pool: PoolOptions,
+) -> Result<reqwest::Client, Error> {
     let tls = crate::tls::client_config(cfg.tls_config.as_ref(), "tls_config", cfg.enable_http2)?;
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
@@ -118,7 +154,9 @@ fn build(cfg: &HttpClientConfig, user_agent: &str) -> Result<reqwest::Client, Er
         } else {
             Policy::none()
         })
-        .no_proxy();
+        .no_proxy()
+        .pool_max_idle_per_host(pool.max_idle_per_host)
+        .pool_idle_timeout(pool.idle_timeout);
     if !cfg.enable_http2 {
         builder = builder.http1_only();
     }

@@ -46,7 +46,7 @@ mod reload;
 mod tls;
 mod verifier;
 
-pub use client::{ClientOptions, HttpClient};
+pub use client::{ClientOptions, HttpClient, PoolOptions};
 pub use error::Error;
 pub use file_mode::warn_if_world_readable;
 pub use reqwest;

@@ -42,6 +42,12 @@ def main():
           f"{r['sink']['requests_per_s']:.1f}, OTLP profiles/s {r['sink']['otlp_profiles_per_s']:.1f}; "
           f"lateness max {lat['max_ms']} ms over {lat['gaps']} gaps; silent loops {e['silent_loops']}; "
           f"window {r['window_s']:.0f}s", file=sys.stderr)
+    la = r.get("loadavg_1m") or {}
+    print(f"machine load average (1 min) during the window: mean {la.get('mean_of_samples', 0):.1f}, "
+          f"max {la.get('max_of_samples', 0):.1f} (start {la.get('window_start', 0):.1f}, end "
+          f"{la.get('window_end', 0):.1f}) on {r.get('cpus', '?')} cores; profcol descriptors max "
+          f"{p.get('max_sampled_fds', '?')} ({p.get('max_sampled_fds', 0) / n:.2f} per target), loadgen "
+          f"{lg.get('fds_end', '?')} at the end; kinds {','.join(r.get('kinds', []))}", file=sys.stderr)
 
 
 main()

@@ -14,7 +14,11 @@
 #        (YAML flow map, e.g. '{sending_queue: {max_batch_size: 10}, timeout: 30s}')
 #        MAX_RSS_MB=8192  stop the run when profcol's RSS passes this (the machine is shared)
 #        NO_BUILD=1 skip `cargo build --release`; BIN=<dir> use binaries from there
-# Everything listens on 127.0.0.1; every child is killed on exit.
+#        KINDS=allocs,block,goroutine,mutex,cpu  the profile types scraped (default all five)
+#        EXTRA_DEADLINE=<s>  more time before the run is declared overrun
+# loadgen serves target i on its own loopback address 127.1.x.y behind one
+# listener (bound to 0.0.0.0, loopback peers only); the sink and profcol's
+# admin server listen on 127.0.0.1; every child is killed on exit.
 set -euo pipefail
 
 N="${1:?usage: run.sh N [WINDOW_SECONDS]}"
@@ -30,10 +34,10 @@ if [ -z "${NO_BUILD:-}" ]; then
   (cd "$root" && cargo build --release -q -p profcol -p profcol-loadgen)
 fi
 
-# One listener per target in loadgen plus ~2 connections per target on both
-# sides: raise the descriptor limit for both processes (root may raise the
-# hard limit; otherwise we get what the hard limit allows).
+# ~1-2 connections per target on both sides: raise the descriptor limit for
+# both processes as far as the hard limit allows (profcol also does so itself).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+KINDS="${KINDS:-allocs,block,goroutine,mutex,cpu}"
 
 pids=()
 cleanup() {
@@ -46,7 +50,7 @@ trap cleanup EXIT INT TERM
 
 admin_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$bin/profcol-loadgen" -n "$N" --interval "$INTERVAL" --warmup "$WARMUP" --window "$WINDOW" \
-  --out-dir "$out" --watch-pid-file "$out/profcol.pid" --metrics-addr "127.0.0.1:$admin_port" \
+  --kinds "$KINDS" --out-dir "$out" --watch-pid-file "$out/profcol.pid" --metrics-addr "127.0.0.1:$admin_port" \
   >"$out/report.json" 2>"$out/loadgen.log" &
 lg=$!
 pids+=("$lg")
@@ -59,12 +63,25 @@ done
 [ -s "$out/ready.json" ] || { echo "loadgen not ready" >&2; exit 1; }
 sink="$(jq -r .sink "$out/ready.json")"
 
+# profiling_config enabling exactly $KINDS (the receiver's defaults are these five).
+profiling_config() {
+  [ "$KINDS" = "allocs,block,goroutine,mutex,cpu" ] && return 0
+  echo "    profiling_config:"
+  echo "      profile:"
+  for k in memory block goroutine mutex process_cpu; do
+    case "$k" in memory) n=allocs ;; process_cpu) n=cpu ;; *) n=$k ;; esac
+    if [[ ",$KINDS," == *",$n,"* ]]; then e=true; else e=false; fi
+    echo "        $k: { enabled: $e }"
+  done
+}
+
 cat >"$out/profcol.yaml" <<EOF
 receivers:
   pyroscope_scrape/scale:
     file_sd_configs:
       - files: ["$out/targets.json"]
     scrape_interval: ${INTERVAL}s
+$(profiling_config)
 exporters:
   otlp_grpc:
     endpoint: $sink
@@ -108,7 +125,7 @@ echo "scale: N=$N window=${WINDOW}s warmup=${WARMUP}s out=$out profcol pid $pc l
 pids+=("$!")
 
 # loadgen stops by itself after warm-up + window; bound the wait anyway.
-deadline=$((SECONDS + 150 + WARMUP + WINDOW + 60))
+deadline=$((SECONDS + 150 + WARMUP + WINDOW + 60 + ${EXTRA_DEADLINE:-0}))
 while kill -0 "$lg" 2>/dev/null; do
   if [ "$SECONDS" -gt "$deadline" ]; then echo "loadgen overran" >&2; exit 1; fi
   if ! kill -0 "$pc" 2>/dev/null; then echo "profcol died:" >&2; tail -20 "$out/profcol.log" >&2; exit 1; fi

@@ -1,6 +1,7 @@
 //! `profcol-loadgen`: the scale harness's other half.
 //!
-//! Serves N virtual Go pprof targets on 127.0.0.1, runs an OTLP gRPC sink,
+//! Serves N virtual Go pprof targets on distinct loopback addresses
+//! (127.1.0.1, 127.1.0.2, …) behind one listener, runs an OTLP gRPC sink,
 //! writes a Prometheus file-SD JSON of the targets and `ready.json` (sink
 //! address), waits for the first scrape, lets a warm-up pass, measures a
 //! window, prints one JSON report and exits. With `--watch-pid-file` it also
@@ -42,6 +43,17 @@ struct Args {
     /// Where targets.json, ready.json and report.json go.
     #[arg(long, default_value = "loadgen-out")]
     out_dir: PathBuf,
+    /// The targets' common port (0: any); bound on 0.0.0.0, loopback peers only.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The profile types profcol is configured to scrape (comma-separated:
+    /// allocs, block, goroutine, mutex, cpu); only these count as expected.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "allocs,block,goroutine,mutex,cpu"
+    )]
+    kinds: Vec<String>,
     /// Sink port on 127.0.0.1 (0: any).
     #[arg(long, default_value_t = 0)]
     sink_port: u16,
@@ -124,6 +136,16 @@ fn kind_sizes(c: &gen::Corpus) -> serde_json::Value {
 
 async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
     let interval = a.interval.max(1);
+    let kinds = a
+        .kinds
+        .iter()
+        .map(|k| {
+            gen::Kind::ALL
+                .into_iter()
+                .find(|c| c.name() == k.trim())
+                .ok_or_else(|| anyhow::anyhow!("unknown kind {k:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     // Cumulative kinds need one growing step per scrape of the whole run.
     let steps = ((a.warmup + a.window) / u64::from(interval)) as usize + 6;
     let corpus = tokio::task::spawn_blocking({
@@ -153,9 +175,9 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
     let stats = Arc::new(sink::SinkStats::default());
     let sink_addr = sink::start(a.sink_port, stats.clone()).await?;
     let shared = targets::Shared::new(a.targets, corpus, a.max_profile_seconds);
-    let addrs = targets::start(shared.clone(), a.targets)
+    let addrs = targets::start(shared.clone(), a.targets, a.port)
         .await
-        .with_context(|| format!("binding {} listeners (NOFILE {nofile})", a.targets))?;
+        .with_context(|| format!("binding 0.0.0.0:{}", a.port))?;
     let sd: Vec<_> = addrs
         .iter()
         .enumerate()
@@ -196,18 +218,20 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
     let sink0 = stats.snapshot();
     let me0 = me.as_ref().and_then(|w| w.read()).unwrap_or_default();
     let pc0 = pc.as_ref().as_ref().and_then(|w| w.read());
+    let load0 = loadavg();
     let m0 = fetch_sums(&a.metrics_addr).await;
     tokio::time::sleep(Duration::from_secs(a.window)).await;
     let to_ms = shared.start.elapsed().as_millis() as u32;
     let sink1 = stats.snapshot();
     let me1 = me.as_ref().and_then(|w| w.read()).unwrap_or_default();
     let pc1 = pc.as_ref().as_ref().and_then(|w| w.read());
+    let load1 = loadavg();
     let m1 = fetch_sums(&a.metrics_addr).await;
     sampler.abort();
 
     let secs = f64::from(to_ms - from_ms) / 1000.0;
     let got = sink1.minus(sink0);
-    let scrapes = report::scrapes(&shared.arrivals, interval * 1000, from_ms, to_ms);
+    let scrapes = report::scrapes(&shared.arrivals, &kinds, interval * 1000, from_ms, to_ms);
     let w = match watched.lock() {
         Ok(w) => w.clone(),
         Err(p) => p.into_inner().clone(),
@@ -236,7 +260,14 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
         "warmup_s": a.warmup,
         "window_s": secs,
         "first_scrape_after_s": first_ms as f64 / 1000.0,
-        "expected_profiles_per_s": (a.targets * 5) as f64 / f64::from(interval),
+        "kinds": kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+        "expected_profiles_per_s": (a.targets * kinds.len()) as f64 / f64::from(interval),
+        "loadavg_1m": {
+            "window_start": load0,
+            "window_end": load1,
+            "mean_of_samples": mean(w.samples.iter().filter(|s| s.0 >= a.warmup).map(|s| s.3)),
+            "max_of_samples": w.samples.iter().filter(|s| s.0 >= a.warmup).map(|s| s.3).fold(0.0, f64::max),
+        },
         "sink": {
             "total_in_window": got,
             "profiles_per_s": got.resource_profiles as f64 / secs,
@@ -266,6 +297,7 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
             "fds_end": me1.fds,
         },
         "nofile_limit": nofile,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "profiles": sizes_json,
     }))
 }
@@ -281,8 +313,9 @@ struct Watch {
     pid: Option<u32>,
     max_rss: u64,
     max_fds: u64,
-    /// (seconds since sampling began, rss bytes, cpu seconds).
-    samples: Vec<(u64, u64, f64)>,
+    /// (seconds since sampling began, rss bytes, cpu seconds, 1-minute
+    /// load average of the machine).
+    samples: Vec<(u64, u64, f64, f64)>,
 }
 
 fn read_pid(path: &Option<PathBuf>) -> Option<u32> {
@@ -302,16 +335,34 @@ async fn sample_every_5s(pc: Arc<Option<procstat::Watcher>>, out: Arc<Mutex<Watc
             };
             w.max_rss = w.max_rss.max(s.rss_bytes);
             w.max_fds = w.max_fds.max(s.fds);
-            w.samples.push((t, s.rss_bytes, s.cpu_seconds));
+            w.samples.push((t, s.rss_bytes, s.cpu_seconds, loadavg()));
         }
         t += 5;
     }
 }
 
+/// The machine's 1-minute load average (0 when unreadable): other work on
+/// the same cores is part of every result.
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = v.fold((0.0, 0u32), |(s, n), x| (s + x, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        sum / f64::from(n)
+    }
+}
+
 /// Raises the soft NOFILE limit as far as the hard limit allows (one
-/// listener per target plus the scraper's connections, ~3 per target).
+/// accepted connection per scraper connection, ~1–2 per target).
 fn raise_nofile(n: usize) -> u64 {
-    let want = (n as u64) * 4 + 1024;
+    let want = (n as u64) * 2 + 1024;
     match rlimit::increase_nofile_limit(want) {
         Ok(got) => {
             if got < want {

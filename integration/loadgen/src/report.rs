@@ -44,6 +44,7 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// Window is `[from_ms, to_ms)` on the arrivals' clock.
 pub fn scrapes(
     arrivals: &[[Mutex<Vec<u32>>; 5]],
+    kinds: &[Kind],
     interval_ms: u32,
     from_ms: u32,
     to_ms: u32,
@@ -52,7 +53,7 @@ pub fn scrapes(
     let mut out = Scrapes::default();
     let mut deviations = Vec::new();
     for target in arrivals {
-        for kind in Kind::ALL {
+        for &kind in kinds {
             let mut v = match target[kind.index()].lock() {
                 Ok(v) => v.clone(),
                 Err(p) => p.into_inner().clone(),
@@ -110,7 +111,7 @@ mod tests {
             vec![],                                  // never scraped
             vec![500, 1500, 2500, 3500, 4500],
         ]]);
-        let s = scrapes(&a, 1000, 1000, 5000);
+        let s = scrapes(&a, &Kind::ALL, 1000, 1000, 5000);
         assert_eq!(s.expected, 20);
         assert_eq!(s.requests, 15); // 4 + 4 + 3 + 0 + 4
         assert_eq!(s.missing, 1 + 4);
@@ -134,9 +135,16 @@ mod tests {
             vec![1000, 2000],
             vec![1000, 2000],
         ]]);
-        let s = scrapes(&a, 1000, 1000, 3000);
+        let s = scrapes(&a, &Kind::ALL, 1000, 1000, 3000);
         assert_eq!(s.missing, 1);
         assert_eq!(s.skipped, 0);
+    }
+
+    #[test]
+    fn only_the_scraped_kinds_are_expected() {
+        let a = loops(vec![[vec![1000, 2000], vec![], vec![], vec![], vec![]]]);
+        let s = scrapes(&a, &[Kind::Allocs], 1000, 1000, 3000);
+        assert_eq!((s.expected, s.skipped, s.loops_silent), (2, 0, 0));
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! N virtual Go targets, one HTTP/1.1 listener each on 127.0.0.1 with a
-//! kernel-chosen port, answering net/http/pprof's five default endpoints
-//! from the pre-generated variants, and recording every request's arrival.
+//! N virtual Go targets behind ONE HTTP/1.1 listener, answering
+//! net/http/pprof's five default endpoints from the pre-generated variants,
+//! and recording every request's arrival.
 //!
-//! One port per target (rather than one port with many 127.x.y.z
-//! addresses) keeps everything on 127.0.0.1 and gives each target its own
-//! `instance` and its own connections in profcol's client, as real targets
-//! do; the cost is one descriptor per listener, hence the raised NOFILE limit.
+//! Target `i` is addressed as its own loopback address `127.a.b.c:PORT`
+//! ([`target_ip`]; all of 127.0.0.0/8 is routed to `lo` on Linux) and is
+//! told apart by the accepted socket's local address. Each target thus has
+//! its own `instance` and its own connections in profcol's client, as real
+//! targets do, while loadgen needs one descriptor per connection plus one
+//! listener, not one listener per target: 10,000 targets fit in a
+//! 20,000-descriptor limit. The listener is bound to 0.0.0.0 (the only way to
+//! receive on every 127.x address with one socket); connections from
+//! anything but a loopback address are closed at once.
 
 use crate::gen::{Corpus, Kind};
 use bytes::Bytes;
@@ -14,7 +19,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -129,38 +134,70 @@ async fn handle(
     Ok(r)
 }
 
-/// Binds `n` listeners and serves them until the process ends; returns
-/// their addresses in target order.
-pub async fn start(shared: Arc<Shared>, n: usize) -> anyhow::Result<Vec<SocketAddr>> {
-    let mut addrs = Vec::with_capacity(n);
-    for target in 0..n {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        addrs.push(listener.local_addr()?);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = match listener.accept().await {
-                    Ok(s) => s,
-                    Err(_) => {
-                        // Out of descriptors: count it and back off briefly.
-                        shared.conn_errors.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let svc =
-                        hyper::service::service_fn(move |req| handle(shared.clone(), target, req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+/// The loopback address of target `i`: 127.1.0.1, 127.1.0.2, …, 127.1.0.250,
+/// 127.1.1.1, … (last octet 1–250, up to 250 × 256 × 254 targets).
+pub fn target_ip(i: usize) -> Ipv4Addr {
+    let host = (i % 250) as u8 + 1;
+    let third = ((i / 250) % 256) as u8;
+    let second = (1 + i / (250 * 256)).min(254) as u8;
+    Ipv4Addr::new(127, second, third, host)
+}
+
+/// The inverse of [`target_ip`]; `None` for addresses no target has.
+pub fn target_index(ip: IpAddr, n: usize) -> Option<usize> {
+    let IpAddr::V4(v4) = ip else { return None };
+    let [a, second, third, host] = v4.octets();
+    if a != 127 || second == 0 || !(1..=250).contains(&host) {
+        return None;
     }
+    let i =
+        (usize::from(second) - 1) * 250 * 256 + usize::from(third) * 250 + usize::from(host) - 1;
+    (i < n).then_some(i)
+}
+
+/// Binds one listener on 0.0.0.0:`port` (0 = any) and serves all `n`
+/// targets on it until the process ends; returns their addresses in target
+/// order.
+pub async fn start(shared: Arc<Shared>, n: usize, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).await?;
+    let port = listener.local_addr()?.port();
+    let addrs = (0..n)
+        .map(|i| SocketAddr::new(IpAddr::V4(target_ip(i)), port))
+        .collect();
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(s) => s,
+                Err(_) => {
+                    // Out of descriptors: count it and back off briefly.
+                    shared.conn_errors.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if !peer.ip().is_loopback() {
+                continue; // dropped: closes the connection
+            }
+            let target = stream
+                .local_addr()
+                .ok()
+                .and_then(|a| target_index(a.ip(), n));
+            let Some(target) = target else {
+                shared.conn_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req| handle(shared.clone(), target, req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
     Ok(addrs)
 }
 
@@ -174,5 +211,71 @@ mod tests {
         assert_eq!(seconds_param(Some("a=b&seconds=3")), Some(3));
         assert_eq!(seconds_param(Some("seconds=x")), None);
         assert_eq!(seconds_param(None), None);
+    }
+
+    #[test]
+    fn target_addresses_round_trip_and_are_distinct() {
+        let n = 250 * 256 * 2 + 17;
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..n {
+            let ip = target_ip(i);
+            assert!(ip.is_loopback(), "{ip}");
+            assert!(seen.insert(ip), "{ip} twice");
+            assert_eq!(target_index(IpAddr::V4(ip), n), Some(i), "{ip}");
+        }
+        assert_eq!(target_ip(0), Ipv4Addr::new(127, 1, 0, 1));
+        assert_eq!(target_ip(250), Ipv4Addr::new(127, 1, 1, 1));
+        assert_eq!(
+            target_index(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), n),
+            None
+        );
+        assert_eq!(target_index(IpAddr::V4(target_ip(5)), 5), None);
+    }
+
+    #[tokio::test]
+    async fn one_listener_tells_targets_apart_by_local_address() {
+        let corpus = crate::gen::generate(
+            1,
+            crate::gen::Sizes {
+                functions: 50,
+                cpu: 5,
+                allocs: 5,
+                goroutine: 5,
+                block: 5,
+                mutex: 5,
+            },
+            1,
+            2,
+        );
+        let shared = Shared::new(3, corpus, 0);
+        let addrs = start(shared.clone(), 3, 0).await.unwrap();
+        assert_eq!(addrs[0].port(), addrs[2].port());
+        for (t, path) in [
+            (2usize, "/debug/pprof/mutex"),
+            (0, "/debug/pprof/allocs"),
+            (2, "/debug/pprof/mutex"),
+        ] {
+            let mut s = tokio::net::TcpStream::connect(addrs[t]).await.unwrap();
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            assert!(
+                buf.starts_with(b"HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&buf[..40.min(buf.len())])
+            );
+        }
+        let count = |t: usize, k: Kind| shared.arrivals[t][k.index()].lock().unwrap().len();
+        assert_eq!(count(2, Kind::Mutex), 2);
+        assert_eq!(count(0, Kind::Allocs), 1);
+        assert_eq!(
+            count(1, Kind::Allocs) + count(1, Kind::Mutex) + count(0, Kind::Mutex),
+            0
+        );
     }
 }
