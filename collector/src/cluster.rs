@@ -131,6 +131,17 @@ impl Cluster {
             advertise,
             stop.clone(),
         )));
+        if !cfg.join_peers.is_empty() {
+            // Receivers start with the view they are given: give the peers a
+            // few gossip rounds to be counted, so that a starting node does
+            // not take every target for a moment.
+            let limit = (gossip_interval * 4).min(Duration::from_secs(10));
+            let mut first = view.clone();
+            let met = tokio::time::timeout(limit, first.wait_for(|v| v.members.len() > 1)).await;
+            if !matches!(met, Ok(Ok(_))) {
+                info!(waited = ?limit, "No cluster peer is live yet; starting as the only member.");
+            }
+        }
         info!(
             node = %name,
             listen = %listen,
