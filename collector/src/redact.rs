@@ -1,7 +1,9 @@
 //! Redaction for `print-config`: every value under a key that holds a secret
-//! (passwords, tokens, credentials, keys, header values) and the password in
-//! URLs with userinfo are replaced before printing.
+//! (passwords, tokens, credentials, keys, secret-looking query parameters
+//! and `__param_*` labels, header values) is replaced before printing, and
+//! in URLs the userinfo password and secret-looking query values.
 
+use profcol_config::redact::is_secret_param;
 use profcol_config::secret::REDACTED;
 use serde_yaml::Value;
 
@@ -20,6 +22,20 @@ const SECRET_KEYS: &[&str] = &[
 /// Keys whose child values are all secrets (header maps).
 const SECRET_MAPS: &[&str] = &["headers", "proxy_connect_header"];
 
+/// Key suffixes that name files, URLs or kinds, never secret values.
+const PLAIN_SUFFIXES: &[&str] = &["_file", "_url", "_type", "_id", "_interval", "_timeout"];
+
+/// True when the value under `key` must not be printed.
+fn is_secret_key(key: &str) -> bool {
+    if let Some(param) = key.strip_prefix("__param_") {
+        return is_secret_param(param);
+    }
+    if PLAIN_SUFFIXES.iter().any(|s| key.ends_with(s)) {
+        return false;
+    }
+    SECRET_KEYS.contains(&key) || is_secret_param(key)
+}
+
 /// The document as YAML with secrets replaced.
 pub fn redacted_yaml(doc: &Value) -> Result<String, serde_yaml::Error> {
     let mut doc = doc.clone();
@@ -33,9 +49,7 @@ pub fn redact(v: &mut Value) {
         Value::Mapping(m) => {
             for (k, child) in m.iter_mut() {
                 let key = k.as_str().unwrap_or_default();
-                if SECRET_KEYS.contains(&key) && !child.is_null() {
-                    *child = Value::String(REDACTED.into());
-                } else if SECRET_MAPS.contains(&key) {
+                if (is_secret_key(key) && !child.is_mapping()) || SECRET_MAPS.contains(&key) {
                     blank_all(child);
                 } else {
                     redact(child);
@@ -44,6 +58,9 @@ pub fn redact(v: &mut Value) {
         }
         Value::Sequence(s) => s.iter_mut().for_each(redact),
         Value::String(s) => {
+            if let Some(clean) = redact_url_query(s) {
+                *s = clean;
+            }
             if let Some(clean) = redact_url_password(s) {
                 *s = clean;
             }
@@ -59,6 +76,38 @@ fn blank_all(v: &mut Value) {
         Value::Null => {}
         other => *other = Value::String(REDACTED.into()),
     }
+}
+
+/// `scheme://host/path?token=abc&n=1` → `…?token=<secret>&n=1`.
+fn redact_url_query(s: &str) -> Option<String> {
+    if !s.contains("://") {
+        return None;
+    }
+    let (base, query) = s.split_once('?')?;
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let mut changed = false;
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if is_secret_param(k) => {
+                changed = true;
+                format!("{k}={REDACTED}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    if !changed {
+        return None;
+    }
+    let mut out = format!("{base}?{}", pairs.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    Some(out)
 }
 
 /// `scheme://user:pass@host` → `scheme://user:<secret>@host`.
@@ -91,6 +140,28 @@ mod tests {
             assert!(!out.contains(secret), "{secret} leaked:\n{out}");
         }
         assert!(out.contains("username: u"));
+        assert!(out.contains("token_url: http://t"));
         assert!(out.contains("http://u:<secret>@proxy:3128"));
+    }
+
+    #[test]
+    fn query_tokens_and_param_labels_never_print() {
+        let doc: Value = serde_yaml::from_str(
+            "receivers:\n  pyroscope_scrape:\n    targets: [{__address__: 'h:1', __param_api_key: lk1, __param_debug: '1'}]\n    params: {access_token: [pt1], seconds: ['5']}\n    http_sd_configs: [{url: 'http://u:up1@sd:80/x?token=qt1&page=2#f'}]\n    bearer_token_file: /run/token\n",
+        )
+        .unwrap();
+        let out = redacted_yaml(&doc).unwrap();
+        for secret in ["lk1", "pt1", "up1", "qt1"] {
+            assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        }
+        for kept in [
+            "__param_debug: '1'",
+            "'5'",
+            "page=2#f",
+            "bearer_token_file: /run/token",
+            "http://u:<secret>@sd:80/x?token=<secret>",
+        ] {
+            assert!(out.contains(kept), "{kept} missing:\n{out}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod expand;
 pub mod http_client;
 pub mod load;
 pub mod merge;
+pub mod redact;
 pub mod secret;
 
 pub use cluster::ClusterConfig;

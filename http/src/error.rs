@@ -61,16 +61,18 @@ impl Error {
 /// reqwest's own message plus the causes below it ("error sending request
 /// for url (…): client error (Connect): tcp connect error: Connection
 /// refused"), since a log line with `%e` would otherwise lose the reason.
+/// URLs in it are redacted (secret-looking query values hidden).
 struct Chain<'a>(&'a reqwest::Error);
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut text = self.0.to_string();
         let mut cur = std::error::Error::source(self.0);
         while let Some(e) = cur {
-            write!(f, ": {e}")?;
+            text.push_str(": ");
+            text.push_str(&e.to_string());
             cur = e.source();
         }
-        Ok(())
+        f.write_str(&profcol_config::redact::redact_urls_in_text(&text))
     }
 }

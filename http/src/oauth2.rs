@@ -59,7 +59,10 @@ pub(crate) struct TokenSource {
 impl std::fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSource")
-            .field("token_url", &self.token_url.as_str())
+            .field(
+                "token_url",
+                &profcol_config::redact::redact_url(&self.token_url),
+            )
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
@@ -164,8 +167,8 @@ impl TokenSource {
             Failure::Status(m) | Failure::Other(m) => m,
         };
         Error::OAuth2 {
-            token_url: self.token_url.to_string(),
-            message,
+            token_url: profcol_config::redact::redact_url(&self.token_url),
+            message: profcol_config::redact::redact_url_in(&message, &self.token_url),
         }
     }
 

@@ -183,50 +183,14 @@ fn hex_head(body: &[u8]) -> String {
     s.join(" ")
 }
 
-/// Replaces the URL inside a client error message by its redacted form.
+/// Replaces the URL inside a client error message by its redacted form
+/// (clients print it without userinfo, so both spellings are replaced).
 pub(crate) fn strip_url(message: &str, url: &url::Url) -> String {
-    message.replace(url.as_str(), &redact_url(url))
+    profcol_config::redact::redact_url_in(message, url)
 }
 
-/// Query parameters whose values are never shown.
-pub(crate) fn is_secret_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "key",
-        "auth",
-        "credential",
-        "signature",
-        "sig",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-}
-
-/// The URL without userinfo and with secret-looking query values hidden.
-pub fn redact_url(url: &url::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    if u.query().is_some() {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if is_secret_param(&k) {
-                    profcol_config::secret::REDACTED.to_string()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    u.to_string()
-}
+pub(crate) use profcol_config::redact::is_secret_param;
+pub use profcol_config::redact::redact_url;
 
 #[cfg(test)]
 mod tests {

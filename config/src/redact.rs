@@ -1,0 +1,126 @@
+//! URL redaction shared by every crate that prints a URL a user configured
+//! (scrape and discovery URLs, exporter endpoints, token URLs): userinfo is
+//! dropped and the values of secret-looking query parameters hidden, in
+//! statuses, logs and error messages alike.
+
+use crate::secret::REDACTED;
+
+/// True for names of query parameters (and `__param_*` labels, config keys)
+/// whose values are never shown: anything mentioning a token, secret,
+/// password, key, auth, credential or signature.
+pub fn is_secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "key",
+        "auth",
+        "credential",
+        "signature",
+        "sig",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+/// The URL without userinfo and with secret-looking query values hidden.
+pub fn redact_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_param(&k) {
+                    REDACTED.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// `message` with every spelling of `url` in it (with and without its
+/// userinfo, as HTTP clients print it) replaced by [`redact_url`].
+pub fn redact_url_in(message: &str, url: &url::Url) -> String {
+    let shown = redact_url(url);
+    let mut without_userinfo = url.clone();
+    let _ = without_userinfo.set_username("");
+    let _ = without_userinfo.set_password(None);
+    message
+        .replace(url.as_str(), &shown)
+        .replace(without_userinfo.as_str(), &shown)
+}
+
+/// Redacts every `scheme://…` URL found in free text (an error from a
+/// library that quotes the URL its own way). Text without URLs is returned
+/// unchanged.
+pub fn redact_urls_in_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+            .map_or(0, |i| i + 1);
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace() || "\"'()<>`,;".contains(c))
+            .map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..start]);
+        let candidate = &rest[start..end];
+        match url::Url::parse(candidate) {
+            Ok(u) if start < at => out.push_str(&redact_url(&u)),
+            _ => out.push_str(candidate),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_userinfo_and_secret_params() {
+        let u = url::Url::parse(
+            "http://user:pw@h:1/debug/pprof/profile?seconds=14&api_token=abc&Key=k",
+        )
+        .unwrap();
+        let r = redact_url(&u);
+        assert_eq!(
+            r,
+            "http://h:1/debug/pprof/profile?seconds=14&api_token=%3Csecret%3E&Key=%3Csecret%3E"
+        );
+    }
+
+    #[test]
+    fn finds_the_url_as_clients_print_it() {
+        let u = url::Url::parse("http://u:pw@h:1/sd?access_token=abc").unwrap();
+        let msg = "error sending request for url (http://h:1/sd?access_token=abc): refused";
+        let out = redact_url_in(msg, &u);
+        assert!(!out.contains("abc") && !out.contains("pw"), "{out}");
+        assert!(
+            out.contains("http://h:1/sd?access_token=%3Csecret%3E"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn redacts_urls_in_free_text() {
+        let t = "failed (http://u:pw@h:1/x?token=abc&n=1), then 'https://a/b?sig=zz' ok";
+        let out = redact_urls_in_text(t);
+        assert_eq!(
+            out,
+            "failed (http://h:1/x?token=%3Csecret%3E&n=1), then 'https://a/b?sig=%3Csecret%3E' ok"
+        );
+        assert_eq!(redact_urls_in_text("no urls here"), "no urls here");
+    }
+}
