@@ -169,6 +169,16 @@ impl ExporterEvents {
         }
     }
 
+    /// One profile encodes to more than the request limit `key` (`limit`
+    /// bytes): it can never be sent, so it is dropped, counted under reason
+    /// `too_large` and logged with the limit's name.
+    pub fn request_too_large(&self, key: &str, limit: u64, bytes: usize) {
+        let detail = format!(
+            "one profile encodes to {bytes} bytes, more than {key} ({limit}); raise {key} or lower the profile's size"
+        );
+        self.dropped("too_large", 1, bytes as u64, &detail);
+    }
+
     /// An attempt failed and will be retried after `wait`.
     pub fn retrying(&self, error: &str, wait: Duration) {
         self.metrics.retries.get_or_create(&self.label).inc();

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod pyroscope;
 pub mod queue;
 pub mod retry;
+pub mod split;
 pub mod storage;
 pub mod storage_codec;
 pub mod tls;

@@ -11,6 +11,7 @@ use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
 use crate::otlp_config::OtlpCommon;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{RetryPolicy, SendError};
+use crate::split::split_to_fit;
 use crate::Error;
 use profcol_config::{join_path, Duration, Problem, Validate};
 use profcol_pdata::otlp_collector::ExportProfilesServiceResponse;
@@ -59,7 +60,12 @@ pub const DEFAULT_GZIP_LEVEL: i32 = 1;
 /// zstd level when `compression_params` is not given (the library's default).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
+/// Default `max_request_bytes`: gRPC servers (grpc-go, the OpenTelemetry
+/// Collector's OTLP receiver) refuse messages over 4 MiB by default.
+pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 << 20;
+
 crate::otlp_raw_config!(RawGrpc {
+    max_request_bytes: u64 = DEFAULT_MAX_REQUEST_BYTES,
     keepalive: Option<Keepalive> = None,
     compression_params: Option<CompressionParams> = None,
 });
@@ -68,6 +74,9 @@ crate::otlp_raw_config!(RawGrpc {
 #[serde(from = "RawGrpc")]
 pub struct OtlpGrpcConfig {
     pub common: OtlpCommon,
+    /// Largest encoded (uncompressed) request; bigger batches are split,
+    /// a single profile over it is dropped and counted. 0 = no limit.
+    pub max_request_bytes: u64,
     pub keepalive: Option<Keepalive>,
     pub compression_params: Option<CompressionParams>,
     pub unknown: Unknown,
@@ -77,6 +86,7 @@ impl From<RawGrpc> for OtlpGrpcConfig {
     fn from(mut raw: RawGrpc) -> Self {
         Self {
             common: raw.split_common(),
+            max_request_bytes: raw.max_request_bytes,
             keepalive: raw.keepalive,
             compression_params: raw.compression_params,
             unknown: raw.unknown,
@@ -168,6 +178,7 @@ struct GrpcSender {
     compression: FrameCompression,
     metadata: MetadataMap,
     timeout: std::time::Duration,
+    max_request_bytes: u64,
     events: Arc<ExporterEvents>,
 }
 
@@ -177,22 +188,29 @@ impl Sender for GrpcSender {
     type Request = Frame;
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Frame>> {
-        let request = profcol_pdata::to_otlp::to_otlp(&batch.records);
-        let encoded = request.encode_to_vec();
-        drop(request);
-        let (profiles, bytes) = (batch.len() as u64, encoded.len() as u64);
-        match frame(&encoded, self.compression) {
-            Ok(request) => vec![Prepared {
-                bytes,
-                profiles,
-                request,
-            }],
-            Err(e) => {
-                self.events
-                    .dropped("encode_failed", profiles, bytes, &e.to_string());
-                Vec::new()
+        let max = self.max_request_bytes;
+        let encode =
+            |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp::to_otlp(r).encode_to_vec();
+        let parts = split_to_fit(batch.records, max, &encode, &mut |n| {
+            self.events.request_too_large("max_request_bytes", max, n);
+        });
+        let mut out = Vec::with_capacity(parts.len());
+        for (encoded, records) in parts {
+            let (bytes, profiles) = (encoded.len() as u64, records.len() as u64);
+            drop(records);
+            match frame(&encoded, self.compression) {
+                Ok(request) => out.push(Prepared {
+                    bytes,
+                    profiles,
+                    request,
+                }),
+                Err(e) => {
+                    self.events
+                        .dropped("encode_failed", profiles, bytes, &e.to_string());
+                }
             }
         }
+        out
     }
 
     async fn send(&self, request: &Frame) -> Result<(), SendError> {
@@ -261,6 +279,7 @@ pub fn start(
         compression: cfg.frame_compression(),
         metadata: metadata(&cfg.common)?,
         timeout: cfg.common.timeout.get(),
+        max_request_bytes: cfg.max_request_bytes,
         events: events.clone(),
     };
     Pipeline::start(

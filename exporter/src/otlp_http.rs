@@ -23,7 +23,14 @@ use std::sync::Arc;
 pub const PROFILES_PATH: &str = "v1development/profiles";
 const PROTOBUF: &str = "application/x-protobuf";
 
-crate::otlp_raw_config!(RawHttp { profiles_endpoint: Option<String> = None });
+/// Default `max_request_bytes`: the OpenTelemetry Collector's OTLP/HTTP
+/// receiver refuses bodies over 20 MiB by default.
+pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 20 << 20;
+
+crate::otlp_raw_config!(RawHttp {
+    profiles_endpoint: Option<String> = None,
+    max_request_bytes: u64 = DEFAULT_MAX_REQUEST_BYTES,
+});
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(from = "RawHttp")]
@@ -31,6 +38,9 @@ pub struct OtlpHttpConfig {
     pub common: OtlpCommon,
     /// The full URL to POST to, instead of `{endpoint}/v1development/profiles`.
     pub profiles_endpoint: Option<String>,
+    /// Largest encoded (uncompressed) request; bigger batches are split,
+    /// a single profile over it is dropped and counted. 0 = no limit.
+    pub max_request_bytes: u64,
     pub unknown: Unknown,
 }
 
@@ -39,6 +49,7 @@ impl From<RawHttp> for OtlpHttpConfig {
         Self {
             common: raw.split_common(),
             profiles_endpoint: raw.profiles_endpoint,
+            max_request_bytes: raw.max_request_bytes,
             unknown: raw.unknown,
         }
     }
@@ -94,6 +105,7 @@ struct HttpSender {
     headers: HeaderMap,
     timeout: std::time::Duration,
     compression: Compression,
+    max_request_bytes: u64,
     events: Arc<ExporterEvents>,
 }
 
@@ -119,20 +131,29 @@ impl Sender for HttpSender {
     type Request = Body;
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Body>> {
-        let profiles = batch.len() as u64;
-        let raw = profcol_pdata::to_otlp::to_otlp(&batch.records).encode_to_vec();
-        match self.compression.compress(raw) {
-            Ok(body) => vec![Prepared {
-                bytes: body.len() as u64,
-                profiles,
-                request: Body(Bytes::from(body)),
-            }],
-            Err(e) => {
-                self.events
-                    .dropped("encode_failed", profiles, 0, &e.to_string());
-                vec![]
+        let max = self.max_request_bytes;
+        let encode =
+            |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp::to_otlp(r).encode_to_vec();
+        let parts = crate::split::split_to_fit(batch.records, max, &encode, &mut |n| {
+            self.events.request_too_large("max_request_bytes", max, n);
+        });
+        let mut out = Vec::with_capacity(parts.len());
+        for (raw, records) in parts {
+            let profiles = records.len() as u64;
+            drop(records);
+            match self.compression.compress(raw) {
+                Ok(body) => out.push(Prepared {
+                    bytes: body.len() as u64,
+                    profiles,
+                    request: Body(Bytes::from(body)),
+                }),
+                Err(e) => {
+                    self.events
+                        .dropped("encode_failed", profiles, 0, &e.to_string());
+                }
             }
         }
+        out
     }
 
     async fn send(&self, body: &Body) -> Result<(), SendError> {
@@ -212,6 +233,7 @@ pub fn start(
         headers: header_map(&cfg.common)?,
         timeout: cfg.common.timeout.get(),
         compression: cfg.common.compression,
+        max_request_bytes: cfg.max_request_bytes,
         events: events.clone(),
     };
     Pipeline::start(

@@ -16,9 +16,13 @@ struct Top {
     endpoint: serde_yaml::Value,
     external_labels: BTreeMap<String, String>,
     sending_queue: QueueConfig,
+    max_request_bytes: Option<u64>,
     #[serde(flatten)]
     unknown: Unknown,
 }
+
+/// Default `max_request_bytes` of one push request.
+pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 16 << 20;
 
 /// One `endpoint` block.
 #[derive(Debug, Clone, Deserialize)]
@@ -119,6 +123,9 @@ pub struct PyroscopeConfig {
     pub endpoints: Vec<EndpointConfig>,
     pub external_labels: BTreeMap<String, String>,
     pub sending_queue: QueueConfig,
+    /// Largest encoded push request; bigger batches are split, a single
+    /// profile over it is dropped and counted. 0 = no limit.
+    pub max_request_bytes: u64,
 }
 
 /// Decodes one endpoint block: the HTTP client keys as an
@@ -203,6 +210,7 @@ pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<PyroscopeConfig, Ve
             endpoints,
             external_labels: top.external_labels,
             sending_queue: top.sending_queue,
+            max_request_bytes: top.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
         })
     } else {
         Err(problems)

@@ -10,6 +10,7 @@ pub mod push_proto;
 use crate::events::ExporterEvents;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{parse_retry_after, GiveUp, SendError};
+use crate::split::split_to_fit;
 use crate::Error;
 use bytes::Bytes;
 use config::{EndpointConfig, PyroscopeConfig};
@@ -44,6 +45,7 @@ struct PushSender {
     timeout: std::time::Duration,
     retry_429: bool,
     external: Labels,
+    max_request_bytes: u64,
     events: Arc<ExporterEvents>,
     metrics: Arc<WriteMetrics>,
     label: EndpointLabels,
@@ -68,6 +70,7 @@ impl PushSender {
     fn new(
         ep: &EndpointConfig,
         external: Labels,
+        max_request_bytes: u64,
         events: Arc<ExporterEvents>,
         metrics: Arc<WriteMetrics>,
         component: &str,
@@ -100,6 +103,7 @@ impl PushSender {
             timeout: ep.remote_timeout.get(),
             retry_429: ep.retry_on_http_429,
             external,
+            max_request_bytes,
             events,
             metrics,
             label,
@@ -162,23 +166,41 @@ impl Sender for PushSender {
                 }],
             });
         }
-        by_tenant
-            .into_iter()
-            .map(|(tenant, (series, raw_bytes))| {
-                let profiles = series.len() as u64;
-                let body = Bytes::from(PushRequest { series }.encode_to_vec());
-                Prepared {
+        let max = self.max_request_bytes;
+        let encode = |s: &[RawProfileSeries]| PushRequest { series: s.to_vec() }.encode_to_vec();
+        let mut out = Vec::new();
+        for (tenant, (series, _)) in by_tenant {
+            let parts = split_to_fit(series, max, &encode, &mut |n| {
+                self.events.request_too_large("max_request_bytes", max, n);
+                self.metrics
+                    .dropped_profiles
+                    .get_or_create(&self.label)
+                    .inc();
+                self.metrics
+                    .dropped_bytes
+                    .get_or_create(&self.label)
+                    .inc_by(n as u64);
+            });
+            for (body, part) in parts {
+                let profiles = part.len() as u64;
+                let raw_bytes = part
+                    .iter()
+                    .flat_map(|s| &s.samples)
+                    .map(|x| x.raw_profile.len() as u64)
+                    .sum();
+                out.push(Prepared {
                     bytes: body.len() as u64,
                     profiles,
                     request: Push {
-                        body,
-                        tenant,
+                        body: Bytes::from(body),
+                        tenant: tenant.clone(),
                         profiles,
                         raw_bytes,
                     },
-                }
-            })
-            .collect()
+                });
+            }
+        }
+        out
     }
 
     async fn send(&self, push: &Push) -> Result<(), SendError> {
@@ -267,7 +289,14 @@ pub fn start(
             id.to_string()
         };
         let events = Arc::new(ExporterEvents::new(events_id, exporter_metrics.clone()));
-        let sender = PushSender::new(ep, external.clone(), events.clone(), metrics.clone(), id)?;
+        let sender = PushSender::new(
+            ep,
+            external.clone(),
+            cfg.max_request_bytes,
+            events.clone(),
+            metrics.clone(),
+            id,
+        )?;
         pipelines.push(Pipeline::start(
             Arc::new(sender),
             &cfg.sending_queue,
