@@ -238,6 +238,14 @@ fn config(receivers: &[String], names: &[&str], out: &Path, admin: u16) -> Strin
     )
 }
 
+/// Replaces `path` at once (write aside, rename), as editors and
+/// ConfigMap updates do.
+fn replace_file(path: &Path, text: &str) {
+    let aside = path.with_extension("tmp");
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
 fn sighup(p: &Running) {
     let pid = p.child.id().to_string();
     assert!(std::process::Command::new("kill")
@@ -307,7 +315,7 @@ fn an_invalid_config_by_sighup_leaves_scraping_uninterrupted_and_is_reported() {
             "scrape_interval: 1s\n    scheme: ftp",
         )
         .replace("exporters: [file]", "exporters: [file, otlp/missing]");
-    std::fs::write(&cfg, bad).unwrap();
+    replace_file(&cfg, &bad);
     sighup(&p);
     wait_until(Duration::from_secs(10), "the failure on /-/ready", || {
         page(admin, "/-/ready").contains("last reload failed")
@@ -368,9 +376,9 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     let out2 = dir.path().join("out2");
     let steady = receiver("steady", target_port, "/steady/mutex", "");
     let names = ["steady", "changing"];
-    std::fs::write(
+    replace_file(
         &cfg,
-        config(
+        &config(
             &[
                 steady.clone(),
                 receiver(
@@ -384,8 +392,7 @@ fn a_valid_reload_rebuilds_only_what_changed() {
             &out,
             admin,
         ),
-    )
-    .unwrap();
+    );
     let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
     let log = capture_log(&mut p);
     assert!(wait_ready(admin, "/-/ready", Duration::from_secs(20)));
@@ -393,9 +400,9 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     scrapes.wait_for("/changing/v1/mutex", 2, Duration::from_secs(10));
 
     // 1. A file change: the changing receiver scrapes another path.
-    std::fs::write(
+    replace_file(
         &cfg,
-        config(
+        &config(
             &[
                 steady.clone(),
                 receiver(
@@ -409,8 +416,7 @@ fn a_valid_reload_rebuilds_only_what_changed() {
             &out,
             admin,
         ),
-    )
-    .unwrap();
+    );
     scrapes.wait_for("/changing/v2/mutex", 1, Duration::from_secs(10));
     let v1_done = scrapes.count("/changing/v1/mutex");
     let before = scrapes.count("/steady/mutex");
@@ -427,9 +433,9 @@ fn a_valid_reload_rebuilds_only_what_changed() {
 
     // 2. POST /-/reload: a new label on the changing receiver and a restarted
     // exporter writing elsewhere. The answer comes once it is applied.
-    std::fs::write(
+    replace_file(
         &cfg,
-        config(
+        &config(
             &[
                 steady.clone(),
                 receiver(
@@ -443,8 +449,7 @@ fn a_valid_reload_rebuilds_only_what_changed() {
             &out2,
             admin,
         ),
-    )
-    .unwrap();
+    );
     let (status, body) = http_post(admin, "/-/reload");
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("Reloaded: "), "{body}");

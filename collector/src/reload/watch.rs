@@ -2,7 +2,8 @@
 //! is read and hashed, and a change of any content asks for a reload. Reading
 //! follows symlinks, so a Kubernetes ConfigMap update (an atomic symlink
 //! swap) counts as a change; a file that cannot be read at the moment (being
-//! replaced) is skipped until it can.
+//! replaced) is skipped until it can. A change must read the same twice,
+//! [`SETTLE`] apart, so that a file caught half-written is not loaded.
 
 use super::Request;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -12,6 +13,16 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the files are read.
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
+/// How long a changed content must stay the same before it is reloaded.
+pub const SETTLE: Duration = Duration::from_millis(200);
+
+async fn read(files: &[String]) -> Option<Vec<u64>> {
+    let files = files.to_vec();
+    tokio::task::spawn_blocking(move || fingerprint(&files))
+        .await
+        .ok()
+        .flatten()
+}
 
 /// One hash per file, or `None` when some file cannot be read now.
 pub fn fingerprint(files: &[String]) -> Option<Vec<u64>> {
@@ -47,16 +58,14 @@ pub fn spawn(
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let now = match tokio::task::spawn_blocking({
-                let files = files.clone();
-                move || fingerprint(&files)
-            })
-            .await
-            {
-                Ok(Some(now)) => now,
-                _ => continue,
+            let Some(now) = read(&files).await else {
+                continue;
             };
-            if last.as_ref() != Some(&now) {
+            if last.as_ref() == Some(&now) {
+                continue;
+            }
+            tokio::time::sleep(SETTLE.min(every)).await;
+            if read(&files).await.as_ref() == Some(&now) {
                 last = Some(now);
                 // A full channel already holds a reload request, which will
                 // read the files as they are then.
