@@ -1,14 +1,15 @@
 //! Throughput of the data path over the real corpus in `testdata/`:
 //! gunzip alone (the floor), decode (gunzip + protobuf + validation), the Go
 //! `profile.Parse`+`Write` equivalent (decode + gzip encode), pprof → OTLP,
-//! pprof → OTLP → protobuf bytes, and one delta step of a cumulative
+//! pprof → OTLP → protobuf bytes, the zero-copy view alone and view →
+//! OTLP bytes (the `convert --to otlp` path), and one delta step of a cumulative
 //! profile. Throughput is in compressed input bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use profcol_pdata::{
-    decode_pprof, decompress, encode_pprof_gzip, to_otlp, DecodeLimits, DeltaComputer, Labels,
-    ProfileRecord,
+    decode_pprof, decompress, encode_pprof_gzip, to_otlp, views_to_otlp_bytes, DecodeLimits,
+    DeltaComputer, Labels, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::hint::black_box;
@@ -57,6 +58,23 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let p = decode_pprof(black_box(&body), &limits).unwrap();
                 to_otlp(&[ProfileRecord::new(Labels::new(), p)]).encode_to_vec()
+            })
+        });
+        g.bench_function("view_decode", |b| {
+            b.iter(|| {
+                let raw = PprofView::decompress(black_box(&body), &limits).unwrap();
+                PprofView::decode(&raw, &limits).unwrap().sample_count()
+            })
+        });
+        g.bench_function("view+otlp_bytes", |b| {
+            b.iter(|| {
+                let raw = PprofView::decompress(black_box(&body), &limits).unwrap();
+                let view = PprofView::decode(&raw, &limits).unwrap();
+                views_to_otlp_bytes(&[ViewRecord {
+                    labels: Labels::new(),
+                    view: &view,
+                }])
+                .len()
             })
         });
         g.finish();

@@ -4,7 +4,7 @@
 //! confirmed by comparing the entry, and a collision probes the next key, so
 //! dedup never merges different entries.
 
-use crate::hash::HashedMap;
+use crate::hash::{HashedMap, HashedMap32};
 use crate::otlp;
 use crate::wire::{i32_varint, put_key, put_varint, Reader, LEN};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
@@ -115,17 +115,19 @@ struct StackTable {
     bytes: Vec<u8>,
     /// `ends[i]` is where stack `i` ends in `bytes` (stack 0 is empty).
     ends: Vec<u32>,
-    index: HashedMap<i32>,
+    /// Keyed by 32 bits of the hash (half the memory of a u64 key): a
+    /// collision only costs a probe, entries are always compared.
+    index: HashedMap32<i32>,
 }
 
 impl StackTable {
-    fn new(capacity: usize) -> Self {
-        let mut index = HashedMap::with_capacity_and_hasher(capacity + 1, Default::default());
-        index.insert(xxh3_64(&[]), 0);
+    fn new(capacity: usize, bytes: usize) -> Self {
+        let mut index = HashedMap32::with_capacity_and_hasher(capacity + 1, Default::default());
+        index.insert(xxh3_64(&[]) as u32, 0);
         let mut ends = Vec::with_capacity(capacity + 1);
         ends.push(0);
         StackTable {
-            bytes: Vec::with_capacity(capacity * 8),
+            bytes: Vec::with_capacity(bytes),
             ends,
             index,
         }
@@ -141,11 +143,11 @@ impl StackTable {
     }
 
     fn intern(&mut self, encoded: &[u8]) -> i32 {
-        let mut h = xxh3_64(encoded);
+        let mut h = xxh3_64(encoded) as u32;
         loop {
             match self.index.get(&h) {
                 Some(&i) if self.get(i as usize) == encoded => return i,
-                Some(_) => h = h.wrapping_add(0x9E37_79B9_7F4A_7C15),
+                Some(_) => h = h.wrapping_add(0x9E37_79B9),
                 None => {
                     let i = i32::try_from(self.ends.len()).unwrap_or(i32::MAX);
                     self.bytes.extend_from_slice(encoded);
@@ -183,6 +185,8 @@ pub(crate) struct Capacity {
     pub mappings: usize,
     pub locations: usize,
     pub stacks: usize,
+    /// Bytes of the packed location indexes of all stacks (an upper bound).
+    pub stack_bytes: usize,
 }
 
 fn hash_words(words: &[u64]) -> u64 {
@@ -261,7 +265,7 @@ impl DictBuilder {
             cap.mappings,
         );
         let locations = Table::new(hash_location(0, 0, &[], &[], &mut scratch), cap.locations);
-        let stacks = StackTable::new(cap.stacks);
+        let stacks = StackTable::new(cap.stacks, cap.stack_bytes);
         DictBuilder {
             strings: Table::new(xxh3_64(b""), cap.strings),
             attributes: Table::new(zero_attr, 0),
@@ -383,6 +387,44 @@ impl DictBuilder {
             },
             self.stacks,
         )
+    }
+
+    /// Frees the dedup indexes once nothing more will be added (before the
+    /// output is allocated, to lower the peak); adding after this still
+    /// works but no longer dedups.
+    pub(crate) fn seal(&mut self) {
+        self.stacks.index = HashedMap32::default();
+        self.strings.index = HashedMap::default();
+        self.attributes.index = HashedMap::default();
+        self.functions.index = HashedMap::default();
+        self.mappings.index = HashedMap::default();
+        self.locations.index = HashedMap::default();
+    }
+
+    /// The size of what [`encode_into`] appends.
+    ///
+    /// [`encode_into`]: DictBuilder::encode_into
+    pub(crate) fn encoded_len(&self) -> usize {
+        use prost::encoding::{message, string};
+        let link = otlp::Link::default();
+        let stacks: usize = (0..self.stacks.len())
+            .map(|i| {
+                let n = self.stacks.get(i).len();
+                let body = if n == 0 {
+                    0
+                } else {
+                    1 + crate::wire::varint_len(n as u64) + n
+                };
+                1 + crate::wire::varint_len(body as u64) + body
+            })
+            .sum();
+        message::encoded_len_repeated(1, &self.mappings.items)
+            + message::encoded_len_repeated(2, &self.locations.items)
+            + message::encoded_len_repeated(3, &self.functions.items)
+            + message::encoded_len_repeated(4, std::slice::from_ref(&link))
+            + string::encoded_len_repeated(5, &self.strings.items)
+            + message::encoded_len_repeated(6, &self.attributes.items)
+            + stacks
     }
 
     /// Appends the protobuf encoding of the dictionary [`finish`] would

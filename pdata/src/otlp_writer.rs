@@ -35,6 +35,8 @@ struct Converted {
     /// Per sample: where its attribute indexes end in `attrs`.
     attr_ends: Vec<u32>,
     attrs: Vec<i32>,
+    /// Encoded size of all samples, per sample type.
+    sample_bytes: Vec<usize>,
 }
 
 /// Converts the records to the protobuf bytes of one
@@ -48,7 +50,11 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
         cap.mappings += h.mapping.len();
         cap.locations += h.location.len();
         cap.stacks += r.view.sample_count();
+        // Dictionary location indexes are below the sum of the location
+        // tables' sizes: that bounds each one's varint.
+        cap.stack_bytes += r.view.location_refs();
     }
+    cap.stack_bytes *= crate::wire::varint_len(cap.locations as u64 + 1);
     let mut dict = DictBuilder::new(cap);
 
     // Pass 1, in record order (the dictionary's order): intern everything.
@@ -62,6 +68,7 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
         let head = c.head();
         let n = view.sample_count();
         let mut out = Converted {
+            sample_bytes: vec![0; head.sample_types.len()],
             head,
             stacks: Vec::with_capacity(n),
             attr_ends: Vec::with_capacity(n),
@@ -72,8 +79,13 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
             if view.read_sample(i, &mut buf).is_err() {
                 buf = SampleBuf::default();
             }
-            out.stacks
-                .push(c.sample(&buf.location_ids, &buf.labels, &mut stack, &mut attrs));
+            let stack_index = c.sample(&buf.location_ids, &buf.labels, &mut stack, &mut attrs);
+            out.stacks.push(stack_index);
+            for (t, size) in out.sample_bytes.iter_mut().enumerate() {
+                let v = buf.values.get(t).copied().unwrap_or(0);
+                let len = sample_len(stack_index, &attrs, v).0;
+                *size += 1 + varint_len(len as u64) + len;
+            }
             out.attrs.extend_from_slice(&attrs);
             out.attr_ends
                 .push(u32::try_from(out.attrs.len()).unwrap_or(u32::MAX));
@@ -99,11 +111,19 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
         }
     }
 
-    let estimate: usize = records
+    dict.seal();
+    // Reserve the whole output up front (samples and dictionary exactly,
+    // generous room for the rest), so the buffer is never copied to grow.
+    let samples: usize = converted.iter().flat_map(|c| &c.sample_bytes).sum();
+    let profiles: usize = converted.iter().map(|c| c.sample_bytes.len()).sum();
+    let labels: usize = groups
         .iter()
-        .map(|r| r.view.sample_count() * r.view.header().sample_type.len() * 14)
+        .flat_map(|(l, _)| l.iter())
+        .map(|(k, v)| k.len() + v.len() + 32)
         .sum();
-    let mut out = Vec::with_capacity(estimate + 4096);
+    let mut out = Vec::with_capacity(
+        samples + dict.encoded_len() + labels + 256 * (profiles + groups.len() + 1),
+    );
     let mut values = Vec::new();
     for (labels, members) in &groups {
         let rp_start = out.len();
@@ -157,6 +177,22 @@ fn packed_i32s(out: &mut Vec<u8>, field: u32, xs: &[i32]) {
     }
 }
 
+/// The encoded size of an OTLP sample's body, and of its packed attribute
+/// indexes.
+#[inline]
+fn sample_len(stack: i32, attrs: &[i32], value: i64) -> (usize, usize) {
+    let stack = i32_varint(stack);
+    let attrs_len: usize = attrs.iter().map(|&x| varint_len(i32_varint(x))).sum();
+    let mut len = 2 + varint_len(value as u64);
+    if stack != 0 {
+        len += 1 + varint_len(stack);
+    }
+    if attrs_len != 0 {
+        len += 1 + varint_len(attrs_len as u64) + attrs_len;
+    }
+    (len, attrs_len)
+}
+
 /// Writes the body of the OTLP profile of sample type `t` (field by field
 /// in tag order, defaults left out, as prost does).
 fn write_profile(
@@ -174,24 +210,21 @@ fn write_profile(
         let attrs = c.attrs.get(attr_start..attr_end as usize).unwrap_or(&[]);
         attr_start = attr_end as usize;
         view.read_values(i, values);
-        let v = values.get(t).copied().unwrap_or(0) as u64;
-        let stack = i32_varint(stack);
-        let attrs_len: usize = attrs.iter().map(|&x| varint_len(i32_varint(x))).sum();
-        let v_len = varint_len(v);
-        let mut len = 2 + v_len;
-        if stack != 0 {
-            len += 1 + varint_len(stack);
-        }
-        if attrs_len != 0 {
-            len += 1 + varint_len(attrs_len as u64) + attrs_len;
-        }
+        let v = values.get(t).copied().unwrap_or(0);
+        let (len, attrs_len) = sample_len(stack, attrs, v);
         put_key(out, 2, LEN);
         put_varint(out, len as u64);
-        put_varint_field(out, 1, stack);
-        packed_i32s(out, 2, attrs);
+        put_varint_field(out, 1, i32_varint(stack));
+        if attrs_len != 0 {
+            put_key(out, 2, LEN);
+            put_varint(out, attrs_len as u64);
+            for &x in attrs {
+                put_varint(out, i32_varint(x));
+            }
+        }
         put_key(out, 4, LEN);
-        put_varint(out, v_len as u64);
-        put_varint(out, v);
+        put_varint(out, varint_len(v as u64) as u64);
+        put_varint(out, v as u64);
     }
     let time = u64::try_from(h.time_nanos).unwrap_or(0);
     if time != 0 {

@@ -59,6 +59,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
         cap.mappings += p.mapping.len();
         cap.locations += p.location.len();
         cap.stacks += p.sample.len();
+        cap.stack_bytes += p.sample.len() * 16;
     }
     let mut dict = DictBuilder::new(cap);
     let mut resources: Vec<otlp::ResourceProfiles> = Vec::new();

@@ -31,6 +31,8 @@ pub struct PprofView<'a> {
     /// Byte ranges of the sample messages in `data`.
     samples: Vec<(u32, u32)>,
     data: &'a [u8],
+    /// Location ids over all samples.
+    location_refs: usize,
 }
 
 /// One sample, read into reusable buffers.
@@ -124,17 +126,19 @@ impl<'a> PprofView<'a> {
                 _ => r.skip(wt)?,
             }
         }
-        let view = PprofView {
+        let mut view = PprofView {
             header,
             strings,
             samples,
             data,
+            location_refs: 0,
         };
-        view.validate(limits)?;
+        view.location_refs = view.validate(limits)?;
         Ok(view)
     }
 
-    fn validate(&self, limits: &DecodeLimits) -> Result<(), Error> {
+    /// Validates; returns the number of location ids over all samples.
+    fn validate(&self, limits: &DecodeLimits) -> Result<usize, Error> {
         let checker = validate_tables(
             &self.header,
             self.strings.first().copied(),
@@ -143,11 +147,18 @@ impl<'a> PprofView<'a> {
             limits,
         )?;
         let mut buf = SampleBuf::default();
+        let mut refs = 0usize;
         for i in 0..self.samples.len() {
             self.read_sample(i, &mut buf)?;
             checker.check_sample(i, &buf.location_ids, buf.values.len(), &buf.labels)?;
+            refs += buf.location_ids.len();
         }
-        Ok(())
+        Ok(refs)
+    }
+
+    /// The number of location ids over all samples.
+    pub fn location_refs(&self) -> usize {
+        self.location_refs
     }
 
     /// Everything but the samples and the string table.
@@ -193,7 +204,10 @@ impl<'a> PprofView<'a> {
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
-                1 => r.repeated(wt, |v| buf.location_ids.push(v))?,
+                1 => {
+                    let ids = &mut buf.location_ids;
+                    r.repeated(wt, |v| ids.push(v))?
+                }
                 2 => r.repeated(wt, |v| buf.values.push(v as i64))?,
                 3 => buf.labels.push(label(r.message(wt)?)?),
                 _ => r.skip(wt)?,

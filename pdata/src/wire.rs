@@ -37,7 +37,7 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn varint(&mut self) -> Result<u64, Error> {
         // Fast path: one byte.
         if let Some(&b) = self.buf.get(self.pos) {
@@ -46,6 +46,12 @@ impl<'a> Reader<'a> {
                 return Ok(u64::from(b));
             }
         }
+        self.varint_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn varint_slow(&mut self) -> Result<u64, Error> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let Some(&b) = self.buf.get(self.pos) else {
@@ -145,8 +151,13 @@ impl<'a> Reader<'a> {
             }
             LEN => {
                 let mut r = Reader::new(self.bytes()?);
-                while !r.is_empty() {
-                    f(r.varint()?);
+                while let Some(&b) = r.buf.get(r.pos) {
+                    if b < 0x80 {
+                        r.pos += 1;
+                        f(u64::from(b));
+                    } else {
+                        f(r.varint_slow()?);
+                    }
                 }
                 Ok(())
             }

@@ -1,0 +1,164 @@
+//! Memory of conversion, per profile file: peak heap while converting
+//! pprof → OTLP protobuf bytes (output included) relative to the profile's
+//! decompressed size, for the zero-copy path (`PprofView` →
+//! `views_to_otlp_bytes`, what `profcol convert --to otlp` runs) and the
+//! general path (`decode_pprof` → `to_otlp` → `encode_to_vec`, what the
+//! exporters run); and the heap a `DeltaComputer` keeps per series after
+//! one and after two scrapes.
+//!
+//! `cargo run --release -p profcol-pdata --example convert_memory [FILES…]`
+//! (default: every `testdata/*.pb.gz`). A counting global allocator tracks
+//! live and peak heap bytes; the compressed input is read before measuring.
+//! "work" is the peak less the output buffer the caller keeps.
+#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
+
+use profcol_pdata::{
+    decode_pprof, to_otlp, views_to_otlp_bytes, DecodeLimits, DeltaComputer, Labels, PprofView,
+    ProfileRecord, ViewRecord,
+};
+use prost::Message;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts live heap bytes and their high-water mark.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(n: usize) {
+    let live = LIVE.fetch_add(n, Ordering::Relaxed) + n;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns its result with the peak heap it added above the
+/// heap live when it started.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed) - base)
+}
+
+fn main() {
+    let mut files: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    if files.is_empty() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        files = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".pb.gz"))
+            .collect();
+        files.sort();
+    }
+    let limits = DecodeLimits::default();
+    println!(
+        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12} {:>8} {:>12} {:>8} {:>11} {:>7} {:>11} {:>7}",
+        "file",
+        "gz bytes",
+        "raw bytes",
+        "otlp bytes",
+        "fast peak",
+        "x raw",
+        "fast work",
+        "x raw",
+        "prost peak",
+        "x raw",
+        "delta 1st",
+        "% raw",
+        "delta 2nd",
+        "% raw"
+    );
+    for f in &files {
+        let body = std::fs::read(f).unwrap();
+        let raw_len = PprofView::decompress(&body, &limits).unwrap().len();
+
+        let (out_len, fast) = peak_of(|| {
+            let raw = PprofView::decompress(&body, &limits).unwrap();
+            let view = PprofView::decode(&raw, &limits).unwrap();
+            let out = views_to_otlp_bytes(&[ViewRecord {
+                labels: Labels::new(),
+                view: &view,
+            }]);
+            (out.len(), out.capacity())
+        });
+        let (out_len, out_cap) = out_len;
+        let (_, general) = peak_of(|| {
+            let p = decode_pprof(&body, &limits).unwrap();
+            to_otlp(&[ProfileRecord::new(Labels::new(), p)])
+                .encode_to_vec()
+                .len()
+        });
+        assert!(out_len > 0 && out_cap >= out_len);
+        // Working memory: the peak less the output the caller keeps.
+        let work = fast.saturating_sub(out_cap);
+
+        // Delta state: what the computer keeps once the scraped profiles
+        // (given by value) and its outputs are dropped.
+        let p = decode_pprof(&body, &limits).unwrap();
+        let base = LIVE.load(Ordering::Relaxed);
+        let mut d = DeltaComputer::new();
+        drop(d.apply(p.clone(), 1));
+        let first = LIVE.load(Ordering::Relaxed) - base;
+        drop(d.apply(p.clone(), 2));
+        let second = LIVE.load(Ordering::Relaxed) - base;
+        drop(d);
+
+        let name = f.file_name().unwrap().to_string_lossy();
+        let x = |n: usize| n as f64 / raw_len as f64;
+        println!(
+            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8.2} {:>12} {:>8.2} {:>12} {:>8.2} {:>11} {:>6.1}% {:>11} {:>6.1}%",
+            name.trim_end_matches(".pb.gz"),
+            body.len(),
+            raw_len,
+            out_len,
+            fast,
+            x(fast),
+            work,
+            x(work),
+            general,
+            x(general),
+            first,
+            100.0 * x(first),
+            second,
+            100.0 * x(second)
+        );
+    }
+}
