@@ -289,3 +289,80 @@ async fn rejoin_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn config(name: &str, port: u16, peer: u16) -> ClusterConfig {
+        ClusterConfig {
+            enabled: true,
+            node_name: Some(name.into()),
+            listen_address: format!("127.0.0.1:{port}"),
+            join_peers: vec![format!("127.0.0.1:{peer}")],
+            gossip_interval: profcol_config::Duration::from_millis(100),
+            // Failure detection alone would take ~10 s: only the leave
+            // announcement can make the test's bound.
+            failure_detection_threshold: 100.0,
+            ..ClusterConfig::default()
+        }
+    }
+
+    fn free_udp_port() -> u16 {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    async fn wait_members(w: &mut ClusterWatch, n: usize, limit: Duration) -> ClusterView {
+        let got = tokio::time::timeout(limit, w.wait_for(|v| v.members.len() == n))
+            .await
+            .map(|r| r.map(|v| v.clone()));
+        match got {
+            Ok(Ok(v)) => v,
+            _ => panic!("never {n} members: {:?}", w.borrow().clone()),
+        }
+    }
+
+    #[tokio::test]
+    async fn two_nodes_meet_and_a_leaving_one_is_dropped_at_once() {
+        let (pa, pb) = (free_udp_port(), free_udp_port());
+        let ta = Telemetry::default();
+        let a = Cluster::start(&config("a", pa, pb), &ta).await.unwrap();
+        let b = Cluster::start(&config("b", pb, pa), &Telemetry::default())
+            .await
+            .unwrap();
+        let mut wa = a.watch();
+        let v = wait_members(&mut wa, 2, Duration::from_secs(5)).await;
+        assert_eq!(v, ClusterView::new("a", ["a".into(), "b".into()]));
+        assert_eq!(b.view().members, ["a", "b"]);
+        assert!(ta.encode().contains("profcol_cluster_members 2"));
+
+        let left = Instant::now();
+        b.leave(Duration::from_secs(2)).await;
+        let v = wait_members(&mut wa, 1, Duration::from_secs(3)).await;
+        assert_eq!(v.members, ["a"]);
+        assert!(left.elapsed() < Duration::from_secs(3));
+        let page = ta.encode();
+        assert!(page.contains("profcol_cluster_members 1"), "{page}");
+        assert!(
+            page.contains("profcol_cluster_membership_changes_total 2"),
+            "{page}"
+        );
+        a.leave(Duration::from_millis(100)).await;
+    }
+
+    #[test]
+    fn the_node_name_defaults_to_the_host_name() {
+        let named = ClusterConfig {
+            node_name: Some(" n1 ".into()),
+            ..ClusterConfig::default()
+        };
+        assert_eq!(node_name(&named).unwrap(), "n1");
+        let host = node_name(&ClusterConfig::default()).unwrap();
+        assert!(!host.is_empty() && host.trim() == host);
+    }
+}
