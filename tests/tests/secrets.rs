@@ -417,7 +417,22 @@ service:
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(5));
+    // A few seconds of scrapes, failures and retries; longer on a slow
+    // machine until both exporters have tried the backend.
+    let started = Instant::now();
+    loop {
+        let seen = backend_seen.lock().unwrap().clone();
+        let pushed = seen.iter().any(|s| s.line.starts_with("POST /push"));
+        let exported = seen
+            .iter()
+            .any(|s| s.line.starts_with("POST /v1development/profiles"));
+        if (pushed && exported && started.elapsed() > Duration::from_secs(5))
+            || started.elapsed() > Duration::from_secs(30)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let (status, page) = get(admin, "/metrics", None);
     assert_eq!(status, 401, "{page}");
