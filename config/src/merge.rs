@@ -37,8 +37,12 @@ pub fn split_set_key(key: &str) -> Vec<String> {
 /// Applies one `--set k=v` to `doc`. The value is read as a YAML scalar or
 /// flow collection (`--set a=[x,y]`).
 pub fn apply_set(doc: &mut Value, arg: &str) -> Result<(), Error> {
+    // The value may be a secret: errors show only the key.
     let err = |reason: &str| Error::Set {
-        arg: arg.to_string(),
+        arg: match arg.split_once('=') {
+            Some((key, _)) => format!("{key}=…"),
+            None => arg.to_string(),
+        },
         reason: reason.to_string(),
     };
     let (key, raw) = arg
@@ -104,5 +108,17 @@ mod tests {
         let mut doc = Value::Null;
         assert!(apply_set(&mut doc, "novalue").is_err());
         assert!(apply_set(&mut doc, "a..b=1").is_err());
+    }
+
+    #[test]
+    fn set_errors_do_not_echo_the_value() {
+        let mut doc = Value::Null;
+        let e = apply_set(&mut doc, "exporters.x.password=[hunter2").unwrap_err();
+        let shown = e.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.starts_with("invalid --set \"exporters.x.password=…\""),
+            "{shown}"
+        );
     }
 }
