@@ -22,7 +22,7 @@ use profcol_config::collector::MetricsConfig;
 use profcol_pdata::Telemetry;
 use profcol_receiver::ReceiverHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 /// What the pages read.
@@ -46,25 +46,6 @@ impl AdminState {
             ready: Arc::default(),
             cluster: None,
         }
-    }
-
-    /// Every receiver's targets, by receiver id.
-    pub fn targets(&self) -> Vec<(String, Vec<serde_json::Value>)> {
-        let receivers = self
-            .receivers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        receivers
-            .iter()
-            .map(|(id, h)| {
-                let list = h
-                    .targets()
-                    .iter()
-                    .filter_map(|t| serde_json::to_value(t).ok())
-                    .collect();
-                (id.clone(), list)
-            })
-            .collect()
     }
 }
 
