@@ -240,6 +240,13 @@ impl Running {
                 }
             }
         }
+        if let Some(level) = &plan.log_level {
+            match crate::logging::set_level(level) {
+                Ok(true) => info!(filter = %level, "Log level changed."),
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "Cannot change the log level."),
+            }
+        }
         for key in &plan.needs_restart {
             warn!(key = %key, "This setting changed but only takes effect after a restart.");
         }

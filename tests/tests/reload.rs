@@ -399,10 +399,11 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     scrapes.wait_for("/steady/mutex", 3, Duration::from_secs(10));
     scrapes.wait_for("/changing/v1/mutex", 2, Duration::from_secs(10));
 
-    // 1. A file change: the changing receiver scrapes another path.
+    // 1. A file change: the changing receiver scrapes another path, and the
+    // log level goes to debug.
     replace_file(
         &cfg,
-        &config(
+        &(config(
             &[
                 steady.clone(),
                 receiver(
@@ -415,7 +416,7 @@ fn a_valid_reload_rebuilds_only_what_changed() {
             &names,
             &out,
             admin,
-        ),
+        ) + "    logs: {level: debug}\n"),
     );
     scrapes.wait_for("/changing/v2/mutex", 1, Duration::from_secs(10));
     let v1_done = scrapes.count("/changing/v1/mutex");
@@ -485,6 +486,14 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     assert_eq!(started("pyroscope_scrape/steady"), 1, "{log}");
     assert_eq!(started("pyroscope_scrape/changing"), 3, "{log}");
     assert!(log.contains("config file change"), "{log}");
+    // The level went to debug and back to info without a restart.
+    assert_eq!(log.matches("Log level changed.").count(), 2, "{log}");
+    let debug_part = log
+        .split("Log level changed.")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(debug_part.contains(" level=debug "), "{log}");
     assert!(log.contains("POST /-/reload"), "{log}");
     let gap = scrapes.longest_gap("/steady/mutex");
     assert!(gap < INTERVAL * 3 / 2, "steady paused for {gap:?}\n{log}");

@@ -70,6 +70,8 @@ pub struct Plan {
     pub wiring_changed: bool,
     /// Settings that changed but only take effect after a restart.
     pub needs_restart: Vec<String>,
+    /// The new `service.telemetry.logs.level`, when it changed.
+    pub log_level: Option<String>,
 }
 
 impl Plan {
@@ -87,6 +89,8 @@ impl Plan {
             exporters: Changes::between(old, new, Kind::Exporter),
             wiring_changed: wiring(old) != wiring(new),
             needs_restart,
+            log_level: (old.service.telemetry.logs.level != new.service.telemetry.logs.level)
+                .then(|| new.service.telemetry.logs.level.clone()),
         }
     }
 
@@ -110,42 +114,46 @@ impl Plan {
     }
 }
 
-/// `service` settings other than the pipelines and the shutdown timeout are
-/// read once at start-up; name those that differ (`telemetry` one level down).
+/// Settings reloaded without a restart.
+const RELOADABLE: [&str; 3] = [
+    "service::pipelines",
+    "service::shutdown_timeout",
+    "service::telemetry::logs::level",
+];
+
+/// `service` settings read once at start-up that differ, by key path
+/// (`telemetry` and its `logs` block one level down).
 fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<String> {
-    fn mapping(c: &CollectorConfig) -> serde_yaml::Mapping {
-        match serde_yaml::to_value(&c.service) {
-            Ok(serde_yaml::Value::Mapping(m)) => m,
-            _ => serde_yaml::Mapping::new(),
+    fn walk(a: &serde_yaml::Value, b: &serde_yaml::Value, path: &str, out: &mut Vec<String>) {
+        if a == b {
+            return;
         }
-    }
-    fn differing(a: &serde_yaml::Mapping, b: &serde_yaml::Mapping, prefix: &str) -> Vec<String> {
-        let mut keys: Vec<&serde_yaml::Value> = a.keys().chain(b.keys()).collect();
-        keys.dedup();
-        let mut out: Vec<String> = Vec::new();
-        for k in keys {
-            let name = format!("{prefix}::{}", k.as_str().unwrap_or_default());
-            if a.get(k) != b.get(k) && !out.contains(&name) {
-                out.push(name);
+        let descend = matches!(
+            path,
+            "service" | "service::telemetry" | "service::telemetry::logs"
+        );
+        match (a, b) {
+            (serde_yaml::Value::Mapping(ma), serde_yaml::Value::Mapping(mb)) if descend => {
+                let null = serde_yaml::Value::Null;
+                let mut keys: Vec<&serde_yaml::Value> = ma.keys().collect();
+                keys.extend(mb.keys().filter(|k| !ma.contains_key(*k)));
+                for k in keys {
+                    let child = format!("{path}::{}", k.as_str().unwrap_or_default());
+                    walk(
+                        ma.get(k).unwrap_or(&null),
+                        mb.get(k).unwrap_or(&null),
+                        &child,
+                        out,
+                    );
+                }
             }
+            _ => out.push(path.to_string()),
         }
-        out
     }
-    let (a, b) = (mapping(old), mapping(new));
+    let value = |c: &CollectorConfig| serde_yaml::to_value(&c.service).unwrap_or_default();
     let mut out = Vec::new();
-    for name in differing(&a, &b, "service") {
-        match name.as_str() {
-            "service::pipelines" | "service::shutdown_timeout" => {}
-            "service::telemetry" => {
-                let sub = |m: &serde_yaml::Mapping| match m.get("telemetry") {
-                    Some(serde_yaml::Value::Mapping(t)) => t.clone(),
-                    _ => serde_yaml::Mapping::new(),
-                };
-                out.extend(differing(&sub(&a), &sub(&b), "service::telemetry"));
-            }
-            _ => out.push(name),
-        }
-    }
+    walk(&value(old), &value(new), "service", &mut out);
+    out.retain(|p| !RELOADABLE.contains(&p.as_str()));
     out
 }
 
@@ -209,7 +217,9 @@ service:
   pipelines:
     profiles: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/new], exporters: [debug, file]}
   telemetry:
-    logs: {level: debug}
+    logs: {level: debug, format: json}
+    metrics: {address: '127.0.0.1:9999'}
+  memory_limit_mib: 100
 ";
         let plan = Plan::new(&cfg(OLD), &cfg(new));
         assert_eq!(ids(&plan.receivers.kept), ["pyroscope_scrape/a"]);
@@ -220,7 +230,15 @@ service:
         assert_eq!(ids(&plan.exporters.kept), ["debug"]);
         assert_eq!(ids(&plan.exporters.changed), ["file"]);
         assert!(plan.wiring_changed);
-        assert_eq!(plan.needs_restart, ["service::telemetry::logs"]);
+        assert_eq!(
+            plan.needs_restart,
+            [
+                "service::telemetry::logs::format",
+                "service::telemetry::metrics",
+                "service::memory_limit_mib",
+            ]
+        );
+        assert_eq!(plan.log_level.as_deref(), Some("debug"));
         assert_eq!(
             plan.summary(),
             "receivers added pyroscope_scrape/new; restarted pyroscope_scrape/b; removed pyroscope_scrape/gone; exporters restarted file; pipelines rewired"
@@ -236,6 +254,7 @@ service:
         assert!(plan.exporters.to_stop().next().is_none());
         assert!(!plan.wiring_changed);
         assert!(plan.needs_restart.is_empty());
+        assert!(plan.log_level.is_none());
         assert_eq!(plan.summary(), "no component changed");
     }
 
