@@ -186,6 +186,28 @@ impl Node {
     }
 }
 
+/// The pages of node `i`: each listed job is owned by `i` and there is one
+/// per owned target (one profile type); the HTML names the members.
+fn check_pages(node: &Node, owned: usize) {
+    let (_, body) = http_get(node.admin, "/api/v1/targets").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let jobs = v["data"]["receivers"]["pyroscope_scrape"]
+        .as_array()
+        .unwrap();
+    assert_eq!(jobs.len(), owned);
+    let me = format!("n{}", node.index);
+    assert!(jobs.iter().all(|j| j["owner"] == me.as_str()), "{jobs:?}");
+    let (_, html) = http_get(node.admin, "/targets").unwrap();
+    let html = String::from_utf8_lossy(&html);
+    assert!(
+        html.contains(&format!(
+            "this node is <b>{me}</b>; 3 live members: n0, n1, n2"
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&format!("This node owns {owned} of {TARGETS} targets")));
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
@@ -347,6 +369,9 @@ fn three_nodes_share_targets_and_heal() {
         .map(|n| first.values().filter(|o| **o == n).count())
         .collect();
     assert!(shares.iter().all(|s| *s >= 50), "uneven split: {shares:?}");
+    for n in &nodes {
+        check_pages(n, shares[n.index]);
+    }
 
     // Kill n2: once both survivors notice, its targets move within two
     // intervals, and the survivors keep their own.
