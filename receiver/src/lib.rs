@@ -154,6 +154,7 @@ pub fn start_receiver(
         let fut = discovery::http_sd::run(
             url,
             refresh,
+            sd.max_response_size.0,
             client,
             source,
             dctx.clone(),

@@ -234,7 +234,7 @@ fn hostile_targets_are_refused_and_memory_stays_bounded() {
             "/endless",
             "response body is larger than max_body_size (16777216 bytes)",
         ),
-        ("/slowloris", "scrape timed out after 4s"),
+        ("/slowloris", "scrape timed out after"),
         (
             "/labels",
             "profile has 10000 labels on one sample, more than max_labels_per_sample (1000)",

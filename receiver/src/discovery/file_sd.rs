@@ -5,6 +5,7 @@
 //! cannot be read or parsed keeps its last good groups.
 
 use super::{DiscoveryContext, RawGroup, TargetGroup};
+use crate::byte_size::ByteSize;
 use profcol_config::{join_path, Duration, Problem, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -16,11 +17,14 @@ use tokio_util::sync::CancellationToken;
 /// How often matched files are checked for changes (or the refresh
 /// interval, when that is shorter).
 pub const CHANGE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
-/// Largest target file accepted.
-const MAX_FILE: u64 = 16 << 20;
+/// Default `max_file_size`: the largest target file accepted.
+pub const DEFAULT_MAX_FILE_SIZE: ByteSize = ByteSize::mib(16);
 
 fn default_refresh() -> Duration {
     Duration::from_secs(300)
+}
+fn default_max_file_size() -> ByteSize {
+    DEFAULT_MAX_FILE_SIZE
 }
 
 /// One `file_sd_configs` entry.
@@ -31,6 +35,9 @@ pub struct FileSdConfig {
     pub files: Vec<String>,
     #[serde(default = "default_refresh")]
     pub refresh_interval: Duration,
+    /// A larger file is refused (its last good groups stay).
+    #[serde(default = "default_max_file_size")]
+    pub max_file_size: ByteSize,
 }
 
 fn has_known_extension(p: &str) -> bool {
@@ -66,6 +73,12 @@ impl Validate for FileSdConfig {
                 "refresh_interval must be greater than 0",
             ));
         }
+        if self.max_file_size.0 == 0 {
+            problems.push(Problem::new(
+                join_path(path, "max_file_size"),
+                "max_file_size must be greater than 0",
+            ));
+        }
     }
 }
 
@@ -79,6 +92,7 @@ struct FileState {
 pub struct FileSd {
     patterns: Vec<String>,
     files: BTreeMap<PathBuf, FileState>,
+    max_file_size: u64,
 }
 
 impl FileSd {
@@ -86,7 +100,14 @@ impl FileSd {
         Self {
             patterns,
             files: BTreeMap::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE.0 as u64,
         }
+    }
+
+    /// Refuses files larger than `bytes`.
+    pub fn with_max_file_size(mut self, bytes: usize) -> Self {
+        self.max_file_size = bytes as u64;
+        self
     }
 
     fn matched(&self) -> (Vec<PathBuf>, Vec<String>) {
@@ -123,7 +144,7 @@ impl FileSd {
             if !full && known == Some(stamp) && stamp.is_some() {
                 continue;
             }
-            match read_file(&path) {
+            match read_file(&path, self.max_file_size) {
                 Ok(groups) => {
                     self.files.insert(path, FileState { stamp, groups });
                 }
@@ -156,10 +177,13 @@ impl FileSd {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<TargetGroup>, String> {
+fn read_file(path: &Path, max: u64) -> Result<Vec<TargetGroup>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.len() > MAX_FILE {
-        return Err(format!("file is larger than {MAX_FILE} bytes"));
+    if meta.len() > max {
+        return Err(format!(
+            "file has {} bytes, more than max_file_size ({max} bytes)",
+            meta.len()
+        ));
     }
     let body = std::fs::read(path).map_err(|e| e.to_string())?;
     let name = path.to_string_lossy();
@@ -187,7 +211,7 @@ pub async fn run(
         .max(std::time::Duration::from_millis(1));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut sd = FileSd::new(cfg.files);
+    let mut sd = FileSd::new(cfg.files).with_max_file_size(cfg.max_file_size.0);
     let mut last_full: Option<Instant> = None;
     let mut last_sent: Option<Vec<TargetGroup>> = None;
     loop {

@@ -3,6 +3,7 @@
 //! it is polled every `refresh_interval` (default 60s).
 
 use super::{DiscoveryContext, RawGroup, TargetGroup};
+use crate::byte_size::ByteSize;
 use crate::fetch::{read_body_capped, redact_url, strip_url};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use profcol_http::HttpClient;
@@ -11,11 +12,14 @@ use std::collections::BTreeMap;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-/// Largest discovery answer accepted.
-const MAX_RESPONSE: usize = 16 << 20;
+/// Default `max_response_size`: the largest discovery answer accepted.
+pub const DEFAULT_MAX_RESPONSE_SIZE: ByteSize = ByteSize::mib(16);
 
 fn default_refresh() -> Duration {
     Duration::from_secs(60)
+}
+fn default_max_response_size() -> ByteSize {
+    DEFAULT_MAX_RESPONSE_SIZE
 }
 
 /// One `http_sd_configs` entry; accepts the shared HTTP client blocks.
@@ -25,6 +29,9 @@ pub struct HttpSdConfig {
     pub url: Option<String>,
     #[serde(default = "default_refresh")]
     pub refresh_interval: Duration,
+    /// A larger answer is refused (the last good targets stay).
+    #[serde(default = "default_max_response_size")]
+    pub max_response_size: ByteSize,
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten)]
@@ -54,6 +61,12 @@ impl Validate for HttpSdConfig {
                 "refresh_interval must be greater than 0",
             ));
         }
+        if self.max_response_size.0 == 0 {
+            problems.push(Problem::new(
+                join_path(path, "max_response_size"),
+                "max_response_size must be greater than 0",
+            ));
+        }
         self.http.validate(path, problems);
     }
 }
@@ -62,6 +75,7 @@ impl Validate for HttpSdConfig {
 pub async fn run(
     url: url::Url,
     refresh: std::time::Duration,
+    max_response_size: usize,
     client: HttpClient,
     source: String,
     ctx: DiscoveryContext,
@@ -78,7 +92,7 @@ pub async fn run(
         }
         let result = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = tokio::time::timeout(refresh, fetch(&client, &url)) => r,
+            r = tokio::time::timeout(refresh, fetch_capped(&client, &url, max_response_size)) => r,
         };
         match result {
             Ok(Ok(groups)) => {
@@ -98,6 +112,15 @@ pub async fn run(
 }
 
 pub(crate) async fn fetch(client: &HttpClient, url: &url::Url) -> Result<Vec<TargetGroup>, String> {
+    fetch_capped(client, url, DEFAULT_MAX_RESPONSE_SIZE.0).await
+}
+
+/// GETs and parses the target groups; an answer over `max` bytes is refused.
+async fn fetch_capped(
+    client: &HttpClient,
+    url: &url::Url,
+    max: usize,
+) -> Result<Vec<TargetGroup>, String> {
     let req = client.request(reqwest::Method::GET, url.clone());
     let resp = client
         .send(req)
@@ -118,9 +141,12 @@ pub(crate) async fn fetch(client: &HttpClient, url: &url::Url) -> Result<Vec<Tar
             "unsupported content type {content_type:?} (want application/json)"
         ));
     }
-    let body = read_body_capped(resp, MAX_RESPONSE)
-        .await
-        .map_err(|e| e.to_string())?;
+    let body = read_body_capped(resp, max).await.map_err(|e| match e {
+        crate::Error::BodyTooLarge { limit } => {
+            format!("response is larger than max_response_size ({limit} bytes)")
+        }
+        other => other.to_string(),
+    })?;
     parse(&body, &redact_url(url))
 }
 
