@@ -131,6 +131,13 @@ impl Cluster {
             advertise,
             stop.clone(),
         )));
+        info!(
+            node = %name,
+            listen = %listen,
+            advertise = %advertise,
+            peers = cfg.join_peers.len(),
+            "Cluster gossip started."
+        );
         if !cfg.join_peers.is_empty() {
             // Receivers start with the view they are given: give the peers a
             // few gossip rounds to be counted, so that a starting node does
@@ -142,13 +149,6 @@ impl Cluster {
                 info!(waited = ?limit, "No cluster peer is live yet; starting as the only member.");
             }
         }
-        info!(
-            node = %name,
-            listen = %listen,
-            advertise = %advertise,
-            peers = cfg.join_peers.len(),
-            "Cluster gossip started."
-        );
         Ok(Self {
             handle,
             view,
