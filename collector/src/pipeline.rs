@@ -451,4 +451,62 @@ mod tests {
         assert!(!has_storage(Some(&body("sending_queue: {storage: null}"))));
         assert!(!has_storage(None));
     }
+
+    fn settings(dir: &std::path::Path, out: &str, label: &str) -> Settings {
+        let path = dir.join(format!("{label}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "receivers:\n  pyroscope_scrape/a: {{targets: [{{__address__: '127.0.0.1:1', l: '{label}'}}]}}\n  pyroscope_scrape/b: {{targets: [{{__address__: '127.0.0.1:1'}}]}}\nexporters:\n  file: {{directory: '{out}'}}\nservice:\n  pipelines:\n    profiles: {{receivers: [pyroscope_scrape/a, pyroscope_scrape/b], exporters: [file]}}\n  telemetry:\n    metrics: {{address: ''}}\n"
+            ),
+        )
+        .unwrap();
+        crate::settings::load(&[path.to_string_lossy().to_string()], &[]).unwrap()
+    }
+
+    fn label_of_a(r: &Running) -> String {
+        let list = r.admin.receivers.lock().unwrap();
+        let (_, a) = list
+            .iter()
+            .find(|(id, _)| id == "pyroscope_scrape/a")
+            .unwrap();
+        a.targets()[0].labels["l"].clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn apply_replaces_only_what_changed_and_nothing_when_a_start_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out").to_string_lossy().to_string();
+        let mut r = Running::start(&settings(dir.path(), &out, "one"))
+            .await
+            .unwrap();
+        let b_before = r.receivers[&"pyroscope_scrape/b".parse().unwrap()]
+            .next
+            .clone();
+        assert_eq!(label_of_a(&r), "one");
+
+        // The exporter cannot start: nothing changes, not even receiver a.
+        let bad = settings(dir.path(), "/dev/null/x", "two");
+        let err = r.apply(&bad.config).await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot start exporter file"),
+            "{err:#}"
+        );
+        assert_eq!(label_of_a(&r), "one");
+        assert_eq!(r.admin.receivers.lock().unwrap().len(), 2);
+
+        // A valid change of receiver a alone: b keeps its instance.
+        let good = settings(dir.path(), &out, "three");
+        let summary = r.apply(&good.config).await.unwrap();
+        assert_eq!(summary, "receivers restarted pyroscope_scrape/a");
+        assert_eq!(label_of_a(&r), "three");
+        assert_eq!(r.admin.receivers.lock().unwrap().len(), 2);
+        let b_after = &r.receivers[&"pyroscope_scrape/b".parse().unwrap()].next;
+        assert!(
+            Arc::ptr_eq(&b_before, b_after),
+            "receiver b was not restarted"
+        );
+        assert_eq!(r.apply(&good.config).await.unwrap(), "no component changed");
+        r.stop(Duration::from_secs(2)).await;
+    }
 }
