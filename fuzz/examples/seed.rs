@@ -9,7 +9,7 @@ use std::path::Path;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let testdata = root.join("../pdata/testdata");
-    for t in ["decode_pprof", "to_otlp", "from_otlp"] {
+    for t in ["decode_pprof", "to_otlp", "from_otlp", "view"] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
     }
     for entry in std::fs::read_dir(&testdata)? {
@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let raw = encode_pprof(&profile);
-        for t in ["decode_pprof", "to_otlp"] {
+        for t in ["decode_pprof", "to_otlp", "view"] {
             std::fs::write(root.join("corpus").join(t).join(&name), &body)?;
             std::fs::write(root.join("corpus").join(t).join(format!("{name}.raw")), &raw)?;
         }
