@@ -238,3 +238,32 @@ async fn over_the_memory_bound_no_scrape_starts_and_the_status_says_why() {
     assert_eq!(st.health, Health::Up);
     r.stop().await;
 }
+
+#[tokio::test]
+async fn a_profile_over_max_samples_per_profile_is_refused_naming_the_key() {
+    let mut p = profile(&[("goroutine", "count")], 1);
+    let s = p.sample[0].clone();
+    p.sample = vec![s; 3];
+    let body = gz(&p);
+    let app = Router::new().route("/good", get(move || async move { body.clone() }));
+    let addr = serve(app).await;
+    let yaml = format!(
+        "targets: [{}]\nmax_samples_per_profile: 2\n{ONLY_GOROUTINE}",
+        target(addr, "/good")
+    );
+    let r = start("pyroscope_scrape/samples", &yaml);
+    let err = eventually(5, || {
+        status_of(&r.handle, "/good").and_then(|t| t.last_error)
+    })
+    .await;
+    assert_eq!(
+        err,
+        "profile has 3 samples, more than max_samples_per_profile (2)"
+    );
+    assert!(r.out.all().is_empty());
+    assert!(r
+        .telemetry
+        .encode()
+        .contains("reason=\"max_samples_per_profile\""));
+    r.stop().await;
+}
