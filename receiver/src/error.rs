@@ -87,6 +87,14 @@ pub enum Error {
     #[error("scrape refused: {0}")]
     MemoryLimit(profcol_pdata::MemoryOver),
 
+    /// No scrape slot became free within the scrape timeout (the process's
+    /// bound on scrapes in flight, from its open-file limit).
+    #[error("scrape not started: {limit} scrapes in flight (the bound derived from the open-file limit) for {waited}")]
+    ConcurrencyLimit {
+        limit: usize,
+        waited: profcol_config::Duration,
+    },
+
     /// A service discovery refresh failed; the last good targets stay.
     #[error("{source_name}: {message}")]
     Discovery {
@@ -112,6 +120,7 @@ impl Error {
             Error::Discovery { .. } => "discovery",
             Error::Limit { key, .. } => key,
             Error::MemoryLimit(_) => "memory_limit",
+            Error::ConcurrencyLimit { .. } => "concurrency_limit",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod profile_types;
 pub mod relabel;
 mod scrape_loop;
+pub mod scrape_slots;
 pub mod status;
 pub mod targets;
 

@@ -105,6 +105,25 @@ impl ScrapeLoop {
                 continue;
             }
             let s = &self.shared.settings;
+            let slots = crate::scrape_slots::slots();
+            let permit = tokio::select! {
+                _ = self.stop.cancelled() => break,
+                p = tokio::time::timeout(s.timeout, slots.semaphore.clone().acquire_owned()) => p,
+            };
+            let Ok(Ok(_permit)) = permit else {
+                let e = Error::ConcurrencyLimit {
+                    limit: slots.limit,
+                    waited: s.timeout.into(),
+                };
+                self.failed(
+                    &metric_labels,
+                    &shown_url,
+                    &e,
+                    started_at,
+                    started.elapsed().as_secs_f64(),
+                );
+                continue;
+            };
             let result = tokio::select! {
                 _ = self.stop.cancelled() => break,
                 r = scrape(&self.shared.client, &self.target.url, s.timeout, s.max_body_size, &s.limits) => r,
