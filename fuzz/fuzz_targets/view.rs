@@ -15,12 +15,19 @@ fuzz_target!(|data: &[u8]| {
         max_decompressed_bytes: 4 << 20,
         ..Default::default()
     };
-    let Ok(raw) = PprofView::decompress(data, &limits) else { return };
-    let Ok(view) = PprofView::decode(&raw, &limits) else { return };
+    let Ok(raw) = PprofView::decompress(data, &limits) else {
+        return;
+    };
+    let Ok(view) = PprofView::decode(&raw, &limits) else {
+        return;
+    };
     let p = decode_pprof(data, &limits).expect("the view accepted what prost refuses");
     assert_eq!(view.to_profile(), p);
     let labels = Labels::from_pairs([("service_name", "fuzz")]);
-    let ours = views_to_otlp_bytes(&[ViewRecord { labels: labels.clone(), view: &view }]);
+    let ours = views_to_otlp_bytes(&[ViewRecord {
+        labels: labels.clone(),
+        view: &view,
+    }]);
     let theirs = to_otlp(&[ProfileRecord::new(labels, p)]).encode_to_vec();
     assert!(ours == theirs, "OTLP bytes differ");
 });
