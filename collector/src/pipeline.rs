@@ -32,10 +32,12 @@ pub fn run_until_signal(settings: Settings) -> anyhow::Result<ExitCode> {
     runtime.block_on(crate::reload::run(settings))
 }
 
-/// A running receiver's own stop token and the switch it sends through.
+/// A running receiver's own stop token, the switch it sends through and
+/// where its loops leave their delta state for a replacement.
 struct ReceiverSlot {
     stop: CancellationToken,
     next: Arc<Switch>,
+    handoff: Arc<profcol_receiver::Handoff>,
 }
 
 /// A running exporter and the token its background tasks stop on.
@@ -143,7 +145,9 @@ impl Running {
     /// are only rewired. New instances start before anything old stops, so
     /// that when one cannot start, the previous pipeline is left as it was —
     /// except an exporter with a persistent queue, whose old instance must
-    /// release the queue directory first and is started again on failure.
+    /// release the queue directory first, and a changed receiver, whose old
+    /// instance stops first and hands the delta state of its unchanged jobs
+    /// to the new one; both are started again on failure.
     /// Returns the plan's one-line summary.
     pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
         let plan = Plan::new(&self.config, new);
@@ -189,10 +193,14 @@ impl Running {
             .collect();
         let pipelines = pipelines(new, &consumers);
 
+        let handoffs = self
+            .stop_receivers(&plan.receivers.changed, deadline, true)
+            .await;
         let mut new_receivers = Vec::new();
         for id in plan.receivers.to_start() {
             let next = Arc::new(Switch::new(feeds(new, id, &pipelines)));
-            match self.start_receiver(id, new, next) {
+            let handoff = handoffs.get(id).cloned().unwrap_or_default();
+            match self.start_receiver(id, new, next, handoff) {
                 Ok(started) => new_receivers.push(started),
                 Err(e) => {
                     for (_, slot, handle) in new_receivers {
@@ -201,6 +209,7 @@ impl Running {
                     }
                     self.retire_all(new_exporters.into_values(), deadline);
                     self.restore(&exclusive);
+                    self.restore_receivers(handoffs);
                     return Err(e);
                 }
             }
@@ -213,9 +222,8 @@ impl Running {
                 slot.next.set(feeds(new, id, &pipelines));
             }
         }
-        for id in plan.receivers.to_stop() {
-            self.stop_receiver(id, deadline).await;
-        }
+        self.stop_receivers(&plan.receivers.removed, deadline, false)
+            .await;
         for (id, slot, handle) in new_receivers {
             self.admin
                 .receivers
@@ -298,39 +306,94 @@ impl Running {
         id: &ComponentId,
         cfg: &CollectorConfig,
         next: Arc<Switch>,
+        handoff: Arc<profcol_receiver::Handoff>,
     ) -> anyhow::Result<(ComponentId, ReceiverSlot, profcol_receiver::ReceiverHandle)> {
         let body = cfg.get(Kind::Receiver, id).cloned().unwrap_or_default();
         let stop = self.receivers_stop.child_token();
-        let handle = profcol_receiver::start_receiver(
+        let handle = profcol_receiver::start_receiver_after(
             id,
             &body,
             self.context(id, &stop),
             next.clone() as Arc<dyn Consumer>,
+            handoff.clone(),
         )
         .with_context(|| format!("cannot start receiver {id}"))?;
-        Ok((id.clone(), ReceiverSlot { stop, next }, handle))
+        Ok((
+            id.clone(),
+            ReceiverSlot {
+                stop,
+                next,
+                handoff,
+            },
+            handle,
+        ))
     }
 
-    /// Stops one receiver and waits (bounded) for its tasks.
-    async fn stop_receiver(&mut self, id: &ComponentId, deadline: Duration) {
-        let Some(slot) = self.receivers.remove(id) else {
-            return;
-        };
-        slot.stop.cancel();
-        let name = id.to_string();
-        let handle = {
+    /// After a failed reload: starts the receivers stopped for a replacement
+    /// again from the running configuration, with their delta state.
+    fn restore_receivers(
+        &mut self,
+        stopped: BTreeMap<ComponentId, Arc<profcol_receiver::Handoff>>,
+    ) {
+        for (id, handoff) in stopped {
+            let next = Arc::new(Switch::new(Arc::new(FanOut::new(Vec::new()))));
+            match self.start_receiver(&id, &self.config, next, handoff) {
+                Ok((id, slot, handle)) => {
+                    self.admin
+                        .receivers
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((id.to_string(), handle));
+                    self.receivers.insert(id, slot);
+                }
+                Err(e) => {
+                    warn!(component = %id, error = %format!("{e:#}"), "Cannot start the previous receiver again.");
+                }
+            }
+        }
+        let consumers = self
+            .exporters
+            .iter()
+            .map(|(id, s)| (id.clone(), s.handle.consumer()))
+            .collect();
+        let pipelines = pipelines(&self.config, &consumers);
+        for (id, slot) in &self.receivers {
+            slot.next.set(feeds(&self.config, id, &pipelines));
+        }
+    }
+
+    /// Stops receivers together and waits (bounded) for their tasks. With
+    /// `for_replacement`, their jobs finish a scrape in flight and leave
+    /// their delta state in the returned hand-offs for the next instances.
+    async fn stop_receivers(
+        &mut self,
+        ids: &[ComponentId],
+        deadline: Duration,
+        for_replacement: bool,
+    ) -> BTreeMap<ComponentId, Arc<profcol_receiver::Handoff>> {
+        let mut handoffs = BTreeMap::new();
+        let mut waits = Vec::new();
+        for id in ids {
+            let Some(slot) = self.receivers.remove(id) else {
+                continue;
+            };
+            if for_replacement {
+                slot.handoff.open();
+            }
+            slot.stop.cancel();
+            let name = id.to_string();
             let mut list = self
                 .admin
                 .receivers
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            list.iter()
-                .position(|(n, _)| *n == name)
-                .map(|i| list.remove(i).1)
-        };
-        if let Some(h) = handle {
-            wait_receiver(h, deadline).await;
+            if let Some(i) = list.iter().position(|(n, _)| *n == name) {
+                waits.push(wait_receiver(list.remove(i).1, deadline));
+            }
+            handoffs.insert(id.clone(), slot.handoff);
         }
+        futures::future::join_all(waits).await;
+        handoffs
     }
 
     /// Flushes replaced exporters in the background within `deadline`.

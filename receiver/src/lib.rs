@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod error;
 mod events;
 pub mod fetch;
+pub mod handoff;
 mod manager;
 pub mod metrics;
 pub mod profile_types;
@@ -27,6 +28,7 @@ pub use cluster::ClusterStatus;
 pub use config::ScrapeConfig;
 pub use discovery::DiscoveryStatus;
 pub use error::Error;
+pub use handoff::Handoff;
 pub use status::{Health, TargetStatus};
 
 use discovery::{DiscoveryContext, DiscoveryRegistry, TargetGroup};
@@ -102,6 +104,19 @@ pub fn start_receiver(
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ReceiverHandle, Error> {
+    start_receiver_after(id, body, ctx, next, Arc::default())
+}
+
+/// Like [`start_receiver`], for the replacement of a stopped instance whose
+/// [`ReceiverHandle::handoff`] was opened before it stopped: jobs with the
+/// same URL, labels and scrape settings keep their delta state.
+pub fn start_receiver_after(
+    id: &ComponentId,
+    body: &serde_yaml::Value,
+    ctx: ComponentContext,
+    next: Arc<dyn Consumer>,
+    handoff: Arc<Handoff>,
+) -> Result<ReceiverHandle, Error> {
     let path = join_path("receivers", &id.to_string());
     let cfg = decode(id, body, &path).map_err(Error::InvalidConfig)?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
@@ -123,6 +138,8 @@ pub fn start_receiver(
         next,
         metrics: metrics.clone(),
         memory: ctx.memory.clone(),
+        handoff: handoff.clone(),
+        fingerprint: handoff::fingerprint(body),
     });
     let status = Arc::new(StatusRegistry::default());
     let discovery = Arc::new(DiscoveryRegistry::default());
@@ -217,6 +234,7 @@ pub fn start_receiver(
         discovery,
         tracker,
         ownership,
+        handoff,
     })
 }
 
@@ -226,9 +244,16 @@ pub struct ReceiverHandle {
     discovery: Arc<DiscoveryRegistry>,
     tracker: TaskTracker,
     ownership: Option<Arc<cluster::Ownership>>,
+    handoff: Arc<Handoff>,
 }
 
 impl ReceiverHandle {
+    /// Open it before stopping this instance for a replacement started with
+    /// [`start_receiver_after`].
+    pub fn handoff(&self) -> Arc<Handoff> {
+        self.handoff.clone()
+    }
+
     /// One entry per (target, profile type), sorted by URL.
     pub fn targets(&self) -> Vec<TargetStatus> {
         self.status.snapshot()

@@ -6,6 +6,7 @@
 
 use crate::config::Settings;
 use crate::fetch::{redact_url, scrape, Fetched};
+use crate::handoff::JobState;
 use crate::metrics::{ScrapeMetrics, TargetLabels};
 use crate::status::{rfc3339, Health, TargetStatus};
 use crate::targets::ScrapeTarget;
@@ -26,6 +27,10 @@ pub struct Shared {
     pub metrics: Arc<ScrapeMetrics>,
     /// The process memory bound: no new scrape while it is exceeded.
     pub memory: profcol_pdata::MemoryGuard,
+    /// Where stopping loops leave their delta state for a replacement.
+    pub handoff: Arc<crate::Handoff>,
+    /// [`crate::handoff::fingerprint`] of the receiver's body.
+    pub fingerprint: u64,
 }
 
 pub struct ScrapeLoop {
@@ -69,18 +74,25 @@ impl ScrapeLoop {
         events::job_started(&m, &metric_labels, &shown_url);
         // Validation refuses 0; tokio panics on a zero period, so never pass one.
         let interval = self.shared.settings.interval.max(Duration::from_millis(1));
-        let wait = offset(self.target.key, interval, unix_nanos(SystemTime::now()));
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + wait, interval);
+        let (key, fingerprint) = (self.target.key, self.shared.fingerprint);
+        let (first, mut delta) = match self.shared.handoff.take(key, fingerprint) {
+            // The predecessor's next scrape is this job's first: same phase.
+            Some(job) => (job.next_scrape, job.delta),
+            None => {
+                let wait = offset(key, interval, unix_nanos(SystemTime::now()));
+                (tokio::time::Instant::now() + wait, None)
+            }
+        };
+        if self.target.profile.needs_delta_computation() && delta.is_none() {
+            delta = Some(DeltaComputer::new());
+        }
+        let mut ticker = tokio::time::interval_at(first, interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut delta = self
-            .target
-            .profile
-            .needs_delta_computation()
-            .then(DeltaComputer::new);
+        let mut next_scrape = first;
         loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
-                _ = ticker.tick() => {}
+                t = ticker.tick() => next_scrape = t + interval,
             }
             let started = Instant::now();
             let started_at = SystemTime::now();
@@ -124,9 +136,24 @@ impl ScrapeLoop {
                 );
                 continue;
             };
+            let scraping = scrape(
+                &self.shared.client,
+                &self.target.url,
+                s.timeout,
+                s.max_body_size,
+                &s.limits,
+            );
+            tokio::pin!(scraping);
             let result = tokio::select! {
-                _ = self.stop.cancelled() => break,
-                r = scrape(&self.shared.client, &self.target.url, s.timeout, s.max_body_size, &s.limits) => r,
+                _ = self.stop.cancelled() => {
+                    if !self.shared.handoff.is_open() {
+                        break;
+                    }
+                    // Replaced by a reload: finish this scrape (bounded by
+                    // its timeout) so that nothing it fetched is lost.
+                    scraping.await
+                }
+                r = &mut scraping => r,
             };
             let secs = started.elapsed().as_secs_f64();
             match result {
@@ -138,6 +165,8 @@ impl ScrapeLoop {
                 Err(e) => self.failed(&metric_labels, &shown_url, &e, started_at, secs),
             }
         }
+        let job = JobState { delta, next_scrape };
+        self.shared.handoff.park(key, fingerprint, job);
         events::job_stopped(&m, &metric_labels, &shown_url);
     }
 

@@ -461,6 +461,31 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     scrapes.wait_for("/steady/mutex", before + 3, Duration::from_secs(10));
     assert!(page(admin, "/-/ready").starts_with("Ready\n"));
 
+    // 3. The steady receiver's body changes but none of its jobs does (only
+    // a target-source key): it gets a new instance, and its job keeps its
+    // delta state and its cadence.
+    replace_file(
+        &cfg,
+        &config(
+            &[
+                steady.clone() + "    relabel_configs: []\n",
+                receiver(
+                    "changing",
+                    target_port,
+                    "/changing/v2/mutex",
+                    ", version: '3'",
+                ),
+            ],
+            &names,
+            &out2,
+            admin,
+        ),
+    );
+    let (status, body) = http_post(admin, "/-/reload");
+    assert_eq!(status, 200, "{body}");
+    let before = scrapes.count("/steady/mutex");
+    scrapes.wait_for("/steady/mutex", before + 3, Duration::from_secs(10));
+
     let (exit, _) = p.interrupt(Duration::from_secs(10));
     assert!(exit.is_some_and(|s| s.success()));
     let log = log.lock().unwrap().clone();
@@ -477,13 +502,13 @@ fn a_valid_reload_rebuilds_only_what_changed() {
             .collect::<Vec<_>>(),
         "{log}"
     );
-    // The steady receiver started once and never paused.
+    // The steady receiver started once, again for step 3, and never paused.
     let started = |id: &str| {
         log.lines()
             .filter(|l| l.contains("Receiver started.") && l.contains(id))
             .count()
     };
-    assert_eq!(started("pyroscope_scrape/steady"), 1, "{log}");
+    assert_eq!(started("pyroscope_scrape/steady"), 2, "{log}");
     assert_eq!(started("pyroscope_scrape/changing"), 3, "{log}");
     assert!(log.contains("config file change"), "{log}");
     // The level went to debug and back to info without a restart.
