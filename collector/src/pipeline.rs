@@ -278,6 +278,12 @@ impl Running {
                 }
             }
         }
+        self.rewire();
+    }
+
+    /// Points every running receiver at the running exporters, as the
+    /// running configuration wires them.
+    fn rewire(&self) {
         let consumers = self
             .exporters
             .iter()
@@ -351,15 +357,7 @@ impl Running {
                 }
             }
         }
-        let consumers = self
-            .exporters
-            .iter()
-            .map(|(id, s)| (id.clone(), s.handle.consumer()))
-            .collect();
-        let pipelines = pipelines(&self.config, &consumers);
-        for (id, slot) in &self.receivers {
-            slot.next.set(feeds(&self.config, id, &pipelines));
-        }
+        self.rewire();
     }
 
     /// Stops receivers together and waits (bounded) for their tasks. With
