@@ -9,7 +9,6 @@ use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use profcol_http::HttpClient;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 /// Default `max_response_size`: the largest discovery answer accepted.
@@ -81,34 +80,16 @@ pub async fn run(
     ctx: DiscoveryContext,
     shutdown: CancellationToken,
 ) {
-    let refresh = refresh.max(std::time::Duration::from_millis(1));
-    let mut ticker = tokio::time::interval(refresh);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut last: Option<Vec<TargetGroup>> = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let result = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = tokio::time::timeout(refresh, fetch_capped(&client, &url, max_response_size)) => r,
-        };
-        match result {
-            Ok(Ok(groups)) => {
-                if last.as_ref() != Some(&groups) {
-                    last = Some(groups.clone());
-                    if !ctx.publish(&source, groups).await {
-                        return;
-                    }
-                } else {
-                    ctx.publish_unchanged(&source);
-                }
-            }
-            Ok(Err(message)) => ctx.failed(&source, message),
-            Err(_) => ctx.failed(&source, format!("no answer within {}", Duration(refresh))),
-        }
-    }
+    super::poll::poll(
+        &source,
+        refresh,
+        &ctx,
+        &shutdown,
+        || fetch_capped(&client, &url, max_response_size),
+        |message| message,
+        |_| None::<std::future::Ready<()>>,
+    )
+    .await;
 }
 
 pub(crate) async fn fetch(client: &HttpClient, url: &url::Url) -> Result<Vec<TargetGroup>, String> {

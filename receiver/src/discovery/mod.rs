@@ -5,6 +5,7 @@
 
 pub mod file_sd;
 pub mod http_sd;
+mod poll;
 pub mod target_allocator;
 
 use profcol_pdata::Labels;

@@ -11,13 +11,12 @@
 //! the allocator's `/scrape_configs`: how to scrape comes from this
 //! receiver's own settings, only *which* targets comes from the allocator.
 
-use super::{http_sd, DiscoveryContext, TargetGroup};
+use super::{http_sd, DiscoveryContext};
 use crate::fetch::{read_body_capped, redact_url, strip_url};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use profcol_http::HttpClient;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 /// The name of this source in discovery status and metrics.
@@ -134,51 +133,28 @@ pub async fn run(
 ) {
     let url = targets_url(&endpoint, &job, &collector_id);
     let shown = redact_url(&url);
-    let interval = interval.max(std::time::Duration::from_millis(1));
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut last: Option<Vec<TargetGroup>> = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let result = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = tokio::time::timeout(interval, http_sd::fetch(&client, &url)) => r,
-        };
-        let groups = match result {
-            Ok(Ok(groups)) => groups,
-            Ok(Err(message)) => {
-                // Client errors name the URL already; others get it here.
-                let message = if message.contains(&shown) {
-                    message
-                } else {
-                    format!("{shown}: {message}")
-                };
-                ctx.failed(SOURCE, message);
-                continue;
+    super::poll::poll(
+        SOURCE,
+        interval,
+        &ctx,
+        &shutdown,
+        || http_sd::fetch(&client, &url),
+        // Client errors name the URL already; others get it here.
+        |message| {
+            if message.contains(&shown) {
+                message
+            } else {
+                format!("{shown}: {message}")
             }
-            Err(_) => {
-                ctx.failed(
-                    SOURCE,
-                    format!("{shown}: no answer within {}", Duration(interval)),
-                );
-                continue;
-            }
-        };
-        if last.as_ref() == Some(&groups) {
-            ctx.publish_unchanged(SOURCE);
-            continue;
-        }
-        if groups.iter().all(|g| g.targets.is_empty()) {
-            warn_if_job_unknown(&client, &endpoint, &job, &ctx.component).await;
-        }
-        last = Some(groups.clone());
-        if !ctx.publish(SOURCE, groups).await {
-            return;
-        }
-    }
+        },
+        |groups| {
+            groups
+                .iter()
+                .all(|g| g.targets.is_empty())
+                .then(|| warn_if_job_unknown(&client, &endpoint, &job, &ctx.component))
+        },
+    )
+    .await;
 }
 
 /// The allocator answers `[]` both when this collector has no targets and
