@@ -246,23 +246,16 @@ mod tests {
     use crate::{to_otlp, ProfileRecord};
 
     fn corpus() -> Vec<(String, Vec<u8>)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-        let mut out: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(".pb.gz"))
-            .map(|p| {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                let body = std::fs::read(&p).unwrap();
+        crate::testutil::corpus()
+            .into_iter()
+            .map(|(path, body)| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 let raw = PprofView::decompress(&body, &DecodeLimits::default())
                     .unwrap()
                     .into_owned();
                 (name, raw)
             })
-            .collect();
-        out.sort();
-        assert!(out.len() >= 6);
-        out
+            .collect()
     }
 
     fn same_bytes(files: &[(String, Vec<u8>)], labels: impl Fn(usize, &str) -> Labels) {

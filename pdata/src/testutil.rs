@@ -2,6 +2,24 @@
 
 use crate::pprof::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType};
 use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The real profiles in `testdata/` (`*.pb.gz`), as (path, bytes), sorted.
+pub(crate) fn corpus() -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".pb.gz"))
+        .map(|p| {
+            let body = std::fs::read(&p).unwrap();
+            (p, body)
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 6);
+    out
+}
 
 /// Builds a profile: strings, functions and locations are interned, so equal
 /// frames share ids. Location ids can be offset to mimic a target that

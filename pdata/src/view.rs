@@ -368,16 +368,10 @@ mod tests {
     use prost::Message;
 
     fn corpus() -> Vec<(String, Vec<u8>)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-        let mut out: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(".pb.gz"))
-            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
-            .collect();
-        out.sort();
-        assert!(out.len() >= 6);
-        out
+        crate::testutil::corpus()
+            .into_iter()
+            .map(|(path, body)| (path.display().to_string(), body))
+            .collect()
     }
 
     #[test]
