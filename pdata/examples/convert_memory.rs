@@ -4,7 +4,8 @@
 //! `views_to_otlp_bytes`, what `profcol convert --to otlp` runs) and the
 //! general path (`decode_pprof` → `to_otlp` → `encode_to_vec`, what the
 //! exporters run); and the heap a `DeltaComputer` keeps per series after
-//! one and after two scrapes.
+//! one and after two scrapes (allocator-measured), with its series count and
+//! `state_bytes()` per series after the second.
 //!
 //! `cargo run --release -p profcol-pdata --example convert_memory [FILES…]`
 //! (default: every `testdata/*.pb.gz`). A counting global allocator tracks
@@ -90,7 +91,7 @@ fn main() {
     }
     let limits = DecodeLimits::default();
     println!(
-        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12} {:>8} {:>12} {:>8} {:>11} {:>7} {:>11} {:>7}",
+        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12} {:>8} {:>12} {:>8} {:>11} {:>7} {:>11} {:>7} {:>7} {:>8}",
         "file",
         "gz bytes",
         "raw bytes",
@@ -104,7 +105,9 @@ fn main() {
         "delta 1st",
         "% raw",
         "delta 2nd",
-        "% raw"
+        "% raw",
+        "series",
+        "B/series"
     );
     for f in &files {
         let body = std::fs::read(f).unwrap();
@@ -139,12 +142,13 @@ fn main() {
         let first = LIVE.load(Ordering::Relaxed) - base;
         drop(d.apply(p.clone(), 2));
         let second = LIVE.load(Ordering::Relaxed) - base;
+        let (series, state) = (d.len(), d.state_bytes());
         drop(d);
 
         let name = f.file_name().unwrap().to_string_lossy();
         let x = |n: usize| n as f64 / raw_len as f64;
         println!(
-            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8.2} {:>12} {:>8.2} {:>12} {:>8.2} {:>11} {:>6.1}% {:>11} {:>6.1}%",
+            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8.2} {:>12} {:>8.2} {:>12} {:>8.2} {:>11} {:>6.1}% {:>11} {:>6.1}% {:>7} {:>8.2}",
             name.trim_end_matches(".pb.gz"),
             body.len(),
             raw_len,
@@ -158,7 +162,9 @@ fn main() {
             first,
             100.0 * x(first),
             second,
-            100.0 * x(second)
+            100.0 * x(second),
+            series,
+            state as f64 / series.max(1) as f64
         );
     }
 }

@@ -3,8 +3,25 @@
 //! series of them (one scrape loop's) into per-interval profiles.
 //!
 //! The state holds, per (stack, labels) content hash, only the last totals of
-//! the subtracted sample types — never a copy of the previous profile — so it
-//! costs a few words per distinct stack.
+//! the subtracted sample types — never a copy of the previous profile.
+//!
+//! State layout (see `state.rs`): between scrapes it is ONE byte buffer,
+//! shrunk to fit, of entries sorted by key — the key's gap from the previous
+//! key as a varint, then the totals as zigzag varints. At 32,768 series with
+//! small totals that is ~8 bytes per series (a hash map of keys plus a
+//! `Vec<i64>` was ~50). `apply` keys the new profile's samples, sorts them by
+//! key (equal keys are merged), merge-joins them against the old stream in
+//! one sequential pass to find each series' previous totals, then writes the
+//! new stream; its per-apply structures are dropped before it returns.
+//!
+//! Keys are the top 56 bits of the xxh3 hash of (stack, labels), which keeps
+//! a key gap at ~6 bytes for 32k series (64 bits would need ~7.4). Two
+//! distinct series share a key with probability ≈ n²/2⁵⁷ per profile:
+//! 7·10⁻⁹ at 32,768 series, 7·10⁻⁶ at a million. Such a pair is merged like
+//! duplicate samples (as a 64-bit collision was before): their deltas are
+//! reported on the first of the two stacks. That misattributes one stack's
+//! samples within one profile, with odds far below those of the sampling
+//! itself — acceptable for profiles, and never a panic or a lost total.
 //!
 //! Rules:
 //! - Subtracted sample types: `alloc_objects`, `alloc_space` (Go heap/allocs)
@@ -26,7 +43,9 @@
 //! for unsymbolized frames), so they match across scrapes even when the
 //! target numbers its locations differently each time.
 
-use crate::hash::{labels_hash, location_hashes, put, HashedMap};
+mod state;
+
+use crate::hash::{labels_hash, location_hashes, put};
 use crate::ids::IdMap;
 use crate::pprof;
 use xxhash_rust::xxh3::xxh3_64;
@@ -55,10 +74,10 @@ pub fn is_cumulative(profile_type: &str) -> bool {
 /// Per-series delta state; one per scrape loop.
 #[derive(Debug, Default)]
 pub struct DeltaComputer {
-    /// Content hash of (stack, labels) → slot in `totals`.
-    index: HashedMap<u32>,
-    /// `width` totals per slot, one per subtracted column.
-    totals: Vec<i64>,
+    /// Sorted (key, totals) entries, `width` totals each; see `state.rs`.
+    state: Vec<u8>,
+    /// Number of entries in `state`.
+    series: usize,
     width: usize,
     /// Hash of the sample types the state was built from.
     types: u64,
@@ -72,11 +91,16 @@ impl DeltaComputer {
 
     /// Number of distinct (stack, labels) series held.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.series
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.series == 0
+    }
+
+    /// Heap bytes the state keeps between scrapes.
+    pub fn state_bytes(&self) -> usize {
+        self.state.capacity()
     }
 
     /// Forgets the baseline; the next profile starts a new one.
@@ -102,86 +126,87 @@ impl DeltaComputer {
         let width = cols.len();
         let n = profile.sample.len();
 
-        // Pass 1: key every sample, sum totals per key into the new state.
-        let loc_hashes = location_hashes(&profile);
-        let locations = IdMap::build(profile.location.iter().map(|l| l.id));
-        let mut index: HashedMap<u32> = HashedMap::with_capacity_and_hasher(n, Default::default());
-        let mut totals: Vec<i64> = Vec::with_capacity(n * width);
-        // Per slot: its key and the first sample that has it.
-        let mut slot_keys: Vec<u64> = Vec::with_capacity(n);
-        let mut first_of_slot: Vec<u32> = Vec::with_capacity(n);
-        // Per sample: its slot, or None when merged into an earlier sample.
-        let mut slot_of: Vec<Option<u32>> = Vec::with_capacity(n);
-        let mut buf = Vec::with_capacity(256);
-        let mut lbuf = Vec::with_capacity(64);
-        let mut merges: Vec<(usize, usize)> = Vec::new();
-        for (i, s) in profile.sample.iter().enumerate() {
-            buf.clear();
-            for &id in &s.location_id {
-                let h = locations
-                    .get(id)
-                    .and_then(|pos| loc_hashes.get(pos))
-                    .copied()
-                    .unwrap_or(id);
-                put(&mut buf, h);
-            }
-            put(&mut buf, u64::MAX);
-            put(&mut buf, labels_hash(&profile, &s.label, &mut lbuf));
-            let key = xxh3_64(&buf);
-            let next = u32::try_from(first_of_slot.len()).unwrap_or(u32::MAX);
-            let slot = *index.entry(key).or_insert(next);
-            if slot == next {
-                first_of_slot.push(i as u32);
-                slot_keys.push(key);
-                totals.extend(cols.iter().map(|&c| s.value.get(c).copied().unwrap_or(0)));
-                slot_of.push(Some(slot));
-            } else {
-                let base = slot as usize * width;
-                for (j, &c) in cols.iter().enumerate() {
-                    if let Some(t) = totals.get_mut(base + j) {
-                        *t = t.saturating_add(s.value.get(c).copied().unwrap_or(0));
-                    }
-                }
-                if let Some(&first) = first_of_slot.get(slot as usize) {
-                    merges.push((first as usize, i));
-                }
-                slot_of.push(None);
-            }
+        // Pass 1: key every sample, then sort by (key, sample index). The
+        // subtracted values are copied in sample order first: reading them
+        // in key order from the samples would chase a pointer per sample.
+        let keyed = sample_keys(&profile);
+        let mut values: Vec<i64> = Vec::with_capacity(n * width);
+        for s in &profile.sample {
+            values.extend(cols.iter().map(|&c| s.value.get(c).copied().unwrap_or(0)));
         }
 
-        // Where each new slot's totals were in the old state.
+        // One series per distinct key, in key order, its totals summed over
+        // its samples; the first sample (lowest index) stands for it.
+        let mut series_keys: Vec<u64> = Vec::with_capacity(n);
+        let mut totals: Vec<i64> = Vec::with_capacity(n * width);
+        // Per sample: its series, or None when merged into an earlier sample.
+        let mut slot_of: Vec<Option<u32>> = vec![None; n];
+        let mut merges: Vec<(usize, usize)> = Vec::new();
+        let mut first = 0;
+        for &(key, i) in &keyed {
+            let Some(values) = values.get(i * width..(i + 1) * width) else {
+                continue;
+            };
+            if series_keys.last() == Some(&key) {
+                let base = totals.len().saturating_sub(width);
+                for (t, v) in totals
+                    .get_mut(base..)
+                    .unwrap_or_default()
+                    .iter_mut()
+                    .zip(values)
+                {
+                    *t = t.saturating_add(*v);
+                }
+                merges.push((first, i));
+            } else {
+                if let Some(slot) = slot_of.get_mut(i) {
+                    *slot = u32::try_from(series_keys.len()).ok();
+                }
+                series_keys.push(key);
+                totals.extend_from_slice(values);
+                first = i;
+            }
+        }
+        drop(keyed);
+        drop(values);
+
+        // The new state, then the old one to subtract.
+        let mut w = state::Writer::with_capacity(series_keys.len() * (7 + 2 * width));
+        for (key, t) in series_keys.iter().zip(totals.chunks_exact(width)) {
+            w.push(*key, t);
+        }
+        let old_state = std::mem::replace(&mut self.state, w.finish());
         let same_shape = self.types == types && self.width == width;
-        let old_slot: Vec<Option<u32>> = if same_shape {
-            slot_keys
-                .iter()
-                .map(|k| self.index.get(k).copied())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let restarted = self.last_nanos.is_some()
-            && (!same_shape
-                || old_slot.iter().enumerate().any(|(slot, old)| {
-                    let new = totals.get(slot * width..(slot + 1) * width);
-                    let old = old.and_then(|o| {
-                        self.totals
-                            .get(o as usize * width..(o as usize + 1) * width)
-                    });
-                    match (new, old) {
-                        (Some(new), Some(old)) => new.iter().zip(old).any(|(n, o)| n < o),
-                        _ => false,
-                    }
-                }));
         let previous = self.last_nanos;
-        let old_totals = std::mem::replace(&mut self.totals, totals);
-        self.index = index;
+        self.series = series_keys.len();
         self.width = width;
         self.types = types;
         self.last_nanos = Some(now_nanos);
         let previous = match previous {
-            Some(p) if !restarted => p,
+            Some(p) if same_shape => p,
             _ => return None,
         };
+
+        // Merge join: both sides are sorted by key. Totals become deltas; a
+        // decreased total means a restart.
+        let mut old = state::Reader::new(&old_state, width);
+        let mut old_totals = vec![0i64; width];
+        let mut old_key = old.next(&mut old_totals);
+        for (key, t) in series_keys.iter().zip(totals.chunks_exact_mut(width)) {
+            while old_key.is_some_and(|k| k < *key) {
+                old_key = old.next(&mut old_totals);
+            }
+            if old_key == Some(*key) {
+                for (new, prev) in t.iter_mut().zip(&old_totals) {
+                    if *new < *prev {
+                        return None;
+                    }
+                    *new = new.saturating_sub(*prev);
+                }
+            }
+        }
+        drop(old_state);
+        drop(series_keys);
 
         // Merge duplicate samples' pass-through values into their first.
         for &(first, dup) in &merges {
@@ -203,22 +228,12 @@ impl DeltaComputer {
             let slot = slot_of.get(i).copied().flatten();
             i += 1;
             let Some(slot) = slot else { return false };
-            let Some(new_totals) = self
-                .totals
-                .get(slot as usize * width..(slot as usize + 1) * width)
-            else {
+            let Some(delta) = totals.get(slot as usize * width..(slot as usize + 1) * width) else {
                 return false;
             };
-            let old = old_slot
-                .get(slot as usize)
-                .copied()
-                .flatten()
-                .and_then(|o| old_totals.get(o as usize * width..(o as usize + 1) * width));
-            for (j, &c) in cols.iter().enumerate() {
-                let new = new_totals.get(j).copied().unwrap_or(0);
-                let prev = old.and_then(|o| o.get(j)).copied().unwrap_or(0);
+            for (&c, &d) in cols.iter().zip(delta) {
                 if let Some(v) = s.value.get_mut(c) {
-                    *v = new.saturating_sub(prev);
+                    *v = d;
                 }
             }
             s.value.iter().any(|&v| v != 0)
@@ -226,6 +241,37 @@ impl DeltaComputer {
         profile.duration_nanos = now_nanos.saturating_sub(previous);
         Some(profile)
     }
+}
+
+/// (key, sample index) of every sample, sorted: the key is the top
+/// [`state::KEY_BITS`] bits of the hash of its stack (location contents,
+/// not ids) and labels.
+fn sample_keys(profile: &pprof::Profile) -> Vec<(u64, usize)> {
+    let loc_hashes = location_hashes(profile);
+    let locations = IdMap::build(profile.location.iter().map(|l| l.id));
+    let mut buf = Vec::with_capacity(256);
+    let mut lbuf = Vec::with_capacity(64);
+    let mut keyed: Vec<(u64, usize)> = profile
+        .sample
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            buf.clear();
+            for &id in &s.location_id {
+                let h = locations
+                    .get(id)
+                    .and_then(|pos| loc_hashes.get(pos))
+                    .copied()
+                    .unwrap_or(id);
+                put(&mut buf, h);
+            }
+            put(&mut buf, u64::MAX);
+            put(&mut buf, labels_hash(profile, &s.label, &mut lbuf));
+            (xxh3_64(&buf) >> (64 - state::KEY_BITS), i)
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed
 }
 
 fn types_hash(p: &pprof::Profile) -> u64 {
@@ -379,6 +425,39 @@ mod tests {
         let mut b = Builder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
         b.sample(&["f"], &[], &[1, 10]);
         assert_eq!(d.apply(b.build(), 0), Some(b.build()));
+    }
+
+    #[test]
+    fn state_stays_small() {
+        // 20,000 series with totals under 64: each entry is a key gap and
+        // two 1-byte zigzag totals. The gaps between n sorted uniform 56-bit
+        // keys average 2^56/n ≈ 2^41.7; one needs 8 varint bytes only past
+        // 2^49, which happens with probability e^(-n/128) ≈ 0; only the
+        // first gap (the key itself) may take 8. So ≤ 7 + 2 bytes per series
+        // (+1); ~6.3 + 2 expected.
+        let types = [("contentions", "count"), ("delay", "nanoseconds")];
+        let n: i64 = 20_000;
+        let build = |step: i64| {
+            let mut b = Builder::new(&types);
+            for i in 0..n {
+                b.sample(&[&format!("f{i}"), "main"], &[], &[step + i % 50, 32]);
+            }
+            b.build()
+        };
+        let mut d = DeltaComputer::new();
+        assert!(d.apply(build(1), 0).is_none());
+        assert_eq!(d.len(), n as usize);
+        let bound = n as usize * (7 + 2) + 1;
+        assert!(d.state_bytes() <= bound, "{} > {bound}", d.state_bytes());
+        assert!(d.state_bytes() >= n as usize * (6 + 2) * 9 / 10);
+        let out = d.apply(build(2), 1).unwrap();
+        assert_eq!(out.sample.len(), n as usize);
+        assert!(out.sample.iter().all(|s| s.value == [1, 0]));
+        assert_eq!(d.len(), n as usize);
+        assert!(d.state_bytes() <= bound, "{} > {bound}", d.state_bytes());
+        d.reset();
+        assert!(d.is_empty());
+        assert_eq!(d.state_bytes(), 0);
     }
 
     proptest! {
