@@ -23,7 +23,7 @@ use anyhow::{bail, Context};
 use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
 use profcol_pdata::{
     decode_pprof, decompress, encode_pprof_gzip, folded_pprof, from_otlp, to_otlp,
-    views_to_otlp_bytes, DecodeLimits, Labels, PprofView, ProfileRecord, ViewRecord,
+    views_to_otlp_write, DecodeLimits, Labels, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::collections::BTreeMap;
@@ -234,8 +234,8 @@ fn pprof_to_otlp_fast(files: &[PathBuf], output: Option<&Path>) -> anyhow::Resul
     match output.filter(|o| o.is_dir()) {
         Some(dir) => {
             for (f, view) in files.iter().zip(&views) {
-                let bytes = views_to_otlp_bytes(&[record(f, view)]);
-                write_file(&dir.join(format!("{}.otlp.pb", stem(f))), &bytes)?;
+                let path = dir.join(format!("{}.otlp.pb", stem(f)));
+                stream_to(Some(&path), |w| views_to_otlp_write(&[record(f, view)], w))?;
             }
         }
         None => {
@@ -244,10 +244,36 @@ fn pprof_to_otlp_fast(files: &[PathBuf], output: Option<&Path>) -> anyhow::Resul
                 .zip(&views)
                 .map(|(f, v)| record(f, v))
                 .collect();
-            emit(output, &views_to_otlp_bytes(&records))?;
+            stream_to(output, |w| views_to_otlp_write(&records, w))?;
         }
     }
     Ok(true)
+}
+
+/// Runs `write` on the file at `output` (created or truncated), or on
+/// stdout; the output is written as it is produced, never held whole.
+fn stream_to(
+    output: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    match output {
+        Some(p) => {
+            let file = std::fs::File::create(p)
+                .with_context(|| format!("cannot write {}", p.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            write(&mut w)
+                .and_then(|()| w.flush())
+                .with_context(|| format!("cannot write {}", p.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            match write(&mut out).and_then(|()| out.flush()) {
+                // `profcol convert … | head` is fine.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => Ok(r?),
+            }
+        }
+    }
 }
 
 fn file_name(path: &Path) -> String {

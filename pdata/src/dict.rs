@@ -4,9 +4,10 @@
 //! confirmed by comparing the entry, and a collision probes the next key, so
 //! dedup never merges different entries.
 
-use crate::hash::{HashedMap, HashedMap32};
+use crate::hash::HashedMap;
 use crate::otlp;
-use crate::wire::{i32_varint, put_key, put_varint, Reader, LEN};
+use crate::stack_table::StackTable;
+use crate::wire::{i32_varint, put_key, put_varint, LEN};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use prost::Message;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -108,74 +109,8 @@ pub(crate) struct DictBuilder {
     scratch: Vec<u8>,
 }
 
-/// The stack table, kept as the packed-varint encodings of the location
-/// indices back to back: a few bytes per stack instead of a `Vec` each, and
-/// equal encodings mean equal stacks.
-struct StackTable {
-    bytes: Vec<u8>,
-    /// `ends[i]` is where stack `i` ends in `bytes` (stack 0 is empty).
-    ends: Vec<u32>,
-    /// Keyed by 32 bits of the hash (half the memory of a u64 key): a
-    /// collision only costs a probe, entries are always compared.
-    index: HashedMap32<i32>,
-}
-
-impl StackTable {
-    fn new(capacity: usize, bytes: usize) -> Self {
-        let mut index = HashedMap32::with_capacity_and_hasher(capacity + 1, Default::default());
-        index.insert(xxh3_64(&[]) as u32, 0);
-        let mut ends = Vec::with_capacity(capacity + 1);
-        ends.push(0);
-        StackTable {
-            bytes: Vec::with_capacity(bytes),
-            ends,
-            index,
-        }
-    }
-
-    fn get(&self, i: usize) -> &[u8] {
-        let start = match i.checked_sub(1) {
-            Some(p) => self.ends.get(p).copied().unwrap_or(0),
-            None => 0,
-        };
-        let end = self.ends.get(i).copied().unwrap_or(start);
-        self.bytes.get(start as usize..end as usize).unwrap_or(&[])
-    }
-
-    fn intern(&mut self, encoded: &[u8]) -> i32 {
-        let mut h = xxh3_64(encoded) as u32;
-        loop {
-            match self.index.get(&h) {
-                Some(&i) if self.get(i as usize) == encoded => return i,
-                Some(_) => h = h.wrapping_add(0x9E37_79B9),
-                None => {
-                    let i = i32::try_from(self.ends.len()).unwrap_or(i32::MAX);
-                    self.bytes.extend_from_slice(encoded);
-                    self.ends
-                        .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
-                    self.index.insert(h, i);
-                    return i;
-                }
-            }
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn to_stack(&self, i: usize) -> otlp::Stack {
-        let mut r = Reader::new(self.get(i));
-        let mut location_indices = Vec::new();
-        while !r.is_empty() {
-            match r.varint() {
-                Ok(v) => location_indices.push(v as i32),
-                Err(_) => break,
-            }
-        }
-        otlp::Stack { location_indices }
-    }
-}
+/// Stacks looked up together by [`DictBuilder::stacks`].
+pub(crate) const STACK_BATCH: usize = 16;
 
 /// Rough table sizes, to preallocate.
 #[derive(Default, Clone, Copy)]
@@ -358,10 +293,40 @@ impl DictBuilder {
         for &l in locations {
             put_varint(&mut self.scratch, i32_varint(l));
         }
-        let scratch = std::mem::take(&mut self.scratch);
-        let i = self.stacks.intern(&scratch);
-        self.scratch = scratch;
-        i
+        let h = xxh3_64(&self.scratch) as u32;
+        self.stacks.intern(&self.scratch, h)
+    }
+
+    /// Interns a batch of stacks given as their packed location indexes,
+    /// back to back in `encoded`, stack `i` ending at `ends[i]`; appends
+    /// their indexes to `out`. All lookups are made once up front, so their
+    /// cache misses (the index and the stack bytes are far bigger than the
+    /// CPU caches on big profiles) overlap instead of waiting one by one.
+    pub(crate) fn stacks(&mut self, encoded: &[u8], ends: &[u32], out: &mut Vec<i32>) {
+        let mut hashes = [0u32; STACK_BATCH];
+        let mut start = 0usize;
+        for chunk in ends.chunks(STACK_BATCH) {
+            let chunk_start = start;
+            for (h, &end) in hashes.iter_mut().zip(chunk) {
+                *h = xxh3_64(encoded.get(start..end as usize).unwrap_or(&[])) as u32;
+                start = end as usize;
+            }
+            for depth in 0..2 {
+                let mut loaded = 0u32;
+                for &h in hashes.iter().take(chunk.len()) {
+                    loaded ^= self.stacks.warm(h, depth);
+                }
+                std::hint::black_box(loaded);
+            }
+            start = chunk_start;
+            for (&h, &end) in hashes.iter().zip(chunk) {
+                out.push(
+                    self.stacks
+                        .intern(encoded.get(start..end as usize).unwrap_or(&[]), h),
+                );
+                start = end as usize;
+            }
+        }
     }
 
     pub(crate) fn finish(self) -> otlp::ProfilesDictionary {
@@ -393,7 +358,7 @@ impl DictBuilder {
     /// output is allocated, to lower the peak); adding after this still
     /// works but no longer dedups.
     pub(crate) fn seal(&mut self) {
-        self.stacks.index = HashedMap32::default();
+        self.stacks.seal();
         self.strings.index = HashedMap::default();
         self.attributes.index = HashedMap::default();
         self.functions.index = HashedMap::default();

@@ -11,12 +11,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub(crate) type HashedMap<V> =
     std::collections::HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
 
-/// A `HashMap` keyed by 32 bits of a precomputed hash.
-pub(crate) type HashedMap32<V> =
-    std::collections::HashMap<u32, V, BuildHasherDefault<IdentityHasher>>;
-
-/// Passes a u64 key through unchanged (a u32 key is spread over 64 bits, as
-/// the map uses the top bits too).
+/// Passes a u64 key through unchanged.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct IdentityHasher(u64);
 
@@ -32,10 +27,6 @@ impl Hasher for IdentityHasher {
     #[inline]
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
-    }
-    #[inline]
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

@@ -18,6 +18,7 @@ pub mod labels;
 pub mod otlp_json;
 pub mod otlp_writer;
 pub mod pprof;
+mod stack_table;
 #[cfg(test)]
 mod testutil;
 pub mod to_otlp;
@@ -36,6 +37,6 @@ pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.
 pub use opentelemetry_proto::tonic::collector::profiles::v1development as otlp_collector;
 pub use opentelemetry_proto::tonic::profiles::v1development as otlp;
-pub use otlp_writer::{views_to_otlp_bytes, ViewRecord};
+pub use otlp_writer::{views_to_otlp_bytes, views_to_otlp_write, ViewRecord};
 pub use to_otlp::{profile_to_otlp, to_otlp};
 pub use view::{decode_pprof_fast, PprofView};

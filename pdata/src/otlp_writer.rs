@@ -9,17 +9,17 @@
 //! The bytes are exactly those `to_otlp(records).encode_to_vec()` gives for
 //! the same profiles and labels (tests check it on the whole corpus).
 
-use crate::dict::{Capacity, DictBuilder};
+use crate::dict::{Capacity, DictBuilder, STACK_BATCH};
 use crate::labels::Labels;
 use crate::otlp;
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
 use crate::view::{PprofView, SampleBuf};
 use crate::wire::{
-    close_len_field, i32_varint, put_key, put_len_field, put_varint, put_varint_field, varint_len,
-    FIXED64, LEN,
+    i32_varint, put_key, put_len_field, put_varint, put_varint_field, varint_len, FIXED64, LEN,
 };
 use prost::Message;
 use std::collections::HashMap;
+use std::io::{self, Write};
 
 /// One profile to convert, with its labels (as in [`crate::ProfileRecord`]).
 pub struct ViewRecord<'v, 'a> {
@@ -35,13 +35,66 @@ struct Converted {
     /// Per sample: where its attribute indexes end in `attrs`.
     attr_ends: Vec<u32>,
     attrs: Vec<i32>,
+    /// Per sample: where its packed values start in the body, or
+    /// `u32::MAX` when they are not one packed field.
+    values_at: Vec<u32>,
     /// Encoded size of all samples, per sample type.
     sample_bytes: Vec<usize>,
+}
+
+/// The attribute indexes of sample `k`, out of all samples' `attrs`
+/// (sample `k`'s end at `attr_ends[k]`).
+fn sample_attrs<'x>(attr_ends: &[u32], attrs: &'x [i32], k: usize) -> &'x [i32] {
+    let start = match k.checked_sub(1) {
+        Some(p) => attr_ends.get(p).copied().unwrap_or(0) as usize,
+        None => 0,
+    };
+    let end = attr_ends.get(k).copied().unwrap_or(0) as usize;
+    attrs.get(start..end).unwrap_or(&[])
+}
+
+/// Stacks and values of up to [`STACK_BATCH`] samples.
+#[derive(Default)]
+struct Batch {
+    /// The stacks' packed dictionary location indexes, back to back.
+    stacks: Vec<u8>,
+    ends: Vec<u32>,
+    /// Every sample type's value, sample after sample.
+    values: Vec<i64>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.stacks.clear();
+        self.ends.clear();
+        self.values.clear();
+    }
 }
 
 /// Converts the records to the protobuf bytes of one
 /// `ExportProfilesServiceRequest`, as [`crate::to_otlp`] would.
 pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = convert(records, &mut out);
+    out
+}
+
+/// Writes what [`views_to_otlp_bytes`] returns to `out`, a chunk at a
+/// time: memory stays the working set of the conversion, not the output.
+/// Every message's length is computed before it is written. Returns the
+/// first write error.
+pub fn views_to_otlp_write<W: Write>(records: &[ViewRecord<'_, '_>], out: W) -> io::Result<()> {
+    convert(
+        records,
+        &mut Chunked {
+            buf: Vec::with_capacity(CHUNK + CHUNK / 2),
+            out,
+        },
+    )
+}
+
+fn convert(records: &[ViewRecord<'_, '_>], sink: &mut impl Sink) -> io::Result<()> {
     let mut cap = Capacity::default();
     for r in records {
         let h = r.view.header();
@@ -57,38 +110,54 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
     cap.stack_bytes *= crate::wire::varint_len(cap.locations as u64 + 1);
     let mut dict = DictBuilder::new(cap);
 
-    // Pass 1, in record order (the dictionary's order): intern everything.
+    // Pass 1, in record order (the dictionary's order): intern everything,
+    // the stacks a batch at a time (see `DictBuilder::stacks`).
     let mut converted = Vec::with_capacity(records.len());
     let mut buf = SampleBuf::default();
-    let mut stack = Vec::with_capacity(64);
+    let mut batch = Batch::default();
     let mut attrs = Vec::new();
     for r in records {
         let view = r.view;
         let mut c = Converter::new(view.header(), view.strings(), &mut dict);
         let head = c.head();
         let n = view.sample_count();
+        let types = head.sample_types.len();
         let mut out = Converted {
-            sample_bytes: vec![0; head.sample_types.len()],
+            sample_bytes: vec![0; types],
             head,
             stacks: Vec::with_capacity(n),
             attr_ends: Vec::with_capacity(n),
             attrs: Vec::new(),
+            values_at: Vec::with_capacity(n),
         };
-        for i in 0..n {
-            // Validated when the view was made: reading cannot fail.
-            if view.read_sample(i, &mut buf).is_err() {
-                buf = SampleBuf::default();
+        for first in (0..n).step_by(STACK_BATCH) {
+            batch.clear();
+            for i in first..n.min(first + STACK_BATCH) {
+                // Validated when the view was made: reading cannot fail.
+                if view.read_sample(i, &mut buf).is_err() {
+                    buf = SampleBuf::default();
+                }
+                c.encode_stack(&buf.location_ids, &mut batch.stacks);
+                batch.ends.push(batch.stacks.len() as u32);
+                batch
+                    .values
+                    .extend((0..types).map(|t| buf.values.get(t).copied().unwrap_or(0)));
+                out.values_at.push(buf.values_at.unwrap_or(u32::MAX));
+                c.labels(&buf.labels, &mut attrs);
+                out.attrs.extend_from_slice(&attrs);
+                out.attr_ends
+                    .push(u32::try_from(out.attrs.len()).unwrap_or(u32::MAX));
             }
-            let stack_index = c.sample(&buf.location_ids, &buf.labels, &mut stack, &mut attrs);
-            out.stacks.push(stack_index);
-            for (t, size) in out.sample_bytes.iter_mut().enumerate() {
-                let v = buf.values.get(t).copied().unwrap_or(0);
-                let len = sample_len(stack_index, &attrs, v).0;
-                *size += 1 + varint_len(len as u64) + len;
+            let done = out.stacks.len();
+            c.dict.stacks(&batch.stacks, &batch.ends, &mut out.stacks);
+            for (k, &stack_index) in out.stacks.iter().enumerate().skip(done) {
+                let attrs = sample_attrs(&out.attr_ends, &out.attrs, k);
+                let values = batch.values.get((k - done) * types..).unwrap_or(&[]);
+                for (size, &v) in out.sample_bytes.iter_mut().zip(values) {
+                    let len = sample_len(stack_index, attrs, v).0;
+                    *size += 1 + varint_len(len as u64) + len;
+                }
             }
-            out.attrs.extend_from_slice(&attrs);
-            out.attr_ends
-                .push(u32::try_from(out.attrs.len()).unwrap_or(u32::MAX));
         }
         converted.push(out);
     }
@@ -112,53 +181,168 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
     }
 
     dict.seal();
-    // Reserve the whole output up front (samples and dictionary exactly,
-    // generous room for the rest), so the buffer is never copied to grow.
-    let samples: usize = converted.iter().flat_map(|c| &c.sample_bytes).sum();
-    let profiles: usize = converted.iter().map(|c| c.sample_bytes.len()).sum();
-    let labels: usize = groups
-        .iter()
-        .flat_map(|(l, _)| l.iter())
-        .map(|(k, v)| k.len() + v.len() + 32)
-        .sum();
-    let mut out = Vec::with_capacity(
-        samples + dict.encoded_len() + labels + 256 * (profiles + groups.len() + 1),
-    );
+    let plan = plan(records, &converted, &groups, &dict);
+    sink.reserve(plan.total);
     let mut values = Vec::new();
-    for (labels, members) in &groups {
-        let rp_start = out.len();
+    let mut profile_lens = plan.profile_lens.iter();
+    for ((labels, members), (rp_len, sp_len)) in groups.iter().zip(&plan.group_lens) {
         let rp = resource_profiles(labels);
+        let buf = sink.buf();
+        put_key(buf, 1, LEN);
+        put_varint(buf, *rp_len as u64);
         if let Some(resource) = &rp.resource {
-            put_len_field(&mut out, 1, &resource.encode_to_vec());
+            put_len_field(buf, 1, &resource.encode_to_vec());
         }
-        let sp_start = out.len();
+        put_key(buf, 2, LEN);
+        put_varint(buf, *sp_len as u64);
         if let Some(scope) = rp.scope_profiles.first().and_then(|s| s.scope.as_ref()) {
-            put_len_field(&mut out, 1, &scope.encode_to_vec());
+            put_len_field(buf, 1, &scope.encode_to_vec());
         }
         for &i in members {
             let (Some(r), Some(c)) = (records.get(i), converted.get(i)) else {
                 continue;
             };
+            let trailer = profile_trailer(r.view, c);
             for (t, vt) in c.head.sample_types.iter().enumerate() {
-                let p_start = out.len();
-                write_profile(&mut out, r.view, c, t, vt, &mut values);
-                close_len_field(&mut out, p_start, 2);
+                let buf = sink.buf();
+                put_key(buf, 2, LEN);
+                put_varint(buf, profile_lens.next().copied().unwrap_or(0) as u64);
+                value_type(buf, 1, vt);
+                write_samples(sink, r.view, c, t, &mut values)?;
+                sink.buf().extend_from_slice(&trailer);
             }
         }
-        close_len_field(&mut out, sp_start, 2);
-        close_len_field(&mut out, rp_start, 1);
+        sink.spill()?;
     }
     drop(converted);
-    let d_start = out.len();
-    dict.encode_into(&mut out);
-    close_len_field(&mut out, d_start, 2);
-    out
+    let buf = sink.buf();
+    put_key(buf, 2, LEN);
+    put_varint(buf, dict.encoded_len() as u64);
+    dict.encode_into(sink.buf());
+    sink.finish()
+}
+
+/// The lengths of every message that is written before its body.
+struct Plan {
+    /// Per resource group: the `ResourceProfiles` and `ScopeProfiles` bodies.
+    group_lens: Vec<(usize, usize)>,
+    /// Every profile body, in output order.
+    profile_lens: Vec<usize>,
+    /// The whole request.
+    total: usize,
+}
+
+fn len_field(body: usize) -> usize {
+    1 + varint_len(body as u64) + body
+}
+
+fn plan(
+    records: &[ViewRecord<'_, '_>],
+    converted: &[Converted],
+    groups: &[(Labels, Vec<usize>)],
+    dict: &DictBuilder,
+) -> Plan {
+    let mut plan = Plan {
+        group_lens: Vec::with_capacity(groups.len()),
+        profile_lens: Vec::new(),
+        total: len_field(dict.encoded_len()),
+    };
+    for (labels, members) in groups {
+        let rp = resource_profiles(labels);
+        let mut sp = rp
+            .scope_profiles
+            .first()
+            .and_then(|s| s.scope.as_ref())
+            .map_or(0, |scope| len_field(scope.encoded_len()));
+        for &i in members {
+            let (Some(r), Some(c)) = (records.get(i), converted.get(i)) else {
+                continue;
+            };
+            let trailer = profile_trailer(r.view, c).len();
+            for (vt, samples) in c.head.sample_types.iter().zip(&c.sample_bytes) {
+                let len = value_type_len(vt) + samples + trailer;
+                plan.profile_lens.push(len);
+                sp += len_field(len);
+            }
+        }
+        let resource = rp
+            .resource
+            .as_ref()
+            .map_or(0, |r| len_field(r.encoded_len()));
+        let rp_len = resource + len_field(sp);
+        plan.group_lens.push((rp_len, sp));
+        plan.total += len_field(rp_len);
+    }
+    plan
+}
+
+/// Where the writer puts its bytes: straight into a `Vec`, or through a
+/// bounded buffer into any [`Write`].
+trait Sink {
+    /// The buffer to append to.
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// Passes the buffer on when it has grown past a chunk.
+    fn spill(&mut self) -> io::Result<()>;
+    /// Passes on the rest.
+    fn finish(&mut self) -> io::Result<()>;
+    /// The whole output will take `total` bytes.
+    fn reserve(&mut self, _total: usize) {}
+}
+
+impl Sink for Vec<u8> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+    fn spill(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn reserve(&mut self, total: usize) {
+        self.reserve_exact(total);
+    }
+}
+
+/// Bytes buffered before they are written out.
+const CHUNK: usize = 64 * 1024;
+
+struct Chunked<W> {
+    buf: Vec<u8>,
+    out: W,
+}
+
+impl<W: Write> Sink for Chunked<W> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    fn spill(&mut self) -> io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.finish()?;
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// The encoded size of a `ValueType` body.
+fn value_type_body_len(vt: &otlp::ValueType) -> usize {
+    let (t, u) = (i32_varint(vt.type_strindex), i32_varint(vt.unit_strindex));
+    (if t != 0 { 1 + varint_len(t) } else { 0 }) + if u != 0 { 1 + varint_len(u) } else { 0 }
+}
+
+/// The encoded size of a `ValueType` field (one-byte key).
+fn value_type_len(vt: &otlp::ValueType) -> usize {
+    len_field(value_type_body_len(vt))
 }
 
 fn value_type(out: &mut Vec<u8>, field: u32, vt: &otlp::ValueType) {
     let (t, u) = (i32_varint(vt.type_strindex), i32_varint(vt.unit_strindex));
-    let len =
-        if t != 0 { 1 + varint_len(t) } else { 0 } + if u != 0 { 1 + varint_len(u) } else { 0 };
+    let len = value_type_body_len(vt);
     put_key(out, field, LEN);
     put_varint(out, len as u64);
     put_varint_field(out, 1, t);
@@ -193,25 +377,27 @@ fn sample_len(stack: i32, attrs: &[i32], value: i64) -> (usize, usize) {
     (len, attrs_len)
 }
 
-/// Writes the body of the OTLP profile of sample type `t` (field by field
-/// in tag order, defaults left out, as prost does).
-fn write_profile(
-    out: &mut Vec<u8>,
+/// Writes the samples of the OTLP profile of sample type `t`.
+fn write_samples(
+    sink: &mut impl Sink,
     view: &PprofView<'_>,
     c: &Converted,
     t: usize,
-    vt: &otlp::ValueType,
     values: &mut Vec<i64>,
-) {
-    let h = view.header();
-    value_type(out, 1, vt);
+) -> io::Result<()> {
     let mut attr_start = 0usize;
     for (i, (&stack, &attr_end)) in c.stacks.iter().zip(&c.attr_ends).enumerate() {
         let attrs = c.attrs.get(attr_start..attr_end as usize).unwrap_or(&[]);
         attr_start = attr_end as usize;
-        view.read_values(i, values);
-        let v = values.get(t).copied().unwrap_or(0);
+        let v = match c.values_at.get(i) {
+            Some(&at) if at != u32::MAX => view.packed_value(at, t),
+            _ => {
+                view.read_values(i, values);
+                values.get(t).copied().unwrap_or(0)
+            }
+        };
         let (len, attrs_len) = sample_len(stack, attrs, v);
+        let out = sink.buf();
         put_key(out, 2, LEN);
         put_varint(out, len as u64);
         put_varint_field(out, 1, i32_varint(stack));
@@ -225,18 +411,31 @@ fn write_profile(
         put_key(out, 4, LEN);
         put_varint(out, varint_len(v as u64) as u64);
         put_varint(out, v as u64);
+        if i % 256 == 255 {
+            sink.spill()?;
+        }
     }
+    Ok(())
+}
+
+/// What follows the samples in each of a record's profiles (the same for
+/// every sample type), field by field in tag order, defaults left out, as
+/// prost writes them.
+fn profile_trailer(view: &PprofView<'_>, c: &Converted) -> Vec<u8> {
+    let h = view.header();
+    let mut out = Vec::with_capacity(64);
     let time = u64::try_from(h.time_nanos).unwrap_or(0);
     if time != 0 {
-        put_key(out, 3, FIXED64);
+        put_key(&mut out, 3, FIXED64);
         out.extend_from_slice(&time.to_le_bytes());
     }
-    put_varint_field(out, 4, u64::try_from(h.duration_nanos).unwrap_or(0));
+    put_varint_field(&mut out, 4, u64::try_from(h.duration_nanos).unwrap_or(0));
     if let Some(pt) = &c.head.period_type {
-        value_type(out, 5, pt);
+        value_type(&mut out, 5, pt);
     }
-    put_varint_field(out, 6, h.period as u64);
-    packed_i32s(out, 11, &c.head.attributes);
+    put_varint_field(&mut out, 6, h.period as u64);
+    packed_i32s(&mut out, 11, &c.head.attributes);
+    out
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
+use crate::wire::{i32_varint, put_varint};
 use crate::ProfileRecord;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
@@ -403,6 +404,27 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             attrs.push(self.label(l));
         }
         stack_index
+    }
+
+    /// Appends one sample's stack to `out` as the packed dictionary
+    /// location indexes [`DictBuilder::stacks`] takes (interning the
+    /// locations, not the stack).
+    #[inline]
+    pub(crate) fn encode_stack(&mut self, location_ids: &[u64], out: &mut Vec<u8>) {
+        for &id in location_ids {
+            if let Some(l) = self.location(id) {
+                put_varint(out, i32_varint(l));
+            }
+        }
+    }
+
+    /// Interns one sample's labels into `attrs` (cleared first).
+    #[inline]
+    pub(crate) fn labels(&mut self, labels: &[pprof::Label], attrs: &mut Vec<i32>) {
+        attrs.clear();
+        for l in labels {
+            attrs.push(self.label(l));
+        }
     }
 
     fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {

@@ -41,6 +41,11 @@ pub struct SampleBuf {
     pub location_ids: Vec<u64>,
     pub values: Vec<i64>,
     pub labels: Vec<pprof::Label>,
+    /// Where the values' packed varints start in the body, when the sample
+    /// has them as one packed field (what every encoder writes): lets
+    /// [`PprofView::packed_value`] read one value without parsing the
+    /// sample again.
+    pub values_at: Option<u32>,
 }
 
 fn too_many(what: &'static str, count: usize, limit: usize) -> Result<(), Error> {
@@ -200,6 +205,8 @@ impl<'a> PprofView<'a> {
         buf.location_ids.clear();
         buf.values.clear();
         buf.labels.clear();
+        buf.values_at = None;
+        let mut seen_values = false;
         let mut r = Reader::new(self.sample_bytes(i));
         while !r.is_empty() {
             let (field, wt) = r.key()?;
@@ -208,7 +215,19 @@ impl<'a> PprofView<'a> {
                     let ids = &mut buf.location_ids;
                     r.repeated(wt, |v| ids.push(v))?
                 }
-                2 => r.repeated(wt, |v| buf.values.push(v as i64))?,
+                2 => {
+                    buf.values_at = match (wt, buf.values.is_empty(), seen_values) {
+                        (crate::wire::LEN, true, false) => {
+                            let mut peek = r;
+                            let payload = peek.bytes()?;
+                            let at = payload.as_ptr() as usize - self.data.as_ptr() as usize;
+                            u32::try_from(at).ok()
+                        }
+                        _ => None,
+                    };
+                    seen_values = true;
+                    r.repeated(wt, |v| buf.values.push(v as i64))?
+                }
                 3 => buf.labels.push(label(r.message(wt)?)?),
                 _ => r.skip(wt)?,
             }
@@ -232,6 +251,19 @@ impl<'a> PprofView<'a> {
                 return;
             }
         }
+    }
+
+    /// Value `t` of the packed values starting at `at` (a sample's
+    /// [`SampleBuf::values_at`]), or 0 when there is no such value.
+    #[inline]
+    pub fn packed_value(&self, at: u32, t: usize) -> i64 {
+        let mut r = Reader::new(self.data.get(at as usize..).unwrap_or(&[]));
+        for _ in 0..t {
+            if r.varint().is_err() {
+                return 0;
+            }
+        }
+        r.varint().map_or(0, |v| v as i64)
     }
 
     /// The same profile as prost would decode it, samples and strings owned.

@@ -212,21 +212,9 @@ pub(crate) fn put_len_field(out: &mut Vec<u8>, field: u32, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// Inserts the key and length of the field whose body was written to
-/// `out[start..]`, turning it into a complete length-delimited field.
-pub(crate) fn close_len_field(out: &mut Vec<u8>, start: usize, field: u32) {
-    let len = out.len().saturating_sub(start) as u64;
-    let mut head = Vec::with_capacity(12);
-    put_key(&mut head, field, LEN);
-    put_varint(&mut head, len);
-    let at = start.min(out.len());
-    out.splice(at..at, head);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost::Message;
 
     #[test]
     fn varints_match_prost() {
@@ -242,21 +230,6 @@ mod tests {
         // An 11-byte varint and a truncated one are errors.
         assert!(Reader::new(&[0xff; 11]).varint().is_err());
         assert!(Reader::new(&[0x80]).varint().is_err());
-    }
-
-    #[test]
-    fn close_len_field_matches_prost() {
-        let msg = crate::pprof::ValueType {
-            r#type: 3,
-            unit: 300,
-        };
-        let mut out = vec![9u8];
-        let start = out.len();
-        out.extend(msg.encode_to_vec());
-        close_len_field(&mut out, start, 11);
-        let mut want = vec![9u8];
-        prost::encoding::message::encode(11, &msg, &mut want);
-        assert_eq!(out, want);
     }
 
     #[test]

@@ -1,0 +1,191 @@
+//! The dictionary's stack table: every distinct stack as the packed varints
+//! of its location indexes, back to back (a few bytes per stack instead of a
+//! `Vec` each; equal encodings mean equal stacks), with its own
+//! open-addressing index.
+//!
+//! On big profiles the index and the bytes are far larger than the CPU
+//! caches, and a lookup is a chain of misses. [`StackTable::warm`] lets a
+//! caller load the slots of a whole batch of stacks first, with no branch on
+//! what is loaded, so the misses overlap instead of waiting one after
+//! another; a general-purpose map cannot be warmed that way.
+
+use crate::otlp;
+use crate::wire::Reader;
+
+/// Slots before the first growth, at most (the index doubles when half full).
+const MAX_INITIAL_SLOTS: usize = 1 << 17;
+
+pub(crate) struct StackTable {
+    bytes: Vec<u8>,
+    /// `ends[i]` is where stack `i` ends in `bytes` (stack 0 is empty).
+    ends: Vec<u32>,
+    /// Per stack: 32 bits of its hash, compared before its bytes, and what
+    /// the index is rebuilt from when it grows.
+    tags: Vec<u32>,
+    /// Linear probing over stack indexes; 0 is an empty slot (stack 0, the
+    /// empty stack, is never looked up). Empty once sealed.
+    slots: Vec<u32>,
+}
+
+impl StackTable {
+    /// A table for about `capacity` stacks whose encodings take about
+    /// `bytes` bytes in all.
+    pub(crate) fn new(capacity: usize, bytes: usize) -> Self {
+        let mut ends = Vec::with_capacity(capacity + 1);
+        ends.push(0);
+        let mut tags = Vec::with_capacity(capacity + 1);
+        tags.push(0);
+        let slots = (2 * (capacity + 1))
+            .clamp(16, MAX_INITIAL_SLOTS)
+            .next_power_of_two();
+        StackTable {
+            bytes: Vec::with_capacity(bytes),
+            ends,
+            tags,
+            slots: vec![0; slots],
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The packed location indexes of stack `i`.
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            Some(p) => self.ends.get(p).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.bytes.get(start as usize..end as usize).unwrap_or(&[])
+    }
+
+    #[inline]
+    fn home(&self, h: u32) -> usize {
+        h as usize & self.slots.len().wrapping_sub(1)
+    }
+
+    /// Loads what looking up the stack hashing to `h` will read first and
+    /// returns it, for the caller to pass to `std::hint::black_box`:
+    /// `depth` 0 is the home slot, 1 the tag and first byte of the stack
+    /// held there (call it once the slots of the batch are loaded).
+    #[inline]
+    pub(crate) fn warm(&self, h: u32, depth: u8) -> u32 {
+        let slot = self.slots.get(self.home(h)).copied().unwrap_or(0);
+        if depth == 0 {
+            return slot;
+        }
+        let i = slot as usize;
+        let tag = self.tags.get(i).copied().unwrap_or(0);
+        let first = self.get(i).first().copied().unwrap_or(0);
+        tag ^ u32::from(first)
+    }
+
+    /// The index of the stack encoded as `encoded`, whose xxh3 hash's low
+    /// 32 bits are `h`; added when new. After [`seal`](Self::seal) stacks
+    /// are added without dedup.
+    pub(crate) fn intern(&mut self, encoded: &[u8], h: u32) -> i32 {
+        if encoded.is_empty() {
+            return 0;
+        }
+        if self.slots.is_empty() {
+            return self.push(encoded, h);
+        }
+        let mask = self.slots.len() - 1;
+        let mut pos = self.home(h);
+        loop {
+            let i = self.slots.get(pos).copied().unwrap_or(0);
+            if i == 0 {
+                break;
+            }
+            if self.tags.get(i as usize) == Some(&h) && self.get(i as usize) == encoded {
+                return i as i32;
+            }
+            pos = (pos + 1) & mask;
+        }
+        let i = self.push(encoded, h);
+        if let Some(slot) = self.slots.get_mut(pos) {
+            *slot = i as u32;
+        }
+        if 2 * self.ends.len() > self.slots.len() {
+            self.grow();
+        }
+        i
+    }
+
+    fn push(&mut self, encoded: &[u8], h: u32) -> i32 {
+        let i = i32::try_from(self.ends.len()).unwrap_or(i32::MAX);
+        self.bytes.extend_from_slice(encoded);
+        self.ends
+            .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
+        self.tags.push(h);
+        i
+    }
+
+    /// Doubles the index and puts every stack back from its tag.
+    fn grow(&mut self) {
+        let slots = (self.slots.len() * 2).max(16);
+        self.slots = vec![0; slots];
+        let mask = slots - 1;
+        for (i, &h) in self.tags.iter().enumerate().skip(1) {
+            let mut pos = h as usize & mask;
+            while self.slots.get(pos).is_some_and(|&s| s != 0) {
+                pos = (pos + 1) & mask;
+            }
+            if let Some(slot) = self.slots.get_mut(pos) {
+                *slot = i as u32;
+            }
+        }
+    }
+
+    /// Frees the index (once nothing more will be added, to lower the peak).
+    pub(crate) fn seal(&mut self) {
+        self.slots = Vec::new();
+        self.tags = Vec::new();
+    }
+
+    pub(crate) fn to_stack(&self, i: usize) -> otlp::Stack {
+        let mut r = Reader::new(self.get(i));
+        let mut location_indices = Vec::new();
+        while !r.is_empty() {
+            match r.varint() {
+                Ok(v) => location_indices.push(v as i32),
+                Err(_) => break,
+            }
+        }
+        otlp::Stack { location_indices }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &[u8]) -> u32 {
+        xxhash_rust::xxh3::xxh3_64(s) as u32
+    }
+
+    #[test]
+    fn dedups_across_growth_and_colliding_tags() {
+        let mut t = StackTable::new(0, 0);
+        assert_eq!(t.intern(&[], 0), 0);
+        let stacks: Vec<Vec<u8>> = (0u32..5000).map(|i| i.to_le_bytes().to_vec()).collect();
+        let first: Vec<i32> = stacks.iter().map(|s| t.intern(s, h(s))).collect();
+        // Every stack given the same tag: found by comparing bytes.
+        let mut same = StackTable::new(0, 0);
+        let collided: Vec<i32> = stacks.iter().map(|s| same.intern(s, 7)).collect();
+        for (k, s) in stacks.iter().enumerate() {
+            assert_eq!(t.intern(s, h(s)), first[k]);
+            assert_eq!(t.get(first[k] as usize), s.as_slice());
+            assert_eq!(same.intern(s, 7), collided[k]);
+        }
+        assert_eq!(t.len(), 5001);
+        assert_eq!(same.len(), 5001);
+        t.seal();
+        assert_eq!(
+            t.intern(&stacks[0], h(&stacks[0])),
+            5001,
+            "sealed: appended"
+        );
+    }
+}
