@@ -1,7 +1,8 @@
 //! Memory of conversion, per profile file: peak heap while converting
 //! pprof → OTLP protobuf bytes (output included) relative to the profile's
 //! decompressed size, for the zero-copy path (`PprofView` →
-//! `views_to_otlp_bytes`, what `profcol convert --to otlp` runs) and the
+//! `views_to_otlp_bytes`) and its streaming form (`views_to_otlp_write`,
+//! what `profcol convert --to otlp` runs, here into `io::sink()`), and the
 //! general path (`decode_pprof` → `to_otlp` → `encode_to_vec`, what the
 //! exporters run); and the heap a `DeltaComputer` keeps per series after
 //! one and after two scrapes (allocator-measured), with its series count and
@@ -10,12 +11,12 @@
 //! `cargo run --release -p profcol-pdata --example convert_memory [FILES…]`
 //! (default: every `testdata/*.pb.gz`). A counting global allocator tracks
 //! live and peak heap bytes; the compressed input is read before measuring.
-//! "work" is the peak less the output buffer the caller keeps.
+//! The decompressed body is part of every peak.
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_pdata::{
-    decode_pprof, to_otlp, views_to_otlp_bytes, DecodeLimits, DeltaComputer, Labels, PprofView,
-    ProfileRecord, ViewRecord,
+    decode_pprof, to_otlp, views_to_otlp_bytes, views_to_otlp_write, DecodeLimits, DeltaComputer,
+    Labels, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -78,7 +79,58 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (out, PEAK.load(Ordering::Relaxed) - base)
 }
 
+struct Probe {
+    base: usize,
+    n: usize,
+}
+impl std::io::Write for Probe {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.n == 0 || b.len() > 200_000 {
+            eprintln!(
+                "write #{} len {}: live {} peak {}",
+                self.n,
+                b.len(),
+                LIVE.load(Ordering::Relaxed) - self.base,
+                PEAK.load(Ordering::Relaxed) - self.base
+            );
+        }
+        self.n += 1;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 fn main() {
+    if let Ok(f) = std::env::var("PROBE") {
+        let body = std::fs::read(f).unwrap();
+        let limits = DecodeLimits::default();
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let raw = PprofView::decompress(&body, &limits).unwrap();
+        eprintln!(
+            "raw: live {} peak {}",
+            LIVE.load(Ordering::Relaxed) - base,
+            PEAK.load(Ordering::Relaxed) - base
+        );
+        let view = PprofView::decode(&raw, &limits).unwrap();
+        eprintln!(
+            "view: live {} peak {}",
+            LIVE.load(Ordering::Relaxed) - base,
+            PEAK.load(Ordering::Relaxed) - base
+        );
+        let record = ViewRecord {
+            labels: Labels::new(),
+            view: &view,
+        };
+        views_to_otlp_write(&[record], Probe { base, n: 0 }).unwrap();
+        eprintln!(
+            "end: live {} peak {}",
+            LIVE.load(Ordering::Relaxed) - base,
+            PEAK.load(Ordering::Relaxed) - base
+        );
+        return;
+    }
     let mut files: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
     if files.is_empty() {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata");
@@ -91,15 +143,16 @@ fn main() {
     }
     let limits = DecodeLimits::default();
     println!(
-        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12} {:>8} {:>12} {:>8} {:>11} {:>7} {:>11} {:>7} {:>7} {:>8}",
+        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12} {:>8} {:>9} {:>12} {:>8} {:>11} {:>7} {:>11} {:>7} {:>7} {:>8}",
         "file",
         "gz bytes",
         "raw bytes",
         "otlp bytes",
         "fast peak",
         "x raw",
-        "fast work",
+        "stream peak",
         "x raw",
+        "w/o infl.",
         "prost peak",
         "x raw",
         "delta 1st",
@@ -130,8 +183,28 @@ fn main() {
                 .len()
         });
         assert!(out_len > 0 && out_cap >= out_len);
-        // Working memory: the peak less the output the caller keeps.
-        let work = fast.saturating_sub(out_cap);
+        // The inflate state is a fixed ~54 KiB whatever the size and
+        // dominates the small files: also measured with the body already
+        // decompressed (the body still counted).
+        let raw = PprofView::decompress(&body, &limits).unwrap();
+        let ((), after_inflate) = peak_of(|| {
+            let view = PprofView::decode(&raw, &limits).unwrap();
+            let record = ViewRecord {
+                labels: Labels::new(),
+                view: &view,
+            };
+            views_to_otlp_write(&[record], std::io::sink()).unwrap();
+        });
+        drop(raw);
+        let ((), stream) = peak_of(|| {
+            let raw = PprofView::decompress(&body, &limits).unwrap();
+            let view = PprofView::decode(&raw, &limits).unwrap();
+            let record = ViewRecord {
+                labels: Labels::new(),
+                view: &view,
+            };
+            views_to_otlp_write(&[record], std::io::sink()).unwrap();
+        });
 
         // Delta state: what the computer keeps once the scraped profiles
         // (given by value) and its outputs are dropped.
@@ -148,15 +221,16 @@ fn main() {
         let name = f.file_name().unwrap().to_string_lossy();
         let x = |n: usize| n as f64 / raw_len as f64;
         println!(
-            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8.2} {:>12} {:>8.2} {:>12} {:>8.2} {:>11} {:>6.1}% {:>11} {:>6.1}% {:>7} {:>8.2}",
+            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8.2} {:>12} {:>8.2} {:>9.2} {:>12} {:>8.2} {:>11} {:>6.1}% {:>11} {:>6.1}% {:>7} {:>8.2}",
             name.trim_end_matches(".pb.gz"),
             body.len(),
             raw_len,
             out_len,
             fast,
             x(fast),
-            work,
-            x(work),
+            stream,
+            x(stream),
+            x(raw_len + after_inflate),
             general,
             x(general),
             first,

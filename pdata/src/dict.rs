@@ -6,6 +6,7 @@
 
 use crate::hash::HashedMap;
 use crate::otlp;
+use crate::sink::Sink;
 use crate::stack_table::StackTable;
 use crate::wire::{i32_varint, put_key, put_varint, LEN};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
@@ -392,18 +393,19 @@ impl DictBuilder {
             + stacks
     }
 
-    /// Appends the protobuf encoding of the dictionary [`finish`] would
-    /// return (the message body, without key or length) to `out`, without
+    /// Writes the protobuf encoding of the dictionary [`finish`] would
+    /// return (the message body, without key or length) to `sink`, without
     /// building the stack table: stacks are the last field, so they are
     /// appended to prost's encoding of the rest.
     ///
     /// [`finish`]: DictBuilder::finish
-    pub(crate) fn encode_into(self, out: &mut Vec<u8>) {
+    pub(crate) fn encode_into(self, sink: &mut impl Sink) -> std::io::Result<()> {
         let (dict, stacks) = self.finish_without_stacks();
-        dict.encode_raw(out);
+        dict.encode_raw(sink.buf());
         drop(dict);
         for i in 0..stacks.len() {
             let packed = stacks.get(i);
+            let out = sink.buf();
             put_key(out, 7, LEN);
             if packed.is_empty() {
                 put_varint(out, 0);
@@ -414,7 +416,11 @@ impl DictBuilder {
                 put_varint(out, n);
                 out.extend_from_slice(packed);
             }
+            if i % 1024 == 1023 {
+                sink.spill()?;
+            }
         }
+        Ok(())
     }
 }
 

@@ -18,6 +18,7 @@ pub mod labels;
 pub mod otlp_json;
 pub mod otlp_writer;
 pub mod pprof;
+mod sink;
 mod stack_table;
 #[cfg(test)]
 mod testutil;

@@ -12,6 +12,7 @@
 use crate::dict::{Capacity, DictBuilder, STACK_BATCH};
 use crate::labels::Labels;
 use crate::otlp;
+use crate::sink::{Chunked, Sink};
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
 use crate::view::{PprofView, SampleBuf};
 use crate::wire::{
@@ -85,13 +86,7 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
 /// Every message's length is computed before it is written. Returns the
 /// first write error.
 pub fn views_to_otlp_write<W: Write>(records: &[ViewRecord<'_, '_>], out: W) -> io::Result<()> {
-    convert(
-        records,
-        &mut Chunked {
-            buf: Vec::with_capacity(CHUNK + CHUNK / 2),
-            out,
-        },
-    )
+    convert(records, &mut Chunked::new(out))
 }
 
 fn convert(records: &[ViewRecord<'_, '_>], sink: &mut impl Sink) -> io::Result<()> {
@@ -102,12 +97,12 @@ fn convert(records: &[ViewRecord<'_, '_>], sink: &mut impl Sink) -> io::Result<(
         cap.functions += h.function.len();
         cap.mappings += h.mapping.len();
         cap.locations += h.location.len();
-        cap.stacks += r.view.sample_count();
-        // Dictionary location indexes are below the sum of the location
-        // tables' sizes: that bounds each one's varint.
-        cap.stack_bytes += r.view.location_refs();
+        // Stacks: the biggest record's, a byte per location index. The
+        // stack table is the biggest part of the dictionary; a batch often
+        // repeats stacks, and the table grows when the guess is short.
+        cap.stacks = cap.stacks.max(r.view.sample_count());
+        cap.stack_bytes = cap.stack_bytes.max(r.view.location_refs());
     }
-    cap.stack_bytes *= crate::wire::varint_len(cap.locations as u64 + 1);
     let mut dict = DictBuilder::new(cap);
 
     // Pass 1, in record order (the dictionary's order): intern everything,
@@ -218,7 +213,7 @@ fn convert(records: &[ViewRecord<'_, '_>], sink: &mut impl Sink) -> io::Result<(
     let buf = sink.buf();
     put_key(buf, 2, LEN);
     put_varint(buf, dict.encoded_len() as u64);
-    dict.encode_into(sink.buf());
+    dict.encode_into(sink)?;
     sink.finish()
 }
 
@@ -274,59 +269,6 @@ fn plan(
         plan.total += len_field(rp_len);
     }
     plan
-}
-
-/// Where the writer puts its bytes: straight into a `Vec`, or through a
-/// bounded buffer into any [`Write`].
-trait Sink {
-    /// The buffer to append to.
-    fn buf(&mut self) -> &mut Vec<u8>;
-    /// Passes the buffer on when it has grown past a chunk.
-    fn spill(&mut self) -> io::Result<()>;
-    /// Passes on the rest.
-    fn finish(&mut self) -> io::Result<()>;
-    /// The whole output will take `total` bytes.
-    fn reserve(&mut self, _total: usize) {}
-}
-
-impl Sink for Vec<u8> {
-    fn buf(&mut self) -> &mut Vec<u8> {
-        self
-    }
-    fn spill(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn finish(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn reserve(&mut self, total: usize) {
-        self.reserve_exact(total);
-    }
-}
-
-/// Bytes buffered before they are written out.
-const CHUNK: usize = 64 * 1024;
-
-struct Chunked<W> {
-    buf: Vec<u8>,
-    out: W,
-}
-
-impl<W: Write> Sink for Chunked<W> {
-    fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-    fn spill(&mut self) -> io::Result<()> {
-        if self.buf.len() >= CHUNK {
-            self.finish()?;
-        }
-        Ok(())
-    }
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
-    }
 }
 
 /// The encoded size of a `ValueType` body.

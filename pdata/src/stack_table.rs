@@ -12,7 +12,8 @@
 use crate::otlp;
 use crate::wire::Reader;
 
-/// Slots before the first growth, at most (the index doubles when half full).
+/// Slots before the first growth, at most (the index doubles when three
+/// quarters full).
 const MAX_INITIAL_SLOTS: usize = 1 << 17;
 
 pub(crate) struct StackTable {
@@ -35,7 +36,7 @@ impl StackTable {
         ends.push(0);
         let mut tags = Vec::with_capacity(capacity + 1);
         tags.push(0);
-        let slots = (2 * (capacity + 1))
+        let slots = (capacity + 1 + capacity / 2)
             .clamp(16, MAX_INITIAL_SLOTS)
             .next_power_of_two();
         StackTable {
@@ -107,7 +108,7 @@ impl StackTable {
         if let Some(slot) = self.slots.get_mut(pos) {
             *slot = i as u32;
         }
-        if 2 * self.ends.len() > self.slots.len() {
+        if 4 * self.ends.len() > 3 * self.slots.len() {
             self.grow();
         }
         i
@@ -115,6 +116,12 @@ impl StackTable {
 
     fn push(&mut self, encoded: &[u8], h: u32) -> i32 {
         let i = i32::try_from(self.ends.len()).unwrap_or(i32::MAX);
+        if self.bytes.capacity() - self.bytes.len() < encoded.len() {
+            // Grow by a quarter, not double: the estimate given to `new` is
+            // usually close, and this is the dictionary's biggest part.
+            let more = (self.bytes.capacity() / 4).max(encoded.len()).max(4096);
+            self.bytes.reserve_exact(more);
+        }
         self.bytes.extend_from_slice(encoded);
         self.ends
             .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));

@@ -131,6 +131,7 @@ impl<'a> PprofView<'a> {
                 _ => r.skip(wt)?,
             }
         }
+        samples.shrink_to_fit();
         let mut view = PprofView {
             header,
             strings,
