@@ -22,8 +22,8 @@
 use anyhow::{bail, Context};
 use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
 use profcol_pdata::{
-    decode_pprof, decompress, encode_pprof_gzip, folded_pprof, from_otlp, to_otlp,
-    views_to_otlp_write, DecodeLimits, Labels, PprofView, ProfileRecord, ViewRecord,
+    decode_pprof, decompress, encode_pprof_gzip, folded_pprof, from_otlp, to_otlp, DecodeLimits,
+    Labels, OtlpWriter, PprofView, ProfileRecord,
 };
 use prost::Message;
 use std::collections::BTreeMap;
@@ -203,48 +203,56 @@ fn stem(path: &Path) -> String {
 }
 
 /// `--to otlp` when every input is pprof: zero-copy views of the
-/// decompressed bodies, written straight to OTLP protobuf (the same bytes
+/// decompressed bodies, converted one at a time (one reused body buffer)
+/// and written straight to OTLP protobuf as it is produced (the same bytes
 /// the general path produces, several times faster and in a fraction of the
 /// memory). Returns false, having written nothing, when some input is not
 /// pprof; the general path then handles (or reports) it.
 fn pprof_to_otlp_fast(files: &[PathBuf], output: Option<&Path>) -> anyhow::Result<bool> {
+    if files
+        .iter()
+        .any(|f| f.extension().is_some_and(|e| e == "json"))
+    {
+        return Ok(false);
+    }
     let limits = DecodeLimits::default();
-    let mut raws: Vec<Vec<u8>> = Vec::with_capacity(files.len());
-    for f in files {
-        if f.extension().is_some_and(|e| e == "json") {
+    let mut raw = Vec::new();
+    let mut convert_one = |f: &PathBuf, w: &mut OtlpWriter| -> anyhow::Result<bool> {
+        let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        if PprofView::decompress_into(&body, &limits, &mut raw).is_err() {
             return Ok(false);
         }
-        let body = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        match PprofView::decompress(&body, &limits) {
-            Ok(raw) => raws.push(raw.into_owned()),
-            Err(_) => return Ok(false),
-        }
-    }
-    let mut views = Vec::with_capacity(raws.len());
-    for raw in &raws {
-        match PprofView::decode(raw, &limits) {
-            Ok(v) => views.push(v),
-            Err(_) => return Ok(false),
-        }
-    }
-    let record = |f: &PathBuf, view| ViewRecord {
-        labels: Labels::from_pairs([(FILE_LABEL, file_name(f).as_str())]),
-        view,
+        let Ok(view) = PprofView::decode(&raw, &limits) else {
+            return Ok(false);
+        };
+        w.add(
+            Labels::from_pairs([(FILE_LABEL, file_name(f).as_str())]),
+            &view,
+        );
+        Ok(true)
     };
     match output.filter(|o| o.is_dir()) {
         Some(dir) => {
-            for (f, view) in files.iter().zip(&views) {
-                let path = dir.join(format!("{}.otlp.pb", stem(f)));
-                stream_to(Some(&path), |w| views_to_otlp_write(&[record(f, view)], w))?;
+            let mut writers = Vec::with_capacity(files.len());
+            for f in files {
+                let mut w = OtlpWriter::new();
+                if !convert_one(f, &mut w)? {
+                    return Ok(false);
+                }
+                writers.push((dir.join(format!("{}.otlp.pb", stem(f))), w));
+            }
+            for (path, w) in writers {
+                stream_to(Some(&path), |out| w.write(out))?;
             }
         }
         None => {
-            let records: Vec<ViewRecord<'_, '_>> = files
-                .iter()
-                .zip(&views)
-                .map(|(f, v)| record(f, v))
-                .collect();
-            stream_to(output, |w| views_to_otlp_write(&records, w))?;
+            let mut w = OtlpWriter::new();
+            for f in files {
+                if !convert_one(f, &mut w)? {
+                    return Ok(false);
+                }
+            }
+            stream_to(output, |out| w.write(out))?;
         }
     }
     Ok(true)

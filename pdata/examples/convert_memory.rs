@@ -1,7 +1,7 @@
 //! Memory of conversion, per profile file: peak heap while converting
 //! pprof → OTLP protobuf bytes (output included) relative to the profile's
 //! decompressed size, for the zero-copy path (`PprofView` →
-//! `views_to_otlp_bytes`) and its streaming form (`views_to_otlp_write`,
+//! `views_to_otlp_bytes`) and its streaming form (`OtlpWriter::write`,
 //! what `profcol convert --to otlp` runs, here into `io::sink()`), and the
 //! general path (`decode_pprof` → `to_otlp` → `encode_to_vec`, what the
 //! exporters run); and the heap a `DeltaComputer` keeps per series after
@@ -15,8 +15,8 @@
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_pdata::{
-    decode_pprof, to_otlp, views_to_otlp_bytes, views_to_otlp_write, DecodeLimits, DeltaComputer,
-    Labels, PprofView, ProfileRecord, ViewRecord,
+    decode_pprof, to_otlp, views_to_otlp_bytes, DecodeLimits, DeltaComputer, Labels, OtlpWriter,
+    PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -79,58 +79,7 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (out, PEAK.load(Ordering::Relaxed) - base)
 }
 
-struct Probe {
-    base: usize,
-    n: usize,
-}
-impl std::io::Write for Probe {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        if self.n == 0 || b.len() > 200_000 {
-            eprintln!(
-                "write #{} len {}: live {} peak {}",
-                self.n,
-                b.len(),
-                LIVE.load(Ordering::Relaxed) - self.base,
-                PEAK.load(Ordering::Relaxed) - self.base
-            );
-        }
-        self.n += 1;
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 fn main() {
-    if let Ok(f) = std::env::var("PROBE") {
-        let body = std::fs::read(f).unwrap();
-        let limits = DecodeLimits::default();
-        let base = LIVE.load(Ordering::Relaxed);
-        PEAK.store(base, Ordering::Relaxed);
-        let raw = PprofView::decompress(&body, &limits).unwrap();
-        eprintln!(
-            "raw: live {} peak {}",
-            LIVE.load(Ordering::Relaxed) - base,
-            PEAK.load(Ordering::Relaxed) - base
-        );
-        let view = PprofView::decode(&raw, &limits).unwrap();
-        eprintln!(
-            "view: live {} peak {}",
-            LIVE.load(Ordering::Relaxed) - base,
-            PEAK.load(Ordering::Relaxed) - base
-        );
-        let record = ViewRecord {
-            labels: Labels::new(),
-            view: &view,
-        };
-        views_to_otlp_write(&[record], Probe { base, n: 0 }).unwrap();
-        eprintln!(
-            "end: live {} peak {}",
-            LIVE.load(Ordering::Relaxed) - base,
-            PEAK.load(Ordering::Relaxed) - base
-        );
-        return;
-    }
     let mut files: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
     if files.is_empty() {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata");
@@ -183,28 +132,22 @@ fn main() {
                 .len()
         });
         assert!(out_len > 0 && out_cap >= out_len);
+        // As `profcol convert` does it: the body is dropped once added,
+        // before the output is written.
+        let convert = |raw: std::borrow::Cow<'_, [u8]>| {
+            let view = PprofView::decode(&raw, &limits).unwrap();
+            let mut w = OtlpWriter::new();
+            w.add(Labels::new(), &view);
+            drop(view);
+            drop(raw);
+            w.write(std::io::sink()).unwrap();
+        };
+        let ((), stream) = peak_of(|| convert(PprofView::decompress(&body, &limits).unwrap()));
         // The inflate state is a fixed ~54 KiB whatever the size and
-        // dominates the small files: also measured with the body already
-        // decompressed (the body still counted).
+        // dominates the small files: also measured from the decompressed
+        // body (which is counted).
         let raw = PprofView::decompress(&body, &limits).unwrap();
-        let ((), after_inflate) = peak_of(|| {
-            let view = PprofView::decode(&raw, &limits).unwrap();
-            let record = ViewRecord {
-                labels: Labels::new(),
-                view: &view,
-            };
-            views_to_otlp_write(&[record], std::io::sink()).unwrap();
-        });
-        drop(raw);
-        let ((), stream) = peak_of(|| {
-            let raw = PprofView::decompress(&body, &limits).unwrap();
-            let view = PprofView::decode(&raw, &limits).unwrap();
-            let record = ViewRecord {
-                labels: Labels::new(),
-                view: &view,
-            };
-            views_to_otlp_write(&[record], std::io::sink()).unwrap();
-        });
+        let ((), after_inflate) = peak_of(move || convert(raw));
 
         // Delta state: what the computer keeps once the scraped profiles
         // (given by value) and its outputs are dropped.

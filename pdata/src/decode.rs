@@ -69,6 +69,21 @@ impl Compression {
 /// holding more than `max` bytes of output: a body that inflates past `max`
 /// fails with [`Error::TooLarge`].
 pub fn decompress(body: &[u8], max: usize) -> Result<Cow<'_, [u8]>, Error> {
+    if Compression::detect(body) == Compression::None {
+        if body.len() > max {
+            return Err(Error::TooLarge { limit: max });
+        }
+        return Ok(Cow::Borrowed(body));
+    }
+    let mut buf = Vec::new();
+    decompress_into(body, max, &mut buf)?;
+    Ok(Cow::Owned(buf))
+}
+
+/// [`decompress`] into `buf`, replacing its content (an uncompressed body
+/// is copied).
+pub fn decompress_into(body: &[u8], max: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
+    buf.clear();
     match Compression::detect(body) {
         Compression::Gzip => {
             // ISIZE, the last 4 bytes, is the uncompressed size mod 2^32 of the
@@ -82,7 +97,7 @@ pub fn decompress(body: &[u8], max: usize) -> Result<Cow<'_, [u8]>, Error> {
                 // Deflate cannot expand more than ~1032:1; never trust a lie.
                 .min(body.len().saturating_mul(1032));
             let reader = flate2::bufread::MultiGzDecoder::new(body);
-            read_capped(reader, max, hint, "gzip").map(Cow::Owned)
+            read_capped(reader, max, hint, "gzip", buf)
         }
         Compression::Zstd => {
             let hint = zstd::zstd_safe::get_frame_content_size(body)
@@ -95,26 +110,29 @@ pub fn decompress(body: &[u8], max: usize) -> Result<Cow<'_, [u8]>, Error> {
                     source,
                 }
             })?;
-            read_capped(reader, max, hint, "zstd").map(Cow::Owned)
+            read_capped(reader, max, hint, "zstd", buf)
         }
         Compression::None => {
             if body.len() > max {
                 return Err(Error::TooLarge { limit: max });
             }
-            Ok(Cow::Borrowed(body))
+            buf.extend_from_slice(body);
+            Ok(())
         }
     }
 }
 
-/// Reads `r` to its end into a buffer that never grows past `max + 1` bytes.
+/// Reads `r` to its end into `buf` (empty), which never grows past
+/// `max + 1` bytes.
 fn read_capped(
     mut r: impl Read,
     max: usize,
     hint: usize,
     format: &'static str,
-) -> Result<Vec<u8>, Error> {
+    buf: &mut Vec<u8>,
+) -> Result<(), Error> {
     let cap = max.saturating_add(1);
-    let mut buf = vec![0u8; hint.saturating_add(1).max(8 << 10).min(cap)];
+    buf.resize(hint.saturating_add(1).max(8 << 10).min(cap), 0);
     let mut len = 0;
     loop {
         if len == buf.len() {
@@ -138,7 +156,7 @@ fn read_capped(
         return Err(Error::TooLarge { limit: max });
     }
     buf.truncate(len);
-    Ok(buf)
+    Ok(())
 }
 
 /// Decompresses, decodes and validates one pprof profile. Every failure is an

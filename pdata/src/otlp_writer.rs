@@ -1,10 +1,15 @@
 //! pprof views → OTLP protobuf bytes, directly: the fast path of
 //! [`crate::to_otlp`] + `encode_to_vec` for profiles read with
 //! [`PprofView`]. No OTLP structs are built for the samples (prost's would
-//! cost two `Vec`s per sample per sample type); each sample's stack and
-//! labels are interned once through the same [`Converter`] and dictionary
-//! as `to_otlp`, then every sample type's profile is written straight into
-//! the output, re-reading only the values from the pprof body.
+//! cost two `Vec`s per sample per sample type).
+//!
+//! [`OtlpWriter::add`] interns a profile's stacks and labels through the same
+//! [`Converter`] and dictionary as `to_otlp` and keeps, per sample, only the
+//! encoded OTLP fields every sample type shares (stack and attribute
+//! indexes) and its values: after `add` the pprof body is no longer needed,
+//! so a caller converting many files holds one body at a time.
+//! [`OtlpWriter::write`] then writes every sample type's profile, every
+//! length computed before its message, a chunk at a time.
 //!
 //! The bytes are exactly those `to_otlp(records).encode_to_vec()` gives for
 //! the same profiles and labels (tests check it on the whole corpus).
@@ -16,7 +21,8 @@ use crate::sink::{Chunked, Sink};
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
 use crate::view::{PprofView, SampleBuf};
 use crate::wire::{
-    i32_varint, put_key, put_len_field, put_varint, put_varint_field, varint_len, FIXED64, LEN,
+    i32_varint, put_key, put_len_field, put_varint, put_varint_field, varint_len, Reader, FIXED64,
+    LEN,
 };
 use prost::Message;
 use std::collections::HashMap;
@@ -28,136 +34,274 @@ pub struct ViewRecord<'v, 'a> {
     pub view: &'v PprofView<'a>,
 }
 
+/// Converts the records to the protobuf bytes of one
+/// `ExportProfilesServiceRequest`, as [`crate::to_otlp`] would.
+pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
+    let mut w = OtlpWriter::for_views(records.iter().map(|r| r.view));
+    for r in records {
+        w.add(r.labels.clone(), r.view);
+    }
+    w.into_bytes()
+}
+
+/// Builds one `ExportProfilesServiceRequest` from pprof views added one at
+/// a time.
+pub struct OtlpWriter {
+    dict: Option<DictBuilder>,
+    records: Vec<Converted>,
+    buf: SampleBuf,
+    batch: Batch,
+}
+
 /// A converted record, waiting to be written.
 struct Converted {
+    labels: Labels,
     head: ProfileHead,
-    /// Per sample: its stack index.
-    stacks: Vec<i32>,
-    /// Per sample: where its attribute indexes end in `attrs`.
-    attr_ends: Vec<u32>,
-    attrs: Vec<i32>,
-    /// Per sample: where its packed values start in the body, or
-    /// `u32::MAX` when they are not one packed field.
-    values_at: Vec<u32>,
+    /// What follows the samples in each of its profiles.
+    trailer: Vec<u8>,
+    /// Per sample: the length (varint) and bytes of its OTLP fields shared
+    /// by every sample type (stack index, attribute indexes), then its
+    /// values as varints, one per sample type.
+    samples: Vec<u8>,
     /// Encoded size of all samples, per sample type.
     sample_bytes: Vec<usize>,
 }
 
-/// The attribute indexes of sample `k`, out of all samples' `attrs`
-/// (sample `k`'s end at `attr_ends[k]`).
-fn sample_attrs<'x>(attr_ends: &[u32], attrs: &'x [i32], k: usize) -> &'x [i32] {
-    let start = match k.checked_sub(1) {
-        Some(p) => attr_ends.get(p).copied().unwrap_or(0) as usize,
-        None => 0,
-    };
-    let end = attr_ends.get(k).copied().unwrap_or(0) as usize;
-    attrs.get(start..end).unwrap_or(&[])
-}
-
-/// Stacks and values of up to [`STACK_BATCH`] samples.
+/// Stacks, labels and values of up to [`STACK_BATCH`] samples.
 #[derive(Default)]
 struct Batch {
     /// The stacks' packed dictionary location indexes, back to back.
     stacks: Vec<u8>,
     ends: Vec<u32>,
+    /// Their indexes once interned.
+    indexes: Vec<i32>,
+    /// Attribute indexes, sample after sample; `attr_ends[k]` ends sample k's.
+    attrs: Vec<i32>,
+    attr_ends: Vec<usize>,
     /// Every sample type's value, sample after sample.
     values: Vec<i64>,
+    /// One sample's attribute indexes, and its shared fields.
+    sample_attrs: Vec<i32>,
+    shared: Vec<u8>,
 }
 
 impl Batch {
     fn clear(&mut self) {
         self.stacks.clear();
         self.ends.clear();
+        self.indexes.clear();
+        self.attrs.clear();
+        self.attr_ends.clear();
         self.values.clear();
     }
 }
 
-/// Converts the records to the protobuf bytes of one
-/// `ExportProfilesServiceRequest`, as [`crate::to_otlp`] would.
-pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = convert(records, &mut out);
-    out
-}
-
-/// Writes what [`views_to_otlp_bytes`] returns to `out`, a chunk at a
-/// time: memory stays the working set of the conversion, not the output.
-/// Every message's length is computed before it is written. Returns the
-/// first write error.
-pub fn views_to_otlp_write<W: Write>(records: &[ViewRecord<'_, '_>], out: W) -> io::Result<()> {
-    convert(records, &mut Chunked::new(out))
-}
-
-fn convert(records: &[ViewRecord<'_, '_>], sink: &mut impl Sink) -> io::Result<()> {
-    let mut cap = Capacity::default();
-    for r in records {
-        let h = r.view.header();
-        cap.strings += r.view.strings().len();
-        cap.functions += h.function.len();
-        cap.mappings += h.mapping.len();
-        cap.locations += h.location.len();
-        // Stacks: the biggest record's, a byte per location index. The
-        // stack table is the biggest part of the dictionary; a batch often
-        // repeats stacks, and the table grows when the guess is short.
-        cap.stacks = cap.stacks.max(r.view.sample_count());
-        cap.stack_bytes = cap.stack_bytes.max(r.view.location_refs());
+impl Default for OtlpWriter {
+    fn default() -> Self {
+        Self::new()
     }
-    let mut dict = DictBuilder::new(cap);
+}
 
-    // Pass 1, in record order (the dictionary's order): intern everything,
-    // the stacks a batch at a time (see `DictBuilder::stacks`).
-    let mut converted = Vec::with_capacity(records.len());
-    let mut buf = SampleBuf::default();
-    let mut batch = Batch::default();
-    let mut attrs = Vec::new();
-    for r in records {
-        let view = r.view;
-        let mut c = Converter::new(view.header(), view.strings(), &mut dict);
+impl OtlpWriter {
+    /// A writer whose dictionary is sized from the first profile added.
+    pub fn new() -> Self {
+        OtlpWriter {
+            dict: None,
+            records: Vec::new(),
+            buf: SampleBuf::default(),
+            batch: Batch::default(),
+        }
+    }
+
+    /// A writer whose dictionary is sized for these profiles.
+    pub fn for_views<'v, 'a: 'v>(views: impl IntoIterator<Item = &'v PprofView<'a>>) -> Self {
+        let mut cap = Capacity::default();
+        for v in views {
+            add_capacity(&mut cap, v);
+        }
+        OtlpWriter {
+            dict: Some(DictBuilder::new(cap)),
+            ..Self::new()
+        }
+    }
+
+    /// Converts one profile (its samples are kept in OTLP form; `view` and
+    /// its body may be dropped afterwards).
+    pub fn add(&mut self, labels: Labels, view: &PprofView<'_>) {
+        let dict = self.dict.get_or_insert_with(|| {
+            let mut cap = Capacity::default();
+            add_capacity(&mut cap, view);
+            DictBuilder::new(cap)
+        });
+        let mut c = Converter::new(view.header(), view.strings(), dict);
         let head = c.head();
         let n = view.sample_count();
         let types = head.sample_types.len();
         let mut out = Converted {
+            labels,
+            trailer: profile_trailer(view, &head),
             sample_bytes: vec![0; types],
             head,
-            stacks: Vec::with_capacity(n),
-            attr_ends: Vec::with_capacity(n),
-            attrs: Vec::new(),
-            values_at: Vec::with_capacity(n),
+            samples: Vec::with_capacity(n * (8 + 3 * types)),
         };
+        let (buf, batch) = (&mut self.buf, &mut self.batch);
         for first in (0..n).step_by(STACK_BATCH) {
             batch.clear();
             for i in first..n.min(first + STACK_BATCH) {
                 // Validated when the view was made: reading cannot fail.
-                if view.read_sample(i, &mut buf).is_err() {
-                    buf = SampleBuf::default();
+                if view.read_sample(i, buf).is_err() {
+                    *buf = SampleBuf::default();
                 }
                 c.encode_stack(&buf.location_ids, &mut batch.stacks);
                 batch.ends.push(batch.stacks.len() as u32);
-                batch
-                    .values
-                    .extend((0..types).map(|t| buf.values.get(t).copied().unwrap_or(0)));
-                out.values_at.push(buf.values_at.unwrap_or(u32::MAX));
-                c.labels(&buf.labels, &mut attrs);
-                out.attrs.extend_from_slice(&attrs);
-                out.attr_ends
-                    .push(u32::try_from(out.attrs.len()).unwrap_or(u32::MAX));
+                let values = (0..types).map(|t| buf.values.get(t).copied().unwrap_or(0));
+                batch.values.extend(values);
+                c.labels(&buf.labels, &mut batch.sample_attrs);
+                batch.attrs.extend_from_slice(&batch.sample_attrs);
+                batch.attr_ends.push(batch.attrs.len());
             }
-            let done = out.stacks.len();
-            c.dict.stacks(&batch.stacks, &batch.ends, &mut out.stacks);
-            for (k, &stack_index) in out.stacks.iter().enumerate().skip(done) {
-                let attrs = sample_attrs(&out.attr_ends, &out.attrs, k);
-                let values = batch.values.get((k - done) * types..).unwrap_or(&[]);
-                for (size, &v) in out.sample_bytes.iter_mut().zip(values) {
-                    let len = sample_len(stack_index, attrs, v).0;
-                    *size += 1 + varint_len(len as u64) + len;
-                }
-            }
+            c.dict
+                .stacks(&batch.stacks, &batch.ends, &mut batch.indexes);
+            out.push_batch(batch, types);
         }
-        converted.push(out);
+        self.records.push(out);
     }
 
-    // Resources by public labels, in order of first appearance.
+    /// The request's protobuf bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = self.write_to(&mut out);
+        out
+    }
+
+    /// Writes the request to `out` a chunk at a time: memory stays the
+    /// conversion's working set, not the output. Returns the first write
+    /// error.
+    pub fn write<W: Write>(self, out: W) -> io::Result<()> {
+        self.write_to(&mut Chunked::new(out))
+    }
+
+    fn write_to(self, sink: &mut impl Sink) -> io::Result<()> {
+        let mut dict = self
+            .dict
+            .unwrap_or_else(|| DictBuilder::new(Capacity::default()));
+        dict.seal();
+        let groups = resource_groups(&self.records);
+        let plan = plan(&self.records, &groups, &dict);
+        sink.reserve(plan.total);
+        let mut profile_lens = plan.profile_lens.iter();
+        for ((labels, members), (rp_len, sp_len)) in groups.iter().zip(&plan.group_lens) {
+            let rp = resource_profiles(labels);
+            let buf = sink.buf();
+            put_key(buf, 1, LEN);
+            put_varint(buf, *rp_len as u64);
+            if let Some(resource) = &rp.resource {
+                put_len_field(buf, 1, &resource.encode_to_vec());
+            }
+            put_key(buf, 2, LEN);
+            put_varint(buf, *sp_len as u64);
+            if let Some(scope) = rp.scope_profiles.first().and_then(|s| s.scope.as_ref()) {
+                put_len_field(buf, 1, &scope.encode_to_vec());
+            }
+            for c in members.iter().filter_map(|&i| self.records.get(i)) {
+                for (t, vt) in c.head.sample_types.iter().enumerate() {
+                    let buf = sink.buf();
+                    put_key(buf, 2, LEN);
+                    put_varint(buf, profile_lens.next().copied().unwrap_or(0) as u64);
+                    value_type(buf, 1, vt);
+                    c.write_samples(sink, t)?;
+                    sink.buf().extend_from_slice(&c.trailer);
+                }
+            }
+            sink.spill()?;
+        }
+        drop(self.records);
+        let buf = sink.buf();
+        put_key(buf, 2, LEN);
+        put_varint(buf, dict.encoded_len() as u64);
+        dict.encode_into(sink)?;
+        sink.finish()
+    }
+}
+
+/// Adds a profile's table sizes to a dictionary capacity. Stacks: the
+/// biggest profile's, a byte per location index: the stack table is the
+/// dictionary's biggest part, a batch often repeats stacks, and the table
+/// grows when the guess is short.
+fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
+    let h = view.header();
+    cap.strings += view.strings().len();
+    cap.functions += h.function.len();
+    cap.mappings += h.mapping.len();
+    cap.locations += h.location.len();
+    cap.stacks = cap.stacks.max(view.sample_count());
+    cap.stack_bytes = cap.stack_bytes.max(view.location_refs());
+}
+
+impl Converted {
+    /// Encodes the batch's samples once their stacks are interned.
+    fn push_batch(&mut self, batch: &mut Batch, types: usize) {
+        let mut attr_start = 0;
+        for (k, (&stack, &attr_end)) in batch.indexes.iter().zip(&batch.attr_ends).enumerate() {
+            let attrs = batch.attrs.get(attr_start..attr_end).unwrap_or(&[]);
+            attr_start = attr_end;
+            let shared = &mut batch.shared;
+            shared.clear();
+            put_varint_field(shared, 1, i32_varint(stack));
+            let attrs_len: usize = attrs.iter().map(|&x| varint_len(i32_varint(x))).sum();
+            if attrs_len != 0 {
+                put_key(shared, 2, LEN);
+                put_varint(shared, attrs_len as u64);
+                for &x in attrs {
+                    put_varint(shared, i32_varint(x));
+                }
+            }
+            put_varint(&mut self.samples, shared.len() as u64);
+            self.samples.extend_from_slice(shared);
+            let values = batch.values.get(k * types..).unwrap_or(&[]);
+            for (size, &v) in self.sample_bytes.iter_mut().zip(values) {
+                put_varint(&mut self.samples, v as u64);
+                let len = shared.len() + 2 + varint_len(v as u64);
+                *size += 1 + varint_len(len as u64) + len;
+            }
+        }
+    }
+
+    /// Writes the samples of the OTLP profile of sample type `t`.
+    fn write_samples(&self, sink: &mut impl Sink, t: usize) -> io::Result<()> {
+        let types = self.head.sample_types.len();
+        let mut r = Reader::new(&self.samples);
+        let mut n = 0usize;
+        while !r.is_empty() {
+            // Written by `push_batch`: reading cannot fail.
+            let Ok(shared) = r.bytes() else { break };
+            let mut v = 0;
+            for k in 0..types {
+                let x = r.varint().unwrap_or(0);
+                if k == t {
+                    v = x;
+                }
+            }
+            let out = sink.buf();
+            put_key(out, 2, LEN);
+            put_varint(out, (shared.len() + 2 + varint_len(v)) as u64);
+            out.extend_from_slice(shared);
+            put_key(out, 4, LEN);
+            put_varint(out, varint_len(v) as u64);
+            put_varint(out, v);
+            n += 1;
+            if n % 256 == 0 {
+                sink.spill()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Records by public labels (one `ResourceProfiles` each), in order of
+/// first appearance.
+fn resource_groups(records: &[Converted]) -> Vec<(Labels, Vec<usize>)> {
     let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
     let mut by_labels: HashMap<Labels, usize> = HashMap::new();
     for (i, r) in records.iter().enumerate() {
@@ -174,47 +318,7 @@ fn convert(records: &[ViewRecord<'_, '_>], sink: &mut impl Sink) -> io::Result<(
             }
         }
     }
-
-    dict.seal();
-    let plan = plan(records, &converted, &groups, &dict);
-    sink.reserve(plan.total);
-    let mut values = Vec::new();
-    let mut profile_lens = plan.profile_lens.iter();
-    for ((labels, members), (rp_len, sp_len)) in groups.iter().zip(&plan.group_lens) {
-        let rp = resource_profiles(labels);
-        let buf = sink.buf();
-        put_key(buf, 1, LEN);
-        put_varint(buf, *rp_len as u64);
-        if let Some(resource) = &rp.resource {
-            put_len_field(buf, 1, &resource.encode_to_vec());
-        }
-        put_key(buf, 2, LEN);
-        put_varint(buf, *sp_len as u64);
-        if let Some(scope) = rp.scope_profiles.first().and_then(|s| s.scope.as_ref()) {
-            put_len_field(buf, 1, &scope.encode_to_vec());
-        }
-        for &i in members {
-            let (Some(r), Some(c)) = (records.get(i), converted.get(i)) else {
-                continue;
-            };
-            let trailer = profile_trailer(r.view, c);
-            for (t, vt) in c.head.sample_types.iter().enumerate() {
-                let buf = sink.buf();
-                put_key(buf, 2, LEN);
-                put_varint(buf, profile_lens.next().copied().unwrap_or(0) as u64);
-                value_type(buf, 1, vt);
-                write_samples(sink, r.view, c, t, &mut values)?;
-                sink.buf().extend_from_slice(&trailer);
-            }
-        }
-        sink.spill()?;
-    }
-    drop(converted);
-    let buf = sink.buf();
-    put_key(buf, 2, LEN);
-    put_varint(buf, dict.encoded_len() as u64);
-    dict.encode_into(sink)?;
-    sink.finish()
+    groups
 }
 
 /// The lengths of every message that is written before its body.
@@ -231,12 +335,7 @@ fn len_field(body: usize) -> usize {
     1 + varint_len(body as u64) + body
 }
 
-fn plan(
-    records: &[ViewRecord<'_, '_>],
-    converted: &[Converted],
-    groups: &[(Labels, Vec<usize>)],
-    dict: &DictBuilder,
-) -> Plan {
+fn plan(records: &[Converted], groups: &[(Labels, Vec<usize>)], dict: &DictBuilder) -> Plan {
     let mut plan = Plan {
         group_lens: Vec::with_capacity(groups.len()),
         profile_lens: Vec::new(),
@@ -249,13 +348,9 @@ fn plan(
             .first()
             .and_then(|s| s.scope.as_ref())
             .map_or(0, |scope| len_field(scope.encoded_len()));
-        for &i in members {
-            let (Some(r), Some(c)) = (records.get(i), converted.get(i)) else {
-                continue;
-            };
-            let trailer = profile_trailer(r.view, c).len();
+        for c in members.iter().filter_map(|&i| records.get(i)) {
             for (vt, samples) in c.head.sample_types.iter().zip(&c.sample_bytes) {
-                let len = value_type_len(vt) + samples + trailer;
+                let len = value_type_len(vt) + samples + c.trailer.len();
                 plan.profile_lens.push(len);
                 sp += len_field(len);
             }
@@ -283,12 +378,10 @@ fn value_type_len(vt: &otlp::ValueType) -> usize {
 }
 
 fn value_type(out: &mut Vec<u8>, field: u32, vt: &otlp::ValueType) {
-    let (t, u) = (i32_varint(vt.type_strindex), i32_varint(vt.unit_strindex));
-    let len = value_type_body_len(vt);
     put_key(out, field, LEN);
-    put_varint(out, len as u64);
-    put_varint_field(out, 1, t);
-    put_varint_field(out, 2, u);
+    put_varint(out, value_type_body_len(vt) as u64);
+    put_varint_field(out, 1, i32_varint(vt.type_strindex));
+    put_varint_field(out, 2, i32_varint(vt.unit_strindex));
 }
 
 fn packed_i32s(out: &mut Vec<u8>, field: u32, xs: &[i32]) {
@@ -303,67 +396,10 @@ fn packed_i32s(out: &mut Vec<u8>, field: u32, xs: &[i32]) {
     }
 }
 
-/// The encoded size of an OTLP sample's body, and of its packed attribute
-/// indexes.
-#[inline]
-fn sample_len(stack: i32, attrs: &[i32], value: i64) -> (usize, usize) {
-    let stack = i32_varint(stack);
-    let attrs_len: usize = attrs.iter().map(|&x| varint_len(i32_varint(x))).sum();
-    let mut len = 2 + varint_len(value as u64);
-    if stack != 0 {
-        len += 1 + varint_len(stack);
-    }
-    if attrs_len != 0 {
-        len += 1 + varint_len(attrs_len as u64) + attrs_len;
-    }
-    (len, attrs_len)
-}
-
-/// Writes the samples of the OTLP profile of sample type `t`.
-fn write_samples(
-    sink: &mut impl Sink,
-    view: &PprofView<'_>,
-    c: &Converted,
-    t: usize,
-    values: &mut Vec<i64>,
-) -> io::Result<()> {
-    let mut attr_start = 0usize;
-    for (i, (&stack, &attr_end)) in c.stacks.iter().zip(&c.attr_ends).enumerate() {
-        let attrs = c.attrs.get(attr_start..attr_end as usize).unwrap_or(&[]);
-        attr_start = attr_end as usize;
-        let v = match c.values_at.get(i) {
-            Some(&at) if at != u32::MAX => view.packed_value(at, t),
-            _ => {
-                view.read_values(i, values);
-                values.get(t).copied().unwrap_or(0)
-            }
-        };
-        let (len, attrs_len) = sample_len(stack, attrs, v);
-        let out = sink.buf();
-        put_key(out, 2, LEN);
-        put_varint(out, len as u64);
-        put_varint_field(out, 1, i32_varint(stack));
-        if attrs_len != 0 {
-            put_key(out, 2, LEN);
-            put_varint(out, attrs_len as u64);
-            for &x in attrs {
-                put_varint(out, i32_varint(x));
-            }
-        }
-        put_key(out, 4, LEN);
-        put_varint(out, varint_len(v as u64) as u64);
-        put_varint(out, v as u64);
-        if i % 256 == 255 {
-            sink.spill()?;
-        }
-    }
-    Ok(())
-}
-
 /// What follows the samples in each of a record's profiles (the same for
 /// every sample type), field by field in tag order, defaults left out, as
 /// prost writes them.
-fn profile_trailer(view: &PprofView<'_>, c: &Converted) -> Vec<u8> {
+fn profile_trailer(view: &PprofView<'_>, head: &ProfileHead) -> Vec<u8> {
     let h = view.header();
     let mut out = Vec::with_capacity(64);
     let time = u64::try_from(h.time_nanos).unwrap_or(0);
@@ -372,11 +408,11 @@ fn profile_trailer(view: &PprofView<'_>, c: &Converted) -> Vec<u8> {
         out.extend_from_slice(&time.to_le_bytes());
     }
     put_varint_field(&mut out, 4, u64::try_from(h.duration_nanos).unwrap_or(0));
-    if let Some(pt) = &c.head.period_type {
+    if let Some(pt) = &head.period_type {
         value_type(&mut out, 5, pt);
     }
     put_varint_field(&mut out, 6, h.period as u64);
-    packed_i32s(&mut out, 11, &c.head.attributes);
+    packed_i32s(&mut out, 11, &head.attributes);
     out
 }
 

@@ -41,11 +41,6 @@ pub struct SampleBuf {
     pub location_ids: Vec<u64>,
     pub values: Vec<i64>,
     pub labels: Vec<pprof::Label>,
-    /// Where the values' packed varints start in the body, when the sample
-    /// has them as one packed field (what every encoder writes): lets
-    /// [`PprofView::packed_value`] read one value without parsing the
-    /// sample again.
-    pub values_at: Option<u32>,
 }
 
 fn too_many(what: &'static str, count: usize, limit: usize) -> Result<(), Error> {
@@ -67,6 +62,24 @@ impl<'a> PprofView<'a> {
             return Err(Error::EmptyBody);
         }
         Ok(bytes)
+    }
+
+    /// [`decompress`](Self::decompress) into `buf` (replacing its content):
+    /// a caller reading many profiles one after another reuses one buffer,
+    /// whose memory is already mapped, instead of a fresh one each time.
+    pub fn decompress_into(
+        body: &[u8],
+        limits: &DecodeLimits,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if body.is_empty() {
+            return Err(Error::EmptyBody);
+        }
+        crate::decode::decompress_into(body, limits.max_decompressed_bytes, buf)?;
+        if buf.is_empty() {
+            return Err(Error::EmptyBody);
+        }
+        Ok(())
     }
 
     /// Decodes and validates an uncompressed pprof protobuf.
@@ -206,8 +219,6 @@ impl<'a> PprofView<'a> {
         buf.location_ids.clear();
         buf.values.clear();
         buf.labels.clear();
-        buf.values_at = None;
-        let mut seen_values = false;
         let mut r = Reader::new(self.sample_bytes(i));
         while !r.is_empty() {
             let (field, wt) = r.key()?;
@@ -216,55 +227,12 @@ impl<'a> PprofView<'a> {
                     let ids = &mut buf.location_ids;
                     r.repeated(wt, |v| ids.push(v))?
                 }
-                2 => {
-                    buf.values_at = match (wt, buf.values.is_empty(), seen_values) {
-                        (crate::wire::LEN, true, false) => {
-                            let mut peek = r;
-                            let payload = peek.bytes()?;
-                            let at = payload.as_ptr() as usize - self.data.as_ptr() as usize;
-                            u32::try_from(at).ok()
-                        }
-                        _ => None,
-                    };
-                    seen_values = true;
-                    r.repeated(wt, |v| buf.values.push(v as i64))?
-                }
+                2 => r.repeated(wt, |v| buf.values.push(v as i64))?,
                 3 => buf.labels.push(label(r.message(wt)?)?),
                 _ => r.skip(wt)?,
             }
         }
         Ok(())
-    }
-
-    /// Reads only the values of sample `i` into `values` (cleared first).
-    #[inline]
-    pub fn read_values(&self, i: usize, values: &mut Vec<i64>) {
-        values.clear();
-        let mut r = Reader::new(self.sample_bytes(i));
-        while !r.is_empty() {
-            let Ok((field, wt)) = r.key() else { return };
-            let ok = if field == 2 {
-                r.repeated(wt, |v| values.push(v as i64))
-            } else {
-                r.skip(wt)
-            };
-            if ok.is_err() {
-                return;
-            }
-        }
-    }
-
-    /// Value `t` of the packed values starting at `at` (a sample's
-    /// [`SampleBuf::values_at`]), or 0 when there is no such value.
-    #[inline]
-    pub fn packed_value(&self, at: u32, t: usize) -> i64 {
-        let mut r = Reader::new(self.data.get(at as usize..).unwrap_or(&[]));
-        for _ in 0..t {
-            if r.varint().is_err() {
-                return 0;
-            }
-        }
-        r.varint().map_or(0, |v| v as i64)
     }
 
     /// The same profile as prost would decode it, samples and strings owned.
