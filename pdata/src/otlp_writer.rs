@@ -291,7 +291,7 @@ impl Converted {
             put_varint(out, varint_len(v) as u64);
             put_varint(out, v);
             n += 1;
-            if n % 256 == 0 {
+            if n.is_multiple_of(256) {
                 sink.spill()?;
             }
         }
