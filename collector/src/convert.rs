@@ -203,7 +203,8 @@ fn stem(path: &Path) -> String {
 }
 
 /// `--to otlp` when every input is pprof: zero-copy views of the
-/// decompressed bodies, converted one at a time (one reused body buffer)
+/// decompressed bodies, checked while converted, one at a time (one reused
+/// body buffer)
 /// and written straight to OTLP protobuf as it is produced (the same bytes
 /// the general path produces, several times faster and in a fraction of the
 /// memory). Returns false, having written nothing, when some input is not
@@ -222,14 +223,8 @@ fn pprof_to_otlp_fast(files: &[PathBuf], output: Option<&Path>) -> anyhow::Resul
         if PprofView::decompress_into(&body, &limits, &mut raw).is_err() {
             return Ok(false);
         }
-        let Ok(view) = PprofView::decode(&raw, &limits) else {
-            return Ok(false);
-        };
-        w.add(
-            Labels::from_pairs([(FILE_LABEL, file_name(f).as_str())]),
-            &view,
-        );
-        Ok(true)
+        let labels = Labels::from_pairs([(FILE_LABEL, file_name(f).as_str())]);
+        Ok(w.add_pprof(labels, &raw, &limits).is_ok())
     };
     match output.filter(|o| o.is_dir()) {
         Some(dir) => {

@@ -14,7 +14,9 @@
 //! The bytes are exactly those `to_otlp(records).encode_to_vec()` gives for
 //! the same profiles and labels (tests check it on the whole corpus).
 
+use crate::decode::{DecodeLimits, SampleChecker};
 use crate::dict::{Capacity, DictBuilder, STACK_BATCH};
+use crate::error::Error;
 use crate::labels::Labels;
 use crate::otlp;
 use crate::sink::{Chunked, Sink};
@@ -51,6 +53,8 @@ pub struct OtlpWriter {
     records: Vec<Converted>,
     buf: SampleBuf,
     batch: Batch,
+    /// Set when `add_pprof` failed part-way.
+    failed: bool,
 }
 
 /// A converted record, waiting to be written.
@@ -110,6 +114,7 @@ impl OtlpWriter {
             records: Vec::new(),
             buf: SampleBuf::default(),
             batch: Batch::default(),
+            failed: false,
         }
     }
 
@@ -128,6 +133,34 @@ impl OtlpWriter {
     /// Converts one profile (its samples are kept in OTLP form; `view` and
     /// its body may be dropped afterwards).
     pub fn add(&mut self, labels: Labels, view: &PprofView<'_>) {
+        // A view is validated: reading its samples cannot fail.
+        let _ = self.convert(labels, view, None);
+    }
+
+    /// Decodes an uncompressed pprof body as [`PprofView::decode`] does and
+    /// adds it, checking each sample as it is converted: one pass over the
+    /// samples instead of two. After an error the dictionary may hold part
+    /// of the profile's tables: the writer refuses to write, drop it.
+    pub fn add_pprof(
+        &mut self,
+        labels: Labels,
+        data: &[u8],
+        limits: &DecodeLimits,
+    ) -> Result<(), Error> {
+        let result = PprofView::decode_unchecked(data, limits)
+            .and_then(|(view, checker)| self.convert(labels, &view, Some(&checker)));
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn convert(
+        &mut self,
+        labels: Labels,
+        view: &PprofView<'_>,
+        checker: Option<&SampleChecker>,
+    ) -> Result<(), Error> {
         let dict = self.dict.get_or_insert_with(|| {
             let mut cap = Capacity::default();
             add_capacity(&mut cap, view);
@@ -148,9 +181,9 @@ impl OtlpWriter {
         for first in (0..n).step_by(STACK_BATCH) {
             batch.clear();
             for i in first..n.min(first + STACK_BATCH) {
-                // Validated when the view was made: reading cannot fail.
-                if view.read_sample(i, buf).is_err() {
-                    *buf = SampleBuf::default();
+                match checker {
+                    Some(checker) => view.read_checked(i, buf, checker)?,
+                    None => view.read_sample(i, buf)?,
                 }
                 c.encode_stack(&buf.location_ids, &mut batch.stacks);
                 batch.ends.push(batch.stacks.len() as u32);
@@ -165,6 +198,7 @@ impl OtlpWriter {
             out.push_batch(batch, types);
         }
         self.records.push(out);
+        Ok(())
     }
 
     /// The request's protobuf bytes.
@@ -183,6 +217,11 @@ impl OtlpWriter {
     }
 
     fn write_to(self, sink: &mut impl Sink) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "a profile failed to convert: the request would be incomplete",
+            ));
+        }
         let mut dict = self
             .dict
             .unwrap_or_else(|| DictBuilder::new(Capacity::default()));
@@ -236,7 +275,12 @@ fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     cap.mappings += h.mapping.len();
     cap.locations += h.location.len();
     cap.stacks = cap.stacks.max(view.sample_count());
-    cap.stack_bytes = cap.stack_bytes.max(view.location_refs());
+    // Unknown (0) for an unchecked view: guess from the body's size.
+    let refs = match view.location_refs() {
+        0 => view.data_len() / 2,
+        n => n,
+    };
+    cap.stack_bytes = cap.stack_bytes.max(refs);
 }
 
 impl Converted {
@@ -480,6 +524,40 @@ mod tests {
                 ("__meta_hidden", "x"),
             ])
         });
+    }
+
+    /// `add_pprof` (checking while converting) accepts exactly what
+    /// `PprofView::decode` accepts, on every corpus file and on truncated
+    /// and corrupted copies, and then writes the same bytes as `add`.
+    #[test]
+    fn add_pprof_agrees_with_decode_then_add() {
+        let l = DecodeLimits::default();
+        for (name, raw) in corpus().into_iter().filter(|(_, r)| r.len() < 12_000) {
+            let step = (raw.len() / 60).max(1);
+            let mut cases = vec![raw.clone()];
+            for (k, at) in (0..raw.len()).step_by(step).enumerate() {
+                cases.push(raw[..at].to_vec());
+                let mut c = raw.clone();
+                c[at] = c[at].wrapping_add(1 + (k as u8 % 200));
+                cases.push(c);
+            }
+            for c in cases {
+                let mut fused = OtlpWriter::new();
+                let got = fused.add_pprof(Labels::new(), &c, &l);
+                match PprofView::decode(&c, &l) {
+                    Ok(view) => {
+                        assert!(got.is_ok(), "{name}: {got:?}");
+                        let mut two_pass = OtlpWriter::new();
+                        two_pass.add(Labels::new(), &view);
+                        assert!(fused.into_bytes() == two_pass.into_bytes(), "{name}");
+                    }
+                    Err(_) => {
+                        assert!(got.is_err(), "{name}: accepted what decode refuses");
+                        assert!(fused.write(std::io::sink()).is_err(), "{name}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //!
 //! [`validate`]: crate::decode::validate
 
-use crate::decode::{decompress, validate_tables, DecodeLimits};
+use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::pprof;
 use crate::wire::Reader;
 use crate::Error;
@@ -84,6 +84,21 @@ impl<'a> PprofView<'a> {
 
     /// Decodes and validates an uncompressed pprof protobuf.
     pub fn decode(data: &'a [u8], limits: &DecodeLimits) -> Result<Self, Error> {
+        let (mut view, checker) = Self::decode_unchecked(data, limits)?;
+        view.location_refs = view.check_samples(&checker)?;
+        Ok(view)
+    }
+
+    /// [`decode`](Self::decode) but for the samples, which are only
+    /// indexed: the caller reads each with [`read_checked`] (for a caller
+    /// that reads every sample anyway, one pass over them instead of two).
+    /// `location_refs` is 0.
+    ///
+    /// [`read_checked`]: Self::read_checked
+    pub(crate) fn decode_unchecked(
+        data: &'a [u8],
+        limits: &DecodeLimits,
+    ) -> Result<(Self, SampleChecker), Error> {
         if data.is_empty() {
             return Err(Error::EmptyBody);
         }
@@ -145,34 +160,49 @@ impl<'a> PprofView<'a> {
             }
         }
         samples.shrink_to_fit();
-        let mut view = PprofView {
+        let view = PprofView {
             header,
             strings,
             samples,
             data,
             location_refs: 0,
         };
-        view.location_refs = view.validate(limits)?;
-        Ok(view)
-    }
-
-    /// Validates; returns the number of location ids over all samples.
-    fn validate(&self, limits: &DecodeLimits) -> Result<usize, Error> {
         let checker = validate_tables(
-            &self.header,
-            self.strings.first().copied(),
-            self.strings.len(),
-            self.samples.len(),
+            &view.header,
+            view.strings.first().copied(),
+            view.strings.len(),
+            view.samples.len(),
             limits,
         )?;
+        Ok((view, checker))
+    }
+
+    /// Checks every sample; returns the number of location ids over all
+    /// samples.
+    fn check_samples(&self, checker: &SampleChecker) -> Result<usize, Error> {
         let mut buf = SampleBuf::default();
         let mut refs = 0usize;
         for i in 0..self.samples.len() {
-            self.read_sample(i, &mut buf)?;
-            checker.check_sample(i, &buf.location_ids, buf.values.len(), &buf.labels)?;
+            self.read_checked(i, &mut buf, checker)?;
             refs += buf.location_ids.len();
         }
         Ok(refs)
+    }
+
+    /// Reads sample `i` of a view made by [`decode_unchecked`] and checks
+    /// it as [`decode`] would have.
+    ///
+    /// [`decode_unchecked`]: Self::decode_unchecked
+    /// [`decode`]: Self::decode
+    #[inline]
+    pub(crate) fn read_checked(
+        &self,
+        i: usize,
+        buf: &mut SampleBuf,
+        checker: &SampleChecker,
+    ) -> Result<(), Error> {
+        self.read_sample(i, buf)?;
+        checker.check_sample(i, &buf.location_ids, buf.values.len(), &buf.labels)
     }
 
     /// The number of location ids over all samples.
