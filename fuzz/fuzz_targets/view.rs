@@ -1,12 +1,14 @@
-//! Any bytes: the zero-copy view (`PprofView`, the `convert --to otlp` path)
-//! never panics, accepts only what prost + validation accept, decodes to the
-//! same profile, and writes the same OTLP bytes as `to_otlp` + prost.
+//! Any bytes: the zero-copy view (`PprofView`) and the writer `profcol
+//! convert --to otlp` runs (`OtlpWriter::add_pprof`, which checks samples
+//! while converting them) never panic, accept only what prost + validation
+//! accept, decode to the same profile, and write the same OTLP bytes as
+//! `to_otlp` + prost.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use profcol_pdata::{
-    decode_pprof, to_otlp, views_to_otlp_bytes, DecodeLimits, Labels, PprofView, ProfileRecord,
-    ViewRecord,
+    decode_pprof, to_otlp, views_to_otlp_bytes, DecodeLimits, Labels, OtlpWriter, PprofView,
+    ProfileRecord, ViewRecord,
 };
 use prost::Message;
 
@@ -18,16 +20,21 @@ fuzz_target!(|data: &[u8]| {
     let Ok(raw) = PprofView::decompress(data, &limits) else {
         return;
     };
+    let labels = Labels::from_pairs([("service_name", "fuzz")]);
+    let mut fused = OtlpWriter::new();
+    let fused_ok = fused.add_pprof(labels.clone(), &raw, &limits).is_ok();
     let Ok(view) = PprofView::decode(&raw, &limits) else {
+        assert!(!fused_ok, "add_pprof accepted what decode refuses");
         return;
     };
+    assert!(fused_ok, "add_pprof refused what decode accepts");
     let p = decode_pprof(data, &limits).expect("the view accepted what prost refuses");
     assert_eq!(view.to_profile(), p);
-    let labels = Labels::from_pairs([("service_name", "fuzz")]);
     let ours = views_to_otlp_bytes(&[ViewRecord {
         labels: labels.clone(),
         view: &view,
     }]);
     let theirs = to_otlp(&[ProfileRecord::new(labels, p)]).encode_to_vec();
     assert!(ours == theirs, "OTLP bytes differ");
+    assert!(fused.into_bytes() == ours, "add_pprof's bytes differ");
 });

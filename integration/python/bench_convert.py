@@ -8,6 +8,8 @@ For every input file it measures, in bytes of (gzipped) input per second:
                   by timing one invocation with the file given once and one with it given
                   R times, and using the slope; when convert rejects repeated inputs it
                   falls back to single runs minus the time of `profcol --version`.
+The machines are shared and noisy: each of --rounds rounds measures the three tools on a
+file right after each other, and every column keeps its median over the rounds.
 Prints a table with the ratios, and writes the raw numbers as JSON with --json.
 """
 
@@ -81,6 +83,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=21, help="copies of a file per profcol invocation")
     ap.add_argument("--reps", type=int, default=3, help="invocations per measurement (median)")
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per in-process measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds over the corpus (median per column)")
     ap.add_argument("--json", help="write raw results here")
     args = ap.parse_args()
 
@@ -97,46 +100,58 @@ def main():
               "(cargo build --release -p profcol)", file=sys.stderr)
 
     results = {f: {"file": os.path.relpath(f, ROOT), "bytes": os.path.getsize(f)} for f in files}
-    for f in files:
-        with open(f, "rb") as fh:
-            data = fh.read()
-        try:
-            results[f]["gunzip_s"] = time_fn(lambda: gzip.decompress(data), args.min_time, 5)
-        except OSError as e:
-            results[f]["gunzip_error"] = str(e)
-
-    if os.access(args.pprofbench, os.X_OK):
-        r = subprocess.run([args.pprofbench, f"-min-time={int(args.min_time * 1000)}ms", *files],
-                           capture_output=True, text=True, timeout=600)
-        for line in r.stdout.splitlines():
-            rec = json.loads(line)
-            if rec.get("file") in results:
-                if rec.get("error"):
-                    results[rec["file"]]["pprof_error"] = rec["error"]
-                else:
-                    results[rec["file"]]["pprof_s"] = rec["seconds"]
-                    results[rec["file"]]["pprof_parse_s"] = rec.get("parse_seconds")
-    else:
+    have_go = os.access(args.pprofbench, os.X_OK)
+    if not have_go:
         print(f"note: {args.pprofbench} missing (integration/go/build.sh); skipping the Go column",
               file=sys.stderr)
-
     have_profcol = os.access(profcol, os.X_OK)
-    if have_profcol:
-        startup = run_wall([profcol, "--version"], 5)
-        with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "out.otlp")
-            for f in files:
-                try:
-                    s, how = profcol_seconds(profcol, f, out, args.repeat, args.reps, startup)
-                    results[f]["profcol_s"], results[f]["profcol_method"] = s, how
-                except (RuntimeError, subprocess.TimeoutExpired) as e:
-                    results[f]["profcol_error"] = str(e)
-    else:
+    if not have_profcol:
         print(f"note: no profcol binary at {profcol}; skipping the profcol column", file=sys.stderr)
+
+    # The machines are shared and noisy: each round measures the three
+    # tools on one file right after each other, and each column keeps its
+    # median over the rounds.
+    samples = {f: {"gunzip_s": [], "pprof_s": [], "pprof_parse_s": [], "profcol_s": []} for f in files}
+    startup = run_wall([profcol, "--version"], 5) if have_profcol else 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.otlp")
+        for _ in range(args.rounds):
+            for f in files:
+                r, got = results[f], samples[f]
+                with open(f, "rb") as fh:
+                    data = fh.read()
+                try:
+                    got["gunzip_s"].append(time_fn(lambda: gzip.decompress(data), args.min_time, 5))
+                except OSError as e:
+                    r["gunzip_error"] = str(e)
+                if have_go:
+                    g = subprocess.run([args.pprofbench, f"-min-time={int(args.min_time * 1000)}ms", f],
+                                       capture_output=True, text=True, timeout=600)
+                    for line in g.stdout.splitlines():
+                        rec = json.loads(line)
+                        if rec.get("error"):
+                            r["pprof_error"] = rec["error"]
+                        else:
+                            got["pprof_s"].append(rec["seconds"])
+                            if rec.get("parse_seconds"):
+                                got["pprof_parse_s"].append(rec["parse_seconds"])
+                if have_profcol:
+                    try:
+                        s_, how = profcol_seconds(profcol, f, out, args.repeat, args.reps, startup)
+                        got["profcol_s"].append(s_)
+                        r["profcol_method"] = how
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        r["profcol_error"] = str(e)
+    for f in files:
+        for k, xs in samples[f].items():
+            if xs:
+                results[f][k] = statistics.median(xs)
+                results[f][k + "_rounds"] = xs
 
     hdr = (f"{'file':<38} {'bytes':>8} {'gunzip':>9} {'Go parse':>9} {'Go p+w':>9} {'profcol':>9} "
            f"{'pc/Go p+w':>10} {'pc/Go prs':>10} {'pc/gunzip':>10}")
-    print("throughput in MB/s of gzipped input (higher is better); ratios of throughput")
+    print(f"throughput in MB/s of gzipped input (higher is better), median of {args.rounds} rounds; "
+          "ratios of throughput")
     print("Go p+w = google/pprof Parse+Write (gzip re-encode); Go parse = Parse alone; "
           "profcol = convert --to otlp (protobuf, uncompressed)")
     print(hdr)

@@ -1,15 +1,16 @@
 //! Throughput of the data path over the real corpus in `testdata/`:
 //! gunzip alone (the floor), decode (gunzip + protobuf + validation), the Go
 //! `profile.Parse`+`Write` equivalent (decode + gzip encode), pprof → OTLP,
-//! pprof → OTLP → protobuf bytes, the zero-copy view alone and view →
-//! OTLP bytes (the `convert --to otlp` path), and one delta step of a cumulative
+//! pprof → OTLP → protobuf bytes, the zero-copy view alone, view → OTLP
+//! bytes, the `convert --to otlp` path (`OtlpWriter::add_pprof` into a
+//! reused body buffer, output streamed), and one delta step of a cumulative
 //! profile. Throughput is in compressed input bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use profcol_pdata::{
     decode_pprof, decompress, encode_pprof_gzip, to_otlp, views_to_otlp_bytes, DecodeLimits,
-    DeltaComputer, Labels, PprofView, ProfileRecord, ViewRecord,
+    DeltaComputer, Labels, OtlpWriter, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::hint::black_box;
@@ -75,6 +76,17 @@ fn bench(c: &mut Criterion) {
                     view: &view,
                 }])
                 .len()
+            })
+        });
+        // What `profcol convert --to otlp` runs per file: one reused body
+        // buffer, samples checked while converted, output streamed.
+        let mut raw = Vec::new();
+        g.bench_function("convert_path", |b| {
+            b.iter(|| {
+                PprofView::decompress_into(black_box(&body), &limits, &mut raw).unwrap();
+                let mut w = OtlpWriter::new();
+                w.add_pprof(Labels::new(), &raw, &limits).unwrap();
+                w.write(std::io::sink()).unwrap();
             })
         });
         g.finish();

@@ -181,11 +181,21 @@ impl OtlpWriter {
         for first in (0..n).step_by(STACK_BATCH) {
             batch.clear();
             for i in first..n.min(first + STACK_BATCH) {
-                match checker {
-                    Some(checker) => view.read_checked(i, buf, checker)?,
-                    None => view.read_sample(i, buf)?,
+                // Location ids go straight to the stack's encoding.
+                let mut missing = None;
+                let stacks = &mut batch.stacks;
+                let (values, labels) = (&mut buf.values, &mut buf.labels);
+                view.read_sample_with(i, values, labels, |id| match c.location(id) {
+                    Some(l) => put_varint(stacks, i32_varint(l)),
+                    None => missing = Some(id),
+                })?;
+                if let Some(id) = missing {
+                    let kind = "location";
+                    return Err(Error::MissingId { kind, id });
                 }
-                c.encode_stack(&buf.location_ids, &mut batch.stacks);
+                if let Some(checker) = checker {
+                    checker.check_sample(i, &[], buf.values.len(), &buf.labels)?;
+                }
                 batch.ends.push(batch.stacks.len() as u32);
                 let values = (0..types).map(|t| buf.values.get(t).copied().unwrap_or(0));
                 batch.values.extend(values);

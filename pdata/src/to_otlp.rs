@@ -25,7 +25,6 @@ use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
-use crate::wire::{i32_varint, put_varint};
 use crate::ProfileRecord;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
@@ -284,7 +283,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
     /// The dictionary index of the location with pprof id `id`, or None when
     /// no such location exists.
     #[inline]
-    fn location(&mut self, id: u64) -> Option<i32> {
+    pub(crate) fn location(&mut self, id: u64) -> Option<i32> {
         let pos = self.location_ids.get(id)?;
         if let Some(&l) = self.locations.get(pos).filter(|&&l| l != UNSET) {
             return Some(l);
@@ -404,18 +403,6 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             attrs.push(self.label(l));
         }
         stack_index
-    }
-
-    /// Appends one sample's stack to `out` as the packed dictionary
-    /// location indexes [`DictBuilder::stacks`] takes (interning the
-    /// locations, not the stack).
-    #[inline]
-    pub(crate) fn encode_stack(&mut self, location_ids: &[u64], out: &mut Vec<u8>) {
-        for &id in location_ids {
-            if let Some(l) = self.location(id) {
-                put_varint(out, i32_varint(l));
-            }
-        }
     }
 
     /// Interns one sample's labels into `attrs` (cleared first).

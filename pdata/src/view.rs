@@ -246,19 +246,35 @@ impl<'a> PprofView<'a> {
 
     /// Reads sample `i` into `buf` (cleared first).
     pub fn read_sample(&self, i: usize, buf: &mut SampleBuf) -> Result<(), Error> {
-        buf.location_ids.clear();
-        buf.values.clear();
-        buf.labels.clear();
+        let SampleBuf {
+            location_ids,
+            values,
+            labels,
+        } = buf;
+        location_ids.clear();
+        self.read_sample_with(i, values, labels, |id| location_ids.push(id))
+    }
+
+    /// Reads sample `i` as [`read_sample`](Self::read_sample) does into
+    /// `values` and `labels` (cleared first), but hands each location id to
+    /// `on_location`, in order, instead of collecting them.
+    #[inline]
+    pub(crate) fn read_sample_with(
+        &self,
+        i: usize,
+        values: &mut Vec<i64>,
+        labels: &mut Vec<pprof::Label>,
+        mut on_location: impl FnMut(u64),
+    ) -> Result<(), Error> {
+        values.clear();
+        labels.clear();
         let mut r = Reader::new(self.sample_bytes(i));
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
-                1 => {
-                    let ids = &mut buf.location_ids;
-                    r.repeated(wt, |v| ids.push(v))?
-                }
-                2 => r.repeated(wt, |v| buf.values.push(v as i64))?,
-                3 => buf.labels.push(label(r.message(wt)?)?),
+                1 => r.repeated(wt, &mut on_location)?,
+                2 => r.repeated(wt, |v| values.push(v as i64))?,
+                3 => labels.push(label(r.message(wt)?)?),
                 _ => r.skip(wt)?,
             }
         }
