@@ -1,10 +1,10 @@
 //! Memory of conversion, per profile file: peak heap while converting
 //! pprof → OTLP protobuf bytes (output included) relative to the profile's
 //! decompressed size, for the zero-copy path (`PprofView` →
-//! `views_to_otlp_bytes`) and its streaming form (`OtlpWriter::write`,
-//! what `profcol convert --to otlp` runs, here into `io::sink()`), and the
-//! general path (`decode_pprof` → `to_otlp` → `encode_to_vec`, what the
-//! exporters run); and the heap a `DeltaComputer` keeps per series after
+//! `views_to_otlp_bytes`), what `profcol convert --to otlp` runs
+//! (`OtlpWriter::add_pprof`, the body dropped, then `write`, here into
+//! `io::sink()`: "stream"), and the general path (`decode_pprof` →
+//! `to_otlp` → `encode_to_vec`, what the exporters run); and the heap a `DeltaComputer` keeps per series after
 //! one and after two scrapes (allocator-measured), with its series count and
 //! `state_bytes()` per series after the second.
 //!
@@ -135,10 +135,8 @@ fn main() {
         // As `profcol convert` does it: the body is dropped once added,
         // before the output is written.
         let convert = |raw: std::borrow::Cow<'_, [u8]>| {
-            let view = PprofView::decode(&raw, &limits).unwrap();
             let mut w = OtlpWriter::new();
-            w.add(Labels::new(), &view);
-            drop(view);
+            w.add_pprof(Labels::new(), &raw, &limits).unwrap();
             drop(raw);
             w.write(std::io::sink()).unwrap();
         };
