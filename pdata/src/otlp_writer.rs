@@ -53,7 +53,7 @@ pub struct OtlpWriter {
     records: Vec<Converted>,
     buf: SampleBuf,
     batch: Batch,
-    /// Set when `add_pprof` failed part-way.
+    /// Set when an `add` failed part-way.
     failed: bool,
 }
 
@@ -134,7 +134,9 @@ impl OtlpWriter {
     /// its body may be dropped afterwards).
     pub fn add(&mut self, labels: Labels, view: &PprofView<'_>) {
         // A view is validated: reading its samples cannot fail.
-        let _ = self.convert(labels, view, None);
+        if self.convert(labels, view, None).is_err() {
+            self.failed = true;
+        }
     }
 
     /// Decodes an uncompressed pprof body as [`PprofView::decode`] does and
@@ -175,7 +177,9 @@ impl OtlpWriter {
             trailer: profile_trailer(view, &head),
             sample_bytes: vec![0; types],
             head,
-            samples: Vec::with_capacity(n * (8 + 3 * types)),
+            // A stack index and two bytes per value is close for most
+            // profiles; `push_batch` grows it by quarters when short.
+            samples: Vec::with_capacity(n * (4 + 2 * types)),
         };
         let (buf, batch) = (&mut self.buf, &mut self.batch);
         for first in (0..n).step_by(STACK_BATCH) {
@@ -310,6 +314,13 @@ impl Converted {
                 for &x in attrs {
                     put_varint(shared, i32_varint(x));
                 }
+            }
+            let most = 1 + shared.len() + 10 * types;
+            if self.samples.capacity() - self.samples.len() < most {
+                // By a quarter, not double: this is the biggest buffer kept
+                // per profile, and the first guess is usually close.
+                let more = (self.samples.capacity() / 4).max(most).max(256);
+                self.samples.reserve_exact(more);
             }
             put_varint(&mut self.samples, shared.len() as u64);
             self.samples.extend_from_slice(shared);
