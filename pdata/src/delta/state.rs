@@ -10,6 +10,8 @@
 //! taken with wrapping arithmetic, so any key sequence round-trips, and a
 //! truncated or malformed stream just ends early; decoding never panics.
 
+use crate::wire::put_varint;
+
 /// Bits kept of a series' 64-bit content hash.
 pub(super) const KEY_BITS: u32 = 56;
 
@@ -44,8 +46,7 @@ impl Writer {
 
 /// Reads a stream of entries with `width` totals each, in order.
 pub(super) struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    wire: crate::wire::Reader<'a>,
     key: u64,
     width: usize,
 }
@@ -53,8 +54,7 @@ pub(super) struct Reader<'a> {
 impl<'a> Reader<'a> {
     pub(super) fn new(buf: &'a [u8], width: usize) -> Self {
         Self {
-            buf,
-            pos: 0,
+            wire: crate::wire::Reader::new(buf),
             key: 0,
             width,
         }
@@ -64,37 +64,16 @@ impl<'a> Reader<'a> {
     /// hold `width` values; extra ones are left alone, missing ones are
     /// skipped); `None` at the end of the stream or on malformed bytes.
     pub(super) fn next(&mut self, totals: &mut [i64]) -> Option<u64> {
-        let gap = self.varint()?;
+        let gap = self.wire.varint().ok()?;
         self.key = self.key.wrapping_add(gap);
         for j in 0..self.width {
-            let v = unzigzag(self.varint()?);
+            let v = unzigzag(self.wire.varint().ok()?);
             if let Some(t) = totals.get_mut(j) {
                 *t = v;
             }
         }
         Some(self.key)
     }
-
-    fn varint(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos)?;
-            self.pos += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(v);
-            }
-        }
-        None
-    }
-}
-
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
 }
 
 fn zigzag(v: i64) -> u64 {
