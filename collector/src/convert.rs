@@ -203,11 +203,10 @@ fn stem(path: &Path) -> String {
 }
 
 /// `--to otlp` when every input is pprof: zero-copy views of the
-/// decompressed bodies, checked while converted, one at a time (one reused
-/// body buffer)
-/// and written straight to OTLP protobuf as it is produced (the same bytes
-/// the general path produces, several times faster and in a fraction of the
-/// memory). Returns false, having written nothing, when some input is not
+/// decompressed bodies, checked while converted, one at a time into one
+/// reused body buffer, and written straight to OTLP protobuf as it is
+/// produced (the same bytes the general path produces, several times faster
+/// and in a fraction of the memory). Returns false, having written nothing, when some input is not
 /// pprof; the general path then handles (or reports) it.
 fn pprof_to_otlp_fast(files: &[PathBuf], output: Option<&Path>) -> anyhow::Result<bool> {
     if files
@@ -366,17 +365,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn emit(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
-    match output {
-        Some(p) => write_file(p, bytes),
-        None => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(bytes).and_then(|()| out.flush()) {
-                // `profcol convert … | head` is fine.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                r => Ok(r?),
-            }
-        }
-    }
+    stream_to(output, |w| w.write_all(bytes))
 }
 
 #[cfg(test)]
