@@ -90,9 +90,10 @@ impl<'a> PprofView<'a> {
     }
 
     /// [`decode`](Self::decode) but for the samples, which are only
-    /// indexed: the caller reads each with [`read_checked`] (for a caller
-    /// that reads every sample anyway, one pass over them instead of two).
-    /// `location_refs` is 0.
+    /// indexed: the caller checks each with the returned checker as it reads
+    /// it ([`read_checked`] does both), which for a caller that reads every
+    /// sample anyway is one pass over them instead of two. `location_refs`
+    /// is 0.
     ///
     /// [`read_checked`]: Self::read_checked
     pub(crate) fn decode_unchecked(
