@@ -8,7 +8,7 @@ use crate::hash::HashedMap;
 use crate::otlp;
 use crate::sink::Sink;
 use crate::stack_table::StackTable;
-use crate::wire::{i32_varint, put_key, put_varint, LEN};
+use crate::wire::{i32_varint, len_field_size, put_key, put_varint, LEN};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use prost::Message;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -376,12 +376,8 @@ impl DictBuilder {
         let stacks: usize = (0..self.stacks.len())
             .map(|i| {
                 let n = self.stacks.get(i).len();
-                let body = if n == 0 {
-                    0
-                } else {
-                    1 + crate::wire::varint_len(n as u64) + n
-                };
-                1 + crate::wire::varint_len(body as u64) + body
+                let body = if n == 0 { 0 } else { len_field_size(n) };
+                len_field_size(body)
             })
             .sum();
         message::encoded_len_repeated(1, &self.mappings.items)

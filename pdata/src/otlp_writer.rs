@@ -23,8 +23,8 @@ use crate::sink::{Chunked, Sink};
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
 use crate::view::{PprofView, SampleBuf};
 use crate::wire::{
-    i32_varint, put_key, put_len_field, put_varint, put_varint_field, varint_len, Reader, FIXED64,
-    LEN,
+    i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
+    Reader, FIXED64, LEN,
 };
 use prost::Message;
 use std::collections::HashMap;
@@ -328,7 +328,7 @@ impl Converted {
             for (size, &v) in self.sample_bytes.iter_mut().zip(values) {
                 put_varint(&mut self.samples, v as u64);
                 let len = shared.len() + 2 + varint_len(v as u64);
-                *size += 1 + varint_len(len as u64) + len;
+                *size += len_field_size(len);
             }
         }
     }
@@ -396,15 +396,11 @@ struct Plan {
     total: usize,
 }
 
-fn len_field(body: usize) -> usize {
-    1 + varint_len(body as u64) + body
-}
-
 fn plan(records: &[Converted], groups: &[(Labels, Vec<usize>)], dict: &DictBuilder) -> Plan {
     let mut plan = Plan {
         group_lens: Vec::with_capacity(groups.len()),
         profile_lens: Vec::new(),
-        total: len_field(dict.encoded_len()),
+        total: len_field_size(dict.encoded_len()),
     };
     for (labels, members) in groups {
         let rp = resource_profiles(labels);
@@ -412,21 +408,21 @@ fn plan(records: &[Converted], groups: &[(Labels, Vec<usize>)], dict: &DictBuild
             .scope_profiles
             .first()
             .and_then(|s| s.scope.as_ref())
-            .map_or(0, |scope| len_field(scope.encoded_len()));
+            .map_or(0, |scope| len_field_size(scope.encoded_len()));
         for c in members.iter().filter_map(|&i| records.get(i)) {
             for (vt, samples) in c.head.sample_types.iter().zip(&c.sample_bytes) {
                 let len = value_type_len(vt) + samples + c.trailer.len();
                 plan.profile_lens.push(len);
-                sp += len_field(len);
+                sp += len_field_size(len);
             }
         }
         let resource = rp
             .resource
             .as_ref()
-            .map_or(0, |r| len_field(r.encoded_len()));
-        let rp_len = resource + len_field(sp);
+            .map_or(0, |r| len_field_size(r.encoded_len()));
+        let rp_len = resource + len_field_size(sp);
         plan.group_lens.push((rp_len, sp));
-        plan.total += len_field(rp_len);
+        plan.total += len_field_size(rp_len);
     }
     plan
 }
@@ -439,7 +435,7 @@ fn value_type_body_len(vt: &otlp::ValueType) -> usize {
 
 /// The encoded size of a `ValueType` field (one-byte key).
 fn value_type_len(vt: &otlp::ValueType) -> usize {
-    len_field(value_type_body_len(vt))
+    len_field_size(value_type_body_len(vt))
 }
 
 fn value_type(out: &mut Vec<u8>, field: u32, vt: &otlp::ValueType) {

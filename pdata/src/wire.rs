@@ -204,6 +204,13 @@ pub(crate) fn put_varint_field(out: &mut Vec<u8>, field: u32, v: u64) {
     }
 }
 
+/// The encoded size of a length-delimited field with a `body`-byte body and
+/// a one-byte key (field numbers up to 15).
+#[inline]
+pub(crate) fn len_field_size(body: usize) -> usize {
+    1 + varint_len(body as u64) + body
+}
+
 /// Appends a length-delimited field with `body`.
 #[inline]
 pub(crate) fn put_len_field(out: &mut Vec<u8>, field: u32, body: &[u8]) {
