@@ -307,14 +307,7 @@ impl Converted {
             let shared = &mut batch.shared;
             shared.clear();
             put_varint_field(shared, 1, i32_varint(stack));
-            let attrs_len: usize = attrs.iter().map(|&x| varint_len(i32_varint(x))).sum();
-            if attrs_len != 0 {
-                put_key(shared, 2, LEN);
-                put_varint(shared, attrs_len as u64);
-                for &x in attrs {
-                    put_varint(shared, i32_varint(x));
-                }
-            }
+            packed_i32s(shared, 2, attrs);
             let most = 1 + shared.len() + 10 * types;
             if self.samples.capacity() - self.samples.len() < most {
                 // By a quarter, not double: this is the biggest buffer kept

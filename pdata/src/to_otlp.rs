@@ -398,10 +398,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             }
         }
         let stack_index = self.dict.stack(stack);
-        attrs.clear();
-        for l in labels {
-            attrs.push(self.label(l));
-        }
+        self.labels(labels, attrs);
         stack_index
     }
 
