@@ -35,6 +35,14 @@ impl IdMap {
         }
     }
 
+    /// Ids below this bound are kept in a vector (0 for a hash map).
+    pub(crate) fn dense_bound(&self) -> usize {
+        match self {
+            IdMap::Dense(t) => t.len(),
+            IdMap::Sparse(_) => 0,
+        }
+    }
+
     /// The position of `id` in its table, if defined.
     #[inline]
     pub(crate) fn get(&self, id: u64) -> Option<usize> {

@@ -15,6 +15,7 @@ pub mod from_otlp;
 mod hash;
 mod ids;
 pub mod labels;
+mod location_codes;
 pub mod otlp_json;
 pub mod otlp_writer;
 pub mod pprof;

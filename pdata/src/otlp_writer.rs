@@ -18,6 +18,7 @@ use crate::decode::{DecodeLimits, SampleChecker};
 use crate::dict::{Capacity, DictBuilder, STACK_BATCH};
 use crate::error::Error;
 use crate::labels::Labels;
+use crate::location_codes::LocationCodes;
 use crate::otlp;
 use crate::sink::{Chunked, Sink};
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
@@ -53,6 +54,7 @@ pub struct OtlpWriter {
     records: Vec<Converted>,
     buf: SampleBuf,
     batch: Batch,
+    codes: LocationCodes,
     /// Set when an `add` failed part-way.
     failed: bool,
 }
@@ -114,6 +116,7 @@ impl OtlpWriter {
             records: Vec::new(),
             buf: SampleBuf::default(),
             batch: Batch::default(),
+            codes: LocationCodes::new(),
             failed: false,
         }
     }
@@ -181,22 +184,17 @@ impl OtlpWriter {
             // profiles; `push_batch` grows it by quarters when short.
             samples: Vec::with_capacity(n * (4 + 2 * types)),
         };
-        let (buf, batch) = (&mut self.buf, &mut self.batch);
+        let (buf, batch, codes) = (&mut self.buf, &mut self.batch, &mut self.codes);
+        codes.reset(c.location_id_bound());
         for first in (0..n).step_by(STACK_BATCH) {
             batch.clear();
             for i in first..n.min(first + STACK_BATCH) {
                 // Location ids go straight to the stack's encoding.
-                let mut missing = None;
                 let stacks = &mut batch.stacks;
                 let (values, labels) = (&mut buf.values, &mut buf.labels);
-                view.read_sample_with(i, values, labels, |id| match c.location(id) {
-                    Some(l) => put_varint(stacks, i32_varint(l)),
-                    None => missing = Some(id),
+                view.read_sample_with(i, values, labels, |ids| {
+                    codes.translate(ids, stacks, |id| c.location(id))
                 })?;
-                if let Some(id) = missing {
-                    let kind = "location";
-                    return Err(Error::MissingId { kind, id });
-                }
                 if let Some(checker) = checker {
                     checker.check_sample(i, &[], buf.values.len(), &buf.labels)?;
                 }

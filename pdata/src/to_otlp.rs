@@ -280,6 +280,11 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         i
     }
 
+    /// Location ids below this bound are dense: worth a table slot each.
+    pub(crate) fn location_id_bound(&self) -> usize {
+        self.location_ids.dense_bound()
+    }
+
     /// The dictionary index of the location with pprof id `id`, or None when
     /// no such location exists.
     #[inline]

@@ -18,7 +18,7 @@
 
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::pprof;
-use crate::wire::Reader;
+use crate::wire::{Reader, Repeated};
 use crate::Error;
 use std::borrow::Cow;
 
@@ -253,19 +253,21 @@ impl<'a> PprofView<'a> {
             labels,
         } = buf;
         location_ids.clear();
-        self.read_sample_with(i, values, labels, |id| location_ids.push(id))
+        self.read_sample_with(i, values, labels, |ids| {
+            ids.for_each(|id| location_ids.push(id))
+        })
     }
 
     /// Reads sample `i` as [`read_sample`](Self::read_sample) does into
-    /// `values` and `labels` (cleared first), but hands each location id to
-    /// `on_location`, in order, instead of collecting them.
+    /// `values` and `labels` (cleared first), but hands each occurrence of
+    /// the location id field to `on_locations`, in order, undecoded.
     #[inline]
     pub(crate) fn read_sample_with(
         &self,
         i: usize,
         values: &mut Vec<i64>,
         labels: &mut Vec<pprof::Label>,
-        mut on_location: impl FnMut(u64),
+        mut on_locations: impl FnMut(Repeated<'a>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         values.clear();
         labels.clear();
@@ -273,7 +275,7 @@ impl<'a> PprofView<'a> {
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
-                1 => r.repeated(wt, &mut on_location)?,
+                1 => on_locations(r.repeated_raw(wt)?)?,
                 2 => r.repeated(wt, |v| values.push(v as i64))?,
                 3 => labels.push(label(r.message(wt)?)?),
                 _ => r.skip(wt)?,

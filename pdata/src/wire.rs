@@ -143,14 +143,39 @@ impl<'a> Reader<'a> {
     /// One occurrence of a repeated varint field, packed or not: calls `f`
     /// for each value.
     #[inline]
-    pub(crate) fn repeated(&mut self, wt: u8, mut f: impl FnMut(u64)) -> Result<(), Error> {
+    pub(crate) fn repeated(&mut self, wt: u8, f: impl FnMut(u64)) -> Result<(), Error> {
+        self.repeated_raw(wt)?.for_each(f)
+    }
+
+    /// One occurrence of a repeated varint field, its packed values left
+    /// undecoded.
+    #[inline]
+    pub(crate) fn repeated_raw(&mut self, wt: u8) -> Result<Repeated<'a>, Error> {
         match wt {
-            VARINT => {
-                f(self.varint()?);
-                Ok(())
-            }
-            LEN => {
-                let mut r = Reader::new(self.bytes()?);
+            VARINT => Ok(Repeated::One(self.varint()?)),
+            LEN => Ok(Repeated::Packed(self.bytes()?)),
+            _ => Err(bad("invalid wire type")),
+        }
+    }
+}
+
+/// One occurrence of a repeated varint field.
+#[derive(Clone, Copy)]
+pub(crate) enum Repeated<'a> {
+    /// An unpacked value.
+    One(u64),
+    /// Packed values, back to back.
+    Packed(&'a [u8]),
+}
+
+impl Repeated<'_> {
+    /// Calls `f` for each value.
+    #[inline]
+    pub(crate) fn for_each(self, mut f: impl FnMut(u64)) -> Result<(), Error> {
+        match self {
+            Repeated::One(v) => f(v),
+            Repeated::Packed(b) => {
+                let mut r = Reader::new(b);
                 while let Some(&b) = r.buf.get(r.pos) {
                     if b < 0x80 {
                         r.pos += 1;
@@ -159,10 +184,9 @@ impl<'a> Reader<'a> {
                         f(r.varint_slow()?);
                     }
                 }
-                Ok(())
             }
-            _ => Err(bad("invalid wire type")),
         }
+        Ok(())
     }
 }
 
