@@ -20,12 +20,13 @@ use crate::error::Error;
 use crate::labels::Labels;
 use crate::location_codes::LocationCodes;
 use crate::otlp;
+use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
 use crate::view::{PprofView, SampleBuf};
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
-    Reader, FIXED64, LEN,
+    FIXED64, LEN,
 };
 use prost::Message;
 use std::collections::HashMap;
@@ -65,12 +66,7 @@ struct Converted {
     head: ProfileHead,
     /// What follows the samples in each of its profiles.
     trailer: Vec<u8>,
-    /// Per sample: the length (varint) and bytes of its OTLP fields shared
-    /// by every sample type (stack index, attribute indexes), then its
-    /// values as varints, one per sample type.
-    samples: Vec<u8>,
-    /// Encoded size of all samples, per sample type.
-    sample_bytes: Vec<usize>,
+    samples: SampleColumns,
 }
 
 /// Stacks, labels and values of up to [`STACK_BATCH`] samples.
@@ -86,9 +82,8 @@ struct Batch {
     attr_ends: Vec<usize>,
     /// Every sample type's value, sample after sample.
     values: Vec<i64>,
-    /// One sample's attribute indexes, and its shared fields.
+    /// One sample's attribute indexes.
     sample_attrs: Vec<i32>,
-    shared: Vec<u8>,
 }
 
 impl Batch {
@@ -178,11 +173,8 @@ impl OtlpWriter {
         let mut out = Converted {
             labels,
             trailer: profile_trailer(view, &head),
-            sample_bytes: vec![0; types],
             head,
-            // A stack index and two bytes per value is close for most
-            // profiles; `push_batch` grows it by quarters when short.
-            samples: Vec::with_capacity(n * (4 + 2 * types)),
+            samples: SampleColumns::new(n, types),
         };
         let (buf, batch, codes) = (&mut self.buf, &mut self.batch, &mut self.codes);
         codes.reset(c.location_id_bound());
@@ -209,6 +201,7 @@ impl OtlpWriter {
                 .stacks(&batch.stacks, &batch.ends, &mut batch.indexes);
             out.push_batch(batch, types);
         }
+        out.samples.seal();
         self.records.push(out);
         Ok(())
     }
@@ -261,7 +254,7 @@ impl OtlpWriter {
                     put_key(buf, 2, LEN);
                     put_varint(buf, profile_lens.next().copied().unwrap_or(0) as u64);
                     value_type(buf, 1, vt);
-                    c.write_samples(sink, t)?;
+                    c.samples.write(sink, t)?;
                     sink.buf().extend_from_slice(&c.trailer);
                 }
             }
@@ -296,62 +289,15 @@ fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
 }
 
 impl Converted {
-    /// Encodes the batch's samples once their stacks are interned.
-    fn push_batch(&mut self, batch: &mut Batch, types: usize) {
+    /// Adds the batch's samples once their stacks are interned.
+    fn push_batch(&mut self, batch: &Batch, types: usize) {
         let mut attr_start = 0;
         for (k, (&stack, &attr_end)) in batch.indexes.iter().zip(&batch.attr_ends).enumerate() {
             let attrs = batch.attrs.get(attr_start..attr_end).unwrap_or(&[]);
             attr_start = attr_end;
-            let shared = &mut batch.shared;
-            shared.clear();
-            put_varint_field(shared, 1, i32_varint(stack));
-            packed_i32s(shared, 2, attrs);
-            let most = 1 + shared.len() + 10 * types;
-            if self.samples.capacity() - self.samples.len() < most {
-                // By a quarter, not double: this is the biggest buffer kept
-                // per profile, and the first guess is usually close.
-                let more = (self.samples.capacity() / 4).max(most).max(256);
-                self.samples.reserve_exact(more);
-            }
-            put_varint(&mut self.samples, shared.len() as u64);
-            self.samples.extend_from_slice(shared);
             let values = batch.values.get(k * types..).unwrap_or(&[]);
-            for (size, &v) in self.sample_bytes.iter_mut().zip(values) {
-                put_varint(&mut self.samples, v as u64);
-                let len = shared.len() + 2 + varint_len(v as u64);
-                *size += len_field_size(len);
-            }
+            self.samples.push(stack, attrs, values);
         }
-    }
-
-    /// Writes the samples of the OTLP profile of sample type `t`.
-    fn write_samples(&self, sink: &mut impl Sink, t: usize) -> io::Result<()> {
-        let types = self.head.sample_types.len();
-        let mut r = Reader::new(&self.samples);
-        let mut n = 0usize;
-        while !r.is_empty() {
-            // Written by `push_batch`: reading cannot fail.
-            let Ok(shared) = r.bytes() else { break };
-            let mut v = 0;
-            for k in 0..types {
-                let x = r.varint().unwrap_or(0);
-                if k == t {
-                    v = x;
-                }
-            }
-            let out = sink.buf();
-            put_key(out, 2, LEN);
-            put_varint(out, (shared.len() + 2 + varint_len(v)) as u64);
-            out.extend_from_slice(shared);
-            put_key(out, 4, LEN);
-            put_varint(out, varint_len(v) as u64);
-            put_varint(out, v);
-            n += 1;
-            if n.is_multiple_of(256) {
-                sink.spill()?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -401,8 +347,8 @@ fn plan(records: &[Converted], groups: &[(Labels, Vec<usize>)], dict: &DictBuild
             .and_then(|s| s.scope.as_ref())
             .map_or(0, |scope| len_field_size(scope.encoded_len()));
         for c in members.iter().filter_map(|&i| records.get(i)) {
-            for (vt, samples) in c.head.sample_types.iter().zip(&c.sample_bytes) {
-                let len = value_type_len(vt) + samples + c.trailer.len();
+            for (t, vt) in c.head.sample_types.iter().enumerate() {
+                let len = value_type_len(vt) + c.samples.size(t) + c.trailer.len();
                 plan.profile_lens.push(len);
                 sp += len_field_size(len);
             }

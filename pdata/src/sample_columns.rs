@@ -1,0 +1,266 @@
+//! One converted profile's samples, kept encoded until the request is
+//! written: per sample, the OTLP fields every sample type shares (stack
+//! index, attribute indexes), and per sample type a column of values. Each
+//! OTLP profile (one per sample type) is then written by one pass over the
+//! shared fields and that type's column, reading each value once.
+
+use crate::sink::Sink;
+use crate::wire::{i32_varint, len_field_size, put_key, put_varint, varint_len, Reader, LEN};
+use std::io;
+
+/// Zero bytes after the last sample's shared fields, so that the writer
+/// can copy a fixed [`COPY`] bytes of any sample's fields.
+const COPY: usize = 32;
+
+/// Samples per spill check while writing.
+const SPILL_EVERY: usize = 256;
+
+pub(crate) struct SampleColumns {
+    /// Per sample: the length (varint) and bytes of its shared fields.
+    /// Followed by [`COPY`] zero bytes once [`seal`](Self::seal)ed.
+    shared: Vec<u8>,
+    /// Bytes of `shared` before the padding.
+    shared_len: usize,
+    /// Per sample type: each sample's value, a varint each.
+    values: Vec<Vec<u8>>,
+    /// Per sample type: the encoded size of all its samples.
+    sizes: Vec<usize>,
+}
+
+impl SampleColumns {
+    /// Room for about `samples` samples of `types` values.
+    pub(crate) fn new(samples: usize, types: usize) -> Self {
+        SampleColumns {
+            // A stack index and a byte or two of attributes is close for
+            // most profiles, and a byte per value; `reserve` grows them by
+            // quarters when short.
+            shared: Vec::with_capacity(samples * 4 + COPY),
+            shared_len: 0,
+            values: (0..types).map(|_| Vec::with_capacity(samples)).collect(),
+            sizes: vec![0; types],
+        }
+    }
+
+    /// Adds a sample: its stack index, attribute indexes, and one value
+    /// per sample type (missing values are 0).
+    pub(crate) fn push(&mut self, stack: i32, attrs: &[i32], values: &[i64]) {
+        let stack_field = if stack != 0 {
+            1 + varint_len(i32_varint(stack))
+        } else {
+            0
+        };
+        let attrs_body: usize = attrs.iter().map(|&a| varint_len(i32_varint(a))).sum();
+        let attrs_field = if attrs.is_empty() {
+            0
+        } else {
+            len_field_size(attrs_body)
+        };
+        let shared = stack_field + attrs_field;
+        reserve(&mut self.shared, 10 + shared);
+        put_varint(&mut self.shared, shared as u64);
+        if stack != 0 {
+            put_key(&mut self.shared, 1, crate::wire::VARINT);
+            put_varint(&mut self.shared, i32_varint(stack));
+        }
+        if !attrs.is_empty() {
+            put_key(&mut self.shared, 2, LEN);
+            put_varint(&mut self.shared, attrs_body as u64);
+            for &a in attrs {
+                put_varint(&mut self.shared, i32_varint(a));
+            }
+        }
+        for (t, (column, size)) in self.values.iter_mut().zip(&mut self.sizes).enumerate() {
+            let v = values.get(t).copied().unwrap_or(0) as u64;
+            reserve(column, 10);
+            put_varint(column, v);
+            *size += len_field_size(shared + 2 + varint_len(v));
+        }
+        self.shared_len = self.shared.len();
+    }
+
+    /// Ends the samples: pads the shared fields for [`write`](Self::write).
+    pub(crate) fn seal(&mut self) {
+        self.shared.truncate(self.shared_len);
+        self.shared.resize(self.shared_len + COPY, 0);
+    }
+
+    /// The encoded size of the samples of sample type `t`.
+    pub(crate) fn size(&self, t: usize) -> usize {
+        self.sizes.get(t).copied().unwrap_or(0)
+    }
+
+    /// Writes the samples of sample type `t` (`seal` first).
+    pub(crate) fn write(&self, sink: &mut impl Sink, t: usize) -> io::Result<()> {
+        let Some(column) = self.values.get(t) else {
+            return Ok(());
+        };
+        let mut values = Reader::new(column);
+        let mut pos = 0;
+        let mut n = 0usize;
+        while pos < self.shared_len {
+            // Written by `push`: reading cannot fail.
+            let (len, at) = match self.shared.get(pos) {
+                Some(&b) if b < 0x80 => (usize::from(b), pos + 1),
+                _ => {
+                    let mut r = Reader::new(self.shared.get(pos..).unwrap_or(&[]));
+                    let Ok(len) = r.varint() else { break };
+                    (len as usize, pos + r.pos())
+                }
+            };
+            let Ok(v) = values.varint() else { break };
+            let window = self.shared.get(at..at + COPY);
+            let out = sink.buf();
+            match window {
+                Some(window) if len <= COPY && len + 2 + varint_len(v) < 0x80 => {
+                    sample_fast(out, window, len, v);
+                }
+                _ => {
+                    let fields = self.shared.get(at..at + len).unwrap_or(&[]);
+                    sample_slow(out, fields, v);
+                }
+            }
+            pos = at + len;
+            n += 1;
+            if n.is_multiple_of(SPILL_EVERY) {
+                sink.spill()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Grows `buf` by a quarter (at least `more` bytes) when it is short: these
+/// are the biggest buffers kept per profile, and the first guess is
+/// usually close.
+fn reserve(buf: &mut Vec<u8>, more: usize) {
+    if buf.capacity() - buf.len() < more {
+        let by = (buf.capacity() / 4).max(more).max(256);
+        buf.reserve_exact(by);
+    }
+}
+
+/// Bytes [`sample_fast`] appends before cutting to length.
+const RECORD: usize = 2 + COPY + 2 + 10;
+
+/// Writes one OTLP sample (field 2 of `Profile`) whose body takes less than
+/// 128 bytes and whose shared fields are in the first `len` bytes of
+/// `window`: appends [`RECORD`] zero bytes, fills them, and cuts the rest.
+/// Byte by byte, each push would reload the vector's length (a store of a
+/// byte may alias it), and a copy of variable length would call memcpy.
+#[inline(always)]
+fn sample_fast(out: &mut Vec<u8>, window: &[u8], len: usize, v: u64) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; RECORD]);
+    let Some(rec) = out.get_mut(start..) else {
+        return;
+    };
+    let value_len = varint_len(v);
+    if let Some(head) = rec.get_mut(..2) {
+        head.copy_from_slice(&[2 << 3 | LEN, (len + 2 + value_len) as u8]);
+    }
+    if let Some(fields) = rec.get_mut(2..2 + COPY) {
+        fields.copy_from_slice(window);
+    }
+    // The value field over the padding copied after the shared fields.
+    let mut at = 2 + len;
+    for b in [4 << 3 | LEN, value_len as u8] {
+        if let Some(slot) = rec.get_mut(at) {
+            *slot = b;
+        }
+        at += 1;
+    }
+    let mut v = v;
+    while v >= 0x80 {
+        if let Some(slot) = rec.get_mut(at) {
+            *slot = (v as u8) | 0x80;
+        }
+        v >>= 7;
+        at += 1;
+    }
+    if let Some(slot) = rec.get_mut(at) {
+        *slot = v as u8;
+    }
+    let end = at + 1;
+    out.truncate(start + end);
+}
+
+/// Writes one OTLP sample of any size.
+fn sample_slow(out: &mut Vec<u8>, fields: &[u8], v: u64) {
+    put_key(out, 2, LEN);
+    put_varint(out, (fields.len() + 2 + varint_len(v)) as u64);
+    out.extend_from_slice(fields);
+    put_key(out, 4, LEN);
+    put_varint(out, varint_len(v) as u64);
+    put_varint(out, v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sample as prost encodes it.
+    fn prost_sample(stack: i32, attrs: &[i32], v: i64) -> Vec<u8> {
+        use prost::Message;
+        let s = crate::otlp::Sample {
+            stack_index: stack,
+            attribute_indices: attrs.to_vec(),
+            values: vec![v],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        put_key(&mut out, 2, LEN);
+        put_varint(&mut out, s.encoded_len() as u64);
+        s.encode(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn writes_what_prost_writes_fast_and_slow() {
+        // Small samples take the fast path; 40 attributes (shared fields
+        // over COPY bytes), a huge value or a negative stack the slow one.
+        let many: Vec<i32> = (1..=40).collect();
+        let samples: Vec<(i32, Vec<i32>, [i64; 2])> = vec![
+            (0, vec![], [0, 0]),
+            (5, vec![], [1, 300]),
+            (200, vec![3, 70_000], [-1, 1 << 40]),
+            (7, many, [9, 10]),
+            (-3, vec![1], [i64::MAX, 2]),
+        ];
+        let mut cols = SampleColumns::new(1, 2);
+        for (stack, attrs, values) in &samples {
+            cols.push(*stack, attrs, values);
+        }
+        cols.seal();
+        for t in 0..2 {
+            let mut out = Vec::new();
+            cols.write(&mut out, t).unwrap();
+            let want: Vec<u8> = samples
+                .iter()
+                .flat_map(|(stack, attrs, values)| prost_sample(*stack, attrs, values[t]))
+                .collect();
+            assert_eq!(out, want, "sample type {t}");
+            assert_eq!(cols.size(t), want.len());
+        }
+    }
+
+    #[test]
+    fn missing_values_are_zero_and_growth_keeps_samples() {
+        let mut cols = SampleColumns::new(0, 3);
+        for i in 0..2000 {
+            cols.push(i, &[i % 7], &[i64::from(i)]);
+        }
+        cols.seal();
+        let mut out = Vec::new();
+        cols.write(&mut out, 2).unwrap();
+        let want: Vec<u8> = (0..2000)
+            .flat_map(|i| prost_sample(i, &[i % 7], 0))
+            .collect();
+        assert_eq!(out, want);
+        let mut out = Vec::new();
+        cols.write(&mut out, 0).unwrap();
+        let want: Vec<u8> = (0..2000)
+            .flat_map(|i| prost_sample(i, &[i % 7], i64::from(i)))
+            .collect();
+        assert_eq!(out, want);
+    }
+}
