@@ -20,6 +20,7 @@
 //! - `original_payload` stays empty; `profile_id` is not set.
 
 use crate::dict::{AttrValue, Capacity, DictBuilder};
+use crate::hash::IdentityHasher;
 use crate::ids::IdMap;
 use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
@@ -31,6 +32,7 @@ use opentelemetry_proto::tonic::common::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// The scope name on every `ScopeProfiles` profcol produces.
 pub const SCOPE_NAME: &str = "profcol";
@@ -153,6 +155,9 @@ pub(crate) struct Converter<'a, S> {
     mapping_ids: IdMap,
     location_ids: IdMap,
     lines: Vec<otlp::Line>,
+    /// Attribute index per distinct label (key, str, num, num_unit): most
+    /// profiles repeat a few labels on every sample.
+    labels: HashMap<[i64; 4], i32, BuildHasherDefault<IdentityHasher>>,
 }
 
 /// What every OTLP profile made from one pprof profile shares.
@@ -177,6 +182,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             mapping_ids: IdMap::build(p.mapping.iter().map(|m| m.id)),
             location_ids: IdMap::build(p.location.iter().map(|l| l.id)),
             lines: Vec::with_capacity(8),
+            labels: HashMap::default(),
         }
     }
 
@@ -363,6 +369,16 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
     }
 
     fn label(&mut self, l: &pprof::Label) -> i32 {
+        let k = [l.key, l.str, l.num, l.num_unit];
+        if let Some(&i) = self.labels.get(&k) {
+            return i;
+        }
+        let i = self.intern_label(l);
+        self.labels.insert(k, i);
+        i
+    }
+
+    fn intern_label(&mut self, l: &pprof::Label) -> i32 {
         let key = self.string(l.key);
         if l.str != 0 {
             let v = self.s(l.str);
