@@ -286,13 +286,7 @@ impl SampleChecker {
         n_values: usize,
         labels: &[pprof::Label],
     ) -> Result<(), Error> {
-        if n_values != self.want {
-            return Err(Error::ValueCount {
-                sample: i,
-                got: n_values,
-                want: self.want,
-            });
-        }
+        self.check_values(i, n_values)?;
         for &id in location_ids {
             if self.locations.get(id).is_none() {
                 return Err(Error::MissingId {
@@ -301,13 +295,35 @@ impl SampleChecker {
                 });
             }
         }
-        check_count("labels on one sample", labels.len(), self.max_labels)?;
-        for l in labels {
-            self.strings.check("label.key", l.key)?;
-            self.strings.check("label.str", l.str)?;
-            self.strings.check("label.num_unit", l.num_unit)?;
+        self.check_label_count(labels.len())?;
+        labels.iter().try_for_each(|l| self.check_label(l))
+    }
+
+    /// Sample `i` has `n` values: one per sample type?
+    #[inline]
+    pub(crate) fn check_values(&self, i: usize, n: usize) -> Result<(), Error> {
+        if n != self.want {
+            return Err(Error::ValueCount {
+                sample: i,
+                got: n,
+                want: self.want,
+            });
         }
         Ok(())
+    }
+
+    /// A sample has `n` labels: within the limit?
+    #[inline]
+    pub(crate) fn check_label_count(&self, n: usize) -> Result<(), Error> {
+        check_count("labels on one sample", n, self.max_labels)
+    }
+
+    /// A label's string indexes are in range?
+    #[inline]
+    pub(crate) fn check_label(&self, l: &pprof::Label) -> Result<(), Error> {
+        self.strings.check("label.key", l.key)?;
+        self.strings.check("label.str", l.str)?;
+        self.strings.check("label.num_unit", l.num_unit)
     }
 }
 

@@ -19,6 +19,7 @@ mod location_codes;
 pub mod otlp_json;
 pub mod otlp_writer;
 pub mod pprof;
+mod sample_batch;
 mod sample_columns;
 mod sink;
 mod stack_table;

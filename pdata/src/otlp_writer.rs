@@ -20,10 +20,11 @@ use crate::error::Error;
 use crate::labels::Labels;
 use crate::location_codes::LocationCodes;
 use crate::otlp;
+use crate::sample_batch::{Batch, LabelCache, SampleSource};
 use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
-use crate::view::{PprofView, SampleBuf};
+use crate::view::PprofView;
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
     FIXED64, LEN,
@@ -53,7 +54,6 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
 pub struct OtlpWriter {
     dict: Option<DictBuilder>,
     records: Vec<Converted>,
-    buf: SampleBuf,
     batch: Batch,
     codes: LocationCodes,
     /// Set when an `add` failed part-way.
@@ -69,34 +69,6 @@ struct Converted {
     samples: SampleColumns,
 }
 
-/// Stacks, labels and values of up to [`STACK_BATCH`] samples.
-#[derive(Default)]
-struct Batch {
-    /// The stacks' packed dictionary location indexes, back to back.
-    stacks: Vec<u8>,
-    ends: Vec<u32>,
-    /// Their indexes once interned.
-    indexes: Vec<i32>,
-    /// Attribute indexes, sample after sample; `attr_ends[k]` ends sample k's.
-    attrs: Vec<i32>,
-    attr_ends: Vec<usize>,
-    /// Every sample type's value, sample after sample.
-    values: Vec<i64>,
-    /// One sample's attribute indexes.
-    sample_attrs: Vec<i32>,
-}
-
-impl Batch {
-    fn clear(&mut self) {
-        self.stacks.clear();
-        self.ends.clear();
-        self.indexes.clear();
-        self.attrs.clear();
-        self.attr_ends.clear();
-        self.values.clear();
-    }
-}
-
 impl Default for OtlpWriter {
     fn default() -> Self {
         Self::new()
@@ -109,7 +81,6 @@ impl OtlpWriter {
         OtlpWriter {
             dict: None,
             records: Vec::new(),
-            buf: SampleBuf::default(),
             batch: Batch::default(),
             codes: LocationCodes::new(),
             failed: false,
@@ -176,26 +147,18 @@ impl OtlpWriter {
             head,
             samples: SampleColumns::new(n, types),
         };
-        let (buf, batch, codes) = (&mut self.buf, &mut self.batch, &mut self.codes);
+        let (batch, codes) = (&mut self.batch, &mut self.codes);
         codes.reset(c.location_id_bound());
+        let src = SampleSource {
+            view,
+            checker,
+            types,
+        };
+        let mut labels = LabelCache::default();
         for first in (0..n).step_by(STACK_BATCH) {
             batch.clear();
             for i in first..n.min(first + STACK_BATCH) {
-                // Location ids go straight to the stack's encoding.
-                let stacks = &mut batch.stacks;
-                let (values, labels) = (&mut buf.values, &mut buf.labels);
-                view.read_sample_with(i, values, labels, |ids| {
-                    codes.translate(ids, stacks, |id| c.location(id))
-                })?;
-                if let Some(checker) = checker {
-                    checker.check_sample(i, &[], buf.values.len(), &buf.labels)?;
-                }
-                batch.ends.push(batch.stacks.len() as u32);
-                let values = (0..types).map(|t| buf.values.get(t).copied().unwrap_or(0));
-                batch.values.extend(values);
-                c.labels(&buf.labels, &mut batch.sample_attrs);
-                batch.attrs.extend_from_slice(&batch.sample_attrs);
-                batch.attr_ends.push(batch.attrs.len());
+                batch.read(&src, i, &mut c, codes, &mut labels)?;
             }
             c.dict
                 .stacks(&batch.stacks, &batch.ends, &mut batch.indexes);

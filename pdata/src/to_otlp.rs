@@ -368,7 +368,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         attrs
     }
 
-    fn label(&mut self, l: &pprof::Label) -> i32 {
+    pub(crate) fn label(&mut self, l: &pprof::Label) -> i32 {
         let k = [l.key, l.str, l.num, l.num_unit];
         if let Some(&i) = self.labels.get(&k) {
             return i;

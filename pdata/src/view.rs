@@ -238,7 +238,7 @@ impl<'a> PprofView<'a> {
         self.data.len()
     }
 
-    fn sample_bytes(&self, i: usize) -> &'a [u8] {
+    pub(crate) fn sample_bytes(&self, i: usize) -> &'a [u8] {
         self.samples
             .get(i)
             .and_then(|&(s, e)| self.data.get(s as usize..e as usize))
@@ -324,7 +324,7 @@ fn value_type(b: &[u8], mut vt: pprof::ValueType) -> Result<pprof::ValueType, Er
     Ok(vt)
 }
 
-fn label(b: &[u8]) -> Result<pprof::Label, Error> {
+pub(crate) fn label(b: &[u8]) -> Result<pprof::Label, Error> {
     let mut l = pprof::Label::default();
     let mut r = Reader::new(b);
     while !r.is_empty() {

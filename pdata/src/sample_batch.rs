@@ -1,0 +1,168 @@
+//! The writer's sample loop: reads up to [`STACK_BATCH`](crate::dict::STACK_BATCH) pprof samples of a
+//! profile straight into a batch (stack encodings, values, attribute
+//! indexes), checking them when asked, so their stacks can be interned
+//! together. Labels are looked up by their encoded bytes: a profile repeats
+//! a few labels on every sample, and a label seen before was parsed and
+//! checked then.
+
+use crate::decode::SampleChecker;
+use crate::error::Error;
+use crate::hash::IdentityHasher;
+use crate::location_codes::LocationCodes;
+use crate::to_otlp::Converter;
+use crate::view::{label, PprofView};
+use crate::wire::Reader;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// Attribute index per encoded label, for one profile.
+pub(crate) type LabelCache<'a> = HashMap<&'a [u8], i32, BuildHasherDefault<IdentityHasher>>;
+
+/// Stacks, labels and values of up to
+/// [`STACK_BATCH`](crate::dict::STACK_BATCH) samples.
+#[derive(Default)]
+pub(crate) struct Batch {
+    /// The stacks' packed dictionary location indexes, back to back.
+    pub(crate) stacks: Vec<u8>,
+    pub(crate) ends: Vec<u32>,
+    /// Their indexes once interned.
+    pub(crate) indexes: Vec<i32>,
+    /// Attribute indexes, sample after sample; `attr_ends[k]` ends sample k's.
+    pub(crate) attrs: Vec<i32>,
+    pub(crate) attr_ends: Vec<usize>,
+    /// Every sample type's value, sample after sample (`types` each).
+    pub(crate) values: Vec<i64>,
+}
+
+/// What reading a profile's samples needs besides the batch.
+pub(crate) struct SampleSource<'v, 'a> {
+    pub(crate) view: &'v PprofView<'a>,
+    /// Checks each sample (None: the view was validated).
+    pub(crate) checker: Option<&'v SampleChecker>,
+    pub(crate) types: usize,
+}
+
+impl Batch {
+    pub(crate) fn clear(&mut self) {
+        self.stacks.clear();
+        self.ends.clear();
+        self.indexes.clear();
+        self.attrs.clear();
+        self.attr_ends.clear();
+        self.values.clear();
+    }
+
+    /// Reads sample `i` into the batch: it accepts what
+    /// [`PprofView::read_sample`] reads and [`SampleChecker::check_sample`]
+    /// accepts, and gives each value type its value (0 when missing).
+    #[inline]
+    pub(crate) fn read<'a, S: AsRef<str>>(
+        &mut self,
+        src: &SampleSource<'_, 'a>,
+        i: usize,
+        c: &mut Converter<'_, S>,
+        codes: &mut LocationCodes,
+        labels: &mut LabelCache<'a>,
+    ) -> Result<(), Error> {
+        let first_value = self.values.len();
+        self.values.resize(first_value + src.types, 0);
+        let mut n_values = 0;
+        let mut n_labels = 0;
+        let mut r = Reader::new(src.view.sample_bytes(i));
+        while !r.is_empty() {
+            let (field, wt) = r.key()?;
+            match field {
+                1 => codes.translate(r.repeated_raw(wt)?, &mut self.stacks, |id| c.location(id))?,
+                2 => r.repeated(wt, |v| {
+                    if n_values < src.types {
+                        if let Some(slot) = self.values.get_mut(first_value + n_values) {
+                            *slot = v as i64;
+                        }
+                    }
+                    n_values += 1;
+                })?,
+                3 => {
+                    let bytes = r.message(wt)?;
+                    n_labels += 1;
+                    let attr = match labels.get(bytes) {
+                        Some(&attr) => attr,
+                        None => {
+                            let l = label(bytes)?;
+                            if let Some(checker) = src.checker {
+                                checker.check_label(&l)?;
+                            }
+                            let attr = c.label(&l);
+                            labels.insert(bytes, attr);
+                            attr
+                        }
+                    };
+                    self.attrs.push(attr);
+                }
+                _ => r.skip(wt)?,
+            }
+        }
+        if let Some(checker) = src.checker {
+            checker.check_values(i, n_values)?;
+            checker.check_label_count(n_labels)?;
+        }
+        self.ends.push(self.stacks.len() as u32);
+        self.attr_ends.push(self.attrs.len());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::Builder;
+    use crate::{encode_pprof, DecodeLimits, Labels, OtlpWriter, PprofView};
+
+    /// add_pprof refuses `p` with the error `PprofView::decode` gives.
+    fn refused_like_decode(p: &crate::pprof::Profile, limits: &DecodeLimits) -> String {
+        let raw = encode_pprof(p);
+        let want = PprofView::decode(&raw, limits)
+            .err()
+            .expect("decode refuses");
+        let got = OtlpWriter::new()
+            .add_pprof(Labels::new(), &raw, limits)
+            .err()
+            .expect("add_pprof refuses");
+        assert_eq!(got.to_string(), want.to_string());
+        got.to_string()
+    }
+
+    fn two_samples_one_label() -> crate::pprof::Profile {
+        let mut b = Builder::new(&[("alloc_objects", "count"), ("alloc_space", "bytes")]);
+        b.sample(&["a"], &[("thread", "t1")], &[1, 2])
+            .sample(&["b"], &[("thread", "t1")], &[3, 4]);
+        b.build()
+    }
+
+    #[test]
+    fn a_bad_label_is_refused_on_its_first_and_later_uses() {
+        let mut p = two_samples_one_label();
+        let bad = p.string_table.len() as i64 + 5;
+        p.sample[1].label[0].str = bad;
+        let err = refused_like_decode(&p, &DecodeLimits::default());
+        assert!(err.contains("label.str"), "{err}");
+        p.sample[0].label[0].str = bad;
+        refused_like_decode(&p, &DecodeLimits::default());
+    }
+
+    #[test]
+    fn label_and_value_counts_are_checked_on_every_sample() {
+        let mut p = two_samples_one_label();
+        let again = p.sample[1].label[0].clone();
+        p.sample[1].label.push(again);
+        let limits = DecodeLimits {
+            max_labels_per_sample: 1,
+            ..DecodeLimits::default()
+        };
+        let err = refused_like_decode(&p, &limits);
+        assert!(err.contains("labels on one sample"), "{err}");
+
+        let mut p = two_samples_one_label();
+        p.sample[1].value.push(9);
+        let err = refused_like_decode(&p, &DecodeLimits::default());
+        assert!(err.contains('3') && err.contains('2'), "{err}");
+    }
+}
