@@ -119,13 +119,12 @@ mod tests {
     /// add_pprof refuses `p` with the error `PprofView::decode` gives.
     fn refused_like_decode(p: &crate::pprof::Profile, limits: &DecodeLimits) -> String {
         let raw = encode_pprof(p);
-        let want = PprofView::decode(&raw, limits)
-            .err()
-            .expect("decode refuses");
+        let Err(want) = PprofView::decode(&raw, limits) else {
+            panic!("decode accepts")
+        };
         let got = OtlpWriter::new()
             .add_pprof(Labels::new(), &raw, limits)
-            .err()
-            .expect("add_pprof refuses");
+            .expect_err("add_pprof refuses");
         assert_eq!(got.to_string(), want.to_string());
         got.to_string()
     }
