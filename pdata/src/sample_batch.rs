@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn label_and_value_counts_are_checked_on_every_sample() {
         let mut p = two_samples_one_label();
-        let again = p.sample[1].label[0].clone();
+        let again = p.sample[1].label[0];
         p.sample[1].label.push(again);
         let limits = DecodeLimits {
             max_labels_per_sample: 1,
