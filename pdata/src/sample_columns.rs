@@ -23,8 +23,13 @@ pub(crate) struct SampleColumns {
     shared_len: usize,
     /// Per sample type: each sample's value, a varint each.
     values: Vec<Vec<u8>>,
-    /// Per sample type: the encoded size of all its samples.
-    sizes: Vec<usize>,
+    /// Samples, and the bytes of their shared fields: with the values'
+    /// bytes, they give each sample type's encoded size (see `size`).
+    count: usize,
+    shared_bytes: usize,
+    /// Per sample type: what samples whose body takes 128 bytes or more
+    /// (a length of two bytes or more) add to that size.
+    long_bodies: Vec<usize>,
 }
 
 impl SampleColumns {
@@ -37,7 +42,9 @@ impl SampleColumns {
             shared: Vec::with_capacity(samples * 4 + COPY),
             shared_len: 0,
             values: (0..types).map(|_| Vec::with_capacity(samples)).collect(),
-            sizes: vec![0; types],
+            count: 0,
+            shared_bytes: 0,
+            long_bodies: vec![0; types],
         }
     }
 
@@ -69,12 +76,22 @@ impl SampleColumns {
                 put_varint(&mut self.shared, i32_varint(a));
             }
         }
-        for (t, (column, size)) in self.values.iter_mut().zip(&mut self.sizes).enumerate() {
+        for (t, column) in self.values.iter_mut().enumerate() {
             let v = values.get(t).copied().unwrap_or(0) as u64;
             reserve(column, 10);
             put_varint(column, v);
-            *size += len_field_size(shared + 2 + varint_len(v));
         }
+        // A body (shared fields, value key and length, value) of 128 bytes
+        // or more needs a longer length than `size` assumes.
+        if shared + 2 + 10 >= 0x80 {
+            for (t, extra) in self.long_bodies.iter_mut().enumerate() {
+                let v = values.get(t).copied().unwrap_or(0) as u64;
+                let body = shared + 2 + varint_len(v);
+                *extra += len_field_size(body) - (2 + body);
+            }
+        }
+        self.count += 1;
+        self.shared_bytes += shared;
         self.shared_len = self.shared.len();
     }
 
@@ -86,7 +103,11 @@ impl SampleColumns {
 
     /// The encoded size of the samples of sample type `t`.
     pub(crate) fn size(&self, t: usize) -> usize {
-        self.sizes.get(t).copied().unwrap_or(0)
+        // Each sample: key, one-byte length, shared fields, value key,
+        // value length, value.
+        let values = self.values.get(t).map_or(0, Vec::len);
+        let extra = self.long_bodies.get(t).copied().unwrap_or(0);
+        4 * self.count + self.shared_bytes + values + extra
     }
 
     /// Writes the samples of sample type `t` (`seal` first).
@@ -217,14 +238,17 @@ mod tests {
     #[test]
     fn writes_what_prost_writes_fast_and_slow() {
         // Small samples take the fast path; 40 attributes (shared fields
-        // over COPY bytes), a huge value or a negative stack the slow one.
+        // over COPY bytes), a huge value or a negative stack the slow one;
+        // 125 attributes make a body of 128 bytes or more.
         let many: Vec<i32> = (1..=40).collect();
+        let more: Vec<i32> = (1..=125).collect();
         let samples: Vec<(i32, Vec<i32>, [i64; 2])> = vec![
             (0, vec![], [0, 0]),
             (5, vec![], [1, 300]),
             (200, vec![3, 70_000], [-1, 1 << 40]),
             (7, many, [9, 10]),
             (-3, vec![1], [i64::MAX, 2]),
+            (9, more, [1, 1 << 50]),
         ];
         let mut cols = SampleColumns::new(1, 2);
         for (stack, attrs, values) in &samples {
