@@ -5,12 +5,19 @@
 //! shared fields and that type's column, reading each value once.
 
 use crate::sink::Sink;
-use crate::wire::{i32_varint, len_field_size, put_key, put_varint, varint_len, Reader, LEN};
+use crate::wire::{
+    append_with, i32_varint, len_field_size, put_key, put_varint, varint_len, Reader, SliceWriter,
+    LEN, VARINT,
+};
 use std::io;
 
 /// Zero bytes after the last sample's shared fields, so that the writer
 /// can copy a fixed [`COPY`] bytes of any sample's fields.
 const COPY: usize = 32;
+
+/// Shared fields of up to this many bytes (with their length) are written
+/// through a fixed run of bytes.
+const SHARED_FAST: usize = 32;
 
 /// Samples per spill check while writing.
 const SPILL_EVERY: usize = 256;
@@ -63,18 +70,25 @@ impl SampleColumns {
             len_field_size(attrs_body)
         };
         let shared = stack_field + attrs_field;
-        reserve(&mut self.shared, 10 + shared);
-        put_varint(&mut self.shared, shared as u64);
-        if stack != 0 {
-            put_key(&mut self.shared, 1, crate::wire::VARINT);
-            put_varint(&mut self.shared, i32_varint(stack));
-        }
-        if !attrs.is_empty() {
-            put_key(&mut self.shared, 2, LEN);
-            put_varint(&mut self.shared, attrs_body as u64);
-            for &a in attrs {
-                put_varint(&mut self.shared, i32_varint(a));
+        reserve(&mut self.shared, SHARED_FAST + 10 + shared);
+        let write = |w: &mut SliceWriter<'_>| {
+            w.varint(shared as u64);
+            if stack != 0 {
+                w.byte(1 << 3 | VARINT);
+                w.varint(i32_varint(stack));
             }
+            if !attrs.is_empty() {
+                w.byte(2 << 3 | LEN);
+                w.varint(attrs_body as u64);
+                for &a in attrs {
+                    w.varint(i32_varint(a));
+                }
+            }
+        };
+        if 1 + shared <= SHARED_FAST {
+            append_with(&mut self.shared, SHARED_FAST, write);
+        } else {
+            append_with(&mut self.shared, varint_len(shared as u64) + shared, write);
         }
         for (t, column) in self.values.iter_mut().enumerate() {
             let v = values.get(t).copied().unwrap_or(0) as u64;
@@ -160,49 +174,23 @@ fn reserve(buf: &mut Vec<u8>, more: usize) {
     }
 }
 
-/// Bytes [`sample_fast`] appends before cutting to length.
+/// Bytes [`sample_fast`] appends at most: key, length, the window of
+/// shared fields, value key, value length, value.
 const RECORD: usize = 2 + COPY + 2 + 10;
 
 /// Writes one OTLP sample (field 2 of `Profile`) whose body takes less than
-/// 128 bytes and whose shared fields are in the first `len` bytes of
-/// `window`: appends [`RECORD`] zero bytes, fills them, and cuts the rest.
-/// Byte by byte, each push would reload the vector's length (a store of a
-/// byte may alias it), and a copy of variable length would call memcpy.
+/// 128 bytes and whose shared fields are the first `len` bytes of `window`.
 #[inline(always)]
 fn sample_fast(out: &mut Vec<u8>, window: &[u8], len: usize, v: u64) {
-    let start = out.len();
-    out.extend_from_slice(&[0u8; RECORD]);
-    let Some(rec) = out.get_mut(start..) else {
-        return;
-    };
     let value_len = varint_len(v);
-    if let Some(head) = rec.get_mut(..2) {
-        head.copy_from_slice(&[2 << 3 | LEN, (len + 2 + value_len) as u8]);
-    }
-    if let Some(fields) = rec.get_mut(2..2 + COPY) {
-        fields.copy_from_slice(window);
-    }
-    // The value field over the padding copied after the shared fields.
-    let mut at = 2 + len;
-    for b in [4 << 3 | LEN, value_len as u8] {
-        if let Some(slot) = rec.get_mut(at) {
-            *slot = b;
-        }
-        at += 1;
-    }
-    let mut v = v;
-    while v >= 0x80 {
-        if let Some(slot) = rec.get_mut(at) {
-            *slot = (v as u8) | 0x80;
-        }
-        v >>= 7;
-        at += 1;
-    }
-    if let Some(slot) = rec.get_mut(at) {
-        *slot = v as u8;
-    }
-    let end = at + 1;
-    out.truncate(start + end);
+    append_with(out, RECORD, |w| {
+        w.byte(2 << 3 | LEN);
+        w.byte((len + 2 + value_len) as u8);
+        w.overlay(window, len);
+        w.byte(4 << 3 | LEN);
+        w.byte(value_len as u8);
+        w.varint(v);
+    });
 }
 
 /// Writes one OTLP sample of any size.

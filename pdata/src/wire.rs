@@ -200,6 +200,62 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// Fills a run of bytes appended to a vector: for the hot writers, which
+/// append a fixed run of zeros (one capacity check, a copy of fixed size)
+/// and fill it through this, then cut it to length. Pushing byte by byte
+/// would reload the vector's length after each store (a byte store may
+/// alias it).
+pub(crate) struct SliceWriter<'b> {
+    buf: &'b mut [u8],
+    at: usize,
+}
+
+impl SliceWriter<'_> {
+    #[inline(always)]
+    pub(crate) fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.at) {
+            *slot = b;
+        }
+        self.at += 1;
+    }
+
+    #[inline(always)]
+    pub(crate) fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    /// Copies all of `window` at the cursor but moves past only its first
+    /// `used` bytes: a copy of fixed size whose tail the next writes
+    /// overwrite (or the final cut drops).
+    #[inline(always)]
+    pub(crate) fn overlay(&mut self, window: &[u8], used: usize) {
+        if let Some(dst) = self.buf.get_mut(self.at..self.at + window.len()) {
+            dst.copy_from_slice(window);
+        }
+        self.at += used.min(window.len());
+    }
+}
+
+/// Appends what `fill` writes, which must take at most `max` bytes (what
+/// goes past them is dropped). Give a constant `max` on hot paths: the
+/// zeros are then a copy of fixed size.
+#[inline(always)]
+pub(crate) fn append_with(out: &mut Vec<u8>, max: usize, fill: impl FnOnce(&mut SliceWriter<'_>)) {
+    let start = out.len();
+    out.resize(start + max, 0);
+    let mut w = SliceWriter {
+        buf: out.get_mut(start..).unwrap_or(&mut []),
+        at: 0,
+    };
+    fill(&mut w);
+    let end = start + w.at.min(max);
+    out.truncate(end);
+}
+
 /// Bytes `v` takes as a varint.
 #[inline]
 pub(crate) fn varint_len(v: u64) -> usize {
