@@ -85,7 +85,7 @@ impl SampleColumns {
                 }
             }
         };
-        if 1 + shared <= SHARED_FAST {
+        if shared < SHARED_FAST {
             append_with(&mut self.shared, SHARED_FAST, write);
         } else {
             append_with(&mut self.shared, varint_len(shared as u64) + shared, write);
