@@ -96,6 +96,9 @@ pub fn decompress_into(body: &[u8], max: usize, buf: &mut Vec<u8>) -> Result<(),
                 .map_or(0, |b| u32::from_le_bytes(b) as usize)
                 // Deflate cannot expand more than ~1032:1; never trust a lie.
                 .min(body.len().saturating_mul(1032));
+            if crate::gunzip::inflate_one_shot(body, hint, max, buf) {
+                return Ok(());
+            }
             let reader = flate2::bufread::MultiGzDecoder::new(body);
             read_capped(reader, max, hint, "gzip", buf)
         }
@@ -132,7 +135,14 @@ fn read_capped(
     buf: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let cap = max.saturating_add(1);
-    buf.resize(hint.saturating_add(1).max(8 << 10).min(cap), 0);
+    // A known size is allocated as is (plus the byte that shows the end),
+    // an unknown one from 8 KiB.
+    let first = if hint == 0 {
+        8 << 10
+    } else {
+        hint.saturating_add(1)
+    };
+    buf.resize(first.min(cap), 0);
     let mut len = 0;
     loop {
         if len == buf.len() {

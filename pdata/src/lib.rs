@@ -12,6 +12,7 @@ mod dict;
 pub mod error;
 pub mod folded;
 pub mod from_otlp;
+mod gunzip;
 mod hash;
 mod ids;
 pub mod labels;
