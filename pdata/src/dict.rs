@@ -4,7 +4,7 @@
 //! confirmed by comparing the entry, and a collision probes the next key, so
 //! dedup never merges different entries.
 
-use crate::hash::HashedMap;
+use crate::dict_table::Table;
 use crate::otlp;
 use crate::sink::Sink;
 use crate::stack_table::StackTable;
@@ -12,63 +12,6 @@ use crate::wire::{i32_varint, len_field_size, put_key, put_varint, LEN};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use prost::Message;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
-
-/// A dictionary table with content-keyed dedup.
-struct Table<T> {
-    items: Vec<T>,
-    index: HashedMap<i32>,
-}
-
-impl<T: Default> Table<T> {
-    fn new(zero_hash: u64, capacity: usize) -> Self {
-        let mut items = Vec::with_capacity(capacity + 1);
-        items.push(T::default());
-        let mut index = HashedMap::with_capacity_and_hasher(capacity + 1, Default::default());
-        index.insert(zero_hash, 0);
-        Table { items, index }
-    }
-
-    /// The index of the entry hashing to `h` for which `eq` holds, or a new
-    /// entry made by `make`.
-    #[inline]
-    fn intern(&mut self, mut h: u64, eq: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> i32 {
-        loop {
-            match self.index.get(&h) {
-                Some(&i) => {
-                    if self.items.get(i as usize).is_some_and(&eq) {
-                        return i;
-                    }
-                    h = h.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                }
-                None => {
-                    let i = i32::try_from(self.items.len()).unwrap_or(i32::MAX);
-                    self.items.push(make());
-                    self.index.insert(h, i);
-                    return i;
-                }
-            }
-        }
-    }
-}
-
-impl<T: Default + PartialEq> Table<T> {
-    /// `intern` for an entry already built.
-    #[inline]
-    fn intern_owned(&mut self, mut h: u64, item: T) -> i32 {
-        loop {
-            match self.index.get(&h) {
-                Some(&i) if self.items.get(i as usize) == Some(&item) => return i,
-                Some(_) => h = h.wrapping_add(0x9E37_79B9_7F4A_7C15),
-                None => {
-                    let i = i32::try_from(self.items.len()).unwrap_or(i32::MAX);
-                    self.items.push(item);
-                    self.index.insert(h, i);
-                    return i;
-                }
-            }
-        }
-    }
-}
 
 /// An attribute value as the converters produce them.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -241,18 +184,16 @@ impl DictBuilder {
     /// An attribute whose value is not one the converters make (arrays).
     pub(crate) fn attribute_any(&mut self, key: &str, value: AnyValue) -> i32 {
         let k = self.string(key);
-        let i = i32::try_from(self.attributes.items.len()).unwrap_or(i32::MAX);
         if let Some(found) = self.attributes.items.iter().position(|a| {
             a.key_strindex == k && a.unit_strindex == 0 && a.value.as_ref() == Some(&value)
         }) {
             return found as i32;
         }
-        self.attributes.items.push(otlp::KeyValueAndUnit {
+        self.attributes.push_unindexed(otlp::KeyValueAndUnit {
             key_strindex: k,
             value: Some(value),
             unit_strindex: 0,
-        });
-        i
+        })
     }
 
     pub(crate) fn function(&mut self, f: otlp::Function) -> i32 {
@@ -360,11 +301,11 @@ impl DictBuilder {
     /// works but no longer dedups.
     pub(crate) fn seal(&mut self) {
         self.stacks.seal();
-        self.strings.index = HashedMap::default();
-        self.attributes.index = HashedMap::default();
-        self.functions.index = HashedMap::default();
-        self.mappings.index = HashedMap::default();
-        self.locations.index = HashedMap::default();
+        self.strings.seal();
+        self.attributes.seal();
+        self.functions.seal();
+        self.mappings.seal();
+        self.locations.seal();
     }
 
     /// The size of what [`encode_into`] appends.
@@ -449,16 +390,5 @@ mod tests {
         assert_eq!(dict.string_table, vec!["", "a", "b"]);
         assert_eq!(dict.attribute_table[0], otlp::KeyValueAndUnit::default());
         assert_eq!(dict.stack_table.len(), 3);
-    }
-
-    #[test]
-    fn hash_collisions_do_not_merge() {
-        // Force every entry onto one hash: the probe keeps them apart.
-        let mut t: Table<String> = Table::new(0, 0);
-        let a = t.intern(7, |s| s == "a", || "a".into());
-        let b = t.intern(7, |s| s == "b", || "b".into());
-        assert_ne!(a, b);
-        assert_eq!(t.intern(7, |s| s == "b", || "b".into()), b);
-        assert_eq!(t.items, vec!["", "a", "b"]);
     }
 }

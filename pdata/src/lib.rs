@@ -9,6 +9,7 @@ pub mod component;
 pub mod decode;
 pub mod delta;
 mod dict;
+mod dict_table;
 pub mod error;
 pub mod folded;
 pub mod from_otlp;

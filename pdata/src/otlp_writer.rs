@@ -287,9 +287,10 @@ fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     cap.mappings += h.mapping.len();
     cap.locations += h.location.len();
     cap.stacks = cap.stacks.max(view.sample_count());
-    // Unknown (0) for an unchecked view: guess from the body's size.
+    // Unknown (0) for an unchecked view: guess from the body's size, at
+    // most the samples' (on small profiles the tables are most of it).
     let refs = match view.location_refs() {
-        0 => view.data_len() / 2,
+        0 => (view.data_len() / 2).min(view.sample_data_len()),
         n => n,
     };
     cap.stack_bytes = cap.stack_bytes.max(refs);

@@ -33,6 +33,8 @@ pub struct PprofView<'a> {
     data: &'a [u8],
     /// Location ids over all samples.
     location_refs: usize,
+    /// Bytes of the sample messages, in all.
+    sample_data: usize,
 }
 
 /// One sample, read into reusable buffers.
@@ -116,6 +118,10 @@ impl<'a> PprofView<'a> {
         let mut header = pprof::Profile::default();
         let mut strings: Vec<&'a str> = Vec::new();
         let mut samples: Vec<(u32, u32)> = Vec::new();
+        let mut sample_data = 0usize;
+        // A location's lines are gathered here, then copied to a vector of
+        // their exact size (pushed one by one, most would hold four).
+        let mut lines: Vec<pprof::Line> = Vec::new();
         let mut r = Reader::new(data);
         while !r.is_empty() {
             let (field, wt) = r.key()?;
@@ -128,11 +134,12 @@ impl<'a> PprofView<'a> {
                     let end = r.pos();
                     let start = end - body.len();
                     samples.push((start as u32, end as u32));
+                    sample_data += body.len();
                     too_many("samples", samples.len(), limits.max_samples)?;
                 }
                 3 => header.mapping.push(mapping(r.message(wt)?)?),
                 4 => {
-                    header.location.push(location(r.message(wt)?)?);
+                    header.location.push(location(r.message(wt)?, &mut lines)?);
                     too_many("locations", header.location.len(), limits.max_locations)?;
                 }
                 5 => {
@@ -160,13 +167,21 @@ impl<'a> PprofView<'a> {
                 _ => r.skip(wt)?,
             }
         }
+        // The header lives through the conversion: no growth slack.
         samples.shrink_to_fit();
+        strings.shrink_to_fit();
+        header.sample_type.shrink_to_fit();
+        header.mapping.shrink_to_fit();
+        header.location.shrink_to_fit();
+        header.function.shrink_to_fit();
+        header.comment.shrink_to_fit();
         let view = PprofView {
             header,
             strings,
             samples,
             data,
             location_refs: 0,
+            sample_data,
         };
         let checker = validate_tables(
             &view.header,
@@ -236,6 +251,11 @@ impl<'a> PprofView<'a> {
     /// Size of the uncompressed body.
     pub fn data_len(&self) -> usize {
         self.data.len()
+    }
+
+    /// Bytes of the sample messages in the body, in all.
+    pub fn sample_data_len(&self) -> usize {
+        self.sample_data
     }
 
     fn sample_bytes(&self, i: usize) -> &'a [u8] {
@@ -362,8 +382,10 @@ fn mapping(b: &[u8]) -> Result<pprof::Mapping, Error> {
     Ok(m)
 }
 
-fn location(b: &[u8]) -> Result<pprof::Location, Error> {
+/// A location; `lines` is scratch space.
+fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, Error> {
     let mut l = pprof::Location::default();
+    lines.clear();
     let mut r = Reader::new(b);
     while !r.is_empty() {
         let (field, wt) = r.key()?;
@@ -371,11 +393,12 @@ fn location(b: &[u8]) -> Result<pprof::Location, Error> {
             1 => l.id = r.scalar(wt)?,
             2 => l.mapping_id = r.scalar(wt)?,
             3 => l.address = r.scalar(wt)?,
-            4 => l.line.push(line(r.message(wt)?)?),
+            4 => lines.push(line(r.message(wt)?)?),
             5 => l.is_folded = r.scalar(wt)? != 0,
             _ => r.skip(wt)?,
         }
     }
+    l.line = lines.to_vec();
     Ok(l)
 }
 
