@@ -2,13 +2,17 @@
 //! Every table starts with its zero value at index 0 and holds no duplicate
 //! entries. Keys are xxh3 hashes of an entry's content; a hash hit is
 //! confirmed by comparing the entry, and a collision probes the next key, so
-//! dedup never merges different entries.
+//! dedup never merges different entries. Locations (and stacks) are kept as
+//! their protobuf encoding, back to back (equal encodings mean equal
+//! entries): a few bytes each instead of a 64-byte struct and a `Vec`.
 
 use crate::dict_table::Table;
 use crate::otlp;
 use crate::sink::Sink;
 use crate::stack_table::StackTable;
-use crate::wire::{i32_varint, len_field_size, put_key, put_varint, LEN};
+use crate::wire::{
+    i32_varint, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use prost::Message;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -48,7 +52,8 @@ pub(crate) struct DictBuilder {
     attributes: Table<otlp::KeyValueAndUnit>,
     functions: Table<otlp::Function>,
     mappings: Table<otlp::Mapping>,
-    locations: Table<otlp::Location>,
+    /// Encoded `Location` bodies.
+    locations: StackTable,
     stacks: StackTable,
     scratch: Vec<u8>,
 }
@@ -113,26 +118,34 @@ fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
     hash_i32s(seed, &m.attribute_indices, scratch)
 }
 
-fn hash_location(
+/// Appends the protobuf body of an `otlp::Location` to `out`, as prost
+/// writes it (fields in tag order, defaults left out, indexes packed).
+fn encode_location(
     mapping: i32,
     address: u64,
     lines: &[otlp::Line],
     attrs: &[i32],
-    scratch: &mut Vec<u8>,
-) -> u64 {
-    scratch.clear();
-    scratch.extend_from_slice(&mapping.to_le_bytes());
-    scratch.extend_from_slice(&address.to_le_bytes());
-    scratch.extend_from_slice(&(lines.len() as u32).to_le_bytes());
+    out: &mut Vec<u8>,
+) {
+    put_varint_field(out, 1, i32_varint(mapping));
+    put_varint_field(out, 2, address);
     for l in lines {
-        scratch.extend_from_slice(&l.function_index.to_le_bytes());
-        scratch.extend_from_slice(&l.line.to_le_bytes());
-        scratch.extend_from_slice(&l.column.to_le_bytes());
+        let (f, line, column) = (i32_varint(l.function_index), l.line as u64, l.column as u64);
+        let field = |v: u64| if v == 0 { 0 } else { 1 + varint_len(v) };
+        put_key(out, 3, LEN);
+        put_varint(out, (field(f) + field(line) + field(column)) as u64);
+        put_varint_field(out, 1, f);
+        put_varint_field(out, 2, line);
+        put_varint_field(out, 3, column);
     }
-    for a in attrs {
-        scratch.extend_from_slice(&a.to_le_bytes());
+    if !attrs.is_empty() {
+        let len: usize = attrs.iter().map(|&a| varint_len(i32_varint(a))).sum();
+        put_key(out, 4, LEN);
+        put_varint(out, len as u64);
+        for &a in attrs {
+            put_varint(out, i32_varint(a));
+        }
     }
-    xxh3_64(scratch)
 }
 
 impl DictBuilder {
@@ -143,7 +156,8 @@ impl DictBuilder {
             hash_mapping(&otlp::Mapping::default(), &mut scratch),
             cap.mappings,
         );
-        let locations = Table::new(hash_location(0, 0, &[], &[], &mut scratch), cap.locations);
+        // A location takes about a dozen bytes.
+        let locations = StackTable::new(cap.locations, cap.locations * 12);
         let stacks = StackTable::new(cap.stacks, cap.stack_bytes);
         DictBuilder {
             strings: Table::new(xxh3_64(b""), cap.strings),
@@ -212,22 +226,10 @@ impl DictBuilder {
         lines: &[otlp::Line],
         attrs: &[i32],
     ) -> i32 {
-        let h = hash_location(mapping, address, lines, attrs, &mut self.scratch);
-        self.locations.intern(
-            h,
-            |t| {
-                t.mapping_index == mapping
-                    && t.address == address
-                    && t.lines == lines
-                    && t.attribute_indices == attrs
-            },
-            || otlp::Location {
-                mapping_index: mapping,
-                address,
-                lines: lines.to_vec(),
-                attribute_indices: attrs.to_vec(),
-            },
-        )
+        self.scratch.clear();
+        encode_location(mapping, address, lines, attrs, &mut self.scratch);
+        let h = xxh3_64(&self.scratch) as u32;
+        self.locations.intern(&self.scratch, h)
     }
 
     pub(crate) fn stack(&mut self, locations: &[i32]) -> i32 {
@@ -275,25 +277,19 @@ impl DictBuilder {
         let stack_table = (0..self.stacks.len())
             .map(|i| self.stacks.to_stack(i))
             .collect();
+        // Encoded by `encode_location`: decoding cannot fail.
+        let location_table = (0..self.locations.len())
+            .map(|i| otlp::Location::decode(self.locations.get(i)).unwrap_or_default())
+            .collect();
         otlp::ProfilesDictionary {
+            mapping_table: self.mappings.items,
+            location_table,
+            function_table: self.functions.items,
+            link_table: vec![otlp::Link::default()],
+            string_table: self.strings.items,
+            attribute_table: self.attributes.items,
             stack_table,
-            ..self.finish_without_stacks().0
         }
-    }
-
-    fn finish_without_stacks(self) -> (otlp::ProfilesDictionary, StackTable) {
-        (
-            otlp::ProfilesDictionary {
-                mapping_table: self.mappings.items,
-                location_table: self.locations.items,
-                function_table: self.functions.items,
-                link_table: vec![otlp::Link::default()],
-                string_table: self.strings.items,
-                attribute_table: self.attributes.items,
-                stack_table: Vec::new(),
-            },
-            self.stacks,
-        )
     }
 
     /// Frees the dedup indexes once nothing more will be added (before the
@@ -322,7 +318,9 @@ impl DictBuilder {
             })
             .sum();
         message::encoded_len_repeated(1, &self.mappings.items)
-            + message::encoded_len_repeated(2, &self.locations.items)
+            + (0..self.locations.len())
+                .map(|i| len_field_size(self.locations.get(i).len()))
+                .sum::<usize>()
             + message::encoded_len_repeated(3, &self.functions.items)
             + message::encoded_len_repeated(4, std::slice::from_ref(&link))
             + string::encoded_len_repeated(5, &self.strings.items)
@@ -331,15 +329,33 @@ impl DictBuilder {
     }
 
     /// Writes the protobuf encoding of the dictionary [`finish`] would
-    /// return (the message body, without key or length) to `sink`, without
-    /// building the stack table: stacks are the last field, so they are
-    /// appended to prost's encoding of the rest.
+    /// return (the message body, without key or length) to `sink`, field by
+    /// field as prost would, without building the location and stack
+    /// tables.
     ///
     /// [`finish`]: DictBuilder::finish
     pub(crate) fn encode_into(self, sink: &mut impl Sink) -> std::io::Result<()> {
-        let (dict, stacks) = self.finish_without_stacks();
-        dict.encode_raw(sink.buf());
-        drop(dict);
+        use prost::encoding::{message, string};
+        message::encode_repeated(1, &self.mappings.items, sink.buf());
+        drop(self.mappings);
+        for i in 0..self.locations.len() {
+            let body = self.locations.get(i);
+            let out = sink.buf();
+            put_key(out, 2, LEN);
+            put_varint(out, body.len() as u64);
+            out.extend_from_slice(body);
+            if i % 1024 == 1023 {
+                sink.spill()?;
+            }
+        }
+        drop(self.locations);
+        let link = otlp::Link::default();
+        message::encode_repeated(3, &self.functions.items, sink.buf());
+        message::encode_repeated(4, std::slice::from_ref(&link), sink.buf());
+        string::encode_repeated(5, &self.strings.items, sink.buf());
+        message::encode_repeated(6, &self.attributes.items, sink.buf());
+        sink.spill()?;
+        let stacks = self.stacks;
         for i in 0..stacks.len() {
             let packed = stacks.get(i);
             let out = sink.buf();
