@@ -2,9 +2,10 @@
 //! Every table starts with its zero value at index 0 and holds no duplicate
 //! entries. Keys are xxh3 hashes of an entry's content; a hash hit is
 //! confirmed by comparing the entry, and a collision probes the next key, so
-//! dedup never merges different entries. Locations (and stacks) are kept as
-//! their protobuf encoding, back to back (equal encodings mean equal
-//! entries): a few bytes each instead of a 64-byte struct and a `Vec`.
+//! dedup never merges different entries. Strings, functions, locations and
+//! stacks are kept as their protobuf encoding, back to back (equal encodings
+//! mean equal entries): a few bytes each instead of a struct (64 bytes and a
+//! `Vec` for a location, 24 for a `String` or a function).
 
 use crate::dict_table::Table;
 use crate::otlp;
@@ -48,9 +49,11 @@ impl AttrValue<'_> {
 
 /// Builds a `ProfilesDictionary`.
 pub(crate) struct DictBuilder {
-    strings: Table<String>,
+    /// The strings' bytes.
+    strings: StackTable,
     attributes: Table<otlp::KeyValueAndUnit>,
-    functions: Table<otlp::Function>,
+    /// Encoded `Function` bodies.
+    functions: StackTable,
     mappings: Table<otlp::Mapping>,
     /// Encoded `Location` bodies.
     locations: StackTable,
@@ -65,6 +68,8 @@ pub(crate) const STACK_BATCH: usize = 16;
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Capacity {
     pub strings: usize,
+    /// Bytes of the strings, in all (an upper bound).
+    pub string_bytes: usize,
     pub functions: usize,
     pub mappings: usize,
     pub locations: usize,
@@ -97,15 +102,6 @@ fn hash_attr(key: i32, value: AttrValue<'_>, unit: i32) -> u64 {
         AttrValue::Bool(b) => (3, b as u64),
     };
     hash_words(&[key as u64, tag, v, unit as u64])
-}
-
-fn hash_function(f: &otlp::Function) -> u64 {
-    hash_words(&[
-        f.name_strindex as u64,
-        f.system_name_strindex as u64,
-        f.filename_strindex as u64,
-        f.start_line as u64,
-    ])
 }
 
 fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
@@ -160,9 +156,10 @@ impl DictBuilder {
         let locations = StackTable::new(cap.locations, cap.locations * 12);
         let stacks = StackTable::new(cap.stacks, cap.stack_bytes);
         DictBuilder {
-            strings: Table::new(xxh3_64(b""), cap.strings),
+            strings: StackTable::new(cap.strings, cap.string_bytes),
             attributes: Table::new(zero_attr, 0),
-            functions: Table::new(hash_function(&otlp::Function::default()), cap.functions),
+            // A function takes about eight bytes.
+            functions: StackTable::new(cap.functions, cap.functions * 8),
             mappings,
             locations,
             stacks,
@@ -173,7 +170,7 @@ impl DictBuilder {
     #[inline]
     pub(crate) fn string(&mut self, s: &str) -> i32 {
         self.strings
-            .intern(xxh3_64(s.as_bytes()), |t| t == s, || s.to_string())
+            .intern(s.as_bytes(), xxh3_64(s.as_bytes()) as u32)
     }
 
     pub(crate) fn attribute(&mut self, key: i32, value: AttrValue<'_>, unit: i32) -> i32 {
@@ -211,7 +208,14 @@ impl DictBuilder {
     }
 
     pub(crate) fn function(&mut self, f: otlp::Function) -> i32 {
-        self.functions.intern_owned(hash_function(&f), f)
+        self.scratch.clear();
+        let out = &mut self.scratch;
+        put_varint_field(out, 1, i32_varint(f.name_strindex));
+        put_varint_field(out, 2, i32_varint(f.system_name_strindex));
+        put_varint_field(out, 3, i32_varint(f.filename_strindex));
+        put_varint_field(out, 4, f.start_line as u64);
+        let h = xxh3_64(&self.scratch) as u32;
+        self.functions.intern(&self.scratch, h)
     }
 
     pub(crate) fn mapping(&mut self, m: otlp::Mapping) -> i32 {
@@ -281,12 +285,19 @@ impl DictBuilder {
         let location_table = (0..self.locations.len())
             .map(|i| otlp::Location::decode(self.locations.get(i)).unwrap_or_default())
             .collect();
+        let function_table = (0..self.functions.len())
+            .map(|i| otlp::Function::decode(self.functions.get(i)).unwrap_or_default())
+            .collect();
+        // Interned from `&str`s: the bytes are UTF-8.
+        let string_table = (0..self.strings.len())
+            .map(|i| String::from_utf8_lossy(self.strings.get(i)).into_owned())
+            .collect();
         otlp::ProfilesDictionary {
             mapping_table: self.mappings.items,
             location_table,
-            function_table: self.functions.items,
+            function_table,
             link_table: vec![otlp::Link::default()],
-            string_table: self.strings.items,
+            string_table,
             attribute_table: self.attributes.items,
             stack_table,
         }
@@ -308,7 +319,7 @@ impl DictBuilder {
     ///
     /// [`encode_into`]: DictBuilder::encode_into
     pub(crate) fn encoded_len(&self) -> usize {
-        use prost::encoding::{message, string};
+        use prost::encoding::message;
         let link = otlp::Link::default();
         let stacks: usize = (0..self.stacks.len())
             .map(|i| {
@@ -318,12 +329,10 @@ impl DictBuilder {
             })
             .sum();
         message::encoded_len_repeated(1, &self.mappings.items)
-            + (0..self.locations.len())
-                .map(|i| len_field_size(self.locations.get(i).len()))
-                .sum::<usize>()
-            + message::encoded_len_repeated(3, &self.functions.items)
+            + encoded_len(&self.locations)
+            + encoded_len(&self.functions)
             + message::encoded_len_repeated(4, std::slice::from_ref(&link))
-            + string::encoded_len_repeated(5, &self.strings.items)
+            + encoded_len(&self.strings)
             + message::encoded_len_repeated(6, &self.attributes.items)
             + stacks
     }
@@ -335,24 +344,14 @@ impl DictBuilder {
     ///
     /// [`finish`]: DictBuilder::finish
     pub(crate) fn encode_into(self, sink: &mut impl Sink) -> std::io::Result<()> {
-        use prost::encoding::{message, string};
+        use prost::encoding::message;
         message::encode_repeated(1, &self.mappings.items, sink.buf());
         drop(self.mappings);
-        for i in 0..self.locations.len() {
-            let body = self.locations.get(i);
-            let out = sink.buf();
-            put_key(out, 2, LEN);
-            put_varint(out, body.len() as u64);
-            out.extend_from_slice(body);
-            if i % 1024 == 1023 {
-                sink.spill()?;
-            }
-        }
-        drop(self.locations);
+        encode_entries(2, self.locations, sink)?;
+        encode_entries(3, self.functions, sink)?;
         let link = otlp::Link::default();
-        message::encode_repeated(3, &self.functions.items, sink.buf());
         message::encode_repeated(4, std::slice::from_ref(&link), sink.buf());
-        string::encode_repeated(5, &self.strings.items, sink.buf());
+        encode_entries(5, self.strings, sink)?;
         message::encode_repeated(6, &self.attributes.items, sink.buf());
         sink.spill()?;
         let stacks = self.stacks;
@@ -375,6 +374,28 @@ impl DictBuilder {
         }
         Ok(())
     }
+}
+
+/// The encoded size of a table of encoded entries, each a field with a
+/// one-byte key.
+fn encoded_len(t: &StackTable) -> usize {
+    (0..t.len()).map(|i| len_field_size(t.get(i).len())).sum()
+}
+
+/// Writes each entry of `t` as a length-delimited field `field`, freeing
+/// the table.
+fn encode_entries(field: u32, t: StackTable, sink: &mut impl Sink) -> std::io::Result<()> {
+    for i in 0..t.len() {
+        let body = t.get(i);
+        let out = sink.buf();
+        put_key(out, field, LEN);
+        put_varint(out, body.len() as u64);
+        out.extend_from_slice(body);
+        if i % 1024 == 1023 {
+            sink.spill()?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -283,6 +283,7 @@ impl OtlpWriter {
 fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     let h = view.header();
     cap.strings += view.strings().len();
+    cap.string_bytes += view.strings().iter().map(|s| s.len()).sum::<usize>();
     cap.functions += h.function.len();
     cap.mappings += h.mapping.len();
     cap.locations += h.location.len();

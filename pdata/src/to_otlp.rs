@@ -55,6 +55,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
     for r in records {
         let p = &r.profile;
         cap.strings += p.string_table.len();
+        cap.string_bytes += p.string_table.iter().map(String::len).sum::<usize>();
         cap.functions += p.function.len();
         cap.mappings += p.mapping.len();
         cap.locations += p.location.len();
