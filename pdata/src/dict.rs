@@ -146,7 +146,7 @@ fn encode_location(
 
 impl DictBuilder {
     pub(crate) fn new(cap: Capacity) -> Self {
-        let mut scratch = Vec::with_capacity(256);
+        let mut scratch = Vec::new();
         let zero_attr = xxh3_64(b"zero attribute");
         let mappings = Table::new(
             hash_mapping(&otlp::Mapping::default(), &mut scratch),

@@ -209,6 +209,10 @@ impl OtlpWriter {
                 .stacks(&batch.stacks, &batch.ends, &mut batch.indexes);
             out.push_batch(batch, types);
         }
+        if self.records.capacity() == 0 {
+            // Most writers convert one profile.
+            self.records.reserve_exact(1);
+        }
         self.records.push(out);
         Ok(())
     }
@@ -312,7 +316,7 @@ impl Converted {
             if self.samples.capacity() - self.samples.len() < most {
                 // By a quarter, not double: this is the biggest buffer kept
                 // per profile, and the first guess is usually close.
-                let more = (self.samples.capacity() / 4).max(most).max(256);
+                let more = (self.samples.capacity() / 4).max(most).max(64);
                 self.samples.reserve_exact(more);
             }
             put_varint(&mut self.samples, shared.len() as u64);
@@ -455,7 +459,7 @@ fn packed_i32s(out: &mut Vec<u8>, field: u32, xs: &[i32]) {
 /// prost writes them.
 fn profile_trailer(view: &PprofView<'_>, head: &ProfileHead) -> Vec<u8> {
     let h = view.header();
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::new();
     let time = u64::try_from(h.time_nanos).unwrap_or(0);
     if time != 0 {
         put_key(&mut out, 3, FIXED64);
@@ -467,6 +471,7 @@ fn profile_trailer(view: &PprofView<'_>, head: &ProfileHead) -> Vec<u8> {
     }
     put_varint_field(&mut out, 6, h.period as u64);
     packed_i32s(&mut out, 11, &head.attributes);
+    out.shrink_to_fit();
     out
 }
 

@@ -37,7 +37,7 @@ impl StackTable {
         let mut tags = Vec::with_capacity(capacity + 1);
         tags.push(0);
         let slots = (capacity + 1 + capacity / 2)
-            .clamp(16, MAX_INITIAL_SLOTS)
+            .clamp(8, MAX_INITIAL_SLOTS)
             .next_power_of_two();
         StackTable {
             bytes: Vec::with_capacity(bytes),

@@ -177,7 +177,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             function_ids: IdMap::build(p.function.iter().map(|f| f.id)),
             mapping_ids: IdMap::build(p.mapping.iter().map(|m| m.id)),
             location_ids: IdMap::build(p.location.iter().map(|l| l.id)),
-            lines: Vec::with_capacity(8),
+            lines: Vec::new(),
         }
     }
 
