@@ -4,6 +4,7 @@
 
 use crate::ids::IdMap;
 use crate::pprof;
+use crate::tables::Tables;
 use crate::Error;
 use prost::Message;
 use std::borrow::Cow;
@@ -200,15 +201,16 @@ pub fn validate(p: &pprof::Profile, limits: &DecodeLimits) -> Result<(), Error> 
 /// count is `n_samples`); the strings are given apart from `p` so that the
 /// zero-copy view can share this. Returns the checker for the samples.
 pub(crate) fn validate_tables(
-    p: &pprof::Profile,
+    t: &impl Tables,
     first_string: Option<&str>,
     n_strings: usize,
     n_samples: usize,
     limits: &DecodeLimits,
 ) -> Result<SampleChecker, Error> {
+    let p = t.profile();
     check_count("samples", n_samples, limits.max_samples)?;
-    check_count("locations", p.location.len(), limits.max_locations)?;
-    check_count("functions", p.function.len(), limits.max_functions)?;
+    check_count("locations", t.location_count(), limits.max_locations)?;
+    check_count("functions", t.function_count(), limits.max_functions)?;
     check_count("strings", n_strings, limits.max_strings)?;
     if p.sample_type.is_empty() {
         return Err(Error::NoSampleTypes);
@@ -242,7 +244,7 @@ pub(crate) fn validate_tables(
         strings.check("mapping.filename", m.filename)?;
         strings.check("mapping.build_id", m.build_id)?;
     }
-    for f in &p.function {
+    for f in (0..t.function_count()).filter_map(|i| t.function(i)) {
         if f.id == 0 {
             return Err(Error::ZeroId { kind: "function" });
         }
@@ -251,8 +253,12 @@ pub(crate) fn validate_tables(
         strings.check("function.filename", f.filename)?;
     }
     let mappings = IdMap::build(p.mapping.iter().map(|m| m.id));
-    let functions = IdMap::build(p.function.iter().map(|f| f.id));
-    for l in &p.location {
+    let functions = IdMap::build((0..t.function_count()).map(|i| t.function_id(i)));
+    let mut lines = Vec::new();
+    for pos in 0..t.location_count() {
+        let Some(l) = t.location(pos, &mut lines) else {
+            continue;
+        };
         if l.id == 0 {
             return Err(Error::ZeroId { kind: "location" });
         }
@@ -262,7 +268,7 @@ pub(crate) fn validate_tables(
                 id: l.mapping_id,
             });
         }
-        for line in &l.line {
+        for line in &lines {
             if line.function_id != 0 && functions.get(line.function_id).is_none() {
                 return Err(Error::MissingId {
                     kind: "function",
@@ -272,7 +278,7 @@ pub(crate) fn validate_tables(
         }
     }
     Ok(SampleChecker {
-        locations: IdMap::build(p.location.iter().map(|l| l.id)),
+        locations: IdMap::build((0..t.location_count()).map(|i| t.location_id(i))),
         strings,
         want: p.sample_type.len(),
         max_labels: limits.max_labels_per_sample,

@@ -23,6 +23,7 @@ pub mod otlp_writer;
 pub mod pprof;
 mod sink;
 mod stack_table;
+mod tables;
 #[cfg(test)]
 mod testutil;
 pub mod to_otlp;

@@ -21,6 +21,7 @@ use crate::labels::Labels;
 use crate::location_codes::LocationCodes;
 use crate::otlp;
 use crate::sink::{Chunked, Sink};
+use crate::tables::Tables;
 use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
 use crate::view::{PprofView, SampleBuf};
 use crate::wire::{
@@ -171,7 +172,7 @@ impl OtlpWriter {
             add_capacity(&mut cap, view);
             DictBuilder::new(cap)
         });
-        let mut c = Converter::new(view.header(), view.strings(), dict);
+        let mut c = Converter::new(view, view.strings(), dict);
         let head = c.head();
         let n = view.sample_count();
         let types = head.sample_types.len();
@@ -288,9 +289,9 @@ fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     let h = view.header();
     cap.strings += view.strings().len();
     cap.string_bytes += view.strings().iter().map(|s| s.len()).sum::<usize>();
-    cap.functions += h.function.len();
+    cap.functions += view.function_count();
     cap.mappings += h.mapping.len();
-    cap.locations += h.location.len();
+    cap.locations += view.location_count();
     cap.stacks = cap.stacks.max(view.sample_count());
     // Unknown (0) for an unchecked view: guess from the body's size, at
     // most the samples' (on small profiles the tables are most of it).

@@ -25,6 +25,7 @@ use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
+use crate::tables::Tables;
 use crate::ProfileRecord;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
@@ -79,7 +80,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
             .get_mut(at)
             .and_then(|rp| rp.scope_profiles.first_mut())
         {
-            Converter::new(&r.profile, &r.profile.string_table, &mut dict)
+            Converter::new(&*r.profile, &r.profile.string_table, &mut dict)
                 .convert_into(&mut scope.profiles);
         }
     }
@@ -141,9 +142,10 @@ const UNSET: i32 = -1;
 /// Per-profile state: lazily filled maps from pprof table positions to
 /// dictionary indexes, so each pprof entry is hashed at most once. The
 /// string table is given apart from the profile so that the zero-copy view
-/// ([`crate::view`]) shares this code, and so the dictionary order.
-pub(crate) struct Converter<'a, S> {
-    p: &'a pprof::Profile,
+/// ([`crate::view`]) shares this code, and so the dictionary order; the
+/// functions and locations are read through [`Tables`].
+pub(crate) struct Converter<'a, S, T: ?Sized = pprof::Profile> {
+    p: &'a T,
     strs: &'a [S],
     pub(crate) dict: &'a mut DictBuilder,
     strings: Vec<i32>,
@@ -154,6 +156,8 @@ pub(crate) struct Converter<'a, S> {
     mapping_ids: IdMap,
     location_ids: IdMap,
     lines: Vec<otlp::Line>,
+    /// The pprof lines of the location being converted.
+    pprof_lines: Vec<pprof::Line>,
 }
 
 /// What every OTLP profile made from one pprof profile shares.
@@ -164,20 +168,22 @@ pub(crate) struct ProfileHead {
     pub(crate) sample_types: Vec<otlp::ValueType>,
 }
 
-impl<'a, S: AsRef<str>> Converter<'a, S> {
-    pub(crate) fn new(p: &'a pprof::Profile, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
+impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
+    pub(crate) fn new(p: &'a T, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
+        let mapping = &p.profile().mapping;
         Converter {
             p,
             strs,
             dict,
             strings: vec![UNSET; strs.len()],
-            functions: vec![UNSET; p.function.len()],
-            mappings: vec![UNSET; p.mapping.len()],
-            locations: vec![UNSET; p.location.len()],
-            function_ids: IdMap::build(p.function.iter().map(|f| f.id)),
-            mapping_ids: IdMap::build(p.mapping.iter().map(|m| m.id)),
-            location_ids: IdMap::build(p.location.iter().map(|l| l.id)),
+            functions: vec![UNSET; p.function_count()],
+            mappings: vec![UNSET; mapping.len()],
+            locations: vec![UNSET; p.location_count()],
+            function_ids: IdMap::build((0..p.function_count()).map(|i| p.function_id(i))),
+            mapping_ids: IdMap::build(mapping.iter().map(|m| m.id)),
+            location_ids: IdMap::build((0..p.location_count()).map(|i| p.location_id(i))),
             lines: Vec::new(),
+            pprof_lines: Vec::new(),
         }
     }
 
@@ -226,7 +232,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         if let Some(&f) = self.functions.get(pos).filter(|&&f| f != UNSET) {
             return f;
         }
-        let Some(f) = self.p.function.get(pos) else {
+        let Some(f) = self.p.function(pos) else {
             return 0;
         };
         let f = otlp::Function {
@@ -249,7 +255,8 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         if let Some(&m) = self.mappings.get(pos).filter(|&&m| m != UNSET) {
             return m;
         }
-        let Some(m) = self.p.mapping.get(pos) else {
+        let p: &'a pprof::Profile = self.p.profile();
+        let Some(m) = p.mapping.get(pos) else {
             return 0;
         };
         let mut attrs = Vec::new();
@@ -295,7 +302,8 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             return Some(l);
         }
         let p = self.p;
-        let l = p.location.get(pos)?;
+        let mut plines = std::mem::take(&mut self.pprof_lines);
+        let l = p.location(pos, &mut plines)?;
         let mapping = if l.mapping_id == 0 {
             0
         } else {
@@ -303,7 +311,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         };
         let mut lines = std::mem::take(&mut self.lines);
         lines.clear();
-        for line in &l.line {
+        for line in &plines {
             lines.push(otlp::Line {
                 function_index: if line.function_id == 0 {
                     0
@@ -325,6 +333,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         };
         let i = self.dict.location(mapping, l.address, &lines, attrs);
         self.lines = lines;
+        self.pprof_lines = plines;
         if let Some(c) = self.locations.get_mut(pos) {
             *c = i;
         }
@@ -332,7 +341,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
     }
 
     fn profile_attributes(&mut self) -> Vec<i32> {
-        let p = self.p;
+        let p: &'a pprof::Profile = self.p.profile();
         let mut attrs = Vec::new();
         if !p.comment.is_empty() {
             let values = p
@@ -376,7 +385,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
 
     /// Interns the profile-wide parts, in the order the dictionary gets them.
     pub(crate) fn head(&mut self) -> ProfileHead {
-        let p = self.p;
+        let p: &'a pprof::Profile = self.p.profile();
         let attributes = self.profile_attributes();
         let period_type = p.period_type.as_ref().map(|vt| self.value_type(vt));
         let sample_types = p.sample_type.iter().map(|vt| self.value_type(vt)).collect();
@@ -416,7 +425,9 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             attrs.push(self.label(l));
         }
     }
+}
 
+impl<S: AsRef<str>> Converter<'_, S> {
     fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {
         let p = self.p;
         let head = self.head();

@@ -6,9 +6,11 @@
 //! view instead keeps the strings as slices of the body and each sample as
 //! the byte range of its encoding, parsed again when it is read (packed
 //! location ids are skipped by length when only values are needed). The
-//! small tables (mappings, locations, functions, sample types) are decoded
-//! into an ordinary [`pprof::Profile`] header whose `sample` and
-//! `string_table` stay empty.
+//! functions and locations are kept as their id and byte range, decoded
+//! again when read (see [`crate::tables`]); the small tables (mappings,
+//! sample types) and scalars are decoded into an ordinary
+//! [`pprof::Profile`] header whose `sample`, `string_table`, `function` and
+//! `location` stay empty.
 //!
 //! The view accepts exactly the bodies prost accepts (except protobuf groups,
 //! which it refuses) and decodes them to the same values; [`validate`]'s
@@ -18,6 +20,7 @@
 
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::pprof;
+use crate::tables::Tables;
 use crate::wire::{Reader, Repeated};
 use crate::Error;
 use std::borrow::Cow;
@@ -30,11 +33,22 @@ pub struct PprofView<'a> {
     strings: Vec<&'a str>,
     /// Byte ranges of the sample messages in `data`.
     samples: Vec<(u32, u32)>,
+    /// Per function and location: its id and the byte range of its message.
+    functions: Vec<Entry>,
+    locations: Vec<Entry>,
     data: &'a [u8],
     /// Location ids over all samples.
     location_refs: usize,
     /// Bytes of the sample messages, in all.
     sample_data: usize,
+}
+
+/// A table entry kept undecoded.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: u64,
+    start: u32,
+    end: u32,
 }
 
 /// One sample, read into reusable buffers.
@@ -118,9 +132,10 @@ impl<'a> PprofView<'a> {
         let mut header = pprof::Profile::default();
         let mut strings: Vec<&'a str> = Vec::new();
         let mut samples: Vec<(u32, u32)> = Vec::new();
+        let mut functions: Vec<Entry> = Vec::new();
+        let mut locations: Vec<Entry> = Vec::new();
         let mut sample_data = 0usize;
-        // A location's lines are gathered here, then copied to a vector of
-        // their exact size (pushed one by one, most would hold four).
+        // A location's lines, checked and dropped.
         let mut lines: Vec<pprof::Line> = Vec::new();
         let mut r = Reader::new(data);
         while !r.is_empty() {
@@ -139,12 +154,16 @@ impl<'a> PprofView<'a> {
                 }
                 3 => header.mapping.push(mapping(r.message(wt)?)?),
                 4 => {
-                    header.location.push(location(r.message(wt)?, &mut lines)?);
-                    too_many("locations", header.location.len(), limits.max_locations)?;
+                    let body = r.message(wt)?;
+                    let id = location(body, &mut lines)?.id;
+                    locations.push(entry(id, r.pos(), body.len()));
+                    too_many("locations", locations.len(), limits.max_locations)?;
                 }
                 5 => {
-                    header.function.push(function(r.message(wt)?)?);
-                    too_many("functions", header.function.len(), limits.max_functions)?;
+                    let body = r.message(wt)?;
+                    let id = function(body)?.id;
+                    functions.push(entry(id, r.pos(), body.len()));
+                    too_many("functions", functions.len(), limits.max_functions)?;
                 }
                 6 => {
                     let s = std::str::from_utf8(r.message(wt)?)
@@ -172,19 +191,21 @@ impl<'a> PprofView<'a> {
         strings.shrink_to_fit();
         header.sample_type.shrink_to_fit();
         header.mapping.shrink_to_fit();
-        header.location.shrink_to_fit();
-        header.function.shrink_to_fit();
+        functions.shrink_to_fit();
+        locations.shrink_to_fit();
         header.comment.shrink_to_fit();
         let view = PprofView {
             header,
             strings,
             samples,
+            functions,
+            locations,
             data,
             location_refs: 0,
             sample_data,
         };
         let checker = validate_tables(
-            &view.header,
+            &view,
             view.strings.first().copied(),
             view.strings.len(),
             view.samples.len(),
@@ -226,7 +247,8 @@ impl<'a> PprofView<'a> {
         self.location_refs
     }
 
-    /// Everything but the samples and the string table.
+    /// Everything but the samples, the string table, the functions and the
+    /// locations (see [`to_profile`](Self::to_profile)).
     pub fn header(&self) -> &pprof::Profile {
         &self.header
     }
@@ -308,6 +330,18 @@ impl<'a> PprofView<'a> {
     pub fn to_profile(&self) -> pprof::Profile {
         let mut p = self.header.clone();
         p.string_table = self.strings.iter().map(|s| s.to_string()).collect();
+        // Validated at decode: reading cannot fail here.
+        p.function = (0..self.functions.len())
+            .filter_map(|i| Tables::function(self, i))
+            .collect();
+        let mut lines = Vec::new();
+        p.location = (0..self.locations.len())
+            .filter_map(|i| {
+                let mut l = Tables::location(self, i, &mut lines)?;
+                l.line = lines.clone();
+                Some(l)
+            })
+            .collect();
         p.sample = Vec::with_capacity(self.samples.len());
         let mut buf = SampleBuf::default();
         for i in 0..self.samples.len() {
@@ -321,6 +355,36 @@ impl<'a> PprofView<'a> {
             }
         }
         p
+    }
+}
+
+impl PprofView<'_> {
+    fn entry_bytes(&self, e: Option<&Entry>) -> Option<&[u8]> {
+        e.and_then(|e| self.data.get(e.start as usize..e.end as usize))
+    }
+}
+
+impl Tables for PprofView<'_> {
+    fn profile(&self) -> &pprof::Profile {
+        &self.header
+    }
+    fn function_count(&self) -> usize {
+        self.functions.len()
+    }
+    fn location_count(&self) -> usize {
+        self.locations.len()
+    }
+    fn function_id(&self, pos: usize) -> u64 {
+        self.functions.get(pos).map_or(0, |e| e.id)
+    }
+    fn location_id(&self, pos: usize) -> u64 {
+        self.locations.get(pos).map_or(0, |e| e.id)
+    }
+    fn function(&self, pos: usize) -> Option<pprof::Function> {
+        function(self.entry_bytes(self.functions.get(pos))?).ok()
+    }
+    fn location(&self, pos: usize, lines: &mut Vec<pprof::Line>) -> Option<pprof::Location> {
+        location(self.entry_bytes(self.locations.get(pos))?, lines).ok()
     }
 }
 
@@ -382,7 +446,7 @@ fn mapping(b: &[u8]) -> Result<pprof::Mapping, Error> {
     Ok(m)
 }
 
-/// A location; `lines` is scratch space.
+/// A location, its lines in `lines` (cleared first).
 fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, Error> {
     let mut l = pprof::Location::default();
     lines.clear();
@@ -398,8 +462,16 @@ fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, E
             _ => r.skip(wt)?,
         }
     }
-    l.line = lines.to_vec();
     Ok(l)
+}
+
+/// An entry for the message of `len` bytes that ends at `end`.
+fn entry(id: u64, end: usize, len: usize) -> Entry {
+    Entry {
+        id,
+        start: (end - len) as u32,
+        end: end as u32,
+    }
 }
 
 fn line(b: &[u8]) -> Result<pprof::Line, Error> {
