@@ -36,7 +36,8 @@ impl StackTable {
         ends.push(0);
         let mut tags = Vec::with_capacity(capacity + 1);
         tags.push(0);
-        let slots = (capacity + 1 + capacity / 2)
+        // Room for `capacity` entries under the growth threshold (3/4).
+        let slots = (capacity + 1 + capacity / 3)
             .clamp(8, MAX_INITIAL_SLOTS)
             .next_power_of_two();
         StackTable {
