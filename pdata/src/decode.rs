@@ -294,6 +294,13 @@ pub(crate) struct SampleChecker {
 }
 
 impl SampleChecker {
+    /// Hands the location id map over, for a caller that checks the
+    /// samples' location ids itself: [`check_sample`](Self::check_sample)
+    /// must then be given none.
+    pub(crate) fn take_locations(&mut self) -> IdMap {
+        std::mem::replace(&mut self.locations, IdMap::Dense(Vec::new()))
+    }
+
     #[inline]
     pub(crate) fn check_sample(
         &self,

@@ -68,8 +68,11 @@ pub(crate) const STACK_BATCH: usize = 16;
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Capacity {
     pub strings: usize,
-    /// Bytes of the strings, in all (an upper bound).
+    /// Bytes of the strings, of the encoded functions and of the encoded
+    /// locations, in all (upper bounds, roughly).
     pub string_bytes: usize,
+    pub function_bytes: usize,
+    pub location_bytes: usize,
     pub functions: usize,
     pub mappings: usize,
     pub locations: usize,
@@ -152,14 +155,12 @@ impl DictBuilder {
             hash_mapping(&otlp::Mapping::default(), &mut scratch),
             cap.mappings,
         );
-        // A location takes about a dozen bytes.
-        let locations = StackTable::new(cap.locations, cap.locations * 12);
+        let locations = StackTable::new(cap.locations, cap.location_bytes);
         let stacks = StackTable::new(cap.stacks, cap.stack_bytes);
         DictBuilder {
             strings: StackTable::new(cap.strings, cap.string_bytes),
             attributes: Table::new(zero_attr, 0),
-            // A function takes about eight bytes.
-            functions: StackTable::new(cap.functions, cap.functions * 8),
+            functions: StackTable::new(cap.functions, cap.function_bytes),
             mappings,
             locations,
             stacks,

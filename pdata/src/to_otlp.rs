@@ -57,6 +57,9 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
         let p = &r.profile;
         cap.strings += p.string_table.len();
         cap.string_bytes += p.string_table.iter().map(String::len).sum::<usize>();
+        // About eight bytes a function, a dozen a location.
+        cap.function_bytes += p.function.len() * 8;
+        cap.location_bytes += p.location.len() * 12;
         cap.functions += p.function.len();
         cap.mappings += p.mapping.len();
         cap.locations += p.location.len();
@@ -170,6 +173,19 @@ pub(crate) struct ProfileHead {
 
 impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
     pub(crate) fn new(p: &'a T, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
+        Self::with_location_ids(p, strs, dict, None)
+    }
+
+    /// [`new`](Self::new), given the map of `p`'s location ids when the
+    /// caller has it already.
+    pub(crate) fn with_location_ids(
+        p: &'a T,
+        strs: &'a [S],
+        dict: &'a mut DictBuilder,
+        location_ids: Option<IdMap>,
+    ) -> Self {
+        let location_ids = location_ids
+            .unwrap_or_else(|| IdMap::build((0..p.location_count()).map(|i| p.location_id(i))));
         let mapping = &p.profile().mapping;
         Converter {
             p,
@@ -181,7 +197,7 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
             locations: vec![UNSET; p.location_count()],
             function_ids: IdMap::build((0..p.function_count()).map(|i| p.function_id(i))),
             mapping_ids: IdMap::build(mapping.iter().map(|m| m.id)),
-            location_ids: IdMap::build((0..p.location_count()).map(|i| p.location_id(i))),
+            location_ids,
             lines: Vec::new(),
             pprof_lines: Vec::new(),
         }

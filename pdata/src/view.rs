@@ -275,6 +275,13 @@ impl<'a> PprofView<'a> {
         self.data.len()
     }
 
+    /// Bytes of the function messages and of the location messages in the
+    /// body.
+    pub fn table_data_len(&self) -> (usize, usize) {
+        let len = |t: &[Entry]| t.iter().map(|e| (e.end - e.start) as usize).sum();
+        (len(&self.functions), len(&self.locations))
+    }
+
     /// Bytes of the sample messages in the body, in all.
     pub fn sample_data_len(&self) -> usize {
         self.sample_data
