@@ -253,7 +253,7 @@ pub(crate) fn validate_tables(
         strings.check("function.filename", f.filename)?;
     }
     let mappings = IdMap::build(p.mapping.iter().map(|m| m.id));
-    let functions = IdMap::build((0..t.function_count()).map(|i| t.function_id(i)));
+    let functions = t.function_ids();
     let mut lines = Vec::new();
     for pos in 0..t.location_count() {
         let Some(l) = t.location(pos, &mut lines) else {
@@ -278,7 +278,11 @@ pub(crate) fn validate_tables(
         }
     }
     Ok(SampleChecker {
-        locations: IdMap::build((0..t.location_count()).map(|i| t.location_id(i))),
+        // Tables that keep their map are asked for it (`check_sample_in`).
+        locations: match t.location_ids() {
+            Cow::Owned(map) => Some(map),
+            Cow::Borrowed(_) => None,
+        },
         strings,
         want: p.sample_type.len(),
         max_labels: limits.max_labels_per_sample,
@@ -287,23 +291,37 @@ pub(crate) fn validate_tables(
 
 /// Checks one sample against the tables [`validate_tables`] accepted.
 pub(crate) struct SampleChecker {
-    pub(crate) locations: IdMap,
+    /// The location id map, unless the tables keep it.
+    locations: Option<IdMap>,
     strings: Strings,
     want: usize,
     max_labels: usize,
 }
 
 impl SampleChecker {
-    /// Hands the location id map over, for a caller that checks the
-    /// samples' location ids itself: [`check_sample`](Self::check_sample)
-    /// must then be given none.
-    pub(crate) fn take_locations(&mut self) -> IdMap {
-        std::mem::replace(&mut self.locations, IdMap::Dense(Vec::new()))
-    }
-
+    /// Checks sample `i`; its location ids must be in the checker's map
+    /// (none is, when the tables keep it: use [`check_sample_in`]).
+    ///
+    /// [`check_sample_in`]: Self::check_sample_in
     #[inline]
     pub(crate) fn check_sample(
         &self,
+        i: usize,
+        location_ids: &[u64],
+        n_values: usize,
+        labels: &[pprof::Label],
+    ) -> Result<(), Error> {
+        static NONE: IdMap = IdMap::Dense(Vec::new());
+        let map = self.locations.as_ref().unwrap_or(&NONE);
+        self.check_sample_in(map, i, location_ids, n_values, labels)
+    }
+
+    /// [`check_sample`](Self::check_sample) against the tables' own map of
+    /// location ids.
+    #[inline]
+    pub(crate) fn check_sample_in(
+        &self,
+        locations: &IdMap,
         i: usize,
         location_ids: &[u64],
         n_values: usize,
@@ -317,7 +335,7 @@ impl SampleChecker {
             });
         }
         for &id in location_ids {
-            if self.locations.get(id).is_none() {
+            if locations.get(id).is_none() {
                 return Err(Error::MissingId {
                     kind: "location",
                     id,

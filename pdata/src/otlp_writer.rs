@@ -154,7 +154,7 @@ impl OtlpWriter {
         limits: &DecodeLimits,
     ) -> Result<(), Error> {
         let result = PprofView::decode_unchecked(data, limits)
-            .and_then(|(view, mut checker)| self.convert(labels, &view, Some(&mut checker)));
+            .and_then(|(view, checker)| self.convert(labels, &view, Some(&checker)));
         if result.is_err() {
             self.failed = true;
         }
@@ -165,18 +165,14 @@ impl OtlpWriter {
         &mut self,
         labels: Labels,
         view: &PprofView<'_>,
-        mut checker: Option<&mut SampleChecker>,
+        checker: Option<&SampleChecker>,
     ) -> Result<(), Error> {
-        // The checker's location ids serve the converter (the samples'
-        // location ids are checked by looking them up there).
-        let location_ids = checker.as_mut().map(|c| c.take_locations());
-        let checker = checker.as_deref();
         let dict = self.dict.get_or_insert_with(|| {
             let mut cap = Capacity::default();
             add_capacity(&mut cap, view);
             DictBuilder::new(cap)
         });
-        let mut c = Converter::with_location_ids(view, view.strings(), dict, location_ids);
+        let mut c = Converter::new(view, view.strings(), dict);
         let head = c.head();
         let n = view.sample_count();
         let types = head.sample_types.len();

@@ -1,12 +1,15 @@
 //! `Tables`: a pprof profile's function and location tables as the
 //! validation and the converter read them, entry by entry: from a decoded
 //! [`pprof::Profile`], or from a [`crate::PprofView`], which keeps each
-//! entry as its id and the byte range of its message in the body (16 bytes
-//! instead of a 40-byte function, or a 56-byte location and a `Vec` of
-//! lines) and decodes it again when asked: on small profiles those tables
-//! are most of the conversion's memory.
+//! entry as the byte range of its message in the body (8 bytes instead of a
+//! 40-byte function, or a 56-byte location and a `Vec` of lines), and the
+//! maps from ids to positions built once, and decodes an entry again when
+//! asked: on small profiles those tables are most of the conversion's
+//! memory.
 
+use crate::ids::IdMap;
 use crate::pprof;
+use std::borrow::Cow;
 
 pub(crate) trait Tables {
     /// Everything else (sample types, mappings, ...): its `function` and
@@ -14,8 +17,10 @@ pub(crate) trait Tables {
     fn profile(&self) -> &pprof::Profile;
     fn function_count(&self) -> usize;
     fn location_count(&self) -> usize;
-    fn function_id(&self, pos: usize) -> u64;
-    fn location_id(&self, pos: usize) -> u64;
+    /// Function id -> position (built here, or kept by the tables).
+    fn function_ids(&self) -> Cow<'_, IdMap>;
+    /// Location id -> position.
+    fn location_ids(&self) -> Cow<'_, IdMap>;
     fn function(&self, pos: usize) -> Option<pprof::Function>;
     /// Location `pos`, its lines put in `lines` (cleared first) rather than
     /// in its own `line`, which is empty.
@@ -32,11 +37,11 @@ impl Tables for pprof::Profile {
     fn location_count(&self) -> usize {
         self.location.len()
     }
-    fn function_id(&self, pos: usize) -> u64 {
-        self.function.get(pos).map_or(0, |f| f.id)
+    fn function_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Owned(IdMap::build(self.function.iter().map(|f| f.id)))
     }
-    fn location_id(&self, pos: usize) -> u64 {
-        self.location.get(pos).map_or(0, |l| l.id)
+    fn location_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Owned(IdMap::build(self.location.iter().map(|l| l.id)))
     }
     fn function(&self, pos: usize) -> Option<pprof::Function> {
         self.function.get(pos).cloned()

@@ -31,6 +31,7 @@ use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The scope name on every `ScopeProfiles` profcol produces.
@@ -155,9 +156,9 @@ pub(crate) struct Converter<'a, S, T: ?Sized = pprof::Profile> {
     functions: Vec<i32>,
     mappings: Vec<i32>,
     locations: Vec<i32>,
-    function_ids: IdMap,
+    function_ids: Cow<'a, IdMap>,
     mapping_ids: IdMap,
-    location_ids: IdMap,
+    location_ids: Cow<'a, IdMap>,
     lines: Vec<otlp::Line>,
     /// The pprof lines of the location being converted.
     pprof_lines: Vec<pprof::Line>,
@@ -173,19 +174,6 @@ pub(crate) struct ProfileHead {
 
 impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
     pub(crate) fn new(p: &'a T, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
-        Self::with_location_ids(p, strs, dict, None)
-    }
-
-    /// [`new`](Self::new), given the map of `p`'s location ids when the
-    /// caller has it already.
-    pub(crate) fn with_location_ids(
-        p: &'a T,
-        strs: &'a [S],
-        dict: &'a mut DictBuilder,
-        location_ids: Option<IdMap>,
-    ) -> Self {
-        let location_ids = location_ids
-            .unwrap_or_else(|| IdMap::build((0..p.location_count()).map(|i| p.location_id(i))));
         let mapping = &p.profile().mapping;
         Converter {
             p,
@@ -195,9 +183,9 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
             functions: vec![UNSET; p.function_count()],
             mappings: vec![UNSET; mapping.len()],
             locations: vec![UNSET; p.location_count()],
-            function_ids: IdMap::build((0..p.function_count()).map(|i| p.function_id(i))),
+            function_ids: p.function_ids(),
             mapping_ids: IdMap::build(mapping.iter().map(|m| m.id)),
-            location_ids,
+            location_ids: p.location_ids(),
             lines: Vec::new(),
             pprof_lines: Vec::new(),
         }

@@ -6,8 +6,8 @@
 //! view instead keeps the strings as slices of the body and each sample as
 //! the byte range of its encoding, parsed again when it is read (packed
 //! location ids are skipped by length when only values are needed). The
-//! functions and locations are kept as their id and byte range, decoded
-//! again when read (see [`crate::tables`]); the small tables (mappings,
+//! functions and locations are kept as their byte ranges (and maps from
+//! their ids), decoded again when read (see [`crate::tables`]); the small tables (mappings,
 //! sample types) and scalars are decoded into an ordinary
 //! [`pprof::Profile`] header whose `sample`, `string_table`, `function` and
 //! `location` stay empty.
@@ -19,6 +19,7 @@
 //! [`validate`]: crate::decode::validate
 
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
+use crate::ids::IdMap;
 use crate::pprof;
 use crate::tables::Tables;
 use crate::wire::{Reader, Repeated};
@@ -33,9 +34,12 @@ pub struct PprofView<'a> {
     strings: Vec<&'a str>,
     /// Byte ranges of the sample messages in `data`.
     samples: Vec<(u32, u32)>,
-    /// Per function and location: its id and the byte range of its message.
+    /// Per function and location: the byte range of its message.
     functions: Vec<Entry>,
     locations: Vec<Entry>,
+    /// Their ids -> positions.
+    function_ids: IdMap,
+    location_ids: IdMap,
     data: &'a [u8],
     /// Location ids over all samples.
     location_refs: usize,
@@ -46,7 +50,6 @@ pub struct PprofView<'a> {
 /// A table entry kept undecoded.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    id: u64,
     start: u32,
     end: u32,
 }
@@ -134,6 +137,7 @@ impl<'a> PprofView<'a> {
         let mut samples: Vec<(u32, u32)> = Vec::new();
         let mut functions: Vec<Entry> = Vec::new();
         let mut locations: Vec<Entry> = Vec::new();
+        let (mut function_ids, mut location_ids) = (Vec::new(), Vec::new());
         let mut sample_data = 0usize;
         // A location's lines, checked and dropped.
         let mut lines: Vec<pprof::Line> = Vec::new();
@@ -155,14 +159,14 @@ impl<'a> PprofView<'a> {
                 3 => header.mapping.push(mapping(r.message(wt)?)?),
                 4 => {
                     let body = r.message(wt)?;
-                    let id = location(body, &mut lines)?.id;
-                    locations.push(entry(id, r.pos(), body.len()));
+                    location_ids.push(location(body, &mut lines)?.id);
+                    locations.push(entry(r.pos(), body.len()));
                     too_many("locations", locations.len(), limits.max_locations)?;
                 }
                 5 => {
                     let body = r.message(wt)?;
-                    let id = function(body)?.id;
-                    functions.push(entry(id, r.pos(), body.len()));
+                    function_ids.push(function(body)?.id);
+                    functions.push(entry(r.pos(), body.len()));
                     too_many("functions", functions.len(), limits.max_functions)?;
                 }
                 6 => {
@@ -200,6 +204,8 @@ impl<'a> PprofView<'a> {
             samples,
             functions,
             locations,
+            function_ids: IdMap::build(function_ids.iter().copied()),
+            location_ids: IdMap::build(location_ids.iter().copied()),
             data,
             location_refs: 0,
             sample_data,
@@ -239,7 +245,13 @@ impl<'a> PprofView<'a> {
         checker: &SampleChecker,
     ) -> Result<(), Error> {
         self.read_sample(i, buf)?;
-        checker.check_sample(i, &buf.location_ids, buf.values.len(), &buf.labels)
+        checker.check_sample_in(
+            &self.location_ids,
+            i,
+            &buf.location_ids,
+            buf.values.len(),
+            &buf.labels,
+        )
     }
 
     /// The number of location ids over all samples.
@@ -381,11 +393,11 @@ impl Tables for PprofView<'_> {
     fn location_count(&self) -> usize {
         self.locations.len()
     }
-    fn function_id(&self, pos: usize) -> u64 {
-        self.functions.get(pos).map_or(0, |e| e.id)
+    fn function_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Borrowed(&self.function_ids)
     }
-    fn location_id(&self, pos: usize) -> u64 {
-        self.locations.get(pos).map_or(0, |e| e.id)
+    fn location_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Borrowed(&self.location_ids)
     }
     fn function(&self, pos: usize) -> Option<pprof::Function> {
         function(self.entry_bytes(self.functions.get(pos))?).ok()
@@ -473,9 +485,8 @@ fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, E
 }
 
 /// An entry for the message of `len` bytes that ends at `end`.
-fn entry(id: u64, end: usize, len: usize) -> Entry {
+fn entry(end: usize, len: usize) -> Entry {
     Entry {
-        id,
         start: (end - len) as u32,
         end: end as u32,
     }
