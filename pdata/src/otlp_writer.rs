@@ -22,7 +22,7 @@ use crate::location_codes::LocationCodes;
 use crate::otlp;
 use crate::sink::{Chunked, Sink};
 use crate::tables::Tables;
-use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
+use crate::to_otlp::{attribute_key_bytes, resource_profiles, Converter, ProfileHead};
 use crate::view::{PprofView, SampleBuf};
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
@@ -289,6 +289,7 @@ fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     let h = view.header();
     cap.strings += view.strings().len();
     cap.string_bytes += view.strings().iter().map(|s| s.len()).sum::<usize>();
+    cap.string_bytes += attribute_key_bytes(h);
     // Their pprof messages: the same fields and an id.
     let (functions, locations) = view.table_data_len();
     cap.function_bytes += functions;

@@ -58,6 +58,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
         let p = &r.profile;
         cap.strings += p.string_table.len();
         cap.string_bytes += p.string_table.iter().map(String::len).sum::<usize>();
+        cap.string_bytes += attribute_key_bytes(p);
         // About eight bytes a function, a dozen a location.
         cap.function_bytes += p.function.len() * 8;
         cap.location_bytes += p.location.len() * 12;
@@ -92,6 +93,29 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
         resource_profiles: resources,
         dictionary: Some(dict.finish()),
     }
+}
+
+/// Bytes of the attribute keys converting `p`'s header may add to the
+/// string table (mapping flags and build ids, profile attributes), to size
+/// it up front.
+pub(crate) fn attribute_key_bytes(p: &pprof::Profile) -> usize {
+    let any = |f: &dyn Fn(&pprof::Mapping) -> bool| p.mapping.iter().any(f);
+    [
+        (any(&|m| m.build_id != 0), ATTR_BUILD_ID),
+        (any(&|m| m.has_functions), ATTR_HAS_FUNCTIONS),
+        (any(&|m| m.has_filenames), ATTR_HAS_FILENAMES),
+        (any(&|m| m.has_line_numbers), ATTR_HAS_LINE_NUMBERS),
+        (any(&|m| m.has_inline_frames), ATTR_HAS_INLINE_FRAMES),
+        (!p.comment.is_empty(), ATTR_COMMENT),
+        (p.drop_frames != 0, ATTR_DROP_FRAMES),
+        (p.keep_frames != 0, ATTR_KEEP_FRAMES),
+        (p.doc_url != 0, ATTR_DOC_URL),
+        (p.default_sample_type != 0, ATTR_DEFAULT_SAMPLE_TYPE),
+    ]
+    .iter()
+    .filter(|(used, _)| *used)
+    .map(|(_, key)| key.len())
+    .sum()
 }
 
 /// Converts one pprof profile with no labels (a file on disk, a test).
