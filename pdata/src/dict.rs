@@ -278,28 +278,41 @@ impl DictBuilder {
         }
     }
 
-    pub(crate) fn finish(self) -> otlp::ProfilesDictionary {
-        let stack_table = (0..self.stacks.len())
-            .map(|i| self.stacks.to_stack(i))
-            .collect();
-        // Encoded by `encode_location`: decoding cannot fail.
-        let location_table = (0..self.locations.len())
-            .map(|i| otlp::Location::decode(self.locations.get(i)).unwrap_or_default())
-            .collect();
-        let function_table = (0..self.functions.len())
-            .map(|i| otlp::Function::decode(self.functions.get(i)).unwrap_or_default())
-            .collect();
+    pub(crate) fn finish(mut self) -> otlp::ProfilesDictionary {
+        // Each encoded table is freed once decoded (their indexes first).
+        self.seal();
+        let DictBuilder {
+            strings,
+            attributes,
+            functions,
+            mappings,
+            locations,
+            stacks,
+            ..
+        } = self;
+        let stack_table = decoded(stacks, |t, i| t.to_stack(i));
+        // Encoded by `encode_location` and `function`: decoding cannot fail.
+        let location_table = decoded(locations, |t, i| {
+            let mut l = otlp::Location::decode(t.get(i)).unwrap_or_default();
+            // Decoding pushes the lines one by one: most would hold four.
+            l.lines.shrink_to_fit();
+            l.attribute_indices.shrink_to_fit();
+            l
+        });
+        let function_table = decoded(functions, |t, i| {
+            otlp::Function::decode(t.get(i)).unwrap_or_default()
+        });
         // Interned from `&str`s: the bytes are UTF-8.
-        let string_table = (0..self.strings.len())
-            .map(|i| String::from_utf8_lossy(self.strings.get(i)).into_owned())
-            .collect();
+        let string_table = decoded(strings, |t, i| {
+            String::from_utf8_lossy(t.get(i)).into_owned()
+        });
         otlp::ProfilesDictionary {
-            mapping_table: self.mappings.items,
+            mapping_table: mappings.items,
             location_table,
             function_table,
             link_table: vec![otlp::Link::default()],
             string_table,
-            attribute_table: self.attributes.items,
+            attribute_table: attributes.items,
             stack_table,
         }
     }
@@ -375,6 +388,11 @@ impl DictBuilder {
         }
         Ok(())
     }
+}
+
+/// Every entry of `t` through `f`, `t` freed afterwards.
+fn decoded<T>(t: StackTable, f: impl Fn(&StackTable, usize) -> T) -> Vec<T> {
+    (0..t.len()).map(|i| f(&t, i)).collect()
 }
 
 /// The encoded size of a table of encoded entries, each a field with a
