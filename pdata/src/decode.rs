@@ -4,6 +4,7 @@
 
 use crate::ids::IdMap;
 use crate::pprof;
+use crate::tables::Tables;
 use crate::Error;
 use prost::Message;
 use std::borrow::Cow;
@@ -96,6 +97,9 @@ pub fn decompress_into(body: &[u8], max: usize, buf: &mut Vec<u8>) -> Result<(),
                 .map_or(0, |b| u32::from_le_bytes(b) as usize)
                 // Deflate cannot expand more than ~1032:1; never trust a lie.
                 .min(body.len().saturating_mul(1032));
+            if crate::gunzip::inflate_one_shot(body, hint, max, buf) {
+                return Ok(());
+            }
             let reader = flate2::bufread::MultiGzDecoder::new(body);
             read_capped(reader, max, hint, "gzip", buf)
         }
@@ -132,7 +136,14 @@ fn read_capped(
     buf: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let cap = max.saturating_add(1);
-    buf.resize(hint.saturating_add(1).max(8 << 10).min(cap), 0);
+    // A known size is allocated as is (plus the byte that shows the end),
+    // an unknown one from 8 KiB.
+    let first = if hint == 0 {
+        8 << 10
+    } else {
+        hint.saturating_add(1)
+    };
+    buf.resize(first.min(cap), 0);
     let mut len = 0;
     loop {
         if len == buf.len() {
@@ -190,15 +201,16 @@ pub fn validate(p: &pprof::Profile, limits: &DecodeLimits) -> Result<(), Error> 
 /// count is `n_samples`); the strings are given apart from `p` so that the
 /// zero-copy view can share this. Returns the checker for the samples.
 pub(crate) fn validate_tables(
-    p: &pprof::Profile,
+    t: &impl Tables,
     first_string: Option<&str>,
     n_strings: usize,
     n_samples: usize,
     limits: &DecodeLimits,
 ) -> Result<SampleChecker, Error> {
+    let p = t.profile();
     check_count("samples", n_samples, limits.max_samples)?;
-    check_count("locations", p.location.len(), limits.max_locations)?;
-    check_count("functions", p.function.len(), limits.max_functions)?;
+    check_count("locations", t.location_count(), limits.max_locations)?;
+    check_count("functions", t.function_count(), limits.max_functions)?;
     check_count("strings", n_strings, limits.max_strings)?;
     if p.sample_type.is_empty() {
         return Err(Error::NoSampleTypes);
@@ -232,7 +244,7 @@ pub(crate) fn validate_tables(
         strings.check("mapping.filename", m.filename)?;
         strings.check("mapping.build_id", m.build_id)?;
     }
-    for f in &p.function {
+    for f in (0..t.function_count()).filter_map(|i| t.function(i)) {
         if f.id == 0 {
             return Err(Error::ZeroId { kind: "function" });
         }
@@ -241,8 +253,12 @@ pub(crate) fn validate_tables(
         strings.check("function.filename", f.filename)?;
     }
     let mappings = IdMap::build(p.mapping.iter().map(|m| m.id));
-    let functions = IdMap::build(p.function.iter().map(|f| f.id));
-    for l in &p.location {
+    let functions = t.function_ids();
+    let mut lines = Vec::new();
+    for pos in 0..t.location_count() {
+        let Some(l) = t.location(pos, &mut lines) else {
+            continue;
+        };
         if l.id == 0 {
             return Err(Error::ZeroId { kind: "location" });
         }
@@ -252,7 +268,7 @@ pub(crate) fn validate_tables(
                 id: l.mapping_id,
             });
         }
-        for line in &l.line {
+        for line in &lines {
             if line.function_id != 0 && functions.get(line.function_id).is_none() {
                 return Err(Error::MissingId {
                     kind: "function",
@@ -262,7 +278,11 @@ pub(crate) fn validate_tables(
         }
     }
     Ok(SampleChecker {
-        locations: IdMap::build(p.location.iter().map(|l| l.id)),
+        // Tables that keep their map are asked for it (`check_sample_in`).
+        locations: match t.location_ids() {
+            Cow::Owned(map) => Some(map),
+            Cow::Borrowed(_) => None,
+        },
         strings,
         want: p.sample_type.len(),
         max_labels: limits.max_labels_per_sample,
@@ -271,13 +291,18 @@ pub(crate) fn validate_tables(
 
 /// Checks one sample against the tables [`validate_tables`] accepted.
 pub(crate) struct SampleChecker {
-    pub(crate) locations: IdMap,
+    /// The location id map, unless the tables keep it.
+    locations: Option<IdMap>,
     strings: Strings,
     want: usize,
     max_labels: usize,
 }
 
 impl SampleChecker {
+    /// Checks sample `i`; its location ids must be in the checker's map
+    /// (none is, when the tables keep it: use [`check_sample_in`]).
+    ///
+    /// [`check_sample_in`]: Self::check_sample_in
     #[inline]
     pub(crate) fn check_sample(
         &self,
@@ -286,9 +311,25 @@ impl SampleChecker {
         n_values: usize,
         labels: &[pprof::Label],
     ) -> Result<(), Error> {
+        static NONE: IdMap = IdMap::Dense(Vec::new());
+        let map = self.locations.as_ref().unwrap_or(&NONE);
+        self.check_sample_in(map, i, location_ids, n_values, labels)
+    }
+
+    /// [`check_sample`](Self::check_sample) against the tables' own map of
+    /// location ids.
+    #[inline]
+    pub(crate) fn check_sample_in(
+        &self,
+        locations: &IdMap,
+        i: usize,
+        location_ids: &[u64],
+        n_values: usize,
+        labels: &[pprof::Label],
+    ) -> Result<(), Error> {
         self.check_values(i, n_values)?;
         for &id in location_ids {
-            if self.locations.get(id).is_none() {
+            if locations.get(id).is_none() {
                 return Err(Error::MissingId {
                     kind: "location",
                     id,

@@ -2,73 +2,21 @@
 //! Every table starts with its zero value at index 0 and holds no duplicate
 //! entries. Keys are xxh3 hashes of an entry's content; a hash hit is
 //! confirmed by comparing the entry, and a collision probes the next key, so
-//! dedup never merges different entries.
+//! dedup never merges different entries. Strings, functions, locations and
+//! stacks are kept as their protobuf encoding, back to back (equal encodings
+//! mean equal entries): a few bytes each instead of a struct (64 bytes and a
+//! `Vec` for a location, 24 for a `String` or a function).
 
-use crate::hash::HashedMap;
+use crate::dict_table::Table;
 use crate::otlp;
 use crate::sink::Sink;
 use crate::stack_table::StackTable;
-use crate::wire::{i32_varint, len_field_size, put_key, put_varint, LEN};
+use crate::wire::{
+    i32_varint, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use prost::Message;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
-
-/// A dictionary table with content-keyed dedup.
-struct Table<T> {
-    items: Vec<T>,
-    index: HashedMap<i32>,
-}
-
-impl<T: Default> Table<T> {
-    fn new(zero_hash: u64, capacity: usize) -> Self {
-        let mut items = Vec::with_capacity(capacity + 1);
-        items.push(T::default());
-        let mut index = HashedMap::with_capacity_and_hasher(capacity + 1, Default::default());
-        index.insert(zero_hash, 0);
-        Table { items, index }
-    }
-
-    /// The index of the entry hashing to `h` for which `eq` holds, or a new
-    /// entry made by `make`.
-    #[inline]
-    fn intern(&mut self, mut h: u64, eq: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> i32 {
-        loop {
-            match self.index.get(&h) {
-                Some(&i) => {
-                    if self.items.get(i as usize).is_some_and(&eq) {
-                        return i;
-                    }
-                    h = h.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                }
-                None => {
-                    let i = i32::try_from(self.items.len()).unwrap_or(i32::MAX);
-                    self.items.push(make());
-                    self.index.insert(h, i);
-                    return i;
-                }
-            }
-        }
-    }
-}
-
-impl<T: Default + PartialEq> Table<T> {
-    /// `intern` for an entry already built.
-    #[inline]
-    fn intern_owned(&mut self, mut h: u64, item: T) -> i32 {
-        loop {
-            match self.index.get(&h) {
-                Some(&i) if self.items.get(i as usize) == Some(&item) => return i,
-                Some(_) => h = h.wrapping_add(0x9E37_79B9_7F4A_7C15),
-                None => {
-                    let i = i32::try_from(self.items.len()).unwrap_or(i32::MAX);
-                    self.items.push(item);
-                    self.index.insert(h, i);
-                    return i;
-                }
-            }
-        }
-    }
-}
 
 /// An attribute value as the converters produce them.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -101,11 +49,14 @@ impl AttrValue<'_> {
 
 /// Builds a `ProfilesDictionary`.
 pub(crate) struct DictBuilder {
-    strings: Table<String>,
+    /// The strings' bytes.
+    strings: StackTable,
     attributes: Table<otlp::KeyValueAndUnit>,
-    functions: Table<otlp::Function>,
+    /// Encoded `Function` bodies.
+    functions: StackTable,
     mappings: Table<otlp::Mapping>,
-    locations: Table<otlp::Location>,
+    /// Encoded `Location` bodies.
+    locations: StackTable,
     stacks: StackTable,
     scratch: Vec<u8>,
 }
@@ -117,6 +68,11 @@ pub(crate) const STACK_BATCH: usize = 16;
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Capacity {
     pub strings: usize,
+    /// Bytes of the strings, of the encoded functions and of the encoded
+    /// locations, in all (upper bounds, roughly).
+    pub string_bytes: usize,
+    pub function_bytes: usize,
+    pub location_bytes: usize,
     pub functions: usize,
     pub mappings: usize,
     pub locations: usize,
@@ -151,15 +107,6 @@ fn hash_attr(key: i32, value: AttrValue<'_>, unit: i32) -> u64 {
     hash_words(&[key as u64, tag, v, unit as u64])
 }
 
-fn hash_function(f: &otlp::Function) -> u64 {
-    hash_words(&[
-        f.name_strindex as u64,
-        f.system_name_strindex as u64,
-        f.filename_strindex as u64,
-        f.start_line as u64,
-    ])
-}
-
 fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
     let seed = hash_words(&[
         m.memory_start,
@@ -170,42 +117,50 @@ fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
     hash_i32s(seed, &m.attribute_indices, scratch)
 }
 
-fn hash_location(
+/// Appends the protobuf body of an `otlp::Location` to `out`, as prost
+/// writes it (fields in tag order, defaults left out, indexes packed).
+fn encode_location(
     mapping: i32,
     address: u64,
     lines: &[otlp::Line],
     attrs: &[i32],
-    scratch: &mut Vec<u8>,
-) -> u64 {
-    scratch.clear();
-    scratch.extend_from_slice(&mapping.to_le_bytes());
-    scratch.extend_from_slice(&address.to_le_bytes());
-    scratch.extend_from_slice(&(lines.len() as u32).to_le_bytes());
+    out: &mut Vec<u8>,
+) {
+    put_varint_field(out, 1, i32_varint(mapping));
+    put_varint_field(out, 2, address);
     for l in lines {
-        scratch.extend_from_slice(&l.function_index.to_le_bytes());
-        scratch.extend_from_slice(&l.line.to_le_bytes());
-        scratch.extend_from_slice(&l.column.to_le_bytes());
+        let (f, line, column) = (i32_varint(l.function_index), l.line as u64, l.column as u64);
+        let field = |v: u64| if v == 0 { 0 } else { 1 + varint_len(v) };
+        put_key(out, 3, LEN);
+        put_varint(out, (field(f) + field(line) + field(column)) as u64);
+        put_varint_field(out, 1, f);
+        put_varint_field(out, 2, line);
+        put_varint_field(out, 3, column);
     }
-    for a in attrs {
-        scratch.extend_from_slice(&a.to_le_bytes());
+    if !attrs.is_empty() {
+        let len: usize = attrs.iter().map(|&a| varint_len(i32_varint(a))).sum();
+        put_key(out, 4, LEN);
+        put_varint(out, len as u64);
+        for &a in attrs {
+            put_varint(out, i32_varint(a));
+        }
     }
-    xxh3_64(scratch)
 }
 
 impl DictBuilder {
     pub(crate) fn new(cap: Capacity) -> Self {
-        let mut scratch = Vec::with_capacity(256);
+        let mut scratch = Vec::new();
         let zero_attr = xxh3_64(b"zero attribute");
         let mappings = Table::new(
             hash_mapping(&otlp::Mapping::default(), &mut scratch),
             cap.mappings,
         );
-        let locations = Table::new(hash_location(0, 0, &[], &[], &mut scratch), cap.locations);
+        let locations = StackTable::new(cap.locations, cap.location_bytes);
         let stacks = StackTable::new(cap.stacks, cap.stack_bytes);
         DictBuilder {
-            strings: Table::new(xxh3_64(b""), cap.strings),
+            strings: StackTable::new(cap.strings, cap.string_bytes),
             attributes: Table::new(zero_attr, 0),
-            functions: Table::new(hash_function(&otlp::Function::default()), cap.functions),
+            functions: StackTable::new(cap.functions, cap.function_bytes),
             mappings,
             locations,
             stacks,
@@ -216,7 +171,7 @@ impl DictBuilder {
     #[inline]
     pub(crate) fn string(&mut self, s: &str) -> i32 {
         self.strings
-            .intern(xxh3_64(s.as_bytes()), |t| t == s, || s.to_string())
+            .intern(s.as_bytes(), xxh3_64(s.as_bytes()) as u32)
     }
 
     pub(crate) fn attribute(&mut self, key: i32, value: AttrValue<'_>, unit: i32) -> i32 {
@@ -241,22 +196,27 @@ impl DictBuilder {
     /// An attribute whose value is not one the converters make (arrays).
     pub(crate) fn attribute_any(&mut self, key: &str, value: AnyValue) -> i32 {
         let k = self.string(key);
-        let i = i32::try_from(self.attributes.items.len()).unwrap_or(i32::MAX);
         if let Some(found) = self.attributes.items.iter().position(|a| {
             a.key_strindex == k && a.unit_strindex == 0 && a.value.as_ref() == Some(&value)
         }) {
             return found as i32;
         }
-        self.attributes.items.push(otlp::KeyValueAndUnit {
+        self.attributes.push_unindexed(otlp::KeyValueAndUnit {
             key_strindex: k,
             value: Some(value),
             unit_strindex: 0,
-        });
-        i
+        })
     }
 
     pub(crate) fn function(&mut self, f: otlp::Function) -> i32 {
-        self.functions.intern_owned(hash_function(&f), f)
+        self.scratch.clear();
+        let out = &mut self.scratch;
+        put_varint_field(out, 1, i32_varint(f.name_strindex));
+        put_varint_field(out, 2, i32_varint(f.system_name_strindex));
+        put_varint_field(out, 3, i32_varint(f.filename_strindex));
+        put_varint_field(out, 4, f.start_line as u64);
+        let h = xxh3_64(&self.scratch) as u32;
+        self.functions.intern(&self.scratch, h)
     }
 
     pub(crate) fn mapping(&mut self, m: otlp::Mapping) -> i32 {
@@ -271,22 +231,10 @@ impl DictBuilder {
         lines: &[otlp::Line],
         attrs: &[i32],
     ) -> i32 {
-        let h = hash_location(mapping, address, lines, attrs, &mut self.scratch);
-        self.locations.intern(
-            h,
-            |t| {
-                t.mapping_index == mapping
-                    && t.address == address
-                    && t.lines == lines
-                    && t.attribute_indices == attrs
-            },
-            || otlp::Location {
-                mapping_index: mapping,
-                address,
-                lines: lines.to_vec(),
-                attribute_indices: attrs.to_vec(),
-            },
-        )
+        self.scratch.clear();
+        encode_location(mapping, address, lines, attrs, &mut self.scratch);
+        let h = xxh3_64(&self.scratch) as u32;
+        self.locations.intern(&self.scratch, h)
     }
 
     pub(crate) fn stack(&mut self, locations: &[i32]) -> i32 {
@@ -330,29 +278,43 @@ impl DictBuilder {
         }
     }
 
-    pub(crate) fn finish(self) -> otlp::ProfilesDictionary {
-        let stack_table = (0..self.stacks.len())
-            .map(|i| self.stacks.to_stack(i))
-            .collect();
+    pub(crate) fn finish(mut self) -> otlp::ProfilesDictionary {
+        // Each encoded table is freed once decoded (their indexes first).
+        self.seal();
+        let DictBuilder {
+            strings,
+            attributes,
+            functions,
+            mappings,
+            locations,
+            stacks,
+            ..
+        } = self;
+        let stack_table = decoded(stacks, |t, i| t.to_stack(i));
+        // Encoded by `encode_location` and `function`: decoding cannot fail.
+        let location_table = decoded(locations, |t, i| {
+            let mut l = otlp::Location::decode(t.get(i)).unwrap_or_default();
+            // Decoding pushes the lines one by one: most would hold four.
+            l.lines.shrink_to_fit();
+            l.attribute_indices.shrink_to_fit();
+            l
+        });
+        let function_table = decoded(functions, |t, i| {
+            otlp::Function::decode(t.get(i)).unwrap_or_default()
+        });
+        // Interned from `&str`s: the bytes are UTF-8.
+        let string_table = decoded(strings, |t, i| {
+            String::from_utf8_lossy(t.get(i)).into_owned()
+        });
         otlp::ProfilesDictionary {
+            mapping_table: mappings.items,
+            location_table,
+            function_table,
+            link_table: vec![otlp::Link::default()],
+            string_table,
+            attribute_table: attributes.items,
             stack_table,
-            ..self.finish_without_stacks().0
         }
-    }
-
-    fn finish_without_stacks(self) -> (otlp::ProfilesDictionary, StackTable) {
-        (
-            otlp::ProfilesDictionary {
-                mapping_table: self.mappings.items,
-                location_table: self.locations.items,
-                function_table: self.functions.items,
-                link_table: vec![otlp::Link::default()],
-                string_table: self.strings.items,
-                attribute_table: self.attributes.items,
-                stack_table: Vec::new(),
-            },
-            self.stacks,
-        )
     }
 
     /// Frees the dedup indexes once nothing more will be added (before the
@@ -360,18 +322,18 @@ impl DictBuilder {
     /// works but no longer dedups.
     pub(crate) fn seal(&mut self) {
         self.stacks.seal();
-        self.strings.index = HashedMap::default();
-        self.attributes.index = HashedMap::default();
-        self.functions.index = HashedMap::default();
-        self.mappings.index = HashedMap::default();
-        self.locations.index = HashedMap::default();
+        self.strings.seal();
+        self.attributes.seal();
+        self.functions.seal();
+        self.mappings.seal();
+        self.locations.seal();
     }
 
     /// The size of what [`encode_into`] appends.
     ///
     /// [`encode_into`]: DictBuilder::encode_into
     pub(crate) fn encoded_len(&self) -> usize {
-        use prost::encoding::{message, string};
+        use prost::encoding::message;
         let link = otlp::Link::default();
         let stacks: usize = (0..self.stacks.len())
             .map(|i| {
@@ -381,24 +343,32 @@ impl DictBuilder {
             })
             .sum();
         message::encoded_len_repeated(1, &self.mappings.items)
-            + message::encoded_len_repeated(2, &self.locations.items)
-            + message::encoded_len_repeated(3, &self.functions.items)
+            + encoded_len(&self.locations)
+            + encoded_len(&self.functions)
             + message::encoded_len_repeated(4, std::slice::from_ref(&link))
-            + string::encoded_len_repeated(5, &self.strings.items)
+            + encoded_len(&self.strings)
             + message::encoded_len_repeated(6, &self.attributes.items)
             + stacks
     }
 
     /// Writes the protobuf encoding of the dictionary [`finish`] would
-    /// return (the message body, without key or length) to `sink`, without
-    /// building the stack table: stacks are the last field, so they are
-    /// appended to prost's encoding of the rest.
+    /// return (the message body, without key or length) to `sink`, field by
+    /// field as prost would, without building the location and stack
+    /// tables.
     ///
     /// [`finish`]: DictBuilder::finish
     pub(crate) fn encode_into(self, sink: &mut impl Sink) -> std::io::Result<()> {
-        let (dict, stacks) = self.finish_without_stacks();
-        dict.encode_raw(sink.buf());
-        drop(dict);
+        use prost::encoding::message;
+        message::encode_repeated(1, &self.mappings.items, sink.buf());
+        drop(self.mappings);
+        encode_entries(2, self.locations, sink)?;
+        encode_entries(3, self.functions, sink)?;
+        let link = otlp::Link::default();
+        message::encode_repeated(4, std::slice::from_ref(&link), sink.buf());
+        encode_entries(5, self.strings, sink)?;
+        message::encode_repeated(6, &self.attributes.items, sink.buf());
+        sink.spill()?;
+        let stacks = self.stacks;
         for i in 0..stacks.len() {
             let packed = stacks.get(i);
             let out = sink.buf();
@@ -418,6 +388,33 @@ impl DictBuilder {
         }
         Ok(())
     }
+}
+
+/// Every entry of `t` through `f`, `t` freed afterwards.
+fn decoded<T>(t: StackTable, f: impl Fn(&StackTable, usize) -> T) -> Vec<T> {
+    (0..t.len()).map(|i| f(&t, i)).collect()
+}
+
+/// The encoded size of a table of encoded entries, each a field with a
+/// one-byte key.
+fn encoded_len(t: &StackTable) -> usize {
+    (0..t.len()).map(|i| len_field_size(t.get(i).len())).sum()
+}
+
+/// Writes each entry of `t` as a length-delimited field `field`, freeing
+/// the table.
+fn encode_entries(field: u32, t: StackTable, sink: &mut impl Sink) -> std::io::Result<()> {
+    for i in 0..t.len() {
+        let body = t.get(i);
+        let out = sink.buf();
+        put_key(out, field, LEN);
+        put_varint(out, body.len() as u64);
+        out.extend_from_slice(body);
+        if i % 1024 == 1023 {
+            sink.spill()?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -449,16 +446,5 @@ mod tests {
         assert_eq!(dict.string_table, vec!["", "a", "b"]);
         assert_eq!(dict.attribute_table[0], otlp::KeyValueAndUnit::default());
         assert_eq!(dict.stack_table.len(), 3);
-    }
-
-    #[test]
-    fn hash_collisions_do_not_merge() {
-        // Force every entry onto one hash: the probe keeps them apart.
-        let mut t: Table<String> = Table::new(0, 0);
-        let a = t.intern(7, |s| s == "a", || "a".into());
-        let b = t.intern(7, |s| s == "b", || "b".into());
-        assert_ne!(a, b);
-        assert_eq!(t.intern(7, |s| s == "b", || "b".into()), b);
-        assert_eq!(t.items, vec!["", "a", "b"]);
     }
 }

@@ -23,7 +23,8 @@ use crate::otlp;
 use crate::sample_batch::{Batch, LabelCache, SampleSource};
 use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
-use crate::to_otlp::{resource_profiles, Converter, ProfileHead};
+use crate::tables::Tables;
+use crate::to_otlp::{attribute_key_bytes, resource_profiles, Converter, ProfileHead};
 use crate::view::PprofView;
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
@@ -137,7 +138,7 @@ impl OtlpWriter {
             add_capacity(&mut cap, view);
             DictBuilder::new(cap)
         });
-        let mut c = Converter::new(view.header(), view.strings(), dict);
+        let mut c = Converter::new(view, view.strings(), dict);
         let head = c.head();
         let n = view.sample_count();
         let types = head.sample_types.len();
@@ -165,6 +166,10 @@ impl OtlpWriter {
             out.push_batch(batch, types);
         }
         out.samples.seal();
+        if self.records.capacity() == 0 {
+            // Most writers convert one profile.
+            self.records.reserve_exact(1);
+        }
         self.records.push(out);
         Ok(())
     }
@@ -239,13 +244,20 @@ impl OtlpWriter {
 fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     let h = view.header();
     cap.strings += view.strings().len();
-    cap.functions += h.function.len();
+    cap.string_bytes += view.strings().iter().map(|s| s.len()).sum::<usize>();
+    cap.string_bytes += attribute_key_bytes(h);
+    // Their pprof messages: the same fields and an id.
+    let (functions, locations) = view.table_data_len();
+    cap.function_bytes += functions;
+    cap.location_bytes += locations;
+    cap.functions += view.function_count();
     cap.mappings += h.mapping.len();
-    cap.locations += h.location.len();
+    cap.locations += view.location_count();
     cap.stacks = cap.stacks.max(view.sample_count());
-    // Unknown (0) for an unchecked view: guess from the body's size.
+    // Unknown (0) for an unchecked view: guess from the body's size, at
+    // most the samples' (on small profiles the tables are most of it).
     let refs = match view.location_refs() {
-        0 => view.data_len() / 2,
+        0 => (view.data_len() / 2).min(view.sample_data_len()),
         n => n,
     };
     cap.stack_bytes = cap.stack_bytes.max(refs);
@@ -362,7 +374,7 @@ fn packed_i32s(out: &mut Vec<u8>, field: u32, xs: &[i32]) {
 /// prost writes them.
 fn profile_trailer(view: &PprofView<'_>, head: &ProfileHead) -> Vec<u8> {
     let h = view.header();
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::new();
     let time = u64::try_from(h.time_nanos).unwrap_or(0);
     if time != 0 {
         put_key(&mut out, 3, FIXED64);
@@ -374,6 +386,7 @@ fn profile_trailer(view: &PprofView<'_>, head: &ProfileHead) -> Vec<u8> {
     }
     put_varint_field(&mut out, 6, h.period as u64);
     packed_i32s(&mut out, 11, &head.attributes);
+    out.shrink_to_fit();
     out
 }
 

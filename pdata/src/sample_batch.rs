@@ -9,6 +9,7 @@ use crate::decode::SampleChecker;
 use crate::error::Error;
 use crate::hash::IdentityHasher;
 use crate::location_codes::LocationCodes;
+use crate::tables::Tables;
 use crate::to_otlp::Converter;
 use crate::view::{label, PprofView};
 use crate::wire::Reader;
@@ -56,11 +57,11 @@ impl Batch {
     /// [`PprofView::read_sample`] reads and [`SampleChecker::check_sample`]
     /// accepts, and gives each value type its value (0 when missing).
     #[inline]
-    pub(crate) fn read<'a, S: AsRef<str>>(
+    pub(crate) fn read<'a, S: AsRef<str>, T: Tables>(
         &mut self,
         src: &SampleSource<'_, 'a>,
         i: usize,
-        c: &mut Converter<'_, S>,
+        c: &mut Converter<'_, S, T>,
         codes: &mut LocationCodes,
         labels: &mut LabelCache<'a>,
     ) -> Result<(), Error> {

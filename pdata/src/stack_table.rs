@@ -36,8 +36,9 @@ impl StackTable {
         ends.push(0);
         let mut tags = Vec::with_capacity(capacity + 1);
         tags.push(0);
-        let slots = (capacity + 1 + capacity / 2)
-            .clamp(16, MAX_INITIAL_SLOTS)
+        // Room for `capacity` entries under the growth threshold (3/4).
+        let slots = (capacity + 1 + capacity / 3)
+            .clamp(8, MAX_INITIAL_SLOTS)
             .next_power_of_two();
         StackTable {
             bytes: Vec::with_capacity(bytes),
@@ -119,7 +120,7 @@ impl StackTable {
         if self.bytes.capacity() - self.bytes.len() < encoded.len() {
             // Grow by a quarter, not double: the estimate given to `new` is
             // usually close, and this is the dictionary's biggest part.
-            let more = (self.bytes.capacity() / 4).max(encoded.len()).max(4096);
+            let more = (self.bytes.capacity() / 4).max(encoded.len()).max(256);
             self.bytes.reserve_exact(more);
         }
         self.bytes.extend_from_slice(encoded);

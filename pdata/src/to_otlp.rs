@@ -26,11 +26,13 @@ use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
+use crate::tables::Tables;
 use crate::ProfileRecord;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
@@ -57,6 +59,11 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
     for r in records {
         let p = &r.profile;
         cap.strings += p.string_table.len();
+        cap.string_bytes += p.string_table.iter().map(String::len).sum::<usize>();
+        cap.string_bytes += attribute_key_bytes(p);
+        // About eight bytes a function, a dozen a location.
+        cap.function_bytes += p.function.len() * 8;
+        cap.location_bytes += p.location.len() * 12;
         cap.functions += p.function.len();
         cap.mappings += p.mapping.len();
         cap.locations += p.location.len();
@@ -80,7 +87,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
             .get_mut(at)
             .and_then(|rp| rp.scope_profiles.first_mut())
         {
-            Converter::new(&r.profile, &r.profile.string_table, &mut dict)
+            Converter::new(&*r.profile, &r.profile.string_table, &mut dict)
                 .convert_into(&mut scope.profiles);
         }
     }
@@ -88,6 +95,29 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
         resource_profiles: resources,
         dictionary: Some(dict.finish()),
     }
+}
+
+/// Bytes of the attribute keys converting `p`'s header may add to the
+/// string table (mapping flags and build ids, profile attributes), to size
+/// it up front.
+pub(crate) fn attribute_key_bytes(p: &pprof::Profile) -> usize {
+    let any = |f: &dyn Fn(&pprof::Mapping) -> bool| p.mapping.iter().any(f);
+    [
+        (any(&|m| m.build_id != 0), ATTR_BUILD_ID),
+        (any(&|m| m.has_functions), ATTR_HAS_FUNCTIONS),
+        (any(&|m| m.has_filenames), ATTR_HAS_FILENAMES),
+        (any(&|m| m.has_line_numbers), ATTR_HAS_LINE_NUMBERS),
+        (any(&|m| m.has_inline_frames), ATTR_HAS_INLINE_FRAMES),
+        (!p.comment.is_empty(), ATTR_COMMENT),
+        (p.drop_frames != 0, ATTR_DROP_FRAMES),
+        (p.keep_frames != 0, ATTR_KEEP_FRAMES),
+        (p.doc_url != 0, ATTR_DOC_URL),
+        (p.default_sample_type != 0, ATTR_DEFAULT_SAMPLE_TYPE),
+    ]
+    .iter()
+    .filter(|(used, _)| *used)
+    .map(|(_, key)| key.len())
+    .sum()
 }
 
 /// Converts one pprof profile with no labels (a file on disk, a test).
@@ -142,22 +172,25 @@ const UNSET: i32 = -1;
 /// Per-profile state: lazily filled maps from pprof table positions to
 /// dictionary indexes, so each pprof entry is hashed at most once. The
 /// string table is given apart from the profile so that the zero-copy view
-/// ([`crate::view`]) shares this code, and so the dictionary order.
-pub(crate) struct Converter<'a, S> {
-    p: &'a pprof::Profile,
+/// ([`crate::view`]) shares this code, and so the dictionary order; the
+/// functions and locations are read through [`Tables`].
+pub(crate) struct Converter<'a, S, T: ?Sized = pprof::Profile> {
+    p: &'a T,
     strs: &'a [S],
     pub(crate) dict: &'a mut DictBuilder,
     strings: Vec<i32>,
     functions: Vec<i32>,
     mappings: Vec<i32>,
     locations: Vec<i32>,
-    function_ids: IdMap,
+    function_ids: Cow<'a, IdMap>,
     mapping_ids: IdMap,
-    location_ids: IdMap,
+    location_ids: Cow<'a, IdMap>,
     lines: Vec<otlp::Line>,
     /// Attribute index per distinct label (key, str, num, num_unit): most
     /// profiles repeat a few labels on every sample.
     labels: HashMap<[i64; 4], i32, BuildHasherDefault<IdentityHasher>>,
+    /// The pprof lines of the location being converted.
+    pprof_lines: Vec<pprof::Line>,
 }
 
 /// What every OTLP profile made from one pprof profile shares.
@@ -168,20 +201,22 @@ pub(crate) struct ProfileHead {
     pub(crate) sample_types: Vec<otlp::ValueType>,
 }
 
-impl<'a, S: AsRef<str>> Converter<'a, S> {
-    pub(crate) fn new(p: &'a pprof::Profile, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
+impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
+    pub(crate) fn new(p: &'a T, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
+        let mapping = &p.profile().mapping;
         Converter {
             p,
             strs,
             dict,
             strings: vec![UNSET; strs.len()],
-            functions: vec![UNSET; p.function.len()],
-            mappings: vec![UNSET; p.mapping.len()],
-            locations: vec![UNSET; p.location.len()],
-            function_ids: IdMap::build(p.function.iter().map(|f| f.id)),
-            mapping_ids: IdMap::build(p.mapping.iter().map(|m| m.id)),
-            location_ids: IdMap::build(p.location.iter().map(|l| l.id)),
-            lines: Vec::with_capacity(8),
+            functions: vec![UNSET; p.function_count()],
+            mappings: vec![UNSET; mapping.len()],
+            locations: vec![UNSET; p.location_count()],
+            function_ids: p.function_ids(),
+            mapping_ids: IdMap::build(mapping.iter().map(|m| m.id)),
+            location_ids: p.location_ids(),
+            lines: Vec::new(),
+            pprof_lines: Vec::new(),
             labels: HashMap::default(),
         }
     }
@@ -231,7 +266,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         if let Some(&f) = self.functions.get(pos).filter(|&&f| f != UNSET) {
             return f;
         }
-        let Some(f) = self.p.function.get(pos) else {
+        let Some(f) = self.p.function(pos) else {
             return 0;
         };
         let f = otlp::Function {
@@ -254,7 +289,8 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         if let Some(&m) = self.mappings.get(pos).filter(|&&m| m != UNSET) {
             return m;
         }
-        let Some(m) = self.p.mapping.get(pos) else {
+        let p: &'a pprof::Profile = self.p.profile();
+        let Some(m) = p.mapping.get(pos) else {
             return 0;
         };
         let mut attrs = Vec::new();
@@ -300,7 +336,8 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             return Some(l);
         }
         let p = self.p;
-        let l = p.location.get(pos)?;
+        let mut plines = std::mem::take(&mut self.pprof_lines);
+        let l = p.location(pos, &mut plines)?;
         let mapping = if l.mapping_id == 0 {
             0
         } else {
@@ -308,7 +345,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         };
         let mut lines = std::mem::take(&mut self.lines);
         lines.clear();
-        for line in &l.line {
+        for line in &plines {
             lines.push(otlp::Line {
                 function_index: if line.function_id == 0 {
                     0
@@ -330,6 +367,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
         };
         let i = self.dict.location(mapping, l.address, &lines, attrs);
         self.lines = lines;
+        self.pprof_lines = plines;
         if let Some(c) = self.locations.get_mut(pos) {
             *c = i;
         }
@@ -337,7 +375,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
     }
 
     fn profile_attributes(&mut self) -> Vec<i32> {
-        let p = self.p;
+        let p: &'a pprof::Profile = self.p.profile();
         let mut attrs = Vec::new();
         if !p.comment.is_empty() {
             let values = p
@@ -391,7 +429,7 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
 
     /// Interns the profile-wide parts, in the order the dictionary gets them.
     pub(crate) fn head(&mut self) -> ProfileHead {
-        let p = self.p;
+        let p: &'a pprof::Profile = self.p.profile();
         let attributes = self.profile_attributes();
         let period_type = p.period_type.as_ref().map(|vt| self.value_type(vt));
         let sample_types = p.sample_type.iter().map(|vt| self.value_type(vt)).collect();
@@ -431,7 +469,9 @@ impl<'a, S: AsRef<str>> Converter<'a, S> {
             attrs.push(self.label(l));
         }
     }
+}
 
+impl<S: AsRef<str>> Converter<'_, S> {
     fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {
         let p = self.p;
         let head = self.head();

@@ -6,9 +6,11 @@
 //! view instead keeps the strings as slices of the body and each sample as
 //! the byte range of its encoding, parsed again when it is read (packed
 //! location ids are skipped by length when only values are needed). The
-//! small tables (mappings, locations, functions, sample types) are decoded
-//! into an ordinary [`pprof::Profile`] header whose `sample` and
-//! `string_table` stay empty.
+//! functions and locations are kept as their byte ranges (and maps from
+//! their ids), decoded again when read (see [`crate::tables`]); the small tables (mappings,
+//! sample types) and scalars are decoded into an ordinary
+//! [`pprof::Profile`] header whose `sample`, `string_table`, `function` and
+//! `location` stay empty.
 //!
 //! The view accepts exactly the bodies prost accepts (except protobuf groups,
 //! which it refuses) and decodes them to the same values; [`validate`]'s
@@ -17,7 +19,9 @@
 //! [`validate`]: crate::decode::validate
 
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
+use crate::ids::IdMap;
 use crate::pprof;
+use crate::tables::Tables;
 use crate::wire::{Reader, Repeated};
 use crate::Error;
 use std::borrow::Cow;
@@ -30,9 +34,24 @@ pub struct PprofView<'a> {
     strings: Vec<&'a str>,
     /// Byte ranges of the sample messages in `data`.
     samples: Vec<(u32, u32)>,
+    /// Per function and location: the byte range of its message.
+    functions: Vec<Entry>,
+    locations: Vec<Entry>,
+    /// Their ids -> positions.
+    function_ids: IdMap,
+    location_ids: IdMap,
     data: &'a [u8],
     /// Location ids over all samples.
     location_refs: usize,
+    /// Bytes of the sample messages, in all.
+    sample_data: usize,
+}
+
+/// A table entry kept undecoded.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: u32,
+    end: u32,
 }
 
 /// One sample, read into reusable buffers.
@@ -116,6 +135,12 @@ impl<'a> PprofView<'a> {
         let mut header = pprof::Profile::default();
         let mut strings: Vec<&'a str> = Vec::new();
         let mut samples: Vec<(u32, u32)> = Vec::new();
+        let mut functions: Vec<Entry> = Vec::new();
+        let mut locations: Vec<Entry> = Vec::new();
+        let (mut function_ids, mut location_ids) = (Vec::new(), Vec::new());
+        let mut sample_data = 0usize;
+        // A location's lines, checked and dropped.
+        let mut lines: Vec<pprof::Line> = Vec::new();
         let mut r = Reader::new(data);
         while !r.is_empty() {
             let (field, wt) = r.key()?;
@@ -128,16 +153,21 @@ impl<'a> PprofView<'a> {
                     let end = r.pos();
                     let start = end - body.len();
                     samples.push((start as u32, end as u32));
+                    sample_data += body.len();
                     too_many("samples", samples.len(), limits.max_samples)?;
                 }
                 3 => header.mapping.push(mapping(r.message(wt)?)?),
                 4 => {
-                    header.location.push(location(r.message(wt)?)?);
-                    too_many("locations", header.location.len(), limits.max_locations)?;
+                    let body = r.message(wt)?;
+                    location_ids.push(location(body, &mut lines)?.id);
+                    locations.push(entry(r.pos(), body.len()));
+                    too_many("locations", locations.len(), limits.max_locations)?;
                 }
                 5 => {
-                    header.function.push(function(r.message(wt)?)?);
-                    too_many("functions", header.function.len(), limits.max_functions)?;
+                    let body = r.message(wt)?;
+                    function_ids.push(function(body)?.id);
+                    functions.push(entry(r.pos(), body.len()));
+                    too_many("functions", functions.len(), limits.max_functions)?;
                 }
                 6 => {
                     let s = std::str::from_utf8(r.message(wt)?)
@@ -160,16 +190,28 @@ impl<'a> PprofView<'a> {
                 _ => r.skip(wt)?,
             }
         }
+        // The header lives through the conversion: no growth slack.
         samples.shrink_to_fit();
+        strings.shrink_to_fit();
+        header.sample_type.shrink_to_fit();
+        header.mapping.shrink_to_fit();
+        functions.shrink_to_fit();
+        locations.shrink_to_fit();
+        header.comment.shrink_to_fit();
         let view = PprofView {
             header,
             strings,
             samples,
+            functions,
+            locations,
+            function_ids: IdMap::build(function_ids.iter().copied()),
+            location_ids: IdMap::build(location_ids.iter().copied()),
             data,
             location_refs: 0,
+            sample_data,
         };
         let checker = validate_tables(
-            &view.header,
+            &view,
             view.strings.first().copied(),
             view.strings.len(),
             view.samples.len(),
@@ -203,7 +245,13 @@ impl<'a> PprofView<'a> {
         checker: &SampleChecker,
     ) -> Result<(), Error> {
         self.read_sample(i, buf)?;
-        checker.check_sample(i, &buf.location_ids, buf.values.len(), &buf.labels)
+        checker.check_sample_in(
+            &self.location_ids,
+            i,
+            &buf.location_ids,
+            buf.values.len(),
+            &buf.labels,
+        )
     }
 
     /// The number of location ids over all samples.
@@ -211,7 +259,8 @@ impl<'a> PprofView<'a> {
         self.location_refs
     }
 
-    /// Everything but the samples and the string table.
+    /// Everything but the samples, the string table, the functions and the
+    /// locations (see [`to_profile`](Self::to_profile)).
     pub fn header(&self) -> &pprof::Profile {
         &self.header
     }
@@ -236,6 +285,18 @@ impl<'a> PprofView<'a> {
     /// Size of the uncompressed body.
     pub fn data_len(&self) -> usize {
         self.data.len()
+    }
+
+    /// Bytes of the function messages and of the location messages in the
+    /// body.
+    pub fn table_data_len(&self) -> (usize, usize) {
+        let len = |t: &[Entry]| t.iter().map(|e| (e.end - e.start) as usize).sum();
+        (len(&self.functions), len(&self.locations))
+    }
+
+    /// Bytes of the sample messages in the body, in all.
+    pub fn sample_data_len(&self) -> usize {
+        self.sample_data
     }
 
     pub(crate) fn sample_bytes(&self, i: usize) -> &'a [u8] {
@@ -288,6 +349,18 @@ impl<'a> PprofView<'a> {
     pub fn to_profile(&self) -> pprof::Profile {
         let mut p = self.header.clone();
         p.string_table = self.strings.iter().map(|s| s.to_string()).collect();
+        // Validated at decode: reading cannot fail here.
+        p.function = (0..self.functions.len())
+            .filter_map(|i| Tables::function(self, i))
+            .collect();
+        let mut lines = Vec::new();
+        p.location = (0..self.locations.len())
+            .filter_map(|i| {
+                let mut l = Tables::location(self, i, &mut lines)?;
+                l.line = lines.clone();
+                Some(l)
+            })
+            .collect();
         p.sample = Vec::with_capacity(self.samples.len());
         let mut buf = SampleBuf::default();
         for i in 0..self.samples.len() {
@@ -301,6 +374,36 @@ impl<'a> PprofView<'a> {
             }
         }
         p
+    }
+}
+
+impl PprofView<'_> {
+    fn entry_bytes(&self, e: Option<&Entry>) -> Option<&[u8]> {
+        e.and_then(|e| self.data.get(e.start as usize..e.end as usize))
+    }
+}
+
+impl Tables for PprofView<'_> {
+    fn profile(&self) -> &pprof::Profile {
+        &self.header
+    }
+    fn function_count(&self) -> usize {
+        self.functions.len()
+    }
+    fn location_count(&self) -> usize {
+        self.locations.len()
+    }
+    fn function_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Borrowed(&self.function_ids)
+    }
+    fn location_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Borrowed(&self.location_ids)
+    }
+    fn function(&self, pos: usize) -> Option<pprof::Function> {
+        function(self.entry_bytes(self.functions.get(pos))?).ok()
+    }
+    fn location(&self, pos: usize, lines: &mut Vec<pprof::Line>) -> Option<pprof::Location> {
+        location(self.entry_bytes(self.locations.get(pos))?, lines).ok()
     }
 }
 
@@ -362,8 +465,10 @@ fn mapping(b: &[u8]) -> Result<pprof::Mapping, Error> {
     Ok(m)
 }
 
-fn location(b: &[u8]) -> Result<pprof::Location, Error> {
+/// A location, its lines in `lines` (cleared first).
+fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, Error> {
     let mut l = pprof::Location::default();
+    lines.clear();
     let mut r = Reader::new(b);
     while !r.is_empty() {
         let (field, wt) = r.key()?;
@@ -371,12 +476,20 @@ fn location(b: &[u8]) -> Result<pprof::Location, Error> {
             1 => l.id = r.scalar(wt)?,
             2 => l.mapping_id = r.scalar(wt)?,
             3 => l.address = r.scalar(wt)?,
-            4 => l.line.push(line(r.message(wt)?)?),
+            4 => lines.push(line(r.message(wt)?)?),
             5 => l.is_folded = r.scalar(wt)? != 0,
             _ => r.skip(wt)?,
         }
     }
     Ok(l)
+}
+
+/// An entry for the message of `len` bytes that ends at `end`.
+fn entry(end: usize, len: usize) -> Entry {
+    Entry {
+        start: (end - len) as u32,
+        end: end as u32,
+    }
 }
 
 fn line(b: &[u8]) -> Result<pprof::Line, Error> {

@@ -1,0 +1,61 @@
+//! `Tables`: a pprof profile's function and location tables as the
+//! validation and the converter read them, entry by entry: from a decoded
+//! [`pprof::Profile`], or from a [`crate::PprofView`], which keeps each
+//! entry as the byte range of its message in the body (8 bytes instead of a
+//! 40-byte function, or a 56-byte location and a `Vec` of lines), and the
+//! maps from ids to positions built once, and decodes an entry again when
+//! asked: on small profiles those tables are most of the conversion's
+//! memory.
+
+use crate::ids::IdMap;
+use crate::pprof;
+use std::borrow::Cow;
+
+pub(crate) trait Tables {
+    /// Everything else (sample types, mappings, ...): its `function` and
+    /// `location` may be empty.
+    fn profile(&self) -> &pprof::Profile;
+    fn function_count(&self) -> usize;
+    fn location_count(&self) -> usize;
+    /// Function id -> position (built here, or kept by the tables).
+    fn function_ids(&self) -> Cow<'_, IdMap>;
+    /// Location id -> position.
+    fn location_ids(&self) -> Cow<'_, IdMap>;
+    fn function(&self, pos: usize) -> Option<pprof::Function>;
+    /// Location `pos`, its lines put in `lines` (cleared first) rather than
+    /// in its own `line`, which is empty.
+    fn location(&self, pos: usize, lines: &mut Vec<pprof::Line>) -> Option<pprof::Location>;
+}
+
+impl Tables for pprof::Profile {
+    fn profile(&self) -> &pprof::Profile {
+        self
+    }
+    fn function_count(&self) -> usize {
+        self.function.len()
+    }
+    fn location_count(&self) -> usize {
+        self.location.len()
+    }
+    fn function_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Owned(IdMap::build(self.function.iter().map(|f| f.id)))
+    }
+    fn location_ids(&self) -> Cow<'_, IdMap> {
+        Cow::Owned(IdMap::build(self.location.iter().map(|l| l.id)))
+    }
+    fn function(&self, pos: usize) -> Option<pprof::Function> {
+        self.function.get(pos).cloned()
+    }
+    fn location(&self, pos: usize, lines: &mut Vec<pprof::Line>) -> Option<pprof::Location> {
+        let l = self.location.get(pos)?;
+        lines.clear();
+        lines.extend_from_slice(&l.line);
+        Some(pprof::Location {
+            id: l.id,
+            mapping_id: l.mapping_id,
+            address: l.address,
+            line: Vec::new(),
+            is_folded: l.is_folded,
+        })
+    }
+}
