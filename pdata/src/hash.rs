@@ -1,20 +1,13 @@
 //! Content hashes of pprof stacks and label sets, shared by the delta state
-//! and the OTLP dictionary dedup, plus an identity hasher for maps keyed by
-//! those (already well mixed) 64-bit hashes.
+//! and the OTLP dictionary dedup, plus a hasher for the converters' small
+//! caches.
 
 use crate::ids::IdMap;
 use crate::pprof;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use xxhash_rust::xxh3::xxh3_64;
 
-/// A `HashMap` keyed by a precomputed xxh3 hash. (The dictionary's tables
-/// now have their own index, `dict_table`; kept for maps that want one.)
-#[allow(dead_code)]
-pub(crate) type HashedMap<V> =
-    std::collections::HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
-
-/// Passes a u64 key through unchanged.
-#[allow(dead_code)]
+/// Passes a u64 key through unchanged; hashes other keys with xxh3.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct IdentityHasher(u64);
 
