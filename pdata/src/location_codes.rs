@@ -7,15 +7,15 @@ use crate::error::Error;
 use crate::wire::{i32_varint, put_varint, Reader, Repeated};
 
 /// Per pprof location id: the varint of its dictionary index, in the low
-/// four bytes (zero-padded, little-endian), and that varint's length above
-/// them. [`UNKNOWN`] until the id is first seen.
+/// three bytes (zero-padded, little-endian), and that varint's length in
+/// the top byte. [`UNKNOWN`] until the id is first seen.
 pub(crate) struct LocationCodes {
-    codes: Vec<u64>,
+    codes: Vec<u32>,
 }
 
-const UNKNOWN: u64 = 0;
-/// Indexes below this fit a four-byte varint, so in a code.
-const CODE_LIMIT: u64 = 1 << 28;
+const UNKNOWN: u32 = 0;
+/// Indexes below this fit a three-byte varint, so in a code.
+const CODE_LIMIT: u64 = 1 << 21;
 
 impl LocationCodes {
     pub(crate) fn new() -> Self {
@@ -65,11 +65,12 @@ impl LocationCodes {
             };
             match usize::try_from(id).ok().and_then(|i| self.codes.get(i)) {
                 Some(&code) if code != UNKNOWN => {
-                    // Four bytes written, the padding overwritten by the
+                    // Four bytes written (the code and its length byte),
+                    // what follows the varint overwritten by the
                     // next code: no branch on the length.
                     if let Some(dst) = chunk.get_mut(used..used + 4) {
-                        dst.copy_from_slice(&(code as u32).to_le_bytes());
-                        used += (code >> 32) as usize;
+                        dst.copy_from_slice(&code.to_le_bytes());
+                        used += (code >> 24) as usize;
                     }
                     if used > CHUNK {
                         out.extend_from_slice(chunk.get(..used).unwrap_or(&[]));
@@ -95,8 +96,8 @@ impl LocationCodes {
     ) -> Result<(), Error> {
         match usize::try_from(id).ok().and_then(|i| self.codes.get(i)) {
             Some(&code) if code != UNKNOWN => {
-                let len = (code >> 32) as usize;
-                out.extend_from_slice(&(code as u32).to_le_bytes()[..len.min(4)]);
+                let len = (code >> 24) as usize;
+                out.extend_from_slice(&code.to_le_bytes()[..len.min(3)]);
                 Ok(())
             }
             _ => self.first_use(id, out, intern),
@@ -125,7 +126,7 @@ impl LocationCodes {
             if v < CODE_LIMIT {
                 let mut low = [0u8; 4];
                 low[..bytes.len()].copy_from_slice(bytes);
-                *slot = u64::from(u32::from_le_bytes(low)) | (bytes.len() as u64) << 32;
+                *slot = u32::from_le_bytes(low) | (bytes.len() as u32) << 24;
             }
         }
         Ok(())
@@ -158,13 +159,14 @@ mod tests {
     #[test]
     fn encodes_every_width_and_interns_each_id_once() {
         // Ids of one, two and three bytes; indexes of one to five bytes
-        // (the last too big for a code, so interned on every use).
-        let ids = [1, 300, 1, 20_000, 300, 7, 7, 20_000, 9];
+        // (from 1 << 21 too big for a code, so interned on every use).
+        let ids = [1, 300, 1, 20_000, 300, 7, 8, 7, 20_000, 8, 9];
         let index = |id: u64| match id {
             1 => 0,
             300 => 200,
             20_000 => 1 << 21,
             7 => 1 << 28,
+            8 => (1 << 21) - 1,
             _ => 5,
         };
         let mut codes = LocationCodes::new();
@@ -181,7 +183,7 @@ mod tests {
         assert_eq!(out, expected(&ids, index));
         // 20_000 has no slot (bound 400) and 7's index is too big for a
         // code: both are interned at each use; the others once.
-        assert_eq!(calls, vec![1, 300, 20_000, 7, 7, 20_000, 9]);
+        assert_eq!(calls, vec![1, 300, 20_000, 7, 8, 7, 20_000, 9]);
         codes
             .translate(Repeated::One(300), &mut out, |_| panic!("cached"))
             .unwrap();

@@ -46,7 +46,8 @@ impl SampleColumns {
             // A stack index and a byte or two of attributes is close for
             // most profiles, and a byte per value; `reserve` grows them by
             // quarters when short.
-            shared: Vec::with_capacity(samples * 4 + COPY),
+            // (Room for the fixed run `push` fills, and the padding.)
+            shared: Vec::with_capacity(samples * 4 + SHARED_FAST.max(COPY)),
             shared_len: 0,
             values: (0..types).map(|_| Vec::with_capacity(samples)).collect(),
             count: 0,
@@ -70,7 +71,7 @@ impl SampleColumns {
             len_field_size(attrs_body)
         };
         let shared = stack_field + attrs_field;
-        reserve(&mut self.shared, SHARED_FAST + 10 + shared);
+        reserve(&mut self.shared, SHARED_FAST.max(10 + shared));
         let write = |w: &mut SliceWriter<'_>| {
             w.varint(shared as u64);
             if stack != 0 {
@@ -92,7 +93,7 @@ impl SampleColumns {
         }
         for (t, column) in self.values.iter_mut().enumerate() {
             let v = values.get(t).copied().unwrap_or(0) as u64;
-            reserve(column, 10);
+            reserve(column, varint_len(v));
             put_varint(column, v);
         }
         // A body (shared fields, value key and length, value) of 128 bytes
@@ -112,6 +113,7 @@ impl SampleColumns {
     /// Ends the samples: pads the shared fields for [`write`](Self::write).
     pub(crate) fn seal(&mut self) {
         self.shared.truncate(self.shared_len);
+        self.shared.reserve_exact(COPY);
         self.shared.resize(self.shared_len + COPY, 0);
     }
 
@@ -169,7 +171,7 @@ impl SampleColumns {
 /// usually close.
 fn reserve(buf: &mut Vec<u8>, more: usize) {
     if buf.capacity() - buf.len() < more {
-        let by = (buf.capacity() / 4).max(more).max(256);
+        let by = (buf.capacity() / 4).max(more).max(64);
         buf.reserve_exact(by);
     }
 }
