@@ -49,18 +49,28 @@ impl<T> Table<T> {
         if self.slots.is_empty() {
             return self.push_unindexed(make());
         }
-        let mask = self.slots.len() - 1;
+        match self.find(tag, eq) {
+            Some(i) => i,
+            None => self.push_indexed(tag, make()),
+        }
+    }
+
+    /// The entry with tag `tag` for which `eq` holds, if any (the index is
+    /// not empty).
+    #[inline]
+    fn find(&self, tag: u32, eq: impl Fn(&T) -> bool) -> Option<i32> {
+        let mask = self.slots.len().wrapping_sub(1);
         let mut pos = tag as usize & mask;
         loop {
             match self.slots.get(pos).copied() {
                 Some(s) if s != 0 => {
                     let i = s as usize - 1;
                     if self.tags.get(i) == Some(&tag) && self.items.get(i).is_some_and(&eq) {
-                        return i as i32;
+                        return Some(i as i32);
                     }
                     pos = (pos + 1) & mask;
                 }
-                _ => return self.push_indexed(tag, make()),
+                _ => return None,
             }
         }
     }
@@ -124,19 +134,9 @@ impl<T: PartialEq> Table<T> {
         if self.slots.is_empty() {
             return self.push_unindexed(item);
         }
-        let mask = self.slots.len() - 1;
-        let mut pos = tag as usize & mask;
-        loop {
-            match self.slots.get(pos).copied() {
-                Some(s) if s != 0 => {
-                    let i = s as usize - 1;
-                    if self.tags.get(i) == Some(&tag) && self.items.get(i) == Some(&item) {
-                        return i as i32;
-                    }
-                    pos = (pos + 1) & mask;
-                }
-                _ => return self.push_indexed(tag, item),
-            }
+        match self.find(tag, |x| x == &item) {
+            Some(i) => i,
+            None => self.push_indexed(tag, item),
         }
     }
 }
