@@ -22,7 +22,7 @@ use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::ids::IdMap;
 use crate::pprof;
 use crate::tables::Tables;
-use crate::wire::{Reader, Repeated};
+use crate::wire::Reader;
 use crate::Error;
 use std::borrow::Cow;
 
@@ -314,29 +314,13 @@ impl<'a> PprofView<'a> {
             labels,
         } = buf;
         location_ids.clear();
-        self.read_sample_with(i, values, labels, |ids| {
-            ids.for_each(|id| location_ids.push(id))
-        })
-    }
-
-    /// Reads sample `i` as [`read_sample`](Self::read_sample) does into
-    /// `values` and `labels` (cleared first), but hands each occurrence of
-    /// the location id field to `on_locations`, in order, undecoded.
-    #[inline]
-    pub(crate) fn read_sample_with(
-        &self,
-        i: usize,
-        values: &mut Vec<i64>,
-        labels: &mut Vec<pprof::Label>,
-        mut on_locations: impl FnMut(Repeated<'a>) -> Result<(), Error>,
-    ) -> Result<(), Error> {
         values.clear();
         labels.clear();
         let mut r = Reader::new(self.sample_bytes(i));
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
-                1 => on_locations(r.repeated_raw(wt)?)?,
+                1 => r.repeated(wt, |id| location_ids.push(id))?,
                 2 => r.repeated(wt, |v| values.push(v as i64))?,
                 3 => labels.push(label(r.message(wt)?)?),
                 _ => r.skip(wt)?,
