@@ -16,6 +16,7 @@ pub mod from_otlp;
 mod gunzip;
 mod hash;
 mod ids;
+mod label_cache;
 pub mod labels;
 mod location_codes;
 pub mod otlp_json;

@@ -17,10 +17,11 @@
 use crate::decode::{DecodeLimits, SampleChecker};
 use crate::dict::{Capacity, DictBuilder, STACK_BATCH};
 use crate::error::Error;
+use crate::label_cache::LabelCache;
 use crate::labels::Labels;
 use crate::location_codes::LocationCodes;
 use crate::otlp;
-use crate::sample_batch::{Batch, LabelCache, SampleSource};
+use crate::sample_batch::{Batch, SampleSource};
 use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
 use crate::tables::Tables;

@@ -3,21 +3,16 @@
 //! indexes), checking them when asked, so their stacks can be interned
 //! together. Labels are looked up by their encoded bytes: a profile repeats
 //! a few labels on every sample, and a label seen before was parsed and
-//! checked then.
+//! checked then (see [`crate::label_cache`]).
 
 use crate::decode::SampleChecker;
 use crate::error::Error;
-use crate::hash::IdentityHasher;
+use crate::label_cache::LabelCache;
 use crate::location_codes::LocationCodes;
 use crate::tables::Tables;
 use crate::to_otlp::Converter;
 use crate::view::{label, PprofView};
 use crate::wire::Reader;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-/// Attribute index per encoded label, for one profile.
-pub(crate) type LabelCache<'a> = HashMap<&'a [u8], i32, BuildHasherDefault<IdentityHasher>>;
 
 /// Stacks, labels and values of up to
 /// [`STACK_BATCH`](crate::dict::STACK_BATCH) samples.
@@ -86,7 +81,7 @@ impl Batch {
                     let bytes = r.message(wt)?;
                     n_labels += 1;
                     let attr = match labels.get(bytes) {
-                        Some(&attr) => attr,
+                        Some(attr) => attr,
                         None => {
                             let l = label(bytes)?;
                             if let Some(checker) = src.checker {
