@@ -11,7 +11,6 @@ use crate::retry::{RetryPolicy, SendError};
 use crate::Error;
 use profcol_config::{join_path, Problem, Validate};
 use profcol_pdata::{ProfileBatch, ProfileRecord};
-use prost::Message;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -191,9 +190,7 @@ impl FileSender {
                 Some(raw) => profcol_pdata::decode::gzip(raw),
                 None => profcol_pdata::encode_pprof_gzip(&record.profile),
             },
-            FileFormat::Otlp => {
-                profcol_pdata::to_otlp(std::slice::from_ref(record)).encode_to_vec()
-            }
+            FileFormat::Otlp => profcol_pdata::to_otlp_bytes(std::slice::from_ref(record)),
             FileFormat::OtlpJson => {
                 let req = profcol_pdata::to_otlp(std::slice::from_ref(record));
                 profcol_pdata::otlp_json::to_otlp_json_string(&req, false)

@@ -189,8 +189,7 @@ impl Sender for GrpcSender {
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Frame>> {
         let max = self.max_request_bytes;
-        let encode =
-            |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp::to_otlp(r).encode_to_vec();
+        let encode = |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp_bytes(r);
         let parts = split_to_fit(batch.records, max, &encode, &mut |n| {
             self.events.request_too_large("max_request_bytes", max, n);
         });

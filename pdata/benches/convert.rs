@@ -9,8 +9,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use profcol_pdata::{
-    decode_pprof, decompress, encode_pprof_gzip, to_otlp, views_to_otlp_bytes, DecodeLimits,
-    DeltaComputer, Labels, OtlpWriter, PprofView, ProfileRecord, ViewRecord,
+    decode_pprof, decompress, encode_pprof_gzip, to_otlp, to_otlp_bytes, views_to_otlp_bytes,
+    DecodeLimits, DeltaComputer, Labels, OtlpWriter, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::hint::black_box;
@@ -59,6 +59,13 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let p = decode_pprof(black_box(&body), &limits).unwrap();
                 to_otlp(&[ProfileRecord::new(Labels::new(), p)]).encode_to_vec()
+            })
+        });
+        // What the exporters run on a scraped profile.
+        g.bench_function("decode+to_otlp_bytes", |b| {
+            b.iter(|| {
+                let p = decode_pprof(black_box(&body), &limits).unwrap();
+                to_otlp_bytes(&[ProfileRecord::new(Labels::new(), p)]).len()
             })
         });
         g.bench_function("view_decode", |b| {

@@ -11,6 +11,10 @@
 //! [`OtlpWriter::write`] then writes every sample type's profile, every
 //! length computed before its message, a chunk at a time.
 //!
+//! [`to_otlp_bytes`] runs the same writer on decoded profiles
+//! ([`OtlpWriter::add_profile`]): what the exporters send, without
+//! building the request's structs and encoding them.
+//!
 //! The bytes are exactly those `to_otlp(records).encode_to_vec()` gives for
 //! the same profiles and labels (tests check it on the whole corpus).
 
@@ -21,16 +25,18 @@ use crate::label_cache::LabelCache;
 use crate::labels::Labels;
 use crate::location_codes::LocationCodes;
 use crate::otlp;
+use crate::pprof;
 use crate::sample_batch::{Batch, SampleSource};
 use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
 use crate::tables::Tables;
-use crate::to_otlp::{attribute_key_bytes, resource_profiles, Converter, ProfileHead};
+use crate::to_otlp::{self, attribute_key_bytes, resource_profiles, Converter, ProfileHead};
 use crate::view::PprofView;
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
     FIXED64, LEN,
 };
+use crate::ProfileRecord;
 use prost::Message;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -51,8 +57,27 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
     w.into_bytes()
 }
 
-/// Builds one `ExportProfilesServiceRequest` from pprof views added one at
-/// a time.
+/// Converts decoded profile records to the protobuf bytes of one
+/// `ExportProfilesServiceRequest`: exactly `to_otlp(records).encode_to_vec()`,
+/// without building the request's structs (what the exporters send).
+pub fn to_otlp_bytes(records: &[ProfileRecord]) -> Vec<u8> {
+    let mut cap = Capacity::default();
+    for r in records {
+        to_otlp::add_capacity(&mut cap, &r.profile);
+    }
+    let mut w = OtlpWriter {
+        dict: Some(DictBuilder::new(cap)),
+        records: Vec::with_capacity(records.len()),
+        ..OtlpWriter::new()
+    };
+    for r in records {
+        w.add_profile(r.labels.clone(), &r.profile);
+    }
+    w.into_bytes()
+}
+
+/// Builds one `ExportProfilesServiceRequest` from pprof views (or decoded
+/// profiles) added one at a time.
 pub struct OtlpWriter {
     dict: Option<DictBuilder>,
     records: Vec<Converted>,
@@ -110,6 +135,31 @@ impl OtlpWriter {
         }
     }
 
+    /// Converts one decoded profile, interning as [`crate::to_otlp`] does.
+    pub fn add_profile(&mut self, labels: Labels, p: &pprof::Profile) {
+        let dict = self.dict.get_or_insert_with(|| {
+            let mut cap = Capacity::default();
+            to_otlp::add_capacity(&mut cap, p);
+            DictBuilder::new(cap)
+        });
+        let mut c = Converter::new(p, &p.string_table, dict);
+        let head = c.head();
+        let types = head.sample_types.len();
+        let mut out = Converted {
+            labels,
+            trailer: profile_trailer(p, &head),
+            head,
+            samples: SampleColumns::new(p.sample.len(), types),
+        };
+        let (mut stack, mut attrs) = (Vec::new(), Vec::new());
+        for s in &p.sample {
+            let index = c.sample(&s.location_id, &s.label, &mut stack, &mut attrs);
+            out.samples.push(index, &attrs, &s.value);
+        }
+        out.samples.seal();
+        self.records.push(out);
+    }
+
     /// Decodes an uncompressed pprof body as [`PprofView::decode`] does and
     /// adds it, checking each sample as it is converted: one pass over the
     /// samples instead of two. After an error the dictionary may hold part
@@ -145,7 +195,7 @@ impl OtlpWriter {
         let types = head.sample_types.len();
         let mut out = Converted {
             labels,
-            trailer: profile_trailer(view, &head),
+            trailer: profile_trailer(view.header(), &head),
             head,
             samples: SampleColumns::new(n, types),
         };
@@ -373,8 +423,7 @@ fn packed_i32s(out: &mut Vec<u8>, field: u32, xs: &[i32]) {
 /// What follows the samples in each of a record's profiles (the same for
 /// every sample type), field by field in tag order, defaults left out, as
 /// prost writes them.
-fn profile_trailer(view: &PprofView<'_>, head: &ProfileHead) -> Vec<u8> {
-    let h = view.header();
+fn profile_trailer(h: &pprof::Profile, head: &ProfileHead) -> Vec<u8> {
     let mut out = Vec::new();
     let time = u64::try_from(h.time_nanos).unwrap_or(0);
     if time != 0 {
@@ -429,10 +478,18 @@ mod tests {
             .iter()
             .map(|r| ProfileRecord::new(r.labels.clone(), r.view.to_profile()))
             .collect();
+        let from_profiles = to_otlp_bytes(&want);
         let want = to_otlp(&want).encode_to_vec();
         let got = views_to_otlp_bytes(&records);
         assert_eq!(got.len(), want.len());
         assert!(got == want, "bytes differ");
+        assert!(from_profiles == want, "to_otlp_bytes differs");
+    }
+
+    #[test]
+    fn no_records_encode_as_to_otlp_does() {
+        assert_eq!(to_otlp_bytes(&[]), to_otlp(&[]).encode_to_vec());
+        assert_eq!(OtlpWriter::new().into_bytes(), to_otlp(&[]).encode_to_vec());
     }
 
     #[test]

@@ -57,18 +57,7 @@ pub(crate) const ATTR_DEFAULT_SAMPLE_TYPE: &str = "pprof.profile.default_sample_
 pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
     let mut cap = Capacity::default();
     for r in records {
-        let p = &r.profile;
-        cap.strings += p.string_table.len();
-        cap.string_bytes += p.string_table.iter().map(String::len).sum::<usize>();
-        cap.string_bytes += attribute_key_bytes(p);
-        // About eight bytes a function, a dozen a location.
-        cap.function_bytes += p.function.len() * 8;
-        cap.location_bytes += p.location.len() * 12;
-        cap.functions += p.function.len();
-        cap.mappings += p.mapping.len();
-        cap.locations += p.location.len();
-        cap.stacks += p.sample.len();
-        cap.stack_bytes += p.sample.len() * 16;
+        add_capacity(&mut cap, &r.profile);
     }
     let mut dict = DictBuilder::new(cap);
     let mut resources: Vec<otlp::ResourceProfiles> = Vec::new();
@@ -95,6 +84,21 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
         resource_profiles: resources,
         dictionary: Some(dict.finish()),
     }
+}
+
+/// Adds what the dictionary will hold for `p` to `cap`.
+pub(crate) fn add_capacity(cap: &mut Capacity, p: &pprof::Profile) {
+    cap.strings += p.string_table.len();
+    cap.string_bytes += p.string_table.iter().map(String::len).sum::<usize>();
+    cap.string_bytes += attribute_key_bytes(p);
+    // About eight bytes a function, a dozen a location.
+    cap.function_bytes += p.function.len() * 8;
+    cap.location_bytes += p.location.len() * 12;
+    cap.functions += p.function.len();
+    cap.mappings += p.mapping.len();
+    cap.locations += p.location.len();
+    cap.stacks += p.sample.len();
+    cap.stack_bytes += p.sample.len() * 16;
 }
 
 /// Bytes of the attribute keys converting `p`'s header may add to the
