@@ -1,6 +1,6 @@
 //! The writer's per-profile cache of attribute indexes by encoded pprof
 //! label. A profile repeats a few labels on every sample, and nearly every
-//! encoded label is under 16 bytes: those are packed into one `u128` key,
+//! encoded label is under 16 bytes: those are packed into a two-word key,
 //! so a lookup is one multiply and one compare instead of hashing the slice
 //! twice (its length, then its bytes) and a `memcmp` call. Longer labels
 //! are keyed by their bytes.
@@ -9,9 +9,11 @@ use crate::hash::IdentityHasher;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-/// An encoded label of at most [`SHORT`] bytes, its length in the top byte.
+/// An encoded label of at most [`SHORT`] bytes, its length in the top
+/// byte. Two words, not a `u128`: eight-byte alignment keeps a map entry
+/// (with its index) at 24 bytes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct ShortKey(u128);
+struct ShortKey(u64, u64);
 
 /// The longest label packed into a [`ShortKey`].
 const SHORT: usize = 15;
@@ -44,9 +46,7 @@ impl ShortKey {
             8..=SHORT => (word(0), word(n - 8) >> ((16 - n) * 8)),
             _ => return None,
         };
-        Some(ShortKey(
-            u128::from(lo) | u128::from(rest | (n as u64) << 56) << 64,
-        ))
+        Some(ShortKey(lo, rest | (n as u64) << 56))
     }
 }
 
@@ -55,7 +55,7 @@ impl Hash for ShortKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // A folded multiply: every input bit reaches the high bits the map
         // uses as tags and the low bits it uses as the bucket.
-        let (lo, hi) = (self.0 as u64, (self.0 >> 64) as u64);
+        let ShortKey(lo, hi) = *self;
         let m = u128::from(lo ^ 0x9e37_79b9_7f4a_7c15)
             .wrapping_mul(u128::from(hi ^ 0xd6e8_feb8_6659_fd93));
         state.write_u64(m as u64 ^ (m >> 64) as u64);
@@ -115,7 +115,7 @@ mod tests {
     fn short_keys_are_injective() {
         let mut seen = std::collections::HashMap::new();
         let mut add = |b: Vec<u8>| {
-            let k = ShortKey::new(&b).map(|k| k.0);
+            let k = ShortKey::new(&b).map(|k| (k.0, k.1));
             if let Some(old) = seen.insert(k, b.clone()) {
                 assert_eq!(old, b, "same key");
             }

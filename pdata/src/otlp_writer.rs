@@ -322,8 +322,9 @@ impl Converted {
             let attrs = batch.attrs.get(attr_start..attr_end).unwrap_or(&[]);
             attr_start = attr_end;
             let values = batch.values.get(k * types..).unwrap_or(&[]);
-            self.samples.push(stack, attrs, values);
+            self.samples.push_shared(stack, attrs, values);
         }
+        self.samples.push_value_rows(&batch.values);
     }
 }
 

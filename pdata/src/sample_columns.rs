@@ -19,6 +19,9 @@ const COPY: usize = 32;
 /// through a fixed run of bytes.
 const SHARED_FAST: usize = 32;
 
+/// Value rows per run of [`SampleColumns::push_value_rows`].
+const ROWS: usize = 16;
+
 /// Samples per spill check while writing.
 const SPILL_EVERY: usize = 256;
 
@@ -59,6 +62,47 @@ impl SampleColumns {
     /// Adds a sample: its stack index, attribute indexes, and one value
     /// per sample type (missing values are 0).
     pub(crate) fn push(&mut self, stack: i32, attrs: &[i32], values: &[i64]) {
+        self.push_shared(stack, attrs, values);
+        for (t, column) in self.values.iter_mut().enumerate() {
+            let v = values.get(t).copied().unwrap_or(0) as u64;
+            reserve(column, varint_len(v));
+            put_varint(column, v);
+        }
+    }
+
+    /// Adds the values of samples whose shared fields were added by
+    /// [`push_shared`](Self::push_shared): one row per sample, a value per
+    /// sample type each, row after row. Column by column, [`ROWS`] rows at
+    /// a time, each run written in place.
+    pub(crate) fn push_value_rows(&mut self, rows: &[i64]) {
+        let types = self.values.len();
+        if types == 0 {
+            return;
+        }
+        for chunk in rows.chunks(types * ROWS) {
+            for (t, column) in self.values.iter_mut().enumerate() {
+                let column_values = chunk.iter().skip(t).step_by(types);
+                if column.capacity() - column.len() >= ROWS * 10 {
+                    append_with(column, ROWS * 10, |w| {
+                        for &v in column_values {
+                            w.varint(v as u64);
+                        }
+                    });
+                } else {
+                    // Near the end of its room: grown as `push` grows it,
+                    // not by a run's worst case.
+                    for &v in column_values {
+                        reserve(column, varint_len(v as u64));
+                        put_varint(column, v as u64);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds a sample's shared fields (its values, which only size it here,
+    /// go to [`push_value_rows`](Self::push_value_rows)).
+    pub(crate) fn push_shared(&mut self, stack: i32, attrs: &[i32], values: &[i64]) {
         let stack_field = if stack != 0 {
             1 + varint_len(i32_varint(stack))
         } else {
@@ -90,11 +134,6 @@ impl SampleColumns {
             append_with(&mut self.shared, SHARED_FAST, write);
         } else {
             append_with(&mut self.shared, varint_len(shared as u64) + shared, write);
-        }
-        for (t, column) in self.values.iter_mut().enumerate() {
-            let v = values.get(t).copied().unwrap_or(0) as u64;
-            reserve(column, varint_len(v));
-            put_varint(column, v);
         }
         // A body (shared fields, value key and length, value) of 128 bytes
         // or more needs a longer length than `size` assumes.
