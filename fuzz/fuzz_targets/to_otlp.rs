@@ -1,9 +1,12 @@
 //! Any bytes that decode as pprof convert to OTLP without panicking, the
-//! result converts back, and folded stacks agree on both sides.
+//! exporters' byte writer (`to_otlp_bytes`) gives exactly the request's
+//! encoding, the result converts back, and folded stacks agree on both
+//! sides.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profcol_pdata::{decode_pprof, folded_otlp, folded_pprof, from_otlp, to_otlp, DecodeLimits, Labels, ProfileRecord};
+use profcol_pdata::{decode_pprof, folded_otlp, folded_pprof, from_otlp, to_otlp, to_otlp_bytes, DecodeLimits, Labels, ProfileRecord};
+use prost::Message;
 
 fuzz_target!(|data: &[u8]| {
     let limits = DecodeLimits {
@@ -12,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let Ok(p) = decode_pprof(data, &limits) else { return };
     let small = p.sample.iter().flat_map(|s| &s.value).all(|v| v.unsigned_abs() < 1 << 40);
-    let req = to_otlp(&[ProfileRecord::new(Labels::from_pairs([("service_name", "fuzz")]), p.clone())]);
+    let records = [ProfileRecord::new(Labels::from_pairs([("service_name", "fuzz")]), p.clone())];
+    let req = to_otlp(&records);
+    assert!(to_otlp_bytes(&records) == req.encode_to_vec(), "to_otlp_bytes differs");
     if small {
         assert_eq!(folded_otlp(&req), folded_pprof(&p));
     }
