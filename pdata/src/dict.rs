@@ -10,7 +10,7 @@
 use crate::dict_table::Table;
 use crate::otlp;
 use crate::sink::Sink;
-use crate::stack_table::StackTable;
+use crate::stack_table::{hash, StackTable};
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN,
 };
@@ -170,8 +170,7 @@ impl DictBuilder {
 
     #[inline]
     pub(crate) fn string(&mut self, s: &str) -> i32 {
-        self.strings
-            .intern(s.as_bytes(), xxh3_64(s.as_bytes()) as u32)
+        self.strings.intern(s.as_bytes(), hash(s.as_bytes()))
     }
 
     pub(crate) fn attribute(&mut self, key: i32, value: AttrValue<'_>, unit: i32) -> i32 {
@@ -215,7 +214,7 @@ impl DictBuilder {
         put_varint_field(out, 2, i32_varint(f.system_name_strindex));
         put_varint_field(out, 3, i32_varint(f.filename_strindex));
         put_varint_field(out, 4, f.start_line as u64);
-        let h = xxh3_64(&self.scratch) as u32;
+        let h = hash(&self.scratch);
         self.functions.intern(&self.scratch, h)
     }
 
@@ -233,7 +232,7 @@ impl DictBuilder {
     ) -> i32 {
         self.scratch.clear();
         encode_location(mapping, address, lines, attrs, &mut self.scratch);
-        let h = xxh3_64(&self.scratch) as u32;
+        let h = hash(&self.scratch);
         self.locations.intern(&self.scratch, h)
     }
 
@@ -242,7 +241,7 @@ impl DictBuilder {
         for &l in locations {
             put_varint(&mut self.scratch, i32_varint(l));
         }
-        let h = xxh3_64(&self.scratch) as u32;
+        let h = hash(&self.scratch);
         self.stacks.intern(&self.scratch, h)
     }
 
@@ -257,7 +256,7 @@ impl DictBuilder {
         for chunk in ends.chunks(STACK_BATCH) {
             let chunk_start = start;
             for (h, &end) in hashes.iter_mut().zip(chunk) {
-                *h = xxh3_64(encoded.get(start..end as usize).unwrap_or(&[])) as u32;
+                *h = hash(encoded.get(start..end as usize).unwrap_or(&[]));
                 start = end as usize;
             }
             for depth in 0..2 {

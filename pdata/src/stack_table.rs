@@ -1,7 +1,12 @@
 //! The dictionary's stack table: every distinct stack as the packed varints
 //! of its location indexes, back to back (a few bytes per stack instead of a
 //! `Vec` each; equal encodings mean equal stacks), with its own
-//! open-addressing index.
+//! open-addressing index. A slot holds a stack's index in its low bits (as
+//! many as the home position takes from the hash) and the rest of the
+//! hash's low 32 bits above them, compared before the stack's bytes: no
+//! per-stack tag array (4 bytes a stack), and no load of one on a probe.
+//! Growth (rare: callers size the table) hashes every stack's bytes again,
+//! so the hash given to [`StackTable::intern`] must be [`hash`]'s.
 //!
 //! On big profiles the index and the bytes are far larger than the CPU
 //! caches, and a lookup is a chain of misses. [`StackTable::warm`] lets a
@@ -11,6 +16,7 @@
 
 use crate::otlp;
 use crate::wire::Reader;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Slots before the first growth, at most (the index doubles when three
 /// quarters full).
@@ -20,12 +26,17 @@ pub(crate) struct StackTable {
     bytes: Vec<u8>,
     /// `ends[i]` is where stack `i` ends in `bytes` (stack 0 is empty).
     ends: Vec<u32>,
-    /// Per stack: 32 bits of its hash, compared before its bytes, and what
-    /// the index is rebuilt from when it grows.
-    tags: Vec<u32>,
-    /// Linear probing over stack indexes; 0 is an empty slot (stack 0, the
-    /// empty stack, is never looked up). Empty once sealed.
+    /// Linear probing; a slot is a stack index (below `slots.len()`, under
+    /// the three-quarter load) or'ed with the bits of its hash above those;
+    /// 0 is an empty slot (stack 0, the empty stack, is never looked up).
+    /// Empty once sealed.
     slots: Vec<u32>,
+}
+
+/// The hash of an entry's bytes the table is keyed by.
+#[inline]
+pub(crate) fn hash(encoded: &[u8]) -> u32 {
+    xxh3_64(encoded) as u32
 }
 
 impl StackTable {
@@ -34,8 +45,6 @@ impl StackTable {
     pub(crate) fn new(capacity: usize, bytes: usize) -> Self {
         let mut ends = Vec::with_capacity(capacity + 1);
         ends.push(0);
-        let mut tags = Vec::with_capacity(capacity + 1);
-        tags.push(0);
         // Room for `capacity` entries under the growth threshold (3/4).
         let slots = (capacity + 1 + capacity / 3)
             .clamp(8, MAX_INITIAL_SLOTS)
@@ -43,7 +52,6 @@ impl StackTable {
         StackTable {
             bytes: Vec::with_capacity(bytes),
             ends,
-            tags,
             slots: vec![0; slots],
         }
     }
@@ -62,52 +70,53 @@ impl StackTable {
         self.bytes.get(start as usize..end as usize).unwrap_or(&[])
     }
 
+    /// The slot index bits (also the stack index bits of a slot).
     #[inline]
-    fn home(&self, h: u32) -> usize {
-        h as usize & self.slots.len().wrapping_sub(1)
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
     }
 
     /// Loads what looking up the stack hashing to `h` will read first and
     /// returns it, for the caller to pass to `std::hint::black_box`:
-    /// `depth` 0 is the home slot, 1 the tag and first byte of the stack
-    /// held there (call it once the slots of the batch are loaded).
+    /// `depth` 0 is the home slot, 1 the first byte of the stack held there
+    /// (call it once the slots of the batch are loaded).
     #[inline]
     pub(crate) fn warm(&self, h: u32, depth: u8) -> u32 {
-        let slot = self.slots.get(self.home(h)).copied().unwrap_or(0);
+        let mask = self.mask();
+        let slot = self.slots.get(h as usize & mask).copied().unwrap_or(0);
         if depth == 0 {
             return slot;
         }
-        let i = slot as usize;
-        let tag = self.tags.get(i).copied().unwrap_or(0);
-        let first = self.get(i).first().copied().unwrap_or(0);
-        tag ^ u32::from(first)
+        u32::from(self.get(slot as usize & mask).first().copied().unwrap_or(0))
     }
 
-    /// The index of the stack encoded as `encoded`, whose xxh3 hash's low
-    /// 32 bits are `h`; added when new. After [`seal`](Self::seal) stacks
-    /// are added without dedup.
+    /// The index of the stack encoded as `encoded`, whose [`hash`] is `h`;
+    /// added when new. After [`seal`](Self::seal) stacks are added without
+    /// dedup.
     pub(crate) fn intern(&mut self, encoded: &[u8], h: u32) -> i32 {
         if encoded.is_empty() {
             return 0;
         }
         if self.slots.is_empty() {
-            return self.push(encoded, h);
+            return self.push(encoded);
         }
-        let mask = self.slots.len() - 1;
-        let mut pos = self.home(h);
+        let mask = self.mask();
+        let tag = h & !(mask as u32);
+        let mut pos = h as usize & mask;
         loop {
-            let i = self.slots.get(pos).copied().unwrap_or(0);
-            if i == 0 {
+            let s = self.slots.get(pos).copied().unwrap_or(0);
+            if s == 0 {
                 break;
             }
-            if self.tags.get(i as usize) == Some(&h) && self.get(i as usize) == encoded {
+            let i = s as usize & mask;
+            if s & !(mask as u32) == tag && self.get(i) == encoded {
                 return i as i32;
             }
             pos = (pos + 1) & mask;
         }
-        let i = self.push(encoded, h);
+        let i = self.push(encoded);
         if let Some(slot) = self.slots.get_mut(pos) {
-            *slot = i as u32;
+            *slot = tag | i as u32;
         }
         if 4 * self.ends.len() > 3 * self.slots.len() {
             self.grow();
@@ -115,7 +124,7 @@ impl StackTable {
         i
     }
 
-    fn push(&mut self, encoded: &[u8], h: u32) -> i32 {
+    fn push(&mut self, encoded: &[u8]) -> i32 {
         let i = i32::try_from(self.ends.len()).unwrap_or(i32::MAX);
         if self.bytes.capacity() - self.bytes.len() < encoded.len() {
             // Grow by a quarter, not double: the estimate given to `new` is
@@ -126,30 +135,30 @@ impl StackTable {
         self.bytes.extend_from_slice(encoded);
         self.ends
             .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
-        self.tags.push(h);
         i
     }
 
-    /// Doubles the index and puts every stack back from its tag.
+    /// Doubles the index and puts every stack back, hashing it again.
     fn grow(&mut self) {
         let slots = (self.slots.len() * 2).max(16);
-        self.slots = vec![0; slots];
+        let mut new = vec![0u32; slots];
         let mask = slots - 1;
-        for (i, &h) in self.tags.iter().enumerate().skip(1) {
+        for i in 1..self.ends.len() {
+            let h = hash(self.get(i));
             let mut pos = h as usize & mask;
-            while self.slots.get(pos).is_some_and(|&s| s != 0) {
+            while new.get(pos).is_some_and(|&s| s != 0) {
                 pos = (pos + 1) & mask;
             }
-            if let Some(slot) = self.slots.get_mut(pos) {
-                *slot = i as u32;
+            if let Some(slot) = new.get_mut(pos) {
+                *slot = (h & !(mask as u32)) | i as u32;
             }
         }
+        self.slots = new;
     }
 
     /// Frees the index (once nothing more will be added, to lower the peak).
     pub(crate) fn seal(&mut self) {
         self.slots = Vec::new();
-        self.tags = Vec::new();
     }
 
     pub(crate) fn to_stack(&self, i: usize) -> otlp::Stack {
@@ -169,21 +178,18 @@ impl StackTable {
 mod tests {
     use super::*;
 
-    fn h(s: &[u8]) -> u32 {
-        xxhash_rust::xxh3::xxh3_64(s) as u32
-    }
-
     #[test]
-    fn dedups_across_growth_and_colliding_tags() {
+    fn dedups_across_growth_and_colliding_hashes() {
         let mut t = StackTable::new(0, 0);
         assert_eq!(t.intern(&[], 0), 0);
         let stacks: Vec<Vec<u8>> = (0u32..5000).map(|i| i.to_le_bytes().to_vec()).collect();
-        let first: Vec<i32> = stacks.iter().map(|s| t.intern(s, h(s))).collect();
-        // Every stack given the same tag: found by comparing bytes.
-        let mut same = StackTable::new(0, 0);
+        let first: Vec<i32> = stacks.iter().map(|s| t.intern(s, hash(s))).collect();
+        // Every stack given the same hash (no growth: the index is sized
+        // for them): found by comparing bytes.
+        let mut same = StackTable::new(5000, 0);
         let collided: Vec<i32> = stacks.iter().map(|s| same.intern(s, 7)).collect();
         for (k, s) in stacks.iter().enumerate() {
-            assert_eq!(t.intern(s, h(s)), first[k]);
+            assert_eq!(t.intern(s, hash(s)), first[k]);
             assert_eq!(t.get(first[k] as usize), s.as_slice());
             assert_eq!(same.intern(s, 7), collided[k]);
         }
@@ -191,7 +197,7 @@ mod tests {
         assert_eq!(same.len(), 5001);
         t.seal();
         assert_eq!(
-            t.intern(&stacks[0], h(&stacks[0])),
+            t.intern(&stacks[0], hash(&stacks[0])),
             5001,
             "sealed: appended"
         );
