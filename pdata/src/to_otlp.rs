@@ -187,7 +187,8 @@ pub(crate) struct Converter<'a, S, T: ?Sized = pprof::Profile> {
     location_ids: Cow<'a, IdMap>,
     lines: Vec<otlp::Line>,
     /// Attribute index per distinct label (key, str, num, num_unit): most
-    /// profiles repeat a few labels on every sample.
+    /// profiles repeat a few labels on every sample. Filled by the general
+    /// path only ([`Converter::labels`]).
     labels: HashMap<[i64; 4], i32, BuildHasherDefault<IdentityHasher>>,
     /// The pprof lines of the location being converted.
     pprof_lines: Vec<pprof::Line>,
@@ -406,17 +407,22 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
         attrs
     }
 
-    pub(crate) fn label(&mut self, l: &pprof::Label) -> i32 {
+    /// The label's attribute index, looked up in the per-profile cache
+    /// first (the general path's samples carry their labels decoded).
+    fn cached_label(&mut self, l: &pprof::Label) -> i32 {
         let k = [l.key, l.str, l.num, l.num_unit];
         if let Some(&i) = self.labels.get(&k) {
             return i;
         }
-        let i = self.intern_label(l);
+        let i = self.label(l);
         self.labels.insert(k, i);
         i
     }
 
-    fn intern_label(&mut self, l: &pprof::Label) -> i32 {
+    /// The label's attribute index, interned in the dictionary (which
+    /// dedups it): for callers that cache labels themselves (the writer,
+    /// by their encoded bytes), so the cache above stays unallocated.
+    pub(crate) fn label(&mut self, l: &pprof::Label) -> i32 {
         let key = self.string(l.key);
         if l.str != 0 {
             let v = self.s(l.str);
@@ -466,7 +472,7 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
     pub(crate) fn labels(&mut self, labels: &[pprof::Label], attrs: &mut Vec<i32>) {
         attrs.clear();
         for l in labels {
-            attrs.push(self.label(l));
+            attrs.push(self.cached_label(l));
         }
     }
 }
