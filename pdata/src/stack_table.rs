@@ -129,7 +129,7 @@ impl StackTable {
         if self.bytes.capacity() - self.bytes.len() < encoded.len() {
             // Grow by a quarter, not double: the estimate given to `new` is
             // usually close, and this is the dictionary's biggest part.
-            let more = (self.bytes.capacity() / 4).max(encoded.len()).max(256);
+            let more = (self.bytes.capacity() / 4).max(encoded.len()).max(64);
             self.bytes.reserve_exact(more);
         }
         self.bytes.extend_from_slice(encoded);

@@ -22,9 +22,16 @@ use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::ids::IdMap;
 use crate::pprof;
 use crate::tables::Tables;
-use crate::wire::Reader;
+use crate::wire::{varint_len, Reader, Repeated};
 use crate::Error;
 use std::borrow::Cow;
+
+/// Bodies up to this size have every sample's location ids counted for
+/// [`PprofView::sample_ids_len`]; bigger ones one sample in
+/// [`ID_SAMPLE_STRIDE`] (the count would cost them a few percent of the
+/// conversion's time, and their estimate errs by far less).
+const SMALL_BODY: usize = 256 << 10;
+const ID_SAMPLE_STRIDE: usize = 16;
 
 /// A decoded, validated pprof profile whose samples and strings stay in the
 /// (decompressed) body they were read from.
@@ -45,6 +52,11 @@ pub struct PprofView<'a> {
     location_refs: usize,
     /// Bytes of the sample messages, in all.
     sample_data: usize,
+    /// Bytes of the location ids near the start of the sample messages
+    /// (where encoders put them), in all.
+    sample_ids: usize,
+    /// Bytes of the id fields of the function and location messages.
+    table_ids: (usize, usize),
 }
 
 /// A table entry kept undecoded.
@@ -139,6 +151,12 @@ impl<'a> PprofView<'a> {
         let mut locations: Vec<Entry> = Vec::new();
         let (mut function_ids, mut location_ids) = (Vec::new(), Vec::new());
         let mut sample_data = 0usize;
+        let mut sample_ids = 0usize;
+        let stride = if data.len() <= SMALL_BODY {
+            1
+        } else {
+            ID_SAMPLE_STRIDE
+        };
         // A location's lines, checked and dropped.
         let mut lines: Vec<pprof::Line> = Vec::new();
         let mut r = Reader::new(data);
@@ -154,18 +172,25 @@ impl<'a> PprofView<'a> {
                     let start = end - body.len();
                     samples.push((start as u32, end as u32));
                     sample_data += body.len();
+                    // Every sample of a small body, one in
+                    // `ID_SAMPLE_STRIDE` of a big one (scaled up below).
+                    if samples.len() % stride == 1 % stride {
+                        sample_ids += location_ids_len(body);
+                    }
                     too_many("samples", samples.len(), limits.max_samples)?;
                 }
                 3 => header.mapping.push(mapping(r.message(wt)?)?),
                 4 => {
                     let body = r.message(wt)?;
-                    location_ids.push(location(body, &mut lines)?.id);
+                    let id = location(body, &mut lines)?.id;
+                    location_ids.push(id);
                     locations.push(entry(r.pos(), body.len()));
                     too_many("locations", locations.len(), limits.max_locations)?;
                 }
                 5 => {
                     let body = r.message(wt)?;
-                    function_ids.push(function(body)?.id);
+                    let id = function(body)?.id;
+                    function_ids.push(id);
                     functions.push(entry(r.pos(), body.len()));
                     too_many("functions", functions.len(), limits.max_functions)?;
                 }
@@ -209,6 +234,8 @@ impl<'a> PprofView<'a> {
             data,
             location_refs: 0,
             sample_data,
+            sample_ids: sample_ids * stride,
+            table_ids: (id_fields_len(&function_ids), id_fields_len(&location_ids)),
         };
         let checker = validate_tables(
             &view,
@@ -288,15 +315,28 @@ impl<'a> PprofView<'a> {
     }
 
     /// Bytes of the function messages and of the location messages in the
-    /// body.
+    /// body, their id fields left out: about what their OTLP encodings
+    /// take (the same fields, no id).
     pub fn table_data_len(&self) -> (usize, usize) {
-        let len = |t: &[Entry]| t.iter().map(|e| (e.end - e.start) as usize).sum();
-        (len(&self.functions), len(&self.locations))
+        let len = |t: &[Entry]| t.iter().map(|e| (e.end - e.start) as usize).sum::<usize>();
+        let (f, l) = self.table_ids;
+        (
+            len(&self.functions).saturating_sub(f),
+            len(&self.locations).saturating_sub(l),
+        )
     }
 
     /// Bytes of the sample messages in the body, in all.
     pub fn sample_data_len(&self) -> usize {
         self.sample_data
+    }
+
+    /// Bytes of the location ids near the start of the sample messages
+    /// (where encoders put them), in all (estimated from a share of the
+    /// samples on big bodies): about what the samples' stacks take before
+    /// dedup.
+    pub fn sample_ids_len(&self) -> usize {
+        self.sample_ids
     }
 
     pub(crate) fn sample_bytes(&self, i: usize) -> &'a [u8] {
@@ -466,6 +506,43 @@ fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, E
         }
     }
     Ok(l)
+}
+
+/// Bytes of the location ids (packed or not) among the first four fields
+/// of the sample message `body` (Go's runtime writes the values first,
+/// packed or not, its `profile` package the ids). Only sizes buffers: the
+/// sample is read and checked later.
+fn location_ids_len(body: &[u8]) -> usize {
+    let mut r = Reader::new(body);
+    let mut len = 0;
+    for _ in 0..4 {
+        if r.is_empty() {
+            break;
+        }
+        let Ok((field, wt)) = r.key() else { break };
+        if field != 1 {
+            if r.skip(wt).is_err() {
+                break;
+            }
+            continue;
+        }
+        match r.repeated_raw(wt) {
+            // All of them, usually.
+            Ok(Repeated::Packed(b)) => return len + b.len(),
+            Ok(Repeated::One(id)) => len += varint_len(id),
+            Err(_) => break,
+        }
+    }
+    len
+}
+
+/// Bytes of the id fields (key and varint) of messages with these ids (an
+/// id of 0 is not written).
+fn id_fields_len(ids: &[u64]) -> usize {
+    ids.iter()
+        .filter(|&&id| id != 0)
+        .map(|&id| 1 + varint_len(id))
+        .sum()
 }
 
 /// An entry for the message of `len` bytes that ends at `end`.
