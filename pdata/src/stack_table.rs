@@ -6,7 +6,9 @@
 //! hash's low 32 bits above them, compared before the stack's bytes: no
 //! per-stack tag array (4 bytes a stack), and no load of one on a probe.
 //! Growth (rare: callers size the table) hashes every stack's bytes again,
-//! so the hash given to [`StackTable::intern`] must be [`hash`]'s.
+//! so the hash given to [`StackTable::intern`] must be [`hash`]'s. Indexes
+//! of up to [`NARROW_SLOTS`] slots (the tables of small profiles, where the
+//! index is a good part of the conversion's memory) take 16-bit slots.
 //!
 //! On big profiles the index and the bytes are far larger than the CPU
 //! caches, and a lookup is a chain of misses. [`StackTable::warm`] lets a
@@ -22,15 +24,78 @@ use xxhash_rust::xxh3::xxh3_64;
 /// quarters full).
 const MAX_INITIAL_SLOTS: usize = 1 << 17;
 
+/// Indexes of up to this many slots take 16 bits a slot (at least four of
+/// them the hash's).
+const NARROW_SLOTS: usize = 1 << 12;
+
+/// The slots of an index: a slot is an entry index or'ed with hash bits
+/// above it, 0 when empty.
+enum Slots {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        if n <= NARROW_SLOTS {
+            Slots::Narrow(vec![0; n])
+        } else {
+            Slots::Wide(vec![0; n])
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Slots::Narrow(v) => v.len(),
+            Slots::Wide(v) => v.len(),
+        }
+    }
+
+    /// The bits of a slot that hold the hash, given the index bits.
+    fn tag_mask(&self, mask: usize) -> u32 {
+        let width = match self {
+            Slots::Narrow(_) => u32::from(u16::MAX),
+            Slots::Wide(_) => u32::MAX,
+        };
+        width & !(mask as u32)
+    }
+
+    #[inline]
+    fn get(&self, pos: usize) -> u32 {
+        match self {
+            Slots::Narrow(v) => v.get(pos).map_or(0, |&s| u32::from(s)),
+            Slots::Wide(v) => v.get(pos).copied().unwrap_or(0),
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, pos: usize, slot: u32) {
+        match self {
+            Slots::Narrow(v) => {
+                if let Some(s) = v.get_mut(pos) {
+                    *s = slot as u16;
+                }
+            }
+            Slots::Wide(v) => {
+                if let Some(s) = v.get_mut(pos) {
+                    *s = slot;
+                }
+            }
+        }
+    }
+}
+
 pub(crate) struct StackTable {
     bytes: Vec<u8>,
     /// `ends[i]` is where stack `i` ends in `bytes` (stack 0 is empty).
     ends: Vec<u32>,
     /// Linear probing; a slot is a stack index (below `slots.len()`, under
-    /// the three-quarter load) or'ed with the bits of its hash above those;
-    /// 0 is an empty slot (stack 0, the empty stack, is never looked up).
-    /// Empty once sealed.
-    slots: Vec<u32>,
+    /// the three-quarter load) or'ed with the bits of its hash above those
+    /// that fit; 0 is an empty slot (stack 0, the empty stack, is never
+    /// looked up). Empty once sealed.
+    slots: Slots,
+    /// The hash bits a slot holds.
+    tag_mask: u32,
 }
 
 /// The hash of an entry's bytes the table is keyed by.
@@ -49,10 +114,12 @@ impl StackTable {
         let slots = (capacity + 1 + capacity / 3)
             .clamp(8, MAX_INITIAL_SLOTS)
             .next_power_of_two();
+        let slots = Slots::new(slots);
         StackTable {
             bytes: Vec::with_capacity(bytes),
             ends,
-            slots: vec![0; slots],
+            tag_mask: slots.tag_mask(slots.len() - 1),
+            slots,
         }
     }
 
@@ -83,7 +150,7 @@ impl StackTable {
     #[inline]
     pub(crate) fn warm(&self, h: u32, depth: u8) -> u32 {
         let mask = self.mask();
-        let slot = self.slots.get(h as usize & mask).copied().unwrap_or(0);
+        let slot = self.slots.get(h as usize & mask);
         if depth == 0 {
             return slot;
         }
@@ -97,27 +164,25 @@ impl StackTable {
         if encoded.is_empty() {
             return 0;
         }
-        if self.slots.is_empty() {
+        if self.slots.len() == 0 {
             return self.push(encoded);
         }
         let mask = self.mask();
-        let tag = h & !(mask as u32);
+        let tag = h & self.tag_mask;
         let mut pos = h as usize & mask;
         loop {
-            let s = self.slots.get(pos).copied().unwrap_or(0);
+            let s = self.slots.get(pos);
             if s == 0 {
                 break;
             }
             let i = s as usize & mask;
-            if s & !(mask as u32) == tag && self.get(i) == encoded {
+            if s & self.tag_mask == tag && self.get(i) == encoded {
                 return i as i32;
             }
             pos = (pos + 1) & mask;
         }
         let i = self.push(encoded);
-        if let Some(slot) = self.slots.get_mut(pos) {
-            *slot = tag | i as u32;
-        }
+        self.slots.set(pos, tag | i as u32);
         if 4 * self.ends.len() > 3 * self.slots.len() {
             self.grow();
         }
@@ -141,24 +206,24 @@ impl StackTable {
     /// Doubles the index and puts every stack back, hashing it again.
     fn grow(&mut self) {
         let slots = (self.slots.len() * 2).max(16);
-        let mut new = vec![0u32; slots];
+        let mut new = Slots::new(slots);
         let mask = slots - 1;
+        let tag_mask = new.tag_mask(mask);
         for i in 1..self.ends.len() {
             let h = hash(self.get(i));
             let mut pos = h as usize & mask;
-            while new.get(pos).is_some_and(|&s| s != 0) {
+            while new.get(pos) != 0 {
                 pos = (pos + 1) & mask;
             }
-            if let Some(slot) = new.get_mut(pos) {
-                *slot = (h & !(mask as u32)) | i as u32;
-            }
+            new.set(pos, (h & tag_mask) | i as u32);
         }
         self.slots = new;
+        self.tag_mask = tag_mask;
     }
 
     /// Frees the index (once nothing more will be added, to lower the peak).
     pub(crate) fn seal(&mut self) {
-        self.slots = Vec::new();
+        self.slots = Slots::Wide(Vec::new());
     }
 
     pub(crate) fn to_stack(&self, i: usize) -> otlp::Stack {
@@ -185,14 +250,21 @@ mod tests {
         let stacks: Vec<Vec<u8>> = (0u32..5000).map(|i| i.to_le_bytes().to_vec()).collect();
         let first: Vec<i32> = stacks.iter().map(|s| t.intern(s, hash(s))).collect();
         // Every stack given the same hash (no growth: the index is sized
-        // for them): found by comparing bytes.
+        // for them): found by comparing bytes, in wide and narrow slots.
         let mut same = StackTable::new(5000, 0);
         let collided: Vec<i32> = stacks.iter().map(|s| same.intern(s, 7)).collect();
+        let mut narrow = StackTable::new(1000, 0);
+        assert!(matches!(narrow.slots, Slots::Narrow(_)));
+        let narrowed: Vec<i32> = stacks[..1000].iter().map(|s| narrow.intern(s, 7)).collect();
         for (k, s) in stacks.iter().enumerate() {
             assert_eq!(t.intern(s, hash(s)), first[k]);
             assert_eq!(t.get(first[k] as usize), s.as_slice());
             assert_eq!(same.intern(s, 7), collided[k]);
+            if k < 1000 {
+                assert_eq!(narrow.intern(s, 7), narrowed[k]);
+            }
         }
+        assert!(matches!(t.slots, Slots::Wide(_)), "grew past narrow");
         assert_eq!(t.len(), 5001);
         assert_eq!(same.len(), 5001);
         t.seal();
