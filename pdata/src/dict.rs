@@ -168,7 +168,13 @@ impl DictBuilder {
 
     #[inline]
     pub(crate) fn string(&mut self, s: &str) -> i32 {
-        self.strings.intern(s.as_bytes(), hash(s.as_bytes()))
+        self.string_bytes(s.as_bytes())
+    }
+
+    /// [`string`](Self::string) given the string's bytes, which are UTF-8.
+    #[inline]
+    pub(crate) fn string_bytes(&mut self, s: &[u8]) -> i32 {
+        self.strings.intern(s, hash(s))
     }
 
     pub(crate) fn attribute(&mut self, key: i32, value: AttrValue<'_>, unit: i32) -> i32 {

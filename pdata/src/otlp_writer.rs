@@ -138,7 +138,7 @@ impl OtlpWriter {
             add_capacity(&mut cap, view);
             DictBuilder::new(cap)
         });
-        let mut c = Converter::new(view, view.strings(), dict);
+        let mut c = Converter::new(view, view, dict);
         let head = c.head();
         let n = view.sample_count();
         let types = head.sample_types.len();
@@ -243,8 +243,8 @@ impl OtlpWriter {
 /// grows when the guess is short.
 fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     let h = view.header();
-    cap.strings += view.strings().len();
-    cap.string_bytes += view.strings().iter().map(|s| s.len()).sum::<usize>();
+    cap.strings += view.string_count();
+    cap.string_bytes += view.string_bytes_len();
     cap.string_bytes += attribute_key_bytes(h);
     // Their pprof messages but the ids: the same fields, whose indexes
     // may take a little more than the pprof ids did.

@@ -26,7 +26,7 @@ use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
-use crate::tables::Tables;
+use crate::tables::{StringTable, Tables};
 use crate::ProfileRecord;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
@@ -87,7 +87,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
             .get_mut(at)
             .and_then(|rp| rp.scope_profiles.first_mut())
         {
-            Converter::new(&*r.profile, &r.profile.string_table, &mut dict)
+            Converter::new(&*r.profile, r.profile.string_table.as_slice(), &mut dict)
                 .convert_into(&mut scope.profiles);
         }
     }
@@ -174,9 +174,9 @@ const UNSET: i32 = -1;
 /// string table is given apart from the profile so that the zero-copy view
 /// ([`crate::view`]) shares this code, and so the dictionary order; the
 /// functions and locations are read through [`Tables`].
-pub(crate) struct Converter<'a, S, T: ?Sized = pprof::Profile> {
+pub(crate) struct Converter<'a, S: ?Sized, T: ?Sized = pprof::Profile> {
     p: &'a T,
-    strs: &'a [S],
+    strs: &'a S,
     pub(crate) dict: &'a mut DictBuilder,
     strings: Vec<i32>,
     functions: Vec<i32>,
@@ -202,14 +202,14 @@ pub(crate) struct ProfileHead {
     pub(crate) sample_types: Vec<otlp::ValueType>,
 }
 
-impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
-    pub(crate) fn new(p: &'a T, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
+impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
+    pub(crate) fn new(p: &'a T, strs: &'a S, dict: &'a mut DictBuilder) -> Self {
         let mapping = &p.profile().mapping;
         Converter {
             p,
             strs,
             dict,
-            strings: vec![UNSET; strs.len()],
+            strings: vec![UNSET; strs.count()],
             functions: vec![UNSET; p.function_count()],
             mappings: vec![UNSET; mapping.len()],
             locations: vec![UNSET; p.location_count()],
@@ -222,15 +222,20 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
         }
     }
 
-    /// The pprof string at `idx`, or "" when out of range.
+    /// The bytes of the pprof string at `idx`, empty when out of range.
     #[inline]
-    fn s(&self, idx: i64) -> &'a str {
-        let strs: &'a [S] = self.strs;
+    fn s_bytes(&self, idx: i64) -> &'a [u8] {
+        let strs: &'a S = self.strs;
         usize::try_from(idx)
             .ok()
-            .and_then(|i| strs.get(i))
-            .map(AsRef::as_ref)
-            .unwrap_or("")
+            .and_then(|i| strs.bytes(i))
+            .unwrap_or(&[])
+    }
+
+    /// The pprof string at `idx`, or "" when out of range.
+    fn s(&self, idx: i64) -> &'a str {
+        // Checked when decoded: never "" for a string in range.
+        std::str::from_utf8(self.s_bytes(idx)).unwrap_or("")
     }
 
     #[inline]
@@ -244,7 +249,7 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
         match self.strings.get(slot) {
             Some(&s) if s != UNSET => s,
             _ => {
-                let s = self.dict.string(self.s(idx));
+                let s = self.dict.string_bytes(self.s_bytes(idx));
                 if let Some(c) = self.strings.get_mut(slot) {
                     *c = s;
                 }
@@ -477,7 +482,7 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
     }
 }
 
-impl<S: AsRef<str>> Converter<'_, S> {
+impl<S: StringTable + ?Sized> Converter<'_, S> {
     fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {
         let p = self.p;
         let head = self.head();

@@ -4,7 +4,8 @@
 //! labels) and one `String` per string; on big profiles that allocation is
 //! most of the decode time and several times the body's size in memory. The
 //! view instead keeps the strings as slices of the body and each sample as
-//! the byte range of its encoding, parsed again when it is read (packed
+//! the byte range of its encoding (a string as the offset of its length),
+//! parsed again when it is read (packed
 //! location ids are skipped by length when only values are needed). The
 //! functions and locations are kept as their byte ranges (and maps from
 //! their ids), decoded again when read (see [`crate::tables`]); the small tables (mappings,
@@ -21,7 +22,7 @@
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::ids::IdMap;
 use crate::pprof;
-use crate::tables::Tables;
+use crate::tables::{StringTable, Tables};
 use crate::wire::{varint_len, Reader, Repeated};
 use crate::Error;
 use std::borrow::Cow;
@@ -38,7 +39,10 @@ const ID_SAMPLE_STRIDE: usize = 16;
 #[derive(Debug, Clone)]
 pub struct PprofView<'a> {
     header: pprof::Profile,
-    strings: Vec<&'a str>,
+    /// Per string: the offset of its length in `data` (checked UTF-8).
+    strings: Vec<u32>,
+    /// Bytes of the strings, in all.
+    string_bytes: usize,
     /// Byte ranges of the sample messages in `data`.
     samples: Vec<(u32, u32)>,
     /// Per function and location: the byte range of its message.
@@ -145,7 +149,9 @@ impl<'a> PprofView<'a> {
             });
         }
         let mut header = pprof::Profile::default();
-        let mut strings: Vec<&'a str> = Vec::new();
+        let mut strings: Vec<u32> = Vec::new();
+        let mut string_bytes = 0usize;
+        let mut first_string = None;
         let mut samples: Vec<(u32, u32)> = Vec::new();
         let mut functions: Vec<Entry> = Vec::new();
         let mut locations: Vec<Entry> = Vec::new();
@@ -195,9 +201,14 @@ impl<'a> PprofView<'a> {
                     too_many("functions", functions.len(), limits.max_functions)?;
                 }
                 6 => {
+                    let at = r.pos();
                     let s = std::str::from_utf8(r.message(wt)?)
                         .map_err(|_| Error::Malformed("a string is not valid UTF-8"))?;
-                    strings.push(s);
+                    if strings.is_empty() {
+                        first_string = Some(s);
+                    }
+                    strings.push(at as u32);
+                    string_bytes += s.len();
                     too_many("strings", strings.len(), limits.max_strings)?;
                 }
                 7 => header.drop_frames = r.scalar(wt)? as i64,
@@ -226,6 +237,7 @@ impl<'a> PprofView<'a> {
         let view = PprofView {
             header,
             strings,
+            string_bytes,
             samples,
             functions,
             locations,
@@ -239,7 +251,7 @@ impl<'a> PprofView<'a> {
         };
         let checker = validate_tables(
             &view,
-            view.strings.first().copied(),
+            first_string,
             view.strings.len(),
             view.samples.len(),
             limits,
@@ -292,17 +304,29 @@ impl<'a> PprofView<'a> {
         &self.header
     }
 
-    pub fn strings(&self) -> &[&'a str] {
-        &self.strings
+    pub fn string_count(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Bytes of the strings, in all.
+    pub fn string_bytes_len(&self) -> usize {
+        self.string_bytes
+    }
+
+    /// The bytes of string `i`, if in range.
+    fn string_at(&self, i: usize) -> Option<&'a [u8]> {
+        let at = *self.strings.get(i)? as usize;
+        Reader::new(self.data.get(at..)?).bytes().ok()
     }
 
     /// The string at `idx`, or "" when out of range.
     pub fn str(&self, idx: i64) -> &'a str {
-        usize::try_from(idx)
+        let bytes = usize::try_from(idx)
             .ok()
-            .and_then(|i| self.strings.get(i))
-            .copied()
-            .unwrap_or("")
+            .and_then(|i| self.string_at(i))
+            .unwrap_or(&[]);
+        // Checked when decoded.
+        std::str::from_utf8(bytes).unwrap_or("")
     }
 
     pub fn sample_count(&self) -> usize {
@@ -372,7 +396,9 @@ impl<'a> PprofView<'a> {
     /// The same profile as prost would decode it, samples and strings owned.
     pub fn to_profile(&self) -> pprof::Profile {
         let mut p = self.header.clone();
-        p.string_table = self.strings.iter().map(|s| s.to_string()).collect();
+        p.string_table = (0..self.strings.len())
+            .map(|i| self.str(i as i64).to_string())
+            .collect();
         // Validated at decode: reading cannot fail here.
         p.function = (0..self.functions.len())
             .filter_map(|i| Tables::function(self, i))
@@ -398,6 +424,15 @@ impl<'a> PprofView<'a> {
             }
         }
         p
+    }
+}
+
+impl StringTable for PprofView<'_> {
+    fn count(&self) -> usize {
+        self.strings.len()
+    }
+    fn bytes(&self, i: usize) -> Option<&[u8]> {
+        self.string_at(i)
     }
 }
 
