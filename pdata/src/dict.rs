@@ -2,19 +2,20 @@
 //! Every table starts with its zero value at index 0 and holds no duplicate
 //! entries. Keys are xxh3 hashes of an entry's content; a hash hit is
 //! confirmed by comparing the entry, and a collision probes the next key, so
-//! dedup never merges different entries. Strings, functions, locations and
-//! stacks are kept as their protobuf encoding, back to back (equal encodings
-//! mean equal entries): a few bytes each instead of a struct (64 bytes and a
-//! `Vec` for a location, 24 for a `String` or a function).
+//! dedup never merges different entries. Strings, attributes, functions,
+//! locations and stacks are kept as their protobuf encoding, back to back
+//! (equal encodings mean equal entries): a few bytes each instead of a
+//! struct (64 bytes and a `Vec` for a location, 40 and maybe a `String` for
+//! an attribute, 24 for a `String` or a function).
 
 use crate::dict_table::Table;
 use crate::otlp;
 use crate::sink::Sink;
-use crate::stack_table::StackTable;
+use crate::stack_table::{hash, StackTable};
 use crate::wire::{
-    i32_varint, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN,
+    i32_varint, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN, VARINT,
 };
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use opentelemetry_proto::tonic::common::v1::AnyValue;
 use prost::Message;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -26,32 +27,39 @@ pub(crate) enum AttrValue<'a> {
     Bool(bool),
 }
 
-impl AttrValue<'_> {
-    fn matches(&self, v: &Option<AnyValue>) -> bool {
-        match (self, v.as_ref().and_then(|v| v.value.as_ref())) {
-            (AttrValue::Str(a), Some(any_value::Value::StringValue(b))) => *a == b,
-            (AttrValue::Int(a), Some(any_value::Value::IntValue(b))) => a == b,
-            (AttrValue::Bool(a), Some(any_value::Value::BoolValue(b))) => a == b,
-            _ => false,
+/// Appends the protobuf body of a `KeyValueAndUnit` to `out`, as prost
+/// writes it (its `AnyValue` always present, its one-of variant always
+/// written, the indexes left out when 0).
+fn encode_attribute(key: i32, value: AttrValue<'_>, unit: i32, out: &mut Vec<u8>) {
+    put_varint_field(out, 1, i32_varint(key));
+    put_key(out, 2, LEN);
+    match value {
+        AttrValue::Str(s) => {
+            put_varint(out, len_field_size(s.len()) as u64);
+            put_key(out, 1, LEN);
+            put_varint(out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+        AttrValue::Int(i) => {
+            put_varint(out, 1 + varint_len(i as u64) as u64);
+            put_key(out, 3, VARINT);
+            put_varint(out, i as u64);
+        }
+        AttrValue::Bool(b) => {
+            put_varint(out, 2);
+            put_key(out, 2, VARINT);
+            put_varint(out, u64::from(b));
         }
     }
-
-    fn to_any(self) -> AnyValue {
-        AnyValue {
-            value: Some(match self {
-                AttrValue::Str(s) => any_value::Value::StringValue(s.to_string()),
-                AttrValue::Int(i) => any_value::Value::IntValue(i),
-                AttrValue::Bool(b) => any_value::Value::BoolValue(b),
-            }),
-        }
-    }
+    put_varint_field(out, 3, i32_varint(unit));
 }
 
 /// Builds a `ProfilesDictionary`.
 pub(crate) struct DictBuilder {
     /// The strings' bytes.
     strings: StackTable,
-    attributes: Table<otlp::KeyValueAndUnit>,
+    /// Encoded `KeyValueAndUnit` bodies.
+    attributes: StackTable,
     /// Encoded `Function` bodies.
     functions: StackTable,
     mappings: Table<otlp::Mapping>,
@@ -98,15 +106,6 @@ fn hash_i32s(seed: u64, xs: &[i32], scratch: &mut Vec<u8>) -> u64 {
     xxh3_64_with_seed(scratch, seed)
 }
 
-fn hash_attr(key: i32, value: AttrValue<'_>, unit: i32) -> u64 {
-    let (tag, v) = match value {
-        AttrValue::Str(s) => (1u64, xxh3_64(s.as_bytes())),
-        AttrValue::Int(i) => (2, i as u64),
-        AttrValue::Bool(b) => (3, b as u64),
-    };
-    hash_words(&[key as u64, tag, v, unit as u64])
-}
-
 fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
     let seed = hash_words(&[
         m.memory_start,
@@ -150,7 +149,6 @@ fn encode_location(
 impl DictBuilder {
     pub(crate) fn new(cap: Capacity) -> Self {
         let mut scratch = Vec::new();
-        let zero_attr = xxh3_64(b"zero attribute");
         let mappings = Table::new(
             hash_mapping(&otlp::Mapping::default(), &mut scratch),
             cap.mappings,
@@ -159,7 +157,7 @@ impl DictBuilder {
         let stacks = StackTable::new(cap.stacks, cap.stack_bytes);
         DictBuilder {
             strings: StackTable::new(cap.strings, cap.string_bytes),
-            attributes: Table::new(zero_attr, 0),
+            attributes: StackTable::new(0, 0),
             functions: StackTable::new(cap.functions, cap.function_bytes),
             mappings,
             locations,
@@ -170,21 +168,20 @@ impl DictBuilder {
 
     #[inline]
     pub(crate) fn string(&mut self, s: &str) -> i32 {
-        self.strings
-            .intern(s.as_bytes(), xxh3_64(s.as_bytes()) as u32)
+        self.string_bytes(s.as_bytes())
+    }
+
+    /// [`string`](Self::string) given the string's bytes, which are UTF-8.
+    #[inline]
+    pub(crate) fn string_bytes(&mut self, s: &[u8]) -> i32 {
+        self.strings.intern(s, hash(s))
     }
 
     pub(crate) fn attribute(&mut self, key: i32, value: AttrValue<'_>, unit: i32) -> i32 {
-        let h = hash_attr(key, value, unit);
-        self.attributes.intern(
-            h,
-            |a| a.key_strindex == key && a.unit_strindex == unit && value.matches(&a.value),
-            || otlp::KeyValueAndUnit {
-                key_strindex: key,
-                value: Some(value.to_any()),
-                unit_strindex: unit,
-            },
-        )
+        self.scratch.clear();
+        encode_attribute(key, value, unit, &mut self.scratch);
+        let h = hash(&self.scratch);
+        self.attributes.intern(&self.scratch, h)
     }
 
     /// An attribute whose key is a literal.
@@ -193,19 +190,19 @@ impl DictBuilder {
         self.attribute(k, value, 0)
     }
 
-    /// An attribute whose value is not one the converters make (arrays).
+    /// An attribute whose value is not one the converters make (arrays of
+    /// strings: their encodings are equal exactly when they are).
     pub(crate) fn attribute_any(&mut self, key: &str, value: AnyValue) -> i32 {
         let k = self.string(key);
-        if let Some(found) = self.attributes.items.iter().position(|a| {
-            a.key_strindex == k && a.unit_strindex == 0 && a.value.as_ref() == Some(&value)
-        }) {
-            return found as i32;
-        }
-        self.attributes.push_unindexed(otlp::KeyValueAndUnit {
+        let a = otlp::KeyValueAndUnit {
             key_strindex: k,
             value: Some(value),
             unit_strindex: 0,
-        })
+        };
+        self.scratch.clear();
+        a.encode_raw(&mut self.scratch);
+        let h = hash(&self.scratch);
+        self.attributes.intern(&self.scratch, h)
     }
 
     pub(crate) fn function(&mut self, f: otlp::Function) -> i32 {
@@ -215,7 +212,7 @@ impl DictBuilder {
         put_varint_field(out, 2, i32_varint(f.system_name_strindex));
         put_varint_field(out, 3, i32_varint(f.filename_strindex));
         put_varint_field(out, 4, f.start_line as u64);
-        let h = xxh3_64(&self.scratch) as u32;
+        let h = hash(&self.scratch);
         self.functions.intern(&self.scratch, h)
     }
 
@@ -233,7 +230,7 @@ impl DictBuilder {
     ) -> i32 {
         self.scratch.clear();
         encode_location(mapping, address, lines, attrs, &mut self.scratch);
-        let h = xxh3_64(&self.scratch) as u32;
+        let h = hash(&self.scratch);
         self.locations.intern(&self.scratch, h)
     }
 
@@ -242,7 +239,7 @@ impl DictBuilder {
         for &l in locations {
             put_varint(&mut self.scratch, i32_varint(l));
         }
-        let h = xxh3_64(&self.scratch) as u32;
+        let h = hash(&self.scratch);
         self.stacks.intern(&self.scratch, h)
     }
 
@@ -257,7 +254,7 @@ impl DictBuilder {
         for chunk in ends.chunks(STACK_BATCH) {
             let chunk_start = start;
             for (h, &end) in hashes.iter_mut().zip(chunk) {
-                *h = xxh3_64(encoded.get(start..end as usize).unwrap_or(&[])) as u32;
+                *h = hash(encoded.get(start..end as usize).unwrap_or(&[]));
                 start = end as usize;
             }
             for depth in 0..2 {
@@ -302,6 +299,9 @@ impl DictBuilder {
         let function_table = decoded(functions, |t, i| {
             otlp::Function::decode(t.get(i)).unwrap_or_default()
         });
+        let attribute_table = decoded(attributes, |t, i| {
+            otlp::KeyValueAndUnit::decode(t.get(i)).unwrap_or_default()
+        });
         // Interned from `&str`s: the bytes are UTF-8.
         let string_table = decoded(strings, |t, i| {
             String::from_utf8_lossy(t.get(i)).into_owned()
@@ -312,7 +312,7 @@ impl DictBuilder {
             function_table,
             link_table: vec![otlp::Link::default()],
             string_table,
-            attribute_table: attributes.items,
+            attribute_table,
             stack_table,
         }
     }
@@ -347,7 +347,7 @@ impl DictBuilder {
             + encoded_len(&self.functions)
             + message::encoded_len_repeated(4, std::slice::from_ref(&link))
             + encoded_len(&self.strings)
-            + message::encoded_len_repeated(6, &self.attributes.items)
+            + encoded_len(&self.attributes)
             + stacks
     }
 
@@ -366,7 +366,7 @@ impl DictBuilder {
         let link = otlp::Link::default();
         message::encode_repeated(4, std::slice::from_ref(&link), sink.buf());
         encode_entries(5, self.strings, sink)?;
-        message::encode_repeated(6, &self.attributes.items, sink.buf());
+        encode_entries(6, self.attributes, sink)?;
         sink.spill()?;
         let stacks = self.stacks;
         for i in 0..stacks.len() {
@@ -420,6 +420,37 @@ fn encode_entries(field: u32, t: StackTable, sink: &mut impl Sink) -> std::io::R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::any_value;
+
+    #[test]
+    fn attributes_encode_as_prost_does() {
+        let values = [
+            AttrValue::Str(""),
+            AttrValue::Str("thread"),
+            AttrValue::Int(0),
+            AttrValue::Int(-1),
+            AttrValue::Int(i64::MAX),
+            AttrValue::Bool(false),
+            AttrValue::Bool(true),
+        ];
+        for value in values {
+            for (key, unit) in [(0, 0), (3, 0), (300, -2), (-1, 70_000)] {
+                let mut ours = Vec::new();
+                encode_attribute(key, value, unit, &mut ours);
+                let any = match value {
+                    AttrValue::Str(s) => any_value::Value::StringValue(s.into()),
+                    AttrValue::Int(i) => any_value::Value::IntValue(i),
+                    AttrValue::Bool(b) => any_value::Value::BoolValue(b),
+                };
+                let prost = otlp::KeyValueAndUnit {
+                    key_strindex: key,
+                    value: Some(AnyValue { value: Some(any) }),
+                    unit_strindex: unit,
+                };
+                assert_eq!(ours, prost.encode_to_vec(), "{value:?} {key} {unit}");
+            }
+        }
+    }
 
     #[test]
     fn zero_values_and_dedup() {

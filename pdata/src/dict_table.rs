@@ -35,26 +35,6 @@ impl<T: Default> Table<T> {
 }
 
 impl<T> Table<T> {
-    /// The index of the entry whose key is `h` for which `eq` holds, or a
-    /// new entry made by `make`. Once sealed, entries are added without
-    /// dedup.
-    #[inline]
-    pub(crate) fn intern(
-        &mut self,
-        h: u64,
-        eq: impl Fn(&T) -> bool,
-        make: impl FnOnce() -> T,
-    ) -> i32 {
-        let tag = h as u32;
-        if self.slots.is_empty() {
-            return self.push_unindexed(make());
-        }
-        match self.find(tag, eq) {
-            Some(i) => i,
-            None => self.push_indexed(tag, make()),
-        }
-    }
-
     /// The entry with tag `tag` for which `eq` holds, if any (the index is
     /// not empty).
     #[inline]
@@ -75,7 +55,7 @@ impl<T> Table<T> {
         }
     }
 
-    /// Adds an entry that lookups do not find (one `intern` cannot build).
+    /// Adds an entry that lookups do not find.
     pub(crate) fn push_unindexed(&mut self, item: T) -> i32 {
         let i = i32::try_from(self.items.len()).unwrap_or(i32::MAX);
         self.items.push(item);
@@ -127,7 +107,8 @@ impl<T> Table<T> {
 }
 
 impl<T: PartialEq> Table<T> {
-    /// `intern` for an entry already built.
+    /// The index of the entry equal to `item`, whose key is `h`, or a new
+    /// entry. Once sealed, entries are added without dedup.
     #[inline]
     pub(crate) fn intern_owned(&mut self, h: u64, item: T) -> i32 {
         let tag = h as u32;
@@ -149,11 +130,11 @@ mod tests {
     fn hash_collisions_do_not_merge() {
         // Force every entry onto one hash: the probe keeps them apart.
         let mut t: Table<String> = Table::new(0, 0);
-        let a = t.intern(7, |s| s == "a", || "a".into());
-        let b = t.intern(7, |s| s == "b", || "b".into());
+        let a = t.intern_owned(7, "a".into());
+        let b = t.intern_owned(7, "b".into());
         assert_ne!(a, b);
-        assert_eq!(t.intern(7, |s| s == "b", || "b".into()), b);
-        assert_eq!(t.intern(0, |s| s.is_empty(), String::new), 0);
+        assert_eq!(t.intern_owned(7, "b".into()), b);
+        assert_eq!(t.intern_owned(0, String::new()), 0);
         assert_eq!(t.items, vec!["", "a", "b"]);
     }
 
@@ -165,7 +146,6 @@ mod tests {
         assert_eq!(t.push_unindexed(5), 2000);
         for x in 1..2000u64 {
             assert_eq!(t.intern_owned(h(x), x), first[x as usize - 1]);
-            assert_eq!(t.intern(h(x), |&y| y == x, || 0), first[x as usize - 1]);
         }
         // The unindexed entry is not found: an equal one is added.
         assert_eq!(t.intern_owned(h(5) ^ 1, 5), 2001);

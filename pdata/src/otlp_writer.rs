@@ -189,7 +189,7 @@ impl OtlpWriter {
             add_capacity(&mut cap, view);
             DictBuilder::new(cap)
         });
-        let mut c = Converter::new(view, view.strings(), dict);
+        let mut c = Converter::new(view, view, dict);
         let head = c.head();
         let n = view.sample_count();
         let types = head.sample_types.len();
@@ -294,22 +294,26 @@ impl OtlpWriter {
 /// grows when the guess is short.
 fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
     let h = view.header();
-    cap.strings += view.strings().len();
-    cap.string_bytes += view.strings().iter().map(|s| s.len()).sum::<usize>();
+    cap.strings += view.string_count();
+    cap.string_bytes += view.string_bytes_len();
     cap.string_bytes += attribute_key_bytes(h);
-    // Their pprof messages: the same fields and an id.
+    // Their pprof messages but the ids: the same fields, whose indexes
+    // may take a little more than the pprof ids did.
     let (functions, locations) = view.table_data_len();
-    cap.function_bytes += functions;
-    cap.location_bytes += locations;
+    cap.function_bytes += functions + functions / 32 + 16;
+    cap.location_bytes += locations + locations / 32 + 16;
     cap.functions += view.function_count();
     cap.mappings += h.mapping.len();
     cap.locations += view.location_count();
     cap.stacks = cap.stacks.max(view.sample_count());
-    // Unknown (0) for an unchecked view: guess from the body's size, at
-    // most the samples' (on small profiles the tables are most of it).
-    let refs = match view.location_refs() {
-        0 => (view.data_len() / 2).min(view.sample_data_len()),
-        n => n,
+    // Unknown (0) for an unchecked view: the samples' ids (a little more,
+    // as above; dedup makes it an upper bound mostly), else a guess from
+    // the body's size, at most the samples' (on small profiles the tables
+    // are most of it).
+    let refs = match (view.location_refs(), view.sample_ids_len()) {
+        (0, 0) => (view.data_len() / 2).min(view.sample_data_len()),
+        (0, ids) => ids + ids / 32 + 16,
+        (n, _) => n,
     };
     cap.stack_bytes = cap.stack_bytes.max(refs);
 }

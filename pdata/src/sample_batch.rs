@@ -9,7 +9,7 @@ use crate::decode::SampleChecker;
 use crate::error::Error;
 use crate::label_cache::LabelCache;
 use crate::location_codes::LocationCodes;
-use crate::tables::Tables;
+use crate::tables::{StringTable, Tables};
 use crate::to_otlp::Converter;
 use crate::view::{label, PprofView};
 use crate::wire::Reader;
@@ -52,7 +52,7 @@ impl Batch {
     /// [`PprofView::read_sample`] reads and [`SampleChecker::check_sample`]
     /// accepts, and gives each value type its value (0 when missing).
     #[inline]
-    pub(crate) fn read<'a, S: AsRef<str>, T: Tables>(
+    pub(crate) fn read<'a, S: StringTable + ?Sized, T: Tables>(
         &mut self,
         src: &SampleSource<'_, 'a>,
         i: usize,

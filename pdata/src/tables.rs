@@ -11,6 +11,24 @@ use crate::ids::IdMap;
 use crate::pprof;
 use std::borrow::Cow;
 
+/// A pprof string table, read by index: owned strings, or a
+/// [`crate::PprofView`], which keeps each string as the offset of its
+/// length in the body (4 bytes instead of a 16-byte `&str`).
+pub(crate) trait StringTable {
+    fn count(&self) -> usize;
+    /// String `i`'s bytes (valid UTF-8), if in range.
+    fn bytes(&self, i: usize) -> Option<&[u8]>;
+}
+
+impl<S: AsRef<str>> StringTable for [S] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn bytes(&self, i: usize) -> Option<&[u8]> {
+        self.get(i).map(|s| s.as_ref().as_bytes())
+    }
+}
+
 pub(crate) trait Tables {
     /// Everything else (sample types, mappings, ...): its `function` and
     /// `location` may be empty.

@@ -26,7 +26,7 @@ use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
-use crate::tables::Tables;
+use crate::tables::{StringTable, Tables};
 use crate::ProfileRecord;
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
@@ -76,7 +76,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
             .get_mut(at)
             .and_then(|rp| rp.scope_profiles.first_mut())
         {
-            Converter::new(&*r.profile, &r.profile.string_table, &mut dict)
+            Converter::new(&*r.profile, r.profile.string_table.as_slice(), &mut dict)
                 .convert_into(&mut scope.profiles);
         }
     }
@@ -178,9 +178,9 @@ const UNSET: i32 = -1;
 /// string table is given apart from the profile so that the zero-copy view
 /// ([`crate::view`]) shares this code, and so the dictionary order; the
 /// functions and locations are read through [`Tables`].
-pub(crate) struct Converter<'a, S, T: ?Sized = pprof::Profile> {
+pub(crate) struct Converter<'a, S: ?Sized, T: ?Sized = pprof::Profile> {
     p: &'a T,
-    strs: &'a [S],
+    strs: &'a S,
     pub(crate) dict: &'a mut DictBuilder,
     strings: Vec<i32>,
     functions: Vec<i32>,
@@ -191,7 +191,8 @@ pub(crate) struct Converter<'a, S, T: ?Sized = pprof::Profile> {
     location_ids: Cow<'a, IdMap>,
     lines: Vec<otlp::Line>,
     /// Attribute index per distinct label (key, str, num, num_unit): most
-    /// profiles repeat a few labels on every sample.
+    /// profiles repeat a few labels on every sample. Filled by the general
+    /// path only ([`Converter::labels`]).
     labels: HashMap<[i64; 4], i32, BuildHasherDefault<IdentityHasher>>,
     /// The pprof lines of the location being converted.
     pprof_lines: Vec<pprof::Line>,
@@ -205,14 +206,14 @@ pub(crate) struct ProfileHead {
     pub(crate) sample_types: Vec<otlp::ValueType>,
 }
 
-impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
-    pub(crate) fn new(p: &'a T, strs: &'a [S], dict: &'a mut DictBuilder) -> Self {
+impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
+    pub(crate) fn new(p: &'a T, strs: &'a S, dict: &'a mut DictBuilder) -> Self {
         let mapping = &p.profile().mapping;
         Converter {
             p,
             strs,
             dict,
-            strings: vec![UNSET; strs.len()],
+            strings: vec![UNSET; strs.count()],
             functions: vec![UNSET; p.function_count()],
             mappings: vec![UNSET; mapping.len()],
             locations: vec![UNSET; p.location_count()],
@@ -225,15 +226,20 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
         }
     }
 
-    /// The pprof string at `idx`, or "" when out of range.
+    /// The bytes of the pprof string at `idx`, empty when out of range.
     #[inline]
-    fn s(&self, idx: i64) -> &'a str {
-        let strs: &'a [S] = self.strs;
+    fn s_bytes(&self, idx: i64) -> &'a [u8] {
+        let strs: &'a S = self.strs;
         usize::try_from(idx)
             .ok()
-            .and_then(|i| strs.get(i))
-            .map(AsRef::as_ref)
-            .unwrap_or("")
+            .and_then(|i| strs.bytes(i))
+            .unwrap_or(&[])
+    }
+
+    /// The pprof string at `idx`, or "" when out of range.
+    fn s(&self, idx: i64) -> &'a str {
+        // Checked when decoded: never "" for a string in range.
+        std::str::from_utf8(self.s_bytes(idx)).unwrap_or("")
     }
 
     #[inline]
@@ -247,7 +253,7 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
         match self.strings.get(slot) {
             Some(&s) if s != UNSET => s,
             _ => {
-                let s = self.dict.string(self.s(idx));
+                let s = self.dict.string_bytes(self.s_bytes(idx));
                 if let Some(c) = self.strings.get_mut(slot) {
                     *c = s;
                 }
@@ -410,17 +416,22 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
         attrs
     }
 
-    pub(crate) fn label(&mut self, l: &pprof::Label) -> i32 {
+    /// The label's attribute index, looked up in the per-profile cache
+    /// first (the general path's samples carry their labels decoded).
+    fn cached_label(&mut self, l: &pprof::Label) -> i32 {
         let k = [l.key, l.str, l.num, l.num_unit];
         if let Some(&i) = self.labels.get(&k) {
             return i;
         }
-        let i = self.intern_label(l);
+        let i = self.label(l);
         self.labels.insert(k, i);
         i
     }
 
-    fn intern_label(&mut self, l: &pprof::Label) -> i32 {
+    /// The label's attribute index, interned in the dictionary (which
+    /// dedups it): for callers that cache labels themselves (the writer,
+    /// by their encoded bytes), so the cache above stays unallocated.
+    pub(crate) fn label(&mut self, l: &pprof::Label) -> i32 {
         let key = self.string(l.key);
         if l.str != 0 {
             let v = self.s(l.str);
@@ -470,12 +481,12 @@ impl<'a, S: AsRef<str>, T: Tables> Converter<'a, S, T> {
     pub(crate) fn labels(&mut self, labels: &[pprof::Label], attrs: &mut Vec<i32>) {
         attrs.clear();
         for l in labels {
-            attrs.push(self.label(l));
+            attrs.push(self.cached_label(l));
         }
     }
 }
 
-impl<S: AsRef<str>> Converter<'_, S> {
+impl<S: StringTable + ?Sized> Converter<'_, S> {
     fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {
         let p = self.p;
         let head = self.head();

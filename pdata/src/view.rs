@@ -4,7 +4,8 @@
 //! labels) and one `String` per string; on big profiles that allocation is
 //! most of the decode time and several times the body's size in memory. The
 //! view instead keeps the strings as slices of the body and each sample as
-//! the byte range of its encoding, parsed again when it is read (packed
+//! the byte range of its encoding (a string as the offset of its length),
+//! parsed again when it is read (packed
 //! location ids are skipped by length when only values are needed). The
 //! functions and locations are kept as their byte ranges (and maps from
 //! their ids), decoded again when read (see [`crate::tables`]); the small tables (mappings,
@@ -21,17 +22,27 @@
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::ids::IdMap;
 use crate::pprof;
-use crate::tables::Tables;
-use crate::wire::Reader;
+use crate::tables::{StringTable, Tables};
+use crate::wire::{varint_len, Reader, Repeated};
 use crate::Error;
 use std::borrow::Cow;
+
+/// Bodies up to this size have every sample's location ids counted for
+/// [`PprofView::sample_ids_len`]; bigger ones one sample in
+/// [`ID_SAMPLE_STRIDE`] (the count would cost them a few percent of the
+/// conversion's time, and their estimate errs by far less).
+const SMALL_BODY: usize = 256 << 10;
+const ID_SAMPLE_STRIDE: usize = 16;
 
 /// A decoded, validated pprof profile whose samples and strings stay in the
 /// (decompressed) body they were read from.
 #[derive(Debug, Clone)]
 pub struct PprofView<'a> {
     header: pprof::Profile,
-    strings: Vec<&'a str>,
+    /// Per string: the offset of its length in `data` (checked UTF-8).
+    strings: Vec<u32>,
+    /// Bytes of the strings, in all.
+    string_bytes: usize,
     /// Byte ranges of the sample messages in `data`.
     samples: Vec<(u32, u32)>,
     /// Per function and location: the byte range of its message.
@@ -45,6 +56,11 @@ pub struct PprofView<'a> {
     location_refs: usize,
     /// Bytes of the sample messages, in all.
     sample_data: usize,
+    /// Bytes of the location ids near the start of the sample messages
+    /// (where encoders put them), in all.
+    sample_ids: usize,
+    /// Bytes of the id fields of the function and location messages.
+    table_ids: (usize, usize),
 }
 
 /// A table entry kept undecoded.
@@ -133,12 +149,20 @@ impl<'a> PprofView<'a> {
             });
         }
         let mut header = pprof::Profile::default();
-        let mut strings: Vec<&'a str> = Vec::new();
+        let mut strings: Vec<u32> = Vec::new();
+        let mut string_bytes = 0usize;
+        let mut first_string = None;
         let mut samples: Vec<(u32, u32)> = Vec::new();
         let mut functions: Vec<Entry> = Vec::new();
         let mut locations: Vec<Entry> = Vec::new();
         let (mut function_ids, mut location_ids) = (Vec::new(), Vec::new());
         let mut sample_data = 0usize;
+        let mut sample_ids = 0usize;
+        let stride = if data.len() <= SMALL_BODY {
+            1
+        } else {
+            ID_SAMPLE_STRIDE
+        };
         // A location's lines, checked and dropped.
         let mut lines: Vec<pprof::Line> = Vec::new();
         let mut r = Reader::new(data);
@@ -154,25 +178,37 @@ impl<'a> PprofView<'a> {
                     let start = end - body.len();
                     samples.push((start as u32, end as u32));
                     sample_data += body.len();
+                    // Every sample of a small body, one in
+                    // `ID_SAMPLE_STRIDE` of a big one (scaled up below).
+                    if samples.len() % stride == 1 % stride {
+                        sample_ids += location_ids_len(body);
+                    }
                     too_many("samples", samples.len(), limits.max_samples)?;
                 }
                 3 => header.mapping.push(mapping(r.message(wt)?)?),
                 4 => {
                     let body = r.message(wt)?;
-                    location_ids.push(location(body, &mut lines)?.id);
+                    let id = location(body, &mut lines)?.id;
+                    location_ids.push(id);
                     locations.push(entry(r.pos(), body.len()));
                     too_many("locations", locations.len(), limits.max_locations)?;
                 }
                 5 => {
                     let body = r.message(wt)?;
-                    function_ids.push(function(body)?.id);
+                    let id = function(body)?.id;
+                    function_ids.push(id);
                     functions.push(entry(r.pos(), body.len()));
                     too_many("functions", functions.len(), limits.max_functions)?;
                 }
                 6 => {
+                    let at = r.pos();
                     let s = std::str::from_utf8(r.message(wt)?)
                         .map_err(|_| Error::Malformed("a string is not valid UTF-8"))?;
-                    strings.push(s);
+                    if strings.is_empty() {
+                        first_string = Some(s);
+                    }
+                    strings.push(at as u32);
+                    string_bytes += s.len();
                     too_many("strings", strings.len(), limits.max_strings)?;
                 }
                 7 => header.drop_frames = r.scalar(wt)? as i64,
@@ -201,6 +237,7 @@ impl<'a> PprofView<'a> {
         let view = PprofView {
             header,
             strings,
+            string_bytes,
             samples,
             functions,
             locations,
@@ -209,10 +246,12 @@ impl<'a> PprofView<'a> {
             data,
             location_refs: 0,
             sample_data,
+            sample_ids: sample_ids * stride,
+            table_ids: (id_fields_len(&function_ids), id_fields_len(&location_ids)),
         };
         let checker = validate_tables(
             &view,
-            view.strings.first().copied(),
+            first_string,
             view.strings.len(),
             view.samples.len(),
             limits,
@@ -265,17 +304,29 @@ impl<'a> PprofView<'a> {
         &self.header
     }
 
-    pub fn strings(&self) -> &[&'a str] {
-        &self.strings
+    pub fn string_count(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Bytes of the strings, in all.
+    pub fn string_bytes_len(&self) -> usize {
+        self.string_bytes
+    }
+
+    /// The bytes of string `i`, if in range.
+    fn string_at(&self, i: usize) -> Option<&'a [u8]> {
+        let at = *self.strings.get(i)? as usize;
+        Reader::new(self.data.get(at..)?).bytes().ok()
     }
 
     /// The string at `idx`, or "" when out of range.
     pub fn str(&self, idx: i64) -> &'a str {
-        usize::try_from(idx)
+        let bytes = usize::try_from(idx)
             .ok()
-            .and_then(|i| self.strings.get(i))
-            .copied()
-            .unwrap_or("")
+            .and_then(|i| self.string_at(i))
+            .unwrap_or(&[]);
+        // Checked when decoded.
+        std::str::from_utf8(bytes).unwrap_or("")
     }
 
     pub fn sample_count(&self) -> usize {
@@ -288,15 +339,28 @@ impl<'a> PprofView<'a> {
     }
 
     /// Bytes of the function messages and of the location messages in the
-    /// body.
+    /// body, their id fields left out: about what their OTLP encodings
+    /// take (the same fields, no id).
     pub fn table_data_len(&self) -> (usize, usize) {
-        let len = |t: &[Entry]| t.iter().map(|e| (e.end - e.start) as usize).sum();
-        (len(&self.functions), len(&self.locations))
+        let len = |t: &[Entry]| t.iter().map(|e| (e.end - e.start) as usize).sum::<usize>();
+        let (f, l) = self.table_ids;
+        (
+            len(&self.functions).saturating_sub(f),
+            len(&self.locations).saturating_sub(l),
+        )
     }
 
     /// Bytes of the sample messages in the body, in all.
     pub fn sample_data_len(&self) -> usize {
         self.sample_data
+    }
+
+    /// Bytes of the location ids near the start of the sample messages
+    /// (where encoders put them), in all (estimated from a share of the
+    /// samples on big bodies): about what the samples' stacks take before
+    /// dedup.
+    pub fn sample_ids_len(&self) -> usize {
+        self.sample_ids
     }
 
     pub(crate) fn sample_bytes(&self, i: usize) -> &'a [u8] {
@@ -332,7 +396,9 @@ impl<'a> PprofView<'a> {
     /// The same profile as prost would decode it, samples and strings owned.
     pub fn to_profile(&self) -> pprof::Profile {
         let mut p = self.header.clone();
-        p.string_table = self.strings.iter().map(|s| s.to_string()).collect();
+        p.string_table = (0..self.strings.len())
+            .map(|i| self.str(i as i64).to_string())
+            .collect();
         // Validated at decode: reading cannot fail here.
         p.function = (0..self.functions.len())
             .filter_map(|i| Tables::function(self, i))
@@ -358,6 +424,15 @@ impl<'a> PprofView<'a> {
             }
         }
         p
+    }
+}
+
+impl StringTable for PprofView<'_> {
+    fn count(&self) -> usize {
+        self.strings.len()
+    }
+    fn bytes(&self, i: usize) -> Option<&[u8]> {
+        self.string_at(i)
     }
 }
 
@@ -466,6 +541,43 @@ fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, E
         }
     }
     Ok(l)
+}
+
+/// Bytes of the location ids (packed or not) among the first four fields
+/// of the sample message `body` (Go's runtime writes the values first,
+/// packed or not, its `profile` package the ids). Only sizes buffers: the
+/// sample is read and checked later.
+fn location_ids_len(body: &[u8]) -> usize {
+    let mut r = Reader::new(body);
+    let mut len = 0;
+    for _ in 0..4 {
+        if r.is_empty() {
+            break;
+        }
+        let Ok((field, wt)) = r.key() else { break };
+        if field != 1 {
+            if r.skip(wt).is_err() {
+                break;
+            }
+            continue;
+        }
+        match r.repeated_raw(wt) {
+            // All of them, usually.
+            Ok(Repeated::Packed(b)) => return len + b.len(),
+            Ok(Repeated::One(id)) => len += varint_len(id),
+            Err(_) => break,
+        }
+    }
+    len
+}
+
+/// Bytes of the id fields (key and varint) of messages with these ids (an
+/// id of 0 is not written).
+fn id_fields_len(ids: &[u64]) -> usize {
+    ids.iter()
+        .filter(|&&id| id != 0)
+        .map(|&id| 1 + varint_len(id))
+        .sum()
 }
 
 /// An entry for the message of `len` bytes that ends at `end`.
