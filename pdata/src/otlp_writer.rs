@@ -142,7 +142,7 @@ impl OtlpWriter {
             to_otlp::add_capacity(&mut cap, p);
             DictBuilder::new(cap)
         });
-        let mut c = Converter::new(p, &p.string_table, dict);
+        let mut c = Converter::new(p, p.string_table.as_slice(), dict);
         let head = c.head();
         let types = head.sample_types.len();
         let mut out = Converted {
