@@ -1,6 +1,8 @@
 //! `IdMap`: pprof id → table position, for the id-keyed tables of a pprof
-//! profile (locations, functions, mappings). Ids are usually dense (1..=n),
-//! so the common case is a plain vector; sparse ids fall back to a hash map.
+//! profile (locations, functions, mappings). Ids are usually 1..=n in table
+//! order (Go, the `pprof` crate): then the position is the id minus one, and
+//! nothing is stored. Other dense ids get a plain vector; sparse ids fall
+//! back to a hash map.
 
 use std::collections::HashMap;
 
@@ -8,6 +10,8 @@ use std::collections::HashMap;
 /// defined twice the later definition wins (as Go's `profile.Parse` does).
 #[derive(Debug, Clone)]
 pub(crate) enum IdMap {
+    /// Ids 1..=n, in table order: position = id - 1.
+    Sequential(usize),
     /// `table[id]` = position + 1; 0 = undefined.
     Dense(Vec<u32>),
     Sparse(HashMap<u64, u32>),
@@ -17,6 +21,9 @@ impl IdMap {
     /// Builds the map from ids in table order.
     pub(crate) fn build(ids: impl ExactSizeIterator<Item = u64> + Clone) -> Self {
         let n = ids.len();
+        if ids.clone().zip(1u64..).all(|(id, want)| id == want) {
+            return IdMap::Sequential(n);
+        }
         let max = ids.clone().max().unwrap_or(0);
         // Positions are stored as u32; tables beyond that are refused by the
         // decode limits long before this point, so saturate defensively.
@@ -38,6 +45,7 @@ impl IdMap {
     /// Ids below this bound are kept in a vector (0 for a hash map).
     pub(crate) fn dense_bound(&self) -> usize {
         match self {
+            IdMap::Sequential(n) => n + 1,
             IdMap::Dense(t) => t.len(),
             IdMap::Sparse(_) => 0,
         }
@@ -47,6 +55,10 @@ impl IdMap {
     #[inline]
     pub(crate) fn get(&self, id: u64) -> Option<usize> {
         match self {
+            IdMap::Sequential(n) => {
+                let pos = usize::try_from(id).ok()?.checked_sub(1)?;
+                (pos < *n).then_some(pos)
+            }
             IdMap::Dense(t) => match usize::try_from(id).ok().and_then(|i| t.get(i)) {
                 Some(&p) if p != 0 => Some(p as usize - 1),
                 _ => None,
@@ -61,7 +73,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dense_sparse_and_duplicates() {
+    fn sequential_dense_sparse_and_duplicates() {
+        let q = IdMap::build([1u64, 2, 3].into_iter());
+        assert!(matches!(q, IdMap::Sequential(3)));
+        assert_eq!(q.dense_bound(), 4);
+        assert_eq!((q.get(1), q.get(3)), (Some(0), Some(2)));
+        assert_eq!((q.get(0), q.get(4), q.get(u64::MAX)), (None, None, None));
+        assert!(matches!(IdMap::build([].into_iter()), IdMap::Sequential(0)));
+        assert!(matches!(IdMap::build([2u64, 1].into_iter()), IdMap::Dense(_)));
         let d = IdMap::build([1u64, 2, 3, 2].into_iter());
         assert!(matches!(d, IdMap::Dense(_)));
         assert_eq!(d.get(1), Some(0));
