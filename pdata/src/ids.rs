@@ -80,7 +80,10 @@ mod tests {
         assert_eq!((q.get(1), q.get(3)), (Some(0), Some(2)));
         assert_eq!((q.get(0), q.get(4), q.get(u64::MAX)), (None, None, None));
         assert!(matches!(IdMap::build([].into_iter()), IdMap::Sequential(0)));
-        assert!(matches!(IdMap::build([2u64, 1].into_iter()), IdMap::Dense(_)));
+        assert!(matches!(
+            IdMap::build([2u64, 1].into_iter()),
+            IdMap::Dense(_)
+        ));
         let d = IdMap::build([1u64, 2, 3, 2].into_iter());
         assert!(matches!(d, IdMap::Dense(_)));
         assert_eq!(d.get(1), Some(0));

@@ -1,64 +1,91 @@
 //! The writer's per-profile cache of attribute indexes by encoded pprof
 //! label. A profile repeats a few labels on every sample, and nearly every
-//! encoded label is under 16 bytes: those are packed into a two-word key,
-//! so a lookup is one multiply and one compare instead of hashing the slice
-//! twice (its length, then its bytes) and a `memcmp` call. Longer labels
-//! are keyed by their bytes.
+//! encoded label is under 8 bytes (a key and a value string index, or a
+//! key and a number): those are packed into one word, labels under 16
+//! bytes into two, so a lookup is one multiply and one compare instead of
+//! hashing the slice twice (its length, then its bytes) and a `memcmp`
+//! call, and an entry takes 16 bytes (24 for two words). Longer labels are
+//! keyed by their bytes.
 
 use crate::hash::IdentityHasher;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-/// An encoded label of at most [`SHORT`] bytes, its length in the top
-/// byte. Two words, not a `u128`: eight-byte alignment keeps a map entry
-/// (with its index) at 24 bytes.
+/// An encoded label of at most [`TINY`] bytes, little-endian, its length
+/// in the top byte: a map entry (with its index) takes 16 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TinyKey(u64);
+
+/// An encoded label of [`TINY`]` + 1` to [`SHORT`] bytes: the first eight,
+/// then the rest with the length in the top byte (24 bytes an entry).
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct ShortKey(u64, u64);
 
+/// The longest label packed into a [`TinyKey`].
+const TINY: usize = 7;
 /// The longest label packed into a [`ShortKey`].
 const SHORT: usize = 15;
 
-impl ShortKey {
-    /// Packs `bytes` by overlapping loads (no variable-length copy): with
-    /// the length known, the loaded words determine every byte.
+enum Key<'b> {
+    Tiny(TinyKey),
+    Short(ShortKey),
+    Long(&'b [u8]),
+}
+
+/// Packs `bytes` by overlapping loads (no variable-length copy): the
+/// overlapping bytes are equal, so OR-ing the loads at their offsets gives
+/// the bytes themselves.
+#[inline]
+fn key(bytes: &[u8]) -> Key<'_> {
+    let n = bytes.len();
+    let word = |at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        if let Some(b) = bytes.get(at..at + 8) {
+            w.copy_from_slice(b);
+        }
+        u64::from_le_bytes(w)
+    };
+    let half = |at: usize| -> u64 {
+        let mut w = [0u8; 4];
+        if let Some(b) = bytes.get(at..at + 4) {
+            w.copy_from_slice(b);
+        }
+        u64::from(u32::from_le_bytes(w))
+    };
+    let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
+    let packed = match n {
+        0 => 0,
+        1..=3 => byte(0) | byte(n / 2) << (8 * (n / 2)) | byte(n - 1) << (8 * (n - 1)),
+        4..=TINY => half(0) | half(n - 4) << (8 * (n - 4)),
+        8..=SHORT => {
+            let rest = word(n - 8) >> ((16 - n) * 8);
+            return Key::Short(ShortKey(word(0), rest | (n as u64) << 56));
+        }
+        _ => return Key::Long(bytes),
+    };
+    Key::Tiny(TinyKey(packed | (n as u64) << 56))
+}
+
+/// A folded multiply: every input bit reaches the high bits the map uses
+/// as tags and the low bits it uses as the bucket.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let m =
+        u128::from(a ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(u128::from(b ^ 0xd6e8_feb8_6659_fd93));
+    m as u64 ^ (m >> 64) as u64
+}
+
+impl Hash for TinyKey {
     #[inline]
-    fn new(bytes: &[u8]) -> Option<Self> {
-        let n = bytes.len();
-        let word = |at: usize| -> u64 {
-            let mut w = [0u8; 8];
-            if let Some(b) = bytes.get(at..at + 8) {
-                w.copy_from_slice(b);
-            }
-            u64::from_le_bytes(w)
-        };
-        let half = |at: usize| -> u64 {
-            let mut w = [0u8; 4];
-            if let Some(b) = bytes.get(at..at + 4) {
-                w.copy_from_slice(b);
-            }
-            u64::from(u32::from_le_bytes(w))
-        };
-        let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
-        let (lo, rest) = match n {
-            0 => (0, 0),
-            1..=3 => (byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16, 0),
-            4..=7 => (half(0) | half(n - 4) << 32, 0),
-            8..=SHORT => (word(0), word(n - 8) >> ((16 - n) * 8)),
-            _ => return None,
-        };
-        Some(ShortKey(lo, rest | (n as u64) << 56))
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(fold(self.0, 0));
     }
 }
 
 impl Hash for ShortKey {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // A folded multiply: every input bit reaches the high bits the map
-        // uses as tags and the low bits it uses as the bucket.
-        let ShortKey(lo, hi) = *self;
-        let m = u128::from(lo ^ 0x9e37_79b9_7f4a_7c15)
-            .wrapping_mul(u128::from(hi ^ 0xd6e8_feb8_6659_fd93));
-        state.write_u64(m as u64 ^ (m >> 64) as u64);
+        state.write_u64(fold(self.0, self.1));
     }
 }
 
@@ -67,6 +94,7 @@ type Fast<K> = HashMap<K, i32, BuildHasherDefault<IdentityHasher>>;
 /// Attribute index per encoded label, for one profile.
 #[derive(Default)]
 pub(crate) struct LabelCache<'a> {
+    tiny: Fast<TinyKey>,
     short: Fast<ShortKey>,
     long: Fast<&'a [u8]>,
 }
@@ -74,16 +102,19 @@ pub(crate) struct LabelCache<'a> {
 impl<'a> LabelCache<'a> {
     #[inline]
     pub(crate) fn get(&self, bytes: &[u8]) -> Option<i32> {
-        match ShortKey::new(bytes) {
-            Some(k) => self.short.get(&k).copied(),
-            None => self.long.get(bytes).copied(),
+        match key(bytes) {
+            Key::Tiny(k) => self.tiny.get(&k),
+            Key::Short(k) => self.short.get(&k),
+            Key::Long(b) => self.long.get(b),
         }
+        .copied()
     }
 
     pub(crate) fn insert(&mut self, bytes: &'a [u8], attr: i32) {
-        match ShortKey::new(bytes) {
-            Some(k) => self.short.insert(k, attr),
-            None => self.long.insert(bytes, attr),
+        match key(bytes) {
+            Key::Tiny(k) => self.tiny.insert(k, attr),
+            Key::Short(k) => self.short.insert(k, attr),
+            Key::Long(b) => self.long.insert(b, attr),
         };
     }
 }
@@ -115,7 +146,11 @@ mod tests {
     fn short_keys_are_injective() {
         let mut seen = std::collections::HashMap::new();
         let mut add = |b: Vec<u8>| {
-            let k = ShortKey::new(&b).map(|k| (k.0, k.1));
+            let k = match key(&b) {
+                Key::Tiny(k) => Some((k.0, 0)),
+                Key::Short(k) => Some((k.0, k.1)),
+                Key::Long(_) => None,
+            };
             if let Some(old) = seen.insert(k, b.clone()) {
                 assert_eq!(old, b, "same key");
             }
