@@ -208,6 +208,18 @@ pub(crate) struct ProfileHead {
 
 impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
     pub(crate) fn new(p: &'a T, strs: &'a S, dict: &'a mut DictBuilder) -> Self {
+        Self::with_location_cache(p, strs, dict, true)
+    }
+
+    /// [`new`](Self::new), but without a cache of the locations' indexes
+    /// when `cache` is false, for a caller that keeps them itself (then
+    /// each call of [`location`](Self::location) interns the location).
+    pub(crate) fn with_location_cache(
+        p: &'a T,
+        strs: &'a S,
+        dict: &'a mut DictBuilder,
+        cache: bool,
+    ) -> Self {
         let mapping = &p.profile().mapping;
         Converter {
             p,
@@ -216,7 +228,11 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
             strings: vec![UNSET; strs.count()],
             functions: vec![UNSET; p.function_count()],
             mappings: vec![UNSET; mapping.len()],
-            locations: vec![UNSET; p.location_count()],
+            locations: if cache {
+                vec![UNSET; p.location_count()]
+            } else {
+                Vec::new()
+            },
             function_ids: p.function_ids(),
             mapping_ids: IdMap::build(mapping.iter().map(|m| m.id)),
             location_ids: p.location_ids(),
@@ -330,11 +346,6 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
             *c = i;
         }
         i
-    }
-
-    /// Location ids below this bound are dense: worth a table slot each.
-    pub(crate) fn location_id_bound(&self) -> usize {
-        self.location_ids.dense_bound()
     }
 
     /// The dictionary index of the location with pprof id `id`, or None when
