@@ -16,6 +16,7 @@ pub mod from_otlp;
 mod gunzip;
 mod hash;
 mod ids;
+mod index_cache;
 mod label_cache;
 pub mod labels;
 mod location_codes;
