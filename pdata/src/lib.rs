@@ -20,6 +20,7 @@ mod index_cache;
 mod label_cache;
 pub mod labels;
 mod location_codes;
+mod offsets;
 pub mod otlp_json;
 pub mod otlp_writer;
 pub mod pprof;

@@ -4,8 +4,8 @@
 //! labels) and one `String` per string; on big profiles that allocation is
 //! most of the decode time and several times the body's size in memory. The
 //! view instead keeps each string, sample, function and location as the
-//! offset in the body of its length varint (4 bytes; the message follows
-//! the length), parsed again when it is read (packed location ids are
+//! offset in the body of its length varint (2 or 4 bytes, see
+//! [`crate::offsets`]; the message follows the length), parsed again when it is read (packed location ids are
 //! skipped by length when only values are needed); functions and
 //! locations also have maps from their ids, and are decoded again when
 //! read (see [`crate::tables`]). The small tables (mappings,
@@ -21,6 +21,7 @@
 
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::ids::IdMap;
+use crate::offsets::Offsets;
 use crate::pprof;
 use crate::tables::{StringTable, Tables};
 use crate::wire::{varint_len, Reader, Repeated};
@@ -40,14 +41,14 @@ const ID_SAMPLE_STRIDE: usize = 16;
 pub struct PprofView<'a> {
     header: pprof::Profile,
     /// Per string: the offset of its length in `data` (checked UTF-8).
-    strings: Vec<u32>,
+    strings: Offsets,
     /// Bytes of the strings, in all.
     string_bytes: usize,
     /// Per sample, function and location: the offset of its message's
     /// length in `data` (see [`len_prefixed`]).
-    samples: Vec<u32>,
-    functions: Vec<u32>,
-    locations: Vec<u32>,
+    samples: Offsets,
+    functions: Offsets,
+    locations: Offsets,
     /// Their ids -> positions.
     function_ids: IdMap,
     location_ids: IdMap,
@@ -143,12 +144,12 @@ impl<'a> PprofView<'a> {
             });
         }
         let mut header = pprof::Profile::default();
-        let mut strings: Vec<u32> = Vec::new();
+        let mut strings = Offsets::new(data.len());
         let mut string_bytes = 0usize;
         let mut first_string = None;
-        let mut samples: Vec<u32> = Vec::new();
-        let mut functions: Vec<u32> = Vec::new();
-        let mut locations: Vec<u32> = Vec::new();
+        let mut samples = Offsets::new(data.len());
+        let mut functions = Offsets::new(data.len());
+        let mut locations = Offsets::new(data.len());
         let (mut function_bytes, mut location_bytes) = (0usize, 0usize);
         let (mut function_ids, mut location_ids) = (Vec::new(), Vec::new());
         let mut sample_data = 0usize;
@@ -170,7 +171,7 @@ impl<'a> PprofView<'a> {
                 2 => {
                     let at = r.pos();
                     let body = r.message(wt)?;
-                    samples.push(at as u32);
+                    samples.push(at);
                     sample_data += body.len();
                     // Every sample of a small body, one in
                     // `ID_SAMPLE_STRIDE` of a big one (scaled up below).
@@ -185,7 +186,7 @@ impl<'a> PprofView<'a> {
                     let body = r.message(wt)?;
                     let id = location(body, &mut lines)?.id;
                     location_ids.push(id);
-                    locations.push(at as u32);
+                    locations.push(at);
                     location_bytes += body.len();
                     too_many("locations", locations.len(), limits.max_locations)?;
                 }
@@ -194,7 +195,7 @@ impl<'a> PprofView<'a> {
                     let body = r.message(wt)?;
                     let id = function(body)?.id;
                     function_ids.push(id);
-                    functions.push(at as u32);
+                    functions.push(at);
                     function_bytes += body.len();
                     too_many("functions", functions.len(), limits.max_functions)?;
                 }
@@ -205,7 +206,7 @@ impl<'a> PprofView<'a> {
                     if strings.is_empty() {
                         first_string = Some(s);
                     }
-                    strings.push(at as u32);
+                    strings.push(at);
                     string_bytes += s.len();
                     too_many("strings", strings.len(), limits.max_strings)?;
                 }
@@ -316,7 +317,7 @@ impl<'a> PprofView<'a> {
 
     /// The bytes of string `i`, if in range.
     fn string_at(&self, i: usize) -> Option<&'a [u8]> {
-        len_prefixed(self.data, *self.strings.get(i)?)
+        len_prefixed(self.data, self.strings.get(i)?)
     }
 
     /// The string at `idx`, or "" when out of range.
@@ -362,7 +363,7 @@ impl<'a> PprofView<'a> {
     pub(crate) fn sample_bytes(&self, i: usize) -> &'a [u8] {
         self.samples
             .get(i)
-            .and_then(|&at| len_prefixed(self.data, at))
+            .and_then(|at| len_prefixed(self.data, at))
             .unwrap_or(&[])
     }
 
@@ -433,8 +434,8 @@ impl StringTable for PprofView<'_> {
 }
 
 impl PprofView<'_> {
-    fn entry_bytes(&self, at: Option<&u32>) -> Option<&[u8]> {
-        len_prefixed(self.data, *at?)
+    fn entry_bytes(&self, at: Option<u32>) -> Option<&[u8]> {
+        len_prefixed(self.data, at?)
     }
 }
 
