@@ -221,6 +221,11 @@ impl DictBuilder {
         self.mappings.intern_owned(h, m)
     }
 
+    /// The number of locations interned so far.
+    pub(crate) fn location_count(&self) -> usize {
+        self.locations.len()
+    }
+
     pub(crate) fn location(
         &mut self,
         mapping: i32,

@@ -22,6 +22,14 @@ impl LocationCodes {
         LocationCodes { codes: Vec::new() }
     }
 
+    /// Whether every location of a profile gets a code once seen, so that
+    /// the caller need not cache their indexes too: its ids all below
+    /// `bound` (the table's, see [`reset`](Self::reset)), and every index
+    /// below `max_index` small enough for a code.
+    pub(crate) fn keeps_all(bound: usize, max_index: usize) -> bool {
+        bound > 0 && (max_index as u64) < CODE_LIMIT
+    }
+
     /// Forgets every code; ids below `bound` get a table slot (larger ids
     /// are interned on every use).
     pub(crate) fn reset(&mut self, bound: usize) {

@@ -189,7 +189,12 @@ impl OtlpWriter {
             add_capacity(&mut cap, view);
             DictBuilder::new(cap)
         });
-        let mut c = Converter::new(view, view, dict);
+        // The codes keep every location's index once seen (ids dense,
+        // indexes small): the Converter then needs no cache of them.
+        let bound = view.location_ids().dense_bound();
+        let max_index = dict.location_count() + view.location_count();
+        let cache = !LocationCodes::keeps_all(bound, max_index);
+        let mut c = Converter::with_location_cache(view, view, dict, cache);
         let head = c.head();
         let n = view.sample_count();
         let types = head.sample_types.len();
@@ -200,7 +205,7 @@ impl OtlpWriter {
             samples: SampleColumns::new(n, types),
         };
         let (batch, codes) = (&mut self.batch, &mut self.codes);
-        codes.reset(c.location_id_bound());
+        codes.reset(bound);
         let src = SampleSource {
             view,
             checker,

@@ -22,6 +22,7 @@
 use crate::dict::{AttrValue, Capacity, DictBuilder};
 use crate::hash::IdentityHasher;
 use crate::ids::IdMap;
+use crate::index_cache::IndexCache;
 use crate::labels::{Labels, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
@@ -182,10 +183,10 @@ pub(crate) struct Converter<'a, S: ?Sized, T: ?Sized = pprof::Profile> {
     p: &'a T,
     strs: &'a S,
     pub(crate) dict: &'a mut DictBuilder,
-    strings: Vec<i32>,
-    functions: Vec<i32>,
+    strings: IndexCache,
+    functions: IndexCache,
     mappings: Vec<i32>,
-    locations: Vec<i32>,
+    locations: IndexCache,
     function_ids: Cow<'a, IdMap>,
     mapping_ids: IdMap,
     location_ids: Cow<'a, IdMap>,
@@ -208,15 +209,27 @@ pub(crate) struct ProfileHead {
 
 impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
     pub(crate) fn new(p: &'a T, strs: &'a S, dict: &'a mut DictBuilder) -> Self {
+        Self::with_location_cache(p, strs, dict, true)
+    }
+
+    /// [`new`](Self::new), but without a cache of the locations' indexes
+    /// when `cache` is false, for a caller that keeps them itself (then
+    /// each call of [`location`](Self::location) interns the location).
+    pub(crate) fn with_location_cache(
+        p: &'a T,
+        strs: &'a S,
+        dict: &'a mut DictBuilder,
+        cache: bool,
+    ) -> Self {
         let mapping = &p.profile().mapping;
         Converter {
             p,
             strs,
             dict,
-            strings: vec![UNSET; strs.count()],
-            functions: vec![UNSET; p.function_count()],
+            strings: IndexCache::new(strs.count()),
+            functions: IndexCache::new(p.function_count()),
             mappings: vec![UNSET; mapping.len()],
-            locations: vec![UNSET; p.location_count()],
+            locations: IndexCache::new(if cache { p.location_count() } else { 0 }),
             function_ids: p.function_ids(),
             mapping_ids: IdMap::build(mapping.iter().map(|m| m.id)),
             location_ids: p.location_ids(),
@@ -251,12 +264,10 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
             return 0;
         };
         match self.strings.get(slot) {
-            Some(&s) if s != UNSET => s,
-            _ => {
+            Some(s) => s,
+            None => {
                 let s = self.dict.string_bytes(self.s_bytes(idx));
-                if let Some(c) = self.strings.get_mut(slot) {
-                    *c = s;
-                }
+                self.strings.set(slot, s);
                 s
             }
         }
@@ -273,7 +284,7 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
         let Some(pos) = self.function_ids.get(id) else {
             return 0;
         };
-        if let Some(&f) = self.functions.get(pos).filter(|&&f| f != UNSET) {
+        if let Some(f) = self.functions.get(pos) {
             return f;
         }
         let Some(f) = self.p.function(pos) else {
@@ -286,9 +297,7 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
             start_line: f.start_line,
         };
         let i = self.dict.function(f);
-        if let Some(c) = self.functions.get_mut(pos) {
-            *c = i;
-        }
+        self.functions.set(pos, i);
         i
     }
 
@@ -332,17 +341,12 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
         i
     }
 
-    /// Location ids below this bound are dense: worth a table slot each.
-    pub(crate) fn location_id_bound(&self) -> usize {
-        self.location_ids.dense_bound()
-    }
-
     /// The dictionary index of the location with pprof id `id`, or None when
     /// no such location exists.
     #[inline]
     pub(crate) fn location(&mut self, id: u64) -> Option<i32> {
         let pos = self.location_ids.get(id)?;
-        if let Some(&l) = self.locations.get(pos).filter(|&&l| l != UNSET) {
+        if let Some(l) = self.locations.get(pos) {
             return Some(l);
         }
         let p = self.p;
@@ -378,9 +382,7 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
         let i = self.dict.location(mapping, l.address, &lines, attrs);
         self.lines = lines;
         self.pprof_lines = plines;
-        if let Some(c) = self.locations.get_mut(pos) {
-            *c = i;
-        }
+        self.locations.set(pos, i);
         Some(i)
     }
 

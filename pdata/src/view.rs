@@ -3,12 +3,12 @@
 //! prost's decoder allocates three vectors per sample (location ids, values,
 //! labels) and one `String` per string; on big profiles that allocation is
 //! most of the decode time and several times the body's size in memory. The
-//! view instead keeps the strings as slices of the body and each sample as
-//! the byte range of its encoding (a string as the offset of its length),
-//! parsed again when it is read (packed
-//! location ids are skipped by length when only values are needed). The
-//! functions and locations are kept as their byte ranges (and maps from
-//! their ids), decoded again when read (see [`crate::tables`]); the small tables (mappings,
+//! view instead keeps each string, sample, function and location as the
+//! offset in the body of its length varint (2 or 4 bytes, see
+//! [`crate::offsets`]; the message follows the length), parsed again when it is read (packed location ids are
+//! skipped by length when only values are needed); functions and
+//! locations also have maps from their ids, and are decoded again when
+//! read (see [`crate::tables`]). The small tables (mappings,
 //! sample types) and scalars are decoded into an ordinary
 //! [`pprof::Profile`] header whose `sample`, `string_table`, `function` and
 //! `location` stay empty.
@@ -21,6 +21,7 @@
 
 use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
 use crate::ids::IdMap;
+use crate::offsets::Offsets;
 use crate::pprof;
 use crate::tables::{StringTable, Tables};
 use crate::wire::{varint_len, Reader, Repeated};
@@ -40,14 +41,14 @@ const ID_SAMPLE_STRIDE: usize = 16;
 pub struct PprofView<'a> {
     header: pprof::Profile,
     /// Per string: the offset of its length in `data` (checked UTF-8).
-    strings: Vec<u32>,
+    strings: Offsets,
     /// Bytes of the strings, in all.
     string_bytes: usize,
-    /// Byte ranges of the sample messages in `data`.
-    samples: Vec<(u32, u32)>,
-    /// Per function and location: the byte range of its message.
-    functions: Vec<Entry>,
-    locations: Vec<Entry>,
+    /// Per sample, function and location: the offset of its message's
+    /// length in `data` (see [`len_prefixed`]).
+    samples: Offsets,
+    functions: Offsets,
+    locations: Offsets,
     /// Their ids -> positions.
     function_ids: IdMap,
     location_ids: IdMap,
@@ -59,15 +60,9 @@ pub struct PprofView<'a> {
     /// Bytes of the location ids near the start of the sample messages
     /// (where encoders put them), in all.
     sample_ids: usize,
-    /// Bytes of the id fields of the function and location messages.
-    table_ids: (usize, usize),
-}
-
-/// A table entry kept undecoded.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    start: u32,
-    end: u32,
+    /// Bytes of the function messages and of the location messages, their
+    /// id fields left out.
+    table_data: (usize, usize),
 }
 
 /// One sample, read into reusable buffers.
@@ -149,12 +144,13 @@ impl<'a> PprofView<'a> {
             });
         }
         let mut header = pprof::Profile::default();
-        let mut strings: Vec<u32> = Vec::new();
+        let mut strings = Offsets::new(data.len());
         let mut string_bytes = 0usize;
         let mut first_string = None;
-        let mut samples: Vec<(u32, u32)> = Vec::new();
-        let mut functions: Vec<Entry> = Vec::new();
-        let mut locations: Vec<Entry> = Vec::new();
+        let mut samples = Offsets::new(data.len());
+        let mut functions = Offsets::new(data.len());
+        let mut locations = Offsets::new(data.len());
+        let (mut function_bytes, mut location_bytes) = (0usize, 0usize);
         let (mut function_ids, mut location_ids) = (Vec::new(), Vec::new());
         let mut sample_data = 0usize;
         let mut sample_ids = 0usize;
@@ -173,10 +169,9 @@ impl<'a> PprofView<'a> {
                     .sample_type
                     .push(value_type(r.message(wt)?, pprof::ValueType::default())?),
                 2 => {
+                    let at = r.pos();
                     let body = r.message(wt)?;
-                    let end = r.pos();
-                    let start = end - body.len();
-                    samples.push((start as u32, end as u32));
+                    samples.push(at);
                     sample_data += body.len();
                     // Every sample of a small body, one in
                     // `ID_SAMPLE_STRIDE` of a big one (scaled up below).
@@ -187,17 +182,21 @@ impl<'a> PprofView<'a> {
                 }
                 3 => header.mapping.push(mapping(r.message(wt)?)?),
                 4 => {
+                    let at = r.pos();
                     let body = r.message(wt)?;
                     let id = location(body, &mut lines)?.id;
                     location_ids.push(id);
-                    locations.push(entry(r.pos(), body.len()));
+                    locations.push(at);
+                    location_bytes += body.len();
                     too_many("locations", locations.len(), limits.max_locations)?;
                 }
                 5 => {
+                    let at = r.pos();
                     let body = r.message(wt)?;
                     let id = function(body)?.id;
                     function_ids.push(id);
-                    functions.push(entry(r.pos(), body.len()));
+                    functions.push(at);
+                    function_bytes += body.len();
                     too_many("functions", functions.len(), limits.max_functions)?;
                 }
                 6 => {
@@ -207,7 +206,7 @@ impl<'a> PprofView<'a> {
                     if strings.is_empty() {
                         first_string = Some(s);
                     }
-                    strings.push(at as u32);
+                    strings.push(at);
                     string_bytes += s.len();
                     too_many("strings", strings.len(), limits.max_strings)?;
                 }
@@ -247,7 +246,10 @@ impl<'a> PprofView<'a> {
             location_refs: 0,
             sample_data,
             sample_ids: sample_ids * stride,
-            table_ids: (id_fields_len(&function_ids), id_fields_len(&location_ids)),
+            table_data: (
+                function_bytes.saturating_sub(id_fields_len(&function_ids)),
+                location_bytes.saturating_sub(id_fields_len(&location_ids)),
+            ),
         };
         let checker = validate_tables(
             &view,
@@ -315,8 +317,7 @@ impl<'a> PprofView<'a> {
 
     /// The bytes of string `i`, if in range.
     fn string_at(&self, i: usize) -> Option<&'a [u8]> {
-        let at = *self.strings.get(i)? as usize;
-        Reader::new(self.data.get(at..)?).bytes().ok()
+        len_prefixed(self.data, self.strings.get(i)?)
     }
 
     /// The string at `idx`, or "" when out of range.
@@ -342,12 +343,7 @@ impl<'a> PprofView<'a> {
     /// body, their id fields left out: about what their OTLP encodings
     /// take (the same fields, no id).
     pub fn table_data_len(&self) -> (usize, usize) {
-        let len = |t: &[Entry]| t.iter().map(|e| (e.end - e.start) as usize).sum::<usize>();
-        let (f, l) = self.table_ids;
-        (
-            len(&self.functions).saturating_sub(f),
-            len(&self.locations).saturating_sub(l),
-        )
+        self.table_data
     }
 
     /// Bytes of the sample messages in the body, in all.
@@ -363,10 +359,11 @@ impl<'a> PprofView<'a> {
         self.sample_ids
     }
 
+    #[inline]
     pub(crate) fn sample_bytes(&self, i: usize) -> &'a [u8] {
         self.samples
             .get(i)
-            .and_then(|&(s, e)| self.data.get(s as usize..e as usize))
+            .and_then(|at| len_prefixed(self.data, at))
             .unwrap_or(&[])
     }
 
@@ -437,8 +434,8 @@ impl StringTable for PprofView<'_> {
 }
 
 impl PprofView<'_> {
-    fn entry_bytes(&self, e: Option<&Entry>) -> Option<&[u8]> {
-        e.and_then(|e| self.data.get(e.start as usize..e.end as usize))
+    fn entry_bytes(&self, at: Option<u32>) -> Option<&[u8]> {
+        len_prefixed(self.data, at?)
     }
 }
 
@@ -580,12 +577,18 @@ fn id_fields_len(ids: &[u64]) -> usize {
         .sum()
 }
 
-/// An entry for the message of `len` bytes that ends at `end`.
-fn entry(end: usize, len: usize) -> Entry {
-    Entry {
-        start: (end - len) as u32,
-        end: end as u32,
-    }
+/// The length-delimited bytes whose length varint is at `at` in `data`
+/// (None when they do not fit: never for an offset the view kept). Lengths
+/// below 2^14 (two bytes) are read inline.
+#[inline(always)]
+fn len_prefixed(data: &[u8], at: u32) -> Option<&[u8]> {
+    let at = at as usize;
+    let (len, start) = match data.get(at..at + 2) {
+        Some(&[b0, _]) if b0 < 0x80 => (usize::from(b0), at + 1),
+        Some(&[b0, b1]) if b1 < 0x80 => (usize::from(b0 & 0x7f) | usize::from(b1) << 7, at + 2),
+        _ => return Reader::new(data.get(at..)?).bytes().ok(),
+    };
+    data.get(start..start.checked_add(len)?)
 }
 
 fn line(b: &[u8]) -> Result<pprof::Line, Error> {
