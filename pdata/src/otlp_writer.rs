@@ -257,7 +257,8 @@ impl OtlpWriter {
         dict.seal();
         let groups = resource_groups(&self.records);
         let plan = plan(&self.records, &groups, &dict);
-        sink.reserve(plan.total);
+        let dict_field = len_field_size(dict.encoded_len());
+        sink.reserve(plan.total - dict_field, plan.total);
         let mut profile_lens = plan.profile_lens.iter();
         for ((labels, members), (rp_len, sp_len)) in groups.iter().zip(&plan.group_lens) {
             let rp = resource_profiles(labels);
@@ -285,6 +286,9 @@ impl OtlpWriter {
             sink.spill()?;
         }
         drop(self.records);
+        // The profiles go out before the dictionary's buffer is sized.
+        sink.finish()?;
+        sink.reserve(dict_field, dict_field);
         let buf = sink.buf();
         put_key(buf, 2, LEN);
         put_varint(buf, dict.encoded_len() as u64);
@@ -493,6 +497,14 @@ mod tests {
         let got = views_to_otlp_bytes(&records);
         assert_eq!(got.len(), want.len());
         assert!(got == want, "bytes differ");
+        // Streamed through chunks (the dictionary's part after a flush).
+        let mut w = OtlpWriter::for_views(records.iter().map(|r| r.view));
+        for r in &records {
+            w.add(r.labels.clone(), r.view);
+        }
+        let mut streamed = Vec::new();
+        w.write(&mut streamed).unwrap();
+        assert!(streamed == want, "streamed bytes differ");
         assert!(from_profiles == want, "to_otlp_bytes differs");
     }
 

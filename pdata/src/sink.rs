@@ -11,10 +11,12 @@ pub(crate) trait Sink {
     fn buf(&mut self) -> &mut Vec<u8>;
     /// Passes the buffer on when it has grown past a chunk.
     fn spill(&mut self) -> io::Result<()>;
-    /// Passes on the rest.
+    /// Passes on what is buffered (also mid-way, before a part whose
+    /// buffer should not add to what is held at that point).
     fn finish(&mut self) -> io::Result<()>;
-    /// The whole output will take `total` bytes.
-    fn reserve(&mut self, _total: usize) {}
+    /// The next part of the output takes `next` bytes, and all that is
+    /// still to come `rest`.
+    fn reserve(&mut self, _next: usize, _rest: usize) {}
 }
 
 impl Sink for Vec<u8> {
@@ -27,8 +29,8 @@ impl Sink for Vec<u8> {
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
     }
-    fn reserve(&mut self, total: usize) {
-        self.reserve_exact(total);
+    fn reserve(&mut self, _next: usize, rest: usize) {
+        self.reserve_exact(rest);
     }
 }
 
@@ -64,5 +66,10 @@ impl<W: Write> Sink for Chunked<W> {
         self.out.write_all(&self.buf)?;
         self.buf.clear();
         Ok(())
+    }
+    /// A small part gets a buffer of exactly its size, a big one a
+    /// chunk's: growing by doubling would hold up to twice either.
+    fn reserve(&mut self, next: usize, _rest: usize) {
+        self.buf.reserve_exact(next.min(CHUNK + CHUNK / 4));
     }
 }
