@@ -3,8 +3,9 @@
 //! decompressed size, for the zero-copy path (`PprofView` →
 //! `views_to_otlp_bytes`), what `profcol convert --to otlp` runs
 //! (`OtlpWriter::add_pprof`, the body dropped, then `write`, here into
-//! `io::sink()`: "stream"), and the general path (`decode_pprof` →
-//! `to_otlp` → `encode_to_vec`, what the exporters run); and the heap a `DeltaComputer` keeps per series after
+//! `io::sink()`: "stream"), the general path (`decode_pprof` →
+//! `to_otlp` → `encode_to_vec`: "prost") and what the exporters run
+//! (`decode_pprof` → `to_otlp_bytes`: "bytes"); and the heap a `DeltaComputer` keeps per series after
 //! one and after two scrapes (allocator-measured), with its series count and
 //! `state_bytes()` per series after the second.
 //!
@@ -15,8 +16,8 @@
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_pdata::{
-    decode_pprof, to_otlp, views_to_otlp_bytes, DecodeLimits, DeltaComputer, Labels, OtlpWriter,
-    PprofView, ProfileRecord, ViewRecord,
+    decode_pprof, to_otlp, to_otlp_bytes, views_to_otlp_bytes, DecodeLimits, DeltaComputer, Labels,
+    OtlpWriter, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -92,7 +93,7 @@ fn main() {
     }
     let limits = DecodeLimits::default();
     println!(
-        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12} {:>8} {:>9} {:>12} {:>8} {:>11} {:>7} {:>11} {:>7} {:>7} {:>8}",
+        "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8} {:>12} {:>8} {:>9} {:>12} {:>8} {:>12} {:>8} {:>11} {:>7} {:>11} {:>7} {:>7} {:>8}",
         "file",
         "gz bytes",
         "raw bytes",
@@ -103,6 +104,8 @@ fn main() {
         "x raw",
         "w/o infl.",
         "prost peak",
+        "x raw",
+        "bytes peak",
         "x raw",
         "delta 1st",
         "% raw",
@@ -130,6 +133,10 @@ fn main() {
             to_otlp(&[ProfileRecord::new(Labels::new(), p)])
                 .encode_to_vec()
                 .len()
+        });
+        let (_, exporters) = peak_of(|| {
+            let p = decode_pprof(&body, &limits).unwrap();
+            to_otlp_bytes(&[ProfileRecord::new(Labels::new(), p)]).len()
         });
         assert!(out_len > 0 && out_cap >= out_len);
         // As `profcol convert` does it: the body is dropped once added,
@@ -162,7 +169,7 @@ fn main() {
         let name = f.file_name().unwrap().to_string_lossy();
         let x = |n: usize| n as f64 / raw_len as f64;
         println!(
-            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8.2} {:>12} {:>8.2} {:>9.2} {:>12} {:>8.2} {:>11} {:>6.1}% {:>11} {:>6.1}% {:>7} {:>8.2}",
+            "{:<20} {:>10} {:>10} {:>10} {:>12} {:>8.2} {:>12} {:>8.2} {:>9.2} {:>12} {:>8.2} {:>12} {:>8.2} {:>11} {:>6.1}% {:>11} {:>6.1}% {:>7} {:>8.2}",
             name.trim_end_matches(".pb.gz"),
             body.len(),
             raw_len,
@@ -174,6 +181,8 @@ fn main() {
             x(raw_len + after_inflate),
             general,
             x(general),
+            exporters,
+            x(exporters),
             first,
             100.0 * x(first),
             second,
