@@ -58,7 +58,8 @@ fn key(bytes: &[u8]) -> Key<'_> {
         1..=3 => byte(0) | byte(n / 2) << (8 * (n / 2)) | byte(n - 1) << (8 * (n - 1)),
         4..=TINY => half(0) | half(n - 4) << (8 * (n - 4)),
         8..=SHORT => {
-            let rest = word(n - 8) >> ((16 - n) * 8);
+            // The bytes after the first eight (none when there are eight).
+            let rest = word(n - 8).checked_shr(((16 - n) * 8) as u32).unwrap_or(0);
             return Key::Short(ShortKey(word(0), rest | (n as u64) << 56));
         }
         _ => return Key::Long(bytes),
