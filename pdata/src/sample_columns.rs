@@ -64,9 +64,7 @@ impl SampleColumns {
     pub(crate) fn push(&mut self, stack: i32, attrs: &[i32], values: &[i64]) {
         self.push_shared(stack, attrs, values);
         for (t, column) in self.values.iter_mut().enumerate() {
-            let v = values.get(t).copied().unwrap_or(0) as u64;
-            reserve(column, varint_len(v));
-            put_varint(column, v);
+            push_value(column, values.get(t).copied().unwrap_or(0));
         }
     }
 
@@ -92,8 +90,7 @@ impl SampleColumns {
                     // Near the end of its room: grown as `push` grows it,
                     // not by a run's worst case.
                     for &v in column_values {
-                        reserve(column, varint_len(v as u64));
-                        put_varint(column, v as u64);
+                        push_value(column, v);
                     }
                 }
             }
@@ -203,6 +200,13 @@ impl SampleColumns {
         }
         Ok(())
     }
+}
+
+/// Appends a value's varint to its column, growing it as [`reserve`] does.
+fn push_value(column: &mut Vec<u8>, v: i64) {
+    let v = v as u64;
+    reserve(column, varint_len(v));
+    put_varint(column, v);
 }
 
 /// Grows `buf` by a quarter (at least `more` bytes) when it is short: these
