@@ -47,6 +47,8 @@ pub use labels::Labels;
 /// The OTLP profiles messages this crate converts to and from.
 pub use opentelemetry_proto::tonic::collector::profiles::v1development as otlp_collector;
 pub use opentelemetry_proto::tonic::profiles::v1development as otlp;
-pub use otlp_writer::{to_otlp_bytes, views_to_otlp_bytes, OtlpWriter, ViewRecord};
+pub use otlp_writer::{
+    to_otlp_bytes, to_otlp_bytes_with, views_to_otlp_bytes, OtlpOptions, OtlpWriter, ViewRecord,
+};
 pub use to_otlp::{profile_to_otlp, to_otlp};
 pub use view::{decode_pprof_fast, PprofView};

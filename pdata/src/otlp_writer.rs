@@ -76,6 +76,33 @@ pub fn to_otlp_bytes(records: &[ProfileRecord]) -> Vec<u8> {
     w.into_bytes()
 }
 
+/// Choices an exporter makes about what its OTLP requests carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OtlpOptions {
+    /// Leave out numeric pprof labels (Go heap's per-sample `bytes`): Grafana
+    /// Pyroscope's OTLP ingest turns each into a string label, one series per
+    /// value.
+    pub drop_numeric_labels: bool,
+}
+
+/// [`to_otlp_bytes`] with the exporter's [`OtlpOptions`].
+pub fn to_otlp_bytes_with(records: &[ProfileRecord], options: &OtlpOptions) -> Vec<u8> {
+    if !options.drop_numeric_labels {
+        return to_otlp_bytes(records);
+    }
+    let stripped: Vec<ProfileRecord> = records
+        .iter()
+        .map(|r| {
+            let mut p = (*r.profile).clone();
+            for s in &mut p.sample {
+                s.label.retain(|l| l.str != 0);
+            }
+            ProfileRecord::new(r.labels.clone(), p)
+        })
+        .collect();
+    to_otlp_bytes(&stripped)
+}
+
 /// Builds one `ExportProfilesServiceRequest` from pprof views (or decoded
 /// profiles) added one at a time.
 pub struct OtlpWriter {
