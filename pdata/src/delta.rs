@@ -35,8 +35,11 @@
 //! - A sample is dropped when every value of the result is zero (an
 //!   `inuse_*` value keeps a sample, so the live heap stays complete).
 //! - Samples with equal stack and labels are merged into the first of them.
-//! - `duration_nanos` becomes the time since the previous scrape;
-//!   `time_nanos` is kept as the target reported it.
+//! - The result covers `[time_nanos, time_nanos + duration_nanos)`, the
+//!   window between the two profiles: in the target's clock when both
+//!   carry a `time_nanos` and it advanced (Go writes the time of writing),
+//!   else in profcol's, from the previous scrape to this one. One clock,
+//!   never a window that starts where its data ends.
 //! - A profile without any subtracted sample type is returned unchanged.
 //!
 //! Stacks are identified by function names, files and lines (addresses only
@@ -82,6 +85,8 @@ pub struct DeltaComputer {
     /// Hash of the sample types the state was built from.
     types: u64,
     last_nanos: Option<i64>,
+    /// The previous profile's own `time_nanos`.
+    last_time: i64,
 }
 
 impl DeltaComputer {
@@ -178,6 +183,7 @@ impl DeltaComputer {
         let old_state = std::mem::replace(&mut self.state, w.finish());
         let same_shape = self.types == types && self.width == width;
         let previous = self.last_nanos;
+        let previous_time = std::mem::replace(&mut self.last_time, profile.time_nanos);
         self.series = series_keys.len();
         self.width = width;
         self.types = types;
@@ -238,7 +244,13 @@ impl DeltaComputer {
             }
             s.value.iter().any(|&v| v != 0)
         });
-        profile.duration_nanos = now_nanos.saturating_sub(previous);
+        let (start, end) = if previous_time > 0 && profile.time_nanos > previous_time {
+            (previous_time, profile.time_nanos)
+        } else {
+            (previous, now_nanos.max(previous))
+        };
+        profile.time_nanos = start;
+        profile.duration_nanos = end - start;
         Some(profile)
     }
 }
@@ -379,6 +391,30 @@ mod tests {
         b.sample(&["malloc", "a", "main"], &[], &[15, 1500, 1, 100]);
         let got = by_stack(&d.apply(b.build(), 31_000).unwrap());
         assert_eq!(got["malloc;a;main|"], vec![0, 0, 1, 100]);
+    }
+
+    #[test]
+    fn the_window_is_between_the_two_profiles() {
+        let types = [("contentions", "count"), ("delay", "nanoseconds")];
+        let profile = |time: i64, v: i64| {
+            let mut b = Builder::new(&types);
+            b.sample(&["lock", "main"], &[], &[v, v]);
+            let mut p = b.build();
+            p.time_nanos = time;
+            p
+        };
+        // The target's clock when it reports one that advanced.
+        let mut d = DeltaComputer::new();
+        assert!(d.apply(profile(5_000, 1), 90_000).is_none());
+        let out = d.apply(profile(20_000, 2), 200_000).unwrap();
+        assert_eq!((out.time_nanos, out.duration_nanos), (5_000, 15_000));
+        // Else profcol's: from the previous scrape to this one.
+        let mut d = DeltaComputer::new();
+        assert!(d.apply(profile(0, 1), 90_000).is_none());
+        let out = d.apply(profile(0, 2), 200_000).unwrap();
+        assert_eq!((out.time_nanos, out.duration_nanos), (90_000, 110_000));
+        let out = d.apply(profile(7, 3), 300_000).unwrap();
+        assert_eq!((out.time_nanos, out.duration_nanos), (200_000, 100_000));
     }
 
     #[test]
