@@ -23,16 +23,16 @@ pub struct Canonical {
     pub samples: Vec<CanonicalSample>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CanonicalSample {
     /// Leaf first.
     pub stack: Vec<CanonicalLocation>,
     /// (key, string value, number, unit).
-    pub labels: Vec<(String, String, i64, String)>,
+    pub labels: Vec<Label>,
     pub values: Vec<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CanonicalLocation {
     pub mapping: Option<CanonicalMapping>,
     pub address: u64,
@@ -41,7 +41,7 @@ pub struct CanonicalLocation {
     pub lines: Vec<(String, String, String, i64, i64, i64)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CanonicalMapping {
     pub memory_start: u64,
     pub memory_limit: u64,
@@ -51,6 +51,45 @@ pub struct CanonicalMapping {
     /// has_functions, has_filenames, has_line_numbers, has_inline_frames.
     pub flags: [bool; 4],
 }
+
+impl Canonical {
+    /// The profile as OTLP profiles carry it (DESIGN.md §5), to compare a
+    /// pprof with its round trip: each sample's labels in key order (values
+    /// of one key keep theirs), samples with equal stack and labels
+    /// combined (values summed), all-zero samples dropped, samples sorted.
+    pub fn normalized(mut self) -> Canonical {
+        let mut samples = std::mem::take(&mut self.samples);
+        for s in &mut samples {
+            s.labels.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let mut combined: Vec<CanonicalSample> = Vec::with_capacity(samples.len());
+        let mut at: std::collections::HashMap<(Vec<CanonicalLocation>, Vec<Label>), usize> =
+            std::collections::HashMap::new();
+        for s in samples {
+            let key = (s.stack.clone(), s.labels.clone());
+            match at.get(&key) {
+                Some(&i) => {
+                    if let Some(c) = combined.get_mut(i) {
+                        for (sum, v) in c.values.iter_mut().zip(&s.values) {
+                            *sum = sum.wrapping_add(*v);
+                        }
+                    }
+                }
+                None => {
+                    at.insert(key, combined.len());
+                    combined.push(s);
+                }
+            }
+        }
+        combined.retain(|s| s.values.iter().any(|&v| v != 0));
+        combined.sort();
+        self.samples = combined;
+        self
+    }
+}
+
+/// A resolved label: (key, string value, number, unit).
+type Label = (String, String, i64, String);
 
 /// Resolves `p`. Dangling references resolve to nothing (a missing mapping
 /// is `None`, a missing function an empty line entry, a missing location

@@ -63,6 +63,7 @@ pub(crate) struct DictBuilder {
     /// Encoded `Function` bodies.
     functions: StackTable,
     mappings: Table<otlp::Mapping>,
+    links: Table<otlp::Link>,
     /// Encoded `Location` bodies.
     locations: StackTable,
     stacks: StackTable,
@@ -104,6 +105,10 @@ fn hash_i32s(seed: u64, xs: &[i32], scratch: &mut Vec<u8>) -> u64 {
         scratch.extend_from_slice(&x.to_le_bytes());
     }
     xxh3_64_with_seed(scratch, seed)
+}
+
+fn hash_link(trace_id: &[u8], span_id: &[u8]) -> u64 {
+    xxh3_64_with_seed(span_id, xxh3_64(trace_id))
 }
 
 fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
@@ -160,6 +165,7 @@ impl DictBuilder {
             attributes: StackTable::new(0, 0),
             functions: StackTable::new(cap.functions, cap.function_bytes),
             mappings,
+            links: Table::new(hash_link(&[], &[]), 0),
             locations,
             stacks,
             scratch,
@@ -184,6 +190,46 @@ impl DictBuilder {
         self.attributes.intern(&self.scratch, h)
     }
 
+    /// The key (string index) of attribute `i`, 0 when out of range.
+    #[inline]
+    pub(crate) fn attribute_key(&self, i: i32) -> i32 {
+        let bytes = usize::try_from(i).map_or(&[][..], |i| self.attributes.get(i));
+        // `encode_attribute` writes the key first, as field 1, when set.
+        match bytes {
+            [0x08, rest @ ..] => {
+                let mut r = crate::wire::Reader::new(rest);
+                r.varint().map_or(0, |k| k as i32)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Attribute `i` decoded (the slow path of samples whose labels need
+    /// merging).
+    pub(crate) fn attribute_at(&self, i: i32) -> otlp::KeyValueAndUnit {
+        let bytes = usize::try_from(i).map_or(&[][..], |i| self.attributes.get(i));
+        otlp::KeyValueAndUnit::decode(bytes).unwrap_or_default()
+    }
+
+    /// Interns an attribute given whole (values the converters do not
+    /// make themselves: arrays).
+    pub(crate) fn attribute_kv(&mut self, a: &otlp::KeyValueAndUnit) -> i32 {
+        self.scratch.clear();
+        a.encode_raw(&mut self.scratch);
+        let h = hash(&self.scratch);
+        self.attributes.intern(&self.scratch, h)
+    }
+
+    /// The index of the link with these ids (`trace_id` empty when the
+    /// producer gave only a span).
+    pub(crate) fn link(&mut self, trace_id: &[u8], span_id: &[u8]) -> i32 {
+        let link = otlp::Link {
+            trace_id: trace_id.to_vec(),
+            span_id: span_id.to_vec(),
+        };
+        self.links.intern_owned(hash_link(trace_id, span_id), link)
+    }
+
     /// An attribute whose key is a literal.
     pub(crate) fn attribute_named(&mut self, key: &str, value: AttrValue<'_>) -> i32 {
         let k = self.string(key);
@@ -194,15 +240,11 @@ impl DictBuilder {
     /// strings: their encodings are equal exactly when they are).
     pub(crate) fn attribute_any(&mut self, key: &str, value: AnyValue) -> i32 {
         let k = self.string(key);
-        let a = otlp::KeyValueAndUnit {
+        self.attribute_kv(&otlp::KeyValueAndUnit {
             key_strindex: k,
             value: Some(value),
             unit_strindex: 0,
-        };
-        self.scratch.clear();
-        a.encode_raw(&mut self.scratch);
-        let h = hash(&self.scratch);
-        self.attributes.intern(&self.scratch, h)
+        })
     }
 
     pub(crate) fn function(&mut self, f: otlp::Function) -> i32 {
@@ -288,6 +330,7 @@ impl DictBuilder {
             attributes,
             functions,
             mappings,
+            links,
             locations,
             stacks,
             ..
@@ -315,7 +358,7 @@ impl DictBuilder {
             mapping_table: mappings.items,
             location_table,
             function_table,
-            link_table: vec![otlp::Link::default()],
+            link_table: links.items,
             string_table,
             attribute_table,
             stack_table,
@@ -331,6 +374,7 @@ impl DictBuilder {
         self.attributes.seal();
         self.functions.seal();
         self.mappings.seal();
+        self.links.seal();
         self.locations.seal();
     }
 
@@ -339,7 +383,6 @@ impl DictBuilder {
     /// [`encode_into`]: DictBuilder::encode_into
     pub(crate) fn encoded_len(&self) -> usize {
         use prost::encoding::message;
-        let link = otlp::Link::default();
         let stacks: usize = (0..self.stacks.len())
             .map(|i| {
                 let n = self.stacks.get(i).len();
@@ -350,7 +393,7 @@ impl DictBuilder {
         message::encoded_len_repeated(1, &self.mappings.items)
             + encoded_len(&self.locations)
             + encoded_len(&self.functions)
-            + message::encoded_len_repeated(4, std::slice::from_ref(&link))
+            + message::encoded_len_repeated(4, &self.links.items)
             + encoded_len(&self.strings)
             + encoded_len(&self.attributes)
             + stacks
@@ -368,8 +411,8 @@ impl DictBuilder {
         drop(self.mappings);
         encode_entries(2, self.locations, sink)?;
         encode_entries(3, self.functions, sink)?;
-        let link = otlp::Link::default();
-        message::encode_repeated(4, std::slice::from_ref(&link), sink.buf());
+        message::encode_repeated(4, &self.links.items, sink.buf());
+        drop(self.links);
         encode_entries(5, self.strings, sink)?;
         encode_entries(6, self.attributes, sink)?;
         sink.spill()?;

@@ -30,7 +30,9 @@ use crate::sample_batch::{Batch, SampleSource};
 use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
 use crate::tables::Tables;
-use crate::to_otlp::{self, attribute_key_bytes, resource_profiles, Converter, ProfileHead};
+use crate::to_otlp::{
+    self, attribute_key_bytes, resource, resource_labels, scope, Converter, ProfileHead,
+};
 use crate::view::PprofView;
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
@@ -40,6 +42,20 @@ use crate::ProfileRecord;
 use prost::Message;
 use std::collections::HashMap;
 use std::io::{self, Write};
+
+/// Message fields (opentelemetry-proto v1.10.0), as the writer puts them.
+const REQUEST_RESOURCE_PROFILES: u32 = 1;
+const REQUEST_DICTIONARY: u32 = 2;
+const RESOURCE_PROFILES_RESOURCE: u32 = 1;
+const RESOURCE_PROFILES_SCOPE_PROFILES: u32 = 2;
+const SCOPE_PROFILES_SCOPE: u32 = 1;
+const SCOPE_PROFILES_PROFILES: u32 = 2;
+const PROFILE_SAMPLE_TYPE: u32 = 1;
+const PROFILE_TIME_UNIX_NANO: u32 = 3;
+const PROFILE_DURATION_NANO: u32 = 4;
+const PROFILE_PERIOD_TYPE: u32 = 5;
+const PROFILE_PERIOD: u32 = 6;
+const PROFILE_ATTRIBUTE_INDICES: u32 = 11;
 
 /// One profile to convert, with its labels (as in [`crate::ProfileRecord`]).
 pub struct ViewRecord<'v, 'a> {
@@ -118,6 +134,8 @@ pub struct OtlpWriter {
 struct Converted {
     labels: Labels,
     head: ProfileHead,
+    /// Its `InstrumentationScope`, encoded.
+    scope: Vec<u8>,
     /// What follows the samples in each of its profiles.
     trailer: Vec<u8>,
     samples: SampleColumns,
@@ -175,13 +193,14 @@ impl OtlpWriter {
         let mut out = Converted {
             labels,
             trailer: profile_trailer(p, &head),
+            scope: scope(&head).encode_to_vec(),
             head,
             samples: SampleColumns::new(p.sample.len(), types),
         };
         let (mut stack, mut attrs) = (Vec::new(), Vec::new());
         for s in &p.sample {
-            let index = c.sample(&s.location_id, &s.label, &mut stack, &mut attrs);
-            out.samples.push(index, &attrs, &s.value);
+            let (index, link) = c.sample(&s.location_id, &s.label, &mut stack, &mut attrs);
+            out.samples.push(index, &attrs, link, &s.value);
         }
         out.samples.seal();
         self.records.push(out);
@@ -228,6 +247,7 @@ impl OtlpWriter {
         let mut out = Converted {
             labels,
             trailer: profile_trailer(view.header(), &head),
+            scope: scope(&head).encode_to_vec(),
             head,
             samples: SampleColumns::new(n, types),
         };
@@ -287,25 +307,26 @@ impl OtlpWriter {
         let dict_field = len_field_size(dict.encoded_len());
         sink.reserve(plan.total - dict_field, plan.total);
         let mut profile_lens = plan.profile_lens.iter();
-        for ((labels, members), (rp_len, sp_len)) in groups.iter().zip(&plan.group_lens) {
-            let rp = resource_profiles(labels);
+        let mut scope_lens = plan.scope_lens.iter();
+        for ((labels, members), rp_len) in groups.iter().zip(&plan.group_lens) {
             let buf = sink.buf();
-            put_key(buf, 1, LEN);
+            put_key(buf, REQUEST_RESOURCE_PROFILES, LEN);
             put_varint(buf, *rp_len as u64);
-            if let Some(resource) = &rp.resource {
-                put_len_field(buf, 1, &resource.encode_to_vec());
-            }
-            put_key(buf, 2, LEN);
-            put_varint(buf, *sp_len as u64);
-            if let Some(scope) = rp.scope_profiles.first().and_then(|s| s.scope.as_ref()) {
-                put_len_field(buf, 1, &scope.encode_to_vec());
-            }
+            put_len_field(
+                buf,
+                RESOURCE_PROFILES_RESOURCE,
+                &resource(labels).encode_to_vec(),
+            );
             for c in members.iter().filter_map(|&i| self.records.get(i)) {
+                let buf = sink.buf();
+                put_key(buf, RESOURCE_PROFILES_SCOPE_PROFILES, LEN);
+                put_varint(buf, scope_lens.next().copied().unwrap_or(0) as u64);
+                put_len_field(buf, SCOPE_PROFILES_SCOPE, &c.scope);
                 for (t, vt) in c.head.sample_types.iter().enumerate() {
                     let buf = sink.buf();
-                    put_key(buf, 2, LEN);
+                    put_key(buf, SCOPE_PROFILES_PROFILES, LEN);
                     put_varint(buf, profile_lens.next().copied().unwrap_or(0) as u64);
-                    value_type(buf, 1, vt);
+                    value_type(buf, PROFILE_SAMPLE_TYPE, vt);
                     c.samples.write(sink, t)?;
                     sink.buf().extend_from_slice(&c.trailer);
                 }
@@ -317,7 +338,7 @@ impl OtlpWriter {
         sink.finish()?;
         sink.reserve(dict_field, dict_field);
         let buf = sink.buf();
-        put_key(buf, 2, LEN);
+        put_key(buf, REQUEST_DICTIONARY, LEN);
         put_varint(buf, dict.encoded_len() as u64);
         dict.encode_into(sink)?;
         sink.finish()
@@ -358,32 +379,38 @@ impl Converted {
     /// Adds the batch's samples once their stacks are interned.
     fn push_batch(&mut self, batch: &Batch, types: usize) {
         let mut attr_start = 0;
-        for (k, (&stack, &attr_end)) in batch.indexes.iter().zip(&batch.attr_ends).enumerate() {
+        for (k, ((&stack, &attr_end), &link)) in batch
+            .indexes
+            .iter()
+            .zip(&batch.attr_ends)
+            .zip(&batch.links)
+            .enumerate()
+        {
             let attrs = batch.attrs.get(attr_start..attr_end).unwrap_or(&[]);
             attr_start = attr_end;
             let values = batch.values.get(k * types..).unwrap_or(&[]);
-            self.samples.push_shared(stack, attrs, values);
+            self.samples.push_shared(stack, attrs, link, values);
         }
         self.samples.push_value_rows(&batch.values);
     }
 }
 
-/// Records by public labels (one `ResourceProfiles` each), in order of
-/// first appearance.
+/// Records by resource attributes (one `ResourceProfiles` each), in order
+/// of first appearance.
 fn resource_groups(records: &[Converted]) -> Vec<(Labels, Vec<usize>)> {
     let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
     let mut by_labels: HashMap<Labels, usize> = HashMap::new();
     for (i, r) in records.iter().enumerate() {
-        let public = r.labels.public();
-        match by_labels.get(&public) {
+        let attributes = resource_labels(&r.labels);
+        match by_labels.get(&attributes) {
             Some(&g) => {
                 if let Some(group) = groups.get_mut(g) {
                     group.1.push(i);
                 }
             }
             None => {
-                by_labels.insert(public.clone(), groups.len());
-                groups.push((public, vec![i]));
+                by_labels.insert(attributes.clone(), groups.len());
+                groups.push((attributes, vec![i]));
             }
         }
     }
@@ -392,8 +419,10 @@ fn resource_groups(records: &[Converted]) -> Vec<(Labels, Vec<usize>)> {
 
 /// The lengths of every message that is written before its body.
 struct Plan {
-    /// Per resource group: the `ResourceProfiles` and `ScopeProfiles` bodies.
-    group_lens: Vec<(usize, usize)>,
+    /// Per resource group: the `ResourceProfiles` body.
+    group_lens: Vec<usize>,
+    /// Per record, in output order: its `ScopeProfiles` body.
+    scope_lens: Vec<usize>,
     /// Every profile body, in output order.
     profile_lens: Vec<usize>,
     /// The whole request.
@@ -403,30 +432,24 @@ struct Plan {
 fn plan(records: &[Converted], groups: &[(Labels, Vec<usize>)], dict: &DictBuilder) -> Plan {
     let mut plan = Plan {
         group_lens: Vec::with_capacity(groups.len()),
+        scope_lens: Vec::with_capacity(records.len()),
         profile_lens: Vec::new(),
         total: len_field_size(dict.encoded_len()),
     };
     for (labels, members) in groups {
-        let rp = resource_profiles(labels);
-        let mut sp = rp
-            .scope_profiles
-            .first()
-            .and_then(|s| s.scope.as_ref())
-            .map_or(0, |scope| len_field_size(scope.encoded_len()));
+        let mut rp = len_field_size(resource(labels).encoded_len());
         for c in members.iter().filter_map(|&i| records.get(i)) {
+            let mut sp = len_field_size(c.scope.len());
             for (t, vt) in c.head.sample_types.iter().enumerate() {
                 let len = value_type_len(vt) + c.samples.size(t) + c.trailer.len();
                 plan.profile_lens.push(len);
                 sp += len_field_size(len);
             }
+            plan.scope_lens.push(sp);
+            rp += len_field_size(sp);
         }
-        let resource = rp
-            .resource
-            .as_ref()
-            .map_or(0, |r| len_field_size(r.encoded_len()));
-        let rp_len = resource + len_field_size(sp);
-        plan.group_lens.push((rp_len, sp));
-        plan.total += len_field_size(rp_len);
+        plan.group_lens.push(rp);
+        plan.total += len_field_size(rp);
     }
     plan
 }
@@ -468,15 +491,19 @@ fn profile_trailer(h: &pprof::Profile, head: &ProfileHead) -> Vec<u8> {
     let mut out = Vec::new();
     let time = u64::try_from(h.time_nanos).unwrap_or(0);
     if time != 0 {
-        put_key(&mut out, 3, FIXED64);
+        put_key(&mut out, PROFILE_TIME_UNIX_NANO, FIXED64);
         out.extend_from_slice(&time.to_le_bytes());
     }
-    put_varint_field(&mut out, 4, u64::try_from(h.duration_nanos).unwrap_or(0));
+    put_varint_field(
+        &mut out,
+        PROFILE_DURATION_NANO,
+        u64::try_from(h.duration_nanos).unwrap_or(0),
+    );
     if let Some(pt) = &head.period_type {
-        value_type(&mut out, 5, pt);
+        value_type(&mut out, PROFILE_PERIOD_TYPE, pt);
     }
-    put_varint_field(&mut out, 6, h.period as u64);
-    packed_i32s(&mut out, 11, &head.attributes);
+    put_varint_field(&mut out, PROFILE_PERIOD, h.period as u64);
+    packed_i32s(&mut out, PROFILE_ATTRIBUTE_INDICES, &head.attributes);
     out.shrink_to_fit();
     out
 }

@@ -26,6 +26,8 @@ pub(crate) struct Batch {
     /// Attribute indexes, sample after sample; `attr_ends[k]` ends sample k's.
     pub(crate) attrs: Vec<i32>,
     pub(crate) attr_ends: Vec<usize>,
+    /// Link index per sample.
+    pub(crate) links: Vec<i32>,
     /// Every sample type's value, sample after sample (`types` each).
     pub(crate) values: Vec<i64>,
 }
@@ -45,6 +47,7 @@ impl Batch {
         self.indexes.clear();
         self.attrs.clear();
         self.attr_ends.clear();
+        self.links.clear();
         self.values.clear();
     }
 
@@ -61,6 +64,7 @@ impl Batch {
         labels: &mut LabelCache<'a>,
     ) -> Result<(), Error> {
         let first_value = self.values.len();
+        let first_attr = self.attrs.len();
         self.values.resize(first_value + src.types, 0);
         let mut n_values = 0;
         let mut n_labels = 0;
@@ -101,8 +105,10 @@ impl Batch {
             checker.check_values(i, n_values)?;
             checker.check_label_count(n_labels)?;
         }
+        let link = c.sample_attributes(&mut self.attrs, first_attr);
         self.ends.push(self.stacks.len() as u32);
         self.attr_ends.push(self.attrs.len());
+        self.links.push(link);
         Ok(())
     }
 }

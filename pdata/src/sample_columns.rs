@@ -1,15 +1,25 @@
 //! One converted profile's samples, kept encoded until the request is
 //! written: per sample, the OTLP fields every sample type shares (stack
-//! index, attribute indexes), and per sample type a column of values. Each
-//! OTLP profile (one per sample type) is then written by one pass over the
-//! shared fields and that type's column, reading each value once.
+//! index, attribute indexes, link index), and per sample type a column of
+//! values. Each OTLP profile (one per sample type) is then written by one
+//! pass over the shared fields and that type's column, reading each value
+//! once.
+//!
+//! What the profiles carry follows DESIGN.md §5: samples of the same
+//! identity (equal shared fields: stack, attributes, link) are combined
+//! into the first of them when sealed, and a sample whose value for a
+//! sample type is zero is left out of that type's profile.
 
+use crate::hash::IdentityHasher;
 use crate::sink::Sink;
 use crate::wire::{
     append_with, i32_varint, len_field_size, put_key, put_varint, varint_len, Reader, SliceWriter,
     LEN, VARINT,
 };
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Zero bytes after the last sample's shared fields, so that the writer
 /// can copy a fixed [`COPY`] bytes of any sample's fields.
@@ -40,6 +50,9 @@ pub(crate) struct SampleColumns {
     /// Per sample type: what samples whose body takes 128 bytes or more
     /// (a length of two bytes or more) add to that size.
     long_bodies: Vec<usize>,
+    /// Per sample type: the bytes of its zero-valued samples, which are
+    /// not written.
+    zeros: Vec<usize>,
 }
 
 impl SampleColumns {
@@ -56,13 +69,14 @@ impl SampleColumns {
             count: 0,
             shared_bytes: 0,
             long_bodies: vec![0; types],
+            zeros: vec![0; types],
         }
     }
 
-    /// Adds a sample: its stack index, attribute indexes, and one value
-    /// per sample type (missing values are 0).
-    pub(crate) fn push(&mut self, stack: i32, attrs: &[i32], values: &[i64]) {
-        self.push_shared(stack, attrs, values);
+    /// Adds a sample: its stack index, attribute indexes, link index, and
+    /// one value per sample type (missing values are 0).
+    pub(crate) fn push(&mut self, stack: i32, attrs: &[i32], link: i32, values: &[i64]) {
+        self.push_shared(stack, attrs, link, values);
         for (t, column) in self.values.iter_mut().enumerate() {
             push_value(column, values.get(t).copied().unwrap_or(0));
         }
@@ -99,7 +113,7 @@ impl SampleColumns {
 
     /// Adds a sample's shared fields (its values, which only size it here,
     /// go to [`push_value_rows`](Self::push_value_rows)).
-    pub(crate) fn push_shared(&mut self, stack: i32, attrs: &[i32], values: &[i64]) {
+    pub(crate) fn push_shared(&mut self, stack: i32, attrs: &[i32], link: i32, values: &[i64]) {
         let stack_field = if stack != 0 {
             1 + varint_len(i32_varint(stack))
         } else {
@@ -111,20 +125,29 @@ impl SampleColumns {
         } else {
             len_field_size(attrs_body)
         };
-        let shared = stack_field + attrs_field;
+        let link_field = if link != 0 {
+            1 + varint_len(i32_varint(link))
+        } else {
+            0
+        };
+        let shared = stack_field + attrs_field + link_field;
         reserve(&mut self.shared, SHARED_FAST.max(10 + shared));
         let write = |w: &mut SliceWriter<'_>| {
             w.varint(shared as u64);
             if stack != 0 {
-                w.byte(1 << 3 | VARINT);
+                w.byte(SAMPLE_STACK_INDEX << 3 | VARINT);
                 w.varint(i32_varint(stack));
             }
             if !attrs.is_empty() {
-                w.byte(2 << 3 | LEN);
+                w.byte(SAMPLE_ATTRIBUTE_INDICES << 3 | LEN);
                 w.varint(attrs_body as u64);
                 for &a in attrs {
                     w.varint(i32_varint(a));
                 }
+            }
+            if link != 0 {
+                w.byte(SAMPLE_LINK_INDEX << 3 | VARINT);
+                w.varint(i32_varint(link));
             }
         };
         if shared < SHARED_FAST {
@@ -132,22 +155,120 @@ impl SampleColumns {
         } else {
             append_with(&mut self.shared, varint_len(shared as u64) + shared, write);
         }
+        self.account(shared, values);
+        self.shared_len = self.shared.len();
+    }
+
+    /// Adds a sample whose shared fields are given encoded (the slow path
+    /// that combines duplicates), with its values.
+    fn push_encoded(&mut self, fields: &[u8], values: &[i64]) {
+        put_varint(&mut self.shared, fields.len() as u64);
+        self.shared.extend_from_slice(fields);
+        self.shared_len = self.shared.len();
+        self.account(fields.len(), values);
+        for (t, column) in self.values.iter_mut().enumerate() {
+            push_value(column, values.get(t).copied().unwrap_or(0));
+        }
+    }
+
+    /// Counts a sample whose shared fields take `shared` bytes into the
+    /// sizes [`size`](Self::size) gives.
+    #[inline]
+    fn account(&mut self, shared: usize, values: &[i64]) {
         // A body (shared fields, value key and length, value) of 128 bytes
-        // or more needs a longer length than `size` assumes.
-        if shared + 2 + 10 >= 0x80 {
-            for (t, extra) in self.long_bodies.iter_mut().enumerate() {
-                let v = values.get(t).copied().unwrap_or(0) as u64;
+        // or more needs a longer length than `size` assumes; a zero value
+        // is not written at all.
+        let long = shared + 2 + 10 >= 0x80;
+        for (t, (extra, zeros)) in self.long_bodies.iter_mut().zip(&mut self.zeros).enumerate() {
+            let v = values.get(t).copied().unwrap_or(0) as u64;
+            if v == 0 {
+                *zeros += 4 + shared + 1;
+            } else if long {
                 let body = shared + 2 + varint_len(v);
                 *extra += len_field_size(body) - (2 + body);
             }
         }
         self.count += 1;
         self.shared_bytes += shared;
-        self.shared_len = self.shared.len();
     }
 
-    /// Ends the samples: pads the shared fields for [`write`](Self::write).
+    /// The shared fields of every sample, in order.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.shared_len {
+                return None;
+            }
+            let mut r = Reader::new(self.shared.get(pos..self.shared_len)?);
+            let len = r.varint().ok()? as usize;
+            let at = pos + r.pos();
+            pos = at + len;
+            self.shared.get(at..at + len)
+        })
+    }
+
+    /// Combines samples with equal shared fields into the first of them
+    /// (their values summed). Rare: a pprof writer merges equal stacks,
+    /// but different pprof locations can make the same OTLP stack.
+    fn combine_duplicates(&mut self) {
+        if self.count < 2 {
+            return;
+        }
+        let mut first: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>> =
+            HashMap::with_capacity_and_hasher(self.count, Default::default());
+        // (duplicate, first) sample numbers.
+        let mut dups: Vec<(u32, u32)> = Vec::new();
+        let mut offsets: Vec<&[u8]> = Vec::new();
+        for (i, f) in self.fields().enumerate() {
+            let i = i as u32;
+            let j = *first.entry(xxh3_64(f)).or_insert(i);
+            if j != i && offsets.get(j as usize) == Some(&f) {
+                dups.push((i, j));
+            }
+            offsets.push(f);
+        }
+        if dups.is_empty() {
+            return;
+        }
+        drop(first);
+        // Decode the values, sum the duplicates into their first, rebuild.
+        let types = self.values.len();
+        let mut rows = vec![0i64; self.count * types];
+        for (t, column) in self.values.iter().enumerate() {
+            let mut r = Reader::new(column);
+            for row in rows.chunks_exact_mut(types.max(1)) {
+                if let (Some(slot), Ok(v)) = (row.get_mut(t), r.varint()) {
+                    *slot = v as i64;
+                }
+            }
+        }
+        let mut gone = vec![false; self.count];
+        for &(d, f) in &dups {
+            let (d, f) = (d as usize, f as usize);
+            if let Some(g) = gone.get_mut(d) {
+                *g = true;
+            }
+            for t in 0..types {
+                let v = rows.get(d * types + t).copied().unwrap_or(0);
+                if let Some(slot) = rows.get_mut(f * types + t) {
+                    *slot = slot.wrapping_add(v);
+                }
+            }
+        }
+        let fields: Vec<Vec<u8>> = offsets.iter().map(|f| f.to_vec()).collect();
+        let mut out = SampleColumns::new(self.count - dups.len(), types);
+        for (i, f) in fields.iter().enumerate() {
+            if !gone.get(i).copied().unwrap_or(true) {
+                out.push_encoded(f, rows.get(i * types..(i + 1) * types).unwrap_or(&[]));
+            }
+        }
+        *self = out;
+    }
+
+    /// Ends the samples: combines duplicates and pads the shared fields for
+    /// [`write`](Self::write).
     pub(crate) fn seal(&mut self) {
+        self.combine_duplicates();
         self.shared.truncate(self.shared_len);
         self.shared.reserve_exact(COPY);
         self.shared.resize(self.shared_len + COPY, 0);
@@ -159,7 +280,8 @@ impl SampleColumns {
         // value length, value.
         let values = self.values.get(t).map_or(0, Vec::len);
         let extra = self.long_bodies.get(t).copied().unwrap_or(0);
-        4 * self.count + self.shared_bytes + values + extra
+        let zeros = self.zeros.get(t).copied().unwrap_or(0);
+        (4 * self.count + self.shared_bytes + values + extra).saturating_sub(zeros)
     }
 
     /// Writes the samples of sample type `t` (`seal` first).
@@ -181,6 +303,10 @@ impl SampleColumns {
                 }
             };
             let Ok(v) = values.varint() else { break };
+            pos = at + len;
+            if v == 0 {
+                continue;
+            }
             let window = self.shared.get(at..at + COPY);
             let out = sink.buf();
             match window {
@@ -192,7 +318,6 @@ impl SampleColumns {
                     sample_slow(out, fields, v);
                 }
             }
-            pos = at + len;
             n += 1;
             if n.is_multiple_of(SPILL_EVERY) {
                 sink.spill()?;
@@ -222,6 +347,11 @@ fn reserve(buf: &mut Vec<u8>, more: usize) {
 /// Bytes [`sample_fast`] appends at most: key, length, the window of
 /// shared fields, value key, value length, value.
 const RECORD: usize = 2 + COPY + 2 + 10;
+
+/// `Sample` fields (opentelemetry-proto v1.10.0 `profiles.proto`).
+const SAMPLE_STACK_INDEX: u8 = 1;
+const SAMPLE_ATTRIBUTE_INDICES: u8 = 2;
+const SAMPLE_LINK_INDEX: u8 = 3;
 
 /// Writes one OTLP sample (field 2 of `Profile`) whose body takes less than
 /// 128 bytes and whose shared fields are the first `len` bytes of `window`.
@@ -253,11 +383,12 @@ mod tests {
     use super::*;
 
     /// The sample as prost encodes it.
-    fn prost_sample(stack: i32, attrs: &[i32], v: i64) -> Vec<u8> {
+    fn prost_sample(stack: i32, attrs: &[i32], link: i32, v: i64) -> Vec<u8> {
         use prost::Message;
         let s = crate::otlp::Sample {
             stack_index: stack,
             attribute_indices: attrs.to_vec(),
+            link_index: link,
             values: vec![v],
             ..Default::default()
         };
@@ -268,6 +399,17 @@ mod tests {
         out
     }
 
+    type Row = (i32, Vec<i32>, i32, [i64; 2]);
+
+    /// What `rows` (distinct identities) give for sample type `t`: prost's
+    /// encoding of each row whose value is not zero.
+    fn want(rows: &[Row], t: usize) -> Vec<u8> {
+        rows.iter()
+            .filter(|r| r.3[t] != 0)
+            .flat_map(|(stack, attrs, link, values)| prost_sample(*stack, attrs, *link, values[t]))
+            .collect()
+    }
+
     #[test]
     fn writes_what_prost_writes_fast_and_slow() {
         // Small samples take the fast path; 40 attributes (shared fields
@@ -275,26 +417,24 @@ mod tests {
         // 125 attributes make a body of 128 bytes or more.
         let many: Vec<i32> = (1..=40).collect();
         let more: Vec<i32> = (1..=125).collect();
-        let samples: Vec<(i32, Vec<i32>, [i64; 2])> = vec![
-            (0, vec![], [0, 0]),
-            (5, vec![], [1, 300]),
-            (200, vec![3, 70_000], [-1, 1 << 40]),
-            (7, many, [9, 10]),
-            (-3, vec![1], [i64::MAX, 2]),
-            (9, more, [1, 1 << 50]),
+        let samples: Vec<Row> = vec![
+            (0, vec![], 0, [0, 0]),
+            (5, vec![], 0, [1, 300]),
+            (200, vec![3, 70_000], 4, [-1, 1 << 40]),
+            (7, many, 0, [9, 0]),
+            (-3, vec![1], 300, [i64::MAX, 2]),
+            (9, more.clone(), 0, [1, 1 << 50]),
+            (10, more, 1, [0, 5]),
         ];
         let mut cols = SampleColumns::new(1, 2);
-        for (stack, attrs, values) in &samples {
-            cols.push(*stack, attrs, values);
+        for (stack, attrs, link, values) in &samples {
+            cols.push(*stack, attrs, *link, values);
         }
         cols.seal();
         for t in 0..2 {
             let mut out = Vec::new();
             cols.write(&mut out, t).unwrap();
-            let want: Vec<u8> = samples
-                .iter()
-                .flat_map(|(stack, attrs, values)| prost_sample(*stack, attrs, values[t]))
-                .collect();
+            let want = want(&samples, t);
             assert_eq!(out, want, "sample type {t}");
             assert_eq!(cols.size(t), want.len());
         }
@@ -304,20 +444,47 @@ mod tests {
     fn missing_values_are_zero_and_growth_keeps_samples() {
         let mut cols = SampleColumns::new(0, 3);
         for i in 0..2000 {
-            cols.push(i, &[i % 7], &[i64::from(i)]);
+            cols.push(i, &[i % 7], 0, &[i64::from(i)]);
         }
         cols.seal();
         let mut out = Vec::new();
         cols.write(&mut out, 2).unwrap();
-        let want: Vec<u8> = (0..2000)
-            .flat_map(|i| prost_sample(i, &[i % 7], 0))
-            .collect();
-        assert_eq!(out, want);
+        assert!(out.is_empty(), "every value of type 2 is zero");
+        assert_eq!(cols.size(2), 0);
         let mut out = Vec::new();
         cols.write(&mut out, 0).unwrap();
-        let want: Vec<u8> = (0..2000)
-            .flat_map(|i| prost_sample(i, &[i % 7], i64::from(i)))
+        let want: Vec<u8> = (1..2000)
+            .flat_map(|i| prost_sample(i, &[i % 7], 0, i64::from(i)))
             .collect();
         assert_eq!(out, want);
+        assert_eq!(cols.size(0), want.len());
+    }
+
+    #[test]
+    fn equal_identities_are_combined_into_the_first() {
+        let pushed: Vec<Row> = vec![
+            (1, vec![2], 0, [1, 10]),
+            (1, vec![], 0, [2, 0]),
+            (1, vec![2], 0, [3, -10]),
+            (1, vec![2], 7, [4, 40]),
+            (1, vec![], 0, [-2, 5]),
+        ];
+        let mut cols = SampleColumns::new(2, 2);
+        for (stack, attrs, link, values) in &pushed {
+            cols.push(*stack, attrs, *link, values);
+        }
+        cols.seal();
+        let combined: Vec<Row> = vec![
+            (1, vec![2], 0, [4, 0]),
+            (1, vec![], 0, [0, 5]),
+            (1, vec![2], 7, [4, 40]),
+        ];
+        for t in 0..2 {
+            let mut out = Vec::new();
+            cols.write(&mut out, t).unwrap();
+            let want = want(&combined, t);
+            assert_eq!(out, want, "sample type {t}");
+            assert_eq!(cols.size(t), want.len());
+        }
     }
 }

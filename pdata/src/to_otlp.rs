@@ -1,29 +1,42 @@
-//! pprof → OTLP profiles (DESIGN.md §5). One `ExportProfilesServiceRequest`
+//! pprof → OTLP profiles (DESIGN.md §5), built as prost messages: the
+//! reference the direct writer ([`crate::otlp_writer`]) is checked against,
+//! and what `convert --to otlp-json` prints. One `ExportProfilesServiceRequest`
 //! per call with one shared, deduplicated `ProfilesDictionary`.
 //!
-//! - One `ResourceProfiles` per distinct `labels.public()` set, in order of
-//!   first appearance: `service_name` becomes `service.name`, every other
-//!   public label (`__name__`, `__delta__` included) keeps its name. One
-//!   `ScopeProfiles` each, scope `profcol` at the crate version.
-//! - One OTLP `Profile` per pprof sample type, in sample-type order. Every
-//!   pprof sample gives one OTLP sample with a single value in each of them —
-//!   zeros included, so the profiles of one pprof align sample by sample and
-//!   [`crate::from_otlp`] can merge them back.
+//! - One `ResourceProfiles` per distinct set of resource attributes, in
+//!   order of first appearance: the record's public labels without any
+//!   `__`-prefixed one (`__name__` and `__delta__` are Pyroscope push
+//!   labels), `service_name` as `service.name`.
+//! - One `ScopeProfiles` per pprof profile, scope `profcol` at the crate
+//!   version, carrying the pprof semantic conventions as scope attributes:
+//!   `pprof.scope.default_sample_type` (when the pprof names one) and
+//!   `pprof.scope.sample_type_order` (the pprof index of each profile, in
+//!   order: `[0, 1, …]`).
+//! - One OTLP `Profile` per pprof sample type, in sample-type order. Each
+//!   distinct sample identity (stack, attributes, link) gives one OTLP
+//!   sample with a single value, the sum of the pprof samples that share
+//!   it; a sample whose value for the profile's type is zero is left out.
 //! - Stacks are leaf first and locations keep their line order (lines[0] is
 //!   the innermost inlined frame), as in pprof.
 //! - Sample labels become attributes: string labels as strings, numeric
-//!   labels (`str` unset) as ints with `num_unit` as the unit.
+//!   labels (`str` unset) as ints with `num_unit` as the unit. Keys are
+//!   unique within a sample: labels repeating a key become one attribute
+//!   whose value is the array of their values. A `span_id` label that holds
+//!   16 lowercase hex digits (with a `trace_id` of 32, when present) is the
+//!   sample's link in `link_table`, not an attribute.
 //! - Mapping build id → `process.executable.build_id.gnu` and the `has_*`
 //!   flags → `pprof.mapping.has_*` (when true); `is_folded` →
-//!   `pprof.location.is_folded`; comments, drop/keep frames, doc url and the
-//!   default sample type → `pprof.profile.*` profile attributes.
+//!   `pprof.location.is_folded`; comments, drop/keep frames and doc url →
+//!   `pprof.profile.*` profile attributes.
+//! - `time_unix_nano`/`duration_nano` are the pprof's `time_nanos` and
+//!   `duration_nanos`: the window `[time, time + duration)`.
 //! - `original_payload` stays empty; `profile_id` is not set.
 
 use crate::dict::{AttrValue, Capacity, DictBuilder};
 use crate::hash::IdentityHasher;
 use crate::ids::IdMap;
 use crate::index_cache::IndexCache;
-use crate::labels::{Labels, SERVICE_NAME};
+use crate::labels::{Labels, RESERVED_PREFIX, SERVICE_NAME};
 use crate::otlp;
 use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
@@ -52,7 +65,11 @@ pub(crate) const ATTR_COMMENT: &str = "pprof.profile.comment";
 pub(crate) const ATTR_DROP_FRAMES: &str = "pprof.profile.drop_frames";
 pub(crate) const ATTR_KEEP_FRAMES: &str = "pprof.profile.keep_frames";
 pub(crate) const ATTR_DOC_URL: &str = "pprof.profile.doc_url";
-pub(crate) const ATTR_DEFAULT_SAMPLE_TYPE: &str = "pprof.profile.default_sample_type";
+/// Scope attributes (semantic conventions, `model/pprof`).
+pub const ATTR_SCOPE_DEFAULT_SAMPLE_TYPE: &str = "pprof.scope.default_sample_type";
+pub const ATTR_SCOPE_SAMPLE_TYPE_ORDER: &str = "pprof.scope.sample_type_order";
+/// What earlier profcol versions wrote as a profile attribute; still read.
+pub(crate) const ATTR_LEGACY_DEFAULT_SAMPLE_TYPE: &str = "pprof.profile.default_sample_type";
 
 /// Converts profile records to one OTLP request.
 pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
@@ -62,23 +79,25 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
     }
     let mut dict = DictBuilder::new(cap);
     let mut resources: Vec<otlp::ResourceProfiles> = Vec::new();
-    let mut by_labels: HashMap<Labels, usize> = HashMap::new();
+    let mut by_attributes: HashMap<Labels, usize> = HashMap::new();
     for r in records {
-        let public = r.labels.public();
-        let at = match by_labels.get(&public) {
+        let attributes = resource_labels(&r.labels);
+        let at = match by_attributes.get(&attributes) {
             Some(&i) => i,
             None => {
-                resources.push(resource_profiles(&public));
-                by_labels.insert(public, resources.len() - 1);
+                resources.push(otlp::ResourceProfiles {
+                    resource: Some(resource(&attributes)),
+                    scope_profiles: Vec::new(),
+                    schema_url: String::new(),
+                });
+                by_attributes.insert(attributes, resources.len() - 1);
                 resources.len() - 1
             }
         };
-        if let Some(scope) = resources
-            .get_mut(at)
-            .and_then(|rp| rp.scope_profiles.first_mut())
-        {
-            Converter::new(&*r.profile, r.profile.string_table.as_slice(), &mut dict)
-                .convert_into(&mut scope.profiles);
+        let scope =
+            Converter::new(&*r.profile, r.profile.string_table.as_slice(), &mut dict).convert();
+        if let Some(rp) = resources.get_mut(at) {
+            rp.scope_profiles.push(scope);
         }
     }
     ExportProfilesServiceRequest {
@@ -117,7 +136,6 @@ pub(crate) fn attribute_key_bytes(p: &pprof::Profile) -> usize {
         (p.drop_frames != 0, ATTR_DROP_FRAMES),
         (p.keep_frames != 0, ATTR_KEEP_FRAMES),
         (p.doc_url != 0, ATTR_DOC_URL),
-        (p.default_sample_type != 0, ATTR_DEFAULT_SAMPLE_TYPE),
     ]
     .iter()
     .filter(|(used, _)| *used)
@@ -140,7 +158,16 @@ fn string_kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-pub(crate) fn resource_profiles(labels: &Labels) -> otlp::ResourceProfiles {
+/// The labels that become a record's resource attributes: its public
+/// labels without the `__`-prefixed ones.
+pub(crate) fn resource_labels(labels: &Labels) -> Labels {
+    let mut public = labels.public();
+    public.retain(|k, _| !k.starts_with(RESERVED_PREFIX));
+    public
+}
+
+/// The resource of a set of [`resource_labels`].
+pub(crate) fn resource(labels: &Labels) -> Resource {
     let attributes = labels
         .iter()
         .map(|(k, v)| {
@@ -154,21 +181,37 @@ pub(crate) fn resource_profiles(labels: &Labels) -> otlp::ResourceProfiles {
             )
         })
         .collect();
-    otlp::ResourceProfiles {
-        resource: Some(Resource {
-            attributes,
-            ..Default::default()
-        }),
-        scope_profiles: vec![otlp::ScopeProfiles {
-            scope: Some(InstrumentationScope {
-                name: SCOPE_NAME.to_string(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                ..Default::default()
+    Resource {
+        attributes,
+        ..Default::default()
+    }
+}
+
+/// The scope of one pprof profile's `ScopeProfiles`.
+pub(crate) fn scope(head: &ProfileHead) -> InstrumentationScope {
+    let mut attributes = Vec::with_capacity(2);
+    if let Some(t) = &head.default_sample_type {
+        attributes.push(string_kv(ATTR_SCOPE_DEFAULT_SAMPLE_TYPE, t));
+    }
+    if !head.sample_types.is_empty() {
+        let values = (0..head.sample_types.len())
+            .map(|i| AnyValue {
+                value: Some(any_value::Value::IntValue(i as i64)),
+            })
+            .collect();
+        attributes.push(KeyValue {
+            key: ATTR_SCOPE_SAMPLE_TYPE_ORDER.to_string(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
             }),
-            profiles: Vec::new(),
-            schema_url: String::new(),
-        }],
-        schema_url: String::new(),
+            ..Default::default()
+        });
+    }
+    InstrumentationScope {
+        name: SCOPE_NAME.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        attributes,
+        ..Default::default()
     }
 }
 
@@ -197,11 +240,45 @@ pub(crate) struct Converter<'a, S: ?Sized, T: ?Sized = pprof::Profile> {
     labels: HashMap<[i64; 4], i32, BuildHasherDefault<IdentityHasher>>,
     /// The pprof lines of the location being converted.
     pprof_lines: Vec<pprof::Line>,
+    /// Span and trace id labels seen, which [`label`](Self::label) gives
+    /// as negative codes (`-1 - position`): they become the sample's link.
+    link_ids: Vec<LinkId>,
+}
+
+/// A `span_id` or `trace_id` label that parsed as a lowercase hex id.
+struct LinkId {
+    trace: bool,
+    bytes: [u8; 16],
+    label: pprof::Label,
+}
+
+/// The pprof label keys that are trace links (as Grafana Pyroscope and the
+/// Go SDKs write them).
+pub(crate) const SPAN_ID_LABEL: &str = "span_id";
+pub(crate) const TRACE_ID_LABEL: &str = "trace_id";
+
+/// `s` as the `N` bytes it spells in lowercase hex, or None.
+fn hex_id<const N: usize>(s: &[u8]) -> Option<[u8; 16]> {
+    if s.len() != 2 * N || N > 16 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 16];
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *o = nibble(*pair.first()?)? << 4 | nibble(*pair.get(1)?)?;
+    }
+    Some(out)
 }
 
 /// What every OTLP profile made from one pprof profile shares.
 pub(crate) struct ProfileHead {
     pub(crate) attributes: Vec<i32>,
+    /// The pprof's default sample type, for the scope.
+    pub(crate) default_sample_type: Option<String>,
     pub(crate) period_type: Option<otlp::ValueType>,
     /// One per pprof sample type, in order.
     pub(crate) sample_types: Vec<otlp::ValueType>,
@@ -236,6 +313,7 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
             lines: Vec::new(),
             pprof_lines: Vec::new(),
             labels: HashMap::default(),
+            link_ids: Vec::new(),
         }
     }
 
@@ -408,7 +486,6 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
             (p.drop_frames, ATTR_DROP_FRAMES),
             (p.keep_frames, ATTR_KEEP_FRAMES),
             (p.doc_url, ATTR_DOC_URL),
-            (p.default_sample_type, ATTR_DEFAULT_SAMPLE_TYPE),
         ] {
             if idx != 0 {
                 let v = self.s(idx);
@@ -432,8 +509,34 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
 
     /// The label's attribute index, interned in the dictionary (which
     /// dedups it): for callers that cache labels themselves (the writer,
-    /// by their encoded bytes), so the cache above stays unallocated.
+    /// by their encoded bytes), so the cache above stays unallocated. A
+    /// `span_id`/`trace_id` label holding a lowercase hex id gives a
+    /// negative code instead, which [`sample_attributes`] turns into the
+    /// sample's link.
+    ///
+    /// [`sample_attributes`]: Self::sample_attributes
     pub(crate) fn label(&mut self, l: &pprof::Label) -> i32 {
+        if l.str != 0 {
+            let key = self.s_bytes(l.key);
+            let id = match key {
+                k if k == SPAN_ID_LABEL.as_bytes() => hex_id::<8>(self.s_bytes(l.str)),
+                k if k == TRACE_ID_LABEL.as_bytes() => hex_id::<16>(self.s_bytes(l.str)),
+                _ => None,
+            };
+            if let Some(bytes) = id {
+                self.link_ids.push(LinkId {
+                    trace: key == TRACE_ID_LABEL.as_bytes(),
+                    bytes,
+                    label: *l,
+                });
+                return -(self.link_ids.len() as i32);
+            }
+        }
+        self.attribute(l)
+    }
+
+    /// The label as an attribute, whatever its key.
+    fn attribute(&mut self, l: &pprof::Label) -> i32 {
         let key = self.string(l.key);
         if l.str != 0 {
             let v = self.s(l.str);
@@ -444,21 +547,136 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
         }
     }
 
+    /// Finishes the attributes of the sample whose label codes are
+    /// `attrs[from..]`, as DESIGN.md §5 says: its first span id (with its
+    /// first trace id, if any) becomes its link, whose index is returned;
+    /// labels that repeat a key become one attribute whose value is the
+    /// array of their values (in order; the unit of the first that has
+    /// one: numbers of one key in different units lose theirs). Samples
+    /// with at most one plain label, nearly all, are left as they are.
+    #[inline]
+    pub(crate) fn sample_attributes(&mut self, attrs: &mut Vec<i32>, from: usize) -> i32 {
+        let codes = attrs.get(from..).unwrap_or(&[]);
+        let linked = codes.iter().any(|&a| a < 0);
+        if !linked && (codes.len() < 2 || !self.repeats_a_key(codes)) {
+            return 0;
+        }
+        self.sample_attributes_slow(attrs, from)
+    }
+
+    fn repeats_a_key(&self, codes: &[i32]) -> bool {
+        let key = |a: i32| self.dict.attribute_key(a);
+        if codes.len() <= 16 {
+            codes
+                .iter()
+                .enumerate()
+                .any(|(i, &a)| codes.iter().take(i).any(|&b| key(b) == key(a)))
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity(codes.len());
+            codes.iter().any(|&a| !seen.insert(key(a)))
+        }
+    }
+
+    #[cold]
+    fn sample_attributes_slow(&mut self, attrs: &mut Vec<i32>, from: usize) -> i32 {
+        let codes: Vec<i32> = attrs.drain(from..).collect();
+        let (mut span, mut trace): (Option<[u8; 16]>, Option<[u8; 16]>) = (None, None);
+        let mut plain: Vec<i32> = Vec::with_capacity(codes.len());
+        for &code in &codes {
+            let Some(id) = usize::try_from(-1 - i64::from(code))
+                .ok()
+                .and_then(|i| self.link_ids.get(i))
+            else {
+                plain.push(code);
+                continue;
+            };
+            let slot = if id.trace { &mut trace } else { &mut span };
+            match slot {
+                None => *slot = Some(id.bytes),
+                Some(_) => {
+                    let l = id.label;
+                    plain.push(self.attribute(&l));
+                }
+            }
+        }
+        // A trace id without a span id is no link: it stays a label.
+        if let (None, Some(_)) = (span, trace) {
+            if let Some(l) = self
+                .link_ids
+                .iter()
+                .find(|id| id.trace && Some(id.bytes) == trace)
+                .map(|id| id.label)
+            {
+                plain.push(self.attribute(&l));
+            }
+            trace = None;
+        }
+        let link = match span {
+            Some(s) => {
+                let t = trace.as_ref().map_or(&[][..], |t| &t[..]);
+                self.dict.link(t, s.get(..8).unwrap_or(&[]))
+            }
+            None => 0,
+        };
+        if plain.len() >= 2 && self.repeats_a_key(&plain) {
+            self.merge_repeated_keys(&plain, attrs);
+        } else {
+            attrs.extend_from_slice(&plain);
+        }
+        link
+    }
+
+    /// Appends `plain`'s attributes to `attrs`, those sharing a key merged
+    /// into one array-valued attribute at the first one's place.
+    fn merge_repeated_keys(&mut self, plain: &[i32], attrs: &mut Vec<i32>) {
+        let keys: Vec<i32> = plain.iter().map(|&a| self.dict.attribute_key(a)).collect();
+        for (i, (&a, &k)) in plain.iter().zip(&keys).enumerate() {
+            if keys.iter().take(i).any(|&earlier| earlier == k) {
+                continue;
+            }
+            let same: Vec<i32> = plain
+                .iter()
+                .zip(&keys)
+                .filter(|(_, &kk)| kk == k)
+                .map(|(&b, _)| b)
+                .collect();
+            if same.len() == 1 {
+                attrs.push(a);
+                continue;
+            }
+            let parts: Vec<otlp::KeyValueAndUnit> =
+                same.iter().map(|&b| self.dict.attribute_at(b)).collect();
+            let unit = parts.iter().map(|p| p.unit_strindex).find(|&u| u != 0);
+            let values = parts.into_iter().filter_map(|p| p.value).collect();
+            let merged = otlp::KeyValueAndUnit {
+                key_strindex: k,
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+                }),
+                unit_strindex: unit.unwrap_or(0),
+            };
+            attrs.push(self.dict.attribute_kv(&merged));
+        }
+    }
+
     /// Interns the profile-wide parts, in the order the dictionary gets them.
     pub(crate) fn head(&mut self) -> ProfileHead {
         let p: &'a pprof::Profile = self.p.profile();
         let attributes = self.profile_attributes();
         let period_type = p.period_type.as_ref().map(|vt| self.value_type(vt));
         let sample_types = p.sample_type.iter().map(|vt| self.value_type(vt)).collect();
+        let default_sample_type =
+            (p.default_sample_type != 0).then(|| self.s(p.default_sample_type).to_string());
         ProfileHead {
             attributes,
+            default_sample_type,
             period_type,
             sample_types,
         }
     }
 
-    /// Interns one sample's stack and labels: returns the stack index and
-    /// fills `attrs` with the label attribute indexes.
+    /// Interns one sample's stack and labels: returns the stack and link
+    /// indexes and fills `attrs` with the attribute indexes.
     #[inline]
     pub(crate) fn sample(
         &mut self,
@@ -466,7 +684,7 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
         labels: &[pprof::Label],
         stack: &mut Vec<i32>,
         attrs: &mut Vec<i32>,
-    ) -> i32 {
+    ) -> (i32, i32) {
         stack.clear();
         for &id in location_ids {
             if let Some(l) = self.location(id) {
@@ -474,51 +692,73 @@ impl<'a, S: StringTable + ?Sized, T: Tables> Converter<'a, S, T> {
             }
         }
         let stack_index = self.dict.stack(stack);
-        self.labels(labels, attrs);
-        stack_index
-    }
-
-    /// Interns one sample's labels into `attrs` (cleared first).
-    #[inline]
-    pub(crate) fn labels(&mut self, labels: &[pprof::Label], attrs: &mut Vec<i32>) {
         attrs.clear();
         for l in labels {
-            attrs.push(self.cached_label(l));
+            let code = self.cached_label(l);
+            attrs.push(code);
         }
+        let link = self.sample_attributes(attrs, 0);
+        (stack_index, link)
     }
 }
 
 impl<S: StringTable + ?Sized> Converter<'_, S> {
-    fn convert_into(mut self, out: &mut Vec<otlp::Profile>) {
+    /// The pprof profile as one `ScopeProfiles`.
+    fn convert(mut self) -> otlp::ScopeProfiles {
         let p = self.p;
         let head = self.head();
         let n_types = head.sample_types.len();
-        let first = out.len();
-        for vt in &head.sample_types {
-            out.push(otlp::Profile {
+        // Distinct identities in order of first appearance, values summed.
+        let mut rows: Vec<(i32, Vec<i32>, i32, Vec<i64>)> = Vec::with_capacity(p.sample.len());
+        let mut row_of: HashMap<(i32, Vec<i32>, i32), usize> = HashMap::new();
+        let mut stack: Vec<i32> = Vec::with_capacity(64);
+        let mut attrs: Vec<i32> = Vec::new();
+        for s in &p.sample {
+            let (stack_index, link) = self.sample(&s.location_id, &s.label, &mut stack, &mut attrs);
+            let values = (0..n_types).map(|t| s.value.get(t).copied().unwrap_or(0));
+            match row_of.entry((stack_index, attrs.clone(), link)) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if let Some(row) = rows.get_mut(*e.get()) {
+                        for (sum, v) in row.3.iter_mut().zip(values) {
+                            *sum = sum.wrapping_add(v);
+                        }
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(rows.len());
+                    rows.push((stack_index, attrs.clone(), link, values.collect()));
+                }
+            }
+        }
+        let profiles = head
+            .sample_types
+            .iter()
+            .enumerate()
+            .map(|(t, vt)| otlp::Profile {
                 sample_type: Some(*vt),
-                samples: Vec::with_capacity(p.sample.len()),
+                samples: rows
+                    .iter()
+                    .filter(|row| row.3.get(t).is_some_and(|&v| v != 0))
+                    .map(|(stack_index, attrs, link, values)| otlp::Sample {
+                        stack_index: *stack_index,
+                        attribute_indices: attrs.clone(),
+                        link_index: *link,
+                        values: vec![values.get(t).copied().unwrap_or(0)],
+                        timestamps_unix_nano: Vec::new(),
+                    })
+                    .collect(),
                 time_unix_nano: u64::try_from(p.time_nanos).unwrap_or(0),
                 duration_nano: u64::try_from(p.duration_nanos).unwrap_or(0),
                 period_type: head.period_type,
                 period: p.period,
                 attribute_indices: head.attributes.clone(),
                 ..Default::default()
-            });
-        }
-        let mut stack: Vec<i32> = Vec::with_capacity(64);
-        let mut sample_attrs: Vec<i32> = Vec::new();
-        for s in &p.sample {
-            let stack_index = self.sample(&s.location_id, &s.label, &mut stack, &mut sample_attrs);
-            for (t, prof) in out.iter_mut().skip(first).take(n_types).enumerate() {
-                prof.samples.push(otlp::Sample {
-                    stack_index,
-                    attribute_indices: sample_attrs.clone(),
-                    link_index: 0,
-                    values: vec![s.value.get(t).copied().unwrap_or(0)],
-                    timestamps_unix_nano: Vec::new(),
-                });
-            }
+            })
+            .collect();
+        otlp::ScopeProfiles {
+            scope: Some(scope(&head)),
+            profiles,
+            schema_url: String::new(),
         }
     }
 }
@@ -599,18 +839,45 @@ mod tests {
         assert_eq!(
             attrs,
             vec![
-                ("__name__".to_string(), "memory".to_string()),
-                ("job".into(), "j".into()),
+                ("job".to_string(), "j".to_string()),
                 ("service.name".into(), "api".into())
+            ],
+            "no __-prefixed key"
+        );
+        assert_eq!(rp.scope_profiles.len(), 2, "one scope per pprof");
+        let scope = &rp.scope_profiles[0];
+        let sc = scope.scope.as_ref().unwrap();
+        assert_eq!(sc.name, "profcol");
+        assert_eq!(sc.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            sc.attributes.len(),
+            1,
+            "no default sample type: the order only"
+        );
+        assert_eq!(sc.attributes[0].key, ATTR_SCOPE_SAMPLE_TYPE_ORDER);
+        let order = match sc.attributes[0]
+            .value
+            .as_ref()
+            .unwrap()
+            .value
+            .as_ref()
+            .unwrap()
+        {
+            any_value::Value::ArrayValue(a) => a.values.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            order,
+            vec![
+                AnyValue {
+                    value: Some(any_value::Value::IntValue(0))
+                },
+                AnyValue {
+                    value: Some(any_value::Value::IntValue(1))
+                }
             ]
         );
-        let scope = &rp.scope_profiles[0];
-        assert_eq!(scope.scope.as_ref().unwrap().name, "profcol");
-        assert_eq!(
-            scope.scope.as_ref().unwrap().version,
-            env!("CARGO_PKG_VERSION")
-        );
-        assert_eq!(scope.profiles.len(), 4, "two records x two sample types");
+        assert_eq!(scope.profiles.len(), 2, "two sample types");
         let prof = &scope.profiles[0];
         let st = prof.sample_type.unwrap();
         assert_eq!(
@@ -628,7 +895,9 @@ mod tests {
         );
         assert_eq!(prof.samples.len(), 2);
         assert_eq!(prof.samples[0].values, vec![3]);
-        assert_eq!(scope.profiles[1].samples[1].values, vec![128]);
+        // The first sample's inuse_space is 0: left out of that profile.
+        assert_eq!(scope.profiles[1].samples.len(), 1);
+        assert_eq!(scope.profiles[1].samples[0].values, vec![128]);
 
         // Leaf first; the inlined frame keeps its line order.
         let stack = &d.stack_table[prof.samples[0].stack_index as usize];
@@ -680,7 +949,54 @@ mod tests {
         p.sample[0].label[0].key = 10_000;
         let req = profile_to_otlp(&p);
         let prof = &req.resource_profiles[0].scope_profiles[0].profiles[0];
-        assert_eq!(prof.samples.len(), 2);
-        assert_eq!(prof.samples[1].values, vec![0]);
+        assert_eq!(
+            prof.samples.len(),
+            1,
+            "the sample without values is left out"
+        );
+        assert_eq!(prof.samples[0].values, vec![3]);
+    }
+
+    #[test]
+    fn default_sample_type_is_a_scope_attribute() {
+        let mut p = heap();
+        p.default_sample_type = p.sample_type[1].r#type;
+        let req = profile_to_otlp(&p);
+        let sp = &req.resource_profiles[0].scope_profiles[0];
+        let kv = &sp.scope.as_ref().unwrap().attributes[0];
+        assert_eq!(kv.key, ATTR_SCOPE_DEFAULT_SAMPLE_TYPE);
+        assert_eq!(
+            kv.value.as_ref().unwrap().value,
+            Some(any_value::Value::StringValue("inuse_space".into()))
+        );
+        let d = req.dictionary.as_ref().unwrap();
+        for prof in &sp.profiles {
+            for &i in &prof.attribute_indices {
+                let key = &d.string_table[d.attribute_table[i as usize].key_strindex as usize];
+                assert!(!key.contains("default_sample_type"), "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn samples_of_one_identity_are_combined_and_keys_stay_unique() {
+        let mut b = Builder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
+        b.sample(&["f", "main"], &[("k", "1"), ("k", "2")], &[1, 10])
+            .sample(&["g", "main"], &[], &[0, 0])
+            .sample(&["f", "main"], &[("k", "1"), ("k", "2")], &[2, 20]);
+        let req = profile_to_otlp(&b.build());
+        let d = req.dictionary.as_ref().unwrap();
+        let profiles = &req.resource_profiles[0].scope_profiles[0].profiles;
+        for (prof, want) in profiles.iter().zip([3, 30]) {
+            assert_eq!(prof.samples.len(), 1, "combined; the all-zero one left out");
+            assert_eq!(prof.samples[0].values, vec![want]);
+            let attrs = &prof.samples[0].attribute_indices;
+            assert_eq!(attrs.len(), 1, "one attribute per key");
+            let a = &d.attribute_table[attrs[0] as usize];
+            let Some(any_value::Value::ArrayValue(arr)) = &a.value.as_ref().unwrap().value else {
+                panic!("{a:?}")
+            };
+            assert_eq!(arr.values.len(), 2);
+        }
     }
 }
