@@ -192,45 +192,54 @@ impl SampleColumns {
         self.shared_bytes += shared;
     }
 
-    /// The shared fields of every sample, in order.
-    fn fields(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    /// The shared fields of every sample, in order, with the position of
+    /// their length prefix.
+    fn fields(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
         let mut pos = 0;
         std::iter::from_fn(move || {
             if pos >= self.shared_len {
                 return None;
             }
-            let mut r = Reader::new(self.shared.get(pos..self.shared_len)?);
-            let len = r.varint().ok()? as usize;
-            let at = pos + r.pos();
-            pos = at + len;
-            self.shared.get(at..at + len)
+            let at = pos;
+            let fields = self.fields_at(at)?;
+            pos = at + varint_len(fields.len() as u64) + fields.len();
+            Some((at, fields))
         })
+    }
+
+    /// The shared fields whose length prefix is at `pos`.
+    fn fields_at(&self, pos: usize) -> Option<&[u8]> {
+        let mut r = Reader::new(self.shared.get(pos..self.shared_len)?);
+        let len = usize::try_from(r.varint().ok()?).ok()?;
+        let at = pos + r.pos();
+        self.shared.get(at..at + len)
     }
 
     /// Combines samples with equal shared fields into the first of them
     /// (their values summed). Rare: a pprof writer merges equal stacks,
-    /// but different pprof locations can make the same OTLP stack.
+    /// but different pprof locations can make the same OTLP stack. The
+    /// check costs a hash and a map entry (16 bytes) per sample, freed
+    /// before returning.
     fn combine_duplicates(&mut self) {
         if self.count < 2 {
             return;
         }
-        let mut first: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>> =
+        // Hash of the fields → (sample number, position of its prefix).
+        let mut first: HashMap<u64, (u32, u32), BuildHasherDefault<IdentityHasher>> =
             HashMap::with_capacity_and_hasher(self.count, Default::default());
         // (duplicate, first) sample numbers.
         let mut dups: Vec<(u32, u32)> = Vec::new();
-        let mut offsets: Vec<&[u8]> = Vec::new();
-        for (i, f) in self.fields().enumerate() {
-            let i = i as u32;
-            let j = *first.entry(xxh3_64(f)).or_insert(i);
-            if j != i && offsets.get(j as usize) == Some(&f) {
+        for (i, (at, f)) in self.fields().enumerate() {
+            let (i, at) = (i as u32, at as u32);
+            let (j, j_at) = *first.entry(xxh3_64(f)).or_insert((i, at));
+            if j != i && self.fields_at(j_at as usize) == Some(f) {
                 dups.push((i, j));
             }
-            offsets.push(f);
         }
+        drop(first);
         if dups.is_empty() {
             return;
         }
-        drop(first);
         // Decode the values, sum the duplicates into their first, rebuild.
         let types = self.values.len();
         let mut rows = vec![0i64; self.count * types];
@@ -255,9 +264,8 @@ impl SampleColumns {
                 }
             }
         }
-        let fields: Vec<Vec<u8>> = offsets.iter().map(|f| f.to_vec()).collect();
         let mut out = SampleColumns::new(self.count - dups.len(), types);
-        for (i, f) in fields.iter().enumerate() {
+        for (i, (_, f)) in self.fields().enumerate() {
             if !gone.get(i).copied().unwrap_or(true) {
                 out.push_encoded(f, rows.get(i * types..(i + 1) * types).unwrap_or(&[]));
             }
