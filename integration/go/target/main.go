@@ -1,8 +1,10 @@
 // Command target is the Go pull-mode peer: it serves Go's standard pprof
 // endpoints (net/http/pprof), fgprof's wall-clock profile at /debug/fgprof and
-// godeltaprof-style delta endpoints (delta.go),
-// while a background workload keeps CPU, allocation, mutex and block profiles
-// busy in functions whose names the integration suite looks for.
+// godeltaprof's delta endpoints /debug/pprof/delta_heap, delta_block and
+// delta_mutex (github.com/grafana/pyroscope-go/godeltaprof/http/pprof, which
+// registers them on http.DefaultServeMux when imported), while a background
+// workload keeps CPU, allocation, mutex and block profiles busy in functions
+// whose names the integration suite looks for.
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/felixge/fgprof"
+	_ "github.com/grafana/pyroscope-go/godeltaprof/http/pprof"
 )
 
 // sink keeps results alive so the compiler cannot drop the work.
@@ -165,7 +168,6 @@ func main() {
 	runtime.MemProfileRate = 64 * 1024
 
 	http.DefaultServeMux.Handle("/debug/fgprof", fgprof.Handler())
-	registerDeltaHandlers(http.DefaultServeMux)
 
 	if *warmupMiB > 0 {
 		start := time.Now()
