@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"flag"
 	"log"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -39,6 +41,20 @@ func workloadCPUBurn(d time.Duration) {
 			buf[i] = sum[i%32]
 		}
 	}
+}
+
+// The trace context workloadTracedCPUBurn runs under: CPU and goroutine profiles
+// carry it as the pprof labels trace_id and span_id, the way span-profiling
+// integrations label goroutines; an OTLP writer turns them into a Link (DESIGN §5).
+const (
+	TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	SpanID  = "00f067aa0ba902b7"
+)
+
+//go:noinline
+func workloadTracedCPUBurn(d time.Duration) {
+	pprof.Do(context.Background(), pprof.Labels("trace_id", TraceID, "span_id", SpanID),
+		func(context.Context) { workloadCPUBurn(d) })
 }
 
 //go:noinline
@@ -148,7 +164,8 @@ func workloadWarmupBlock(waiters int, hold time.Duration) {
 
 func workloadLoop() {
 	for {
-		workloadCPUBurn(250 * time.Millisecond)
+		workloadCPUBurn(150 * time.Millisecond)
+		workloadTracedCPUBurn(100 * time.Millisecond)
 		workloadAlloc(2000)
 		workloadMutexContend(4, 50)
 		workloadBlockOnChannel(100)
@@ -161,11 +178,12 @@ func main() {
 	warmupMiB := flag.Int("warmup-alloc-mib", 1024, "MiB to allocate before listening (0 disables the warm-up)")
 	warmupWaiters := flag.Int("warmup-waiters", 100, "goroutines that wait on a mutex and a channel during the warm-up")
 	warmupHold := flag.Duration("warmup-hold", 2*time.Second, "how long the warm-up mutex and channel stay blocked")
+	memRate := flag.Int("mem-profile-rate", 64*1024, "runtime.MemProfileRate; 1 records every allocation, so the served allocs totals are exact counts that never decrease")
 	flag.Parse()
 
 	runtime.SetMutexProfileFraction(1)
 	runtime.SetBlockProfileRate(1)
-	runtime.MemProfileRate = 64 * 1024
+	runtime.MemProfileRate = *memRate
 
 	http.DefaultServeMux.Handle("/debug/fgprof", fgprof.Handler())
 
