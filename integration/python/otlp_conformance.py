@@ -63,19 +63,34 @@ TRACE_LABEL_KEYS = ("span_id", "trace_id")
 MAX_PER_RULE = 5  # details kept per rule and request; the count is always complete
 
 
-def any_value(v):
+def any_value(v, strings=()):
+    """An AnyValue as plain Python; strings referenced through the dictionary
+    (`string_value_strindex`, opentelemetry-proto v1.10) are resolved."""
     kind = v.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":
-        return [any_value(x) for x in v.array_value.values]
+        return [any_value(x, strings) for x in v.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+        return {kv_key(kv, strings): any_value(kv.value, strings) for kv in v.kvlist_value.values}
+    if kind == "string_value_strindex":
+        i = v.string_value_strindex
+        return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
     return getattr(v, kind)
 
 
+def kv_key(kv, strings=()):
+    """A KeyValue's key: `key`, or the string_table entry `key_strindex` points at."""
+    if kv.key or not kv.key_strindex:
+        return kv.key
+    i = kv.key_strindex
+    return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
+
+
 def value_kind(v):
-    return v.WhichOneof("value")
+    """The AnyValue kind, a dictionary-referenced string counting as a string."""
+    k = v.WhichOneof("value")
+    return "string_value" if k == "string_value_strindex" else k
 
 
 class Violations:
@@ -97,9 +112,10 @@ def check_request(req, received_unix_nano=None, expect_default=None):
     """Checks one ExportProfilesServiceRequest.
 
     received_unix_nano: when the request arrived (window_not_after_receipt is skipped
-    without it). expect_default(resource_attrs, scope_profiles) -> str | None | ...:
-    an optional callback naming the default sample type the original pprof had (its
-    type name, e.g. "cpu"), None when it had none, or Ellipsis when unknown.
+    without it). expect_default(resource_attrs, [(type, unit) of the scope's profiles])
+    -> str | None | Ellipsis: an optional callback naming the default sample type the
+    original pprof had (its type name, e.g. "alloc_space"), None when it had none, or
+    Ellipsis when unknown.
     Returns a Violations."""
     v = Violations()
     d = req.dictionary
@@ -122,17 +138,17 @@ def check_request(req, received_unix_nano=None, expect_default=None):
         a = entry("attribute_table", i, what)
         if a is None:
             return None
-        return (s(a.key_strindex, f"{what} key"), repr(any_value(a.value)),
+        return (s(a.key_strindex, f"{what} key"), repr(any_value(a.value, strings)),
                 s(a.unit_strindex, f"{what} unit") if a.unit_strindex else "")
 
     for ri, rp in enumerate(req.resource_profiles):
-        res = {kv.key: any_value(kv.value) for kv in rp.resource.attributes}
+        res = {kv_key(kv, strings): any_value(kv.value, strings) for kv in rp.resource.attributes}
         internal = sorted(k for k in res if k.startswith("__"))
         if internal:
             v.add("no_internal_resource_keys", f"resource {ri} ({res.get('service.name')}): {internal}")
         for si, sp in enumerate(rp.scope_profiles):
             where = f"resource {ri} ({res.get('service.name')}, {res.get('__name__', '')}) scope {si}"
-            scope_attrs = {kv.key: kv.value for kv in sp.scope.attributes}
+            scope_attrs = {kv_key(kv, strings): kv.value for kv in sp.scope.attributes}
             profiles = list(sp.profiles)
             types = []
             for p in profiles:
@@ -150,7 +166,8 @@ def check_request(req, received_unix_nano=None, expect_default=None):
                 v.add("scope_per_pprof", f"{where}: no scope attribute {SCOPE_ORDER}")
             elif value_kind(order) != "array_value" or any(
                     value_kind(x) != "int_value" for x in order.array_value.values):
-                v.add("scope_per_pprof", f"{where}: {SCOPE_ORDER} is not an int array: {any_value(order)!r}")
+                v.add("scope_per_pprof", f"{where}: {SCOPE_ORDER} is not an int array: "
+                      f"{any_value(order, strings)!r}")
             else:
                 ints = [x.int_value for x in order.array_value.values]
                 if sorted(ints) != list(range(len(profiles))):
@@ -160,20 +177,20 @@ def check_request(req, received_unix_nano=None, expect_default=None):
             if default is not None:
                 if value_kind(default) != "string_value":
                     v.add("scope_default_sample_type", f"{where}: {SCOPE_DEFAULT} is not a string: "
-                          f"{any_value(default)!r}")
-                elif default.string_value not in {t for t, _ in types}:
+                          f"{any_value(default, strings)!r}")
+                elif any_value(default, strings) not in {t for t, _ in types}:
                     v.add("scope_default_sample_type", f"{where}: {SCOPE_DEFAULT} "
-                          f"{default.string_value!r} names none of the scope's sample types "
+                          f"{any_value(default, strings)!r} names none of the scope's sample types "
                           f"{sorted({t for t, _ in types})}")
             if expect_default is not None:
-                want = expect_default(res, sp)
+                want = expect_default(res, types)
                 if want not in (None, Ellipsis) and default is None:
                     v.add("scope_default_sample_type", f"{where}: the pprof had default_sample_type "
                           f"{want!r}, the scope has no {SCOPE_DEFAULT}")
                 elif want not in (None, Ellipsis) and value_kind(default) == "string_value" \
-                        and default.string_value != want:
+                        and any_value(default, strings) != want:
                     v.add("scope_default_sample_type", f"{where}: {SCOPE_DEFAULT} is "
-                          f"{default.string_value!r}, the pprof had {want!r}")
+                          f"{any_value(default, strings)!r}, the pprof had {want!r}")
             for pi, p in enumerate(profiles):
                 pwhere = f"{where} profile {pi} ({types[pi][0]}/{types[pi][1]})"
                 pattrs = [attr(i, "profile attribute") for i in p.attribute_indices]
@@ -228,7 +245,7 @@ def links_of(req):
     d = req.dictionary
     out = []
     for rp in req.resource_profiles:
-        res = {kv.key: any_value(kv.value) for kv in rp.resource.attributes}
+        res = {kv_key(kv, d.string_table): any_value(kv.value, d.string_table) for kv in rp.resource.attributes}
         for sp in rp.scope_profiles:
             for p in sp.profiles:
                 st = f"{d.string_table[p.sample_type.type_strindex]}/{d.string_table[p.sample_type.unit_strindex]}"
@@ -238,6 +255,25 @@ def links_of(req):
                     ln = d.link_table[smp.link_index]
                     out.append((res, st, smp.stack_index, (bytes(ln.trace_id).hex(), bytes(ln.span_id).hex())))
     return out
+
+
+def check_recorded(records, expect_default=None):
+    """Checks every request the OTLP sink saved (its {"request_file", "received_unix_nano"}
+    lines, see otlp_receiver.py --save-requests). Returns (number of requests,
+    {rule: (violations, requests with violations, first details)}, links_of of all)."""
+    totals, links, n = {}, [], 0
+    for r in records:
+        if "request_file" not in r:
+            continue
+        n += 1
+        req = load(r["request_file"])
+        for rule, count, details in check_request(req, r.get("received_unix_nano"), expect_default).items():
+            e = totals.setdefault(rule, [0, 0, []])
+            e[0] += count
+            e[1] += 1
+            e[2].extend(details[: max(0, 3 - len(e[2]))])
+        links.extend(links_of(req))
+    return n, {k: tuple(v) for k, v in totals.items()}, links
 
 
 def load(path):

@@ -56,17 +56,43 @@ import pbwire  # noqa: E402
 _write_lock = threading.Lock()
 
 
-def any_value(v):
+def any_value(v, strings=()):
+    """An AnyValue as plain JSON. Profiles may carry strings as references into the
+    dictionary's string_table (opentelemetry-proto v1.10: `string_value_strindex`,
+    and `key_strindex` for keys), as the Collector's pdata writes them: resolved here."""
     kind = v.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":
-        return [any_value(x) for x in v.array_value.values]
+        return [any_value(x, strings) for x in v.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+        return {kv_key(kv, strings): any_value(kv.value, strings) for kv in v.kvlist_value.values}
     if kind == "bytes_value":
         return v.bytes_value.hex()
+    if kind == "string_value_strindex":
+        i = v.string_value_strindex
+        return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
     return getattr(v, kind)
+
+
+def kv_key(kv, strings=()):
+    """A KeyValue's key: `key`, or the string_table entry `key_strindex` points at."""
+    if kv.key or not kv.key_strindex:
+        return kv.key
+    i = kv.key_strindex
+    return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
+
+
+def is_zero(msg):
+    """Whether a message holds only default values: unset, or set submessages that are
+    themselves all defaults (an explicitly present but empty `value {}` counts as zero,
+    as pdata writes index 0 of attribute_table)."""
+    for _, value in msg.ListFields():
+        # ListFields lists non-default scalars, non-empty repeated fields and present
+        # submessages; only a present submessage can still be all defaults.
+        if not hasattr(value, "ListFields") or not is_zero(value):
+            return False
+    return True
 
 
 class Dict:
@@ -89,7 +115,7 @@ class Dict:
             if name == "string_table":
                 if zero != "":
                     self.problems.append(f"string_table[0] is {zero!r}, not empty")
-            elif zero.ByteSize() != 0:
+            elif not is_zero(zero):
                 self.problems.append(f"{name}[0] is not the zero value")
         seen = set()
         for i, s in enumerate(d.string_table):
@@ -115,7 +141,7 @@ class Dict:
             kvu = self._get("attribute_table", i, "attribute")
             if kvu is None:
                 continue
-            val = any_value(kvu.value)
+            val = any_value(kvu.value, self.d.string_table)
             unit = self.s(kvu.unit_strindex) if kvu.unit_strindex else None
             out[self.s(kvu.key_strindex)] = {"value": val, "unit": unit} if unit else val
         return out
@@ -144,7 +170,8 @@ def records_from_request(req, transport, meta):
     dic = Dict(req.dictionary, problems)
     out = []
     for rp in req.resource_profiles:
-        resource = {kv.key: any_value(kv.value) for kv in rp.resource.attributes}
+        strings = req.dictionary.string_table
+        resource = {kv_key(kv, strings): any_value(kv.value, strings) for kv in rp.resource.attributes}
         for sp in rp.scope_profiles:
             for prof in sp.profiles:
                 folded = {}
@@ -163,7 +190,9 @@ def records_from_request(req, transport, meta):
                     "received_at": time.time(),
                     "meta": meta,
                     "resource": resource,
-                    "scope": {"name": sp.scope.name, "version": sp.scope.version},
+                    "scope": {"name": sp.scope.name, "version": sp.scope.version,
+                              "attributes": {kv_key(kv, strings): any_value(kv.value, strings)
+                                             for kv in sp.scope.attributes}},
                     "sample_type": dic.s(prof.sample_type.type_strindex),
                     "sample_unit": dic.s(prof.sample_type.unit_strindex),
                     "period_type": f"{dic.s(prof.period_type.type_strindex)}/"
