@@ -260,14 +260,16 @@ class Served:
             out.append((e, pproffold.delta(prev, cur)))
         return out
 
-    def default_type(self, path):
-        """The pprof default_sample_type of the bodies served at path: the type name, None
-        when none had one, Ellipsis when they differ or nothing was served."""
-        ds = {p.default_sample_type for _, _, p in self.by_path.get(path, []) if isinstance(p, pproffold.Pprof)}
-        if len(ds) != 1:
-            return Ellipsis
-        d = ds.pop()
-        return d or None
+    def header(self, path):
+        """{"default", "sample_types"} shared by every body served at path (what
+        otlp_conformance's expect_pprof describes), or None when they differ or nothing
+        was served."""
+        hs = {(p.default_sample_type, tuple(p.sample_types)) for _, _, p in self.by_path.get(path, [])
+              if isinstance(p, pproffold.Pprof)}
+        if len(hs) != 1:
+            return None
+        d, st = hs.pop()
+        return {"default": d or None, "sample_types": list(st)}
 
 
 def freeze(fold):
@@ -392,11 +394,11 @@ def check_conformance(suite, otlp, served, route):
         return
     paths = {job: path for _, _, job, path, _, _ in jobs()}
 
-    def expect_default(res, _types):
+    def expect_pprof(res, _types):
         path = paths.get(res.get("job"))
-        return served.default_type(path) if path else Ellipsis
+        return served.header(path) if path else None
 
-    n, totals, links = otlp_conformance.check_recorded(reqs, expect_default)
+    n, totals, links = otlp_conformance.check_recorded(reqs, expect_pprof)
     for rule in otlp_conformance.RULES:
         count, nreq, details = totals.get(rule, (0, 0, []))
         suite.check(f"conformance ({n} requests): {rule}", count == 0,

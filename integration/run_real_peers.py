@@ -663,17 +663,17 @@ def served_headers(work, proxy):
 def check_conformance(suite, otlp, targets, work):
     """Every request profcol sent to the OTLP receiver, decoded whole and checked against
     the spec and the pprof conventions (python/otlp_conformance.py), per transport. The
-    default sample type a scope must carry comes from what the target served: by job and
-    `__name__`, or, without `__name__`, from the paths of that job whose served sample
-    types equal the scope's."""
+    default sample type and sample type order a scope must carry come from what the target
+    served: by job and `__name__`, or, without `__name__`, from the paths of that job whose
+    served sample types equal the scope's."""
     served = {t: served_headers(work, info.get("proxy", t)) for t, info in targets.items()
               if t in SCRAPED_PATHS}
     by_job = {info["job"]: t for t, info in targets.items()}
 
-    def expect_default(res, types):
+    def expect_pprof(res, types):
         t = by_job.get(res.get("job"))
         if t not in served:
-            return Ellipsis
+            return None
         paths = SCRAPED_PATHS[t]
         if res.get("__name__") in paths:
             cands = [paths[res["__name__"]]]
@@ -681,18 +681,18 @@ def check_conformance(suite, otlp, targets, work):
             want = {f"{a}/{b}" for a, b in types}
             cands = [p for p in paths.values()
                      if any(set(st) == want for st, _ in served[t].get(p, []))]
-        defaults = {d for p in cands for _, d in served[t].get(p, [])}
-        if len(defaults) != 1:
-            return Ellipsis
-        d = defaults.pop()
-        return d or None
+        heads = {h for p in cands for h in served[t].get(p, [])}
+        if len(heads) != 1:
+            return None
+        st, d = heads.pop()
+        return {"default": d or None, "sample_types": list(st)}
 
     for tr in OTLP_TRANSPORTS:
         mine = [r for r in otlp if r.get("transport") == tr and "request_file" in r]
         if not mine:
             suite.skip(f"otlp_{tr}: conformance", "no requests were recorded")
             continue
-        n, totals, links = otlp_conformance.check_recorded(mine, expect_default)
+        n, totals, links = otlp_conformance.check_recorded(mine, expect_pprof)
         for rule in otlp_conformance.RULES:
             count, nreq, details = totals.get(rule, (0, 0, []))
             suite.check(f"otlp_{tr}: conformance ({n} requests): {rule}", count == 0,

@@ -12,11 +12,14 @@ every violation it finds, so a suite can report per rule:
   unique_sample_keys         attribute keys are unique within one sample's attribute_indices
   scope_per_pprof            one ScopeProfiles per original pprof: its profiles share one
                              time and duration, have distinct sample types, and the scope
-                             carries `pprof.scope.sample_type_order`, an int array that is a
-                             permutation of 0..n-1 over its n profiles
+                             carries `pprof.scope.sample_type_order`, an int array with one
+                             distinct index per profile ("the indexes of the sample types in
+                             the original profile"); when the caller knows the original
+                             pprof's sample types (expect_pprof), profile i must have the
+                             sample type at index order[i]
   scope_default_sample_type  `pprof.scope.default_sample_type`, when present, is a string
                              naming one of the scope's sample types; when the caller knows the
-                             original pprof had one (expect_default), it must be present
+                             original pprof had one (expect_pprof), it must be present and equal
   no_profile_default_attr    the default sample type is no profile attribute
                              (`pprof.profile.default_sample_type` is no convention)
   no_zero_samples            no sample whose values are all zero (or that has neither
@@ -108,14 +111,15 @@ class Violations:
             yield rule, n, details
 
 
-def check_request(req, received_unix_nano=None, expect_default=None):
+def check_request(req, received_unix_nano=None, expect_pprof=None):
     """Checks one ExportProfilesServiceRequest.
 
     received_unix_nano: when the request arrived (window_not_after_receipt is skipped
-    without it). expect_default(resource_attrs, [(type, unit) of the scope's profiles])
-    -> str | None | Ellipsis: an optional callback naming the default sample type the
-    original pprof had (its type name, e.g. "alloc_space"), None when it had none, or
-    Ellipsis when unknown.
+    without it). expect_pprof(resource_attrs, [(type, unit) of the scope's profiles])
+    -> None | {"default": str | None, "sample_types": ["type/unit", ...]}: an optional
+    callback describing the original pprof a scope came from (its default sample type's
+    name, e.g. "alloc_space", or None when it had none; its sample types in order), or
+    None when unknown.
     Returns a Violations."""
     v = Violations()
     d = req.dictionary
@@ -161,6 +165,7 @@ def check_request(req, received_unix_nano=None, expect_default=None):
             if len(set(types)) != len(types):
                 dup = sorted({t for t in types if types.count(t) > 1})
                 v.add("scope_per_pprof", f"{where}: sample types repeated in one scope: {dup}")
+            orig = expect_pprof(res, types) if expect_pprof is not None else None
             order = scope_attrs.get(SCOPE_ORDER)
             if order is None:
                 v.add("scope_per_pprof", f"{where}: no scope attribute {SCOPE_ORDER}")
@@ -170,9 +175,16 @@ def check_request(req, received_unix_nano=None, expect_default=None):
                       f"{any_value(order, strings)!r}")
             else:
                 ints = [x.int_value for x in order.array_value.values]
-                if sorted(ints) != list(range(len(profiles))):
-                    v.add("scope_per_pprof", f"{where}: {SCOPE_ORDER} {ints} is not a permutation of "
-                          f"0..{len(profiles) - 1} over the scope's {len(profiles)} profiles")
+                if len(ints) != len(profiles) or len(set(ints)) != len(ints) or any(i < 0 for i in ints):
+                    v.add("scope_per_pprof", f"{where}: {SCOPE_ORDER} {ints} is not one distinct "
+                          f"index per profile of the scope ({len(profiles)} profiles)")
+                elif orig and orig.get("sample_types") is not None:
+                    st = orig["sample_types"]
+                    got = [f"{t}/{u}" for t, u in types]
+                    want = [st[i] if i < len(st) else f"<index {i} out of {len(st)}>" for i in ints]
+                    if got != want:
+                        v.add("scope_per_pprof", f"{where}: {SCOPE_ORDER} {ints} says the profiles are "
+                              f"{want} of the original {st}, they are {got}")
             default = scope_attrs.get(SCOPE_DEFAULT)
             if default is not None:
                 if value_kind(default) != "string_value":
@@ -182,8 +194,8 @@ def check_request(req, received_unix_nano=None, expect_default=None):
                     v.add("scope_default_sample_type", f"{where}: {SCOPE_DEFAULT} "
                           f"{any_value(default, strings)!r} names none of the scope's sample types "
                           f"{sorted({t for t, _ in types})}")
-            if expect_default is not None:
-                want = expect_default(res, types)
+            if orig:
+                want = orig.get("default")
                 if want not in (None, Ellipsis) and default is None:
                     v.add("scope_default_sample_type", f"{where}: the pprof had default_sample_type "
                           f"{want!r}, the scope has no {SCOPE_DEFAULT}")
@@ -257,7 +269,7 @@ def links_of(req):
     return out
 
 
-def check_recorded(records, expect_default=None):
+def check_recorded(records, expect_pprof=None):
     """Checks every request the OTLP sink saved (its {"request_file", "received_unix_nano"}
     lines, see otlp_receiver.py --save-requests). Returns (number of requests,
     {rule: (violations, requests with violations, first details)}, links_of of all)."""
@@ -267,7 +279,7 @@ def check_recorded(records, expect_default=None):
             continue
         n += 1
         req = load(r["request_file"])
-        for rule, count, details in check_request(req, r.get("received_unix_nano"), expect_default).items():
+        for rule, count, details in check_request(req, r.get("received_unix_nano"), expect_pprof).items():
             e = totals.setdefault(rule, [0, 0, []])
             e[0] += count
             e[1] += 1
