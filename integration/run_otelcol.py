@@ -26,9 +26,10 @@ the godeltaprof_* types) with these exporters:
   otlp_grpc/grpc_unavailable, otlp_http/http_unavailable
       -> the Collector, whose downstream answers UNAVAILABLE: profcol retries (short
       retry_on_failure), then gives up, logs and counts it: not retried forever;
-  otlp_grpc/direct -> the sink itself: every request is checked against the OTLP spec
-      and the pprof conventions (python/otlp_conformance.py), and the Go target's
-      trace_id/span_id pprof labels must arrive as links;
+  otlp_grpc/direct -> the sink itself: the same exactness without the Collector, and
+      every request is checked against the OTLP spec and the pprof conventions
+      (python/otlp_conformance.py); the Go target's trace_id/span_id pprof labels must
+      arrive as links;
   pyroscope -> the push receiver: godeltaprof profiles equal what was served (no
       subtraction by profcol); memory/block/mutex deltas carry __delta__="false" and
       add up, per type and stack, to the last served totals minus the first (baseline).
@@ -327,7 +328,8 @@ def check_route_exactness(suite, otlp, served, route, stop_time, grace):
         label = f"{route}: {target} {ptype}"
         got = route_profiles(otlp, route, job)
         want = served.expected(path, kind)
-        if not suite.check(f"{label} arrives through the Collector", got,
+        via = "straight from profcol" if route == DIRECT else "through the Collector"
+        if not suite.check(f"{label} arrives {via}", got,
                            f"nothing with job={job} over route {route}"):
             continue
         types = sorted({t for _, f in want if f for t in f} | set(got))
@@ -659,6 +661,8 @@ def run(args, suite, procs, work):
             suite.skip(f"{route} exactness", "profcol refused compression: zstd (failed above)")
             continue
         check_route_exactness(suite, otlp, served, route, stop_time, grace)
+    # The same comparison without the Collector: what profcol itself sent.
+    check_route_exactness(suite, otlp, served, DIRECT, stop_time, grace)
     check_refusals(suite, otlp, metrics, plog_text, {r for r, _, _ in REFUSED_ROUTES})
     check_conformance(suite, otlp, served, DIRECT)
     check_push(suite, pushed, served, stop_time, grace)
