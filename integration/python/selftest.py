@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -329,6 +330,10 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         failed = results.count(False)
+        if not failed:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"outputs kept in {tmp}")
         print(f"{len(results) - failed} passed, {failed} failed")
         sys.exit(1 if failed else 0)
 
