@@ -4,6 +4,6 @@
 # Options are those of integration/python/bench_convert.py (--profcol, --json, --repeat, ...).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-"$here/go/build.sh"
+"$here/go/build.sh" pprofbench
 if [ -z "$(ls "$here"/corpus/*.pb.gz 2>/dev/null)" ]; then "$here/capture_corpus.sh"; fi
 exec python3 "$here/python/bench_convert.py" "$@"

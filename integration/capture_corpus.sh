@@ -26,7 +26,7 @@ fetch() { # url, file
   echo "$(stat -c %s "$2") $2"
 }
 
-"$here/go/build.sh"
+"$here/go/build.sh" target
 "$here/go/bin/target" -listen 127.0.0.1:0 -port-file "$work/go.port" >"$work/go.log" 2>&1 &
 pids+=($!)
 have_node=0

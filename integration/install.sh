@@ -6,20 +6,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 log() { echo "install.sh: $*" >&2; }
 
-# --- Go toolchain + Debian's copies of fgprof and google/pprof (built offline, GO111MODULE=off).
-apt_pkgs=(golang-go golang-github-felixge-fgprof-dev golang-github-google-pprof-dev)
-missing=()
-for p in "${apt_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "apt: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-else
-  log "apt: all present"
-fi
+# --- Go: the machine's own Go (1.26 or newer, /usr/local/go/bin/go); the Go peers are
+# modules with pinned go.mod + go.sum whose dependencies come from the Go module proxy
+# when integration/go/build.sh builds them (at the end of this script). Nothing from apt.
 
 # --- Python: the independent OTLP decoder (into the current python3).
 py="${PYTHON:-python3}"
@@ -68,6 +57,7 @@ else
   log "npm: node/npm not found; the Node target will be skipped (apt-get install nodejs npm)"
 fi
 
-# --- Build the Go peers.
+# --- Build the Go peers (target, pprofbench, otelcol); each only when its sources are
+# newer than its binary, so a second run costs nothing.
 "$here/go/build.sh"
 log "done"

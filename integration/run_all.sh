@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every integration suite in turn — the receivers' self-test, check_convert.py and
-# run_real_peers.py — and prints their combined `N passed, M failed` as the last line.
+# Runs every integration suite in turn — the receivers' self-test, check_convert.py,
+# run_real_peers.py and run_otelcol.py (profcol through a real OpenTelemetry Collector) —
+# and prints their combined `N passed, M failed` as the last line.
 # Usage: integration/run_all.sh [--install] [--build] [--allow-missing]
 #   --install        run install.sh first (root, Debian)
 #   --build          cargo build -p profcol first
@@ -42,6 +43,7 @@ run() { # name, command...
 run "python receivers self-test" python3 "$here/python/selftest.py" "${allow[@]}"
 run "profcol convert vs independent decoders" python3 "$here/check_convert.py" "${allow[@]}"
 run "real peers" python3 "$here/run_real_peers.py" "${allow[@]}"
+run "OpenTelemetry Collector" python3 "$here/run_otelcol.py" "${allow[@]}"
 line="$passed passed, $failed failed"
 [ "$skipped" != 0 ] && line="$line, $skipped skipped"
 echo "$line"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the test suites need (Go toolchain and Debian's fgprof and
-# google/pprof, the Python OTLP decoder, the Node target, cargo-fuzz) and runs
-# every suite: unit and component tests, end-to-end tests of the binary, the
-# fuzzers for a short fixed budget, and the real-peer suite.
+# Installs what the test suites need (the Go peers built as modules by the
+# machine's Go 1.26 — Go target, pprofbench, an OpenTelemetry Collector —, the
+# Python OTLP decoder, the Node target) and runs every suite: unit and component
+# tests, end-to-end tests of the binary, the fuzzers for a short fixed budget,
+# the real-peer suite and the OpenTelemetry Collector suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +23,5 @@ if [ -x fuzz/run-all.sh ] || [ -f fuzz/run-all.sh ]; then
   bash fuzz/run-all.sh "$FUZZ_SECONDS"
 fi
 
-echo "==> integration suites: receivers' self-test, convert vs independent decoders, real peers"
+echo "==> integration suites: receivers' self-test, convert vs independent decoders, real peers, OpenTelemetry Collector"
 bash integration/run_all.sh

@@ -18,6 +18,14 @@ HTTP 503 with Retry-After: 1) to exercise retries; every record carries the
 sha256 of the (decompressed) request so a retried request can be matched.
 --partial-success answers the second accepted request of each transport with
 partial_success {rejected_profiles: 1}.
+A request may name its route in the `x-profcol-route` gRPC metadata / HTTP header
+(the suite's OpenTelemetry Collector sets it per exporter): it is recorded in `meta`,
+and --refuse-route ROUTE=CODE refuses every request of that route with the gRPC
+status CODE (INVALID_ARGUMENT, UNAVAILABLE, ...; over HTTP the status the OTLP
+spec maps it to), recorded as {"refused": CODE}.
+--save-requests DIR keeps every accepted request, serialized, as DIR/<transport>-<n>.pb
+and writes one {"request_file", "received_unix_nano", ...} line for it, so that
+integration/python/otlp_conformance.py can check whole requests at the end.
 """
 
 import argparse
@@ -48,17 +56,43 @@ import pbwire  # noqa: E402
 _write_lock = threading.Lock()
 
 
-def any_value(v):
+def any_value(v, strings=()):
+    """An AnyValue as plain JSON. Profiles may carry strings as references into the
+    dictionary's string_table (opentelemetry-proto v1.10: `string_value_strindex`,
+    and `key_strindex` for keys), as the Collector's pdata writes them: resolved here."""
     kind = v.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":
-        return [any_value(x) for x in v.array_value.values]
+        return [any_value(x, strings) for x in v.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+        return {kv_key(kv, strings): any_value(kv.value, strings) for kv in v.kvlist_value.values}
     if kind == "bytes_value":
         return v.bytes_value.hex()
+    if kind == "string_value_strindex":
+        i = v.string_value_strindex
+        return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
     return getattr(v, kind)
+
+
+def kv_key(kv, strings=()):
+    """A KeyValue's key: `key`, or the string_table entry `key_strindex` points at."""
+    if kv.key or not kv.key_strindex:
+        return kv.key
+    i = kv.key_strindex
+    return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
+
+
+def is_zero(msg):
+    """Whether a message holds only default values: unset, or set submessages that are
+    themselves all defaults (an explicitly present but empty `value {}` counts as zero,
+    as pdata writes index 0 of attribute_table)."""
+    for _, value in msg.ListFields():
+        # ListFields lists non-default scalars, non-empty repeated fields and present
+        # submessages; only a present submessage can still be all defaults.
+        if not hasattr(value, "ListFields") or not is_zero(value):
+            return False
+    return True
 
 
 class Dict:
@@ -81,7 +115,7 @@ class Dict:
             if name == "string_table":
                 if zero != "":
                     self.problems.append(f"string_table[0] is {zero!r}, not empty")
-            elif zero.ByteSize() != 0:
+            elif not is_zero(zero):
                 self.problems.append(f"{name}[0] is not the zero value")
         seen = set()
         for i, s in enumerate(d.string_table):
@@ -107,7 +141,7 @@ class Dict:
             kvu = self._get("attribute_table", i, "attribute")
             if kvu is None:
                 continue
-            val = any_value(kvu.value)
+            val = any_value(kvu.value, self.d.string_table)
             unit = self.s(kvu.unit_strindex) if kvu.unit_strindex else None
             out[self.s(kvu.key_strindex)] = {"value": val, "unit": unit} if unit else val
         return out
@@ -136,7 +170,8 @@ def records_from_request(req, transport, meta):
     dic = Dict(req.dictionary, problems)
     out = []
     for rp in req.resource_profiles:
-        resource = {kv.key: any_value(kv.value) for kv in rp.resource.attributes}
+        strings = req.dictionary.string_table
+        resource = {kv_key(kv, strings): any_value(kv.value, strings) for kv in rp.resource.attributes}
         for sp in rp.scope_profiles:
             for prof in sp.profiles:
                 folded = {}
@@ -155,7 +190,9 @@ def records_from_request(req, transport, meta):
                     "received_at": time.time(),
                     "meta": meta,
                     "resource": resource,
-                    "scope": {"name": sp.scope.name, "version": sp.scope.version},
+                    "scope": {"name": sp.scope.name, "version": sp.scope.version,
+                              "attributes": {kv_key(kv, strings): any_value(kv.value, strings)
+                                             for kv in sp.scope.attributes}},
                     "sample_type": dic.s(prof.sample_type.type_strindex),
                     "sample_unit": dic.s(prof.sample_type.unit_strindex),
                     "period_type": f"{dic.s(prof.period_type.type_strindex)}/"
@@ -178,6 +215,11 @@ def records_from_request(req, transport, meta):
     return out
 
 
+# The HTTP status the OTLP/HTTP spec gives each refusal (as the Collector's receiver maps them).
+HTTP_STATUS = {"INVALID_ARGUMENT": 400, "UNAVAILABLE": 503, "RESOURCE_EXHAUSTED": 429,
+               "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401, "INTERNAL": 500}
+
+
 class Sink:
     def __init__(self, path, fail_first=0):
         self.path = path
@@ -186,6 +228,22 @@ class Sink:
         self.seen = {"grpc": 0, "http": 0}
         self.accepted = {"grpc": 0, "http": 0}
         self.partial_success = False
+        self.refuse = {}  # route -> gRPC status code name
+        self.save_dir = ""
+        self.saved = 0
+
+    def save_request(self, req, transport, meta, received_unix_nano):
+        """With --save-requests: keep the request for the conformance check."""
+        if not self.save_dir:
+            return
+        with _write_lock:
+            self.saved += 1
+            n = self.saved
+        path = os.path.join(self.save_dir, f"{transport}-{n:05d}.pb")
+        with open(path, "wb") as f:
+            f.write(req.SerializeToString(deterministic=True))
+        self.write([{"transport": transport, "meta": meta, "request_file": path,
+                     "received_unix_nano": received_unix_nano}])
 
     def response(self, transport):
         """The reply to an accepted request: with --partial-success, the second one
@@ -218,14 +276,22 @@ class Servicer(svc_grpc.ProfilesServiceServicer):
         self.sink = sink
 
     def Export(self, request, context):  # noqa: N802 (gRPC method name)
+        received = time.time_ns()
         md = {k: v for k, v in context.invocation_metadata() if not k.endswith("-bin")}
         meta = {"user-agent": md.get("user-agent"), "grpc-encoding": md.get("grpc-encoding"),
                 "bytes": request.ByteSize(),
                 "request_sha256": hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()}
+        if md.get("x-profcol-route"):
+            meta["route"] = md["x-profcol-route"]
+        code = self.sink.refuse.get(meta.get("route"))
+        if code:
+            self.sink.write([{"transport": "grpc", "meta": meta, "refused": code}])
+            context.abort(getattr(grpc.StatusCode, code), f"refused (--refuse-route {meta['route']}={code})")
         if self.sink.should_fail("grpc"):
             self.sink.write([{"transport": "grpc", "meta": meta, "injected_failure": True}])
             context.abort(grpc.StatusCode.UNAVAILABLE, "injected failure (--fail-first)")
         try:
+            self.sink.save_request(request, "grpc", meta, received)
             self.sink.write(records_from_request(request, "grpc", meta))
         except Exception as e:  # report, never crash the server
             self.sink.write([{"transport": "grpc", "decode_error": repr(e)}])
@@ -249,6 +315,7 @@ def make_http_handler(sink):
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            received = time.time_ns()
             if self.path.split("?")[0] != "/v1development/profiles":
                 self._reply(404, b"not found\n", "text/plain")
                 return
@@ -257,6 +324,13 @@ def make_http_handler(sink):
                     "content-encoding": self.headers.get("Content-Encoding"),
                     "user-agent": self.headers.get("User-Agent"),
                     "bytes": len(body)}
+            if self.headers.get("X-Profcol-Route"):
+                meta["route"] = self.headers.get("X-Profcol-Route")
+            code = sink.refuse.get(meta.get("route"))
+            if code:
+                sink.write([{"transport": "http", "meta": meta, "refused": code}])
+                self._reply(HTTP_STATUS.get(code, 500), b"refused\n", "text/plain")
+                return
             try:
                 data = pbwire.decompress(body, self.headers.get("Content-Encoding"))
                 meta["request_sha256"] = hashlib.sha256(data).hexdigest()
@@ -282,6 +356,7 @@ def make_http_handler(sink):
                 self._reply(400, b"bad request\n", "text/plain")
                 return
             try:
+                sink.save_request(req, "http", meta, received)
                 records = records_from_request(req, "http", meta)
             except Exception as e:
                 records = [{"transport": "http", "meta": meta, "decode_error": repr(e)}]
@@ -306,10 +381,22 @@ def main():
                     help="refuse the first N requests of each transport (to exercise retries)")
     ap.add_argument("--partial-success", action="store_true",
                     help="answer the second accepted request of each transport with a partial success")
+    ap.add_argument("--refuse-route", action="append", default=[], metavar="ROUTE=CODE",
+                    help="refuse every request whose x-profcol-route is ROUTE with gRPC status CODE")
+    ap.add_argument("--save-requests", default="",
+                    help="keep every accepted request as DIR/<transport>-<n>.pb (conformance check)")
     args = ap.parse_args()
 
     sink = Sink(args.out, args.fail_first)
     sink.partial_success = args.partial_success
+    for rc in args.refuse_route:
+        route, _, code = rc.partition("=")
+        if not hasattr(grpc.StatusCode, code):
+            ap.error(f"--refuse-route {rc}: {code!r} is no gRPC status code name")
+        sink.refuse[route] = code
+    if args.save_requests:
+        os.makedirs(args.save_requests, exist_ok=True)
+        sink.save_dir = args.save_requests
     open(args.out, "a").close()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),

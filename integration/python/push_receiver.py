@@ -16,7 +16,10 @@ headers (X-Scope-OrgID, Content-Type, ...), and per sample the sha256 and size
 of raw_profile plus a summary of the pprof inside it (sample types, duration,
 folded stacks). Replies with an empty PushResponse.
 
-Usage: push_receiver.py --port P --out FILE [--port-file F] [--fail-first N]
+With --save-profiles DIR every raw_profile is also kept as DIR/<sha256>.pb, for
+checks that need whole profiles (the summary keeps at most 200 stacks per type).
+
+Usage: push_receiver.py --port P --out FILE [--port-file F] [--fail-first N] [--save-profiles DIR]
 """
 
 import argparse
@@ -74,8 +77,11 @@ def main():
     ap.add_argument("--port-file", default="")
     ap.add_argument("--fail-first", type=int, default=0,
                     help="answer the first N pushes with 503 (to exercise retries)")
+    ap.add_argument("--save-profiles", default="", help="keep every raw_profile as DIR/<sha256>.pb")
     args = ap.parse_args()
     open(args.out, "a").close()
+    if args.save_profiles:
+        os.makedirs(args.save_profiles, exist_ok=True)
     state = {"seen": 0}
 
     def write(records):
@@ -138,6 +144,12 @@ def main():
                 for raw, sid in samples:
                     s = {"sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw), "id": sid,
                          "gzipped": raw[:2] == b"\x1f\x8b"}
+                    if args.save_profiles:
+                        s["file"] = os.path.join(args.save_profiles, f"{s['sha256']}.pb")
+                        tmp = f"{s['file']}.{threading.get_ident()}.tmp"
+                        with open(tmp, "wb") as f:
+                            f.write(raw)
+                        os.replace(tmp, s["file"])
                     try:
                         s["pprof"] = pbwire.pprof_summary(raw, max_stacks=200)
                     except Exception as e:

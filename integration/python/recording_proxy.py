@@ -3,10 +3,14 @@
 
 Forwards every GET (path and query unchanged) to --upstream, returns the
 upstream's status, content type and body unchanged, and appends one JSON line
-per request to --out: path, status, body size and sha256. The suite uses it to
-check that profiles the collector does not alter are pushed byte for byte.
+per request to --out: path, status, body size and sha256, when the request came in
+(`started`) and when the body had been read from upstream (`ended`, Unix seconds).
+The suite uses it to check that profiles the collector does not alter are pushed
+byte for byte. With --save-bodies DIR every 200 body is also kept as DIR/<sha256>.pb
+(named in the line as `file`), so the values served can be compared with the values
+that arrive.
 
-Usage: recording_proxy.py --upstream HOST:PORT --out FILE [--port-file F]
+Usage: recording_proxy.py --upstream HOST:PORT --out FILE [--port-file F] [--save-bodies DIR]
 """
 
 import argparse
@@ -30,8 +34,11 @@ def main():
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--port-file", default="")
+    ap.add_argument("--save-bodies", default="", help="keep every 200 body as DIR/<sha256>.pb")
     args = ap.parse_args()
     open(args.out, "a").close()
+    if args.save_bodies:
+        os.makedirs(args.save_bodies, exist_ok=True)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -49,8 +56,16 @@ def main():
                 status, ctype, body = e.code, e.headers.get("Content-Type", ""), e.read()
             except (urllib.error.URLError, OSError) as e:
                 status, ctype, body = 502, "text/plain", f"upstream error: {e}\n".encode()
+            t1 = time.time()
+            sha = hashlib.sha256(body).hexdigest()
             rec = {"path": self.path, "status": status, "bytes": len(body),
-                   "sha256": hashlib.sha256(body).hexdigest(), "started": t0, "seconds": time.time() - t0}
+                   "sha256": sha, "started": t0, "ended": t1, "seconds": t1 - t0}
+            if args.save_bodies and status == 200:
+                rec["file"] = os.path.join(args.save_bodies, f"{sha}.pb")
+                tmp = f"{rec['file']}.{threading.get_ident()}.tmp"
+                with open(tmp, "wb") as f:
+                    f.write(body)
+                os.replace(tmp, rec["file"])
             with _lock, open(args.out, "a", encoding="utf-8") as f:
                 f.write(json.dumps(rec) + "\n")
             self.send_response(status)

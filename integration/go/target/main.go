@@ -1,11 +1,14 @@
 // Command target is the Go pull-mode peer: it serves Go's standard pprof
 // endpoints (net/http/pprof), fgprof's wall-clock profile at /debug/fgprof and
-// godeltaprof-style delta endpoints (delta.go),
-// while a background workload keeps CPU, allocation, mutex and block profiles
-// busy in functions whose names the integration suite looks for.
+// godeltaprof's delta endpoints /debug/pprof/delta_heap, delta_block and
+// delta_mutex (github.com/grafana/pyroscope-go/godeltaprof/http/pprof, which
+// registers them on http.DefaultServeMux when imported), while a background
+// workload keeps CPU, allocation, mutex and block profiles busy in functions
+// whose names the integration suite looks for.
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"flag"
 	"log"
@@ -13,10 +16,12 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
 	"github.com/felixge/fgprof"
+	_ "github.com/grafana/pyroscope-go/godeltaprof/http/pprof"
 )
 
 // sink keeps results alive so the compiler cannot drop the work.
@@ -36,6 +41,20 @@ func workloadCPUBurn(d time.Duration) {
 			buf[i] = sum[i%32]
 		}
 	}
+}
+
+// The trace context workloadTracedCPUBurn runs under: CPU and goroutine profiles
+// carry it as the pprof labels trace_id and span_id, the way span-profiling
+// integrations label goroutines; an OTLP writer turns them into a Link (DESIGN §5).
+const (
+	TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	SpanID  = "00f067aa0ba902b7"
+)
+
+//go:noinline
+func workloadTracedCPUBurn(d time.Duration) {
+	pprof.Do(context.Background(), pprof.Labels("trace_id", TraceID, "span_id", SpanID),
+		func(context.Context) { workloadCPUBurn(d) })
 }
 
 //go:noinline
@@ -145,7 +164,8 @@ func workloadWarmupBlock(waiters int, hold time.Duration) {
 
 func workloadLoop() {
 	for {
-		workloadCPUBurn(250 * time.Millisecond)
+		workloadCPUBurn(150 * time.Millisecond)
+		workloadTracedCPUBurn(100 * time.Millisecond)
 		workloadAlloc(2000)
 		workloadMutexContend(4, 50)
 		workloadBlockOnChannel(100)
@@ -158,14 +178,14 @@ func main() {
 	warmupMiB := flag.Int("warmup-alloc-mib", 1024, "MiB to allocate before listening (0 disables the warm-up)")
 	warmupWaiters := flag.Int("warmup-waiters", 100, "goroutines that wait on a mutex and a channel during the warm-up")
 	warmupHold := flag.Duration("warmup-hold", 2*time.Second, "how long the warm-up mutex and channel stay blocked")
+	memRate := flag.Int("mem-profile-rate", 64*1024, "runtime.MemProfileRate; 1 records every allocation, so the served allocs totals are exact counts that never decrease")
 	flag.Parse()
 
 	runtime.SetMutexProfileFraction(1)
 	runtime.SetBlockProfileRate(1)
-	runtime.MemProfileRate = 64 * 1024
+	runtime.MemProfileRate = *memRate
 
 	http.DefaultServeMux.Handle("/debug/fgprof", fgprof.Handler())
-	registerDeltaHandlers(http.DefaultServeMux)
 
 	if *warmupMiB > 0 {
 		start := time.Now()
