@@ -23,7 +23,10 @@
 //! number of its timestamps when it has no values. Attribute values other
 //! than strings and ints become string labels (bools, doubles), arrays one
 //! label per element, others (maps, bytes) are skipped. A link becomes the
-//! labels `span_id` (and `trace_id` when it has one), lowercase hex. Every
+//! labels `span_id` (and `trace_id` when it has one), lowercase hex.
+//! Attributes naming their strings by index (`key_strindex`,
+//! `string_value_strindex`, as the OpenTelemetry Collector writes them) are
+//! read like plain ones ([`crate::string_refs`]). Every
 //! index is bounds-checked: a bad one is an [`Error::OtlpIndex`], never a
 //! panic.
 
@@ -50,6 +53,7 @@ const BUILD_ID_KEYS: [&str; 3] = [
 
 /// Converts an OTLP request back to pprof profile records.
 pub fn from_otlp(req: &ExportProfilesServiceRequest) -> Result<Vec<ProfileRecord>, Error> {
+    let req = crate::string_refs::resolved(req);
     let empty = otlp::ProfilesDictionary::default();
     let dict = req.dictionary.as_ref().unwrap_or(&empty);
     let mut cache = Cache::new(dict);
@@ -789,6 +793,31 @@ mod tests {
             canonical(&back[0].profile).normalized(),
             canonical(&p).normalized()
         );
+    }
+
+    #[test]
+    fn attributes_by_string_index_read_like_plain_ones() {
+        let labels = Labels::from_pairs([("service_name", "svc")]);
+        let mut req = to_otlp(&[ProfileRecord::new(labels.clone(), cpu())]);
+        let d = req.dictionary.as_mut().unwrap();
+        d.string_table.push("service.name".into());
+        d.string_table.push("svc".into());
+        let (k, v) = (
+            d.string_table.len() as i32 - 2,
+            d.string_table.len() as i32 - 1,
+        );
+        let kv = &mut req.resource_profiles[0]
+            .resource
+            .as_mut()
+            .unwrap()
+            .attributes[0];
+        kv.key.clear();
+        kv.key_strindex = k;
+        kv.value = Some(AnyValue {
+            value: Some(any_value::Value::StringValueStrindex(v)),
+        });
+        let back = from_otlp(&req).unwrap();
+        assert_eq!(back[0].labels, labels);
     }
 
     #[test]

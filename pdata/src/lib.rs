@@ -28,6 +28,7 @@ mod sample_batch;
 mod sample_columns;
 mod sink;
 mod stack_table;
+pub mod string_refs;
 mod tables;
 #[cfg(test)]
 mod testutil;
