@@ -1,0 +1,3 @@
+module profcol.local/pdata/testdata/gen
+
+go 1.26
