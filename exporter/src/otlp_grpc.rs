@@ -6,17 +6,16 @@
 
 use crate::config::{unknown_keys, Compression, Unknown};
 use crate::events::ExporterEvents;
-use crate::grpc_status::classify;
+use crate::grpc_status::{classify, code_label};
 use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_response::partial_success;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{RetryPolicy, SendError};
 use crate::split::split_to_fit;
 use crate::Error;
 use profcol_config::{join_path, Duration, Problem, Validate};
-use profcol_pdata::otlp_collector::ExportProfilesServiceResponse;
 use profcol_pdata::ProfileBatch;
-use prost::Message;
 use serde::Deserialize;
 use std::sync::Arc;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
@@ -221,13 +220,12 @@ impl Sender for GrpcSender {
             self.timeout,
         )
         .await
-        .map_err(|s| classify(&s))?;
+        .map_err(|s| {
+            self.events.send_error(code_label(&s));
+            classify(&s)
+        })?;
         // An unreadable response body is not worth failing a delivered export.
-        if let Some(p) = ExportProfilesServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .filter(|p| p.rejected_profiles != 0 || !p.error_message.is_empty())
-        {
+        if let Some(p) = partial_success(None, &body) {
             self.events
                 .partial_success(p.rejected_profiles, &p.error_message);
         }
