@@ -313,6 +313,84 @@ async fn grpc_invalid_argument_is_permanent_and_partial_success_is_counted() {
     );
 }
 
+/// What an OpenTelemetry Collector answers when it refuses: INVALID_ARGUMENT
+/// (a permanent error of its pipeline), UNIMPLEMENTED (no profiles
+/// pipeline), PERMISSION_DENIED / UNAUTHENTICATED (auth extensions); and
+/// partial successes. None of them is retried, even with an unlimited
+/// retry budget, and each is counted.
+#[tokio::test]
+async fn grpc_refusals_are_never_retried_even_when_retrying_forever() {
+    let (srv, addr) = Grpc::start(Arc::new(|n| match n {
+        0 => Err(tonic::Status::invalid_argument("bad profile")),
+        1 => Err(tonic::Status::unimplemented("unknown service")),
+        2 => Err(tonic::Status::permission_denied("no")),
+        3 => Err(tonic::Status::unauthenticated("who")),
+        4 => Ok(ExportProfilesServiceResponse {
+            partial_success: Some(ExportProfilesPartialSuccess {
+                rejected_profiles: 2,
+                error_message: "too old".into(),
+            }),
+        }),
+        _ => Ok(ExportProfilesServiceResponse {
+            partial_success: Some(ExportProfilesPartialSuccess {
+                rejected_profiles: 0,
+                error_message: "a warning".into(),
+            }),
+        }),
+    }))
+    .await;
+    let (ctx, telemetry) = ctx("otlp_grpc/r");
+    let cfg = yaml(&format!(
+        "endpoint: {addr}\ntls: {{insecure: true}}\nretry_on_failure: {{initial_interval: 20ms, max_interval: 50ms, max_elapsed_time: 0s}}\nsending_queue: {{num_consumers: 1, max_batch_size: 1, flush_timeout: 0s}}"
+    ));
+    let h = start_exporter(&id("otlp_grpc/r"), &cfg, ctx).unwrap();
+    for i in 0..6 {
+        h.consumer()
+            .consume(batch(vec![record(&format!("s{i}"), i, &[])]))
+            .await
+            .unwrap();
+    }
+    assert!(eventually(Duration::from_secs(5), || srv.attempts() == 6).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.shutdown(Duration::from_secs(2)).await;
+    assert_eq!(srv.attempts(), 6, "nothing was retried");
+    let page = telemetry.encode();
+    let m = |l: &str| metric(&page, l);
+    assert_eq!(
+        m(
+            r#"profcol_exporter_failed_profiles_total{exporter="otlp_grpc/r",reason="permanent_error"}"#
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        m(r#"profcol_exporter_sent_profiles_total{exporter="otlp_grpc/r"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        m(r#"profcol_exporter_rejected_profiles_total{exporter="otlp_grpc/r"}"#),
+        Some(2.0),
+        "a warning (nothing rejected) adds nothing"
+    );
+    assert_eq!(
+        m(r#"profcol_exporter_retries_total{exporter="otlp_grpc/r"}"#),
+        None
+    );
+    for code in [
+        "INVALID_ARGUMENT",
+        "UNIMPLEMENTED",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+    ] {
+        assert_eq!(
+            m(&format!(
+                r#"profcol_exporter_send_errors_total{{exporter="otlp_grpc/r",code="{code}"}}"#
+            )),
+            Some(1.0),
+            "{code}\n{page}"
+        );
+    }
+}
+
 fn decode_http_body(seen: &Seen) -> ExportProfilesServiceRequest {
     let raw = match seen
         .headers
