@@ -6,6 +6,7 @@
 //! calls [`ExporterHandle::shutdown`].
 
 pub mod batching;
+pub mod compression;
 pub mod config;
 pub mod debug;
 pub mod error;

@@ -4,7 +4,7 @@
 //! pipeline's blocking thread, at `compression_params.level`, and retries
 //! resend those bytes ([`crate::grpc_unary`]).
 
-use crate::config::{unknown_keys, Compression, Unknown};
+use crate::config::{unknown_keys, Unknown};
 use crate::events::ExporterEvents;
 use crate::grpc_status::{classify, code_label};
 use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
@@ -43,22 +43,6 @@ impl Default for Keepalive {
     }
 }
 
-/// `compression_params` (the OpenTelemetry Collector's key): the level of
-/// `compression`. Defaults: gzip 1, zstd 3. gzip's usual level 6 costs ~4×
-/// the CPU of level 1 for ~15 % smaller requests (measured on OTLP profiles
-/// in integration/scale/RESULTS.md), and compression is the largest CPU item
-/// of a busy collector.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct CompressionParams {
-    pub level: i32,
-}
-
-/// gzip level when `compression_params` is not given.
-pub const DEFAULT_GZIP_LEVEL: i32 = 1;
-/// zstd level when `compression_params` is not given (the library's default).
-pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
-
 /// Default `max_request_bytes`: gRPC servers (grpc-go, the OpenTelemetry
 /// Collector's OTLP receiver) refuse messages over 4 MiB by default.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 << 20;
@@ -66,7 +50,6 @@ pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 << 20;
 crate::otlp_raw_config!(RawGrpc {
     max_request_bytes: u64 = DEFAULT_MAX_REQUEST_BYTES,
     keepalive: Option<Keepalive> = None,
-    compression_params: Option<CompressionParams> = None,
 });
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -77,7 +60,6 @@ pub struct OtlpGrpcConfig {
     /// a single profile over it is dropped and counted. 0 = no limit.
     pub max_request_bytes: u64,
     pub keepalive: Option<Keepalive>,
-    pub compression_params: Option<CompressionParams>,
     pub unknown: Unknown,
 }
 
@@ -87,7 +69,6 @@ impl From<RawGrpc> for OtlpGrpcConfig {
             common: raw.split_common(),
             max_request_bytes: raw.max_request_bytes,
             keepalive: raw.keepalive,
-            compression_params: raw.compression_params,
             unknown: raw.unknown,
         }
     }
@@ -128,24 +109,6 @@ impl Validate for OtlpGrpcConfig {
             }
         }
         self.common.validate_common(path, problems);
-        if let Some(p) = &self.compression_params {
-            let (range, name) = match self.common.compression {
-                Compression::Gzip => (1..=9, "gzip"),
-                Compression::Zstd => (1..=22, "zstd"),
-                Compression::None => (0..=0, "none"),
-            };
-            if !range.contains(&p.level) {
-                problems.push(Problem::new(
-                    join_path(&join_path(path, "compression_params"), "level"),
-                    format!(
-                        "level {} is out of range for compression {name} ({}..={})",
-                        p.level,
-                        range.start(),
-                        range.end()
-                    ),
-                ));
-            }
-        }
         if let Some(k) = &self.keepalive {
             unknown_keys(&k.unknown, &join_path(path, "keepalive"), problems);
         }
@@ -156,16 +119,7 @@ impl Validate for OtlpGrpcConfig {
 impl OtlpGrpcConfig {
     /// The compression and level requests are framed with.
     pub fn frame_compression(&self) -> FrameCompression {
-        let level = self.compression_params.map(|p| p.level);
-        match self.common.compression {
-            Compression::Gzip => FrameCompression::Gzip {
-                level: level.unwrap_or(DEFAULT_GZIP_LEVEL).clamp(1, 9) as u32,
-            },
-            Compression::Zstd => FrameCompression::Zstd {
-                level: level.unwrap_or(DEFAULT_ZSTD_LEVEL),
-            },
-            Compression::None => FrameCompression::None,
-        }
+        self.common.codec()
     }
 }
 

@@ -1,7 +1,8 @@
 //! The `otlp_http` exporter (alias `otlphttp`): POSTs protobuf
 //! `ExportProfilesServiceRequest`s to `{endpoint}/v1development/profiles`.
 
-use crate::config::{unknown_keys, Compression, Unknown};
+use crate::compression::Codec;
+use crate::config::{unknown_keys, Unknown};
 use crate::events::ExporterEvents;
 use crate::grpc_status::UNIMPLEMENTED_HINT;
 use crate::otlp_config::OtlpCommon;
@@ -105,7 +106,7 @@ struct HttpSender {
     url: Url,
     headers: HeaderMap,
     timeout: std::time::Duration,
-    compression: Compression,
+    compression: Codec,
     max_request_bytes: u64,
     events: Arc<ExporterEvents>,
 }
@@ -121,7 +122,7 @@ fn header_map(cfg: &OtlpCommon) -> Result<HeaderMap, Error> {
         headers.insert(name, value);
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
-    if let Some(enc) = cfg.compression.encoding() {
+    if let Some(enc) = cfg.codec().encoding() {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
     }
     Ok(headers)
@@ -259,7 +260,7 @@ pub fn start(
         url,
         headers: header_map(&cfg.common)?,
         timeout: cfg.common.timeout.get(),
-        compression: cfg.common.compression,
+        compression: cfg.common.codec(),
         max_request_bytes: cfg.max_request_bytes,
         events: events.clone(),
     };

@@ -441,6 +441,48 @@ async fn http_server_receives_decodable_profiles() {
     }
 }
 
+/// `compression_params.level` applies to otlp_http as to otlp_grpc: gzip
+/// writes its level class into the header's XFL byte (4 = fastest, 2 =
+/// best), and a zstd request at a high level still decodes.
+#[tokio::test]
+async fn http_compression_levels_apply() {
+    let err = validate_exporter(
+        &id("otlp_http"),
+        &yaml("endpoint: http://a\ncompression_params: {level: 10}"),
+        "exporters::otlp_http",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err[0].to_string(),
+        "exporters::otlp_http::compression_params::level: level 10 is out of range for compression gzip (1..=9)"
+    );
+    for (params, compression, xfl) in [
+        ("", "gzip", Some(4u8)),
+        ("compression_params: {level: 9}", "gzip", Some(2)),
+        ("compression_params: {level: 19}", "zstd", None),
+    ] {
+        let server = Recorder::start(ok()).await;
+        let (ctx, _t) = ctx("otlp_http");
+        let cfg = yaml(&format!(
+            "endpoint: {}\ncompression: {compression}\n{params}",
+            server.url()
+        ));
+        let h = start_exporter(&id("otlp_http"), &cfg, ctx).unwrap();
+        h.consumer()
+            .consume(batch(vec![record("svc-a", 1, &[])]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let reqs = server.requests();
+        assert_eq!(reqs[0].headers["content-encoding"], compression);
+        if let Some(xfl) = xfl {
+            assert_eq!(reqs[0].body[8], xfl, "{params}");
+        }
+        let (services, _) = summary(&decode_http_body(&reqs[0]));
+        assert_eq!(services, ["svc-a"], "{params}");
+    }
+}
+
 #[tokio::test]
 async fn http_retries_503_and_honours_retry_after_then_drops_400() {
     let server = Recorder::start(Arc::new(|n| match n {
