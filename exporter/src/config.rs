@@ -113,6 +113,28 @@ pub enum Compression {
     None,
 }
 
+/// `numeric_sample_attributes`: whether numeric pprof labels (Go heap's
+/// per-sample `bytes`, …) become OTLP sample attributes. Grafana
+/// Pyroscope's OTLP ingest turns every sample attribute into a string
+/// label, one series per distinct value; `drop` leaves them out of that
+/// exporter's requests (or files) only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumericSampleAttributes {
+    #[default]
+    Keep,
+    Drop,
+}
+
+impl NumericSampleAttributes {
+    /// The OTLP writer's options for this choice.
+    pub fn otlp_options(self) -> profcol_pdata::OtlpOptions {
+        profcol_pdata::OtlpOptions {
+            drop_numeric_labels: self == Self::Drop,
+        }
+    }
+}
+
 /// Extra request headers; values may carry credentials, so they are secrets.
 pub type Headers = BTreeMap<String, Secret>;
 

@@ -2,7 +2,7 @@
 //! names and defaults), and the conversion of a batch into one OTLP request.
 
 use crate::compression::{validate_params, Codec, CompressionParams};
-use crate::config::{validate_headers, Compression, Headers};
+use crate::config::{validate_headers, Compression, Headers, NumericSampleAttributes};
 use crate::queue::QueueConfig;
 use crate::retry::RetryConfig;
 use crate::tls::TlsSettings;
@@ -23,6 +23,8 @@ pub struct OtlpCommon {
     pub timeout: Duration,
     pub retry_on_failure: RetryConfig,
     pub sending_queue: QueueConfig,
+    /// Keep or drop numeric pprof labels as sample attributes.
+    pub numeric_sample_attributes: NumericSampleAttributes,
 }
 
 impl Default for OtlpCommon {
@@ -36,6 +38,7 @@ impl Default for OtlpCommon {
             timeout: Duration::from_secs(10),
             retry_on_failure: RetryConfig::default(),
             sending_queue: QueueConfig::default(),
+            numeric_sample_attributes: NumericSampleAttributes::Keep,
         }
     }
 }
@@ -81,6 +84,7 @@ macro_rules! otlp_raw_config {
             timeout: profcol_config::Duration,
             retry_on_failure: $crate::retry::RetryConfig,
             sending_queue: $crate::queue::QueueConfig,
+            numeric_sample_attributes: $crate::config::NumericSampleAttributes,
             $($field: $ty,)*
             #[serde(flatten)]
             unknown: $crate::config::Unknown,
@@ -98,6 +102,7 @@ macro_rules! otlp_raw_config {
                     timeout: c.timeout,
                     retry_on_failure: c.retry_on_failure,
                     sending_queue: c.sending_queue,
+                    numeric_sample_attributes: c.numeric_sample_attributes,
                     $($field: $default,)*
                     unknown: Default::default(),
                 }
@@ -115,6 +120,7 @@ macro_rules! otlp_raw_config {
                     timeout: self.timeout,
                     retry_on_failure: std::mem::take(&mut self.retry_on_failure),
                     sending_queue: std::mem::take(&mut self.sending_queue),
+                    numeric_sample_attributes: self.numeric_sample_attributes,
                 }
             }
         }

@@ -132,6 +132,7 @@ struct GrpcSender {
     metadata: MetadataMap,
     timeout: std::time::Duration,
     max_request_bytes: u64,
+    otlp_options: profcol_pdata::OtlpOptions,
     events: Arc<ExporterEvents>,
 }
 
@@ -142,7 +143,9 @@ impl Sender for GrpcSender {
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Frame>> {
         let max = self.max_request_bytes;
-        let encode = |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp_bytes(r);
+        let encode = |r: &[profcol_pdata::ProfileRecord]| {
+            profcol_pdata::to_otlp_bytes_with(r, &self.otlp_options)
+        };
         let parts = split_to_fit(batch.records, max, &encode, &mut |n| {
             self.events.request_too_large("max_request_bytes", max, n);
         });
@@ -231,6 +234,7 @@ pub fn start(
         metadata: metadata(&cfg.common)?,
         timeout: cfg.common.timeout.get(),
         max_request_bytes: cfg.max_request_bytes,
+        otlp_options: cfg.common.numeric_sample_attributes.otlp_options(),
         events: events.clone(),
     };
     Pipeline::start(

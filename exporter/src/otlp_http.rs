@@ -108,6 +108,7 @@ struct HttpSender {
     timeout: std::time::Duration,
     compression: Codec,
     max_request_bytes: u64,
+    otlp_options: profcol_pdata::OtlpOptions,
     events: Arc<ExporterEvents>,
 }
 
@@ -134,7 +135,9 @@ impl Sender for HttpSender {
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Body>> {
         let max = self.max_request_bytes;
-        let encode = |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp_bytes(r);
+        let encode = |r: &[profcol_pdata::ProfileRecord]| {
+            profcol_pdata::to_otlp_bytes_with(r, &self.otlp_options)
+        };
         let parts = crate::split::split_to_fit(batch.records, max, &encode, &mut |n| {
             self.events.request_too_large("max_request_bytes", max, n);
         });
@@ -262,6 +265,7 @@ pub fn start(
         timeout: cfg.common.timeout.get(),
         compression: cfg.common.codec(),
         max_request_bytes: cfg.max_request_bytes,
+        otlp_options: cfg.common.numeric_sample_attributes.otlp_options(),
         events: events.clone(),
     };
     Pipeline::start(

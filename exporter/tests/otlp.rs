@@ -483,6 +483,71 @@ async fn http_compression_levels_apply() {
     }
 }
 
+/// `numeric_sample_attributes: drop` leaves numeric pprof labels out of
+/// that exporter's requests; `keep` (the default) sends them.
+#[tokio::test]
+async fn numeric_sample_attributes_keep_or_drop_over_grpc_and_http() {
+    for (choice, want_bytes) in [
+        ("", true),
+        ("numeric_sample_attributes: keep", true),
+        ("numeric_sample_attributes: drop", false),
+    ] {
+        let (srv, addr) = Grpc::start(Arc::new(ok_response)).await;
+        let (c, _t) = ctx("otlp_grpc");
+        let cfg = yaml(&format!(
+            "endpoint: {addr}\ntls: {{insecure: true}}\n{choice}"
+        ));
+        let h = start_exporter(&id("otlp_grpc"), &cfg, c).unwrap();
+        h.consumer()
+            .consume(batch(vec![numeric_record("svc")]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let keys = sample_attribute_keys(&srv.accepted.lock().unwrap()[0]);
+        assert!(
+            keys.contains(&"thread".to_string()),
+            "grpc {choice}: {keys:?}"
+        );
+        assert_eq!(
+            keys.contains(&"bytes".to_string()),
+            want_bytes,
+            "grpc {choice}: {keys:?}"
+        );
+
+        let server = Recorder::start(ok()).await;
+        let (c, _t) = ctx("otlp_http");
+        let cfg = yaml(&format!("endpoint: {}\n{choice}", server.url()));
+        let h = start_exporter(&id("otlp_http"), &cfg, c).unwrap();
+        h.consumer()
+            .consume(batch(vec![numeric_record("svc")]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let keys = sample_attribute_keys(&decode_http_body(&server.requests()[0]));
+        assert!(
+            keys.contains(&"thread".to_string()),
+            "http {choice}: {keys:?}"
+        );
+        assert_eq!(
+            keys.contains(&"bytes".to_string()),
+            want_bytes,
+            "http {choice}: {keys:?}"
+        );
+    }
+    let err = validate_exporter(
+        &id("otlp_http"),
+        &yaml("endpoint: http://a\nnumeric_sample_attributes: true"),
+        "exporters::otlp_http",
+    )
+    .unwrap_err();
+    assert!(
+        err[0]
+            .to_string()
+            .starts_with("exporters::otlp_http::numeric_sample_attributes"),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn http_retries_503_and_honours_retry_after_then_drops_400() {
     let server = Recorder::start(Arc::new(|n| match n {
