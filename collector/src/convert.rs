@@ -409,6 +409,12 @@ mod tests {
                 folded_pprof(&want[0].profile)
             );
             assert_eq!(back[0].labels.get(FILE_LABEL), Some(name));
+            if to == Format::OtlpJson {
+                // OTLP/JSON: 64-bit integers are strings.
+                let text = std::fs::read_to_string(&out).unwrap();
+                assert!(text.contains(r#""timeUnixNano": ""#), "{text:.400}");
+                assert!(!text.contains(r#""timeUnixNano": 1"#));
+            }
         }
         // One file per input into a directory.
         let per = dir.path().join("per");

@@ -102,7 +102,8 @@ impl profcol_config::Validate for StorageConfig {
     }
 }
 
-/// Request body compression.
+/// Request body compression (`compression`); see [`crate::compression`]
+/// for the levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
@@ -112,30 +113,24 @@ pub enum Compression {
     None,
 }
 
-impl Compression {
-    /// The `Content-Encoding` / `grpc-encoding` value, if any.
-    pub fn encoding(self) -> Option<&'static str> {
-        match self {
-            Self::Gzip => Some("gzip"),
-            Self::Zstd => Some("zstd"),
-            Self::None => None,
-        }
-    }
+/// `numeric_sample_attributes`: whether numeric pprof labels (Go heap's
+/// per-sample `bytes`, …) become OTLP sample attributes. Grafana
+/// Pyroscope's OTLP ingest turns every sample attribute into a string
+/// label, one series per distinct value; `drop` leaves them out of that
+/// exporter's requests (or files) only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumericSampleAttributes {
+    #[default]
+    Keep,
+    Drop,
+}
 
-    /// Compresses `data` (in memory; cannot fail except on allocation).
-    pub fn compress(self, data: Vec<u8>) -> Result<Vec<u8>, std::io::Error> {
-        use std::io::Write;
-        match self {
-            Self::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(data.len() / 4),
-                    flate2::Compression::default(),
-                );
-                enc.write_all(&data)?;
-                enc.finish()
-            }
-            Self::Zstd => zstd::encode_all(data.as_slice(), 3),
-            Self::None => Ok(data),
+impl NumericSampleAttributes {
+    /// The OTLP writer's options for this choice.
+    pub fn otlp_options(self) -> profcol_pdata::OtlpOptions {
+        profcol_pdata::OtlpOptions {
+            drop_numeric_labels: self == Self::Drop,
         }
     }
 }
@@ -166,22 +161,6 @@ pub fn user_agent() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
-
-    #[test]
-    fn compression_round_trips() {
-        let data = b"profile profile profile profile".repeat(50);
-        let gz = Compression::Gzip.compress(data.clone()).unwrap();
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz.as_slice())
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
-        let zs = Compression::Zstd.compress(data.clone()).unwrap();
-        assert_eq!(zstd::decode_all(zs.as_slice()).unwrap(), data);
-        assert!(zs.len() < data.len());
-        assert_eq!(Compression::None.compress(data.clone()).unwrap(), data);
-    }
 
     #[test]
     fn struct_fields_lists_the_keys() {

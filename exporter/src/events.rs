@@ -2,7 +2,7 @@
 //! counts in one place. Warnings about losses are rate-limited per reason:
 //! the first of a burst is logged, the rest are summed into the next line.
 
-use crate::metrics::{ExporterLabel, ExporterMetrics, ReasonLabels};
+use crate::metrics::{CodeLabels, ExporterLabel, ExporterMetrics, ReasonLabels};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -179,6 +179,20 @@ impl ExporterEvents {
         self.dropped("too_large", 1, bytes as u64, &detail);
     }
 
+    /// One send attempt failed with `code` (a gRPC code name such as
+    /// `INVALID_ARGUMENT`, or `HTTP_<status>` when an HTTP error body
+    /// carries no status). Counted for every attempt; the retry or the
+    /// giving up is logged by [`Self::retrying`] and [`Self::failed`].
+    pub fn send_error(&self, code: &str) {
+        self.metrics
+            .send_errors
+            .get_or_create(&CodeLabels {
+                exporter: self.id.clone(),
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
     /// An attempt failed and will be retried after `wait`.
     pub fn retrying(&self, error: &str, wait: Duration) {
         self.metrics.retries.get_or_create(&self.label).inc();
@@ -241,7 +255,7 @@ impl ExporterEvents {
                 .inc_by(rejected.unsigned_abs());
         }
         if self.may_warn("partial_success", 0).is_some() {
-            warn!(exporter = %self.id, rejected, message, "Backend reported a partial success.");
+            warn!(exporter = %self.id, rejected, error_message = message, "Backend reported a partial success.");
         }
     }
 }

@@ -3,14 +3,16 @@
 //! type, and deletes the oldest files beyond `max_files` / `max_bytes`. It
 //! is the sink of the embedded default pipeline.
 
-use crate::config::{unknown_keys, Unknown};
+use crate::config::{unknown_keys, NumericSampleAttributes, Unknown};
 use crate::events::ExporterEvents;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::queue::QueueConfig;
 use crate::retry::{RetryPolicy, SendError};
 use crate::Error;
 use profcol_config::{join_path, Problem, Validate};
+use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
 use profcol_pdata::{ProfileBatch, ProfileRecord};
+use prost::Message;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,9 @@ pub struct FileConfig {
     pub max_files: usize,
     /// 0 = no limit.
     pub max_bytes: u64,
+    /// OTLP formats only: keep or drop numeric pprof labels as sample
+    /// attributes.
+    pub numeric_sample_attributes: Option<NumericSampleAttributes>,
     #[serde(flatten)]
     pub unknown: Unknown,
 }
@@ -57,6 +62,7 @@ impl Default for FileConfig {
             format: FileFormat::Pprof,
             max_files: 1000,
             max_bytes: 1024 * 1024 * 1024,
+            numeric_sample_attributes: None,
             unknown: Unknown::new(),
         }
     }
@@ -68,6 +74,12 @@ impl Validate for FileConfig {
             problems.push(Problem::new(
                 join_path(path, "directory"),
                 "must not be empty",
+            ));
+        }
+        if self.format == FileFormat::Pprof && self.numeric_sample_attributes.is_some() {
+            problems.push(Problem::new(
+                join_path(path, "numeric_sample_attributes"),
+                "applies only to format otlp or otlp_json (pprof files keep every label as served)",
             ));
         }
         unknown_keys(&self.unknown, path, problems);
@@ -177,6 +189,7 @@ pub struct FileWrite {
 struct FileSender {
     dir: PathBuf,
     format: FileFormat,
+    otlp_options: profcol_pdata::OtlpOptions,
     seq: AtomicU64,
     retention: Mutex<Retention>,
     events: Arc<ExporterEvents>,
@@ -190,9 +203,18 @@ impl FileSender {
                 Some(raw) => profcol_pdata::decode::gzip(raw),
                 None => profcol_pdata::encode_pprof_gzip(&record.profile),
             },
-            FileFormat::Otlp => profcol_pdata::to_otlp_bytes(std::slice::from_ref(record)),
+            FileFormat::Otlp => {
+                profcol_pdata::to_otlp_bytes_with(std::slice::from_ref(record), &self.otlp_options)
+            }
             FileFormat::OtlpJson => {
-                let req = profcol_pdata::to_otlp(std::slice::from_ref(record));
+                let records = std::slice::from_ref(record);
+                let req = if self.otlp_options.drop_numeric_labels {
+                    let bytes = profcol_pdata::to_otlp_bytes_with(records, &self.otlp_options);
+                    ExportProfilesServiceRequest::decode(bytes.as_slice())
+                        .map_err(|e| format!("re-reading the OTLP request: {e}"))?
+                } else {
+                    profcol_pdata::to_otlp(records)
+                };
                 profcol_pdata::otlp_json::to_otlp_json_string(&req, false)
                     .map_err(|e| e.to_string())?
                     .into_bytes()
@@ -306,6 +328,10 @@ pub fn start(
     let sender = FileSender {
         dir,
         format: cfg.format,
+        otlp_options: cfg
+            .numeric_sample_attributes
+            .unwrap_or_default()
+            .otlp_options(),
         seq: AtomicU64::new(0),
         retention: Mutex::new(retention),
         events: events.clone(),

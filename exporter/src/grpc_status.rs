@@ -2,75 +2,38 @@
 //! which status codes are worth retrying (the OTLP exporter rules).
 
 use crate::retry::SendError;
-use prost::Message;
+use crate::rpc_status::RpcStatus;
 use tonic::Code;
-
-const RETRY_INFO: &str = "type.googleapis.com/google.rpc.RetryInfo";
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<Any>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Any {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
 
 /// The server's `RetryInfo.retry_delay`, if the status carries one.
 pub fn retry_delay(details: &[u8]) -> Option<std::time::Duration> {
-    let status = RpcStatus::decode(details).ok()?;
-    let info = status.details.iter().find(|a| a.type_url == RETRY_INFO)?;
-    let d = RetryInfo::decode(info.value.as_slice()).ok()?.retry_delay?;
-    let secs = u64::try_from(d.seconds).ok()?;
-    let nanos = u32::try_from(d.nanos).ok()?;
-    Some(std::time::Duration::new(secs, nanos.min(999_999_999)))
+    RpcStatus::from_protobuf(details)?.retry_delay
 }
 
 /// Encodes a status details blob with a `RetryInfo` (for tests and servers).
 pub fn details_with_retry_delay(code: Code, message: &str, delay: std::time::Duration) -> Vec<u8> {
-    let info = RetryInfo {
-        retry_delay: Some(ProtoDuration {
-            seconds: i64::try_from(delay.as_secs()).unwrap_or(i64::MAX),
-            nanos: i32::try_from(delay.subsec_nanos()).unwrap_or(0),
-        }),
-    };
-    RpcStatus {
-        code: code as i32,
-        message: message.to_string(),
-        details: vec![Any {
-            type_url: RETRY_INFO.to_string(),
-            value: info.encode_to_vec(),
-        }],
-    }
-    .encode_to_vec()
+    crate::rpc_status::encode(code as i32, message, Some(delay))
 }
+
+/// The canonical name of a status's code (`INVALID_ARGUMENT`), the
+/// `code` label of `profcol_exporter_send_errors_total`.
+pub fn code_label(status: &tonic::Status) -> &'static str {
+    crate::rpc_status::code_name(status.code() as i32).unwrap_or("UNKNOWN")
+}
+
+/// Added to UNIMPLEMENTED (and HTTP 404) errors: the usual cause.
+pub const UNIMPLEMENTED_HINT: &str = " (does the server accept OTLP profiles? The OpenTelemetry Collector needs a profiles pipeline and --feature-gates=service.profilesSupport)";
 
 /// How a failed export call is handled.
 pub fn classify(status: &tonic::Status) -> SendError {
-    let reason = format!("gRPC {:?}: {}", status.code(), status.message());
+    let mut reason = format!(
+        "gRPC {}: {}",
+        code_label(status),
+        crate::rpc_status::escape_prefix(status.message().as_bytes(), 512)
+    );
+    if status.code() == Code::Unimplemented {
+        reason.push_str(UNIMPLEMENTED_HINT);
+    }
     let delay = retry_delay(status.details());
     match status.code() {
         Code::Unavailable
@@ -107,7 +70,7 @@ mod tests {
         assert_eq!(
             classify(&with),
             SendError::Retryable {
-                reason: "gRPC ResourceExhausted: x".into(),
+                reason: "gRPC RESOURCE_EXHAUSTED: x".into(),
                 after: Some(Duration::from_millis(1500))
             }
         );

@@ -9,7 +9,6 @@
 //! frame, one small response frame, status from headers or trailers.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use std::io::Write;
 use tonic::codegen::http;
 use tonic::codegen::Body as _;
 use tonic::codegen::Service;
@@ -17,24 +16,8 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-/// Message compression of a request frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameCompression {
-    None,
-    Gzip { level: u32 },
-    Zstd { level: i32 },
-}
-
-impl FrameCompression {
-    /// The `grpc-encoding` header value.
-    fn encoding(self) -> Option<&'static str> {
-        match self {
-            Self::None => None,
-            Self::Gzip { .. } => Some("gzip"),
-            Self::Zstd { .. } => Some("zstd"),
-        }
-    }
-}
+/// Message compression of a request frame (`grpc-encoding`).
+pub use crate::compression::Codec as FrameCompression;
 
 /// One length-prefixed gRPC message (flag byte, big-endian length, payload),
 /// compressed as asked. Fails only when the message is ≥ 4 GiB or the
@@ -60,20 +43,9 @@ impl Frame {
 pub fn frame(message: &[u8], compression: FrameCompression) -> std::io::Result<Frame> {
     let mut out = BytesMut::with_capacity(5 + message.len() / 3);
     out.put_bytes(0, 5);
-    match compression {
-        FrameCompression::None => out.extend_from_slice(message),
-        FrameCompression::Gzip { level } => {
-            let mut w =
-                flate2::write::GzEncoder::new(out.writer(), flate2::Compression::new(level.min(9)));
-            w.write_all(message)?;
-            out = w.finish()?.into_inner();
-        }
-        FrameCompression::Zstd { level } => {
-            let mut w = zstd::stream::write::Encoder::new(out.writer(), level)?;
-            w.write_all(message)?;
-            out = w.finish()?.into_inner();
-        }
-    }
+    let mut out = compression
+        .compress_into(message, out.writer())?
+        .into_inner();
     let len = u32::try_from(out.len() - 5)
         .map_err(|_| std::io::Error::other("gRPC message larger than 4 GiB"))?;
     out[0] = u8::from(compression != FrameCompression::None);

@@ -6,6 +6,7 @@
 //! calls [`ExporterHandle::shutdown`].
 
 pub mod batching;
+pub mod compression;
 pub mod config;
 pub mod debug;
 pub mod error;
@@ -17,10 +18,12 @@ pub mod metrics;
 pub mod otlp_config;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod otlp_response;
 pub mod pipeline;
 pub mod pyroscope;
 pub mod queue;
 pub mod retry;
+pub mod rpc_status;
 pub mod split;
 pub mod storage;
 pub mod storage_codec;

@@ -20,6 +20,12 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub exporter: String,
+    pub code: String,
+}
+
 /// Latency buckets in seconds, 5ms to 60s.
 pub const LATENCY_BUCKETS: [f64; 13] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -43,6 +49,8 @@ pub struct ExporterMetrics {
     pub dropped_profiles: Family<ReasonLabels, Counter>,
     pub dropped_bytes: Family<ReasonLabels, Counter>,
     pub retries: Family<ExporterLabel, Counter>,
+    /// Failed send attempts (retried or not), by status code.
+    pub send_errors: Family<CodeLabels, Counter>,
     /// Profiles the server reported as rejected in a partial success.
     pub rejected_profiles: Family<ExporterLabel, Counter>,
     pub queue_length: Family<ExporterLabel, Gauge>,
@@ -67,6 +75,7 @@ impl Default for ExporterMetrics {
             dropped_profiles: Family::default(),
             dropped_bytes: Family::default(),
             retries: Family::default(),
+            send_errors: Family::default(),
             rejected_profiles: Family::default(),
             queue_length: Family::default(),
             queue_capacity: Family::default(),
@@ -116,6 +125,11 @@ impl MetricSet for ExporterMetrics {
             format!("{p}_retries"),
             "Failed attempts that were retried.",
             self.retries.clone(),
+        );
+        r.register(
+            format!("{p}_send_errors"),
+            "Failed send attempts, retried or not, by status code (gRPC code name, the google.rpc.Status code of an OTLP/HTTP error body, or HTTP_<status>).",
+            self.send_errors.clone(),
         );
         r.register(
             format!("{p}_rejected_profiles"),

@@ -1,7 +1,8 @@
 //! The config keys `otlp_grpc` and `otlp_http` share (the OTel collector's
 //! names and defaults), and the conversion of a batch into one OTLP request.
 
-use crate::config::{validate_headers, Compression, Headers};
+use crate::compression::{validate_params, Codec, CompressionParams};
+use crate::config::{validate_headers, Compression, Headers, NumericSampleAttributes};
 use crate::queue::QueueConfig;
 use crate::retry::RetryConfig;
 use crate::tls::TlsSettings;
@@ -16,10 +17,14 @@ pub struct OtlpCommon {
     pub tls: TlsSettings,
     pub headers: Headers,
     pub compression: Compression,
+    /// `compression_params.level`; `None` = the compression's default.
+    pub compression_params: Option<CompressionParams>,
     /// Per attempt.
     pub timeout: Duration,
     pub retry_on_failure: RetryConfig,
     pub sending_queue: QueueConfig,
+    /// Keep or drop numeric pprof labels as sample attributes.
+    pub numeric_sample_attributes: NumericSampleAttributes,
 }
 
 impl Default for OtlpCommon {
@@ -29,9 +34,11 @@ impl Default for OtlpCommon {
             tls: TlsSettings::default(),
             headers: Headers::new(),
             compression: Compression::Gzip,
+            compression_params: None,
             timeout: Duration::from_secs(10),
             retry_on_failure: RetryConfig::default(),
             sending_queue: QueueConfig::default(),
+            numeric_sample_attributes: NumericSampleAttributes::Keep,
         }
     }
 }
@@ -46,12 +53,18 @@ impl OtlpCommon {
                 "must be greater than 0",
             ));
         }
+        validate_params(self.compression, self.compression_params, path, problems);
         self.tls.validate(&join_path(path, "tls"), problems);
         validate_headers(&self.headers, path, problems);
         self.retry_on_failure
             .validate(&join_path(path, "retry_on_failure"), problems);
         self.sending_queue
             .validate(&join_path(path, "sending_queue"), problems);
+    }
+
+    /// The compression requests are sent with, at its level.
+    pub fn codec(&self) -> Codec {
+        Codec::new(self.compression, self.compression_params)
     }
 }
 
@@ -67,9 +80,11 @@ macro_rules! otlp_raw_config {
             tls: $crate::tls::TlsSettings,
             headers: $crate::config::Headers,
             compression: $crate::config::Compression,
+            compression_params: Option<$crate::compression::CompressionParams>,
             timeout: profcol_config::Duration,
             retry_on_failure: $crate::retry::RetryConfig,
             sending_queue: $crate::queue::QueueConfig,
+            numeric_sample_attributes: $crate::config::NumericSampleAttributes,
             $($field: $ty,)*
             #[serde(flatten)]
             unknown: $crate::config::Unknown,
@@ -83,9 +98,11 @@ macro_rules! otlp_raw_config {
                     tls: c.tls,
                     headers: c.headers,
                     compression: c.compression,
+                    compression_params: c.compression_params,
                     timeout: c.timeout,
                     retry_on_failure: c.retry_on_failure,
                     sending_queue: c.sending_queue,
+                    numeric_sample_attributes: c.numeric_sample_attributes,
                     $($field: $default,)*
                     unknown: Default::default(),
                 }
@@ -99,9 +116,11 @@ macro_rules! otlp_raw_config {
                     tls: std::mem::take(&mut self.tls),
                     headers: std::mem::take(&mut self.headers),
                     compression: self.compression,
+                    compression_params: self.compression_params,
                     timeout: self.timeout,
                     retry_on_failure: std::mem::take(&mut self.retry_on_failure),
                     sending_queue: std::mem::take(&mut self.sending_queue),
+                    numeric_sample_attributes: self.numeric_sample_attributes,
                 }
             }
         }

@@ -4,19 +4,18 @@
 //! pipeline's blocking thread, at `compression_params.level`, and retries
 //! resend those bytes ([`crate::grpc_unary`]).
 
-use crate::config::{unknown_keys, Compression, Unknown};
+use crate::config::{unknown_keys, Unknown};
 use crate::events::ExporterEvents;
-use crate::grpc_status::classify;
+use crate::grpc_status::{classify, code_label};
 use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_response::partial_success;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{RetryPolicy, SendError};
 use crate::split::split_to_fit;
 use crate::Error;
 use profcol_config::{join_path, Duration, Problem, Validate};
-use profcol_pdata::otlp_collector::ExportProfilesServiceResponse;
 use profcol_pdata::ProfileBatch;
-use prost::Message;
 use serde::Deserialize;
 use std::sync::Arc;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
@@ -44,22 +43,6 @@ impl Default for Keepalive {
     }
 }
 
-/// `compression_params` (the OpenTelemetry Collector's key): the level of
-/// `compression`. Defaults: gzip 1, zstd 3. gzip's usual level 6 costs ~4×
-/// the CPU of level 1 for ~15 % smaller requests (measured on OTLP profiles
-/// in integration/scale/RESULTS.md), and compression is the largest CPU item
-/// of a busy collector.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct CompressionParams {
-    pub level: i32,
-}
-
-/// gzip level when `compression_params` is not given.
-pub const DEFAULT_GZIP_LEVEL: i32 = 1;
-/// zstd level when `compression_params` is not given (the library's default).
-pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
-
 /// Default `max_request_bytes`: gRPC servers (grpc-go, the OpenTelemetry
 /// Collector's OTLP receiver) refuse messages over 4 MiB by default.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 << 20;
@@ -67,7 +50,6 @@ pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 << 20;
 crate::otlp_raw_config!(RawGrpc {
     max_request_bytes: u64 = DEFAULT_MAX_REQUEST_BYTES,
     keepalive: Option<Keepalive> = None,
-    compression_params: Option<CompressionParams> = None,
 });
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -78,7 +60,6 @@ pub struct OtlpGrpcConfig {
     /// a single profile over it is dropped and counted. 0 = no limit.
     pub max_request_bytes: u64,
     pub keepalive: Option<Keepalive>,
-    pub compression_params: Option<CompressionParams>,
     pub unknown: Unknown,
 }
 
@@ -88,7 +69,6 @@ impl From<RawGrpc> for OtlpGrpcConfig {
             common: raw.split_common(),
             max_request_bytes: raw.max_request_bytes,
             keepalive: raw.keepalive,
-            compression_params: raw.compression_params,
             unknown: raw.unknown,
         }
     }
@@ -129,24 +109,6 @@ impl Validate for OtlpGrpcConfig {
             }
         }
         self.common.validate_common(path, problems);
-        if let Some(p) = &self.compression_params {
-            let (range, name) = match self.common.compression {
-                Compression::Gzip => (1..=9, "gzip"),
-                Compression::Zstd => (1..=22, "zstd"),
-                Compression::None => (0..=0, "none"),
-            };
-            if !range.contains(&p.level) {
-                problems.push(Problem::new(
-                    join_path(&join_path(path, "compression_params"), "level"),
-                    format!(
-                        "level {} is out of range for compression {name} ({}..={})",
-                        p.level,
-                        range.start(),
-                        range.end()
-                    ),
-                ));
-            }
-        }
         if let Some(k) = &self.keepalive {
             unknown_keys(&k.unknown, &join_path(path, "keepalive"), problems);
         }
@@ -157,16 +119,7 @@ impl Validate for OtlpGrpcConfig {
 impl OtlpGrpcConfig {
     /// The compression and level requests are framed with.
     pub fn frame_compression(&self) -> FrameCompression {
-        let level = self.compression_params.map(|p| p.level);
-        match self.common.compression {
-            Compression::Gzip => FrameCompression::Gzip {
-                level: level.unwrap_or(DEFAULT_GZIP_LEVEL).clamp(1, 9) as u32,
-            },
-            Compression::Zstd => FrameCompression::Zstd {
-                level: level.unwrap_or(DEFAULT_ZSTD_LEVEL),
-            },
-            Compression::None => FrameCompression::None,
-        }
+        self.common.codec()
     }
 }
 
@@ -179,6 +132,7 @@ struct GrpcSender {
     metadata: MetadataMap,
     timeout: std::time::Duration,
     max_request_bytes: u64,
+    otlp_options: profcol_pdata::OtlpOptions,
     events: Arc<ExporterEvents>,
 }
 
@@ -189,7 +143,9 @@ impl Sender for GrpcSender {
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Frame>> {
         let max = self.max_request_bytes;
-        let encode = |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp_bytes(r);
+        let encode = |r: &[profcol_pdata::ProfileRecord]| {
+            profcol_pdata::to_otlp_bytes_with(r, &self.otlp_options)
+        };
         let parts = split_to_fit(batch.records, max, &encode, &mut |n| {
             self.events.request_too_large("max_request_bytes", max, n);
         });
@@ -221,13 +177,12 @@ impl Sender for GrpcSender {
             self.timeout,
         )
         .await
-        .map_err(|s| classify(&s))?;
+        .map_err(|s| {
+            self.events.send_error(code_label(&s));
+            classify(&s)
+        })?;
         // An unreadable response body is not worth failing a delivered export.
-        if let Some(p) = ExportProfilesServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .filter(|p| p.rejected_profiles != 0 || !p.error_message.is_empty())
-        {
+        if let Some(p) = partial_success(None, &body) {
             self.events
                 .partial_success(p.rejected_profiles, &p.error_message);
         }
@@ -279,6 +234,7 @@ pub fn start(
         metadata: metadata(&cfg.common)?,
         timeout: cfg.common.timeout.get(),
         max_request_bytes: cfg.max_request_bytes,
+        otlp_options: cfg.common.numeric_sample_attributes.otlp_options(),
         events: events.clone(),
     };
     Pipeline::start(

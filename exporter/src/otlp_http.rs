@@ -1,17 +1,19 @@
 //! The `otlp_http` exporter (alias `otlphttp`): POSTs protobuf
 //! `ExportProfilesServiceRequest`s to `{endpoint}/v1development/profiles`.
 
-use crate::config::{unknown_keys, Compression, Unknown};
+use crate::compression::Codec;
+use crate::config::{unknown_keys, Unknown};
 use crate::events::ExporterEvents;
+use crate::grpc_status::UNIMPLEMENTED_HINT;
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_response::{partial_success, read_bounded};
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{parse_retry_after, RetryPolicy, SendError};
+use crate::rpc_status::{describe_body, RpcStatus};
 use crate::Error;
 use bytes::Bytes;
 use profcol_config::{join_path, Problem, Validate};
-use profcol_pdata::otlp_collector::ExportProfilesServiceResponse;
 use profcol_pdata::ProfileBatch;
-use prost::Message;
 use reqwest::header::{
     HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
 };
@@ -104,8 +106,9 @@ struct HttpSender {
     url: Url,
     headers: HeaderMap,
     timeout: std::time::Duration,
-    compression: Compression,
+    compression: Codec,
     max_request_bytes: u64,
+    otlp_options: profcol_pdata::OtlpOptions,
     events: Arc<ExporterEvents>,
 }
 
@@ -120,7 +123,7 @@ fn header_map(cfg: &OtlpCommon) -> Result<HeaderMap, Error> {
         headers.insert(name, value);
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
-    if let Some(enc) = cfg.compression.encoding() {
+    if let Some(enc) = cfg.codec().encoding() {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
     }
     Ok(headers)
@@ -132,7 +135,9 @@ impl Sender for HttpSender {
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Body>> {
         let max = self.max_request_bytes;
-        let encode = |r: &[profcol_pdata::ProfileRecord]| profcol_pdata::to_otlp_bytes(r);
+        let encode = |r: &[profcol_pdata::ProfileRecord]| {
+            profcol_pdata::to_otlp_bytes_with(r, &self.otlp_options)
+        };
         let parts = crate::split::split_to_fit(batch.records, max, &encode, &mut |n| {
             self.events.request_too_large("max_request_bytes", max, n);
         });
@@ -156,7 +161,7 @@ impl Sender for HttpSender {
     }
 
     async fn send(&self, body: &Body) -> Result<(), SendError> {
-        let resp = self
+        let resp = match self
             .client
             .post(self.url.clone())
             .headers(self.headers.clone())
@@ -164,24 +169,30 @@ impl Sender for HttpSender {
             .body(body.0.clone())
             .send()
             .await
-            .map_err(|e| SendError::retryable(error_chain(&e)))?;
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.events.send_error(if e.is_timeout() {
+                    "DEADLINE_EXCEEDED"
+                } else {
+                    "UNAVAILABLE"
+                });
+                return Err(SendError::retryable(error_chain(&e)));
+            }
+        };
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.unwrap_or_default();
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let bytes = read_bounded(resp).await;
         if status.is_success() {
-            if let Ok(r) = ExportProfilesServiceResponse::decode(bytes.as_ref()) {
-                if let Some(p) = r
-                    .partial_success
-                    .filter(|p| p.rejected_profiles != 0 || !p.error_message.is_empty())
-                {
-                    self.events
-                        .partial_success(p.rejected_profiles, &p.error_message);
-                }
+            if let Some(p) = partial_success(content_type, &bytes) {
+                self.events
+                    .partial_success(p.rejected_profiles, &p.error_message);
             }
             return Ok(());
         }
-        let snippet = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
-        let reason = format!("HTTP {status}: {}", snippet.trim());
+        let (code, reason, hint) = describe_error(status, content_type, &bytes);
+        self.events.send_error(&code);
         match status {
             StatusCode::TOO_MANY_REQUESTS
             | StatusCode::BAD_GATEWAY
@@ -191,11 +202,32 @@ impl Sender for HttpSender {
                 after: headers
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after),
+                    .and_then(parse_retry_after)
+                    .or(hint),
             }),
             _ => Err(SendError::Permanent { reason }),
         }
     }
+}
+
+/// The metric code, the log reason and the status's retry delay of a
+/// non-2xx answer. The body is a `google.rpc.Status` (protobuf or JSON,
+/// per its `Content-Type`) from an OTLP server; anything else is quoted as
+/// a short escaped prefix.
+fn describe_error(
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (String, String, Option<std::time::Duration>) {
+    let rpc = RpcStatus::from_body(content_type, body);
+    let code = rpc
+        .as_ref()
+        .map_or_else(|| format!("HTTP_{}", status.as_u16()), RpcStatus::code_name);
+    let mut reason = format!("HTTP {status}: {}", describe_body(rpc.as_ref(), body));
+    if status == StatusCode::NOT_FOUND {
+        reason.push_str(UNIMPLEMENTED_HINT);
+    }
+    (code, reason, rpc.and_then(|r| r.retry_delay))
 }
 
 /// A reqwest error with its causes (the top level alone says little).
@@ -231,8 +263,9 @@ pub fn start(
         url,
         headers: header_map(&cfg.common)?,
         timeout: cfg.common.timeout.get(),
-        compression: cfg.common.compression,
+        compression: cfg.common.codec(),
         max_request_bytes: cfg.max_request_bytes,
+        otlp_options: cfg.common.numeric_sample_attributes.otlp_options(),
         events: events.clone(),
     };
     Pipeline::start(

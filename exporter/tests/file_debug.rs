@@ -102,6 +102,70 @@ async fn otlp_formats_decode() {
 }
 
 #[tokio::test]
+async fn numeric_sample_attributes_keep_or_drop_in_otlp_files() {
+    for (format, choice, want_bytes) in [
+        ("otlp", "", true),
+        ("otlp", "numeric_sample_attributes: keep", true),
+        ("otlp", "numeric_sample_attributes: drop", false),
+        ("otlp_json", "", true),
+        ("otlp_json", "numeric_sample_attributes: drop", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, _t) = ctx("file");
+        let cfg = yaml(&format!(
+            "directory: {}\nformat: {format}\n{choice}",
+            dir.path().display()
+        ));
+        let h = start_exporter(&id("file"), &cfg, ctx).unwrap();
+        h.consumer()
+            .consume(batch(vec![numeric_record("svc")]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let names = files(dir.path());
+        let data = std::fs::read(dir.path().join(&names[0])).unwrap();
+        let req = if format == "otlp" {
+            ExportProfilesServiceRequest::decode(data.as_slice()).unwrap()
+        } else {
+            profcol_pdata::otlp_json::from_otlp_json(&data).unwrap()
+        };
+        let keys = sample_attribute_keys(&req);
+        assert!(
+            keys.contains(&"thread".to_string()),
+            "{format} {choice}: {keys:?}"
+        );
+        assert_eq!(
+            keys.contains(&"bytes".to_string()),
+            want_bytes,
+            "{format} {choice}: {keys:?}"
+        );
+    }
+}
+
+#[test]
+fn numeric_sample_attributes_is_checked_with_its_path() {
+    let check = |body: &str| {
+        profcol_exporter::validate_exporter(&id("file/a"), &yaml(body), "exporters::file/a")
+            .unwrap_err()
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+    };
+    let e = check("format: pprof\nnumeric_sample_attributes: drop");
+    assert_eq!(
+        e,
+        ["exporters::file/a::numeric_sample_attributes: applies only to format otlp or otlp_json (pprof files keep every label as served)"]
+    );
+    let e = check("format: otlp\nnumeric_sample_attributes: maybe");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("exporters::file/a::numeric_sample_attributes"),
+        "{e:?}"
+    );
+    assert!(e[0].contains("keep") && e[0].contains("drop"), "{e:?}");
+}
+
+#[tokio::test]
 async fn retention_keeps_the_newest_files_including_earlier_runs() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

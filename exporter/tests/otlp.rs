@@ -313,6 +313,84 @@ async fn grpc_invalid_argument_is_permanent_and_partial_success_is_counted() {
     );
 }
 
+/// What an OpenTelemetry Collector answers when it refuses: INVALID_ARGUMENT
+/// (a permanent error of its pipeline), UNIMPLEMENTED (no profiles
+/// pipeline), PERMISSION_DENIED / UNAUTHENTICATED (auth extensions); and
+/// partial successes. None of them is retried, even with an unlimited
+/// retry budget, and each is counted.
+#[tokio::test]
+async fn grpc_refusals_are_never_retried_even_when_retrying_forever() {
+    let (srv, addr) = Grpc::start(Arc::new(|n| match n {
+        0 => Err(tonic::Status::invalid_argument("bad profile")),
+        1 => Err(tonic::Status::unimplemented("unknown service")),
+        2 => Err(tonic::Status::permission_denied("no")),
+        3 => Err(tonic::Status::unauthenticated("who")),
+        4 => Ok(ExportProfilesServiceResponse {
+            partial_success: Some(ExportProfilesPartialSuccess {
+                rejected_profiles: 2,
+                error_message: "too old".into(),
+            }),
+        }),
+        _ => Ok(ExportProfilesServiceResponse {
+            partial_success: Some(ExportProfilesPartialSuccess {
+                rejected_profiles: 0,
+                error_message: "a warning".into(),
+            }),
+        }),
+    }))
+    .await;
+    let (ctx, telemetry) = ctx("otlp_grpc/r");
+    let cfg = yaml(&format!(
+        "endpoint: {addr}\ntls: {{insecure: true}}\nretry_on_failure: {{initial_interval: 20ms, max_interval: 50ms, max_elapsed_time: 0s}}\nsending_queue: {{num_consumers: 1, max_batch_size: 1, flush_timeout: 0s}}"
+    ));
+    let h = start_exporter(&id("otlp_grpc/r"), &cfg, ctx).unwrap();
+    for i in 0..6 {
+        h.consumer()
+            .consume(batch(vec![record(&format!("s{i}"), i, &[])]))
+            .await
+            .unwrap();
+    }
+    assert!(eventually(Duration::from_secs(5), || srv.attempts() == 6).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.shutdown(Duration::from_secs(2)).await;
+    assert_eq!(srv.attempts(), 6, "nothing was retried");
+    let page = telemetry.encode();
+    let m = |l: &str| metric(&page, l);
+    assert_eq!(
+        m(
+            r#"profcol_exporter_failed_profiles_total{exporter="otlp_grpc/r",reason="permanent_error"}"#
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        m(r#"profcol_exporter_sent_profiles_total{exporter="otlp_grpc/r"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        m(r#"profcol_exporter_rejected_profiles_total{exporter="otlp_grpc/r"}"#),
+        Some(2.0),
+        "a warning (nothing rejected) adds nothing"
+    );
+    assert_eq!(
+        m(r#"profcol_exporter_retries_total{exporter="otlp_grpc/r"}"#),
+        None
+    );
+    for code in [
+        "INVALID_ARGUMENT",
+        "UNIMPLEMENTED",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+    ] {
+        assert_eq!(
+            m(&format!(
+                r#"profcol_exporter_send_errors_total{{exporter="otlp_grpc/r",code="{code}"}}"#
+            )),
+            Some(1.0),
+            "{code}\n{page}"
+        );
+    }
+}
+
 fn decode_http_body(seen: &Seen) -> ExportProfilesServiceRequest {
     let raw = match seen
         .headers
@@ -361,6 +439,113 @@ async fn http_server_receives_decodable_profiles() {
         assert_eq!(services, ["svc-a", "svc-b"], "{compression}");
         assert!(types.contains(&("cpu".into(), "nanoseconds".into())));
     }
+}
+
+/// `compression_params.level` applies to otlp_http as to otlp_grpc: gzip
+/// writes its level class into the header's XFL byte (4 = fastest, 2 =
+/// best), and a zstd request at a high level still decodes.
+#[tokio::test]
+async fn http_compression_levels_apply() {
+    let err = validate_exporter(
+        &id("otlp_http"),
+        &yaml("endpoint: http://a\ncompression_params: {level: 10}"),
+        "exporters::otlp_http",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err[0].to_string(),
+        "exporters::otlp_http::compression_params::level: level 10 is out of range for compression gzip (1..=9)"
+    );
+    for (params, compression, xfl) in [
+        ("", "gzip", Some(4u8)),
+        ("compression_params: {level: 9}", "gzip", Some(2)),
+        ("compression_params: {level: 19}", "zstd", None),
+    ] {
+        let server = Recorder::start(ok()).await;
+        let (ctx, _t) = ctx("otlp_http");
+        let cfg = yaml(&format!(
+            "endpoint: {}\ncompression: {compression}\n{params}",
+            server.url()
+        ));
+        let h = start_exporter(&id("otlp_http"), &cfg, ctx).unwrap();
+        h.consumer()
+            .consume(batch(vec![record("svc-a", 1, &[])]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let reqs = server.requests();
+        assert_eq!(reqs[0].headers["content-encoding"], compression);
+        if let Some(xfl) = xfl {
+            assert_eq!(reqs[0].body[8], xfl, "{params}");
+        }
+        let (services, _) = summary(&decode_http_body(&reqs[0]));
+        assert_eq!(services, ["svc-a"], "{params}");
+    }
+}
+
+/// `numeric_sample_attributes: drop` leaves numeric pprof labels out of
+/// that exporter's requests; `keep` (the default) sends them.
+#[tokio::test]
+async fn numeric_sample_attributes_keep_or_drop_over_grpc_and_http() {
+    for (choice, want_bytes) in [
+        ("", true),
+        ("numeric_sample_attributes: keep", true),
+        ("numeric_sample_attributes: drop", false),
+    ] {
+        let (srv, addr) = Grpc::start(Arc::new(ok_response)).await;
+        let (c, _t) = ctx("otlp_grpc");
+        let cfg = yaml(&format!(
+            "endpoint: {addr}\ntls: {{insecure: true}}\n{choice}"
+        ));
+        let h = start_exporter(&id("otlp_grpc"), &cfg, c).unwrap();
+        h.consumer()
+            .consume(batch(vec![numeric_record("svc")]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let keys = sample_attribute_keys(&srv.accepted.lock().unwrap()[0]);
+        assert!(
+            keys.contains(&"thread".to_string()),
+            "grpc {choice}: {keys:?}"
+        );
+        assert_eq!(
+            keys.contains(&"bytes".to_string()),
+            want_bytes,
+            "grpc {choice}: {keys:?}"
+        );
+
+        let server = Recorder::start(ok()).await;
+        let (c, _t) = ctx("otlp_http");
+        let cfg = yaml(&format!("endpoint: {}\n{choice}", server.url()));
+        let h = start_exporter(&id("otlp_http"), &cfg, c).unwrap();
+        h.consumer()
+            .consume(batch(vec![numeric_record("svc")]))
+            .await
+            .unwrap();
+        h.shutdown(Duration::from_secs(5)).await;
+        let keys = sample_attribute_keys(&decode_http_body(&server.requests()[0]));
+        assert!(
+            keys.contains(&"thread".to_string()),
+            "http {choice}: {keys:?}"
+        );
+        assert_eq!(
+            keys.contains(&"bytes".to_string()),
+            want_bytes,
+            "http {choice}: {keys:?}"
+        );
+    }
+    let err = validate_exporter(
+        &id("otlp_http"),
+        &yaml("endpoint: http://a\nnumeric_sample_attributes: true"),
+        "exporters::otlp_http",
+    )
+    .unwrap_err();
+    assert!(
+        err[0]
+            .to_string()
+            .starts_with("exporters::otlp_http::numeric_sample_attributes"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

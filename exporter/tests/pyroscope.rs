@@ -295,6 +295,36 @@ async fn bad_request_is_dropped_at_once_and_counted() {
 }
 
 #[tokio::test]
+async fn connect_error_bodies_are_decoded_and_counted_by_code() {
+    let server = Recorder::start(Arc::new(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/json")],
+            r#"{"code":"invalid_argument","message":"invalid labels"}"#,
+        )
+            .into_response()
+    }))
+    .await;
+    let (ctx, telemetry) = ctx("pyroscope");
+    let cfg = yaml(&format!("endpoint:\n    url: {}\n    {FAST}", server.url()));
+    let h = start_exporter(&id("pyroscope"), &cfg, ctx).unwrap();
+    h.consumer()
+        .consume(batch(vec![record("s", 1, &[])]))
+        .await
+        .unwrap();
+    let counted = |page: &str| {
+        page.lines().any(|l| {
+            l.starts_with("profcol_exporter_send_errors_total{")
+                && l.contains(r#"code="INVALID_ARGUMENT""#)
+                && l.ends_with(" 1")
+        })
+    };
+    assert!(eventually(Duration::from_secs(5), || counted(&telemetry.encode())).await);
+    h.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(server.count(), 1, "not retried");
+}
+
+#[tokio::test]
 async fn a_full_queue_refuses_the_newest_and_shutdown_counts_the_rest() {
     // Never answers in time: the one worker is stuck, the queue fills.
     let server = Recorder::start(Arc::new(|_| {

@@ -203,10 +203,15 @@ impl ProfileType {
             && profcol_pdata::delta::is_cumulative(&self.name)
     }
 
-    /// True when a record of this type is not a per-interval delta and
-    /// carries `__delta__="false"`.
-    pub fn is_cumulative_output(&self) -> bool {
-        !self.delta && !self.target_computes_delta && !self.needs_delta_computation()
+    /// True when a record of this type is a per-interval delta, whoever
+    /// made it: profcol (cumulative `memory`/`block`/`mutex`), the target
+    /// (godeltaprof), or the target asked for a window (`delta: true`, the
+    /// `seconds` parameter). Such records carry `__delta__="false"`, the
+    /// Pyroscope push label that tells its ingester not to subtract again.
+    /// Snapshots (`goroutine`) and custom types scraped without `seconds`
+    /// are none of these and carry no `__delta__` label.
+    pub fn is_delta_output(&self) -> bool {
+        self.delta || self.target_computes_delta || self.needs_delta_computation()
     }
 }
 
@@ -433,7 +438,7 @@ mod tests {
             (last.name.as_str(), last.path.as_str(), last.delta),
             ("my_type", "/debug/custom", false)
         );
-        assert!(last.custom && last.is_cumulative_output());
+        assert!(last.custom && !last.is_delta_output());
     }
 
     #[test]
@@ -450,20 +455,31 @@ mod tests {
         let by = |n: &str| c.all().into_iter().find(|p| p.name == n).unwrap();
         for n in ["memory", "block", "mutex"] {
             assert!(by(n).needs_delta_computation(), "{n}");
-            assert!(!by(n).is_cumulative_output(), "{n}");
+            assert!(by(n).is_delta_output(), "{n}");
         }
-        assert!(by("goroutine").is_cumulative_output());
+        assert!(!by("goroutine").is_delta_output());
         assert!(!by("goroutine").needs_delta_computation());
-        for n in ["process_cpu", "fgprof", "godeltaprof_memory"] {
+        for n in [
+            "process_cpu",
+            "fgprof",
+            "godeltaprof_memory",
+            "godeltaprof_mutex",
+            "godeltaprof_block",
+        ] {
             assert!(
-                !by(n).needs_delta_computation() && !by(n).is_cumulative_output(),
+                !by(n).needs_delta_computation() && by(n).is_delta_output(),
                 "{n}"
             );
         }
         // With `seconds` the target already returns a delta.
         let c = cfg("profile: {memory: {delta: true}}");
         let m = &c.all()[0];
-        assert!(!m.needs_delta_computation() && !m.is_cumulative_output());
+        assert!(!m.needs_delta_computation() && m.is_delta_output());
+        // Custom types: a delta only when scraped with `seconds`.
+        let c = cfg("profile: {custom: {a: {enabled: true, path: /a}, b: {enabled: true, path: /b, delta: true}}}");
+        let by = |n: &str| c.all().into_iter().find(|p| p.name == n).unwrap();
+        assert!(!by("a").is_delta_output() && !by("a").needs_delta_computation());
+        assert!(by("b").is_delta_output());
     }
 
     #[test]

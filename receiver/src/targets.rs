@@ -29,7 +29,7 @@ pub struct ScrapeTarget {
     pub key: u64,
     pub url: url::Url,
     /// The labels every record of this job carries (public labels plus
-    /// `__name__` and, for non-delta profiles, `__delta__`).
+    /// `__name__` and, for per-interval deltas, `__delta__="false"`).
     pub labels: Labels,
     /// The labels as discovered, before any processing.
     pub discovered: Arc<Labels>,
@@ -291,7 +291,7 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
         }
         let mut labels = public.clone();
         labels.set(NAME, profile.reported_name.as_str());
-        if profile.is_cumulative_output() {
+        if profile.is_delta_output() {
             labels.set(DELTA, "false");
         }
         out.push(ScrapeTarget {

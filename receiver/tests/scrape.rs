@@ -157,7 +157,7 @@ async fn a_good_profile_is_forwarded_with_its_labels() {
     let rec = eventually(5, || r.out.all().into_iter().next()).await;
     assert_eq!(
         rec.labels.to_string(),
-        format!("{{__delta__=\"false\", __name__=\"goroutine\", env=\"prod\", instance=\"{addr}\", job=\"pyroscope_scrape/good\", service_name=\"svc\"}}")
+        format!("{{__name__=\"goroutine\", env=\"prod\", instance=\"{addr}\", job=\"pyroscope_scrape/good\", service_name=\"svc\"}}")
     );
     assert_eq!(
         rec.raw.as_deref(),
@@ -222,7 +222,8 @@ async fn cumulative_memory_profiles_become_deltas() {
     assert_eq!(rec.profile.sample[0].value, vec![10, 10]);
     assert!(rec.raw.is_none(), "a subtracted profile has no raw body");
     assert_eq!(rec.labels.get("__name__"), Some("memory"));
-    assert_eq!(rec.labels.get("__delta__"), None);
+    // profcol subtracted: Pyroscope must not subtract again.
+    assert_eq!(rec.labels.get("__delta__"), Some("false"));
     let st = status_of(&r.handle, "/debug/pprof/allocs").unwrap();
     assert!(st.scrapes_total >= 2);
     r.stop().await;
@@ -284,7 +285,8 @@ async fn delta_types_send_seconds_and_multiple_receivers_run_side_by_side() {
     assert_eq!(ra.labels.get("job"), Some("pyroscope_scrape/a"));
     assert_eq!(rb.labels.get("job"), Some("other"));
     assert_eq!(ra.labels.get("__name__"), Some("process_cpu"));
-    assert_eq!(ra.labels.get("__delta__"), None);
+    // The target returned a window (`seconds`): already a delta.
+    assert_eq!(ra.labels.get("__delta__"), Some("false"));
     assert!(ra.raw.is_some());
     assert!(
         queries.lock().unwrap().iter().all(|q| q == "seconds=1"),

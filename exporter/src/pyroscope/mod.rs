@@ -10,6 +10,7 @@ pub mod push_proto;
 use crate::events::ExporterEvents;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{parse_retry_after, GiveUp, SendError};
+use crate::rpc_status::{describe_body, RpcStatus};
 use crate::split::split_to_fit;
 use crate::Error;
 use bytes::Bytes;
@@ -111,8 +112,14 @@ impl PushSender {
     }
 
     fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> SendError {
-        let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        let reason = format!("HTTP {status}: {}", snippet.trim());
+        // Connect errors are JSON `{"code": "invalid_argument", "message": …}`.
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let rpc = RpcStatus::from_body(content_type, body);
+        self.events.send_error(
+            &rpc.as_ref()
+                .map_or_else(|| format!("HTTP_{}", status.as_u16()), RpcStatus::code_name),
+        );
+        let reason = format!("HTTP {status}: {}", describe_body(rpc.as_ref(), body));
         let after = headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -235,14 +242,17 @@ impl Sender for PushSender {
             profcol_http::Error::InvalidConfig { .. } | profcol_http::Error::Unsupported { .. } => {
                 SendError::permanent(e.to_string())
             }
-            other => SendError::retryable(other.to_string()),
+            other => {
+                self.events.send_error("UNAVAILABLE");
+                SendError::retryable(other.to_string())
+            }
         })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
         }
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = crate::otlp_response::read_bounded(resp).await;
         Err(self.classify(status, &headers, &body))
     }
 

@@ -218,3 +218,43 @@ pub fn metric(page: &str, prefix: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// A record whose first sample carries a string label `thread=main` and a
+/// numeric label `bytes=1024` (unit `bytes`), as Go heap profiles do.
+pub fn numeric_record(service: &str) -> ProfileRecord {
+    let mut p = profile(1);
+    let base = p.string_table.len() as i64;
+    p.string_table
+        .extend(["thread", "main", "bytes"].map(str::to_string));
+    p.sample[0].label = vec![
+        pprof::Label {
+            key: base,
+            str: base + 1,
+            num: 0,
+            num_unit: 0,
+        },
+        pprof::Label {
+            key: base + 2,
+            str: 0,
+            num: 1024,
+            num_unit: base + 2,
+        },
+    ];
+    ProfileRecord::new(labels(service, &[]), p)
+}
+
+/// The keys of every sample attribute in the request's dictionary.
+pub fn sample_attribute_keys(
+    req: &profcol_pdata::otlp_collector::ExportProfilesServiceRequest,
+) -> Vec<String> {
+    let dict = req.dictionary.as_ref().expect("a dictionary");
+    let mut keys: Vec<String> = dict
+        .attribute_table
+        .iter()
+        .map(|kv| dict.string_table[kv.key_strindex as usize].clone())
+        .filter(|k| !k.is_empty())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}

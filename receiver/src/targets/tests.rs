@@ -310,13 +310,17 @@ fn labels_are_injected_and_internal_ones_dropped() {
     let by = |n: &str| jobs.iter().find(|j| j.profile.name == n).unwrap();
     assert_eq!(
         by("memory").labels.to_string(),
-        r#"{__name__="memory", env="prod", instance="h:80", job="pyroscope_scrape/local", service_name="unspecified"}"#
+        r#"{__delta__="false", __name__="memory", env="prod", instance="h:80", job="pyroscope_scrape/local", service_name="unspecified"}"#
     );
     assert_eq!(
         by("goroutine").labels.to_string(),
-        r#"{__delta__="false", __name__="goroutine", env="prod", instance="h:80", job="pyroscope_scrape/local", service_name="unspecified"}"#
+        r#"{__name__="goroutine", env="prod", instance="h:80", job="pyroscope_scrape/local", service_name="unspecified"}"#
     );
-    assert_eq!(by("process_cpu").labels.get("__delta__"), None);
+    // Deltas made by profcol (memory, block, mutex) or by the target
+    // (`seconds`) are marked so that Pyroscope does not subtract again.
+    for n in ["memory", "block", "mutex", "process_cpu"] {
+        assert_eq!(by(n).labels.get("__delta__"), Some("false"), "{n}");
+    }
     // The status keeps what was discovered.
     assert_eq!(*by("memory").discovered, discovered);
 
@@ -383,6 +387,23 @@ fn relabeling_runs_before_expansion_and_sees_meta_labels() {
 }
 
 #[test]
+fn a_target_cannot_set_delta_and_custom_types_without_seconds_get_none() {
+    let s = settings(
+        "targets: [{__address__: 'h:1'}]\nprofiling_config: {profile: {custom: {snap: {enabled: true, path: /debug/snap}}}}",
+    );
+    let jobs = expand(
+        &s,
+        &labels(&[("__address__", "h:1"), ("__delta__", "true")]),
+    )
+    .unwrap();
+    let by = |n: &str| jobs.iter().find(|j| j.profile.name == n).unwrap();
+    assert_eq!(by("memory").labels.get(DELTA), Some("false"));
+    assert_eq!(by("goroutine").labels.get(DELTA), None);
+    assert_eq!(by("snap").labels.get(DELTA), None);
+    assert_eq!(by("snap").url.query(), None);
+}
+
+#[test]
 fn godeltaprof_and_custom_names() {
     let s = settings(
         "targets: [{__address__: 'h:1'}]\nprofiling_config: {profile: {godeltaprof_mutex: {enabled: true}, custom: {my_type: {enabled: true, path: /debug/custom, delta: true}}}}",
@@ -393,10 +414,11 @@ fn godeltaprof_and_custom_names() {
         .find(|j| j.profile.name == "godeltaprof_mutex")
         .unwrap();
     assert_eq!(gd.labels.get(NAME), Some("mutex"));
-    assert_eq!(gd.labels.get(DELTA), None);
+    assert_eq!(gd.labels.get(DELTA), Some("false"));
     let c = jobs.iter().find(|j| j.profile.name == "my_type").unwrap();
     assert_eq!(c.url.as_str(), "http://h:1/debug/custom?seconds=14");
     assert_eq!(c.labels.get(NAME), Some("my_type"));
+    assert_eq!(c.labels.get(DELTA), Some("false"));
     // Same URL, different types: distinct keys.
     let mut keys: Vec<u64> = jobs.iter().map(|j| j.key).collect();
     keys.sort();

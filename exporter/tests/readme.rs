@@ -1,0 +1,29 @@
+//! The README's exporter examples stay valid: every YAML block with an
+//! `exporters:` section validates.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use profcol_config::ComponentId;
+use profcol_exporter::validate_exporter;
+
+const README: &str = include_str!("../README.md");
+
+#[test]
+fn every_exporters_example_is_valid() {
+    let mut checked = 0;
+    for block in README.split("```yaml\n").skip(1) {
+        let yaml = block.split("```").next().unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let Some(exporters) = doc.get("exporters").and_then(|e| e.as_mapping()) else {
+            continue;
+        };
+        for (id, body) in exporters {
+            let id: ComponentId = id.as_str().unwrap().parse().unwrap();
+            let path = format!("exporters::{id}");
+            if let Err(problems) = validate_exporter(&id, body, &path) {
+                panic!("{id}: {problems:?}\n{yaml}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "checked {checked} exporters");
+}
