@@ -8,7 +8,11 @@ files given):
     folded stacks (root;...;leaf -> summed value, zero stacks ignored) as the
     input pprof decoded by pbwire.py;
   * `--to otlp-json`: parses with the protobuf JSON mapping into the same request (the
-    corpus has no links, so the hex trace/span ids of OTLP/JSON do not come up);
+    corpus has no links, so the hex trace/span ids of OTLP/JSON do not come up), and
+    follows the OTLP JSON mapping: every 64-bit integer field (`timeUnixNano`,
+    `durationNano`, `period`, sample `values`, `timestampsUnixNano`, `intValue`,
+    addresses, ...) is written as a JSON string, found by walking the JSON against the
+    upstream stubs' message descriptors (a JavaScript reader rounds numbers above 2^53);
   * `--to folded`: `type/unit;root;...;leaf value` lines equal the input's stacks;
   * `--to pprof`: the output decodes as pprof (pbwire) with the same sample types,
     folded stacks and duration as the input.
@@ -18,7 +22,9 @@ Prints `N passed, M failed` last; exits non-zero on failure (2 when profcol is m
 
 import argparse
 import glob
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +40,44 @@ _venv.ensure()
 
 def nonzero(d):
     return {k: v for k, v in d.items() if v != 0}
+
+
+INT64_TYPES = None  # FieldDescriptor types written as strings by the (OTLP) JSON mapping
+
+
+def int64_not_strings(obj, desc, path="", out=None):
+    """Walks a JSON object against a protobuf message descriptor; returns
+    ([(path, value)] of 64-bit integer fields written as anything but a JSON string,
+    number of 64-bit integer values seen). JSON names and proto names are both accepted,
+    as parsers do."""
+    from google.protobuf.descriptor import FieldDescriptor as F
+    global INT64_TYPES
+    if INT64_TYPES is None:
+        INT64_TYPES = {F.TYPE_INT64, F.TYPE_UINT64, F.TYPE_SINT64, F.TYPE_FIXED64, F.TYPE_SFIXED64}
+    if out is None:
+        out = [[], 0]
+    if not isinstance(obj, dict):
+        return out
+    fields = {}
+    for f in desc.fields:
+        fields[f.json_name] = f
+        fields[f.name] = f
+    for k, v in obj.items():
+        f = fields.get(k)
+        if f is None:
+            continue
+        # `is_repeated` in protobuf 6, `label` before (removed since).
+        repeated = f.is_repeated if hasattr(f, "is_repeated") else f.label == F.LABEL_REPEATED
+        vals = v if repeated and isinstance(v, list) else [v]
+        for i, x in enumerate(vals):
+            p = f"{path}.{k}" + (f"[{i}]" if repeated else "")
+            if f.type == F.TYPE_MESSAGE:
+                int64_not_strings(x, f.message_type, p, out)
+            elif f.type in INT64_TYPES:
+                out[1] += 1
+                if not isinstance(x, str):
+                    out[0].append((p.lstrip("."), x))
+    return out
 
 
 def diff(a, b, n=3):
@@ -121,6 +165,22 @@ def main():
                           jreq == req, "messages differ")
                 except Exception as e:
                     check(f"{name}: otlp-json parses with the protobuf JSON mapping", False, repr(e)[:300])
+                # OTLP JSON mapping (and proto3's): 64-bit integers are JSON strings.
+                try:
+                    with open(outj, encoding="utf-8") as fh:
+                        raw = json.load(fh)
+                    numbers, seen = int64_not_strings(raw, svc_pb2.ExportProfilesServiceRequest.DESCRIPTOR)
+                    per_field = {}
+                    for path, v in numbers:
+                        per_field.setdefault(re.sub(r"\[\d+\]", "[]", path), []).append(v)
+                    check(f"{name}: otlp-json writes 64-bit integers as JSON strings (OTLP JSON mapping)",
+                          seen > 0 and not numbers,
+                          f"{len(numbers)} of {seen} 64-bit integer values are not strings, in "
+                          + ", ".join(f"{f} ({len(vs)}, e.g. {max(vs, key=lambda x: abs(x) if isinstance(x, (int, float)) else 0)!r})"
+                                      for f, vs in sorted(per_field.items(), key=lambda kv: -len(kv[1]))[:8])
+                          if seen else "no 64-bit integer field found (timeUnixNano at least was expected)")
+                except ValueError as e:
+                    check(f"{name}: otlp-json is JSON", False, repr(e)[:300])
 
             r = subprocess.run([args.profcol, "convert", f, "--to", "folded"],
                                capture_output=True, text=True, timeout=60)

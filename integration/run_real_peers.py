@@ -6,19 +6,24 @@ Starts, on free loopback ports:
     that gives it a large cumulative memory/mutex/block history),
   * the Node target (integration/node/server.js: Express + @pyroscope/nodejs),
   * the Python OTLP receiver (gRPC + HTTP) and the Pyroscope push receiver,
-then writes a profcol YAML pipeline (pyroscope_scrape/go + pyroscope_scrape/node +
+then writes a profcol YAML pipeline (pyroscope_scrape/go + pyroscope_scrape/go_block +
+pyroscope_scrape/godelta + pyroscope_scrape/godelta_block + pyroscope_scrape/node +
 pyroscope_scrape/self, profcol's own admin server as a Rust target ->
 otlp_grpc + otlp_http + pyroscope), runs profcol for a few scrape intervals, stops
 it with SIGTERM and checks what every receiver decoded:
-  * every (target, profile type) arrives at every receiver, with the expected sample types;
-  * labels / resource attributes `service.name`/`service_name`, `job`, `instance`, `__name__`;
+  * every (target, profile type) arrives at every receiver, with the expected sample types
+    (an OTLP profile is told by its `job` resource attribute and the sample types of its
+    ScopeProfiles, one per original pprof; a push by its `job` and `__name__` labels);
+  * labels / resource attributes `service.name`/`service_name`, `job`, `instance`;
+    `__name__` on the push labels; no OTLP resource attribute starts with `__`;
   * the push tenant (X-Scope-OrgID): the endpoint header, or a target's `__tenant_id__`;
   * CPU profiles carry a duration close to the `seconds` parameter (interval - 1s);
   * Go memory/mutex/block arrive as per-interval deltas (never cumulative, never the
     first scrape), each covering about one interval; the Go target is restarted on the
     same address mid-run, and no negative or cumulative value may follow (re-baseline);
   * folded stacks contain the workloads' own function names;
-  * otlp_grpc, otlp_http and the pushed pprof carry the same stacks and values;
+  * otlp_grpc, otlp_http and the pushed pprof carry the same stacks and values (folded,
+    so that samples OTLP combined and zero values it left out compare equal);
   * profiles profcol does not alter (CPU, goroutine, fgprof) are pushed byte for byte
     as the target served them (profcol scrapes through a recording proxy);
   * a partial success from the OTLP receiver is logged and counted;
@@ -62,9 +67,13 @@ import pproffold  # noqa: E402
 OTLP_TRANSPORTS = ("grpc", "http")
 RECEIVERS = ("otlp_grpc", "otlp_http", "pyroscope")
 
-# What each target serves, per profile type (`__name__`): the sample types
+# What each target serves, per profile type (the push label `__name__`): the sample types
 # (type/unit) expected, the sample type whose folded stacks must contain one of
-# the workload's function names, and that name.
+# the workload's function names, and that name. OTLP has no `__name__` (DESIGN §5: the
+# profile type lives in the sample types, no `__` key becomes an attribute): an OTLP
+# profile is identified by its `job` and the sample types of its ScopeProfiles (one per
+# pprof), which is unique per job because block and mutex, whose pprofs have the same
+# sample types, are scraped by different jobs (SPLIT_JOBS).
 GO_TYPES = {
     "process_cpu": {"types": {"samples/count", "cpu/nanoseconds"},
                     "stack_type": "cpu/nanoseconds", "needle": "workloadCPUBurn"},
@@ -104,6 +113,11 @@ SELF_TYPES = {
     "process_cpu": {"types": {"samples/count", "cpu/nanoseconds"}},
     "memory": {"types": {"inuse_space/bytes"}},
 }
+# Profile types scraped by a job of their own: Go's block and mutex profiles have the same
+# sample types (contentions/count, delay/nanoseconds), so (job, sample types) tells them
+# apart only when they come from different jobs.
+SPLIT_JOBS = {"go": {"block": "pyroscope_scrape/go_block"},
+              "godelta": {"block": "pyroscope_scrape/godelta_block"}}
 SELF_SERVICE = "profcol-self"
 TENANT = "profcol-it"  # the pyroscope endpoint's X-Scope-OrgID header
 NODE_TENANT = "node-team"  # the Node target's __tenant_id__ label: overrides it per profile
@@ -230,58 +244,68 @@ def yaml_quote(s):
     return json.dumps(s)  # JSON strings are valid YAML scalars
 
 
+def job_for(info, ptype):
+    """The scrape job (component id) that scrapes ptype of a target."""
+    return info.get("type_jobs", {}).get(ptype, info["job"])
+
+
+def jobs_of(info):
+    return sorted({job_for(info, pt) for pt in info["types"]})
+
+
+def otlp_index(targets):
+    """{(job, frozenset of sample types): (target, profile type)}: how an OTLP profile is
+    identified without `__name__`. Each key must be unique (SPLIT_JOBS sees to it)."""
+    idx = {}
+    for target, info in targets.items():
+        for ptype, exp in info["types"].items():
+            key = (job_for(info, ptype), frozenset(exp["types"]))
+            if key in idx:
+                raise ValueError(f"{target} {ptype} and {idx[key]} share job and sample types {key}")
+            idx[key] = (target, ptype)
+    return idx
+
+
+def otlp_ident(r, index):
+    """(target, profile type) of one OTLP profile record of otlp_receiver.py, or None."""
+    return index.get((r["resource"].get("job"), frozenset(r.get("scope_sample_types") or ())))
+
+
+def scrape_block(component, target_yaml, interval, types):
+    """A pyroscope_scrape component enabling exactly `types` ({seed type: extra YAML or ""})."""
+    all_types = ("process_cpu", "memory", "block", "mutex", "goroutine", "fgprof",
+                 "godeltaprof_memory", "godeltaprof_mutex", "godeltaprof_block")
+    lines = [f"  {component}:", f"    targets: [{target_yaml}]", f"    scrape_interval: {interval}s",
+             "    profiling_config:", "      profile:"]
+    for t in all_types:
+        extra = types.get(t)
+        lines.append(f"        {t}: {{ enabled: {'false' if extra is None else 'true'}"
+                     + (f", {extra}" if extra else "") + " }")
+    return lines
+
+
 def write_config(path, go_addr, node_addr, ports, admin_port, interval):
     lines = ["receivers:"]
+    receivers = []
     if go_addr:
-        lines += [
-            "  pyroscope_scrape/go:",
-            f"    targets: [{{ __address__: {yaml_quote(go_addr)}, service_name: \"go-target\" }}]",
-            f"    scrape_interval: {interval}s",
-            "    profiling_config:",
-            "      profile:",
-            "        fgprof: { enabled: true }",
-        ]
-    if go_addr:
-        lines += [
-            "  pyroscope_scrape/godelta:",
-            f"    targets: [{{ __address__: {yaml_quote(go_addr)}, service_name: \"go-target\" }}]",
-            f"    scrape_interval: {interval}s",
-            "    profiling_config:",
-            "      profile:",
-            "        memory: { enabled: false }",
-            "        block: { enabled: false }",
-            "        mutex: { enabled: false }",
-            "        goroutine: { enabled: false }",
-            "        process_cpu: { enabled: false }",
-            "        godeltaprof_memory: { enabled: true }",
-            "        godeltaprof_mutex: { enabled: true }",
-            "        godeltaprof_block: { enabled: true }",
-        ]
+        go = f"{{ __address__: {yaml_quote(go_addr)}, service_name: \"go-target\" }}"
+        for component, types in (
+                ("pyroscope_scrape/go", {"process_cpu": "", "memory": "", "mutex": "",
+                                         "goroutine": "", "fgprof": ""}),
+                (SPLIT_JOBS["go"]["block"], {"block": ""}),
+                ("pyroscope_scrape/godelta", {"godeltaprof_memory": "", "godeltaprof_mutex": ""}),
+                (SPLIT_JOBS["godelta"]["block"], {"godeltaprof_block": ""})):
+            lines += scrape_block(component, go, interval, types)
+            receivers.append(component)
     if node_addr:
-        lines += [
-            "  pyroscope_scrape/node:",
-            f"    targets: [{{ __address__: {yaml_quote(node_addr)}, __tenant_id__: {NODE_TENANT} }}]",
-            f"    scrape_interval: {interval}s",
-            "    profiling_config:",
-            "      profile:",
-            "        process_cpu: { enabled: true }",
-            "        memory: { enabled: true, path: /debug/pprof/heap }",
-            "        goroutine: { enabled: false }",
-            "        block: { enabled: false }",
-            "        mutex: { enabled: false }",
-            "        fgprof: { enabled: false }",
-        ]
-    lines += [
-        "  pyroscope_scrape/self:",
-        f"    targets: [{{ __address__: \"127.0.0.1:{admin_port}\", service_name: \"{SELF_SERVICE}\" }}]",
-        f"    scrape_interval: {interval}s",
-        "    profiling_config:",
-        "      profile:",
-        "        memory: { path: /debug/pprof/heap }",
-        "        goroutine: { enabled: false }",
-        "        block: { enabled: false }",
-        "        mutex: { enabled: false }",
-    ]
+        node = f"{{ __address__: {yaml_quote(node_addr)}, __tenant_id__: {NODE_TENANT} }}"
+        lines += scrape_block("pyroscope_scrape/node", node, interval,
+                              {"process_cpu": "", "memory": "path: /debug/pprof/heap"})
+        receivers.append("pyroscope_scrape/node")
+    me = f"{{ __address__: \"127.0.0.1:{admin_port}\", service_name: \"{SELF_SERVICE}\" }}"
+    lines += scrape_block("pyroscope_scrape/self", me, interval,
+                          {"process_cpu": "", "memory": "path: /debug/pprof/heap"})
+    receivers.append("pyroscope_scrape/self")
     ext = ", ".join(f"{k}: {yaml_quote(v)}" for k, v in EXTERNAL_LABELS.items())
     lines += [
         "exporters:",
@@ -298,10 +322,7 @@ def write_config(path, go_addr, node_addr, ports, admin_port, interval):
         "service:",
         "  pipelines:",
         "    profiles:",
-        "      receivers: [" + ", ".join(
-            r for r, a in (("pyroscope_scrape/go", go_addr), ("pyroscope_scrape/godelta", go_addr),
-                           ("pyroscope_scrape/node", node_addr)) if a)
-        + ", pyroscope_scrape/self]",
+        "      receivers: [" + ", ".join(receivers) + "]",
         "      exporters: [otlp_grpc, otlp_http, pyroscope]",
         "  telemetry:",
         "    logs: { level: info }",
@@ -382,24 +403,42 @@ def check_otlp(suite, transport, recs, targets, interval, growth):
                     not problems, problems[:5])
         scopes = sorted({r["scope"]["name"] for r in profiles})
         suite.check(f"{tname}: scope name is profcol", scopes == ["profcol"], scopes)
+        # DESIGN §5: no `__`-prefixed key ever becomes an OTLP attribute (`__name__`,
+        # `__delta__` are Pyroscope push labels only).
+        leaked = sorted({k for r in profiles for k in r["resource"] if k.startswith("__")})
+        suite.check(f"{tname}: no resource attribute starts with __", not leaked,
+                    f"resource keys {leaked} on "
+                    f"{sum(1 for r in profiles if any(k.startswith('__') for k in r['resource']))} profiles")
+    index = otlp_index(targets)
+    # Every profile is one of the (job, sample types) the targets serve: a profile type
+    # with missing, extra or renamed sample types, or an unknown job, shows here.
+    unknown = sorted({(r["resource"].get("job"), tuple(r.get("scope_sample_types") or ()))
+                      for r in profiles if otlp_ident(r, index) is None}, key=str)
+    if profiles:
+        suite.check(f"{tname}: every profile's (job, sample types of its scope) is one a target serves",
+                    not unknown, f"unknown (job, sample types): {unknown[:4]}")
     for target, info in targets.items():
         for ptype, exp in info["types"].items():
             label = f"{tname}: {target} {ptype}"
-            got = [r for r in profiles if r["resource"].get("job") == info["job"]
-                   and r["resource"].get("__name__") == ptype]
-            if not suite.check(f"{label} arrives", got,
-                               f"received (job, __name__): {sorted({(r['resource'].get('job'), r['resource'].get('__name__')) for r in profiles})}"):
+            job = job_for(info, ptype)
+            got = [r for r in profiles if otlp_ident(r, index) == (target, ptype)]
+            if not suite.check(f"{label} arrives (job {job}, sample types {sorted(exp['types'])})", got,
+                               f"received (job, sample types) for that job: "
+                               f"{sorted({tuple(r.get('scope_sample_types') or ()) for r in profiles if r['resource'].get('job') == job})}"):
                 continue
-            res = got[0]["resource"]
-            want = {"service.name": info["service_name"], "job": info["job"],
-                    "instance": info["address"], "__name__": ptype}
-            bad = {k: res.get(k) for k, v in want.items() if res.get(k) != v}
-            extra = sorted(k for k in res if k.startswith("__") and k not in ("__name__", "__delta__"))
+            want = {"service.name": info["service_name"], "job": job, "instance": info["address"]}
+            ress = {json.dumps(r["resource"], sort_keys=True): r["resource"] for r in got}.values()
+            bad = [{k: res.get(k) for k, v in want.items() if res.get(k) != v} for res in ress]
+            bad = [b for b in bad if b]
+            extra = sorted({k for res in ress for k in res if k.startswith("__")})
             suite.check(f"{label} resource attributes", not bad and not extra,
-                        f"want {want}, wrong {bad}, internal labels leaked {extra}")
+                        f"want {want}, wrong {bad[:2]}, internal labels leaked {extra}")
+            # Each scope carries one profile per sample type of the pprof, each once.
+            scopes = sorted({tuple(r["scope_sample_types"]) for r in got})
             types = {f"{r['sample_type']}/{r['sample_unit']}" for r in got}
-            suite.check(f"{label} sample types", types == exp["types"],
-                        f"got {sorted(types)}, want {sorted(exp['types'])}")
+            suite.check(f"{label} sample types (one OTLP profile per pprof sample type)",
+                        types == exp["types"] and all(len(st) == len(set(st)) for st in scopes),
+                        f"got {sorted(types)} in scopes {scopes[:3]}, want {sorted(exp['types'])}")
             if ptype == "process_cpu":
                 secs = interval - 1
                 durs = sorted({r["duration_nano"] / 1e9 for r in got})
@@ -458,7 +497,7 @@ def check_push(suite, recs, targets, interval, growth):
             want = NODE_TENANT if target == "node" else TENANT
             how = "the target's __tenant_id__" if target == "node" else "the endpoint header"
             tenants = sorted({r["headers"].get("X-Scope-OrgID") for r in series
-                              if dict(r["labels"]).get("job") == info["job"]}, key=str)
+                              if dict(r["labels"]).get("job") in jobs_of(info)}, key=str)
             suite.check(f"{tname}: {target} pushes carry X-Scope-OrgID {want} ({how})",
                         tenants == [want], tenants)
         bad_names = sorted({n for r in series for n, _ in r["labels"]
@@ -471,16 +510,17 @@ def check_push(suite, recs, targets, interval, growth):
     for target, info in targets.items():
         for ptype, exp in info["types"].items():
             label = f"{tname}: {target} {ptype}"
+            job = job_for(info, ptype)
             got = []
             for r in series:
                 lab = dict(r["labels"])
-                if lab.get("job") == info["job"] and lab.get("__name__") == ptype:
+                if lab.get("job") == job and lab.get("__name__") == ptype:
                     got.append((lab, [s["pprof"] for s in r["samples"] if "pprof" in s]))
             if not suite.check(f"{label} arrives", got,
                                f"received (job, __name__): {sorted({(dict(r['labels']).get('job'), dict(r['labels']).get('__name__')) for r in series}, key=str)}"):
                 continue
             lab = got[0][0]
-            want = {"service_name": info["service_name"], "job": info["job"],
+            want = {"service_name": info["service_name"], "job": job,
                     "instance": info["address"], "__name__": ptype, **EXTERNAL_LABELS}
             bad = {k: lab.get(k) for k, v in want.items() if lab.get(k) != v}
             extra = sorted(k for k in lab if k.startswith("__") and k not in ("__name__", "__delta__"))
@@ -513,26 +553,35 @@ def nonzero(d):
 def check_consistency(suite, otlp, push, targets):
     """The three exporters must deliver the same data: per (target, type, profile time)
     and sample type, the folded stacks seen by otlp_grpc, otlp_http and in the pushed
-    pprof are equal (zero-valued stacks ignored)."""
+    pprof are equal. Folding sums the samples of one stack, and zero-valued stacks are
+    ignored: OTLP combines samples of one identity and leaves zero values out of each
+    sample type's profile (DESIGN §5), the pushed pprof keeps both as served."""
+    index = otlp_index(targets)
     views = {"grpc": {}, "http": {}, "pyroscope": {}}
     for r in otlp:
         if "sample_type" in r and r.get("transport") in views:
-            key = (r["resource"].get("job"), r["resource"].get("__name__"), r["time_unix_nano"],
-                   f"{r['sample_type']}/{r['sample_unit']}")
+            ident = otlp_ident(r, index)
+            if ident is None:
+                continue  # reported by check_otlp
+            key = (ident[0], ident[1], r["time_unix_nano"], f"{r['sample_type']}/{r['sample_unit']}")
             views[r["transport"]].setdefault(key, nonzero(r["folded"]))
+    by_push = {(job_for(info, pt), pt): (t, pt) for t, info in targets.items() for pt in info["types"]}
     for r in push:
         lab = dict(r.get("labels", []))
+        ident = by_push.get((lab.get("job"), lab.get("__name__")))
+        if ident is None:
+            continue
         for smp in r.get("samples", []):
             p = smp.get("pprof")
             if not p:
                 continue
             for t, fo in zip(p["sample_types"], p["folded"]):
-                key = (lab.get("job"), lab.get("__name__"), p["time_nanos"], t)
+                key = (ident[0], ident[1], p["time_nanos"], t)
                 views["pyroscope"].setdefault(key, nonzero(fo))
     for a, b in (("grpc", "http"), ("grpc", "pyroscope")):
         for target, info in targets.items():
             for ptype in info["types"]:
-                keys = [k for k in views[a] if k[0] == info["job"] and k[1] == ptype and k in views[b]]
+                keys = [k for k in views[a] if k[0] == target and k[1] == ptype and k in views[b]]
                 bad = [k for k in keys if views[a][k] != views[b][k]]
                 detail = f"{len(keys)} profiles matched by time"
                 if bad:
@@ -565,12 +614,14 @@ def check_admin(suite, pages, targets):
         for ptype, exp in info["types"].items():
             atype = exp.get("admin_type", ptype)
             if entries is not None:
-                mine = [e for e in entries if e.get("job") == info["job"] and e.get("profile_type") == atype]
+                mine = [e for e in entries if e.get("job") == job_for(info, ptype)
+                        and e.get("profile_type") == atype]
                 suite.check(f"admin targets: {target} {ptype} is up without error",
                             len(mine) == 1 and mine[0].get("health") == "up" and not mine[0].get("last_error"),
                             [{k: e.get(k) for k in ("health", "last_error", "url")} for e in mine])
-            suite.check(f"admin metrics: pyroscope_scrape_up{{job={info['job']},profile_type={atype}}} is 1",
-                        ups.get((info["job"], atype)) in ("1", "1.0"), ups.get((info["job"], atype)))
+            job = job_for(info, ptype)
+            suite.check(f"admin metrics: pyroscope_scrape_up{{job={job},profile_type={atype}}} is 1",
+                        ups.get((job, atype)) in ("1", "1.0"), ups.get((job, atype)))
 
 
 # Profile types profcol forwards unaltered (no delta computation): the pushed
@@ -586,7 +637,8 @@ def check_byte_for_byte(suite, push, targets, work):
                   if r.get("status") == 200}
         for ptype in UNALTERED.get(target, ()):
             pushed = [s["sha256"] for r in push if "labels" in r
-                      and dict(r["labels"]).get("job") == info["job"] and dict(r["labels"]).get("__name__") == ptype
+                      and dict(r["labels"]).get("job") == job_for(info, ptype)
+                      and dict(r["labels"]).get("__name__") == ptype
                       for s in r["samples"]]
             other = [h for h in pushed if h not in served]
             suite.check(f"pyroscope: {target} {ptype} is pushed byte for byte as served",
@@ -632,7 +684,7 @@ def check_retries(suite, otlp, push, n):
                 f"refused profiles {len(refused)}, never retried {len(lost)}")
 
 
-# (target, __name__) -> the path profcol scrapes for it (the default paths of
+# (target, profile type) -> the path profcol scrapes for it (the default paths of
 # receiver/src/profile_types.rs; Node's memory at /debug/pprof/heap), to find what was served.
 SCRAPED_PATHS = {
     "go": {"process_cpu": "/debug/pprof/profile", "memory": "/debug/pprof/allocs",
@@ -664,24 +716,17 @@ def check_conformance(suite, otlp, targets, work):
     """Every request profcol sent to the OTLP receiver, decoded whole and checked against
     the spec and the pprof conventions (python/otlp_conformance.py), per transport. The
     default sample type and sample type order a scope must carry come from what the target
-    served: by job and `__name__`, or, without `__name__`, from the paths of that job whose
-    served sample types equal the scope's."""
+    served at the path of the scope's (job, sample types)."""
     served = {t: served_headers(work, info.get("proxy", t)) for t, info in targets.items()
               if t in SCRAPED_PATHS}
-    by_job = {info["job"]: t for t, info in targets.items()}
+    index = otlp_index(targets)
 
     def expect_pprof(res, types):
-        t = by_job.get(res.get("job"))
-        if t not in served:
+        ident = index.get((res.get("job"), frozenset(f"{a}/{b}" for a, b in types)))
+        if ident is None or ident[0] not in served:
             return None
-        paths = SCRAPED_PATHS[t]
-        if res.get("__name__") in paths:
-            cands = [paths[res["__name__"]]]
-        else:
-            want = {f"{a}/{b}" for a, b in types}
-            cands = [p for p in paths.values()
-                     if any(set(st) == want for st, _ in served[t].get(p, []))]
-        heads = {h for p in cands for h in served[t].get(p, [])}
+        t, ptype = ident
+        heads = set(served[t].get(SCRAPED_PATHS[t][ptype], []))
         if len(heads) != 1:
             return None
         st, d = heads.pop()
@@ -698,7 +743,7 @@ def check_conformance(suite, otlp, targets, work):
             suite.check(f"otlp_{tr}: conformance ({n} requests): {rule}", count == 0,
                         f"{count} violations in {nreq} requests, e.g. {details}")
         if "go" in targets:
-            got = {ln for res, st, _, ln in links if res.get("job") == targets["go"]["job"]
+            got = {ln for res, st, _, ln in links if res.get("job") == job_for(targets["go"], "process_cpu")
                    and st in ("cpu/nanoseconds", "samples/count")}
             suite.check(f"otlp_{tr}: the Go target's trace_id/span_id pprof labels arrive as a link "
                         f"on its CPU samples", GO_TRACE_LINK in got, f"links seen: {sorted(got)[:3]}")
@@ -707,13 +752,13 @@ def check_conformance(suite, otlp, targets, work):
 def print_table(otlp, push, targets):
     print("\nprofiles received (otlp: OTLP profiles = one per sample type; pyroscope: series)")
     print(f"  {'target':<7} {'type':<12} {'otlp_grpc':>9} {'otlp_http':>9} {'pyroscope':>9}")
+    index = otlp_index(targets)
     for target, info in targets.items():
         for ptype in info["types"]:
             def n_otlp(tr):
-                return sum(1 for r in otlp if r.get("transport") == tr and "resource" in r
-                           and r["resource"].get("job") == info["job"]
-                           and r["resource"].get("__name__") == ptype)
-            n_push = sum(1 for r in push if "labels" in r and dict(r["labels"]).get("job") == info["job"]
+                return sum(1 for r in otlp if r.get("transport") == tr and "sample_type" in r
+                           and otlp_ident(r, index) == (target, ptype))
+            n_push = sum(1 for r in push if "labels" in r and dict(r["labels"]).get("job") == job_for(info, ptype)
                          and dict(r["labels"]).get("__name__") == ptype)
             print(f"  {target:<7} {ptype:<12} {n_otlp('grpc'):>9} {n_otlp('http'):>9} {n_push:>9}")
     print()
@@ -788,9 +833,10 @@ def run(args, suite, procs, work):
     targets = {}
     if "go" in scrape:
         targets["go"] = {"job": "pyroscope_scrape/go", "address": scrape["go"],
-                         "service_name": "go-target", "types": GO_TYPES}
+                         "service_name": "go-target", "types": GO_TYPES, "type_jobs": SPLIT_JOBS["go"]}
         targets["godelta"] = {"job": "pyroscope_scrape/godelta", "address": scrape["go"],
-                              "service_name": "go-target", "types": GODELTA_TYPES, "proxy": "go"}
+                              "service_name": "go-target", "types": GODELTA_TYPES, "proxy": "go",
+                              "type_jobs": SPLIT_JOBS["godelta"]}
     if "node" in scrape:
         targets["node"] = {"job": "pyroscope_scrape/node", "address": scrape["node"],
                            "service_name": "unspecified", "types": NODE_TYPES}

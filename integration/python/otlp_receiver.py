@@ -8,7 +8,10 @@ Python stubs — not with profcol's code — and appends one JSON line per profi
 to the output file: transport, resource and profile attributes, sample
 type/unit, sample count, totals, timing, and folded stacks resolved through the
 ProfilesDictionary (stack_table -> location_table -> lines -> function_table ->
-string_table). Dictionary problems (non-zero index 0 entries, out-of-range
+string_table), and `scope_sample_types`, the sample types of every profile in its
+ScopeProfiles (one ScopeProfiles per original pprof: what identifies the pprof,
+with the `job` resource attribute, now that the profile type is no OTLP attribute).
+Dictionary problems (non-zero index 0 entries, out-of-range
 indices) are reported in a `problems` list.
 
 Usage: otlp_receiver.py --grpc-port P --http-port Q --out FILE [--port-file F] [--fail-first N]
@@ -173,6 +176,10 @@ def records_from_request(req, transport, meta):
         strings = req.dictionary.string_table
         resource = {kv_key(kv, strings): any_value(kv.value, strings) for kv in rp.resource.attributes}
         for sp in rp.scope_profiles:
+            # One ScopeProfiles per original pprof (DESIGN §5): the sample types of the
+            # scope's profiles, in order, name the pprof a profile came from.
+            scope_types = [f"{dic.s(p.sample_type.type_strindex)}/{dic.s(p.sample_type.unit_strindex)}"
+                           for p in sp.profiles]
             for prof in sp.profiles:
                 folded = {}
                 total = 0
@@ -193,6 +200,7 @@ def records_from_request(req, transport, meta):
                     "scope": {"name": sp.scope.name, "version": sp.scope.version,
                               "attributes": {kv_key(kv, strings): any_value(kv.value, strings)
                                              for kv in sp.scope.attributes}},
+                    "scope_sample_types": scope_types,
                     "sample_type": dic.s(prof.sample_type.type_strindex),
                     "sample_unit": dic.s(prof.sample_type.unit_strindex),
                     "period_type": f"{dic.s(prof.period_type.type_strindex)}/"

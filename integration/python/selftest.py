@@ -300,6 +300,8 @@ def main():
                   and rec.get("sample_type") == "cpu" and rec.get("sample_unit") == "nanoseconds", rec)
             check(f"{rec.get('transport')} dictionary has no problems", rec.get("problems") == [],
                   rec.get("problems"))
+            check(f"{rec.get('transport')} scope_sample_types lists the scope's profiles' types",
+                  rec.get("scope_sample_types") == ["cpu/nanoseconds"], rec.get("scope_sample_types"))
 
         raw = build_pprof()
         push = field(1, field(1, field(1, b"__name__") + field(2, b"process_cpu"))
