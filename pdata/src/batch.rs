@@ -15,8 +15,10 @@ pub struct ProfileRecord {
     /// The decoded profile; shared so that fan-out does not copy it.
     pub profile: Arc<pprof::Profile>,
     /// The bytes exactly as the target served them, kept only while
-    /// `profile` is their unaltered decoding (exporters that speak pprof
-    /// forward these byte for byte).
+    /// `profile` is their decoding (exporters that speak pprof forward
+    /// these byte for byte). One liberty: `profile.time_nanos` may be the
+    /// start of the window where the target stamped its end
+    /// ([`crate::window`]).
     pub raw: Option<Bytes>,
 }
 

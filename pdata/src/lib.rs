@@ -34,6 +34,7 @@ mod tables;
 mod testutil;
 pub mod to_otlp;
 pub mod view;
+pub mod window;
 mod wire;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};

@@ -228,8 +228,22 @@ impl ScrapeLoop {
                 }
             }
             // Nothing to subtract (e.g. an in-use-only heap profile): the
-            // profile is forwarded as scraped, bytes included.
-            _ => (f.profile, Some(f.body)),
+            // profile is forwarded as scraped, bytes included; only its
+            // window's start is set where the producer stamped the end.
+            _ => {
+                let mut profile = f.profile;
+                let start = i64::try_from(unix_nanos(at)).unwrap_or(i64::MAX);
+                let end = i64::try_from(unix_nanos(SystemTime::now())).unwrap_or(i64::MAX);
+                if let Some(t) = profcol_pdata::window::window_start(
+                    profile.time_nanos,
+                    profile.duration_nanos,
+                    start,
+                    end,
+                ) {
+                    profile.time_nanos = t;
+                }
+                (profile, Some(f.body))
+            }
         };
         let record = ProfileRecord {
             labels: self.target.labels.clone(),

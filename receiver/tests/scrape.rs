@@ -195,6 +195,38 @@ async fn a_good_profile_is_forwarded_with_its_labels() {
     r.stop().await;
 }
 
+/// A target that stamps a profile with the time it serialized it (the
+/// window's end, as Node's agents do): the record's window starts where
+/// the profile's data does, and the served bytes are still forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_stamped_at_its_end_starts_where_its_data_does() {
+    let duration: i64 = 2_000_000_000;
+    let app = Router::new().route(
+        "/debug/pprof/goroutine",
+        get(move || async move {
+            let mut p = profile(&[("goroutine", "count")], 3);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as i64;
+            p.time_nanos = now;
+            p.duration_nanos = duration;
+            gz(&p)
+        }),
+    );
+    let addr = serve(app).await;
+    let yaml = format!(
+        "targets: [{{__address__: '{addr}', service_name: svc}}]\nprofiling_config: {{profile: {{memory: {{enabled: false}}, block: {{enabled: false}}, mutex: {{enabled: false}}, process_cpu: {{enabled: false}}}}}}\nscrape_interval: 1s\nscrape_timeout: 2s\n"
+    );
+    let r = start("pyroscope_scrape/end_stamp", &yaml);
+    let rec = eventually(6, || r.out.all().into_iter().next()).await;
+    let served =
+        profcol_pdata::decode_pprof(rec.raw.as_deref().unwrap(), &Default::default()).unwrap();
+    assert_eq!(rec.profile.time_nanos, served.time_nanos - duration);
+    assert_eq!(rec.profile.duration_nanos, duration);
+    r.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cumulative_memory_profiles_become_deltas() {
     let total = Arc::new(AtomicI64::new(100));
