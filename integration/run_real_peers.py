@@ -575,9 +575,15 @@ def check_consistency(suite, otlp, push, targets):
             p = smp.get("pprof")
             if not p:
                 continue
+            # The push carries the served bytes; the OTLP window starts at
+            # time_nanos, or at time_nanos - duration_nanos where the target
+            # stamped the window's end (Node; receiver/README.md).
+            starts = {p["time_nanos"]}
+            if p.get("duration_nanos", 0) > 0:
+                starts.add(p["time_nanos"] - p["duration_nanos"])
             for t, fo in zip(p["sample_types"], p["folded"]):
-                key = (ident[0], ident[1], p["time_nanos"], t)
-                views["pyroscope"].setdefault(key, nonzero(fo))
+                for start in starts:
+                    views["pyroscope"].setdefault((ident[0], ident[1], start, t), nonzero(fo))
     for a, b in (("grpc", "http"), ("grpc", "pyroscope")):
         for target, info in targets.items():
             for ptype in info["types"]:
