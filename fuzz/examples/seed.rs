@@ -1,6 +1,6 @@
 //! Writes seed corpora for the fuzz targets from `pdata/testdata`: the pprof
 //! files as they are (decode_pprof, to_otlp) and their OTLP conversions
-//! (from_otlp). Usage: `cargo run --example seed` from `fuzz/`.
+//! (from_otlp) and their OTLP/JSON (otlp_json). Usage: `cargo run --example seed` from `fuzz/`.
 
 use profcol_pdata::{decode_pprof, encode_pprof, to_otlp, DecodeLimits, Labels, ProfileRecord};
 use prost::Message;
@@ -9,7 +9,7 @@ use std::path::Path;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let testdata = root.join("../pdata/testdata");
-    for t in ["decode_pprof", "to_otlp", "from_otlp", "view"] {
+    for t in ["decode_pprof", "to_otlp", "from_otlp", "view", "otlp_json"] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
     }
     for entry in std::fs::read_dir(&testdata)? {
@@ -31,6 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let req = to_otlp(&[ProfileRecord::new(Labels::from_pairs([("service_name", "seed")]), profile)]);
         std::fs::write(root.join("corpus/from_otlp").join(format!("{name}.otlp")), req.encode_to_vec())?;
+        let json = profcol_pdata::otlp_json::to_otlp_json_string(&req, false)?;
+        std::fs::write(root.join("corpus/otlp_json").join(format!("{name}.json")), json)?;
     }
     Ok(())
 }
