@@ -775,7 +775,8 @@ mod tests {
             ],
             &[3],
         )
-        .sample(&["f", "main"], &[("span_id", "NOT-HEX")], &[1]);
+        .sample(&["f", "main"], &[("span_id", "NOT-HEX")], &[1])
+        .sample(&["g"], &[("span_id", "0000000000000000")], &[1]);
         let p = b.build();
         let req = to_otlp(&[ProfileRecord::new(Labels::new(), p.clone())]);
         let d = req.dictionary.as_ref().unwrap();
@@ -788,6 +789,7 @@ mod tests {
         assert_eq!(link.trace_id.len(), 16);
         assert_eq!(samples[0].attribute_indices.len(), 1, "one key: thread");
         assert_eq!(samples[1].link_index, 0, "not an id: an attribute");
+        assert_eq!(samples[2].link_index, 0, "all zeros: no id");
         let back = from_otlp(&req).unwrap();
         assert_eq!(
             canonical(&back[0].profile).normalized(),

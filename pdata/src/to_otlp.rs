@@ -257,7 +257,8 @@ struct LinkId {
 pub(crate) const SPAN_ID_LABEL: &str = "span_id";
 pub(crate) const TRACE_ID_LABEL: &str = "trace_id";
 
-/// `s` as the `N` bytes it spells in lowercase hex, or None.
+/// `s` as the `N` bytes it spells in lowercase hex, or None (also for
+/// all zeros, which W3C trace context calls invalid).
 fn hex_id<const N: usize>(s: &[u8]) -> Option<[u8; 16]> {
     if s.len() != 2 * N || N > 16 {
         return None;
@@ -271,7 +272,7 @@ fn hex_id<const N: usize>(s: &[u8]) -> Option<[u8; 16]> {
     for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
         *o = nibble(*pair.first()?)? << 4 | nibble(*pair.get(1)?)?;
     }
-    Some(out)
+    out.iter().any(|&b| b != 0).then_some(out)
 }
 
 /// What every OTLP profile made from one pprof profile shares.

@@ -9,7 +9,8 @@
 /// `duration_nanos` is `duration`, scraped from `scrape_start` to
 /// `scrape_end` (Unix nanoseconds, profcol's clock), when `time` is not it:
 /// the window would end after the scrape did and `time` lies nearer the
-/// scrape's end than its start, so it marks the end. `None` leaves the
+/// scrape's end than its start (and not more than a second after the
+/// scrape's end), so it marks the end. `None` leaves the
 /// profile as served (no duration, a window already in the past, or a
 /// target clock too far off to tell).
 pub fn window_start(time: i64, duration: i64, scrape_start: i64, scrape_end: i64) -> Option<i64> {
@@ -18,8 +19,13 @@ pub fn window_start(time: i64, duration: i64, scrape_start: i64, scrape_end: i64
     }
     let from_end = time.abs_diff(scrape_end);
     let from_start = time.abs_diff(scrape_start);
-    (from_end < from_start).then(|| time - duration)
+    (from_end < from_start && time <= scrape_end.saturating_add(CLOCK_SLACK))
+        .then(|| time - duration)
 }
+
+/// How far a target's clock may run ahead of profcol's for an end stamp
+/// to be recognised as one.
+const CLOCK_SLACK: i64 = 1_000_000_000;
 
 #[cfg(test)]
 mod tests {
