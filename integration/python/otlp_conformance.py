@@ -46,6 +46,7 @@ _venv.ensure()
 from opentelemetry.proto.collector.profiles.v1development import (  # noqa: E402
     profiles_service_pb2 as svc_pb2,
 )
+from otlp_receiver import any_value, kv_key  # noqa: E402  (one decoding of attributes)
 
 RULES = (
     "no_internal_resource_keys",
@@ -59,35 +60,12 @@ RULES = (
     "trace_labels_are_links",
     "dictionary_indices",
 )
+
 SCOPE_DEFAULT = "pprof.scope.default_sample_type"
 SCOPE_ORDER = "pprof.scope.sample_type_order"
 PROFILE_DEFAULT_NONCONVENTION = "pprof.profile.default_sample_type"
 TRACE_LABEL_KEYS = ("span_id", "trace_id")
 MAX_PER_RULE = 5  # details kept per rule and request; the count is always complete
-
-
-def any_value(v, strings=()):
-    """An AnyValue as plain Python; strings referenced through the dictionary
-    (`string_value_strindex`, opentelemetry-proto v1.10) are resolved."""
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(x, strings) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return {kv_key(kv, strings): any_value(kv.value, strings) for kv in v.kvlist_value.values}
-    if kind == "string_value_strindex":
-        i = v.string_value_strindex
-        return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
-    return getattr(v, kind)
-
-
-def kv_key(kv, strings=()):
-    """A KeyValue's key: `key`, or the string_table entry `key_strindex` points at."""
-    if kv.key or not kv.key_strindex:
-        return kv.key
-    i = kv.key_strindex
-    return strings[i] if 0 <= i < len(strings) else f"<bad string index {i}>"
 
 
 def value_kind(v):
