@@ -31,7 +31,7 @@ pub enum Error {
     #[error("scrape timed out after {0}")]
     Timeout(profcol_config::Duration),
 
-    /// The target answered with a non-2xx status.
+    /// The target answered with any status but 200 OK.
     #[error("server returned HTTP status {status}{}", describe_body(.content_type, .body_start))]
     Status {
         status: u16,
@@ -47,7 +47,7 @@ pub enum Error {
     #[error("response body is larger than max_body_size ({limit} bytes)")]
     BodyTooLarge { limit: usize },
 
-    /// The target answered 2xx with nothing in the body.
+    /// The target answered 200 OK with nothing in the body.
     #[error("empty response body (HTTP status {status}, content type {content_type:?})")]
     EmptyBody { status: u16, content_type: String },
 

@@ -52,7 +52,10 @@ async fn scrape_inner(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    if !status.is_success() {
+    // The seed's contract: a scrape succeeds only on 200 OK. Any other
+    // status (204, 206 and the rest of 2xx included) fails and says what
+    // came back.
+    if status != reqwest::StatusCode::OK {
         // Only the first bytes are quoted: never read a large error page.
         let start = read_head(resp, QUOTE + 1).await;
         return Err(Error::Status {

@@ -19,7 +19,28 @@ use std::time::Duration;
 fn bad_server() -> Router {
     // 16 MiB of zeros: ~16 KiB on the wire.
     let bomb = profcol_pdata::decode::gzip(&vec![0u8; 16 << 20]);
+    // A valid profile does not make a status other than 200 a success.
+    let partial = gz(&profile(&[("goroutine", "count")], 1));
     Router::new()
+        .route(
+            "/no_content",
+            get(|| async {
+                (
+                    StatusCode::NO_CONTENT,
+                    [(header::CONTENT_TYPE, "application/octet-stream")],
+                )
+            }),
+        )
+        .route(
+            "/partial",
+            get(move || async move {
+                (
+                    StatusCode::PARTIAL_CONTENT,
+                    [(header::CONTENT_TYPE, "application/octet-stream")],
+                    partial,
+                )
+            }),
+        )
         .route(
             "/html",
             get(|| async {
@@ -92,6 +113,8 @@ async fn bad_answers_fail_with_the_intended_error_and_forward_nothing() {
         ("/json", "the target did not return a pprof profile (HTTP status 200, content type \"application/json\"), body starts with \"{\\\"error\\\":\\\"no profile here\\\"}\""),
         ("/empty", "empty response body (HTTP status 200, content type \"\")"),
         ("/fail", "server returned HTTP status 500 (content type \"text/plain; charset=utf-8\"), body starts with \"boom: profiler busy\""),
+        ("/no_content", "server returned HTTP status 204 (content type \"application/octet-stream\")"),
+        ("/partial", "server returned HTTP status 206 (content type \"application/octet-stream\"), body starts with \"."),
         ("/big", "response body is larger than max_body_size (1048576 bytes)"),
         ("/big_chunked", "response body is larger than max_body_size (1048576 bytes)"),
         ("/bomb", "decompressed profile is larger than max_body_size (1048576 bytes)"),
