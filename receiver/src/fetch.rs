@@ -77,13 +77,6 @@ async fn scrape_inner(
             content_type,
         });
     }
-    if looks_like_text(&body, &content_type) {
-        return Err(Error::NotPprof {
-            status: status.as_u16(),
-            body_start: quote(&body),
-            content_type,
-        });
-    }
     let decode_limits = limits.decode_limits(max_body_size);
     // Decompressing and decoding up to max_body_size is CPU work: keep it
     // off the async worker threads.
@@ -103,6 +96,15 @@ async fn scrape_inner(
             },
             limit,
             what: format!("profile has {count} {what}"),
+        }),
+        // The bytes decide, not the header: a raw pprof body served as
+        // `text/plain` decoded above; one that does not decode and looks
+        // like text (by its content type or its first bytes) is reported
+        // as text, quoting it.
+        Err(_) if looks_like_text(&body, &content_type) => Err(Error::NotPprof {
+            status: status.as_u16(),
+            body_start: quote(&body),
+            content_type,
         }),
         Err(source) => Err(Error::Decode {
             status: status.as_u16(),
@@ -145,8 +147,10 @@ async fn read_head(mut resp: reqwest::Response, n: usize) -> Vec<u8> {
     head
 }
 
-/// True for bodies that are evidently HTML, JSON or plain text: pprof is
-/// binary protobuf, usually gzipped.
+/// True for a body that did not decode as pprof and is evidently HTML,
+/// JSON or plain text (pprof is binary protobuf, usually gzipped): a
+/// compressed body never is; otherwise a text-like content type or a
+/// first byte of `<`, `{` or `[` says so.
 fn looks_like_text(body: &[u8], content_type: &str) -> bool {
     let compressed = body.starts_with(&[0x1f, 0x8b]) || body.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
     if compressed {
@@ -220,6 +224,7 @@ mod tests {
         assert!(looks_like_text(b"\x0a\x02", "text/plain"));
         assert!(looks_like_text(b"\x0a\x02", "application/json"));
         assert!(!looks_like_text(b"\x1f\x8b\x08", "text/plain"));
+        assert!(!looks_like_text(b"\x28\xb5\x2f\xfd", "text/html"));
         assert!(!looks_like_text(
             b"\x0a\x04\x08\x01\x10\x02",
             "application/octet-stream"

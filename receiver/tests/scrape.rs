@@ -62,6 +62,24 @@ fn bad_server() -> Router {
         )
         .route("/empty", get(|| async { StatusCode::OK }))
         .route(
+            "/text",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    "goroutine profile: total 3\n1 @ 0x43e8d6 0x40a6c5\n",
+                )
+            }),
+        )
+        .route(
+            "/html_as_binary",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/octet-stream")],
+                    "<html><body>login required</body></html>",
+                )
+            }),
+        )
+        .route(
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom: profiler busy") }),
         )
@@ -112,6 +130,8 @@ async fn bad_answers_fail_with_the_intended_error_and_forward_nothing() {
         ("/html", "server returned HTTP status 404 (content type \"text/html\"), body starts with \"<!DOCTYPE html><html><body>404 page not found</body></html>\""),
         ("/json", "the target did not return a pprof profile (HTTP status 200, content type \"application/json\"), body starts with \"{\\\"error\\\":\\\"no profile here\\\"}\""),
         ("/empty", "empty response body (HTTP status 200, content type \"\")"),
+        ("/text", "the target did not return a pprof profile (HTTP status 200, content type \"text/plain; charset=utf-8\"), body starts with \"goroutine profile: total 3.1 @ 0x43e8d6 0x40a6c5.\""),
+        ("/html_as_binary", "the target did not return a pprof profile (HTTP status 200, content type \"application/octet-stream\"), body starts with \"<html><body>login required</body></html>\""),
         ("/fail", "server returned HTTP status 500 (content type \"text/plain; charset=utf-8\"), body starts with \"boom: profiler busy\""),
         ("/no_content", "server returned HTTP status 204 (content type \"application/octet-stream\")"),
         ("/partial", "server returned HTTP status 206 (content type \"application/octet-stream\"), body starts with \"."),
@@ -215,6 +235,37 @@ async fn a_good_profile_is_forwarded_with_its_labels() {
     assert!(metrics.contains(&format!(
         "pyroscope_scrape_up{{component=\"pyroscope_scrape/good\",job=\"pyroscope_scrape/good\",instance=\"{addr}\",profile_type=\"goroutine\"}} 1"
     )), "{metrics}");
+    r.stop().await;
+}
+
+/// The bytes decide, not the header: an uncompressed pprof body served as
+/// `text/plain` (some exporters label every body so) is decoded and
+/// forwarded as served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncompressed_profile_served_as_text_is_decoded() {
+    let body = profcol_pdata::decode::encode_pprof(&profile(&[("goroutine", "count")], 3));
+    assert!(!body.starts_with(&[0x1f, 0x8b]), "must be uncompressed");
+    let served = body.clone();
+    let app = Router::new().route(
+        "/debug/pprof/goroutine",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                served.clone(),
+            )
+        }),
+    );
+    let addr = serve(app).await;
+    let yaml = format!("targets: [{{__address__: '{addr}', service_name: svc}}]\n{ONLY_GOROUTINE}");
+    let r = start("pyroscope_scrape/text_ct", &yaml);
+    let rec = eventually(5, || r.out.all().into_iter().next()).await;
+    assert_eq!(rec.raw.as_deref(), Some(body.as_slice()));
+    assert_eq!(rec.profile.sample.len(), 1);
+    let st = eventually(5, || {
+        status_of(&r.handle, "goroutine").filter(|s| s.health == Health::Up)
+    })
+    .await;
+    assert_eq!(st.last_error, None);
     r.stop().await;
 }
 
