@@ -28,7 +28,13 @@ impl Consumer for FanOut {
         let mut refused = Vec::new();
         for (name, c) in &self.consumers {
             if let Err(e) = c.consume(batch.clone()).await {
-                refused.push(format!("{name}: {e}"));
+                // A refusal's reason only: the prefix is added once, by
+                // the error this fan-out returns (fan-outs nest).
+                let reason = match e {
+                    Error::Refused(reason) => reason,
+                    other => other.to_string(),
+                };
+                refused.push(format!("{name}: {reason}"));
             }
         }
         if refused.is_empty() {
@@ -103,12 +109,30 @@ mod tests {
             Default::default(),
         )]);
         let err = f.consume(batch).await.unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "downstream refused the batch: a: downstream refused the batch: full"
-        );
+        assert_eq!(err.to_string(), "downstream refused the batch: a: full");
         assert_eq!(a.0.load(Ordering::SeqCst), 1);
         assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    }
+
+    /// Fan-outs nest (a receiver's pipelines, each pipeline's exporters):
+    /// the text says "downstream refused the batch" once, naming the path.
+    #[tokio::test]
+    async fn nested_refusals_carry_the_prefix_once() {
+        let full = || Arc::new(Counting(AtomicUsize::new(0), true)) as Arc<dyn Consumer>;
+        let ok = Arc::new(Counting(AtomicUsize::new(0), false)) as Arc<dyn Consumer>;
+        let inner = FanOut::new(vec![("a".into(), full()), ("b".into(), full())]);
+        let outer = FanOut::new(vec![
+            ("p1".into(), Arc::new(inner) as Arc<dyn Consumer>),
+            ("p2".into(), ok),
+        ]);
+        let batch = ProfileBatch::new(vec![profcol_pdata::ProfileRecord::new(
+            Default::default(),
+            Default::default(),
+        )]);
+        let err = outer.consume(batch).await.unwrap_err();
+        let text = err.to_string();
+        assert_eq!(text, "downstream refused the batch: p1: a: full; b: full");
+        assert_eq!(text.matches("downstream refused the batch").count(), 1);
     }
 
     #[tokio::test]
