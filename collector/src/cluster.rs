@@ -37,12 +37,12 @@ impl MetricSet for ClusterMetrics {
     fn register(&self, r: &mut Registry) {
         r.register(
             "profcol_cluster_members",
-            "Live members of the cluster, this node included.",
+            "Live members of the cluster, this node included",
             self.members.clone(),
         );
         r.register(
             "profcol_cluster_membership_changes",
-            "Changes of the live member set seen by this node.",
+            "Changes of the live member set seen by this node",
             self.changes.clone(),
         );
     }

@@ -11,6 +11,8 @@ pub mod convert;
 pub mod fanout;
 pub mod logging;
 pub mod memory;
+#[cfg(test)]
+mod metric_help_tests;
 pub mod pipeline;
 pub mod process_metrics;
 pub mod redact;

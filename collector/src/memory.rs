@@ -28,22 +28,22 @@ impl MetricSet for MemoryMetrics {
     fn register(&self, r: &mut Registry) {
         r.register(
             "profcol_memory_limit_bytes",
-            "service.memory_limit_mib in bytes (0: no bound).",
+            "service.memory_limit_mib in bytes (0: no bound)",
             self.limit.clone(),
         );
         r.register(
             "profcol_memory_soft_limit_bytes",
-            "Memory use from which new scrapes are refused (0: no bound).",
+            "Memory use from which new scrapes are refused (0: no bound)",
             self.soft_limit.clone(),
         );
         r.register(
             "profcol_memory_usage_bytes",
-            "Resident memory of profcol at the last sample of the memory bound.",
+            "Resident memory of profcol at the last sample of the memory bound",
             self.usage.clone(),
         );
         r.register(
             "profcol_memory_limit_exceeded",
-            "1 while memory use is at or above the soft limit and new scrapes are refused.",
+            "1 while memory use is at or above the soft limit and new scrapes are refused",
             self.exceeded.clone(),
         );
     }

@@ -93,82 +93,82 @@ impl MetricSet for ExporterMetrics {
         let p = "profcol_exporter";
         r.register(
             format!("{p}_sent_profiles"),
-            "Profiles the backend accepted.",
+            "Profiles the backend accepted",
             self.sent_profiles.clone(),
         );
         r.register(
             format!("{p}_sent_bytes"),
-            "Request body bytes the backend accepted.",
+            "Request body bytes the backend accepted",
             self.sent_bytes.clone(),
         );
         r.register(
             format!("{p}_failed_profiles"),
-            "Profiles given up after sending was attempted, by reason.",
+            "Profiles given up after sending was attempted, by reason",
             self.failed_profiles.clone(),
         );
         r.register(
             format!("{p}_failed_bytes"),
-            "Bytes of the profiles given up, by reason.",
+            "Bytes of the profiles given up, by reason",
             self.failed_bytes.clone(),
         );
         r.register(
             format!("{p}_dropped_profiles"),
-            "Profiles never sent (queue full, invalid, shutdown), by reason.",
+            "Profiles never sent (queue full, invalid, shutdown), by reason",
             self.dropped_profiles.clone(),
         );
         r.register(
             format!("{p}_dropped_bytes"),
-            "Bytes of the profiles never sent, by reason.",
+            "Bytes of the profiles never sent, by reason",
             self.dropped_bytes.clone(),
         );
         r.register(
             format!("{p}_retries"),
-            "Failed attempts that were retried.",
+            "Failed attempts that were retried",
             self.retries.clone(),
         );
         r.register(
             format!("{p}_send_errors"),
-            "Failed send attempts, retried or not, by status code (gRPC code name, the google.rpc.Status code of an OTLP/HTTP error body, or HTTP_<status>).",
+            "Failed send attempts, retried or not, by status code (gRPC code name, the google.rpc.Status code of an OTLP/HTTP error body, or HTTP_<status>)",
             self.send_errors.clone(),
         );
         r.register(
             format!("{p}_rejected_profiles"),
-            "Profiles the backend reported as rejected in a partial success.",
+            "Profiles the backend reported as rejected in a partial success",
             self.rejected_profiles.clone(),
         );
         r.register(
             format!("{p}_queue_length"),
-            "Batches waiting in the sending queue.",
+            "Batches waiting in the sending queue",
             self.queue_length.clone(),
         );
         r.register(
             format!("{p}_queue_capacity"),
-            "Capacity of the sending queue in batches.",
+            "Capacity of the sending queue in batches",
             self.queue_capacity.clone(),
         );
         r.register(
             format!("{p}_queue_bytes"),
-            "Bytes of profile data waiting in the sending queue.",
+            "Bytes of profile data waiting in the sending queue",
             self.queue_bytes.clone(),
         );
         r.register(
             format!("{p}_request_duration_seconds"),
-            "Duration of one send attempt.",
+            "Duration of one send attempt",
             self.request_duration.clone(),
         );
         r.register(
             format!("{p}_storage_corrupt_records"),
-            "Damaged records of the persistent queue that were skipped.",
+            "Damaged records of the persistent queue that were skipped",
             self.storage_corrupt_records.clone(),
         );
         r.register(
             format!("{p}_storage_bytes"),
-            "Bytes the persistent queue's files take on disk.",
+            "Bytes the persistent queue's files take on disk",
             self.storage_bytes.clone(),
         );
         r.register(
             format!("{p}_storage_errors"),
-            "Persistent queue file operations that failed, by operation.",
+            "Persistent queue file operations that failed, by operation",
             self.storage_errors.clone(),
         );
     }

@@ -170,7 +170,7 @@ mod tests {
 
     impl MetricSet for Set {
         fn register(&self, r: &mut Registry) {
-            r.register("test_hits", "Hits.", self.hits.clone());
+            r.register("test_hits", "Hits", self.hits.clone());
         }
     }
 

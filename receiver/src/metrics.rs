@@ -85,67 +85,67 @@ impl profcol_pdata::MetricSet for ScrapeMetrics {
     fn register(&self, r: &mut Registry) {
         r.register(
             "pyroscope_fanout_latency",
-            "Write latency in seconds for sending scraped profiles downstream.",
+            "Write latency in seconds for sending scraped profiles downstream",
             self.fanout_latency.clone(),
         );
         r.register(
             "pyroscope_scrape_up",
-            "1 if the last scrape of the target succeeded, 0 otherwise.",
+            "1 if the last scrape of the target succeeded, 0 otherwise",
             self.up.clone(),
         );
         r.register(
             "pyroscope_scrape_duration_seconds",
-            "Duration of the last scrape of the target.",
+            "Duration of the last scrape of the target",
             self.duration.clone(),
         );
         r.register(
             "pyroscope_scrape_body_bytes",
-            "Size of the last scraped body as served.",
+            "Size of the last scraped body as served",
             self.bytes.clone(),
         );
         r.register(
             "pyroscope_scrape_samples",
-            "Samples in the last scraped profile.",
+            "Samples in the last scraped profile",
             self.samples.clone(),
         );
         r.register(
             "pyroscope_scrape_errors",
-            "Failed scrapes by reason.",
+            "Failed scrapes by reason",
             self.errors.clone(),
         );
         r.register(
             "pyroscope_scrape_refused",
-            "Scrapes not started, by reason (memory_limit: the collector is over service.memory_limit_mib).",
+            "Scrapes not started, by reason (memory_limit: the collector is over service.memory_limit_mib)",
             self.refused.clone(),
         );
         r.register(
             "pyroscope_scrape_profiles_forwarded",
-            "Profiles handed downstream.",
+            "Profiles handed downstream",
             self.forwarded.clone(),
         );
         r.register(
             "pyroscope_scrape_profiles_dropped",
-            "Scraped profiles the downstream refused.",
+            "Scraped profiles the downstream refused",
             self.dropped.clone(),
         );
         r.register(
             "pyroscope_scrape_discovery_errors",
-            "Failed service discovery refreshes.",
+            "Failed service discovery refreshes",
             self.discovery_errors.clone(),
         );
         r.register(
             "pyroscope_scrape_active_jobs",
-            "Running scrape jobs (one per target and profile type).",
+            "Running scrape jobs (one per target and profile type)",
             self.active_jobs.clone(),
         );
         r.register(
             "pyroscope_scrape_cluster_owned_targets",
-            "Targets this node owns and scrapes (clustering enabled; before the per-profile-type expansion).",
+            "Targets this node owns and scrapes (clustering enabled; before the per-profile-type expansion)",
             self.owned_targets.clone(),
         );
         r.register(
             "pyroscope_scrape_cluster_targets",
-            "Targets shared by every cluster member (clustering enabled; this node's and the others').",
+            "Targets shared by every cluster member (clustering enabled; this node's and the others')",
             self.cluster_targets.clone(),
         );
     }

@@ -31,17 +31,17 @@ impl MetricSet for ReloadMetrics {
     fn register(&self, r: &mut Registry) {
         r.register(
             "profcol_config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful (1) or not (0).",
+            "Whether the last configuration reload attempt was successful (1) or not (0)",
             self.successful.clone(),
         );
         r.register(
             "profcol_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load (start-up or reload).",
+            "Unix time of the last successful configuration load (start-up or reload)",
             self.success_timestamp.clone(),
         );
         r.register(
             "profcol_config_reloads",
-            "Configuration reload attempts, by result (success, failure).",
+            "Configuration reload attempts, by result (success, failure)",
             self.reloads.clone(),
         );
     }

@@ -41,32 +41,32 @@ impl MetricSet for WriteMetrics {
     fn register(&self, r: &mut Registry) {
         r.register(
             "pyroscope_write_sent_bytes",
-            "Total number of compressed bytes sent to Pyroscope.",
+            "Total number of compressed bytes sent to Pyroscope",
             self.sent_bytes.clone(),
         );
         r.register(
             "pyroscope_write_dropped_bytes",
-            "Total number of compressed bytes dropped by Pyroscope.",
+            "Total number of compressed bytes dropped by Pyroscope",
             self.dropped_bytes.clone(),
         );
         r.register(
             "pyroscope_write_sent_profiles",
-            "Total number of profiles sent to Pyroscope.",
+            "Total number of profiles sent to Pyroscope",
             self.sent_profiles.clone(),
         );
         r.register(
             "pyroscope_write_dropped_profiles",
-            "Total number of profiles dropped by Pyroscope.",
+            "Total number of profiles dropped by Pyroscope",
             self.dropped_profiles.clone(),
         );
         r.register(
             "pyroscope_write_retries",
-            "Total number of retries to Pyroscope.",
+            "Total number of retries to Pyroscope",
             self.retries.clone(),
         );
         r.register(
             "pyroscope_write_latency",
-            "Write latency for sending profiles to Pyroscope, in seconds.",
+            "Write latency for sending profiles to Pyroscope, in seconds",
             self.latency.clone(),
         );
     }
