@@ -10,8 +10,6 @@ use profcol_config::ComponentId;
 use profcol_exporter::start_exporter;
 use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
 use prost::Message;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn id(s: &str) -> ComponentId {
@@ -248,19 +246,6 @@ async fn an_unusable_directory_fails_at_start() {
     let (ctx, _t) = ctx("file");
     let cfg = yaml(&format!("directory: {}", blocker.join("sub").display()));
     assert!(start_exporter(&id("file"), &cfg, ctx).is_err());
-}
-
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 async fn debug_output(verbosity: &str) -> String {

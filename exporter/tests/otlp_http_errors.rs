@@ -15,25 +15,11 @@ use profcol_exporter::rpc_status;
 use profcol_exporter::start_exporter;
 use profcol_pdata::otlp_collector::{ExportProfilesPartialSuccess, ExportProfilesServiceResponse};
 use prost::Message;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn id(s: &str) -> ComponentId {
     s.parse().unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 const NO_RETRY_LIMIT: &str =

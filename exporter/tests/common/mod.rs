@@ -258,3 +258,18 @@ pub fn sample_attribute_keys(
     keys.dedup();
     keys
 }
+
+/// A log sink for `tracing_subscriber`'s writer: what the exporters log,
+/// kept for the test to read.
+#[derive(Clone, Default)]
+pub struct Buf(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
