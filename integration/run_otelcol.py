@@ -45,7 +45,6 @@ runs in its own session and is killed on exit; the run is bounded by --timeout.
 import argparse
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -724,14 +723,7 @@ def main():
     finally:
         signal.alarm(0)
         procs.stop_all()
-    if suite.failed and code == 0:
-        code = 1
-    if suite.failed or args.workdir:
-        print(f"logs and outputs kept in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    print(suite.summary(), flush=True)
-    sys.exit(code)
+    rp.exit_with(suite, code, work, keep=bool(args.workdir))
 
 
 if __name__ == "__main__":

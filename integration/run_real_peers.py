@@ -966,6 +966,19 @@ def run(args, suite, procs, work):
     return 1 if suite.failed else 0
 
 
+def exit_with(suite, code, work, keep):
+    """Ends a suite run: keeps `work` when something failed or `keep`
+    (--workdir), prints the summary line last and exits non-zero on failure."""
+    if suite.failed and code == 0:
+        code = 1
+    if suite.failed or keep:
+        print(f"logs and outputs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(suite.summary(), flush=True)
+    sys.exit(code)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profcol", help="profcol binary (default $PROFCOL or target/debug/profcol)")
@@ -1011,14 +1024,7 @@ def main():
     finally:
         signal.alarm(0)
         procs.stop_all()
-    if suite.failed and code == 0:
-        code = 1
-    if suite.failed or args.workdir:
-        print(f"logs and outputs kept in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    print(suite.summary(), flush=True)
-    sys.exit(code)
+    exit_with(suite, code, work, keep=bool(args.workdir))
 
 
 if __name__ == "__main__":
