@@ -10,7 +10,8 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use profcol_pdata::{
     decode_pprof, decompress, encode_pprof_gzip, to_otlp, to_otlp_bytes, views_to_otlp_bytes,
-    DecodeLimits, DeltaComputer, Labels, OtlpWriter, PprofView, ProfileRecord, ViewRecord,
+    DecodeLimits, DeltaComputer, Labels, OtlpWriter, PprofData, PprofView, ProfileRecord,
+    ViewRecord,
 };
 use prost::Message;
 use std::hint::black_box;
@@ -37,10 +38,10 @@ fn bench(c: &mut Criterion) {
     for name in FILES {
         let body = read(name);
         let profile = decode_pprof(&body, &limits).unwrap();
-        let record = ProfileRecord::new(
-            Labels::from_pairs([("service_name", "bench")]),
-            profile.clone(),
-        );
+        let record =
+            ProfileRecord::from_profile(Labels::from_pairs([("service_name", "bench")]), &profile)
+                .unwrap();
+        let served = bytes::Bytes::from(body.clone());
         let mut g = c.benchmark_group(name.trim_end_matches(".pb.gz"));
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_function("gunzip", |b| {
@@ -58,26 +59,27 @@ fn bench(c: &mut Criterion) {
         g.bench_function("decode+to_otlp+encode", |b| {
             b.iter(|| {
                 let p = decode_pprof(black_box(&body), &limits).unwrap();
-                to_otlp(&[ProfileRecord::new(Labels::new(), p)]).encode_to_vec()
+                to_otlp(&[ProfileRecord::from_profile(Labels::new(), &p).unwrap()]).encode_to_vec()
             })
         });
-        // What the exporters run on a scraped profile.
-        g.bench_function("decode+to_otlp_bytes", |b| {
+        // What a scrape and an OTLP exporter run on a scraped profile.
+        g.bench_function("scrape_path", |b| {
             b.iter(|| {
-                let p = decode_pprof(black_box(&body), &limits).unwrap();
-                to_otlp_bytes(&[ProfileRecord::new(Labels::new(), p)]).len()
+                let data = PprofData::from_served(black_box(served.clone()), &limits).unwrap();
+                to_otlp_bytes(&[ProfileRecord::new(Labels::new(), data)]).len()
             })
         });
         g.bench_function("view_decode", |b| {
             b.iter(|| {
                 let raw = PprofView::decompress(black_box(&body), &limits).unwrap();
-                PprofView::decode(&raw, &limits).unwrap().sample_count()
+                let raw = bytes::Bytes::from(raw.into_owned());
+                PprofView::decode(raw, &limits).unwrap().sample_count()
             })
         });
         g.bench_function("view+otlp_bytes", |b| {
             b.iter(|| {
                 let raw = PprofView::decompress(black_box(&body), &limits).unwrap();
-                let view = PprofView::decode(&raw, &limits).unwrap();
+                let view = PprofView::decode(bytes::Bytes::from(raw.into_owned()), &limits).unwrap();
                 views_to_otlp_bytes(&[ViewRecord {
                     labels: Labels::new(),
                     view: &view,
@@ -91,17 +93,22 @@ fn bench(c: &mut Criterion) {
         g.bench_function("convert_path", |b| {
             b.iter(|| {
                 PprofView::decompress_into(black_box(&body), &limits, &mut raw).unwrap();
+                let data = bytes::Bytes::from(std::mem::take(&mut raw));
                 let mut w = OtlpWriter::new();
-                w.add_pprof(Labels::new(), &raw, &limits).unwrap();
+                w.add_pprof(Labels::new(), &data, &limits).unwrap();
                 w.write(std::io::sink()).unwrap();
+                raw = Vec::from(data);
             })
         });
         g.finish();
     }
 
-    let first = decode_pprof(&read("allocs.pb.gz"), &limits).unwrap();
-    let second = decode_pprof(&read("allocs2.pb.gz"), &limits).unwrap();
-    let big = decode_pprof(&read("allocs_big.pb.gz"), &limits).unwrap();
+    let data = |name: &str| PprofData::from_served(read(name).into(), &limits).unwrap();
+    let (first, second, big) = (
+        data("allocs.pb.gz"),
+        data("allocs2.pb.gz"),
+        data("allocs_big.pb.gz"),
+    );
     let mut g = c.benchmark_group("delta");
     for (label, base, next) in [("allocs", &first, &second), ("allocs_big", &big, &big)] {
         g.bench_function(label, |b| {

@@ -17,7 +17,7 @@
 
 use profcol_pdata::{
     decode_pprof, to_otlp, to_otlp_bytes, views_to_otlp_bytes, DecodeLimits, DeltaComputer, Labels,
-    OtlpWriter, PprofView, ProfileRecord, ViewRecord,
+    OtlpWriter, PprofData, PprofView, ProfileRecord, ViewRecord,
 };
 use prost::Message;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -120,7 +120,7 @@ fn main() {
 
         let (out_len, fast) = peak_of(|| {
             let raw = PprofView::decompress(&body, &limits).unwrap();
-            let view = PprofView::decode(&raw, &limits).unwrap();
+            let view = PprofView::decode(bytes::Bytes::from(raw.into_owned()), &limits).unwrap();
             let out = views_to_otlp_bytes(&[ViewRecord {
                 labels: Labels::new(),
                 view: &view,
@@ -130,19 +130,20 @@ fn main() {
         let (out_len, out_cap) = out_len;
         let (_, general) = peak_of(|| {
             let p = decode_pprof(&body, &limits).unwrap();
-            to_otlp(&[ProfileRecord::new(Labels::new(), p)])
+            to_otlp(&[ProfileRecord::from_profile(Labels::new(), &p).unwrap()])
                 .encode_to_vec()
                 .len()
         });
         let (_, exporters) = peak_of(|| {
-            let p = decode_pprof(&body, &limits).unwrap();
-            to_otlp_bytes(&[ProfileRecord::new(Labels::new(), p)]).len()
+            let data = PprofData::from_served(bytes::Bytes::from(body.clone()), &limits).unwrap();
+            to_otlp_bytes(&[ProfileRecord::new(Labels::new(), data)]).len()
         });
         assert!(out_len > 0 && out_cap >= out_len);
         // As `profcol convert` does it: the body is dropped once added,
         // before the output is written.
         let convert = |raw: std::borrow::Cow<'_, [u8]>| {
             let mut w = OtlpWriter::new();
+            let raw = bytes::Bytes::from(raw.into_owned());
             w.add_pprof(Labels::new(), &raw, &limits).unwrap();
             drop(raw);
             w.write(std::io::sink()).unwrap();
@@ -156,7 +157,7 @@ fn main() {
 
         // Delta state: what the computer keeps once the scraped profiles
         // (given by value) and its outputs are dropped.
-        let p = decode_pprof(&body, &limits).unwrap();
+        let p = PprofData::from_served(bytes::Bytes::from(body.clone()), &limits).unwrap();
         let base = LIVE.load(Ordering::Relaxed);
         let mut d = DeltaComputer::new();
         drop(d.apply(p.clone(), 1));

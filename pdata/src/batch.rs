@@ -3,8 +3,8 @@
 
 use crate::labels::Labels;
 use crate::pprof;
+use crate::pprof_data::PprofData;
 use crate::Error;
-use bytes::Bytes;
 use std::sync::Arc;
 
 /// One profile of one series.
@@ -12,23 +12,29 @@ use std::sync::Arc;
 pub struct ProfileRecord {
     /// The series' labels, `__name__` included; see [`Labels::public`].
     pub labels: Labels,
-    /// The decoded profile; shared so that fan-out does not copy it.
-    pub profile: Arc<pprof::Profile>,
-    /// The bytes exactly as the target served them, kept only while
-    /// `profile` is their decoding (exporters that speak pprof forward
-    /// these byte for byte). One liberty: `profile.time_nanos` may be the
-    /// start of the window where the target stamped its end
-    /// ([`crate::window`]).
-    pub raw: Option<Bytes>,
+    /// The profile: its pprof body, view and delta values; shared so that
+    /// fan-out does not copy it.
+    pub pprof: Arc<PprofData>,
 }
 
 impl ProfileRecord {
-    pub fn new(labels: Labels, profile: pprof::Profile) -> Self {
+    pub fn new(labels: Labels, pprof: PprofData) -> Self {
         Self {
             labels,
-            profile: Arc::new(profile),
-            raw: None,
+            pprof: Arc::new(pprof),
         }
+    }
+
+    /// A record of a decoded profile (built here: from OTLP, in tests),
+    /// encoded and validated; an invalid profile is an error.
+    pub fn from_profile(labels: Labels, profile: &pprof::Profile) -> Result<Self, Error> {
+        Ok(Self::new(labels, PprofData::from_profile(profile)?))
+    }
+
+    /// The profile decoded into prost structs (delta values applied): for
+    /// tests and debug output, not the data path.
+    pub fn profile(&self) -> pprof::Profile {
+        self.pprof.to_profile()
     }
 
     /// The profile type (`__name__`), or "unknown".
@@ -53,58 +59,18 @@ impl ProfileBatch {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
-    /// The size of what would be sent: the raw payloads, or an estimate for
-    /// decoded profiles without one (for the sent/dropped byte counters).
+    /// The size of what would be sent: the served payloads, or the
+    /// uncompressed bodies (for the sent/dropped byte counters).
     pub fn approx_bytes(&self) -> usize {
-        self.records
-            .iter()
-            .map(|r| match &r.raw {
-                Some(b) => b.len(),
-                None => 64 * r.profile.sample.len() + 32 * r.profile.location.len(),
-            })
-            .sum()
+        self.records.iter().map(|r| r.pprof.wire_bytes()).sum()
     }
-}
 
-impl ProfileBatch {
-    /// An estimate of the memory the batch holds: the raw payloads plus the
-    /// decoded profiles (vectors and strings, by length). Queues bound
-    /// themselves with this, so that a byte limit limits memory.
+    /// The memory the batch holds: bodies, their indexes, served bytes and
+    /// delta values. Queues bound themselves with this, so that a byte
+    /// limit limits memory.
     pub fn memory_bytes(&self) -> usize {
-        self.records
-            .iter()
-            .map(|r| r.raw.as_ref().map_or(0, |b| b.len()) + decoded_bytes(&r.profile))
-            .sum()
+        self.records.iter().map(|r| r.pprof.memory_bytes()).sum()
     }
-}
-
-fn decoded_bytes(p: &pprof::Profile) -> usize {
-    use std::mem::size_of;
-    let samples: usize = p
-        .sample
-        .iter()
-        .map(|s| {
-            size_of::<pprof::Sample>()
-                + 8 * (s.location_id.len() + s.value.len())
-                + size_of::<pprof::Label>() * s.label.len()
-        })
-        .sum();
-    let locations: usize = p
-        .location
-        .iter()
-        .map(|l| size_of::<pprof::Location>() + size_of::<pprof::Line>() * l.line.len())
-        .sum();
-    let strings: usize = p
-        .string_table
-        .iter()
-        .map(|s| size_of::<String>() + s.len())
-        .sum();
-    size_of::<pprof::Profile>()
-        + samples
-        + locations
-        + strings
-        + size_of::<pprof::Function>() * p.function.len()
-        + size_of::<pprof::Mapping>() * p.mapping.len()
 }
 
 /// The downstream side of every hop. `consume` returns once the batch is
@@ -120,25 +86,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_counts_decoded_profiles_and_raw_bytes() {
+    fn memory_counts_bodies_and_their_indexes() {
         let mut p = pprof::Profile {
-            string_table: vec![String::new(), "main".into()],
+            sample_type: vec![pprof::ValueType { r#type: 1, unit: 0 }],
+            string_table: vec![String::new(), "samples".into()],
+            function: vec![pprof::Function {
+                id: 1,
+                ..Default::default()
+            }],
+            location: vec![pprof::Location {
+                id: 1,
+                line: vec![pprof::Line {
+                    function_id: 1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
             ..Default::default()
         };
-        let empty =
-            ProfileBatch::new(vec![ProfileRecord::new(Labels::new(), p.clone())]).memory_bytes();
+        let empty = ProfileRecord::from_profile(Labels::new(), &p).unwrap();
+        let empty = ProfileBatch::new(vec![empty]).memory_bytes();
         p.sample = vec![
             pprof::Sample {
-                location_id: vec![1, 2, 3],
+                location_id: vec![1, 1, 1],
                 value: vec![1],
                 label: vec![],
             };
             1000
         ];
-        let mut rec = ProfileRecord::new(Labels::new(), p);
-        let decoded = ProfileBatch::new(vec![rec.clone()]).memory_bytes();
-        assert!(decoded >= empty + 1000 * 32, "{decoded} vs {empty}");
-        rec.raw = Some(Bytes::from(vec![0u8; 500]));
-        assert_eq!(ProfileBatch::new(vec![rec]).memory_bytes(), decoded + 500);
+        let rec = ProfileRecord::from_profile(Labels::new(), &p).unwrap();
+        let full = ProfileBatch::new(vec![rec.clone()]).memory_bytes();
+        // Each sample: 8 body bytes and its 2-byte offset.
+        assert!(full >= empty + 1000 * 10, "{full} vs {empty}");
+        assert_eq!(ProfileBatch::new(vec![rec.clone(), rec]).memory_bytes(), 2 * full);
     }
 }

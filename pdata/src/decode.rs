@@ -30,6 +30,11 @@ pub struct DecodeLimits {
     pub max_strings: usize,
     /// Labels on one sample (pprof `Sample.label`).
     pub max_labels_per_sample: usize,
+    /// Frames kept of one sample's stack; deeper stacks are truncated to
+    /// their root-most frames, as Grafana Pyroscope's
+    /// `validation.max-profile-stacktrace-depth` does (0: no limit, the
+    /// default here; the scrape receiver sets its `max_stack_depth`).
+    pub max_stack_depth: usize,
 }
 
 impl Default for DecodeLimits {
@@ -41,6 +46,7 @@ impl Default for DecodeLimits {
             max_functions: 4_000_000,
             max_strings: 4_000_000,
             max_labels_per_sample: DEFAULT_MAX_LABELS_PER_SAMPLE,
+            max_stack_depth: 0,
         }
     }
 }

@@ -68,7 +68,7 @@ pub fn from_otlp(req: &ExportProfilesServiceRequest) -> Result<Vec<ProfileRecord
                     Some(order),
                     conventions.default_sample_type,
                 )?;
-                out.push(ProfileRecord::new(labels.clone(), profile));
+                out.push(ProfileRecord::from_profile(labels.clone(), &profile)?);
                 continue;
             }
             let mut i = 0;
@@ -80,7 +80,7 @@ pub fn from_otlp(req: &ExportProfilesServiceRequest) -> Result<Vec<ProfileRecord
                     None,
                     conventions.default_sample_type,
                 )?;
-                out.push(ProfileRecord::new(labels.clone(), profile));
+                out.push(ProfileRecord::from_profile(labels.clone(), &profile)?);
                 i += group_len.max(1);
             }
         }
@@ -701,9 +701,9 @@ mod tests {
         let mut heap = Builder::new(&[("inuse_space", "bytes")]);
         heap.sample(&["x"], &[], &[7]);
         let records = vec![
-            ProfileRecord::new(labels.clone(), cpu()),
-            ProfileRecord::new(other.clone(), heap.build()),
-            ProfileRecord::new(labels.clone(), cpu()),
+            ProfileRecord::from_profile(labels.clone(), &cpu()).unwrap(),
+            ProfileRecord::from_profile(other.clone(), &heap.build()).unwrap(),
+            ProfileRecord::from_profile(labels.clone(), &cpu()).unwrap(),
         ];
         let back = from_otlp(&to_otlp(&records)).unwrap();
         assert_eq!(back.len(), 3);
@@ -714,20 +714,20 @@ mod tests {
         assert_eq!(back[1].labels, svc);
         assert_eq!(back[2].labels, other);
         let normal = |p: &pprof::Profile| canonical(p).normalized();
-        assert_eq!(normal(&back[0].profile), normal(&cpu()));
-        assert_eq!(normal(&back[1].profile), normal(&cpu()));
-        assert_eq!(normal(&back[2].profile), normal(&heap.build()));
+        assert_eq!(normal(&back[0].profile()), normal(&cpu()));
+        assert_eq!(normal(&back[1].profile()), normal(&cpu()));
+        assert_eq!(normal(&back[2].profile()), normal(&heap.build()));
         // The scope's conventions come back: the default sample type.
-        assert_eq!(canonical(&back[0].profile).default_sample_type, "cpu");
+        assert_eq!(canonical(&back[0].profile()).default_sample_type, "cpu");
         // And the result is valid pprof.
         for r in &back {
-            crate::decode::validate(&r.profile, &Default::default()).unwrap();
+            crate::decode::validate(&r.profile(), &Default::default()).unwrap();
         }
     }
 
     #[test]
     fn without_the_scope_conventions_unaligned_profiles_stay_apart() {
-        let mut req = to_otlp(&[ProfileRecord::new(Labels::new(), cpu())]);
+        let mut req = to_otlp(&[ProfileRecord::from_profile(Labels::new(), &cpu()).unwrap()]);
         let sp = &mut req.resource_profiles[0].scope_profiles[0];
         sp.scope.as_mut().unwrap().attributes.clear();
         let aligned = from_otlp(&req).unwrap();
@@ -736,13 +736,13 @@ mod tests {
         sp.profiles[1].samples.pop();
         let back = from_otlp(&req).unwrap();
         assert_eq!(back.len(), 2);
-        assert_eq!(back[0].profile.sample.len(), 2);
-        assert_eq!(back[1].profile.sample.len(), 1);
+        assert_eq!(back[0].profile().sample.len(), 2);
+        assert_eq!(back[1].profile().sample.len(), 1);
     }
 
     #[test]
     fn the_scope_order_places_each_profile() {
-        let mut req = to_otlp(&[ProfileRecord::new(Labels::new(), cpu())]);
+        let mut req = to_otlp(&[ProfileRecord::from_profile(Labels::new(), &cpu()).unwrap()]);
         let sp = &mut req.resource_profiles[0].scope_profiles[0];
         sp.profiles.swap(0, 1);
         let order = sp.scope.as_mut().unwrap().attributes.iter_mut();
@@ -757,7 +757,7 @@ mod tests {
         let back = from_otlp(&req).unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(
-            canonical(&back[0].profile).normalized(),
+            canonical(&back[0].profile()).normalized(),
             canonical(&cpu()).normalized()
         );
     }
@@ -778,7 +778,7 @@ mod tests {
         .sample(&["f", "main"], &[("span_id", "NOT-HEX")], &[1])
         .sample(&["g"], &[("span_id", "0000000000000000")], &[1]);
         let p = b.build();
-        let req = to_otlp(&[ProfileRecord::new(Labels::new(), p.clone())]);
+        let req = to_otlp(&[ProfileRecord::from_profile(Labels::new(), &p).unwrap()]);
         let d = req.dictionary.as_ref().unwrap();
         let samples = &req.resource_profiles[0].scope_profiles[0].profiles[0].samples;
         let link = &d.link_table[samples[0].link_index as usize];
@@ -792,7 +792,7 @@ mod tests {
         assert_eq!(samples[2].link_index, 0, "all zeros: no id");
         let back = from_otlp(&req).unwrap();
         assert_eq!(
-            canonical(&back[0].profile).normalized(),
+            canonical(&back[0].profile()).normalized(),
             canonical(&p).normalized()
         );
     }
@@ -800,7 +800,7 @@ mod tests {
     #[test]
     fn attributes_by_string_index_read_like_plain_ones() {
         let labels = Labels::from_pairs([("service_name", "svc")]);
-        let mut req = to_otlp(&[ProfileRecord::new(labels.clone(), cpu())]);
+        let mut req = to_otlp(&[ProfileRecord::from_profile(labels.clone(), &cpu()).unwrap()]);
         let d = req.dictionary.as_mut().unwrap();
         d.string_table.push("service.name".into());
         d.string_table.push("svc".into());
@@ -824,7 +824,7 @@ mod tests {
 
     #[test]
     fn bad_indexes_are_errors() {
-        let base = to_otlp(&[ProfileRecord::new(Labels::new(), cpu())]);
+        let base = to_otlp(&[ProfileRecord::from_profile(Labels::new(), &cpu()).unwrap()]);
         type Edit = Box<dyn Fn(&mut ExportProfilesServiceRequest)>;
         let cases: Vec<Edit> = vec![
             Box::new(|r| {
@@ -905,12 +905,12 @@ mod tests {
         fn round_trip_generated(profiles in prop::collection::vec(arb_profile(), 1..4)) {
             let records: Vec<ProfileRecord> = profiles
                 .iter()
-                .map(|p| ProfileRecord::new(Labels::from_pairs([("service_name", "s")]), p.clone()))
+                .map(|p| ProfileRecord::from_profile(Labels::from_pairs([("service_name", "s")]), &p).unwrap())
                 .collect();
             let back = from_otlp(&to_otlp(&records)).unwrap();
             prop_assert_eq!(back.len(), profiles.len());
             for (b, p) in back.iter().zip(&profiles) {
-                prop_assert_eq!(canonical(&b.profile).normalized(), canonical(p).normalized());
+                prop_assert_eq!(canonical(&b.profile()).normalized(), canonical(p).normalized());
             }
         }
     }

@@ -18,6 +18,15 @@ pub(crate) enum IdMap {
 }
 
 impl IdMap {
+    /// Heap bytes held (a hash map's entries estimated at 16 bytes).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        match self {
+            IdMap::Sequential(_) => 0,
+            IdMap::Dense(t) => 4 * t.capacity(),
+            IdMap::Sparse(m) => 16 * m.capacity(),
+        }
+    }
+
     /// Builds the map from ids in table order.
     pub(crate) fn build(ids: impl ExactSizeIterator<Item = u64> + Clone) -> Self {
         let n = ids.len();

@@ -24,6 +24,7 @@ mod offsets;
 pub mod otlp_json;
 pub mod otlp_writer;
 pub mod pprof;
+pub mod pprof_data;
 mod sample_batch;
 mod sample_columns;
 mod sink;
@@ -53,4 +54,5 @@ pub use otlp_writer::{
     to_otlp_bytes, to_otlp_bytes_with, views_to_otlp_bytes, OtlpOptions, OtlpWriter, ViewRecord,
 };
 pub use to_otlp::{profile_to_otlp, to_otlp};
-pub use view::{decode_pprof_fast, PprofView};
+pub use pprof_data::{Overlay, PprofData};
+pub use view::{decode_pprof_fast, PprofView, SampleBuf};

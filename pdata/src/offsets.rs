@@ -51,6 +51,14 @@ impl Offsets {
         self.len() == 0
     }
 
+    /// Heap bytes held.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        match self {
+            Offsets::Narrow(v) => 2 * v.capacity(),
+            Offsets::Wide(v) => 4 * v.capacity(),
+        }
+    }
+
     pub(crate) fn shrink_to_fit(&mut self) {
         match self {
             Offsets::Narrow(v) => v.shrink_to_fit(),

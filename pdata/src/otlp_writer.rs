@@ -31,9 +31,11 @@ use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
 use crate::tables::Tables;
 use crate::to_otlp::{
-    self, attribute_key_bytes, resource, resource_labels, scope, Converter, ProfileHead,
+    attribute_key_bytes, resource, resource_labels, scope, Converter, ProfileHead,
 };
+use crate::pprof_data::{Overlay, PprofData};
 use crate::view::PprofView;
+use bytes::Bytes;
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
     FIXED64, LEN,
@@ -58,14 +60,14 @@ const PROFILE_PERIOD: u32 = 6;
 const PROFILE_ATTRIBUTE_INDICES: u32 = 11;
 
 /// One profile to convert, with its labels (as in [`crate::ProfileRecord`]).
-pub struct ViewRecord<'v, 'a> {
+pub struct ViewRecord<'v> {
     pub labels: Labels,
-    pub view: &'v PprofView<'a>,
+    pub view: &'v PprofView,
 }
 
 /// Converts the records to the protobuf bytes of one
-/// `ExportProfilesServiceRequest`, as [`crate::to_otlp`] would.
-pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
+/// `ExportProfilesServiceRequest`.
+pub fn views_to_otlp_bytes(records: &[ViewRecord<'_>]) -> Vec<u8> {
     let mut w = OtlpWriter::for_views(records.iter().map(|r| r.view));
     for r in records {
         w.add(r.labels.clone(), r.view);
@@ -73,23 +75,10 @@ pub fn views_to_otlp_bytes(records: &[ViewRecord<'_, '_>]) -> Vec<u8> {
     w.into_bytes()
 }
 
-/// Converts decoded profile records to the protobuf bytes of one
-/// `ExportProfilesServiceRequest`: exactly `to_otlp(records).encode_to_vec()`,
-/// without building the request's structs (what the exporters send).
+/// Converts profile records to the protobuf bytes of one
+/// `ExportProfilesServiceRequest` (what the exporters send).
 pub fn to_otlp_bytes(records: &[ProfileRecord]) -> Vec<u8> {
-    let mut cap = Capacity::default();
-    for r in records {
-        to_otlp::add_capacity(&mut cap, &r.profile);
-    }
-    let mut w = OtlpWriter {
-        dict: Some(DictBuilder::new(cap)),
-        records: Vec::with_capacity(records.len()),
-        ..OtlpWriter::new()
-    };
-    for r in records {
-        w.add_profile(r.labels.clone(), &r.profile);
-    }
-    w.into_bytes()
+    to_otlp_bytes_with(records, &OtlpOptions::default())
 }
 
 /// Choices an exporter makes about what its OTLP requests carry.
@@ -103,25 +92,18 @@ pub struct OtlpOptions {
 
 /// [`to_otlp_bytes`] with the exporter's [`OtlpOptions`].
 pub fn to_otlp_bytes_with(records: &[ProfileRecord], options: &OtlpOptions) -> Vec<u8> {
-    if !options.drop_numeric_labels {
-        return to_otlp_bytes(records);
+    let mut w = OtlpWriter::for_views(records.iter().map(|r| r.pprof.view()));
+    w.options = *options;
+    for r in records {
+        w.add_data(r.labels.clone(), &r.pprof);
     }
-    let stripped: Vec<ProfileRecord> = records
-        .iter()
-        .map(|r| {
-            let mut p = (*r.profile).clone();
-            for s in &mut p.sample {
-                s.label.retain(|l| l.str != 0);
-            }
-            ProfileRecord::new(r.labels.clone(), p)
-        })
-        .collect();
-    to_otlp_bytes(&stripped)
+    w.into_bytes()
 }
 
 /// Builds one `ExportProfilesServiceRequest` from pprof views (or decoded
 /// profiles) added one at a time.
 pub struct OtlpWriter {
+    options: OtlpOptions,
     dict: Option<DictBuilder>,
     records: Vec<Converted>,
     batch: Batch,
@@ -151,6 +133,7 @@ impl OtlpWriter {
     /// A writer whose dictionary is sized from the first profile added.
     pub fn new() -> Self {
         OtlpWriter {
+            options: OtlpOptions::default(),
             dict: None,
             records: Vec::new(),
             batch: Batch::default(),
@@ -160,7 +143,7 @@ impl OtlpWriter {
     }
 
     /// A writer whose dictionary is sized for these profiles.
-    pub fn for_views<'v, 'a: 'v>(views: impl IntoIterator<Item = &'v PprofView<'a>>) -> Self {
+    pub fn for_views<'v>(views: impl IntoIterator<Item = &'v PprofView>) -> Self {
         let mut cap = Capacity::default();
         for v in views {
             add_capacity(&mut cap, v);
@@ -173,37 +156,21 @@ impl OtlpWriter {
 
     /// Converts one profile (its samples are kept in OTLP form; `view` and
     /// its body may be dropped afterwards).
-    pub fn add(&mut self, labels: Labels, view: &PprofView<'_>) {
+    pub fn add(&mut self, labels: Labels, view: &PprofView) {
         // A view is validated: reading its samples cannot fail.
-        if self.convert(labels, view, None).is_err() {
+        if self.convert(labels, view, None, None).is_err() {
             self.failed = true;
         }
     }
 
-    /// Converts one decoded profile, interning as [`crate::to_otlp`] does.
-    pub fn add_profile(&mut self, labels: Labels, p: &pprof::Profile) {
-        let dict = self.dict.get_or_insert_with(|| {
-            let mut cap = Capacity::default();
-            to_otlp::add_capacity(&mut cap, p);
-            DictBuilder::new(cap)
-        });
-        let mut c = Converter::new(p, p.string_table.as_slice(), dict);
-        let head = c.head();
-        let types = head.sample_types.len();
-        let mut out = Converted {
-            labels,
-            trailer: profile_trailer(p, &head),
-            scope: scope(&head).encode_to_vec(),
-            head,
-            samples: SampleColumns::new(p.sample.len(), types),
-        };
-        let (mut stack, mut attrs) = (Vec::new(), Vec::new());
-        for s in &p.sample {
-            let (index, link) = c.sample(&s.location_id, &s.label, &mut stack, &mut attrs);
-            out.samples.push(index, &attrs, link, &s.value);
+    /// Converts one profile record's data, its delta values included.
+    pub fn add_data(&mut self, labels: Labels, data: &PprofData) {
+        if self
+            .convert(labels, data.view(), None, data.overlay())
+            .is_err()
+        {
+            self.failed = true;
         }
-        out.samples.seal();
-        self.records.push(out);
     }
 
     /// Decodes an uncompressed pprof body as [`PprofView::decode`] does and
@@ -213,11 +180,11 @@ impl OtlpWriter {
     pub fn add_pprof(
         &mut self,
         labels: Labels,
-        data: &[u8],
+        data: &Bytes,
         limits: &DecodeLimits,
     ) -> Result<(), Error> {
-        let result = PprofView::decode_unchecked(data, limits)
-            .and_then(|(view, checker)| self.convert(labels, &view, Some(&checker)));
+        let result = PprofView::decode_unchecked(data.clone(), limits)
+            .and_then(|(view, checker)| self.convert(labels, &view, Some(&checker), None));
         if result.is_err() {
             self.failed = true;
         }
@@ -227,8 +194,9 @@ impl OtlpWriter {
     fn convert(
         &mut self,
         labels: Labels,
-        view: &PprofView<'_>,
+        view: &PprofView,
         checker: Option<&SampleChecker>,
+        overlay: Option<&Overlay>,
     ) -> Result<(), Error> {
         let dict = self.dict.get_or_insert_with(|| {
             let mut cap = Capacity::default();
@@ -242,8 +210,15 @@ impl OtlpWriter {
         let cache = !LocationCodes::keeps_all(bound, max_index);
         let mut c = Converter::with_location_cache(view, view, dict, cache);
         let head = c.head();
-        let n = view.sample_count();
         let types = head.sample_types.len();
+        let src = SampleSource {
+            view,
+            checker,
+            types,
+            overlay,
+            drop_numeric_labels: self.options.drop_numeric_labels,
+        };
+        let n = src.count();
         let mut out = Converted {
             labels,
             trailer: profile_trailer(view.header(), &head),
@@ -253,11 +228,6 @@ impl OtlpWriter {
         };
         let (batch, codes) = (&mut self.batch, &mut self.codes);
         codes.reset(bound);
-        let src = SampleSource {
-            view,
-            checker,
-            types,
-        };
         let mut labels = LabelCache::default();
         for first in (0..n).step_by(STACK_BATCH) {
             batch.clear();
@@ -349,7 +319,7 @@ impl OtlpWriter {
 /// biggest profile's, a byte per location index: the stack table is the
 /// dictionary's biggest part, a batch often repeats stacks, and the table
 /// grows when the guess is short.
-fn add_capacity(cap: &mut Capacity, view: &PprofView<'_>) {
+fn add_capacity(cap: &mut Capacity, view: &PprofView) {
     let h = view.header();
     cap.strings += view.string_count();
     cap.string_bytes += view.string_bytes_len();
@@ -529,11 +499,11 @@ mod tests {
 
     fn same_bytes(files: &[(String, Vec<u8>)], labels: impl Fn(usize, &str) -> Labels) {
         let l = DecodeLimits::default();
-        let views: Vec<PprofView<'_>> = files
+        let views: Vec<PprofView> = files
             .iter()
-            .map(|(_, raw)| PprofView::decode(raw, &l).unwrap())
+            .map(|(_, raw)| PprofView::decode(Bytes::from(raw.clone()), &l).unwrap())
             .collect();
-        let records: Vec<ViewRecord<'_, '_>> = views
+        let records: Vec<ViewRecord<'_>> = views
             .iter()
             .zip(files)
             .enumerate()
@@ -544,7 +514,7 @@ mod tests {
             .collect();
         let want: Vec<ProfileRecord> = records
             .iter()
-            .map(|r| ProfileRecord::new(r.labels.clone(), r.view.to_profile()))
+            .map(|r| ProfileRecord::from_profile(r.labels.clone(), &r.view.to_profile()).unwrap())
             .collect();
         let from_profiles = to_otlp_bytes(&want);
         let want = to_otlp(&want).encode_to_vec();
@@ -607,8 +577,9 @@ mod tests {
             }
             for c in cases {
                 let mut fused = OtlpWriter::new();
+                let c = Bytes::from(c);
                 let got = fused.add_pprof(Labels::new(), &c, &l);
-                match PprofView::decode(&c, &l) {
+                match PprofView::decode(c.clone(), &l) {
                     Ok(view) => {
                         assert!(got.is_ok(), "{name}: {got:?}");
                         let mut two_pass = OtlpWriter::new();

@@ -11,8 +11,9 @@ use crate::label_cache::LabelCache;
 use crate::location_codes::LocationCodes;
 use crate::tables::{StringTable, Tables};
 use crate::to_otlp::Converter;
-use crate::view::{label, PprofView};
-use crate::wire::Reader;
+use crate::pprof_data::Overlay;
+use crate::view::{label, PprofView, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
+use crate::wire::{Reader, Repeated};
 
 /// Stacks, labels and values of up to
 /// [`STACK_BATCH`](crate::dict::STACK_BATCH) samples.
@@ -30,14 +31,32 @@ pub(crate) struct Batch {
     pub(crate) links: Vec<i32>,
     /// Every sample type's value, sample after sample (`types` each).
     pub(crate) values: Vec<i64>,
+    /// A deep sample's truncated stack.
+    deep_stack: Vec<u64>,
 }
 
+/// What the label cache keeps for a label left out of the attributes (not
+/// a code: attribute codes are positive, link codes -1 - their index).
+const DROPPED: i32 = i32::MIN;
+
 /// What reading a profile's samples needs besides the batch.
-pub(crate) struct SampleSource<'v, 'a> {
-    pub(crate) view: &'v PprofView<'a>,
+pub(crate) struct SampleSource<'v> {
+    pub(crate) view: &'v PprofView,
     /// Checks each sample (None: the view was validated).
     pub(crate) checker: Option<&'v SampleChecker>,
     pub(crate) types: usize,
+    /// Delta values replacing the body's, and the samples kept.
+    pub(crate) overlay: Option<&'v Overlay>,
+    /// Leave numeric labels (`str` unset) out of the attributes.
+    pub(crate) drop_numeric_labels: bool,
+}
+
+impl SampleSource<'_> {
+    /// Samples to read.
+    pub(crate) fn count(&self) -> usize {
+        self.overlay
+            .map_or(self.view.sample_count(), |o| o.keep.len())
+    }
 }
 
 impl Batch {
@@ -49,31 +68,46 @@ impl Batch {
         self.attr_ends.clear();
         self.links.clear();
         self.values.clear();
+        self.deep_stack.clear();
     }
 
-    /// Reads sample `i` into the batch: it accepts what
+    /// Reads sample `k` of the source into the batch: it accepts what
     /// [`PprofView::read_sample`] reads and [`SampleChecker::check_sample`]
-    /// accepts, and gives each value type its value (0 when missing).
+    /// accepts, and gives each value type its value (0 when missing; the
+    /// overlay's when there is one). A stack deeper than the view's limit
+    /// is truncated to its root-most frames.
     #[inline]
     pub(crate) fn read<'a, S: StringTable + ?Sized, T: Tables>(
         &mut self,
-        src: &SampleSource<'_, 'a>,
-        i: usize,
+        src: &SampleSource<'a>,
+        k: usize,
         c: &mut Converter<'_, S, T>,
         codes: &mut LocationCodes,
         labels: &mut LabelCache<'a>,
     ) -> Result<(), Error> {
+        let i = match src.overlay {
+            Some(o) => o.keep.get(k).copied().unwrap_or(u32::MAX) as usize,
+            None => k,
+        };
         let first_value = self.values.len();
         let first_attr = self.attrs.len();
         self.values.resize(first_value + src.types, 0);
         let mut n_values = 0;
         let mut n_labels = 0;
+        let deep = src.view.may_be_deep(i);
+        if deep {
+            self.read_deep_stack(src.view, i, c, codes)?;
+        }
         let mut r = Reader::new(src.view.sample_bytes(i));
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
-                1 => codes.translate(r.repeated_raw(wt)?, &mut self.stacks, |id| c.location(id))?,
-                2 => r.repeated(wt, |v| {
+                SAMPLE_LOCATION_ID if deep => r.skip(wt)?,
+                SAMPLE_LOCATION_ID => {
+                    codes.translate(r.repeated_raw(wt)?, &mut self.stacks, |id| c.location(id))?
+                }
+                SAMPLE_VALUE if src.overlay.is_some() => r.skip(wt)?,
+                SAMPLE_VALUE => r.repeated(wt, |v| {
                     if n_values < src.types {
                         if let Some(slot) = self.values.get_mut(first_value + n_values) {
                             *slot = v as i64;
@@ -81,7 +115,7 @@ impl Batch {
                     }
                     n_values += 1;
                 })?,
-                3 => {
+                SAMPLE_LABEL => {
                     let bytes = r.message(wt)?;
                     n_labels += 1;
                     let attr = match labels.get(bytes) {
@@ -91,14 +125,26 @@ impl Batch {
                             if let Some(checker) = src.checker {
                                 checker.check_label(&l)?;
                             }
-                            let attr = c.label(&l);
+                            let attr = if src.drop_numeric_labels && l.str == 0 {
+                                DROPPED
+                            } else {
+                                c.label(&l)
+                            };
                             labels.insert(bytes, attr);
                             attr
                         }
                     };
-                    self.attrs.push(attr);
+                    if attr != DROPPED {
+                        self.attrs.push(attr);
+                    }
                 }
                 _ => r.skip(wt)?,
+            }
+        }
+        if let Some(o) = src.overlay {
+            let row = o.values(k, src.types);
+            if let Some(slots) = self.values.get_mut(first_value..first_value + row.len()) {
+                slots.copy_from_slice(row);
             }
         }
         if let Some(checker) = src.checker {
@@ -111,6 +157,24 @@ impl Batch {
         self.links.push(link);
         Ok(())
     }
+
+    /// Translates sample `i`'s stack, truncated to the view's depth limit.
+    #[cold]
+    fn read_deep_stack<S: StringTable + ?Sized, T: Tables>(
+        &mut self,
+        view: &PprofView,
+        i: usize,
+        c: &mut Converter<'_, S, T>,
+        codes: &mut LocationCodes,
+    ) -> Result<(), Error> {
+        let mut stack = std::mem::take(&mut self.deep_stack);
+        view.read_stack(i, &mut stack)?;
+        for &id in &stack {
+            codes.translate(Repeated::One(id), &mut self.stacks, |id| c.location(id))?;
+        }
+        self.deep_stack = stack;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -120,8 +184,8 @@ mod tests {
 
     /// add_pprof refuses `p` with the error `PprofView::decode` gives.
     fn refused_like_decode(p: &crate::pprof::Profile, limits: &DecodeLimits) -> String {
-        let raw = encode_pprof(p);
-        let Err(want) = PprofView::decode(&raw, limits) else {
+        let raw = bytes::Bytes::from(encode_pprof(p));
+        let Err(want) = PprofView::decode(raw.clone(), limits) else {
             panic!("decode accepts")
         };
         let got = OtlpWriter::new()

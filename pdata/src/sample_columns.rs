@@ -75,6 +75,7 @@ impl SampleColumns {
 
     /// Adds a sample: its stack index, attribute indexes, link index, and
     /// one value per sample type (missing values are 0).
+    #[cfg(test)]
     pub(crate) fn push(&mut self, stack: i32, attrs: &[i32], link: i32, values: &[i64]) {
         self.push_shared(stack, attrs, link, values);
         for (t, column) in self.values.iter_mut().enumerate() {

@@ -73,15 +73,24 @@ pub(crate) const ATTR_LEGACY_DEFAULT_SAMPLE_TYPE: &str = "pprof.profile.default_
 
 /// Converts profile records to one OTLP request.
 pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
+    let profiles: Vec<(Labels, pprof::Profile)> = records
+        .iter()
+        .map(|r| (r.labels.clone(), r.pprof.to_profile()))
+        .collect();
+    profiles_to_otlp(&profiles)
+}
+
+/// Converts decoded profiles with their labels to one OTLP request.
+pub fn profiles_to_otlp(records: &[(Labels, pprof::Profile)]) -> ExportProfilesServiceRequest {
     let mut cap = Capacity::default();
-    for r in records {
-        add_capacity(&mut cap, &r.profile);
+    for (_, p) in records {
+        add_capacity(&mut cap, p);
     }
     let mut dict = DictBuilder::new(cap);
     let mut resources: Vec<otlp::ResourceProfiles> = Vec::new();
     let mut by_attributes: HashMap<Labels, usize> = HashMap::new();
-    for r in records {
-        let attributes = resource_labels(&r.labels);
+    for (labels, profile) in records {
+        let attributes = resource_labels(labels);
         let at = match by_attributes.get(&attributes) {
             Some(&i) => i,
             None => {
@@ -95,7 +104,7 @@ pub fn to_otlp(records: &[ProfileRecord]) -> ExportProfilesServiceRequest {
             }
         };
         let scope =
-            Converter::new(&*r.profile, r.profile.string_table.as_slice(), &mut dict).convert();
+            Converter::new(profile, profile.string_table.as_slice(), &mut dict).convert();
         if let Some(rp) = resources.get_mut(at) {
             rp.scope_profiles.push(scope);
         }
@@ -145,7 +154,7 @@ pub(crate) fn attribute_key_bytes(p: &pprof::Profile) -> usize {
 
 /// Converts one pprof profile with no labels (a file on disk, a test).
 pub fn profile_to_otlp(profile: &pprof::Profile) -> ExportProfilesServiceRequest {
-    to_otlp(&[ProfileRecord::new(Labels::new(), profile.clone())])
+    profiles_to_otlp(&[(Labels::new(), profile.clone())])
 }
 
 fn string_kv(key: &str, value: &str) -> KeyValue {
@@ -770,7 +779,7 @@ mod tests {
     use crate::testutil::Builder;
 
     fn record(labels: &[(&str, &str)], p: pprof::Profile) -> ProfileRecord {
-        ProfileRecord::new(Labels::from_pairs(labels.iter().copied()), p)
+        ProfileRecord::from_profile(Labels::from_pairs(labels.iter().copied()), &p).unwrap()
     }
 
     fn heap() -> pprof::Profile {

@@ -26,6 +26,7 @@ use crate::pprof;
 use crate::tables::{StringTable, Tables};
 use crate::wire::{varint_len, Reader, Repeated};
 use crate::Error;
+use bytes::Bytes;
 use std::borrow::Cow;
 
 /// Bodies up to this size have every sample's location ids counted for
@@ -35,10 +36,15 @@ use std::borrow::Cow;
 const SMALL_BODY: usize = 256 << 10;
 const ID_SAMPLE_STRIDE: usize = 16;
 
+/// `perftools.profiles.Sample` fields.
+pub(crate) const SAMPLE_LOCATION_ID: u32 = 1;
+pub(crate) const SAMPLE_VALUE: u32 = 2;
+pub(crate) const SAMPLE_LABEL: u32 = 3;
+
 /// A decoded, validated pprof profile whose samples and strings stay in the
 /// (decompressed) body they were read from.
 #[derive(Debug, Clone)]
-pub struct PprofView<'a> {
+pub struct PprofView {
     header: pprof::Profile,
     /// Per string: the offset of its length in `data` (checked UTF-8).
     strings: Offsets,
@@ -52,9 +58,14 @@ pub struct PprofView<'a> {
     /// Their ids -> positions.
     function_ids: IdMap,
     location_ids: IdMap,
-    data: &'a [u8],
-    /// Location ids over all samples.
+    data: Bytes,
+    /// Location ids over all samples (stacks counted at most
+    /// `max_stack_depth` deep).
     location_refs: usize,
+    /// [`DecodeLimits::max_stack_depth`] (0: none).
+    max_stack_depth: usize,
+    /// Samples deeper than that.
+    deep_samples: usize,
     /// Bytes of the sample messages, in all.
     sample_data: usize,
     /// Bytes of the location ids near the start of the sample messages
@@ -80,7 +91,7 @@ fn too_many(what: &'static str, count: usize, limit: usize) -> Result<(), Error>
     Ok(())
 }
 
-impl<'a> PprofView<'a> {
+impl PprofView {
     /// Decompresses `body` when needed (see [`decompress`]); the result must
     /// outlive the view, so it is returned for the caller to keep.
     pub fn decompress<'b>(body: &'b [u8], limits: &DecodeLimits) -> Result<Cow<'b, [u8]>, Error> {
@@ -113,9 +124,9 @@ impl<'a> PprofView<'a> {
     }
 
     /// Decodes and validates an uncompressed pprof protobuf.
-    pub fn decode(data: &'a [u8], limits: &DecodeLimits) -> Result<Self, Error> {
+    pub fn decode(data: Bytes, limits: &DecodeLimits) -> Result<Self, Error> {
         let (mut view, checker) = Self::decode_unchecked(data, limits)?;
-        view.location_refs = view.check_samples(&checker)?;
+        (view.location_refs, view.deep_samples) = view.check_samples(&checker)?;
         Ok(view)
     }
 
@@ -127,7 +138,7 @@ impl<'a> PprofView<'a> {
     ///
     /// [`read_checked`]: Self::read_checked
     pub(crate) fn decode_unchecked(
-        data: &'a [u8],
+        data: Bytes,
         limits: &DecodeLimits,
     ) -> Result<(Self, SampleChecker), Error> {
         if data.is_empty() {
@@ -161,7 +172,7 @@ impl<'a> PprofView<'a> {
         };
         // A location's lines, checked and dropped.
         let mut lines: Vec<pprof::Line> = Vec::new();
-        let mut r = Reader::new(data);
+        let mut r = Reader::new(&data);
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
@@ -204,7 +215,7 @@ impl<'a> PprofView<'a> {
                     let s = std::str::from_utf8(r.message(wt)?)
                         .map_err(|_| Error::Malformed("a string is not valid UTF-8"))?;
                     if strings.is_empty() {
-                        first_string = Some(s);
+                        first_string = Some(at);
                     }
                     strings.push(at);
                     string_bytes += s.len();
@@ -244,6 +255,8 @@ impl<'a> PprofView<'a> {
             location_ids: IdMap::build(location_ids.iter().copied()),
             data,
             location_refs: 0,
+            max_stack_depth: limits.max_stack_depth,
+            deep_samples: 0,
             sample_data,
             sample_ids: sample_ids * stride,
             table_data: (
@@ -251,6 +264,7 @@ impl<'a> PprofView<'a> {
                 location_bytes.saturating_sub(id_fields_len(&location_ids)),
             ),
         };
+        let first_string = first_string.and_then(|at| u32::try_from(at).ok()).map(|at| view.str_at_offset(at));
         let checker = validate_tables(
             &view,
             first_string,
@@ -261,38 +275,76 @@ impl<'a> PprofView<'a> {
         Ok((view, checker))
     }
 
-    /// Checks every sample; returns the number of location ids over all
-    /// samples.
-    fn check_samples(&self, checker: &SampleChecker) -> Result<usize, Error> {
-        let mut buf = SampleBuf::default();
-        let mut refs = 0usize;
+    /// Checks every sample as [`SampleChecker::check_sample_in`] would,
+    /// without collecting its ids, values or labels (a hostile sample may
+    /// hold tens of millions); returns the number of location ids over all
+    /// samples and of samples deeper than the depth limit.
+    fn check_samples(&self, checker: &SampleChecker) -> Result<(usize, usize), Error> {
+        let (mut refs, mut deep) = (0usize, 0usize);
         for i in 0..self.samples.len() {
-            self.read_checked(i, &mut buf, checker)?;
-            refs += buf.location_ids.len();
+            let (mut depth, mut values, mut labels) = (0usize, 0usize, 0usize);
+            let mut missing = None;
+            let mut bad_label = None;
+            let mut r = Reader::new(self.sample_bytes(i));
+            while !r.is_empty() {
+                let (field, wt) = r.key()?;
+                match field {
+                    SAMPLE_LOCATION_ID => r.repeated(wt, |id| {
+                        depth += 1;
+                        if missing.is_none() && self.location_ids.get(id).is_none() {
+                            missing = Some(id);
+                        }
+                    })?,
+                    SAMPLE_VALUE => r.repeated(wt, |_| values += 1)?,
+                    SAMPLE_LABEL => {
+                        let l = label(r.message(wt)?)?;
+                        labels += 1;
+                        if bad_label.is_none() {
+                            bad_label = checker.check_label(&l).err();
+                        }
+                    }
+                    _ => r.skip(wt)?,
+                }
+            }
+            checker.check_values(i, values)?;
+            if let Some(id) = missing {
+                return Err(Error::MissingId {
+                    kind: "location",
+                    id,
+                });
+            }
+            checker.check_label_count(labels)?;
+            if let Some(e) = bad_label {
+                return Err(e);
+            }
+            refs += depth.min(self.depth_limit());
+            if depth > self.depth_limit() {
+                deep += 1;
+            }
         }
-        Ok(refs)
+        Ok((refs, deep))
     }
 
-    /// Reads sample `i` of a view made by [`decode_unchecked`] and checks
-    /// it as [`decode`] would have.
-    ///
-    /// [`decode_unchecked`]: Self::decode_unchecked
-    /// [`decode`]: Self::decode
+    /// The most frames a stack keeps (`usize::MAX` without a limit).
+    pub(crate) fn depth_limit(&self) -> usize {
+        if self.max_stack_depth == 0 {
+            usize::MAX
+        } else {
+            self.max_stack_depth
+        }
+    }
+
+    /// Samples whose stack is deeper than [`DecodeLimits::max_stack_depth`]:
+    /// they are read truncated to their root-most frames.
+    pub fn truncated_stacks(&self) -> usize {
+        self.deep_samples
+    }
+
+    /// Whether sample `i` may be deeper than the depth limit (a location id
+    /// takes at least one byte, so a shorter message cannot be).
     #[inline]
-    pub(crate) fn read_checked(
-        &self,
-        i: usize,
-        buf: &mut SampleBuf,
-        checker: &SampleChecker,
-    ) -> Result<(), Error> {
-        self.read_sample(i, buf)?;
-        checker.check_sample_in(
-            &self.location_ids,
-            i,
-            &buf.location_ids,
-            buf.values.len(),
-            &buf.labels,
-        )
+    pub(crate) fn may_be_deep(&self, i: usize) -> bool {
+        self.max_stack_depth != 0 && self.sample_bytes(i).len() > self.max_stack_depth
     }
 
     /// The number of location ids over all samples.
@@ -306,6 +358,27 @@ impl<'a> PprofView<'a> {
         &self.header
     }
 
+    pub(crate) fn header_mut(&mut self) -> &mut pprof::Profile {
+        &mut self.header
+    }
+
+    /// The decompressed body.
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Memory the view holds: the body and its indexes.
+    pub fn memory_bytes(&self) -> usize {
+        self.data.len()
+            + self.strings.memory_bytes()
+            + self.samples.memory_bytes()
+            + self.functions.memory_bytes()
+            + self.locations.memory_bytes()
+            + self.function_ids.memory_bytes()
+            + self.location_ids.memory_bytes()
+            + std::mem::size_of::<pprof::Mapping>() * self.header.mapping.len()
+    }
+
     pub fn string_count(&self) -> usize {
         self.strings.len()
     }
@@ -316,12 +389,12 @@ impl<'a> PprofView<'a> {
     }
 
     /// The bytes of string `i`, if in range.
-    fn string_at(&self, i: usize) -> Option<&'a [u8]> {
-        len_prefixed(self.data, self.strings.get(i)?)
+    fn string_at(&self, i: usize) -> Option<&[u8]> {
+        len_prefixed(&self.data, self.strings.get(i)?)
     }
 
     /// The string at `idx`, or "" when out of range.
-    pub fn str(&self, idx: i64) -> &'a str {
+    pub fn str(&self, idx: i64) -> &str {
         let bytes = usize::try_from(idx)
             .ok()
             .and_then(|i| self.string_at(i))
@@ -360,10 +433,10 @@ impl<'a> PprofView<'a> {
     }
 
     #[inline]
-    pub(crate) fn sample_bytes(&self, i: usize) -> &'a [u8] {
+    pub(crate) fn sample_bytes(&self, i: usize) -> &[u8] {
         self.samples
             .get(i)
-            .and_then(|at| len_prefixed(self.data, at))
+            .and_then(|at| len_prefixed(&self.data, at))
             .unwrap_or(&[])
     }
 
@@ -377,15 +450,53 @@ impl<'a> PprofView<'a> {
         location_ids.clear();
         values.clear();
         labels.clear();
+        let limit = self.depth_limit();
         let mut r = Reader::new(self.sample_bytes(i));
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
-                1 => r.repeated(wt, |id| location_ids.push(id))?,
-                2 => r.repeated(wt, |v| values.push(v as i64))?,
-                3 => labels.push(label(r.message(wt)?)?),
+                SAMPLE_LOCATION_ID => r.repeated(wt, |id| {
+                    location_ids.push(id);
+                    // Never more than twice the limit held (hostile stacks
+                    // are millions of frames deep).
+                    if location_ids.len() >= limit.saturating_mul(2) {
+                        location_ids.drain(..location_ids.len() - limit);
+                    }
+                })?,
+                SAMPLE_VALUE => r.repeated(wt, |v| values.push(v as i64))?,
+                SAMPLE_LABEL => labels.push(label(r.message(wt)?)?),
                 _ => r.skip(wt)?,
             }
+        }
+        if location_ids.len() > limit {
+            location_ids.drain(..location_ids.len() - limit);
+        }
+        Ok(())
+    }
+
+    /// Sample `i`'s location ids, truncated as [`read_sample`] does, into
+    /// `out` (cleared first).
+    ///
+    /// [`read_sample`]: Self::read_sample
+    pub(crate) fn read_stack(&self, i: usize, out: &mut Vec<u64>) -> Result<(), Error> {
+        out.clear();
+        let limit = self.depth_limit();
+        let mut r = Reader::new(self.sample_bytes(i));
+        while !r.is_empty() {
+            let (field, wt) = r.key()?;
+            if field != SAMPLE_LOCATION_ID {
+                r.skip(wt)?;
+                continue;
+            }
+            r.repeated(wt, |id| {
+                out.push(id);
+                if out.len() >= limit.saturating_mul(2) {
+                    out.drain(..out.len() - limit);
+                }
+            })?;
+        }
+        if out.len() > limit {
+            out.drain(..out.len() - limit);
         }
         Ok(())
     }
@@ -424,7 +535,7 @@ impl<'a> PprofView<'a> {
     }
 }
 
-impl StringTable for PprofView<'_> {
+impl StringTable for PprofView {
     fn count(&self) -> usize {
         self.strings.len()
     }
@@ -433,13 +544,20 @@ impl StringTable for PprofView<'_> {
     }
 }
 
-impl PprofView<'_> {
+impl PprofView {
+    /// The string whose length varint is at `at`.
+    fn str_at_offset(&self, at: u32) -> &str {
+        let bytes = len_prefixed(&self.data, at).unwrap_or(&[]);
+        // Checked when decoded.
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
     fn entry_bytes(&self, at: Option<u32>) -> Option<&[u8]> {
-        len_prefixed(self.data, at?)
+        len_prefixed(&self.data, at?)
     }
 }
 
-impl Tables for PprofView<'_> {
+impl Tables for PprofView {
     fn profile(&self) -> &pprof::Profile {
         &self.header
     }
@@ -467,7 +585,7 @@ impl Tables for PprofView<'_> {
 /// through the view (faster, fewer allocations); the result is identical.
 pub fn decode_pprof_fast(body: &[u8], limits: &DecodeLimits) -> Result<pprof::Profile, Error> {
     let bytes = PprofView::decompress(body, limits)?;
-    Ok(PprofView::decode(&bytes, limits)?.to_profile())
+    Ok(PprofView::decode(Bytes::from(bytes.into_owned()), limits)?.to_profile())
 }
 
 fn value_type(b: &[u8], mut vt: pprof::ValueType) -> Result<pprof::ValueType, Error> {
@@ -667,7 +785,7 @@ mod tests {
                 cases.push(c);
             }
             for c in cases {
-                let ours = PprofView::decode(&c, &l).map(|v| v.to_profile());
+                let ours = PprofView::decode(Bytes::from(c.clone()), &l).map(|v| v.to_profile());
                 let theirs = pprof::Profile::decode(c.as_slice())
                     .map_err(Error::from)
                     .and_then(|p| crate::decode::validate(&p, &l).map(|()| p));
@@ -690,7 +808,7 @@ mod tests {
         body.extend([0x5a, 0x02, 0x10, 0x02]); // period_type { unit: 2 }
         body.extend([0x12, 0x04, 0x08, 0x01, 0x10, 0x05]); // sample { location_id: 1, value: 5 }
         body.extend([0xf8, 0x01, 0x07]); // field 31 varint, unknown
-        let ours = PprofView::decode(&body, &DecodeLimits::default())
+        let ours = PprofView::decode(Bytes::from(body.clone()), &DecodeLimits::default())
             .unwrap()
             .to_profile();
         assert_eq!(ours, pprof::Profile::decode(body.as_slice()).unwrap());
@@ -710,7 +828,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            PprofView::decode(&body, &tight),
+            PprofView::decode(Bytes::from(body.clone()), &tight),
             Err(Error::TooMany {
                 what: "strings",
                 ..
@@ -721,11 +839,11 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            PprofView::decode(&body, &small),
+            PprofView::decode(Bytes::from(body.clone()), &small),
             Err(Error::TooLarge { limit: 4 })
         ));
         assert!(matches!(
-            PprofView::decode(b"", &small),
+            PprofView::decode(Bytes::new(), &small),
             Err(Error::EmptyBody)
         ));
     }

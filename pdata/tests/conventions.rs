@@ -184,7 +184,7 @@ fn the_writers_bytes_follow_the_conventions() {
     let records: Vec<ProfileRecord> = profiles
         .iter()
         .chain(profiles.iter())
-        .map(|p| ProfileRecord::new(labels(), p.clone()))
+        .map(|p| ProfileRecord::from_profile(labels(), &p).unwrap())
         .collect();
     let req = ExportProfilesServiceRequest::decode(to_otlp_bytes(&records).as_slice()).unwrap();
     assert_eq!(
@@ -198,7 +198,7 @@ fn the_writers_bytes_follow_the_conventions() {
 #[test]
 fn the_crafted_profile_becomes_what_the_conventions_say() {
     let req = ExportProfilesServiceRequest::decode(
-        to_otlp_bytes(&[ProfileRecord::new(labels(), crafted())]).as_slice(),
+        to_otlp_bytes(&[ProfileRecord::from_profile(labels(), &crafted()).unwrap()]).as_slice(),
     )
     .unwrap();
     check(&req);

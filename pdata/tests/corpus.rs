@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_pdata::canonical::canonical;
+use profcol_pdata::PprofData;
 use profcol_pdata::{
     decode_pprof, encode_pprof, encode_pprof_gzip, folded_otlp, folded_pprof, from_otlp, pprof,
     to_otlp, DecodeLimits, DeltaComputer, Labels, ProfileRecord,
@@ -42,10 +43,7 @@ fn every_profile_round_trips_through_otlp() {
                 .unwrap()
                 .to_string_lossy()
                 .replace(".pb.gz", "");
-            ProfileRecord::new(
-                Labels::from_pairs([("service_name", "gen"), ("__name__", name.as_str())]),
-                p.clone(),
-            )
+            ProfileRecord::from_profile(Labels::from_pairs([("service_name", "gen"), ("__name__", name.as_str())]), &p).unwrap()
         })
         .collect();
     let req = to_otlp(&records);
@@ -58,18 +56,18 @@ fn every_profile_round_trips_through_otlp() {
         // Exact, once equal samples are combined and all-zero ones dropped
         // (what OTLP profiles carry).
         assert_eq!(
-            canonical(&b.profile).normalized(),
+            canonical(&b.profile()).normalized(),
             canonical(p).normalized(),
             "{}",
             f.display()
         );
-        assert_eq!(folded_pprof(&b.profile), folded_pprof(p), "{}", f.display());
+        assert_eq!(folded_pprof(&b.profile()), folded_pprof(p), "{}", f.display());
         // The converted profile is itself valid pprof.
-        decode_pprof(&encode_pprof(&b.profile), &DecodeLimits::default()).unwrap();
+        decode_pprof(&encode_pprof(&b.profile()), &DecodeLimits::default()).unwrap();
     }
     // One profile at a time folds the same from OTLP as from pprof.
     for (f, p) in files.iter().zip(&profiles) {
-        let one = to_otlp(&[ProfileRecord::new(Labels::new(), p.clone())]);
+        let one = to_otlp(&[ProfileRecord::from_profile(Labels::new(), &p).unwrap()]);
         assert_eq!(folded_otlp(&one), folded_pprof(p), "{}", f.display());
     }
 }
@@ -106,8 +104,9 @@ fn delta_of_two_allocs_scrapes() {
     let first = load(&dir.join("allocs.pb.gz"));
     let second = load(&dir.join("allocs2.pb.gz"));
     let mut d = DeltaComputer::new();
-    assert!(d.apply(first.clone(), 1_000_000_000).is_none());
-    let delta = d.apply(second.clone(), 16_000_000_000).unwrap();
+    let data = |p: &pprof::Profile| PprofData::from_profile(p).unwrap();
+    assert!(d.apply(data(&first), 1_000_000_000).is_none());
+    let delta = d.apply(data(&second), 16_000_000_000).unwrap().to_profile();
     // The window between the two profiles, in the target's clock.
     assert_eq!(
         (delta.time_nanos, delta.duration_nanos),
@@ -246,7 +245,7 @@ fn folded_stacks_match_go_tool_pprof() {
         assert!(!want.is_empty(), "{}", f.display());
         let p = load(&f);
         assert_eq!(folded_pprof(&p), want, "{}", f.display());
-        let otlp = to_otlp(&[ProfileRecord::new(Labels::new(), p)]);
+        let otlp = to_otlp(&[ProfileRecord::from_profile(Labels::new(), &p).unwrap()]);
         assert_eq!(folded_otlp(&otlp), want, "{}", f.display());
     }
 }
