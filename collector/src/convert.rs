@@ -20,10 +20,11 @@
 //!   directory.
 
 use anyhow::{bail, Context};
+use bytes::Bytes;
 use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
 use profcol_pdata::{
-    decode_pprof, decompress, encode_pprof_gzip, folded_pprof, from_otlp, to_otlp, DecodeLimits,
-    Labels, OtlpWriter, PprofView, ProfileRecord,
+    decompress, folded_pprof, from_otlp, to_otlp_bytes, DecodeLimits, Labels, OtlpWriter,
+    PprofData, PprofView, ProfileRecord,
 };
 use prost::Message;
 use std::collections::BTreeMap;
@@ -84,7 +85,7 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<()> {
                 } else {
                     "otlp.json"
                 };
-                let req = to_otlp(records);
+                let req = otlp_request(records)?;
                 write_file(
                     &dir.join(format!("{}.{ext}", stem(f))),
                     &encode_otlp(&req, args.to)?,
@@ -93,7 +94,7 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         }
         (Format::Otlp | Format::OtlpJson, None) => {
             let all: Vec<ProfileRecord> = inputs.into_iter().flat_map(|(_, r)| r).collect();
-            let req = to_otlp(&all);
+            let req = otlp_request(&all)?;
             emit(args.output.as_deref(), &encode_otlp(&req, args.to)?)?;
         }
         (Format::Pprof, Some(dir)) => {
@@ -104,14 +105,14 @@ pub fn run(args: &ConvertArgs) -> anyhow::Result<()> {
                     } else {
                         format!("{}.{i}.pb.gz", stem(f))
                     };
-                    write_file(&dir.join(name), &encode_pprof_gzip(&r.profile))?;
+                    write_file(&dir.join(name), &r.pprof.pprof_gzip())?;
                 }
             }
         }
         (Format::Pprof, None) => {
             let all: Vec<&ProfileRecord> = inputs.iter().flat_map(|(_, r)| r).collect();
             match all.as_slice() {
-                [one] => emit(args.output.as_deref(), &encode_pprof_gzip(&one.profile))?,
+                [one] => emit(args.output.as_deref(), &one.pprof.pprof_gzip())?,
                 [] => bail!("the inputs hold no profiles"),
                 many => bail!(
                     "the inputs hold {} profiles; give -o an existing directory to write one file each",
@@ -223,7 +224,11 @@ fn pprof_to_otlp_fast(files: &[PathBuf], output: Option<&Path>) -> anyhow::Resul
             return Ok(false);
         }
         let labels = Labels::from_pairs([(FILE_LABEL, file_name(f).as_str())]);
-        Ok(w.add_pprof(labels, &raw, &limits).is_ok())
+        let data = Bytes::from(std::mem::take(&mut raw));
+        let ok = w.add_pprof(labels, &data, &limits).is_ok();
+        // The view is gone: the buffer is this function's again.
+        raw = Vec::from(data);
+        Ok(ok)
     };
     match output.filter(|o| o.is_dir()) {
         Some(dir) => {
@@ -284,6 +289,13 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The OTLP request the exporters would send for `records` (the writer's
+/// bytes, read back for JSON and for files).
+fn otlp_request(records: &[ProfileRecord]) -> anyhow::Result<ExportProfilesServiceRequest> {
+    let bytes = to_otlp_bytes(records);
+    Ok(ExportProfilesServiceRequest::decode(bytes.as_slice())?)
+}
+
 /// Reads one file as pprof, OTLP protobuf or OTLP JSON.
 fn read_profiles(path: &Path) -> anyhow::Result<Vec<ProfileRecord>> {
     let body = std::fs::read(path)?;
@@ -299,8 +311,8 @@ fn read_profiles(path: &Path) -> anyhow::Result<Vec<ProfileRecord>> {
             .map_err(|e| anyhow::anyhow!("not an OTLP profiles JSON request: {e}"))?;
         from_otlp(&req)?
     } else {
-        match decode_pprof(&body, &limits) {
-            Ok(p) => vec![ProfileRecord::new(Labels::new(), p)],
+        match PprofData::from_served(Bytes::from(body.clone()), &limits) {
+            Ok(data) => vec![ProfileRecord::new(Labels::new(), data)],
             Err(pprof_err) => {
                 let raw = decompress(&body, limits.max_decompressed_bytes)?;
                 let req = ExportProfilesServiceRequest::decode(raw.as_ref())
@@ -341,7 +353,7 @@ fn encode_otlp(req: &ExportProfilesServiceRequest, format: Format) -> anyhow::Re
 fn folded_text(records: &[ProfileRecord]) -> Vec<u8> {
     let mut acc: BTreeMap<String, i64> = BTreeMap::new();
     for r in records {
-        for line in folded_pprof(&r.profile) {
+        for line in folded_pprof(&r.profile()) {
             if let Some((k, v)) = line.rsplit_once(' ') {
                 let e = acc.entry(k.to_string()).or_insert(0);
                 *e = e.saturating_add(v.parse().unwrap_or(0));
@@ -405,8 +417,8 @@ mod tests {
             assert_eq!(back.len(), 2, "{name}");
             let want = read_profiles(&inputs[0]).unwrap();
             assert_eq!(
-                folded_pprof(&back[0].profile),
-                folded_pprof(&want[0].profile)
+                folded_pprof(&back[0].profile()),
+                folded_pprof(&want[0].profile())
             );
             assert_eq!(back[0].labels.get(FILE_LABEL), Some(name));
             if to == Format::OtlpJson {
@@ -447,7 +459,7 @@ mod tests {
         for f in &files {
             all.extend(read_profiles(f).unwrap());
         }
-        let want = encode_otlp(&to_otlp(&all), Format::Otlp).unwrap();
+        let want = encode_otlp(&profcol_pdata::to_otlp(&all), Format::Otlp).unwrap();
         assert!(std::fs::read(&out).unwrap() == want);
         // A non-pprof input sends everything through the general path.
         let otlp_in = dir.path().join("in.otlp");

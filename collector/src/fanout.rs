@@ -104,10 +104,11 @@ mod tests {
         let a = Arc::new(Counting(AtomicUsize::new(0), true));
         let b = Arc::new(Counting(AtomicUsize::new(0), false));
         let f = FanOut::new(vec![("a".into(), a.clone()), ("b".into(), b.clone())]);
-        let batch = ProfileBatch::new(vec![profcol_pdata::ProfileRecord::new(
+        let batch = ProfileBatch::new(vec![profcol_pdata::ProfileRecord::from_profile(
             Default::default(),
-            Default::default(),
-        )]);
+            &profcol_pdata::pprof::Profile::empty("samples", "count"),
+        )
+        .unwrap()]);
         let err = f.consume(batch).await.unwrap_err();
         assert_eq!(err.to_string(), "downstream refused the batch: a: full");
         assert_eq!(a.0.load(Ordering::SeqCst), 1);
@@ -125,10 +126,11 @@ mod tests {
             ("p1".into(), Arc::new(inner) as Arc<dyn Consumer>),
             ("p2".into(), ok),
         ]);
-        let batch = ProfileBatch::new(vec![profcol_pdata::ProfileRecord::new(
+        let batch = ProfileBatch::new(vec![profcol_pdata::ProfileRecord::from_profile(
             Default::default(),
-            Default::default(),
-        )]);
+            &profcol_pdata::pprof::Profile::empty("samples", "count"),
+        )
+        .unwrap()]);
         let err = outer.consume(batch).await.unwrap_err();
         let text = err.to_string();
         assert_eq!(text, "downstream refused the batch: p1: a: full; b: full");
@@ -141,10 +143,11 @@ mod tests {
         let b = Arc::new(Counting(AtomicUsize::new(0), true));
         let s = Switch::new(a.clone());
         let one = || {
-            ProfileBatch::new(vec![profcol_pdata::ProfileRecord::new(
+            ProfileBatch::new(vec![profcol_pdata::ProfileRecord::from_profile(
                 Default::default(),
-                Default::default(),
-            )])
+                &profcol_pdata::pprof::Profile::empty("samples", "count"),
+            )
+            .unwrap()])
         };
         s.consume(one()).await.unwrap();
         s.set(b.clone());

@@ -41,10 +41,11 @@ mod tests {
         ProfileBatch::new(
             (0..n)
                 .map(|i| {
-                    ProfileRecord::new(
+                    ProfileRecord::from_profile(
                         Labels::from_pairs([("i", i.to_string())]),
-                        pprof::Profile::default(),
+                        &pprof::Profile::empty("samples", "count"),
                     )
+                    .unwrap()
                 })
                 .collect(),
         )

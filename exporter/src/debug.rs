@@ -119,7 +119,9 @@ impl DebugConsumer {
     }
 
     fn log(&self, r: &ProfileRecord) {
-        let s = summarize(&r.profile);
+        // Decoded for the log: the debug exporter is not on the data path.
+        let profile = r.profile();
+        let s = summarize(&profile);
         let service = r
             .labels
             .get(profcol_pdata::labels::SERVICE_NAME)
@@ -138,7 +140,7 @@ impl DebugConsumer {
             for (k, v) in r.labels.public().iter() {
                 info!(exporter = %self.id, service, label = k, value = v, "Profile label.");
             }
-            for (stack, value) in heaviest_stacks(&r.profile, 5) {
+            for (stack, value) in heaviest_stacks(&profile, 5) {
                 info!(exporter = %self.id, service, value, stack = %stack, "Profile stack.");
             }
         }

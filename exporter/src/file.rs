@@ -198,23 +198,15 @@ struct FileSender {
 impl FileSender {
     fn encode(&self, record: &ProfileRecord) -> Result<Vec<u8>, String> {
         Ok(match self.format {
-            FileFormat::Pprof => match &record.raw {
-                Some(raw) if raw.starts_with(&[0x1f, 0x8b]) => raw.to_vec(),
-                Some(raw) => profcol_pdata::decode::gzip(raw),
-                None => profcol_pdata::encode_pprof_gzip(&record.profile),
-            },
+            FileFormat::Pprof => record.pprof.pprof_gzip().to_vec(),
             FileFormat::Otlp => {
                 profcol_pdata::to_otlp_bytes_with(std::slice::from_ref(record), &self.otlp_options)
             }
             FileFormat::OtlpJson => {
                 let records = std::slice::from_ref(record);
-                let req = if self.otlp_options.drop_numeric_labels {
-                    let bytes = profcol_pdata::to_otlp_bytes_with(records, &self.otlp_options);
-                    ExportProfilesServiceRequest::decode(bytes.as_slice())
-                        .map_err(|e| format!("re-reading the OTLP request: {e}"))?
-                } else {
-                    profcol_pdata::to_otlp(records)
-                };
+                let bytes = profcol_pdata::to_otlp_bytes_with(records, &self.otlp_options);
+                let req = ExportProfilesServiceRequest::decode(bytes.as_slice())
+                    .map_err(|e| format!("re-reading the OTLP request: {e}"))?;
                 profcol_pdata::otlp_json::to_otlp_json_string(&req, false)
                     .map_err(|e| e.to_string())?
                     .into_bytes()

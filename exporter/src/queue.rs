@@ -431,7 +431,10 @@ mod tests {
     fn batch(n: usize) -> ProfileBatch {
         ProfileBatch::new(
             (0..n)
-                .map(|_| ProfileRecord::new(Labels::new(), pprof::Profile::default()))
+                .map(|_| {
+                    ProfileRecord::from_profile(Labels::new(), &pprof::Profile::empty("samples", "count"))
+                        .unwrap()
+                })
                 .collect(),
         )
     }

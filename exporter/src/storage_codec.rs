@@ -5,13 +5,10 @@
 //! Layout (little-endian): version `u8` (1), profile count `u32`, then per
 //! profile: label count `u32`, each label as name and value (`u32` length +
 //! UTF-8 bytes), a kind byte (0 = the bytes as the target served them, 1 =
-//! the decoded profile re-encoded as uncompressed pprof), and the profile
-//! bytes (`u32` length + bytes).
+//! the profile as uncompressed pprof, its delta values written in), and the
+//! profile bytes (`u32` length + bytes).
 
-use profcol_pdata::decode::decompress;
-use profcol_pdata::{pprof, Labels, ProfileBatch, ProfileRecord};
-use prost::Message;
-use std::sync::Arc;
+use profcol_pdata::{DecodeLimits, Labels, PprofData, ProfileBatch, ProfileRecord};
 
 const VERSION: u8 = 1;
 const KIND_RAW: u8 = 0;
@@ -32,14 +29,14 @@ pub fn encode_batch(batch: &ProfileBatch) -> Vec<u8> {
             put_bytes(&mut out, k.as_bytes());
             put_bytes(&mut out, v.as_bytes());
         }
-        match &r.raw {
-            Some(raw) => {
+        match r.pprof.served() {
+            Some(served) => {
                 out.push(KIND_RAW);
-                put_bytes(&mut out, raw);
+                put_bytes(&mut out, served);
             }
             None => {
                 out.push(KIND_ENCODED);
-                put_bytes(&mut out, &r.profile.encode_to_vec());
+                put_bytes(&mut out, &r.pprof.pprof_bytes());
             }
         }
     }
@@ -77,25 +74,18 @@ pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
         let kind = r.u8().ok_or_else(|| format!("profile {i}: truncated"))?;
         let bytes = r.bytes().ok_or_else(|| format!("profile {i}: truncated"))?;
         let labels = Labels::from_pairs(pairs);
-        let record = match kind {
-            KIND_RAW => {
-                let plain =
-                    decompress(bytes, MAX_DECOMPRESSED).map_err(|e| format!("profile {i}: {e}"))?;
-                let profile = pprof::Profile::decode(plain.as_ref())
-                    .map_err(|e| format!("profile {i}: {e}"))?;
-                ProfileRecord {
-                    labels,
-                    profile: Arc::new(profile),
-                    raw: Some(bytes::Bytes::copy_from_slice(bytes)),
-                }
-            }
-            KIND_ENCODED => {
-                let profile =
-                    pprof::Profile::decode(bytes).map_err(|e| format!("profile {i}: {e}"))?;
-                ProfileRecord::new(labels, profile)
-            }
+        let limits = DecodeLimits {
+            max_decompressed_bytes: MAX_DECOMPRESSED,
+            ..DecodeLimits::unlimited()
+        };
+        let bytes = bytes::Bytes::copy_from_slice(bytes);
+        let data = match kind {
+            KIND_RAW => PprofData::from_served(bytes, &limits),
+            KIND_ENCODED => PprofData::from_pprof(bytes, &limits),
             k => return Err(format!("profile {i}: unknown kind {k}")),
         };
+        let data = data.map_err(|e| format!("profile {i}: {e}"))?;
+        let record = ProfileRecord::new(labels, data);
         records.push(record);
     }
     if r.pos != data.len() {
@@ -147,6 +137,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use profcol_pdata::decode::encode_pprof_gzip;
+    use profcol_pdata::pprof;
 
     fn profile(v: i64) -> pprof::Profile {
         pprof::Profile {
@@ -163,31 +154,32 @@ mod tests {
 
     #[test]
     fn raw_and_decoded_records_round_trip() {
-        let mut raw = ProfileRecord::new(
+        let served = bytes::Bytes::from(encode_pprof_gzip(&profile(7)));
+        let raw = ProfileRecord::new(
             Labels::from_pairs([("__name__", "goroutine"), ("service_name", "a")]),
-            profile(7),
+            PprofData::from_served(served.clone(), &DecodeLimits::default()).unwrap(),
         );
-        let served = bytes::Bytes::from(encode_pprof_gzip(&raw.profile));
-        raw.raw = Some(served.clone());
-        let decoded = ProfileRecord::new(Labels::from_pairs([("x", "ü")]), profile(9));
+        let decoded =
+            ProfileRecord::from_profile(Labels::from_pairs([("x", "ü")]), &profile(9)).unwrap();
         let data = encode_batch(&ProfileBatch::new(vec![raw, decoded]));
         assert_eq!(profile_count(&data), Some(2));
         let back = decode_batch(&data).unwrap();
         assert_eq!(back.len(), 2);
-        assert_eq!(back.records[0].raw.as_ref(), Some(&served));
-        assert_eq!(*back.records[0].profile, profile(7));
+        assert_eq!(back.records[0].pprof.served(), Some(&served));
+        assert_eq!(back.records[0].profile(), profile(7));
         assert_eq!(back.records[0].labels.get("service_name"), Some("a"));
-        assert!(back.records[1].raw.is_none());
-        assert_eq!(*back.records[1].profile, profile(9));
+        assert!(back.records[1].pprof.served().is_none());
+        assert_eq!(back.records[1].profile(), profile(9));
         assert_eq!(back.records[1].labels.get("x"), Some("ü"));
     }
 
     #[test]
     fn truncated_or_altered_data_is_an_error() {
-        let data = encode_batch(&ProfileBatch::new(vec![ProfileRecord::new(
+        let data = encode_batch(&ProfileBatch::new(vec![ProfileRecord::from_profile(
             Labels::from_pairs([("a", "b")]),
-            profile(1),
-        )]));
+            &profile(1),
+        )
+        .unwrap()]));
         for cut in [0, 1, 5, data.len() - 1] {
             assert!(decode_batch(&data[..cut]).is_err(), "cut at {cut}");
         }

@@ -32,8 +32,10 @@ async fn writes_one_gzipped_pprof_per_profile() {
     let cfg = yaml(&format!("directory: {}", dir.path().join("out").display()));
     let h = start_exporter(&id("file"), &cfg, ctx).unwrap();
     let raw = record("ns/app one", 1, &[]);
-    let mut encoded = record("svc", 2, &[]);
-    encoded.raw = None;
+    let encoded = record("svc", 2, &[]);
+    let encoded =
+        profcol_pdata::ProfileRecord::from_profile(encoded.labels.clone(), &encoded.profile())
+            .unwrap();
     h.consumer()
         .consume(batch(vec![raw.clone(), encoded.clone()]))
         .await
@@ -52,13 +54,13 @@ async fn writes_one_gzipped_pprof_per_profile() {
     );
     assert_eq!(
         std::fs::read(out.join(&names[0])).unwrap(),
-        raw.raw.unwrap().to_vec(),
+        raw.pprof.served().unwrap().to_vec(),
         "raw gzip kept as is"
     );
     let second = std::fs::read(out.join(&names[1])).unwrap();
     assert_eq!(&second[..2], &[0x1f, 0x8b]);
     let decoded = profcol_pdata::decode_pprof(&second, &Default::default()).unwrap();
-    assert_eq!(&decoded, encoded.profile.as_ref());
+    assert_eq!(decoded, encoded.profile());
     assert_eq!(
         metric(
             &telemetry.encode(),

@@ -24,8 +24,8 @@ fn id(s: &str) -> ComponentId {
 /// random-looking 64-character values (they survive conversion and do not
 /// compress away).
 fn padded(service: &str, seed: i64, labels: usize) -> ProfileRecord {
-    let mut r = record(service, seed, &[]);
-    let mut p = (*r.profile).clone();
+    let r = record(service, seed, &[]);
+    let mut p = r.profile();
     for i in 0..labels {
         let n = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed as u64;
         p.string_table.push(format!("pad{i}"));
@@ -42,9 +42,9 @@ fn padded(service: &str, seed: i64, labels: usize) -> ProfileRecord {
             ..Default::default()
         });
     }
-    r.profile = std::sync::Arc::new(p);
-    r.raw = Some(profcol_pdata::encode_pprof_gzip(&r.profile).into());
-    r
+    let served = profcol_pdata::encode_pprof_gzip(&p).into();
+    let data = profcol_pdata::PprofData::from_served(served, &Default::default()).unwrap();
+    profcol_pdata::ProfileRecord::new(r.labels, data)
 }
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
@@ -119,7 +119,7 @@ async fn pyroscope_push_splits_and_counts_an_oversized_profile() {
     let records: Vec<ProfileRecord> = (0..4).map(|i| padded(&format!("s{i}"), i, 12)).collect();
     let sizes: Vec<usize> = records
         .iter()
-        .map(|r| r.raw.as_ref().unwrap().len())
+        .map(|r| r.pprof.served().unwrap().len())
         .collect();
     assert!(sizes.iter().sum::<usize>() > 3000, "{sizes:?}");
     h.consumer().consume(batch(records)).await.unwrap();
@@ -128,7 +128,7 @@ async fn pyroscope_push_splits_and_counts_an_oversized_profile() {
     assert!(server.requests().iter().all(|r| r.body.len() <= 3000));
     let before = server.count();
     let big = padded("big", 7, 100);
-    assert!(big.raw.as_ref().unwrap().len() > 3000);
+    assert!(big.pprof.served().unwrap().len() > 3000);
     h.consumer().consume(batch(vec![big])).await.unwrap();
     let page_has_drop = || {
         metric(

@@ -71,8 +71,10 @@ async fn pushes_the_connect_shape_with_labels_tenants_and_raw_bytes() {
     let h = start_exporter(&id("pyroscope/t"), &cfg, ctx).unwrap();
     let good = record("svc", 1, &[("__meta_drop", "x")]);
     let tenant = record("svc2", 2, &[("__tenant_id__", "team-b")]);
-    let mut unencoded = record("svc3", 3, &[]);
-    unencoded.raw = None;
+    let unencoded = record("svc3", 3, &[]);
+    let unencoded =
+        profcol_pdata::ProfileRecord::from_profile(unencoded.labels.clone(), &unencoded.profile())
+            .unwrap();
     let invalid = record("svc4", 4, &[("bad-name", "x")]);
     h.consumer()
         .consume(batch(vec![
@@ -120,13 +122,13 @@ async fn pushes_the_connect_shape_with_labels_tenants_and_raw_bytes() {
     );
     assert_eq!(
         first.samples[0].raw_profile,
-        good.raw.as_ref().unwrap().to_vec(),
+        good.pprof.served().unwrap().to_vec(),
         "byte for byte"
     );
     // Without raw bytes the profile is encoded; it must decode to the same profile.
     let encoded = &push.series[1].samples[0].raw_profile;
     let decoded = profcol_pdata::decode_pprof(encoded, &Default::default()).unwrap();
-    assert_eq!(&decoded, unencoded.profile.as_ref());
+    assert_eq!(decoded, unencoded.profile());
 
     let pb = decode(&b_tenant.body);
     assert_eq!(pb.series.len(), 1);

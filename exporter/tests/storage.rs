@@ -15,7 +15,9 @@ use profcol_exporter::pipeline::{Pipeline, Prepared, Sender};
 use profcol_exporter::queue::QueueConfig;
 use profcol_exporter::retry::{RetryPolicy, SendError};
 use profcol_exporter::storage::exporter_dir;
-use profcol_pdata::{encode_pprof_gzip, pprof, Labels, ProfileBatch, ProfileRecord, Telemetry};
+use profcol_pdata::{
+    encode_pprof_gzip, pprof, Labels, PprofData, ProfileBatch, ProfileRecord, Telemetry,
+};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -93,16 +95,17 @@ fn profile(seq: u64) -> pprof::Profile {
 
 /// One profile labelled `seq`; odd ones keep the bytes as served.
 fn batch(seq: u64) -> ProfileBatch {
-    let mut r = ProfileRecord::new(
-        Labels::from_pairs([
-            ("__name__", "goroutine".to_string()),
-            ("seq", seq.to_string()),
-        ]),
-        profile(seq),
-    );
-    if seq % 2 == 1 {
-        r.raw = Some(encode_pprof_gzip(&r.profile).into());
-    }
+    let labels = Labels::from_pairs([
+        ("__name__", "goroutine".to_string()),
+        ("seq", seq.to_string()),
+    ]);
+    let r = if seq % 2 == 1 {
+        let served = encode_pprof_gzip(&profile(seq)).into();
+        let data = PprofData::from_served(served, &Default::default()).unwrap();
+        ProfileRecord::new(labels, data)
+    } else {
+        ProfileRecord::from_profile(labels, &profile(seq)).unwrap()
+    };
     ProfileBatch::new(vec![r])
 }
 
@@ -208,8 +211,12 @@ async fn batches_round_trip_in_order_and_free_the_disk() {
     for (a, b) in sent.iter().zip(&got) {
         let a = &a.records[0];
         assert_eq!(a.labels, b.labels);
-        assert_eq!(a.profile, b.profile);
-        assert_eq!(a.raw, b.raw, "the served bytes are kept byte for byte");
+        assert_eq!(a.profile(), b.profile());
+        assert_eq!(
+            a.pprof.served(),
+            b.pprof.served(),
+            "the served bytes are kept byte for byte"
+        );
     }
     // Acks land right after delivery; give the worker a moment.
     let deadline = Instant::now() + Duration::from_secs(5);

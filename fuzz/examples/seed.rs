@@ -9,7 +9,7 @@ use std::path::Path;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let testdata = root.join("../pdata/testdata");
-    for t in ["decode_pprof", "to_otlp", "from_otlp", "view", "otlp_json"] {
+    for t in ["decode_pprof", "to_otlp", "from_otlp", "view", "otlp_json", "delta"] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
     }
     for entry in std::fs::read_dir(&testdata)? {
@@ -25,11 +25,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let raw = encode_pprof(&profile);
-        for t in ["decode_pprof", "to_otlp", "view"] {
+        for t in ["decode_pprof", "to_otlp", "view", "delta"] {
             std::fs::write(root.join("corpus").join(t).join(&name), &body)?;
             std::fs::write(root.join("corpus").join(t).join(format!("{name}.raw")), &raw)?;
         }
-        let req = to_otlp(&[ProfileRecord::new(Labels::from_pairs([("service_name", "seed")]), profile)]);
+        let req = to_otlp(&[ProfileRecord::from_profile(Labels::from_pairs([("service_name", "seed")]), &profile)?]);
         std::fs::write(root.join("corpus/from_otlp").join(format!("{name}.otlp")), req.encode_to_vec())?;
         let json = profcol_pdata::otlp_json::to_otlp_json_string(&req, false)?;
         std::fs::write(root.join("corpus/otlp_json").join(format!("{name}.json")), json)?;

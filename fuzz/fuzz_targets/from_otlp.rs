@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = folded_otlp(&req);
     if let Ok(records) = from_otlp(&req) {
         for r in records {
-            let _ = profcol_pdata::folded_pprof(&r.profile);
+            let _ = profcol_pdata::folded_pprof(&r.profile());
         }
     }
 });

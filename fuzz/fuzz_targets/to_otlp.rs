@@ -15,7 +15,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let Ok(p) = decode_pprof(data, &limits) else { return };
     let small = p.sample.iter().flat_map(|s| &s.value).all(|v| v.unsigned_abs() < 1 << 40);
-    let records = [ProfileRecord::new(Labels::from_pairs([("service_name", "fuzz")]), p.clone())];
+    let records = [ProfileRecord::from_profile(Labels::from_pairs([("service_name", "fuzz")]), &p)
+        .expect("a profile that decoded re-encodes valid")];
     let req = to_otlp(&records);
     assert!(to_otlp_bytes(&records) == req.encode_to_vec(), "to_otlp_bytes differs");
     if small {
@@ -25,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     if small {
         let mut folded: Vec<String> = Vec::new();
         for r in &back {
-            folded.extend(folded_pprof(&r.profile));
+            folded.extend(folded_pprof(&r.profile()));
         }
         folded.sort();
         // Splitting a profile by repeated sample types may split a stack's

@@ -22,8 +22,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let labels = Labels::from_pairs([("service_name", "fuzz")]);
     let mut fused = OtlpWriter::new();
+    let raw = bytes::Bytes::from(raw.into_owned());
     let fused_ok = fused.add_pprof(labels.clone(), &raw, &limits).is_ok();
-    let Ok(view) = PprofView::decode(&raw, &limits) else {
+    let Ok(view) = PprofView::decode(raw, &limits) else {
         assert!(!fused_ok, "add_pprof accepted what decode refuses");
         return;
     };
@@ -34,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
         labels: labels.clone(),
         view: &view,
     }]);
-    let theirs = to_otlp(&[ProfileRecord::new(labels, p)]).encode_to_vec();
+    let record = ProfileRecord::from_profile(labels, &p).expect("a valid profile re-encodes valid");
+    let theirs = to_otlp(&[record]).encode_to_vec();
     assert!(ours == theirs, "OTLP bytes differ");
     assert!(fused.into_bytes() == ours, "add_pprof's bytes differ");
 });

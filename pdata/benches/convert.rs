@@ -79,7 +79,8 @@ fn bench(c: &mut Criterion) {
         g.bench_function("view+otlp_bytes", |b| {
             b.iter(|| {
                 let raw = PprofView::decompress(black_box(&body), &limits).unwrap();
-                let view = PprofView::decode(bytes::Bytes::from(raw.into_owned()), &limits).unwrap();
+                let view =
+                    PprofView::decode(bytes::Bytes::from(raw.into_owned()), &limits).unwrap();
                 views_to_otlp_bytes(&[ViewRecord {
                     labels: Labels::new(),
                     view: &view,

@@ -118,6 +118,9 @@ mod tests {
         let full = ProfileBatch::new(vec![rec.clone()]).memory_bytes();
         // Each sample: 8 body bytes and its 2-byte offset.
         assert!(full >= empty + 1000 * 10, "{full} vs {empty}");
-        assert_eq!(ProfileBatch::new(vec![rec.clone(), rec]).memory_bytes(), 2 * full);
+        assert_eq!(
+            ProfileBatch::new(vec![rec.clone(), rec]).memory_bytes(),
+            2 * full
+        );
     }
 }

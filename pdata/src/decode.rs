@@ -51,6 +51,22 @@ impl Default for DecodeLimits {
     }
 }
 
+impl DecodeLimits {
+    /// No caps: for bodies that were validated under caps before (read
+    /// back from storage) or built here.
+    pub fn unlimited() -> Self {
+        Self {
+            max_decompressed_bytes: usize::MAX,
+            max_samples: usize::MAX,
+            max_locations: usize::MAX,
+            max_functions: usize::MAX,
+            max_strings: usize::MAX,
+            max_labels_per_sample: usize::MAX,
+            max_stack_depth: 0,
+        }
+    }
+}
+
 /// The compression a body uses, told by its magic bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {

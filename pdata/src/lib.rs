@@ -53,6 +53,6 @@ pub use opentelemetry_proto::tonic::profiles::v1development as otlp;
 pub use otlp_writer::{
     to_otlp_bytes, to_otlp_bytes_with, views_to_otlp_bytes, OtlpOptions, OtlpWriter, ViewRecord,
 };
-pub use to_otlp::{profile_to_otlp, to_otlp};
 pub use pprof_data::{Overlay, PprofData};
+pub use to_otlp::{profile_to_otlp, to_otlp};
 pub use view::{decode_pprof_fast, PprofView, SampleBuf};

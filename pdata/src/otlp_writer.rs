@@ -26,6 +26,7 @@ use crate::labels::Labels;
 use crate::location_codes::LocationCodes;
 use crate::otlp;
 use crate::pprof;
+use crate::pprof_data::{Overlay, PprofData};
 use crate::sample_batch::{Batch, SampleSource};
 use crate::sample_columns::SampleColumns;
 use crate::sink::{Chunked, Sink};
@@ -33,14 +34,13 @@ use crate::tables::Tables;
 use crate::to_otlp::{
     attribute_key_bytes, resource, resource_labels, scope, Converter, ProfileHead,
 };
-use crate::pprof_data::{Overlay, PprofData};
 use crate::view::PprofView;
-use bytes::Bytes;
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
     FIXED64, LEN,
 };
 use crate::ProfileRecord;
+use bytes::Bytes;
 use prost::Message;
 use std::collections::HashMap;
 use std::io::{self, Write};

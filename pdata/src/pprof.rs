@@ -130,6 +130,16 @@ pub struct Function {
 }
 
 impl Profile {
+    /// A valid profile of one sample type and no samples (placeholders,
+    /// tests).
+    pub fn empty(sample_type: &str, unit: &str) -> Self {
+        Profile {
+            sample_type: vec![ValueType { r#type: 1, unit: 2 }],
+            string_table: vec![String::new(), sample_type.into(), unit.into()],
+            ..Default::default()
+        }
+    }
+
     /// The string at `idx`, or "" when out of range.
     pub fn str(&self, idx: i64) -> &str {
         usize::try_from(idx)

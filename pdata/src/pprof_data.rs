@@ -90,16 +90,7 @@ impl PprofData {
 
     /// Encodes a decoded profile (one built here, e.g. from OTLP).
     pub fn from_profile(p: &pprof::Profile) -> Result<Self, Error> {
-        let limits = DecodeLimits {
-            max_decompressed_bytes: usize::MAX,
-            max_samples: usize::MAX,
-            max_locations: usize::MAX,
-            max_functions: usize::MAX,
-            max_strings: usize::MAX,
-            max_labels_per_sample: usize::MAX,
-            max_stack_depth: 0,
-        };
-        Self::from_pprof(Bytes::from(p.encode_to_vec()), &limits)
+        Self::from_pprof(Bytes::from(p.encode_to_vec()), &DecodeLimits::unlimited())
     }
 
     pub(crate) fn from_view(view: PprofView) -> Self {
@@ -414,7 +405,10 @@ mod tests {
         let gz = Bytes::from(gzip(&p.encode_to_vec()));
         let d = PprofData::from_served(gz, &tight).unwrap();
         assert_eq!(d.view().truncated_stacks(), 1);
-        assert!(d.served().is_none(), "a truncated profile is not forwarded as served");
+        assert!(
+            d.served().is_none(),
+            "a truncated profile is not forwarded as served"
+        );
         let got = d.to_profile();
         assert_eq!(got.sample[0].location_id, p.sample[0].location_id[6..]);
         assert_eq!(got.sample[1], p.sample[1]);

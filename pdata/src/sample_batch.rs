@@ -9,9 +9,9 @@ use crate::decode::SampleChecker;
 use crate::error::Error;
 use crate::label_cache::LabelCache;
 use crate::location_codes::LocationCodes;
+use crate::pprof_data::Overlay;
 use crate::tables::{StringTable, Tables};
 use crate::to_otlp::Converter;
-use crate::pprof_data::Overlay;
 use crate::view::{label, PprofView, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
 use crate::wire::{Reader, Repeated};
 

@@ -103,8 +103,7 @@ pub fn profiles_to_otlp(records: &[(Labels, pprof::Profile)]) -> ExportProfilesS
                 resources.len() - 1
             }
         };
-        let scope =
-            Converter::new(profile, profile.string_table.as_slice(), &mut dict).convert();
+        let scope = Converter::new(profile, profile.string_table.as_slice(), &mut dict).convert();
         if let Some(rp) = resources.get_mut(at) {
             rp.scope_profiles.push(scope);
         }

@@ -264,7 +264,9 @@ impl PprofView {
                 location_bytes.saturating_sub(id_fields_len(&location_ids)),
             ),
         };
-        let first_string = first_string.and_then(|at| u32::try_from(at).ok()).map(|at| view.str_at_offset(at));
+        let first_string = first_string
+            .and_then(|at| u32::try_from(at).ok())
+            .map(|at| view.str_at_offset(at));
         let checker = validate_tables(
             &view,
             first_string,

@@ -43,7 +43,11 @@ fn every_profile_round_trips_through_otlp() {
                 .unwrap()
                 .to_string_lossy()
                 .replace(".pb.gz", "");
-            ProfileRecord::from_profile(Labels::from_pairs([("service_name", "gen"), ("__name__", name.as_str())]), &p).unwrap()
+            ProfileRecord::from_profile(
+                Labels::from_pairs([("service_name", "gen"), ("__name__", name.as_str())]),
+                &p,
+            )
+            .unwrap()
         })
         .collect();
     let req = to_otlp(&records);
@@ -61,7 +65,12 @@ fn every_profile_round_trips_through_otlp() {
             "{}",
             f.display()
         );
-        assert_eq!(folded_pprof(&b.profile()), folded_pprof(p), "{}", f.display());
+        assert_eq!(
+            folded_pprof(&b.profile()),
+            folded_pprof(p),
+            "{}",
+            f.display()
+        );
         // The converted profile is itself valid pprof.
         decode_pprof(&encode_pprof(&b.profile()), &DecodeLimits::default()).unwrap();
     }

@@ -39,6 +39,14 @@ fn default_max_samples_per_profile() -> usize {
 fn default_max_labels_per_sample() -> usize {
     DEFAULT_MAX_LABELS_PER_SAMPLE
 }
+
+/// Default `max_stack_depth`: Grafana Pyroscope's default
+/// `validation.max-profile-stacktrace-depth`.
+pub const DEFAULT_MAX_STACK_DEPTH: usize = 1_000;
+
+fn default_max_stack_depth() -> usize {
+    DEFAULT_MAX_STACK_DEPTH
+}
 fn default_label_limit() -> usize {
     DEFAULT_LABEL_LIMIT
 }
@@ -107,6 +115,10 @@ pub struct ScrapeConfig {
     /// pprof labels one sample may carry (0: no limit).
     #[serde(default = "default_max_labels_per_sample")]
     pub max_labels_per_sample: usize,
+    /// Frames kept of one stack: deeper stacks are truncated to their
+    /// root-most frames (0: no limit).
+    #[serde(default = "default_max_stack_depth")]
+    pub max_stack_depth: usize,
     /// Labels a target may carry after relabeling (0: no limit).
     #[serde(default = "default_label_limit")]
     pub label_limit: usize,
@@ -338,6 +350,7 @@ pub struct Settings {
 pub struct Limits {
     pub max_samples_per_profile: usize,
     pub max_labels_per_sample: usize,
+    pub max_stack_depth: usize,
     pub label_limit: usize,
     pub label_name_length_limit: usize,
     pub label_value_length_limit: usize,
@@ -348,6 +361,7 @@ impl Default for Limits {
         Self {
             max_samples_per_profile: DEFAULT_MAX_SAMPLES_PER_PROFILE,
             max_labels_per_sample: DEFAULT_MAX_LABELS_PER_SAMPLE,
+            max_stack_depth: DEFAULT_MAX_STACK_DEPTH,
             label_limit: DEFAULT_LABEL_LIMIT,
             label_name_length_limit: DEFAULT_LABEL_NAME_LENGTH_LIMIT,
             label_value_length_limit: DEFAULT_LABEL_VALUE_LENGTH_LIMIT,
@@ -363,6 +377,7 @@ impl Limits {
             max_decompressed_bytes: max_body_size,
             max_samples: or_max(self.max_samples_per_profile),
             max_labels_per_sample: or_max(self.max_labels_per_sample),
+            max_stack_depth: self.max_stack_depth,
             ..profcol_pdata::DecodeLimits::default()
         }
     }
@@ -392,6 +407,7 @@ impl Settings {
             limits: Limits {
                 max_samples_per_profile: cfg.max_samples_per_profile,
                 max_labels_per_sample: cfg.max_labels_per_sample,
+                max_stack_depth: cfg.max_stack_depth,
                 label_limit: cfg.label_limit,
                 label_name_length_limit: cfg.label_name_length_limit,
                 label_value_length_limit: cfg.label_value_length_limit,

@@ -29,9 +29,18 @@ pub fn scrape_succeeded(
     secs: f64,
     bytes: usize,
     samples: usize,
+    truncated: usize,
     recovered: bool,
 ) {
     m.up.get_or_create(t).set(1);
+    if truncated > 0 {
+        m.truncated_stacks
+            .get_or_create(&ComponentLabels {
+                component: t.component.clone(),
+            })
+            .inc_by(truncated as u64);
+        debug!(component = %t.component, target = %url, truncated, "Stacks deeper than max_stack_depth were truncated.");
+    }
     m.duration.get_or_create(t).set(secs);
     m.bytes
         .get_or_create(t)

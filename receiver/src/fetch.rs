@@ -1,24 +1,24 @@
 //! One scrape request: GET the URL within the timeout, read the body with a
 //! cap, refuse anything that is not a pprof profile (with an error that
-//! says what came back), and decode it. Also the URL redaction every
+//! says what came back), and decompress and validate it once into the
+//! [`PprofData`] everything downstream reads. Also the URL redaction every
 //! message and debug page uses.
 
 use crate::config::Limits;
 use crate::Error;
 use bytes::{Bytes, BytesMut};
 use profcol_http::HttpClient;
-use profcol_pdata::decode::decode_pprof;
-use profcol_pdata::pprof;
+use profcol_pdata::PprofData;
 
 /// How much of an unexpected body an error message quotes.
 const QUOTE: usize = 64;
 
-/// A scraped and decoded profile.
+/// A scraped and validated profile.
 #[derive(Debug)]
 pub struct Fetched {
-    /// The body exactly as served.
-    pub body: Bytes,
-    pub profile: pprof::Profile,
+    /// Size of the body as served.
+    pub served_bytes: usize,
+    pub data: PprofData,
 }
 
 /// Scrapes `url` once; the whole exchange is bounded by `timeout`.
@@ -81,11 +81,14 @@ async fn scrape_inner(
     // Decompressing and decoding up to max_body_size is CPU work: keep it
     // off the async worker threads.
     let raw = body.clone();
-    let decoded = tokio::task::spawn_blocking(move || decode_pprof(&raw, &decode_limits))
+    let decoded = tokio::task::spawn_blocking(move || PprofData::from_served(raw, &decode_limits))
         .await
         .map_err(|e| Error::Body(format!("decoding task failed: {e}")))?;
     match decoded {
-        Ok(profile) => Ok(Fetched { body, profile }),
+        Ok(data) => Ok(Fetched {
+            served_bytes: body.len(),
+            data,
+        }),
         Err(profcol_pdata::Error::TooLarge { limit }) => Err(Error::DecompressedTooLarge { limit }),
         Err(profcol_pdata::Error::TooMany { what, count, limit }) => Err(Error::Limit {
             key: match what {

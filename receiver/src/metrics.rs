@@ -50,6 +50,8 @@ pub struct ScrapeMetrics {
     pub bytes: Family<TargetLabels, Gauge>,
     pub samples: Family<TargetLabels, Gauge>,
     pub errors: Family<ErrorLabels, Counter>,
+    /// Samples whose stack was cut to `max_stack_depth` frames.
+    pub truncated_stacks: Family<ComponentLabels, Counter>,
     /// Scrapes not started because the process is over its memory bound.
     pub refused: Family<ErrorLabels, Counter>,
     pub forwarded: Family<ComponentLabels, Counter>,
@@ -70,6 +72,7 @@ impl Default for ScrapeMetrics {
             bytes: Family::default(),
             samples: Family::default(),
             errors: Family::default(),
+            truncated_stacks: Family::default(),
             refused: Family::default(),
             forwarded: Family::default(),
             dropped: Family::default(),
@@ -112,6 +115,11 @@ impl profcol_pdata::MetricSet for ScrapeMetrics {
             "pyroscope_scrape_errors",
             "Failed scrapes by reason",
             self.errors.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_truncated_stacks",
+            "Scraped samples whose stack was deeper than max_stack_depth and was cut to its root-most frames",
+            self.truncated_stacks.clone(),
         );
         r.register(
             "pyroscope_scrape_refused",

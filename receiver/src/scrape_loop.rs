@@ -178,8 +178,9 @@ impl ScrapeLoop {
         st.last_scrape = Some(rfc3339(at));
         st.last_success = st.last_scrape.clone();
         st.last_scrape_duration_seconds = secs;
-        st.last_scrape_bytes = f.body.len() as u64;
-        st.last_scrape_samples = f.profile.sample.len() as u64;
+        st.last_scrape_bytes = f.served_bytes as u64;
+        st.last_scrape_samples = f.data.sample_count() as u64;
+        st.last_scrape_truncated_stacks = f.data.view().truncated_stacks() as u64;
         st.scrapes_total += 1;
         drop(st);
         events::scrape_succeeded(
@@ -187,8 +188,9 @@ impl ScrapeLoop {
             l,
             url,
             secs,
-            f.body.len(),
-            f.profile.sample.len(),
+            f.served_bytes,
+            f.data.sample_count(),
+            f.data.view().truncated_stacks(),
             recovered,
         );
     }
@@ -203,6 +205,7 @@ impl ScrapeLoop {
         st.last_scrape_duration_seconds = secs;
         st.last_scrape_bytes = 0;
         st.last_scrape_samples = 0;
+        st.last_scrape_truncated_stacks = 0;
         st.scrapes_total += 1;
         drop(st);
         match e {
@@ -218,11 +221,20 @@ impl ScrapeLoop {
         at: SystemTime,
         url: &str,
     ) {
-        let (profile, raw) = match delta {
-            Some(d) if profcol_pdata::delta::subtracts_any(&f.profile) => {
+        let data = match delta {
+            Some(state) if profcol_pdata::delta::subtracts_any(f.data.view()) => {
                 let now = i64::try_from(unix_nanos(at)).unwrap_or(i64::MAX);
-                match d.apply(f.profile, now) {
-                    Some(p) => (p, None),
+                // Keying and subtracting every sample is CPU work.
+                let mut d = std::mem::take(state);
+                let (d, out) = tokio::task::spawn_blocking(move || {
+                    let out = d.apply(f.data, now);
+                    (d, out)
+                })
+                .await
+                .unwrap_or_default();
+                *state = d;
+                match out {
+                    Some(data) => data,
                     // The first scrape only sets the baseline.
                     None => return,
                 }
@@ -231,25 +243,19 @@ impl ScrapeLoop {
             // profile is forwarded as scraped, bytes included; only its
             // window's start is set where the producer stamped the end.
             _ => {
-                let mut profile = f.profile;
+                let mut data = f.data;
                 let start = i64::try_from(unix_nanos(at)).unwrap_or(i64::MAX);
                 let end = i64::try_from(unix_nanos(SystemTime::now())).unwrap_or(i64::MAX);
-                if let Some(t) = profcol_pdata::window::window_start(
-                    profile.time_nanos,
-                    profile.duration_nanos,
-                    start,
-                    end,
-                ) {
-                    profile.time_nanos = t;
+                let h = data.header();
+                if let Some(t) =
+                    profcol_pdata::window::window_start(h.time_nanos, h.duration_nanos, start, end)
+                {
+                    data.set_time_nanos(t);
                 }
-                (profile, Some(f.body))
+                data
             }
         };
-        let record = ProfileRecord {
-            labels: self.target.labels.clone(),
-            profile: Arc::new(profile),
-            raw,
-        };
+        let record = ProfileRecord::new(self.target.labels.clone(), data);
         let component = &self.shared.settings.component;
         let started = Instant::now();
         let result = self

@@ -39,6 +39,8 @@ pub struct TargetStatus {
     /// Size of the last body as served (compressed).
     pub last_scrape_bytes: u64,
     pub last_scrape_samples: u64,
+    /// Samples of the last scrape whose stack was cut to `max_stack_depth`.
+    pub last_scrape_truncated_stacks: u64,
     /// Scrapes since this job started (it restarts only when it changes).
     pub scrapes_total: u64,
     /// The labels the profiles carry.
@@ -76,6 +78,7 @@ impl TargetStatus {
             last_scrape_duration_seconds: 0.0,
             last_scrape_bytes: 0,
             last_scrape_samples: 0,
+            last_scrape_truncated_stacks: 0,
             scrapes_total: 0,
             labels: map(&t.labels),
             discovered_labels: map(&t.discovered),

@@ -91,8 +91,8 @@ async fn wait_for(out: &Collect, service: &str, count: usize) {
 
 /// (sum of exported alloc deltas, scrape number of the last export).
 fn totals(records: &[ProfileRecord]) -> (i64, i64) {
-    let sum = records.iter().map(|r| r.profile.sample[0].value[0]).sum();
-    let last = records.last().map_or(0, |r| r.profile.sample[0].value[1]);
+    let sum = records.iter().map(|r| r.profile().sample[0].value[0]).sum();
+    let last = records.last().map_or(0, |r| r.profile().sample[0].value[1]);
     (sum, last)
 }
 
@@ -143,6 +143,6 @@ async fn unchanged_jobs_keep_their_baseline_and_changed_ones_start_afresh() {
         sum < 10 * (last - 1),
         "the changed job kept its state: sum {sum}, last scrape {last}"
     );
-    assert_eq!(kept.last().unwrap().profile.sample[0].value[0], 10);
+    assert_eq!(kept.last().unwrap().profile().sample[0].value[0], 10);
     three.replace().await;
 }

@@ -203,11 +203,11 @@ async fn a_good_profile_is_forwarded_with_its_labels() {
         format!("{{__name__=\"goroutine\", env=\"prod\", instance=\"{addr}\", job=\"pyroscope_scrape/good\", service_name=\"svc\"}}")
     );
     assert_eq!(
-        rec.raw.as_deref(),
+        rec.pprof.served().map(|b| &b[..]),
         Some(body.as_slice()),
         "raw must be the body as served"
     );
-    assert_eq!(rec.profile.sample.len(), 1);
+    assert_eq!(rec.profile().sample.len(), 1);
 
     let st = eventually(5, || {
         status_of(&r.handle, "goroutine?debug=0").filter(|s| s.health == Health::Up)
@@ -259,8 +259,8 @@ async fn an_uncompressed_profile_served_as_text_is_decoded() {
     let yaml = format!("targets: [{{__address__: '{addr}', service_name: svc}}]\n{ONLY_GOROUTINE}");
     let r = start("pyroscope_scrape/text_ct", &yaml);
     let rec = eventually(5, || r.out.all().into_iter().next()).await;
-    assert_eq!(rec.raw.as_deref(), Some(body.as_slice()));
-    assert_eq!(rec.profile.sample.len(), 1);
+    assert_eq!(rec.pprof.served().map(|b| &b[..]), Some(body.as_slice()));
+    assert_eq!(rec.profile().sample.len(), 1);
     let st = eventually(5, || {
         status_of(&r.handle, "goroutine").filter(|s| s.health == Health::Up)
     })
@@ -294,10 +294,13 @@ async fn a_window_stamped_at_its_end_starts_where_its_data_does() {
     );
     let r = start("pyroscope_scrape/end_stamp", &yaml);
     let rec = eventually(6, || r.out.all().into_iter().next()).await;
-    let served =
-        profcol_pdata::decode_pprof(rec.raw.as_deref().unwrap(), &Default::default()).unwrap();
-    assert_eq!(rec.profile.time_nanos, served.time_nanos - duration);
-    assert_eq!(rec.profile.duration_nanos, duration);
+    let served = profcol_pdata::decode_pprof(
+        rec.pprof.served().map(|b| &b[..]).unwrap(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(rec.profile().time_nanos, served.time_nanos - duration);
+    assert_eq!(rec.profile().duration_nanos, duration);
     r.stop().await;
 }
 
@@ -325,8 +328,11 @@ async fn cumulative_memory_profiles_become_deltas() {
     let r = start("pyroscope_scrape/delta", &yaml);
     let rec = eventually(6, || r.out.all().into_iter().next()).await;
     // The first scrape only set the baseline; this is the difference of two.
-    assert_eq!(rec.profile.sample[0].value, vec![10, 10]);
-    assert!(rec.raw.is_none(), "a subtracted profile has no raw body");
+    assert_eq!(rec.profile().sample[0].value, vec![10, 10]);
+    assert!(
+        rec.pprof.served().is_none(),
+        "a subtracted profile has no raw body"
+    );
     assert_eq!(rec.labels.get("__name__"), Some("memory"));
     // profcol subtracted: Pyroscope must not subtract again.
     assert_eq!(rec.labels.get("__delta__"), Some("false"));
@@ -353,8 +359,8 @@ async fn an_in_use_only_memory_profile_is_forwarded_as_scraped() {
     let r = start("pyroscope_scrape/inuse", &yaml);
     // Nothing to subtract: the first scrape is forwarded, bytes unaltered.
     let rec = eventually(4, || r.out.all().into_iter().next()).await;
-    assert_eq!(rec.raw.as_deref(), Some(body.as_slice()));
-    assert_eq!(rec.profile.sample[0].value, vec![42]);
+    assert_eq!(rec.pprof.served().map(|b| &b[..]), Some(body.as_slice()));
+    assert_eq!(rec.profile().sample[0].value, vec![42]);
     r.stop().await;
 }
 
@@ -393,7 +399,7 @@ async fn delta_types_send_seconds_and_multiple_receivers_run_side_by_side() {
     assert_eq!(ra.labels.get("__name__"), Some("process_cpu"));
     // The target returned a window (`seconds`): already a delta.
     assert_eq!(ra.labels.get("__delta__"), Some("false"));
-    assert!(ra.raw.is_some());
+    assert!(ra.pprof.served().is_some());
     assert!(
         queries.lock().unwrap().iter().all(|q| q == "seconds=1"),
         "{:?}",

@@ -213,7 +213,7 @@ fn markers_of_batches(batches: &[ProfileBatch]) -> Vec<String> {
     batches
         .iter()
         .flat_map(|b| &b.records)
-        .flat_map(|r| markers_of(&r.profile))
+        .flat_map(|r| markers_of(&r.profile()))
         .collect()
 }
 
@@ -254,7 +254,7 @@ impl Backend {
             {
                 let mut got = received.lock().unwrap();
                 for r in &records {
-                    for m in markers_of(&r.profile) {
+                    for m in markers_of(&r.profile()) {
                         *got.entry(m).or_default() += 1;
                     }
                 }

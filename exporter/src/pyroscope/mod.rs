@@ -142,10 +142,9 @@ impl Sender for PushSender {
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Push>> {
         let mut by_tenant: BTreeMap<Option<String>, (Vec<RawProfileSeries>, u64)> = BTreeMap::new();
         for record in batch.records {
-            let raw = match &record.raw {
-                Some(raw) => raw.clone(),
-                None => Bytes::from(profcol_pdata::encode_pprof_gzip(&record.profile)),
-            };
+            // The served bytes when nothing changed them, else a
+            // re-encoding of the body with its delta values.
+            let raw = record.pprof.pprof_gzip();
             let (pairs, tenant): (Vec<LabelPair>, _) =
                 match labels::series_labels(&record.labels, &self.external) {
                     Ok(x) => x,

@@ -100,13 +100,13 @@ pub fn labels(service: &str, extra: &[(&str, &str)]) -> Labels {
     l
 }
 
-/// A record whose `raw` holds the gzipped encoding of its profile.
+/// A record as a scrape makes it: served as the gzipped encoding of its
+/// profile.
 pub fn record(service: &str, seed: i64, extra: &[(&str, &str)]) -> ProfileRecord {
-    let p = profile(seed);
-    let raw = profcol_pdata::encode_pprof_gzip(&p);
-    let mut r = ProfileRecord::new(labels(service, extra), p);
-    r.raw = Some(raw.into());
-    r
+    let served = profcol_pdata::encode_pprof_gzip(&profile(seed));
+    let data = profcol_pdata::PprofData::from_served(served.into(), &Default::default())
+        .expect("a valid profile");
+    ProfileRecord::new(labels(service, extra), data)
 }
 
 pub fn batch(records: Vec<ProfileRecord>) -> ProfileBatch {
@@ -240,7 +240,7 @@ pub fn numeric_record(service: &str) -> ProfileRecord {
             num_unit: base + 2,
         },
     ];
-    ProfileRecord::new(labels(service, &[]), p)
+    ProfileRecord::from_profile(labels(service, &[]), &p).expect("a valid profile")
 }
 
 /// The keys of every sample attribute in the request's dictionary.
