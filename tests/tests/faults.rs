@@ -3,9 +3,15 @@
 //! labels, invalid UTF-8, a target with 10k labels) are refused with their
 //! cause on `/api/v1/targets`, a healthy target keeps being exported, and
 //! profcol's peak resident memory (VmHWM of the child) stays bounded. Then
-//! `service.memory_limit_mib`: over the bound no scrape starts.
+//! `service.memory_limit_mib`: over the bound no scrape starts. Last, three
+//! bodies that inflate to tens of MB (`hostile`), each beside a healthy
+//! target in a fresh profcol under 300 MiB: a 60M-frame stack is cut to
+//! `max_stack_depth` (root-most frames kept), 30M strings are refused, and
+//! 3.9M samples are exported.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod hostile;
 
 use profcol_e2e::{free_port, http_get, wait_ready, Running};
 use profcol_pdata::pprof::{Function, Label, Line, Location, Profile, Sample, ValueType};
@@ -60,12 +66,17 @@ fn chunk(s: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
 const CHUNKED: &str =
     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
 
-fn answer(mut s: TcpStream, member: &[u8]) -> std::io::Result<()> {
+fn answer(mut s: TcpStream, member: &[u8], served: &Served) -> std::io::Result<()> {
     let mut line = String::new();
     BufReader::new(s.try_clone()?).read_line(&mut line)?;
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let path = path.split('?').next().unwrap_or("/");
+    let own = served
+        .iter()
+        .find(|(q, _)| *q == path)
+        .map(|(_, b)| b.clone());
     let body = match path {
+        _ if own.is_some() => own.unwrap_or_default(),
         "/good" => profcol_pdata::encode_pprof_gzip(&profile(0)),
         "/labels" => profcol_pdata::encode_pprof_gzip(&profile(10_000)),
         "/utf8" => {
@@ -110,8 +121,17 @@ fn answer(mut s: TcpStream, member: &[u8]) -> std::io::Result<()> {
     s.write_all(&body)
 }
 
+/// Bodies served as they are at the given paths.
+type Served = Vec<(&'static str, Vec<u8>)>;
+
 /// Serves the hostile paths on a loopback port, one thread per connection.
 fn hostile_server() -> u16 {
+    hostile_server_with(Vec::new())
+}
+
+/// [`hostile_server`], also serving `served`.
+fn hostile_server_with(served: Served) -> u16 {
+    let served = std::sync::Arc::new(served);
     // One gzip member holding 1 MiB of zeros (about 1 KiB).
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(&vec![0u8; 1 << 20]).unwrap();
@@ -121,8 +141,9 @@ fn hostile_server() -> u16 {
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
             let m = member.clone();
+            let served = served.clone();
             std::thread::spawn(move || {
-                let _ = answer(conn, &m);
+                let _ = answer(conn, &m, &served);
             });
         }
     });
@@ -175,14 +196,25 @@ fn files(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
-const ONLY_GOROUTINE: &str = "    scrape_interval: 1s\n    scrape_timeout: 4s\n    profiling_config:\n      profile: {memory: {enabled: false}, block: {enabled: false}, mutex: {enabled: false}, process_cpu: {enabled: false}}\n";
+const ONLY_GOROUTINE: &str = "    scrape_interval: 1s\n    profiling_config:\n      profile: {memory: {enabled: false}, block: {enabled: false}, mutex: {enabled: false}, process_cpu: {enabled: false}}\n";
 
 fn config(dir: &Path, admin: u16, targets: &str, service_extra: &str) -> std::path::PathBuf {
+    config_with(dir, admin, targets, "16MiB", "4s", service_extra)
+}
+
+fn config_with(
+    dir: &Path,
+    admin: u16,
+    targets: &str,
+    max_body_size: &str,
+    scrape_timeout: &str,
+    service_extra: &str,
+) -> std::path::PathBuf {
     let cfg = dir.join("c.yaml");
     std::fs::write(
         &cfg,
         format!(
-            "receivers:\n  pyroscope_scrape/faults:\n    targets: [{targets}]\n    max_body_size: 16MiB\n{ONLY_GOROUTINE}exporters:\n  file: {{directory: '{out}'}}\nservice:\n{service_extra}  pipelines:\n    profiles: {{receivers: [pyroscope_scrape/faults], exporters: [file]}}\n  telemetry:\n    metrics: {{address: '127.0.0.1:{admin}'}}\n",
+            "receivers:\n  pyroscope_scrape/faults:\n    targets: [{targets}]\n    max_body_size: {max_body_size}\n    scrape_timeout: {scrape_timeout}\n{ONLY_GOROUTINE}exporters:\n  file: {{directory: '{out}'}}\nservice:\n{service_extra}  pipelines:\n    profiles: {{receivers: [pyroscope_scrape/faults], exporters: [file]}}\n  telemetry:\n    metrics: {{address: '127.0.0.1:{admin}'}}\n",
             out = dir.join("out").display()
         ),
     )
@@ -338,4 +370,259 @@ fn over_the_memory_limit_no_scrape_starts() {
         1,
         "{stderr}"
     );
+}
+
+/// What a fresh profcol did with one hostile body served beside `/good`.
+struct Beside {
+    /// The hostile target's entry on `/api/v1/targets`.
+    status: serde_json::Value,
+    /// VmHWM of profcol, in bytes.
+    peak: u64,
+    /// Files exported for `/good` when the hostile target had been scraped
+    /// once, and 4 s later.
+    good: (usize, usize),
+    /// The file exporter's directory.
+    out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The `/api/v1/targets` entry whose URL contains `path`, or null.
+fn status_of(port: u16, path: &str) -> serde_json::Value {
+    fn find(v: &serde_json::Value, path: &str) -> Option<serde_json::Value> {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("health").is_some()
+                    && m.get("url")
+                        .and_then(|u| u.as_str())
+                        .is_some_and(|u| u.contains(path))
+                {
+                    return Some(v.clone());
+                }
+                m.values().find_map(|x| find(x, path))
+            }
+            serde_json::Value::Array(a) => a.iter().find_map(|x| find(x, path)),
+            _ => None,
+        }
+    }
+    let Ok((200, body)) = http_get(port, "/api/v1/targets") else {
+        return serde_json::Value::Null;
+    };
+    find(&serde_json::from_slice(&body).unwrap(), path).unwrap_or_default()
+}
+
+/// The exported files of `service`, oldest first.
+fn exported(out: &Path, service: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(out)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        !name.starts_with('.') && name.contains(&format!("_{service}_"))
+    });
+    v.sort();
+    v
+}
+
+/// Panics with profcol's stderr if it has exited.
+fn still_running(p: &mut Running) {
+    if let Some(status) = p.child.try_wait().unwrap() {
+        let mut err = String::new();
+        if let Some(mut e) = p.child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut err).unwrap();
+        }
+        panic!("profcol exited ({status}): {err}");
+    }
+}
+
+/// Runs a fresh profcol (`max_body_size: 64MiB`) on `/good` and `path`
+/// serving `body`, until `path` has been scraped once and then 4 s more
+/// (and, if it is up, until it is exported).
+fn beside_good(path: &'static str, body: Vec<u8>) -> Beside {
+    let dir = tempfile::tempdir().unwrap();
+    let port = hostile_server_with(vec![(path, body)]);
+    let admin = free_port();
+    let list = format!("{}, {}", target(port, "/good"), target(port, path));
+    // An unoptimised profcol takes 3-6 s to decode 60 MB: past the suite's
+    // 4 s timeout, which would hide what the scrape itself does.
+    let cfg = config_with(dir.path(), admin, &list, "64MiB", "25s", "");
+    let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
+    assert!(
+        wait_ready(admin, "/-/ready", Duration::from_secs(30)),
+        "never ready"
+    );
+    let out = dir.path().join("out");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status_of(admin, path)["scrapes_total"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        still_running(&mut p);
+        assert!(Instant::now() < deadline, "{path} never scraped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = exported(&out, "sgood").len();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = exported(&out, "sgood").len();
+    // A scrape that succeeded is exported: wait for its file, which a
+    // slow (debug, loaded) build may take seconds to write.
+    let service = format!("s{}", path.trim_start_matches('/'));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status_of(admin, path)["health"] == "up"
+        && exported(&out, &service).is_empty()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    still_running(&mut p);
+    let (peak, rss) = memory_of(p.child.id());
+    let status = status_of(admin, path);
+    eprintln!(
+        "{path}: profcol VmHWM {} MiB, VmRSS {} MiB; /good files {before} -> {after}; status {status:#}",
+        peak >> 20,
+        rss >> 20
+    );
+    Beside {
+        status,
+        peak,
+        good: (before, after),
+        out,
+        _dir: dir,
+    }
+}
+
+impl Beside {
+    /// The checks every hostile body shares, as failures.
+    fn common(&self) -> Vec<String> {
+        let mut failed = Vec::new();
+        if self.peak >= 300 << 20 {
+            failed.push(format!("peak RSS {} MiB, not under 300", self.peak >> 20));
+        }
+        let (before, after) = self.good;
+        if after < before + 2 {
+            failed.push(format!("/good exported files {before} -> {after} in 4 s"));
+        }
+        failed
+    }
+
+    fn health(&self) -> &str {
+        self.status["health"].as_str().unwrap_or("")
+    }
+
+    fn last_error(&self) -> &str {
+        self.status["last_error"].as_str().unwrap_or("")
+    }
+}
+
+/// Panics listing every failed check, so one run shows them all.
+fn report(path: &str, failed: Vec<String>) {
+    assert!(failed.is_empty(), "{path}:\n  {}", failed.join("\n  "));
+}
+
+#[test]
+fn deep_stack_is_truncated_to_max_stack_depth() {
+    let (body, inflated) = hostile::deep_stack();
+    eprintln!("/deep: {} bytes gzip, {inflated} inflated", body.len());
+    assert!(inflated < 64 << 20);
+    let run = beside_good("/deep", body);
+    let mut failed = run.common();
+    if run.health() != "up" {
+        failed.push(format!(
+            "health {:?}, want up (last_error {:?})",
+            run.health(),
+            run.last_error()
+        ));
+    }
+    let truncated = &run.status["last_scrape_truncated_stacks"];
+    if truncated.as_u64().unwrap_or(0) == 0 {
+        failed.push(format!(
+            "last_scrape_truncated_stacks {truncated}, want > 0"
+        ));
+    }
+    match exported(&run.out, "sdeep").last() {
+        None => failed.push("no exported file for /deep".into()),
+        Some(file) => {
+            // Truncated, the profile is a few KiB: refuse to inflate more
+            // than 1 MiB of it.
+            let limits = profcol_pdata::DecodeLimits {
+                max_decompressed_bytes: 1 << 20,
+                ..Default::default()
+            };
+            let bytes = std::fs::read(file).unwrap();
+            match profcol_pdata::decode_pprof(&bytes, &limits) {
+                Err(e) => failed.push(format!(
+                    "exported {} ({} bytes) does not decode under 1 MiB: {e}",
+                    file.display(),
+                    bytes.len()
+                )),
+                Ok(p) => {
+                    let depths: Vec<usize> = p.sample.iter().map(|s| s.location_id.len()).collect();
+                    if depths != [1000] {
+                        failed.push(format!("exported stack depths {depths:?}, want [1000]"));
+                    }
+                    let function = |loc: Option<&u64>| -> String {
+                        let loc = p.location.iter().find(|l| Some(&l.id) == loc);
+                        let f = loc.and_then(|l| l.line.first()).map(|l| l.function_id);
+                        let f = p.function.iter().find(|x| Some(x.id) == f);
+                        f.map(|f| p.string_table[f.name as usize].clone())
+                            .unwrap_or_default()
+                    };
+                    if let Some(s) = p.sample.first() {
+                        let (leaf, root) = (
+                            function(s.location_id.first()),
+                            function(s.location_id.last()),
+                        );
+                        if (leaf.as_str(), root.as_str())
+                            != (hostile::LEAF_FUNCTION, hostile::ROOT_FUNCTION)
+                        {
+                            failed.push(format!(
+                                "exported stack runs {leaf} .. {root}: the root-most frames are not the ones kept"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report("/deep", failed);
+}
+
+#[test]
+fn thirty_million_strings_are_refused() {
+    let (body, inflated) = hostile::empty_strings();
+    eprintln!("/strings: {} bytes gzip, {inflated} inflated", body.len());
+    assert!(inflated < 64 << 20);
+    let run = beside_good("/strings", body);
+    let mut failed = run.common();
+    if run.health() != "down" {
+        failed.push(format!("health {:?}, want down", run.health()));
+    }
+    // The decode limit, and what it limits: a decoder that stops at the
+    // limit need not know the table's full size.
+    let e = run.last_error();
+    if !(e.contains("strings") && e.contains("4000000")) {
+        failed.push(format!(
+            "last_error {e:?} names neither the strings nor the limit (4000000)"
+        ));
+    }
+    report("/strings", failed);
+}
+
+#[test]
+fn samples_under_the_cap_are_exported() {
+    let (body, inflated) = hostile::many_samples();
+    eprintln!("/samples: {} bytes gzip, {inflated} inflated", body.len());
+    let run = beside_good("/samples", body);
+    let mut failed = run.common();
+    if run.health() != "up" {
+        failed.push(format!(
+            "health {:?}, want up (last_error {:?})",
+            run.health(),
+            run.last_error()
+        ));
+    }
+    if exported(&run.out, "ssamples").is_empty() {
+        failed.push("no exported file for /samples".into());
+    }
+    report("/samples", failed);
 }
