@@ -432,8 +432,11 @@ mod tests {
         ProfileBatch::new(
             (0..n)
                 .map(|_| {
-                    ProfileRecord::from_profile(Labels::new(), &pprof::Profile::empty("samples", "count"))
-                        .unwrap()
+                    ProfileRecord::from_profile(
+                        Labels::new(),
+                        &pprof::Profile::empty("samples", "count"),
+                    )
+                    .unwrap()
                 })
                 .collect(),
         )

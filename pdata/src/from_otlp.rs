@@ -905,7 +905,7 @@ mod tests {
         fn round_trip_generated(profiles in prop::collection::vec(arb_profile(), 1..4)) {
             let records: Vec<ProfileRecord> = profiles
                 .iter()
-                .map(|p| ProfileRecord::from_profile(Labels::from_pairs([("service_name", "s")]), &p).unwrap())
+                .map(|p| ProfileRecord::from_profile(Labels::from_pairs([("service_name", "s")]), p).unwrap())
                 .collect();
             let back = from_otlp(&to_otlp(&records)).unwrap();
             prop_assert_eq!(back.len(), profiles.len());

@@ -184,7 +184,7 @@ fn the_writers_bytes_follow_the_conventions() {
     let records: Vec<ProfileRecord> = profiles
         .iter()
         .chain(profiles.iter())
-        .map(|p| ProfileRecord::from_profile(labels(), &p).unwrap())
+        .map(|p| ProfileRecord::from_profile(labels(), p).unwrap())
         .collect();
     let req = ExportProfilesServiceRequest::decode(to_otlp_bytes(&records).as_slice()).unwrap();
     assert_eq!(

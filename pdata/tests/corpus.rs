@@ -45,7 +45,7 @@ fn every_profile_round_trips_through_otlp() {
                 .replace(".pb.gz", "");
             ProfileRecord::from_profile(
                 Labels::from_pairs([("service_name", "gen"), ("__name__", name.as_str())]),
-                &p,
+                p,
             )
             .unwrap()
         })
@@ -76,7 +76,7 @@ fn every_profile_round_trips_through_otlp() {
     }
     // One profile at a time folds the same from OTLP as from pprof.
     for (f, p) in files.iter().zip(&profiles) {
-        let one = to_otlp(&[ProfileRecord::from_profile(Labels::new(), &p).unwrap()]);
+        let one = to_otlp(&[ProfileRecord::from_profile(Labels::new(), p).unwrap()]);
         assert_eq!(folded_otlp(&one), folded_pprof(p), "{}", f.display());
     }
 }

@@ -22,16 +22,30 @@ pub fn job_stopped(m: &ScrapeMetrics, t: &TargetLabels, url: &str) {
     debug!(component = %t.component, target = %url, profile_type = %t.profile_type, "Scrape job stopped.");
 }
 
+/// What one successful scrape brought.
+#[derive(Clone, Copy)]
+pub struct Scraped {
+    pub secs: f64,
+    /// Bytes as served.
+    pub bytes: usize,
+    pub samples: usize,
+    /// Samples whose stack was cut to `max_stack_depth`.
+    pub truncated: usize,
+}
+
 pub fn scrape_succeeded(
     m: &ScrapeMetrics,
     t: &TargetLabels,
     url: &str,
-    secs: f64,
-    bytes: usize,
-    samples: usize,
-    truncated: usize,
+    s: &Scraped,
     recovered: bool,
 ) {
+    let Scraped {
+        secs,
+        bytes,
+        samples,
+        truncated,
+    } = *s;
     m.up.get_or_create(t).set(1);
     if truncated > 0 {
         m.truncated_stacks

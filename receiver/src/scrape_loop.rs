@@ -187,10 +187,12 @@ impl ScrapeLoop {
             &self.shared.metrics,
             l,
             url,
-            secs,
-            f.served_bytes,
-            f.data.sample_count(),
-            f.data.view().truncated_stacks(),
+            &events::Scraped {
+                secs,
+                bytes: f.served_bytes,
+                samples: f.data.sample_count(),
+                truncated: f.data.view().truncated_stacks(),
+            },
             recovered,
         );
     }
