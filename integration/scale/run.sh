@@ -5,6 +5,10 @@
 # the first scrape) it measures a window (default 120 s) and prints one
 # Markdown table row:
 #   N | profiles/s | CPU-s per profile | avg cores | peak RSS | RSS per target | lateness p50 | p99 | errors
+# then, with profcol stopped, sets that CPU per profile against the same
+# profiles offline (integration/scale/cost_split.sh: `profcol convert --to
+# otlp` per file + the exporter's gzip of one profile's request):
+#   convert per file: X ms/profile; compression share: Y ms/profile; scrape path: Z ms/profile; ratio Z/(X+Y) = R (target ≤ 1.3)
 #
 # usage: integration/scale/run.sh N [WINDOW_SECONDS]
 # env:   WARMUP=30 INTERVAL=15 OUT=<dir> (default a new /tmp/profcol-scale.*)
@@ -16,6 +20,8 @@
 #        NO_BUILD=1 skip `cargo build --release`; BIN=<dir> use binaries from there
 #        KINDS=allocs,block,goroutine,mutex,cpu  the profile types scraped (default all five)
 #        EXTRA_DEADLINE=<s>  more time before the run is declared overrun
+#        NO_CONVERT=1  skip the convert/compression comparison (PER_KIND,
+#        CONVERT_REPEAT, COMPRESS_REPEAT, GZIP_LEVEL: see cost_split.sh)
 # loadgen serves target i on its own loopback address 127.1.x.y behind one
 # listener (bound to 0.0.0.0, loopback peers only); the sink and profcol's
 # admin server listen on 127.0.0.1; every child is killed on exit.
@@ -139,4 +145,25 @@ while kill -0 "$lg" 2>/dev/null; do
 done
 wait "$lg" || { cat "$out/loadgen.log" >&2; exit 1; }
 
+# The window is measured: stop profcol and the helper before anything else
+# runs, so the comparison below has the cores to itself. profcol gets 10 s
+# to shut down (its exporter cannot flush to the gone sink) before SIGKILL.
+for p in "${pids[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+for _ in $(seq 1 100); do
+  alive=0
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+  [ "$alive" = 0 ] && break
+  sleep 0.1
+done
+[ "$alive" = 0 ] || echo "profcol did not stop within 10 s of SIGTERM; killing it" >&2
+for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+pids=()
+
 python3 "$root/integration/scale/row.py" "$out/report.json"
+
+if [ -z "${NO_CONVERT:-}" ]; then
+  if [[ "${EXPORTER_EXTRA:-}" == *compression* ]]; then
+    echo "note: EXPORTER_EXTRA changes the compression; the share below is gzip level ${GZIP_LEVEL:-1} (set GZIP_LEVEL; zstd/none are not modelled)" >&2
+  fi
+  BIN="$bin" "$root/integration/scale/cost_split.sh" "$out"
+fi

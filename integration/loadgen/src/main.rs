@@ -7,7 +7,10 @@
 //! window, prints one JSON report and exits. With `--watch-pid-file` it also
 //! samples that process's CPU and RSS from /proc every 5 s and at the
 //! window's edges. `--dump DIR` only writes the generated variants.
+//! `--compress-cost DIR` only measures the CPU the `otlp_grpc` exporter's
+//! default compression spends on each request file in DIR.
 
+mod compress_cost;
 mod gen;
 mod metrics;
 mod procstat;
@@ -97,10 +100,27 @@ struct Args {
     /// Cap on `seconds` for /debug/pprof/profile.
     #[arg(long, default_value_t = 60)]
     max_profile_seconds: u64,
+    /// Compress every file in this directory (OTLP requests, e.g. what
+    /// `profcol convert --to otlp IN -o DIR` writes) as the otlp_grpc
+    /// exporter does by default, print the CPU per file as JSON and exit.
+    #[arg(long)]
+    compress_cost: Option<PathBuf>,
+    /// How many times `--compress-cost` compresses each file.
+    #[arg(long, default_value_t = 20)]
+    repeat: u32,
+    /// gzip level of `--compress-cost` (the exporter's default is 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
+    gzip_level: u32,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.compress_cost {
+        // On this thread, before any runtime thread exists.
+        let r = compress_cost::run(dir, args.repeat, args.gzip_level)?;
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

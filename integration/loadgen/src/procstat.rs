@@ -89,6 +89,22 @@ fn kb_field(status: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system) of the calling thread, seconds, and where it
+/// came from: `/proc/thread-self/schedstat` (nanoseconds) when the kernel
+/// has it, else this process's utime + stime (10 ms ticks), else 0.
+pub fn thread_cpu_seconds() -> (&'static str, f64) {
+    let ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+    if let Some(ns) = ns {
+        return ("schedstat_ns", ns as f64 / 1e9);
+    }
+    match Watcher::open("self").and_then(|w| w.read()) {
+        Some(s) => ("proc_stat_ticks", s.cpu_seconds),
+        None => ("none", 0.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -114,5 +130,21 @@ mod tests {
         let b = w.read().unwrap();
         assert!(b.cpu_seconds >= a.cpu_seconds);
         assert!(b.peak_rss_bytes >= a.peak_rss_bytes);
+    }
+
+    #[test]
+    fn thread_cpu_time_advances() {
+        let (clock, t0) = thread_cpu_seconds();
+        let mut x = 0u64;
+        for i in 0..50_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert_ne!(x, 1);
+        let (_, t1) = thread_cpu_seconds();
+        assert_ne!(clock, "none");
+        assert!(t1 >= t0, "{clock}: {t0} -> {t1}");
+        if clock == "schedstat_ns" {
+            assert!(t1 > t0, "{t0} -> {t1}");
+        }
     }
 }
