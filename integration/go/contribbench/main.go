@@ -20,7 +20,8 @@
 // Modes:
 //
 //	contribbench [-repeat N] FILE|DIR...        per file: read once into memory,
-//	                                            then N timed conversions
+//	                                            then N timed conversions (after
+//	                                            -warmup W untimed ones, default 1)
 //	contribbench -set [-o OUTDIR] [-repeat N] FILE|DIR...
 //	                                            the whole set N times, one request
 //	                                            per file, each read from disk and
@@ -163,8 +164,8 @@ func row(w io.Writer, file, mode string, in, out, samples, n int, start, end usa
 		per(st.parse), per(st.translate), per(st.marshal))
 }
 
-// perFile converts each file, held in memory, repeat times after one untimed run.
-func perFile(files []string, repeat int) error {
+// perFile converts each file, held in memory, repeat times after warmup untimed runs.
+func perFile(files []string, repeat, warmup int) error {
 	var tIn, tOut, tSamples, tN int
 	var tCPU, tWall time.Duration
 	var tSt steps
@@ -174,8 +175,10 @@ func perFile(files []string, repeat int) error {
 			return err
 		}
 		var warm steps
-		if _, _, err := convert(data, &warm); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+		for i := 0; i < warmup; i++ {
+			if _, _, err := convert(data, &warm); err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
 		}
 		runtime.GC()
 		var st steps
@@ -205,9 +208,9 @@ func perFile(files []string, repeat int) error {
 	return nil
 }
 
-// set converts the whole set repeat times (after one untimed pass), one request
+// set converts the whole set repeat times (after warmup untimed passes), one request
 // per file, reading each from disk and writing it to outDir when given.
-func set(files []string, repeat int, outDir string) error {
+func set(files []string, repeat, warmup int, outDir string) error {
 	pass := func(st *steps) (in, out, samples int, err error) {
 		for _, f := range files {
 			data, err := os.ReadFile(f)
@@ -230,8 +233,10 @@ func set(files []string, repeat int, outDir string) error {
 		return in, out, samples, nil
 	}
 	var warm steps
-	if _, _, _, err := pass(&warm); err != nil {
-		return err
+	for i := 0; i < warmup; i++ {
+		if _, _, _, err := pass(&warm); err != nil {
+			return err
+		}
 	}
 	runtime.GC()
 	var st steps
@@ -252,6 +257,7 @@ func main() {
 	repeat := flag.Int("repeat", 20, "timed conversions per file (per-file mode) or passes over the set (-set)")
 	setMode := flag.Bool("set", false, "convert the whole set per pass, one request per file, reading from disk")
 	outDir := flag.String("o", "", "with -set: write OUTDIR/<name>.otlp.pb for each input")
+	warmup := flag.Int("warmup", 1, "untimed conversions per file (passes over the set with -set) before timing")
 	noHeader := flag.Bool("no-header", false, "leave out the TSV header line")
 	showTranslator := flag.Bool("translator", false, "print which translation is built in and exit")
 	flag.Parse()
@@ -259,8 +265,8 @@ func main() {
 		fmt.Println(translator)
 		return
 	}
-	if *repeat < 1 || flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: contribbench [-set [-o OUTDIR]] [-repeat N] FILE|DIR...")
+	if *repeat < 1 || *warmup < 0 || flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: contribbench [-set [-o OUTDIR]] [-repeat N] [-warmup W] FILE|DIR...")
 		os.Exit(2)
 	}
 	files, err := expand(flag.Args())
@@ -275,9 +281,9 @@ func main() {
 			fmt.Println(header)
 		}
 		if *setMode {
-			err = set(files, *repeat, *outDir)
+			err = set(files, *repeat, *warmup, *outDir)
 		} else {
-			err = perFile(files, *repeat)
+			err = perFile(files, *repeat, *warmup)
 		}
 	}
 	if err != nil {
