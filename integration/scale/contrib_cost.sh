@@ -51,7 +51,7 @@ cleanup() {
   local pids
   pids="$(jobs -p)"
   [ -z "$pids" ] || kill $pids 2>/dev/null || true
-  if [ -z "${OUT:-}" ]; then rm -rf "$work"; else rm -rf "$work/all" "$work/out_p" "$work/out_c"; fi
+  if [ -z "${OUT:-}" ]; then rm -rf "$work"; else rm -rf "$work/all" "$work/out_p" "$work/out_c" "$work/t0" "$work/t1" "$work/err"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
