@@ -84,15 +84,16 @@ fn user_agent() -> ClientOptions {
     }
 }
 
-/// The scrape client's keep-alive pool, sized for thousands of targets: a
-/// target's CPU profile holds one connection for most of the interval, and
-/// its other types reuse one more that is closed after 2 s idle, so profcol
-/// holds ~1.3–1.5 descriptors per target rather than 2–4 (and the target as
-/// many sockets). The CPU connection (idle ~1 s between `seconds=interval-1`
-/// scrapes) stays open; other types reconnect when their scrapes are more
-/// than 2 s apart (a TCP handshake, or a TLS one for https targets).
+/// The scrape client keeps no idle connection: each scrape opens its own
+/// and closes it once the body is read. hyper keeps an idle keep-alive
+/// connection's read buffer at the size its last body grew it to (tens of
+/// KiB after a profile), plus its dispatch channel: at 1,000 targets that
+/// was ~130 KiB of memory per target, against one TCP handshake per scrape
+/// (a TLS one for https targets) — most scrapes of a target are seconds
+/// apart and reconnected anyway. profcol holds ~1 descriptor per target (the
+/// CPU profile's, waiting for `seconds=interval-1`).
 const SCRAPE_POOL: PoolOptions = PoolOptions {
-    max_idle_per_host: 1,
+    max_idle_per_host: 0,
     idle_timeout: std::time::Duration::from_secs(2),
 };
 
