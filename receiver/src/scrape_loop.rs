@@ -136,14 +136,16 @@ impl ScrapeLoop {
                 );
                 continue;
             };
-            let scraping = scrape(
+            // Boxed: a loop waits most of its life between scrapes, and its
+            // future (thousands of them) should not carry the request's
+            // state inline.
+            let mut scraping = Box::pin(scrape(
                 &self.shared.client,
                 &self.target.url,
                 s.timeout,
                 s.max_body_size,
                 &s.limits,
-            );
-            tokio::pin!(scraping);
+            ));
             let result = tokio::select! {
                 _ = self.stop.cancelled() => {
                     if !self.shared.handoff.is_open() {
@@ -159,8 +161,7 @@ impl ScrapeLoop {
             match result {
                 Ok(fetched) => {
                     self.succeeded(&metric_labels, &shown_url, &fetched, started_at, secs);
-                    self.forward(fetched, delta.as_mut(), started_at, &shown_url)
-                        .await;
+                    Box::pin(self.forward(fetched, delta.as_mut(), started_at, &shown_url)).await;
                 }
                 Err(e) => self.failed(&metric_labels, &shown_url, &e, started_at, secs),
             }
