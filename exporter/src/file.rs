@@ -295,7 +295,7 @@ impl Sender for FileSender {
 pub fn start(
     id: &str,
     cfg: &FileConfig,
-    telemetry: &profcol_pdata::Telemetry,
+    telemetry: &profcol_runtime::Telemetry,
 ) -> Result<Arc<Pipeline>, Error> {
     let dir = PathBuf::from(&cfg.directory);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io {

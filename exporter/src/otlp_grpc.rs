@@ -205,7 +205,7 @@ fn metadata(cfg: &OtlpCommon) -> Result<MetadataMap, Error> {
 pub fn start(
     id: &str,
     cfg: &OtlpGrpcConfig,
-    telemetry: &profcol_pdata::Telemetry,
+    telemetry: &profcol_runtime::Telemetry,
 ) -> Result<Arc<Pipeline>, Error> {
     let uri = cfg.uri();
     let mut endpoint = Endpoint::from_shared(uri.clone())

@@ -245,7 +245,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn start(
     id: &str,
     cfg: &OtlpHttpConfig,
-    telemetry: &profcol_pdata::Telemetry,
+    telemetry: &profcol_runtime::Telemetry,
 ) -> Result<Arc<Pipeline>, Error> {
     let url = cfg.url().map_err(Error::Client)?;
     let client = reqwest::Client::builder()

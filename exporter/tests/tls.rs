@@ -134,7 +134,7 @@ async fn https_server(pki: &Pki) -> (Count, std::net::SocketAddr) {
 const QUICK: &str =
     "retry_on_failure: {initial_interval: 20ms, max_interval: 20ms, max_elapsed_time: 200ms}";
 
-async fn export_one(kind: &str, cfg: String) -> profcol_pdata::Telemetry {
+async fn export_one(kind: &str, cfg: String) -> profcol_runtime::Telemetry {
     let (ctx, telemetry) = ctx(kind);
     let h = start_exporter(&id(kind), &yaml(&cfg), ctx).unwrap();
     h.consumer()

@@ -4,8 +4,6 @@
 
 pub mod batch;
 pub mod canonical;
-pub mod cluster;
-pub mod component;
 pub mod decode;
 pub mod delta;
 mod dict;
@@ -39,8 +37,6 @@ pub mod window;
 mod wire;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
-pub use cluster::{ClusterView, ClusterWatch};
-pub use component::{ComponentContext, MemoryGuard, MemoryOver, MetricSet, Telemetry};
 pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
 pub use delta::{is_cumulative, DeltaComputer};
 pub use error::Error;

@@ -26,7 +26,7 @@ pub struct Shared {
     pub next: Arc<dyn Consumer>,
     pub metrics: Arc<ScrapeMetrics>,
     /// The process memory bound: no new scrape while it is exceeded.
-    pub memory: profcol_pdata::MemoryGuard,
+    pub memory: profcol_runtime::MemoryGuard,
     /// Where stopping loops leave their delta state for a replacement.
     pub handoff: Arc<crate::Handoff>,
     /// [`crate::handoff::fingerprint`] of the receiver's body.

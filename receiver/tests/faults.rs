@@ -14,8 +14,8 @@ use axum::Router;
 use bytes::Bytes;
 use common::*;
 use profcol_pdata::pprof::Label;
-use profcol_pdata::MemoryGuard;
 use profcol_receiver::Health;
+use profcol_runtime::MemoryGuard;
 use std::io::Write;
 use std::time::Duration;
 

@@ -6,7 +6,8 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use profcol_pdata::{pprof, ComponentContext, Labels, ProfileBatch, ProfileRecord, Telemetry};
+use profcol_pdata::{pprof, Labels, ProfileBatch, ProfileRecord};
+use profcol_runtime::{ComponentContext, Telemetry};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

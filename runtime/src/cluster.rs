@@ -3,7 +3,7 @@
 //! collector publishes a new view on every membership change through a
 //! `tokio::sync::watch`; receivers read it. Pure types, no tasks.
 
-use crate::labels::Labels;
+use profcol_pdata::Labels;
 use tokio::sync::watch;
 use xxhash_rust::xxh3::{xxh3_64_with_seed, Xxh3};
 

@@ -78,7 +78,7 @@ pub struct ComponentContext {
     pub memory: MemoryGuard,
     /// The cluster's membership when `service.cluster` is enabled; `None`
     /// when this node runs alone.
-    pub cluster: Option<crate::cluster::ClusterWatch>,
+    pub cluster: Option<crate::ClusterWatch>,
 }
 
 /// The process's memory bound, shared by every component: the collector
