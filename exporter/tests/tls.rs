@@ -10,10 +10,10 @@ use common::*;
 use http_body_util::Full;
 use profcol_config::ComponentId;
 use profcol_exporter::start_exporter;
-use profcol_pdata::otlp_collector::profiles_service_server::{
+use profcol_pdata::otlp::collector::profiles_service_server::{
     ProfilesService, ProfilesServiceServer,
 };
-use profcol_pdata::otlp_collector::{ExportProfilesServiceRequest, ExportProfilesServiceResponse};
+use profcol_pdata::otlp::collector::{ExportProfilesServiceRequest, ExportProfilesServiceResponse};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -250,7 +250,7 @@ impl ScrapeLoop {
                 let end = i64::try_from(unix_nanos(SystemTime::now())).unwrap_or(i64::MAX);
                 let h = data.header();
                 if let Some(t) =
-                    profcol_pdata::window::window_start(h.time_nanos, h.duration_nanos, start, end)
+                    profcol_pdata::pprof::window_start(h.time_nanos, h.duration_nanos, start, end)
                 {
                     data.set_time_nanos(t);
                 }

@@ -63,7 +63,7 @@ pub fn profile(types: &[(&str, &str)], value: i64) -> Profile {
 }
 
 pub fn gz(p: &Profile) -> Vec<u8> {
-    profcol_pdata::encode_pprof_gzip(p)
+    profcol_pdata::pprof::encode_pprof_gzip(p)
 }
 
 /// Records every batch it is handed, or refuses them when `refuse` is set.

@@ -46,12 +46,14 @@
 //! for unsymbolized frames), so they match across scrapes even when the
 //! target numbers its locations differently each time.
 
+mod hash;
 mod state;
 
-use crate::hash::{labels_hash, location_hashes, put};
-use crate::pprof_data::{Overlay, PprofData};
-use crate::tables::Tables;
-use crate::view::{PprofView, SampleBuf};
+use crate::pprof::tables::Tables;
+use crate::pprof::Overlay;
+use crate::pprof::{PprofView, SampleBuf};
+use crate::PprofData;
+use hash::{labels_hash, location_hashes, put};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Sample types whose values are totals since process start.
@@ -283,8 +285,8 @@ fn sample_keys(view: &PprofView, all: usize) -> (Vec<(u64, usize)>, Vec<i64>) {
 fn types_hash(view: &PprofView) -> u64 {
     let mut buf = Vec::with_capacity(64);
     for vt in &view.header().sample_type {
-        crate::hash::put_str(&mut buf, view.str(vt.r#type));
-        crate::hash::put_str(&mut buf, view.str(vt.unit));
+        hash::put_str(&mut buf, view.str(vt.r#type));
+        hash::put_str(&mut buf, view.str(vt.unit));
     }
     xxh3_64(&buf)
 }

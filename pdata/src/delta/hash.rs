@@ -1,31 +1,11 @@
-//! Content hashes of pprof stacks and label sets, shared by the delta state
-//! and the OTLP dictionary dedup, plus a hasher for the converters' small
-//! caches.
+//! Content hashes of pprof stacks and label sets that stay stable across
+//! scrapes of one process (ids renumbered, tables reordered): what the delta
+//! state keys its series by.
 
 use crate::pprof;
-use crate::tables::Tables;
-use crate::view::PprofView;
-use std::hash::Hasher;
+use crate::pprof::tables::Tables;
+use crate::pprof::PprofView;
 use xxhash_rust::xxh3::xxh3_64;
-
-/// Passes a u64 key through unchanged; hashes other keys with xxh3.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64(bytes) ^ self.0.rotate_left(5);
-    }
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
 
 /// Appends `v` to a hash input buffer.
 #[inline]

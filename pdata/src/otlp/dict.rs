@@ -8,10 +8,10 @@
 //! struct (64 bytes and a `Vec` for a location, 40 and maybe a `String` for
 //! an attribute, 24 for a `String` or a function).
 
-use crate::dict_table::Table;
-use crate::otlp;
-use crate::sink::Sink;
-use crate::stack_table::{hash, StackTable};
+use crate::otlp::dict_table::Table;
+use crate::otlp::proto;
+use crate::otlp::sink::Sink;
+use crate::otlp::stack_table::{hash, StackTable};
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN, VARINT,
 };
@@ -62,12 +62,25 @@ pub(crate) struct DictBuilder {
     attributes: StackTable,
     /// Encoded `Function` bodies.
     functions: StackTable,
-    mappings: Table<otlp::Mapping>,
-    links: Table<otlp::Link>,
+    mappings: Table<proto::Mapping>,
+    links: Table<proto::Link>,
     /// Encoded `Location` bodies.
     locations: StackTable,
     stacks: StackTable,
     scratch: Vec<u8>,
+}
+
+/// A sealed dictionary's tables: entries encoded as the writer writes
+/// them, mappings and links as structs.
+#[cfg(any(test, feature = "oracle"))]
+pub(crate) struct Sealed {
+    pub(crate) strings: StackTable,
+    pub(crate) attributes: StackTable,
+    pub(crate) functions: StackTable,
+    pub(crate) mappings: Vec<proto::Mapping>,
+    pub(crate) links: Vec<proto::Link>,
+    pub(crate) locations: StackTable,
+    pub(crate) stacks: StackTable,
 }
 
 /// Stacks looked up together by [`DictBuilder::stacks`].
@@ -111,7 +124,7 @@ fn hash_link(trace_id: &[u8], span_id: &[u8]) -> u64 {
     xxh3_64_with_seed(span_id, xxh3_64(trace_id))
 }
 
-fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
+fn hash_mapping(m: &proto::Mapping, scratch: &mut Vec<u8>) -> u64 {
     let seed = hash_words(&[
         m.memory_start,
         m.memory_limit,
@@ -121,12 +134,12 @@ fn hash_mapping(m: &otlp::Mapping, scratch: &mut Vec<u8>) -> u64 {
     hash_i32s(seed, &m.attribute_indices, scratch)
 }
 
-/// Appends the protobuf body of an `otlp::Location` to `out`, as prost
+/// Appends the protobuf body of an `proto::Location` to `out`, as prost
 /// writes it (fields in tag order, defaults left out, indexes packed).
 fn encode_location(
     mapping: i32,
     address: u64,
-    lines: &[otlp::Line],
+    lines: &[proto::Line],
     attrs: &[i32],
     out: &mut Vec<u8>,
 ) {
@@ -155,7 +168,7 @@ impl DictBuilder {
     pub(crate) fn new(cap: Capacity) -> Self {
         let mut scratch = Vec::new();
         let mappings = Table::new(
-            hash_mapping(&otlp::Mapping::default(), &mut scratch),
+            hash_mapping(&proto::Mapping::default(), &mut scratch),
             cap.mappings,
         );
         let locations = StackTable::new(cap.locations, cap.location_bytes);
@@ -206,14 +219,14 @@ impl DictBuilder {
 
     /// Attribute `i` decoded (the slow path of samples whose labels need
     /// merging).
-    pub(crate) fn attribute_at(&self, i: i32) -> otlp::KeyValueAndUnit {
+    pub(crate) fn attribute_at(&self, i: i32) -> proto::KeyValueAndUnit {
         let bytes = usize::try_from(i).map_or(&[][..], |i| self.attributes.get(i));
-        otlp::KeyValueAndUnit::decode(bytes).unwrap_or_default()
+        proto::KeyValueAndUnit::decode(bytes).unwrap_or_default()
     }
 
     /// Interns an attribute given whole (values the converters do not
     /// make themselves: arrays).
-    pub(crate) fn attribute_kv(&mut self, a: &otlp::KeyValueAndUnit) -> i32 {
+    pub(crate) fn attribute_kv(&mut self, a: &proto::KeyValueAndUnit) -> i32 {
         self.scratch.clear();
         a.encode_raw(&mut self.scratch);
         let h = hash(&self.scratch);
@@ -223,7 +236,7 @@ impl DictBuilder {
     /// The index of the link with these ids (`trace_id` empty when the
     /// producer gave only a span).
     pub(crate) fn link(&mut self, trace_id: &[u8], span_id: &[u8]) -> i32 {
-        let link = otlp::Link {
+        let link = proto::Link {
             trace_id: trace_id.to_vec(),
             span_id: span_id.to_vec(),
         };
@@ -240,14 +253,14 @@ impl DictBuilder {
     /// strings: their encodings are equal exactly when they are).
     pub(crate) fn attribute_any(&mut self, key: &str, value: AnyValue) -> i32 {
         let k = self.string(key);
-        self.attribute_kv(&otlp::KeyValueAndUnit {
+        self.attribute_kv(&proto::KeyValueAndUnit {
             key_strindex: k,
             value: Some(value),
             unit_strindex: 0,
         })
     }
 
-    pub(crate) fn function(&mut self, f: otlp::Function) -> i32 {
+    pub(crate) fn function(&mut self, f: proto::Function) -> i32 {
         self.scratch.clear();
         let out = &mut self.scratch;
         put_varint_field(out, 1, i32_varint(f.name_strindex));
@@ -258,7 +271,7 @@ impl DictBuilder {
         self.functions.intern(&self.scratch, h)
     }
 
-    pub(crate) fn mapping(&mut self, m: otlp::Mapping) -> i32 {
+    pub(crate) fn mapping(&mut self, m: proto::Mapping) -> i32 {
         let h = hash_mapping(&m, &mut self.scratch);
         self.mappings.intern_owned(h, m)
     }
@@ -272,7 +285,7 @@ impl DictBuilder {
         &mut self,
         mapping: i32,
         address: u64,
-        lines: &[otlp::Line],
+        lines: &[proto::Line],
         attrs: &[i32],
     ) -> i32 {
         self.scratch.clear();
@@ -281,6 +294,10 @@ impl DictBuilder {
         self.locations.intern(&self.scratch, h)
     }
 
+    /// Interns one stack (the writer interns them in batches: [`stacks`]).
+    ///
+    /// [`stacks`]: Self::stacks
+    #[cfg(any(test, feature = "oracle"))]
     pub(crate) fn stack(&mut self, locations: &[i32]) -> i32 {
         self.scratch.clear();
         for &l in locations {
@@ -322,46 +339,19 @@ impl DictBuilder {
         }
     }
 
-    pub(crate) fn finish(mut self) -> otlp::ProfilesDictionary {
-        // Each encoded table is freed once decoded (their indexes first).
+    /// Seals the dictionary and gives its tables, for the test oracle,
+    /// which decodes them back into prost structs ([`crate::oracle`]).
+    #[cfg(any(test, feature = "oracle"))]
+    pub(crate) fn into_tables(mut self) -> Sealed {
         self.seal();
-        let DictBuilder {
-            strings,
-            attributes,
-            functions,
-            mappings,
-            links,
-            locations,
-            stacks,
-            ..
-        } = self;
-        let stack_table = decoded(stacks, |t, i| t.to_stack(i));
-        // Encoded by `encode_location` and `function`: decoding cannot fail.
-        let location_table = decoded(locations, |t, i| {
-            let mut l = otlp::Location::decode(t.get(i)).unwrap_or_default();
-            // Decoding pushes the lines one by one: most would hold four.
-            l.lines.shrink_to_fit();
-            l.attribute_indices.shrink_to_fit();
-            l
-        });
-        let function_table = decoded(functions, |t, i| {
-            otlp::Function::decode(t.get(i)).unwrap_or_default()
-        });
-        let attribute_table = decoded(attributes, |t, i| {
-            otlp::KeyValueAndUnit::decode(t.get(i)).unwrap_or_default()
-        });
-        // Interned from `&str`s: the bytes are UTF-8.
-        let string_table = decoded(strings, |t, i| {
-            String::from_utf8_lossy(t.get(i)).into_owned()
-        });
-        otlp::ProfilesDictionary {
-            mapping_table: mappings.items,
-            location_table,
-            function_table,
-            link_table: links.items,
-            string_table,
-            attribute_table,
-            stack_table,
+        Sealed {
+            strings: self.strings,
+            attributes: self.attributes,
+            functions: self.functions,
+            mappings: self.mappings.items,
+            links: self.links.items,
+            locations: self.locations,
+            stacks: self.stacks,
         }
     }
 
@@ -399,12 +389,9 @@ impl DictBuilder {
             + stacks
     }
 
-    /// Writes the protobuf encoding of the dictionary [`finish`] would
-    /// return (the message body, without key or length) to `sink`, field by
-    /// field as prost would, without building the location and stack
-    /// tables.
-    ///
-    /// [`finish`]: DictBuilder::finish
+    /// Writes the protobuf encoding of the dictionary (the message body,
+    /// without key or length) to `sink`, field by field as prost would
+    /// write the `ProfilesDictionary` of these tables.
     pub(crate) fn encode_into(self, sink: &mut impl Sink) -> std::io::Result<()> {
         use prost::encoding::message;
         message::encode_repeated(1, &self.mappings.items, sink.buf());
@@ -436,11 +423,6 @@ impl DictBuilder {
         }
         Ok(())
     }
-}
-
-/// Every entry of `t` through `f`, `t` freed afterwards.
-fn decoded<T>(t: StackTable, f: impl Fn(&StackTable, usize) -> T) -> Vec<T> {
-    (0..t.len()).map(|i| f(&t, i)).collect()
 }
 
 /// The encoded size of a table of encoded entries, each a field with a
@@ -490,7 +472,7 @@ mod tests {
                     AttrValue::Int(i) => any_value::Value::IntValue(i),
                     AttrValue::Bool(b) => any_value::Value::BoolValue(b),
                 };
-                let prost = otlp::KeyValueAndUnit {
+                let prost = proto::KeyValueAndUnit {
                     key_strindex: key,
                     value: Some(AnyValue { value: Some(any) }),
                     unit_strindex: unit,
@@ -507,8 +489,8 @@ mod tests {
         let a = d.string("a");
         assert_eq!(d.string("a"), a);
         assert_ne!(d.string("b"), a);
-        assert_eq!(d.function(otlp::Function::default()), 0);
-        let f = otlp::Function {
+        assert_eq!(d.function(proto::Function::default()), 0);
+        let f = proto::Function {
             name_strindex: a,
             ..Default::default()
         };
@@ -521,9 +503,9 @@ mod tests {
         assert_eq!(d.attribute(a, AttrValue::Int(3), 0), x);
         assert_ne!(d.attribute(a, AttrValue::Str("3"), 0), x);
         assert_ne!(x, 0);
-        let dict = d.finish();
+        let dict = crate::oracle::dict::finish(d);
         assert_eq!(dict.string_table, vec!["", "a", "b"]);
-        assert_eq!(dict.attribute_table[0], otlp::KeyValueAndUnit::default());
+        assert_eq!(dict.attribute_table[0], proto::KeyValueAndUnit::default());
         assert_eq!(dict.stack_table.len(), 3);
     }
 }

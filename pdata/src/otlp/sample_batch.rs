@@ -1,22 +1,22 @@
-//! The writer's sample loop: reads up to [`STACK_BATCH`](crate::dict::STACK_BATCH) pprof samples of a
+//! The writer's sample loop: reads up to [`STACK_BATCH`](crate::otlp::dict::STACK_BATCH) pprof samples of a
 //! profile straight into a batch (stack encodings, values, attribute
 //! indexes), checking them when asked, so their stacks can be interned
 //! together. Labels are looked up by their encoded bytes: a profile repeats
 //! a few labels on every sample, and a label seen before was parsed and
 //! checked then (see [`crate::label_cache`]).
 
-use crate::decode::SampleChecker;
 use crate::error::Error;
-use crate::label_cache::LabelCache;
-use crate::location_codes::LocationCodes;
-use crate::pprof_data::Overlay;
-use crate::tables::{StringTable, Tables};
-use crate::to_otlp::Converter;
-use crate::view::{label, PprofView, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
+use crate::otlp::convert::Converter;
+use crate::otlp::label_cache::LabelCache;
+use crate::otlp::location_codes::LocationCodes;
+use crate::pprof::data::Overlay;
+use crate::pprof::tables::{StringTable, Tables};
+use crate::pprof::validate::SampleChecker;
+use crate::pprof::view::{label, PprofView, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
 use crate::wire::{Reader, Repeated};
 
 /// Stacks, labels and values of up to
-/// [`STACK_BATCH`](crate::dict::STACK_BATCH) samples.
+/// [`STACK_BATCH`](crate::otlp::dict::STACK_BATCH) samples.
 #[derive(Default)]
 pub(crate) struct Batch {
     /// The stacks' packed dictionary location indexes, back to back.
@@ -179,8 +179,10 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
+    use crate::otlp::OtlpWriter;
+    use crate::pprof::{encode_pprof, DecodeLimits, PprofView};
     use crate::testutil::Builder;
-    use crate::{encode_pprof, DecodeLimits, Labels, OtlpWriter, PprofView};
+    use crate::Labels;
 
     /// add_pprof refuses `p` with the error `PprofView::decode` gives.
     fn refused_like_decode(p: &crate::pprof::Profile, limits: &DecodeLimits) -> String {

@@ -17,13 +17,14 @@
 //! which it refuses) and decodes them to the same values; [`validate`]'s
 //! checks run on it, so every accessor is total afterwards.
 //!
-//! [`validate`]: crate::decode::validate
+//! [`validate`]: crate::oracle::validate
 
-use crate::decode::{decompress, validate_tables, DecodeLimits, SampleChecker};
-use crate::ids::IdMap;
-use crate::offsets::Offsets;
 use crate::pprof;
-use crate::tables::{StringTable, Tables};
+use crate::pprof::ids::IdMap;
+use crate::pprof::offsets::Offsets;
+use crate::pprof::tables::{StringTable, Tables};
+use crate::pprof::validate::{validate_tables, SampleChecker};
+use crate::pprof::{decompress, DecodeLimits};
 use crate::wire::{varint_len, Reader, Repeated};
 use crate::Error;
 use bytes::Bytes;
@@ -116,7 +117,7 @@ impl PprofView {
         if body.is_empty() {
             return Err(Error::EmptyBody);
         }
-        crate::decode::decompress_into(body, limits.max_decompressed_bytes, buf)?;
+        crate::pprof::decompress_into(body, limits.max_decompressed_bytes, buf)?;
         if buf.is_empty() {
             return Err(Error::EmptyBody);
         }
@@ -583,13 +584,6 @@ impl Tables for PprofView {
     }
 }
 
-/// Decompresses, decodes and validates like [`crate::decode_pprof`], but
-/// through the view (faster, fewer allocations); the result is identical.
-pub fn decode_pprof_fast(body: &[u8], limits: &DecodeLimits) -> Result<pprof::Profile, Error> {
-    let bytes = PprofView::decompress(body, limits)?;
-    Ok(PprofView::decode(Bytes::from(bytes.into_owned()), limits)?.to_profile())
-}
-
 fn value_type(b: &[u8], mut vt: pprof::ValueType) -> Result<pprof::ValueType, Error> {
     let mut r = Reader::new(b);
     while !r.is_empty() {
@@ -746,7 +740,8 @@ fn function(b: &[u8]) -> Result<pprof::Function, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{decode_pprof, encode_pprof};
+    use crate::oracle::decode_pprof;
+    use crate::pprof::encode_pprof;
     use prost::Message;
 
     fn corpus() -> Vec<(String, Vec<u8>)> {
@@ -761,7 +756,7 @@ mod tests {
         let l = DecodeLimits::default();
         for (name, body) in corpus() {
             assert_eq!(
-                decode_pprof_fast(&body, &l).unwrap(),
+                crate::pprof::decode_pprof(&body, &l).unwrap(),
                 decode_pprof(&body, &l).unwrap(),
                 "{name}"
             );
@@ -790,7 +785,7 @@ mod tests {
                 let ours = PprofView::decode(Bytes::from(c.clone()), &l).map(|v| v.to_profile());
                 let theirs = pprof::Profile::decode(c.as_slice())
                     .map_err(Error::from)
-                    .and_then(|p| crate::decode::validate(&p, &l).map(|()| p));
+                    .and_then(|p| crate::oracle::validate(&p, &l).map(|()| p));
                 match (ours, theirs) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}"),
                     (Err(_), Err(_)) => {}
@@ -804,7 +799,7 @@ mod tests {
     fn merges_and_unpacked_fields_like_prost() {
         // period_type given twice merges field by field; an unpacked
         // location id after a packed run appends; unknown fields skip.
-        let mut p = crate::decode::tests::small();
+        let mut p = crate::testutil::small();
         p.period_type = Some(pprof::ValueType { r#type: 1, unit: 0 });
         let mut body = encode_pprof(&p);
         body.extend([0x5a, 0x02, 0x10, 0x02]); // period_type { unit: 2 }
@@ -823,7 +818,7 @@ mod tests {
 
     #[test]
     fn limits_stop_early() {
-        let p = crate::decode::tests::small();
+        let p = crate::testutil::small();
         let body = encode_pprof(&p);
         let tight = DecodeLimits {
             max_strings: 3,

@@ -6,7 +6,7 @@
 //! way. [`resolved`] gives the request with every such reference replaced
 //! by its string, so readers need only look at `key` and `string_value`.
 
-use crate::otlp_collector::ExportProfilesServiceRequest;
+use crate::otlp::collector::ExportProfilesServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use std::borrow::Cow;
 
@@ -111,7 +111,7 @@ fn resolve_value(v: &mut AnyValue, s: &impl Fn(i32) -> String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp;
+    use crate::otlp::proto;
     use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
     use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -125,12 +125,12 @@ mod tests {
             ..Default::default()
         };
         let req = ExportProfilesServiceRequest {
-            resource_profiles: vec![otlp::ResourceProfiles {
+            resource_profiles: vec![proto::ResourceProfiles {
                 resource: Some(Resource {
                     attributes: vec![by_ref(1, 2), by_ref(1, 99)],
                     ..Default::default()
                 }),
-                scope_profiles: vec![otlp::ScopeProfiles {
+                scope_profiles: vec![proto::ScopeProfiles {
                     scope: Some(InstrumentationScope {
                         attributes: vec![by_ref(3, 2)],
                         ..Default::default()
@@ -139,7 +139,7 @@ mod tests {
                 }],
                 ..Default::default()
             }],
-            dictionary: Some(otlp::ProfilesDictionary {
+            dictionary: Some(proto::ProfilesDictionary {
                 string_table: vec!["".into(), "service.name".into(), "api".into(), "k".into()],
                 ..Default::default()
             }),

@@ -3,8 +3,8 @@
 //! their tables are numbered or ordered. Used by round-trip tests and by
 //! anyone who needs "is this the same profile?".
 
-use crate::ids::IdMap;
 use crate::pprof;
+use crate::pprof::ids::IdMap;
 
 /// A resolved pprof profile; equal when the profiles say the same thing
 /// sample by sample (in sample order).

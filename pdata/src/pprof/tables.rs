@@ -7,8 +7,8 @@
 //! asked: on small profiles those tables are most of the conversion's
 //! memory.
 
-use crate::ids::IdMap;
 use crate::pprof;
+use crate::pprof::ids::IdMap;
 use std::borrow::Cow;
 
 /// A pprof string table, read by index: owned strings, or a
@@ -20,6 +20,8 @@ pub(crate) trait StringTable {
     fn bytes(&self, i: usize) -> Option<&[u8]>;
 }
 
+/// A decoded profile's string table (the oracle's).
+#[cfg(any(test, feature = "oracle"))]
 impl<S: AsRef<str>> StringTable for [S] {
     fn count(&self) -> usize {
         self.len()
@@ -45,6 +47,8 @@ pub(crate) trait Tables {
     fn location(&self, pos: usize, lines: &mut Vec<pprof::Line>) -> Option<pprof::Location>;
 }
 
+/// A decoded profile (the oracle's).
+#[cfg(any(test, feature = "oracle"))]
 impl Tables for pprof::Profile {
     fn profile(&self) -> &pprof::Profile {
         self

@@ -12,9 +12,9 @@
 //! writer.add_data(labels, &data);                      // OTLP exporters
 //! ```
 
-use crate::decode::{gzip, Compression, DecodeLimits};
 use crate::pprof;
-use crate::view::{PprofView, SampleBuf, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
+use crate::pprof::view::{PprofView, SampleBuf, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
+use crate::pprof::{gzip, Compression, DecodeLimits};
 use crate::wire::{put_key, put_varint, varint_len, Reader, LEN, VARINT};
 use crate::Error;
 use bytes::Bytes;
@@ -124,7 +124,7 @@ impl PprofData {
     /// The bytes exactly as the target served them, while nothing changed
     /// the profile (a delta, a truncated stack); a forwarder sends these.
     /// One liberty: [`header`](Self::header)'s `time_nanos` may be the start
-    /// of the window where the target stamped its end ([`crate::window`]).
+    /// of the window where the target stamped its end ([`crate::pprof::window`]).
     pub fn served(&self) -> Option<&Bytes> {
         if self.overlay.is_some() {
             None

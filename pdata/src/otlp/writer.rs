@@ -18,23 +18,23 @@
 //! The bytes are exactly those `to_otlp(records).encode_to_vec()` gives for
 //! the same profiles and labels (tests check it on the whole corpus).
 
-use crate::decode::{DecodeLimits, SampleChecker};
-use crate::dict::{Capacity, DictBuilder, STACK_BATCH};
 use crate::error::Error;
-use crate::label_cache::LabelCache;
 use crate::labels::Labels;
-use crate::location_codes::LocationCodes;
-use crate::otlp;
+use crate::otlp::conventions::{resource, resource_labels, scope};
+use crate::otlp::convert::{attribute_key_bytes, Converter, ProfileHead};
+use crate::otlp::dict::{Capacity, DictBuilder, STACK_BATCH};
+use crate::otlp::label_cache::LabelCache;
+use crate::otlp::location_codes::LocationCodes;
+use crate::otlp::proto;
+use crate::otlp::sample_batch::{Batch, SampleSource};
+use crate::otlp::sample_columns::SampleColumns;
+use crate::otlp::sink::{Chunked, Sink};
 use crate::pprof;
-use crate::pprof_data::{Overlay, PprofData};
-use crate::sample_batch::{Batch, SampleSource};
-use crate::sample_columns::SampleColumns;
-use crate::sink::{Chunked, Sink};
-use crate::tables::Tables;
-use crate::to_otlp::{
-    attribute_key_bytes, resource, resource_labels, scope, Converter, ProfileHead,
-};
-use crate::view::PprofView;
+use crate::pprof::data::{Overlay, PprofData};
+use crate::pprof::tables::Tables;
+use crate::pprof::validate::SampleChecker;
+use crate::pprof::view::PprofView;
+use crate::pprof::DecodeLimits;
 use crate::wire::{
     i32_varint, len_field_size, put_key, put_len_field, put_varint, put_varint_field, varint_len,
     FIXED64, LEN,
@@ -425,17 +425,17 @@ fn plan(records: &[Converted], groups: &[(Labels, Vec<usize>)], dict: &DictBuild
 }
 
 /// The encoded size of a `ValueType` body.
-fn value_type_body_len(vt: &otlp::ValueType) -> usize {
+fn value_type_body_len(vt: &proto::ValueType) -> usize {
     let (t, u) = (i32_varint(vt.type_strindex), i32_varint(vt.unit_strindex));
     (if t != 0 { 1 + varint_len(t) } else { 0 }) + if u != 0 { 1 + varint_len(u) } else { 0 }
 }
 
 /// The encoded size of a `ValueType` field (one-byte key).
-fn value_type_len(vt: &otlp::ValueType) -> usize {
+fn value_type_len(vt: &proto::ValueType) -> usize {
     len_field_size(value_type_body_len(vt))
 }
 
-fn value_type(out: &mut Vec<u8>, field: u32, vt: &otlp::ValueType) {
+fn value_type(out: &mut Vec<u8>, field: u32, vt: &proto::ValueType) {
     put_key(out, field, LEN);
     put_varint(out, value_type_body_len(vt) as u64);
     put_varint_field(out, 1, i32_varint(vt.type_strindex));
@@ -481,8 +481,9 @@ fn profile_trailer(h: &pprof::Profile, head: &ProfileHead) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::DecodeLimits;
-    use crate::{to_otlp, ProfileRecord};
+    use crate::oracle::to_otlp;
+    use crate::pprof::DecodeLimits;
+    use crate::ProfileRecord;
 
     fn corpus() -> Vec<(String, Vec<u8>)> {
         crate::testutil::corpus()
@@ -609,7 +610,7 @@ mod tests {
         p.comment = vec![1, 2];
         p.drop_frames = 1;
         p.location[0].is_folded = true;
-        let raw = crate::encode_pprof(&p);
+        let raw = crate::pprof::encode_pprof(&p);
         same_bytes(&[("x".into(), raw)], |_, _| {
             Labels::from_pairs([("a", "b")])
         });

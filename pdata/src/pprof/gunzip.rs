@@ -95,7 +95,7 @@ mod tests {
     use super::*;
 
     fn gz(data: &[u8]) -> Vec<u8> {
-        crate::decode::gzip(data)
+        crate::pprof::gzip(data)
     }
 
     #[test]

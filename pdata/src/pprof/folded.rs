@@ -5,10 +5,8 @@
 //! inlined into it); a frame without a function name (none, or an empty one)
 //! shows its address.
 
-use crate::ids::IdMap;
-use crate::otlp;
-use crate::otlp_collector::ExportProfilesServiceRequest;
 use crate::pprof;
+use crate::pprof::ids::IdMap;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -16,72 +14,6 @@ use std::fmt::Write;
 pub fn folded_pprof(p: &pprof::Profile) -> Vec<String> {
     let mut acc = BTreeMap::new();
     add_pprof(p, &mut acc);
-    finish(acc)
-}
-
-/// Folded lines of every profile in an OTLP request, summed together (so a
-/// request made from one pprof profile folds exactly like it). Indexes out
-/// of range show as `?` frames.
-pub fn folded_otlp(req: &ExportProfilesServiceRequest) -> Vec<String> {
-    let empty = otlp::ProfilesDictionary::default();
-    let d = req.dictionary.as_ref().unwrap_or(&empty);
-    let s = |i: i32| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| d.string_table.get(i))
-            .map_or("?", String::as_str)
-    };
-    let mut acc = BTreeMap::new();
-    let mut frames: Vec<String> = Vec::new();
-    for prof in req
-        .resource_profiles
-        .iter()
-        .flat_map(|r| &r.scope_profiles)
-        .flat_map(|s| &s.profiles)
-    {
-        let vt = prof.sample_type.unwrap_or_default();
-        let prefix = format!("{}/{}", s(vt.type_strindex), s(vt.unit_strindex));
-        for smp in &prof.samples {
-            frames.clear();
-            let stack = usize::try_from(smp.stack_index)
-                .ok()
-                .and_then(|i| d.stack_table.get(i));
-            match stack {
-                None => frames.push("?".into()),
-                Some(st) => {
-                    for &li in &st.location_indices {
-                        match usize::try_from(li)
-                            .ok()
-                            .and_then(|i| d.location_table.get(i))
-                        {
-                            None => frames.push("?".into()),
-                            Some(l) if l.lines.is_empty() => {
-                                frames.push(format!("{:#x}", l.address))
-                            }
-                            Some(l) => {
-                                for line in &l.lines {
-                                    let f = usize::try_from(line.function_index)
-                                        .ok()
-                                        .and_then(|i| d.function_table.get(i));
-                                    frames.push(match f.map(|f| s(f.name_strindex)) {
-                                        Some("") => format!("{:#x}", l.address),
-                                        Some(name) => name.to_string(),
-                                        None => "?".into(),
-                                    });
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            let value = if smp.values.is_empty() {
-                smp.timestamps_unix_nano.len() as i64
-            } else {
-                smp.values.iter().fold(0i64, |a, &v| a.saturating_add(v))
-            };
-            add_line(&mut acc, &prefix, &frames, value);
-        }
-    }
     finish(acc)
 }
 
@@ -131,7 +63,12 @@ fn add_pprof(p: &pprof::Profile, acc: &mut BTreeMap<String, i64>) {
 }
 
 /// Adds one sample; `frames` is leaf first, innermost inlined frame first.
-fn add_line(acc: &mut BTreeMap<String, i64>, prefix: &str, frames: &[String], value: i64) {
+pub(crate) fn add_line(
+    acc: &mut BTreeMap<String, i64>,
+    prefix: &str,
+    frames: &[String],
+    value: i64,
+) {
     let mut key =
         String::with_capacity(prefix.len() + frames.iter().map(|f| f.len() + 1).sum::<usize>());
     key.push_str(prefix);
@@ -143,7 +80,7 @@ fn add_line(acc: &mut BTreeMap<String, i64>, prefix: &str, frames: &[String], va
     *e = e.saturating_add(value);
 }
 
-fn finish(acc: BTreeMap<String, i64>) -> Vec<String> {
+pub(crate) fn finish(acc: BTreeMap<String, i64>) -> Vec<String> {
     acc.into_iter()
         .filter(|(_, v)| *v != 0)
         .map(|(mut k, v)| {
@@ -156,8 +93,9 @@ fn finish(acc: BTreeMap<String, i64>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oracle::profile_to_otlp;
+    use crate::otlp::folded_otlp;
     use crate::testutil::Builder;
-    use crate::to_otlp::profile_to_otlp;
 
     #[test]
     fn folds_sums_and_expands_inlines() {

@@ -1,5 +1,5 @@
 //! `IndexCache`: a table position -> dictionary index map, filled lazily
-//! (the [`crate::to_otlp::Converter`]'s per-profile caches). Indexes are
+//! (the [`crate::otlp::convert::Converter`]'s per-profile caches). Indexes are
 //! kept in two bytes while they fit (small profiles, the common case: half
 //! the memory), and in four from the first that does not.
 

@@ -15,7 +15,7 @@
 //! Within a group, samples of the same identity (stack, attributes, link)
 //! in any of the profiles are one pprof sample, a value per sample type (0
 //! where a profile left it out). So a round trip gives back each original
-//! pprof as [`crate::canonical::canonical`] sees it once equal samples are
+//! pprof as [`crate::pprof::canonical`] sees it once equal samples are
 //! combined and all-zero ones dropped (`Canonical::normalized`).
 //!
 //! Each record's labels are its resource's attributes (`service.name` →
@@ -30,16 +30,16 @@
 //! index is bounds-checked: a bad one is an [`Error::OtlpIndex`], never a
 //! panic.
 
-use crate::labels::{Labels, SERVICE_NAME};
-use crate::otlp;
-use crate::otlp_collector::ExportProfilesServiceRequest;
-use crate::pprof;
-use crate::to_otlp::{
+use crate::labels::Labels;
+use crate::otlp::collector::ExportProfilesServiceRequest;
+use crate::otlp::conventions::{
     ATTR_BUILD_ID, ATTR_COMMENT, ATTR_DOC_URL, ATTR_DROP_FRAMES, ATTR_HAS_FILENAMES,
     ATTR_HAS_FUNCTIONS, ATTR_HAS_INLINE_FRAMES, ATTR_HAS_LINE_NUMBERS, ATTR_IS_FOLDED,
     ATTR_KEEP_FRAMES, ATTR_LEGACY_DEFAULT_SAMPLE_TYPE, ATTR_SCOPE_DEFAULT_SAMPLE_TYPE,
     ATTR_SCOPE_SAMPLE_TYPE_ORDER, SERVICE_NAME_ATTRIBUTE, SPAN_ID_LABEL, TRACE_ID_LABEL,
 };
+use crate::otlp::proto;
+use crate::pprof;
 use crate::{Error, ProfileRecord};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use std::collections::HashMap;
@@ -53,8 +53,8 @@ const BUILD_ID_KEYS: [&str; 3] = [
 
 /// Converts an OTLP request back to pprof profile records.
 pub fn from_otlp(req: &ExportProfilesServiceRequest) -> Result<Vec<ProfileRecord>, Error> {
-    let req = crate::string_refs::resolved(req);
-    let empty = otlp::ProfilesDictionary::default();
+    let req = crate::otlp::string_refs::resolved(req);
+    let empty = proto::ProfilesDictionary::default();
     let dict = req.dictionary.as_ref().unwrap_or(&empty);
     let mut cache = Cache::new(dict);
     let mut out = Vec::new();
@@ -97,7 +97,7 @@ struct ScopeConventions<'a> {
 }
 
 impl<'a> ScopeConventions<'a> {
-    fn read(sp: &'a otlp::ScopeProfiles) -> Self {
+    fn read(sp: &'a proto::ScopeProfiles) -> Self {
         let mut c = ScopeConventions {
             order: None,
             default_sample_type: None,
@@ -145,12 +145,12 @@ fn any_to_string(v: &AnyValue) -> Option<String> {
     }
 }
 
-fn resource_labels(rp: &otlp::ResourceProfiles) -> Labels {
+fn resource_labels(rp: &proto::ResourceProfiles) -> Labels {
     let mut labels = Labels::new();
     for kv in rp.resource.iter().flat_map(|r| &r.attributes) {
         if let Some(v) = kv.value.as_ref().and_then(any_to_string) {
             let key = if kv.key == SERVICE_NAME_ATTRIBUTE {
-                SERVICE_NAME
+                Labels::SERVICE_NAME
             } else {
                 kv.key.as_str()
             };
@@ -161,11 +161,11 @@ fn resource_labels(rp: &otlp::ResourceProfiles) -> Labels {
 }
 
 /// How many profiles from the start of `profiles` form one pprof profile.
-fn group_len(profiles: &[otlp::Profile]) -> usize {
+fn group_len(profiles: &[proto::Profile]) -> usize {
     let Some(first) = profiles.first() else {
         return 0;
     };
-    let same = |p: &otlp::Profile| {
+    let same = |p: &proto::Profile| {
         p.time_unix_nano == first.time_unix_nano
             && p.duration_nano == first.duration_nano
             && p.period_type == first.period_type
@@ -246,7 +246,7 @@ struct Cache {
 }
 
 impl Cache {
-    fn new(d: &otlp::ProfilesDictionary) -> Self {
+    fn new(d: &proto::ProfilesDictionary) -> Self {
         Cache {
             gen: 0,
             strings: Memo::new(d.string_table.len()),
@@ -259,14 +259,14 @@ impl Cache {
 
 /// Builds one pprof profile from a group of OTLP profiles.
 struct Builder<'a> {
-    d: &'a otlp::ProfilesDictionary,
+    d: &'a proto::ProfilesDictionary,
     cache: &'a mut Cache,
     p: pprof::Profile,
     extra_strings: HashMap<String, i64>,
 }
 
 impl<'a> Builder<'a> {
-    fn new(d: &'a otlp::ProfilesDictionary, cache: &'a mut Cache) -> Self {
+    fn new(d: &'a proto::ProfilesDictionary, cache: &'a mut Cache) -> Self {
         cache.gen = cache.gen.wrapping_add(1);
         if cache.gen == 0 {
             *cache = Cache::new(d);
@@ -322,18 +322,18 @@ impl<'a> Builder<'a> {
         i
     }
 
-    fn value_type(&mut self, vt: &otlp::ValueType) -> Result<pprof::ValueType, Error> {
+    fn value_type(&mut self, vt: &proto::ValueType) -> Result<pprof::ValueType, Error> {
         Ok(pprof::ValueType {
             r#type: self.string(vt.type_strindex)?,
             unit: self.string(vt.unit_strindex)?,
         })
     }
 
-    fn attribute(&self, idx: i32) -> Result<Option<&'a otlp::KeyValueAndUnit>, Error> {
+    fn attribute(&self, idx: i32) -> Result<Option<&'a proto::KeyValueAndUnit>, Error> {
         at(&self.d.attribute_table, idx, "attribute")
     }
 
-    fn key_of(&self, a: &otlp::KeyValueAndUnit) -> Result<&'a str, Error> {
+    fn key_of(&self, a: &proto::KeyValueAndUnit) -> Result<&'a str, Error> {
         Ok(at(&self.d.string_table, a.key_strindex, "string")?.map_or("", String::as_str))
     }
 
@@ -574,7 +574,7 @@ impl<'a> Builder<'a> {
     /// profile `i`.
     fn build(
         mut self,
-        group: &[otlp::Profile],
+        group: &[proto::Profile],
         order: Option<&[usize]>,
         default_sample_type: Option<&str>,
     ) -> Result<pprof::Profile, Error> {
@@ -634,7 +634,7 @@ impl<'a> Builder<'a> {
     }
 
     /// A pprof sample with `s`'s stack and labels and `n_types` zeros.
-    fn sample(&mut self, s: &otlp::Sample, n_types: usize) -> Result<pprof::Sample, Error> {
+    fn sample(&mut self, s: &proto::Sample, n_types: usize) -> Result<pprof::Sample, Error> {
         let stack = at(&self.d.stack_table, s.stack_index, "stack")?;
         let mut location_id = Vec::with_capacity(stack.map_or(0, |s| s.location_indices.len()));
         for &li in stack.iter().flat_map(|s| &s.location_indices) {
@@ -655,7 +655,7 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn sample_value(s: &otlp::Sample) -> i64 {
+fn sample_value(s: &proto::Sample) -> i64 {
     if s.values.is_empty() {
         i64::try_from(s.timestamps_unix_nano.len()).unwrap_or(i64::MAX)
     } else {
@@ -666,9 +666,9 @@ fn sample_value(s: &otlp::Sample) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::canonical;
+    use crate::oracle::to_otlp;
+    use crate::pprof::canonical;
     use crate::testutil::Builder;
-    use crate::to_otlp::to_otlp;
     use proptest::prelude::*;
 
     fn cpu() -> pprof::Profile {
@@ -721,7 +721,7 @@ mod tests {
         assert_eq!(canonical(&back[0].profile()).default_sample_type, "cpu");
         // And the result is valid pprof.
         for r in &back {
-            crate::decode::validate(&r.profile(), &Default::default()).unwrap();
+            crate::oracle::validate(&r.profile(), &Default::default()).unwrap();
         }
     }
 

@@ -19,7 +19,7 @@ mod from_json;
 mod schema;
 mod to_json;
 
-use crate::otlp_collector::ExportProfilesServiceRequest;
+use crate::otlp::collector::ExportProfilesServiceRequest;
 use prost::Message;
 use serde_json::Value;
 
@@ -56,7 +56,7 @@ pub fn from_otlp_json(text: &[u8]) -> Result<ExportProfilesServiceRequest, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp::{
+    use crate::otlp::proto::{
         Function, Line, Link, Location, Mapping, Profile, ProfilesDictionary, ResourceProfiles,
         Sample, ScopeProfiles,
     };
@@ -337,7 +337,7 @@ mod tests {
                         dropped_attributes_count: 2,
                     }),
                     profiles: vec![Profile {
-                        sample_type: Some(crate::otlp::ValueType {
+                        sample_type: Some(crate::otlp::proto::ValueType {
                             type_strindex: 1,
                             unit_strindex: 2,
                         }),
@@ -350,7 +350,7 @@ mod tests {
                         }],
                         time_unix_nano: BIG,
                         duration_nano: 5,
-                        period_type: Some(crate::otlp::ValueType {
+                        period_type: Some(crate::otlp::proto::ValueType {
                             type_strindex: 3,
                             unit_strindex: 4,
                         }),
@@ -394,14 +394,14 @@ mod tests {
                     span_id: vec![0xcd; 8],
                 }],
                 string_table: vec!["".into(), "ü".into()],
-                attribute_table: vec![crate::otlp::KeyValueAndUnit {
+                attribute_table: vec![crate::otlp::proto::KeyValueAndUnit {
                     key_strindex: 1,
                     value: Some(AnyValue {
                         value: Some(any_value::Value::StringValue("x".into())),
                     }),
                     unit_strindex: 2,
                 }],
-                stack_table: vec![crate::otlp::Stack {
+                stack_table: vec![crate::otlp::proto::Stack {
                     location_indices: vec![1, 2, 3],
                 }],
             }),
@@ -414,9 +414,9 @@ mod tests {
     #[test]
     fn corpus_requests_round_trip() {
         for (path, bytes) in crate::testutil::corpus() {
-            let p = crate::decode_pprof(&bytes, &Default::default()).unwrap();
+            let p = crate::pprof::decode_pprof(&bytes, &Default::default()).unwrap();
             let req =
-                crate::to_otlp(&[
+                crate::oracle::to_otlp(&[
                     crate::ProfileRecord::from_profile(crate::Labels::new(), &p).unwrap()
                 ]);
             let text = to_otlp_json_string(&req, false).unwrap();

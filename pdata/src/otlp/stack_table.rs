@@ -16,8 +16,6 @@
 //! what is loaded, so the misses overlap instead of waiting one after
 //! another; a general-purpose map cannot be warmed that way.
 
-use crate::otlp;
-use crate::wire::Reader;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Slots before the first growth, at most (the index doubles when three
@@ -224,18 +222,6 @@ impl StackTable {
     /// Frees the index (once nothing more will be added, to lower the peak).
     pub(crate) fn seal(&mut self) {
         self.slots = Slots::Wide(Vec::new());
-    }
-
-    pub(crate) fn to_stack(&self, i: usize) -> otlp::Stack {
-        let mut r = Reader::new(self.get(i));
-        let mut location_indices = Vec::new();
-        while !r.is_empty() {
-            match r.varint() {
-                Ok(v) => location_indices.push(v as i32),
-                Err(_) => break,
-            }
-        }
-        otlp::Stack { location_indices }
     }
 }
 

@@ -7,7 +7,7 @@
 //! call, and an entry takes 16 bytes (24 for two words). Longer labels are
 //! keyed by their bytes.
 
-use crate::hash::IdentityHasher;
+use crate::otlp::hasher::IdentityHasher;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 

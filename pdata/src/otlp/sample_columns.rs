@@ -10,8 +10,8 @@
 //! into the first of them when sealed, and a sample whose value for a
 //! sample type is zero is left out of that type's profile.
 
-use crate::hash::IdentityHasher;
-use crate::sink::Sink;
+use crate::otlp::hasher::IdentityHasher;
+use crate::otlp::sink::Sink;
 use crate::wire::{
     append_with, i32_varint, len_field_size, put_key, put_varint, varint_len, Reader, SliceWriter,
     LEN, VARINT,
@@ -394,7 +394,7 @@ mod tests {
     /// The sample as prost encodes it.
     fn prost_sample(stack: i32, attrs: &[i32], link: i32, v: i64) -> Vec<u8> {
         use prost::Message;
-        let s = crate::otlp::Sample {
+        let s = crate::otlp::proto::Sample {
             stack_index: stack,
             attribute_indices: attrs.to_vec(),
             link_index: link,
