@@ -197,8 +197,8 @@ mod tests {
         ATTR_BUILD_ID, ATTR_HAS_FUNCTIONS, ATTR_SCOPE_DEFAULT_SAMPLE_TYPE,
         ATTR_SCOPE_SAMPLE_TYPE_ORDER,
     };
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
     use crate::testutil::Builder;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 
     fn record(labels: &[(&str, &str)], p: pprof::Profile) -> ProfileRecord {
         ProfileRecord::from_profile(Labels::from_pairs(labels.iter().copied()), &p).unwrap()

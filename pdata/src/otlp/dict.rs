@@ -9,11 +9,22 @@
 //! an attribute, 24 for a `String` or a function).
 
 use crate::otlp::dict_table::Table;
+use crate::otlp::fields::{
+    ANY_VALUE_BOOL_VALUE, ANY_VALUE_INT_VALUE, ANY_VALUE_STRING_VALUE, DICTIONARY_ATTRIBUTE_TABLE,
+    DICTIONARY_FUNCTION_TABLE, DICTIONARY_LINK_TABLE, DICTIONARY_LOCATION_TABLE,
+    DICTIONARY_MAPPING_TABLE, DICTIONARY_STACK_TABLE, DICTIONARY_STRING_TABLE,
+    FUNCTION_FILENAME_STRINDEX, FUNCTION_NAME_STRINDEX, FUNCTION_START_LINE,
+    FUNCTION_SYSTEM_NAME_STRINDEX, KEY_VALUE_AND_UNIT_KEY_STRINDEX,
+    KEY_VALUE_AND_UNIT_UNIT_STRINDEX, KEY_VALUE_AND_UNIT_VALUE, LINE_COLUMN, LINE_FUNCTION_INDEX,
+    LINE_LINE, LOCATION_ADDRESS, LOCATION_ATTRIBUTE_INDICES, LOCATION_LINES,
+    LOCATION_MAPPING_INDEX, STACK_LOCATION_INDICES,
+};
 use crate::otlp::proto;
 use crate::otlp::sink::Sink;
 use crate::otlp::stack_table::{hash, StackTable};
 use crate::wire::{
-    i32_varint, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN, VARINT,
+    i32_varint, key_byte, len_field_size, put_key, put_varint, put_varint_field, varint_len, LEN,
+    VARINT,
 };
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 use prost::Message;
@@ -31,28 +42,31 @@ pub(crate) enum AttrValue<'a> {
 /// writes it (its `AnyValue` always present, its one-of variant always
 /// written, the indexes left out when 0).
 fn encode_attribute(key: i32, value: AttrValue<'_>, unit: i32, out: &mut Vec<u8>) {
-    put_varint_field(out, 1, i32_varint(key));
-    put_key(out, 2, LEN);
+    put_varint_field(out, KEY_VALUE_AND_UNIT_KEY_STRINDEX, i32_varint(key));
+    put_key(out, KEY_VALUE_AND_UNIT_VALUE, LEN);
     match value {
         AttrValue::Str(s) => {
             put_varint(out, len_field_size(s.len()) as u64);
-            put_key(out, 1, LEN);
+            put_key(out, ANY_VALUE_STRING_VALUE, LEN);
             put_varint(out, s.len() as u64);
             out.extend_from_slice(s.as_bytes());
         }
         AttrValue::Int(i) => {
             put_varint(out, 1 + varint_len(i as u64) as u64);
-            put_key(out, 3, VARINT);
+            put_key(out, ANY_VALUE_INT_VALUE, VARINT);
             put_varint(out, i as u64);
         }
         AttrValue::Bool(b) => {
             put_varint(out, 2);
-            put_key(out, 2, VARINT);
+            put_key(out, ANY_VALUE_BOOL_VALUE, VARINT);
             put_varint(out, u64::from(b));
         }
     }
-    put_varint_field(out, 3, i32_varint(unit));
+    put_varint_field(out, KEY_VALUE_AND_UNIT_UNIT_STRINDEX, i32_varint(unit));
 }
+
+/// The key an encoded attribute starts with when its key index is set.
+const KEY_STRINDEX_KEY: u8 = key_byte(KEY_VALUE_AND_UNIT_KEY_STRINDEX, VARINT);
 
 /// Builds a `ProfilesDictionary`.
 pub(crate) struct DictBuilder {
@@ -143,20 +157,20 @@ fn encode_location(
     attrs: &[i32],
     out: &mut Vec<u8>,
 ) {
-    put_varint_field(out, 1, i32_varint(mapping));
-    put_varint_field(out, 2, address);
+    put_varint_field(out, LOCATION_MAPPING_INDEX, i32_varint(mapping));
+    put_varint_field(out, LOCATION_ADDRESS, address);
     for l in lines {
         let (f, line, column) = (i32_varint(l.function_index), l.line as u64, l.column as u64);
         let field = |v: u64| if v == 0 { 0 } else { 1 + varint_len(v) };
-        put_key(out, 3, LEN);
+        put_key(out, LOCATION_LINES, LEN);
         put_varint(out, (field(f) + field(line) + field(column)) as u64);
-        put_varint_field(out, 1, f);
-        put_varint_field(out, 2, line);
-        put_varint_field(out, 3, column);
+        put_varint_field(out, LINE_FUNCTION_INDEX, f);
+        put_varint_field(out, LINE_LINE, line);
+        put_varint_field(out, LINE_COLUMN, column);
     }
     if !attrs.is_empty() {
         let len: usize = attrs.iter().map(|&a| varint_len(i32_varint(a))).sum();
-        put_key(out, 4, LEN);
+        put_key(out, LOCATION_ATTRIBUTE_INDICES, LEN);
         put_varint(out, len as u64);
         for &a in attrs {
             put_varint(out, i32_varint(a));
@@ -207,9 +221,9 @@ impl DictBuilder {
     #[inline]
     pub(crate) fn attribute_key(&self, i: i32) -> i32 {
         let bytes = usize::try_from(i).map_or(&[][..], |i| self.attributes.get(i));
-        // `encode_attribute` writes the key first, as field 1, when set.
+        // `encode_attribute` writes the key first, when set.
         match bytes {
-            [0x08, rest @ ..] => {
+            [KEY_STRINDEX_KEY, rest @ ..] => {
                 let mut r = crate::wire::Reader::new(rest);
                 r.varint().map_or(0, |k| k as i32)
             }
@@ -263,10 +277,18 @@ impl DictBuilder {
     pub(crate) fn function(&mut self, f: proto::Function) -> i32 {
         self.scratch.clear();
         let out = &mut self.scratch;
-        put_varint_field(out, 1, i32_varint(f.name_strindex));
-        put_varint_field(out, 2, i32_varint(f.system_name_strindex));
-        put_varint_field(out, 3, i32_varint(f.filename_strindex));
-        put_varint_field(out, 4, f.start_line as u64);
+        put_varint_field(out, FUNCTION_NAME_STRINDEX, i32_varint(f.name_strindex));
+        put_varint_field(
+            out,
+            FUNCTION_SYSTEM_NAME_STRINDEX,
+            i32_varint(f.system_name_strindex),
+        );
+        put_varint_field(
+            out,
+            FUNCTION_FILENAME_STRINDEX,
+            i32_varint(f.filename_strindex),
+        );
+        put_varint_field(out, FUNCTION_START_LINE, f.start_line as u64);
         let h = hash(&self.scratch);
         self.functions.intern(&self.scratch, h)
     }
@@ -380,10 +402,10 @@ impl DictBuilder {
                 len_field_size(body)
             })
             .sum();
-        message::encoded_len_repeated(1, &self.mappings.items)
+        message::encoded_len_repeated(DICTIONARY_MAPPING_TABLE, &self.mappings.items)
             + encoded_len(&self.locations)
             + encoded_len(&self.functions)
-            + message::encoded_len_repeated(4, &self.links.items)
+            + message::encoded_len_repeated(DICTIONARY_LINK_TABLE, &self.links.items)
             + encoded_len(&self.strings)
             + encoded_len(&self.attributes)
             + stacks
@@ -394,26 +416,26 @@ impl DictBuilder {
     /// write the `ProfilesDictionary` of these tables.
     pub(crate) fn encode_into(self, sink: &mut impl Sink) -> std::io::Result<()> {
         use prost::encoding::message;
-        message::encode_repeated(1, &self.mappings.items, sink.buf());
+        message::encode_repeated(DICTIONARY_MAPPING_TABLE, &self.mappings.items, sink.buf());
         drop(self.mappings);
-        encode_entries(2, self.locations, sink)?;
-        encode_entries(3, self.functions, sink)?;
-        message::encode_repeated(4, &self.links.items, sink.buf());
+        encode_entries(DICTIONARY_LOCATION_TABLE, self.locations, sink)?;
+        encode_entries(DICTIONARY_FUNCTION_TABLE, self.functions, sink)?;
+        message::encode_repeated(DICTIONARY_LINK_TABLE, &self.links.items, sink.buf());
         drop(self.links);
-        encode_entries(5, self.strings, sink)?;
-        encode_entries(6, self.attributes, sink)?;
+        encode_entries(DICTIONARY_STRING_TABLE, self.strings, sink)?;
+        encode_entries(DICTIONARY_ATTRIBUTE_TABLE, self.attributes, sink)?;
         sink.spill()?;
         let stacks = self.stacks;
         for i in 0..stacks.len() {
             let packed = stacks.get(i);
             let out = sink.buf();
-            put_key(out, 7, LEN);
+            put_key(out, DICTIONARY_STACK_TABLE, LEN);
             if packed.is_empty() {
                 put_varint(out, 0);
             } else {
                 let n = packed.len() as u64;
                 put_varint(out, 1 + crate::wire::varint_len(n) as u64 + n);
-                put_key(out, 1, LEN);
+                put_key(out, STACK_LOCATION_INDICES, LEN);
                 put_varint(out, n);
                 out.extend_from_slice(packed);
             }

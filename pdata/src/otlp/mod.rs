@@ -8,6 +8,7 @@ pub(crate) mod conventions;
 pub(crate) mod convert;
 pub(crate) mod dict;
 mod dict_table;
+pub(crate) mod fields;
 mod folded;
 mod from_otlp;
 pub(crate) mod hasher;

@@ -10,9 +10,11 @@ use crate::otlp::convert::Converter;
 use crate::otlp::label_cache::LabelCache;
 use crate::otlp::location_codes::LocationCodes;
 use crate::pprof::data::Overlay;
+use crate::pprof::model::{SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
 use crate::pprof::tables::{StringTable, Tables};
 use crate::pprof::validate::SampleChecker;
-use crate::pprof::view::{label, PprofView, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
+use crate::pprof::view::label;
+use crate::pprof::PprofView;
 use crate::wire::{Reader, Repeated};
 
 /// Stacks, labels and values of up to

@@ -10,11 +10,14 @@
 //! into the first of them when sealed, and a sample whose value for a
 //! sample type is zero is left out of that type's profile.
 
+use crate::otlp::fields::{
+    PROFILE_SAMPLES, SAMPLE_ATTRIBUTE_INDICES, SAMPLE_LINK_INDEX, SAMPLE_STACK_INDEX, SAMPLE_VALUES,
+};
 use crate::otlp::hasher::IdentityHasher;
 use crate::otlp::sink::Sink;
 use crate::wire::{
-    append_with, i32_varint, len_field_size, put_key, put_varint, varint_len, Reader, SliceWriter,
-    LEN, VARINT,
+    append_with, i32_varint, key_byte, len_field_size, put_key, put_varint, varint_len, Reader,
+    SliceWriter, LEN, VARINT,
 };
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -136,18 +139,18 @@ impl SampleColumns {
         let write = |w: &mut SliceWriter<'_>| {
             w.varint(shared as u64);
             if stack != 0 {
-                w.byte(SAMPLE_STACK_INDEX << 3 | VARINT);
+                w.byte(STACK_INDEX_KEY);
                 w.varint(i32_varint(stack));
             }
             if !attrs.is_empty() {
-                w.byte(SAMPLE_ATTRIBUTE_INDICES << 3 | LEN);
+                w.byte(ATTRIBUTE_INDICES_KEY);
                 w.varint(attrs_body as u64);
                 for &a in attrs {
                     w.varint(i32_varint(a));
                 }
             }
             if link != 0 {
-                w.byte(SAMPLE_LINK_INDEX << 3 | VARINT);
+                w.byte(LINK_INDEX_KEY);
                 w.varint(i32_varint(link));
             }
         };
@@ -357,21 +360,23 @@ fn reserve(buf: &mut Vec<u8>, more: usize) {
 /// shared fields, value key, value length, value.
 const RECORD: usize = 2 + COPY + 2 + 10;
 
-/// `Sample` fields (opentelemetry-proto v1.10.0 `profiles.proto`).
-const SAMPLE_STACK_INDEX: u8 = 1;
-const SAMPLE_ATTRIBUTE_INDICES: u8 = 2;
-const SAMPLE_LINK_INDEX: u8 = 3;
+/// The keys of the fields a sample record holds.
+const STACK_INDEX_KEY: u8 = key_byte(SAMPLE_STACK_INDEX, VARINT);
+const ATTRIBUTE_INDICES_KEY: u8 = key_byte(SAMPLE_ATTRIBUTE_INDICES, LEN);
+const LINK_INDEX_KEY: u8 = key_byte(SAMPLE_LINK_INDEX, VARINT);
+const SAMPLE_KEY: u8 = key_byte(PROFILE_SAMPLES, LEN);
+const VALUES_KEY: u8 = key_byte(SAMPLE_VALUES, LEN);
 
-/// Writes one OTLP sample (field 2 of `Profile`) whose body takes less than
+/// Writes one OTLP sample (a `Profile.samples` field) whose body takes less than
 /// 128 bytes and whose shared fields are the first `len` bytes of `window`.
 #[inline(always)]
 fn sample_fast(out: &mut Vec<u8>, window: &[u8], len: usize, v: u64) {
     let value_len = varint_len(v);
     append_with(out, RECORD, |w| {
-        w.byte(2 << 3 | LEN);
+        w.byte(SAMPLE_KEY);
         w.byte((len + 2 + value_len) as u8);
         w.overlay(window, len);
-        w.byte(4 << 3 | LEN);
+        w.byte(VALUES_KEY);
         w.byte(value_len as u8);
         w.varint(v);
     });
@@ -379,10 +384,10 @@ fn sample_fast(out: &mut Vec<u8>, window: &[u8], len: usize, v: u64) {
 
 /// Writes one OTLP sample of any size.
 fn sample_slow(out: &mut Vec<u8>, fields: &[u8], v: u64) {
-    put_key(out, 2, LEN);
+    put_key(out, PROFILE_SAMPLES, LEN);
     put_varint(out, (fields.len() + 2 + varint_len(v)) as u64);
     out.extend_from_slice(fields);
-    put_key(out, 4, LEN);
+    put_key(out, SAMPLE_VALUES, LEN);
     put_varint(out, varint_len(v) as u64);
     put_varint(out, v);
 }
@@ -402,7 +407,7 @@ mod tests {
             ..Default::default()
         };
         let mut out = Vec::new();
-        put_key(&mut out, 2, LEN);
+        put_key(&mut out, PROFILE_SAMPLES, LEN);
         put_varint(&mut out, s.encoded_len() as u64);
         s.encode(&mut out).unwrap();
         out

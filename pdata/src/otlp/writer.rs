@@ -23,6 +23,12 @@ use crate::labels::Labels;
 use crate::otlp::conventions::{resource, resource_labels, scope};
 use crate::otlp::convert::{attribute_key_bytes, Converter, ProfileHead};
 use crate::otlp::dict::{Capacity, DictBuilder, STACK_BATCH};
+use crate::otlp::fields::{
+    PROFILE_ATTRIBUTE_INDICES, PROFILE_DURATION_NANO, PROFILE_PERIOD, PROFILE_PERIOD_TYPE,
+    PROFILE_SAMPLE_TYPE, PROFILE_TIME_UNIX_NANO, REQUEST_DICTIONARY, REQUEST_RESOURCE_PROFILES,
+    RESOURCE_PROFILES_RESOURCE, RESOURCE_PROFILES_SCOPE_PROFILES, SCOPE_PROFILES_PROFILES,
+    SCOPE_PROFILES_SCOPE, VALUE_TYPE_TYPE_STRINDEX, VALUE_TYPE_UNIT_STRINDEX,
+};
 use crate::otlp::label_cache::LabelCache;
 use crate::otlp::location_codes::LocationCodes;
 use crate::otlp::proto;
@@ -44,20 +50,6 @@ use bytes::Bytes;
 use prost::Message;
 use std::collections::HashMap;
 use std::io::{self, Write};
-
-/// Message fields (opentelemetry-proto v1.10.0), as the writer puts them.
-const REQUEST_RESOURCE_PROFILES: u32 = 1;
-const REQUEST_DICTIONARY: u32 = 2;
-const RESOURCE_PROFILES_RESOURCE: u32 = 1;
-const RESOURCE_PROFILES_SCOPE_PROFILES: u32 = 2;
-const SCOPE_PROFILES_SCOPE: u32 = 1;
-const SCOPE_PROFILES_PROFILES: u32 = 2;
-const PROFILE_SAMPLE_TYPE: u32 = 1;
-const PROFILE_TIME_UNIX_NANO: u32 = 3;
-const PROFILE_DURATION_NANO: u32 = 4;
-const PROFILE_PERIOD_TYPE: u32 = 5;
-const PROFILE_PERIOD: u32 = 6;
-const PROFILE_ATTRIBUTE_INDICES: u32 = 11;
 
 /// One profile to convert, with its labels (as in [`crate::ProfileRecord`]).
 pub struct ViewRecord<'v> {
@@ -438,8 +430,8 @@ fn value_type_len(vt: &proto::ValueType) -> usize {
 fn value_type(out: &mut Vec<u8>, field: u32, vt: &proto::ValueType) {
     put_key(out, field, LEN);
     put_varint(out, value_type_body_len(vt) as u64);
-    put_varint_field(out, 1, i32_varint(vt.type_strindex));
-    put_varint_field(out, 2, i32_varint(vt.unit_strindex));
+    put_varint_field(out, VALUE_TYPE_TYPE_STRINDEX, i32_varint(vt.type_strindex));
+    put_varint_field(out, VALUE_TYPE_UNIT_STRINDEX, i32_varint(vt.unit_strindex));
 }
 
 fn packed_i32s(out: &mut Vec<u8>, field: u32, xs: &[i32]) {

@@ -13,17 +13,16 @@
 //! ```
 
 use crate::pprof;
-use crate::pprof::view::{PprofView, SampleBuf, SAMPLE_LABEL, SAMPLE_LOCATION_ID, SAMPLE_VALUE};
+use crate::pprof::model::{
+    PROFILE_DURATION_NANOS, PROFILE_SAMPLE, PROFILE_TIME_NANOS, SAMPLE_LABEL, SAMPLE_LOCATION_ID,
+    SAMPLE_VALUE,
+};
 use crate::pprof::{gzip, Compression, DecodeLimits};
+use crate::pprof::{PprofView, SampleBuf};
 use crate::wire::{put_key, put_varint, varint_len, Reader, LEN, VARINT};
 use crate::Error;
 use bytes::Bytes;
 use prost::Message;
-
-/// `perftools.profiles.Profile` fields the re-encoding rewrites.
-const PROFILE_SAMPLE: u32 = 2;
-const PROFILE_TIME_NANOS: u32 = 9;
-const PROFILE_DURATION_NANOS: u32 = 10;
 
 /// A validated pprof profile: the decompressed body and its view, plus what
 /// changed since it was served.

@@ -11,7 +11,7 @@ mod encode;
 pub(crate) mod folded;
 pub(crate) mod gunzip;
 pub(crate) mod ids;
-mod model;
+pub(crate) mod model;
 pub(crate) mod offsets;
 pub(crate) mod tables;
 pub(crate) mod validate;

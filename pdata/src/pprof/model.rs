@@ -37,6 +37,23 @@ pub struct Profile {
     pub doc_url: i64,
 }
 
+/// `Profile` field numbers.
+pub(crate) const PROFILE_SAMPLE_TYPE: u32 = 1;
+pub(crate) const PROFILE_SAMPLE: u32 = 2;
+pub(crate) const PROFILE_MAPPING: u32 = 3;
+pub(crate) const PROFILE_LOCATION: u32 = 4;
+pub(crate) const PROFILE_FUNCTION: u32 = 5;
+pub(crate) const PROFILE_STRING_TABLE: u32 = 6;
+pub(crate) const PROFILE_DROP_FRAMES: u32 = 7;
+pub(crate) const PROFILE_KEEP_FRAMES: u32 = 8;
+pub(crate) const PROFILE_TIME_NANOS: u32 = 9;
+pub(crate) const PROFILE_DURATION_NANOS: u32 = 10;
+pub(crate) const PROFILE_PERIOD_TYPE: u32 = 11;
+pub(crate) const PROFILE_PERIOD: u32 = 12;
+pub(crate) const PROFILE_COMMENT: u32 = 13;
+pub(crate) const PROFILE_DEFAULT_SAMPLE_TYPE: u32 = 14;
+pub(crate) const PROFILE_DOC_URL: u32 = 15;
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
 pub struct ValueType {
     #[prost(int64, tag = "1")]
@@ -44,6 +61,10 @@ pub struct ValueType {
     #[prost(int64, tag = "2")]
     pub unit: i64,
 }
+
+/// `ValueType` field numbers.
+pub(crate) const VALUE_TYPE_TYPE: u32 = 1;
+pub(crate) const VALUE_TYPE_UNIT: u32 = 2;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Sample {
@@ -54,6 +75,11 @@ pub struct Sample {
     #[prost(message, repeated, tag = "3")]
     pub label: Vec<Label>,
 }
+
+/// `Sample` field numbers.
+pub(crate) const SAMPLE_LOCATION_ID: u32 = 1;
+pub(crate) const SAMPLE_VALUE: u32 = 2;
+pub(crate) const SAMPLE_LABEL: u32 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
 pub struct Label {
@@ -66,6 +92,12 @@ pub struct Label {
     #[prost(int64, tag = "4")]
     pub num_unit: i64,
 }
+
+/// `Label` field numbers.
+pub(crate) const LABEL_KEY: u32 = 1;
+pub(crate) const LABEL_STR: u32 = 2;
+pub(crate) const LABEL_NUM: u32 = 3;
+pub(crate) const LABEL_NUM_UNIT: u32 = 4;
 
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct Mapping {
@@ -91,6 +123,18 @@ pub struct Mapping {
     pub has_inline_frames: bool,
 }
 
+/// `Mapping` field numbers.
+pub(crate) const MAPPING_ID: u32 = 1;
+pub(crate) const MAPPING_MEMORY_START: u32 = 2;
+pub(crate) const MAPPING_MEMORY_LIMIT: u32 = 3;
+pub(crate) const MAPPING_FILE_OFFSET: u32 = 4;
+pub(crate) const MAPPING_FILENAME: u32 = 5;
+pub(crate) const MAPPING_BUILD_ID: u32 = 6;
+pub(crate) const MAPPING_HAS_FUNCTIONS: u32 = 7;
+pub(crate) const MAPPING_HAS_FILENAMES: u32 = 8;
+pub(crate) const MAPPING_HAS_LINE_NUMBERS: u32 = 9;
+pub(crate) const MAPPING_HAS_INLINE_FRAMES: u32 = 10;
+
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct Location {
     #[prost(uint64, tag = "1")]
@@ -105,6 +149,13 @@ pub struct Location {
     pub is_folded: bool,
 }
 
+/// `Location` field numbers.
+pub(crate) const LOCATION_ID: u32 = 1;
+pub(crate) const LOCATION_MAPPING_ID: u32 = 2;
+pub(crate) const LOCATION_ADDRESS: u32 = 3;
+pub(crate) const LOCATION_LINE: u32 = 4;
+pub(crate) const LOCATION_IS_FOLDED: u32 = 5;
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
 pub struct Line {
     #[prost(uint64, tag = "1")]
@@ -114,6 +165,11 @@ pub struct Line {
     #[prost(int64, tag = "3")]
     pub column: i64,
 }
+
+/// `Line` field numbers.
+pub(crate) const LINE_FUNCTION_ID: u32 = 1;
+pub(crate) const LINE_LINE: u32 = 2;
+pub(crate) const LINE_COLUMN: u32 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
 pub struct Function {
@@ -128,6 +184,13 @@ pub struct Function {
     #[prost(int64, tag = "5")]
     pub start_line: i64,
 }
+
+/// `Function` field numbers.
+pub(crate) const FUNCTION_ID: u32 = 1;
+pub(crate) const FUNCTION_NAME: u32 = 2;
+pub(crate) const FUNCTION_SYSTEM_NAME: u32 = 3;
+pub(crate) const FUNCTION_FILENAME: u32 = 4;
+pub(crate) const FUNCTION_START_LINE: u32 = 5;
 
 impl Profile {
     /// A valid profile of one sample type and no samples (placeholders,
@@ -147,5 +210,490 @@ impl Profile {
             .and_then(|i| self.string_table.get(i))
             .map(String::as_str)
             .unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{put_key, LEN, VARINT};
+    use prost::Message;
+
+    /// Every field constant against prost: a message with that one field
+    /// set encodes as the constant's key (field number and wire type) first.
+    #[test]
+    fn constants_are_the_messages_tags() {
+        let cases: Vec<(&str, u32, u8, Vec<u8>)> = vec![
+            (
+                "PROFILE_SAMPLE_TYPE",
+                PROFILE_SAMPLE_TYPE,
+                LEN,
+                Profile {
+                    sample_type: vec![Default::default()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_SAMPLE",
+                PROFILE_SAMPLE,
+                LEN,
+                Profile {
+                    sample: vec![Default::default()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_MAPPING",
+                PROFILE_MAPPING,
+                LEN,
+                Profile {
+                    mapping: vec![Default::default()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_LOCATION",
+                PROFILE_LOCATION,
+                LEN,
+                Profile {
+                    location: vec![Default::default()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_FUNCTION",
+                PROFILE_FUNCTION,
+                LEN,
+                Profile {
+                    function: vec![Default::default()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_STRING_TABLE",
+                PROFILE_STRING_TABLE,
+                LEN,
+                Profile {
+                    string_table: vec![String::new()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_DROP_FRAMES",
+                PROFILE_DROP_FRAMES,
+                VARINT,
+                Profile {
+                    drop_frames: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_KEEP_FRAMES",
+                PROFILE_KEEP_FRAMES,
+                VARINT,
+                Profile {
+                    keep_frames: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_TIME_NANOS",
+                PROFILE_TIME_NANOS,
+                VARINT,
+                Profile {
+                    time_nanos: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_DURATION_NANOS",
+                PROFILE_DURATION_NANOS,
+                VARINT,
+                Profile {
+                    duration_nanos: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_PERIOD_TYPE",
+                PROFILE_PERIOD_TYPE,
+                LEN,
+                Profile {
+                    period_type: Some(Default::default()),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_PERIOD",
+                PROFILE_PERIOD,
+                VARINT,
+                Profile {
+                    period: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_COMMENT",
+                PROFILE_COMMENT,
+                LEN,
+                Profile {
+                    comment: vec![1],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_DEFAULT_SAMPLE_TYPE",
+                PROFILE_DEFAULT_SAMPLE_TYPE,
+                VARINT,
+                Profile {
+                    default_sample_type: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "PROFILE_DOC_URL",
+                PROFILE_DOC_URL,
+                VARINT,
+                Profile {
+                    doc_url: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "VALUE_TYPE_TYPE",
+                VALUE_TYPE_TYPE,
+                VARINT,
+                ValueType { r#type: 1, unit: 0 }.encode_to_vec(),
+            ),
+            (
+                "VALUE_TYPE_UNIT",
+                VALUE_TYPE_UNIT,
+                VARINT,
+                ValueType { r#type: 0, unit: 1 }.encode_to_vec(),
+            ),
+            (
+                "SAMPLE_LOCATION_ID",
+                SAMPLE_LOCATION_ID,
+                LEN,
+                Sample {
+                    location_id: vec![1],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "SAMPLE_VALUE",
+                SAMPLE_VALUE,
+                LEN,
+                Sample {
+                    value: vec![1],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "SAMPLE_LABEL",
+                SAMPLE_LABEL,
+                LEN,
+                Sample {
+                    label: vec![Default::default()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LABEL_KEY",
+                LABEL_KEY,
+                VARINT,
+                Label {
+                    key: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LABEL_STR",
+                LABEL_STR,
+                VARINT,
+                Label {
+                    str: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LABEL_NUM",
+                LABEL_NUM,
+                VARINT,
+                Label {
+                    num: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LABEL_NUM_UNIT",
+                LABEL_NUM_UNIT,
+                VARINT,
+                Label {
+                    num_unit: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_ID",
+                MAPPING_ID,
+                VARINT,
+                Mapping {
+                    id: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_MEMORY_START",
+                MAPPING_MEMORY_START,
+                VARINT,
+                Mapping {
+                    memory_start: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_MEMORY_LIMIT",
+                MAPPING_MEMORY_LIMIT,
+                VARINT,
+                Mapping {
+                    memory_limit: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_FILE_OFFSET",
+                MAPPING_FILE_OFFSET,
+                VARINT,
+                Mapping {
+                    file_offset: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_FILENAME",
+                MAPPING_FILENAME,
+                VARINT,
+                Mapping {
+                    filename: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_BUILD_ID",
+                MAPPING_BUILD_ID,
+                VARINT,
+                Mapping {
+                    build_id: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_HAS_FUNCTIONS",
+                MAPPING_HAS_FUNCTIONS,
+                VARINT,
+                Mapping {
+                    has_functions: true,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_HAS_FILENAMES",
+                MAPPING_HAS_FILENAMES,
+                VARINT,
+                Mapping {
+                    has_filenames: true,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_HAS_LINE_NUMBERS",
+                MAPPING_HAS_LINE_NUMBERS,
+                VARINT,
+                Mapping {
+                    has_line_numbers: true,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MAPPING_HAS_INLINE_FRAMES",
+                MAPPING_HAS_INLINE_FRAMES,
+                VARINT,
+                Mapping {
+                    has_inline_frames: true,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LOCATION_ID",
+                LOCATION_ID,
+                VARINT,
+                Location {
+                    id: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LOCATION_MAPPING_ID",
+                LOCATION_MAPPING_ID,
+                VARINT,
+                Location {
+                    mapping_id: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LOCATION_ADDRESS",
+                LOCATION_ADDRESS,
+                VARINT,
+                Location {
+                    address: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LOCATION_LINE",
+                LOCATION_LINE,
+                LEN,
+                Location {
+                    line: vec![Default::default()],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LOCATION_IS_FOLDED",
+                LOCATION_IS_FOLDED,
+                VARINT,
+                Location {
+                    is_folded: true,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LINE_FUNCTION_ID",
+                LINE_FUNCTION_ID,
+                VARINT,
+                Line {
+                    function_id: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LINE_LINE",
+                LINE_LINE,
+                VARINT,
+                Line {
+                    line: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "LINE_COLUMN",
+                LINE_COLUMN,
+                VARINT,
+                Line {
+                    column: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "FUNCTION_ID",
+                FUNCTION_ID,
+                VARINT,
+                Function {
+                    id: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "FUNCTION_NAME",
+                FUNCTION_NAME,
+                VARINT,
+                Function {
+                    name: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "FUNCTION_SYSTEM_NAME",
+                FUNCTION_SYSTEM_NAME,
+                VARINT,
+                Function {
+                    system_name: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "FUNCTION_FILENAME",
+                FUNCTION_FILENAME,
+                VARINT,
+                Function {
+                    filename: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "FUNCTION_START_LINE",
+                FUNCTION_START_LINE,
+                VARINT,
+                Function {
+                    start_line: 1,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+        ];
+        for (name, field, wire_type, encoded) in cases {
+            let mut key = Vec::new();
+            put_key(&mut key, field, wire_type);
+            assert!(
+                encoded.starts_with(&key),
+                "{name}: prost wrote {encoded:02x?}, the constant says {key:02x?}"
+            );
+        }
     }
 }

@@ -21,6 +21,18 @@
 
 use crate::pprof;
 use crate::pprof::ids::IdMap;
+use crate::pprof::model::{
+    FUNCTION_FILENAME, FUNCTION_ID, FUNCTION_NAME, FUNCTION_START_LINE, FUNCTION_SYSTEM_NAME,
+    LABEL_KEY, LABEL_NUM, LABEL_NUM_UNIT, LABEL_STR, LINE_COLUMN, LINE_FUNCTION_ID, LINE_LINE,
+    LOCATION_ADDRESS, LOCATION_ID, LOCATION_IS_FOLDED, LOCATION_LINE, LOCATION_MAPPING_ID,
+    MAPPING_BUILD_ID, MAPPING_FILENAME, MAPPING_FILE_OFFSET, MAPPING_HAS_FILENAMES,
+    MAPPING_HAS_FUNCTIONS, MAPPING_HAS_INLINE_FRAMES, MAPPING_HAS_LINE_NUMBERS, MAPPING_ID,
+    MAPPING_MEMORY_LIMIT, MAPPING_MEMORY_START, PROFILE_COMMENT, PROFILE_DEFAULT_SAMPLE_TYPE,
+    PROFILE_DOC_URL, PROFILE_DROP_FRAMES, PROFILE_DURATION_NANOS, PROFILE_FUNCTION,
+    PROFILE_KEEP_FRAMES, PROFILE_LOCATION, PROFILE_MAPPING, PROFILE_PERIOD, PROFILE_PERIOD_TYPE,
+    PROFILE_SAMPLE, PROFILE_SAMPLE_TYPE, PROFILE_STRING_TABLE, PROFILE_TIME_NANOS, SAMPLE_LABEL,
+    SAMPLE_LOCATION_ID, SAMPLE_VALUE, VALUE_TYPE_TYPE, VALUE_TYPE_UNIT,
+};
 use crate::pprof::offsets::Offsets;
 use crate::pprof::tables::{StringTable, Tables};
 use crate::pprof::validate::{validate_tables, SampleChecker};
@@ -36,11 +48,6 @@ use std::borrow::Cow;
 /// conversion's time, and their estimate errs by far less).
 const SMALL_BODY: usize = 256 << 10;
 const ID_SAMPLE_STRIDE: usize = 16;
-
-/// `perftools.profiles.Sample` fields.
-pub(crate) const SAMPLE_LOCATION_ID: u32 = 1;
-pub(crate) const SAMPLE_VALUE: u32 = 2;
-pub(crate) const SAMPLE_LABEL: u32 = 3;
 
 /// A decoded, validated pprof profile whose samples and strings stay in the
 /// (decompressed) body they were read from.
@@ -177,10 +184,10 @@ impl PprofView {
         while !r.is_empty() {
             let (field, wt) = r.key()?;
             match field {
-                1 => header
+                PROFILE_SAMPLE_TYPE => header
                     .sample_type
                     .push(value_type(r.message(wt)?, pprof::ValueType::default())?),
-                2 => {
+                PROFILE_SAMPLE => {
                     let at = r.pos();
                     let body = r.message(wt)?;
                     samples.push(at);
@@ -192,8 +199,8 @@ impl PprofView {
                     }
                     too_many("samples", samples.len(), limits.max_samples)?;
                 }
-                3 => header.mapping.push(mapping(r.message(wt)?)?),
-                4 => {
+                PROFILE_MAPPING => header.mapping.push(mapping(r.message(wt)?)?),
+                PROFILE_LOCATION => {
                     let at = r.pos();
                     let body = r.message(wt)?;
                     let id = location(body, &mut lines)?.id;
@@ -202,7 +209,7 @@ impl PprofView {
                     location_bytes += body.len();
                     too_many("locations", locations.len(), limits.max_locations)?;
                 }
-                5 => {
+                PROFILE_FUNCTION => {
                     let at = r.pos();
                     let body = r.message(wt)?;
                     let id = function(body)?.id;
@@ -211,7 +218,7 @@ impl PprofView {
                     function_bytes += body.len();
                     too_many("functions", functions.len(), limits.max_functions)?;
                 }
-                6 => {
+                PROFILE_STRING_TABLE => {
                     let at = r.pos();
                     let s = std::str::from_utf8(r.message(wt)?)
                         .map_err(|_| Error::Malformed("a string is not valid UTF-8"))?;
@@ -222,18 +229,18 @@ impl PprofView {
                     string_bytes += s.len();
                     too_many("strings", strings.len(), limits.max_strings)?;
                 }
-                7 => header.drop_frames = r.scalar(wt)? as i64,
-                8 => header.keep_frames = r.scalar(wt)? as i64,
-                9 => header.time_nanos = r.scalar(wt)? as i64,
-                10 => header.duration_nanos = r.scalar(wt)? as i64,
-                11 => {
+                PROFILE_DROP_FRAMES => header.drop_frames = r.scalar(wt)? as i64,
+                PROFILE_KEEP_FRAMES => header.keep_frames = r.scalar(wt)? as i64,
+                PROFILE_TIME_NANOS => header.time_nanos = r.scalar(wt)? as i64,
+                PROFILE_DURATION_NANOS => header.duration_nanos = r.scalar(wt)? as i64,
+                PROFILE_PERIOD_TYPE => {
                     let prev = header.period_type.unwrap_or_default();
                     header.period_type = Some(value_type(r.message(wt)?, prev)?);
                 }
-                12 => header.period = r.scalar(wt)? as i64,
-                13 => r.repeated(wt, |v| header.comment.push(v as i64))?,
-                14 => header.default_sample_type = r.scalar(wt)? as i64,
-                15 => header.doc_url = r.scalar(wt)? as i64,
+                PROFILE_PERIOD => header.period = r.scalar(wt)? as i64,
+                PROFILE_COMMENT => r.repeated(wt, |v| header.comment.push(v as i64))?,
+                PROFILE_DEFAULT_SAMPLE_TYPE => header.default_sample_type = r.scalar(wt)? as i64,
+                PROFILE_DOC_URL => header.doc_url = r.scalar(wt)? as i64,
                 _ => r.skip(wt)?,
             }
         }
@@ -589,8 +596,8 @@ fn value_type(b: &[u8], mut vt: pprof::ValueType) -> Result<pprof::ValueType, Er
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
-            1 => vt.r#type = r.scalar(wt)? as i64,
-            2 => vt.unit = r.scalar(wt)? as i64,
+            VALUE_TYPE_TYPE => vt.r#type = r.scalar(wt)? as i64,
+            VALUE_TYPE_UNIT => vt.unit = r.scalar(wt)? as i64,
             _ => r.skip(wt)?,
         }
     }
@@ -603,10 +610,10 @@ pub(crate) fn label(b: &[u8]) -> Result<pprof::Label, Error> {
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
-            1 => l.key = r.scalar(wt)? as i64,
-            2 => l.str = r.scalar(wt)? as i64,
-            3 => l.num = r.scalar(wt)? as i64,
-            4 => l.num_unit = r.scalar(wt)? as i64,
+            LABEL_KEY => l.key = r.scalar(wt)? as i64,
+            LABEL_STR => l.str = r.scalar(wt)? as i64,
+            LABEL_NUM => l.num = r.scalar(wt)? as i64,
+            LABEL_NUM_UNIT => l.num_unit = r.scalar(wt)? as i64,
             _ => r.skip(wt)?,
         }
     }
@@ -619,16 +626,16 @@ fn mapping(b: &[u8]) -> Result<pprof::Mapping, Error> {
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
-            1 => m.id = r.scalar(wt)?,
-            2 => m.memory_start = r.scalar(wt)?,
-            3 => m.memory_limit = r.scalar(wt)?,
-            4 => m.file_offset = r.scalar(wt)?,
-            5 => m.filename = r.scalar(wt)? as i64,
-            6 => m.build_id = r.scalar(wt)? as i64,
-            7 => m.has_functions = r.scalar(wt)? != 0,
-            8 => m.has_filenames = r.scalar(wt)? != 0,
-            9 => m.has_line_numbers = r.scalar(wt)? != 0,
-            10 => m.has_inline_frames = r.scalar(wt)? != 0,
+            MAPPING_ID => m.id = r.scalar(wt)?,
+            MAPPING_MEMORY_START => m.memory_start = r.scalar(wt)?,
+            MAPPING_MEMORY_LIMIT => m.memory_limit = r.scalar(wt)?,
+            MAPPING_FILE_OFFSET => m.file_offset = r.scalar(wt)?,
+            MAPPING_FILENAME => m.filename = r.scalar(wt)? as i64,
+            MAPPING_BUILD_ID => m.build_id = r.scalar(wt)? as i64,
+            MAPPING_HAS_FUNCTIONS => m.has_functions = r.scalar(wt)? != 0,
+            MAPPING_HAS_FILENAMES => m.has_filenames = r.scalar(wt)? != 0,
+            MAPPING_HAS_LINE_NUMBERS => m.has_line_numbers = r.scalar(wt)? != 0,
+            MAPPING_HAS_INLINE_FRAMES => m.has_inline_frames = r.scalar(wt)? != 0,
             _ => r.skip(wt)?,
         }
     }
@@ -643,11 +650,11 @@ fn location(b: &[u8], lines: &mut Vec<pprof::Line>) -> Result<pprof::Location, E
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
-            1 => l.id = r.scalar(wt)?,
-            2 => l.mapping_id = r.scalar(wt)?,
-            3 => l.address = r.scalar(wt)?,
-            4 => lines.push(line(r.message(wt)?)?),
-            5 => l.is_folded = r.scalar(wt)? != 0,
+            LOCATION_ID => l.id = r.scalar(wt)?,
+            LOCATION_MAPPING_ID => l.mapping_id = r.scalar(wt)?,
+            LOCATION_ADDRESS => l.address = r.scalar(wt)?,
+            LOCATION_LINE => lines.push(line(r.message(wt)?)?),
+            LOCATION_IS_FOLDED => l.is_folded = r.scalar(wt)? != 0,
             _ => r.skip(wt)?,
         }
     }
@@ -666,7 +673,7 @@ fn location_ids_len(body: &[u8]) -> usize {
             break;
         }
         let Ok((field, wt)) = r.key() else { break };
-        if field != 1 {
+        if field != SAMPLE_LOCATION_ID {
             if r.skip(wt).is_err() {
                 break;
             }
@@ -711,9 +718,9 @@ fn line(b: &[u8]) -> Result<pprof::Line, Error> {
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
-            1 => l.function_id = r.scalar(wt)?,
-            2 => l.line = r.scalar(wt)? as i64,
-            3 => l.column = r.scalar(wt)? as i64,
+            LINE_FUNCTION_ID => l.function_id = r.scalar(wt)?,
+            LINE_LINE => l.line = r.scalar(wt)? as i64,
+            LINE_COLUMN => l.column = r.scalar(wt)? as i64,
             _ => r.skip(wt)?,
         }
     }
@@ -726,11 +733,11 @@ fn function(b: &[u8]) -> Result<pprof::Function, Error> {
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
-            1 => f.id = r.scalar(wt)?,
-            2 => f.name = r.scalar(wt)? as i64,
-            3 => f.system_name = r.scalar(wt)? as i64,
-            4 => f.filename = r.scalar(wt)? as i64,
-            5 => f.start_line = r.scalar(wt)? as i64,
+            FUNCTION_ID => f.id = r.scalar(wt)?,
+            FUNCTION_NAME => f.name = r.scalar(wt)? as i64,
+            FUNCTION_SYSTEM_NAME => f.system_name = r.scalar(wt)? as i64,
+            FUNCTION_FILENAME => f.filename = r.scalar(wt)? as i64,
+            FUNCTION_START_LINE => f.start_line = r.scalar(wt)? as i64,
             _ => r.skip(wt)?,
         }
     }

@@ -415,10 +415,11 @@ mod tests {
     fn corpus_requests_round_trip() {
         for (path, bytes) in crate::testutil::corpus() {
             let p = crate::pprof::decode_pprof(&bytes, &Default::default()).unwrap();
-            let req =
-                crate::oracle::to_otlp(&[
-                    crate::ProfileRecord::from_profile(crate::Labels::new(), &p).unwrap()
-                ]);
+            let req = crate::oracle::to_otlp(&[crate::ProfileRecord::from_profile(
+                crate::Labels::new(),
+                &p,
+            )
+            .unwrap()]);
             let text = to_otlp_json_string(&req, false).unwrap();
             assert_eq!(
                 from_otlp_json(text.as_bytes()).unwrap(),
