@@ -219,473 +219,75 @@ mod tests {
     use crate::wire::{put_key, LEN, VARINT};
     use prost::Message;
 
+    fn d<T: Default>() -> T {
+        T::default()
+    }
+
+    /// `(name, constant, wire type, bytes)`: the constant and the encoding
+    /// of a `$msg` whose field `$field` alone is set.
+    macro_rules! case {
+        ($c:ident, $wt:ident, $msg:ident, $field:ident: $v:expr) => {
+            (
+                stringify!($c),
+                $c,
+                $wt,
+                $msg { $field: $v, ..d() }.encode_to_vec(),
+            )
+        };
+    }
+
     /// Every field constant against prost: a message with that one field
     /// set encodes as the constant's key (field number and wire type) first.
     #[test]
     fn constants_are_the_messages_tags() {
-        let cases: Vec<(&str, u32, u8, Vec<u8>)> = vec![
-            (
-                "PROFILE_SAMPLE_TYPE",
-                PROFILE_SAMPLE_TYPE,
-                LEN,
-                Profile {
-                    sample_type: vec![Default::default()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_SAMPLE",
-                PROFILE_SAMPLE,
-                LEN,
-                Profile {
-                    sample: vec![Default::default()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_MAPPING",
-                PROFILE_MAPPING,
-                LEN,
-                Profile {
-                    mapping: vec![Default::default()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_LOCATION",
-                PROFILE_LOCATION,
-                LEN,
-                Profile {
-                    location: vec![Default::default()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_FUNCTION",
-                PROFILE_FUNCTION,
-                LEN,
-                Profile {
-                    function: vec![Default::default()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_STRING_TABLE",
-                PROFILE_STRING_TABLE,
-                LEN,
-                Profile {
-                    string_table: vec![String::new()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_DROP_FRAMES",
-                PROFILE_DROP_FRAMES,
-                VARINT,
-                Profile {
-                    drop_frames: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_KEEP_FRAMES",
-                PROFILE_KEEP_FRAMES,
-                VARINT,
-                Profile {
-                    keep_frames: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_TIME_NANOS",
-                PROFILE_TIME_NANOS,
-                VARINT,
-                Profile {
-                    time_nanos: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_DURATION_NANOS",
-                PROFILE_DURATION_NANOS,
-                VARINT,
-                Profile {
-                    duration_nanos: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_PERIOD_TYPE",
-                PROFILE_PERIOD_TYPE,
-                LEN,
-                Profile {
-                    period_type: Some(Default::default()),
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_PERIOD",
-                PROFILE_PERIOD,
-                VARINT,
-                Profile {
-                    period: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_COMMENT",
-                PROFILE_COMMENT,
-                LEN,
-                Profile {
-                    comment: vec![1],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_DEFAULT_SAMPLE_TYPE",
-                PROFILE_DEFAULT_SAMPLE_TYPE,
-                VARINT,
-                Profile {
-                    default_sample_type: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "PROFILE_DOC_URL",
-                PROFILE_DOC_URL,
-                VARINT,
-                Profile {
-                    doc_url: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "VALUE_TYPE_TYPE",
-                VALUE_TYPE_TYPE,
-                VARINT,
-                ValueType { r#type: 1, unit: 0 }.encode_to_vec(),
-            ),
-            (
-                "VALUE_TYPE_UNIT",
-                VALUE_TYPE_UNIT,
-                VARINT,
-                ValueType { r#type: 0, unit: 1 }.encode_to_vec(),
-            ),
-            (
-                "SAMPLE_LOCATION_ID",
-                SAMPLE_LOCATION_ID,
-                LEN,
-                Sample {
-                    location_id: vec![1],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "SAMPLE_VALUE",
-                SAMPLE_VALUE,
-                LEN,
-                Sample {
-                    value: vec![1],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "SAMPLE_LABEL",
-                SAMPLE_LABEL,
-                LEN,
-                Sample {
-                    label: vec![Default::default()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LABEL_KEY",
-                LABEL_KEY,
-                VARINT,
-                Label {
-                    key: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LABEL_STR",
-                LABEL_STR,
-                VARINT,
-                Label {
-                    str: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LABEL_NUM",
-                LABEL_NUM,
-                VARINT,
-                Label {
-                    num: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LABEL_NUM_UNIT",
-                LABEL_NUM_UNIT,
-                VARINT,
-                Label {
-                    num_unit: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_ID",
-                MAPPING_ID,
-                VARINT,
-                Mapping {
-                    id: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_MEMORY_START",
-                MAPPING_MEMORY_START,
-                VARINT,
-                Mapping {
-                    memory_start: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_MEMORY_LIMIT",
-                MAPPING_MEMORY_LIMIT,
-                VARINT,
-                Mapping {
-                    memory_limit: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_FILE_OFFSET",
-                MAPPING_FILE_OFFSET,
-                VARINT,
-                Mapping {
-                    file_offset: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_FILENAME",
-                MAPPING_FILENAME,
-                VARINT,
-                Mapping {
-                    filename: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_BUILD_ID",
-                MAPPING_BUILD_ID,
-                VARINT,
-                Mapping {
-                    build_id: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_HAS_FUNCTIONS",
-                MAPPING_HAS_FUNCTIONS,
-                VARINT,
-                Mapping {
-                    has_functions: true,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_HAS_FILENAMES",
-                MAPPING_HAS_FILENAMES,
-                VARINT,
-                Mapping {
-                    has_filenames: true,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_HAS_LINE_NUMBERS",
-                MAPPING_HAS_LINE_NUMBERS,
-                VARINT,
-                Mapping {
-                    has_line_numbers: true,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "MAPPING_HAS_INLINE_FRAMES",
-                MAPPING_HAS_INLINE_FRAMES,
-                VARINT,
-                Mapping {
-                    has_inline_frames: true,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LOCATION_ID",
-                LOCATION_ID,
-                VARINT,
-                Location {
-                    id: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LOCATION_MAPPING_ID",
-                LOCATION_MAPPING_ID,
-                VARINT,
-                Location {
-                    mapping_id: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LOCATION_ADDRESS",
-                LOCATION_ADDRESS,
-                VARINT,
-                Location {
-                    address: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LOCATION_LINE",
-                LOCATION_LINE,
-                LEN,
-                Location {
-                    line: vec![Default::default()],
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LOCATION_IS_FOLDED",
-                LOCATION_IS_FOLDED,
-                VARINT,
-                Location {
-                    is_folded: true,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LINE_FUNCTION_ID",
-                LINE_FUNCTION_ID,
-                VARINT,
-                Line {
-                    function_id: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LINE_LINE",
-                LINE_LINE,
-                VARINT,
-                Line {
-                    line: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "LINE_COLUMN",
-                LINE_COLUMN,
-                VARINT,
-                Line {
-                    column: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "FUNCTION_ID",
-                FUNCTION_ID,
-                VARINT,
-                Function {
-                    id: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "FUNCTION_NAME",
-                FUNCTION_NAME,
-                VARINT,
-                Function {
-                    name: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "FUNCTION_SYSTEM_NAME",
-                FUNCTION_SYSTEM_NAME,
-                VARINT,
-                Function {
-                    system_name: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "FUNCTION_FILENAME",
-                FUNCTION_FILENAME,
-                VARINT,
-                Function {
-                    filename: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
-            (
-                "FUNCTION_START_LINE",
-                FUNCTION_START_LINE,
-                VARINT,
-                Function {
-                    start_line: 1,
-                    ..Default::default()
-                }
-                .encode_to_vec(),
-            ),
+        let cases = [
+            case!(PROFILE_SAMPLE_TYPE, LEN, Profile, sample_type: vec![d()]),
+            case!(PROFILE_SAMPLE, LEN, Profile, sample: vec![d()]),
+            case!(PROFILE_MAPPING, LEN, Profile, mapping: vec![d()]),
+            case!(PROFILE_LOCATION, LEN, Profile, location: vec![d()]),
+            case!(PROFILE_FUNCTION, LEN, Profile, function: vec![d()]),
+            case!(PROFILE_STRING_TABLE, LEN, Profile, string_table: vec![String::new()]),
+            case!(PROFILE_DROP_FRAMES, VARINT, Profile, drop_frames: 1),
+            case!(PROFILE_KEEP_FRAMES, VARINT, Profile, keep_frames: 1),
+            case!(PROFILE_TIME_NANOS, VARINT, Profile, time_nanos: 1),
+            case!(PROFILE_DURATION_NANOS, VARINT, Profile, duration_nanos: 1),
+            case!(PROFILE_PERIOD_TYPE, LEN, Profile, period_type: Some(d())),
+            case!(PROFILE_PERIOD, VARINT, Profile, period: 1),
+            case!(PROFILE_COMMENT, LEN, Profile, comment: vec![1]),
+            case!(PROFILE_DEFAULT_SAMPLE_TYPE, VARINT, Profile, default_sample_type: 1),
+            case!(PROFILE_DOC_URL, VARINT, Profile, doc_url: 1),
+            case!(VALUE_TYPE_TYPE, VARINT, ValueType, r#type: 1),
+            case!(VALUE_TYPE_UNIT, VARINT, ValueType, unit: 1),
+            case!(SAMPLE_LOCATION_ID, LEN, Sample, location_id: vec![1]),
+            case!(SAMPLE_VALUE, LEN, Sample, value: vec![1]),
+            case!(SAMPLE_LABEL, LEN, Sample, label: vec![d()]),
+            case!(LABEL_KEY, VARINT, Label, key: 1),
+            case!(LABEL_STR, VARINT, Label, str: 1),
+            case!(LABEL_NUM, VARINT, Label, num: 1),
+            case!(LABEL_NUM_UNIT, VARINT, Label, num_unit: 1),
+            case!(MAPPING_ID, VARINT, Mapping, id: 1),
+            case!(MAPPING_MEMORY_START, VARINT, Mapping, memory_start: 1),
+            case!(MAPPING_MEMORY_LIMIT, VARINT, Mapping, memory_limit: 1),
+            case!(MAPPING_FILE_OFFSET, VARINT, Mapping, file_offset: 1),
+            case!(MAPPING_FILENAME, VARINT, Mapping, filename: 1),
+            case!(MAPPING_BUILD_ID, VARINT, Mapping, build_id: 1),
+            case!(MAPPING_HAS_FUNCTIONS, VARINT, Mapping, has_functions: true),
+            case!(MAPPING_HAS_FILENAMES, VARINT, Mapping, has_filenames: true),
+            case!(MAPPING_HAS_LINE_NUMBERS, VARINT, Mapping, has_line_numbers: true),
+            case!(MAPPING_HAS_INLINE_FRAMES, VARINT, Mapping, has_inline_frames: true),
+            case!(LOCATION_ID, VARINT, Location, id: 1),
+            case!(LOCATION_MAPPING_ID, VARINT, Location, mapping_id: 1),
+            case!(LOCATION_ADDRESS, VARINT, Location, address: 1),
+            case!(LOCATION_LINE, LEN, Location, line: vec![d()]),
+            case!(LOCATION_IS_FOLDED, VARINT, Location, is_folded: true),
+            case!(LINE_FUNCTION_ID, VARINT, Line, function_id: 1),
+            case!(LINE_LINE, VARINT, Line, line: 1),
+            case!(LINE_COLUMN, VARINT, Line, column: 1),
+            case!(FUNCTION_ID, VARINT, Function, id: 1),
+            case!(FUNCTION_NAME, VARINT, Function, name: 1),
+            case!(FUNCTION_SYSTEM_NAME, VARINT, Function, system_name: 1),
+            case!(FUNCTION_FILENAME, VARINT, Function, filename: 1),
+            case!(FUNCTION_START_LINE, VARINT, Function, start_line: 1),
         ];
         for (name, field, wire_type, encoded) in cases {
             let mut key = Vec::new();
