@@ -1,27 +1,18 @@
 //! Deltas of cumulative profiles. Go's `allocs`/`heap`, `block` and `mutex`
-//! endpoints serve totals since the process started; `DeltaComputer` turns a
-//! series of them (one scrape loop's) into per-interval profiles.
+//! endpoints serve totals since the process started; a [`DeltaComputer`]
+//! (one per scrape loop) turns a series of them into per-interval profiles.
 //!
-//! The state holds, per (stack, labels) content hash, only the last totals of
-//! the subtracted sample types — never a copy of the previous profile.
-//!
-//! State layout (see `state.rs`): between scrapes it is ONE byte buffer,
-//! shrunk to fit, of entries sorted by key — the key's gap from the previous
-//! key as a varint, then the totals as zigzag varints. At 32,768 series with
-//! small totals that is ~8 bytes per series (a hash map of keys plus a
-//! `Vec<i64>` was ~50). `apply` keys the new profile's samples, sorts them by
-//! key (equal keys are merged), merge-joins them against the old stream in
-//! one sequential pass to find each series' previous totals, then writes the
-//! new stream; its per-apply structures are dropped before it returns.
-//!
-//! Keys are the top 56 bits of the xxh3 hash of (stack, labels), which keeps
-//! a key gap at ~6 bytes for 32k series (64 bits would need ~7.4). Two
-//! distinct series share a key with probability ≈ n²/2⁵⁷ per profile:
-//! 7·10⁻⁹ at 32,768 series, 7·10⁻⁶ at a million. Such a pair is merged like
-//! duplicate samples (as a 64-bit collision was before): their deltas are
-//! reported on the first of the two stacks. That misattributes one stack's
-//! samples within one profile, with odds far below those of the sampling
-//! itself — acceptable for profiles, and never a panic or a lost total.
+//! ```
+//! use profcol_pdata::delta::{is_cumulative, DeltaComputer};
+//! use profcol_pdata::{pprof::Profile, PprofData};
+//! assert!(is_cumulative("memory"));
+//! let scrape = || PprofData::from_profile(&Profile::empty("alloc_space", "bytes"));
+//! let mut deltas = DeltaComputer::new();
+//! assert!(deltas.apply(scrape()?, 1_000).is_none()); // the baseline
+//! let delta = deltas.apply(scrape()?, 16_000).expect("the second scrape gives a delta");
+//! assert_eq!(delta.header().duration_nanos, 15_000);
+//! # Ok::<(), profcol_pdata::Error>(())
+//! ```
 //!
 //! Rules:
 //! - Subtracted sample types: `alloc_objects`, `alloc_space` (Go heap/allocs)
@@ -42,9 +33,29 @@
 //!   never a window that starts where its data ends.
 //! - A profile without any subtracted sample type is returned unchanged.
 //!
+//! The result is the same body with an [`Overlay`]
+//! of per-interval values: nothing is re-encoded unless an exporter asks.
+//!
 //! Stacks are identified by function names, files and lines (addresses only
 //! for unsymbolized frames), so they match across scrapes even when the
 //! target numbers its locations differently each time.
+//!
+//! The state holds, per (stack, labels) content hash, only the last totals
+//! of the subtracted sample types — never a copy of the previous profile.
+//! Between scrapes it is one byte buffer, shrunk to fit, of entries sorted
+//! by key (`state.rs`): a key's gap from the previous key and the totals,
+//! as varints, a fraction of what a map of keys to vectors holds.
+//! `apply` keys the new profile's samples, sorts them by key (equal keys
+//! are merged), merge-joins them against the old stream in one sequential
+//! pass to find each series' previous totals, then writes the new stream;
+//! its per-apply structures are dropped before it returns.
+//!
+//! Keys are the top 56 bits of the xxh3 hash of (stack, labels): shorter
+//! gaps between sorted keys than full hashes, so a smaller state. Two
+//! distinct series then share a key with probability ≈ n²/2⁵⁷ per profile
+//! of n series, far below the sampling's own error; such a pair is merged
+//! like duplicate samples (their deltas are reported on the first of the
+//! two stacks) — never a panic or a lost total.
 
 mod hash;
 mod state;

@@ -4,16 +4,15 @@
 //! integration tests, benches and other crates' tests); never on the data
 //! path.
 //!
-//! - [`to_otlp`]: pprof → OTLP as prost messages, through the writer's own
-//!   [`Converter`](crate::otlp) and dictionary; its
-//!   `encode_to_vec()` must equal [`crate::otlp::to_otlp_bytes`].
+//! - [`to_otlp`](fn@to_otlp): pprof → OTLP as prost messages, through the writer's own
+//!   converter and dictionary; its `encode_to_vec()` must equal
+//!   [`crate::otlp::to_otlp_bytes`].
 //! - [`decode_pprof`]: prost's `Profile::decode` + [`validate`]; the view
 //!   ([`crate::pprof::decode_pprof`]) must accept exactly the same bodies
 //!   and decode them to the same profile.
 //!
 //! ```
-//! use profcol_pdata::{oracle, otlp, Labels, ProfileRecord};
-//! use profcol_pdata::pprof::Profile;
+//! use profcol_pdata::{oracle, otlp, pprof::Profile, Labels, ProfileRecord};
 //! use prost::Message;
 //! let record = ProfileRecord::from_profile(Labels::new(), &Profile::empty("samples", "count"))?;
 //! let records = [record];

@@ -1,12 +1,14 @@
-//! `DictBuilder`: builds one OTLP `ProfilesDictionary` with exact dedup.
+//! `DictBuilder`: builds one OTLP `ProfilesDictionary` with exact dedup; the
+//! [`Converter`](crate::otlp::convert::Converter) interns entries into it,
+//! the writer writes it last ([`DictBuilder::encode_into`]).
+//!
 //! Every table starts with its zero value at index 0 and holds no duplicate
 //! entries. Keys are xxh3 hashes of an entry's content; a hash hit is
 //! confirmed by comparing the entry, and a collision probes the next key, so
 //! dedup never merges different entries. Strings, attributes, functions,
 //! locations and stacks are kept as their protobuf encoding, back to back
 //! (equal encodings mean equal entries): a few bytes each instead of a
-//! struct (64 bytes and a `Vec` for a location, 40 and maybe a `String` for
-//! an attribute, 24 for a `String` or a function).
+//! struct, and often a `Vec` or a `String`, per entry.
 
 use crate::otlp::dict_table::Table;
 use crate::otlp::fields::{

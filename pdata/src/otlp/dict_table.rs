@@ -1,9 +1,10 @@
-//! `Table<T>`: one table of the OTLP dictionary with content-keyed dedup.
-//! Its index is its own open addressing over 32-bit slots, rebuilt from a
-//! 32-bit hash tag kept per entry: about 10 bytes per entry where a
-//! `HashMap<u64, i32>` takes 20 to 40, which on small profiles is a good
-//! part of the conversion's memory. A tag hit is confirmed by comparing the
-//! entry, so dedup never merges different entries.
+//! `Table<T>`: one table of the OTLP dictionary with content-keyed dedup
+//! (the mappings and links, kept as structs). Its index is its own open
+//! addressing over 32-bit slots, rebuilt from a 32-bit hash tag kept per
+//! entry: a fraction of what a `HashMap` of keys to indexes holds per entry,
+//! which on small profiles is a good part of the conversion's memory. A tag
+//! hit is confirmed by comparing the entry, so dedup never merges different
+//! entries.
 
 /// A dictionary table: its entries in index order, entry 0 the zero value.
 pub(crate) struct Table<T> {

@@ -4,8 +4,8 @@
 //! key and a number): those are packed into one word, labels under 16
 //! bytes into two, so a lookup is one multiply and one compare instead of
 //! hashing the slice twice (its length, then its bytes) and a `memcmp`
-//! call, and an entry takes 16 bytes (24 for two words). Longer labels are
-//! keyed by their bytes.
+//! call, and an entry holds no slice. Longer labels are keyed by their
+//! bytes.
 
 use crate::otlp::hasher::IdentityHasher;
 use std::collections::HashMap;

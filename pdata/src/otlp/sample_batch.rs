@@ -1,9 +1,10 @@
-//! The writer's sample loop: reads up to [`STACK_BATCH`](crate::otlp::dict::STACK_BATCH) pprof samples of a
+//! The writer's sample loop: reads up to
+//! [`STACK_BATCH`](crate::otlp::dict::STACK_BATCH) pprof samples of a
 //! profile straight into a batch (stack encodings, values, attribute
 //! indexes), checking them when asked, so their stacks can be interned
 //! together. Labels are looked up by their encoded bytes: a profile repeats
 //! a few labels on every sample, and a label seen before was parsed and
-//! checked then (see [`crate::label_cache`]).
+//! checked then (see [`crate::otlp::label_cache`]).
 
 use crate::error::Error;
 use crate::otlp::convert::Converter;
@@ -74,8 +75,7 @@ impl Batch {
     }
 
     /// Reads sample `k` of the source into the batch: it accepts what
-    /// [`PprofView::read_sample`] reads and [`SampleChecker::check_sample`]
-    /// accepts, and gives each value type its value (0 when missing; the
+    /// [`PprofView::read_sample`] reads and the [`SampleChecker`] accepts, and gives each value type its value (0 when missing; the
     /// overlay's when there is one). A stack deeper than the view's limit
     /// is truncated to its root-most frames.
     #[inline]

@@ -4,11 +4,11 @@
 //! open-addressing index. A slot holds a stack's index in its low bits (as
 //! many as the home position takes from the hash) and the rest of the
 //! hash's low 32 bits above them, compared before the stack's bytes: no
-//! per-stack tag array (4 bytes a stack), and no load of one on a probe.
-//! Growth (rare: callers size the table) hashes every stack's bytes again,
-//! so the hash given to [`StackTable::intern`] must be [`hash`]'s. Indexes
-//! of up to [`NARROW_SLOTS`] slots (the tables of small profiles, where the
-//! index is a good part of the conversion's memory) take 16-bit slots.
+//! per-stack tag array, and no load of one on a probe. Growth (rare:
+//! callers size the table) hashes every stack's bytes again, so the hash
+//! given to [`StackTable::intern`] must be [`hash`]'s. Indexes of up to
+//! [`NARROW_SLOTS`] slots (the tables of small profiles, where the index is
+//! a good part of the conversion's memory) take 16-bit slots.
 //!
 //! On big profiles the index and the bytes are far larger than the CPU
 //! caches, and a lookup is a chain of misses. [`StackTable::warm`] lets a

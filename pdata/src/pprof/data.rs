@@ -6,10 +6,14 @@
 //! reads the view (through the overlay), the Pyroscope exporter forwards
 //! [`served`](PprofData::served) or a re-encoding ([`PprofData::pprof_bytes`]).
 //!
-//! ```ignore
-//! let data = PprofData::from_served(body, &limits)?;   // scrape
-//! let delta = delta_computer.apply(data, now);         // cumulative types
-//! writer.add_data(labels, &data);                      // OTLP exporters
+//! ```
+//! use bytes::Bytes;
+//! use profcol_pdata::pprof::{encode_pprof_gzip, DecodeLimits, Profile};
+//! use profcol_pdata::PprofData;
+//! let served = Bytes::from(encode_pprof_gzip(&Profile::empty("samples", "count")));
+//! let data = PprofData::from_served(served.clone(), &DecodeLimits::default())?;
+//! assert_eq!(data.served(), Some(&served)); // forwarded byte for byte
+//! # Ok::<(), profcol_pdata::Error>(())
 //! ```
 
 use crate::pprof;
@@ -123,7 +127,7 @@ impl PprofData {
     /// The bytes exactly as the target served them, while nothing changed
     /// the profile (a delta, a truncated stack); a forwarder sends these.
     /// One liberty: [`header`](Self::header)'s `time_nanos` may be the start
-    /// of the window where the target stamped its end ([`crate::pprof::window`]).
+    /// of the window where the target stamped its end ([`window_start`](crate::pprof::window_start)).
     pub fn served(&self) -> Option<&Bytes> {
         if self.overlay.is_some() {
             None

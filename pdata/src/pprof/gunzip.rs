@@ -1,9 +1,9 @@
 //! One-shot, windowless inflate of a small single-member gzip body whose
-//! trailer tells its size: the output buffer, allocated once at exactly that
-//! size, is the only window the decompressor needs, so the 32 KiB window and
-//! ~20 KiB of state a streaming inflater allocates (more than a small
-//! profile's whole body) are never allocated. The decompressor's ~11 KiB of
-//! tables live on the stack.
+//! trailer tells its size ([`inflate_one_shot`], tried first by
+//! decompression): the output buffer, allocated once at exactly that size,
+//! is the only window the decompressor needs, so the window and state a
+//! streaming inflater allocates (more than a small profile's whole body) are
+//! never allocated. The decompressor's tables live on the stack.
 //!
 //! Only the regular case is handled here; anything else (multi-member
 //! bodies, a size that lies, a corrupt stream, header flags we do not parse)

@@ -1,7 +1,23 @@
-//! pprof: the profile model (`perftools.profiles.Profile` as prost structs),
-//! the zero-copy [`PprofView`] the scrape path decodes bodies into,
-//! decompression under [`DecodeLimits`], validation, encoding, folded stacks
-//! and [`Canonical`] profiles for comparing meaning.
+//! pprof: the profile model (`perftools.profiles.Profile` as prost structs,
+//! [`Profile`]), the zero-copy [`PprofView`] the data path keeps a body as,
+//! decoding under [`DecodeLimits`] (decompression, validation), encoding,
+//! folded stacks, [`Canonical`] profiles for comparing meaning, and the
+//! window a scraped profile covers.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use profcol_pdata::pprof::{decompress, encode_pprof_gzip, DecodeLimits, PprofView, Profile};
+//! let body = encode_pprof_gzip(&Profile::empty("samples", "count"));
+//! let limits = DecodeLimits::default();
+//! let raw = decompress(&body, limits.max_decompressed_bytes)?;
+//! let view = PprofView::decode(Bytes::from(raw.into_owned()), &limits)?;
+//! assert_eq!(view.str(view.header().sample_type[0].r#type), "samples");
+//! # Ok::<(), profcol_pdata::Error>(())
+//! ```
+//!
+//! The scrape path goes through [`crate::PprofData`], which keeps the view
+//! with the bytes as served; [`decode_pprof`] gives the prost structs to
+//! callers that want them (tools, tests, debug output).
 
 mod canonical;
 pub(crate) mod data;

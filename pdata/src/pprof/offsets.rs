@@ -1,7 +1,8 @@
-//! `Offsets`: the offsets into a pprof body that [`crate::view`] keeps per
-//! string, sample, function and location, in two bytes each when the body
-//! is small enough (most profiles scraped at a short interval: half the
-//! memory), in four otherwise.
+//! `Offsets`: the offsets into a pprof body that
+//! [`PprofView`](crate::pprof::PprofView) keeps per string, sample, function
+//! and location, in two bytes each when the body is small enough (most
+//! profiles scraped at a short interval: half the memory), in four
+//! otherwise.
 
 /// Bodies up to this size have their offsets kept in two bytes.
 const NARROW_BODY: usize = 1 << 16;

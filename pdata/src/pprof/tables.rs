@@ -1,18 +1,18 @@
 //! `Tables`: a pprof profile's function and location tables as the
-//! validation and the converter read them, entry by entry: from a decoded
-//! [`pprof::Profile`], or from a [`crate::PprofView`], which keeps each
-//! entry as the byte range of its message in the body (8 bytes instead of a
-//! 40-byte function, or a 56-byte location and a `Vec` of lines), and the
-//! maps from ids to positions built once, and decodes an entry again when
-//! asked: on small profiles those tables are most of the conversion's
-//! memory.
+//! validation and the converter read them, entry by entry: from a
+//! [`PprofView`](crate::pprof::PprofView), which keeps each entry as the
+//! offset of its message in the body (instead of a struct, and a `Vec` of
+//! lines per location) with the maps from ids to positions built once, and
+//! decodes an entry again when asked (on small profiles those tables are
+//! most of the conversion's memory); or, for the test oracle, from a decoded
+//! [`pprof::Profile`].
 
 use crate::pprof;
 use crate::pprof::ids::IdMap;
 use std::borrow::Cow;
 
 /// A pprof string table, read by index: owned strings, or a
-/// [`crate::PprofView`], which keeps each string as the offset of its
+/// [`PprofView`](crate::pprof::PprofView), which keeps each string as the offset of its
 /// length in the body (4 bytes instead of a 16-byte `&str`).
 pub(crate) trait StringTable {
     fn count(&self) -> usize;

@@ -11,9 +11,10 @@ use crate::pprof::tables::Tables;
 use crate::pprof::DecodeLimits;
 use crate::Error;
 
-/// Everything [`validate`] checks except the samples themselves (whose
-/// count is `n_samples`); the strings are given apart from `p` so that the
-/// zero-copy view can share this. Returns the checker for the samples.
+/// Checks everything but the samples themselves (whose count is
+/// `n_samples`): table sizes, string indexes, ids. The strings are given
+/// apart from the tables so that the view and the test oracle's decoded
+/// profile share this. Returns the checker for the samples.
 pub(crate) fn validate_tables(
     t: &impl Tables,
     first_string: Option<&str>,

@@ -1,4 +1,6 @@
-//! OTLP profiles → pprof, the inverse of [`crate::to_otlp`].
+//! OTLP profiles → pprof: [`from_otlp`] reads a request back into one
+//! [`ProfileRecord`] per pprof profile, the inverse of the writer
+//! ([`crate::otlp::to_otlp_bytes`]).
 //!
 //! Grouping rule: a `ScopeProfiles` whose scope carries
 //! `pprof.scope.sample_type_order` (a permutation of its profiles' indexes,
@@ -26,7 +28,7 @@
 //! labels `span_id` (and `trace_id` when it has one), lowercase hex.
 //! Attributes naming their strings by index (`key_strindex`,
 //! `string_value_strindex`, as the OpenTelemetry Collector writes them) are
-//! read like plain ones ([`crate::string_refs`]). Every
+//! read like plain ones (`string_refs.rs`). Every
 //! index is bounds-checked: a bad one is an [`Error::OtlpIndex`], never a
 //! panic.
 

@@ -1,5 +1,18 @@
-//! OTLP/JSON for profiles requests, following the OTLP JSON encoding
-//! (proto3 JSON mapping with OTLP's exceptions):
+//! OTLP/JSON for profiles requests: [`to_otlp_json`] and
+//! [`to_otlp_json_string`] write a request in the OTLP JSON encoding,
+//! [`from_otlp_json`] reads what any OTLP/JSON producer writes.
+//!
+//! ```
+//! use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
+//! use profcol_pdata::otlp::json::{from_otlp_json, to_otlp_json_string};
+//! let req = ExportProfilesServiceRequest::default();
+//! let text = to_otlp_json_string(&req, false)?;
+//! assert_eq!(from_otlp_json(text.as_bytes())?, req);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Writing follows the OTLP JSON encoding (proto3 JSON mapping with OTLP's
+//! exceptions):
 //! - 64-bit integers (`int64`, `uint64`, `fixed64`) are decimal strings
 //!   (`"timeUnixNano": "1795000000000000000"`), so that readers whose numbers
 //!   are doubles (JavaScript) do not round them;
@@ -11,9 +24,9 @@
 //! or numbers; snake_case or lowerCamelCase names; unknown fields skipped).
 //!
 //! Both directions go through the protobuf encoding and a table of the
-//! messages ([`schema`]), not through the `opentelemetry-proto` crate's serde
-//! derives, which write 64-bit integers as numbers and require every field
-//! to be present when reading.
+//! messages (`schema.rs`), not through the `opentelemetry-proto` crate's
+//! serde derives, which write 64-bit integers as numbers and require every
+//! field to be present when reading.
 
 mod from_json;
 mod schema;

@@ -1,22 +1,22 @@
-//! pprof views → OTLP protobuf bytes, directly: the fast path of
-//! [`crate::to_otlp`] + `encode_to_vec` for profiles read with
-//! [`PprofView`]. No OTLP structs are built for the samples (prost's would
-//! cost two `Vec`s per sample per sample type).
+//! `OtlpWriter`: pprof profiles → the protobuf bytes of one
+//! `ExportProfilesServiceRequest`, written directly: no OTLP structs are
+//! built for the samples (prost's would cost two `Vec`s per sample per
+//! sample type). [`to_otlp_bytes`] / [`to_otlp_bytes_with`] convert
+//! records (what the exporters send); [`views_to_otlp_bytes`] converts
+//! views; `profcol convert --to otlp` feeds bodies one at a time to
+//! [`OtlpWriter::add_pprof`] and streams [`OtlpWriter::write`].
 //!
-//! [`OtlpWriter::add`] interns a profile's stacks and labels through the same
-//! [`Converter`] and dictionary as `to_otlp` and keeps, per sample, only the
-//! encoded OTLP fields every sample type shares (stack and attribute
-//! indexes) and its values: after `add` the pprof body is no longer needed,
-//! so a caller converting many files holds one body at a time.
-//! [`OtlpWriter::write`] then writes every sample type's profile, every
-//! length computed before its message, a chunk at a time.
+//! [`OtlpWriter::add`] interns a profile's stacks and labels through the
+//! [`Converter`] into the request's one dictionary and keeps, per sample,
+//! only the encoded OTLP fields every sample type shares (stack, attribute
+//! and link indexes) and its values: after `add` the pprof body is no longer
+//! needed. [`OtlpWriter::write`] then writes every sample type's profile,
+//! every length computed before its message (`layout.rs`), a chunk at a
+//! time, and the dictionary last.
 //!
-//! [`to_otlp_bytes`] runs the same writer on decoded profiles
-//! ([`OtlpWriter::add_profile`]): what the exporters send, without
-//! building the request's structs and encoding them.
-//!
-//! The bytes are exactly those `to_otlp(records).encode_to_vec()` gives for
-//! the same profiles and labels (tests check it on the whole corpus).
+//! The bytes are exactly those the test oracle's prost structs encode to
+//! (`oracle::to_otlp(records).encode_to_vec()`), which the tests check on
+//! the whole corpus and the fuzz targets on anything.
 
 mod layout;
 

@@ -37,7 +37,7 @@ fn too_many(what: &'static str, count: usize, limit: usize) -> Result<(), Error>
 }
 
 impl PprofView {
-    /// Decompresses `body` when needed (see [`decompress`]); the result must
+    /// Decompresses `body` when needed (see [`decompress`](fn@decompress)); the result must
     /// outlive the view, so it is returned for the caller to keep.
     pub fn decompress<'b>(body: &'b [u8], limits: &DecodeLimits) -> Result<Cow<'b, [u8]>, Error> {
         if body.is_empty() {
@@ -77,11 +77,9 @@ impl PprofView {
 
     /// [`decode`](Self::decode) but for the samples, which are only
     /// indexed: the caller checks each with the returned checker as it reads
-    /// it ([`read_checked`] does both), which for a caller that reads every
-    /// sample anyway is one pass over them instead of two. `location_refs`
-    /// is 0.
-    ///
-    /// [`read_checked`]: Self::read_checked
+    /// it (the writer's `add_pprof` does), which for a caller that reads
+    /// every sample anyway is one pass over them instead of two.
+    /// `location_refs` is 0.
     pub(crate) fn decode_unchecked(
         data: Bytes,
         limits: &DecodeLimits,
@@ -222,8 +220,8 @@ impl PprofView {
         Ok((view, checker))
     }
 
-    /// Checks every sample as [`SampleChecker::check_sample_in`] would,
-    /// without collecting its ids, values or labels (a hostile sample may
+    /// Checks every sample with the [`SampleChecker`] (values, location
+    /// ids, labels) without collecting its ids, values or labels (a hostile sample may
     /// hold tens of millions); returns the number of location ids over all
     /// samples and of samples deeper than the depth limit.
     fn check_samples(&self, checker: &SampleChecker) -> Result<(usize, usize), Error> {

@@ -1,23 +1,25 @@
-//! `PprofView`: a zero-copy, validated view of a decompressed pprof body.
+//! `PprofView`: a zero-copy, validated view of a decompressed pprof body,
+//! what the data path keeps a profile as ([`crate::PprofData`] holds one).
+//! [`PprofView::decode`] indexes and validates a body; the accessors
+//! ([`header`](PprofView::header), [`str`](PprofView::str),
+//! [`read_sample`](PprofView::read_sample), …) are total afterwards.
 //!
 //! prost's decoder allocates three vectors per sample (location ids, values,
 //! labels) and one `String` per string; on big profiles that allocation is
 //! most of the decode time and several times the body's size in memory. The
 //! view instead keeps each string, sample, function and location as the
-//! offset in the body of its length varint (2 or 4 bytes, see
-//! [`crate::offsets`]; the message follows the length), parsed again when it is read (packed location ids are
-//! skipped by length when only values are needed); functions and
+//! offset in the body of its length varint (`offsets.rs`; the message
+//! follows the length), parsed again when it is read (packed location ids
+//! are skipped by length when only values are needed); functions and
 //! locations also have maps from their ids, and are decoded again when
-//! read (see [`crate::tables`]). The small tables (mappings,
-//! sample types) and scalars are decoded into an ordinary
-//! [`pprof::Profile`] header whose `sample`, `string_table`, `function` and
-//! `location` stay empty.
+//! read (`tables.rs`). The small tables (mappings, sample types) and
+//! scalars are decoded into an ordinary [`pprof::Profile`] header whose
+//! `sample`, `string_table`, `function` and `location` stay empty.
 //!
 //! The view accepts exactly the bodies prost accepts (except protobuf groups,
-//! which it refuses) and decodes them to the same values; [`validate`]'s
-//! checks run on it, so every accessor is total afterwards.
-//!
-//! [`validate`]: crate::pprof::validate
+//! which it refuses) and decodes them to the same values (the tests and a
+//! fuzz target check it against the test oracle's prost decoding); the
+//! checks of `validate.rs` run on it.
 
 mod decode;
 mod messages;
@@ -56,7 +58,7 @@ pub struct PprofView {
     /// Location ids over all samples (stacks counted at most
     /// `max_stack_depth` deep).
     location_refs: usize,
-    /// [`DecodeLimits::max_stack_depth`] (0: none).
+    /// [`DecodeLimits::max_stack_depth`](crate::pprof::DecodeLimits::max_stack_depth) (0: none).
     max_stack_depth: usize,
     /// Samples deeper than that.
     deep_samples: usize,
@@ -88,7 +90,7 @@ impl PprofView {
         }
     }
 
-    /// Samples whose stack is deeper than [`DecodeLimits::max_stack_depth`]:
+    /// Samples whose stack is deeper than [`DecodeLimits::max_stack_depth`](crate::pprof::DecodeLimits::max_stack_depth):
     /// they are read truncated to their root-most frames.
     pub fn truncated_stacks(&self) -> usize {
         self.deep_samples
