@@ -10,7 +10,7 @@ use chitchat::transport::UdpTransport;
 use chitchat::{spawn_chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig};
 use chitchat::{NodeState, ProtocolVersion};
 use profcol_config::ClusterConfig;
-use profcol_pdata::{ClusterView, ClusterWatch, MetricSet, Telemetry};
+use profcol_runtime::{ClusterView, ClusterWatch, MetricSet, Telemetry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;

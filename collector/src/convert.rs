@@ -21,11 +21,10 @@
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
-use profcol_pdata::{
-    decompress, folded_pprof, from_otlp, to_otlp_bytes, DecodeLimits, Labels, OtlpWriter,
-    PprofData, PprofView, ProfileRecord,
-};
+use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::{from_otlp, to_otlp_bytes, OtlpWriter};
+use profcol_pdata::pprof::{decompress, folded_pprof, DecodeLimits, PprofView};
+use profcol_pdata::{Labels, PprofData, ProfileRecord};
 use prost::Message;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -307,7 +306,7 @@ fn read_profiles(path: &Path) -> anyhow::Result<Vec<ProfileRecord>> {
     let is_json = path.extension().is_some_and(|e| e == "json");
     let mut records = if is_json {
         let raw = decompress(&body, limits.max_decompressed_bytes)?;
-        let req = profcol_pdata::otlp_json::from_otlp_json(&raw)
+        let req = profcol_pdata::otlp::json::from_otlp_json(&raw)
             .map_err(|e| anyhow::anyhow!("not an OTLP profiles JSON request: {e}"))?;
         from_otlp(&req)?
     } else {
@@ -341,7 +340,7 @@ fn read_profiles(path: &Path) -> anyhow::Result<Vec<ProfileRecord>> {
 fn encode_otlp(req: &ExportProfilesServiceRequest, format: Format) -> anyhow::Result<Vec<u8>> {
     Ok(match format {
         Format::OtlpJson => {
-            let mut v = profcol_pdata::otlp_json::to_otlp_json_string(req, true)?;
+            let mut v = profcol_pdata::otlp::json::to_otlp_json_string(req, true)?;
             v.push('\n');
             v.into_bytes()
         }
@@ -459,7 +458,7 @@ mod tests {
         for f in &files {
             all.extend(read_profiles(f).unwrap());
         }
-        let want = encode_otlp(&profcol_pdata::to_otlp(&all), Format::Otlp).unwrap();
+        let want = encode_otlp(&profcol_pdata::oracle::to_otlp(&all), Format::Otlp).unwrap();
         assert!(std::fs::read(&out).unwrap() == want);
         // A non-pprof input sends everything through the general path.
         let otlp_in = dir.path().join("in.otlp");

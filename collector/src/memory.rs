@@ -6,7 +6,7 @@
 //! logged once each way, not on every sample.
 
 use profcol_config::collector::ServiceConfig;
-use profcol_pdata::{MemoryGuard, MetricSet, Telemetry};
+use profcol_runtime::{MemoryGuard, MetricSet, Telemetry};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::time::Duration;

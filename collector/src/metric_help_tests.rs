@@ -6,10 +6,10 @@
 
 use profcol_exporter::metrics::{CodeLabels, ExporterLabel, ExporterMetrics, ReasonLabels};
 use profcol_exporter::pyroscope::metrics::{EndpointLabels, WriteMetrics};
-use profcol_pdata::Telemetry;
 use profcol_receiver::metrics::{
     ComponentLabels, ErrorLabels, ScrapeMetrics, SourceLabels, TargetLabels,
 };
+use profcol_runtime::Telemetry;
 
 #[test]
 fn every_help_text_ends_with_exactly_one_period() {

@@ -42,7 +42,7 @@ pub struct ReloadHandle {
 }
 
 impl ReloadHandle {
-    pub fn new(telemetry: &profcol_pdata::Telemetry) -> Self {
+    pub fn new(telemetry: &profcol_runtime::Telemetry) -> Self {
         Self {
             status: ReloadStatus::new(telemetry),
             requests: Arc::default(),

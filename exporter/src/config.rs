@@ -128,8 +128,8 @@ pub enum NumericSampleAttributes {
 
 impl NumericSampleAttributes {
     /// The OTLP writer's options for this choice.
-    pub fn otlp_options(self) -> profcol_pdata::OtlpOptions {
-        profcol_pdata::OtlpOptions {
+    pub fn otlp_options(self) -> profcol_pdata::otlp::OtlpOptions {
+        profcol_pdata::otlp::OtlpOptions {
             drop_numeric_labels: self == Self::Drop,
         }
     }

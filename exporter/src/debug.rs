@@ -92,7 +92,7 @@ pub fn heaviest_stacks(p: &pprof::Profile, n: usize) -> Vec<(String, i64)> {
         return Vec::new();
     };
     let prefix = format!("{}/{};", p.str(t.r#type), p.str(t.unit));
-    let mut stacks: Vec<(String, i64)> = profcol_pdata::folded_pprof(p)
+    let mut stacks: Vec<(String, i64)> = profcol_pdata::pprof::folded_pprof(p)
         .into_iter()
         .filter_map(|line| {
             let rest = line.strip_prefix(&prefix)?;
@@ -124,7 +124,7 @@ impl DebugConsumer {
         let s = summarize(&profile);
         let service = r
             .labels
-            .get(profcol_pdata::labels::SERVICE_NAME)
+            .get(profcol_pdata::Labels::SERVICE_NAME)
             .unwrap_or("");
         info!(
             exporter = %self.id,

@@ -263,7 +263,7 @@ impl ExporterEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use profcol_pdata::Telemetry;
+    use profcol_runtime::Telemetry;
 
     #[test]
     fn drops_count_every_time_but_warn_once_per_burst() {

@@ -10,7 +10,7 @@ use crate::queue::QueueConfig;
 use crate::retry::{RetryPolicy, SendError};
 use crate::Error;
 use profcol_config::{join_path, Problem, Validate};
-use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::{ProfileBatch, ProfileRecord};
 use prost::Message;
 use serde::Deserialize;
@@ -189,7 +189,7 @@ pub struct FileWrite {
 struct FileSender {
     dir: PathBuf,
     format: FileFormat,
-    otlp_options: profcol_pdata::OtlpOptions,
+    otlp_options: profcol_pdata::otlp::OtlpOptions,
     seq: AtomicU64,
     retention: Mutex<Retention>,
     events: Arc<ExporterEvents>,
@@ -199,15 +199,16 @@ impl FileSender {
     fn encode(&self, record: &ProfileRecord) -> Result<Vec<u8>, String> {
         Ok(match self.format {
             FileFormat::Pprof => record.pprof.pprof_gzip().to_vec(),
-            FileFormat::Otlp => {
-                profcol_pdata::to_otlp_bytes_with(std::slice::from_ref(record), &self.otlp_options)
-            }
+            FileFormat::Otlp => profcol_pdata::otlp::to_otlp_bytes_with(
+                std::slice::from_ref(record),
+                &self.otlp_options,
+            ),
             FileFormat::OtlpJson => {
                 let records = std::slice::from_ref(record);
-                let bytes = profcol_pdata::to_otlp_bytes_with(records, &self.otlp_options);
+                let bytes = profcol_pdata::otlp::to_otlp_bytes_with(records, &self.otlp_options);
                 let req = ExportProfilesServiceRequest::decode(bytes.as_slice())
                     .map_err(|e| format!("re-reading the OTLP request: {e}"))?;
-                profcol_pdata::otlp_json::to_otlp_json_string(&req, false)
+                profcol_pdata::otlp::json::to_otlp_json_string(&req, false)
                     .map_err(|e| e.to_string())?
                     .into_bytes()
             }
@@ -217,7 +218,7 @@ impl FileSender {
     fn file_name(&self, record: &ProfileRecord) -> String {
         let service = record
             .labels
-            .get(profcol_pdata::labels::SERVICE_NAME)
+            .get(profcol_pdata::Labels::SERVICE_NAME)
             .unwrap_or("unknown");
         format!(
             "{}_{}_{}_{:06}{}",
@@ -295,7 +296,7 @@ impl Sender for FileSender {
 pub fn start(
     id: &str,
     cfg: &FileConfig,
-    telemetry: &profcol_pdata::Telemetry,
+    telemetry: &profcol_runtime::Telemetry,
 ) -> Result<Arc<Pipeline>, Error> {
     let dir = PathBuf::from(&cfg.directory);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io {

@@ -33,7 +33,8 @@ pub use error::Error;
 
 use pipeline::{Pipeline, PipelineConsumer};
 use profcol_config::{decode, ComponentId, Problem};
-use profcol_pdata::{ComponentContext, Consumer};
+use profcol_pdata::Consumer;
+use profcol_runtime::ComponentContext;
 use std::sync::Arc;
 
 /// Every exporter type with its stability, aliases included.

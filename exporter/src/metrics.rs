@@ -1,7 +1,7 @@
 //! The exporters' self-metrics, one family set shared by every exporter
 //! instance and told apart by the `exporter` label.
 
-use profcol_pdata::MetricSet;
+use profcol_runtime::MetricSet;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

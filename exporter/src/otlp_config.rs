@@ -10,7 +10,7 @@ use profcol_config::{join_path, Duration, Problem, Validate};
 
 /// Part of each OTLP exporter's config. Not `#[serde(flatten)]`ed (that
 /// would lose the key path of decode errors): each exporter decodes a flat
-/// struct with [`otlp_raw_config!`] and splits it.
+/// struct with `otlp_raw_config!` and splits it.
 #[derive(Debug, Clone)]
 pub struct OtlpCommon {
     pub endpoint: String,

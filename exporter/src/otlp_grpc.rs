@@ -132,7 +132,7 @@ struct GrpcSender {
     metadata: MetadataMap,
     timeout: std::time::Duration,
     max_request_bytes: u64,
-    otlp_options: profcol_pdata::OtlpOptions,
+    otlp_options: profcol_pdata::otlp::OtlpOptions,
     events: Arc<ExporterEvents>,
 }
 
@@ -144,7 +144,7 @@ impl Sender for GrpcSender {
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Frame>> {
         let max = self.max_request_bytes;
         let encode = |r: &[profcol_pdata::ProfileRecord]| {
-            profcol_pdata::to_otlp_bytes_with(r, &self.otlp_options)
+            profcol_pdata::otlp::to_otlp_bytes_with(r, &self.otlp_options)
         };
         let parts = split_to_fit(batch.records, max, &encode, &mut |n| {
             self.events.request_too_large("max_request_bytes", max, n);
@@ -205,7 +205,7 @@ fn metadata(cfg: &OtlpCommon) -> Result<MetadataMap, Error> {
 pub fn start(
     id: &str,
     cfg: &OtlpGrpcConfig,
-    telemetry: &profcol_pdata::Telemetry,
+    telemetry: &profcol_runtime::Telemetry,
 ) -> Result<Arc<Pipeline>, Error> {
     let uri = cfg.uri();
     let mut endpoint = Endpoint::from_shared(uri.clone())

@@ -108,7 +108,7 @@ struct HttpSender {
     timeout: std::time::Duration,
     compression: Codec,
     max_request_bytes: u64,
-    otlp_options: profcol_pdata::OtlpOptions,
+    otlp_options: profcol_pdata::otlp::OtlpOptions,
     events: Arc<ExporterEvents>,
 }
 
@@ -136,7 +136,7 @@ impl Sender for HttpSender {
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Body>> {
         let max = self.max_request_bytes;
         let encode = |r: &[profcol_pdata::ProfileRecord]| {
-            profcol_pdata::to_otlp_bytes_with(r, &self.otlp_options)
+            profcol_pdata::otlp::to_otlp_bytes_with(r, &self.otlp_options)
         };
         let parts = crate::split::split_to_fit(batch.records, max, &encode, &mut |n| {
             self.events.request_too_large("max_request_bytes", max, n);
@@ -245,7 +245,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn start(
     id: &str,
     cfg: &OtlpHttpConfig,
-    telemetry: &profcol_pdata::Telemetry,
+    telemetry: &profcol_runtime::Telemetry,
 ) -> Result<Arc<Pipeline>, Error> {
     let url = cfg.url().map_err(Error::Client)?;
     let client = reqwest::Client::builder()

@@ -3,7 +3,7 @@
 //! OTLP/HTTP server answers `application/json`), and a bounded read of an
 //! HTTP response body.
 
-use profcol_pdata::otlp_collector::ExportProfilesServiceResponse;
+use profcol_pdata::otlp::collector::ExportProfilesServiceResponse;
 use prost::Message;
 
 /// The most of a response body an exporter reads: an export response or
@@ -85,7 +85,7 @@ pub async fn read_bounded(mut resp: reqwest::Response) -> Vec<u8> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use profcol_pdata::otlp_collector::ExportProfilesPartialSuccess;
+    use profcol_pdata::otlp::collector::ExportProfilesPartialSuccess;
 
     #[test]
     fn protobuf_and_json_partial_success() {

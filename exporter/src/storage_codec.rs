@@ -8,7 +8,8 @@
 //! the profile as uncompressed pprof, its delta values written in), and the
 //! profile bytes (`u32` length + bytes).
 
-use profcol_pdata::{DecodeLimits, Labels, PprofData, ProfileBatch, ProfileRecord};
+use profcol_pdata::pprof::DecodeLimits;
+use profcol_pdata::{Labels, PprofData, ProfileBatch, ProfileRecord};
 
 const VERSION: u8 = 1;
 const KIND_RAW: u8 = 0;
@@ -136,8 +137,8 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use profcol_pdata::decode::encode_pprof_gzip;
     use profcol_pdata::pprof;
+    use profcol_pdata::pprof::encode_pprof_gzip;
 
     fn profile(v: i64) -> pprof::Profile {
         pprof::Profile {

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use profcol_config::ComponentId;
 use profcol_exporter::start_exporter;
-use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use prost::Message;
 use std::time::Duration;
 
@@ -59,7 +59,7 @@ async fn writes_one_gzipped_pprof_per_profile() {
     );
     let second = std::fs::read(out.join(&names[1])).unwrap();
     assert_eq!(&second[..2], &[0x1f, 0x8b]);
-    let decoded = profcol_pdata::decode_pprof(&second, &Default::default()).unwrap();
+    let decoded = profcol_pdata::pprof::decode_pprof(&second, &Default::default()).unwrap();
     assert_eq!(decoded, encoded.profile());
     assert_eq!(
         metric(
@@ -93,11 +93,15 @@ async fn otlp_formats_decode() {
             ExportProfilesServiceRequest::decode(data.as_slice()).unwrap()
         } else {
             assert!(names[0].ends_with(".otlp.json"));
-            profcol_pdata::otlp_json::from_otlp_json(&data).unwrap()
+            profcol_pdata::otlp::json::from_otlp_json(&data).unwrap()
         };
         assert_eq!(req.resource_profiles.len(), 1);
-        let folded = profcol_pdata::folded_otlp(&req);
-        assert_eq!(folded, profcol_pdata::folded_pprof(&profile(1)), "{format}");
+        let folded = profcol_pdata::otlp::folded_otlp(&req);
+        assert_eq!(
+            folded,
+            profcol_pdata::pprof::folded_pprof(&profile(1)),
+            "{format}"
+        );
     }
 }
 
@@ -127,7 +131,7 @@ async fn numeric_sample_attributes_keep_or_drop_in_otlp_files() {
         let req = if format == "otlp" {
             ExportProfilesServiceRequest::decode(data.as_slice()).unwrap()
         } else {
-            profcol_pdata::otlp_json::from_otlp_json(&data).unwrap()
+            profcol_pdata::otlp::json::from_otlp_json(&data).unwrap()
         };
         let keys = sample_attribute_keys(&req);
         assert!(

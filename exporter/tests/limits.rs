@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use profcol_config::ComponentId;
 use profcol_exporter::start_exporter;
-use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::ProfileRecord;
 use prost::Message;
 use std::io::Read;
@@ -42,7 +42,7 @@ fn padded(service: &str, seed: i64, labels: usize) -> ProfileRecord {
             ..Default::default()
         });
     }
-    let served = profcol_pdata::encode_pprof_gzip(&p).into();
+    let served = profcol_pdata::pprof::encode_pprof_gzip(&p).into();
     let data = profcol_pdata::PprofData::from_served(served, &Default::default()).unwrap();
     profcol_pdata::ProfileRecord::new(r.labels, data)
 }

@@ -12,10 +12,10 @@ use common::*;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use profcol_config::ComponentId;
 use profcol_exporter::{start_exporter, validate_exporter};
-use profcol_pdata::otlp_collector::profiles_service_server::{
+use profcol_pdata::otlp::collector::profiles_service_server::{
     ProfilesService, ProfilesServiceServer,
 };
-use profcol_pdata::otlp_collector::{
+use profcol_pdata::otlp::collector::{
     ExportProfilesPartialSuccess, ExportProfilesServiceRequest, ExportProfilesServiceResponse,
 };
 use prost::Message;

@@ -13,7 +13,7 @@ use common::*;
 use profcol_config::ComponentId;
 use profcol_exporter::rpc_status;
 use profcol_exporter::start_exporter;
-use profcol_pdata::otlp_collector::{ExportProfilesPartialSuccess, ExportProfilesServiceResponse};
+use profcol_pdata::otlp::collector::{ExportProfilesPartialSuccess, ExportProfilesServiceResponse};
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;

@@ -127,7 +127,7 @@ async fn pushes_the_connect_shape_with_labels_tenants_and_raw_bytes() {
     );
     // Without raw bytes the profile is encoded; it must decode to the same profile.
     let encoded = &push.series[1].samples[0].raw_profile;
-    let decoded = profcol_pdata::decode_pprof(encoded, &Default::default()).unwrap();
+    let decoded = profcol_pdata::pprof::decode_pprof(encoded, &Default::default()).unwrap();
     assert_eq!(decoded, unencoded.profile());
 
     let pb = decode(&b_tenant.body);

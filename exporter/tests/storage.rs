@@ -15,9 +15,9 @@ use profcol_exporter::pipeline::{Pipeline, Prepared, Sender};
 use profcol_exporter::queue::QueueConfig;
 use profcol_exporter::retry::{RetryPolicy, SendError};
 use profcol_exporter::storage::exporter_dir;
-use profcol_pdata::{
-    encode_pprof_gzip, pprof, Labels, PprofData, ProfileBatch, ProfileRecord, Telemetry,
-};
+use profcol_pdata::pprof::encode_pprof_gzip;
+use profcol_pdata::{pprof, Labels, PprofData, ProfileBatch, ProfileRecord};
+use profcol_runtime::Telemetry;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -10,10 +10,10 @@ use common::*;
 use http_body_util::Full;
 use profcol_config::ComponentId;
 use profcol_exporter::start_exporter;
-use profcol_pdata::otlp_collector::profiles_service_server::{
+use profcol_pdata::otlp::collector::profiles_service_server::{
     ProfilesService, ProfilesServiceServer,
 };
-use profcol_pdata::otlp_collector::{ExportProfilesServiceRequest, ExportProfilesServiceResponse};
+use profcol_pdata::otlp::collector::{ExportProfilesServiceRequest, ExportProfilesServiceResponse};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -134,7 +134,7 @@ async fn https_server(pki: &Pki) -> (Count, std::net::SocketAddr) {
 const QUICK: &str =
     "retry_on_failure: {initial_interval: 20ms, max_interval: 20ms, max_elapsed_time: 200ms}";
 
-async fn export_one(kind: &str, cfg: String) -> profcol_pdata::Telemetry {
+async fn export_one(kind: &str, cfg: String) -> profcol_runtime::Telemetry {
     let (ctx, telemetry) = ctx(kind);
     let h = start_exporter(&id(kind), &yaml(&cfg), ctx).unwrap();
     h.consumer()

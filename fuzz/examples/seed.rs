@@ -2,7 +2,9 @@
 //! files as they are (decode_pprof, to_otlp) and their OTLP conversions
 //! (from_otlp) and their OTLP/JSON (otlp_json). Usage: `cargo run --example seed` from `fuzz/`.
 
-use profcol_pdata::{decode_pprof, encode_pprof, to_otlp, DecodeLimits, Labels, ProfileRecord};
+use profcol_pdata::oracle::to_otlp;
+use profcol_pdata::pprof::{decode_pprof, encode_pprof, DecodeLimits};
+use profcol_pdata::{Labels, ProfileRecord};
 use prost::Message;
 use std::path::Path;
 
@@ -31,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let req = to_otlp(&[ProfileRecord::from_profile(Labels::from_pairs([("service_name", "seed")]), &profile)?]);
         std::fs::write(root.join("corpus/from_otlp").join(format!("{name}.otlp")), req.encode_to_vec())?;
-        let json = profcol_pdata::otlp_json::to_otlp_json_string(&req, false)?;
+        let json = profcol_pdata::otlp::json::to_otlp_json_string(&req, false)?;
         std::fs::write(root.join("corpus/otlp_json").join(format!("{name}.json")), json)?;
     }
     Ok(())

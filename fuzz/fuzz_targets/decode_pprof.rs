@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profcol_pdata::{decode_pprof, encode_pprof, DecodeLimits};
+use profcol_pdata::pprof::{decode_pprof, encode_pprof, DecodeLimits};
 
 fuzz_target!(|data: &[u8]| {
     let limits = DecodeLimits {

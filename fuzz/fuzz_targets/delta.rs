@@ -9,9 +9,11 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use profcol_pdata::delta::subtracts_any;
-use profcol_pdata::{
-    to_otlp, to_otlp_bytes, DecodeLimits, DeltaComputer, Labels, PprofData, ProfileRecord,
-};
+use profcol_pdata::delta::DeltaComputer;
+use profcol_pdata::oracle::to_otlp;
+use profcol_pdata::otlp::to_otlp_bytes;
+use profcol_pdata::pprof::DecodeLimits;
+use profcol_pdata::{Labels, PprofData, ProfileRecord};
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
-use profcol_pdata::{folded_otlp, from_otlp};
+use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::{folded_otlp, from_otlp};
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = folded_otlp(&req);
     if let Ok(records) = from_otlp(&req) {
         for r in records {
-            let _ = profcol_pdata::folded_pprof(&r.profile());
+            let _ = profcol_pdata::pprof::folded_pprof(&r.profile());
         }
     }
 });

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profcol_pdata::otlp_json::{from_otlp_json, to_otlp_json_string};
+use profcol_pdata::otlp::json::{from_otlp_json, to_otlp_json_string};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(req) = from_otlp_json(data) else { return };

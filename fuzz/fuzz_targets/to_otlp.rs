@@ -5,7 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profcol_pdata::{decode_pprof, folded_otlp, folded_pprof, from_otlp, to_otlp, to_otlp_bytes, DecodeLimits, Labels, ProfileRecord};
+use profcol_pdata::oracle::to_otlp;
+use profcol_pdata::otlp::{folded_otlp, from_otlp, to_otlp_bytes};
+use profcol_pdata::pprof::{decode_pprof, folded_pprof, DecodeLimits};
+use profcol_pdata::{Labels, ProfileRecord};
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {

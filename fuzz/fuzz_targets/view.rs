@@ -6,10 +6,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use profcol_pdata::{
-    decode_pprof, to_otlp, views_to_otlp_bytes, DecodeLimits, Labels, OtlpWriter, PprofView,
-    ProfileRecord, ViewRecord,
-};
+use profcol_pdata::oracle::{decode_pprof, to_otlp};
+use profcol_pdata::otlp::{views_to_otlp_bytes, OtlpWriter, ViewRecord};
+use profcol_pdata::pprof::{DecodeLimits, PprofView};
+use profcol_pdata::{Labels, ProfileRecord};
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {

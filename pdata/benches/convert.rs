@@ -8,11 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use profcol_pdata::{
-    decode_pprof, decompress, encode_pprof_gzip, to_otlp, to_otlp_bytes, views_to_otlp_bytes,
-    DecodeLimits, DeltaComputer, Labels, OtlpWriter, PprofData, PprofView, ProfileRecord,
-    ViewRecord,
-};
+use profcol_pdata::delta::DeltaComputer;
+use profcol_pdata::oracle::to_otlp;
+use profcol_pdata::otlp::{to_otlp_bytes, views_to_otlp_bytes, OtlpWriter, ViewRecord};
+use profcol_pdata::pprof::{decode_pprof, decompress, encode_pprof_gzip, DecodeLimits, PprofView};
+use profcol_pdata::{Labels, PprofData, ProfileRecord};
 use prost::Message;
 use std::hint::black_box;
 use std::path::Path;

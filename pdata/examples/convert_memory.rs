@@ -15,10 +15,11 @@
 //! The decompressed body is part of every peak.
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_pdata::{
-    decode_pprof, to_otlp, to_otlp_bytes, views_to_otlp_bytes, DecodeLimits, DeltaComputer, Labels,
-    OtlpWriter, PprofData, PprofView, ProfileRecord, ViewRecord,
-};
+use profcol_pdata::delta::DeltaComputer;
+use profcol_pdata::oracle::to_otlp;
+use profcol_pdata::otlp::{to_otlp_bytes, views_to_otlp_bytes, OtlpWriter, ViewRecord};
+use profcol_pdata::pprof::{decode_pprof, DecodeLimits, PprofView};
+use profcol_pdata::{Labels, PprofData, ProfileRecord};
 use prost::Message;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;

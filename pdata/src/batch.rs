@@ -3,7 +3,7 @@
 
 use crate::labels::Labels;
 use crate::pprof;
-use crate::pprof_data::PprofData;
+use crate::pprof::data::PprofData;
 use crate::Error;
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ impl ProfileRecord {
 
     /// The profile type (`__name__`), or "unknown".
     pub fn name(&self) -> &str {
-        self.labels.get(crate::labels::NAME).unwrap_or("unknown")
+        self.labels.get(crate::Labels::NAME).unwrap_or("unknown")
     }
 }
 

@@ -28,7 +28,7 @@ pub enum Error {
     Decode(#[from] prost::DecodeError),
 
     /// The bytes are not a protobuf `perftools.profiles.Profile` (found by
-    /// the zero-copy decoder, [`crate::view`]).
+    /// the zero-copy decoder, [`PprofView`](crate::pprof::PprofView)).
     #[error("body is not a pprof protobuf: {0}")]
     Malformed(&'static str),
 

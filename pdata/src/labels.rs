@@ -3,24 +3,24 @@
 
 use std::fmt;
 
-/// Labels prefixed with this are internal to the scrape and dropped before
-/// export, except the two below.
-pub const RESERVED_PREFIX: &str = "__";
-/// The profile type (`process_cpu`, `memory`, …).
-pub const NAME: &str = "__name__";
-/// Set to "false" on profiles that are not per-interval deltas.
-pub const DELTA: &str = "__delta__";
-/// Set by discovery or relabeling to push a target's profiles to its own
-/// Pyroscope tenant; kept on records for the Pyroscope exporter, never
-/// exported as a label.
-pub const TENANT_ID: &str = "__tenant_id__";
-/// The service the profile belongs to.
-pub const SERVICE_NAME: &str = "service_name";
-
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Labels(Vec<(String, String)>);
 
 impl Labels {
+    /// Labels prefixed with this are internal to the scrape and dropped before
+    /// export, except the two below.
+    pub const RESERVED_PREFIX: &str = "__";
+    /// The profile type (`process_cpu`, `memory`, …).
+    pub const NAME: &str = "__name__";
+    /// Set to "false" on profiles that are not per-interval deltas.
+    pub const DELTA: &str = "__delta__";
+    /// Set by discovery or relabeling to push a target's profiles to its own
+    /// Pyroscope tenant; kept on records for the Pyroscope exporter, never
+    /// exported as a label.
+    pub const TENANT_ID: &str = "__tenant_id__";
+    /// The service the profile belongs to.
+    pub const SERVICE_NAME: &str = "service_name";
+
     pub fn new() -> Self {
         Self::default()
     }
@@ -80,7 +80,9 @@ impl Labels {
     /// and `__delta__`.
     pub fn public(&self) -> Labels {
         let mut l = self.clone();
-        l.retain(|k, _| !k.starts_with(RESERVED_PREFIX) || k == NAME || k == DELTA);
+        l.retain(|k, _| {
+            !k.starts_with(Self::RESERVED_PREFIX) || k == Self::NAME || k == Self::DELTA
+        });
         l
     }
 }
@@ -120,7 +122,7 @@ mod tests {
             ("b", "2"),
             ("a", "1"),
             ("__meta_x", "m"),
-            (NAME, "memory"),
+            (Labels::NAME, "memory"),
             ("a", "3"),
         ]);
         assert_eq!(

@@ -1,58 +1,47 @@
-//! The data that flows through profcol: `ProfileBatch` and its records, the
-//! pprof wire format and codec, pprof ⇄ OTLP profiles conversion, and the
-//! `Consumer` trait. No tasks, no HTTP.
+//! The data that flows through profcol, and the codecs that read and write
+//! it. A receiver turns a scraped body into a [`PprofData`] (decompressed,
+//! validated, kept zero-copy), pairs it with its [`Labels`] in a
+//! [`ProfileRecord`] and hands a [`ProfileBatch`] to the next hop's
+//! [`Consumer`]; exporters forward the served bytes as they are, or send
+//! the OTLP request [`otlp::to_otlp_bytes`] writes from the records.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use profcol_pdata::pprof::{encode_pprof_gzip, DecodeLimits, Profile};
+//! use profcol_pdata::{otlp, Labels, PprofData, ProfileBatch, ProfileRecord};
+//! let served = Bytes::from(encode_pprof_gzip(&Profile::empty("samples", "count")));
+//! let data = PprofData::from_served(served, &DecodeLimits::default())?;
+//! let record = ProfileRecord::new(Labels::from_pairs([("service_name", "api")]), data);
+//! let request = otlp::to_otlp_bytes(std::slice::from_ref(&record));
+//! let batch = ProfileBatch::new(vec![record]);
+//! # assert!(!request.is_empty() && batch.len() == 1);
+//! # Ok::<(), profcol_pdata::Error>(())
+//! ```
+//!
+//! - [`pprof`]: the pprof model, the zero-copy [`pprof::PprofView`],
+//!   decoding under limits, encoding, folded stacks.
+//! - [`otlp`]: pprof → OTLP protobuf bytes, OTLP → pprof, OTLP/JSON, and
+//!   the OTLP prost messages.
+//! - [`delta`]: per-interval deltas of cumulative profiles.
+//! - `oracle` (this crate's tests, and the `oracle` feature): the slow
+//!   paths through prost structs that the fast ones are checked against.
+//!
+//! No tasks, no HTTP: what a running component is handed (its context,
+//! telemetry, the cluster view) lives in `profcol-runtime`.
 
-pub mod batch;
-pub mod canonical;
-pub mod cluster;
-pub mod component;
-pub mod decode;
+mod batch;
 pub mod delta;
-mod dict;
-mod dict_table;
-pub mod error;
-pub mod folded;
-pub mod from_otlp;
-mod gunzip;
-mod hash;
-mod ids;
-mod index_cache;
-mod label_cache;
-pub mod labels;
-mod location_codes;
-mod offsets;
-pub mod otlp_json;
-pub mod otlp_writer;
+mod error;
+mod labels;
+#[cfg(any(test, feature = "oracle"))]
+pub mod oracle;
+pub mod otlp;
 pub mod pprof;
-pub mod pprof_data;
-mod sample_batch;
-mod sample_columns;
-mod sink;
-mod stack_table;
-pub mod string_refs;
-mod tables;
 #[cfg(test)]
 mod testutil;
-pub mod to_otlp;
-pub mod view;
-pub mod window;
 mod wire;
 
 pub use batch::{Consumer, ProfileBatch, ProfileRecord};
-pub use cluster::{ClusterView, ClusterWatch};
-pub use component::{ComponentContext, MemoryGuard, MemoryOver, MetricSet, Telemetry};
-pub use decode::{decode_pprof, decompress, encode_pprof, encode_pprof_gzip, DecodeLimits};
-pub use delta::{is_cumulative, DeltaComputer};
 pub use error::Error;
-pub use folded::{folded_otlp, folded_pprof};
-pub use from_otlp::from_otlp;
 pub use labels::Labels;
-/// The OTLP profiles messages this crate converts to and from.
-pub use opentelemetry_proto::tonic::collector::profiles::v1development as otlp_collector;
-pub use opentelemetry_proto::tonic::profiles::v1development as otlp;
-pub use otlp_writer::{
-    to_otlp_bytes, to_otlp_bytes_with, views_to_otlp_bytes, OtlpOptions, OtlpWriter, ViewRecord,
-};
-pub use pprof_data::{Overlay, PprofData};
-pub use to_otlp::{profile_to_otlp, to_otlp};
-pub use view::{decode_pprof_fast, PprofView, SampleBuf};
+pub use pprof::data::PprofData;

@@ -161,3 +161,67 @@ impl Builder {
         self.p.clone()
     }
 }
+
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|s| s.to_string()).collect()
+}
+
+pub(crate) fn small() -> Profile {
+    Profile {
+        sample_type: vec![ValueType { r#type: 1, unit: 2 }],
+        sample: vec![Sample {
+            location_id: vec![1, 2],
+            value: vec![7],
+            label: vec![],
+        }],
+        mapping: vec![Mapping {
+            id: 1,
+            filename: 5,
+            ..Default::default()
+        }],
+        location: vec![
+            Location {
+                id: 1,
+                mapping_id: 1,
+                address: 0x10,
+                line: vec![Line {
+                    function_id: 1,
+                    line: 3,
+                    column: 0,
+                }],
+                is_folded: false,
+            },
+            Location {
+                id: 2,
+                mapping_id: 0,
+                address: 0x20,
+                line: vec![Line {
+                    function_id: 2,
+                    line: 9,
+                    column: 0,
+                }],
+                is_folded: false,
+            },
+        ],
+        function: vec![
+            Function {
+                id: 1,
+                name: 3,
+                system_name: 3,
+                filename: 4,
+                start_line: 1,
+            },
+            Function {
+                id: 2,
+                name: 6,
+                system_name: 6,
+                filename: 4,
+                start_line: 1,
+            },
+        ],
+        string_table: strings(&[
+            "", "samples", "count", "leaf", "main.go", "/bin/app", "main",
+        ]),
+        ..Default::default()
+    }
+}

@@ -263,6 +263,13 @@ pub(crate) fn varint_len(v: u64) -> usize {
     ((((v | 1).leading_zeros() ^ 63) * 9 + 73) / 64) as usize
 }
 
+/// The one-byte key of field `field` (at most 15) with wire type `wt`:
+/// for writers that put keys as constants.
+#[inline]
+pub(crate) const fn key_byte(field: u32, wt: u8) -> u8 {
+    (field << 3) as u8 | wt
+}
+
 /// Appends a field key.
 #[inline]
 pub(crate) fn put_key(out: &mut Vec<u8>, field: u32, wt: u8) {

@@ -7,9 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use opentelemetry_proto::tonic::common::v1::any_value as otlp_any;
-use profcol_pdata::otlp;
-use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
-use profcol_pdata::{decode_pprof, pprof, to_otlp_bytes, DecodeLimits, Labels, ProfileRecord};
+use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::proto;
+use profcol_pdata::otlp::to_otlp_bytes;
+use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
+use profcol_pdata::{pprof, Labels, ProfileRecord};
 use prost::Message;
 use std::collections::HashSet;
 use std::path::Path;
@@ -216,7 +218,7 @@ fn the_crafted_profile_becomes_what_the_conventions_say() {
         default.value.as_ref().unwrap().value,
         Some(otlp_any::Value::StringValue("cpu".into()))
     );
-    let [samples, cpu]: [&otlp::Profile; 2] = [&sp.profiles[0], &sp.profiles[1]];
+    let [samples, cpu]: [&proto::Profile; 2] = [&sp.profiles[0], &sp.profiles[1]];
     // The first two samples share a stack once locations are deduplicated.
     assert_eq!(samples.samples.len(), 1);
     assert_eq!(samples.samples[0].values, vec![3]);

@@ -3,12 +3,15 @@
 //! stacks against `go tool pprof -raw`, and deltas between two scrapes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_pdata::canonical::canonical;
-use profcol_pdata::PprofData;
-use profcol_pdata::{
-    decode_pprof, encode_pprof, encode_pprof_gzip, folded_otlp, folded_pprof, from_otlp, pprof,
-    to_otlp, DecodeLimits, DeltaComputer, Labels, ProfileRecord,
+use profcol_pdata::delta::DeltaComputer;
+use profcol_pdata::oracle::to_otlp;
+use profcol_pdata::otlp::{folded_otlp, from_otlp};
+use profcol_pdata::pprof::canonical;
+use profcol_pdata::pprof::{
+    decode_pprof, encode_pprof, encode_pprof_gzip, folded_pprof, DecodeLimits,
 };
+use profcol_pdata::PprofData;
+use profcol_pdata::{pprof, Labels, ProfileRecord};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

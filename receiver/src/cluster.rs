@@ -3,8 +3,9 @@
 //! node), and the summary `/api/v1/targets` shows — members, the targets
 //! owned here and how many each other member owns.
 
-use profcol_pdata::cluster::target_key;
-use profcol_pdata::{ClusterView, ClusterWatch, Labels};
+use profcol_pdata::Labels;
+use profcol_runtime::target_key;
+use profcol_runtime::{ClusterView, ClusterWatch};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};

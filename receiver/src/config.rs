@@ -25,7 +25,7 @@ pub const DEFAULT_MAX_BODY_SIZE: ByteSize = ByteSize::mib(64);
 pub const DEFAULT_MAX_SAMPLES_PER_PROFILE: usize = 4_000_000;
 /// Default `max_labels_per_sample`.
 pub const DEFAULT_MAX_LABELS_PER_SAMPLE: usize =
-    profcol_pdata::decode::DEFAULT_MAX_LABELS_PER_SAMPLE;
+    profcol_pdata::pprof::DEFAULT_MAX_LABELS_PER_SAMPLE;
 /// Default `label_limit`.
 pub const DEFAULT_LABEL_LIMIT: usize = 100;
 /// Default `label_name_length_limit`.
@@ -371,14 +371,14 @@ impl Default for Limits {
 
 impl Limits {
     /// The decoder's caps for one scraped body.
-    pub fn decode_limits(&self, max_body_size: usize) -> profcol_pdata::DecodeLimits {
+    pub fn decode_limits(&self, max_body_size: usize) -> profcol_pdata::pprof::DecodeLimits {
         let or_max = |n: usize| if n == 0 { usize::MAX } else { n };
-        profcol_pdata::DecodeLimits {
+        profcol_pdata::pprof::DecodeLimits {
             max_decompressed_bytes: max_body_size,
             max_samples: or_max(self.max_samples_per_profile),
             max_labels_per_sample: or_max(self.max_labels_per_sample),
             max_stack_depth: self.max_stack_depth,
-            ..profcol_pdata::DecodeLimits::default()
+            ..profcol_pdata::pprof::DecodeLimits::default()
         }
     }
 }

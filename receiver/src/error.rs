@@ -85,7 +85,7 @@ pub enum Error {
 
     /// The collector is over its memory bound; the scrape was not started.
     #[error("scrape refused: {0}")]
-    MemoryLimit(profcol_pdata::MemoryOver),
+    MemoryLimit(profcol_runtime::MemoryOver),
 
     /// No scrape slot became free within the scrape timeout (the process's
     /// bound on scrapes in flight, from its open-file limit).

@@ -34,7 +34,8 @@ pub use status::{Health, TargetStatus};
 use discovery::{DiscoveryContext, DiscoveryRegistry, TargetGroup};
 use profcol_config::{join_path, ComponentId, Problem};
 use profcol_http::{ClientOptions, HttpClient, PoolOptions};
-use profcol_pdata::{ComponentContext, Consumer, Labels};
+use profcol_pdata::{Consumer, Labels};
+use profcol_runtime::ComponentContext;
 use scrape_loop::Shared;
 use status::StatusRegistry;
 use std::sync::Arc;
@@ -291,7 +292,7 @@ mod tests {
         ComponentContext {
             id: "pyroscope_scrape/x".into(),
             shutdown: tokio_util::sync::CancellationToken::new(),
-            telemetry: profcol_pdata::Telemetry::default(),
+            telemetry: profcol_runtime::Telemetry::default(),
             memory: Default::default(),
             cluster: None,
         }

@@ -84,7 +84,7 @@ impl Default for ScrapeMetrics {
     }
 }
 
-impl profcol_pdata::MetricSet for ScrapeMetrics {
+impl profcol_runtime::MetricSet for ScrapeMetrics {
     fn register(&self, r: &mut Registry) {
         r.register(
             "pyroscope_fanout_latency",

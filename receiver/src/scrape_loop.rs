@@ -26,7 +26,7 @@ pub struct Shared {
     pub next: Arc<dyn Consumer>,
     pub metrics: Arc<ScrapeMetrics>,
     /// The process memory bound: no new scrape while it is exceeded.
-    pub memory: profcol_pdata::MemoryGuard,
+    pub memory: profcol_runtime::MemoryGuard,
     /// Where stopping loops leave their delta state for a replacement.
     pub handoff: Arc<crate::Handoff>,
     /// [`crate::handoff::fingerprint`] of the receiver's body.
@@ -251,7 +251,7 @@ impl ScrapeLoop {
                 let end = i64::try_from(unix_nanos(SystemTime::now())).unwrap_or(i64::MAX);
                 let h = data.header();
                 if let Some(t) =
-                    profcol_pdata::window::window_start(h.time_nanos, h.duration_nanos, start, end)
+                    profcol_pdata::pprof::window_start(h.time_nanos, h.duration_nanos, start, end)
                 {
                     data.set_time_nanos(t);
                 }

@@ -6,7 +6,6 @@
 use crate::config::{Limits, Settings};
 use crate::profile_types::ProfileType;
 use crate::Error;
-use profcol_pdata::labels::{DELTA, NAME, SERVICE_NAME, TENANT_ID};
 use profcol_pdata::Labels;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -230,12 +229,12 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
     base.set(ADDRESS, address.as_str());
     set_if_absent(&mut base, INSTANCE, &address);
     let mut unspecified = false;
-    if base.get(SERVICE_NAME).is_none_or(str::is_empty) {
+    if base.get(Labels::SERVICE_NAME).is_none_or(str::is_empty) {
         let name = infer_service_name(discovered).unwrap_or_else(|| {
             unspecified = true;
             UNSPECIFIED.to_string()
         });
-        base.set(SERVICE_NAME, name);
+        base.set(Labels::SERVICE_NAME, name);
     }
     base.retain(|k, _| !k.starts_with(META_PREFIX));
 
@@ -257,10 +256,10 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
         )));
     }
     let mut public = base.public();
-    public.remove(NAME);
-    public.remove(DELTA);
-    if let Some(tenant) = nonempty(TENANT_ID) {
-        public.set(TENANT_ID, tenant);
+    public.remove(Labels::NAME);
+    public.remove(Labels::DELTA);
+    if let Some(tenant) = nonempty(Labels::TENANT_ID) {
+        public.set(Labels::TENANT_ID, tenant);
     }
     let refused = check_label_limits(&public, &settings.limits).err();
     let discovered = Arc::new(discovered.clone());
@@ -290,9 +289,9 @@ pub fn expand(settings: &Settings, discovered: &Labels) -> Result<Vec<ScrapeTarg
             }
         }
         let mut labels = public.clone();
-        labels.set(NAME, profile.reported_name.as_str());
+        labels.set(Labels::NAME, profile.reported_name.as_str());
         if profile.is_delta_output() {
-            labels.set(DELTA, "false");
+            labels.set(Labels::DELTA, "false");
         }
         out.push(ScrapeTarget {
             key: job_key(&url, &labels),

@@ -5,9 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_config::ComponentId;
-use profcol_pdata::cluster::target_key;
-use profcol_pdata::{ClusterView, ComponentContext, Consumer, Labels, ProfileBatch, Telemetry};
+use profcol_pdata::{Consumer, Labels, ProfileBatch};
 use profcol_receiver::{start_receiver, ReceiverHandle};
+use profcol_runtime::target_key;
+use profcol_runtime::{ClusterView, ComponentContext, Telemetry};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -14,8 +14,8 @@ use axum::Router;
 use bytes::Bytes;
 use common::*;
 use profcol_pdata::pprof::Label;
-use profcol_pdata::MemoryGuard;
 use profcol_receiver::Health;
+use profcol_runtime::MemoryGuard;
 use std::io::Write;
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ fn many_sample_labels() -> Vec<u8> {
 
 /// A profile with a byte sequence that is not UTF-8 inside a string.
 fn invalid_utf8() -> Vec<u8> {
-    let mut raw = profcol_pdata::encode_pprof(&profile(&[("goroutine", "count")], 1));
+    let mut raw = profcol_pdata::pprof::encode_pprof(&profile(&[("goroutine", "count")], 1));
     let at = raw.windows(9).position(|w| w == b"main.work").unwrap();
     raw[at] = 0xc3;
     raw[at + 1] = 0x28;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 fn bad_server() -> Router {
     // 16 MiB of zeros: ~16 KiB on the wire.
-    let bomb = profcol_pdata::decode::gzip(&vec![0u8; 16 << 20]);
+    let bomb = profcol_pdata::pprof::gzip(&vec![0u8; 16 << 20]);
     // A valid profile does not make a status other than 200 a success.
     let partial = gz(&profile(&[("goroutine", "count")], 1));
     Router::new()
@@ -243,7 +243,7 @@ async fn a_good_profile_is_forwarded_with_its_labels() {
 /// forwarded as served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uncompressed_profile_served_as_text_is_decoded() {
-    let body = profcol_pdata::decode::encode_pprof(&profile(&[("goroutine", "count")], 3));
+    let body = profcol_pdata::pprof::encode_pprof(&profile(&[("goroutine", "count")], 3));
     assert!(!body.starts_with(&[0x1f, 0x8b]), "must be uncompressed");
     let served = body.clone();
     let app = Router::new().route(
@@ -294,7 +294,7 @@ async fn a_window_stamped_at_its_end_starts_where_its_data_does() {
     );
     let r = start("pyroscope_scrape/end_stamp", &yaml);
     let rec = eventually(6, || r.out.all().into_iter().next()).await;
-    let served = profcol_pdata::decode_pprof(
+    let served = profcol_pdata::pprof::decode_pprof(
         rec.pprof.served().map(|b| &b[..]).unwrap(),
         &Default::default(),
     )

@@ -66,7 +66,7 @@ fn goroutine_profile() -> Vec<u8> {
         time_nanos: 1,
         ..Default::default()
     };
-    profcol_pdata::encode_pprof_gzip(&p)
+    profcol_pdata::pprof::encode_pprof_gzip(&p)
 }
 
 /// `?node=2&t=17` → (2, 17).

@@ -77,10 +77,10 @@ fn answer(mut s: TcpStream, member: &[u8], served: &Served) -> std::io::Result<(
         .map(|(_, b)| b.clone());
     let body = match path {
         _ if own.is_some() => own.unwrap_or_default(),
-        "/good" => profcol_pdata::encode_pprof_gzip(&profile(0)),
-        "/labels" => profcol_pdata::encode_pprof_gzip(&profile(10_000)),
+        "/good" => profcol_pdata::pprof::encode_pprof_gzip(&profile(0)),
+        "/labels" => profcol_pdata::pprof::encode_pprof_gzip(&profile(10_000)),
         "/utf8" => {
-            let mut raw = profcol_pdata::encode_pprof(&profile(0));
+            let mut raw = profcol_pdata::pprof::encode_pprof(&profile(0));
             let at = raw.windows(9).position(|w| w == b"main.work").unwrap();
             raw[at] = 0xff;
             raw
@@ -544,12 +544,12 @@ fn deep_stack_is_truncated_to_max_stack_depth() {
         Some(file) => {
             // Truncated, the profile is a few KiB: refuse to inflate more
             // than 1 MiB of it.
-            let limits = profcol_pdata::DecodeLimits {
+            let limits = profcol_pdata::pprof::DecodeLimits {
                 max_decompressed_bytes: 1 << 20,
                 ..Default::default()
             };
             let bytes = std::fs::read(file).unwrap();
-            match profcol_pdata::decode_pprof(&bytes, &limits) {
+            match profcol_pdata::pprof::decode_pprof(&bytes, &limits) {
                 Err(e) => failed.push(format!(
                     "exported {} ({} bytes) does not decode under 1 MiB: {e}",
                     file.display(),

@@ -19,8 +19,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_e2e::{free_port, http_get, profcol_bin, wait_ready, Running};
-use profcol_pdata::otlp_collector::ExportProfilesServiceRequest;
-use profcol_pdata::{encode_pprof_gzip, from_otlp, pprof, ProfileBatch};
+use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::from_otlp;
+use profcol_pdata::pprof::encode_pprof_gzip;
+use profcol_pdata::{pprof, ProfileBatch};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -248,7 +250,7 @@ impl Backend {
                 respond(&mut s, "404 Not Found", b"");
                 return;
             }
-            let plain = profcol_pdata::decompress(&body, 256 << 20).unwrap();
+            let plain = profcol_pdata::pprof::decompress(&body, 256 << 20).unwrap();
             let req = ExportProfilesServiceRequest::decode(plain.as_ref()).unwrap();
             let records = from_otlp(&req).unwrap();
             {

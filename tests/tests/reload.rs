@@ -109,7 +109,7 @@ fn mutex_profile(n: i64) -> Vec<u8> {
         time_nanos: 1,
         ..Default::default()
     };
-    profcol_pdata::encode_pprof_gzip(&p)
+    profcol_pdata::pprof::encode_pprof_gzip(&p)
 }
 
 /// Serves `mutex_profile(n)` on every path, n counting that path's scrapes.
@@ -276,7 +276,7 @@ fn exported_deltas(dirs: &[&Path], service: &str) -> Vec<i64> {
                 continue;
             }
             let bytes = std::fs::read(e.path()).unwrap();
-            let p = profcol_pdata::decode_pprof(&bytes, &Default::default()).unwrap();
+            let p = profcol_pdata::pprof::decode_pprof(&bytes, &Default::default()).unwrap();
             let contentions: i64 = p.sample.iter().map(|s| s.value[0]).sum();
             out.push(contentions);
         }

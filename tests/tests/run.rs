@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_e2e::{free_port, http_get, wait_ready, Running};
-use profcol_pdata::decode::{decode_pprof, DecodeLimits};
+use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -185,7 +185,7 @@ fn heap_profile() -> Vec<u8> {
         period: 1,
         ..Default::default()
     };
-    profcol_pdata::encode_pprof_gzip(&p)
+    profcol_pdata::pprof::encode_pprof_gzip(&p)
 }
 
 /// Everything a stream produced, read on a thread.

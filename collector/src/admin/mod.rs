@@ -19,8 +19,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use profcol_config::collector::MetricsConfig;
-use profcol_pdata::Telemetry;
 use profcol_receiver::ReceiverHandle;
+use profcol_runtime::Telemetry;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -32,7 +32,7 @@ pub struct AdminState {
     pub receivers: Arc<Mutex<Vec<(String, ReceiverHandle)>>>,
     pub ready: Arc<AtomicBool>,
     /// The cluster's membership when `service.cluster` is enabled.
-    pub cluster: Option<profcol_pdata::ClusterWatch>,
+    pub cluster: Option<profcol_runtime::ClusterWatch>,
     /// Asks for a config reload (`POST /-/reload`); the last outcome.
     pub reload: crate::reload::ReloadHandle,
 }

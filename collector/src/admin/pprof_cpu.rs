@@ -71,7 +71,7 @@ fn profile_for(seconds: u64) -> Result<Vec<u8>, pprof::Error> {
         .build()?;
     std::thread::sleep(std::time::Duration::from_secs(seconds));
     let report = guard.report().build()?;
-    Ok(profcol_pdata::decode::encode_pprof_gzip(&to_pprof(&report)))
+    Ok(profcol_pdata::pprof::encode_pprof_gzip(&to_pprof(&report)))
 }
 
 /// Interns strings, functions and locations while building the profile.

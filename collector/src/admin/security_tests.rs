@@ -56,7 +56,7 @@ async fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> Reply {
 }
 
 async fn serve(cfg: MetricsConfig) -> (SocketAddr, CancellationToken) {
-    let state = AdminState::new(profcol_pdata::Telemetry::default());
+    let state = AdminState::new(profcol_runtime::Telemetry::default());
     state.ready.store(true, Ordering::Release);
     let stop = CancellationToken::new();
     let (addr, _task) = start(&cfg, state, stop.clone()).await.unwrap();
@@ -366,7 +366,7 @@ async fn unusable_certificates_fail_start_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("cert.pem");
     std::fs::write(&cert, "garbage").unwrap();
-    let state = AdminState::new(profcol_pdata::Telemetry::default());
+    let state = AdminState::new(profcol_runtime::Telemetry::default());
     let cfg = local(MetricsConfig {
         tls: Some(AdminTlsConfig {
             cert_file: cert.to_str().unwrap().into(),

@@ -8,8 +8,8 @@ use super::AdminState;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use profcol_pdata::ClusterView;
 use profcol_receiver::ClusterStatus;
+use profcol_runtime::ClusterView;
 use serde_json::{json, Value};
 use std::sync::PoisonError;
 

@@ -3,7 +3,7 @@
 //! `prometheus_config_last_reload_*` gauges. Every outcome goes through
 //! [`ReloadStatus::record`], which does all three.
 
-use profcol_pdata::{MetricSet, Telemetry};
+use profcol_runtime::{MetricSet, Telemetry};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -37,7 +37,7 @@ pub struct EndpointConfig {
     /// Attempts in all; 0 = retry forever.
     pub max_backoff_retries: u32,
     pub retry_on_http_429: bool,
-    /// Decoded on its own (see [`endpoint_at`]) so its errors keep their path.
+    /// Decoded on its own (see `endpoint_at`) so its errors keep their path.
     #[serde(skip)]
     pub http: HttpClientConfig,
     #[serde(flatten)]

@@ -3,16 +3,15 @@
 //! ingester validates them, and the tenant taken from `__tenant_id__`.
 
 use super::push_proto::LabelPair;
-use profcol_pdata::labels::NAME;
 use profcol_pdata::Labels;
 
 /// The label that names the tenant of one series (then sent as the
 /// `X-Scope-OrgID` header and not as a label).
-pub const TENANT_LABEL: &str = profcol_pdata::labels::TENANT_ID;
+pub const TENANT_LABEL: &str = profcol_pdata::Labels::TENANT_ID;
 
 /// `[A-Za-z0-9_.]+`, or `__name__`.
 pub fn valid_name(name: &str) -> bool {
-    name == NAME
+    name == Labels::NAME
         || (!name.is_empty()
             && name
                 .chars()

@@ -2,7 +2,7 @@
 //! dashboards keep working; labelled by component and endpoint.
 
 use crate::metrics::latency_histogram;
-use profcol_pdata::MetricSet;
+use profcol_runtime::MetricSet;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

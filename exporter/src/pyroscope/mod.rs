@@ -280,7 +280,7 @@ impl Sender for PushSender {
 pub fn start(
     id: &str,
     cfg: &PyroscopeConfig,
-    telemetry: &profcol_pdata::Telemetry,
+    telemetry: &profcol_runtime::Telemetry,
 ) -> Result<Vec<Arc<Pipeline>>, Error> {
     let external: Labels = cfg
         .external_labels

@@ -6,7 +6,8 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use profcol_pdata::{pprof, ComponentContext, Labels, ProfileBatch, ProfileRecord, Telemetry};
+use profcol_pdata::{pprof, Labels, ProfileBatch, ProfileRecord};
+use profcol_runtime::{ComponentContext, Telemetry};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -103,7 +104,7 @@ pub fn labels(service: &str, extra: &[(&str, &str)]) -> Labels {
 /// A record as a scrape makes it: served as the gzipped encoding of its
 /// profile.
 pub fn record(service: &str, seed: i64, extra: &[(&str, &str)]) -> ProfileRecord {
-    let served = profcol_pdata::encode_pprof_gzip(&profile(seed));
+    let served = profcol_pdata::pprof::encode_pprof_gzip(&profile(seed));
     let data = profcol_pdata::PprofData::from_served(served.into(), &Default::default())
         .expect("a valid profile");
     ProfileRecord::new(labels(service, extra), data)
@@ -245,7 +246,7 @@ pub fn numeric_record(service: &str) -> ProfileRecord {
 
 /// The keys of every sample attribute in the request's dictionary.
 pub fn sample_attribute_keys(
-    req: &profcol_pdata::otlp_collector::ExportProfilesServiceRequest,
+    req: &profcol_pdata::otlp::collector::ExportProfilesServiceRequest,
 ) -> Vec<String> {
     let dict = req.dictionary.as_ref().expect("a dictionary");
     let mut keys: Vec<String> = dict

@@ -644,13 +644,17 @@ pub fn generate(seed: u64, sizes: Sizes, instant: usize, steps: usize) -> Corpus
                     }
                 }
                 let p = encode_kind(&program, kind, &set, &acc, now);
-                out.push(bytes::Bytes::from(profcol_pdata::encode_pprof_gzip(&p)));
+                out.push(bytes::Bytes::from(profcol_pdata::pprof::encode_pprof_gzip(
+                    &p,
+                )));
             }
         } else {
             for _ in 0..instant.max(1) {
                 let values = instant_values(kind, &mut rng, set.stacks.len());
                 let p = encode_kind(&program, kind, &set, &values, now);
-                out.push(bytes::Bytes::from(profcol_pdata::encode_pprof_gzip(&p)));
+                out.push(bytes::Bytes::from(profcol_pdata::pprof::encode_pprof_gzip(
+                    &p,
+                )));
             }
         }
         variants.push(out);
@@ -662,7 +666,7 @@ pub fn generate(seed: u64, sizes: Sizes, instant: usize, steps: usize) -> Corpus
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use profcol_pdata::{decode_pprof, DecodeLimits};
+    use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
 
     fn small() -> Sizes {
         Sizes {

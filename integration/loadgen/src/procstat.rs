@@ -14,7 +14,7 @@ pub struct ProcSample {
     pub rss_bytes: u64,
     /// VmHWM (peak RSS since start), bytes.
     pub peak_rss_bytes: u64,
-    /// Open descriptors (entries of /proc/<pid>/fd); 0 when unreadable.
+    /// Open descriptors (entries of `/proc/<pid>/fd`); 0 when unreadable.
     pub fds: u64,
 }
 

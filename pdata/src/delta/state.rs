@@ -2,8 +2,7 @@
 //! series, sorted by key, each entry the key's gap from the previous key as a
 //! varint (the first entry's gap is from 0) followed by the series' totals as
 //! zigzag varints. Keys are 56-bit (see the `delta` module doc for why), so
-//! with n series the gaps average 2^56 / n and cost 6 bytes at 32,768 series;
-//! small totals cost one byte each.
+//! with n series the gaps average 2^56 / n; small totals cost a byte each.
 //!
 //! The stream is only read sequentially ([`Reader`]), in key order, which is
 //! all a merge join against the next profile's sorted series needs. Gaps are

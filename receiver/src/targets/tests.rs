@@ -97,7 +97,7 @@ fn url_of_every_builtin_type_with_and_without_prefix() {
             assert_eq!(job.profile.name, name);
             let want = format!("http://h:1{}{path}", prefix.trim_end_matches('/'));
             assert_eq!(job.url.as_str(), want, "{name} with prefix {prefix:?}");
-            assert_eq!(job.labels.get(NAME), Some(reported), "{name}");
+            assert_eq!(job.labels.get(Labels::NAME), Some(reported), "{name}");
         }
     }
 }
@@ -397,9 +397,9 @@ fn a_target_cannot_set_delta_and_custom_types_without_seconds_get_none() {
     )
     .unwrap();
     let by = |n: &str| jobs.iter().find(|j| j.profile.name == n).unwrap();
-    assert_eq!(by("memory").labels.get(DELTA), Some("false"));
-    assert_eq!(by("goroutine").labels.get(DELTA), None);
-    assert_eq!(by("snap").labels.get(DELTA), None);
+    assert_eq!(by("memory").labels.get(Labels::DELTA), Some("false"));
+    assert_eq!(by("goroutine").labels.get(Labels::DELTA), None);
+    assert_eq!(by("snap").labels.get(Labels::DELTA), None);
     assert_eq!(by("snap").url.query(), None);
 }
 
@@ -413,12 +413,12 @@ fn godeltaprof_and_custom_names() {
         .iter()
         .find(|j| j.profile.name == "godeltaprof_mutex")
         .unwrap();
-    assert_eq!(gd.labels.get(NAME), Some("mutex"));
-    assert_eq!(gd.labels.get(DELTA), Some("false"));
+    assert_eq!(gd.labels.get(Labels::NAME), Some("mutex"));
+    assert_eq!(gd.labels.get(Labels::DELTA), Some("false"));
     let c = jobs.iter().find(|j| j.profile.name == "my_type").unwrap();
     assert_eq!(c.url.as_str(), "http://h:1/debug/custom?seconds=14");
-    assert_eq!(c.labels.get(NAME), Some("my_type"));
-    assert_eq!(c.labels.get(DELTA), Some("false"));
+    assert_eq!(c.labels.get(Labels::NAME), Some("my_type"));
+    assert_eq!(c.labels.get(Labels::DELTA), Some("false"));
     // Same URL, different types: distinct keys.
     let mut keys: Vec<u64> = jobs.iter().map(|j| j.key).collect();
     keys.sort();

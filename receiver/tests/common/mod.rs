@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use profcol_config::ComponentId;
 use profcol_pdata::pprof::{Function, Line, Location, Profile, Sample, ValueType};
-use profcol_pdata::{ComponentContext, Consumer, ProfileBatch, ProfileRecord, Telemetry};
+use profcol_pdata::{Consumer, ProfileBatch, ProfileRecord};
 use profcol_receiver::{start_receiver, ReceiverHandle, TargetStatus};
+use profcol_runtime::{ComponentContext, Telemetry};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,7 +63,7 @@ pub fn profile(types: &[(&str, &str)], value: i64) -> Profile {
 }
 
 pub fn gz(p: &Profile) -> Vec<u8> {
-    profcol_pdata::encode_pprof_gzip(p)
+    profcol_pdata::pprof::encode_pprof_gzip(p)
 }
 
 /// Records every batch it is handed, or refuses them when `refuse` is set.
@@ -107,11 +108,11 @@ pub struct Running {
 }
 
 pub fn start(id: &str, yaml: &str) -> Running {
-    start_with_memory(id, yaml, profcol_pdata::MemoryGuard::default())
+    start_with_memory(id, yaml, profcol_runtime::MemoryGuard::default())
 }
 
 /// Like [`start`], with the given process memory guard.
-pub fn start_with_memory(id: &str, yaml: &str, memory: profcol_pdata::MemoryGuard) -> Running {
+pub fn start_with_memory(id: &str, yaml: &str, memory: profcol_runtime::MemoryGuard) -> Running {
     let id: ComponentId = id.parse().unwrap();
     let body: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
     let out = Arc::new(Collect::default());

@@ -91,7 +91,7 @@ impl Gz {
             enc: GzEncoder::new(Vec::new(), flate2::Compression::best()),
             inflated: 0,
         };
-        gz.put(&profcol_pdata::encode_pprof(&tables()));
+        gz.put(&profcol_pdata::pprof::encode_pprof(&tables()));
         gz
     }
 

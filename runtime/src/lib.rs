@@ -1,0 +1,20 @@
+//! What a running component is handed besides its data: the
+//! [`ComponentContext`] a factory receives (its id, a cancellation token,
+//! the process's [`Telemetry`] and [`MemoryGuard`], the cluster's
+//! membership), and the [`ClusterView`] that says which node owns which
+//! target. Pure types, no tasks: the collector builds and updates them,
+//! receivers and exporters read them.
+//!
+//! ```
+//! use profcol_runtime::{ClusterView, MemoryGuard};
+//! let memory = MemoryGuard::new(512 << 20); // refuse new work from 512 MiB
+//! memory.record(600 << 20);
+//! assert!(memory.check().is_err());
+//! assert!(ClusterView::single("node-a").owns(42));
+//! ```
+
+mod cluster;
+mod component;
+
+pub use cluster::{target_key, ClusterView, ClusterWatch};
+pub use component::{ComponentContext, MemoryGuard, MemoryOver, MetricSet, Telemetry};
