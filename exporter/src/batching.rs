@@ -1,9 +1,38 @@
 //! Merges batches waiting in the queue into one request: up to
 //! `max_batch_size` profiles, waiting at most `flush_timeout` after the first
 //! for more to arrive. Batches are merged, never split.
+//!
+//! Workers take turns ([`Assembler`]): one request is assembled at a time,
+//! while the others send theirs. Were every idle worker to collect at once,
+//! a steady trickle would be split among them into requests of a few
+//! profiles each, and each request pays its own dictionary, headers and
+//! compression start-up (see BENCHMARKS.md, "One ingest path").
 
 use crate::queue::{Popped, Queue};
 use std::time::Duration;
+
+/// The queue's workers' shared turn at assembling the next request.
+#[derive(Debug)]
+pub struct Assembler {
+    cfg: Batching,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl Assembler {
+    pub fn new(cfg: Batching) -> Self {
+        Self {
+            cfg,
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Waits for this worker's turn, then assembles the next request
+    /// ([`next_batch`]); `None` once the queue is closed and empty.
+    pub async fn next(&self, queue: &Queue) -> Option<Popped> {
+        let _turn = self.turn.lock().await;
+        next_batch(queue, self.cfg).await
+    }
+}
 
 /// How workers merge queued batches.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +116,43 @@ mod tests {
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "full batches go at once"
+        );
+    }
+
+    /// A trickle of one-profile batches, ten workers: the requests are
+    /// whole flush windows, not ten workers' shares of one.
+    #[tokio::test(start_paused = true)]
+    async fn workers_take_turns_so_a_trickle_fills_whole_windows() {
+        let q = std::sync::Arc::new(Queue::new(1000, 1 << 20));
+        let assembler = std::sync::Arc::new(Assembler::new(Batching {
+            max_batch_size: 100,
+            flush_timeout: Duration::from_millis(200),
+        }));
+        let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let workers: Vec<_> = (0..10)
+            .map(|_| {
+                let (q, a, sizes) = (q.clone(), assembler.clone(), sizes.clone());
+                tokio::spawn(async move {
+                    while let Some(p) = a.next(&q).await {
+                        sizes.lock().unwrap().push(p.batch.len());
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..100 {
+            q.push(batch(1), 1).unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        q.close();
+        for w in workers {
+            w.await.unwrap();
+        }
+        let sizes = sizes.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 100, "{sizes:?}");
+        assert!(
+            sizes.len() <= 6,
+            "1 s of profiles in {} requests: {sizes:?}",
+            sizes.len()
         );
     }
 }

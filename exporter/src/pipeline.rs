@@ -7,7 +7,7 @@
 //! made from it was sent or given up for good (not when shutdown
 //! interrupted it: then it is sent again after the next start).
 
-use crate::batching::{next_batch, Batching};
+use crate::batching::{Assembler, Batching};
 use crate::events::ExporterEvents;
 use crate::queue::{Queue, QueueConfig, Refusal};
 use crate::retry::{self, GiveUp, RetryPolicy, SendError};
@@ -114,9 +114,9 @@ impl<S: Sender> Worker<S> {
         }
     }
 
-    async fn run(self: Arc<Self>, queue: Arc<Queue>, batching: Batching) {
+    async fn run(self: Arc<Self>, queue: Arc<Queue>, assembler: Arc<Assembler>) {
         while !self.cancel.is_cancelled() {
-            let Some(popped) = next_batch(&queue, batching).await else {
+            let Some(popped) = assembler.next(&queue).await else {
                 break;
             };
             let (n, bytes) = queue.usage();
@@ -192,12 +192,12 @@ impl Pipeline {
         }
         let (n, bytes) = queue.usage();
         events.queue_usage(n, bytes);
-        let batching = Batching {
+        let assembler = Arc::new(Assembler::new(Batching {
             max_batch_size: queue_cfg.max_batch_size.max(1),
             flush_timeout: queue_cfg.flush_timeout.get(),
-        };
+        }));
         let workers = (0..queue_cfg.num_consumers.max(1))
-            .map(|_| tokio::spawn(worker.clone().run(queue.clone(), batching)))
+            .map(|_| tokio::spawn(worker.clone().run(queue.clone(), assembler.clone())))
             .collect();
         Ok(Arc::new(Self {
             mode: Mode::Queued(queue),
