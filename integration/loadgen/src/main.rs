@@ -263,7 +263,7 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
                 "pid": w.pid,
                 "cpu_seconds": cpu,
                 "avg_cores": cpu / secs,
-                "cpu_seconds_per_profile": if got.resource_profiles > 0 { cpu / got.resource_profiles as f64 } else { 0.0 },
+                "cpu_seconds_per_profile": if got.scope_profiles > 0 { cpu / got.scope_profiles as f64 } else { 0.0 },
                 "peak_rss_bytes": p1.peak_rss_bytes,
                 "max_sampled_rss_bytes": w.max_rss.max(p1.rss_bytes),
                 "rss_end_bytes": p1.rss_bytes,
@@ -290,7 +290,8 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
         },
         "sink": {
             "total_in_window": got,
-            "profiles_per_s": got.resource_profiles as f64 / secs,
+            "profiles_per_s": got.scope_profiles as f64 / secs,
+            "resource_profiles_per_s": got.resource_profiles as f64 / secs,
             "otlp_profiles_per_s": got.otlp_profiles as f64 / secs,
             "requests_per_s": got.requests as f64 / secs,
             "samples_per_s": got.samples as f64 / secs,

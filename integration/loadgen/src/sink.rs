@@ -52,8 +52,12 @@ pub struct LiteResponse {}
 #[derive(Default, Debug)]
 pub struct SinkStats {
     pub requests: AtomicU64,
-    /// One per label set in a request: one per scraped pprof profile.
+    /// One per label set in a request (profiles of one target that share
+    /// a request share one).
     pub resource_profiles: AtomicU64,
+    /// One per scraped pprof profile (profcol writes one `ScopeProfiles`
+    /// per pprof).
+    pub scope_profiles: AtomicU64,
     /// One per pprof sample type.
     pub otlp_profiles: AtomicU64,
     pub samples: AtomicU64,
@@ -64,6 +68,7 @@ pub struct SinkStats {
 pub struct SinkSnapshot {
     pub requests: u64,
     pub resource_profiles: u64,
+    pub scope_profiles: u64,
     pub otlp_profiles: u64,
     pub samples: u64,
 }
@@ -73,6 +78,7 @@ impl SinkStats {
         SinkSnapshot {
             requests: self.requests.load(Ordering::Relaxed),
             resource_profiles: self.resource_profiles.load(Ordering::Relaxed),
+            scope_profiles: self.scope_profiles.load(Ordering::Relaxed),
             otlp_profiles: self.otlp_profiles.load(Ordering::Relaxed),
             samples: self.samples.load(Ordering::Relaxed),
         }
@@ -84,6 +90,7 @@ impl SinkSnapshot {
         SinkSnapshot {
             requests: self.requests.saturating_sub(o.requests),
             resource_profiles: self.resource_profiles.saturating_sub(o.resource_profiles),
+            scope_profiles: self.scope_profiles.saturating_sub(o.scope_profiles),
             otlp_profiles: self.otlp_profiles.saturating_sub(o.otlp_profiles),
             samples: self.samples.saturating_sub(o.samples),
         }
@@ -106,8 +113,9 @@ impl UnaryService<LiteRequest> for Export {
 
     fn call(&mut self, request: tonic::Request<LiteRequest>) -> Self::Future {
         let req = request.into_inner();
-        let (mut profiles, mut samples) = (0u64, 0u64);
+        let (mut scopes, mut profiles, mut samples) = (0u64, 0u64, 0u64);
         for r in &req.resource_profiles {
+            scopes += r.scope_profiles.len() as u64;
             for s in &r.scope_profiles {
                 profiles += s.profiles.len() as u64;
                 samples += s
@@ -121,6 +129,7 @@ impl UnaryService<LiteRequest> for Export {
         st.requests.fetch_add(1, Ordering::Relaxed);
         st.resource_profiles
             .fetch_add(req.resource_profiles.len() as u64, Ordering::Relaxed);
+        st.scope_profiles.fetch_add(scopes, Ordering::Relaxed);
         st.otlp_profiles.fetch_add(profiles, Ordering::Relaxed);
         st.samples.fetch_add(samples, Ordering::Relaxed);
         std::future::ready(Ok(tonic::Response::new(LiteResponse {})))
