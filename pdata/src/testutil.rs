@@ -1,8 +1,45 @@
 //! Test-only builder for pprof profiles from readable parts.
 
 use crate::pprof::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType};
+use crate::wire::put_key;
 use std::collections::HashMap;
 use std::path::PathBuf;
+
+/// `(name, constant, wire type, bytes)`: a field-number constant and the
+/// prost encoding of a `$msg` whose field `$field` alone is set, for
+/// [`assert_constants_are_tags`].
+macro_rules! tag_case {
+    ($c:ident, $wt:ident, $msg:ident, $field:ident: $v:expr) => {
+        (stringify!($c), $c, $wt, {
+            // A no-op on the one-field messages (`Stack`, `AnyValue`).
+            #[allow(clippy::needless_update)]
+            let message = $msg {
+                $field: $v,
+                ..Default::default()
+            };
+            message.encode_to_vec()
+        })
+    };
+}
+pub(crate) use tag_case;
+
+/// `T::default()`, short enough for the tables of [`tag_case!`] values.
+pub(crate) fn d<T: Default>() -> T {
+    T::default()
+}
+
+/// Every constant against prost: a message with that one field set encodes
+/// as the constant's key (field number and wire type) first.
+pub(crate) fn assert_constants_are_tags(cases: &[(&str, u32, u8, Vec<u8>)]) {
+    for (name, field, wire_type, encoded) in cases {
+        let mut key = Vec::new();
+        put_key(&mut key, *field, *wire_type);
+        assert!(
+            encoded.starts_with(&key),
+            "{name}: prost wrote {encoded:02x?}, the constant says {key:02x?}"
+        );
+    }
+}
 
 /// The real profiles in `testdata/` (`*.pb.gz`), as (path, bytes), sorted.
 pub(crate) fn corpus() -> Vec<(PathBuf, Vec<u8>)> {

@@ -78,89 +78,64 @@ mod tests {
     use super::*;
     use crate::otlp::collector::ExportProfilesServiceRequest;
     use crate::otlp::proto::*;
-    use crate::wire::{put_key, FIXED64, LEN, VARINT};
+    use crate::testutil::{assert_constants_are_tags, d, tag_case};
+    use crate::wire::{FIXED64, LEN, VARINT};
     use opentelemetry_proto::tonic::common::v1::{
         any_value::Value, AnyValue, InstrumentationScope,
     };
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use prost::Message;
 
-    fn d<T: Default>() -> T {
-        T::default()
-    }
-
-    /// `(name, constant, wire type, bytes)`: the constant and the encoding
-    /// of a `$msg` whose field `$field` alone is set.
-    macro_rules! case {
-        ($c:ident, $wt:ident, $msg:ident, $field:ident: $v:expr) => {
-            (
-                stringify!($c),
-                $c,
-                $wt,
-                $msg { $field: $v, ..d() }.encode_to_vec(),
-            )
-        };
-    }
-
     /// Every constant against prost: a message with that one field set
     /// encodes as the constant's key (field number and wire type) first.
     #[test]
-    // `..d()` on the one-field messages (`Stack`, `AnyValue`) is a no-op.
-    #[allow(clippy::needless_update)]
     fn constants_are_prosts_tags() {
         let cases = [
-            case!(REQUEST_RESOURCE_PROFILES, LEN, ExportProfilesServiceRequest, resource_profiles: vec![d()]),
-            case!(REQUEST_DICTIONARY, LEN, ExportProfilesServiceRequest, dictionary: Some(d())),
-            case!(RESOURCE_PROFILES_RESOURCE, LEN, ResourceProfiles, resource: Some(Resource::default())),
-            case!(RESOURCE_PROFILES_SCOPE_PROFILES, LEN, ResourceProfiles, scope_profiles: vec![d()]),
-            case!(SCOPE_PROFILES_SCOPE, LEN, ScopeProfiles, scope: Some(InstrumentationScope::default())),
-            case!(SCOPE_PROFILES_PROFILES, LEN, ScopeProfiles, profiles: vec![d()]),
-            case!(PROFILE_SAMPLE_TYPE, LEN, Profile, sample_type: Some(d())),
-            case!(PROFILE_SAMPLES, LEN, Profile, samples: vec![d()]),
-            case!(PROFILE_TIME_UNIX_NANO, FIXED64, Profile, time_unix_nano: 1),
-            case!(PROFILE_DURATION_NANO, VARINT, Profile, duration_nano: 1),
-            case!(PROFILE_PERIOD_TYPE, LEN, Profile, period_type: Some(d())),
-            case!(PROFILE_PERIOD, VARINT, Profile, period: 1),
-            case!(PROFILE_ATTRIBUTE_INDICES, LEN, Profile, attribute_indices: vec![1]),
-            case!(SAMPLE_STACK_INDEX, VARINT, Sample, stack_index: 1),
-            case!(SAMPLE_ATTRIBUTE_INDICES, LEN, Sample, attribute_indices: vec![1]),
-            case!(SAMPLE_LINK_INDEX, VARINT, Sample, link_index: 1),
-            case!(SAMPLE_VALUES, LEN, Sample, values: vec![1]),
-            case!(VALUE_TYPE_TYPE_STRINDEX, VARINT, ValueType, type_strindex: 1),
-            case!(VALUE_TYPE_UNIT_STRINDEX, VARINT, ValueType, unit_strindex: 1),
-            case!(DICTIONARY_MAPPING_TABLE, LEN, ProfilesDictionary, mapping_table: vec![d()]),
-            case!(DICTIONARY_LOCATION_TABLE, LEN, ProfilesDictionary, location_table: vec![d()]),
-            case!(DICTIONARY_FUNCTION_TABLE, LEN, ProfilesDictionary, function_table: vec![d()]),
-            case!(DICTIONARY_LINK_TABLE, LEN, ProfilesDictionary, link_table: vec![d()]),
-            case!(DICTIONARY_STRING_TABLE, LEN, ProfilesDictionary, string_table: vec![String::new()]),
-            case!(DICTIONARY_ATTRIBUTE_TABLE, LEN, ProfilesDictionary, attribute_table: vec![d()]),
-            case!(DICTIONARY_STACK_TABLE, LEN, ProfilesDictionary, stack_table: vec![d()]),
-            case!(LOCATION_MAPPING_INDEX, VARINT, Location, mapping_index: 1),
-            case!(LOCATION_ADDRESS, VARINT, Location, address: 1),
-            case!(LOCATION_LINES, LEN, Location, lines: vec![d()]),
-            case!(LOCATION_ATTRIBUTE_INDICES, LEN, Location, attribute_indices: vec![1]),
-            case!(LINE_FUNCTION_INDEX, VARINT, Line, function_index: 1),
-            case!(LINE_LINE, VARINT, Line, line: 1),
-            case!(LINE_COLUMN, VARINT, Line, column: 1),
-            case!(FUNCTION_NAME_STRINDEX, VARINT, Function, name_strindex: 1),
-            case!(FUNCTION_SYSTEM_NAME_STRINDEX, VARINT, Function, system_name_strindex: 1),
-            case!(FUNCTION_FILENAME_STRINDEX, VARINT, Function, filename_strindex: 1),
-            case!(FUNCTION_START_LINE, VARINT, Function, start_line: 1),
-            case!(STACK_LOCATION_INDICES, LEN, Stack, location_indices: vec![1]),
-            case!(KEY_VALUE_AND_UNIT_KEY_STRINDEX, VARINT, KeyValueAndUnit, key_strindex: 1),
-            case!(KEY_VALUE_AND_UNIT_VALUE, LEN, KeyValueAndUnit, value: Some(d())),
-            case!(KEY_VALUE_AND_UNIT_UNIT_STRINDEX, VARINT, KeyValueAndUnit, unit_strindex: 1),
-            case!(ANY_VALUE_STRING_VALUE, LEN, AnyValue, value: Some(Value::StringValue(String::new()))),
-            case!(ANY_VALUE_BOOL_VALUE, VARINT, AnyValue, value: Some(Value::BoolValue(false))),
-            case!(ANY_VALUE_INT_VALUE, VARINT, AnyValue, value: Some(Value::IntValue(0))),
+            tag_case!(REQUEST_RESOURCE_PROFILES, LEN, ExportProfilesServiceRequest, resource_profiles: vec![d()]),
+            tag_case!(REQUEST_DICTIONARY, LEN, ExportProfilesServiceRequest, dictionary: Some(d())),
+            tag_case!(RESOURCE_PROFILES_RESOURCE, LEN, ResourceProfiles, resource: Some(Resource::default())),
+            tag_case!(RESOURCE_PROFILES_SCOPE_PROFILES, LEN, ResourceProfiles, scope_profiles: vec![d()]),
+            tag_case!(SCOPE_PROFILES_SCOPE, LEN, ScopeProfiles, scope: Some(InstrumentationScope::default())),
+            tag_case!(SCOPE_PROFILES_PROFILES, LEN, ScopeProfiles, profiles: vec![d()]),
+            tag_case!(PROFILE_SAMPLE_TYPE, LEN, Profile, sample_type: Some(d())),
+            tag_case!(PROFILE_SAMPLES, LEN, Profile, samples: vec![d()]),
+            tag_case!(PROFILE_TIME_UNIX_NANO, FIXED64, Profile, time_unix_nano: 1),
+            tag_case!(PROFILE_DURATION_NANO, VARINT, Profile, duration_nano: 1),
+            tag_case!(PROFILE_PERIOD_TYPE, LEN, Profile, period_type: Some(d())),
+            tag_case!(PROFILE_PERIOD, VARINT, Profile, period: 1),
+            tag_case!(PROFILE_ATTRIBUTE_INDICES, LEN, Profile, attribute_indices: vec![1]),
+            tag_case!(SAMPLE_STACK_INDEX, VARINT, Sample, stack_index: 1),
+            tag_case!(SAMPLE_ATTRIBUTE_INDICES, LEN, Sample, attribute_indices: vec![1]),
+            tag_case!(SAMPLE_LINK_INDEX, VARINT, Sample, link_index: 1),
+            tag_case!(SAMPLE_VALUES, LEN, Sample, values: vec![1]),
+            tag_case!(VALUE_TYPE_TYPE_STRINDEX, VARINT, ValueType, type_strindex: 1),
+            tag_case!(VALUE_TYPE_UNIT_STRINDEX, VARINT, ValueType, unit_strindex: 1),
+            tag_case!(DICTIONARY_MAPPING_TABLE, LEN, ProfilesDictionary, mapping_table: vec![d()]),
+            tag_case!(DICTIONARY_LOCATION_TABLE, LEN, ProfilesDictionary, location_table: vec![d()]),
+            tag_case!(DICTIONARY_FUNCTION_TABLE, LEN, ProfilesDictionary, function_table: vec![d()]),
+            tag_case!(DICTIONARY_LINK_TABLE, LEN, ProfilesDictionary, link_table: vec![d()]),
+            tag_case!(DICTIONARY_STRING_TABLE, LEN, ProfilesDictionary, string_table: vec![String::new()]),
+            tag_case!(DICTIONARY_ATTRIBUTE_TABLE, LEN, ProfilesDictionary, attribute_table: vec![d()]),
+            tag_case!(DICTIONARY_STACK_TABLE, LEN, ProfilesDictionary, stack_table: vec![d()]),
+            tag_case!(LOCATION_MAPPING_INDEX, VARINT, Location, mapping_index: 1),
+            tag_case!(LOCATION_ADDRESS, VARINT, Location, address: 1),
+            tag_case!(LOCATION_LINES, LEN, Location, lines: vec![d()]),
+            tag_case!(LOCATION_ATTRIBUTE_INDICES, LEN, Location, attribute_indices: vec![1]),
+            tag_case!(LINE_FUNCTION_INDEX, VARINT, Line, function_index: 1),
+            tag_case!(LINE_LINE, VARINT, Line, line: 1),
+            tag_case!(LINE_COLUMN, VARINT, Line, column: 1),
+            tag_case!(FUNCTION_NAME_STRINDEX, VARINT, Function, name_strindex: 1),
+            tag_case!(FUNCTION_SYSTEM_NAME_STRINDEX, VARINT, Function, system_name_strindex: 1),
+            tag_case!(FUNCTION_FILENAME_STRINDEX, VARINT, Function, filename_strindex: 1),
+            tag_case!(FUNCTION_START_LINE, VARINT, Function, start_line: 1),
+            tag_case!(STACK_LOCATION_INDICES, LEN, Stack, location_indices: vec![1]),
+            tag_case!(KEY_VALUE_AND_UNIT_KEY_STRINDEX, VARINT, KeyValueAndUnit, key_strindex: 1),
+            tag_case!(KEY_VALUE_AND_UNIT_VALUE, LEN, KeyValueAndUnit, value: Some(d())),
+            tag_case!(KEY_VALUE_AND_UNIT_UNIT_STRINDEX, VARINT, KeyValueAndUnit, unit_strindex: 1),
+            tag_case!(ANY_VALUE_STRING_VALUE, LEN, AnyValue, value: Some(Value::StringValue(String::new()))),
+            tag_case!(ANY_VALUE_BOOL_VALUE, VARINT, AnyValue, value: Some(Value::BoolValue(false))),
+            tag_case!(ANY_VALUE_INT_VALUE, VARINT, AnyValue, value: Some(Value::IntValue(0))),
         ];
-        for (name, field, wire_type, encoded) in cases {
-            let mut key = Vec::new();
-            put_key(&mut key, field, wire_type);
-            assert!(
-                encoded.starts_with(&key),
-                "{name}: prost wrote {encoded:02x?}, the constant says {key:02x?}"
-            );
-        }
+        assert_constants_are_tags(&cases);
     }
 }

@@ -216,86 +216,63 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{put_key, LEN, VARINT};
+    use crate::testutil::{assert_constants_are_tags, d, tag_case};
+    use crate::wire::{LEN, VARINT};
     use prost::Message;
-
-    fn d<T: Default>() -> T {
-        T::default()
-    }
-
-    /// `(name, constant, wire type, bytes)`: the constant and the encoding
-    /// of a `$msg` whose field `$field` alone is set.
-    macro_rules! case {
-        ($c:ident, $wt:ident, $msg:ident, $field:ident: $v:expr) => {
-            (
-                stringify!($c),
-                $c,
-                $wt,
-                $msg { $field: $v, ..d() }.encode_to_vec(),
-            )
-        };
-    }
 
     /// Every field constant against prost: a message with that one field
     /// set encodes as the constant's key (field number and wire type) first.
     #[test]
     fn constants_are_the_messages_tags() {
         let cases = [
-            case!(PROFILE_SAMPLE_TYPE, LEN, Profile, sample_type: vec![d()]),
-            case!(PROFILE_SAMPLE, LEN, Profile, sample: vec![d()]),
-            case!(PROFILE_MAPPING, LEN, Profile, mapping: vec![d()]),
-            case!(PROFILE_LOCATION, LEN, Profile, location: vec![d()]),
-            case!(PROFILE_FUNCTION, LEN, Profile, function: vec![d()]),
-            case!(PROFILE_STRING_TABLE, LEN, Profile, string_table: vec![String::new()]),
-            case!(PROFILE_DROP_FRAMES, VARINT, Profile, drop_frames: 1),
-            case!(PROFILE_KEEP_FRAMES, VARINT, Profile, keep_frames: 1),
-            case!(PROFILE_TIME_NANOS, VARINT, Profile, time_nanos: 1),
-            case!(PROFILE_DURATION_NANOS, VARINT, Profile, duration_nanos: 1),
-            case!(PROFILE_PERIOD_TYPE, LEN, Profile, period_type: Some(d())),
-            case!(PROFILE_PERIOD, VARINT, Profile, period: 1),
-            case!(PROFILE_COMMENT, LEN, Profile, comment: vec![1]),
-            case!(PROFILE_DEFAULT_SAMPLE_TYPE, VARINT, Profile, default_sample_type: 1),
-            case!(PROFILE_DOC_URL, VARINT, Profile, doc_url: 1),
-            case!(VALUE_TYPE_TYPE, VARINT, ValueType, r#type: 1),
-            case!(VALUE_TYPE_UNIT, VARINT, ValueType, unit: 1),
-            case!(SAMPLE_LOCATION_ID, LEN, Sample, location_id: vec![1]),
-            case!(SAMPLE_VALUE, LEN, Sample, value: vec![1]),
-            case!(SAMPLE_LABEL, LEN, Sample, label: vec![d()]),
-            case!(LABEL_KEY, VARINT, Label, key: 1),
-            case!(LABEL_STR, VARINT, Label, str: 1),
-            case!(LABEL_NUM, VARINT, Label, num: 1),
-            case!(LABEL_NUM_UNIT, VARINT, Label, num_unit: 1),
-            case!(MAPPING_ID, VARINT, Mapping, id: 1),
-            case!(MAPPING_MEMORY_START, VARINT, Mapping, memory_start: 1),
-            case!(MAPPING_MEMORY_LIMIT, VARINT, Mapping, memory_limit: 1),
-            case!(MAPPING_FILE_OFFSET, VARINT, Mapping, file_offset: 1),
-            case!(MAPPING_FILENAME, VARINT, Mapping, filename: 1),
-            case!(MAPPING_BUILD_ID, VARINT, Mapping, build_id: 1),
-            case!(MAPPING_HAS_FUNCTIONS, VARINT, Mapping, has_functions: true),
-            case!(MAPPING_HAS_FILENAMES, VARINT, Mapping, has_filenames: true),
-            case!(MAPPING_HAS_LINE_NUMBERS, VARINT, Mapping, has_line_numbers: true),
-            case!(MAPPING_HAS_INLINE_FRAMES, VARINT, Mapping, has_inline_frames: true),
-            case!(LOCATION_ID, VARINT, Location, id: 1),
-            case!(LOCATION_MAPPING_ID, VARINT, Location, mapping_id: 1),
-            case!(LOCATION_ADDRESS, VARINT, Location, address: 1),
-            case!(LOCATION_LINE, LEN, Location, line: vec![d()]),
-            case!(LOCATION_IS_FOLDED, VARINT, Location, is_folded: true),
-            case!(LINE_FUNCTION_ID, VARINT, Line, function_id: 1),
-            case!(LINE_LINE, VARINT, Line, line: 1),
-            case!(LINE_COLUMN, VARINT, Line, column: 1),
-            case!(FUNCTION_ID, VARINT, Function, id: 1),
-            case!(FUNCTION_NAME, VARINT, Function, name: 1),
-            case!(FUNCTION_SYSTEM_NAME, VARINT, Function, system_name: 1),
-            case!(FUNCTION_FILENAME, VARINT, Function, filename: 1),
-            case!(FUNCTION_START_LINE, VARINT, Function, start_line: 1),
+            tag_case!(PROFILE_SAMPLE_TYPE, LEN, Profile, sample_type: vec![d()]),
+            tag_case!(PROFILE_SAMPLE, LEN, Profile, sample: vec![d()]),
+            tag_case!(PROFILE_MAPPING, LEN, Profile, mapping: vec![d()]),
+            tag_case!(PROFILE_LOCATION, LEN, Profile, location: vec![d()]),
+            tag_case!(PROFILE_FUNCTION, LEN, Profile, function: vec![d()]),
+            tag_case!(PROFILE_STRING_TABLE, LEN, Profile, string_table: vec![String::new()]),
+            tag_case!(PROFILE_DROP_FRAMES, VARINT, Profile, drop_frames: 1),
+            tag_case!(PROFILE_KEEP_FRAMES, VARINT, Profile, keep_frames: 1),
+            tag_case!(PROFILE_TIME_NANOS, VARINT, Profile, time_nanos: 1),
+            tag_case!(PROFILE_DURATION_NANOS, VARINT, Profile, duration_nanos: 1),
+            tag_case!(PROFILE_PERIOD_TYPE, LEN, Profile, period_type: Some(d())),
+            tag_case!(PROFILE_PERIOD, VARINT, Profile, period: 1),
+            tag_case!(PROFILE_COMMENT, LEN, Profile, comment: vec![1]),
+            tag_case!(PROFILE_DEFAULT_SAMPLE_TYPE, VARINT, Profile, default_sample_type: 1),
+            tag_case!(PROFILE_DOC_URL, VARINT, Profile, doc_url: 1),
+            tag_case!(VALUE_TYPE_TYPE, VARINT, ValueType, r#type: 1),
+            tag_case!(VALUE_TYPE_UNIT, VARINT, ValueType, unit: 1),
+            tag_case!(SAMPLE_LOCATION_ID, LEN, Sample, location_id: vec![1]),
+            tag_case!(SAMPLE_VALUE, LEN, Sample, value: vec![1]),
+            tag_case!(SAMPLE_LABEL, LEN, Sample, label: vec![d()]),
+            tag_case!(LABEL_KEY, VARINT, Label, key: 1),
+            tag_case!(LABEL_STR, VARINT, Label, str: 1),
+            tag_case!(LABEL_NUM, VARINT, Label, num: 1),
+            tag_case!(LABEL_NUM_UNIT, VARINT, Label, num_unit: 1),
+            tag_case!(MAPPING_ID, VARINT, Mapping, id: 1),
+            tag_case!(MAPPING_MEMORY_START, VARINT, Mapping, memory_start: 1),
+            tag_case!(MAPPING_MEMORY_LIMIT, VARINT, Mapping, memory_limit: 1),
+            tag_case!(MAPPING_FILE_OFFSET, VARINT, Mapping, file_offset: 1),
+            tag_case!(MAPPING_FILENAME, VARINT, Mapping, filename: 1),
+            tag_case!(MAPPING_BUILD_ID, VARINT, Mapping, build_id: 1),
+            tag_case!(MAPPING_HAS_FUNCTIONS, VARINT, Mapping, has_functions: true),
+            tag_case!(MAPPING_HAS_FILENAMES, VARINT, Mapping, has_filenames: true),
+            tag_case!(MAPPING_HAS_LINE_NUMBERS, VARINT, Mapping, has_line_numbers: true),
+            tag_case!(MAPPING_HAS_INLINE_FRAMES, VARINT, Mapping, has_inline_frames: true),
+            tag_case!(LOCATION_ID, VARINT, Location, id: 1),
+            tag_case!(LOCATION_MAPPING_ID, VARINT, Location, mapping_id: 1),
+            tag_case!(LOCATION_ADDRESS, VARINT, Location, address: 1),
+            tag_case!(LOCATION_LINE, LEN, Location, line: vec![d()]),
+            tag_case!(LOCATION_IS_FOLDED, VARINT, Location, is_folded: true),
+            tag_case!(LINE_FUNCTION_ID, VARINT, Line, function_id: 1),
+            tag_case!(LINE_LINE, VARINT, Line, line: 1),
+            tag_case!(LINE_COLUMN, VARINT, Line, column: 1),
+            tag_case!(FUNCTION_ID, VARINT, Function, id: 1),
+            tag_case!(FUNCTION_NAME, VARINT, Function, name: 1),
+            tag_case!(FUNCTION_SYSTEM_NAME, VARINT, Function, system_name: 1),
+            tag_case!(FUNCTION_FILENAME, VARINT, Function, filename: 1),
+            tag_case!(FUNCTION_START_LINE, VARINT, Function, start_line: 1),
         ];
-        for (name, field, wire_type, encoded) in cases {
-            let mut key = Vec::new();
-            put_key(&mut key, field, wire_type);
-            assert!(
-                encoded.starts_with(&key),
-                "{name}: prost wrote {encoded:02x?}, the constant says {key:02x?}"
-            );
-        }
+        assert_constants_are_tags(&cases);
     }
 }
