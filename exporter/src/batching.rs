@@ -43,7 +43,7 @@ pub struct Batching {
 
 /// The next request's worth of profiles (with their queued bytes and
 /// persistent-queue tickets); `None` once the queue is closed and empty.
-pub async fn next_batch(queue: &Queue, cfg: Batching) -> Option<Popped> {
+async fn next_batch(queue: &Queue, cfg: Batching) -> Option<Popped> {
     let mut merged = queue.pop().await?;
     let deadline = tokio::time::Instant::now() + cfg.flush_timeout;
     while merged.batch.len() < cfg.max_batch_size {

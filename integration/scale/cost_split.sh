@@ -96,7 +96,7 @@ verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.3) ? "met" : "not met" }')
 
 printf 'convert per file: %.2f ms/profile; compression share: %.2f ms/profile; scrape path: %.2f ms/profile; ratio Z/(X+Y) = %s (target ≤ 1.3: %s)\n' \
   "$x_ms" "$y_ms" "$z_ms" "$ratio" "$verdict"
-echo "note: convert converts cumulative kinds (allocs/block/mutex) whole, the scrape path their per-interval deltas (fewer non-zero stacks); the exporter compresses batches of up to 100 profiles with one shared dictionary, the share here is one profile per request."
+echo "note: convert converts cumulative kinds (allocs/block/mutex) whole, the scrape path their per-interval deltas (fewer non-zero stacks); the exporter compresses requests of up to sending_queue.max_batch_size profiles (default 20) with one shared dictionary, the share here is one profile per request."
 jq -r --arg files "$files" --arg kinds "$kinds" --arg inb "$in_bytes" --arg ob "$otlp_bytes" \
   --arg st "$startup_ms" --arg cr "$CONVERT_REPEAT" '
   "cost split: \($files) files (\($kinds); \(($inb | tonumber) / 1024 | floor) KiB pprof gzipped, \(($ob | tonumber) / 1024 | floor) KiB OTLP), convert \($cr) runs (startup + the smallest file alone: \($st) ms per run), " +
