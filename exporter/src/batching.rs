@@ -27,7 +27,8 @@ impl Assembler {
     }
 
     /// Waits for this worker's turn, then assembles the next request
-    /// ([`next_batch`]); `None` once the queue is closed and empty.
+    /// (up to `max_batch_size` profiles, waiting at most `flush_timeout`);
+    /// `None` once the queue is closed and empty.
     pub async fn next(&self, queue: &Queue) -> Option<Popped> {
         let _turn = self.turn.lock().await;
         next_batch(queue, self.cfg).await
