@@ -278,6 +278,11 @@ async fn a_window_stamped_at_its_end_starts_where_its_data_does() {
     let app = Router::new().route(
         "/debug/pprof/goroutine",
         get(move || async move {
+            // Like a wall profile, it answers only after profiling for a
+            // while: the stamp then lies clearly nearer the scrape's end
+            // than its start, however the machine schedules the request
+            // (an instant answer left that to chance under load).
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             let mut p = profile(&[("goroutine", "count")], 3);
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
