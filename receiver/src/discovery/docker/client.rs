@@ -182,6 +182,45 @@ impl DockerClient {
     }
 }
 
+/// The clients of a receiver's `docker_sd_configs` and
+/// `dockerswarm_sd_configs` entries, in order.
+#[derive(Debug, Default)]
+pub struct DockerClients {
+    pub docker: Vec<DockerClient>,
+    pub swarm: Vec<DockerClient>,
+}
+
+/// Builds a client per Docker discovery entry of a validated config;
+/// `path` is the receiver's key path (errors name the entry's keys).
+pub fn for_config(cfg: &crate::ScrapeConfig, path: &str) -> Result<DockerClients, crate::Error> {
+    let user_agent = format!("profcol/{}", env!("CARGO_PKG_VERSION"));
+    let entry = |key: &str, i: usize| {
+        profcol_config::join_path(&profcol_config::join_path(path, key), &i.to_string())
+    };
+    let mut out = DockerClients::default();
+    for (i, sd) in cfg.docker_sd_configs.iter().enumerate() {
+        out.docker.push(DockerClient::new(
+            sd.host.as_deref().unwrap_or_default(),
+            &sd.http,
+            sd.max_response_size.0,
+            sd.refresh_interval.get(),
+            &user_agent,
+            &entry("docker_sd_configs", i),
+        )?);
+    }
+    for (i, sd) in cfg.dockerswarm_sd_configs.iter().enumerate() {
+        out.swarm.push(DockerClient::new(
+            sd.host.as_deref().unwrap_or_default(),
+            &sd.http,
+            sd.max_response_size.0,
+            sd.refresh_interval.get(),
+            &user_agent,
+            &entry("dockerswarm_sd_configs", i),
+        )?);
+    }
+    Ok(out)
+}
+
 /// `1.47` → `(1, 47)`.
 fn parse_version(s: &str) -> Option<(usize, usize)> {
     let (major, minor) = s.trim().split_once('.')?;

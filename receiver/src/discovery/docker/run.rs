@@ -4,7 +4,7 @@
 //! loop (publish on change; on failure keep the last good targets and
 //! record the error).
 
-use super::client::{DockerClient, Session};
+use super::client::{DockerClient, DockerClients, Session};
 use super::config::{DockerSdConfig, DockerSwarmSdConfig, Filter, SwarmRole};
 use super::containers::{container_groups, Shape};
 use super::network::{network_labels, NetworkLabels};
@@ -15,6 +15,7 @@ use bollard::query_parameters::{
 };
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The filters as the Engine API takes them: `{"name": ["value", …]}`;
 /// `None` when there are none (no `filters` parameter is sent).
@@ -166,4 +167,33 @@ pub async fn run_swarm(
         |_| None::<std::future::Ready<()>>,
     )
     .await;
+}
+
+/// Spawns a refresh loop per Docker discovery entry, named
+/// `docker_sd_configs/{i}` and `dockerswarm_sd_configs/{i}`.
+pub fn spawn_all(
+    cfg: &crate::ScrapeConfig,
+    clients: DockerClients,
+    ctx: &DiscoveryContext,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) {
+    for (i, (sd, client)) in cfg.docker_sd_configs.iter().zip(clients.docker).enumerate() {
+        tracker.spawn(run_docker(
+            sd.clone(),
+            client,
+            format!("docker_sd_configs/{i}"),
+            ctx.clone(),
+            shutdown.clone(),
+        ));
+    }
+    for (i, (sd, client)) in cfg.dockerswarm_sd_configs.iter().zip(clients.swarm).enumerate() {
+        tracker.spawn(run_swarm(
+            sd.clone(),
+            client,
+            format!("dockerswarm_sd_configs/{i}"),
+            ctx.clone(),
+            shutdown.clone(),
+        ));
+    }
 }
