@@ -130,6 +130,7 @@ impl DockerClient {
         let transport = Transport {
             client: self.clone(),
             over: over.clone(),
+            version: Some(version),
         };
         let docker = Docker::connect_with_custom_transport(
             move |req: BollardRequest| {
@@ -156,6 +157,7 @@ impl DockerClient {
         let t = Transport {
             client: self.clone(),
             over: over.clone(),
+            version: None,
         };
         let req = http::Request::get("/_ping")
             .body(http_body_util::Full::new(Bytes::new()))
@@ -221,6 +223,13 @@ pub fn for_config(cfg: &crate::ScrapeConfig, path: &str) -> Result<DockerClients
     Ok(out)
 }
 
+/// Whether a path starts with an API version (`/v1.47/…`).
+fn is_versioned(path: &str) -> bool {
+    path.strip_prefix("/v")
+        .and_then(|r| r.split_once('/'))
+        .is_some_and(|(v, _)| parse_version(v).is_some())
+}
+
 /// `1.47` → `(1, 47)`.
 fn parse_version(s: &str) -> Option<(usize, usize)> {
     let (major, minor) = s.trim().split_once('.')?;
@@ -257,8 +266,9 @@ impl Session {
         let t = Transport {
             client: self.client.clone(),
             over: self.over.clone(),
+            version: Some(self.version),
         };
-        let uri = format!("/v{}.{}{path_and_query}", self.version.0, self.version.1);
+        let uri = path_and_query.to_string();
         let req = http::Request::get(uri)
             .body(http_body_util::Full::new(Bytes::new()))
             .map_err(|e| format!("{what}: {e}"))?;
@@ -314,6 +324,9 @@ struct Transport {
     client: DockerClient,
     /// Set when an answer ran past `max_response_size`.
     over: Arc<AtomicBool>,
+    /// The API version put in front of every path (bollard 0.21 sends
+    /// unversioned paths, which a daemon serves at its own latest version).
+    version: Option<(usize, usize)>,
 }
 
 impl Transport {
@@ -339,11 +352,16 @@ impl Transport {
         });
         let (mut parts, body) = req.into_parts();
         // The daemon gets origin-form (`/v1.47/containers/json?…`).
-        let origin = parts
+        let mut origin = parts
             .uri
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".to_string());
+        if let Some((major, minor)) = self.version {
+            if !is_versioned(&origin) {
+                origin = format!("/v{major}.{minor}{origin}");
+            }
+        }
         parts.uri = origin
             .parse()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -449,5 +467,8 @@ mod tests {
         assert_eq!(parse_version(" 1.24 "), Some((1, 24)));
         assert_eq!(parse_version("x"), None);
         assert_eq!(parse_version("1.x"), None);
+        assert!(is_versioned("/v1.47/containers/json"));
+        assert!(!is_versioned("/containers/json"));
+        assert!(!is_versioned("/volumes"));
     }
 }
