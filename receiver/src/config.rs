@@ -277,7 +277,10 @@ impl Validate for ScrapeConfig {
             sd.validate(&join_path(&at("file_sd_configs"), &i.to_string()), problems);
         }
         for (i, sd) in self.docker_sd_configs.iter().enumerate() {
-            sd.validate(&join_path(&at("docker_sd_configs"), &i.to_string()), problems);
+            sd.validate(
+                &join_path(&at("docker_sd_configs"), &i.to_string()),
+                problems,
+            );
         }
         for (i, sd) in self.dockerswarm_sd_configs.iter().enumerate() {
             let here = join_path(&at("dockerswarm_sd_configs"), &i.to_string());

@@ -60,7 +60,11 @@ impl Disc {
 
     fn docker(yaml: &str) -> Self {
         let cfg: DockerSdConfig = serde_yaml::from_str(yaml).unwrap();
-        let client = client_for(cfg.host.as_deref().unwrap(), &cfg.http, &cfg.refresh_interval);
+        let client = client_for(
+            cfg.host.as_deref().unwrap(),
+            &cfg.http,
+            &cfg.refresh_interval,
+        );
         let (d, ctx) = Self::new();
         tokio::spawn(run_docker(
             cfg,
@@ -74,7 +78,11 @@ impl Disc {
 
     fn swarm(yaml: &str) -> Self {
         let cfg: DockerSwarmSdConfig = serde_yaml::from_str(yaml).unwrap();
-        let client = client_for(cfg.host.as_deref().unwrap(), &cfg.http, &cfg.refresh_interval);
+        let client = client_for(
+            cfg.host.as_deref().unwrap(),
+            &cfg.http,
+            &cfg.refresh_interval,
+        );
         let (d, ctx) = Self::new();
         tokio::spawn(run_swarm(
             cfg,
@@ -95,7 +103,11 @@ impl Disc {
         let mut out: Vec<Target> = groups
             .iter()
             .flat_map(|g| g.label_sets())
-            .map(|l| l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+            .map(|l| {
+                l.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
             .collect();
         out.sort_by(|a: &Target, b: &Target| {
             (a.get("__address__"), a.get("__meta_docker_container_id"))
@@ -218,7 +230,10 @@ async fn containers_give_prometheus_labels_and_addresses() {
     quiet.extend(labels(&BRIDGE));
     assert_eq!(find(&ts, "172.17.0.5:9999"), &quiet);
     let sidecar = find(&ts, "172.17.0.2:9999");
-    assert_eq!(sidecar["__meta_docker_container_network_mode"], "container:c1");
+    assert_eq!(
+        sidecar["__meta_docker_container_network_mode"],
+        "container:c1"
+    );
     assert_eq!(sidecar["__meta_docker_network_name"], "bridge");
     let multi = find(&ts, "10.2.0.3:4040");
     assert_eq!(multi["__meta_docker_network_name"], "backend");
@@ -227,7 +242,10 @@ async fn containers_give_prometheus_labels_and_addresses() {
     // The API version is the daemon's (1.47), lower than bollard's own.
     let paths = fake.paths();
     assert_eq!(paths[0], "/_ping");
-    assert!(paths.contains(&"/v1.47/containers/json".to_string()), "{paths:?}");
+    assert!(
+        paths.contains(&"/v1.47/containers/json".to_string()),
+        "{paths:?}"
+    );
     assert!(paths.contains(&"/v1.47/networks".to_string()), "{paths:?}");
 }
 
@@ -246,7 +264,10 @@ async fn match_first_network_false_gives_a_target_per_network() {
     assert_eq!(multi.len(), 2);
     assert_eq!(multi[0]["__address__"], "10.1.0.3:4040");
     assert_eq!(multi[0]["__meta_docker_network_name"], "frontend");
-    assert_eq!(multi[0]["__meta_docker_network_label_com_example_tier"], "front");
+    assert_eq!(
+        multi[0]["__meta_docker_network_label_com_example_tier"],
+        "front"
+    );
     assert_eq!(multi[1]["__address__"], "10.2.0.3:4040");
     // Defaults: port 80, host_networking_host localhost.
     assert!(ts.iter().any(|t| t["__address__"] == "172.17.0.5:80"));
@@ -283,15 +304,19 @@ async fn filters_are_sent_as_the_engine_api_expects() {
     ));
     d.next().await;
     let q = fake.queries("/tasks")[0].clone().unwrap();
-    let pairs: BTreeMap<String, String> =
-        url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    let pairs: BTreeMap<String, String> = url::form_urlencoded::parse(q.as_bytes())
+        .into_owned()
+        .collect();
     assert_eq!(pairs["filters"], r#"{"desired-state":["running"]}"#);
     let services = fake.queries("/v1.47/services");
     assert_eq!(services.len(), 1);
     assert!(!has_filters(&services[0]), "{services:?}");
     // No filters: no filters parameter.
     let fake = FakeDocker::start().await;
-    let mut d = Disc::swarm(&format!("host: {}\nrole: nodes\nrefresh_interval: 1h", fake.host()));
+    let mut d = Disc::swarm(&format!(
+        "host: {}\nrole: nodes\nrefresh_interval: 1h",
+        fake.host()
+    ));
     d.next().await;
     let nodes = fake.queries("/v1.47/nodes");
     assert_eq!(nodes.len(), 1);
@@ -306,7 +331,10 @@ async fn swarm_services_labels() {
         fake.host()
     ));
     let ts = d.next().await;
-    assert_eq!(addresses(&ts), ["10.0.0.5:30080", "10.0.1.5:30080", "10.0.1.9:7070"]);
+    assert_eq!(
+        addresses(&ts),
+        ["10.0.0.5:30080", "10.0.1.5:30080", "10.0.1.9:7070"]
+    );
     assert_eq!(
         ts[0],
         labels(&[
@@ -315,11 +343,20 @@ async fn swarm_services_labels() {
             ("__meta_dockerswarm_service_name", "api"),
             ("__meta_dockerswarm_service_mode", "replicated"),
             ("__meta_dockerswarm_service_updating_status", "completed"),
-            ("__meta_dockerswarm_service_label_com_docker_stack_namespace", "shop"),
-            ("__meta_dockerswarm_service_task_container_hostname", "api-host"),
+            (
+                "__meta_dockerswarm_service_label_com_docker_stack_namespace",
+                "shop"
+            ),
+            (
+                "__meta_dockerswarm_service_task_container_hostname",
+                "api-host"
+            ),
             ("__meta_dockerswarm_service_task_container_image", "api:1.2"),
             ("__meta_dockerswarm_service_endpoint_port_name", "http"),
-            ("__meta_dockerswarm_service_endpoint_port_publish_mode", "ingress"),
+            (
+                "__meta_dockerswarm_service_endpoint_port_publish_mode",
+                "ingress"
+            ),
             ("__meta_dockerswarm_network_id", "ingress-id"),
             ("__meta_dockerswarm_network_name", "ingress"),
             ("__meta_dockerswarm_network_scope", "swarm"),
@@ -340,13 +377,19 @@ async fn swarm_services_labels() {
             ("__meta_dockerswarm_service_name", "worker"),
             ("__meta_dockerswarm_service_mode", "global"),
             ("__meta_dockerswarm_service_task_container_hostname", ""),
-            ("__meta_dockerswarm_service_task_container_image", "worker:3"),
+            (
+                "__meta_dockerswarm_service_task_container_image",
+                "worker:3"
+            ),
             ("__meta_dockerswarm_network_id", "ov-id"),
             ("__meta_dockerswarm_network_name", "shop_net"),
             ("__meta_dockerswarm_network_scope", "swarm"),
             ("__meta_dockerswarm_network_internal", "false"),
             ("__meta_dockerswarm_network_ingress", "false"),
-            ("__meta_dockerswarm_network_label_com_docker_stack_namespace", "shop"),
+            (
+                "__meta_dockerswarm_network_label_com_docker_stack_namespace",
+                "shop"
+            ),
         ])
     );
 }
@@ -359,7 +402,10 @@ async fn swarm_tasks_labels() {
         fake.host()
     ));
     let ts = d.next().await;
-    assert_eq!(addresses(&ts), ["10.0.1.7:30080", "10.0.1.8:7070", "192.168.1.12:16060"]);
+    assert_eq!(
+        addresses(&ts),
+        ["10.0.1.7:30080", "10.0.1.8:7070", "192.168.1.12:16060"]
+    );
     let node1 = [
         ("__meta_dockerswarm_node_id", "n1"),
         ("__meta_dockerswarm_node_role", "manager"),
@@ -380,17 +426,26 @@ async fn swarm_tasks_labels() {
         ("__meta_dockerswarm_task_slot", "1"),
         ("__meta_dockerswarm_task_port_publish_mode", "ingress"),
         ("__meta_dockerswarm_container_label_service_name", "api-svc"),
-        ("__meta_dockerswarm_container_label_pyroscope_io_scrape", "true"),
+        (
+            "__meta_dockerswarm_container_label_pyroscope_io_scrape",
+            "true",
+        ),
         ("__meta_dockerswarm_service_id", "s1"),
         ("__meta_dockerswarm_service_name", "api"),
         ("__meta_dockerswarm_service_mode", "replicated"),
-        ("__meta_dockerswarm_service_label_com_docker_stack_namespace", "shop"),
+        (
+            "__meta_dockerswarm_service_label_com_docker_stack_namespace",
+            "shop",
+        ),
         ("__meta_dockerswarm_network_id", "ov-id"),
         ("__meta_dockerswarm_network_name", "shop_net"),
         ("__meta_dockerswarm_network_scope", "swarm"),
         ("__meta_dockerswarm_network_internal", "false"),
         ("__meta_dockerswarm_network_ingress", "false"),
-        ("__meta_dockerswarm_network_label_com_docker_stack_namespace", "shop"),
+        (
+            "__meta_dockerswarm_network_label_com_docker_stack_namespace",
+            "shop",
+        ),
     ]);
     t1.extend(labels(&node1));
     assert_eq!(ts[0], t1);
@@ -431,7 +486,10 @@ async fn swarm_nodes_labels() {
             ("__meta_dockerswarm_node_label_zone", "eu-1a"),
             ("__meta_dockerswarm_node_manager_leader", "true"),
             ("__meta_dockerswarm_node_manager_reachability", "reachable"),
-            ("__meta_dockerswarm_node_manager_address", "192.168.1.11:2377"),
+            (
+                "__meta_dockerswarm_node_manager_address",
+                "192.168.1.11:2377"
+            ),
         ])
     );
     assert_eq!(ts[1]["__address__"], "192.168.1.12:9100");
@@ -443,18 +501,37 @@ async fn swarm_nodes_labels() {
 async fn containers_come_and_go_between_refreshes() {
     let fake = FakeDocker::start().await;
     fake.answers.lock().unwrap().containers = json!([docker_fake::container(
-        "a1", "one", "bridge", json!({}), json!([]),
+        "a1",
+        "one",
+        "bridge",
+        json!({}),
+        json!([]),
         json!({"bridge": docker_fake::endpoint("net-bridge", "172.17.0.10")})
     )]);
     let mut d = Disc::docker(&format!("host: {}\nrefresh_interval: 200ms", fake.host()));
     assert_eq!(addresses(&d.next().await), ["172.17.0.10:80"]);
     fake.answers.lock().unwrap().containers = json!([
-        docker_fake::container("a1", "one", "bridge", json!({}), json!([]),
-            json!({"bridge": docker_fake::endpoint("net-bridge", "172.17.0.10")})),
-        docker_fake::container("a2", "two", "bridge", json!({}), json!([]),
-            json!({"bridge": docker_fake::endpoint("net-bridge", "172.17.0.11")})),
+        docker_fake::container(
+            "a1",
+            "one",
+            "bridge",
+            json!({}),
+            json!([]),
+            json!({"bridge": docker_fake::endpoint("net-bridge", "172.17.0.10")})
+        ),
+        docker_fake::container(
+            "a2",
+            "two",
+            "bridge",
+            json!({}),
+            json!([]),
+            json!({"bridge": docker_fake::endpoint("net-bridge", "172.17.0.11")})
+        ),
     ]);
-    assert_eq!(addresses(&d.next().await), ["172.17.0.10:80", "172.17.0.11:80"]);
+    assert_eq!(
+        addresses(&d.next().await),
+        ["172.17.0.10:80", "172.17.0.11:80"]
+    );
     fake.answers.lock().unwrap().containers = json!([]);
     assert!(d.next().await.is_empty());
 }
@@ -464,7 +541,10 @@ async fn an_unreachable_daemon_is_reported_and_the_last_targets_stay() {
     // No socket at all.
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nothing.sock");
-    let mut d = Disc::docker(&format!("host: unix://{}\nrefresh_interval: 200ms", missing.display()));
+    let mut d = Disc::docker(&format!(
+        "host: unix://{}\nrefresh_interval: 200ms",
+        missing.display()
+    ));
     let st = eventually(5, || {
         d.registry
             .snapshot()
@@ -473,9 +553,15 @@ async fn an_unreachable_daemon_is_reported_and_the_last_targets_stay() {
     })
     .await;
     let err = st.last_error.unwrap();
-    assert!(err.starts_with("docker_sd_configs/0: cannot reach the Docker daemon"), "{err}");
+    assert!(
+        err.starts_with("docker_sd_configs/0: cannot reach the Docker daemon"),
+        "{err}"
+    );
     assert!(err.contains("nothing.sock"), "{err}");
-    assert!(d.rx.try_recv().is_err(), "a failed refresh published targets");
+    assert!(
+        d.rx.try_recv().is_err(),
+        "a failed refresh published targets"
+    );
 
     // A daemon that answers, then fails: the error is recorded, nothing is
     // published (the manager keeps the last good targets).
@@ -492,7 +578,10 @@ async fn an_unreachable_daemon_is_reported_and_the_last_targets_stay() {
     .await;
     let err = st.last_error.unwrap();
     assert!(err.contains("listing containers"), "{err}");
-    assert!(err.contains("500") && err.contains("daemon is restarting"), "{err}");
+    assert!(
+        err.contains("500") && err.contains("daemon is restarting"),
+        "{err}"
+    );
     assert_eq!(st.targets, 6);
     assert!(d.rx.try_recv().is_err());
     // It recovers; an unchanged answer publishes nothing new.
@@ -512,10 +601,23 @@ async fn an_answer_over_max_response_size_fails_the_refresh() {
     let fake = FakeDocker::start().await;
     let cfg: DockerSdConfig =
         serde_yaml::from_str(&format!("host: {}\nrefresh_interval: 1h", fake.host())).unwrap();
-    let client =
-        DockerClient::new(&fake.host(), &cfg.http, 2048, Duration::from_secs(5), "t", "sd").unwrap();
+    let client = DockerClient::new(
+        &fake.host(),
+        &cfg.http,
+        2048,
+        Duration::from_secs(5),
+        "t",
+        "sd",
+    )
+    .unwrap();
     let (d, ctx) = Disc::new();
-    tokio::spawn(run_docker(cfg, client, "docker_sd_configs/0".into(), ctx, d.shutdown.clone()));
+    tokio::spawn(run_docker(
+        cfg,
+        client,
+        "docker_sd_configs/0".into(),
+        ctx,
+        d.shutdown.clone(),
+    ));
     let st = eventually(5, || {
         d.registry
             .snapshot()
@@ -524,7 +626,10 @@ async fn an_answer_over_max_response_size_fails_the_refresh() {
     })
     .await;
     let err = st.last_error.unwrap();
-    assert!(err.contains("larger than max_response_size (2048 bytes)"), "{err}");
+    assert!(
+        err.contains("larger than max_response_size (2048 bytes)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -540,11 +645,16 @@ fn config_errors_name_their_key_path() {
             .collect()
     };
     let p = check("docker_sd_configs: [{port: 80}]");
-    assert_eq!(p, ["receivers::pyroscope_scrape/d::docker_sd_configs::0::host: host is required"]);
+    assert_eq!(
+        p,
+        ["receivers::pyroscope_scrape/d::docker_sd_configs::0::host: host is required"]
+    );
     let p = check("dockerswarm_sd_configs: [{host: 'unix:///run/docker.sock', role: pods}]");
     assert_eq!(
         p,
-        [r#"receivers::pyroscope_scrape/d::dockerswarm_sd_configs::0::role: invalid role "pods" (want services, tasks or nodes)"#]
+        [
+            r#"receivers::pyroscope_scrape/d::dockerswarm_sd_configs::0::role: invalid role "pods" (want services, tasks or nodes)"#
+        ]
     );
     let p = check("dockerswarm_sd_configs: [{host: 'unix:///run/docker.sock'}]");
     assert_eq!(
@@ -558,17 +668,23 @@ fn config_errors_name_their_key_path() {
         "{p:?}"
     );
     let p = check("docker_sd_configs: [{host: 'unix:///run/docker.sock', refresh: 5s}]");
-    assert_eq!(p, ["receivers::pyroscope_scrape/d::docker_sd_configs::0::refresh: unknown field"]);
+    assert_eq!(
+        p,
+        ["receivers::pyroscope_scrape/d::docker_sd_configs::0::refresh: unknown field"]
+    );
     let p = check("docker_sd_configs: [{host: 'unix:///run/docker.sock', filters: [{name: label, value: [x]}]}]");
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].contains("docker_sd_configs"), "{p:?}");
     assert!(p[0].contains("value"), "{p:?}");
-    let p = check("docker_sd_configs: [{host: 'unix:///run/docker.sock', basic_auth: {username: u}}]");
+    let p =
+        check("docker_sd_configs: [{host: 'unix:///run/docker.sock', basic_auth: {username: u}}]");
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].starts_with("receivers::pyroscope_scrape/d::docker_sd_configs::0::basic_auth: basic_auth is not supported"), "{p:?}");
     // Either block alone is a target source.
     assert!(check("docker_sd_configs: [{host: 'unix:///run/docker.sock'}]").is_empty());
-    assert!(check("dockerswarm_sd_configs: [{host: 'tcp://manager:2375', role: nodes}]").is_empty());
+    assert!(
+        check("dockerswarm_sd_configs: [{host: 'tcp://manager:2375', role: nodes}]").is_empty()
+    );
 }
 
 /// A container labelled for scraping is relabeled to its pprof port, the
@@ -584,7 +700,9 @@ async fn a_discovered_container_is_scraped_with_its_service_name() {
     let fake = FakeDocker::start().await;
     fake.answers.lock().unwrap().containers = json!([
         docker_fake::container(
-            "app1", "checkout", "bridge",
+            "app1",
+            "checkout",
+            "bridge",
             json!({
                 "pyroscope.io/scrape": "true",
                 "pyroscope.io/port": pprof.port().to_string(),
@@ -594,7 +712,11 @@ async fn a_discovered_container_is_scraped_with_its_service_name() {
             json!({"bridge": docker_fake::endpoint("net-bridge", "127.0.0.1")})
         ),
         docker_fake::container(
-            "db1", "postgres", "bridge", json!({}), json!([{"PrivatePort": 5432, "Type": "tcp"}]),
+            "db1",
+            "postgres",
+            "bridge",
+            json!({}),
+            json!([{"PrivatePort": 5432, "Type": "tcp"}]),
             json!({"bridge": docker_fake::endpoint("net-bridge", "127.0.0.1")})
         ),
     ]);
@@ -622,7 +744,11 @@ relabel_configs:
     assert_eq!(rec.labels.get("instance"), Some(pprof.to_string().as_str()));
     let targets = r.handle.targets();
     assert_eq!(targets.len(), 1, "only the labelled container is scraped");
-    assert!(targets[0].url.ends_with("/app/debug/pprof/goroutine"), "{}", targets[0].url);
+    assert!(
+        targets[0].url.ends_with("/app/debug/pprof/goroutine"),
+        "{}",
+        targets[0].url
+    );
 
     // The daemon fails: the error shows in the discovery status and the
     // metric, and the container is still scraped.

@@ -199,7 +199,9 @@ pub fn endpoint(network_id: &str, ip: &str) -> Value {
 pub fn containers() -> Value {
     json!([
         container(
-            "c1", "web", "bridge",
+            "c1",
+            "web",
+            "bridge",
             json!({"pyroscope.io/scrape": "true", "com.example.team-name": "a"}),
             json!([
                 {"IP": "0.0.0.0", "PrivatePort": 8080, "PublicPort": 18080, "Type": "tcp"},
@@ -208,21 +210,52 @@ pub fn containers() -> Value {
             ]),
             json!({"bridge": endpoint("net-bridge", "172.17.0.2")}),
         ),
-        container("c2", "host-app", "host", json!({}), json!([]),
-            json!({"host": endpoint("net-host", "")})),
-        container("c3", "multi", "backend", json!({}),
+        container(
+            "c2",
+            "host-app",
+            "host",
+            json!({}),
+            json!([]),
+            json!({"host": endpoint("net-host", "")})
+        ),
+        container(
+            "c3",
+            "multi",
+            "backend",
+            json!({}),
             json!([{"PrivatePort": 4040, "Type": "tcp"}]),
             json!({
                 "frontend": endpoint("net-front", "10.1.0.3"),
                 "backend": endpoint("net-back", "10.2.0.3")
-            })),
-        container("c4", "quiet", "bridge", json!({}), json!([]),
-            json!({"bridge": endpoint("net-bridge", "172.17.0.5")})),
-        container("c5", "sidecar", "container:c1", json!({}), json!([]), json!({})),
+            })
+        ),
+        container(
+            "c4",
+            "quiet",
+            "bridge",
+            json!({}),
+            json!([]),
+            json!({"bridge": endpoint("net-bridge", "172.17.0.5")})
+        ),
+        container(
+            "c5",
+            "sidecar",
+            "container:c1",
+            json!({}),
+            json!([]),
+            json!({})
+        ),
     ])
 }
 
-fn network(id: &str, name: &str, scope: &str, internal: bool, ingress: bool, labels: Value) -> Value {
+fn network(
+    id: &str,
+    name: &str,
+    scope: &str,
+    internal: bool,
+    ingress: bool,
+    labels: Value,
+) -> Value {
     json!({
         "Name": name,
         "Id": id,
@@ -243,10 +276,24 @@ pub fn networks() -> Value {
     json!([
         network("net-bridge", "bridge", "local", false, false, json!({})),
         network("net-host", "host", "local", false, false, json!({})),
-        network("net-front", "frontend", "local", false, false, json!({"com.example.tier": "front"})),
+        network(
+            "net-front",
+            "frontend",
+            "local",
+            false,
+            false,
+            json!({"com.example.tier": "front"})
+        ),
         network("net-back", "backend", "local", true, false, json!({})),
         network("ingress-id", "ingress", "swarm", false, true, json!({})),
-        network("ov-id", "shop_net", "swarm", false, false, json!({"com.docker.stack.namespace": "shop"})),
+        network(
+            "ov-id",
+            "shop_net",
+            "swarm",
+            false,
+            false,
+            json!({"com.docker.stack.namespace": "shop"})
+        ),
     ])
 }
 

@@ -44,7 +44,10 @@ enum Endpoint {
     Tcp {
         /// `host:port` to connect to and to send as `Host`.
         authority: String,
-        tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+        tls: Option<(
+            Arc<rustls::ClientConfig>,
+            rustls::pki_types::ServerName<'static>,
+        )>,
     },
 }
 
@@ -165,7 +168,13 @@ impl DockerClient {
         let resp = tokio::time::timeout(self.timeout, t.send(req))
             .await
             .map_err(|_| "no answer to /_ping in time".to_string())?
-            .map_err(|e| format!("cannot reach the Docker daemon at {}: {}", self.shown, error_chain(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "cannot reach the Docker daemon at {}: {}",
+                    self.shown,
+                    error_chain(&e)
+                )
+            })?;
         let status = resp.status();
         let header = resp
             .headers()
@@ -179,7 +188,9 @@ impl DockerClient {
         match header {
             Some(theirs) => Ok(theirs.min(ours)),
             None if status.is_success() => Ok(FALLBACK_API_VERSION),
-            None => Err(format!("the Docker daemon answered /_ping with HTTP status {status}")),
+            None => Err(format!(
+                "the Docker daemon answered /_ping with HTTP status {status}"
+            )),
         }
     }
 }
@@ -293,7 +304,11 @@ impl Session {
                 .to_bytes();
             if !status.is_success() {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                return Err(format!("{what}: Docker responded with status code {}: {}", status.as_u16(), text.trim()));
+                return Err(format!(
+                    "{what}: Docker responded with status code {}: {}",
+                    status.as_u16(),
+                    text.trim()
+                ));
             }
             Ok(body)
         };
@@ -380,9 +395,9 @@ impl Transport {
     async fn connect(&self) -> io::Result<(Box<dyn Stream>, String)> {
         match &*self.client.endpoint {
             Endpoint::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path).await.map_err(|e| {
-                    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-                })?;
+                let s = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                 Ok((Box::new(s), UNIX_HOST_HEADER.to_string()))
             }
             Endpoint::Tcp { authority, tls } => {

@@ -138,7 +138,8 @@ impl DockerSwarmSdConfig {
 }
 
 /// The schemes `host` may have.
-const HOST_FORMS: &str = "unix:///path/to/docker.sock, tcp://host:port, http://host:port or https://host:port";
+const HOST_FORMS: &str =
+    "unix:///path/to/docker.sock, tcp://host:port, http://host:port or https://host:port";
 
 /// Checks the keys both blocks share.
 #[allow(clippy::too_many_arguments)]
@@ -212,7 +213,10 @@ fn validate_common(
         ("proxy_url", http.proxy_url.is_some()),
         ("no_proxy", http.no_proxy.is_some()),
         ("proxy_from_environment", http.proxy_from_environment),
-        ("proxy_connect_header", !http.proxy_connect_header.is_empty()),
+        (
+            "proxy_connect_header",
+            !http.proxy_connect_header.is_empty(),
+        ),
     ];
     for (key, set) in unsupported {
         if set {
@@ -329,9 +333,17 @@ mod tests {
     #[test]
     fn bad_hosts_and_unsupported_keys_name_their_path() {
         let p = problems::<DockerSdConfig>("port: 9090");
-        assert!(p.iter().any(|p| p.starts_with("sd::host") && p.contains("required")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("sd::host") && p.contains("required")),
+            "{p:?}"
+        );
         let p = problems::<DockerSdConfig>("host: ftp://docker:21");
-        assert!(p.iter().any(|p| p.contains("unsupported host scheme \"ftp\"")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|p| p.contains("unsupported host scheme \"ftp\"")),
+            "{p:?}"
+        );
         let p = problems::<DockerSdConfig>("host: unix://");
         assert!(p.iter().any(|p| p.contains("no socket path")), "{p:?}");
         let p = problems::<DockerSdConfig>(
@@ -339,7 +351,11 @@ mod tests {
         );
         assert!(p.iter().any(|p| p.starts_with("sd::bearer_token")), "{p:?}");
         assert!(p.iter().any(|p| p.starts_with("sd::tls_config")), "{p:?}");
-        assert!(p.iter().any(|p| p.starts_with("sd::refresh") && p.contains("unknown field")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("sd::refresh") && p.contains("unknown field")),
+            "{p:?}"
+        );
         let p = problems::<DockerSdConfig>(
             "host: https://docker:2376\ntls_config: {insecure_skip_verify: true}\nfilters: [{values: [a]}]",
         );

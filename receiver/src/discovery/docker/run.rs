@@ -1,5 +1,5 @@
 //! The refresh loops the receiver spawns, one per config entry: each
-//! refresh opens a [`Session`](super::client::Session), lists what its kind
+//! refresh opens a [`Session`], lists what its kind
 //! needs, turns it into target groups, and hands them to the shared polling
 //! loop (publish on change; on failure keep the last good targets and
 //! record the error).
@@ -187,7 +187,12 @@ pub fn spawn_all(
             shutdown.clone(),
         ));
     }
-    for (i, (sd, client)) in cfg.dockerswarm_sd_configs.iter().zip(clients.swarm).enumerate() {
+    for (i, (sd, client)) in cfg
+        .dockerswarm_sd_configs
+        .iter()
+        .zip(clients.swarm)
+        .enumerate()
+    {
         tracker.spawn(run_swarm(
             sd.clone(),
             client,

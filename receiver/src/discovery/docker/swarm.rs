@@ -25,8 +25,7 @@ const SERVICE_NAME: &str = "__meta_dockerswarm_service_name";
 const SERVICE_MODE: &str = "__meta_dockerswarm_service_mode";
 const SERVICE_UPDATING_STATUS: &str = "__meta_dockerswarm_service_updating_status";
 const SERVICE_LABEL_PREFIX: &str = "__meta_dockerswarm_service_label_";
-const SERVICE_TASK_CONTAINER_HOSTNAME: &str =
-    "__meta_dockerswarm_service_task_container_hostname";
+const SERVICE_TASK_CONTAINER_HOSTNAME: &str = "__meta_dockerswarm_service_task_container_hostname";
 const SERVICE_TASK_CONTAINER_IMAGE: &str = "__meta_dockerswarm_service_task_container_image";
 const SERVICE_ENDPOINT_PORT_NAME: &str = "__meta_dockerswarm_service_endpoint_port_name";
 const SERVICE_ENDPOINT_PORT_PUBLISH_MODE: &str =
@@ -89,7 +88,10 @@ fn service_base(s: &Service) -> Labels {
     let spec = s.spec.as_ref();
     let mut l = Labels::from_pairs([
         (SERVICE_ID, text(&s.id)),
-        (SERVICE_NAME, spec.map(|s| text(&s.name)).unwrap_or_default()),
+        (
+            SERVICE_NAME,
+            spec.map(|s| text(&s.name)).unwrap_or_default(),
+        ),
         (SERVICE_MODE, service_mode(s).to_string()),
     ]);
     for (k, v) in spec.and_then(|s| s.labels.as_ref()).into_iter().flatten() {
@@ -133,7 +135,11 @@ pub(crate) fn service_groups(
             .flatten()
             .filter(|p| is_tcp(p))
             .collect();
-        for vip in endpoint.and_then(|e| e.virtual_ips.as_ref()).into_iter().flatten() {
+        for vip in endpoint
+            .and_then(|e| e.virtual_ips.as_ref())
+            .into_iter()
+            .flatten()
+        {
             let ip = cidr_ip(vip.addr.as_deref().unwrap_or_default())?.to_string();
             let mut base = common.clone();
             if let Some(n) = vip.network_id.as_deref().and_then(|id| networks.get(id)) {
@@ -184,8 +190,14 @@ fn node_base(n: &Node) -> Labels {
             NODE_PLATFORM_OS,
             platform.map(|p| text(&p.os)).unwrap_or_default(),
         ),
-        (NODE_STATUS, status.map(|s| text(&s.state)).unwrap_or_default()),
-        (NODE_ADDRESS, status.map(|s| text(&s.addr)).unwrap_or_default()),
+        (
+            NODE_STATUS,
+            status.map(|s| text(&s.state)).unwrap_or_default(),
+        ),
+        (
+            NODE_ADDRESS,
+            status.map(|s| text(&s.addr)).unwrap_or_default(),
+        ),
     ]);
     for (k, v) in spec.and_then(|s| s.labels.as_ref()).into_iter().flatten() {
         l.set(
@@ -278,7 +290,10 @@ pub(crate) fn task_groups(
         let mut common = Labels::from_pairs([
             (TASK_ID, text(&t.id)),
             (TASK_DESIRED_STATE, text(&t.desired_state)),
-            (TASK_STATE, status.map(|s| text(&s.state)).unwrap_or_default()),
+            (
+                TASK_STATE,
+                status.map(|s| text(&s.state)).unwrap_or_default(),
+            ),
             (TASK_SLOT, t.slot.unwrap_or(0).to_string()),
         ]);
         if let Some(c) = status.and_then(|s| s.container_status.as_ref()) {
