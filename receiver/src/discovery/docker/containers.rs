@@ -144,3 +144,43 @@ fn endpoints<'a>(
     }
     Vec::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(json: serde_json::Value) -> ContainerSummary {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn shared_network_cycles_and_nameless_containers_end() {
+        let containers = vec![
+            summary(
+                serde_json::json!({"Id": "a", "Names": ["/a"], "HostConfig": {"NetworkMode": "container:b"}}),
+            ),
+            summary(
+                serde_json::json!({"Id": "b", "Names": ["/b"], "HostConfig": {"NetworkMode": "container:a"}}),
+            ),
+            summary(serde_json::json!({"Id": "c"})),
+            summary(
+                serde_json::json!({"Id": "d", "Names": ["/d"], "Ports": [{"PrivatePort": 1, "Type": "tcp"}],
+                "NetworkSettings": {"Networks": {"n": {"NetworkID": "unknown", "IPAddress": "fd00::1"}}}}),
+            ),
+        ];
+        let shape = Shape {
+            port: 80,
+            host_networking_host: "localhost".into(),
+            match_first_network: true,
+        };
+        let groups = container_groups(&containers, &NetworkLabels::new(), &shape);
+        let addrs: Vec<&str> = groups[0]
+            .targets
+            .iter()
+            .filter_map(|t| t.get("__address__"))
+            .collect();
+        // a and b share each other's (absent) networks: no target, no hang;
+        // c has no name; d's IPv6 address is bracketed.
+        assert_eq!(addrs, ["[fd00::1]:1"]);
+    }
+}
