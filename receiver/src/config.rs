@@ -3,6 +3,7 @@
 //! checks that report every problem at once with its key path.
 
 use crate::byte_size::ByteSize;
+use crate::discovery::docker::{DockerSdConfig, DockerSwarmSdConfig};
 use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::http_sd::HttpSdConfig;
 use crate::discovery::target_allocator::TargetAllocatorConfig;
@@ -86,6 +87,12 @@ pub struct ScrapeConfig {
     pub http_sd_configs: Vec<HttpSdConfig>,
     #[serde(default)]
     pub file_sd_configs: Vec<FileSdConfig>,
+    /// Containers of a Docker daemon.
+    #[serde(default)]
+    pub docker_sd_configs: Vec<DockerSdConfig>,
+    /// Services, tasks or nodes of a Docker Swarm.
+    #[serde(default)]
+    pub dockerswarm_sd_configs: Vec<DockerSwarmSdConfig>,
     /// Targets handed out by the OpenTelemetry Operator's target allocator.
     #[serde(default)]
     pub target_allocator: Option<TargetAllocatorConfig>,
@@ -269,6 +276,16 @@ impl Validate for ScrapeConfig {
         for (i, sd) in self.file_sd_configs.iter().enumerate() {
             sd.validate(&join_path(&at("file_sd_configs"), &i.to_string()), problems);
         }
+        for (i, sd) in self.docker_sd_configs.iter().enumerate() {
+            sd.validate(
+                &join_path(&at("docker_sd_configs"), &i.to_string()),
+                problems,
+            );
+        }
+        for (i, sd) in self.dockerswarm_sd_configs.iter().enumerate() {
+            let here = join_path(&at("dockerswarm_sd_configs"), &i.to_string());
+            sd.validate(&here, problems);
+        }
         if let Some(ta) = &self.target_allocator {
             ta.validate(&at("target_allocator"), problems);
         }
@@ -281,11 +298,13 @@ fn check_targets(cfg: &ScrapeConfig, path: &str, problems: &mut Vec<Problem>) {
     let Some(targets) = &cfg.targets else {
         if cfg.http_sd_configs.is_empty()
             && cfg.file_sd_configs.is_empty()
+            && cfg.docker_sd_configs.is_empty()
+            && cfg.dockerswarm_sd_configs.is_empty()
             && cfg.target_allocator.is_none()
         {
             problems.push(Problem::new(
                 at,
-                "targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs or target_allocator)",
+                "targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs, docker_sd_configs, dockerswarm_sd_configs or target_allocator)",
             ));
         }
         return;

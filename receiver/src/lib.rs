@@ -129,6 +129,7 @@ pub fn start_receiver_after(
     for sd in &cfg.http_sd_configs {
         sd_clients.push(HttpClient::new(&sd.http, &user_agent())?);
     }
+    let docker_clients = discovery::docker::client::for_config(&cfg, &path)?;
     let ta_client = match &cfg.target_allocator {
         Some(ta) => Some(HttpClient::new(&ta.http, &user_agent())?),
         None => None,
@@ -191,6 +192,7 @@ pub fn start_receiver_after(
             ctx.shutdown.clone(),
         ));
     }
+    discovery::docker::run::spawn_all(&cfg, docker_clients, &dctx, &ctx.shutdown, &tracker);
     if let (Some(ta), Some(client)) = (&cfg.target_allocator, ta_client) {
         let endpoint = ta.endpoint.as_deref().and_then(|u| url::Url::parse(u).ok());
         if let (Some(endpoint), Some(id)) = (endpoint, ta.collector_id.clone()) {

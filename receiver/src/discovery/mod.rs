@@ -3,6 +3,7 @@
 //! changes. A failing refresh sends nothing (the last good targets stay) and
 //! records its error in the source's [`DiscoveryStatus`].
 
+pub mod docker;
 pub mod file_sd;
 pub mod http_sd;
 mod poll;
