@@ -327,10 +327,10 @@ fn needed_resources(config: &Value) -> BTreeSet<(String, String)> {
             .into_iter()
             .flatten()
         {
-            match sd["role"]
+            let role = sd["role"]
                 .as_str()
-                .expect("kubernetes_sd_configs needs role")
-            {
+                .expect("kubernetes_sd_configs needs role");
+            match role {
                 "pod" => add("", "pods"),
                 "node" => add("", "nodes"),
                 "service" => add("", "services"),
@@ -347,10 +347,14 @@ fn needed_resources(config: &Value) -> BTreeSet<(String, String)> {
                 "ingress" => add("networking.k8s.io", "ingresses"),
                 other => panic!("unknown kubernetes_sd_configs role {other}"),
             }
-            if sd["attach_metadata"]["node"].as_bool() == Some(true) {
+            // Node metadata is attached to pod, endpoints and endpointslice
+            // targets only; namespace metadata to every role but node.
+            if sd["attach_metadata"]["node"].as_bool() == Some(true)
+                && ["pod", "endpoints", "endpointslice"].contains(&role)
+            {
                 add("", "nodes");
             }
-            if sd["attach_metadata"]["namespace"].as_bool() == Some(true) {
+            if sd["attach_metadata"]["namespace"].as_bool() == Some(true) && role != "node" {
                 add("", "namespaces");
             }
         }
