@@ -5,6 +5,7 @@
 use crate::byte_size::ByteSize;
 use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::http_sd::HttpSdConfig;
+use crate::discovery::kubernetes::KubernetesSdConfig;
 use crate::discovery::target_allocator::TargetAllocatorConfig;
 use crate::profile_types::{valid_name, ProfileType, ProfilingConfig};
 use crate::relabel::{compile_all, RelabelConfig, Rule};
@@ -86,6 +87,9 @@ pub struct ScrapeConfig {
     pub http_sd_configs: Vec<HttpSdConfig>,
     #[serde(default)]
     pub file_sd_configs: Vec<FileSdConfig>,
+    /// Targets watched in the Kubernetes API (Prometheus' roles and labels).
+    #[serde(default)]
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Targets handed out by the OpenTelemetry Operator's target allocator.
     #[serde(default)]
     pub target_allocator: Option<TargetAllocatorConfig>,
@@ -269,6 +273,12 @@ impl Validate for ScrapeConfig {
         for (i, sd) in self.file_sd_configs.iter().enumerate() {
             sd.validate(&join_path(&at("file_sd_configs"), &i.to_string()), problems);
         }
+        for (i, sd) in self.kubernetes_sd_configs.iter().enumerate() {
+            sd.validate(
+                &join_path(&at("kubernetes_sd_configs"), &i.to_string()),
+                problems,
+            );
+        }
         if let Some(ta) = &self.target_allocator {
             ta.validate(&at("target_allocator"), problems);
         }
@@ -281,11 +291,12 @@ fn check_targets(cfg: &ScrapeConfig, path: &str, problems: &mut Vec<Problem>) {
     let Some(targets) = &cfg.targets else {
         if cfg.http_sd_configs.is_empty()
             && cfg.file_sd_configs.is_empty()
+            && cfg.kubernetes_sd_configs.is_empty()
             && cfg.target_allocator.is_none()
         {
             problems.push(Problem::new(
                 at,
-                "targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs or target_allocator)",
+                "targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs, kubernetes_sd_configs or target_allocator)",
             ));
         }
         return;

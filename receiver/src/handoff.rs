@@ -15,10 +15,11 @@ const KEEP: Duration = Duration::from_secs(600);
 
 /// Scrape settings not listed here change the fingerprint: only the target
 /// sources may differ for a job to keep its state.
-const TARGET_SOURCES: [&str; 6] = [
+const TARGET_SOURCES: [&str; 7] = [
     "targets",
     "http_sd_configs",
     "file_sd_configs",
+    "kubernetes_sd_configs",
     "target_allocator",
     "relabel_configs",
     "clustering",

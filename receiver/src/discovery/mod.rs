@@ -5,6 +5,7 @@
 
 pub mod file_sd;
 pub mod http_sd;
+pub mod kubernetes;
 mod poll;
 pub mod target_allocator;
 
