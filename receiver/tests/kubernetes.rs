@@ -486,7 +486,8 @@ fn config_errors_name_their_key_paths() {
         ("[{role: pod}, {role: service, selectors: [{role: pod, label: 'a=b'}]}]", "::1::selectors::0::role: service role supports only service selectors"),
         ("[{role: service, attach_metadata: {node: true}}]", "::0::attach_metadata::node: attach_metadata.node applies only to the pod, endpoints and endpointslice roles"),
         ("[{role: pod, bogus: 1}]", "::0::bogus: unknown field"),
-        ("[{role: pod, attach_metadata: {bogus: true}}]", "::0"),
+        ("[{role: pod, attach_metadata: {bogus: true}}]", "::0::attach_metadata::bogus: unknown field"),
+        ("[{role: pod, namespaces: {own_namespace: true}, api_server: 'http://a'}]", "::0::namespaces::own_namespace: cannot use 'api_server' and 'namespaces.own_namespace' simultaneously"),
     ];
     for (sd, want) in cases {
         let body: serde_yaml::Value = serde_yaml::from_str(&format!("kubernetes_sd_configs: {sd}")).unwrap();
