@@ -94,7 +94,10 @@ fn find<'a>(targets: &'a [Labels], pairs: &[(&str, &str)]) -> &'a Labels {
 /// Asserts the target carries exactly these labels.
 fn exactly(t: &Labels, want: &[(&str, &str)]) {
     let got: BTreeMap<String, String> = t.iter().map(|(k, v)| (k.into(), v.into())).collect();
-    let want: BTreeMap<String, String> = want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let want: BTreeMap<String, String> = want
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     assert_eq!(got, want);
 }
 
@@ -125,17 +128,34 @@ const POD_LABELS: &[(&str, &str)] = &[
     ("__meta_kubernetes_pod_controller_kind", "ReplicaSet"),
     ("__meta_kubernetes_pod_controller_name", "shop-7d9f"),
     ("__meta_kubernetes_pod_label_app_kubernetes_io_name", "shop"),
-    ("__meta_kubernetes_pod_labelpresent_app_kubernetes_io_name", "true"),
+    (
+        "__meta_kubernetes_pod_labelpresent_app_kubernetes_io_name",
+        "true",
+    ),
     ("__meta_kubernetes_pod_label_tier", "web"),
     ("__meta_kubernetes_pod_labelpresent_tier", "true"),
-    ("__meta_kubernetes_pod_annotation_pyroscope_io_scrape", "true"),
-    ("__meta_kubernetes_pod_annotationpresent_pyroscope_io_scrape", "true"),
+    (
+        "__meta_kubernetes_pod_annotation_pyroscope_io_scrape",
+        "true",
+    ),
+    (
+        "__meta_kubernetes_pod_annotationpresent_pyroscope_io_scrape",
+        "true",
+    ),
 ];
 
 #[tokio::test]
 async fn pod_targets_follow_added_modified_and_deleted_events() {
     let k = FakeKube::start().await;
-    k.put("pods", pod("shop", "web-1", "10.1.0.5", json!({"pyroscope.io/scrape": "true"})));
+    k.put(
+        "pods",
+        pod(
+            "shop",
+            "web-1",
+            "10.1.0.5",
+            json!({"pyroscope.io/scrape": "true"}),
+        ),
+    );
     let mut sd = Sd::start(&format!("role: pod\napi_server: {}", k.url()));
 
     let t = sd.next().await;
@@ -154,7 +174,10 @@ async fn pod_targets_follow_added_modified_and_deleted_events() {
         ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
         ("__meta_kubernetes_pod_container_init", "false"),
     ]);
-    exactly(find(&t, &[("__meta_kubernetes_pod_container_name", "app")]), &want);
+    exactly(
+        find(&t, &[("__meta_kubernetes_pod_container_name", "app")]),
+        &want,
+    );
     let mut want = POD_LABELS.to_vec();
     want.extend([
         ("__address__", "10.1.0.5"),
@@ -163,10 +186,19 @@ async fn pod_targets_follow_added_modified_and_deleted_events() {
         ("__meta_kubernetes_pod_container_image", "proxy:3"),
         ("__meta_kubernetes_pod_container_init", "false"),
     ]);
-    exactly(find(&t, &[("__meta_kubernetes_pod_container_name", "sidecar")]), &want);
+    exactly(
+        find(&t, &[("__meta_kubernetes_pod_container_name", "sidecar")]),
+        &want,
+    );
     let init = find(&t, &[("__meta_kubernetes_pod_container_name", "init-db")]);
-    assert_eq!(init.get("__meta_kubernetes_pod_container_init"), Some("true"));
-    assert_eq!(init.get("__meta_kubernetes_pod_container_id"), Some("containerd://init1"));
+    assert_eq!(
+        init.get("__meta_kubernetes_pod_container_init"),
+        Some("true")
+    );
+    assert_eq!(
+        init.get("__meta_kubernetes_pod_container_id"),
+        Some("containerd://init1")
+    );
 
     // ADDED: a second pod; a pod without an IP yet gives no target.
     k.put("pods", pod("shop", "web-2", "10.1.0.6", json!({})));
@@ -176,10 +208,17 @@ async fn pod_targets_follow_added_modified_and_deleted_events() {
         p
     });
     let t = sd.until(|t| t.len() == 6).await;
-    assert!(t.iter().all(|l| l.get("__meta_kubernetes_pod_name") != Some("pending")));
+    assert!(t
+        .iter()
+        .all(|l| l.get("__meta_kubernetes_pod_name") != Some("pending")));
 
     // MODIFIED: the annotation changes on the next publication.
-    let mut p = pod("shop", "web-1", "10.1.0.5", json!({"pyroscope.io/scrape": "false"}));
+    let mut p = pod(
+        "shop",
+        "web-1",
+        "10.1.0.5",
+        json!({"pyroscope.io/scrape": "false"}),
+    );
     p["status"]["conditions"][1]["status"] = json!("False");
     k.put("pods", p);
     let t = sd
@@ -195,7 +234,9 @@ async fn pod_targets_follow_added_modified_and_deleted_events() {
     // DELETED: its targets go.
     k.delete("pods", "shop", "web-1");
     let t = sd.until(|t| t.len() == 3).await;
-    assert!(t.iter().all(|l| l.get("__meta_kubernetes_pod_name") == Some("web-2")));
+    assert!(t
+        .iter()
+        .all(|l| l.get("__meta_kubernetes_pod_name") == Some("web-2")));
     assert_eq!(sd.registry.snapshot()[0].targets, 3);
 }
 
@@ -204,14 +245,19 @@ async fn service_endpointslice_endpoints_node_and_ingress_labels() {
     let k = FakeKube::start().await;
     k.put("pods", pod("shop", "web-1", "10.1.0.5", json!({})));
     k.put("services", service("shop", "web"));
-    k.put("endpointslices", endpoint_slice("shop", "web-abc", "web", "10.1.0.5", "web-1"));
+    k.put(
+        "endpointslices",
+        endpoint_slice("shop", "web-abc", "web", "10.1.0.5", "web-1"),
+    );
     k.put("endpoints", endpoints("shop", "web", "10.1.0.5", "web-1"));
     k.put("nodes", node("node-1", "192.168.0.10"));
     k.put("ingresses", ingress("shop", "shop"));
     let api = k.url();
 
     // service
-    let t = Sd::start(&format!("role: service\napi_server: {api}")).next().await;
+    let t = Sd::start(&format!("role: service\napi_server: {api}"))
+        .next()
+        .await;
     exactly(
         &t[0],
         &[
@@ -232,25 +278,45 @@ async fn service_endpointslice_endpoints_node_and_ingress_labels() {
 
     // endpointslice: the endpoint with the pod's and the service's labels,
     // plus nothing uncovered (the pod's only port is the endpoint's).
-    let t = Sd::start(&format!("role: endpointslice\napi_server: {api}")).next().await;
+    let t = Sd::start(&format!("role: endpointslice\napi_server: {api}"))
+        .next()
+        .await;
     assert_eq!(t.len(), 1, "{t:#?}");
     let e = &t[0];
     for (k, v) in [
         ("__address__", "10.1.0.5:8080"),
         ("__meta_kubernetes_endpointslice_name", "web-abc"),
         ("__meta_kubernetes_endpointslice_address_type", "IPv4"),
-        ("__meta_kubernetes_endpointslice_label_kubernetes_io_service_name", "web"),
+        (
+            "__meta_kubernetes_endpointslice_label_kubernetes_io_service_name",
+            "web",
+        ),
         ("__meta_kubernetes_endpointslice_port", "8080"),
         ("__meta_kubernetes_endpointslice_port_name", "http"),
         ("__meta_kubernetes_endpointslice_port_protocol", "TCP"),
         ("__meta_kubernetes_endpointslice_port_app_protocol", "http"),
-        ("__meta_kubernetes_endpointslice_endpoint_conditions_ready", "true"),
-        ("__meta_kubernetes_endpointslice_endpoint_conditions_serving", "true"),
-        ("__meta_kubernetes_endpointslice_endpoint_conditions_terminating", "false"),
-        ("__meta_kubernetes_endpointslice_endpoint_node_name", "node-1"),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_conditions_ready",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_conditions_serving",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_conditions_terminating",
+            "false",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_node_name",
+            "node-1",
+        ),
         ("__meta_kubernetes_endpointslice_endpoint_zone", "eu-1a"),
         ("__meta_kubernetes_endpointslice_address_target_kind", "Pod"),
-        ("__meta_kubernetes_endpointslice_address_target_name", "web-1"),
+        (
+            "__meta_kubernetes_endpointslice_address_target_name",
+            "web-1",
+        ),
         ("__meta_kubernetes_service_name", "web"),
         ("__meta_kubernetes_pod_name", "web-1"),
         ("__meta_kubernetes_pod_container_name", "app"),
@@ -262,7 +328,9 @@ async fn service_endpointslice_endpoints_node_and_ingress_labels() {
     }
 
     // endpoints: a ready address backed by the pod, a not-ready one without.
-    let t = Sd::start(&format!("role: endpoints\napi_server: {api}")).next().await;
+    let t = Sd::start(&format!("role: endpoints\napi_server: {api}"))
+        .next()
+        .await;
     assert_eq!(t.len(), 2, "{t:#?}");
     let ready = find(&t, &[("__meta_kubernetes_endpoint_ready", "true")]);
     for (k, v) in [
@@ -281,11 +349,16 @@ async fn service_endpointslice_endpoints_node_and_ingress_labels() {
     }
     let warming = find(&t, &[("__meta_kubernetes_endpoint_ready", "false")]);
     assert_eq!(warming.get("__address__"), Some("10.1.9.9:8080"));
-    assert_eq!(warming.get("__meta_kubernetes_endpoint_hostname"), Some("warming"));
+    assert_eq!(
+        warming.get("__meta_kubernetes_endpoint_hostname"),
+        Some("warming")
+    );
     assert_eq!(warming.get("__meta_kubernetes_pod_name"), None);
 
     // node
-    let t = Sd::start(&format!("role: node\napi_server: {api}")).next().await;
+    let t = Sd::start(&format!("role: node\napi_server: {api}"))
+        .next()
+        .await;
     exactly(
         &t[0],
         &[
@@ -295,19 +368,39 @@ async fn service_endpointslice_endpoints_node_and_ingress_labels() {
             ("__meta_kubernetes_node_provider_id", "aws:///eu-1a/node-1"),
             ("__meta_kubernetes_node_condition_ready", "true"),
             ("__meta_kubernetes_node_condition_memorypressure", "false"),
-            ("__meta_kubernetes_node_label_kubernetes_io_hostname", "node-1"),
-            ("__meta_kubernetes_node_labelpresent_kubernetes_io_hostname", "true"),
-            ("__meta_kubernetes_node_label_topology_kubernetes_io_zone", "eu-1a"),
-            ("__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone", "true"),
-            ("__meta_kubernetes_node_annotation_node_alpha_kubernetes_io_ttl", "0"),
-            ("__meta_kubernetes_node_annotationpresent_node_alpha_kubernetes_io_ttl", "true"),
+            (
+                "__meta_kubernetes_node_label_kubernetes_io_hostname",
+                "node-1",
+            ),
+            (
+                "__meta_kubernetes_node_labelpresent_kubernetes_io_hostname",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_node_label_topology_kubernetes_io_zone",
+                "eu-1a",
+            ),
+            (
+                "__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_node_annotation_node_alpha_kubernetes_io_ttl",
+                "0",
+            ),
+            (
+                "__meta_kubernetes_node_annotationpresent_node_alpha_kubernetes_io_ttl",
+                "true",
+            ),
             ("__meta_kubernetes_node_address_Hostname", "node-1"),
             ("__meta_kubernetes_node_address_InternalIP", "192.168.0.10"),
         ],
     );
 
     // ingress: two paths of a TLS host, one rule without paths.
-    let t = Sd::start(&format!("role: ingress\napi_server: {api}")).next().await;
+    let t = Sd::start(&format!("role: ingress\napi_server: {api}"))
+        .next()
+        .await;
     assert_eq!(t.len(), 3, "{t:#?}");
     exactly(
         find(&t, &[("__meta_kubernetes_ingress_path", "/api")]),
@@ -339,22 +432,51 @@ async fn selectors_and_namespaces_are_sent_as_the_api_expects() {
     for ns in ["shop", "pay"] {
         let q = |res: &str| {
             let path = format!("/api/v1/namespaces/{ns}/{res}");
-            let r = k.requests().into_iter().find(|r| r.path == path && !r.is_watch());
-            r.unwrap_or_else(|| panic!("no list of {path}: {:#?}", k.requests())).query
+            let r = k
+                .requests()
+                .into_iter()
+                .find(|r| r.path == path && !r.is_watch());
+            r.unwrap_or_else(|| panic!("no list of {path}: {:#?}", k.requests()))
+                .query
         };
-        assert_eq!(q("endpoints").get("labelSelector").map(String::as_str), Some("app in (web,api)"));
+        assert_eq!(
+            q("endpoints").get("labelSelector").map(String::as_str),
+            Some("app in (web,api)")
+        );
         assert_eq!(q("endpoints").get("fieldSelector"), None);
-        assert_eq!(q("pods").get("labelSelector").map(String::as_str), Some("tier=web"));
-        assert_eq!(q("pods").get("fieldSelector").map(String::as_str), Some("status.phase=Running"));
-        assert_eq!(q("services").get("fieldSelector").map(String::as_str), Some("metadata.name=web"));
+        assert_eq!(
+            q("pods").get("labelSelector").map(String::as_str),
+            Some("tier=web")
+        );
+        assert_eq!(
+            q("pods").get("fieldSelector").map(String::as_str),
+            Some("status.phase=Running")
+        );
+        assert_eq!(
+            q("services").get("fieldSelector").map(String::as_str),
+            Some("metadata.name=web")
+        );
         // The watches carry the same selectors, from the list's version, with bookmarks.
-        let w = eventually(5, || k.watches(&format!("/api/v1/namespaces/{ns}/pods")).into_iter().next()).await;
-        assert_eq!(w.query.get("labelSelector").map(String::as_str), Some("tier=web"));
-        assert_eq!(w.query.get("allowWatchBookmarks").map(String::as_str), Some("true"));
+        let w = eventually(5, || {
+            k.watches(&format!("/api/v1/namespaces/{ns}/pods"))
+                .into_iter()
+                .next()
+        })
+        .await;
+        assert_eq!(
+            w.query.get("labelSelector").map(String::as_str),
+            Some("tier=web")
+        );
+        assert_eq!(
+            w.query.get("allowWatchBookmarks").map(String::as_str),
+            Some("true")
+        );
         assert!(w.query.contains_key("resourceVersion"));
     }
     assert!(
-        k.requests().iter().all(|r| r.path.starts_with("/api/v1/namespaces/")),
+        k.requests()
+            .iter()
+            .all(|r| r.path.starts_with("/api/v1/namespaces/")),
         "only the listed namespaces: {:#?}",
         k.requests()
     );
@@ -375,29 +497,52 @@ async fn attach_metadata_adds_node_and_namespace_labels() {
     ));
     let t = sd.next().await;
     // A pod on a node the node watch does not know is left out, as Prometheus does.
-    assert!(t.iter().all(|l| l.get("__meta_kubernetes_pod_name") == Some("web-1")), "{t:#?}");
+    assert!(
+        t.iter()
+            .all(|l| l.get("__meta_kubernetes_pod_name") == Some("web-1")),
+        "{t:#?}"
+    );
     let app = find(&t, &[("__meta_kubernetes_pod_container_name", "app")]);
     for (k, v) in [
         ("__meta_kubernetes_node_name", "node-1"),
-        ("__meta_kubernetes_node_label_topology_kubernetes_io_zone", "eu-1a"),
-        ("__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone", "true"),
+        (
+            "__meta_kubernetes_node_label_topology_kubernetes_io_zone",
+            "eu-1a",
+        ),
+        (
+            "__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone",
+            "true",
+        ),
         ("__meta_kubernetes_namespace_label_env", "prod"),
         ("__meta_kubernetes_namespace_labelpresent_env", "true"),
         ("__meta_kubernetes_namespace_annotation_owner", "team-a"),
-        ("__meta_kubernetes_namespace_annotationpresent_owner", "true"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_owner",
+            "true",
+        ),
     ] {
         assert_eq!(app.get(k), Some(v), "{k} in {app:#?}");
     }
-    let nodes = k.requests().into_iter().find(|r| r.path == "/api/v1/nodes").unwrap();
-    assert_eq!(nodes.query.get("labelSelector").map(String::as_str), Some("kubernetes.io/os=linux"));
+    let nodes = k
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/v1/nodes")
+        .unwrap();
+    assert_eq!(
+        nodes.query.get("labelSelector").map(String::as_str),
+        Some("kubernetes.io/os=linux")
+    );
     assert!(k.lists("/api/v1/namespaces") >= 1);
 
     // A namespace label change reaches the pod's targets.
     let mut ns = namespace("shop");
     ns["metadata"]["labels"]["env"] = json!("staging");
     k.put("namespaces", ns);
-    sd.until(|t| t.iter().all(|l| l.get("__meta_kubernetes_namespace_label_env") == Some("staging")))
-        .await;
+    sd.until(|t| {
+        t.iter()
+            .all(|l| l.get("__meta_kubernetes_namespace_label_env") == Some("staging"))
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -431,9 +576,15 @@ async fn a_dropped_watch_resumes_from_its_version_and_410_relists() {
         c.put("pods", pod("shop", "web-3", "10.1.0.8", json!({})));
     });
     let t = sd
-        .until(|t| t.iter().any(|l| l.get("__meta_kubernetes_pod_name") == Some("web-3")))
+        .until(|t| {
+            t.iter()
+                .any(|l| l.get("__meta_kubernetes_pod_name") == Some("web-3"))
+        })
         .await;
-    let mut names: Vec<&str> = t.iter().filter_map(|l| l.get("__meta_kubernetes_pod_name")).collect();
+    let mut names: Vec<&str> = t
+        .iter()
+        .filter_map(|l| l.get("__meta_kubernetes_pod_name"))
+        .collect();
     names.dedup();
     assert_eq!(names, ["web-2", "web-3"]);
     assert_eq!(t.len(), 6);
@@ -448,19 +599,30 @@ async fn an_unreachable_api_server_is_reported_and_the_last_targets_stay() {
     k.put("pods", pod("shop", "web-1", "10.1.0.5", json!({})));
     let r = start(
         "pyroscope_scrape/k8s",
-        &format!("kubernetes_sd_configs: [{{role: pod, api_server: '{}'}}]\n{ONLY_GOROUTINE}", k.url()),
+        &format!(
+            "kubernetes_sd_configs: [{{role: pod, api_server: '{}'}}]\n{ONLY_GOROUTINE}",
+            k.url()
+        ),
     );
     eventually(5, || (r.handle.targets().len() == 3).then_some(())).await;
     k.stop();
-    let d = eventually(5, || r.handle.discovery().into_iter().find(|d| d.last_error.is_some())).await;
+    let d = eventually(5, || {
+        r.handle
+            .discovery()
+            .into_iter()
+            .find(|d| d.last_error.is_some())
+    })
+    .await;
     assert_eq!(d.source, SOURCE);
     let err = d.last_error.unwrap();
     assert!(err.contains("pods in all namespaces"), "{err}");
     assert_eq!(r.handle.targets().len(), 3, "the last known targets stay");
     let metrics = r.telemetry.encode();
     assert!(
-        metrics.lines().any(|l| l.starts_with("pyroscope_scrape_discovery_errors_total")
-            && l.contains("kubernetes_sd_configs/0")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("pyroscope_scrape_discovery_errors_total")
+                && l.contains("kubernetes_sd_configs/0")),
         "{metrics}"
     );
     r.stop().await;
@@ -470,7 +632,13 @@ async fn an_unreachable_api_server_is_reported_and_the_last_targets_stay() {
         "pyroscope_scrape/k8s",
         &format!("kubernetes_sd_configs: [{{role: node, api_server: 'http://127.0.0.1:1'}}]\n{ONLY_GOROUTINE}"),
     );
-    let d = eventually(5, || r.handle.discovery().into_iter().find(|d| d.last_error.is_some())).await;
+    let d = eventually(5, || {
+        r.handle
+            .discovery()
+            .into_iter()
+            .find(|d| d.last_error.is_some())
+    })
+    .await;
     assert!(d.last_error.unwrap().contains("nodes"));
     assert!(r.handle.targets().is_empty());
     r.stop().await;
@@ -490,14 +658,20 @@ fn config_errors_name_their_key_paths() {
         ("[{role: pod, namespaces: {own_namespace: true}, api_server: 'http://a'}]", "::0::namespaces::own_namespace: cannot use 'api_server' and 'namespaces.own_namespace' simultaneously"),
     ];
     for (sd, want) in cases {
-        let body: serde_yaml::Value = serde_yaml::from_str(&format!("kubernetes_sd_configs: {sd}")).unwrap();
-        let problems = validate_receiver(&id, &body, "receivers::pyroscope_scrape/k8s").unwrap_err();
+        let body: serde_yaml::Value =
+            serde_yaml::from_str(&format!("kubernetes_sd_configs: {sd}")).unwrap();
+        let problems =
+            validate_receiver(&id, &body, "receivers::pyroscope_scrape/k8s").unwrap_err();
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         let want = format!("{p}{want}");
-        assert!(got.iter().any(|g| g.starts_with(&want)), "{sd}: want {want:?}, got {got:?}");
+        assert!(
+            got.iter().any(|g| g.starts_with(&want)),
+            "{sd}: want {want:?}, got {got:?}"
+        );
     }
     // Discovery alone satisfies "targets is required".
-    let body: serde_yaml::Value = serde_yaml::from_str("kubernetes_sd_configs: [{role: pod}]").unwrap();
+    let body: serde_yaml::Value =
+        serde_yaml::from_str("kubernetes_sd_configs: [{role: pod}]").unwrap();
     assert!(validate_receiver(&id, &body, "r").is_ok());
 }
 
@@ -515,7 +689,8 @@ relabel_configs:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_discovered_pod_is_relabeled_from_annotations_and_scraped() {
     let body = gz(&profile(&[("goroutine", "count")], 1));
-    let app = serve(Router::new().route("/custom/goroutine", get(move || async move { body }))).await;
+    let app =
+        serve(Router::new().route("/custom/goroutine", get(move || async move { body }))).await;
     let port = app.port();
     let k = FakeKube::start().await;
     let annotated = |name: &str, extra: serde_json::Value| {
@@ -539,18 +714,37 @@ async fn a_discovered_pod_is_relabeled_from_annotations_and_scraped() {
         &format!("kubernetes_sd_configs: [{{role: pod, api_server: '{}'}}]\n{ONLY_GOROUTINE}{ANNOTATION_RELABEL}", k.url()),
     );
     let rec = eventually(8, || r.out.all().into_iter().next()).await;
-    assert_eq!(rec.labels.get("service_name"), Some("shop/app"), "{:?}", rec.labels);
+    assert_eq!(
+        rec.labels.get("service_name"),
+        Some("shop/app"),
+        "{:?}",
+        rec.labels
+    );
     assert_eq!(rec.labels.get("namespace"), Some("shop"));
     assert_eq!(rec.labels.get("pod"), Some("web-1"));
-    assert_eq!(rec.labels.get("instance"), Some(format!("127.0.0.1:{port}").as_str()));
+    assert_eq!(
+        rec.labels.get("instance"),
+        Some(format!("127.0.0.1:{port}").as_str())
+    );
     let targets = r.handle.targets();
-    assert_eq!(targets.len(), 1, "only the annotated container port: {targets:#?}");
-    assert!(targets[0].url.ends_with("/custom/goroutine"), "{}", targets[0].url);
+    assert_eq!(
+        targets.len(),
+        1,
+        "only the annotated container port: {targets:#?}"
+    );
+    assert!(
+        targets[0].url.ends_with("/custom/goroutine"),
+        "{}",
+        targets[0].url
+    );
     r.stop().await;
 
     // The pyroscope.io/service_name annotation wins over namespace/container.
     let k2 = FakeKube::start().await;
-    k2.put("pods", annotated("web-2", json!({"pyroscope.io/service_name": "checkout"})));
+    k2.put(
+        "pods",
+        annotated("web-2", json!({"pyroscope.io/service_name": "checkout"})),
+    );
     let r = start(
         "pyroscope_scrape/k8s",
         &format!("kubernetes_sd_configs: [{{role: pod, api_server: '{}'}}]\n{ONLY_GOROUTINE}{ANNOTATION_RELABEL}", k2.url()),

@@ -33,7 +33,12 @@ const RESOURCES: [(&str, &str, &str, bool); 7] = [
     ("endpoints", "Endpoints", "v1", true),
     ("nodes", "Node", "v1", false),
     ("namespaces", "Namespace", "v1", false),
-    ("endpointslices", "EndpointSlice", "discovery.k8s.io/v1", true),
+    (
+        "endpointslices",
+        "EndpointSlice",
+        "discovery.k8s.io/v1",
+        true,
+    ),
     ("ingresses", "Ingress", "networking.k8s.io/v1", true),
 ];
 
@@ -50,7 +55,10 @@ pub struct Seen {
 
 impl Seen {
     pub fn is_watch(&self) -> bool {
-        matches!(self.query.get("watch").map(String::as_str), Some("true" | "1"))
+        matches!(
+            self.query.get("watch").map(String::as_str),
+            Some("true" | "1")
+        )
     }
 }
 
@@ -112,7 +120,11 @@ impl Cluster {
     pub fn put(&mut self, plural: &str, obj: Value) {
         let (ns, name) = ns_name(&obj);
         let key = (plural.to_string(), ns.clone(), name);
-        let kind = if self.objects.contains_key(&key) { "MODIFIED" } else { "ADDED" };
+        let kind = if self.objects.contains_key(&key) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
         let mut obj = obj;
         obj["metadata"]["resourceVersion"] = json!((self.rv + 1).to_string());
         self.objects.insert(key, obj.clone());
@@ -156,7 +168,11 @@ impl FakeKube {
                 .with_graceful_shutdown(async move { token.cancelled().await })
                 .await;
         });
-        FakeKube { addr, cluster, stop }
+        FakeKube {
+            addr,
+            cluster,
+            stop,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -249,9 +265,10 @@ fn parse_path(path: &str) -> Option<(String, Option<String>)> {
 }
 
 fn handle(state: &Mutex<Cluster>, uri: &Uri) -> Response {
-    let query: BTreeMap<String, String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let query: BTreeMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let seen = Seen {
         path: uri.path().to_string(),
         query: query.clone(),
@@ -259,10 +276,16 @@ fn handle(state: &Mutex<Cluster>, uri: &Uri) -> Response {
     let mut c = state.lock().unwrap();
     c.requests.push(seen.clone());
     let Some((plural, namespace)) = parse_path(uri.path()) else {
-        return json_response(StatusCode::NOT_FOUND, status(404, "NotFound", "no such path"));
+        return json_response(
+            StatusCode::NOT_FOUND,
+            status(404, "NotFound", "no such path"),
+        );
     };
     let Some((_, kind, api_version, _)) = resource(&plural) else {
-        return json_response(StatusCode::NOT_FOUND, status(404, "NotFound", "no such resource"));
+        return json_response(
+            StatusCode::NOT_FOUND,
+            status(404, "NotFound", "no such resource"),
+        );
     };
     if !seen.is_watch() {
         let items: Vec<Value> = c
@@ -290,7 +313,10 @@ fn handle(state: &Mutex<Cluster>, uri: &Uri) -> Response {
         let _ = tx.unbounded_send(Ok(Bytes::from(line)));
     } else {
         for l in &c.log {
-            if l.rv > from && l.plural == plural && namespace.as_ref().is_none_or(|n| *n == l.namespace) {
+            if l.rv > from
+                && l.plural == plural
+                && namespace.as_ref().is_none_or(|n| *n == l.namespace)
+            {
                 let _ = tx.unbounded_send(Ok(Bytes::from(l.line.clone())));
             }
         }

@@ -10,10 +10,13 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use profcol_config::HttpClientConfig;
 
 /// Where a pod's service account namespace is mounted.
-pub(crate) const OWN_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+pub(crate) const OWN_NAMESPACE_FILE: &str =
+    "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 /// The client and, with `namespaces.own_namespace`, profcol's own namespace.
-pub(crate) async fn build(cfg: &KubernetesSdConfig) -> Result<(kube::Client, Option<String>), String> {
+pub(crate) async fn build(
+    cfg: &KubernetesSdConfig,
+) -> Result<(kube::Client, Option<String>), String> {
     let mut own = None;
     let config = if let Some(path) = &cfg.kubeconfig_file {
         let kc = Kubeconfig::read_from(path)
@@ -64,7 +67,10 @@ fn read_secret_file(path: &str, what: &str) -> Result<String, String> {
 /// (inline or a file kube re-reads), basic auth, `authorization`,
 /// `tls_config` (CA, client certificate, `insecure_skip_verify`,
 /// `server_name`) and `proxy_url`.
-pub(crate) fn from_api_server(server: &str, http: &HttpClientConfig) -> Result<kube::Config, String> {
+pub(crate) fn from_api_server(
+    server: &str,
+    http: &HttpClientConfig,
+) -> Result<kube::Config, String> {
     let uri: http::Uri = server
         .parse()
         .map_err(|e| format!("invalid api_server {server:?}: {e}"))?;
@@ -125,10 +131,7 @@ pub(crate) fn from_api_server(server: &str, http: &HttpClientConfig) -> Result<k
         c.tls_server_name = tls.server_name.clone();
     }
     if let Some(p) = &http.proxy_url {
-        c.proxy_url = Some(
-            p.parse()
-                .map_err(|e| format!("invalid proxy_url: {e}"))?,
-        );
+        c.proxy_url = Some(p.parse().map_err(|e| format!("invalid proxy_url: {e}"))?);
     }
     Ok(c)
 }
@@ -202,7 +205,10 @@ mod tests {
         std::fs::write(&f, "").unwrap();
         assert!(read_own_namespace(f.to_str().unwrap()).is_err());
         std::fs::write(&f, "monitoring\n").unwrap();
-        assert_eq!(read_own_namespace(f.to_str().unwrap()).unwrap(), "monitoring");
+        assert_eq!(
+            read_own_namespace(f.to_str().unwrap()).unwrap(),
+            "monitoring"
+        );
         assert!(read_own_namespace("/nonexistent/ns").is_err());
     }
 }

@@ -78,7 +78,12 @@ pub(crate) fn add_pod(t: &mut Labels, pod: &Pod, port: Option<i32>, protocol: Op
     }
     let Some(port) = port else { return };
     for (c, init) in containers(pod) {
-        if let Some(cp) = c.ports.iter().flatten().find(|cp| cp.container_port == port) {
+        if let Some(cp) = c
+            .ports
+            .iter()
+            .flatten()
+            .find(|cp| cp.container_port == port)
+        {
             let proto = protocol.unwrap_or_else(|| cp.protocol.as_deref().unwrap_or(""));
             set_container_port(t, c, cp, proto, init);
             return;
@@ -91,10 +96,7 @@ pub(crate) fn build(eps: &Endpoints, objects: &Objects<'_>, opts: &BuildOptions)
     let namespace = eps.metadata.namespace.as_deref().unwrap_or("");
     let mut labels = Labels::new();
     labels.set(NAMESPACE, namespace);
-    let svc_key = format!(
-        "{namespace}/{}",
-        eps.metadata.name.as_deref().unwrap_or("")
-    );
+    let svc_key = format!("{namespace}/{}", eps.metadata.name.as_deref().unwrap_or(""));
     if let Some(svc) = objects.services.get(svc_key.as_str()) {
         for (k, v) in service_labels(svc).iter() {
             labels.set(k, v);
@@ -146,7 +148,12 @@ pub(crate) fn build(eps: &Endpoints, objects: &Objects<'_>, opts: &BuildOptions)
             add_node_metadata(&mut t, objects, node);
         }
         if let Some(pod) = resolve_pod(objects, addr.target_ref.as_ref()) {
-            add_pod(&mut t, pod, Some(port.port), Some(port.protocol.as_deref().unwrap_or("")));
+            add_pod(
+                &mut t,
+                pod,
+                Some(port.port),
+                Some(port.protocol.as_deref().unwrap_or("")),
+            );
             seen.saw(pod, Some(port.port));
         }
         targets.push(t);

@@ -95,7 +95,10 @@ pub(crate) fn build(
             t.set(format!("{PREFIX}endpointslice_port"), p.to_string());
         }
         if let Some(p) = &port.app_protocol {
-            t.set(format!("{PREFIX}endpointslice_port_app_protocol"), p.as_str());
+            t.set(
+                format!("{PREFIX}endpointslice_port_app_protocol"),
+                p.as_str(),
+            );
         }
         let cond = ep.conditions.as_ref();
         set_bool(
@@ -114,7 +117,10 @@ pub(crate) fn build(
             cond.and_then(|c| c.terminating),
         );
         if let Some(h) = &ep.hostname {
-            t.set(format!("{PREFIX}endpointslice_endpoint_hostname"), h.as_str());
+            t.set(
+                format!("{PREFIX}endpointslice_endpoint_hostname"),
+                h.as_str(),
+            );
         }
         if let Some(r) = &ep.target_ref {
             t.set(
@@ -127,7 +133,10 @@ pub(crate) fn build(
             );
         }
         if let Some(n) = &ep.node_name {
-            t.set(format!("{PREFIX}endpointslice_endpoint_node_name"), n.as_str());
+            t.set(
+                format!("{PREFIX}endpointslice_endpoint_node_name"),
+                n.as_str(),
+            );
         }
         if let Some(z) = &ep.zone {
             t.set(format!("{PREFIX}endpointslice_endpoint_zone"), z.as_str());

@@ -19,7 +19,13 @@ pub(crate) const PRESENT: &str = "true";
 /// does for label names built from Kubernetes keys.
 pub(crate) fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -86,10 +92,7 @@ mod tests {
 
     #[test]
     fn sanitizes_like_prometheus() {
-        assert_eq!(
-            sanitize("app.kubernetes.io/name"),
-            "app_kubernetes_io_name"
-        );
+        assert_eq!(sanitize("app.kubernetes.io/name"), "app_kubernetes_io_name");
         assert_eq!(sanitize("pyroscope.io/scrape"), "pyroscope_io_scrape");
         assert_eq!(sanitize("a-b_c9"), "a_b_c9");
         assert_eq!(sanitize("é"), "_");

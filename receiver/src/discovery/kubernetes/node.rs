@@ -27,9 +27,16 @@ pub(crate) fn build(node: &Node) -> Option<TargetGroup> {
             .unwrap_or(""),
     );
     let status = node.status.as_ref();
-    for c in status.and_then(|s| s.conditions.as_ref()).into_iter().flatten() {
+    for c in status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+    {
         labels.set(
-            format!("{PREFIX}node_condition_{}", sanitize(&c.type_.to_lowercase())),
+            format!(
+                "{PREFIX}node_condition_{}",
+                sanitize(&c.type_.to_lowercase())
+            ),
             c.status.to_lowercase(),
         );
     }
@@ -37,7 +44,11 @@ pub(crate) fn build(node: &Node) -> Option<TargetGroup> {
 
     // The first address of each type, in the order the types appear.
     let mut first: Vec<(&str, &str)> = Vec::new();
-    for a in status.and_then(|s| s.addresses.as_ref()).into_iter().flatten() {
+    for a in status
+        .and_then(|s| s.addresses.as_ref())
+        .into_iter()
+        .flatten()
+    {
         if !first.iter().any(|(t, _)| *t == a.type_) {
             first.push((a.type_.as_str(), a.address.as_str()));
         }

@@ -189,7 +189,10 @@ pub(crate) fn build(role: Role, o: &Objects<'_>, opts: &BuildOptions) -> Vec<Tar
             .map(|i| ingress::build(i, o, opts))
             .collect(),
     };
-    groups.into_iter().filter(|g| !g.targets.is_empty()).collect()
+    groups
+        .into_iter()
+        .filter(|g| !g.targets.is_empty())
+        .collect()
 }
 
 type Msg = (usize, Result<Event<Object>, watcher::Error>);
@@ -213,8 +216,13 @@ struct Plan {
 }
 
 impl Plan {
-    fn add<K>(&mut self, api: Api<K>, what: String, selector: (Option<String>, Option<String>), wrap: fn(K) -> Object)
-    where
+    fn add<K>(
+        &mut self,
+        api: Api<K>,
+        what: String,
+        selector: (Option<String>, Option<String>),
+        wrap: fn(K) -> Object,
+    ) where
         K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
     {
         let mut wc = watcher::Config::default();
@@ -235,8 +243,12 @@ impl Plan {
     }
 
     /// One watch per namespace (or one over all namespaces).
-    fn namespaced<K>(&mut self, plural: &str, selector: (Option<String>, Option<String>), wrap: fn(K) -> Object)
-    where
+    fn namespaced<K>(
+        &mut self,
+        plural: &str,
+        selector: (Option<String>, Option<String>),
+        wrap: fn(K) -> Object,
+    ) where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
             + Clone
             + DeserializeOwned
@@ -252,7 +264,12 @@ impl Plan {
         }
         for ns in self.namespaces.clone() {
             let api = Api::<K>::namespaced(self.client.clone(), &ns);
-            self.add(api, format!("{plural} in namespace {ns}"), selector.clone(), wrap);
+            self.add(
+                api,
+                format!("{plural} in namespace {ns}"),
+                selector.clone(),
+                wrap,
+            );
         }
     }
 }
@@ -282,7 +299,11 @@ fn wrap_ingress(x: Ingress) -> Object {
 /// The namespaces to watch (empty: all), as Prometheus chooses them.
 pub(crate) fn namespaces(cfg: &KubernetesSdConfig, own: Option<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let extra = if cfg.namespaces.own_namespace { own } else { None };
+    let extra = if cfg.namespaces.own_namespace {
+        own
+    } else {
+        None
+    };
     for n in cfg.namespaces.names.iter().cloned().chain(extra) {
         if !out.contains(&n) {
             out.push(n);
@@ -291,7 +312,12 @@ pub(crate) fn namespaces(cfg: &KubernetesSdConfig, own: Option<String>) -> Vec<S
     out
 }
 
-fn plan(role: Role, cfg: &KubernetesSdConfig, client: kube::Client, namespaces: Vec<String>) -> Plan {
+fn plan(
+    role: Role,
+    cfg: &KubernetesSdConfig,
+    client: kube::Client,
+    namespaces: Vec<String>,
+) -> Plan {
     let mut p = Plan {
         client,
         namespaces,
@@ -299,7 +325,8 @@ fn plan(role: Role, cfg: &KubernetesSdConfig, client: kube::Client, namespaces: 
         streams: Vec::new(),
     };
     let attach = cfg.attach_metadata;
-    let node_meta = attach.node && matches!(role, Role::Pod | Role::Endpoints | Role::EndpointSlice);
+    let node_meta =
+        attach.node && matches!(role, Role::Pod | Role::Endpoints | Role::EndpointSlice);
     match role {
         Role::Pod => p.namespaced("pods", cfg.selector(Role::Pod), wrap_pod),
         Role::Service => p.namespaced("services", cfg.selector(Role::Service), wrap_service),
@@ -309,7 +336,11 @@ fn plan(role: Role, cfg: &KubernetesSdConfig, client: kube::Client, namespaces: 
             p.namespaced("pods", cfg.selector(Role::Pod), wrap_pod);
         }
         Role::EndpointSlice => {
-            p.namespaced("endpointslices", cfg.selector(Role::EndpointSlice), wrap_slice);
+            p.namespaced(
+                "endpointslices",
+                cfg.selector(Role::EndpointSlice),
+                wrap_slice,
+            );
             p.namespaced("services", cfg.selector(Role::Service), wrap_service);
             p.namespaced("pods", cfg.selector(Role::Pod), wrap_pod);
         }
@@ -318,7 +349,12 @@ fn plan(role: Role, cfg: &KubernetesSdConfig, client: kube::Client, namespaces: 
     }
     if role == Role::Node || node_meta {
         let api = Api::<Node>::all(p.client.clone());
-        p.add(api, "nodes".to_string(), cfg.selector(Role::Node), wrap_node);
+        p.add(
+            api,
+            "nodes".to_string(),
+            cfg.selector(Role::Node),
+            wrap_node,
+        );
     }
     if attach.namespace && role != Role::Node {
         let api = Api::<Namespace>::all(p.client.clone());
