@@ -235,12 +235,6 @@ impl Validate for KubernetesSdConfig {
                 "attach_metadata.node applies only to the pod, endpoints and endpointslice roles",
             ));
         }
-        if self.attach_metadata.namespace && role == Some(Role::Node) {
-            problems.push(Problem::new(
-                join_path(&at("attach_metadata"), "namespace"),
-                "attach_metadata.namespace does not apply to the node role (nodes have no namespace)",
-            ));
-        }
         let unsupported = [
             ("oauth2", self.http.oauth2.is_some()),
             ("no_proxy", self.http.no_proxy.is_some()),
