@@ -139,6 +139,10 @@ mod tests {
             "{targets: [{__address__: 'a:1'}, {__address__: 'b:1'}], scrape_interval: 5s, relabel_configs: []}",
         );
         assert_eq!(fingerprint(&more_targets), base);
+        let k8s = yaml(
+            "{targets: [{__address__: 'a:1'}], scrape_interval: 5s, kubernetes_sd_configs: [{role: pod}]}",
+        );
+        assert_eq!(fingerprint(&k8s), base);
         let other_interval = yaml("{targets: [{__address__: 'a:1'}], scrape_interval: 6s}");
         assert_ne!(fingerprint(&other_interval), base);
     }
