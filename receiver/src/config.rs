@@ -6,6 +6,7 @@ use crate::byte_size::ByteSize;
 use crate::discovery::docker::{DockerSdConfig, DockerSwarmSdConfig};
 use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::http_sd::HttpSdConfig;
+use crate::discovery::kubernetes::KubernetesSdConfig;
 use crate::discovery::target_allocator::TargetAllocatorConfig;
 use crate::profile_types::{valid_name, ProfileType, ProfilingConfig};
 use crate::relabel::{compile_all, RelabelConfig, Rule};
@@ -93,6 +94,9 @@ pub struct ScrapeConfig {
     /// Services, tasks or nodes of a Docker Swarm.
     #[serde(default)]
     pub dockerswarm_sd_configs: Vec<DockerSwarmSdConfig>,
+    /// Targets watched in the Kubernetes API (Prometheus' roles and labels).
+    #[serde(default)]
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Targets handed out by the OpenTelemetry Operator's target allocator.
     #[serde(default)]
     pub target_allocator: Option<TargetAllocatorConfig>,
@@ -286,6 +290,12 @@ impl Validate for ScrapeConfig {
             let here = join_path(&at("dockerswarm_sd_configs"), &i.to_string());
             sd.validate(&here, problems);
         }
+        for (i, sd) in self.kubernetes_sd_configs.iter().enumerate() {
+            sd.validate(
+                &join_path(&at("kubernetes_sd_configs"), &i.to_string()),
+                problems,
+            );
+        }
         if let Some(ta) = &self.target_allocator {
             ta.validate(&at("target_allocator"), problems);
         }
@@ -300,11 +310,12 @@ fn check_targets(cfg: &ScrapeConfig, path: &str, problems: &mut Vec<Problem>) {
             && cfg.file_sd_configs.is_empty()
             && cfg.docker_sd_configs.is_empty()
             && cfg.dockerswarm_sd_configs.is_empty()
+            && cfg.kubernetes_sd_configs.is_empty()
             && cfg.target_allocator.is_none()
         {
             problems.push(Problem::new(
                 at,
-                "targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs, docker_sd_configs, dockerswarm_sd_configs or target_allocator)",
+                "targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs, kubernetes_sd_configs, docker_sd_configs, dockerswarm_sd_configs or target_allocator)",
             ));
         }
         return;

@@ -15,12 +15,13 @@ const KEEP: Duration = Duration::from_secs(600);
 
 /// Scrape settings not listed here change the fingerprint: only the target
 /// sources may differ for a job to keep its state.
-const TARGET_SOURCES: [&str; 8] = [
+const TARGET_SOURCES: [&str; 9] = [
     "targets",
     "http_sd_configs",
     "file_sd_configs",
     "docker_sd_configs",
     "dockerswarm_sd_configs",
+    "kubernetes_sd_configs",
     "target_allocator",
     "relabel_configs",
     "clustering",
@@ -140,6 +141,10 @@ mod tests {
             "{targets: [{__address__: 'a:1'}, {__address__: 'b:1'}], scrape_interval: 5s, relabel_configs: []}",
         );
         assert_eq!(fingerprint(&more_targets), base);
+        let k8s = yaml(
+            "{targets: [{__address__: 'a:1'}], scrape_interval: 5s, kubernetes_sd_configs: [{role: pod}]}",
+        );
+        assert_eq!(fingerprint(&k8s), base);
         let other_interval = yaml("{targets: [{__address__: 'a:1'}], scrape_interval: 6s}");
         assert_ne!(fingerprint(&other_interval), base);
     }

@@ -193,6 +193,14 @@ pub fn start_receiver_after(
         ));
     }
     discovery::docker::run::spawn_all(&cfg, docker_clients, &dctx, &ctx.shutdown, &tracker);
+    for (i, sd) in cfg.kubernetes_sd_configs.iter().enumerate() {
+        tracker.spawn(discovery::kubernetes::run(
+            sd.clone(),
+            format!("kubernetes_sd_configs/{i}"),
+            dctx.clone(),
+            ctx.shutdown.clone(),
+        ));
+    }
     if let (Some(ta), Some(client)) = (&cfg.target_allocator, ta_client) {
         let endpoint = ta.endpoint.as_deref().and_then(|u| url::Url::parse(u).ok());
         if let (Some(endpoint), Some(id)) = (endpoint, ta.collector_id.clone()) {

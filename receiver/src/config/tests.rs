@@ -75,7 +75,7 @@ fn every_validation_error() {
             format!("{p}::bogus: unknown field"),
             format!("{p}::forward_to: forward_to is not used by profcol: list this receiver in a pipeline of service.pipelines instead"),
         ]),
-        ("job_name: x".to_string(), vec![format!("{p}::targets: targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs, docker_sd_configs, dockerswarm_sd_configs or target_allocator)")]),
+        ("job_name: x".to_string(), vec![format!("{p}::targets: targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs, kubernetes_sd_configs, docker_sd_configs, dockerswarm_sd_configs or target_allocator)")]),
         ("targets: [{service_name: a}, {__address__: '', 'bad-name': x}, {__address__: 'h:1/x'}, {__address__: '::1'}, {__address__: h, __scheme__: ftp}]".to_string(), vec![
             format!("{p}::targets::0: a target needs an __address__ label"),
             format!("{p}::targets::1: a target needs an __address__ label"),

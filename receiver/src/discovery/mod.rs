@@ -6,6 +6,7 @@
 pub mod docker;
 pub mod file_sd;
 pub mod http_sd;
+pub mod kubernetes;
 mod poll;
 pub mod target_allocator;
 
