@@ -5,6 +5,7 @@
 //! (which then covers every page, health checks included).
 
 mod auth;
+pub(crate) mod layout;
 mod pprof_cpu;
 mod pprof_heap;
 mod targets;
@@ -153,15 +154,14 @@ async fn reload(State(s): State<AdminState>) -> Response {
     }
 }
 
-async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><title>profcol</title><h1>profcol ",
-        env!("CARGO_PKG_VERSION"),
-        "</h1><ul>",
-        "<li><a href=\"/targets\">targets</a> (<a href=\"/api/v1/targets\">JSON</a>)</li>",
-        "<li><a href=\"/metrics\">metrics</a></li>",
+async fn index() -> Html<String> {
+    let body = concat!(
+        "<h1>profcol</h1><ul>",
+        "<li><a href=\"/targets\">Targets</a> (<a href=\"/api/v1/targets\">JSON</a>)</li>",
+        "<li><a href=\"/metrics\">Metrics</a></li>",
         "<li><a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></li>",
         "<li><a href=\"/debug/pprof/profile?seconds=5\">CPU profile (5s)</a> · ",
         "<a href=\"/debug/pprof/heap\">heap profile</a></li></ul>"
-    ))
+    );
+    Html(layout::page("profcol", layout::Nav::Home, "", body))
 }

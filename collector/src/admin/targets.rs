@@ -4,6 +4,7 @@
 //! job (this node: a node lists only what it scrapes) and, per receiver, how
 //! many targets each other member owns.
 
+use super::layout::escape;
 use super::AdminState;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
@@ -166,13 +167,6 @@ fn cell_html(column: &str, v: &Value) -> String {
         }
         other => format!("<td>{}</td>", escape(&other.to_string())),
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -104,8 +104,9 @@ pub(crate) fn from_api_server(
                 if bearer {
                     c.auth_info.token = Some(value.into());
                 } else {
-                    let header = http::HeaderValue::from_str(&format!("{kind} {value}"))
+                    let mut header = http::HeaderValue::from_str(&format!("{kind} {value}"))
                         .map_err(|_| "authorization: invalid header value".to_string())?;
+                    header.set_sensitive(true);
                     c.headers.push((http::header::AUTHORIZATION, header));
                 }
             }

@@ -274,25 +274,34 @@ impl Plan {
     }
 }
 
-fn wrap_pod(x: Pod) -> Object {
+/// Stored objects drop `metadata.managedFields` (server-side apply's
+/// bookkeeping, often the largest part of an object): no label reads it.
+fn wrap_pod(mut x: Pod) -> Object {
+    x.metadata.managed_fields = None;
     Object::Pod(Box::new(x))
 }
-fn wrap_service(x: Service) -> Object {
+fn wrap_service(mut x: Service) -> Object {
+    x.metadata.managed_fields = None;
     Object::Service(Box::new(x))
 }
-fn wrap_endpoints(x: Endpoints) -> Object {
+fn wrap_endpoints(mut x: Endpoints) -> Object {
+    x.metadata.managed_fields = None;
     Object::Endpoints(Box::new(x))
 }
-fn wrap_slice(x: EndpointSlice) -> Object {
+fn wrap_slice(mut x: EndpointSlice) -> Object {
+    x.metadata.managed_fields = None;
     Object::EndpointSlice(Box::new(x))
 }
-fn wrap_node(x: Node) -> Object {
+fn wrap_node(mut x: Node) -> Object {
+    x.metadata.managed_fields = None;
     Object::Node(Box::new(x))
 }
-fn wrap_namespace(x: Namespace) -> Object {
+fn wrap_namespace(mut x: Namespace) -> Object {
+    x.metadata.managed_fields = None;
     Object::Namespace(Box::new(x))
 }
-fn wrap_ingress(x: Ingress) -> Object {
+fn wrap_ingress(mut x: Ingress) -> Object {
+    x.metadata.managed_fields = None;
     Object::Ingress(Box::new(x))
 }
 
