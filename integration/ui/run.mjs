@@ -2,7 +2,8 @@
 //
 // Starts three local pprof targets (healthy: always 200; failing: always 500
 // with a two-line error that holds markup; flapping: 200 and 500 in turn),
-// then the built profcol (PROFCOL_BIN, default ../../target/debug/profcol)
+// then the built profcol (PROFCOL_BIN, else PROFCOL as for the other suites, else
+// ../../target/debug/profcol)
 // with a generated config: one pyroscope_scrape receiver over the three
 // targets (goroutine profiles only, every second), a file exporter, and the
 // admin server on a free port behind basic auth. When every target has been
@@ -33,7 +34,7 @@ const args = process.argv.slice(2);
 const allowMissing = args.includes("--allow-missing");
 const only = args.filter((a) => !a.startsWith("--"));
 const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
-const bin = path.resolve(here, process.env.PROFCOL_BIN || "../../target/debug/profcol");
+const bin = path.resolve(here, process.env.PROFCOL_BIN || process.env.PROFCOL || "../../target/debug/profcol");
 const outDir = path.join(here, "out");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -82,6 +83,7 @@ async function main() {
   }
   if (!fs.existsSync(bin)) missing(`${bin} not found (cargo build -p profcol, or set PROFCOL_BIN)`);
   fs.mkdirSync(outDir, { recursive: true });
+  for (const f of fs.readdirSync(outDir)) if (f.endsWith(".png")) fs.rmSync(path.join(outDir, f));
 
   const pprof = fs.readFileSync(path.join(here, "../corpus/go_goroutine.pb.gz"));
   const ok = { status: 200, body: pprof };

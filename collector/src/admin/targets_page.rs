@@ -109,8 +109,8 @@ fn receiver_html(r: &ReceiverTargets, now: SystemTime) -> String {
 }
 
 const TABLE_HEAD: &str = concat!(
-    "<table class=targets><colgroup><col style=\"width:6%\"><col style=\"width:22%\">",
-    "<col style=\"width:10%\"><col style=\"width:14%\"><col style=\"width:9%\">",
+    "<table class=targets><colgroup><col style=\"width:6%\"><col style=\"width:20%\">",
+    "<col style=\"width:10%\"><col style=\"width:16%\"><col style=\"width:9%\">",
     "<col style=\"width:7%\"><col style=\"width:9%\"><col style=\"width:17%\">",
     "<col style=\"width:6%\"></colgroup>",
     "<thead><tr><th>Health</th><th>URL</th><th>Profile type</th><th>Labels</th>",
@@ -331,7 +331,7 @@ const HEAD: &str = concat!(
     "table.targets tr.gh th{background:none;border-bottom:2px solid var(--line);padding-top:.8em}",
     ".sum{font-size:13px;margin-left:.5em}",
     "details summary{cursor:pointer}details.err summary{overflow:hidden;",
-    "text-overflow:ellipsis;white-space:nowrap}details[open].err summary{white-space:normal}",
+    "text-overflow:ellipsis;white-space:nowrap}",
     "</style>",
     "<script>",
     include_str!("targets_page.js"),
