@@ -57,6 +57,25 @@ else
   log "npm: node/npm not found; the Node target will be skipped (apt-get install nodejs npm)"
 fi
 
+# --- Browser tests of the admin pages (integration/ui): Debian's chromium, driven by
+# playwright-core pinned by integration/ui/package-lock.json.
+if [ -x /usr/bin/chromium ]; then
+  log "apt: chromium present"
+else
+  log "apt: installing chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null || log "apt: chromium unavailable; the browser tests will fail (or skip with --allow-missing)"
+fi
+if command -v npm >/dev/null 2>&1; then
+  if [ -d "$here/ui/node_modules/playwright-core" ]; then
+    log "npm: integration/ui node_modules present"
+  else
+    log "npm: installing in integration/ui"
+    (cd "$here/ui" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
 # --- Build the Go peers (target, pprofbench, otelcol); each only when its sources are
 # newer than its binary, so a second run costs nothing.
 "$here/go/build.sh"

@@ -23,5 +23,5 @@ if [ -x fuzz/run-all.sh ] || [ -f fuzz/run-all.sh ]; then
   bash fuzz/run-all.sh "$FUZZ_SECONDS"
 fi
 
-echo "==> integration suites: receivers' self-test, convert vs independent decoders, real peers, OpenTelemetry Collector"
+echo "==> integration suites: receivers' self-test, convert vs independent decoders, real peers, OpenTelemetry Collector, admin pages in a browser"
 bash integration/run_all.sh

@@ -81,6 +81,7 @@ impl Running {
             false => None,
         };
         let mut state = AdminState::new(telemetry.clone());
+        state.set_config(&settings.loaded.doc);
         state.cluster = cluster.as_ref().map(|c| c.watch());
         let admin_stop = CancellationToken::new();
         let address = &cfg.service.telemetry.metrics.address;

@@ -127,6 +127,7 @@ async fn reload_once(
         Err(e) => Err(e.to_string()),
         Ok(next) => match running.apply(&next.config).await {
             Ok(summary) => {
+                running.admin.set_config(&next.loaded.doc);
                 *current = next;
                 Ok(summary)
             }

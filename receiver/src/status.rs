@@ -22,6 +22,10 @@ pub enum Health {
 /// The state of one (target, profile type) scrape job.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetStatus {
+    /// The job key the receiver keeps the job under (a hash of its URL and
+    /// labels, stable while the job runs); not part of the JSON.
+    #[serde(skip)]
+    pub key: u64,
     /// The component id (`pyroscope_scrape/local`).
     pub component: String,
     pub job: String,
@@ -66,6 +70,7 @@ fn map(l: &Labels) -> BTreeMap<String, String> {
 impl TargetStatus {
     pub fn new(component: &str, t: &ScrapeTarget) -> Self {
         Self {
+            key: t.key,
             component: component.to_string(),
             job: t.job().to_string(),
             instance: t.instance().to_string(),

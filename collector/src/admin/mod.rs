@@ -1,14 +1,16 @@
 //! The admin HTTP server (default 127.0.0.1:8888, loopback only unless
 //! configured): `/metrics`, `/-/healthy`, `/-/ready`, profcol's own
-//! `/debug/pprof/{profile,heap,allocs}`, `/api/v1/targets` and the
-//! `/targets` page; optionally over TLS and behind basic or bearer auth
+//! `/debug/pprof/{profile,heap,allocs}`, `/api/v1/targets`, the
+//! `/targets` page and the `/config` page; optionally over TLS and behind basic or bearer auth
 //! (which then covers every page, health checks included).
 
 mod auth;
+mod config_page;
 pub(crate) mod layout;
 mod pprof_cpu;
 mod pprof_heap;
 mod targets;
+mod targets_page;
 mod tls;
 
 #[cfg(test)]
@@ -23,7 +25,7 @@ use profcol_config::collector::MetricsConfig;
 use profcol_receiver::ReceiverHandle;
 use profcol_runtime::Telemetry;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio_util::sync::CancellationToken;
 
 /// What the pages read.
@@ -36,6 +38,9 @@ pub struct AdminState {
     pub cluster: Option<profcol_runtime::ClusterWatch>,
     /// Asks for a config reload (`POST /-/reload`); the last outcome.
     pub reload: crate::reload::ReloadHandle,
+    /// The running configuration as `print-config` prints it (secrets
+    /// redacted), for `/config`; set at start and on every applied reload.
+    pub config_yaml: Arc<RwLock<String>>,
 }
 
 impl AdminState {
@@ -46,7 +51,20 @@ impl AdminState {
             receivers: Arc::default(),
             ready: Arc::default(),
             cluster: None,
+            config_yaml: Arc::default(),
         }
+    }
+
+    /// Keeps `doc` (the merged configuration document) for `/config`, as
+    /// YAML with its secrets redacted; a document that cannot be written
+    /// leaves a note instead.
+    pub fn set_config(&self, doc: &serde_yaml::Value) {
+        let text = crate::redact::redacted_yaml(doc)
+            .unwrap_or_else(|e| format!("# the configuration cannot be shown: {e}\n"));
+        *self
+            .config_yaml
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = text;
     }
 }
 
@@ -62,6 +80,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/debug/pprof/allocs", get(pprof_heap::handler))
         .route("/api/v1/targets", get(targets::json))
         .route("/targets", get(targets::html))
+        .route("/config", get(config_page::html))
         .with_state(state)
 }
 

@@ -126,6 +126,12 @@ impl ReloadStatus {
             .clone()
     }
 
+    /// When the last load or reload attempt happened, and its outcome.
+    pub fn last(&self) -> (SystemTime, Outcome) {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        (last.at, last.outcome.clone())
+    }
+
     /// Extra lines for `/-/ready`: empty unless the last reload failed.
     pub fn ready_details(&self) -> String {
         let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
