@@ -280,7 +280,7 @@ impl ReceiverHandle {
     }
 
     /// The last successful profile of job `job_key` (a
-    /// [`TargetStatus::job_key`]) if it is kept and its profile type is
+    /// [`TargetStatus::key`]) if it is kept and its profile type is
     /// `profile_type`: what the flame graph viewer shows.
     pub fn last_profile(&self, job_key: u64, profile_type: &str) -> Option<KeptProfile> {
         self.last

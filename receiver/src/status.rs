@@ -22,13 +22,13 @@ pub enum Health {
 /// The state of one (target, profile type) scrape job.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetStatus {
+    /// The job key the receiver keeps the job under (a hash of its URL and
+    /// labels, stable while the job runs); not part of the JSON.
+    #[serde(skip)]
+    pub key: u64,
     /// The component id (`pyroscope_scrape/local`).
     pub component: String,
     pub job: String,
-    /// What identifies this (target, profile type) job within its receiver:
-    /// its key as 16 lowercase hex digits (a string: JSON numbers lose
-    /// 64-bit precision). The flame graph viewer's `job` parameter.
-    pub job_key: String,
     pub instance: String,
     /// The seed's profile type name (`process_cpu`, `godeltaprof_mutex`, …).
     pub profile_type: String,
@@ -70,9 +70,9 @@ fn map(l: &Labels) -> BTreeMap<String, String> {
 impl TargetStatus {
     pub fn new(component: &str, t: &ScrapeTarget) -> Self {
         Self {
+            key: t.key,
             component: component.to_string(),
             job: t.job().to_string(),
-            job_key: format_job_key(t.key),
             instance: t.instance().to_string(),
             profile_type: t.profile.name.clone(),
             url: redact_url(&t.url),
@@ -89,19 +89,6 @@ impl TargetStatus {
             discovered_labels: map(&t.discovered),
         }
     }
-}
-
-/// A job key as [`TargetStatus::job_key`] shows it.
-pub fn format_job_key(key: u64) -> String {
-    format!("{key:016x}")
-}
-
-/// A [`TargetStatus::job_key`] back to the key; `None` for anything else.
-pub fn parse_job_key(s: &str) -> Option<u64> {
-    if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok()
 }
 
 /// The live statuses of one receiver, keyed by job key.
@@ -191,23 +178,6 @@ mod tests {
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
-    }
-
-    #[test]
-    fn job_keys_round_trip() {
-        for k in [0, 1, 0xdead_beef, u64::MAX] {
-            assert_eq!(parse_job_key(&format_job_key(k)), Some(k));
-        }
-        assert_eq!(format_job_key(255), "00000000000000ff");
-        for bad in [
-            "",
-            "ff",
-            "+00000000000000f",
-            "0000000000000000f",
-            "zzzzzzzzzzzzzzzz",
-        ] {
-            assert_eq!(parse_job_key(bad), None, "{bad}");
-        }
     }
 
     #[test]

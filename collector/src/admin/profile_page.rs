@@ -6,10 +6,10 @@
 //! search), with a sample type switch (`&sample_type=<index or name>`).
 //! `&format=folded` gives the folded stacks as text, `&format=pprof` the
 //! profile as gzipped pprof (the delta values for deltas), `&format=svg`
-//! the bare SVG. `job` is the job's [`TargetStatus::job_key`]; `type` its
-//! `profile_type`.
+//! the bare SVG. `job` is the job's [`TargetStatus::key`] in decimal, `type`
+//! its `profile_type`: what `/targets` links to.
 //!
-//! [`TargetStatus::job_key`]: profcol_receiver::TargetStatus::job_key
+//! [`TargetStatus::key`]: profcol_receiver::TargetStatus::key
 
 use super::flame;
 use super::layout::{escape, page, Nav};
@@ -17,7 +17,7 @@ use super::AdminState;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use profcol_receiver::status::{parse_job_key, rfc3339};
+use profcol_receiver::status::rfc3339;
 use profcol_receiver::{KeptProfile, TargetStatus};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -103,7 +103,7 @@ fn find(
     let key = parse_job_key(job).ok_or_else(|| {
         Problem(
             StatusCode::BAD_REQUEST,
-            format!("job {job:?} is not a job key (16 hex digits, the job_key of /api/v1/targets)"),
+            format!("job {job:?} is not a job key (a decimal number, as linked from /targets)"),
         )
     })?;
     let receivers = s.receivers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -113,7 +113,7 @@ fn find(
     let status = handle
         .targets()
         .into_iter()
-        .find(|t| t.job_key == job && t.profile_type == profile_type);
+        .find(|t| t.key == key && t.profile_type == profile_type);
     if let Some(kept) = handle.last_profile(key, profile_type) {
         return Ok((kept, status));
     }
@@ -177,6 +177,14 @@ async fn render(
         Format::Svg => ([(header::CONTENT_TYPE, "image/svg+xml")], rendered).into_response(),
         _ => Html(rendered).into_response(),
     })
+}
+
+/// A job key as `/targets` links it: the `u64` in decimal, digits only.
+fn parse_job_key(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 fn file_name(profile_type: &str) -> String {

@@ -95,7 +95,8 @@ async fn setup() -> Setup {
         .into_iter()
         .find(|t| t.profile_type == "memory")
         .unwrap()
-        .job_key;
+        .key
+        .to_string();
     let state = AdminState::new(telemetry.clone());
     state
         .receivers
