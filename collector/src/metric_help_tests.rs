@@ -107,6 +107,7 @@ fn every_help_text_ends_with_exactly_one_period() {
 
     t.metrics::<crate::cluster::ClusterMetrics>();
     t.metrics::<crate::memory::MemoryMetrics>();
+    t.metrics::<profcol_receiver::LastProfiles>();
     let rl = t.metrics::<crate::reload::status::ReloadMetrics>();
     rl.reloads
         .get_or_create(&crate::reload::status::ResultLabels { result: "success" })

@@ -153,6 +153,9 @@ impl Running {
     /// Returns the plan's one-line summary.
     pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
         let plan = Plan::new(&self.config, new);
+        self.telemetry
+            .metrics::<profcol_receiver::LastProfiles>()
+            .set_max_bytes(new.service.kept_profiles_bytes());
         let deadline = new.service.shutdown_timeout.get();
 
         let exclusive: Vec<ComponentId> = plan

@@ -185,7 +185,18 @@ pub struct MetricsConfig {
     pub bearer_token: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token_file: Option<String>,
+    /// Memory (MiB) for the last profile of each scrape job that the flame
+    /// graph viewer (`/profile`) shows; the oldest are evicted first, `0`
+    /// keeps none. Default [`DEFAULT_KEPT_PROFILES_MIB`], at most a quarter
+    /// of `service.memory_limit_mib` when that is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_profiles_mib: Option<u64>,
 }
+
+/// `service.telemetry.metrics.kept_profiles_mib` when not given.
+pub const DEFAULT_KEPT_PROFILES_MIB: u64 = 64;
+/// The largest `kept_profiles_mib` accepted (1 TiB).
+pub const MAX_KEPT_PROFILES_MIB: u64 = 1 << 20;
 
 impl Default for MetricsConfig {
     fn default() -> Self {
@@ -195,6 +206,7 @@ impl Default for MetricsConfig {
             basic_auth: None,
             bearer_token: None,
             bearer_token_file: None,
+            kept_profiles_mib: None,
         }
     }
 }
@@ -248,6 +260,15 @@ impl Validate for MetricsConfig {
                     "TLS 1.0 and 1.1 are not offered; use TLS12 or TLS13",
                 ));
             }
+        }
+        if let Some(kept) = self
+            .kept_profiles_mib
+            .filter(|&k| k > MAX_KEPT_PROFILES_MIB)
+        {
+            problems.push(Problem::new(
+                field("kept_profiles_mib"),
+                format!("{kept} is more than {MAX_KEPT_PROFILES_MIB} (1 TiB)"),
+            ));
         }
         let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
@@ -304,6 +325,22 @@ pub fn default_admin_address() -> String {
     "127.0.0.1:8888".into()
 }
 
+impl ServiceConfig {
+    /// The byte budget of the profiles kept for the flame graph viewer:
+    /// `telemetry.metrics.kept_profiles_mib`, else the default (at most a
+    /// quarter of `memory_limit_mib` when that is set).
+    pub fn kept_profiles_bytes(&self) -> u64 {
+        let mib = match self.telemetry.metrics.kept_profiles_mib {
+            Some(m) => m,
+            None if self.memory_limit_mib > 0 => {
+                DEFAULT_KEPT_PROFILES_MIB.min(self.memory_limit_mib / 4)
+            }
+            None => DEFAULT_KEPT_PROFILES_MIB,
+        };
+        mib.min(MAX_KEPT_PROFILES_MIB).saturating_mul(1024 * 1024)
+    }
+}
+
 impl Validate for ServiceConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         let lp = join_path(path, "telemetry::logs::level");
@@ -323,6 +360,18 @@ impl Validate for ServiceConfig {
             .metrics
             .validate(&join_path(path, "telemetry::metrics"), problems);
         self.cluster.validate(&join_path(path, "cluster"), problems);
+        let kept = self.telemetry.metrics.kept_profiles_mib;
+        if let Some(kept) =
+            kept.filter(|&k| self.memory_limit_mib > 0 && k >= self.memory_limit_mib)
+        {
+            problems.push(Problem::new(
+                join_path(path, "telemetry::metrics::kept_profiles_mib"),
+                format!(
+                    "kept_profiles_mib ({kept}) must be smaller than memory_limit_mib ({})",
+                    self.memory_limit_mib
+                ),
+            ));
+        }
         if let Some(spike) = self.memory_spike_limit_mib {
             if self.memory_limit_mib == 0 {
                 problems.push(Problem::new(
@@ -571,6 +620,28 @@ mod tests {
         problems(&format!(
             "receivers: {{r: {{}}}}\nexporters: {{e: {{}}}}\nservice:\n  pipelines: {{profiles: {{receivers: [r], exporters: [e]}}}}\n  telemetry: {{metrics: {metrics}}}"
         ))
+    }
+
+    #[test]
+    fn kept_profiles_budget_is_bounded() {
+        let mut svc = ServiceConfig::default();
+        assert_eq!(svc.kept_profiles_bytes(), 64 * 1024 * 1024);
+        svc.memory_limit_mib = 100;
+        assert_eq!(svc.kept_profiles_bytes(), 25 * 1024 * 1024);
+        svc.telemetry.metrics.kept_profiles_mib = Some(0);
+        assert_eq!(svc.kept_profiles_bytes(), 0);
+        assert_eq!(with_metrics("{kept_profiles_mib: 0}"), Vec::<String>::new());
+        assert_eq!(
+            with_metrics("{kept_profiles_mib: 1048577}"),
+            ["service::telemetry::metrics::kept_profiles_mib: 1048577 is more than 1048576 (1 TiB)"]
+        );
+        let over = problems(
+            "receivers: {r: {}}\nexporters: {e: {}}\nservice:\n  memory_limit_mib: 64\n  telemetry: {metrics: {kept_profiles_mib: 64}}\n  pipelines: {profiles: {receivers: [r], exporters: [e]}}",
+        );
+        assert_eq!(
+            over,
+            ["service::telemetry::metrics::kept_profiles_mib: kept_profiles_mib (64) must be smaller than memory_limit_mib (64)"]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod error;
 mod events;
 pub mod fetch;
 pub mod handoff;
+pub mod last_profiles;
 mod manager;
 pub mod metrics;
 pub mod profile_types;
@@ -29,6 +30,7 @@ pub use config::ScrapeConfig;
 pub use discovery::DiscoveryStatus;
 pub use error::Error;
 pub use handoff::Handoff;
+pub use last_profiles::{KeptProfile, LastProfiles};
 pub use status::{Health, TargetStatus};
 
 use discovery::{DiscoveryContext, DiscoveryRegistry, TargetGroup};
@@ -124,6 +126,7 @@ pub fn start_receiver_after(
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
     let component = id.to_string();
     let metrics = ctx.telemetry.metrics::<metrics::ScrapeMetrics>();
+    let last = ctx.telemetry.metrics::<LastProfiles>();
     let client = HttpClient::with_pool(&cfg.http, &user_agent(), SCRAPE_POOL)?;
     let mut sd_clients = Vec::with_capacity(cfg.http_sd_configs.len());
     for sd in &cfg.http_sd_configs {
@@ -143,6 +146,7 @@ pub fn start_receiver_after(
         memory: ctx.memory.clone(),
         handoff: handoff.clone(),
         fingerprint: handoff::fingerprint(body),
+        last: last.clone(),
     });
     let status = Arc::new(StatusRegistry::default());
     let discovery = Arc::new(DiscoveryRegistry::default());
@@ -247,6 +251,8 @@ pub fn start_receiver_after(
         tracker,
         ownership,
         handoff,
+        component,
+        last,
     })
 }
 
@@ -257,6 +263,8 @@ pub struct ReceiverHandle {
     tracker: TaskTracker,
     ownership: Option<Arc<cluster::Ownership>>,
     handoff: Arc<Handoff>,
+    component: String,
+    last: Arc<LastProfiles>,
 }
 
 impl ReceiverHandle {
@@ -269,6 +277,15 @@ impl ReceiverHandle {
     /// One entry per (target, profile type), sorted by URL.
     pub fn targets(&self) -> Vec<TargetStatus> {
         self.status.snapshot()
+    }
+
+    /// The last successful profile of job `job_key` (a
+    /// [`TargetStatus::key`]) if it is kept and its profile type is
+    /// `profile_type`: what the flame graph viewer shows.
+    pub fn last_profile(&self, job_key: u64, profile_type: &str) -> Option<KeptProfile> {
+        self.last
+            .get(&self.component, job_key)
+            .filter(|k| k.profile_type == profile_type)
     }
 
     /// One entry per discovery source that has refreshed at least once.

@@ -110,6 +110,12 @@ impl Manager {
         for (_, r) in self.running.drain() {
             r.stop.cancel();
         }
+        if !self.shared.handoff.is_open() {
+            // Stopped for good, not for a replacement: keep nothing.
+            self.shared
+                .last
+                .retain(&self.shared.settings.component, |_| false);
+        }
     }
 
     /// Every job the current sources describe, by key (first one wins).
@@ -168,6 +174,13 @@ impl Manager {
 
     fn reconcile(&mut self) {
         let desired = self.desired();
+        // Kept profiles of jobs that are gone (also those a predecessor of
+        // this receiver left) are forgotten.
+        self.shared
+            .last
+            .retain(&self.shared.settings.component, |k| {
+                desired.contains_key(&k)
+            });
         self.running.retain(|key, r| {
             if desired.contains_key(key) {
                 true

@@ -31,6 +31,8 @@ pub struct Shared {
     pub handoff: Arc<crate::Handoff>,
     /// [`crate::handoff::fingerprint`] of the receiver's body.
     pub fingerprint: u64,
+    /// Where each job's last profile is kept for the flame graph viewer.
+    pub last: Arc<crate::LastProfiles>,
 }
 
 pub struct ScrapeLoop {
@@ -260,6 +262,15 @@ impl ScrapeLoop {
         };
         let record = ProfileRecord::new(self.target.labels.clone(), data);
         let component = &self.shared.settings.component;
+        self.shared.last.keep(
+            component,
+            self.target.key,
+            crate::KeptProfile {
+                profile_type: self.target.profile.name.clone(),
+                data: record.pprof.clone(),
+                scraped_at: at,
+            },
+        );
         let started = Instant::now();
         let result = self
             .shared

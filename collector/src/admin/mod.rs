@@ -1,14 +1,17 @@
 //! The admin HTTP server (default 127.0.0.1:8888, loopback only unless
 //! configured): `/metrics`, `/-/healthy`, `/-/ready`, profcol's own
 //! `/debug/pprof/{profile,heap,allocs}`, `/api/v1/targets`, the
-//! `/targets` page and the `/config` page; optionally over TLS and behind basic or bearer auth
-//! (which then covers every page, health checks included).
+//! `/targets` page, the `/config` page and each job's last profile as a
+//! flame graph (`/profile`); optionally over TLS and behind basic or bearer
+//! auth (which then covers every page, health checks included).
 
 mod auth;
 mod config_page;
+mod flame;
 pub(crate) mod layout;
 mod pprof_cpu;
 mod pprof_heap;
+mod profile_page;
 mod targets;
 mod targets_page;
 mod tls;
@@ -81,6 +84,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/targets", get(targets::json))
         .route("/targets", get(targets::html))
         .route("/config", get(config_page::html))
+        .route("/profile", get(profile_page::handler))
         .with_state(state)
 }
 

@@ -115,14 +115,15 @@ impl Plan {
 }
 
 /// Settings reloaded without a restart.
-const RELOADABLE: [&str; 3] = [
+const RELOADABLE: [&str; 4] = [
     "service::pipelines",
     "service::shutdown_timeout",
     "service::telemetry::logs::level",
+    "service::telemetry::metrics::kept_profiles_mib",
 ];
 
 /// `service` settings read once at start-up that differ, by key path
-/// (`telemetry` and its `logs` block one level down).
+/// (`telemetry` and its `logs` and `metrics` blocks one level down).
 fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<String> {
     fn walk(a: &serde_yaml::Value, b: &serde_yaml::Value, path: &str, out: &mut Vec<String>) {
         if a == b {
@@ -130,7 +131,10 @@ fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<Str
         }
         let descend = matches!(
             path,
-            "service" | "service::telemetry" | "service::telemetry::logs"
+            "service"
+                | "service::telemetry"
+                | "service::telemetry::logs"
+                | "service::telemetry::metrics"
         );
         match (a, b) {
             (serde_yaml::Value::Mapping(ma), serde_yaml::Value::Mapping(mb)) if descend => {
@@ -218,7 +222,7 @@ service:
     profiles: {receivers: [pyroscope_scrape/a, pyroscope_scrape/b, pyroscope_scrape/new], exporters: [debug, file]}
   telemetry:
     logs: {level: debug, format: json}
-    metrics: {address: '127.0.0.1:9999'}
+    metrics: {address: '127.0.0.1:9999', kept_profiles_mib: 8}
   memory_limit_mib: 100
 ";
         let plan = Plan::new(&cfg(OLD), &cfg(new));
@@ -234,7 +238,7 @@ service:
             plan.needs_restart,
             [
                 "service::telemetry::logs::format",
-                "service::telemetry::metrics",
+                "service::telemetry::metrics::address",
                 "service::memory_limit_mib",
             ]
         );
