@@ -1,11 +1,13 @@
 //! The admin HTTP server (default 127.0.0.1:8888, loopback only unless
 //! configured): `/metrics`, `/-/healthy`, `/-/ready`, profcol's own
 //! `/debug/pprof/{profile,heap,allocs}`, `/api/v1/targets` and the
-//! `/targets` page; optionally over TLS and behind basic or bearer auth
+//! `/targets` page, `/api/v1/components` and the `/components` page; optionally over TLS and behind basic or bearer auth
 //! (which then covers every page, health checks included).
 
 mod auth;
+mod components_page;
 pub(crate) mod layout;
+mod pipeline_svg;
 mod pprof_cpu;
 mod pprof_heap;
 mod targets;
@@ -36,6 +38,9 @@ pub struct AdminState {
     pub cluster: Option<profcol_runtime::ClusterWatch>,
     /// Asks for a config reload (`POST /-/reload`); the last outcome.
     pub reload: crate::reload::ReloadHandle,
+    /// Every configured component's state, for `/components` and
+    /// `/-/healthy`.
+    pub components: crate::component_status::ComponentRegistry,
 }
 
 impl AdminState {
@@ -46,6 +51,7 @@ impl AdminState {
             receivers: Arc::default(),
             ready: Arc::default(),
             cluster: None,
+            components: Default::default(),
         }
     }
 }
@@ -54,7 +60,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/metrics", get(metrics))
-        .route("/-/healthy", get(|| async { "OK\n" }))
+        .route("/-/healthy", get(components_page::healthy))
         .route("/-/ready", get(ready))
         .route("/-/reload", axum::routing::post(reload))
         .route("/debug/pprof/profile", get(pprof_cpu::handler))
@@ -62,6 +68,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/debug/pprof/allocs", get(pprof_heap::handler))
         .route("/api/v1/targets", get(targets::json))
         .route("/targets", get(targets::html))
+        .route("/api/v1/components", get(components_page::json))
+        .route("/components", get(components_page::html))
         .with_state(state)
 }
 
