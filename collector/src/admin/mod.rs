@@ -14,6 +14,8 @@ mod targets;
 mod tls;
 
 #[cfg(test)]
+mod components_tests;
+#[cfg(test)]
 mod security_tests;
 
 use axum::extract::State;
