@@ -88,7 +88,10 @@ async fn retries_in_flight_and_the_last_error_then_recovery() {
     let state = Arc::new(AtomicU8::new(DOWN));
     let p = start(&state, 10);
     let s = p.events().status();
-    assert_eq!((s.endpoint.as_str(), s.queue_capacity), ("otlp_http/s", Some(10)));
+    assert_eq!(
+        (s.endpoint.as_str(), s.queue_capacity),
+        ("otlp_http/s", Some(10))
+    );
     assert_eq!(s.degraded(), None, "nothing failed yet");
 
     assert!(p.offer(batch()).await);
@@ -105,7 +108,10 @@ async fn retries_in_flight_and_the_last_error_then_recovery() {
     let s = p.events().status();
     assert_eq!((s.in_flight, s.sent_profiles), (0, 1), "{s:?}");
     assert_eq!(s.degraded(), None);
-    assert!(s.last_error.is_some(), "the last error is kept for the page");
+    assert!(
+        s.last_error.is_some(),
+        "the last error is kept for the page"
+    );
 
     state.store(REJECTS, Ordering::SeqCst);
     assert!(p.offer(batch()).await);
