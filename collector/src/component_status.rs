@@ -264,7 +264,11 @@ fn refusal_for(problems: &str, kind: Kind, id: &str) -> Option<String> {
             })
         })
     };
-    let lines: Vec<&str> = problems.lines().filter(|l| names_it(l)).collect();
+    let lines: Vec<&str> = problems
+        .lines()
+        .filter(|l| names_it(l))
+        .map(|l| l.trim().trim_start_matches("- "))
+        .collect();
     if lines.is_empty() {
         return None;
     }
