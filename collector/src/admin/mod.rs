@@ -168,6 +168,7 @@ async fn index() -> Html<String> {
     let body = concat!(
         "<h1>profcol</h1><ul>",
         "<li><a href=\"/targets\">Targets</a> (<a href=\"/api/v1/targets\">JSON</a>)</li>",
+        "<li><a href=\"/components\">Components</a> (<a href=\"/api/v1/components\">JSON</a>)</li>",
         "<li><a href=\"/metrics\">Metrics</a></li>",
         "<li><a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></li>",
         "<li><a href=\"/debug/pprof/profile?seconds=5\">CPU profile (5s)</a> · ",
