@@ -10,7 +10,22 @@
 // the pipeline whose backend the harness can switch off. Then the spec also
 // checks the exporter turning "degraded" with its last error and retries
 // while the backend is down (and /-/healthy staying 200: degraded is not
-// unhealthy), and "healthy" again after it is back.
+// unhealthy), and "healthy" again after it is back. Tried against a copy
+// of run.mjs with, before the admin port is chosen:
+//
+//   const backendPort = await freePort();
+//   const backendServer = http.createServer((req, res) => {
+//     req.resume();
+//     req.on("end", () => { res.writeHead(200, { "content-type": "application/x-protobuf" }); res.end(); });
+//   });
+//   const listenBackend = () => new Promise((r) => backendServer.listen(backendPort, "127.0.0.1", r));
+//   await listenBackend();
+//   const exporterBackend = { id: "otlp_http/ui", start: listenBackend,
+//     stop: () => new Promise((r) => { backendServer.close(() => r()); backendServer.closeAllConnections(); }) };
+//
+// the exporter `otlp_http/ui: {endpoint: 'http://127.0.0.1:${backendPort}',
+// retry_on_failure: {initial_interval: 200ms, max_interval: 500ms}}` in the
+// pipeline beside `file`, and `exporterBackend` in the fixtures.
 export default async function ({ page, baseURL, screenshot, assert, sleep, fixtures }) {
   const components = async () => {
     const r = await page.request.get(`${baseURL}/api/v1/components`);
