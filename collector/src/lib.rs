@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod cli;
 pub mod cluster;
+pub mod component_status;
 pub mod components;
 pub mod convert;
 pub mod fanout;

@@ -264,6 +264,12 @@ impl Running {
             warn!(key = %key, "This setting changed but only takes effect after a restart.");
         }
         self.config = new.clone();
+        let statuses = self
+            .exporters
+            .iter()
+            .map(|(id, s)| (id.to_string(), s.handle.status_source()))
+            .collect();
+        self.admin.components.applied(new, statuses);
         Ok(plan.summary())
     }
 
@@ -413,6 +419,7 @@ impl Running {
     pub async fn stop(self, deadline: Duration) {
         let started = Instant::now();
         self.admin.ready.store(false, Ordering::Release);
+        self.admin.components.stopping();
         // Tell the cluster first so the others take this node's targets over
         // while its receivers drain.
         let leaving = self.cluster.map(|c| tokio::spawn(c.leave(deadline / 4)));

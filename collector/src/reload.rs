@@ -138,9 +138,12 @@ async fn reload_once(
         Ok(summary) => Outcome::Reloaded {
             summary: summary.clone(),
         },
-        Err(problems) => Outcome::Failed {
-            problems: problems.clone(),
-        },
+        Err(problems) => {
+            running.admin.components.refused(problems);
+            Outcome::Failed {
+                problems: problems.clone(),
+            }
+        }
     };
     running.admin.reload.status.record(trigger, outcome);
     result

@@ -3,6 +3,7 @@
 //! the first of a burst is logged, the rest are summed into the next line.
 
 use crate::metrics::{CodeLabels, ExporterLabel, ExporterMetrics, ReasonLabels};
+use crate::status::{ExporterStatus, InFlight, StatusCell};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub struct ExporterEvents {
     limiter: Mutex<HashMap<&'static str, (Instant, u64)>>,
     /// Whether a persistent queue reports through these events.
     storage: std::sync::atomic::AtomicBool,
+    /// The same events as a snapshot for the `/components` page.
+    status: StatusCell,
 }
 
 impl ExporterEvents {
@@ -28,6 +31,7 @@ impl ExporterEvents {
             label: ExporterLabel {
                 exporter: id.clone(),
             },
+            status: StatusCell::new(&id),
             id,
             metrics,
             limiter: Mutex::default(),
@@ -37,6 +41,16 @@ impl ExporterEvents {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// What this exporter (endpoint) is doing now.
+    pub fn status(&self) -> ExporterStatus {
+        self.status.snapshot()
+    }
+
+    /// Counts a request as in flight until the guard is dropped.
+    pub fn begin_request(&self) -> InFlight {
+        self.status.begin_request()
     }
 
     fn reason(&self, reason: &str) -> ReasonLabels {
@@ -70,6 +84,7 @@ impl ExporterEvents {
     }
 
     pub fn queue_capacity(&self, capacity: usize) {
+        self.status.update(|s| s.queue_capacity = Some(capacity));
         self.metrics
             .queue_capacity
             .get_or_create(&self.label)
@@ -79,6 +94,10 @@ impl ExporterEvents {
     /// With a persistent queue, `bytes` is what its files take on disk
     /// and is also reported as `storage_bytes`.
     pub fn queue_usage(&self, batches: usize, bytes: usize) {
+        self.status.update(|s| {
+            s.queue_length = batches;
+            s.queue_bytes = bytes;
+        });
         self.metrics
             .queue_length
             .get_or_create(&self.label)
@@ -147,6 +166,10 @@ impl ExporterEvents {
 
     /// Profiles that will never be sent.
     pub fn dropped(&self, reason: &'static str, profiles: u64, bytes: u64, detail: &str) {
+        self.status.update(|s| s.dropped_profiles += profiles);
+        if reason != "shutdown" {
+            self.status.error(format!("dropped ({reason}): {detail}"));
+        }
         let labels = self.reason(reason);
         self.metrics
             .dropped_profiles
@@ -195,6 +218,8 @@ impl ExporterEvents {
 
     /// An attempt failed and will be retried after `wait`.
     pub fn retrying(&self, error: &str, wait: Duration) {
+        self.status.update(|s| s.retries += 1);
+        self.status.error(error.to_string());
         self.metrics.retries.get_or_create(&self.label).inc();
         if self.may_warn("retrying", 0).is_some() {
             warn!(exporter = %self.id, error, retry_in = ?wait, "Export failed, will retry.");
@@ -205,6 +230,8 @@ impl ExporterEvents {
 
     /// Sending was attempted and given up.
     pub fn failed(&self, reason: &'static str, profiles: u64, bytes: u64, error: &str) {
+        self.status.update(|s| s.failed_profiles += profiles);
+        self.status.error(format!("given up ({reason}): {error}"));
         let labels = self.reason(reason);
         self.metrics
             .failed_profiles
@@ -228,6 +255,10 @@ impl ExporterEvents {
     }
 
     pub fn sent(&self, profiles: u64, bytes: u64) {
+        self.status.update(|s| {
+            s.sent_profiles += profiles;
+            s.last_success_at = Some(std::time::SystemTime::now());
+        });
         self.metrics
             .sent_profiles
             .get_or_create(&self.label)

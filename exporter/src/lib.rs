@@ -25,6 +25,7 @@ pub mod queue;
 pub mod retry;
 pub mod rpc_status;
 pub mod split;
+pub mod status;
 pub mod storage;
 pub mod storage_codec;
 pub mod tls;
@@ -111,10 +112,27 @@ impl ExporterHandle {
         self.consumer.clone()
     }
 
+    /// Where the `/components` page reads this exporter's state; it stays
+    /// valid after the handle is shut down.
+    pub fn status_source(&self) -> StatusSource {
+        StatusSource(self.pipelines.iter().map(|p| p.events().clone()).collect())
+    }
+
     /// Sends what is queued within `deadline`; what could not be sent is
     /// counted and logged.
     pub async fn shutdown(self, deadline: std::time::Duration) {
         futures::future::join_all(self.pipelines.iter().map(|p| p.shutdown(deadline))).await;
+    }
+}
+
+/// Reads the [`status::ExporterStatus`] of each endpoint of one exporter
+/// (none for `debug`, which has no queue).
+#[derive(Clone, Default)]
+pub struct StatusSource(Vec<Arc<events::ExporterEvents>>);
+
+impl StatusSource {
+    pub fn snapshot(&self) -> Vec<status::ExporterStatus> {
+        self.0.iter().map(|e| e.status()).collect()
     }
 }
 

@@ -78,6 +78,7 @@ impl<S: Sender> Worker<S> {
     }
 
     async fn send_one(&self, p: Prepared<S::Request>) -> bool {
+        let _in_flight = self.events.begin_request();
         let result = retry::run(
             &self.policy,
             &self.cancel,

@@ -446,6 +446,8 @@ service:
         "/api/v1/targets",
         "/-/ready",
         "/-/healthy",
+        "/components",
+        "/api/v1/components",
     ] {
         let (status, page) = get(admin, path, Some(("admin", ADMIN_PASS)));
         assert_eq!(status, 200, "{path}: {page}");

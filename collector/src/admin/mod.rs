@@ -1,14 +1,17 @@
 //! The admin HTTP server (default 127.0.0.1:8888, loopback only unless
 //! configured): `/metrics`, `/-/healthy`, `/-/ready`, profcol's own
 //! `/debug/pprof/{profile,heap,allocs}`, `/api/v1/targets`, the
-//! `/targets` page, the `/config` page and each job's last profile as a
-//! flame graph (`/profile`); optionally over TLS and behind basic or bearer
-//! auth (which then covers every page, health checks included).
+//! `/targets` page, `/api/v1/components` and the `/components` page, the
+//! `/config` page and each job's last profile as a flame graph
+//! (`/profile`); optionally over TLS and behind basic or bearer auth (which
+//! then covers every page, health checks included).
 
 mod auth;
+mod components_page;
 mod config_page;
 mod flame;
 pub(crate) mod layout;
+mod pipeline_svg;
 mod pprof_cpu;
 mod pprof_heap;
 mod profile_page;
@@ -16,6 +19,8 @@ mod targets;
 mod targets_page;
 mod tls;
 
+#[cfg(test)]
+mod components_tests;
 #[cfg(test)]
 mod security_tests;
 
@@ -44,6 +49,9 @@ pub struct AdminState {
     /// The running configuration as `print-config` prints it (secrets
     /// redacted), for `/config`; set at start and on every applied reload.
     pub config_yaml: Arc<RwLock<String>>,
+    /// Every configured component's state, for `/components` and
+    /// `/-/healthy`.
+    pub components: crate::component_status::ComponentRegistry,
 }
 
 impl AdminState {
@@ -55,6 +63,7 @@ impl AdminState {
             ready: Arc::default(),
             cluster: None,
             config_yaml: Arc::default(),
+            components: Default::default(),
         }
     }
 
@@ -75,7 +84,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/metrics", get(metrics))
-        .route("/-/healthy", get(|| async { "OK\n" }))
+        .route("/-/healthy", get(components_page::healthy))
         .route("/-/ready", get(ready))
         .route("/-/reload", axum::routing::post(reload))
         .route("/debug/pprof/profile", get(pprof_cpu::handler))
@@ -85,6 +94,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/targets", get(targets::html))
         .route("/config", get(config_page::html))
         .route("/profile", get(profile_page::handler))
+        .route("/api/v1/components", get(components_page::json))
+        .route("/components", get(components_page::html))
         .with_state(state)
 }
 
@@ -181,6 +192,7 @@ async fn index() -> Html<String> {
     let body = concat!(
         "<h1>profcol</h1><ul>",
         "<li><a href=\"/targets\">Targets</a> (<a href=\"/api/v1/targets\">JSON</a>)</li>",
+        "<li><a href=\"/components\">Components</a> (<a href=\"/api/v1/components\">JSON</a>)</li>",
         "<li><a href=\"/metrics\">Metrics</a></li>",
         "<li><a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></li>",
         "<li><a href=\"/debug/pprof/profile?seconds=5\">CPU profile (5s)</a> · ",
