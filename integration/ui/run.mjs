@@ -93,6 +93,27 @@ async function main() {
   const failing = await target(() => fail);
   const flapping = await target((n) => (n % 2 === 0 ? ok : fail));
 
+  // An OTLP/HTTP backend the components spec switches off and on again.
+  const backendPort = await freePort();
+  const backendServer = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/x-protobuf" });
+      res.end();
+    });
+  });
+  const listenBackend = () => new Promise((r) => backendServer.listen(backendPort, "127.0.0.1", r));
+  await listenBackend();
+  const exporterBackend = {
+    id: "otlp_http/ui",
+    start: listenBackend,
+    stop: () =>
+      new Promise((r) => {
+        backendServer.close(() => r());
+        backendServer.closeAllConnections();
+      }),
+  };
+
   const admin = await freePort();
   const user = "admin";
   const password = "planted-admin-password-51x";
@@ -113,9 +134,10 @@ async function main() {
     "      profile: {memory: {enabled: false}, block: {enabled: false}, mutex: {enabled: false}, process_cpu: {enabled: false}}",
     "exporters:",
     `  file: {directory: '${path.join(dir, "exported")}'}`,
+    `  otlp_http/ui: {endpoint: 'http://127.0.0.1:${backendPort}', retry_on_failure: {initial_interval: 200ms, max_interval: 500ms}}`,
     "service:",
     "  pipelines:",
-    "    profiles: {receivers: [pyroscope_scrape/ui], exporters: [file]}",
+    "    profiles: {receivers: [pyroscope_scrape/ui], exporters: [file, otlp_http/ui]}",
     "  telemetry:",
     "    metrics:",
     `      address: '127.0.0.1:${admin}'`,
@@ -166,6 +188,7 @@ async function main() {
       secrets: [password, scrapePassword],
       user,
       password,
+      exporterBackend,
     };
     const specs = fs
       .readdirSync(path.join(here, "specs"))
