@@ -666,8 +666,8 @@ fn probes_ask_health_and_readiness_on_the_admin_port() {
             "HTTPS"
         };
         for (probe, path) in [
-            ("livenessProbe", "/-/healthy"),
-            ("readinessProbe", "/-/ready"),
+            ("livenessProbe", "/-/ready"),
+            ("readinessProbe", "/-/healthy"),
         ] {
             let get = &w.container()[probe]["httpGet"];
             assert_eq!(get["path"], path, "{}: {probe}", w.what);
