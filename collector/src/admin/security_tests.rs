@@ -98,6 +98,9 @@ async fn basic_auth_guards_every_page() {
         "/-/ready",
         "/api/v1/targets",
         "/targets",
+        "/api/v1/components",
+        "/components",
+        "/config",
         "/",
     ] {
         let r = get(addr, path, None).await;
@@ -118,6 +121,11 @@ async fn basic_auth_guards_every_page() {
         let ok = get(addr, path, Some(&basic("admin", "s3cr3t-admin"))).await;
         assert_eq!(ok.status, 200, "{path} with the right credentials");
     }
+    // The flame graph page: refused without credentials, answered (here
+    // 400: no job named) with them.
+    assert_eq!(get(addr, "/profile", None).await.status, 401);
+    let r = get(addr, "/profile", Some(&basic("admin", "s3cr3t-admin"))).await;
+    assert_eq!(r.status, 400, "/profile with the right credentials");
     stop.cancel();
 }
 
@@ -288,6 +296,26 @@ async fn tls_serves_and_reloads_the_certificate() {
     .await
     .unwrap();
     assert_eq!(r.status, 200);
+    for path in [
+        "/",
+        "/targets",
+        "/components",
+        "/config",
+        "/api/v1/targets",
+        "/api/v1/components",
+        "/metrics",
+        "/-/ready",
+    ] {
+        let (r, _) = get_tls(
+            addr,
+            client_config(&pki.ca_pem, None),
+            path,
+            Some("Bearer tok"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 200, "{path} over TLS");
+    }
     // Plain HTTP on the TLS port gets no HTTP answer.
     assert_eq!(get(addr, "/-/healthy", Some("Bearer tok")).await.status, 0);
 
