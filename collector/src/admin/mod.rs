@@ -6,8 +6,10 @@
 
 mod auth;
 pub(crate) mod layout;
+mod pprof_build;
 mod pprof_cpu;
 mod pprof_heap;
+mod symbols;
 mod targets;
 mod tls;
 
