@@ -99,7 +99,12 @@ fn to_pprof(report: &pprof::UnresolvedReport) -> Profile {
     }
     let names = names_of(&stacks);
     for (stack, n) in stacks.iter().zip(counts) {
-        b.sample(stack, &names, vec![n, n * period]);
+        let leaf_names: Vec<&str> = stack
+            .iter()
+            .map(|a| names.get(a).map_or("?", |n| n.as_ref()))
+            .collect();
+        let skip = symbols::sampler_frames(&leaf_names);
+        b.sample(&stack[skip..], &names, vec![n, n * period]);
     }
     b.profile.time_nanos = report
         .timing
