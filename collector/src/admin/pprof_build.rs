@@ -109,6 +109,35 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// Adds one sample whose stack is made of named frames without an
+    /// address (leaf first).
+    pub fn sample_named(&mut self, leaf_first: &[&str], value: Vec<i64>) {
+        let location_id = leaf_first
+            .iter()
+            .map(|name| {
+                let function_id = self.function(name);
+                let id = self.profile.location.len() as u64 + 1;
+                self.profile.location.push(Location {
+                    id,
+                    line: vec![Line {
+                        function_id,
+                        line: 0,
+                        column: 0,
+                    }],
+                    ..Default::default()
+                });
+                id
+            })
+            .collect();
+        self.profile.sample.push(Sample {
+            location_id,
+            value,
+            label: Vec::new(),
+        });
+    }
+}
+
 /// Resolves every address of `stacks` (leaf first) at once.
 pub fn names_of(stacks: &[Vec<usize>]) -> HashMap<usize, Arc<str>> {
     symbols::resolve(stacks.iter().flatten().copied())

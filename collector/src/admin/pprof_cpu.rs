@@ -12,6 +12,12 @@ use profcol_pdata::pprof::Profile;
 const DEFAULT_SECONDS: u64 = 30;
 const MAX_SECONDS: u64 = 600;
 const FREQUENCY_HZ: i32 = 100;
+/// The frame of samples taken in a blocklisted library (not unwound there:
+/// see `BLOCKLIST` and third_party/README.md).
+const EXTERNAL_CODE: &str = "[external code: libc, libgcc, pthread or vdso]";
+/// Libraries the sampler does not unwind from (unwinding inside them can
+/// deadlock or crash); their samples count with [`EXTERNAL_CODE`] as stack.
+const BLOCKLIST: &[&str] = &["libc", "libgcc", "pthread", "vdso"];
 
 static PROFILER_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -70,7 +76,7 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
 fn profile_for(seconds: u64) -> Result<Vec<u8>, pprof::Error> {
     let guard = pprof::ProfilerGuardBuilder::default()
         .frequency(FREQUENCY_HZ)
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+        .blocklist(BLOCKLIST)
         .build()?;
     std::thread::sleep(std::time::Duration::from_secs(seconds));
     let report = guard.report().build_unresolved()?;
@@ -104,7 +110,12 @@ fn to_pprof(report: &pprof::UnresolvedReport) -> Profile {
             .map(|a| names.get(a).map_or("?", |n| n.as_ref()))
             .collect();
         let skip = symbols::sampler_frames(&leaf_names);
-        b.sample(&stack[skip..], &names, vec![n, n * period]);
+        if stack.is_empty() {
+            // The vendored sampler's sample in a blocklisted library.
+            b.sample_named(&[EXTERNAL_CODE], vec![n, n * period]);
+        } else {
+            b.sample(&stack[skip..], &names, vec![n, n * period]);
+        }
     }
     b.profile.time_nanos = report
         .timing

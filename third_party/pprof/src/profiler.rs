@@ -346,6 +346,14 @@ extern "C" fn perf_signal_handler(
                 let addr = unsafe { (*ucontext).uc_mcontext.__pc as usize };
 
                 if profiler.is_blocklisted(addr) {
+                    // profcol: counted with an empty stack instead of
+                    // dropped. Unwinding from these libraries is what the
+                    // blocklist avoids, but the time is profcol's: an
+                    // I/O-bound process spends most of its CPU in libc's
+                    // system-call wrappers, and dropping those samples left
+                    // profcol's own profile empty. (Go counts such samples
+                    // as `runtime._ExternalCode`.)
+                    profiler.sample(SmallVec::new(), b"", 0, SystemTime::now());
                     return;
                 }
             }
