@@ -71,6 +71,8 @@ fn first_run_shows_profcol_at_work() {
             &format!("service.telemetry.metrics.address={address}"),
             "--set",
             &format!("receivers::pyroscope_scrape/self::targets=[{{__address__: '{address}', service_name: profcol}}]"),
+            "--set",
+            &format!("receivers::pyroscope_scrape/self_heap::targets=[{{__address__: '{address}', service_name: profcol}}]"),
         ],
         dir.path(),
     );
