@@ -96,17 +96,19 @@ fn resolve_uncached(addrs: &[usize]) -> Vec<(usize, Arc<str>)> {
         }
     }
     for (path, wanted) in by_object {
-        let names = match SymbolTable::read(&path) {
-            Ok(table) => wanted
-                .iter()
-                .map(|&(a, fa)| (a, table.name_at(fa).map_or_else(|| unknown(a), Arc::from)))
-                .collect::<Vec<_>>(),
+        let file_addresses: Vec<u64> = wanted.iter().map(|&(_, fa)| fa).collect();
+        match names_in(&path, &file_addresses) {
+            Ok(names) => out.extend(
+                wanted
+                    .iter()
+                    .zip(names)
+                    .map(|(&(a, _), n)| (a, n.map_or_else(|| unknown(a), Arc::from))),
+            ),
             Err(e) => {
                 tracing::debug!(object = %path.display(), error = %e, "Cannot read symbols.");
-                wanted.iter().map(|&(a, _)| (a, unknown(a))).collect()
+                out.extend(wanted.iter().map(|&(a, _)| (a, unknown(a))));
             }
-        };
-        out.extend(names);
+        }
     }
     out
 }
@@ -135,57 +137,58 @@ fn object_of(_addr: usize) -> Option<(PathBuf, u64)> {
     None
 }
 
-/// The function symbols of one object file, sorted by address.
-struct SymbolTable {
-    /// (start, end, demangled name)
-    functions: Vec<(u64, u64, String)>,
-}
-
-impl SymbolTable {
-    /// Reads the symbol tables (static and dynamic) of the file at `path`;
-    /// only the sections needed are read into memory.
-    fn read(path: &Path) -> Result<Self, String> {
-        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        let cache = object::ReadCache::new(file);
-        let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
-        let mut functions = Vec::new();
-        for table in [obj.symbol_table(), obj.dynamic_symbol_table()]
-            .into_iter()
-            .flatten()
-        {
-            for s in table.symbols() {
-                if s.kind() != object::SymbolKind::Text || s.address() == 0 {
-                    continue;
-                }
-                let Ok(name) = s.name() else { continue };
-                // Size 0 (some assembly symbols): covers up to the next one.
-                let end = s.address().saturating_add(s.size().max(1));
-                functions.push((s.address(), end, s.size(), name));
-            }
-        }
-        // Prefer sized symbols, then the static table's (first) entry.
-        functions.sort_by_key(|&(start, _, size, _)| (start, size == 0));
-        functions.dedup_by_key(|f| f.0);
-        let functions = functions
-            .into_iter()
-            .map(|(start, end, size, name)| {
-                (
-                    start,
-                    if size == 0 { u64::MAX } else { end },
-                    demangle(name),
-                )
+/// The demangled names of the functions containing `file_addresses` in the
+/// object file at `path`, from its static and dynamic symbol tables. Only
+/// the symbol tables are read (through a [`object::ReadCache`], freed on
+/// return), and only the names of the functions hit.
+fn names_in(path: &Path, file_addresses: &[u64]) -> Result<Vec<Option<String>>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let cache = object::ReadCache::new(file);
+    let obj = object::File::parse(&cache).map_err(|e| e.to_string())?;
+    let mut names: Vec<Option<String>> = vec![None; file_addresses.len()];
+    for table in [obj.symbol_table(), obj.dynamic_symbol_table()]
+        .into_iter()
+        .flatten()
+    {
+        // (start, end, index), sorted by start; sized symbols first.
+        let mut functions: Vec<(u64, u64, object::SymbolIndex)> = table
+            .symbols()
+            .filter(|s| s.kind() == object::SymbolKind::Text && s.address() != 0)
+            .map(|s| {
+                let end = match s.size() {
+                    0 => u64::MAX,
+                    n => s.address().saturating_add(n),
+                };
+                (s.address(), end, s.index())
             })
             .collect();
-        Ok(Self { functions })
+        functions.sort_by_key(|&(start, end, _)| (start, end == u64::MAX));
+        functions.dedup_by_key(|f| f.0);
+        for (address, name) in file_addresses.iter().zip(names.iter_mut()) {
+            if name.is_some() {
+                continue;
+            }
+            if let Some(index) = containing(&functions, *address) {
+                *name = table
+                    .symbol_by_index(index)
+                    .ok()
+                    .and_then(|s| s.name().ok().map(demangle));
+            }
+        }
     }
+    Ok(names)
+}
 
-    /// The function containing `address`.
-    fn name_at(&self, address: u64) -> Option<&str> {
-        let i = self.functions.partition_point(|f| f.0 <= address);
-        let (start, end, name) = self.functions.get(i.checked_sub(1)?)?;
-        let next = self.functions.get(i).map_or(u64::MAX, |f| f.0);
-        (address >= *start && address < (*end).min(next)).then_some(name.as_str())
-    }
+/// The symbol whose `[start, end)` holds `address`, ended early by the next
+/// symbol (a size-0 symbol reaches up to the next one).
+fn containing(
+    functions: &[(u64, u64, object::SymbolIndex)],
+    address: u64,
+) -> Option<object::SymbolIndex> {
+    let i = functions.partition_point(|f| f.0 <= address);
+    let &(start, end, index) = functions.get(i.checked_sub(1)?)?;
+    let next = functions.get(i).map_or(u64::MAX, |f| f.0);
+    (address >= start && address < end.min(next)).then_some(index)
 }
 
 /// Rust names demangled without the hash suffix; C names as they are.
