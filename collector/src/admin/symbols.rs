@@ -1,14 +1,15 @@
 //! Function names for profcol's own profiles, from the ELF symbol tables of
 //! the loaded objects (the profcol binary and its shared libraries), not from
-//! DWARF: resolving through `backtrace`'s DWARF reader kept ~160 MB of parsed
-//! debug info of the whole binary alive for the rest of the process
-//! (BENCHMARKS.md, "First run: self-profiling cost").
+//! DWARF: `backtrace`'s DWARF reader loaded and kept the debug info of the
+//! whole binary (~100 MB of RSS for profcol's release build; BENCHMARKS.md,
+//! "First run: self-profiling cost").
 //!
 //! Per request, only the objects that contain an address not seen before are
-//! opened; their `.symtab`/`.dynsym` and string tables are read through
-//! [`object::ReadCache`] (only those sections, a few MB for profcol, freed
-//! when the request is done), and each resolved address is kept in a bounded
-//! cache ([`CACHE_MAX`] entries, emptied when full). The price: no inlined
+//! opened; their `.symtab`/`.dynsym` are read through [`object::ReadCache`]
+//! (only those sections, ~1.5 MB for profcol, freed when the request is
+//! done), only the names of the functions hit are read and demangled, and
+//! each resolved address is kept in a bounded cache ([`CACHE_MAX`] entries,
+//! emptied when full). The price: no inlined
 //! frames and no file or line numbers, only the out-of-line function that
 //! contains each address.
 //!
