@@ -13,7 +13,7 @@ const DEFAULT_SECONDS: u64 = 30;
 const MAX_SECONDS: u64 = 600;
 const FREQUENCY_HZ: i32 = 100;
 /// The frame of samples taken in a blocklisted library (not unwound there:
-/// see `BLOCKLIST` and third_party/README.md).
+/// see `BLOCKLIST`).
 const EXTERNAL_CODE: &str = "[external code: libc, libgcc, pthread or vdso]";
 /// Libraries the sampler does not unwind from (unwinding inside them can
 /// deadlock or crash); their samples count with [`EXTERNAL_CODE`] as stack.
@@ -111,7 +111,7 @@ fn to_pprof(report: &pprof::UnresolvedReport) -> Profile {
             .collect();
         let skip = symbols::sampler_frames(&leaf_names);
         if stack.is_empty() {
-            // The vendored sampler's sample in a blocklisted library.
+            // A sample taken in a blocklisted library.
             b.sample_named(&[EXTERNAL_CODE], vec![n, n * period]);
         } else {
             b.sample(&stack[skip..], &names, vec![n, n * period]);
