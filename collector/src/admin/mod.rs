@@ -5,6 +5,7 @@
 //! (which then covers every page, health checks included).
 
 mod auth;
+mod cpu_sampler;
 pub(crate) mod layout;
 mod pprof_build;
 mod pprof_cpu;

@@ -1,7 +1,9 @@
 //! profcol's own CPU profile for `/debug/pprof/profile?seconds=N`: samples
-//! with the `pprof` crate for N seconds, then builds a gzipped pprof with
-//! profcol's own codec, named from the symbol tables (`symbols.rs`).
+//! with profcol's sampler ([`super::cpu_sampler`]) for N seconds, then
+//! builds a gzipped pprof with profcol's own codec, named from the symbol
+//! tables (`symbols.rs`).
 
+use super::cpu_sampler::{self, ArmError, Sampled};
 use super::pprof_build::{names_of, Builder};
 use super::symbols;
 use axum::extract::Query;
@@ -11,13 +13,9 @@ use profcol_pdata::pprof::Profile;
 
 const DEFAULT_SECONDS: u64 = 30;
 const MAX_SECONDS: u64 = 600;
-const FREQUENCY_HZ: i32 = 100;
-/// The frame of samples taken in a blocklisted library (not unwound there:
-/// see `BLOCKLIST`).
-const EXTERNAL_CODE: &str = "[external code: libc, libgcc, pthread or vdso]";
-/// Libraries the sampler does not unwind from (unwinding inside them can
-/// deadlock or crash); their samples count with [`EXTERNAL_CODE`] as stack.
-const BLOCKLIST: &[&str] = &["libc", "libgcc", "pthread", "vdso"];
+const FREQUENCY_HZ: u32 = 100;
+/// The frame of the samples lost to a full sample ring.
+const DROPPED: &str = "[dropped samples]";
 
 static PROFILER_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -61,6 +59,11 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
             body,
         )
             .into_response(),
+        Ok(Err(e @ ArmError::Unsupported)) => (
+            StatusCode::NOT_IMPLEMENTED,
+            format!("CPU profile failed: {e}\n"),
+        )
+            .into_response(),
         Ok(Err(e)) => (StatusCode::CONFLICT, format!("CPU profile failed: {e}\n")).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,59 +73,77 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
     }
 }
 
-/// Runs the sampler for `seconds` on this (blocking) thread. The report is
-/// taken unresolved and named from the symbol tables
-/// ([`super::symbols`]), not with `backtrace`'s DWARF reader.
-fn profile_for(seconds: u64) -> Result<Vec<u8>, pprof::Error> {
-    let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(FREQUENCY_HZ)
-        .blocklist(BLOCKLIST)
-        .build()?;
-    std::thread::sleep(std::time::Duration::from_secs(seconds));
-    let report = guard.report().build_unresolved()?;
-    drop(guard);
-    Ok(profcol_pdata::pprof::encode_pprof_gzip(&to_pprof(&report)))
+/// Runs the sampler for `seconds` on this (blocking) thread; the stacks are
+/// named from the symbol tables ([`super::symbols`]).
+fn profile_for(seconds: u64) -> Result<Vec<u8>, ArmError> {
+    let sampled = cpu_sampler::profile(std::time::Duration::from_secs(seconds), FREQUENCY_HZ)?;
+    Ok(profcol_pdata::pprof::encode_pprof_gzip(&to_pprof(&sampled)))
 }
 
-fn to_pprof(report: &pprof::UnresolvedReport) -> Profile {
+fn to_pprof(sampled: &Sampled) -> Profile {
     let period = 1_000_000_000 / i64::from(FREQUENCY_HZ.max(1));
     let mut b = Builder::new(
         &[("samples", "count"), ("cpu", "nanoseconds")],
         ("cpu", "nanoseconds"),
         period,
     );
-    let mut stacks = Vec::with_capacity(report.data.len());
-    let mut counts = Vec::with_capacity(report.data.len());
-    for (frames, &n) in &report.data {
+    let mut stacks = Vec::with_capacity(sampled.stacks.len());
+    let mut counts = Vec::with_capacity(sampled.stacks.len());
+    for (frames, &n) in &sampled.stacks {
         let stack: Vec<usize> = frames
-            .frames
             .iter()
             .enumerate()
-            .map(|(i, f)| symbols::lookup_address(f.ip() as usize, i == 0))
+            .map(|(i, &a)| symbols::lookup_address(a, i == 0))
             .collect();
         stacks.push(stack);
         counts.push(n as i64);
     }
     let names = names_of(&stacks);
     for (stack, n) in stacks.iter().zip(counts) {
-        let leaf_names: Vec<&str> = stack
-            .iter()
-            .map(|a| names.get(a).map_or("?", |n| n.as_ref()))
-            .collect();
-        let skip = symbols::sampler_frames(&leaf_names);
-        if stack.is_empty() {
-            // A sample taken in a blocklisted library.
-            b.sample_named(&[EXTERNAL_CODE], vec![n, n * period]);
-        } else {
-            b.sample(&stack[skip..], &names, vec![n, n * period]);
-        }
+        b.sample(stack, &names, vec![n, n * period]);
     }
-    b.profile.time_nanos = report
-        .timing
-        .start_time
+    if sampled.dropped > 0 {
+        let n = sampled.dropped as i64;
+        b.sample_named(&[DROPPED], vec![n, n * period]);
+    }
+    b.profile.time_nanos = sampled
+        .start
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or_default();
-    b.profile.duration_nanos = report.timing.duration.as_nanos() as i64;
+    b.profile.duration_nanos = sampled.duration.as_nanos() as i64;
     b.profile
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[inline(never)]
+    fn profcol_cpu_profile_test_function() {}
+
+    #[test]
+    fn sampled_stacks_become_a_named_profile() {
+        let f = profcol_cpu_profile_test_function as fn() as usize;
+        let sampled = Sampled {
+            stacks: HashMap::from([(vec![f, f + 1], 3)]),
+            dropped: 2,
+            start: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1),
+            duration: std::time::Duration::from_secs(1),
+        };
+        let p = to_pprof(&sampled);
+        let values: Vec<i64> = p.sample.iter().map(|s| s.value[0]).collect();
+        assert_eq!(values.iter().sum::<i64>(), 5);
+        assert_eq!(p.sample[0].value, vec![3, 30_000_000]);
+        assert_eq!(p.sample[0].location_id.len(), 2);
+        assert!(p.string_table.iter().any(|s| s == DROPPED));
+        if cfg!(target_os = "linux") {
+            assert!(p
+                .string_table
+                .iter()
+                .any(|s| s.ends_with("profcol_cpu_profile_test_function")));
+        }
+        assert_eq!(p.time_nanos, 1_000_000_000);
+    }
 }

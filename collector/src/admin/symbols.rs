@@ -257,20 +257,6 @@ pub fn allocator_frames<S: AsRef<str>>(leaf_first: &[S]) -> usize {
     n.min(leaf_first.len().saturating_sub(1))
 }
 
-/// How many frames at the leaf end of a CPU sample belong to the sampler:
-/// the unwinder, pprof's signal handler and the signal trampoline after it
-/// (what pprof-rs itself drops when it symbolizes). 0 when the handler is
-/// not on the stack.
-pub fn sampler_frames<S: AsRef<str>>(leaf_first: &[S]) -> usize {
-    match leaf_first
-        .iter()
-        .position(|f| matches!(f.as_ref(), "perf_signal_handler" | "_perf_signal_handler"))
-    {
-        Some(i) => (i + 2).min(leaf_first.len().saturating_sub(1)),
-        None => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,20 +299,6 @@ mod tests {
             "main",
         ];
         assert_eq!(allocator_frames(&calloc), 4);
-    }
-
-    #[test]
-    fn the_sampler_frames_are_dropped_from_cpu_stacks() {
-        let stack = [
-            "backtrace::backtrace::trace_unsynchronized",
-            "perf_signal_handler",
-            "__restore_rt",
-            "profcol::pipeline::work",
-            "main",
-        ];
-        assert_eq!(stack[sampler_frames(&stack)], "profcol::pipeline::work");
-        assert_eq!(sampler_frames(&["profcol::pipeline::work", "main"]), 0);
-        assert_eq!(sampler_frames(&["perf_signal_handler", "x"]), 1);
     }
 
     #[test]
