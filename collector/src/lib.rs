@@ -20,3 +20,4 @@ pub mod redact;
 pub mod reload;
 pub mod settings;
 pub mod shutdown;
+pub mod startup_log;

@@ -94,7 +94,8 @@ impl Running {
                 admin_stop.clone(),
             )
             .await?;
-            info!(address = %a, "Admin server listening.");
+            let ui = crate::startup_log::ui_url(a, cfg.service.telemetry.metrics.tls.is_some());
+            info!(address = %a, ui = %ui, "Admin server listening.");
             (Some(a), Some(t))
         };
         let memory = crate::memory::start(&cfg.service, &telemetry, admin_stop.clone());
@@ -128,6 +129,12 @@ impl Running {
             exporters = running.exporters.len(),
             "Everything is ready."
         );
+        if let Some(a) = running.admin_address {
+            let ui = crate::startup_log::ui_url(a, cfg.service.telemetry.metrics.tls.is_some());
+            info!(ui = %ui, data = %crate::startup_log::destinations(cfg), "Open the UI at {ui}; profiles go to the exporters listed in data.");
+        } else {
+            info!(data = %crate::startup_log::destinations(cfg), "Profiles go to the exporters listed in data (no admin UI: service.telemetry.metrics.address is empty).");
+        }
         Ok(running)
     }
 

@@ -90,6 +90,32 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
     }
 }
 
+/// Where the exporter `id` sends profiles, for the start-up log: the file
+/// exporter's directory, the OTLP endpoint, the Pyroscope URLs (userinfo
+/// and secret-looking query values redacted), `the log` for `debug`. `None`
+/// when the config does not decode.
+pub fn destination(id: &ComponentId, body: &serde_yaml::Value) -> Option<String> {
+    let redact = profcol_config::redact::redact_urls_in_text;
+    Some(match parse(id, body, "").ok()? {
+        Parsed::OtlpGrpc(c) => redact(&c.common.endpoint),
+        Parsed::OtlpHttp(c) => redact(c.profiles_endpoint.as_deref().unwrap_or(&c.common.endpoint)),
+        Parsed::Pyroscope(c) => c
+            .endpoints
+            .iter()
+            .map(|e| redact(&e.url))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Parsed::File(c) => {
+            let dir = std::path::Path::new(&c.directory);
+            match std::path::absolute(dir) {
+                Ok(abs) => abs.display().to_string(),
+                Err(_) => c.directory.clone(),
+            }
+        }
+        Parsed::Debug(_) => "the log".to_string(),
+    })
+}
+
 /// Checks an exporter's config; every problem at once, each under `path`.
 pub fn validate_exporter(
     id: &ComponentId,

@@ -117,6 +117,8 @@ fn embedded_default_pipeline_writes_own_profiles() {
             &format!("service.telemetry.metrics.address={address}"),
             "--set",
             &format!("receivers::pyroscope_scrape/self::targets=[{{__address__: '{address}', service_name: profcol}}]"),
+            "--set",
+            &format!("receivers::pyroscope_scrape/self_heap::targets=[{{__address__: '{address}', service_name: profcol}}]"),
         ],
         dir.path(),
     );

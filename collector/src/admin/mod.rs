@@ -9,12 +9,15 @@
 mod auth;
 mod components_page;
 mod config_page;
+mod cpu_sampler;
 mod flame;
 pub(crate) mod layout;
 mod pipeline_svg;
+mod pprof_build;
 mod pprof_cpu;
 mod pprof_heap;
 mod profile_page;
+mod symbols;
 mod targets;
 mod targets_page;
 mod tls;

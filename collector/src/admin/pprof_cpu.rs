@@ -1,16 +1,21 @@
 //! profcol's own CPU profile for `/debug/pprof/profile?seconds=N`: samples
-//! with the `pprof` crate for N seconds, then builds a gzipped pprof with
-//! profcol's own codec.
+//! with profcol's sampler ([`super::cpu_sampler`]) for N seconds, then
+//! builds a gzipped pprof with profcol's own codec, named from the symbol
+//! tables (`symbols.rs`).
 
+use super::cpu_sampler::{self, ArmError, Sampled};
+use super::pprof_build::{names_of, Builder};
+use super::symbols;
 use axum::extract::Query;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use profcol_pdata::pprof::{Function, Line, Location, Profile, Sample, ValueType};
-use std::collections::HashMap;
+use profcol_pdata::pprof::Profile;
 
 const DEFAULT_SECONDS: u64 = 30;
 const MAX_SECONDS: u64 = 600;
-const FREQUENCY_HZ: i32 = 100;
+const FREQUENCY_HZ: u32 = 100;
+/// The frame of the samples lost to a full sample ring.
+const DROPPED: &str = "[dropped samples]";
 
 static PROFILER_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -54,6 +59,11 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
             body,
         )
             .into_response(),
+        Ok(Err(e @ ArmError::Unsupported)) => (
+            StatusCode::NOT_IMPLEMENTED,
+            format!("CPU profile failed: {e}\n"),
+        )
+            .into_response(),
         Ok(Err(e)) => (StatusCode::CONFLICT, format!("CPU profile failed: {e}\n")).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -63,123 +73,77 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
     }
 }
 
-/// Runs the sampler for `seconds` on this (blocking) thread.
-fn profile_for(seconds: u64) -> Result<Vec<u8>, pprof::Error> {
-    let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(FREQUENCY_HZ)
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
-        .build()?;
-    std::thread::sleep(std::time::Duration::from_secs(seconds));
-    let report = guard.report().build()?;
-    Ok(profcol_pdata::pprof::encode_pprof_gzip(&to_pprof(&report)))
+/// Runs the sampler for `seconds` on this (blocking) thread; the stacks are
+/// named from the symbol tables ([`super::symbols`]).
+fn profile_for(seconds: u64) -> Result<Vec<u8>, ArmError> {
+    let sampled = cpu_sampler::profile(std::time::Duration::from_secs(seconds), FREQUENCY_HZ)?;
+    Ok(profcol_pdata::pprof::encode_pprof_gzip(&to_pprof(&sampled)))
 }
 
-/// Interns strings, functions and locations while building the profile.
-#[derive(Default)]
-struct Builder {
-    profile: Profile,
-    strings: HashMap<String, i64>,
-    functions: HashMap<(i64, i64), u64>,
-    locations: HashMap<Vec<(u64, i64)>, u64>,
-}
-
-impl Builder {
-    fn string(&mut self, s: &str) -> i64 {
-        if let Some(&i) = self.strings.get(s) {
-            return i;
-        }
-        let i = self.profile.string_table.len() as i64;
-        self.profile.string_table.push(s.to_string());
-        self.strings.insert(s.to_string(), i);
-        i
-    }
-
-    fn function(&mut self, name: &str, file: &str) -> u64 {
-        let key = (self.string(name), self.string(file));
-        let next = self.profile.function.len() as u64 + 1;
-        *self.functions.entry(key).or_insert_with(|| {
-            self.profile.function.push(Function {
-                id: next,
-                name: key.0,
-                system_name: key.0,
-                filename: key.1,
-                start_line: 0,
-            });
-            next
-        })
-    }
-
-    fn location(&mut self, symbols: &[pprof::Symbol]) -> u64 {
-        let lines: Vec<(u64, i64)> = symbols
-            .iter()
-            .map(|s| {
-                (
-                    self.function(&s.name(), &s.filename()),
-                    i64::from(s.lineno()),
-                )
-            })
-            .collect();
-        let next = self.profile.location.len() as u64 + 1;
-        if let Some(&id) = self.locations.get(&lines) {
-            return id;
-        }
-        self.profile.location.push(Location {
-            id: next,
-            line: lines
-                .iter()
-                .map(|&(function_id, line)| Line {
-                    function_id,
-                    line,
-                    column: 0,
-                })
-                .collect(),
-            ..Default::default()
-        });
-        self.locations.insert(lines, next);
-        next
-    }
-}
-
-fn to_pprof(report: &pprof::Report) -> Profile {
-    let mut b = Builder::default();
-    b.string("");
+fn to_pprof(sampled: &Sampled) -> Profile {
     let period = 1_000_000_000 / i64::from(FREQUENCY_HZ.max(1));
-    let (samples, count, cpu, nanos) = (
-        b.string("samples"),
-        b.string("count"),
-        b.string("cpu"),
-        b.string("nanoseconds"),
+    let mut b = Builder::new(
+        &[("samples", "count"), ("cpu", "nanoseconds")],
+        ("cpu", "nanoseconds"),
+        period,
     );
-    b.profile.sample_type = vec![
-        ValueType {
-            r#type: samples,
-            unit: count,
-        },
-        ValueType {
-            r#type: cpu,
-            unit: nanos,
-        },
-    ];
-    b.profile.period_type = Some(ValueType {
-        r#type: cpu,
-        unit: nanos,
-    });
-    b.profile.period = period;
-    b.profile.time_nanos = report
-        .timing
-        .start_time
+    let mut stacks = Vec::with_capacity(sampled.stacks.len());
+    let mut counts = Vec::with_capacity(sampled.stacks.len());
+    for (frames, &n) in &sampled.stacks {
+        let stack: Vec<usize> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| symbols::lookup_address(a, i == 0))
+            .collect();
+        stacks.push(stack);
+        counts.push(n as i64);
+    }
+    let names = names_of(&stacks);
+    for (stack, n) in stacks.iter().zip(counts) {
+        b.sample(stack, &names, vec![n, n * period]);
+    }
+    if sampled.dropped > 0 {
+        let n = sampled.dropped as i64;
+        b.sample_named(&[DROPPED], vec![n, n * period]);
+    }
+    b.profile.time_nanos = sampled
+        .start
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or_default();
-    b.profile.duration_nanos = report.timing.duration.as_nanos() as i64;
-    for (frames, &n) in &report.data {
-        let location_id = frames.frames.iter().map(|f| b.location(f)).collect();
-        let n = n as i64;
-        b.profile.sample.push(Sample {
-            location_id,
-            value: vec![n, n * period],
-            label: Vec::new(),
-        });
-    }
+    b.profile.duration_nanos = sampled.duration.as_nanos() as i64;
     b.profile
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[inline(never)]
+    fn profcol_cpu_profile_test_function() {}
+
+    #[test]
+    fn sampled_stacks_become_a_named_profile() {
+        let f = profcol_cpu_profile_test_function as fn() as usize;
+        let sampled = Sampled {
+            stacks: HashMap::from([(vec![f, f + 1], 3)]),
+            dropped: 2,
+            start: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1),
+            duration: std::time::Duration::from_secs(1),
+        };
+        let p = to_pprof(&sampled);
+        let values: Vec<i64> = p.sample.iter().map(|s| s.value[0]).collect();
+        assert_eq!(values.iter().sum::<i64>(), 5);
+        assert_eq!(p.sample[0].value, vec![3, 30_000_000]);
+        assert_eq!(p.sample[0].location_id.len(), 2);
+        assert!(p.string_table.iter().any(|s| s == DROPPED));
+        if cfg!(target_os = "linux") {
+            assert!(p
+                .string_table
+                .iter()
+                .any(|s| s.ends_with("profcol_cpu_profile_test_function")));
+        }
+        assert_eq!(p.time_nanos, 1_000_000_000);
+    }
 }
