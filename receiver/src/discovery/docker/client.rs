@@ -206,7 +206,7 @@ pub struct DockerClients {
 /// Builds a client per Docker discovery entry of a validated config;
 /// `path` is the receiver's key path (errors name the entry's keys).
 pub fn for_config(cfg: &crate::ScrapeConfig, path: &str) -> Result<DockerClients, crate::Error> {
-    let user_agent = format!("profcol/{}", env!("CARGO_PKG_VERSION"));
+    let user_agent = crate::user_agent().user_agent;
     let entry = |key: &str, i: usize| {
         profcol_config::join_path(&profcol_config::join_path(path, key), &i.to_string())
     };
