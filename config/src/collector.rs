@@ -8,8 +8,9 @@ use crate::decode::{decode_only, Validate};
 use crate::duration::Duration;
 use crate::error::{join_path, Problem};
 use crate::expand::key_name;
-use crate::http_client::{BasicAuth, TlsVersion};
+use crate::http_client::BasicAuth;
 use crate::secret::Secret;
+use crate::server::ServerTlsConfig;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
@@ -178,7 +179,7 @@ pub struct MetricsConfig {
     #[serde(default = "default_admin_address")]
     pub address: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<AdminTlsConfig>,
+    pub tls: Option<ServerTlsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,22 +212,6 @@ impl Default for MetricsConfig {
     }
 }
 
-/// `service.telemetry.metrics.tls`: the admin server's certificate and key
-/// (PEM files, re-read when they change) and, optionally, the CA that client
-/// certificates must chain to (then a client certificate is required).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminTlsConfig {
-    #[serde(default)]
-    pub cert_file: String,
-    #[serde(default)]
-    pub key_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_ca_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_version: Option<TlsVersion>,
-}
-
 impl Validate for MetricsConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         let field = |name: &str| join_path(path, name);
@@ -239,27 +224,7 @@ impl Validate for MetricsConfig {
             ));
         }
         if let Some(tls) = &self.tls {
-            let tp = field("tls");
-            for (name, value) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
-                if value.is_empty() {
-                    problems.push(Problem::new(
-                        join_path(&tp, name),
-                        "is required when tls is set",
-                    ));
-                }
-            }
-            if tls.client_ca_file.as_deref() == Some("") {
-                problems.push(Problem::new(
-                    join_path(&tp, "client_ca_file"),
-                    "must not be empty (leave it out to accept clients without certificates)",
-                ));
-            }
-            if matches!(tls.min_version, Some(TlsVersion::Tls10 | TlsVersion::Tls11)) {
-                problems.push(Problem::new(
-                    join_path(&tp, "min_version"),
-                    "TLS 1.0 and 1.1 are not offered; use TLS12 or TLS13",
-                ));
-            }
+            tls.validate(&field("tls"), problems);
         }
         if let Some(kept) = self
             .kept_profiles_mib
@@ -270,54 +235,13 @@ impl Validate for MetricsConfig {
                 format!("{kept} is more than {MAX_KEPT_PROFILES_MIB} (1 TiB)"),
             ));
         }
-        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
-        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            problems.push(Problem::new(
-                field("bearer_token"),
-                "at most one of bearer_token and bearer_token_file may be set",
-            ));
-        }
-        if self.bearer_token.as_ref().is_some_and(Secret::is_empty)
-            || self.bearer_token_file.as_deref() == Some("")
-        {
-            let which = if self.bearer_token.is_some() {
-                "bearer_token"
-            } else {
-                "bearer_token_file"
-            };
-            problems.push(Problem::new(field(which), "must not be empty"));
-        }
-        if let Some(b) = &self.basic_auth {
-            let bp = field("basic_auth");
-            if bearer {
-                problems.push(Problem::new(
-                    bp.clone(),
-                    "at most one of basic_auth and bearer_token/bearer_token_file may be set",
-                ));
-            }
-            if b.username.is_empty() {
-                problems.push(Problem::new(join_path(&bp, "username"), "is required"));
-            }
-            match (&b.password, &b.password_file) {
-                (Some(_), Some(_)) => problems.push(Problem::new(
-                    join_path(&bp, "password"),
-                    "at most one of password and password_file may be set",
-                )),
-                (None, None) => problems.push(Problem::new(
-                    join_path(&bp, "password"),
-                    "one of password and password_file is required",
-                )),
-                (Some(p), None) if p.is_empty() => problems.push(Problem::new(
-                    join_path(&bp, "password"),
-                    "must not be empty",
-                )),
-                (None, Some(f)) if f.is_empty() => problems.push(Problem::new(
-                    join_path(&bp, "password_file"),
-                    "must not be empty",
-                )),
-                _ => {}
-            }
-        }
+        crate::server::validate_auth(
+            self.basic_auth.as_ref(),
+            self.bearer_token.as_ref(),
+            self.bearer_token_file.as_deref(),
+            path,
+            problems,
+        );
     }
 }
 

@@ -15,6 +15,7 @@ pub mod load;
 pub mod merge;
 pub mod redact;
 pub mod secret;
+pub mod server;
 
 pub use cluster::ClusterConfig;
 pub use collector::{parse_collector, CollectorConfig, Kind, PipelineConfig, ServiceConfig};

@@ -32,7 +32,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidConfig {
             field: field.into(),
             message: message.into(),

@@ -43,6 +43,7 @@ mod no_proxy;
 mod oauth2;
 mod proxy;
 mod reload;
+pub mod server;
 mod tls;
 mod verifier;
 

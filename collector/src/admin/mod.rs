@@ -6,7 +6,6 @@
 //! (`/profile`); optionally over TLS and behind basic or bearer auth (which
 //! then covers every page, health checks included).
 
-mod auth;
 mod components_page;
 mod config_page;
 mod cpu_sampler;
@@ -20,7 +19,6 @@ mod profile_page;
 mod symbols;
 mod targets;
 mod targets_page;
-mod tls;
 
 #[cfg(test)]
 mod components_tests;
@@ -105,8 +103,17 @@ pub fn router(state: AdminState) -> Router {
 /// The router with the configured auth in front of every route.
 pub fn secured_router(state: AdminState, cfg: &MetricsConfig) -> Router {
     let app = router(state);
-    match auth::AdminAuth::from_config(cfg) {
-        Some(a) => app.layer(axum::middleware::from_fn_with_state(a, auth::require)),
+    let auth = profcol_http::server::ServerAuth::new(
+        cfg.basic_auth.as_ref(),
+        cfg.bearer_token.as_ref(),
+        cfg.bearer_token_file.as_deref(),
+        "service::telemetry::metrics",
+    );
+    match auth {
+        Some(a) => app.layer(axum::middleware::from_fn_with_state(
+            a,
+            profcol_http::server::require_auth,
+        )),
         None => app,
     }
 }
@@ -134,7 +141,12 @@ pub async fn start(
     let app = secured_router(state, cfg);
     let task = match &cfg.tls {
         Some(tls) => {
-            let listener = tls::TlsListener::new(listener, tls, stop.child_token())?;
+            let listener = profcol_http::server::TlsListener::new(
+                listener,
+                tls,
+                "service::telemetry::metrics::tls",
+                stop.child_token(),
+            )?;
             spawn_serve(listener, app, stop)
         }
         None => spawn_serve(listener, app, stop),

@@ -6,7 +6,8 @@
 
 use super::{start, AdminState};
 use base64::Engine;
-use profcol_config::collector::{AdminTlsConfig, MetricsConfig};
+use profcol_config::collector::MetricsConfig;
+use profcol_config::server::ServerTlsConfig;
 use profcol_config::http_client::BasicAuth;
 use profcol_config::Secret;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
@@ -273,10 +274,10 @@ async fn tls_serves_and_reloads_the_certificate() {
     std::fs::write(&cert_file, &first.0).unwrap();
     std::fs::write(&key_file, &first.1).unwrap();
     let (addr, stop) = serve(local(MetricsConfig {
-        tls: Some(AdminTlsConfig {
+        tls: Some(ServerTlsConfig {
             cert_file: cert_file.to_str().unwrap().into(),
             key_file: key_file.to_str().unwrap().into(),
-            ..AdminTlsConfig::default()
+            ..ServerTlsConfig::default()
         }),
         bearer_token: Some(Secret::new("tok")),
         ..MetricsConfig::default()
@@ -353,7 +354,7 @@ async fn client_certificates_are_required_with_a_client_ca() {
     std::fs::write(&paths[1], &server.1).unwrap();
     std::fs::write(&paths[2], &clients.ca_pem).unwrap();
     let (addr, stop) = serve(local(MetricsConfig {
-        tls: Some(AdminTlsConfig {
+        tls: Some(ServerTlsConfig {
             cert_file: paths[0].to_str().unwrap().into(),
             key_file: paths[1].to_str().unwrap().into(),
             client_ca_file: Some(paths[2].to_str().unwrap().into()),
@@ -396,10 +397,10 @@ async fn unusable_certificates_fail_start_naming_the_key() {
     std::fs::write(&cert, "garbage").unwrap();
     let state = AdminState::new(profcol_runtime::Telemetry::default());
     let cfg = local(MetricsConfig {
-        tls: Some(AdminTlsConfig {
+        tls: Some(ServerTlsConfig {
             cert_file: cert.to_str().unwrap().into(),
             key_file: dir.path().join("missing.pem").to_str().unwrap().into(),
-            ..AdminTlsConfig::default()
+            ..ServerTlsConfig::default()
         }),
         ..MetricsConfig::default()
     });

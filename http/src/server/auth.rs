@@ -1,9 +1,10 @@
-//! Optional authentication of the admin server: HTTP basic auth or a bearer
-//! token (`service.telemetry.metrics.basic_auth` / `bearer_token(_file)`).
+//! Optional authentication of a server: HTTP basic auth or a bearer token
+//! (`basic_auth` / `bearer_token(_file)` of the admin server's
+//! `service.telemetry.metrics`, or of a push receiver).
 //!
 //! As with Prometheus' web config, once auth is configured it applies to
-//! every page, `/-/healthy` and `/-/ready` included; probes must send the
-//! credentials too. Wrong or missing credentials get `401` with a
+//! every route, the admin server's `/-/healthy` and `/-/ready` included;
+//! probes must send the credentials too. Wrong or missing credentials get `401` with a
 //! `WWW-Authenticate` challenge. Credential files are re-read on every
 //! request (so a rotated file takes effect at once) and compared in constant
 //! time. An unreadable file refuses every request (fail closed) and is logged.
@@ -13,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use profcol_config::collector::MetricsConfig;
+use profcol_config::http_client::BasicAuth;
 use profcol_config::Secret;
 use std::sync::Arc;
 
@@ -21,15 +22,15 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 enum Credential {
     Inline(Secret),
-    File { field: &'static str, path: String },
+    File { field: String, path: String },
 }
 
 impl Credential {
-    fn new(inline: Option<&Secret>, file: Option<&str>, field: &'static str) -> Option<Self> {
+    fn new(inline: Option<&Secret>, file: Option<&str>, field: String) -> Option<Self> {
         match (inline, file) {
             (Some(s), _) => Some(Credential::Inline(s.clone())),
             (None, Some(path)) => {
-                profcol_http::warn_if_world_readable(field, path);
+                crate::warn_if_world_readable(&field, path);
                 Some(Credential::File {
                     field,
                     path: path.to_string(),
@@ -45,7 +46,7 @@ impl Credential {
             Credential::File { field, path } => match tokio::fs::read_to_string(path).await {
                 Ok(text) => Some(Secret::new(text.trim())),
                 Err(e) => {
-                    tracing::warn!(field, path, error = %e, "Cannot read the admin server's credentials file; refusing the request.");
+                    tracing::warn!(field = %field, path, error = %e, "Cannot read the server's credentials file; refusing the request.");
                     None
                 }
             },
@@ -53,9 +54,9 @@ impl Credential {
     }
 }
 
-/// What a request to the admin server must carry.
+/// What a request to the server must carry.
 #[derive(Debug, Clone)]
-pub struct AdminAuth(Scheme);
+pub struct ServerAuth(Scheme);
 
 #[derive(Debug, Clone)]
 enum Scheme {
@@ -66,26 +67,32 @@ enum Scheme {
     Bearer(Credential),
 }
 
-impl AdminAuth {
-    /// The configured auth, or `None` when the pages are open.
-    pub fn from_config(cfg: &MetricsConfig) -> Option<Arc<Self>> {
-        if let Some(b) = &cfg.basic_auth {
+impl ServerAuth {
+    /// The configured auth, or `None` when the routes are open. `path` is
+    /// the key path of the block the keys sit in (named in logs).
+    pub fn new(
+        basic_auth: Option<&BasicAuth>,
+        bearer_token: Option<&Secret>,
+        bearer_token_file: Option<&str>,
+        path: &str,
+    ) -> Option<Arc<Self>> {
+        if let Some(b) = basic_auth {
             let password = Credential::new(
                 b.password.as_ref(),
                 b.password_file.as_deref(),
-                "service::telemetry::metrics::basic_auth::password_file",
+                format!("{path}::basic_auth::password_file"),
             )?;
-            return Some(Arc::new(AdminAuth(Scheme::Basic {
+            return Some(Arc::new(ServerAuth(Scheme::Basic {
                 username: b.username.clone(),
                 password,
             })));
         }
         Credential::new(
-            cfg.bearer_token.as_ref(),
-            cfg.bearer_token_file.as_deref(),
-            "service::telemetry::metrics::bearer_token_file",
+            bearer_token,
+            bearer_token_file,
+            format!("{path}::bearer_token_file"),
         )
-        .map(|c| Arc::new(AdminAuth(Scheme::Bearer(c))))
+        .map(|c| Arc::new(ServerAuth(Scheme::Bearer(c))))
     }
 
     fn challenge(&self) -> HeaderValue {
@@ -140,13 +147,17 @@ impl AdminAuth {
 }
 
 /// The middleware: passes authorised requests on, answers the rest with 401.
-pub async fn require(State(auth): State<Arc<AdminAuth>>, req: Request, next: Next) -> Response {
+pub async fn require_auth(
+    State(auth): State<Arc<ServerAuth>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if auth.allows(req.headers()).await {
         return next.run(req).await;
     }
     tracing::debug!(
         path = req.uri().path(),
-        "Admin request without valid credentials."
+        "Request without valid credentials."
     );
     (
         StatusCode::UNAUTHORIZED,
