@@ -150,7 +150,21 @@ impl DebugConsumer {
 #[async_trait::async_trait]
 impl Consumer for DebugConsumer {
     async fn consume(&self, batch: ProfileBatch) -> Result<(), profcol_pdata::Error> {
-        for r in &batch.records {
+        for p in &batch.otlp {
+            info!(
+                exporter = %self.id,
+                resources = p.resource_count(),
+                profiles = p.profile_count(),
+                samples = p.sample_count(),
+                bytes = p.bytes().len(),
+                "OTLP request received; its profiles as pprof follow."
+            );
+        }
+        let (records, unconvertible) = batch.into_pprof_records();
+        for e in unconvertible {
+            tracing::warn!(exporter = %self.id, error = %e, "An OTLP request does not convert to pprof; not shown.");
+        }
+        for r in &records {
             self.log(r);
         }
         Ok(())

@@ -202,6 +202,18 @@ impl ExporterEvents {
         self.dropped("too_large", 1, bytes as u64, &detail);
     }
 
+    /// A received OTLP request over `max_request_bytes` was converted to
+    /// pprof records to be split (what pprof cannot hold is lost).
+    pub fn oversized_otlp_converted(&self, bytes: u64, limit: u64, records: usize) {
+        tracing::warn!(
+            exporter = %self.id,
+            bytes,
+            max_request_bytes = limit,
+            records,
+            "A received OTLP request is larger than max_request_bytes: converted to pprof and split; attributes pprof cannot hold are lost."
+        );
+    }
+
     /// One send attempt failed with `code` (a gRPC code name such as
     /// `INVALID_ARGUMENT`, or `HTTP_<status>` when an HTTP error body
     /// carries no status). Counted for every attempt; the retry or the

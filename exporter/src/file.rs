@@ -9,8 +9,10 @@ use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::queue::QueueConfig;
 use crate::retry::{RetryPolicy, SendError};
 use crate::Error;
+use opentelemetry_proto::tonic::common::v1::any_value;
 use profcol_config::{join_path, Problem, Validate};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
+use profcol_pdata::otlp::OtlpPayload;
 use profcol_pdata::{ProfileBatch, ProfileRecord};
 use prost::Message;
 use serde::Deserialize;
@@ -215,16 +217,44 @@ impl FileSender {
         })
     }
 
+    /// A received OTLP request's file: its bytes as they came (`otlp`) or
+    /// their OTLP/JSON, with the first resource's `service.name`.
+    fn encode_otlp(&self, payload: &OtlpPayload) -> Result<(String, Vec<u8>), String> {
+        let req = payload.request().map_err(|e| e.to_string())?;
+        let service = req
+            .resource_profiles
+            .iter()
+            .filter_map(|r| r.resource.as_ref())
+            .flat_map(|r| &r.attributes)
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| match &kv.value.as_ref()?.value {
+                Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "unknown".to_string());
+        let data = match self.format {
+            FileFormat::OtlpJson => profcol_pdata::otlp::json::to_otlp_json_string(&req, false)
+                .map_err(|e| e.to_string())?
+                .into_bytes(),
+            _ => payload.bytes().to_vec(),
+        };
+        Ok((service, data))
+    }
+
     fn file_name(&self, record: &ProfileRecord) -> String {
         let service = record
             .labels
             .get(profcol_pdata::Labels::SERVICE_NAME)
             .unwrap_or("unknown");
+        self.name_file(service, record.name())
+    }
+
+    fn name_file(&self, service: &str, profile_type: &str) -> String {
         format!(
             "{}_{}_{}_{:06}{}",
             utc_stamp(SystemTime::now()),
             sanitize(service),
-            sanitize(record.name()),
+            sanitize(profile_type),
             self.seq.fetch_add(1, Ordering::Relaxed),
             self.format.extension()
         )
@@ -252,7 +282,32 @@ impl Sender for FileSender {
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<FileWrite>> {
         let mut out = Vec::with_capacity(batch.len());
-        for record in &batch.records {
+        // A received OTLP request is one file as it came (otlp, otlp_json);
+        // pprof files need it converted, one file per profile.
+        let (records, otlp) = if self.format == FileFormat::Pprof {
+            let (records, unconvertible) = batch.into_pprof_records();
+            for e in unconvertible {
+                self.events.dropped("convert_failed", 1, 0, &e.to_string());
+            }
+            (records, Vec::new())
+        } else {
+            (batch.records, batch.otlp)
+        };
+        for payload in otlp {
+            let profiles = payload.profile_count() as u64;
+            match self.encode_otlp(&payload) {
+                Ok((service, data)) => out.push(Prepared {
+                    bytes: data.len() as u64,
+                    profiles,
+                    request: FileWrite {
+                        name: self.name_file(&service, "otlp"),
+                        data,
+                    },
+                }),
+                Err(e) => self.events.dropped("encode_failed", profiles, 0, &e),
+            }
+        }
+        for record in &records {
             match self.encode(record) {
                 Ok(data) => out.push(Prepared {
                     bytes: data.len() as u64,

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod otlp_config;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod otlp_requests;
 pub mod otlp_response;
 pub mod pipeline;
 pub mod pyroscope;

@@ -9,10 +9,10 @@ use crate::events::ExporterEvents;
 use crate::grpc_status::{classify, code_label};
 use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_requests::{otlp_requests, OtlpRequest};
 use crate::otlp_response::partial_success;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{RetryPolicy, SendError};
-use crate::split::split_to_fit;
 use crate::Error;
 use profcol_config::{join_path, Duration, Problem, Validate};
 use profcol_pdata::ProfileBatch;
@@ -142,26 +142,24 @@ impl Sender for GrpcSender {
     type Request = Frame;
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Frame>> {
-        let max = self.max_request_bytes;
-        let encode = |r: &[profcol_pdata::ProfileRecord]| {
-            profcol_pdata::otlp::to_otlp_bytes_with(r, &self.otlp_options)
-        };
-        let parts = split_to_fit(batch.records, max, &encode, &mut |n| {
-            self.events.request_too_large("max_request_bytes", max, n);
-        });
-        let mut out = Vec::with_capacity(parts.len());
-        for (encoded, records) in parts {
-            let (bytes, profiles) = (encoded.len() as u64, records.len() as u64);
-            drop(records);
-            match frame(&encoded, self.compression) {
+        let requests = otlp_requests(
+            batch,
+            self.max_request_bytes,
+            &self.otlp_options,
+            &self.events,
+        );
+        let mut out = Vec::with_capacity(requests.len());
+        for OtlpRequest { bytes, profiles } in requests {
+            let size = bytes.len() as u64;
+            match frame(&bytes, self.compression) {
                 Ok(request) => out.push(Prepared {
-                    bytes,
+                    bytes: size,
                     profiles,
                     request,
                 }),
                 Err(e) => {
                     self.events
-                        .dropped("encode_failed", profiles, bytes, &e.to_string());
+                        .dropped("encode_failed", profiles, size, &e.to_string());
                 }
             }
         }

@@ -134,18 +134,16 @@ impl Sender for HttpSender {
     type Request = Body;
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Body>> {
-        let max = self.max_request_bytes;
-        let encode = |r: &[profcol_pdata::ProfileRecord]| {
-            profcol_pdata::otlp::to_otlp_bytes_with(r, &self.otlp_options)
-        };
-        let parts = crate::split::split_to_fit(batch.records, max, &encode, &mut |n| {
-            self.events.request_too_large("max_request_bytes", max, n);
-        });
-        let mut out = Vec::with_capacity(parts.len());
-        for (raw, records) in parts {
-            let profiles = records.len() as u64;
-            drop(records);
-            match self.compression.compress(raw) {
+        let requests = crate::otlp_requests::otlp_requests(
+            batch,
+            self.max_request_bytes,
+            &self.otlp_options,
+            &self.events,
+        );
+        let mut out = Vec::with_capacity(requests.len());
+        for request in requests {
+            let profiles = request.profiles;
+            match self.compression.compress(request.bytes.to_vec()) {
                 Ok(body) => out.push(Prepared {
                     bytes: body.len() as u64,
                     profiles,

@@ -112,7 +112,7 @@ pub struct Popped {
 impl Popped {
     /// Appends `other` (merging two pops into one request).
     pub fn merge(&mut self, other: Popped) {
-        self.batch.records.extend(other.batch.records);
+        self.batch.extend(other.batch);
         self.bytes += other.bytes;
         self.tickets.extend(other.tickets);
     }

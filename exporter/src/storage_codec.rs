@@ -2,16 +2,23 @@
 //! stores so that a batch read back goes through the exporters exactly as
 //! the one that was queued.
 //!
-//! Layout (little-endian): version `u8` (1), profile count `u32`, then per
-//! profile: label count `u32`, each label as name and value (`u32` length +
-//! UTF-8 bytes), a kind byte (0 = the bytes as the target served them, 1 =
-//! the profile as uncompressed pprof, its delta values written in), and the
-//! profile bytes (`u32` length + bytes).
+//! Layout (little-endian): version `u8` (2), profile count `u32` (what
+//! [`ProfileBatch::len`] says), pprof record count `u32`, then per record:
+//! label count `u32`, each label as name and value (`u32` length + UTF-8
+//! bytes), a kind byte (0 = the bytes as the target served them, 1 = the
+//! profile as uncompressed pprof, its delta values written in), and the
+//! profile bytes (`u32` length + bytes); then the OTLP request count `u32`
+//! and each received request's protobuf bytes (`u32` length + bytes).
+//! Version 1 (written before OTLP requests could be queued) is the same
+//! without the record count and the OTLP part; it is still read.
 
+use profcol_pdata::otlp::{OtlpLimits, OtlpPayload};
 use profcol_pdata::pprof::DecodeLimits;
 use profcol_pdata::{Labels, PprofData, ProfileBatch, ProfileRecord};
+use std::sync::Arc;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const VERSION_PPROF_ONLY: u8 = 1;
 const KIND_RAW: u8 = 0;
 const KIND_ENCODED: u8 = 1;
 /// Raw payloads were accepted by the scraper under its own limits; reading
@@ -24,6 +31,7 @@ pub fn encode_batch(batch: &ProfileBatch) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.approx_bytes() + 64);
     out.push(VERSION);
     put_len(&mut out, batch.len());
+    put_len(&mut out, batch.records.len());
     for r in &batch.records {
         put_len(&mut out, r.labels.len());
         for (k, v) in r.labels.iter() {
@@ -41,13 +49,17 @@ pub fn encode_batch(batch: &ProfileBatch) -> Vec<u8> {
             }
         }
     }
+    put_len(&mut out, batch.otlp.len());
+    for p in &batch.otlp {
+        put_bytes(&mut out, p.bytes());
+    }
     out
 }
 
 /// The profile count of an encoded batch, read from its header.
 pub fn profile_count(data: &[u8]) -> Option<usize> {
     let mut r = Reader { data, pos: 0 };
-    (r.u8()? == VERSION).then_some(())?;
+    matches!(r.u8()?, VERSION | VERSION_PPROF_ONLY).then_some(())?;
     r.len()
 }
 
@@ -55,10 +67,13 @@ pub fn profile_count(data: &[u8]) -> Option<usize> {
 pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
     let mut r = Reader { data, pos: 0 };
     let version = r.u8().ok_or("empty record")?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_PPROF_ONLY {
         return Err(format!("unknown record version {version}"));
     }
-    let n = r.len().ok_or("truncated header")?;
+    let mut n = r.len().ok_or("truncated header")?;
+    if version == VERSION {
+        n = r.len().ok_or("truncated header")?;
+    }
     let mut records = Vec::with_capacity(n.min(1024));
     for i in 0..n {
         let labels_n = r.len().ok_or_else(|| format!("profile {i}: truncated"))?;
@@ -89,10 +104,25 @@ pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
         let record = ProfileRecord::new(labels, data);
         records.push(record);
     }
+    let mut batch = ProfileBatch::new(records);
+    if version == VERSION {
+        let n = r.len().ok_or("truncated OTLP count")?;
+        for i in 0..n {
+            let bytes = r
+                .bytes()
+                .ok_or_else(|| format!("OTLP request {i}: truncated"))?;
+            let payload = OtlpPayload::from_bytes(
+                bytes::Bytes::copy_from_slice(bytes),
+                &OtlpLimits::default(),
+            )
+            .map_err(|e| format!("OTLP request {i}: {e}"))?;
+            batch.otlp.push(Arc::new(payload));
+        }
+    }
     if r.pos != data.len() {
         return Err("trailing bytes after the last profile".to_string());
     }
-    Ok(ProfileBatch::new(records))
+    Ok(batch)
 }
 
 fn put_len(out: &mut Vec<u8>, n: usize) {
@@ -190,5 +220,47 @@ mod tests {
         let mut version = data;
         version[0] = 9;
         assert!(decode_batch(&version).is_err());
+    }
+
+    #[test]
+    fn otlp_requests_round_trip_byte_for_byte() {
+        let record =
+            ProfileRecord::from_profile(Labels::from_pairs([("service_name", "s")]), &profile(4))
+                .unwrap();
+        let otlp = bytes::Bytes::from(profcol_pdata::otlp::to_otlp_bytes(std::slice::from_ref(
+            &record,
+        )));
+        let payload = OtlpPayload::from_bytes(otlp.clone(), &OtlpLimits::default()).unwrap();
+        let mut batch = ProfileBatch::from_otlp(payload);
+        batch.records.push(record);
+        let data = encode_batch(&batch);
+        assert_eq!(profile_count(&data), Some(2));
+        let back = decode_batch(&data).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back.records.len(), 1);
+        assert_eq!(back.otlp.len(), 1);
+        assert_eq!(back.otlp[0].bytes(), &otlp);
+        let mut bad = data.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        bad.truncate(last - 2);
+        assert!(decode_batch(&bad).is_err());
+    }
+
+    /// Queues written by a profcol before OTLP requests could be queued
+    /// (version 1: no record count, no OTLP part) are still read.
+    #[test]
+    fn version_1_records_are_still_read() {
+        let record =
+            ProfileRecord::from_profile(Labels::from_pairs([("a", "b")]), &profile(3)).unwrap();
+        let v2 = encode_batch(&ProfileBatch::new(vec![record]));
+        // v1 = version byte 1, the count, the records; no OTLP count.
+        let mut v1 = vec![VERSION_PPROF_ONLY];
+        v1.extend_from_slice(&v2[1..5]);
+        v1.extend_from_slice(&v2[9..v2.len() - 4]);
+        assert_eq!(profile_count(&v1), Some(1));
+        let back = decode_batch(&v1).unwrap();
+        assert_eq!(back.records[0].profile(), profile(3));
+        assert!(back.otlp.is_empty());
     }
 }

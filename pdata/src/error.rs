@@ -82,6 +82,10 @@ pub enum Error {
         len: usize,
     },
 
+    /// The bytes are not a protobuf OTLP profiles request.
+    #[error("body is not an OTLP ExportProfilesServiceRequest: {0}")]
+    OtlpDecode(#[source] prost::DecodeError),
+
     /// The OTLP request is structurally unusable (e.g. no dictionary).
     #[error("invalid OTLP profiles: {0}")]
     InvalidOtlp(String),

@@ -19,6 +19,7 @@ pub mod last_profiles;
 mod manager;
 pub mod metrics;
 pub mod profile_types;
+pub mod push;
 pub mod relabel;
 mod scrape_loop;
 pub mod scrape_slots;

@@ -7,8 +7,8 @@
 use super::{start, AdminState};
 use base64::Engine;
 use profcol_config::collector::MetricsConfig;
-use profcol_config::server::ServerTlsConfig;
 use profcol_config::http_client::BasicAuth;
+use profcol_config::server::ServerTlsConfig;
 use profcol_config::Secret;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
 use rustls::pki_types::pem::PemObject;

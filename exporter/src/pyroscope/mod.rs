@@ -141,7 +141,11 @@ impl Sender for PushSender {
 
     fn prepare(&self, batch: ProfileBatch) -> Vec<Prepared<Push>> {
         let mut by_tenant: BTreeMap<Option<String>, (Vec<RawProfileSeries>, u64)> = BTreeMap::new();
-        for record in batch.records {
+        let (records, unconvertible) = batch.into_pprof_records();
+        for e in unconvertible {
+            self.events.dropped("convert_failed", 1, 0, &e.to_string());
+        }
+        for record in records {
             // The served bytes when nothing changed them, else a
             // re-encoding of the body with its delta values.
             let raw = record.pprof.pprof_gzip();

@@ -63,6 +63,7 @@ mod index_cache;
 pub mod json;
 mod label_cache;
 mod location_codes;
+mod payload;
 mod sample_batch;
 mod sample_columns;
 mod sink;
@@ -82,6 +83,7 @@ pub use conventions::{
 };
 pub use folded::folded_otlp;
 pub use from_otlp::from_otlp;
+pub use payload::{OtlpLimits, OtlpPayload};
 pub use writer::{
     to_otlp_bytes, to_otlp_bytes_with, views_to_otlp_bytes, OtlpOptions, OtlpWriter, ViewRecord,
 };

@@ -1,0 +1,82 @@
+//! Binding and serving one push endpoint: `host:port`, plain or TLS, with
+//! optional auth in front of every route, until the component stops.
+//! In-flight requests finish (graceful shutdown); new connections are
+//! refused once the shutdown token is cancelled.
+
+use crate::Error;
+use profcol_config::http_client::BasicAuth;
+use profcol_config::server::ServerTlsConfig;
+use profcol_config::{Problem, Secret};
+use profcol_http::server::{require_auth, ServerAuth, TlsListener};
+use std::net::SocketAddr;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What one endpoint is served with. `path` is the key path of its block
+/// (`receivers::otlp::protocols::http`), named by errors and logs.
+pub struct ServeOptions<'a> {
+    pub path: &'a str,
+    pub endpoint: &'a str,
+    pub tls: Option<&'a ServerTlsConfig>,
+    pub basic_auth: Option<&'a BasicAuth>,
+    pub bearer_token: Option<&'a Secret>,
+    pub bearer_token_file: Option<&'a str>,
+}
+
+/// Binds `opts.endpoint` and serves `app` on it in a task of `tracker`
+/// until `stop`; returns the bound address (the port, when 0 was asked).
+/// A port in use or an unusable certificate is an error naming the key.
+pub async fn serve(
+    opts: ServeOptions<'_>,
+    app: axum::Router,
+    stop: CancellationToken,
+    tracker: &TaskTracker,
+) -> Result<SocketAddr, Error> {
+    let endpoint_key = format!("{}::endpoint", opts.path);
+    let listener = tokio::net::TcpListener::bind(opts.endpoint)
+        .await
+        .map_err(|e| {
+            Error::InvalidConfig(vec![Problem::new(
+                endpoint_key.clone(),
+                format!("cannot listen on {}: {e}", opts.endpoint),
+            )])
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::InvalidConfig(vec![Problem::new(endpoint_key, e.to_string())]))?;
+    let app = match ServerAuth::new(
+        opts.basic_auth,
+        opts.bearer_token,
+        opts.bearer_token_file,
+        opts.path,
+    ) {
+        Some(auth) => app.layer(axum::middleware::from_fn_with_state(auth, require_auth)),
+        None => app,
+    };
+    let shutdown = stop.clone();
+    match opts.tls {
+        Some(tls) => {
+            let tls_key = format!("{}::tls", opts.path);
+            let listener = TlsListener::new(listener, tls, &tls_key, stop.child_token())?;
+            tracker.spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::warn!(address = %local, error = %e, "Push endpoint stopped.");
+                }
+            });
+        }
+        None => {
+            tracker.spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::warn!(address = %local, error = %e, "Push endpoint stopped.");
+                }
+            });
+        }
+    }
+    Ok(local)
+}
