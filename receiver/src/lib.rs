@@ -1,7 +1,9 @@
-//! profcol's receivers. Today: `pyroscope_scrape`, which scrapes pprof
-//! profiles over HTTP from static and discovered targets, like Grafana
-//! Alloy's `pyroscope.scrape`, and hands them downstream as
-//! [`ProfileRecord`](profcol_pdata::ProfileRecord)s.
+//! profcol's receivers: `pyroscope_scrape`, which scrapes pprof profiles
+//! over HTTP from static and discovered targets, like Grafana Alloy's
+//! `pyroscope.scrape`; and the push receivers ([`push`]) `otlp` (OTLP
+//! profiles over gRPC and HTTP) and `pyroscope` (what the Pyroscope SDKs
+//! send). Each hands what it gets downstream as a
+//! [`ProfileBatch`](profcol_pdata::ProfileBatch).
 //!
 //! The collector calls [`receiver_types`], [`validate_receiver`] and
 //! [`start_receiver`]; the returned [`ReceiverHandle`] reports per-target
@@ -49,15 +51,21 @@ pub const PYROSCOPE_SCRAPE: &str = "pyroscope_scrape";
 
 /// `(type, stability)` of every receiver type.
 pub fn receiver_types() -> Vec<(&'static str, &'static str)> {
-    vec![(PYROSCOPE_SCRAPE, "beta")]
+    vec![
+        (PYROSCOPE_SCRAPE, "beta"),
+        (push::otlp::TYPE, "alpha"),
+        (push::pyroscope::TYPE, "alpha"),
+    ]
 }
 
 fn unknown_type(id: &ComponentId, path: &str) -> Problem {
+    let known: Vec<&str> = receiver_types().into_iter().map(|(t, _)| t).collect();
     Problem::new(
         path.to_string(),
         format!(
-            "unknown receiver type {:?} (known: {PYROSCOPE_SCRAPE})",
-            id.kind()
+            "unknown receiver type {:?} (known: {})",
+            id.kind(),
+            known.join(", ")
         ),
     )
 }
@@ -79,7 +87,11 @@ pub fn validate_receiver(
     body: &serde_yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
-    decode(id, body, path).map(|_| ())
+    match id.kind() {
+        push::otlp::TYPE => push::otlp::validate(body, path),
+        push::pyroscope::TYPE => push::pyroscope::validate(body, path),
+        _ => decode(id, body, path).map(|_| ()),
+    }
 }
 
 fn user_agent() -> ClientOptions {
@@ -122,6 +134,20 @@ pub fn start_receiver_after(
     next: Arc<dyn Consumer>,
     handoff: Arc<Handoff>,
 ) -> Result<ReceiverHandle, Error> {
+    let push = match id.kind() {
+        push::otlp::TYPE => Some(push::otlp::start(id, body, ctx.clone(), next.clone())),
+        push::pyroscope::TYPE => Some(push::pyroscope::start(id, body, ctx.clone(), next.clone())),
+        _ => None,
+    };
+    if let Some(started) = push {
+        let started = started?;
+        return Ok(ReceiverHandle {
+            tracker: started.tracker,
+            component: id.to_string(),
+            handoff,
+            kind: HandleKind::Push(started.status),
+        });
+    }
     let path = join_path("receivers", &id.to_string());
     let cfg = decode(id, body, &path).map_err(Error::InvalidConfig)?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
@@ -247,28 +273,64 @@ pub fn start_receiver_after(
     tracker.spawn(manager.run(rx));
     tracing::info!(component = %component, "Receiver started.");
     Ok(ReceiverHandle {
-        status,
-        discovery,
         tracker,
-        ownership,
         handoff,
         component,
-        last,
+        kind: HandleKind::Scrape(ScrapeParts {
+            status,
+            discovery,
+            ownership,
+            last,
+        }),
     })
 }
 
 /// A running receiver.
 pub struct ReceiverHandle {
-    status: Arc<StatusRegistry>,
-    discovery: Arc<DiscoveryRegistry>,
     tracker: TaskTracker,
-    ownership: Option<Arc<cluster::Ownership>>,
     handoff: Arc<Handoff>,
     component: String,
+    kind: HandleKind,
+}
+
+enum HandleKind {
+    Scrape(ScrapeParts),
+    Push(Arc<push::PushStatus>),
+}
+
+/// What only a scrape receiver has.
+struct ScrapeParts {
+    status: Arc<StatusRegistry>,
+    discovery: Arc<DiscoveryRegistry>,
+    ownership: Option<Arc<cluster::Ownership>>,
     last: Arc<LastProfiles>,
 }
 
 impl ReceiverHandle {
+    fn scrape(&self) -> Option<&ScrapeParts> {
+        match &self.kind {
+            HandleKind::Scrape(s) => Some(s),
+            HandleKind::Push(_) => None,
+        }
+    }
+
+    /// A push receiver's endpoints and counters (`None` for a scrape
+    /// receiver).
+    pub fn push_status(&self) -> Option<push::PushStatusSnapshot> {
+        match &self.kind {
+            HandleKind::Push(s) => Some(s.snapshot()),
+            HandleKind::Scrape(_) => None,
+        }
+    }
+
+    /// The address a push receiver's `protocol` (`grpc`, `http`) listens on.
+    pub fn push_address(&self, protocol: &str) -> Option<std::net::SocketAddr> {
+        match &self.kind {
+            HandleKind::Push(s) => s.address(protocol),
+            HandleKind::Scrape(_) => None,
+        }
+    }
+
     /// Open it before stopping this instance for a replacement started with
     /// [`start_receiver_after`].
     pub fn handoff(&self) -> Arc<Handoff> {
@@ -277,27 +339,32 @@ impl ReceiverHandle {
 
     /// One entry per (target, profile type), sorted by URL.
     pub fn targets(&self) -> Vec<TargetStatus> {
-        self.status.snapshot()
+        self.scrape()
+            .map(|s| s.status.snapshot())
+            .unwrap_or_default()
     }
 
     /// The last successful profile of job `job_key` (a
     /// [`TargetStatus::key`]) if it is kept and its profile type is
     /// `profile_type`: what the flame graph viewer shows.
     pub fn last_profile(&self, job_key: u64, profile_type: &str) -> Option<KeptProfile> {
-        self.last
+        self.scrape()?
+            .last
             .get(&self.component, job_key)
             .filter(|k| k.profile_type == profile_type)
     }
 
     /// One entry per discovery source that has refreshed at least once.
     pub fn discovery(&self) -> Vec<DiscoveryStatus> {
-        self.discovery.snapshot()
+        self.scrape()
+            .map(|s| s.discovery.snapshot())
+            .unwrap_or_default()
     }
 
     /// This receiver's share of the targets when it splits them with the
     /// cluster (`clustering.enabled` and `service.cluster.enabled`).
     pub fn cluster(&self) -> Option<ClusterStatus> {
-        self.ownership.as_ref().map(|o| o.status())
+        self.scrape()?.ownership.as_ref().map(|o| o.status())
     }
 
     /// Resolves when every task stopped after the shutdown token was
@@ -340,7 +407,7 @@ mod tests {
 
     #[test]
     fn validates_by_type() {
-        assert_eq!(receiver_types(), [("pyroscope_scrape", "beta")]);
+        assert_eq!(receiver_types()[0], ("pyroscope_scrape", "beta"));
         let id: ComponentId = "pyroscope_scrape/local".parse().unwrap();
         assert!(validate_receiver(
             &id,
@@ -348,11 +415,11 @@ mod tests {
             "receivers::pyroscope_scrape/local"
         )
         .is_ok());
-        let other: ComponentId = "otlp".parse().unwrap();
-        let p = validate_receiver(&other, &yaml("{}"), "receivers::otlp").unwrap_err();
+        let other: ComponentId = "kafka".parse().unwrap();
+        let p = validate_receiver(&other, &yaml("{}"), "receivers::kafka").unwrap_err();
         assert_eq!(
             p[0].to_string(),
-            "receivers::otlp: unknown receiver type \"otlp\" (known: pyroscope_scrape)"
+            "receivers::kafka: unknown receiver type \"kafka\" (known: pyroscope_scrape, otlp, pyroscope)"
         );
     }
 

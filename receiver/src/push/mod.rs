@@ -9,6 +9,8 @@
 //! and auth, stop with the component), [`PushStatus`] (counters the
 //! components page and `/api/v1/components` show) and [`PushHandle`].
 
+pub mod otlp;
+pub mod pyroscope;
 pub mod server;
 pub mod status;
 

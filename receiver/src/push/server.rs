@@ -23,27 +23,24 @@ pub struct ServeOptions<'a> {
     pub bearer_token_file: Option<&'a str>,
 }
 
-/// Binds `opts.endpoint` and serves `app` on it in a task of `tracker`
-/// until `stop`; returns the bound address (the port, when 0 was asked).
-/// A port in use or an unusable certificate is an error naming the key.
-pub async fn serve(
+/// Binds `opts.endpoint` at once (so that a port in use fails the start)
+/// and serves `app` on it in a task of `tracker` until `stop`; returns the
+/// bound address (the port, when 0 was asked). Must be called inside a
+/// tokio runtime. A port in use or an unusable certificate is an error
+/// naming the key.
+pub fn serve(
     opts: ServeOptions<'_>,
     app: axum::Router,
     stop: CancellationToken,
     tracker: &TaskTracker,
 ) -> Result<SocketAddr, Error> {
-    let endpoint_key = format!("{}::endpoint", opts.path);
-    let listener = tokio::net::TcpListener::bind(opts.endpoint)
-        .await
-        .map_err(|e| {
-            Error::InvalidConfig(vec![Problem::new(
-                endpoint_key.clone(),
-                format!("cannot listen on {}: {e}", opts.endpoint),
-            )])
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::InvalidConfig(vec![Problem::new(endpoint_key, e.to_string())]))?;
+    let listener = bind(&opts)?;
+    let local = listener.local_addr().map_err(|e| {
+        Error::InvalidConfig(vec![Problem::new(
+            format!("{}::endpoint", opts.path),
+            e.to_string(),
+        )])
+    })?;
     let app = match ServerAuth::new(
         opts.basic_auth,
         opts.bearer_token,
@@ -79,4 +76,21 @@ pub async fn serve(
         }
     }
     Ok(local)
+}
+
+/// A non-blocking tokio listener on `opts.endpoint` (`host:port`; a host
+/// name is resolved, its first address used).
+fn bind(opts: &ServeOptions<'_>) -> Result<tokio::net::TcpListener, Error> {
+    let problem = |message: String| {
+        Error::InvalidConfig(vec![Problem::new(
+            format!("{}::endpoint", opts.path),
+            message,
+        )])
+    };
+    let std_listener = std::net::TcpListener::bind(opts.endpoint)
+        .map_err(|e| problem(format!("cannot listen on {}: {e}", opts.endpoint)))?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| problem(e.to_string()))?;
+    tokio::net::TcpListener::from_std(std_listener).map_err(|e| problem(e.to_string()))
 }
