@@ -6,14 +6,18 @@
 //! so pipelines, fan-out, queues and limits apply alike.
 //!
 //! What they share lives here: [`serve`] (bind an endpoint, optional TLS
-//! and auth, stop with the component), [`PushStatus`] (counters the
-//! components page and `/api/v1/components` show) and [`PushHandle`].
+//! and auth, stop with the component), [`PushEvents`] (each request logged
+//! and counted in one place: metrics, and the [`PushStatus`] the components
+//! page and `/api/v1/components` show) and [`PushHandle`].
 
+pub mod events;
+pub mod metrics;
 pub mod otlp;
 pub mod pyroscope;
 pub mod server;
 pub mod status;
 
+pub use events::{PushEvents, DOWNSTREAM_REFUSED};
 pub use server::{serve, ServeOptions};
 pub use status::{PushStatus, PushStatusSnapshot};
 
