@@ -279,6 +279,18 @@ fn refusal_for(problems: &str, kind: Kind, id: &str) -> Option<String> {
 }
 
 fn receiver_debug(h: &ReceiverHandle) -> Value {
+    if let Some(push) = h.push_status() {
+        return json!({
+            "running": true,
+            "listening": push.listening.iter().map(|(protocol, address)| {
+                json!({"protocol": protocol, "address": address})
+            }).collect::<Vec<_>>(),
+            "requests_accepted": push.requests_accepted,
+            "profiles_accepted": push.profiles_accepted,
+            "requests_refused": push.requests_refused,
+            "last_refusal": push.last_refusal,
+        });
+    }
     let targets = h.targets();
     let count = |health: TargetHealth| targets.iter().filter(|t| t.health == health).count();
     json!({

@@ -314,6 +314,12 @@ impl ReceiverHandle {
         }
     }
 
+    /// True for `otlp` and `pyroscope`: receivers that are sent profiles
+    /// and have no targets.
+    pub fn is_push(&self) -> bool {
+        matches!(self.kind, HandleKind::Push(_))
+    }
+
     /// A push receiver's endpoints and counters (`None` for a scrape
     /// receiver).
     pub fn push_status(&self) -> Option<push::PushStatusSnapshot> {

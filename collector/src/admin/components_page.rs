@@ -137,6 +137,9 @@ fn receiver_html(d: &Value) -> String {
     if d.get("running") != Some(&Value::Bool(true)) {
         return "<p class=muted>not running</p>".into();
     }
+    if let Some(listening) = d["listening"].as_array() {
+        return push_receiver_html(listening, d);
+    }
     let mut out = format!(
         "<table class=kv><tr><td>scrape jobs</td><td>{} — <span class=up>{} up</span>, \
          <span class=down>{} down</span>, <span class=unknown>{} unknown</span> \
@@ -168,6 +171,34 @@ fn receiver_html(d: &Value) -> String {
     }
     out.push_str("</table>");
     out
+}
+
+/// A push receiver: where it listens, what it took, what it refused.
+fn push_receiver_html(listening: &[Value], d: &Value) -> String {
+    let endpoints: Vec<String> = listening
+        .iter()
+        .map(|l| {
+            format!(
+                "{} <code>{}</code>",
+                escape(&text(&l["protocol"])),
+                escape(&text(&l["address"]))
+            )
+        })
+        .collect();
+    let refusal = &d["last_refusal"];
+    let class = if refusal.is_null() { "" } else { " class=down" };
+    format!(
+        "<table class=kv><tr><td>listening</td><td>{}</td></tr>\
+         <tr><td>requests accepted</td><td>{}</td></tr>\
+         <tr><td>profiles accepted</td><td>{}</td></tr>\
+         <tr><td>requests refused</td><td>{}</td></tr>\
+         <tr><td>last refusal</td><td{class}>{}</td></tr></table>",
+        endpoints.join(", "),
+        escape(&text(&d["requests_accepted"])),
+        escape(&text(&d["profiles_accepted"])),
+        escape(&text(&d["requests_refused"])),
+        escape(&text(refusal)),
+    )
 }
 
 const EXPORTER_FIELDS: [(&str, &str); 11] = [
@@ -219,6 +250,28 @@ mod tests {
     use super::*;
     use crate::admin::pipeline_svg::tests::{check_xml, component};
     use crate::component_status::{Health, PipelineView};
+
+    #[test]
+    fn a_push_receiver_shows_where_it_listens_and_its_refusals_escaped() {
+        let d = serde_json::json!({
+            "running": true,
+            "listening": [{"protocol": "grpc", "address": "127.0.0.1:4317"},
+                          {"protocol": "http", "address": "127.0.0.1:4318"}],
+            "requests_accepted": 7, "profiles_accepted": 21, "requests_refused": 1,
+            "last_refusal": "unknown format \"<jfr>\"",
+        });
+        let html = receiver_html(&d);
+        assert!(
+            html.contains("grpc <code>127.0.0.1:4317</code>, http <code>127.0.0.1:4318</code>"),
+            "{html}"
+        );
+        assert!(html.contains("<td>21</td>"), "{html}");
+        assert!(
+            html.contains("<td class=down>unknown format &quot;&lt;jfr&gt;&quot;</td>"),
+            "{html}"
+        );
+        assert!(!html.contains("scrape jobs"));
+    }
 
     #[test]
     fn empty_kinds_say_none_configured_and_text_is_escaped() {

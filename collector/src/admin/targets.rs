@@ -15,12 +15,14 @@ use serde_json::{json, Value};
 use std::sync::PoisonError;
 use std::time::SystemTime;
 
-/// Each receiver's jobs (with `owner` when it splits targets with the
+/// Each scrape receiver's jobs (push receivers have no targets: the
+/// components page shows them) (with `owner` when it splits targets with the
 /// cluster) and its share of the cluster's targets.
 fn receivers(s: &AdminState) -> Vec<(String, Vec<Value>, Option<ClusterStatus>)> {
     let receivers = s.receivers.lock().unwrap_or_else(PoisonError::into_inner);
     receivers
         .iter()
+        .filter(|(_, h)| !h.is_push())
         .map(|(id, h)| {
             let share = h.cluster();
             let list = h
@@ -69,6 +71,7 @@ pub async fn html(State(s): State<AdminState>) -> Html<String> {
         let receivers = s.receivers.lock().unwrap_or_else(PoisonError::into_inner);
         receivers
             .iter()
+            .filter(|(_, h)| !h.is_push())
             .map(|(id, h)| ReceiverTargets {
                 id: id.clone(),
                 targets: h.targets(),
