@@ -3,7 +3,8 @@
 a native extension built from pyroscope-rs) in push mode — pyroscope.configure(
 application_name, server_address, tags, upload_interval, ...) — while a workload
 burns CPU in workload_python_push_cpu_burn (pure Python, holding the GIL) and
-allocates in workload_python_push_alloc.
+allocates in workload_python_push_alloc; the memory profiler is on
+(mem_enabled=True) unless --no-mem.
 
 What the SDK sends is in integration/README.md, "Push SDKs".
 
@@ -13,7 +14,8 @@ whole process, the SDK's sampler thread included), cpu_s_since_start (since
 configure()), wall_s_since_start, and workload_cpu_s: the CPU time of the
 workload thread alone (time.thread_time(), what a GIL-only on-CPU sampler can see).
 
-Usage: push_sdk.py --server-address URL [--app-name pypush] [--tags k=v,...]
+Usage: push_sdk.py --check    (prints the SDK's version; exit 3 when it is not installed)
+       push_sdk.py --server-address URL [--app-name pypush] [--tags k=v,...]
          [--upload-interval 1] [--duration 10] [--report-every 1]
          [--tenant-id T] [--basic-auth USER:PASS] [--header NAME:VALUE]
 """
@@ -28,6 +30,8 @@ import sys
 import threading
 import time
 
+VENV_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv")
+VENV_PY = os.path.join(VENV_DIR, "bin", "python")
 _sink = []
 _workload_cpu = [0.0]
 
@@ -78,7 +82,8 @@ def rusage():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--server-address", required=True)
+    ap.add_argument("--server-address")
+    ap.add_argument("--check", action="store_true", help="print the SDK's version and exit (3 when it is missing)")
     ap.add_argument("--app-name", default="pypush")
     ap.add_argument("--tags", default="")
     ap.add_argument("--upload-interval", type=int, default=1,
@@ -89,6 +94,8 @@ def main():
     ap.add_argument("--tenant-id", default="")
     ap.add_argument("--basic-auth", default="", help="USER:PASSWORD")
     ap.add_argument("--header", default="", help="extra HTTP header NAME:VALUE (http_headers)")
+    ap.add_argument("--no-mem", action="store_true",
+                    help="leave the SDK's memory profiler off (configure(mem_enabled=False))")
     ap.add_argument("--enable-logging", action="store_true", help="the SDK's own logging (to stderr)")
     args = ap.parse_args()
     tags = parse_tags(args.tags)
@@ -98,8 +105,17 @@ def main():
         from importlib.metadata import version
         sdk_version = version("pyroscope-io")
     except ImportError as e:
+        # install.sh puts it beside the OTLP stubs: in integration/.venv when the system
+        # python refuses pip (PEP 668).
+        if os.path.exists(VENV_PY) and os.path.abspath(sys.prefix) != os.path.abspath(VENV_DIR):
+            os.execv(VENV_PY, [VENV_PY, *sys.argv])
         print(f"push_sdk.py: pyroscope-io is not installed ({e}); run integration/install.sh", file=sys.stderr)
         sys.exit(3)
+    if args.check:
+        print(sdk_version)
+        return
+    if not args.server_address:
+        ap.error("--server-address is required")
 
     user, _, password = args.basic_auth.partition(":")
     headers = {}
@@ -121,13 +137,15 @@ def main():
         basic_auth_password=password,
         http_headers=headers,
         enable_logging=args.enable_logging,
+        mem_enabled=not args.no_mem,
     )
 
     def report(event):
         u, s = rusage()
         sys.stdout.write(json.dumps({
             "event": event, "sdk": "pyroscope-io", "sdk_version": sdk_version, "pid": os.getpid(),
-            "app_name": args.app_name, "tags": tags, "upload_interval_s": args.upload_interval,
+            "app_name": args.app_name, "tags": tags, "mem_enabled": not args.no_mem,
+            "upload_interval_s": args.upload_interval,
             "unix_nano": time.time_ns(),
             "cpu_user_s": u, "cpu_sys_s": s, "cpu_s": u + s,
             "cpu_s_since_start": (u + s) - (u0 + s0),
