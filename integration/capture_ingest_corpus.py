@@ -20,7 +20,6 @@ Usage: capture_ingest_corpus.py [--out integration/corpus/ingest] [--seconds 5] 
 """
 
 import argparse
-import gzip
 import hashlib
 import json
 import os
@@ -34,7 +33,6 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "python"))
 import pbwire  # noqa: E402
-from push_receiver import decode_push_request  # noqa: E402
 
 TAGS = "env=corpus,team=profcol"
 TENANT = "corpus-tenant"

@@ -622,14 +622,14 @@ def check_bad_input(suite, ports, bomb_mib, work):
     grpc_truncated(suite, ports["otlp_grpc"])
 
 
-PROBES = {"ingest": "probe-ingest", "push": "probe-push", "otlp_http": "probe-otlp"}
+PROBES = {"/ingest": "probe-ingest", "Connect push": "probe-push", "OTLP HTTP": "probe-otlp"}
 
 
 def send_probes(suite, ports):
     """Good pushes over each API after the bad input: each must be accepted (and arrive)."""
     go_cpu, side = corpus("go_cpu.multipart")
     now = time.time_ns()
-    qs = urllib.parse.urlencode({"name": f"{PROBES['ingest']}{{probe=after-bad-input}}",
+    qs = urllib.parse.urlencode({"name": f"{PROBES['/ingest']}{{probe=after-bad-input}}",
                                  "from": str(now - 10**9), "until": str(now), "sampleRate": "100",
                                  "spyName": "gospy", "units": "samples", "aggregationType": "sum"})
     st, text = http_post(f"http://127.0.0.1:{ports['pyroscope']}/ingest?{qs}", go_cpu,
@@ -639,12 +639,12 @@ def send_probes(suite, ports):
     py_push, _ = corpus("python_push.pb.gz")
     raws = [raw for labels, samples in decode_push_request(gzip.decompress(py_push))
             if dict(labels).get("__name__") == "process_cpu" for raw, _ in samples]
-    body = push_request([([("__name__", "process_cpu"), ("service_name", PROBES["push"]),
+    body = push_request([([("__name__", "process_cpu"), ("service_name", PROBES["Connect push"]),
                            ("probe", "after-bad-input")], raws[:1])])
     st, text = http_post(f"http://127.0.0.1:{ports['pyroscope']}{PUSH_PATH}", body,
                          {"Content-Type": "application/proto"})
     suite.check("after bad input: a good Connect push is answered 200", st == 200, f"{st}: {text[:200]}")
-    st, text = http_post(f"http://127.0.0.1:{ports['otlp_http']}{OTLP_HTTP_PATH}", otlp_request(PROBES["otlp_http"]),
+    st, text = http_post(f"http://127.0.0.1:{ports['otlp_http']}{OTLP_HTTP_PATH}", otlp_request(PROBES["OTLP HTTP"]),
                          {"Content-Type": "application/x-protobuf"})
     suite.check("after bad input: a good OTLP HTTP request is answered 200", st == 200, f"{st}: {text[:200]}")
 
@@ -652,7 +652,7 @@ def send_probes(suite, ports):
 def check_probes_arrived(suite, otlp_views, push_views):
     for api, svc in PROBES.items():
         for where, views in (("OTLP sink", otlp_views), ("push sink", push_views)):
-            suite.check(f"after bad input: the good {api} push ({svc}) reaches the {where}",
+            suite.check(f"after bad input: the good {api} request ({svc}) reaches the {where}",
                         any(v["service"] == svc for v in views), "not found")
 
 
