@@ -1,5 +1,5 @@
 //! `POST /ingest`, the Pyroscope SDKs' original endpoint: the query names
-//! the series (see [`query`](super::query)), the body is a profile in one
+//! the series (see [`query`]), the body is a profile in one
 //! of the formats below, answered `200` with an empty body.
 //!
 //! | `format` | body | becomes |
