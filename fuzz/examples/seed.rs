@@ -11,7 +11,15 @@ use std::path::Path;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let testdata = root.join("../pdata/testdata");
-    for t in ["decode_pprof", "to_otlp", "from_otlp", "view", "otlp_json", "delta", "ingest"] {
+    for t in [
+        "decode_pprof",
+        "to_otlp",
+        "from_otlp",
+        "view",
+        "otlp_json",
+        "delta",
+        "ingest",
+    ] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
     }
     // The pyroscope receiver's text inputs: names, folded and lines bodies,
