@@ -561,6 +561,10 @@ impl GrpcConfig {
             self.dialer.as_ref().is_some_and(|d| d.timeout.is_some()),
             "dialer",
         );
+        note(
+            self.max_connection_age_grace().is_some() && self.max_connection_age().is_none(),
+            "keepalive::server_parameters::max_connection_age_grace",
+        );
         let policy = self
             .keepalive
             .as_ref()
@@ -606,17 +610,6 @@ impl Validate for GrpcConfig {
             if v.is_some_and(|n| n < 0) {
                 problems.push(Problem::new(join_path(path, key), "must not be negative"));
             }
-        }
-        let age = self.max_connection_age();
-        let grace = self.max_connection_age_grace();
-        if grace.is_some() && age.is_none() {
-            problems.push(Problem::new(
-                join_path(
-                    path,
-                    "keepalive::server_parameters::max_connection_age_grace",
-                ),
-                "has no effect without max_connection_age",
-            ));
         }
     }
 }
@@ -948,6 +941,19 @@ protocols:
     }
 
     #[test]
+    fn grace_without_age_has_no_effect() {
+        let c = decode(
+            "protocols: {grpc: {keepalive: {server_parameters: {max_connection_age_grace: 5s}}}}",
+        )
+        .unwrap();
+        let g = c.protocols.grpc.unwrap();
+        assert_eq!(
+            g.not_honoured("g"),
+            ["g::keepalive::server_parameters::max_connection_age_grace"]
+        );
+    }
+
+    #[test]
     fn extensions_are_refused_with_the_alternative() {
         let m = messages("protocols: {grpc: {auth: {authenticator: basicauth/server}}, http: {auth: {authenticator: x}, middlewares: [{id: m}]}}");
         assert_eq!(m.len(), 3, "{m:?}");
@@ -973,7 +979,6 @@ protocols:
     tls: {min_version: "1.1"}
     max_recv_msg_size_mib: 5000
     read_buffer_size: -1
-    keepalive: {server_parameters: {max_connection_age_grace: 5s}}
     bearer_token: a
     bearer_token_file: /b
   http:
@@ -993,7 +998,6 @@ protocols:
             "receivers::otlp::protocols::grpc::bearer_token: at most one of bearer_token and bearer_token_file",
             "receivers::otlp::protocols::grpc::max_recv_msg_size_mib: 5000 MiB",
             "receivers::otlp::protocols::grpc::read_buffer_size: must not be negative",
-            "receivers::otlp::protocols::grpc::keepalive::server_parameters::max_connection_age_grace: has no effect",
             "receivers::otlp::protocols::http::endpoint: \"::1:4318\": write an IPv6 address in brackets",
             "receivers::otlp::protocols::http::profiles_url_path: \"/p?x\" is not a URL path",
             "receivers::otlp::protocols::http::compression_algorithms: \"snappy\" is not supported by profcol",

@@ -86,6 +86,11 @@ pub fn decompress(
     if out.len() > max {
         return Err(too_large());
     }
+    // The payload is held (queued) at its length: give back what the
+    // buffer's growth left unused when that is a noticeable share.
+    if out.capacity() - out.len() > out.len() / 8 {
+        out.shrink_to_fit();
+    }
     Ok(Bytes::from(out))
 }
 
