@@ -100,7 +100,7 @@ fn bind(ep: &Endpoint<'_>) -> Result<tokio::net::TcpListener, Error> {
         Some(port) => format!("0.0.0.0:{port}"),
         None => ep.endpoint.to_string(),
     };
-    let addrs: Vec<SocketAddr> = endpoint
+    let mut addrs: Vec<SocketAddr> = endpoint
         .to_socket_addrs()
         .map_err(|e| problem(format!("cannot resolve {}: {e}", ep.endpoint)))?
         .filter(|a| match ep.family {
@@ -109,6 +109,9 @@ fn bind(ep: &Endpoint<'_>) -> Result<tokio::net::TcpListener, Error> {
             Family::V6 => a.is_ipv6(),
         })
         .collect();
+    // IPv4 first, as Go's listener picks for a name (`localhost`), so that
+    // clients dialling 127.0.0.1 reach a receiver at `localhost:4317`.
+    addrs.sort_by_key(|a| a.is_ipv6());
     let mut last = format!("{} has no address of the transport's family", ep.endpoint);
     for addr in addrs {
         match std::net::TcpListener::bind(addr) {
@@ -254,6 +257,7 @@ async fn connection<I>(
     // Once closing: the connection is dropped at this instant.
     let mut drop_at: Option<Instant> = None;
     let mut closing = false;
+    let mut stopping = false;
     loop {
         let idle_check = async {
             match settings.max_idle {
@@ -274,10 +278,14 @@ async fn connection<I>(
                 }
                 return;
             }
-            _ = stop.cancelled(), if !closing => {
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-                drop_at = Some(Instant::now() + STOP_GRACE);
+            _ = stop.cancelled(), if !stopping => {
+                if !closing {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                stopping = true;
+                let limit = Instant::now() + STOP_GRACE;
+                drop_at = Some(drop_at.map_or(limit, |d| d.min(limit)));
             }
             _ = tokio::time::sleep_until(age_at), if !closing && settings.max_age.is_some() => {
                 tracing::debug!(peer = %peer, "Connection reached max_connection_age; closing it.");
