@@ -17,7 +17,15 @@ use std::time::{Duration, Instant};
 
 /// A one-sample CPU profile of `service`, as an OTLP request.
 fn request(service: &str) -> Vec<u8> {
-    let strings = ["", "samples", "count", "cpu", "nanoseconds", "main.work", "main.go"];
+    let strings = [
+        "",
+        "samples",
+        "count",
+        "cpu",
+        "nanoseconds",
+        "main.work",
+        "main.go",
+    ];
     let p = Profile {
         sample_type: vec![
             ValueType { r#type: 1, unit: 2 },
@@ -132,18 +140,36 @@ service:
     .unwrap();
 
     let b = Running::start(&["--config", sink.to_str().unwrap()], dir.path());
-    assert!(wait_ready(b_admin, "/-/ready", Duration::from_secs(20)), "the sink never became ready");
+    assert!(
+        wait_ready(b_admin, "/-/ready", Duration::from_secs(20)),
+        "the sink never became ready"
+    );
     let a = Running::start(&["--config", relay.to_str().unwrap()], dir.path());
-    assert!(wait_ready(a_admin, "/-/ready", Duration::from_secs(20)), "the relay never became ready");
+    assert!(
+        wait_ready(a_admin, "/-/ready", Duration::from_secs(20)),
+        "the relay never became ready"
+    );
 
     let sent = request("checkout");
     assert_eq!(
-        post(a_http, "/v1development/profiles", "application/x-protobuf", &sent).unwrap(),
+        post(
+            a_http,
+            "/v1development/profiles",
+            "application/x-protobuf",
+            &sent
+        )
+        .unwrap(),
         200
     );
     // Bad data is refused where it arrives, and never forwarded.
     assert_eq!(
-        post(a_http, "/v1development/profiles", "application/x-protobuf", &sent[..sent.len() - 2]).unwrap(),
+        post(
+            a_http,
+            "/v1development/profiles",
+            "application/x-protobuf",
+            &sent[..sent.len() - 2]
+        )
+        .unwrap(),
         400
     );
 
@@ -155,7 +181,11 @@ service:
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(written.len(), 2, "one file per exporter of the relay: {written:?}");
+    assert_eq!(
+        written.len(),
+        2,
+        "one file per exporter of the relay: {written:?}"
+    );
     for f in &written {
         let got = std::fs::read(f).unwrap();
         assert_eq!(got, sent, "{} holds the bytes first sent", f.display());
