@@ -66,10 +66,16 @@ pub fn decompress(
         }
         Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&data[..])),
         Encoding::Zlib => Box::new(flate2::read::ZlibDecoder::new(&data[..])),
-        Encoding::Zstd => match zstd::stream::read::Decoder::new(&data[..]) {
-            Ok(d) => Box::new(d),
-            Err(e) => return Err(corrupt(encoding, &e)),
-        },
+        Encoding::Zstd => {
+            let mut d =
+                zstd::stream::read::Decoder::new(&data[..]).map_err(|e| corrupt(encoding, &e))?;
+            // A frame may ask for a window of up to 2^27 bytes, allocated
+            // before any output: allow what the cap can use (twice it,
+            // at least zstd's default for its usual levels, 8 MiB).
+            d.window_log_max(zstd_window_log(max))
+                .map_err(|e| corrupt(encoding, &e))?;
+            Box::new(d)
+        }
     };
     let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
     // Compression ratios of profiles are ~5-20x; start there, capped.
@@ -92,6 +98,12 @@ pub fn decompress(
         out.shrink_to_fit();
     }
     Ok(Bytes::from(out))
+}
+
+/// log2 of the largest zstd window accepted under a cap of `max` bytes.
+fn zstd_window_log(max: usize) -> u32 {
+    let bits = usize::BITS - max.saturating_sub(1).leading_zeros();
+    bits.saturating_add(1).clamp(23, 27)
 }
 
 fn corrupt(encoding: Encoding, e: &std::io::Error) -> Refusal {
@@ -169,6 +181,22 @@ mod tests {
         let mut cut = gzip(b"hello world, hello world").to_vec();
         cut.truncate(cut.len() - 6);
         assert!(decompress(Bytes::from(cut), Encoding::Gzip, 1 << 20, "m").is_err());
+    }
+
+    #[test]
+    fn zstd_windows_follow_the_cap() {
+        assert_eq!(zstd_window_log(4 << 20), 23);
+        assert_eq!(zstd_window_log(20 << 20), 26);
+        assert_eq!(zstd_window_log(usize::MAX), 27);
+        // A frame whose window is larger than allowed is refused before
+        // its buffer is allocated.
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(27))
+            .unwrap();
+        enc.write_all(&vec![1u8; 1 << 20]).unwrap();
+        let big_window = Bytes::from(enc.finish().unwrap());
+        let err = decompress(big_window, Encoding::Zstd, 4 << 20, "m").unwrap_err();
+        assert!(matches!(err, Refusal::BadRequest(_)), "{err:?}");
     }
 
     #[test]
