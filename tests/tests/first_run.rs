@@ -6,8 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
-use profcol_pdata::pprof::{decode_pprof, DecodeLimits, Profile};
+use profcol_e2e::{free_port, own_heap_profile, wait_ready, Running};
+use profcol_pdata::pprof::Profile;
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -114,20 +114,9 @@ fn first_run_shows_profcol_at_work() {
         first.join("\n")
     );
 
-    // A heap profile's stacks end in the code that asked for memory. The
-    // allocator samples about one allocation per 512 KiB allocated: right
-    // after start there may be none yet, so wait (bounded) for the first.
-    let heap_deadline = Instant::now() + Duration::from_secs(20);
-    let leaves = loop {
-        let (status, body) = http_get(port, "/debug/pprof/heap").unwrap();
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-        let heap = decode_pprof(&body, &DecodeLimits::default()).expect("own heap profile decodes");
-        let leaves = leaf_names(&heap);
-        if !leaves.is_empty() || Instant::now() > heap_deadline {
-            break leaves;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    // A heap profile's stacks end in the code that asked for memory.
+    let heap = own_heap_profile(port, Duration::from_secs(20));
+    let leaves = leaf_names(&heap);
     assert!(!leaves.is_empty(), "the heap profile has samples");
     let allocator: Vec<&String> = leaves.iter().filter(|n| is_allocator(n)).collect();
     assert!(allocator.is_empty(), "allocator leaf frames: {allocator:?}");
