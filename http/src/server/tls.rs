@@ -193,6 +193,9 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // Small frames (gRPC trailers, the handshake's last flight)
+                // must not wait for the peer's delayed ACK.
+                let _ = tcp.set_nodelay(true);
                 let acceptor = tokio_rustls::TlsAcceptor::from(certs.current());
                 let tx = tx.clone();
                 tokio::spawn(async move {

@@ -4,6 +4,7 @@
 //! refused once the shutdown token is cancelled.
 
 use crate::Error;
+use axum::serve::ListenerExt;
 use profcol_config::http_client::BasicAuth;
 use profcol_config::server::ServerTlsConfig;
 use profcol_config::{Problem, Secret};
@@ -65,6 +66,9 @@ pub fn serve(
             });
         }
         None => {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             tracker.spawn(async move {
                 let served = axum::serve(listener, app)
                     .with_graceful_shutdown(async move { shutdown.cancelled().await })

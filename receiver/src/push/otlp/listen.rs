@@ -12,7 +12,7 @@
 
 use super::config::Family;
 use crate::Error;
-use axum::serve::Listener;
+use axum::serve::{Listener, ListenerExt};
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -83,6 +83,12 @@ pub fn serve(
             tracker.spawn(accept_loop(listener, app, settings, stop, tracker.clone()));
         }
         None => {
+            // Answers are small frames written after the body (gRPC trailers):
+            // with Nagle's algorithm on they wait for the client's delayed ACK
+            // (40 ms on Linux) — measured in BENCHMARKS.md.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             tracker.spawn(accept_loop(listener, app, settings, stop, tracker.clone()));
         }
     }
