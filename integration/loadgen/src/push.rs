@@ -173,7 +173,15 @@ pub async fn run(
     );
     wait_for_listener(endpoint.addr, c.wait_timeout).await?;
 
-    let target_pid = crate::read_pid(c.watch_pid_file);
+    // The harness writes the pid file as it starts profcol: give it a moment.
+    let mut target_pid = crate::read_pid(c.watch_pid_file);
+    for _ in 0..50 {
+        if target_pid.is_some() || c.watch_pid_file.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        target_pid = crate::read_pid(c.watch_pid_file);
+    }
     let pc = Arc::new(target_pid.and_then(|p| procstat::Watcher::open(&p.to_string())));
     let watched = Arc::new(Mutex::new(crate::Watch {
         pid: target_pid,
@@ -257,9 +265,16 @@ pub async fn run(
     let load1 = crate::loadavg();
     let m1 = crate::fetch_sums(c.metrics_addr).await;
     sampler.abort();
+    // No new requests; let the ones in flight end (closing their connections
+    // in the middle of an answer only makes the receiver log broken pipes).
     scheduler.abort();
-    for w in &workers {
-        w.abort();
+    let _ = scheduler.await;
+    let drain = Instant::now() + Duration::from_secs(3);
+    for w in workers {
+        let abort = w.abort_handle();
+        if tokio::time::timeout_at(drain.into(), w).await.is_err() {
+            abort.abort();
+        }
     }
 
     let secs = f64::from(to_ms - from_ms) / 1000.0;

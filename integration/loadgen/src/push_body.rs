@@ -11,10 +11,16 @@
 //!   profcol's own writer (`profcol_pdata::otlp::to_otlp_bytes`) from the
 //!   items' records (labels `service_name`, `__name__`), gzip-compressed
 //!   unless `--push-compression none`, as an SDK or a Collector sends it;
-//! - `ingest`: Pyroscope's `/ingest` as pyroscope-go uploads, one profile per
-//!   request: `multipart/form-data` with the gzipped pprof in part `profile`
-//!   (or, with `--ingest-body raw`, the gzipped pprof as the whole body) and
-//!   `name=svc-NNNNN.<type>{env=bench}`; `from`/`until` are added when sent;
+//! - `ingest`: Pyroscope's `/ingest`, one profile per request, as
+//!   pyroscope-go v1.5.0 uploads (integration/README.md, "Push SDKs: what
+//!   they send"): `multipart/form-data` with the gzipped pprof in part
+//!   `profile` and, except for CPU, a `sample_type_config` part; the query
+//!   sorted by key, `name=svc-NNNNN{…labels…}` without a type suffix, `units`,
+//!   `aggregationType`, `sampleRate` per type and `from`/`until` in Unix
+//!   nanoseconds. With `--ingest-body raw`, as @pyroscope/nodejs 0.6.4 does:
+//!   the gzipped pprof as the whole body (`application/octet-stream`),
+//!   `format=pprof`, `from`/`until` in Unix seconds. `from`/`until` are
+//!   filled in when a request is sent ([`FROM`], [`UNTIL`]);
 //! - `connect`: the push API's `PushRequest`, one series per item, labels
 //!   `__name__`, `service_name`, `env`, the gzipped pprof as `raw_profile`.
 
@@ -76,8 +82,9 @@ pub enum Compression {
     None,
 }
 
-/// The multipart boundary of `/ingest` bodies.
-pub const BOUNDARY: &str = "profcol-loadgen-7d3f0a9c";
+/// The multipart boundary of `/ingest` bodies: 60 hex digits, as Go's
+/// `mime/multipart` writes them.
+pub const BOUNDARY: &str = "6c6f616467656e2d70726f66636f6c2d707573682d62656e63682d303031";
 
 /// One prepared request: its body and, for `/ingest`, the query without
 /// `from`/`until`.
@@ -113,15 +120,71 @@ pub fn profile_type(k: Kind) -> &'static str {
     }
 }
 
-/// The suffix pyroscope-go gives an app name per profile type.
-fn ingest_suffix(k: Kind) -> &'static str {
+/// Placeholders of an `/ingest` query, replaced when the request is sent.
+pub const FROM: &str = "{from}";
+pub const UNTIL: &str = "{until}";
+
+/// What pyroscope-go v1.5.0 sends per profile type: `units`,
+/// `aggregationType`, `sampleRate` and the `sample_type_config` part
+/// (none for CPU), as captured in integration/corpus/ingest/go_*.json.
+fn go_ingest_params(k: Kind) -> (&'static str, &'static str, u32, Option<&'static str>) {
     match k {
-        Kind::Allocs => "alloc_objects",
-        Kind::Block => "block_count",
-        Kind::Goroutine => "goroutines",
-        Kind::Mutex => "mutex_count",
-        Kind::Cpu => "cpu",
+        Kind::Cpu => ("samples", "sum", 100, None),
+        Kind::Allocs => (
+            "",
+            "",
+            100,
+            Some(
+                r#"{"alloc_objects":{"units":"objects"},"alloc_space":{"units":"bytes"},"inuse_objects":{"units":"objects","aggregation":"average"},"inuse_space":{"units":"bytes","aggregation":"average"}}"#,
+            ),
+        ),
+        Kind::Mutex => (
+            "",
+            "",
+            0,
+            Some(
+                r#"{"contentions":{"units":"lock_samples","display-name":"mutex_count"},"delay":{"units":"lock_nanoseconds","display-name":"mutex_duration"}}"#,
+            ),
+        ),
+        Kind::Block => (
+            "",
+            "",
+            0,
+            Some(
+                r#"{"contentions":{"units":"lock_samples","display-name":"block_count"},"delay":{"units":"lock_nanoseconds","display-name":"block_duration"}}"#,
+            ),
+        ),
+        Kind::Goroutine => (
+            "goroutines",
+            "average",
+            0,
+            Some(
+                r#"{"goroutine":{"units":"goroutines","aggregation":"average","display-name":"goroutine"}}"#,
+            ),
+        ),
     }
+}
+
+/// The app name with its labels, as pyroscope-go writes it (labels sorted
+/// by key, no type suffix): one session id per virtual service.
+fn go_app_name(service: usize, kind: Kind) -> String {
+    let (scope, version) = match kind {
+        Kind::Allocs | Kind::Block | Kind::Mutex => ("godeltaprof", "v0.1.12"),
+        Kind::Cpu | Kind::Goroutine => ("go", "v1.5.0"),
+    };
+    format!(
+        "{}{{__session_id__={:016x},env=bench,otel.scope.name=com.grafana.pyroscope/{scope},otel.scope.version={version},process.runtime.name=go,process.runtime.version=go1.26.8}}",
+        service_name(service),
+        0x5eed_0000_0000_0000u64 + service as u64
+    )
+}
+
+/// The app name as @pyroscope/nodejs writes it (its defaults first, then the tags).
+fn node_app_name(service: usize) -> String {
+    format!(
+        "{}{{otel.scope.name=com.grafana.pyroscope/nodejs,otel.scope.version=0.6.4,process.runtime.name=nodejs,process.runtime.version=20.20.2,env=bench}}",
+        service_name(service)
+    )
 }
 
 /// The virtual service of service index `s`, named as the scrape harness's
@@ -203,18 +266,27 @@ fn prepare(spec: &PoolSpec<'_>, group: &[Item<'_>]) -> anyhow::Result<Prepared> 
             let it = group
                 .first()
                 .ok_or_else(|| anyhow::anyhow!("empty request"))?;
-            let name = format!(
-                "{}.{}{{env=bench}}",
-                service_name(it.service),
-                ingest_suffix(it.kind)
-            );
-            let query = format!(
-                "name={}&format=pprof&spyName=gospy&sampleRate=100",
-                percent_encode(&name)
-            );
-            let body = match spec.ingest_body {
-                IngestBody::Raw => it.pprof.clone(),
-                IngestBody::Multipart => Bytes::from(multipart(it.pprof)),
+            let (query, body) = match spec.ingest_body {
+                IngestBody::Multipart => {
+                    let (units, aggregation, sample_rate, config) = go_ingest_params(it.kind);
+                    let query = format!(
+                        "aggregationType={aggregation}&from={FROM}&name={}&sampleRate={sample_rate}&spyName=gospy&units={units}&until={UNTIL}",
+                        percent_encode(&go_app_name(it.service, it.kind))
+                    );
+                    (query, Bytes::from(multipart(it.pprof, config)))
+                }
+                IngestBody::Raw => {
+                    let rate = if it.kind == Kind::Cpu {
+                        "&sampleRate=100"
+                    } else {
+                        ""
+                    };
+                    let query = format!(
+                        "format=pprof&from={FROM}&name={}&spyName=nodespy&until={UNTIL}{rate}",
+                        percent_encode(&node_app_name(it.service))
+                    );
+                    (query, it.pprof.clone())
+                }
             };
             Ok(Prepared {
                 body,
@@ -235,7 +307,10 @@ fn prepare(spec: &PoolSpec<'_>, group: &[Item<'_>]) -> anyhow::Result<Prepared> 
                     ],
                     samples: vec![RawSample {
                         raw_profile: it.pprof.to_vec(),
-                        id: String::new(),
+                        id: format!(
+                            "00000000-0000-4000-8000-{:012x}",
+                            it.service * 8 + it.kind.index()
+                        ),
                     }],
                 })
                 .collect();
@@ -260,17 +335,24 @@ fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     w.finish()
 }
 
-/// A `multipart/form-data` body (boundary [`BOUNDARY`]) with one part,
-/// `profile`, as pyroscope-go's uploader writes it.
-pub fn multipart(pprof: &[u8]) -> Vec<u8> {
-    let head = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    );
-    let tail = format!("\r\n--{BOUNDARY}--\r\n");
-    let mut out = Vec::with_capacity(head.len() + pprof.len() + tail.len());
-    out.extend_from_slice(head.as_bytes());
+/// A `multipart/form-data` body (boundary [`BOUNDARY`]) as pyroscope-go's
+/// uploader writes it: part `profile`, then `sample_type_config` when given.
+pub fn multipart(pprof: &[u8], sample_type_config: Option<&str>) -> Vec<u8> {
+    let part = |name: &str, file: &str| {
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+    };
+    let mut out = Vec::with_capacity(pprof.len() + 600);
+    out.extend_from_slice(part("profile", "profile.pprof").as_bytes());
     out.extend_from_slice(pprof);
-    out.extend_from_slice(tail.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if let Some(config) = sample_type_config {
+        out.extend_from_slice(part("sample_type_config", "sample_type_config.json").as_bytes());
+        out.extend_from_slice(config.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     out
 }
 
@@ -416,14 +498,21 @@ mod tests {
     }
 
     #[test]
-    fn ingest_is_one_profile_per_request_in_a_multipart_part() {
+    fn ingest_is_one_profile_per_request_as_the_sdks_send_it() {
         let c = corpus();
         let pool = build_pool(&c, &spec(Mode::Ingest, 3)).unwrap();
         assert_eq!(pool.len(), 30);
-        assert_eq!(
-            pool[4].query,
-            "name=svc-00000.cpu%7Benv%3Dbench%7D&format=pprof&spyName=gospy&sampleRate=100"
+        // Item 4: CPU of svc-00000, no sample_type_config part.
+        assert!(
+            pool[4].query.starts_with(
+                "aggregationType=sum&from={from}&name=svc-00000%7B__session_id__%3D5eed000000000000%2Cenv%3Dbench%2C"
+            ),
+            "{}",
+            pool[4].query
         );
+        assert!(pool[4]
+            .query
+            .ends_with("&sampleRate=100&spyName=gospy&units=samples&until={until}"));
         let body = &pool[4].body;
         let pprof = &c.variants[Kind::Cpu.index()][0];
         let start = body
@@ -432,7 +521,24 @@ mod tests {
             .map(|i| i + 4)
             .unwrap();
         assert_eq!(&body[start..start + pprof.len()], &pprof[..]);
-        assert!(body.ends_with(format!("\r\n--{BOUNDARY}--\r\n").as_bytes()));
+        assert_eq!(
+            &body[start + pprof.len()..],
+            format!("\r\n--{BOUNDARY}--\r\n").as_bytes()
+        );
+        // Item 3: mutex, with its sample_type_config.
+        let text = String::from_utf8_lossy(&pool[3].body);
+        assert!(text.contains("name=\"sample_type_config\"; filename=\"sample_type_config.json\""));
+        assert!(text.contains("\"display-name\":\"mutex_count\""));
+
+        let mut s = spec(Mode::Ingest, 1);
+        s.ingest_body = IngestBody::Raw;
+        let raw = build_pool(&c, &s).unwrap();
+        assert_eq!(raw[4].body, c.variants[Kind::Cpu.index()][0]);
+        assert!(raw[4]
+            .query
+            .starts_with("format=pprof&from={from}&name=svc-00000%7Botel.scope.name"));
+        assert!(raw[4].query.ends_with("&until={until}&sampleRate=100"));
+        assert!(raw[3].query.ends_with("&until={until}"));
     }
 
     #[test]

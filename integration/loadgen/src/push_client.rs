@@ -6,7 +6,7 @@
 //! Nothing from the network is trusted: a missing or unparsable status, a
 //! body that cannot be read or a timeout is an outcome, never a panic.
 
-use crate::push_body::{Mode, Prepared, BOUNDARY};
+use crate::push_body::{Mode, Prepared, BOUNDARY, FROM, UNTIL};
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -115,12 +115,23 @@ impl Client {
         let b = Request::post(match self.mode {
             // HTTP/2 needs the scheme and authority for its pseudo-headers.
             Mode::OtlpGrpc => format!("http://{}{}", e.authority, e.path),
-            Mode::Ingest => format!(
-                "{}?{}&from={}&until={unix_now}",
-                e.path,
-                p.query,
-                unix_now.saturating_sub(15)
-            ),
+            Mode::Ingest => {
+                // pyroscope-go (multipart) counts in nanoseconds, Node (raw) in seconds.
+                let (from, until) = if p.body.starts_with(b"--") {
+                    let ns = u128::from(unix_now) * 1_000_000_000;
+                    (
+                        ns.saturating_sub(15_000_000_000).to_string(),
+                        ns.to_string(),
+                    )
+                } else {
+                    (
+                        unix_now.saturating_sub(15).to_string(),
+                        unix_now.to_string(),
+                    )
+                };
+                let q = p.query.replace(FROM, &from).replace(UNTIL, &until);
+                format!("{}?{q}", e.path)
+            }
             _ => e.path.clone(),
         });
         let b = match self.mode {
@@ -131,13 +142,22 @@ impl Client {
             Mode::OtlpHttp => b
                 .header("host", &e.authority)
                 .header("content-type", "application/x-protobuf"),
-            Mode::Ingest => b.header("host", &e.authority),
+            Mode::Ingest => b
+                .header("host", &e.authority)
+                .header("accept-encoding", "gzip"),
             Mode::Connect => b
                 .header("host", &e.authority)
                 .header("content-type", "application/proto")
                 .header("connect-protocol-version", "1"),
         };
-        let b = b.header("user-agent", "profcol-loadgen");
+        let b = b.header(
+            "user-agent",
+            if self.mode == Mode::Ingest {
+                "Go-http-client/1.1"
+            } else {
+                "profcol-loadgen"
+            },
+        );
         let (b, body) = match self.mode {
             Mode::OtlpGrpc => {
                 let compressed = p.gzipped;
