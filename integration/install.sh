@@ -37,6 +37,32 @@ else
   fi
 fi
 
+# --- Python: pyroscope-io, the Python push SDK (python/push_sdk.py, gateway suite), beside
+# the stubs: the current python3, or integration/.venv when that python refuses pip
+# (push_sdk.py switches to the venv by itself).
+has_pyroscope() {
+  "$1" - <<'PY' 2>/dev/null
+import pyroscope  # noqa
+import importlib.metadata as m
+assert m.version("pyroscope-io") == "1.4.0"
+PY
+}
+if has_pyroscope "$py" || { [ -x "$here/.venv/bin/python" ] && has_pyroscope "$here/.venv/bin/python"; }; then
+  log "pip: pyroscope-io present"
+else
+  log "pip: installing pyroscope-io==1.4.0"
+  if [ -x "$here/.venv/bin/python" ] && has_stubs "$here/.venv/bin/python" && ! has_stubs "$py"; then
+    "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check "pyroscope-io==1.4.0"
+  elif ! "$py" -m pip install -q --disable-pip-version-check "pyroscope-io==1.4.0"; then
+    log "pip: falling back to a venv in integration/.venv"
+    [ -x "$here/.venv/bin/python" ] || "$py" -m venv "$here/.venv" 2>/dev/null || {
+      apt-get install -y -qq python3-venv python3-pip >/dev/null
+      "$py" -m venv "$here/.venv"
+    }
+    "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check "pyroscope-io==1.4.0"
+  fi
+fi
+
 # --- Node itself, when the machine has none (Debian's nodejs + npm).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   log "apt: installing nodejs npm"
@@ -45,7 +71,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt-get install -y -qq nodejs npm >/dev/null || log "apt: nodejs/npm unavailable; the Node target will be skipped"
 fi
 
-# --- Node: the pull-mode target (@pyroscope/nodejs + express), pinned by package-lock.json.
+# --- Node: the pull-mode target and the push peer (@pyroscope/nodejs + express), pinned by
+# package-lock.json.
 if command -v npm >/dev/null 2>&1; then
   if [ -d "$here/node/node_modules/@pyroscope/nodejs" ] && [ -d "$here/node/node_modules/express" ]; then
     log "npm: node_modules present"
@@ -76,7 +103,7 @@ if command -v npm >/dev/null 2>&1; then
   fi
 fi
 
-# --- Build the Go peers (target, pprofbench, otelcol); each only when its sources are
+# --- Build the Go peers (target, pprofbench, otelcol, pushsdk); each only when its sources are
 # newer than its binary, so a second run costs nothing.
 "$here/go/build.sh"
 log "done"

@@ -271,13 +271,18 @@ impl Running {
             warn!(key = %key, "This setting changed but only takes effect after a restart.");
         }
         self.config = new.clone();
-        let statuses = self
-            .exporters
-            .iter()
-            .map(|(id, s)| (id.to_string(), s.handle.status_source()))
-            .collect();
+        let statuses = self.exporter_statuses().into_iter().collect();
         self.admin.components.applied(new, statuses);
         Ok(plan.summary())
+    }
+
+    /// Where each exporter's state can be read while the pipeline stops:
+    /// what a forced exit would leave unsent.
+    pub fn exporter_statuses(&self) -> Vec<(String, profcol_exporter::StatusSource)> {
+        self.exporters
+            .iter()
+            .map(|(id, s)| (id.to_string(), s.handle.status_source()))
+            .collect()
     }
 
     /// After a failed reload: starts the stopped `exporters` again from the

@@ -109,11 +109,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
         }
     };
     stop_watching.cancel();
-    info!(signal, "Shutting down.");
-    running
-        .stop(current.config.service.shutdown_timeout.get())
-        .await;
-    Ok(ExitCode::SUCCESS)
+    let timeout = current.config.service.shutdown_timeout.get();
+    info!(signal, shutdown_timeout = ?timeout, "Shutting down; a second SIGINT or SIGTERM exits at once.");
+    let exporters = running.exporter_statuses();
+    tokio::select! {
+        _ = running.stop(timeout) => Ok(ExitCode::SUCCESS),
+        again = crate::shutdown::signal() => {
+            crate::shutdown::log_forced_exit(again, &exporters);
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// Re-reads and validates; applies only a valid configuration.

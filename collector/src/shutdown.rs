@@ -23,6 +23,39 @@ pub async fn signal() -> &'static str {
     }
 }
 
+/// A second SIGINT/SIGTERM arrived while the pipeline was stopping: says,
+/// per exporter endpoint, what is left unsent — queued batches and requests
+/// in flight are dropped from memory; a persistent queue keeps its batches
+/// on disk for the next start.
+pub fn log_forced_exit(signal: &str, exporters: &[(String, profcol_exporter::StatusSource)]) {
+    let mut dropped = 0usize;
+    for (id, source) in exporters {
+        for s in source.snapshot() {
+            let persistent = s.queue_capacity.is_none() && s.queue_length > 0;
+            if s.queue_length == 0 && s.in_flight == 0 {
+                continue;
+            }
+            if !persistent {
+                dropped += s.queue_length;
+            }
+            tracing::warn!(
+                exporter = %id,
+                endpoint = %s.endpoint,
+                queued_batches = s.queue_length,
+                queued_bytes = s.queue_bytes,
+                requests_in_flight = s.in_flight,
+                kept_on_disk = persistent,
+                "Exiting before this exporter finished."
+            );
+        }
+    }
+    tracing::warn!(
+        signal,
+        dropped_batches = dropped,
+        "Second signal during shutdown: exiting now."
+    );
+}
+
 async fn ctrl_c() -> &'static str {
     match tokio::signal::ctrl_c().await {
         Ok(()) => "Ctrl-C",

@@ -579,7 +579,7 @@ mod tests {
             with_metrics("{tls: {cert_file: c.pem, min_version: TLS11}, bearer_token: t, bearer_token_file: f, basic_auth: {password: ''}}"),
             vec![
                 "service::telemetry::metrics::tls::key_file: is required when tls is set",
-                "service::telemetry::metrics::tls::min_version: TLS 1.0 and 1.1 are not offered; use TLS12 or TLS13",
+                "service::telemetry::metrics::tls::min_version: TLS 1.0 and 1.1 are not offered by profcol's TLS stack (rustls supports TLS 1.2 and 1.3); use TLS12 or TLS13",
                 "service::telemetry::metrics::bearer_token: at most one of bearer_token and bearer_token_file may be set",
                 "service::telemetry::metrics::basic_auth: at most one of basic_auth and bearer_token/bearer_token_file may be set",
                 "service::telemetry::metrics::basic_auth::username: is required",

@@ -161,17 +161,61 @@ pub struct TlsConfig {
     pub server_name: Option<String>,
 }
 
-/// `TLS10`/`TLS11` parse so that validation can explain why they are refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `TLS10`/`TLS11`, and any other word, parse so that validation can
+/// explain why they are refused with the key's whole path (a serde error
+/// inside a flattened client block would name only the component).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsVersion {
-    #[serde(rename = "TLS10")]
     Tls10,
-    #[serde(rename = "TLS11")]
     Tls11,
-    #[serde(rename = "TLS12")]
     Tls12,
-    #[serde(rename = "TLS13")]
     Tls13,
+    /// Not a TLS version name; refused by validation.
+    Unknown(String),
+}
+
+impl TlsVersion {
+    pub fn name(&self) -> &str {
+        match self {
+            TlsVersion::Tls10 => "TLS10",
+            TlsVersion::Tls11 => "TLS11",
+            TlsVersion::Tls12 => "TLS12",
+            TlsVersion::Tls13 => "TLS13",
+            TlsVersion::Unknown(s) => s,
+        }
+    }
+
+    /// The problem with this version for `min_version`, if any.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            TlsVersion::Tls12 | TlsVersion::Tls13 => None,
+            TlsVersion::Tls10 | TlsVersion::Tls11 => Some(
+                "TLS 1.0 and 1.1 are not offered by profcol's TLS stack (rustls supports TLS 1.2 and 1.3); use TLS12 or TLS13".into(),
+            ),
+            TlsVersion::Unknown(s) => Some(format!(
+                "unknown TLS version {s:?} (write TLS12 or TLS13)"
+            )),
+        }
+    }
+}
+
+impl Serialize for TlsVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "TLS10" => TlsVersion::Tls10,
+            "TLS11" => TlsVersion::Tls11,
+            "TLS12" => TlsVersion::Tls12,
+            "TLS13" => TlsVersion::Tls13,
+            _ => TlsVersion::Unknown(s),
+        })
+    }
 }
 
 fn both<A, B>(a: &Option<A>, b: &Option<B>) -> bool {
@@ -248,14 +292,8 @@ impl Validate for TlsConfig {
                 "a client key needs a client certificate (cert_pem or cert_file)",
             );
         }
-        if matches!(
-            self.min_version,
-            Some(TlsVersion::Tls10 | TlsVersion::Tls11)
-        ) {
-            p(
-                "min_version",
-                "TLS 1.0 and 1.1 are not offered by profcol's TLS stack (rustls supports TLS 1.2 and 1.3); use TLS12 or TLS13",
-            );
+        if let Some(problem) = self.min_version.as_ref().and_then(TlsVersion::problem) {
+            p("min_version", &problem);
         }
     }
 }

@@ -44,14 +44,8 @@ impl Validate for ServerTlsConfig {
                 "must not be empty (leave it out to accept clients without certificates)",
             ));
         }
-        if matches!(
-            self.min_version,
-            Some(TlsVersion::Tls10 | TlsVersion::Tls11)
-        ) {
-            problems.push(Problem::new(
-                join_path(path, "min_version"),
-                "TLS 1.0 and 1.1 are not offered; use TLS12 or TLS13",
-            ));
+        if let Some(problem) = self.min_version.as_ref().and_then(TlsVersion::problem) {
+            problems.push(Problem::new(join_path(path, "min_version"), problem));
         }
     }
 }

@@ -36,13 +36,13 @@ pub(crate) fn client_config(
     let field = |name: &str| profcol_config::join_path(prefix, name);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
 
-    let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_version {
+    let versions: &[&rustls::SupportedProtocolVersion] = match &tls.min_version {
         Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
         Some(TlsVersion::Tls12) | None => &[&rustls::version::TLS13, &rustls::version::TLS12],
-        Some(TlsVersion::Tls10 | TlsVersion::Tls11) => {
+        Some(other) => {
             return Err(Error::Unsupported {
                 field: field("min_version"),
-                message: "TLS 1.0 and 1.1 are not offered by rustls; use TLS12 or TLS13".into(),
+                message: other.problem().unwrap_or_default(),
             })
         }
     };

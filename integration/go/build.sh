@@ -4,10 +4,11 @@
 #   target      pull target: net/http/pprof, fgprof, godeltaprof's delta endpoints
 #   pprofbench  google/pprof Parse/Write timing and folding (check_convert, benchmarks)
 #   otelcol     an OpenTelemetry Collector from the upstream modules at one release
+#   pushsdk     push-mode peer: github.com/grafana/pyroscope-go in push mode (gateway suite)
 #   contribbench  the OpenTelemetry way of converting pprof to OTLP, timed in process
 #               (scale/contrib_cost.sh); not in the default list: only that
 #               benchmark needs it, and it builds it itself
-# Usage: integration/go/build.sh [PEER...]      (default: target pprofbench otelcol)
+# Usage: integration/go/build.sh [PEER...]      (default: target pprofbench otelcol pushsdk)
 # A peer is rebuilt only when a .go file, go.mod or go.sum is newer than its binary.
 # Modules come from the Go module proxy (GOPROXY as set on the machine) into the usual
 # module cache; -mod=readonly makes a go.sum that does not match go.mod an error
@@ -37,7 +38,7 @@ gobin="$(pick_go)" || die "no Go 1.$min_minor or newer found (looked at \$GO, go
 export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 
 peers=("$@")
-((${#peers[@]})) || peers=(target pprofbench otelcol)
+((${#peers[@]})) || peers=(target pprofbench otelcol pushsdk)
 mkdir -p "$here/bin"
 for prog in "${peers[@]}"; do
   src="$here/$prog"

@@ -421,6 +421,17 @@ mod tests {
             "receivers::pyroscope_scrape/local"
         )
         .is_ok());
+        // A bad value inside the flattened client block names its own key.
+        let p = validate_receiver(
+            &id,
+            &yaml("targets: [{__address__: 'h:1'}]\ntls_config: {min_version: TLS14}"),
+            "receivers::pyroscope_scrape/local",
+        )
+        .unwrap_err();
+        assert_eq!(
+            p[0].to_string(),
+            "receivers::pyroscope_scrape/local::tls_config::min_version: unknown TLS version \"TLS14\" (write TLS12 or TLS13)"
+        );
         let other: ComponentId = "kafka".parse().unwrap();
         let p = validate_receiver(&other, &yaml("{}"), "receivers::kafka").unwrap_err();
         assert_eq!(

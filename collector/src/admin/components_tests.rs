@@ -286,5 +286,15 @@ async fn the_page_reports_each_component_with_its_health_and_debug_information()
         .iter()
         .all(|c| c["id"] != "debug/<script>unused</script>"));
     assert_eq!(find(&list, "file")["health"]["state"], "healthy");
+    // The index Go users type lists what profcol serves of itself.
+    let (status, body) = get(addr, "/debug/pprof/").await;
+    assert_eq!(status, 200, "{body}");
+    for link in [
+        "/debug/pprof/profile?seconds=30",
+        "/debug/pprof/heap",
+        "/debug/pprof/allocs",
+    ] {
+        assert!(body.contains(link), "{link} missing: {body}");
+    }
     r.stop(Duration::from_secs(2)).await;
 }

@@ -88,6 +88,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/-/healthy", get(components_page::healthy))
         .route("/-/ready", get(ready))
         .route("/-/reload", axum::routing::post(reload))
+        .route("/debug/pprof/", get(pprof_index))
+        .route("/debug/pprof", get(pprof_index))
         .route("/debug/pprof/profile", get(pprof_cpu::handler))
         .route("/debug/pprof/heap", get(pprof_heap::handler))
         .route("/debug/pprof/allocs", get(pprof_heap::handler))
@@ -203,6 +205,27 @@ async fn reload(State(s): State<AdminState>) -> Response {
     }
 }
 
+/// `/debug/pprof/`: the index Go users type, listing the profiles profcol
+/// serves of itself (Go's other profile kinds have no counterpart here).
+async fn pprof_index() -> Html<String> {
+    let body = concat!(
+        "<h1>/debug/pprof/</h1>",
+        "<p>profcol's own profiles, in pprof format (<code>go tool pprof URL</code> reads them).</p>",
+        "<table><tr><th>profile</th><th>what it holds</th></tr>",
+        "<tr><td><a href=\"/debug/pprof/profile?seconds=30\">profile</a></td>",
+        "<td>CPU time sampled over <code>seconds</code> (default 30; \
+         <a href=\"/debug/pprof/profile?seconds=5\">5 s</a>)</td></tr>",
+        "<tr><td><a href=\"/debug/pprof/heap\">heap</a></td>",
+        "<td>memory in use and allocated since start, by allocating stack</td></tr>",
+        "<tr><td><a href=\"/debug/pprof/allocs\">allocs</a></td>",
+        "<td>the same profile as heap (as in Go, where both show both)</td></tr>",
+        "</table>",
+        "<p class=muted>goroutine, block, mutex, threadcreate and trace are Go runtime profiles; \
+         profcol has none of them.</p>"
+    );
+    Html(layout::page("/debug/pprof/", layout::Nav::Home, "", body))
+}
+
 async fn index() -> Html<String> {
     let body = concat!(
         "<h1>profcol</h1><ul>",
@@ -211,7 +234,8 @@ async fn index() -> Html<String> {
         "<li><a href=\"/metrics\">Metrics</a></li>",
         "<li><a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></li>",
         "<li><a href=\"/debug/pprof/profile?seconds=5\">CPU profile (5s)</a> · ",
-        "<a href=\"/debug/pprof/heap\">heap profile</a></li></ul>"
+        "<a href=\"/debug/pprof/heap\">heap profile</a> · ",
+        "<a href=\"/debug/pprof/\">all</a></li></ul>"
     );
     Html(layout::page("profcol", layout::Nav::Home, "", body))
 }

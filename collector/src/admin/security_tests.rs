@@ -102,6 +102,7 @@ async fn basic_auth_guards_every_page() {
         "/api/v1/components",
         "/components",
         "/config",
+        "/debug/pprof/",
         "/",
     ] {
         let r = get(addr, path, None).await;
@@ -299,6 +300,7 @@ async fn tls_serves_and_reloads_the_certificate() {
     assert_eq!(r.status, 200);
     for path in [
         "/",
+        "/debug/pprof/",
         "/targets",
         "/components",
         "/config",

@@ -116,9 +116,15 @@ fn server_config(cfg: &ServerTlsConfig, prefix: &str) -> Result<ServerConfig, Er
                 ),
             )
         })?;
-    let versions: &[&rustls::SupportedProtocolVersion] = match cfg.min_version {
+    let versions: &[&rustls::SupportedProtocolVersion] = match &cfg.min_version {
         Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
-        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        Some(TlsVersion::Tls12) | None => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        Some(other) => {
+            return Err(Error::invalid(
+                field("min_version"),
+                other.problem().unwrap_or_default(),
+            ))
+        }
     };
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
