@@ -10,7 +10,7 @@
 #
 # usage: integration/scale/push_vs_scrape.sh [RATE] [WINDOW_SECONDS]
 #        (default 83.3 profiles/s, 60 s windows)
-# env:   WARMUP=20 ROUNDS=1 MODES="otlp-grpc otlp-http ingest connect"
+# env:   WARMUP=20 ROUNDS=1 MODES="otlp-grpc otlp-http ingest connect" (MODES="" : scrape only)
 #        EXTRA_RUNS="otlp-grpc:4 connect:4"  more push runs, MODE:PER_REQUEST
 #        NO_BUILD=1, BIN=<dir>, OUT=<dir> (default a new /tmp/profcol-pvs.*),
 #        PERF=1 / PPROF=1 (passed on to every run); the rest of push.sh's and
@@ -21,7 +21,7 @@ RATE="${1:-83.3}"
 WINDOW="${2:-60}"
 export WARMUP="${WARMUP:-20}"
 ROUNDS="${ROUNDS:-1}"
-MODES="${MODES:-otlp-grpc otlp-http ingest connect}"
+MODES="${MODES-otlp-grpc otlp-http ingest connect}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${OUT:-$(mktemp -d /tmp/profcol-pvs.XXXXXX)}"
 mkdir -p "$out"
@@ -35,7 +35,7 @@ export NO_BUILD=1
 export BIN="${BIN:-$root/target/release}"
 
 echo "push vs scrape: rate $RATE profiles/s (scrape N=$N), window ${WINDOW}s, warm-up ${WARMUP}s, rounds $ROUNDS, out $out" >&2
-date -u +"start %Y-%m-%d %H:%M:%S UTC, load %s" | sed "s/%s/$(cut -d' ' -f1-3 /proc/loadavg)/" >&2
+echo "start $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 runs=()
 for r in $(seq 1 "$ROUNDS"); do
@@ -59,7 +59,7 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
   done
 done
-date -u +"end %Y-%m-%d %H:%M:%S UTC, load %s" | sed "s/%s/$(cut -d' ' -f1-3 /proc/loadavg)/" >&2
+echo "end $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 python3 "$root/integration/scale/push_row.py" --header
 for x in "${runs[@]}"; do
