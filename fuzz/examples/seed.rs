@@ -11,8 +11,28 @@ use std::path::Path;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let testdata = root.join("../pdata/testdata");
-    for t in ["decode_pprof", "to_otlp", "from_otlp", "view", "otlp_json", "delta"] {
+    for t in [
+        "decode_pprof",
+        "to_otlp",
+        "from_otlp",
+        "view",
+        "otlp_json",
+        "delta",
+        "ingest",
+    ] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
+    }
+    // The pyroscope receiver's text inputs: names, folded and lines bodies,
+    // a multipart form (boundary "B", as the target reads it).
+    let ingest = root.join("corpus/ingest");
+    for (file, text) in [
+        ("name", &b"checkout.cpu{env=prod,__session_id__=9f1c,otel.scope.name=com.grafana.pyroscope/go}"[..]),
+        ("query", b"name=app%7Bx%3D1%7D&from=1700000000&until=now-10s&sampleRate=100&format=lines"),
+        ("folded", b"main;work;parse 10\nmain;idle 3\r\nmain;work;parse 5\n"),
+        ("form", b"--B\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\nContent-Type: application/octet-stream\r\n\r\n\x1f\x8b\r\n--B--\r\n"),
+        ("push.json", br#"{"series":[{"labels":[{"name":"service_name","value":"svc"}],"samples":[{"rawProfile":"AQI=","ID":"1"}]}]}"#),
+    ] {
+        std::fs::write(ingest.join(file), text)?;
     }
     for entry in std::fs::read_dir(&testdata)? {
         let path = entry?.path();
