@@ -160,5 +160,5 @@ pids=()
 python3 "$root/integration/scale/push_row.py" "$out/report.json"
 if head -n "$log_lines" "$out/profcol.log" | grep -qiE 'level=(warn|error)'; then
   echo "profcol warnings/errors during the run (first 5):" >&2
-  head -n "$log_lines" "$out/profcol.log" | grep -iE 'level=(warn|error)' | head -5 >&2
+  head -n "$log_lines" "$out/profcol.log" | grep -iE 'level=(warn|error)' | head -5 >&2 || true
 fi
