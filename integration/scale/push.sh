@@ -158,7 +158,8 @@ pids=()
 
 [ -n "${HEADER:-}" ] && python3 "$root/integration/scale/push_row.py" --header
 python3 "$root/integration/scale/push_row.py" "$out/report.json"
-if head -n "$log_lines" "$out/profcol.log" | grep -qiE 'level=(warn|error)'; then
-  echo "profcol warnings/errors during the run (first 5):" >&2
-  head -n "$log_lines" "$out/profcol.log" | grep -iE 'level=(warn|error)' | head -5 >&2 || true
+warns="$(head -n "$log_lines" "$out/profcol.log" | grep -iE 'level=(warn|error)' || true)"
+if [ -n "$warns" ]; then
+  echo "profcol warnings/errors during the run (first 5 of $(printf '%s\n' "$warns" | wc -l)):" >&2
+  printf '%s\n' "$warns" | sed -n 1,5p >&2
 fi
