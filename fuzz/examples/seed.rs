@@ -1,6 +1,9 @@
 //! Writes seed corpora for the fuzz targets from `pdata/testdata`: the pprof
 //! files as they are (decode_pprof, to_otlp) and their OTLP conversions
-//! (from_otlp) and their OTLP/JSON (otlp_json). Usage: `cargo run --example seed` from `fuzz/`.
+//! (from_otlp) and their OTLP/JSON (otlp_json), and the otlp receiver's
+//! request bodies of both (otlp_receive: a selector byte, then a gRPC frame,
+//! a protobuf, gzipped protobuf or JSON body). Usage: `cargo run --example
+//! seed` from `fuzz/`.
 
 use profcol_pdata::oracle::to_otlp;
 use profcol_pdata::pprof::{decode_pprof, encode_pprof, DecodeLimits};
@@ -19,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "otlp_json",
         "delta",
         "ingest",
+        "otlp_receive",
     ] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
     }
@@ -54,7 +58,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let req = to_otlp(&[ProfileRecord::from_profile(Labels::from_pairs([("service_name", "seed")]), &profile)?]);
         std::fs::write(root.join("corpus/from_otlp").join(format!("{name}.otlp")), req.encode_to_vec())?;
         let json = profcol_pdata::otlp::json::to_otlp_json_string(&req, false)?;
-        std::fs::write(root.join("corpus/otlp_json").join(format!("{name}.json")), json)?;
+        std::fs::write(root.join("corpus/otlp_json").join(format!("{name}.json")), &json)?;
+        let pb = req.encode_to_vec();
+        let receive = root.join("corpus/otlp_receive");
+        // Selector: bits 0-1 the encoding, bit 2 HTTP (else gRPC), bit 3 JSON.
+        let mut grpc = vec![0u8, 0];
+        grpc.extend_from_slice(&(pb.len() as u32).to_be_bytes());
+        grpc.extend_from_slice(&pb);
+        std::fs::write(receive.join(format!("{name}.grpc")), grpc)?;
+        let with = |selector: u8, body: &[u8]| [&[selector][..], body].concat();
+        std::fs::write(receive.join(format!("{name}.http")), with(0x04, &pb))?;
+        let gz = profcol_pdata::pprof::gzip(&pb);
+        std::fs::write(receive.join(format!("{name}.http.gz")), with(0x05, &gz))?;
+        std::fs::write(receive.join(format!("{name}.http.json")), with(0x0c, json.as_bytes()))?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Any bytes through the `pyroscope` receiver's parsers (never a panic):
-//! the `/ingest` query and `name` (what parses formats back to itself), the
+//! `/ingest`'s `name` (what parses formats back to itself), the
 //! folded and lines text (what parses builds a valid pprof), the multipart
 //! form (parts are slices of the body) and the push API's protobuf and JSON.
 #![no_main]
@@ -7,8 +7,8 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use profcol_pdata::PprofData;
-use profcol_receiver::push::pyroscope::folded::{self, Shape, TextFormat};
-use profcol_receiver::push::pyroscope::{multipart, name, push_proto, query};
+use profcol_pdata::ingest::folded::{self, Shape, TextFormat};
+use profcol_pdata::ingest::{multipart, name, push_proto};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
@@ -21,7 +21,6 @@ fuzz_target!(|data: &[u8]| {
             }
             assert_eq!(name::parse(&again).as_ref(), Ok(&n), "{again:?}");
         }
-        let _ = query::parse(Some(text), 0);
     }
     for format in [TextFormat::Folded, TextFormat::Lines] {
         if let Ok(stacks) = folded::parse(data, format) {

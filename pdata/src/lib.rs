@@ -23,6 +23,8 @@
 //! - [`otlp`]: pprof → OTLP protobuf bytes, OTLP → pprof, OTLP/JSON, and
 //!   the OTLP prost messages.
 //! - [`delta`]: per-interval deltas of cumulative profiles.
+//! - [`ingest`]: the formats the Pyroscope SDKs push (`/ingest`'s `name`,
+//!   collapsed stacks, multipart forms, the push API's `PushRequest`).
 //! - `oracle` (this crate's tests, and the `oracle` feature): the slow
 //!   paths through prost structs that the fast ones are checked against.
 //!
@@ -32,6 +34,7 @@
 mod batch;
 pub mod delta;
 mod error;
+pub mod ingest;
 mod labels;
 #[cfg(any(test, feature = "oracle"))]
 pub mod oracle;

@@ -239,6 +239,12 @@ async fn ingest_raw_pprof_folded_and_lines() {
     assert_eq!(got[0].labels.get("service_name"), Some("api.cpu"));
     assert_eq!(got[0].labels.get("pyroscope_spy"), Some("pyspy"));
     assert_eq!(got[0].pprof.served().map(|b| b.to_vec()), Some(cpu));
+    // A pprof that does not say its window gets it from from/until.
+    let p0 = got[0].profile();
+    assert_eq!(
+        (p0.time_nanos, p0.duration_nanos),
+        (1_700_000_000_000_000_000, 10_000_000_000)
+    );
 
     assert_eq!(
         labels(&got[1]),

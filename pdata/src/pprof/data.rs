@@ -153,6 +153,15 @@ impl PprofData {
         }
     }
 
+    /// Sets the window's length (a pushed profile that did not say it, from
+    /// the request's `from`/`until`).
+    pub fn set_duration_nanos(&mut self, d: i64) {
+        if self.view.header().duration_nanos != d {
+            self.view.header_mut().duration_nanos = d;
+            self.retimed = true;
+        }
+    }
+
     /// Replaces the values and the window: the profile is a delta.
     pub(crate) fn with_overlay(mut self, overlay: Overlay, time: i64, duration: i64) -> Self {
         let h = self.view.header_mut();

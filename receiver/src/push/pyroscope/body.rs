@@ -75,7 +75,7 @@ pub fn content_encoding(headers: &HeaderMap) -> Result<Option<String>, Refusal> 
             Kind::UnsupportedEncoding,
             format!(
                 "Content-Encoding {:?} is not supported (use gzip, zstd or none)",
-                super::name::clip(other)
+                profcol_pdata::ingest::name::clip(other)
             ),
         )),
     }

@@ -11,11 +11,7 @@
 //! | `jfr`, `speedscope`, `trie`, `tree` | — | refused, 415 |
 
 use super::body;
-use super::folded::{self, Shape, TextFormat};
 use super::labels::{check_limits, ingest_labels, with_tenant, IngestSeries};
-use super::multipart::{self, Part};
-use super::name::clip;
-use super::profile_type::{self, SampleTypeConfigs, TEXT_SUFFIXES};
 use super::query::{self, IngestQuery};
 use super::refusal::{Kind, Refusal};
 use super::request::{tenant, Budget, Limits, Shared};
@@ -24,6 +20,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use profcol_pdata::ingest::folded::{self, Shape, TextFormat};
+use profcol_pdata::ingest::multipart::{self, Part};
+use profcol_pdata::ingest::name::clip;
+use profcol_pdata::ingest::profile_type::{self, SampleTypeConfigs, TEXT_SUFFIXES};
 use profcol_pdata::pprof::encode_pprof;
 use profcol_pdata::{PprofData, ProfileRecord};
 use std::sync::Arc;
@@ -252,6 +252,10 @@ impl Request<'_> {
         };
         if data.header().time_nanos < FIRST_VALID_TIME_NANOS {
             data.set_time_nanos(self.query.from_nanos);
+        }
+        let window = self.query.until_nanos.saturating_sub(self.query.from_nanos);
+        if data.header().duration_nanos <= 0 && window > 0 {
+            data.set_duration_nanos(window);
         }
         let labels = ingest_labels(IngestSeries {
             name: &self.query.name,

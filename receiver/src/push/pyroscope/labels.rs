@@ -4,7 +4,7 @@
 //! tenant from `X-Scope-OrgID`.
 
 use super::config::LabelLimits;
-use super::name::{clip, valid_label_name, AppName};
+use profcol_pdata::ingest::name::{clip, valid_label_name, AppName};
 use profcol_pdata::Labels;
 
 /// The header that names the tenant.
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn ingest_labels_like_pyroscope() {
-        let name = super::super::name::parse(
+        let name = profcol_pdata::ingest::name::parse(
             "app.cpu{__session_id__=s1,__tenant_id__=evil,__x=y,env=prod}",
         )
         .unwrap();
@@ -180,7 +180,7 @@ mod tests {
             l.to_string(),
             r#"{__delta__="false", __name__="process_cpu", __session_id__="s1", env="prod", pyroscope_spy="gospy", service_name="app"}"#
         );
-        let name = super::super::name::parse("app.cpu{service_name=svc}").unwrap();
+        let name = profcol_pdata::ingest::name::parse("app.cpu{service_name=svc}").unwrap();
         let mut s = IngestSeries {
             name: &name,
             metric: "process_cpu",

@@ -13,14 +13,9 @@
 
 pub mod body;
 pub mod config;
-pub mod folded;
 pub mod ingest;
 pub mod labels;
-pub mod multipart;
-pub mod name;
-pub mod profile_type;
 pub mod push_api;
-pub mod push_proto;
 pub mod query;
 pub mod refusal;
 pub mod request;

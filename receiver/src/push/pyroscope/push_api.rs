@@ -10,7 +10,6 @@
 
 use super::body;
 use super::labels::{check_limits, check_names, with_tenant};
-use super::push_proto::{decode_json, DecodeError, Series, SeriesIter};
 use super::refusal::{Kind, Refusal};
 use super::request::{tenant, Budget, Limits, Shared};
 use axum::body::Body;
@@ -18,6 +17,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use profcol_pdata::ingest::push_proto::{decode_json, DecodeError, Series, SeriesIter};
 use profcol_pdata::{Labels, ProfileRecord};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,7 +41,7 @@ impl Codec {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let media = super::multipart::media_type(ct).to_ascii_lowercase();
+        let media = profcol_pdata::ingest::multipart::media_type(ct).to_ascii_lowercase();
         match media.as_str() {
             "application/proto" | "application/protobuf" | "application/x-protobuf" => Ok(Codec::Proto),
             "application/json" => Ok(Codec::Json),
@@ -49,7 +49,7 @@ impl Codec {
                 Kind::UnsupportedMediaType,
                 format!(
                     "content type {:?} is not supported: send application/proto or application/json",
-                    super::name::clip(ct)
+                    profcol_pdata::ingest::name::clip(ct)
                 ),
             )),
         }

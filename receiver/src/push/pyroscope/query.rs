@@ -9,8 +9,8 @@
 //! `units` and `aggregationType` are read but change nothing: Pyroscope
 //! ignores them too (a text profile's type comes from its name).
 
-use super::name::{self, clip, AppName};
 use super::refusal::Refusal;
+use profcol_pdata::ingest::name::{self, clip, AppName};
 
 /// `sampleRate` when absent or unusable.
 pub const DEFAULT_SAMPLE_RATE: u32 = 100;

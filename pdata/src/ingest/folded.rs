@@ -9,7 +9,7 @@
 //! profile gets one sample type; each distinct frame becomes one function
 //! and one location.
 
-use profcol_pdata::pprof::{Function, Line, Location, Profile, Sample, ValueType};
+use crate::pprof::{Function, Line, Location, Profile, Sample, ValueType};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -276,8 +276,8 @@ mod tests {
             duration_nanos: 10_000_000_000,
         };
         let p = to_profile(&s, &shape);
-        let data = profcol_pdata::PprofData::from_profile(&p).unwrap();
-        let folded = profcol_pdata::pprof::folded_pprof(&data.to_profile());
+        let data = crate::PprofData::from_profile(&p).unwrap();
+        let folded = crate::pprof::folded_pprof(&data.to_profile());
         assert_eq!(
             folded,
             vec![
