@@ -323,6 +323,12 @@ pub async fn run(
         "requests": summary.json,
         "warmup_s": c.warmup,
         "window_s": secs,
+        // The sink stops with this process, right after the report: what
+        // profcol logs later (failed exports) is not part of the run.
+        "ended_unix_s": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
         "kinds": c.kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "loadavg_1m": {
             "window_start": load0,
