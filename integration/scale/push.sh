@@ -22,7 +22,9 @@
 #        NO_BUILD=1 skip `cargo build --release`; BIN=<dir> use binaries from there
 #        EXPORTER_EXTRA='{sending_queue: {max_batch_size: 10}}' keys merged into otlp_grpc
 #        RECEIVER_EXTRA='{max_request_body_size: 8MiB}' keys merged into the receiver's block
-#        PERF=1   also record profcol with `perf record -g` for 15 s mid-window
+#        PERF=1   also record profcol with `perf record` for 15 s mid-window
+#                 (PERF_FREQ=199, PERF_CG=dwarf,16384: its call graph) -> perf.txt
+#                 and perf_split.txt (integration/scale/perf_split.py)
 #        PPROF=1  also fetch profcol's own /debug/pprof/profile?seconds=10 mid-window
 #        MAX_RSS_MB=8192  stop the run when profcol's RSS passes this
 #        HEADER=1 print the table header first
@@ -119,7 +121,7 @@ echo "push: mode=$MODE rate=$RATE window=${WINDOW}s warmup=${WARMUP}s out=$out p
   for _ in $(seq 1 240); do grep -q "pool" "$out/loadgen.log" && break; sleep 0.5; done
   sleep $((WARMUP + 20))
   if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
-    perf record -F 199 -g -p "$pc" -o "$out/perf.data" -- sleep 15 >/dev/null 2>&1 || true
+    perf record -F "${PERF_FREQ:-199}" --call-graph "${PERF_CG:-dwarf,16384}" -p "$pc" -o "$out/perf.data" -- sleep 15 >/dev/null 2>&1 || true
     perf report -i "$out/perf.data" --no-children --percent-limit 1.5 --stdio \
       --sort symbol 2>/dev/null | grep -v '^$' | head -80 >"$out/perf.txt" || true
   fi
@@ -170,4 +172,10 @@ PY
 if [ -n "$warns" ]; then
   echo "profcol warnings/errors during the run (first 5 of $(printf '%s\n' "$warns" | wc -l)):" >&2
   printf '%s\n' "$warns" | sed -n 1,5p >&2
+fi
+if [ -s "$out/perf.data" ]; then
+  python3 "$root/integration/scale/perf_split.py" "$out/perf.data" \
+    --ms-per-profile "$(jq '(.profcol.cpu_seconds_per_profile // 0) * 1000' "$out/report.json")" \
+    >"$out/perf_split.txt" 2>&1 || true
+  echo "perf: $out/perf.txt, $out/perf_split.txt" >&2
 fi
