@@ -117,3 +117,21 @@ pub fn wait_ready(port: u16, path: &str, limit: Duration) -> bool {
     }
     false
 }
+
+/// profcol's own heap profile (`/debug/pprof/heap` on `port`) once it holds
+/// a sample, or the last one fetched after `limit`. The allocator samples
+/// about one allocation per 512 KiB allocated, so right after start (or on
+/// a slow machine) there may be none yet.
+pub fn own_heap_profile(port: u16, limit: Duration) -> profcol_pdata::pprof::Profile {
+    use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, body) = http_get(port, "/debug/pprof/heap").expect("GET /debug/pprof/heap");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let heap = decode_pprof(&body, &DecodeLimits::default()).expect("own heap profile decodes");
+        if !heap.sample.is_empty() || Instant::now() > deadline {
+            return heap;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -6,8 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
-use profcol_pdata::pprof::{decode_pprof, DecodeLimits, Profile};
+use profcol_e2e::{free_port, own_heap_profile, wait_ready, Running};
+use profcol_pdata::pprof::Profile;
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -115,9 +115,7 @@ fn first_run_shows_profcol_at_work() {
     );
 
     // A heap profile's stacks end in the code that asked for memory.
-    let (status, body) = http_get(port, "/debug/pprof/heap").unwrap();
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let heap = decode_pprof(&body, &DecodeLimits::default()).expect("own heap profile decodes");
+    let heap = own_heap_profile(port, Duration::from_secs(20));
     let leaves = leaf_names(&heap);
     assert!(!leaves.is_empty(), "the heap profile has samples");
     let allocator: Vec<&String> = leaves.iter().filter(|n| is_allocator(n)).collect();

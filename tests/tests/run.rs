@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
+use profcol_e2e::{free_port, http_get, own_heap_profile, wait_ready, Running};
 use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -69,9 +69,7 @@ fn admin_pages_and_own_cpu_profile() {
         profile.duration_nanos
     );
 
-    let (status, body) = http_get(port, "/debug/pprof/heap").unwrap();
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let heap = decode_pprof(&body, &DecodeLimits::default()).expect("own heap profile decodes");
+    let heap = own_heap_profile(port, Duration::from_secs(20));
     assert!(!heap.sample.is_empty(), "the heap profile has samples");
 
     let files = wait_for_files(

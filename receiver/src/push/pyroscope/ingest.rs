@@ -196,7 +196,15 @@ impl Request<'_> {
         budget: &mut Budget,
     ) -> Result<Vec<ProfileRecord>, Refusal> {
         match format {
-            Format::PprofRaw => self.pprof(body, None, "the body", budget),
+            Format::PprofRaw if content_type.is_empty() => {
+                self.pprof(body, None, "the body", budget)
+            }
+            // Say what the sender claimed the body was: a text or HTML body
+            // sent with format=pprof is most often a client sending the wrong thing.
+            Format::PprofRaw => {
+                let what = format!("the body (Content-Type {content_type:?})");
+                self.pprof(body, None, &what, budget)
+            }
             Format::PprofForm => {
                 let parts = multipart::parse(content_type, &body)
                     .map_err(|e| Refusal::bad_request(format!("invalid multipart body: {e}")))?;

@@ -5,11 +5,13 @@
 //! [`ProfileRecord`](profcol_pdata::ProfileRecord) whose pprof keeps the
 //! bytes as sent, so that the `pyroscope` exporter forwards them unchanged.
 //!
-//! Files: [`config`] (keys and defaults), [`query`] and [`name`] (the
-//! `/ingest` query), [`multipart`], [`folded`] and [`profile_type`] (the
-//! formats), [`push_proto`] (the push API's messages), [`labels`],
+//! Files: [`config`] (keys and defaults), [`query`] (the `/ingest` query),
+//! [`labels`],
 //! [`body`] (reading and inflating under the caps), [`request`] (state
-//! shared per request), [`refusal`] (status codes and messages).
+//! shared per request), [`refusal`] (status codes and messages). The
+//! formats themselves (the `name` parameter, multipart forms, collapsed
+//! stacks, profile types, the push API's messages) are codecs in
+//! [`profcol_pdata::ingest`].
 
 pub mod body;
 pub mod config;
