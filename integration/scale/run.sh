@@ -13,6 +13,8 @@
 # usage: integration/scale/run.sh N [WINDOW_SECONDS]
 # env:   WARMUP=30 INTERVAL=15 OUT=<dir> (default a new /tmp/profcol-scale.*)
 #        PERF=1   also record profcol with `perf record -g` for 15 s mid-window
+#                 (PERF_FREQ=199; PERF_CG=dwarf,16384 for whole stacks, which
+#                 integration/scale/perf_split.py then splits into perf_split.txt)
 #        PPROF=1  also fetch profcol's own /debug/pprof/profile?seconds=10 mid-window
 #        EXPORTER_EXTRA='{compression: none}'  extra keys merged into the otlp_grpc block
 #        (YAML flow map, e.g. '{sending_queue: {max_batch_size: 10}, timeout: 30s}')
@@ -119,7 +121,7 @@ echo "scale: N=$N window=${WINDOW}s warmup=${WARMUP}s out=$out profcol pid $pc l
   for _ in $(seq 1 240); do grep -q "first scrape" "$out/loadgen.log" && break; sleep 0.5; done
   sleep $((WARMUP + 20))
   if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
-    perf record -F 199 -g -p "$pc" -o "$out/perf.data" -- sleep 15 >/dev/null 2>&1 || true
+    perf record -F "${PERF_FREQ:-199}" --call-graph "${PERF_CG:-fp}" -p "$pc" -o "$out/perf.data" -- sleep 15 >/dev/null 2>&1 || true
     perf report -i "$out/perf.data" --no-children --percent-limit 1.5 --stdio \
       --sort symbol 2>/dev/null | grep -v '^$' | head -80 >"$out/perf.txt" || true
   fi
@@ -160,6 +162,11 @@ for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/nul
 pids=()
 
 python3 "$root/integration/scale/row.py" "$out/report.json"
+if [ -s "$out/perf.data" ] && [[ "${PERF_CG:-}" == dwarf* ]]; then
+  python3 "$root/integration/scale/perf_split.py" "$out/perf.data" \
+    --ms-per-profile "$(jq '(.profcol.cpu_seconds_per_profile // 0) * 1000' "$out/report.json")" \
+    >"$out/perf_split.txt" 2>&1 || true
+fi
 
 if [ -z "${NO_CONVERT:-}" ]; then
   if [[ "${EXPORTER_EXTRA:-}" == *compression* ]]; then

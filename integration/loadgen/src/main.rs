@@ -9,11 +9,17 @@
 //! window's edges. `--dump DIR` only writes the generated variants.
 //! `--compress-cost DIR` only measures the CPU the `otlp_grpc` exporter's
 //! default compression spends on each request file in DIR.
+//! `--push MODE --push-url URL` pushes the same profiles to one of profcol's
+//! push receivers at `--rate` profiles/s instead of serving targets (see
+//! [`push`]).
 
 mod compress_cost;
 mod gen;
 mod metrics;
 mod procstat;
+mod push;
+mod push_body;
+mod push_client;
 mod report;
 mod sink;
 mod targets;
@@ -111,6 +117,8 @@ struct Args {
     /// gzip level of `--compress-cost` (the exporter's default is 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
     gzip_level: u32,
+    #[command(flatten)]
+    push: push::PushArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -166,8 +174,13 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
                 .ok_or_else(|| anyhow::anyhow!("unknown kind {k:?}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    // Cumulative kinds need one growing step per scrape of the whole run.
-    let steps = ((a.warmup + a.window) / u64::from(interval)) as usize + 6;
+    // Cumulative kinds need one growing step per scrape of the whole run;
+    // pushes cycle through `--variants` of every kind.
+    let steps = if a.push.push.is_some() {
+        a.variants.max(1)
+    } else {
+        ((a.warmup + a.window) / u64::from(interval)) as usize + 6
+    };
     let corpus = tokio::task::spawn_blocking({
         let (seed, s, v) = (a.seed, sizes(&a), a.variants);
         move || gen::generate(seed, s, v, steps)
@@ -186,6 +199,22 @@ async fn run(a: Args) -> anyhow::Result<serde_json::Value> {
             }
         }
         return Ok(json!({"dumped": files, "dir": dir, "profiles": sizes_json}));
+    }
+
+    if let Some(mode) = a.push.push {
+        raise_nofile(a.push.concurrency);
+        let common = push::Common {
+            kinds: &kinds,
+            variants: a.variants,
+            warmup: a.warmup,
+            window: a.window,
+            out_dir: &a.out_dir,
+            sink_port: a.sink_port,
+            watch_pid_file: &a.watch_pid_file,
+            metrics_addr: &a.metrics_addr,
+            wait_timeout: a.first_scrape_timeout,
+        };
+        return push::run(&a.push, mode, common, corpus, sizes_json).await;
     }
 
     let nofile = raise_nofile(a.targets);

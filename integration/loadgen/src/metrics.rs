@@ -12,6 +12,9 @@ pub const FAMILIES: &[&str] = &[
     "profcol_exporter_dropped_profiles_total",
     "profcol_exporter_retries_total",
     "profcol_exporter_sent_profiles_total",
+    "profcol_receiver_accepted_requests_total",
+    "profcol_receiver_accepted_profiles_total",
+    "profcol_receiver_refused_requests_total",
 ];
 
 /// GET `http://<addr>/metrics` with a plain HTTP/1.0 request; `None` on any failure.
