@@ -51,35 +51,35 @@ pub fn serve(
         Some(auth) => app.layer(axum::middleware::from_fn_with_state(auth, require_auth)),
         None => app,
     };
-    let shutdown = stop.clone();
     match opts.tls {
         Some(tls) => {
             let tls_key = format!("{}::tls", opts.path);
             let listener = TlsListener::new(listener, tls, &tls_key, stop.child_token())?;
-            tracker.spawn(async move {
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    tracing::warn!(address = %local, error = %e, "Push endpoint stopped.");
-                }
-            });
+            tracker.spawn(serve_until(listener, app, stop, local));
         }
         None => {
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            tracker.spawn(async move {
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    tracing::warn!(address = %local, error = %e, "Push endpoint stopped.");
-                }
-            });
+            tracker.spawn(serve_until(listener, app, stop, local));
         }
     }
     Ok(local)
+}
+
+/// Serves `app` from `listener` until `stop`, letting requests in flight
+/// finish.
+async fn serve_until<L>(listener: L, app: axum::Router, stop: CancellationToken, local: SocketAddr)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::warn!(address = %local, error = %e, "Push endpoint stopped.");
+    }
 }
 
 /// A non-blocking tokio listener on `opts.endpoint` (`host:port`; a host

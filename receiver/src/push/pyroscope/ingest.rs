@@ -161,10 +161,7 @@ async fn ingest(
     let limits = limits.clone();
     let records = tokio::task::spawn_blocking(move || {
         let mut budget = Budget::new(limits.max_decompressed_size);
-        let body = body::decode(body, encoding.as_deref(), budget.left)?;
-        if encoding.is_some() {
-            budget.spend(body.len(), "the body")?;
-        }
+        let body = budget.inflate(body, encoding.as_deref())?;
         let req = Request {
             query: &query,
             tenant: tenant.as_deref(),

@@ -117,10 +117,7 @@ async fn push(
     let limits = limits.clone();
     let records = tokio::task::spawn_blocking(move || {
         let mut budget = Budget::new(limits.max_decompressed_size);
-        let body = body::decode(body, encoding.as_deref(), budget.left)?;
-        if encoding.is_some() {
-            budget.spend(body.len(), "the body")?;
-        }
+        let body = budget.inflate(body, encoding.as_deref())?;
         records(codec, body, tenant.as_deref(), &limits, &mut budget)
     })
     .await

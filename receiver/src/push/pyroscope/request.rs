@@ -124,6 +124,20 @@ impl Budget {
         }
     }
 
+    /// Inflates the request body per its `Content-Encoding` under what is
+    /// left, and spends what the inflated body holds.
+    pub fn inflate(
+        &mut self,
+        body: bytes::Bytes,
+        encoding: Option<&str>,
+    ) -> Result<bytes::Bytes, Refusal> {
+        let body = super::body::decode(body, encoding, self.left)?;
+        if encoding.is_some() {
+            self.spend(body.len(), "the body")?;
+        }
+        Ok(body)
+    }
+
     /// Decodes one served profile under what is left and spends its memory.
     pub fn decode(
         &mut self,
