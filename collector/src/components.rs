@@ -8,7 +8,8 @@ pub fn types(kind: Kind) -> Vec<(&'static str, &'static str)> {
     match kind {
         Kind::Receiver => profcol_receiver::receiver_types(),
         Kind::Exporter => profcol_exporter::exporter_types(),
-        Kind::Processor | Kind::Extension => Vec::new(),
+        Kind::Processor => profcol_processor::processor_types(),
+        Kind::Extension => Vec::new(),
     }
 }
 
@@ -43,7 +44,8 @@ pub fn validate_all(cfg: &CollectorConfig) -> Vec<Problem> {
             let result = match kind {
                 Kind::Receiver => profcol_receiver::validate_receiver(id, body, &path),
                 Kind::Exporter => profcol_exporter::validate_exporter(id, body, &path),
-                Kind::Processor | Kind::Extension => Ok(()),
+                Kind::Processor => profcol_processor::validate_processor(id, body, &path),
+                Kind::Extension => Ok(()),
             };
             if let Err(p) = result {
                 problems.extend(p);

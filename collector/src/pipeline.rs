@@ -4,6 +4,7 @@
 //! receivers first, then exporters flush within `service.shutdown_timeout`.
 
 use crate::admin::{self, AdminState};
+use crate::chains::{Chain, ChainKey};
 use crate::fanout::{FanOut, Switch};
 use crate::reload::plan::{used, Plan};
 use crate::settings::Settings;
@@ -63,7 +64,10 @@ pub struct Running {
     receivers_stop: CancellationToken,
     exporters: BTreeMap<ComponentId, ExporterSlot>,
     exporters_stop: CancellationToken,
-    /// Exporters replaced by a reload, still flushing.
+    /// Each pipeline's processors, by pipeline name.
+    chains: BTreeMap<String, Chain>,
+    processors_stop: CancellationToken,
+    /// Exporters and processor chains replaced by a reload, still flushing.
     retiring: TaskTracker,
 }
 
@@ -119,6 +123,8 @@ impl Running {
             receivers_stop: CancellationToken::new(),
             exporters: BTreeMap::new(),
             exporters_stop: CancellationToken::new(),
+            chains: BTreeMap::new(),
+            processors_stop: CancellationToken::new(),
             retiring: TaskTracker::new(),
         };
         running.apply(cfg).await?;
@@ -203,7 +209,15 @@ impl Running {
                 Some((id, slot.handle.consumer()))
             })
             .collect();
-        let pipelines = pipelines(new, &consumers);
+        let fans = fan_outs(new, &consumers);
+        let (new_chains, pipelines) = match self.start_chains(new, &fans) {
+            Ok(started) => started,
+            Err(e) => {
+                self.retire_all(new_exporters.into_values(), deadline);
+                self.restore(&exclusive);
+                return Err(e);
+            }
+        };
 
         let handoffs = self
             .stop_receivers(&plan.receivers.changed, deadline, true)
@@ -219,6 +233,7 @@ impl Running {
                         slot.stop.cancel();
                         wait_receiver(handle, deadline).await;
                     }
+                    self.retire_chains(new_chains.into_values(), deadline);
                     self.retire_all(new_exporters.into_values(), deadline);
                     self.restore(&exclusive);
                     self.restore_receivers(handoffs);
@@ -227,8 +242,25 @@ impl Running {
             }
         }
 
-        // Everything new is up: rewire the receivers that keep running, then
-        // retire what was replaced or removed.
+        // Everything new is up: point kept chains at the new exporters,
+        // rewire the receivers that keep running, then retire what was
+        // replaced or removed (a retired chain flushes into the new exporters).
+        let old_chains: Vec<Chain> = std::mem::take(&mut self.chains)
+            .into_iter()
+            .filter_map(|(name, chain)| {
+                if let Some(fan) = fans.get(&name) {
+                    chain.end.set(fan.clone());
+                }
+                if new_chains.contains_key(&name) || !new.service.pipelines.contains_key(&name) {
+                    Some(chain)
+                } else {
+                    self.chains.insert(name, chain);
+                    None
+                }
+            })
+            .collect();
+        self.chains.extend(new_chains);
+        self.retire_chains(old_chains.into_iter(), deadline);
         for id in &plan.receivers.kept {
             if let Some(slot) = self.receivers.get(id) {
                 slot.next.set(feeds(new, id, &pipelines));
@@ -304,17 +336,72 @@ impl Running {
         self.rewire();
     }
 
-    /// Points every running receiver at the running exporters, as the
-    /// running configuration wires them.
+    /// Points every running receiver at its pipelines' processor chains,
+    /// and every chain at the running exporters, as the running
+    /// configuration wires them.
     fn rewire(&self) {
         let consumers = self
             .exporters
             .iter()
             .map(|(id, s)| (id.clone(), s.handle.consumer()))
             .collect();
-        let pipelines = pipelines(&self.config, &consumers);
+        let fans = fan_outs(&self.config, &consumers);
+        let mut pipelines = BTreeMap::new();
+        for (name, chain) in &self.chains {
+            if let Some(fan) = fans.get(name) {
+                chain.end.set(fan.clone());
+            }
+            pipelines.insert(name.clone(), chain.head.clone());
+        }
         for (id, slot) in &self.receivers {
             slot.next.set(feeds(&self.config, id, &pipelines));
+        }
+    }
+
+    /// The processor chain of every pipeline of `cfg` whose chain is new or
+    /// changed (started in front of its exporters' fan-out), and where each
+    /// pipeline's receivers hand batches: a new chain's head, or the head of
+    /// the running chain that is kept. Nothing is started when one fails.
+    fn start_chains(
+        &self,
+        cfg: &CollectorConfig,
+        fans: &BTreeMap<String, Arc<dyn Consumer>>,
+    ) -> anyhow::Result<(BTreeMap<String, Chain>, BTreeMap<String, Arc<dyn Consumer>>)> {
+        let mut started = BTreeMap::new();
+        let mut heads = BTreeMap::new();
+        for (name, pipeline) in &cfg.service.pipelines {
+            let key = ChainKey::of(cfg, pipeline);
+            if let Some(running) = self.chains.get(name).filter(|c| c.key == key) {
+                heads.insert(name.clone(), running.head.clone());
+                continue;
+            }
+            let fan = fans
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(FanOut::new(Vec::new())));
+            let chain = Chain::start(key, fan, |id, body, next| {
+                let stop = self.processors_stop.child_token();
+                profcol_processor::start_processor(id, body, self.context(id, &stop), next)
+                    .with_context(|| format!("cannot start processor {id} in pipeline {name}"))
+            });
+            match chain {
+                Ok(chain) => {
+                    heads.insert(name.clone(), chain.head.clone());
+                    started.insert(name.clone(), chain);
+                }
+                Err(e) => {
+                    self.retire_chains(started.into_values(), Duration::from_secs(1));
+                    return Err(e);
+                }
+            }
+        }
+        Ok((started, heads))
+    }
+
+    /// Stops replaced processor chains in the background within `deadline`.
+    fn retire_chains(&self, chains: impl Iterator<Item = Chain>, deadline: Duration) {
+        for chain in chains {
+            self.retiring.spawn(chain.shutdown(deadline));
         }
     }
 
@@ -447,6 +534,10 @@ impl Running {
         if tokio::time::timeout(deadline, waits).await.is_err() {
             warn!(timeout = ?deadline, "Receivers did not stop in time.");
         }
+        // Processors hand on what they hold before the exporters flush.
+        let left = deadline.saturating_sub(started.elapsed());
+        futures::future::join_all(self.chains.into_values().map(|c| c.shutdown(left))).await;
+        self.processors_stop.cancel();
         let left = deadline.saturating_sub(started.elapsed());
         let flushes = self
             .exporters
@@ -487,7 +578,7 @@ fn has_storage(body: Option<&serde_yaml::Value>) -> bool {
 }
 
 /// One fan-out per pipeline over its exporters.
-fn pipelines(
+fn fan_outs(
     cfg: &CollectorConfig,
     exporters: &BTreeMap<ComponentId, Arc<dyn Consumer>>,
 ) -> BTreeMap<String, Arc<dyn Consumer>> {

@@ -1,4 +1,4 @@
-//! What a reload changes: for receivers and exporters, which are added,
+//! What a reload changes: for receivers, processors and exporters, which are added,
 //! changed (their YAML body differs), removed or kept, comparing only the
 //! components some pipeline uses; and which settings need a restart.
 
@@ -66,7 +66,8 @@ impl Changes {
 pub struct Plan {
     pub receivers: Changes,
     pub exporters: Changes,
-    /// A pipeline's receiver or exporter list changed.
+    pub processors: Changes,
+    /// A pipeline's receiver, processor or exporter list changed.
     pub wiring_changed: bool,
     /// Settings that changed but only take effect after a restart.
     pub needs_restart: Vec<String>,
@@ -80,13 +81,21 @@ impl Plan {
             c.service
                 .pipelines
                 .iter()
-                .map(|(n, p)| (n.clone(), p.receivers.clone(), p.exporters.clone()))
+                .map(|(n, p)| {
+                    (
+                        n.clone(),
+                        p.receivers.clone(),
+                        p.processors.clone(),
+                        p.exporters.clone(),
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         let needs_restart = restart_only_changes(old, new);
         Self {
             receivers: Changes::between(old, new, Kind::Receiver),
             exporters: Changes::between(old, new, Kind::Exporter),
+            processors: Changes::between(old, new, Kind::Processor),
             wiring_changed: wiring(old) != wiring(new),
             needs_restart,
             log_level: (old.service.telemetry.logs.level != new.service.telemetry.logs.level)
@@ -98,6 +107,7 @@ impl Plan {
     pub fn summary(&self) -> String {
         let mut parts: Vec<String> = [
             self.receivers.describe("receivers"),
+            self.processors.describe("processors"),
             self.exporters.describe("exporters"),
         ]
         .into_iter()
