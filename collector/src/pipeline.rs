@@ -366,7 +366,7 @@ impl Running {
         &self,
         cfg: &CollectorConfig,
         fans: &BTreeMap<String, Arc<dyn Consumer>>,
-    ) -> anyhow::Result<(BTreeMap<String, Chain>, BTreeMap<String, Arc<dyn Consumer>>)> {
+    ) -> anyhow::Result<(BTreeMap<String, Chain>, Heads)> {
         let mut started = BTreeMap::new();
         let mut heads = BTreeMap::new();
         for (name, pipeline) in &cfg.service.pipelines {
@@ -576,6 +576,9 @@ fn has_storage(body: Option<&serde_yaml::Value>) -> bool {
         .and_then(|q| q.get("storage"))
         .is_some_and(|s| !s.is_null())
 }
+
+/// Where each pipeline's receivers hand batches, by pipeline name.
+type Heads = BTreeMap<String, Arc<dyn Consumer>>;
 
 /// One fan-out per pipeline over its exporters.
 fn fan_outs(
