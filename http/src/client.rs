@@ -160,7 +160,7 @@ fn build(
     if !cfg.enable_http2 {
         builder = builder.http1_only();
     }
-    if let Some(proxy) = crate::proxy::build(&cfg.proxy(), "")? {
+    for proxy in crate::proxy::build(&cfg.proxy(), "")? {
         builder = builder.proxy(proxy);
     }
     builder.build().map_err(Error::Build)

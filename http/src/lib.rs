@@ -21,8 +21,9 @@
 //!   `httpproxy` rules apply (ports, CIDRs, subdomains, and loopback is
 //!   never proxied). `proxy_from_environment` reads `HTTP_PROXY`,
 //!   `HTTPS_PROXY`, `NO_PROXY` (or lowercase) when the client is built.
-//!   `proxy_connect_header` goes on CONNECT and also on plain-http requests
-//!   forwarded through the proxy; with a SOCKS proxy it is refused.
+//!   `proxy_connect_header` goes on CONNECT only (as in Go), not on
+//!   plain-http requests forwarded through the proxy; with a SOCKS proxy it
+//!   is refused.
 //!
 //! ```no_run
 //! # async fn run(cfg: profcol_config::HttpClientConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -35,8 +36,10 @@
 //! ```
 
 mod auth;
+mod ca_leaf;
 mod client;
 mod credential;
+mod der_validity;
 mod error;
 mod file_mode;
 mod no_proxy;

@@ -82,7 +82,7 @@ impl TokenSource {
         if !enable_http2 {
             builder = builder.http1_only();
         }
-        if let Some(proxy) = crate::proxy::build(&cfg.proxy(), "oauth2")? {
+        for proxy in crate::proxy::build(&cfg.proxy(), "oauth2")? {
             builder = builder.proxy(proxy);
         }
         let client = builder.build().map_err(Error::Build)?;

@@ -1,10 +1,10 @@
 //! The proxy of a client (or of the oauth2 token fetch): `proxy_url` with
 //! `no_proxy`, or `proxy_from_environment`, plus `proxy_connect_header`.
 //!
-//! reqwest sends the `proxy_connect_header` headers on the CONNECT request
-//! that opens a tunnel for `https` URLs, and also on plain `http` requests
-//! forwarded through the proxy (Go sends them on CONNECT only; a proxy
-//! ignores or consumes such headers either way). SOCKS proxies have no
+//! The `proxy_connect_header` headers go on the CONNECT request that opens a
+//! tunnel for `https` URLs only, as in Go: plain `http` requests forwarded
+//! through the proxy go through a second proxy entry without them (reqwest
+//! would otherwise add them to every proxied request). SOCKS proxies have no
 //! CONNECT request, so that combination is refused at build time.
 
 use crate::error::Error;
@@ -13,8 +13,12 @@ use profcol_config::http_client::ProxyConfig;
 use reqwest::header::{HeaderMap, HeaderName};
 use reqwest::{Proxy, Url};
 
+/// Picks the proxy for a target URL, or none.
+type Select = std::sync::Arc<dyn Fn(&Url) -> Option<Url> + Send + Sync>;
+
+/// The proxies to add to a client, tried in order (none: direct).
 /// `prefix` is the config path of the block (`""` or `"oauth2"`).
-pub(crate) fn build(p: &ProxyConfig, prefix: &str) -> Result<Option<Proxy>, Error> {
+pub(crate) fn build(p: &ProxyConfig, prefix: &str) -> Result<Vec<Proxy>, Error> {
     build_with_env(p, prefix, |k| std::env::var(k).ok())
 }
 
@@ -22,15 +26,15 @@ pub(crate) fn build_with_env(
     p: &ProxyConfig,
     prefix: &str,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Proxy>, Error> {
+) -> Result<Vec<Proxy>, Error> {
     let field = |name: &str| profcol_config::join_path(prefix, name);
     let headers = connect_headers(p, &field("proxy_connect_header"))?;
-    let proxy = if let Some(raw) = &p.proxy_url {
+    let select: Select = if let Some(raw) = &p.proxy_url {
         let url = Url::parse(raw)
             .map_err(|e| Error::invalid(field("proxy_url"), format!("invalid URL: {e}")))?;
         check_scheme(&url, &headers, &field("proxy_url"))?;
         let rules = p.no_proxy.as_deref().map(NoProxy::parse);
-        Proxy::custom(move |target: &Url| match &rules {
+        std::sync::Arc::new(move |target: &Url| match &rules {
             Some(r) if r.bypass(target) => None,
             _ => Some(url.clone()),
         })
@@ -55,14 +59,14 @@ pub(crate) fn build_with_env(
         let http = from_env(["HTTP_PROXY", "http_proxy"])?;
         let https = from_env(["HTTPS_PROXY", "https_proxy"])?;
         if http.is_none() && https.is_none() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let rules = NoProxy::parse(
             &env("NO_PROXY")
                 .or_else(|| env("no_proxy"))
                 .unwrap_or_default(),
         );
-        Proxy::custom(move |target: &Url| {
+        std::sync::Arc::new(move |target: &Url| {
             let chosen = match target.scheme() {
                 "http" => http.as_ref(),
                 "https" => https.as_ref(),
@@ -71,13 +75,17 @@ pub(crate) fn build_with_env(
             (!rules.bypass(target)).then(|| chosen.clone())
         })
     } else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    Ok(Some(if headers.is_empty() {
-        proxy
-    } else {
-        proxy.headers(headers)
-    }))
+    if headers.is_empty() {
+        return Ok(vec![Proxy::custom(move |t: &Url| select(t))]);
+    }
+    let tunnel = select.clone();
+    Ok(vec![
+        Proxy::custom(move |t: &Url| (t.scheme() == "https").then(|| tunnel(t)).flatten())
+            .headers(headers),
+        Proxy::custom(move |t: &Url| (t.scheme() != "https").then(|| select(t)).flatten()),
+    ])
 }
 
 /// Go's rule: a value without a scheme (`proxy:3128`) means `http://`.
@@ -147,8 +155,8 @@ mod tests {
             proxy_from_environment: true,
             ..Default::default()
         };
-        assert!(build_with_env(&p, "", |_| None).unwrap().is_none());
-        assert!(build(&ProxyConfig::default(), "").unwrap().is_none());
+        assert!(build_with_env(&p, "", |_| None).unwrap().is_empty());
+        assert!(build(&ProxyConfig::default(), "").unwrap().is_empty());
     }
 
     #[test]
@@ -157,7 +165,7 @@ mod tests {
             proxy_url: Some("socks5://127.0.0.1:1080".into()),
             ..Default::default()
         };
-        assert!(build(&p, "").unwrap().is_some());
+        assert_eq!(build(&p, "").unwrap().len(), 1);
         p.proxy_connect_header
             .insert("X-Token".into(), vec![Secret::new("hunter2")]);
         let e = build(&p, "oauth2").unwrap_err().to_string();

@@ -3,6 +3,7 @@
 //! the client certificate, `min_version`, `insecure_skip_verify`,
 //! `server_name` and the ALPN list that decides HTTP/2.
 
+use crate::ca_leaf::ConfiguredCaLeaf;
 use crate::error::Error;
 use crate::verifier::{Insecure, NoRoots, OverrideName};
 use profcol_config::http_client::{TlsConfig, TlsVersion};
@@ -50,13 +51,15 @@ pub(crate) fn client_config(
     let verifier: Arc<dyn ServerCertVerifier> = if tls.insecure_skip_verify {
         Arc::new(Insecure::new(provider.clone()))
     } else {
-        let roots = roots(tls, &field)?;
+        let (roots, configured) = roots(tls, &field)?;
         let base: Arc<dyn ServerCertVerifier> = if roots.is_empty() {
             Arc::new(NoRoots::new(provider.clone()))
         } else {
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| Error::invalid(field("ca_file"), e.to_string()))?
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| Error::invalid(field("ca_file"), e.to_string()))?;
+            Arc::new(ConfiguredCaLeaf::new(webpki, configured))
         };
         match &tls.server_name {
             Some(name) if !name.is_empty() => {
@@ -91,7 +94,12 @@ pub(crate) fn client_config(
     Ok(config)
 }
 
-fn roots(tls: &TlsConfig, field: &dyn Fn(&str) -> String) -> Result<RootCertStore, Error> {
+/// The trusted roots, and the configured CA certificates (none when the
+/// system store is used).
+fn roots(
+    tls: &TlsConfig,
+    field: &dyn Fn(&str) -> String,
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), Error> {
     let mut store = RootCertStore::empty();
     let Some((pem, which)) = pem_source(
         tls.ca_pem.as_deref(),
@@ -102,14 +110,14 @@ fn roots(tls: &TlsConfig, field: &dyn Fn(&str) -> String) -> Result<RootCertStor
     )?
     else {
         store.extend(system_roots().iter().cloned());
-        return Ok(store);
+        return Ok((store, Vec::new()));
     };
     let certs = parse_certs(&pem, &which)?;
-    let (added, _) = store.add_parsable_certificates(certs);
+    let (added, _) = store.add_parsable_certificates(certs.iter().cloned());
     if added == 0 {
         return Err(Error::invalid(which, "no usable CA certificate found"));
     }
-    Ok(store)
+    Ok((store, certs))
 }
 
 type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);

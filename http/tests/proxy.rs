@@ -81,6 +81,46 @@ async fn https_tunnels_with_connect_and_sends_proxy_connect_header() {
     assert_eq!(seen[0].header("x-multi"), vec!["one", "two"]);
 }
 
+/// As in Go, proxy_connect_header belongs to CONNECT: a plain http request
+/// forwarded through the same proxy does not carry it, while the proxy URL's
+/// credentials still go on both.
+#[tokio::test]
+async fn plain_http_through_the_proxy_does_not_carry_proxy_connect_header() {
+    let pki = support::certs::pki();
+    let tls = serve_tls(echo_router(), tls_config(&pki.server, BOTH, None)).await;
+    let (proxy, log) = support::proxy::start().await;
+    let ca = file(&pki.ca_pem);
+    let c = client(&format!(
+        "proxy_url: 'http://user:pw@{proxy}'\nproxy_connect_header: {{X-Proxy-Token: [abc]}}\ntls_config: {{ca_file: {}}}",
+        ca.path().display()
+    ));
+    assert_eq!(
+        body(&c, "http://example.invalid/plain").await,
+        "proxied http://example.invalid/plain"
+    );
+    let url = format!("https://localhost:{}/echo", tls.port());
+    assert_eq!(body(&c, &url).await, "HTTP/2.0|-");
+
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].method, "GET");
+    assert!(
+        seen[0].header("x-proxy-token").is_empty(),
+        "{:?}",
+        seen[0].headers
+    );
+    assert_eq!(
+        seen[0].header("proxy-authorization"),
+        vec!["Basic dXNlcjpwdw=="]
+    );
+    assert_eq!(seen[1].method, "CONNECT");
+    assert_eq!(seen[1].header("x-proxy-token"), vec!["abc"]);
+    assert_eq!(
+        seen[1].header("proxy-authorization"),
+        vec!["Basic dXNlcjpwdw=="]
+    );
+}
+
 #[tokio::test]
 async fn socks_proxy_with_connect_headers_is_refused_at_build_time() {
     let cfg = support::config(

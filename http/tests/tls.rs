@@ -239,3 +239,57 @@ async fn rotated_ca_file_is_picked_up_and_a_broken_one_keeps_the_old_client() {
     std::fs::write(ca.path(), "half-written").unwrap();
     assert_eq!(get(&c, &url).await.unwrap().0, 200);
 }
+
+/// Go accepts a server certificate that is itself one of the configured CAs
+/// (a self-signed `CA:TRUE` certificate given as both); so does profcol,
+/// still checking the name and the dates. Any other CA certificate served as
+/// the server's is refused with a message a person understands.
+#[tokio::test]
+async fn a_configured_ca_served_as_the_server_certificate_is_accepted() {
+    use support::certs::{ca_signed_ca_leaf, self_signed_ca_leaf};
+    let ca_client = |pem: &str| {
+        let f = file(pem);
+        let c = client(&format!("tls_config: {{ca_file: {}}}", f.path().display()));
+        (c, f)
+    };
+
+    let leaf = self_signed_ca_leaf(&["localhost"], (2020, 1, 1), (2090, 1, 1));
+    let addr = serve_tls(echo_router(), tls_config(&leaf, BOTH, None)).await;
+    let url = format!("https://localhost:{}/echo", addr.port());
+    let (c, _f) = ca_client(&leaf.cert_pem);
+    assert_eq!(get(&c, &url).await.unwrap().0, 200);
+    // Not trusted without the file.
+    assert!(get(&client(""), &url).await.is_err());
+
+    // The name is still checked.
+    let other = self_signed_ca_leaf(&["other.test"], (2020, 1, 1), (2090, 1, 1));
+    let addr = serve_tls(echo_router(), tls_config(&other, BOTH, None)).await;
+    let (c, _f) = ca_client(&other.cert_pem);
+    let err = get(&c, &format!("https://localhost:{}/echo", addr.port()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+
+    // And the dates.
+    let expired = self_signed_ca_leaf(&["localhost"], (2001, 1, 1), (2002, 1, 1));
+    let addr = serve_tls(echo_router(), tls_config(&expired, BOTH, None)).await;
+    let (c, _f) = ca_client(&expired.cert_pem);
+    let err = get(&c, &format!("https://localhost:{}/echo", addr.port()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+
+    // A CA certificate that is not one of the configured ones: refused, in words.
+    let (root, intermediate) = ca_signed_ca_leaf();
+    let addr = serve_tls(echo_router(), tls_config(&intermediate, BOTH, None)).await;
+    let (c, _f) = ca_client(&root);
+    let err = get(&c, &format!("https://localhost:{}/echo", addr.port()))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("is a CA certificate (CA:TRUE), not a server certificate"),
+        "{text}"
+    );
+    assert!(!text.contains("CaUsedAsEndEntity"), "{text}");
+}
