@@ -27,9 +27,13 @@ pub enum Error {
     #[error("request failed: {0}")]
     Request(String),
 
-    /// The whole scrape took longer than `scrape_timeout`.
+    /// The request and the body took longer than `scrape_timeout`.
     #[error("scrape timed out after {0}")]
     Timeout(profcol_config::Duration),
+
+    /// Decompressing and decoding the body took longer than its own bound.
+    #[error("decoding the profile took longer than {0} (the machine is too loaded to keep up)")]
+    DecodeTimeout(profcol_config::Duration),
 
     /// The target answered with any status but 200 OK.
     #[error("server returned HTTP status {status}{}", describe_body(.content_type, .body_start))]
@@ -111,6 +115,7 @@ impl Error {
             Error::InvalidTarget(_) => "invalid_target",
             Error::Request(_) => "request",
             Error::Timeout(_) => "timeout",
+            Error::DecodeTimeout(_) => "decode_timeout",
             Error::Status { .. } => "http_status",
             Error::Body(_) => "body",
             Error::BodyTooLarge { .. } | Error::DecompressedTooLarge { .. } => "too_large",

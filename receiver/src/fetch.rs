@@ -1,8 +1,9 @@
-//! One scrape request: GET the URL within the timeout, read the body with a
-//! cap, refuse anything that is not a pprof profile (with an error that
-//! says what came back), and decompress and validate it once into the
-//! [`PprofData`] everything downstream reads. Also the URL redaction every
-//! message and debug page uses.
+//! One scrape request: GET the URL and read the body with a cap, within the
+//! scrape timeout (the network exchange); then, within its own bound
+//! ([`DECODE_TIMEOUT`]), decompress and validate the body once into the
+//! [`PprofData`] everything downstream reads, refusing anything that is not
+//! a pprof profile with an error that says what came back. Also the URL
+//! redaction every message and debug page uses.
 
 use crate::config::Limits;
 use crate::Error;
@@ -13,6 +14,11 @@ use profcol_pdata::PprofData;
 /// How much of an unexpected body an error message quotes.
 const QUOTE: usize = 64;
 
+/// The bound on decompressing and decoding one scraped body, apart from the
+/// scrape timeout: a body within the size caps decodes in well under a
+/// second, so reaching this means a machine too loaded to keep up.
+pub const DECODE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A scraped and validated profile.
 #[derive(Debug)]
 pub struct Fetched {
@@ -21,7 +27,8 @@ pub struct Fetched {
     pub data: PprofData,
 }
 
-/// Scrapes `url` once; the whole exchange is bounded by `timeout`.
+/// Scrapes `url` once: the network exchange is bounded by `timeout`, the
+/// decoding by [`DECODE_TIMEOUT`].
 pub async fn scrape(
     client: &HttpClient,
     url: &url::Url,
@@ -29,17 +36,39 @@ pub async fn scrape(
     max_body_size: usize,
     limits: &Limits,
 ) -> Result<Fetched, Error> {
-    tokio::time::timeout(timeout, scrape_inner(client, url, max_body_size, limits))
+    let served = tokio::time::timeout(timeout, fetch(client, url, max_body_size))
         .await
-        .unwrap_or(Err(Error::Timeout(timeout.into())))
+        .unwrap_or(Err(Error::Timeout(timeout.into())))?;
+    let decode_limits = limits.decode_limits(max_body_size);
+    decode(served, decode_limits, DECODE_TIMEOUT).await
 }
 
-async fn scrape_inner(
-    client: &HttpClient,
-    url: &url::Url,
-    max_body_size: usize,
-    limits: &Limits,
+/// Decompresses and decodes what was served within `bound`. It is CPU
+/// work: kept off the async worker threads. On timeout the blocking task
+/// finishes on its own (its work is bounded by the size caps) and is dropped.
+async fn decode(
+    served: Served,
+    limits: profcol_pdata::pprof::DecodeLimits,
+    bound: std::time::Duration,
 ) -> Result<Fetched, Error> {
+    let raw = served.body.clone();
+    let decoding = tokio::task::spawn_blocking(move || PprofData::from_served(raw, &limits));
+    let decoded = tokio::time::timeout(bound, decoding)
+        .await
+        .map_err(|_| Error::DecodeTimeout(bound.into()))?
+        .map_err(|e| Error::Body(format!("decoding task failed: {e}")))?;
+    check_decoded(served, decoded)
+}
+
+/// What a 200 OK answer served.
+struct Served {
+    status: reqwest::StatusCode,
+    content_type: String,
+    body: Bytes,
+}
+
+/// The request and the body, refusing any status but 200 OK and an empty body.
+async fn fetch(client: &HttpClient, url: &url::Url, max_body_size: usize) -> Result<Served, Error> {
     let req = client.request(reqwest::Method::GET, url.clone());
     let resp = client
         .send(req)
@@ -77,13 +106,23 @@ async fn scrape_inner(
             content_type,
         });
     }
-    let decode_limits = limits.decode_limits(max_body_size);
-    // Decompressing and decoding up to max_body_size is CPU work: keep it
-    // off the async worker threads.
-    let raw = body.clone();
-    let decoded = tokio::task::spawn_blocking(move || PprofData::from_served(raw, &decode_limits))
-        .await
-        .map_err(|e| Error::Body(format!("decoding task failed: {e}")))?;
+    Ok(Served {
+        status,
+        content_type,
+        body,
+    })
+}
+
+/// The decoded profile, or the error that says what the body was instead.
+fn check_decoded(
+    served: Served,
+    decoded: Result<PprofData, profcol_pdata::Error>,
+) -> Result<Fetched, Error> {
+    let Served {
+        status,
+        content_type,
+        body,
+    } = served;
     match decoded {
         Ok(data) => Ok(Fetched {
             served_bytes: body.len(),
@@ -232,6 +271,74 @@ mod tests {
             b"\x0a\x04\x08\x01\x10\x02",
             "application/octet-stream"
         ));
+    }
+
+    /// A valid pprof body with `samples` samples of distinct stacks.
+    fn big_profile(samples: usize) -> Bytes {
+        use profcol_pdata::pprof::{
+            encode_pprof, Function, Line, Location, Profile, Sample, ValueType,
+        };
+        let mut p = Profile {
+            string_table: vec!["".into(), "samples".into(), "count".into()],
+            sample_type: vec![ValueType { r#type: 1, unit: 2 }],
+            ..Default::default()
+        };
+        for i in 0..samples as u64 {
+            p.string_table.push(format!("f{i}"));
+            let name = p.string_table.len() as i64 - 1;
+            p.function.push(Function {
+                id: i + 1,
+                name,
+                ..Default::default()
+            });
+            p.location.push(Location {
+                id: i + 1,
+                line: vec![Line {
+                    function_id: i + 1,
+                    line: 1,
+                    column: 0,
+                }],
+                ..Default::default()
+            });
+            p.sample.push(Sample {
+                location_id: vec![i + 1],
+                value: vec![1],
+                label: vec![],
+            });
+        }
+        Bytes::from(encode_pprof(&p))
+    }
+
+    fn served(body: Bytes) -> Served {
+        Served {
+            status: reqwest::StatusCode::OK,
+            content_type: "application/octet-stream".into(),
+            body,
+        }
+    }
+
+    /// Decoding has its own bound and its own error, apart from the scrape
+    /// timeout (which only covers the request and the body).
+    #[tokio::test]
+    async fn decoding_is_bounded_on_its_own() {
+        let limits = Limits::default().decode_limits(64 << 20);
+        let body = big_profile(100_000);
+        let ok = decode(served(body.clone()), limits.clone(), DECODE_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(ok.data.to_profile().sample.len(), 100_000);
+        // A zero bound elapses before the blocking decode of 100k samples
+        // can report back.
+        let err = decode(served(body), limits, std::time::Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::DecodeTimeout(_)), "{err}");
+        assert_eq!(err.reason(), "decode_timeout");
+        assert!(
+            err.to_string()
+                .starts_with("decoding the profile took longer than"),
+            "{err}"
+        );
     }
 
     #[test]
