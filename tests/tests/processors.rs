@@ -441,8 +441,9 @@ exporters:
     }
 }
 
-/// `POST /ingest` of a folded stack through `marker`; the status code.
-fn push(port: u16, marker: &str) -> u16 {
+/// `POST /ingest` of a folded stack through `marker`; the status code and
+/// the response head.
+fn push(port: u16, marker: &str) -> (u16, String) {
     let body = format!("main;{marker} 10\n");
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -454,7 +455,11 @@ fn push(port: u16, marker: &str) -> u16 {
     .unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
-    raw.split_whitespace().nth(1).unwrap().parse().unwrap()
+    let head = raw.split("\r\n\r\n").next().unwrap().to_string();
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        head,
+    )
 }
 
 /// Pushes, sorted by their answer.
@@ -466,11 +471,15 @@ struct Pushes {
 
 impl Pushes {
     fn send(&mut self, marker: String) -> u16 {
-        let status = push(self.port, &marker);
+        let (status, head) = push(self.port, &marker);
         match status {
             200..=299 => self.accepted.push(marker),
-            429 => self.refused.push(marker),
-            other => panic!("push {marker}: {other}"),
+            429 => {
+                // Back-pressure, not bad data: the sender is told when to retry.
+                assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+                self.refused.push(marker);
+            }
+            other => panic!("push {marker}: {other}\n{head}"),
         }
         status
     }
