@@ -31,7 +31,11 @@ use std::time::Duration;
 
 /// Every processor type with its stability.
 pub fn processor_types() -> Vec<(&'static str, &'static str)> {
-    vec![("batch", "development"), ("memory_limiter", "development")]
+    vec![
+        // One line per type: (type, stability).
+        ("batch", "development"),
+        ("memory_limiter", "development"),
+    ]
 }
 
 /// A decoded, validated processor config.
