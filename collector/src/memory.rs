@@ -1,11 +1,13 @@
 //! The process memory bound (`service.memory_limit_mib`): a task samples
-//! profcol's resident memory every second and records it in the shared
+//! profcol's resident memory ([`resident_bytes`], shared with the
+//! `memory_limiter` processor) every second and records it in the shared
 //! [`MemoryGuard`]; receivers refuse new scrapes while the usage is at or
 //! above the soft limit (`memory_limit_mib - memory_spike_limit_mib`), the
 //! idea of the OpenTelemetry Collector's `memory_limiter`. Crossings are
 //! logged once each way, not on every sample.
 
 use profcol_config::collector::ServiceConfig;
+use profcol_runtime::memory::resident_bytes;
 use profcol_runtime::{MemoryGuard, MetricSet, Telemetry};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -47,11 +49,6 @@ impl MetricSet for MemoryMetrics {
             self.exceeded.clone(),
         );
     }
-}
-
-/// Resident memory of this process in bytes, from `/proc/self/status`.
-pub fn resident_bytes() -> Option<u64> {
-    crate::process_metrics::read().and_then(|s| u64::try_from(s.resident_bytes).ok())
 }
 
 /// The guard for `service` and, when a bound is configured, the sampling
@@ -114,13 +111,6 @@ fn observe(m: &MemoryMetrics, usage: u64, over: bool, was_over: bool, soft: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_this_process() {
-        if std::path::Path::new("/proc/self/status").exists() {
-            assert!(resident_bytes().unwrap() > 1 << 20);
-        }
-    }
 
     #[tokio::test]
     async fn a_bound_below_current_use_refuses_within_a_sample() {

@@ -105,6 +105,30 @@ fn every_help_text_ends_with_exactly_one_period() {
     }
     w.latency.get_or_create(&ep).observe(0.1);
 
+    let b = t.metrics::<profcol_processor::batch::metrics::BatchMetrics>();
+    let bl = profcol_processor::batch::metrics::ComponentLabel {
+        component: "batch".into(),
+    };
+    b.send_size.get_or_create(&bl).observe(1.0);
+    for f in [&b.size_trigger_sends, &b.timeout_trigger_sends] {
+        f.get_or_create(&bl).inc();
+    }
+    b.metadata_cardinality.get_or_create(&bl).set(1);
+    b.dropped_profiles
+        .get_or_create(&profcol_processor::batch::metrics::DropLabels {
+            component: "batch".into(),
+            reason: "r".into(),
+        })
+        .inc();
+    let ml = t.metrics::<profcol_processor::memory_limiter::metrics::MemoryLimiterMetrics>();
+    let mll = profcol_processor::memory_limiter::metrics::ComponentLabel {
+        component: "memory_limiter".into(),
+    };
+    ml.refused_profiles.get_or_create(&mll).inc();
+    for f in [&ml.refusing, &ml.usage, &ml.limit, &ml.soft_limit] {
+        f.get_or_create(&mll).set(1);
+    }
+
     t.metrics::<crate::cluster::ClusterMetrics>();
     t.metrics::<crate::memory::MemoryMetrics>();
     t.metrics::<profcol_receiver::LastProfiles>();

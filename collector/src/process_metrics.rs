@@ -50,7 +50,7 @@ pub fn parse(status: &str, stat: &str) -> Option<ProcessStats> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some(ProcessStats {
-        resident_bytes: field("VmRSS:")? * 1024,
+        resident_bytes: i64::try_from(profcol_runtime::memory::vm_rss_bytes(status)?).ok()?,
         cpu_seconds: (utime + stime) / TICKS_PER_SECOND,
         threads: field("Threads:").unwrap_or(0),
         open_fds: 0,

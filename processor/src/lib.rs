@@ -12,13 +12,18 @@
 //! [`processor_types`] lists the built-in types, [`validate_processor`]
 //! checks a config body with every problem under its key path.
 
+pub mod batch;
 pub mod error;
+pub mod memory_limiter;
 pub mod transform;
+
+#[cfg(test)]
+mod testutil;
 
 pub use error::Error;
 
 use futures::future::BoxFuture;
-use profcol_config::{ComponentId, Problem};
+use profcol_config::{decode, ComponentId, Problem};
 use profcol_pdata::Consumer;
 use profcol_runtime::ComponentContext;
 use std::sync::Arc;
@@ -26,17 +31,28 @@ use std::time::Duration;
 
 /// Every processor type with its stability.
 pub fn processor_types() -> Vec<(&'static str, &'static str)> {
-    vec![]
+    vec![
+        // One line per type: (type, stability).
+        ("batch", "development"),
+        ("memory_limiter", "development"),
+    ]
 }
 
 /// A decoded, validated processor config.
-enum Parsed {}
+enum Parsed {
+    Batch(batch::BatchConfig),
+    MemoryLimiter(memory_limiter::MemoryLimiterConfig),
+}
 
-fn parse(id: &ComponentId, _body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
-    Err(vec![Problem::new(
-        path,
-        format!("unknown processor type {:?}", id.kind()),
-    )])
+fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+    match id.kind() {
+        "batch" => decode(body, path).map(Parsed::Batch),
+        "memory_limiter" => decode(body, path).map(Parsed::MemoryLimiter),
+        other => Err(vec![Problem::new(
+            path,
+            format!("unknown processor type {other:?}"),
+        )]),
+    }
 }
 
 /// Checks a processor's config; every problem at once, each under `path`.
@@ -92,10 +108,13 @@ impl ProcessorHandle {
 pub fn start_processor(
     id: &ComponentId,
     body: &serde_yaml::Value,
-    _ctx: ComponentContext,
-    _next: Arc<dyn Consumer>,
+    ctx: ComponentContext,
+    next: Arc<dyn Consumer>,
 ) -> Result<ProcessorHandle, Error> {
     let path = format!("processors::{id}");
     let parsed = parse(id, body, &path).map_err(Error::Config)?;
-    match parsed {}
+    match parsed {
+        Parsed::Batch(cfg) => Ok(batch::start(cfg, &ctx, next)),
+        Parsed::MemoryLimiter(cfg) => memory_limiter::start(cfg, &path, &ctx, next),
+    }
 }

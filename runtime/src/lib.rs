@@ -1,9 +1,10 @@
 //! What a running component is handed besides its data: the
 //! [`ComponentContext`] a factory receives (its id, a cancellation token,
 //! the process's [`Telemetry`] and [`MemoryGuard`], the cluster's
-//! membership), and the [`ClusterView`] that says which node owns which
-//! target. Pure types, no tasks: the collector builds and updates them,
-//! receivers and exporters read them.
+//! membership), the [`ClusterView`] that says which node owns which
+//! target, and how this process's memory use and the memory available to
+//! it are read ([`memory`]). No tasks: the collector builds and updates
+//! them, receivers, processors and exporters read them.
 //!
 //! ```
 //! use profcol_runtime::{ClusterView, MemoryGuard};
@@ -15,6 +16,7 @@
 
 mod cluster;
 mod component;
+pub mod memory;
 
 pub use cluster::{target_key, ClusterView, ClusterWatch};
 pub use component::{ComponentContext, MemoryGuard, MemoryOver, MetricSet, Telemetry};
