@@ -6,7 +6,7 @@
 
 use crate::components;
 use profcol_config::collector::parse_collector_partial;
-use profcol_config::load::{assemble, parse_source, read_files, Loaded};
+use profcol_config::load::{assemble, parse_source, Loaded};
 use profcol_config::{expand::SystemLookup, CollectorConfig, Error, Problem};
 
 /// The pipeline profcol runs when started without `--config`: it scrapes its
@@ -19,7 +19,8 @@ pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
 pub struct Settings {
     pub loaded: Loaded,
     pub config: CollectorConfig,
-    /// The `--config` files, in order (empty: the embedded default).
+    /// The `--config` values (paths or `file:`/`env:`/`yaml:` URIs), in
+    /// order (empty: the embedded default).
     pub files: Vec<String>,
     /// The `--set` overrides, re-applied on every reload.
     pub sets: Vec<String>,
@@ -37,6 +38,11 @@ impl Settings {
             .join(", ")
     }
 
+    /// The config files a watcher polls: `file:` URIs and plain paths.
+    pub fn watched_files(&self) -> Vec<String> {
+        profcol_config::uri::watched_files(&self.files)
+    }
+
     /// Reads the same files with the same overrides again, expands and
     /// validates: what a reload runs before touching anything.
     pub fn reread(&self) -> Result<Settings, Error> {
@@ -49,7 +55,7 @@ pub fn load(files: &[String], sets: &[String]) -> Result<Settings, Error> {
     let sources = if files.is_empty() {
         vec![parse_source(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG)?]
     } else {
-        read_files(files)?
+        profcol_config::uri::read_all(files, &SystemLookup)?
     };
     let loaded = assemble(sources, sets, &SystemLookup)?;
     let mut settings = check(loaded)?;
