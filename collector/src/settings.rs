@@ -66,7 +66,8 @@ pub fn load(files: &[String], sets: &[String]) -> Result<Settings, Error> {
 
 /// Validates an already assembled document.
 pub fn check(loaded: Loaded) -> Result<Settings, Error> {
-    let (config, mut problems) = parse_collector_partial(&loaded.doc);
+    let (mut config, mut problems) = parse_collector_partial(&loaded.doc);
+    crate::extensions::storage_refs::resolve(&mut config, &mut problems);
     // Component bodies are checked even when the structure has problems, so
     // that one run shows everything.
     problems.extend(components::validate_all(&config));
