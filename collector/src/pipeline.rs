@@ -184,7 +184,9 @@ impl Running {
             }
         }
         for (id, body) in new.section(Kind::Extension) {
-            if !new.service.extensions.contains(id) && self.config.get(Kind::Extension, id) != Some(body) {
+            if !new.service.extensions.contains(id)
+                && self.config.get(Kind::Extension, id) != Some(body)
+            {
                 warn!(component = %id, "Extension is defined but not listed in service.extensions; it is not started.");
             }
         }

@@ -108,7 +108,10 @@ mod tests {
         .unwrap();
         match check(loaded) {
             Ok(_) => Vec::new(),
-            Err(Error::Invalid(p)) => p.iter().map(|p| format!("{}: {}", p.path, p.message)).collect(),
+            Err(Error::Invalid(p)) => p
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect(),
             Err(e) => vec![e.to_string()],
         }
     }
@@ -117,7 +120,10 @@ mod tests {
     fn extensions_are_checked_and_must_be_defined_to_be_listed() {
         let base = "receivers: {pyroscope_scrape: {targets: [{__address__: 'h:1'}]}}\nexporters: {debug: }\nservice:\n  pipelines: {profiles: {receivers: [pyroscope_scrape], exporters: [debug]}}\n";
         // Defined and not listed is valid (it is not started, with a warning).
-        assert!(problems_of(&format!("{base}extensions: {{health_check: , pprof: , file_storage: {{directory: /q}}}}\n")).is_empty());
+        assert!(problems_of(&format!(
+            "{base}extensions: {{health_check: , pprof: , file_storage: {{directory: /q}}}}\n"
+        ))
+        .is_empty());
         assert_eq!(
             problems_of(&format!("{base}  extensions: [health_check, zpages]\nextensions: {{health_check: {{path: x}}}}\n")),
             [
@@ -127,7 +133,10 @@ mod tests {
         );
         let unknown = problems_of(&format!("{base}extensions: {{zpages: }}\n"));
         assert_eq!(unknown.len(), 1, "{unknown:?}");
-        assert!(unknown[0].starts_with("extensions::zpages: unknown extension type \"zpages\""), "{unknown:?}");
+        assert!(
+            unknown[0].starts_with("extensions::zpages: unknown extension type \"zpages\""),
+            "{unknown:?}"
+        );
     }
 
     #[test]

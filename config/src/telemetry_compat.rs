@@ -34,7 +34,9 @@ pub fn normalize(telemetry: &mut Value, path: &str, problems: &mut Vec<Problem>)
 }
 
 fn get_mut<'a>(m: &'a mut Mapping, key: &str) -> Option<&'a mut Value> {
-    m.iter_mut().find(|(k, _)| key_name(k) == key).map(|(_, v)| v)
+    m.iter_mut()
+        .find(|(k, _)| key_name(k) == key)
+        .map(|(_, v)| v)
 }
 
 fn take(m: &mut Mapping, key: &str) -> Option<Value> {
@@ -168,7 +170,12 @@ fn prometheus_pull(reader: &Value, path: &str) -> Result<String, Problem> {
         m.iter()
             .find(|(k, _)| key_name(k) == key)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| Problem::new(join_path(path, key), format!("is required ({READERS_HINT})")))
+            .ok_or_else(|| {
+                Problem::new(
+                    join_path(path, key),
+                    format!("is required ({READERS_HINT})"),
+                )
+            })
     };
     let pull = only(reader, "pull", path)?;
     let pp = join_path(path, "pull");
@@ -177,7 +184,10 @@ fn prometheus_pull(reader: &Value, path: &str) -> Result<String, Problem> {
     let prom = only(&exporter, "prometheus", &ep)?;
     let prom_path = join_path(&ep, "prometheus");
     let Value::Mapping(m) = &prom else {
-        return Err(Problem::new(prom_path, "must be a mapping with host and port"));
+        return Err(Problem::new(
+            prom_path,
+            "must be a mapping with host and port",
+        ));
     };
     let mut host = "localhost".to_string();
     let mut port = None;
@@ -274,7 +284,10 @@ mod tests {
             yaml("metrics: {address: 'localhost:9000'}")
         );
         assert_eq!(
-            run("metrics: {readers: [{pull: {exporter: {prometheus: {host: '::1', port: 9000}}}}]}").0,
+            run(
+                "metrics: {readers: [{pull: {exporter: {prometheus: {host: '::1', port: 9000}}}}]}"
+            )
+            .0,
             yaml("metrics: {address: '[::1]:9000'}")
         );
     }
@@ -314,8 +327,9 @@ mod tests {
                 "{level}"
             );
         }
-        assert!(run("metrics: {level: none}").1[0]
-            .starts_with("service::telemetry::metrics::level: level none turns the Collector's own metrics off"));
+        assert!(run("metrics: {level: none}").1[0].starts_with(
+            "service::telemetry::metrics::level: level none turns the Collector's own metrics off"
+        ));
         assert_eq!(
             run("metrics: {level: loud}").1,
             ["service::telemetry::metrics::level: unknown level \"loud\" (use none, basic, normal or detailed)"]

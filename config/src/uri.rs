@@ -150,11 +150,15 @@ pub fn unflatten(doc: Value) -> Value {
                 let v = unflatten(v);
                 let key = key_name(&k);
                 let nested = if key.contains("::") {
-                    key.split("::").collect::<Vec<_>>().into_iter().rev().fold(v, |inner, seg| {
-                        let mut m = serde_yaml::Mapping::new();
-                        m.insert(Value::String(seg.to_string()), inner);
-                        Value::Mapping(m)
-                    })
+                    key.split("::")
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .fold(v, |inner, seg| {
+                            let mut m = serde_yaml::Mapping::new();
+                            m.insert(Value::String(seg.to_string()), inner);
+                            Value::Mapping(m)
+                        })
                 } else {
                     let mut m = serde_yaml::Mapping::new();
                     m.insert(k, v);
@@ -254,10 +258,16 @@ mod tests {
 
     #[test]
     fn env_uris_read_yaml_from_the_variable() {
-        let lookup = env(&[("PROFCOL_CFG", "exporters:\n  debug: {verbosity: detailed}\n")]);
+        let lookup = env(&[(
+            "PROFCOL_CFG",
+            "exporters:\n  debug: {verbosity: detailed}\n",
+        )]);
         let got = read_all(&["env:PROFCOL_CFG".into()], &lookup).unwrap();
         assert_eq!(got[0].name, "env:PROFCOL_CFG");
-        assert_eq!(got[0].doc, yaml("exporters: {debug: {verbosity: detailed}}"));
+        assert_eq!(
+            got[0].doc,
+            yaml("exporters: {debug: {verbosity: detailed}}")
+        );
         let defaulted = read_all(&["env:UNSET:-{exporters: {debug: }}".into()], &lookup).unwrap();
         assert_eq!(defaulted[0].doc, yaml("exporters: {debug: }"));
         let empty = read_all(&["env:UNSET:-".into()], &lookup).unwrap();
@@ -268,7 +278,11 @@ mod tests {
             "--config env:UNSET: environment variable UNSET is not set (write env:UNSET:- for an empty default)"
         );
         let err = ConfigUri::parse("env:1BAD").unwrap_err();
-        assert!(err.to_string().starts_with("--config env:1BAD: \"1BAD\" is not an environment variable name"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("--config env:1BAD: \"1BAD\" is not an environment variable name"),
+            "{err}"
+        );
         let not_a_map = read_all(&["env:LIST".into()], &env(&[("LIST", "- a")])).unwrap_err();
         assert_eq!(
             not_a_map.to_string(),
@@ -302,7 +316,10 @@ mod tests {
             yaml("exporters: {debug: {verbosity: detailed, sampling_initial: 3}}")
         );
         let err = read_all(&["yaml:a: [".into()], &env(&[])).unwrap_err();
-        assert!(err.to_string().starts_with("yaml:a: [: not valid YAML: "), "{err}");
+        assert!(
+            err.to_string().starts_with("yaml:a: [: not valid YAML: "),
+            "{err}"
+        );
         let err = read_all(&["yaml:just text".into()], &env(&[])).unwrap_err();
         assert_eq!(
             err.to_string(),

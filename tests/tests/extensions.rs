@@ -146,7 +146,10 @@ fn health_check_answers_on_its_port_and_a_reload_moves_it_alone() {
     std::fs::write(&path, cfg(second)).unwrap();
     let (status, summary) = http_post(admin, "/-/reload");
     assert_eq!(status, 200, "{summary}");
-    assert_eq!(summary.trim(), "Reloaded: extensions restarted health_check");
+    assert_eq!(
+        summary.trim(),
+        "Reloaded: extensions restarted health_check"
+    );
     let (status, body) = http_get(second, "/health/status").unwrap();
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -175,7 +178,10 @@ fn pprof_extension_serves_a_cpu_profile_that_decodes() {
     let (p, _) = start(dir.path(), &cfg, admin);
     let (status, body) = http_get(port, "/debug/pprof/profile?seconds=1").unwrap();
     if status == 501 {
-        eprintln!("no CPU sampler on this platform: {}", String::from_utf8_lossy(&body));
+        eprintln!(
+            "no CPU sampler on this platform: {}",
+            String::from_utf8_lossy(&body)
+        );
         return;
     }
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
@@ -186,7 +192,11 @@ fn pprof_extension_serves_a_cpu_profile_that_decodes() {
         .map(|t| (profile.str(t.r#type), profile.str(t.unit)))
         .collect();
     assert_eq!(types, [("samples", "count"), ("cpu", "nanoseconds")]);
-    assert!(profile.duration_nanos >= 900_000_000, "{}", profile.duration_nanos);
+    assert!(
+        profile.duration_nanos >= 900_000_000,
+        "{}",
+        profile.duration_nanos
+    );
     let (status, heap) = http_get(port, "/debug/pprof/heap").unwrap();
     assert_eq!(status, 200);
     decode_pprof(&heap, &DecodeLimits::default()).expect("the heap profile decodes");
@@ -327,13 +337,23 @@ fn a_file_storage_queue_survives_a_restart() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(queued >= 3, "only {queued} profiles queued in {}", queue_dir.display());
-    assert!(storage.join("profcol.lock").exists(), "the extension holds its lock file");
+    assert!(
+        queued >= 3,
+        "only {queued} profiles queued in {}",
+        queue_dir.display()
+    );
+    assert!(
+        storage.join("profcol.lock").exists(),
+        "the extension holds its lock file"
+    );
     let (exit, err) = p.interrupt(Duration::from_secs(20));
     assert!(exit.is_some_and(|s| s.success()), "{exit:?} {err}");
     let (pending, corrupt) = profcol_exporter::storage::read_pending(&queue_dir).unwrap();
     let kept: usize = pending.iter().map(|b| b.len()).sum();
-    assert!(kept >= queued, "{kept} profiles on disk after the stop, {queued} before");
+    assert!(
+        kept >= queued,
+        "{kept} profiles on disk after the stop, {queued} before"
+    );
     assert_eq!(corrupt, 0);
 
     // Run 2: the backend is up and nothing new is scraped (the target is a
@@ -345,7 +365,11 @@ fn a_file_storage_queue_survives_a_restart() {
     while received.load(Ordering::SeqCst) < kept && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(received.load(Ordering::SeqCst), kept, "every queued profile arrived once");
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        kept,
+        "every queued profile arrived once"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let left = loop {
         let left = profcol_exporter::storage::read_pending(&queue_dir)

@@ -95,7 +95,10 @@ impl FileStorageConfig {
 impl Validate for FileStorageConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         if self.directory.trim().is_empty() {
-            problems.push(Problem::new(join_path(path, "directory"), "must not be empty"));
+            problems.push(Problem::new(
+                join_path(path, "directory"),
+                "must not be empty",
+            ));
         }
         if self.mode().is_none() {
             problems.push(Problem::new(
@@ -178,7 +181,10 @@ fn open(cfg: &FileStorageConfig, path: &str) -> anyhow::Result<(serde_json::Valu
 #[cfg(unix)]
 fn create(dir: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -230,8 +236,7 @@ mod tests {
 
     #[test]
     fn keys_defaults_and_problems() {
-        let cfg: FileStorageConfig =
-            profcol_config::decode(&serde_yaml::Value::Null, "x").unwrap();
+        let cfg: FileStorageConfig = profcol_config::decode(&serde_yaml::Value::Null, "x").unwrap();
         assert_eq!(cfg.directory, "/var/lib/profcol/file_storage");
         assert_eq!(cfg.timeout.get(), Duration::from_secs(1));
         assert!(!cfg.create_directory);
@@ -252,7 +257,8 @@ mod tests {
             check("{directory_permissions: '0700'}"),
             ["extensions::file_storage::directory_permissions: only applies with create_directory: true"]
         );
-        assert!(check("{recreate: true}")[0].starts_with("extensions::file_storage::recreate: unknown field"));
+        assert!(check("{recreate: true}")[0]
+            .starts_with("extensions::file_storage::recreate: unknown field"));
     }
 
     #[tokio::test]
@@ -267,9 +273,13 @@ mod tests {
             fsync: None,
             compaction: None,
         };
-        let err = start(&cfg(false), "extensions::file_storage").await.err().unwrap();
+        let err = start(&cfg(false), "extensions::file_storage")
+            .await
+            .err()
+            .unwrap();
         assert!(
-            err.to_string().starts_with("extensions::file_storage::directory: directory must exist"),
+            err.to_string()
+                .starts_with("extensions::file_storage::directory: directory must exist"),
             "{err}"
         );
         let (_, held) = start(&cfg(true), "extensions::file_storage").await.unwrap();
@@ -279,9 +289,14 @@ mod tests {
             let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode & !0o700, 0, "{mode:o}");
         }
-        let again = start(&cfg(true), "extensions::file_storage").await.err().unwrap();
+        let again = start(&cfg(true), "extensions::file_storage")
+            .await
+            .err()
+            .unwrap();
         assert!(
-            again.to_string().starts_with("extensions::file_storage::timeout: ")
+            again
+                .to_string()
+                .starts_with("extensions::file_storage::timeout: ")
                 && again.to_string().contains("is locked by another process"),
             "{again}"
         );

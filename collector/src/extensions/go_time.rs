@@ -41,7 +41,10 @@ pub fn duration(d: Duration) -> String {
         return format!("{}{unit}", decimal(ns, div));
     }
     let secs = ns / 1_000_000_000;
-    let seconds = decimal((secs % 60) * 1_000_000_000 + ns % 1_000_000_000, 1_000_000_000);
+    let seconds = decimal(
+        (secs % 60) * 1_000_000_000 + ns % 1_000_000_000,
+        1_000_000_000,
+    );
     let (h, m) = (secs / 3600, (secs / 60) % 60);
     if h > 0 {
         format!("{h}h{m}m{seconds}s")

@@ -84,7 +84,10 @@ fn default_threshold() -> i64 {
 impl Validate for HealthCheckConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         if self.endpoint.is_empty() {
-            problems.push(Problem::new(join_path(path, "endpoint"), "must be specified"));
+            problems.push(Problem::new(
+                join_path(path, "endpoint"),
+                "must be specified",
+            ));
         } else if !self.endpoint.contains(':') {
             problems.push(Problem::new(
                 join_path(path, "endpoint"),
@@ -123,7 +126,11 @@ pub async fn start(
     path: &str,
     stop: CancellationToken,
 ) -> anyhow::Result<(serde_json::Value, JoinHandle<()>)> {
-    if cfg.check_collector_pipeline.as_ref().is_some_and(|c| c.enabled) {
+    if cfg
+        .check_collector_pipeline
+        .as_ref()
+        .is_some_and(|c| c.enabled)
+    {
         tracing::warn!(component = %id, "check_collector_pipeline is deprecated in the Collector and not built in profcol; the health check answers from readiness only.");
     }
     let served = Arc::new(Served {
@@ -166,7 +173,11 @@ async fn answer(State(s): State<Arc<Served>>, uri: Uri) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     if let Some(body) = &s.body {
-        let text = if ready { &body.healthy } else { &body.unhealthy };
+        let text = if ready {
+            &body.healthy
+        } else {
+            &body.unhealthy
+        };
         return (status, text.clone()).into_response();
     }
     (
@@ -243,9 +254,11 @@ mod tests {
     #[test]
     fn the_json_body_is_the_collector_s() {
         let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
-        let up: serde_json::Value =
-            serde_json::from_str(&json_body(Some(since), since + Duration::from_millis(61_500)))
-                .unwrap();
+        let up: serde_json::Value = serde_json::from_str(&json_body(
+            Some(since),
+            since + Duration::from_millis(61_500),
+        ))
+        .unwrap();
         assert_eq!(
             up,
             serde_json::json!({"status": "Server available", "upSince": "2026-01-01T00:00:00Z", "uptime": "1m1.5s"})

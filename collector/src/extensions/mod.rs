@@ -54,7 +54,11 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
 }
 
 /// Checks an extension's settings; every problem at once, under `path`.
-pub fn validate(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<(), Vec<Problem>> {
+pub fn validate(
+    id: &ComponentId,
+    body: &serde_yaml::Value,
+    path: &str,
+) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
 }
 
@@ -102,21 +106,24 @@ pub async fn start(
         anyhow::anyhow!(lines.join("; "))
     })?;
     let stop = CancellationToken::new();
-    let (debug, tasks, hold): (Json, Vec<JoinHandle<()>>, Option<Box<dyn std::any::Any + Send + Sync>>) =
-        match parsed {
-            Parsed::HealthCheck(cfg) => {
-                let (debug, task) = health_check::start(id, &cfg, host, &path, stop.clone()).await?;
-                (debug, vec![task], None)
-            }
-            Parsed::Pprof(cfg) => {
-                let (debug, tasks) = pprof::start(id, &cfg, &path, stop.clone()).await?;
-                (debug, tasks, None)
-            }
-            Parsed::FileStorage(cfg) => {
-                let (debug, lock) = file_storage::start(&cfg, &path).await?;
-                (debug, Vec::new(), Some(Box::new(lock)))
-            }
-        };
+    let (debug, tasks, hold): (
+        Json,
+        Vec<JoinHandle<()>>,
+        Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) = match parsed {
+        Parsed::HealthCheck(cfg) => {
+            let (debug, task) = health_check::start(id, &cfg, host, &path, stop.clone()).await?;
+            (debug, vec![task], None)
+        }
+        Parsed::Pprof(cfg) => {
+            let (debug, tasks) = pprof::start(id, &cfg, &path, stop.clone()).await?;
+            (debug, tasks, None)
+        }
+        Parsed::FileStorage(cfg) => {
+            let (debug, lock) = file_storage::start(&cfg, &path).await?;
+            (debug, Vec::new(), Some(Box::new(lock)))
+        }
+    };
     Ok(Extension {
         debug,
         stop,

@@ -73,7 +73,10 @@ pub async fn start(
         Some(file) => Some((
             file.clone(),
             WholeRunProfile::start().map_err(|e| {
-                anyhow::anyhow!("{}: cannot profile the whole run: {e}", join_path(path, "save_to_file"))
+                anyhow::anyhow!(
+                    "{}: cannot profile the whole run: {e}",
+                    join_path(path, "save_to_file")
+                )
             })?,
         )),
         None => None,

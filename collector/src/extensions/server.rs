@@ -25,8 +25,12 @@ pub async fn serve(
     let task = match tls {
         Some(tls) => {
             let tls_path = format!("{path}::tls");
-            let listener =
-                profcol_http::server::TlsListener::new(listener, tls, &tls_path, stop.child_token())?;
+            let listener = profcol_http::server::TlsListener::new(
+                listener,
+                tls,
+                &tls_path,
+                stop.child_token(),
+            )?;
             crate::admin::spawn_serve(listener, app, stop)
         }
         None => crate::admin::spawn_serve(listener, app, stop),

@@ -34,7 +34,10 @@ pub fn resolve(cfg: &mut CollectorConfig, problems: &mut Vec<Problem>) {
         return;
     };
     for (id, body) in exporters.iter_mut() {
-        let Some(queue) = body.get_mut("sending_queue").and_then(Value::as_mapping_mut) else {
+        let Some(queue) = body
+            .get_mut("sending_queue")
+            .and_then(Value::as_mapping_mut)
+        else {
             continue;
         };
         let key = Value::from("storage");
@@ -91,7 +94,10 @@ fn directory_of(
     let Some((_, body)) = extensions.iter().find(|(e, _)| *e == id) else {
         return Err(Problem::new(
             path,
-            format!("extension {id} is not defined under extensions ({})", known()),
+            format!(
+                "extension {id} is not defined under extensions ({})",
+                known()
+            ),
         ));
     };
     if !listed.contains(&id) {

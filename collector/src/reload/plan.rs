@@ -295,7 +295,10 @@ service:
             )
         };
         let old = cfg(&with("{endpoint: 'localhost:1'}", "health_check, pprof"));
-        let new = cfg(&with("{endpoint: 'localhost:2'}", "health_check, file_storage"));
+        let new = cfg(&with(
+            "{endpoint: 'localhost:2'}",
+            "health_check, file_storage",
+        ));
         let plan = Plan::new(&old, &new);
         assert_eq!(ids(&plan.extensions.changed), ["health_check"]);
         assert_eq!(ids(&plan.extensions.added), ["file_storage"]);
