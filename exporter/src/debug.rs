@@ -93,7 +93,8 @@ impl Sampler {
         }
         w.1 += 1;
         let n = w.1;
-        n <= self.initial || (self.thereafter > 0 && (n - self.initial) % self.thereafter == 0)
+        n <= self.initial
+            || (self.thereafter > 0 && (n - self.initial).is_multiple_of(self.thereafter))
     }
 }
 
