@@ -12,9 +12,10 @@ use std::process::ExitCode;
     about = "A profile collector: scrapes pprof endpoints, exports OTLP profiles and Pyroscope pushes."
 )]
 pub struct Cli {
-    /// A YAML config file; repeat to merge several in order (maps merge, lists replace).
-    /// Without any, profcol runs its embedded default pipeline.
-    #[arg(long = "config", short = 'c', global = true, value_name = "FILE")]
+    /// A YAML config file, or a URI as the OpenTelemetry Collector takes it: `file:PATH`,
+    /// `env:VAR` (YAML in the variable) or `yaml:key::path: value`; repeat to merge several in
+    /// order (maps merge, lists replace). Without any, profcol runs its embedded default pipeline.
+    #[arg(long = "config", short = 'c', global = true, value_name = "FILE|URI")]
     pub configs: Vec<String>,
     /// Overrides one key after merging, e.g. `--set exporters.debug.verbosity=detailed`
     /// (use `::` as separator when an id contains dots).

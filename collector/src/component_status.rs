@@ -119,6 +119,8 @@ impl Snapshot {
 struct Inner {
     config: Option<CollectorConfig>,
     exporters: BTreeMap<String, StatusSource>,
+    /// What each running extension serves or holds.
+    extensions: BTreeMap<String, Value>,
     refused: Option<String>,
     stopping: bool,
 }
@@ -141,6 +143,11 @@ impl ComponentRegistry {
             i.exporters = exporters;
             i.refused = None;
         });
+    }
+
+    /// The running extensions and what each serves or holds.
+    pub fn extensions(&self, debug: BTreeMap<String, Value>) {
+        self.with(|i| i.extensions = debug);
     }
 
     /// A reload was refused with `problems`; the components they name are
@@ -196,7 +203,14 @@ fn build(i: &Inner, receiver_debug: &BTreeMap<String, Value>) -> Snapshot {
                         .unwrap_or_default();
                     (exporter_debug(&list), exporter_degraded(&list))
                 }
-                Kind::Processor | Kind::Extension => (Value::Null, None),
+                Kind::Extension => (
+                    i.extensions
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or_else(|| json!({"running": false})),
+                    None,
+                ),
+                Kind::Processor => (Value::Null, None),
             };
             let used_here = match kind {
                 Kind::Extension => cfg.service.extensions.contains(id),
@@ -214,7 +228,11 @@ fn build(i: &Inner, receiver_debug: &BTreeMap<String, Value>) -> Snapshot {
                 Health::Unhealthy { reason }
             } else if !used_here {
                 Health::Stopped {
-                    reason: "used by no pipeline, so not started".into(),
+                    reason: match kind {
+                        Kind::Extension => "not listed in service.extensions, so not started",
+                        _ => "used by no pipeline, so not started",
+                    }
+                    .into(),
                 }
             } else if let Some(reason) = degraded {
                 Health::Degraded { reason }

@@ -9,7 +9,7 @@ pub fn types(kind: Kind) -> Vec<(&'static str, &'static str)> {
         Kind::Receiver => profcol_receiver::receiver_types(),
         Kind::Exporter => profcol_exporter::exporter_types(),
         Kind::Processor => profcol_processor::processor_types(),
-        Kind::Extension => Vec::new(),
+        Kind::Extension => crate::extensions::types(),
     }
 }
 
@@ -45,7 +45,7 @@ pub fn validate_all(cfg: &CollectorConfig) -> Vec<Problem> {
                 Kind::Receiver => profcol_receiver::validate_receiver(id, body, &path),
                 Kind::Exporter => profcol_exporter::validate_exporter(id, body, &path),
                 Kind::Processor => profcol_processor::validate_processor(id, body, &path),
-                Kind::Extension => Ok(()),
+                Kind::Extension => crate::extensions::validate(id, body, &path),
             };
             if let Err(p) = result {
                 problems.extend(p);

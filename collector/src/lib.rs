@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod component_status;
 pub mod components;
 pub mod convert;
+pub mod extensions;
 pub mod fanout;
 pub mod logging;
 pub mod memory;

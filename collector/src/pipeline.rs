@@ -1,7 +1,8 @@
 //! Pipeline assembly and the process lifecycle: start the admin server, the
-//! exporters, the fan-outs and the receivers; apply a reloaded configuration
-//! by rebuilding only what changed; on a signal stop them in stages —
-//! receivers first, then exporters flush within `service.shutdown_timeout`.
+//! extensions, the exporters, the fan-outs and the receivers; apply a
+//! reloaded configuration by rebuilding only what changed; on a signal stop
+//! them in stages — receivers first, then exporters flush within
+//! `service.shutdown_timeout`, then the extensions stop.
 
 use crate::admin::{self, AdminState};
 use crate::chains::{Chain, ChainKey};
@@ -15,7 +16,6 @@ use profcol_pdata::Consumer;
 use profcol_runtime::{ComponentContext, MemoryGuard, Telemetry};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -69,6 +69,8 @@ pub struct Running {
     processors_stop: CancellationToken,
     /// Exporters and processor chains replaced by a reload, still flushing.
     retiring: TaskTracker,
+    /// The extensions `service.extensions` lists; started first, stopped last.
+    extensions: BTreeMap<ComponentId, crate::extensions::Extension>,
 }
 
 impl Running {
@@ -126,9 +128,10 @@ impl Running {
             chains: BTreeMap::new(),
             processors_stop: CancellationToken::new(),
             retiring: TaskTracker::new(),
+            extensions: BTreeMap::new(),
         };
         running.apply(cfg).await?;
-        running.admin.ready.store(true, Ordering::Release);
+        running.admin.set_ready(true);
         info!(
             pipelines = cfg.service.pipelines.len(),
             receivers = running.receivers.len(),
@@ -166,6 +169,127 @@ impl Running {
     /// Returns the plan's one-line summary.
     pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
         let plan = Plan::new(&self.config, new);
+        let deadline = new.service.shutdown_timeout.get();
+        self.apply_extensions(&plan, new, deadline).await?;
+        if let Err(e) = self.apply_pipelines(&plan, new).await {
+            self.revert_extensions(&plan, deadline).await;
+            return Err(e);
+        }
+        for kind in [Kind::Receiver, Kind::Exporter] {
+            let in_use = used(new, kind);
+            for (id, _) in new.section(kind) {
+                if !in_use.contains(id) && self.config.get(kind, id) != new.get(kind, id) {
+                    warn!(component = %id, "Component is defined but used by no pipeline; it is not started.");
+                }
+            }
+        }
+        for (id, body) in new.section(Kind::Extension) {
+            if !new.service.extensions.contains(id)
+                && self.config.get(Kind::Extension, id) != Some(body)
+            {
+                warn!(component = %id, "Extension is defined but not listed in service.extensions; it is not started.");
+            }
+        }
+        if let Some(level) = &plan.log_level {
+            match crate::logging::set_level(level) {
+                Ok(true) => info!(filter = %level, "Log level changed."),
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "Cannot change the log level."),
+            }
+        }
+        for key in &plan.needs_restart {
+            warn!(key = %key, "This setting changed but only takes effect after a restart.");
+        }
+        self.config = new.clone();
+        let statuses = self.exporter_statuses().into_iter().collect();
+        self.admin.components.applied(new, statuses);
+        self.admin.components.extensions(
+            self.extensions
+                .iter()
+                .map(|(id, e)| (id.to_string(), e.debug.clone()))
+                .collect(),
+        );
+        Ok(plan.summary())
+    }
+
+    /// Stops the extensions a reload changes or removes, then starts the
+    /// changed and added ones — before any pipeline component, since
+    /// exporters put their queues in `file_storage` directories, and a
+    /// changed `health_check` or `pprof` must free its port for its new
+    /// instance. When one cannot start, the new ones stop and the previous
+    /// ones start again.
+    async fn apply_extensions(
+        &mut self,
+        plan: &Plan,
+        new: &CollectorConfig,
+        deadline: Duration,
+    ) -> anyhow::Result<()> {
+        let mut stopped = Vec::new();
+        for id in plan.extensions.to_stop() {
+            if let Some(ext) = self.extensions.remove(id) {
+                ext.shutdown(deadline).await;
+                stopped.push(id.clone());
+            }
+        }
+        let mut started = BTreeMap::new();
+        for id in plan.extensions.to_start() {
+            match self.start_extension(id, new).await {
+                Ok(ext) => {
+                    started.insert(id.clone(), ext);
+                }
+                Err(e) => {
+                    for ext in started.into_values() {
+                        ext.shutdown(deadline).await;
+                    }
+                    self.restart_extensions(&stopped).await;
+                    return Err(e);
+                }
+            }
+        }
+        self.extensions.extend(started);
+        Ok(())
+    }
+
+    /// After a failed reload whose extensions were already applied: stops
+    /// the new instances and starts the previous ones again.
+    async fn revert_extensions(&mut self, plan: &Plan, deadline: Duration) {
+        for id in plan.extensions.to_start() {
+            if let Some(ext) = self.extensions.remove(id) {
+                ext.shutdown(deadline).await;
+            }
+        }
+        let previous: Vec<ComponentId> = plan.extensions.to_stop().cloned().collect();
+        self.restart_extensions(&previous).await;
+    }
+
+    /// Starts `ids` again from the running configuration.
+    async fn restart_extensions(&mut self, ids: &[ComponentId]) {
+        for id in ids {
+            match self.start_extension(id, &self.config.clone()).await {
+                Ok(ext) => {
+                    self.extensions.insert(id.clone(), ext);
+                }
+                Err(e) => {
+                    warn!(component = %id, error = %format!("{e:#}"), "Cannot start the previous extension again.");
+                }
+            }
+        }
+    }
+
+    async fn start_extension(
+        &self,
+        id: &ComponentId,
+        cfg: &CollectorConfig,
+    ) -> anyhow::Result<crate::extensions::Extension> {
+        let body = cfg.get(Kind::Extension, id).cloned().unwrap_or_default();
+        crate::extensions::start(id, &body, &self.admin.extension_host())
+            .await
+            .with_context(|| format!("cannot start extension {id}"))
+    }
+
+    /// The pipelines' part of [`Running::apply`]: exporters, processor
+    /// chains and receivers.
+    async fn apply_pipelines(&mut self, plan: &Plan, new: &CollectorConfig) -> anyhow::Result<()> {
         self.telemetry
             .metrics::<profcol_receiver::LastProfiles>()
             .set_max_bytes(new.service.kept_profiles_bytes());
@@ -283,29 +407,7 @@ impl Running {
             .collect();
         self.retire_all(old.into_iter(), deadline);
         self.exporters.extend(new_exporters);
-
-        for kind in [Kind::Receiver, Kind::Exporter] {
-            let in_use = used(new, kind);
-            for (id, _) in new.section(kind) {
-                if !in_use.contains(id) && self.config.get(kind, id) != new.get(kind, id) {
-                    warn!(component = %id, "Component is defined but used by no pipeline; it is not started.");
-                }
-            }
-        }
-        if let Some(level) = &plan.log_level {
-            match crate::logging::set_level(level) {
-                Ok(true) => info!(filter = %level, "Log level changed."),
-                Ok(false) => {}
-                Err(e) => warn!(error = %e, "Cannot change the log level."),
-            }
-        }
-        for key in &plan.needs_restart {
-            warn!(key = %key, "This setting changed but only takes effect after a restart.");
-        }
-        self.config = new.clone();
-        let statuses = self.exporter_statuses().into_iter().collect();
-        self.admin.components.applied(new, statuses);
-        Ok(plan.summary())
+        Ok(())
     }
 
     /// Where each exporter's state can be read while the pipeline stops:
@@ -517,7 +619,7 @@ impl Running {
     /// Staged shutdown within `deadline`.
     pub async fn stop(self, deadline: Duration) {
         let started = Instant::now();
-        self.admin.ready.store(false, Ordering::Release);
+        self.admin.set_ready(false);
         self.admin.components.stopping();
         // Tell the cluster first so the others take this node's targets over
         // while its receivers drain.
@@ -556,6 +658,13 @@ impl Running {
             let _ = l.await;
         }
         self.exporters_stop.cancel();
+        // Extensions stop last, in the reverse of their order.
+        for (_, ext) in self.extensions.into_iter().rev() {
+            let left = deadline
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(1));
+            ext.shutdown(left).await;
+        }
         self.admin_stop.cancel();
         if let Some(t) = self.admin_task {
             let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
@@ -570,11 +679,13 @@ async fn wait_receiver(handle: profcol_receiver::ReceiverHandle, deadline: Durat
     }
 }
 
-/// Whether an exporter body keeps its queue on disk (`sending_queue.storage`).
+/// Whether an exporter body keeps its queue on disk: `sending_queue.storage`
+/// inline, or a `file_storage` reference (resolved to the inline form when
+/// the configuration is loaded, see [`crate::extensions::storage_refs`]).
 fn has_storage(body: Option<&serde_yaml::Value>) -> bool {
     body.and_then(|b| b.get("sending_queue"))
         .and_then(|q| q.get("storage"))
-        .is_some_and(|s| !s.is_null())
+        .is_some_and(|s| s.is_mapping() || s.as_str().is_some_and(|r| !r.is_empty()))
 }
 
 /// Where each pipeline's receivers hand batches, by pipeline name.
@@ -628,6 +739,9 @@ mod tests {
         ))));
         assert!(!has_storage(Some(&body("sending_queue: {queue_size: 5}"))));
         assert!(!has_storage(Some(&body("sending_queue: {storage: null}"))));
+        assert!(has_storage(Some(&body(
+            "sending_queue: {storage: file_storage/q}"
+        ))));
         assert!(!has_storage(None));
     }
 

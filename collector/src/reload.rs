@@ -82,13 +82,14 @@ impl ReloadHandle {
 /// stops it in stages within the current `service.shutdown_timeout`.
 pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     let mut hangups = crate::shutdown::Hangups::new();
-    let fingerprint = watch::fingerprint(&settings.files);
+    let watched = settings.watched_files();
+    let fingerprint = watch::fingerprint(&watched);
     let mut running = Running::start(&settings).await?;
     let (tx, mut rx) = mpsc::channel(4);
     running.admin.reload.attach(tx.clone());
     let stop_watching = CancellationToken::new();
     watch::spawn(
-        settings.files.clone(),
+        watched,
         fingerprint,
         watch::POLL_EVERY,
         tx,

@@ -6,7 +6,7 @@
 
 use crate::components;
 use profcol_config::collector::parse_collector_partial;
-use profcol_config::load::{assemble, parse_source, read_files, Loaded};
+use profcol_config::load::{assemble, parse_source, Loaded};
 use profcol_config::{expand::SystemLookup, CollectorConfig, Error, Problem};
 
 /// The pipeline profcol runs when started without `--config`: it scrapes its
@@ -19,7 +19,8 @@ pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
 pub struct Settings {
     pub loaded: Loaded,
     pub config: CollectorConfig,
-    /// The `--config` files, in order (empty: the embedded default).
+    /// The `--config` values (paths or `file:`/`env:`/`yaml:` URIs), in
+    /// order (empty: the embedded default).
     pub files: Vec<String>,
     /// The `--set` overrides, re-applied on every reload.
     pub sets: Vec<String>,
@@ -37,6 +38,11 @@ impl Settings {
             .join(", ")
     }
 
+    /// The config files a watcher polls: `file:` URIs and plain paths.
+    pub fn watched_files(&self) -> Vec<String> {
+        profcol_config::uri::watched_files(&self.files)
+    }
+
     /// Reads the same files with the same overrides again, expands and
     /// validates: what a reload runs before touching anything.
     pub fn reread(&self) -> Result<Settings, Error> {
@@ -49,7 +55,7 @@ pub fn load(files: &[String], sets: &[String]) -> Result<Settings, Error> {
     let sources = if files.is_empty() {
         vec![parse_source(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG)?]
     } else {
-        read_files(files)?
+        profcol_config::uri::read_all(files, &SystemLookup)?
     };
     let loaded = assemble(sources, sets, &SystemLookup)?;
     let mut settings = check(loaded)?;
@@ -60,7 +66,8 @@ pub fn load(files: &[String], sets: &[String]) -> Result<Settings, Error> {
 
 /// Validates an already assembled document.
 pub fn check(loaded: Loaded) -> Result<Settings, Error> {
-    let (config, mut problems) = parse_collector_partial(&loaded.doc);
+    let (mut config, mut problems) = parse_collector_partial(&loaded.doc);
+    crate::extensions::storage_refs::resolve(&mut config, &mut problems);
     // Component bodies are checked even when the structure has problems, so
     // that one run shows everything.
     problems.extend(components::validate_all(&config));
@@ -90,6 +97,46 @@ mod tests {
         let s = load(&[], &[]).unwrap();
         assert_eq!(s.source_names(), DEFAULT_CONFIG_NAME);
         assert!(!s.config.service.pipelines.is_empty());
+    }
+
+    fn problems_of(yaml: &str) -> Vec<String> {
+        let loaded = assemble(
+            vec![parse_source("c.yaml", yaml).unwrap()],
+            &[],
+            &SystemLookup,
+        )
+        .unwrap();
+        match check(loaded) {
+            Ok(_) => Vec::new(),
+            Err(Error::Invalid(p)) => p
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    #[test]
+    fn extensions_are_checked_and_must_be_defined_to_be_listed() {
+        let base = "receivers: {pyroscope_scrape: {targets: [{__address__: 'h:1'}]}}\nexporters: {debug: }\nservice:\n  pipelines: {profiles: {receivers: [pyroscope_scrape], exporters: [debug]}}\n";
+        // Defined and not listed is valid (it is not started, with a warning).
+        assert!(problems_of(&format!(
+            "{base}extensions: {{health_check: , pprof: , file_storage: {{directory: /q}}}}\n"
+        ))
+        .is_empty());
+        assert_eq!(
+            problems_of(&format!("{base}  extensions: [health_check, zpages]\nextensions: {{health_check: {{path: x}}}}\n")),
+            [
+                "service::extensions::1: extension zpages is not defined under extensions",
+                "extensions::health_check::path: must start with /",
+            ]
+        );
+        let unknown = problems_of(&format!("{base}extensions: {{zpages: }}\n"));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert!(
+            unknown[0].starts_with("extensions::zpages: unknown extension type \"zpages\""),
+            "{unknown:?}"
+        );
     }
 
     #[test]

@@ -394,7 +394,11 @@ fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
         let result = match key.as_str() {
             "pipelines" => decode_only(value, &path).map(|x| service.pipelines = x),
             "extensions" => decode_only(value, &path).map(|x| service.extensions = x),
-            "telemetry" => decode_only(value, &path).map(|x| service.telemetry = x),
+            "telemetry" => {
+                let mut value = value;
+                crate::telemetry_compat::normalize(&mut value, &path, problems);
+                decode_only(value, &path).map(|x| service.telemetry = x)
+            }
             "shutdown_timeout" => decode_only(value, &path).map(|x| service.shutdown_timeout = x),
             "memory_limit_mib" => decode_only(value, &path).map(|x| service.memory_limit_mib = x),
             "memory_spike_limit_mib" => {
@@ -591,6 +595,21 @@ mod tests {
         assert!(
             got[0].starts_with("service::telemetry::metrics::basic_auth::pasword: unknown field"),
             "{got:?}"
+        );
+    }
+
+    #[test]
+    fn the_collector_s_telemetry_forms_decode_into_profcol_s() {
+        let doc: Value = serde_yaml::from_str(
+            "receivers: {r: {}}\nexporters: {e: {}}\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [e]}}\n  telemetry:\n    logs: {encoding: json}\n    metrics: {level: detailed, readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: 9464}}}}]}",
+        )
+        .unwrap();
+        let cfg = parse_collector(&doc).unwrap();
+        assert_eq!(cfg.service.telemetry.logs.format, LogFormat::Json);
+        assert_eq!(cfg.service.telemetry.metrics.address, "127.0.0.1:9464");
+        assert_eq!(
+            with_metrics("{readers: [{periodic: {exporter: {otlp: {}}}}]}"),
+            ["service::telemetry::metrics::readers::0::periodic: only pull is supported here: profcol serves its metrics to be pulled, on the admin server: set service::telemetry::metrics::address (host:port) instead"]
         );
     }
 

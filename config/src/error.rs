@@ -54,6 +54,8 @@ pub enum Error {
     },
     #[error("{path}: not valid YAML: {message}")]
     Yaml { path: String, message: String },
+    #[error("--config {uri}: {reason}")]
+    Uri { uri: String, reason: String },
     #[error("invalid --set {arg:?}: {reason}")]
     Set { arg: String, reason: String },
     #[error("{}", format_problems(.0))]

@@ -16,6 +16,8 @@ pub mod merge;
 pub mod redact;
 pub mod secret;
 pub mod server;
+pub mod telemetry_compat;
+pub mod uri;
 
 pub use cluster::ClusterConfig;
 pub use collector::{parse_collector, CollectorConfig, Kind, PipelineConfig, ServiceConfig};

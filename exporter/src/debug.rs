@@ -1,33 +1,100 @@
-//! The `debug` exporter: one `info!` line per profile (service, type,
-//! samples, total of the first sample type, heaviest leaf frame); with
-//! `verbosity: detailed` also every label and the five heaviest stacks.
+//! The `debug` exporter: profiles in the log, with the OpenTelemetry
+//! Collector's `verbosity` levels adapted to profiles:
+//!
+//! - `basic` (default): one line per batch — profiles, samples and the OTLP
+//!   requests it holds;
+//! - `normal`: also one line per profile (service, type, samples, total of
+//!   the first sample type, heaviest leaf frame);
+//! - `detailed`: also every label and every stack with its value (first
+//!   sample type, heaviest first).
+//!
+//! `sampling_initial`/`sampling_thereafter` thin the output as the
+//! Collector's zap sampler does: in each second the first
+//! `sampling_initial` batches are logged, then every `sampling_thereafter`th
+//! (0: none more that second).
 
 use crate::config::{unknown_keys, Unknown};
 use profcol_config::{Problem, Validate};
 use profcol_pdata::{pprof, Consumer, ProfileBatch, ProfileRecord};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tracing::info;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verbosity {
     #[default]
     Basic,
+    Normal,
     Detailed,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `sampling_initial` when not given (the Collector's default).
+pub const DEFAULT_SAMPLING_INITIAL: u64 = 2;
+/// `sampling_thereafter` when not given: every batch is logged.
+pub const DEFAULT_SAMPLING_THEREAFTER: u64 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct DebugConfig {
     pub verbosity: Verbosity,
+    pub sampling_initial: u64,
+    pub sampling_thereafter: u64,
     #[serde(flatten)]
     pub unknown: Unknown,
+}
+
+impl Default for DebugConfig {
+    fn default() -> Self {
+        Self {
+            verbosity: Verbosity::default(),
+            sampling_initial: DEFAULT_SAMPLING_INITIAL,
+            sampling_thereafter: DEFAULT_SAMPLING_THEREAFTER,
+            unknown: Unknown::new(),
+        }
+    }
 }
 
 impl Validate for DebugConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         unknown_keys(&self.unknown, path, problems);
+    }
+}
+
+/// Which batches are logged: per one-second window, the first `initial`,
+/// then every `thereafter`th.
+#[derive(Debug)]
+pub struct Sampler {
+    initial: u64,
+    thereafter: u64,
+    window: Mutex<(Option<Instant>, u64)>,
+}
+
+impl Sampler {
+    pub fn new(initial: u64, thereafter: u64) -> Self {
+        Self {
+            initial,
+            thereafter,
+            window: Mutex::new((None, 0)),
+        }
+    }
+
+    /// Whether a batch arriving `now` is logged.
+    pub fn admit(&self, now: Instant) -> bool {
+        let mut w = self
+            .window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match w.0 {
+            Some(start) if now.saturating_duration_since(start) < Duration::from_secs(1) => {}
+            _ => *w = (Some(now), 0),
+        }
+        w.1 += 1;
+        let n = w.1;
+        n <= self.initial
+            || (self.thereafter > 0 && (n - self.initial).is_multiple_of(self.thereafter))
     }
 }
 
@@ -108,6 +175,7 @@ pub fn heaviest_stacks(p: &pprof::Profile, n: usize) -> Vec<(String, i64)> {
 pub struct DebugConsumer {
     id: String,
     verbosity: Verbosity,
+    sampler: Sampler,
 }
 
 impl DebugConsumer {
@@ -115,6 +183,7 @@ impl DebugConsumer {
         Self {
             id: id.to_string(),
             verbosity: cfg.verbosity,
+            sampler: Sampler::new(cfg.sampling_initial, cfg.sampling_thereafter),
         }
     }
 
@@ -140,7 +209,7 @@ impl DebugConsumer {
             for (k, v) in r.labels.public().iter() {
                 info!(exporter = %self.id, service, label = k, value = v, "Profile label.");
             }
-            for (stack, value) in heaviest_stacks(&profile, 5) {
+            for (stack, value) in heaviest_stacks(&profile, usize::MAX) {
                 info!(exporter = %self.id, service, value, stack = %stack, "Profile stack.");
             }
         }
@@ -150,6 +219,25 @@ impl DebugConsumer {
 #[async_trait::async_trait]
 impl Consumer for DebugConsumer {
     async fn consume(&self, batch: ProfileBatch) -> Result<(), profcol_pdata::Error> {
+        if !self.sampler.admit(Instant::now()) {
+            return Ok(());
+        }
+        let samples: usize = batch
+            .records
+            .iter()
+            .map(|r| r.pprof.sample_count())
+            .chain(batch.otlp.iter().map(|p| p.sample_count()))
+            .sum();
+        info!(
+            exporter = %self.id,
+            profiles = batch.records.len() + batch.otlp.iter().map(|p| p.profile_count()).sum::<usize>(),
+            samples,
+            otlp_requests = batch.otlp.len(),
+            "Profiles."
+        );
+        if self.verbosity == Verbosity::Basic {
+            return Ok(());
+        }
         for p in &batch.otlp {
             info!(
                 exporter = %self.id,
@@ -168,5 +256,32 @@ impl Consumer for DebugConsumer {
             self.log(r);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sampler_logs_the_first_then_every_mth_each_second() {
+        let t0 = Instant::now();
+        let s = Sampler::new(2, 3);
+        let admitted: Vec<bool> = (0..8).map(|_| s.admit(t0)).collect();
+        // 1 2 logged, then the 3rd after them (5th overall), then the 8th.
+        assert_eq!(
+            admitted,
+            [true, true, false, false, true, false, false, true]
+        );
+        // A new second starts a new count.
+        assert!(s.admit(t0 + Duration::from_millis(1000)));
+        assert!(s.admit(t0 + Duration::from_millis(1001)));
+        assert!(!s.admit(t0 + Duration::from_millis(1002)));
+        let none_after = Sampler::new(1, 0);
+        assert!(none_after.admit(t0));
+        assert!(!none_after.admit(t0));
+        assert!(!none_after.admit(t0));
+        let all = Sampler::new(DEFAULT_SAMPLING_INITIAL, DEFAULT_SAMPLING_THEREAFTER);
+        assert!((0..50).all(|_| all.admit(t0)));
     }
 }

@@ -274,11 +274,18 @@ async fn debug_output(verbosity: &str) -> String {
 }
 
 #[tokio::test]
-async fn debug_logs_one_line_per_profile_or_details() {
+async fn debug_logs_a_batch_line_a_line_per_profile_or_details() {
     let basic = debug_output("basic").await;
     let lines: Vec<&str> = basic.lines().collect();
     assert_eq!(lines.len(), 1, "{basic}");
-    let line = lines[0];
+    for want in ["profiles=1", "samples=2", "otlp_requests=0", "Profiles."] {
+        assert!(lines[0].contains(want), "{want} missing in {basic}");
+    }
+    let normal = debug_output("normal").await;
+    let lines: Vec<&str> = normal.lines().collect();
+    assert_eq!(lines.len(), 2, "{normal}");
+    assert!(lines[0].contains("Profiles."), "{normal}");
+    let line = lines[1];
     // seed 5: samples 8 (work<-main) + 1 (main) = 9 samples/count in total; `work` is the heaviest leaf.
     for want in [
         "service=\"svc-a\"",

@@ -13,7 +13,7 @@ mod flame;
 pub(crate) mod layout;
 mod pipeline_svg;
 mod pprof_build;
-mod pprof_cpu;
+pub(crate) mod pprof_cpu;
 mod pprof_heap;
 mod profile_page;
 mod symbols;
@@ -43,6 +43,9 @@ pub struct AdminState {
     pub telemetry: Telemetry,
     pub receivers: Arc<Mutex<Vec<(String, ReceiverHandle)>>>,
     pub ready: Arc<AtomicBool>,
+    /// When `ready` last turned true (the `health_check` extension's
+    /// `upSince`).
+    pub ready_since: Arc<Mutex<Option<std::time::SystemTime>>>,
     /// The cluster's membership when `service.cluster` is enabled.
     pub cluster: Option<profcol_runtime::ClusterWatch>,
     /// Asks for a config reload (`POST /-/reload`); the last outcome.
@@ -62,9 +65,29 @@ impl AdminState {
             telemetry,
             receivers: Arc::default(),
             ready: Arc::default(),
+            ready_since: Arc::default(),
             cluster: None,
             config_yaml: Arc::default(),
             components: Default::default(),
+        }
+    }
+
+    /// Sets readiness (`/-/ready`, the `health_check` extension) and when
+    /// it began.
+    pub fn set_ready(&self, ready: bool) {
+        let mut since = self
+            .ready_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *since = ready.then(|| since.unwrap_or_else(std::time::SystemTime::now));
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    /// What extensions read: readiness and since when.
+    pub fn extension_host(&self) -> crate::extensions::Host {
+        crate::extensions::Host {
+            ready: self.ready.clone(),
+            ready_since: self.ready_since.clone(),
         }
     }
 
@@ -88,11 +111,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/-/healthy", get(components_page::healthy))
         .route("/-/ready", get(ready))
         .route("/-/reload", axum::routing::post(reload))
-        .route("/debug/pprof/", get(pprof_index))
-        .route("/debug/pprof", get(pprof_index))
-        .route("/debug/pprof/profile", get(pprof_cpu::handler))
-        .route("/debug/pprof/heap", get(pprof_heap::handler))
-        .route("/debug/pprof/allocs", get(pprof_heap::handler))
+        .merge(pprof_routes())
         .route("/api/v1/targets", get(targets::json))
         .route("/targets", get(targets::html))
         .route("/config", get(config_page::html))
@@ -100,6 +119,18 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/components", get(components_page::json))
         .route("/components", get(components_page::html))
         .with_state(state)
+}
+
+/// `/debug/pprof/` (index), `/profile`, `/heap` and `/allocs`: profcol's
+/// own profiles. The admin server and the `pprof` extension serve these
+/// same handlers.
+pub fn pprof_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/debug/pprof/", get(pprof_index))
+        .route("/debug/pprof", get(pprof_index))
+        .route("/debug/pprof/profile", get(pprof_cpu::handler))
+        .route("/debug/pprof/heap", get(pprof_heap::handler))
+        .route("/debug/pprof/allocs", get(pprof_heap::handler))
 }
 
 /// The router with the configured auth in front of every route.
@@ -156,7 +187,13 @@ pub async fn start(
     Ok((local, task))
 }
 
-fn spawn_serve<L>(listener: L, app: Router, stop: CancellationToken) -> tokio::task::JoinHandle<()>
+/// Serves `app` on `listener` until `stop` (the admin server and the HTTP
+/// extensions).
+pub(crate) fn spawn_serve<L>(
+    listener: L,
+    app: Router,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
@@ -166,7 +203,7 @@ where
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
         if let Err(e) = served {
-            tracing::error!(error = %e, "Admin server failed.");
+            tracing::error!(error = %e, "HTTP server (admin or extension) failed.");
         }
     })
 }

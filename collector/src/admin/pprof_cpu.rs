@@ -10,6 +10,8 @@ use axum::extract::Query;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use profcol_pdata::pprof::Profile;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 const DEFAULT_SECONDS: u64 = 30;
 const MAX_SECONDS: u64 = 600;
@@ -18,6 +20,10 @@ const FREQUENCY_HZ: u32 = 100;
 const DROPPED: &str = "[dropped samples]";
 
 static PROFILER_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Set while a profile of the whole run (the `pprof` extension's
+/// `save_to_file`) holds the sampler.
+static WHOLE_RUN: AtomicBool = AtomicBool::new(false);
 
 #[derive(serde::Deserialize)]
 pub struct Params {
@@ -36,6 +42,14 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
                 .into_response()
         }
     };
+    if WHOLE_RUN.load(Ordering::Acquire) {
+        // As Go answers while `save_to_file` runs its CPU profile.
+        return (
+            StatusCode::CONFLICT,
+            "CPU profile failed: CPU profiling is in use: the pprof extension's save_to_file profiles the whole run\n",
+        )
+            .into_response();
+    }
     // The sampler is process-wide: a second request waits for the running
     // one instead of failing as Go's handler does, so that two scrapers of
     // the same profcol both get their profile.
@@ -78,6 +92,48 @@ pub async fn handler(Query(p): Query<Params>) -> Response {
 fn profile_for(seconds: u64) -> Result<Vec<u8>, ArmError> {
     let sampled = cpu_sampler::profile(std::time::Duration::from_secs(seconds), FREQUENCY_HZ)?;
     Ok(profcol_pdata::pprof::encode_pprof_gzip(&to_pprof(&sampled)))
+}
+
+/// A CPU profile of the whole run, sampled on a thread of its own until
+/// [`WholeRunProfile::finish`].
+pub struct WholeRunProfile {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Result<Sampled, ArmError>>,
+}
+
+impl WholeRunProfile {
+    /// Starts sampling; fails where the sampler is not built, or when a
+    /// profile of the whole run is already being taken.
+    pub fn start() -> Result<Self, String> {
+        if !cpu_sampler::supported() {
+            return Err(ArmError::Unsupported.to_string());
+        }
+        if WHOLE_RUN.swap(true, Ordering::AcqRel) {
+            return Err("another save_to_file profile is already running".into());
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("profcol-cpu-run".into())
+            .spawn(move || cpu_sampler::profile_until(&flag, FREQUENCY_HZ))
+            .map_err(|e| {
+                WHOLE_RUN.store(false, Ordering::Release);
+                e.to_string()
+            })?;
+        Ok(Self { stop, thread })
+    }
+
+    /// Stops sampling (blocking) and returns the gzipped pprof.
+    pub fn finish(self) -> Result<Vec<u8>, String> {
+        self.stop.store(true, Ordering::Release);
+        let sampled = self.thread.join();
+        WHOLE_RUN.store(false, Ordering::Release);
+        match sampled {
+            Ok(Ok(s)) => Ok(profcol_pdata::pprof::encode_pprof_gzip(&to_pprof(&s))),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the sampling thread panicked".into()),
+        }
+    }
 }
 
 fn to_pprof(sampled: &Sampled) -> Profile {

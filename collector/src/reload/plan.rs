@@ -1,6 +1,7 @@
 //! What a reload changes: for receivers, processors and exporters, which are added,
 //! changed (their YAML body differs), removed or kept, comparing only the
-//! components some pipeline uses; and which settings need a restart.
+//! components some pipeline uses (extensions: those `service.extensions`
+//! lists); and which settings need a restart.
 
 use profcol_config::{CollectorConfig, ComponentId, Kind};
 
@@ -67,6 +68,7 @@ pub struct Plan {
     pub receivers: Changes,
     pub exporters: Changes,
     pub processors: Changes,
+    pub extensions: Changes,
     /// A pipeline's receiver, processor or exporter list changed.
     pub wiring_changed: bool,
     /// Settings that changed but only take effect after a restart.
@@ -96,6 +98,7 @@ impl Plan {
             receivers: Changes::between(old, new, Kind::Receiver),
             exporters: Changes::between(old, new, Kind::Exporter),
             processors: Changes::between(old, new, Kind::Processor),
+            extensions: Changes::between(old, new, Kind::Extension),
             wiring_changed: wiring(old) != wiring(new),
             needs_restart,
             log_level: (old.service.telemetry.logs.level != new.service.telemetry.logs.level)
@@ -106,6 +109,7 @@ impl Plan {
     /// One line for the log and the `/-/reload` answer.
     pub fn summary(&self) -> String {
         let mut parts: Vec<String> = [
+            self.extensions.describe("extensions"),
             self.receivers.describe("receivers"),
             self.processors.describe("processors"),
             self.exporters.describe("exporters"),
@@ -125,8 +129,9 @@ impl Plan {
 }
 
 /// Settings reloaded without a restart.
-const RELOADABLE: [&str; 4] = [
+const RELOADABLE: [&str; 5] = [
     "service::pipelines",
+    "service::extensions",
     "service::shutdown_timeout",
     "service::telemetry::logs::level",
     "service::telemetry::metrics::kept_profiles_mib",
@@ -171,15 +176,24 @@ fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<Str
     out
 }
 
-/// Components of `kind` that some pipeline uses, each once, in pipeline order.
+/// Components of `kind` that some pipeline uses, each once, in pipeline
+/// order; extensions: those `service.extensions` lists, in its order.
 pub fn used(cfg: &CollectorConfig, kind: Kind) -> Vec<ComponentId> {
     let mut out: Vec<ComponentId> = Vec::new();
+    if kind == Kind::Extension {
+        for id in &cfg.service.extensions {
+            if !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+        return out;
+    }
     for p in cfg.service.pipelines.values() {
         let list = match kind {
             Kind::Receiver => &p.receivers,
             Kind::Exporter => &p.exporters,
             Kind::Processor => &p.processors,
-            Kind::Extension => continue,
+            Kind::Extension => return out,
         };
         for id in list {
             if !out.contains(id) {
@@ -270,6 +284,38 @@ service:
         assert!(plan.needs_restart.is_empty());
         assert!(plan.log_level.is_none());
         assert_eq!(plan.summary(), "no component changed");
+    }
+
+    #[test]
+    fn extensions_listed_in_service_are_compared_by_body() {
+        let with = |hc: &str, listed: &str| {
+            OLD.replace(
+                "service:\n",
+                &format!("extensions:\n  health_check: {hc}\n  pprof: {{}}\n  file_storage: {{directory: /q}}\nservice:\n  extensions: [{listed}]\n"),
+            )
+        };
+        let old = cfg(&with("{endpoint: 'localhost:1'}", "health_check, pprof"));
+        let new = cfg(&with(
+            "{endpoint: 'localhost:2'}",
+            "health_check, file_storage",
+        ));
+        let plan = Plan::new(&old, &new);
+        assert_eq!(ids(&plan.extensions.changed), ["health_check"]);
+        assert_eq!(ids(&plan.extensions.added), ["file_storage"]);
+        assert_eq!(ids(&plan.extensions.removed), ["pprof"]);
+        assert!(plan.receivers.to_start().next().is_none());
+        assert!(plan.exporters.to_start().next().is_none());
+        // service.extensions is reloaded, not a restart-only setting.
+        assert!(plan.needs_restart.is_empty(), "{:?}", plan.needs_restart);
+        assert_eq!(
+            plan.summary(),
+            "extensions added file_storage; restarted health_check; removed pprof"
+        );
+        // Defined but not listed: not compared, not started.
+        let unlisted = cfg(&with("{endpoint: 'localhost:3'}", "pprof"));
+        let plan = Plan::new(&cfg(&with("{}", "pprof")), &unlisted);
+        assert_eq!(ids(&plan.extensions.kept), ["pprof"]);
+        assert!(plan.extensions.changed.is_empty());
     }
 
     #[test]

@@ -44,6 +44,29 @@ static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Samples the whole process for `duration` at `hz` on this thread (which
 /// sleeps and drains the ring meanwhile).
 pub fn profile(duration: Duration, hz: u32) -> Result<Sampled, ArmError> {
+    sample(hz, |elapsed| duration.saturating_sub(elapsed))
+}
+
+/// Samples the whole process at `hz` on this thread until `stop` is set
+/// (checked every [`DRAIN_EVERY`]): a profile of a whole run.
+pub fn profile_until(stop: &std::sync::atomic::AtomicBool, hz: u32) -> Result<Sampled, ArmError> {
+    sample(hz, |_| {
+        if stop.load(std::sync::atomic::Ordering::Acquire) {
+            Duration::ZERO
+        } else {
+            DRAIN_EVERY
+        }
+    })
+}
+
+/// Whether this platform has the sampler (Linux x86_64/aarch64).
+pub fn supported() -> bool {
+    signal::SUPPORTED
+}
+
+/// Samples until `left(elapsed)` is zero, sleeping at most that long (and
+/// at most [`DRAIN_EVERY`]) between drains of the ring.
+fn sample(hz: u32, left: impl Fn(Duration) -> Duration) -> Result<Sampled, ArmError> {
     if !signal::SUPPORTED {
         return Err(ArmError::Unsupported);
     }
@@ -57,7 +80,7 @@ pub fn profile(duration: Duration, hz: u32) -> Result<Sampled, ArmError> {
     let began = Instant::now();
     let armed = signal::arm(shared, hz)?;
     loop {
-        let left = duration.saturating_sub(began.elapsed());
+        let left = left(began.elapsed());
         if left.is_zero() {
             break;
         }
