@@ -57,10 +57,24 @@ impl Chain {
     ) -> anyhow::Result<Self> {
         let end = Arc::new(Switch::new(exporters));
         let mut next: Arc<dyn Consumer> = end.clone();
-        let mut processors = Vec::with_capacity(key.0.len());
+        let mut processors: Vec<ProcessorHandle> = Vec::with_capacity(key.0.len());
         let null = serde_yaml::Value::Null;
         for (id, body) in key.0.iter().rev() {
-            let handle = start(id, body.as_ref().unwrap_or(&null), next)?;
+            let handle = match start(id, body.as_ref().unwrap_or(&null), next) {
+                Ok(h) => h,
+                Err(e) => {
+                    // The ones already started end their tasks (nothing
+                    // has passed through them yet).
+                    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                        rt.spawn(async move {
+                            for p in processors {
+                                p.shutdown(Duration::from_secs(1)).await;
+                            }
+                        });
+                    }
+                    return Err(e);
+                }
+            };
             next = handle.consumer();
             processors.push(handle);
         }
