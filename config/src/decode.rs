@@ -1,5 +1,6 @@
 //! Turns a YAML value into a typed config struct, reporting the key path of
-//! the first decode error and then every validation problem.
+//! the first decode error and then every validation problem. Decode errors
+//! are rewritten for people ([`crate::readable`]).
 
 use crate::error::{join_path, Problem};
 use serde::de::DeserializeOwned;
@@ -31,22 +32,73 @@ pub fn decode<T: DeserializeOwned + Validate>(
     }
 }
 
-/// Decodes without validating; the error carries the full key path.
+/// Decodes without validating; the error carries the full key path and a
+/// message without Rust's type names.
 pub fn decode_only<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, Problem> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let mut full = path.to_string();
-        for seg in e.path().iter() {
-            use serde_path_to_error::Segment;
-            let s = match seg {
-                Segment::Seq { index } => index.to_string(),
-                Segment::Map { key } => key.clone(),
-                Segment::Enum { variant } => variant.clone(),
-                Segment::Unknown => continue,
-            };
-            full = join_path(&full, &s);
+        let mut full = join_nonempty(path, &key_path(e.path()));
+        let mut key = last_key(&full);
+        let message = clean_message(&e.into_inner().to_string());
+        let (inner, message) = split_inner_path(&message);
+        if let Some(inner) = inner {
+            full = join_nonempty(&full, inner);
+            key = last_key(&full);
         }
-        Problem::new(full, clean_message(&e.into_inner().to_string()))
+        Problem::new(full, crate::readable::rewrite(message, &key))
     })
+}
+
+fn join_nonempty(parent: &str, child: &str) -> String {
+    if child.is_empty() {
+        parent.to_string()
+    } else {
+        join_path(parent, child)
+    }
+}
+
+/// The last key of `path` that is not a list index: what an enum value
+/// is the value of.
+fn last_key(path: &str) -> String {
+    path.rsplit("::")
+        .find(|s| s.parse::<usize>().is_err())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `a::0::b` for serde_path_to_error's path.
+pub(crate) fn key_path(path: &serde_path_to_error::Path) -> String {
+    let mut out = String::new();
+    for seg in path.iter() {
+        use serde_path_to_error::Segment;
+        let s = match seg {
+            Segment::Seq { index } => index.to_string(),
+            Segment::Map { key } => key.clone(),
+            Segment::Enum { variant } => variant.clone(),
+            Segment::Unknown => continue,
+        };
+        out = join_path(&out, &s);
+    }
+    out
+}
+
+/// Marks the key path of an error found inside a flattened block, which
+/// serde would otherwise report at the block's parent (see
+/// [`crate::http_client`]); [`decode_only`] puts it back in the path.
+pub(crate) fn with_inner_path(inner: &str, message: &str) -> String {
+    if inner.is_empty() {
+        message.to_string()
+    } else {
+        format!("{INNER_PATH}{inner}{INNER_PATH}{message}")
+    }
+}
+
+const INNER_PATH: char = '\u{1}';
+
+fn split_inner_path(message: &str) -> (Option<&str>, &str) {
+    message
+        .strip_prefix(INNER_PATH)
+        .and_then(|rest| rest.split_once(INNER_PATH))
+        .map_or((None, message), |(inner, rest)| (Some(inner), rest))
 }
 
 /// serde_yaml appends " at line X column Y" for positions inside the merged
@@ -92,7 +144,7 @@ mod tests {
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].path, "receivers::x::inner::1::bogus");
         assert!(
-            err[0].message.starts_with("unknown field `bogus`"),
+            err[0].message.starts_with("unknown key `bogus` (valid keys: n)"),
             "{}",
             err[0].message
         );

@@ -9,8 +9,11 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Client settings; flattened into the component that owns them.
+/// Client settings; flattened into the component that owns them. Its
+/// `Deserialize` keeps the key path of an error inside the block (serde
+/// reports errors in a flattened block at the block's parent).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(remote = "Self")]
 pub struct HttpClientConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token: Option<Secret>,
@@ -59,6 +62,60 @@ impl Default for HttpClientConfig {
 
 fn yes() -> bool {
     true
+}
+
+/// The keys of [`HttpClientConfig`], in its order.
+pub const HTTP_CLIENT_KEYS: &[&str] = &[
+    "bearer_token",
+    "bearer_token_file",
+    "basic_auth",
+    "authorization",
+    "oauth2",
+    "tls_config",
+    "enable_http2",
+    "follow_redirects",
+    "proxy_url",
+    "no_proxy",
+    "proxy_from_environment",
+    "proxy_connect_header",
+];
+
+impl Serialize for HttpClientConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        HttpClientConfig::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpClientConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Asking for a struct takes only this block's keys out of a
+        // flattened parent; they are then decoded with their paths tracked.
+        let own = d.deserialize_struct("HttpClientConfig", HTTP_CLIENT_KEYS, MappingVisitor)?;
+        let mut track = serde_path_to_error::Track::new();
+        let de = serde_path_to_error::Deserializer::new(serde_yaml::Value::Mapping(own), &mut track);
+        HttpClientConfig::deserialize(de).map_err(|e| {
+            let inner = crate::decode::key_path(&track.path());
+            D::Error::custom(crate::decode::with_inner_path(&inner, &e.to_string()))
+        })
+    }
+}
+
+/// Collects a mapping as YAML values.
+struct MappingVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MappingVisitor {
+    type Value = serde_yaml::Mapping;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a mapping")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_yaml::Mapping::new();
+        while let Some((k, v)) = map.next_entry::<serde_yaml::Value, serde_yaml::Value>()? {
+            out.insert(k, v);
+        }
+        Ok(out)
+    }
 }
 
 /// The proxy settings of a client or of the oauth2 token fetch.

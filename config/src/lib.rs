@@ -13,9 +13,11 @@ pub mod expand;
 pub mod http_client;
 pub mod load;
 pub mod merge;
+pub mod readable;
 pub mod redact;
 pub mod secret;
 pub mod server;
+pub mod suggest;
 
 pub use cluster::ClusterConfig;
 pub use collector::{parse_collector, CollectorConfig, Kind, PipelineConfig, ServiceConfig};
