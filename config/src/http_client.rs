@@ -249,8 +249,10 @@ impl TlsVersion {
             TlsVersion::Tls10 | TlsVersion::Tls11 => Some(
                 "TLS 1.0 and 1.1 are not offered by profcol's TLS stack (rustls supports TLS 1.2 and 1.3); use TLS12 or TLS13".into(),
             ),
-            TlsVersion::Unknown(s) => Some(format!(
-                "unknown TLS version {s:?} (write TLS12 or TLS13)"
+            TlsVersion::Unknown(s) => Some(crate::suggest::unknown_value(
+                s,
+                "min_version",
+                &["TLS12", "TLS13"],
             )),
         }
     }
@@ -456,10 +458,40 @@ mod tests {
         let h: Holder = serde_yaml::from_str(yaml).unwrap();
         let mut out = Vec::new();
         h.http.validate("r", &mut out);
-        for k in h.unknown.keys() {
-            out.push(Problem::new(join_path("r", k), "unknown field"));
-        }
+        crate::keys::unknown_keys(&h.unknown, "r", HTTP_CLIENT_KEYS, &mut out);
         out.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn the_key_list_is_the_structs() {
+        struct Derived;
+        impl<'de> Deserialize<'de> for Derived {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                HttpClientConfig::deserialize(d).map(|_| Derived)
+            }
+        }
+        assert_eq!(crate::keys::struct_fields::<Derived>(), HTTP_CLIENT_KEYS);
+    }
+
+    #[test]
+    fn errors_inside_the_block_keep_their_path() {
+        let decode = |yaml: &str| {
+            let v: Value = serde_yaml::from_str(yaml).unwrap();
+            crate::decode_only::<Holder>(v, "r").err().map(|p| p.to_string())
+        };
+        assert_eq!(
+            decode("tls_config: {ca_fil: x}").as_deref(),
+            Some("r::tls_config::ca_fil: unknown key `ca_fil`: did you mean `ca_file`? (valid keys: ca_pem, ca_file, cert_pem, cert_file, key_pem, key_file, insecure_skip_verify, min_version, server_name)")
+        );
+        assert_eq!(
+            decode("enable_http2: sometimes").as_deref(),
+            Some("r::enable_http2: expected true or false, got \"sometimes\"")
+        );
+        assert_eq!(
+            decode("oauth2: {scopes: [[a]]}").as_deref(),
+            Some("r::oauth2::scopes::0: expected a string, got a list")
+        );
+        assert_eq!(decode("other: 1"), None);
     }
 
     #[test]
@@ -490,7 +522,9 @@ mod tests {
             ("proxy_from_environment: true\nproxy_url: 'http://p:3128'", &["r::proxy_from_environment: proxy_url and no_proxy must not be configured if proxy_from_environment is configured"]),
             ("proxy_connect_header: {X: [a]}", &["r::proxy_connect_header: proxy_connect_header should only be configured if proxy_url or proxy_from_environment are configured"]),
             ("proxy_url: 'ftp://p'", &["r::proxy_url: unsupported proxy scheme \"ftp\" (use http, https or socks5)"]),
-            ("bogus_key: 1", &["r::bogus_key: unknown field"]),
+            ("bogus_key: 1", &["r::bogus_key: unknown key `bogus_key` (valid keys: bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)"]),
+            ("proxy-url: 'http://p'", &["r::proxy-url: unknown key `proxy-url`: did you mean `proxy_url`? (valid keys: bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)"]),
+            ("tls_config: {min_version: TLS14}", &["r::tls_config::min_version: unknown value `TLS14` for min_version: did you mean `TLS13`? (expected one of TLS12, TLS13)"]),
         ];
         for (yaml, want) in cases {
             assert_eq!(&problems(yaml), want, "for {yaml}");

@@ -17,6 +17,9 @@ pub enum Verbosity {
     Detailed,
 }
 
+/// The keys of [`DebugConfig`].
+pub const DEBUG_KEYS: &[&str] = &["verbosity"];
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct DebugConfig {
@@ -27,7 +30,7 @@ pub struct DebugConfig {
 
 impl Validate for DebugConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(&self.unknown, path, DEBUG_KEYS, problems);
     }
 }
 
