@@ -6,7 +6,9 @@
 //! and `scrapeinterval` all find `scrape_interval`), then compares by edit
 //! distance, a swap of two neighbouring letters counting as one edit. A
 //! name further away than about a quarter of its length gets no suggestion:
-//! an unrelated word should not be "corrected". Use [`unknown_key`] for a
+//! an unrelated word should not be "corrected". A word that is the start
+//! or end of exactly one name (`refresh` → `refresh_interval`) finds it
+//! too. Use [`unknown_key`] for a
 //! key, [`unknown_value`] for an enum value and [`unknown_type`] for a
 //! component type.
 
@@ -35,6 +37,31 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .filter(|((d, _, _), _)| *d <= limit)
         .min_by_key(|(rank, _)| *rank)
         .map(|(_, c)| c)
+        .or_else(|| only_one_extending(word, candidates))
+}
+
+/// The one candidate whose words start or end with all the words of
+/// `word` (`refresh` → `refresh_interval`, `queue` → `sending_queue`);
+/// none if several do or `word` is shorter than four letters.
+fn only_one_extending<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let words = |s: &str| -> Vec<String> {
+        s.split(['_', '-'])
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let mine = words(word);
+    if fold(word).chars().count() < 4 {
+        return None;
+    }
+    let mut found = candidates.iter().filter(|c| {
+        let theirs = words(c);
+        theirs.len() > mine.len() && (theirs.starts_with(&mine) || theirs.ends_with(&mine))
+    });
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
 }
 
 /// How many characters `a` and `b` share at the start, and how far apart
@@ -182,11 +209,14 @@ mod tests {
         }
         assert_eq!(nearest("shceme", SCRAPE), Some("scheme"));
         assert_eq!(nearest("param", SCRAPE), Some("params"));
+        assert_eq!(nearest("interval", SCRAPE), Some("scrape_interval"));
+        assert_eq!(nearest("name", SCRAPE), Some("job_name"));
+        assert_eq!(nearest("queue", &["queue_size", "sending_queue"]), None);
     }
 
     #[test]
     fn unrelated_words_find_nothing() {
-        for word in ["bogus", "forward_to", "x", "", "interval", "timeout", "-", "C"] {
+        for word in ["bogus", "forward_to", "x", "", "scrape", "time", "-", "C"] {
             assert_eq!(nearest(word, SCRAPE), None, "{word}");
         }
     }
