@@ -184,7 +184,7 @@ fn problems_name_the_file_that_set_the_key() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("--set: exporters::debug::bogus: unknown field"),
+        stderr.contains("--set: exporters::debug::bogus: unknown key `bogus` (valid keys: verbosity)"),
         "{stderr}"
     );
 }
