@@ -73,7 +73,18 @@ pub fn check(loaded: Loaded) -> Result<Settings, Error> {
         });
     }
     dedup(&mut problems);
+    problems.sort_by_key(|p| section_order(&p.path));
     Err(Error::Invalid(loaded.locate(problems)))
+}
+
+/// Problems are listed in the order of the document's sections (stable
+/// within each), so that a component's problems stay together.
+fn section_order(path: &str) -> usize {
+    let top = path.split("::").next().unwrap_or_default();
+    profcol_config::collector::TOP_LEVEL_KEYS
+        .iter()
+        .position(|k| *k == top)
+        .unwrap_or(usize::MAX)
 }
 
 fn dedup(problems: &mut Vec<Problem>) {

@@ -15,7 +15,8 @@
 use crate::error::{join_path, Problem};
 
 /// The valid name closest to `word`, if one is close enough to be a typo.
-/// Equally close candidates are told apart by the longer common start, then
+/// Equally close candidates are told apart by the distance as written
+/// (`otlphtp` → `otlphttp`, not `otlp_http`), the longer common start, then
 /// by the nearer character where they first differ (`TLS14` → `TLS13`), then
 /// by their order.
 pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
@@ -32,9 +33,15 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|c| {
             let other = fold(c);
             let (common, gap) = first_difference(&folded, &other);
-            ((edit_distance(&folded, &other), usize::MAX - common, gap), *c)
+            let rank = (
+                edit_distance(&folded, &other),
+                edit_distance(word, c),
+                usize::MAX - common,
+                gap,
+            );
+            (rank, *c)
         })
-        .filter(|((d, _, _), _)| *d <= limit)
+        .filter(|((d, _, _, _), _)| *d <= limit)
         .min_by_key(|(rank, _)| *rank)
         .map(|(_, c)| c)
         .or_else(|| only_one_extending(word, candidates))
@@ -209,6 +216,7 @@ mod tests {
         }
         assert_eq!(nearest("shceme", SCRAPE), Some("scheme"));
         assert_eq!(nearest("param", SCRAPE), Some("params"));
+        assert_eq!(nearest("otlphtp", &["otlp_http", "otlphttp"]), Some("otlphttp"));
         assert_eq!(nearest("interval", SCRAPE), Some("scrape_interval"));
         assert_eq!(nearest("name", SCRAPE), Some("job_name"));
         assert_eq!(nearest("queue", &["queue_size", "sending_queue"]), None);
