@@ -78,13 +78,14 @@ pub fn check(loaded: Loaded) -> Result<Settings, Error> {
 }
 
 /// Problems are listed in the order of the document's sections (stable
-/// within each), so that a component's problems stay together.
+/// within each), so that a component's problems stay together; those of
+/// the top level itself (an unknown section) come first.
 fn section_order(path: &str) -> usize {
     let top = path.split("::").next().unwrap_or_default();
     profcol_config::collector::TOP_LEVEL_KEYS
         .iter()
         .position(|k| *k == top)
-        .unwrap_or(usize::MAX)
+        .map_or(0, |i| i + 1)
 }
 
 fn dedup(problems: &mut Vec<Problem>) {
