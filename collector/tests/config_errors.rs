@@ -10,6 +10,8 @@
 //!
 //! and read the diff: every message must tell the reader what to change.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 const DIR: &str = "tests/config_errors";

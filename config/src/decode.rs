@@ -82,10 +82,12 @@ fn remove_key(value: &mut Value, relative: &str) -> bool {
                 Some((_, v)) => v,
                 None => return false,
             },
-            Value::Sequence(items) => match seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                Some(v) => v,
-                None => return false,
-            },
+            Value::Sequence(items) => {
+                match seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(v) => v,
+                    None => return false,
+                }
+            }
             _ => return false,
         };
     }
@@ -298,7 +300,9 @@ mod tests {
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].path, "receivers::x::inner::1::bogus");
         assert!(
-            err[0].message.starts_with("unknown key `bogus` (valid keys: n)"),
+            err[0]
+                .message
+                .starts_with("unknown key `bogus` (valid keys: n)"),
             "{}",
             err[0].message
         );

@@ -50,10 +50,7 @@ pub enum Error {
     /// The cause is part of the message and deliberately not a `source`:
     /// a caller printing the error chain would show it twice.
     #[error("cannot read config file {path}: {cause}")]
-    Read {
-        path: String,
-        cause: std::io::Error,
-    },
+    Read { path: String, cause: std::io::Error },
     #[error("{path}: not valid YAML: {message}")]
     Yaml { path: String, message: String },
     #[error("invalid --set {arg:?}: {reason}")]

@@ -93,7 +93,8 @@ impl<'de> Deserialize<'de> for HttpClientConfig {
         // flattened parent; they are then decoded with their paths tracked.
         let own = d.deserialize_struct("HttpClientConfig", HTTP_CLIENT_KEYS, MappingVisitor)?;
         let mut track = serde_path_to_error::Track::new();
-        let de = serde_path_to_error::Deserializer::new(serde_yaml::Value::Mapping(own), &mut track);
+        let de =
+            serde_path_to_error::Deserializer::new(serde_yaml::Value::Mapping(own), &mut track);
         HttpClientConfig::deserialize(de).map_err(|e| {
             let inner = crate::decode::key_path(&track.path());
             D::Error::custom(crate::decode::with_inner_path(&inner, &e.to_string()))
@@ -477,7 +478,9 @@ mod tests {
     fn errors_inside_the_block_keep_their_path() {
         let decode = |yaml: &str| {
             let v: Value = serde_yaml::from_str(yaml).unwrap();
-            crate::decode_only::<Holder>(v, "r").err().map(|p| p.to_string())
+            crate::decode_only::<Holder>(v, "r")
+                .err()
+                .map(|p| p.to_string())
         };
         assert_eq!(
             decode("tls_config: {ca_fil: x}").as_deref(),

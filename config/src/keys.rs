@@ -152,9 +152,6 @@ mod tests {
             ),
             ["ca_fil"]
         );
-        assert_eq!(
-            serialized_keys(&BasicAuth::default()),
-            ["username"]
-        );
+        assert_eq!(serialized_keys(&BasicAuth::default()), ["username"]);
     }
 }

@@ -34,15 +34,16 @@ pub fn rewrite(message: &str, key: &str) -> String {
         .or_else(|| message.strip_prefix("invalid value: "))
     {
         if let Some((got, expected)) = rest.split_once(", expected ") {
-            return format!("expected {}, got {}", expected_words(expected), got_words(got));
+            return format!(
+                "expected {}, got {}",
+                expected_words(expected),
+                got_words(got)
+            );
         }
     }
     if let Some(rest) = message.strip_prefix("invalid length ") {
         if let Some((n, expected)) = rest.split_once(", expected ") {
-            return format!(
-                "expected {}, got a list of {n}",
-                expected_words(expected)
-            );
+            return format!("expected {}, got a list of {n}", expected_words(expected));
         }
     }
     if message.starts_with("data did not match any variant of untagged enum") {

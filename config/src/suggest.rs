@@ -216,7 +216,10 @@ mod tests {
         }
         assert_eq!(nearest("shceme", SCRAPE), Some("scheme"));
         assert_eq!(nearest("param", SCRAPE), Some("params"));
-        assert_eq!(nearest("otlphtp", &["otlp_http", "otlphttp"]), Some("otlphttp"));
+        assert_eq!(
+            nearest("otlphtp", &["otlp_http", "otlphttp"]),
+            Some("otlphttp")
+        );
         assert_eq!(nearest("interval", SCRAPE), Some("scrape_interval"));
         assert_eq!(nearest("name", SCRAPE), Some("job_name"));
         assert_eq!(nearest("queue", &["queue_size", "sending_queue"]), None);

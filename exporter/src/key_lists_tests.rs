@@ -10,7 +10,10 @@ use profcol_config::keys::{serialized_keys, unrecognised_keys};
 
 fn assert_listed(serialized: Vec<String>, list: &[&str]) {
     for key in serialized {
-        assert!(list.contains(&key.as_str()), "{key} is not listed in {list:?}");
+        assert!(
+            list.contains(&key.as_str()),
+            "{key} is not listed in {list:?}"
+        );
     }
 }
 
@@ -63,7 +66,10 @@ fn keepalive_and_pyroscope_keys_are_accepted() {
         assert!(unknown.is_empty(), "{body}: {unknown:?}");
     };
     for key in crate::otlp_grpc::KEEPALIVE_KEYS {
-        check("otlp", format!("{{endpoint: 'h:1', keepalive: {{{key}: null}}}}"));
+        check(
+            "otlp",
+            format!("{{endpoint: 'h:1', keepalive: {{{key}: null}}}}"),
+        );
     }
     for key in crate::pyroscope::config::TOP_KEYS {
         if *key != "endpoint" {
@@ -95,5 +101,8 @@ fn every_serialized_key_is_listed() {
     assert_listed(serialized_keys(&queue), QUEUE_KEYS);
     assert_eq!(serialized_keys(&queue).len(), QUEUE_KEYS.len());
     assert_listed(serialized_keys(&RetryConfig::default()), RETRY_KEYS);
-    assert_eq!(serialized_keys(&RetryConfig::default()).len(), RETRY_KEYS.len());
+    assert_eq!(
+        serialized_keys(&RetryConfig::default()).len(),
+        RETRY_KEYS.len()
+    );
 }

@@ -5,11 +5,11 @@
 //! resend those bytes ([`crate::grpc_unary`]).
 
 use crate::config::{key_union, unknown_keys, Unknown};
-use crate::otlp_config::OTLP_COMMON_KEYS;
 use crate::events::ExporterEvents;
 use crate::grpc_status::{classify, code_label};
 use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_config::OTLP_COMMON_KEYS;
 use crate::otlp_requests::{otlp_requests, OtlpRequest};
 use crate::otlp_response::partial_success;
 use crate::pipeline::{Pipeline, Prepared, Sender};

@@ -3,10 +3,10 @@
 
 use crate::compression::Codec;
 use crate::config::{key_union, unknown_keys, Unknown};
-use crate::otlp_config::OTLP_COMMON_KEYS;
 use crate::events::ExporterEvents;
 use crate::grpc_status::UNIMPLEMENTED_HINT;
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_config::OTLP_COMMON_KEYS;
 use crate::otlp_response::{partial_success, read_bounded};
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{parse_retry_after, RetryPolicy, SendError};

@@ -199,7 +199,10 @@ impl ScrapeConfig {
 impl Validate for ScrapeConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         let at = |field: &str| join_path(path, field);
-        let valid = profcol_config::keys::key_union(SCRAPE_KEYS, profcol_config::http_client::HTTP_CLIENT_KEYS);
+        let valid = profcol_config::keys::key_union(
+            SCRAPE_KEYS,
+            profcol_config::http_client::HTTP_CLIENT_KEYS,
+        );
         for key in self.unknown.keys() {
             match key.as_str() {
                 "forward_to" => problems.push(Problem::new(

@@ -15,10 +15,10 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 mod events;
-#[cfg(test)]
-mod key_lists_tests;
 pub mod fetch;
 pub mod handoff;
+#[cfg(test)]
+mod key_lists_tests;
 pub mod last_profiles;
 mod manager;
 pub mod metrics;

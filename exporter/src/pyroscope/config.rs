@@ -4,9 +4,9 @@
 
 use super::labels::valid_name;
 use crate::config::{key_union, unknown_keys, validate_headers, Headers, Unknown};
-use profcol_config::http_client::HTTP_CLIENT_KEYS;
 use crate::queue::QueueConfig;
 use crate::retry::RetryPolicy;
+use profcol_config::http_client::HTTP_CLIENT_KEYS;
 use profcol_config::{decode_only, join_path, Duration, HttpClientConfig, Problem, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -163,7 +163,10 @@ fn endpoint_at(
     problems: &mut Vec<Problem>,
 ) -> Option<EndpointConfig> {
     let serde_yaml::Value::Mapping(map) = value else {
-        problems.push(Problem::new(path, "an endpoint must be a map"));
+        problems.push(Problem::new(
+            path,
+            "an endpoint must be a mapping (url and its settings)",
+        ));
         return None;
     };
     let http_keys = HTTP_CLIENT_KEYS;

@@ -45,7 +45,10 @@ impl Validate for HttpSdConfig {
         profcol_config::unknown_keys(
             &self.unknown,
             path,
-            &profcol_config::keys::key_union(HTTP_SD_KEYS, profcol_config::http_client::HTTP_CLIENT_KEYS),
+            &profcol_config::keys::key_union(
+                HTTP_SD_KEYS,
+                profcol_config::http_client::HTTP_CLIENT_KEYS,
+            ),
             problems,
         );
         match self.url.as_deref().map(url::Url::parse) {

@@ -53,7 +53,10 @@ impl Validate for TargetAllocatorConfig {
         profcol_config::unknown_keys(
             &self.unknown,
             path,
-            &profcol_config::keys::key_union(TARGET_ALLOCATOR_KEYS, profcol_config::http_client::HTTP_CLIENT_KEYS),
+            &profcol_config::keys::key_union(
+                TARGET_ALLOCATOR_KEYS,
+                profcol_config::http_client::HTTP_CLIENT_KEYS,
+            ),
             problems,
         );
         let at = join_path(path, "endpoint");

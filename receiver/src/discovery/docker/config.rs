@@ -175,7 +175,8 @@ fn validate_common(
     problems: &mut Vec<Problem>,
 ) {
     let at = |k: &str| join_path(path, k);
-    let valid = profcol_config::keys::key_union(own_keys, profcol_config::http_client::HTTP_CLIENT_KEYS);
+    let valid =
+        profcol_config::keys::key_union(own_keys, profcol_config::http_client::HTTP_CLIENT_KEYS);
     profcol_config::unknown_keys(unknown, path, &valid, problems);
     let mut scheme = None;
     match host.map(str::trim) {

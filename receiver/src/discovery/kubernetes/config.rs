@@ -56,7 +56,14 @@ pub const KUBERNETES_SD_KEYS: &[&str] = &[
 ];
 
 /// The values of `role`.
-const ROLES: &[&str] = &["pod", "service", "endpoints", "endpointslice", "node", "ingress"];
+const ROLES: &[&str] = &[
+    "pod",
+    "service",
+    "endpoints",
+    "endpointslice",
+    "node",
+    "ingress",
+];
 
 /// One `kubernetes_sd_configs` entry.
 #[derive(Debug, Clone, Deserialize)]
@@ -120,7 +127,10 @@ impl Validate for KubernetesSdConfig {
         profcol_config::unknown_keys(
             &self.unknown,
             path,
-            &profcol_config::keys::key_union(KUBERNETES_SD_KEYS, profcol_config::http_client::HTTP_CLIENT_KEYS),
+            &profcol_config::keys::key_union(
+                KUBERNETES_SD_KEYS,
+                profcol_config::http_client::HTTP_CLIENT_KEYS,
+            ),
             problems,
         );
         let role = match self.role.as_deref() {
