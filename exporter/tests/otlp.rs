@@ -667,11 +667,12 @@ fn validation_collects_every_problem_with_its_path() {
         "e",
     )
     .unwrap_err();
-    assert_eq!(err.len(), 1, "{err:?}");
+    assert_eq!(err.len(), 2, "a decode error does not hide the next problem: {err:?}");
     assert_eq!(
         err[0].path, "e::compression",
         "decode errors keep their path"
     );
+    assert_eq!(err[1].path, "e::endpoint");
     let err = validate_exporter(
         &id("otlp"),
         &yaml("endpoint: h:1\nretry_on_failure: {max_interval: zz}"),

@@ -653,7 +653,7 @@ fn config_errors_name_their_key_path() {
     assert_eq!(
         p,
         [
-            r#"receivers::pyroscope_scrape/d::dockerswarm_sd_configs::0::role: invalid role "pods" (want services, tasks or nodes)"#
+            "receivers::pyroscope_scrape/d::dockerswarm_sd_configs::0::role: unknown value `pods` for role (expected one of services, tasks, nodes)"
         ]
     );
     let p = check("dockerswarm_sd_configs: [{host: 'unix:///run/docker.sock'}]");
