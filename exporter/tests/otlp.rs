@@ -667,7 +667,11 @@ fn validation_collects_every_problem_with_its_path() {
         "e",
     )
     .unwrap_err();
-    assert_eq!(err.len(), 2, "a decode error does not hide the next problem: {err:?}");
+    assert_eq!(
+        err.len(),
+        2,
+        "a decode error does not hide the next problem: {err:?}"
+    );
     assert_eq!(
         err[0].path, "e::compression",
         "decode errors keep their path"
