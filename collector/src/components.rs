@@ -55,15 +55,18 @@ pub fn validate_all(cfg: &CollectorConfig) -> Vec<Problem> {
     problems
 }
 
+/// `unknown exporter type "otlphtp": did you mean "otlphttp"? (known: …)`,
+/// or what profcol offers instead of a Collector type it lacks.
 fn unknown_type(kind: Kind, id: &ComponentId, known: &[(&str, &str)], path: String) -> Problem {
     let names: Vec<&str> = known.iter().map(|(t, _)| *t).collect();
-    let hint = if names.is_empty() {
-        format!("no {} types are built in yet", kind.singular())
-    } else {
-        format!("known types: {}", names.join(", "))
-    };
+    let instead = crate::alternatives::instead(kind, id.kind());
     Problem::new(
         path,
-        format!("unknown {} type {:?} ({hint})", kind.singular(), id.kind()),
+        profcol_config::suggest::unknown_type(
+            kind.singular(),
+            id.kind(),
+            &names,
+            instead.as_deref(),
+        ),
     )
 }

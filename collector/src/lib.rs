@@ -4,6 +4,7 @@
 //! scrape or encode.
 
 pub mod admin;
+pub mod alternatives;
 pub mod chains;
 pub mod cli;
 pub mod cluster;

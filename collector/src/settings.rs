@@ -80,7 +80,19 @@ pub fn check(loaded: Loaded) -> Result<Settings, Error> {
         });
     }
     dedup(&mut problems);
+    problems.sort_by_key(|p| section_order(&p.path));
     Err(Error::Invalid(loaded.locate(problems)))
+}
+
+/// Problems are listed in the order of the document's sections (stable
+/// within each), so that a component's problems stay together; those of
+/// the top level itself (an unknown section) come first.
+fn section_order(path: &str) -> usize {
+    let top = path.split("::").next().unwrap_or_default();
+    profcol_config::collector::TOP_LEVEL_KEYS
+        .iter()
+        .position(|k| *k == top)
+        .map_or(0, |i| i + 1)
 }
 
 fn dedup(problems: &mut Vec<Problem>) {
@@ -127,8 +139,8 @@ mod tests {
         assert_eq!(
             problems_of(&format!("{base}  extensions: [health_check, zpages]\nextensions: {{health_check: {{path: x}}}}\n")),
             [
-                "service::extensions::1: extension zpages is not defined under extensions",
                 "extensions::health_check::path: must start with /",
+                "service::extensions::1: extension zpages is not defined under extensions (defined: health_check)",
             ]
         );
         let unknown = problems_of(&format!("{base}extensions: {{zpages: }}\n"));

@@ -315,6 +315,26 @@ impl Validate for ServiceConfig {
     }
 }
 
+/// The keys of the document's top level.
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "receivers",
+    "processors",
+    "exporters",
+    "extensions",
+    "service",
+];
+
+/// The keys of `service`, each decoded on its own by `parse_service`.
+pub const SERVICE_KEYS: &[&str] = &[
+    "pipelines",
+    "extensions",
+    "telemetry",
+    "shutdown_timeout",
+    "memory_limit_mib",
+    "memory_spike_limit_mib",
+    "cluster",
+];
+
 /// Splits the document into sections, checking only the structure (known
 /// top-level keys, valid ids, the `service` block, pipeline references).
 pub fn parse_collector(doc: &Value) -> Result<CollectorConfig, Vec<Problem>> {
@@ -343,10 +363,7 @@ pub fn parse_collector_partial(doc: &Value) -> (CollectorConfig, Vec<Problem>) {
             continue;
         }
         let Some(kind) = Kind::ALL.into_iter().find(|k| k.section() == key) else {
-            problems.push(Problem::new(
-                key.clone(),
-                "unknown top-level key (expected receivers, processors, exporters, extensions or service)",
-            ));
+            problems.push(crate::suggest::unknown_key("", &key, TOP_LEVEL_KEYS));
             continue;
         };
         let section = cfg.components.entry(kind).or_default();
@@ -392,7 +409,10 @@ fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
         let path = join_path("service", &key);
         let value = value.clone();
         let result = match key.as_str() {
-            "pipelines" => decode_only(value, &path).map(|x| service.pipelines = x),
+            "pipelines" => {
+                service.pipelines = decode_pipelines(value, &path, problems);
+                Ok(())
+            }
             "extensions" => decode_only(value, &path).map(|x| service.extensions = x),
             "telemetry" => {
                 let mut value = value;
@@ -405,10 +425,7 @@ fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
                 decode_only(value, &path).map(|x| service.memory_spike_limit_mib = Some(x))
             }
             "cluster" => decode_only(value, &path).map(|x| service.cluster = x),
-            _ => Err(Problem::new(
-                path,
-                "unknown field (expected pipelines, extensions, telemetry, shutdown_timeout, memory_limit_mib, memory_spike_limit_mib or cluster)",
-            )),
+            _ => Err(crate::suggest::unknown_key("service", &key, SERVICE_KEYS)),
         };
         if let Err(p) = result {
             problems.push(p);
@@ -417,8 +434,58 @@ fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
     service
 }
 
+/// `exporter otlphtp is not defined under exporters: did you mean
+/// otlphttp? (defined: debug, otlphttp)`.
+fn undefined(cfg: &CollectorConfig, kind: Kind, id: &ComponentId) -> String {
+    let defined: Vec<String> = cfg.section(kind).map(|(d, _)| d.to_string()).collect();
+    let names: Vec<&str> = defined.iter().map(String::as_str).collect();
+    let mut out = format!(
+        "{} {id} is not defined under {}",
+        kind.singular(),
+        kind.section()
+    );
+    if let Some(near) = crate::suggest::nearest(&id.to_string(), &names) {
+        out.push_str(&format!(": did you mean {near}?"));
+    }
+    if names.is_empty() {
+        out.push_str(&format!(" (no {} are defined)", kind.section()));
+    } else {
+        out.push_str(&format!(" (defined: {})", names.join(", ")));
+    }
+    out
+}
+
+/// Decodes each pipeline on its own: one with a mistake is reported and
+/// left out, and the others are still checked.
+fn decode_pipelines(
+    value: Value,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, PipelineConfig> {
+    let mut out = BTreeMap::new();
+    let pipelines: BTreeMap<String, Value> = match decode_only(value, path) {
+        Ok(p) => p,
+        Err(p) => {
+            problems.push(p);
+            return out;
+        }
+    };
+    for (name, body) in pipelines {
+        match decode_only(body, &join_path(path, &name)) {
+            Ok(p) => {
+                out.insert(name, p);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    out
+}
+
 fn check_pipelines(cfg: &CollectorConfig, problems: &mut Vec<Problem>) {
-    if cfg.service.pipelines.is_empty() {
+    let reported = problems
+        .iter()
+        .any(|p| p.path.starts_with("service::pipelines"));
+    if cfg.service.pipelines.is_empty() && !reported {
         problems.push(Problem::new(
             "service::pipelines",
             "at least one pipeline is required (service.pipelines.profiles)",
@@ -455,11 +522,7 @@ fn check_pipelines(cfg: &CollectorConfig, problems: &mut Vec<Problem>) {
                 if cfg.get(kind, id).is_none() {
                     problems.push(Problem::new(
                         join_path(&join_path(&path, field), &i.to_string()),
-                        format!(
-                            "{} {id:?} is not defined under {}",
-                            kind.singular(),
-                            kind.section()
-                        ),
+                        undefined(cfg, kind, id),
                     ));
                 }
                 if list[..i].contains(id) {
@@ -475,7 +538,7 @@ fn check_pipelines(cfg: &CollectorConfig, problems: &mut Vec<Problem>) {
         if cfg.get(Kind::Extension, id).is_none() {
             problems.push(Problem::new(
                 format!("service::extensions::{i}"),
-                format!("extension {id:?} is not defined under extensions"),
+                undefined(cfg, Kind::Extension, id),
             ));
         }
     }
@@ -534,12 +597,50 @@ mod tests {
             got,
             vec![
                 "receivers::bad-id: invalid component id \"bad-id\": the type must start with a letter and contain only letters, digits and '_' (at most 63)",
-                "bogus: unknown top-level key (expected receivers, processors, exporters, extensions or service)",
+                "bogus: unknown key `bogus` (valid keys: receivers, processors, exporters, extensions, service)",
                 "service::telemetry::logs::level: unknown level \"loud\" (use trace, debug, info, warn, error or off)",
                 "service::pipelines::profiles/x::receivers: a pipeline needs at least one receiver",
                 "service::pipelines::profiles/x::exporters: a pipeline needs at least one exporter",
                 "service::pipelines::traces: signal \"traces\" is not supported: profcol runs only profiles pipelines (profiles or profiles/<name>)",
-                "service::pipelines::traces::exporters::0: exporter nope is not defined under exporters",
+                "service::pipelines::traces::exporters::0: exporter nope is not defined under exporters (no exporters are defined)",
+            ]
+        );
+    }
+
+    #[test]
+    fn service_keys_are_the_structs() {
+        use crate::keys::{serialized_keys, struct_fields};
+        assert_eq!(struct_fields::<ServiceConfig>(), SERVICE_KEYS);
+        assert_eq!(serialized_keys(&ServiceConfig::default()), SERVICE_KEYS);
+        for key in SERVICE_KEYS {
+            let got = problems(&format!("service: {{{key}: null}}"));
+            assert!(
+                !got.iter().any(|p| p.contains("unknown key")),
+                "{key}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn typos_in_the_structure_name_what_was_meant() {
+        assert_eq!(
+            problems("exporter: {}
+receivers: {pyroscope_scrape: {}}
+exporters: {otlphttp/x: {}}
+service:
+  pipeline: {}
+  pipelines: {profiles: {receivers: [pyroscope-scrape], exporters: [otlphttp/y]}}"),
+            [
+                "exporter: unknown key `exporter`: did you mean `exporters`? (valid keys: receivers, processors, exporters, extensions, service)",
+                "service::pipeline: unknown key `pipeline`: did you mean `pipelines`? (valid keys: pipelines, extensions, telemetry, shutdown_timeout, memory_limit_mib, memory_spike_limit_mib, cluster)",
+                "service::pipelines::profiles::receivers::0: invalid component id \"pyroscope-scrape\": the type must start with a letter and contain only letters, digits and '_' (at most 63)",
+            ]
+        );
+        assert_eq!(
+            problems("exporters: {otlphttp/x: {}}\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [otlphttp/y]}}"),
+            [
+                "service::pipelines::profiles::receivers::0: receiver r is not defined under receivers (no receivers are defined)",
+                "service::pipelines::profiles::exporters::0: exporter otlphttp/y is not defined under exporters: did you mean otlphttp/x? (defined: otlphttp/x)",
             ]
         );
     }
@@ -590,11 +691,9 @@ mod tests {
                 "service::telemetry::metrics::basic_auth::password: must not be empty",
             ]
         );
-        let got = with_metrics("{basic_auth: {username: u, pasword: x}}");
-        assert_eq!(got.len(), 1);
-        assert!(
-            got[0].starts_with("service::telemetry::metrics::basic_auth::pasword: unknown field"),
-            "{got:?}"
+        assert_eq!(
+            with_metrics("{basic_auth: {username: u, pasword: x}}"),
+            ["service::telemetry::metrics::basic_auth::pasword: unknown key `pasword`: did you mean `password`? (valid keys: username, password, password_file)"]
         );
     }
 

@@ -47,11 +47,10 @@ pub fn join_path(parent: &str, child: &str) -> String {
 /// Everything this crate can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The cause is part of the message and deliberately not a `source`:
+    /// a caller printing the error chain would show it twice.
+    #[error("cannot read config file {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("{path}: not valid YAML: {message}")]
     Yaml { path: String, message: String },
     #[error("--config {uri}: {reason}")]

@@ -9,8 +9,11 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Client settings; flattened into the component that owns them.
+/// Client settings; flattened into the component that owns them. Its
+/// `Deserialize` keeps the key path of an error inside the block (serde
+/// reports errors in a flattened block at the block's parent).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(remote = "Self")]
 pub struct HttpClientConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token: Option<Secret>,
@@ -59,6 +62,61 @@ impl Default for HttpClientConfig {
 
 fn yes() -> bool {
     true
+}
+
+/// The keys of [`HttpClientConfig`], in its order.
+pub const HTTP_CLIENT_KEYS: &[&str] = &[
+    "bearer_token",
+    "bearer_token_file",
+    "basic_auth",
+    "authorization",
+    "oauth2",
+    "tls_config",
+    "enable_http2",
+    "follow_redirects",
+    "proxy_url",
+    "no_proxy",
+    "proxy_from_environment",
+    "proxy_connect_header",
+];
+
+impl Serialize for HttpClientConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        HttpClientConfig::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpClientConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Asking for a struct takes only this block's keys out of a
+        // flattened parent; they are then decoded with their paths tracked.
+        let own = d.deserialize_struct("HttpClientConfig", HTTP_CLIENT_KEYS, MappingVisitor)?;
+        let mut track = serde_path_to_error::Track::new();
+        let de =
+            serde_path_to_error::Deserializer::new(serde_yaml::Value::Mapping(own), &mut track);
+        HttpClientConfig::deserialize(de).map_err(|e| {
+            let inner = crate::decode::key_path(&track.path());
+            D::Error::custom(crate::decode::with_inner_path(&inner, &e.to_string()))
+        })
+    }
+}
+
+/// Collects a mapping as YAML values.
+struct MappingVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MappingVisitor {
+    type Value = serde_yaml::Mapping;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a mapping")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_yaml::Mapping::new();
+        while let Some((k, v)) = map.next_entry::<serde_yaml::Value, serde_yaml::Value>()? {
+            out.insert(k, v);
+        }
+        Ok(out)
+    }
 }
 
 /// The proxy settings of a client or of the oauth2 token fetch.
@@ -192,8 +250,10 @@ impl TlsVersion {
             TlsVersion::Tls10 | TlsVersion::Tls11 => Some(
                 "TLS 1.0 and 1.1 are not offered by profcol's TLS stack (rustls supports TLS 1.2 and 1.3); use TLS12 or TLS13".into(),
             ),
-            TlsVersion::Unknown(s) => Some(format!(
-                "unknown TLS version {s:?} (write TLS12 or TLS13)"
+            TlsVersion::Unknown(s) => Some(crate::suggest::unknown_value(
+                s,
+                "min_version",
+                &["TLS12", "TLS13"],
             )),
         }
     }
@@ -399,10 +459,42 @@ mod tests {
         let h: Holder = serde_yaml::from_str(yaml).unwrap();
         let mut out = Vec::new();
         h.http.validate("r", &mut out);
-        for k in h.unknown.keys() {
-            out.push(Problem::new(join_path("r", k), "unknown field"));
-        }
+        crate::keys::unknown_keys(&h.unknown, "r", HTTP_CLIENT_KEYS, &mut out);
         out.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn the_key_list_is_the_structs() {
+        struct Derived;
+        impl<'de> Deserialize<'de> for Derived {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                HttpClientConfig::deserialize(d).map(|_| Derived)
+            }
+        }
+        assert_eq!(crate::keys::struct_fields::<Derived>(), HTTP_CLIENT_KEYS);
+    }
+
+    #[test]
+    fn errors_inside_the_block_keep_their_path() {
+        let decode = |yaml: &str| {
+            let v: Value = serde_yaml::from_str(yaml).unwrap();
+            crate::decode_only::<Holder>(v, "r")
+                .err()
+                .map(|p| p.to_string())
+        };
+        assert_eq!(
+            decode("tls_config: {ca_fil: x}").as_deref(),
+            Some("r::tls_config::ca_fil: unknown key `ca_fil`: did you mean `ca_file`? (valid keys: ca_pem, ca_file, cert_pem, cert_file, key_pem, key_file, insecure_skip_verify, min_version, server_name)")
+        );
+        assert_eq!(
+            decode("enable_http2: sometimes").as_deref(),
+            Some("r::enable_http2: expected true or false, got \"sometimes\"")
+        );
+        assert_eq!(
+            decode("oauth2: {scopes: [[a]]}").as_deref(),
+            Some("r::oauth2::scopes::0: expected a string, got a list")
+        );
+        assert_eq!(decode("other: 1"), None);
     }
 
     #[test]
@@ -433,7 +525,9 @@ mod tests {
             ("proxy_from_environment: true\nproxy_url: 'http://p:3128'", &["r::proxy_from_environment: proxy_url and no_proxy must not be configured if proxy_from_environment is configured"]),
             ("proxy_connect_header: {X: [a]}", &["r::proxy_connect_header: proxy_connect_header should only be configured if proxy_url or proxy_from_environment are configured"]),
             ("proxy_url: 'ftp://p'", &["r::proxy_url: unsupported proxy scheme \"ftp\" (use http, https or socks5)"]),
-            ("bogus_key: 1", &["r::bogus_key: unknown field"]),
+            ("bogus_key: 1", &["r::bogus_key: unknown key `bogus_key` (valid keys: bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)"]),
+            ("proxy-url: 'http://p'", &["r::proxy-url: unknown key `proxy-url`: did you mean `proxy_url`? (valid keys: bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)"]),
+            ("tls_config: {min_version: TLS14}", &["r::tls_config::min_version: unknown value `TLS14` for min_version: did you mean `TLS13`? (expected one of TLS12, TLS13)"]),
         ];
         for (yaml, want) in cases {
             assert_eq!(&problems(yaml), want, "for {yaml}");

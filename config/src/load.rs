@@ -94,9 +94,9 @@ pub fn read_files(paths: &[String]) -> Result<Vec<Source>, Error> {
     paths
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p).map_err(|source| Error::Read {
+            let text = std::fs::read_to_string(p).map_err(|cause| Error::Read {
                 path: p.clone(),
-                source,
+                cause,
             })?;
             parse_source(p, &text)
         })

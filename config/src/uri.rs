@@ -82,9 +82,9 @@ impl ConfigUri {
     pub fn read(&self, arg: &str, lookup: &dyn Lookup) -> Result<Source, Error> {
         match self {
             Self::File { path } => {
-                let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                let text = std::fs::read_to_string(path).map_err(|cause| Error::Read {
                     path: arg.to_string(),
-                    source,
+                    cause,
                 })?;
                 parse_source(arg, &text)
             }

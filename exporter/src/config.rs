@@ -1,65 +1,12 @@
-//! Config pieces the exporters share: the catch-all for unknown keys (so every
-//! unknown key is reported with its path, all at once), `compression`, and
-//! `headers`.
+//! Config pieces the exporters share: the catch-all for unknown keys (from
+//! `profcol_config::keys`, so every unknown key is reported with its path,
+//! all at once), `sending_queue.storage`, `compression`, and `headers`.
 
 use profcol_config::{join_path, Problem, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Keys a config struct did not recognise (captured by `#[serde(flatten)]`).
-pub type Unknown = BTreeMap<String, serde_yaml::Value>;
-
-/// One problem per unknown key.
-pub fn unknown_keys(unknown: &Unknown, path: &str, problems: &mut Vec<Problem>) {
-    for key in unknown.keys() {
-        problems.push(Problem::new(join_path(path, key), "unknown field"));
-    }
-}
-
-/// The field names a derived `Deserialize` struct accepts, read from what
-/// it asks its deserializer for (so lists of keys never drift from the
-/// struct). Empty for types that are not plain structs.
-pub fn struct_fields<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
-    struct Probe(Option<&'static [&'static str]>);
-
-    #[derive(Debug)]
-    struct Stop;
-    impl std::fmt::Display for Stop {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("probe")
-        }
-    }
-    impl std::error::Error for Stop {}
-    impl serde::de::Error for Stop {
-        fn custom<M: std::fmt::Display>(_: M) -> Self {
-            Stop
-        }
-    }
-
-    impl<'de> serde::Deserializer<'de> for &mut Probe {
-        type Error = Stop;
-        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
-            Err(Stop)
-        }
-        fn deserialize_struct<V: serde::de::Visitor<'de>>(
-            self,
-            _: &'static str,
-            fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Stop> {
-            self.0 = Some(fields);
-            Err(Stop)
-        }
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-        }
-    }
-
-    let mut probe = Probe(None);
-    let _ = T::deserialize(&mut probe);
-    probe.0.unwrap_or(&[])
-}
+pub use profcol_config::keys::{key_union, struct_fields, unknown_keys, Unknown};
 
 /// `sending_queue.storage`: the persistent queue's place and size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +20,9 @@ pub struct StorageConfig {
     #[serde(flatten)]
     pub unknown: Unknown,
 }
+
+/// The keys of [`StorageConfig`].
+pub const STORAGE_KEYS: &[&str] = &["directory", "max_bytes"];
 
 /// Default `storage.max_bytes`: 1 GiB.
 pub const DEFAULT_STORAGE_MAX_BYTES: u64 = 1 << 30;
@@ -98,7 +48,7 @@ impl profcol_config::Validate for StorageConfig {
                 "must be greater than 0",
             ));
         }
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(&self.unknown, path, STORAGE_KEYS, problems);
     }
 }
 
@@ -163,11 +113,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn struct_fields_lists_the_keys() {
-        let f = struct_fields::<profcol_config::http_client::BasicAuth>();
-        assert_eq!(f, ["username", "password", "password_file"]);
-        assert!(struct_fields::<profcol_config::HttpClientConfig>().contains(&"tls_config"));
-        assert!(struct_fields::<String>().is_empty());
+    fn storage_keys_are_the_structs() {
+        use profcol_config::keys::{serialized_keys, unrecognised_keys};
+        assert!(unrecognised_keys::<StorageConfig>("{}", STORAGE_KEYS).is_empty());
+        assert_eq!(serialized_keys(&StorageConfig::default()), STORAGE_KEYS);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub const DEFAULT_SAMPLING_INITIAL: u64 = 2;
 /// `sampling_thereafter` when not given: every batch is logged.
 pub const DEFAULT_SAMPLING_THEREAFTER: u64 = 1;
 
+/// The keys of [`DebugConfig`].
+pub const DEBUG_KEYS: &[&str] = &["verbosity", "sampling_initial", "sampling_thereafter"];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct DebugConfig {
@@ -59,7 +62,7 @@ impl Default for DebugConfig {
 
 impl Validate for DebugConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(&self.unknown, path, DEBUG_KEYS, problems);
     }
 }
 

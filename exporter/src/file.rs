@@ -41,6 +41,15 @@ impl FileFormat {
     }
 }
 
+/// The keys of [`FileConfig`].
+pub const FILE_KEYS: &[&str] = &[
+    "directory",
+    "format",
+    "max_files",
+    "max_bytes",
+    "numeric_sample_attributes",
+];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct FileConfig {
@@ -84,7 +93,7 @@ impl Validate for FileConfig {
                 "applies only to format otlp or otlp_json (pprof files keep every label as served)",
             ));
         }
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(&self.unknown, path, FILE_KEYS, problems);
     }
 }
 

@@ -14,6 +14,8 @@ pub mod events;
 pub mod file;
 pub mod grpc_status;
 pub mod grpc_unary;
+#[cfg(test)]
+mod key_lists_tests;
 pub mod metrics;
 pub mod otlp_config;
 pub mod otlp_grpc;
@@ -84,10 +86,13 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
         Some("pyroscope") => pyroscope::config::parse(body, path).map(Parsed::Pyroscope),
         Some("file") => decode::<file::FileConfig>(body, path).map(Parsed::File),
         Some("debug") => decode::<debug::DebugConfig>(body, path).map(Parsed::Debug),
-        _ => Err(vec![Problem::new(
-            path,
-            format!("unknown exporter type {:?}", id.kind()),
-        )]),
+        _ => {
+            let known: Vec<&str> = exporter_types().into_iter().map(|(t, _)| t).collect();
+            Err(vec![Problem::new(
+                path,
+                profcol_config::suggest::unknown_type("exporter", id.kind(), &known, None),
+            )])
+        }
     }
 }
 

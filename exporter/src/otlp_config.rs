@@ -8,6 +8,19 @@ use crate::retry::RetryConfig;
 use crate::tls::TlsSettings;
 use profcol_config::{join_path, Duration, Problem, Validate};
 
+/// The keys both OTLP exporters have, in the order of [`OtlpCommon`].
+pub const OTLP_COMMON_KEYS: &[&str] = &[
+    "endpoint",
+    "tls",
+    "headers",
+    "compression",
+    "compression_params",
+    "timeout",
+    "retry_on_failure",
+    "sending_queue",
+    "numeric_sample_attributes",
+];
+
 /// Part of each OTLP exporter's config. Not `#[serde(flatten)]`ed (that
 /// would lose the key path of decode errors): each exporter decodes a flat
 /// struct with `otlp_raw_config!` and splits it.

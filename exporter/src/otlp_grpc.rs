@@ -4,11 +4,12 @@
 //! pipeline's blocking thread, at `compression_params.level`, and retries
 //! resend those bytes ([`crate::grpc_unary`]).
 
-use crate::config::{unknown_keys, Unknown};
+use crate::config::{key_union, unknown_keys, Unknown};
 use crate::events::ExporterEvents;
 use crate::grpc_status::{classify, code_label};
 use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_config::OTLP_COMMON_KEYS;
 use crate::otlp_requests::{otlp_requests, OtlpRequest};
 use crate::otlp_response::partial_success;
 use crate::pipeline::{Pipeline, Prepared, Sender};
@@ -20,6 +21,11 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
+
+/// The keys of [`Keepalive`].
+pub const KEEPALIVE_KEYS: &[&str] = &["time", "timeout", "permit_without_stream"];
+/// The keys of `otlp_grpc` besides [`OTLP_COMMON_KEYS`].
+pub const GRPC_KEYS: &[&str] = &["max_request_bytes", "keepalive"];
 
 /// HTTP/2 keepalive pings (`keepalive`).
 #[derive(Debug, Clone, Deserialize)]
@@ -110,9 +116,19 @@ impl Validate for OtlpGrpcConfig {
         }
         self.common.validate_common(path, problems);
         if let Some(k) = &self.keepalive {
-            unknown_keys(&k.unknown, &join_path(path, "keepalive"), problems);
+            unknown_keys(
+                &k.unknown,
+                &join_path(path, "keepalive"),
+                KEEPALIVE_KEYS,
+                problems,
+            );
         }
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(
+            &self.unknown,
+            path,
+            &key_union(OTLP_COMMON_KEYS, GRPC_KEYS),
+            problems,
+        );
     }
 }
 

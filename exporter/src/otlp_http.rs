@@ -2,10 +2,11 @@
 //! `ExportProfilesServiceRequest`s to `{endpoint}/v1development/profiles`.
 
 use crate::compression::Codec;
-use crate::config::{unknown_keys, Unknown};
+use crate::config::{key_union, unknown_keys, Unknown};
 use crate::events::ExporterEvents;
 use crate::grpc_status::UNIMPLEMENTED_HINT;
 use crate::otlp_config::OtlpCommon;
+use crate::otlp_config::OTLP_COMMON_KEYS;
 use crate::otlp_response::{partial_success, read_bounded};
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{parse_retry_after, RetryPolicy, SendError};
@@ -28,6 +29,9 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// Default `max_request_bytes`: the OpenTelemetry Collector's OTLP/HTTP
 /// receiver refuses bodies over 20 MiB by default.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 20 << 20;
+
+/// The keys of `otlp_http` besides [`OTLP_COMMON_KEYS`].
+pub const HTTP_KEYS: &[&str] = &["profiles_endpoint", "max_request_bytes"];
 
 crate::otlp_raw_config!(RawHttp {
     profiles_endpoint: Option<String> = None,
@@ -94,7 +98,12 @@ impl Validate for OtlpHttpConfig {
             problems.push(Problem::new(join_path(path, field), e));
         }
         self.common.validate_common(path, problems);
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(
+            &self.unknown,
+            path,
+            &key_union(OTLP_COMMON_KEYS, HTTP_KEYS),
+            problems,
+        );
     }
 }
 

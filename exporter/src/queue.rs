@@ -16,6 +16,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 
+/// The keys of [`QueueConfig`].
+pub const QUEUE_KEYS: &[&str] = &[
+    "enabled",
+    "num_consumers",
+    "queue_size",
+    "max_bytes",
+    "max_batch_size",
+    "flush_timeout",
+    "storage",
+];
+
 /// The `sending_queue` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -87,7 +98,7 @@ impl Validate for QueueConfig {
             }
             storage.validate(&at, problems);
         }
-        crate::config::unknown_keys(&self.unknown, path, problems);
+        crate::config::unknown_keys(&self.unknown, path, QUEUE_KEYS, problems);
     }
 }
 

@@ -10,6 +10,16 @@ use std::future::Future;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// The keys of [`RetryConfig`].
+pub const RETRY_KEYS: &[&str] = &[
+    "enabled",
+    "initial_interval",
+    "max_interval",
+    "max_elapsed_time",
+    "multiplier",
+    "randomization_factor",
+];
+
 /// The `retry_on_failure` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -65,7 +75,7 @@ impl Validate for RetryConfig {
                 "must not be smaller than initial_interval",
             ));
         }
-        crate::config::unknown_keys(&self.unknown, path, problems);
+        crate::config::unknown_keys(&self.unknown, path, RETRY_KEYS, problems);
     }
 }
 

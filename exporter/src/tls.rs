@@ -8,6 +8,20 @@ use crate::Error;
 use profcol_config::{join_path, Problem, Secret, Validate};
 use serde::Deserialize;
 
+/// The keys of [`TlsSettings`] (`server_name_override` is accepted too, as
+/// another name of `server_name`).
+pub const TLS_KEYS: &[&str] = &[
+    "insecure",
+    "ca_file",
+    "ca_pem",
+    "cert_file",
+    "cert_pem",
+    "key_file",
+    "key_pem",
+    "server_name",
+    "insecure_skip_verify",
+];
+
 /// The `tls` block.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -48,7 +62,7 @@ impl Validate for TlsSettings {
                 "a client certificate and its key must be given together",
             );
         }
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(&self.unknown, path, TLS_KEYS, problems);
     }
 }
 

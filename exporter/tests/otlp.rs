@@ -652,11 +652,11 @@ fn validation_collects_every_problem_with_its_path() {
         got,
         [
             "exporters::otlp_grpc/x::endpoint: endpoint is required (host:port)",
-            "exporters::otlp_grpc/x::tls::bogus: unknown field",
+            "exporters::otlp_grpc/x::tls::bogus: unknown key `bogus` (valid keys: insecure, ca_file, ca_pem, cert_file, cert_pem, key_file, key_pem, server_name, insecure_skip_verify)",
             "exporters::otlp_grpc/x::retry_on_failure::multiplier: must be at least 1",
-            "exporters::otlp_grpc/x::retry_on_failure::typo: unknown field",
+            "exporters::otlp_grpc/x::retry_on_failure::typo: unknown key `typo` (valid keys: enabled, initial_interval, max_interval, max_elapsed_time, multiplier, randomization_factor)",
             "exporters::otlp_grpc/x::sending_queue::queue_size: must be greater than 0",
-            "exporters::otlp_grpc/x::profiles_endpoint: unknown field",
+            "exporters::otlp_grpc/x::profiles_endpoint: unknown key `profiles_endpoint` (valid keys: endpoint, tls, headers, compression, compression_params, timeout, retry_on_failure, sending_queue, numeric_sample_attributes, max_request_bytes, keepalive)",
         ]
     );
     assert!(validate_exporter(&id("otlphttp"), &yaml("endpoint: http://h:4318"), "e").is_ok());
@@ -667,11 +667,16 @@ fn validation_collects_every_problem_with_its_path() {
         "e",
     )
     .unwrap_err();
-    assert_eq!(err.len(), 1, "{err:?}");
+    assert_eq!(
+        err.len(),
+        2,
+        "a decode error does not hide the next problem: {err:?}"
+    );
     assert_eq!(
         err[0].path, "e::compression",
         "decode errors keep their path"
     );
+    assert_eq!(err[1].path, "e::endpoint");
     let err = validate_exporter(
         &id("otlp"),
         &yaml("endpoint: h:1\nretry_on_failure: {max_interval: zz}"),
@@ -687,7 +692,7 @@ fn validation_collects_every_problem_with_its_path() {
     let err = validate_exporter(&id("nope"), &yaml("{}"), "exporters::nope").unwrap_err();
     assert_eq!(
         err[0].to_string(),
-        "exporters::nope: unknown exporter type \"nope\""
+        "exporters::nope: unknown exporter type \"nope\" (known: otlp_grpc, otlp, otlp_http, otlphttp, pyroscope, file, debug)"
     );
 }
 

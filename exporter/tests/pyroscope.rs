@@ -518,7 +518,7 @@ fn validation_reports_unknown_keys_with_paths() {
         got,
         [
             "exporters::pyroscope::endpoint::remote_timeout: must be greater than 0",
-            "exporters::pyroscope::endpoint::typo: unknown field"
+            "exporters::pyroscope::endpoint::typo: unknown key `typo` (valid keys: url, name, headers, remote_timeout, min_backoff_period, max_backoff_period, max_backoff_retries, retry_on_http_429, bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)"
         ]
     );
 }

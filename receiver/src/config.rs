@@ -78,6 +78,33 @@ pub struct Clustering {
     pub enabled: Option<bool>,
 }
 
+/// The keys of a `pyroscope_scrape` receiver besides the HTTP client's.
+pub const SCRAPE_KEYS: &[&str] = &[
+    "targets",
+    "http_sd_configs",
+    "file_sd_configs",
+    "docker_sd_configs",
+    "dockerswarm_sd_configs",
+    "kubernetes_sd_configs",
+    "target_allocator",
+    "relabel_configs",
+    "job_name",
+    "params",
+    "scrape_interval",
+    "scrape_timeout",
+    "scheme",
+    "delta_profiling_duration",
+    "max_body_size",
+    "max_samples_per_profile",
+    "max_labels_per_sample",
+    "max_stack_depth",
+    "label_limit",
+    "label_name_length_limit",
+    "label_value_length_limit",
+    "profiling_config",
+    "clustering",
+];
+
 /// A `pyroscope_scrape` receiver's YAML body.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ScrapeConfig {
@@ -172,14 +199,18 @@ impl ScrapeConfig {
 impl Validate for ScrapeConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         let at = |field: &str| join_path(path, field);
+        let valid = profcol_config::keys::key_union(
+            SCRAPE_KEYS,
+            profcol_config::http_client::HTTP_CLIENT_KEYS,
+        );
         for key in self.unknown.keys() {
-            let msg = match key.as_str() {
-                "forward_to" => {
-                    "forward_to is not used by profcol: list this receiver in a pipeline of service.pipelines instead"
-                }
-                _ => "unknown field",
-            };
-            problems.push(Problem::new(at(key), msg));
+            match key.as_str() {
+                "forward_to" => problems.push(Problem::new(
+                    at(key),
+                    "forward_to is not used by profcol: list this receiver in a pipeline of service.pipelines instead",
+                )),
+                _ => problems.push(profcol_config::suggest::unknown_key(path, key, &valid)),
+            }
         }
         if let Err(p) = compile_all(&self.relabel_configs, &at("relabel_configs")) {
             problems.extend(p);

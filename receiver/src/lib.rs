@@ -17,6 +17,8 @@ pub mod error;
 mod events;
 pub mod fetch;
 pub mod handoff;
+#[cfg(test)]
+mod key_lists_tests;
 pub mod last_profiles;
 mod manager;
 pub mod metrics;
@@ -62,11 +64,7 @@ fn unknown_type(id: &ComponentId, path: &str) -> Problem {
     let known: Vec<&str> = receiver_types().into_iter().map(|(t, _)| t).collect();
     Problem::new(
         path.to_string(),
-        format!(
-            "unknown receiver type {:?} (known: {})",
-            id.kind(),
-            known.join(", ")
-        ),
+        profcol_config::suggest::unknown_type("receiver", id.kind(), &known, None),
     )
 }
 
@@ -430,7 +428,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             p[0].to_string(),
-            "receivers::pyroscope_scrape/local::tls_config::min_version: unknown TLS version \"TLS14\" (write TLS12 or TLS13)"
+            "receivers::pyroscope_scrape/local::tls_config::min_version: unknown value `TLS14` for min_version: did you mean `TLS13`? (expected one of TLS12, TLS13)"
         );
         let other: ComponentId = "kafka".parse().unwrap();
         let p = validate_receiver(&other, &yaml("{}"), "receivers::kafka").unwrap_err();

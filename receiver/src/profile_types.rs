@@ -112,7 +112,9 @@ impl<'de> Deserialize<'de> for CustomBlocks {
         impl<'de> Visitor<'de> for V {
             type Value = CustomBlocks;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of custom profile types by name, or a list of them with `name`")
+                f.write_str(
+                    "a mapping of custom profile types by name, or a list of them with `name`",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CustomBlocks, A::Error> {
                 let mut out = Vec::new();

@@ -653,7 +653,7 @@ fn config_errors_name_their_key_path() {
     assert_eq!(
         p,
         [
-            r#"receivers::pyroscope_scrape/d::dockerswarm_sd_configs::0::role: invalid role "pods" (want services, tasks or nodes)"#
+            "receivers::pyroscope_scrape/d::dockerswarm_sd_configs::0::role: unknown value `pods` for role (expected one of services, tasks, nodes)"
         ]
     );
     let p = check("dockerswarm_sd_configs: [{host: 'unix:///run/docker.sock'}]");
@@ -670,7 +670,7 @@ fn config_errors_name_their_key_path() {
     let p = check("docker_sd_configs: [{host: 'unix:///run/docker.sock', refresh: 5s}]");
     assert_eq!(
         p,
-        ["receivers::pyroscope_scrape/d::docker_sd_configs::0::refresh: unknown field"]
+        ["receivers::pyroscope_scrape/d::docker_sd_configs::0::refresh: unknown key `refresh`: did you mean `refresh_interval`? (valid keys: host, port, host_networking_host, match_first_network, filters, refresh_interval, max_response_size, bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)"]
     );
     let p = check("docker_sd_configs: [{host: 'unix:///run/docker.sock', filters: [{name: label, value: [x]}]}]");
     assert_eq!(p.len(), 1, "{p:?}");

@@ -649,12 +649,12 @@ fn config_errors_name_their_key_paths() {
     let id: ComponentId = "pyroscope_scrape/k8s".parse().unwrap();
     let p = "receivers::pyroscope_scrape/k8s::kubernetes_sd_configs";
     let cases: &[(&str, &str)] = &[
-        ("[{role: pods}]", "::0::role: unknown Kubernetes SD role \"pods\""),
+        ("[{role: pods}]", "::0::role: unknown value `pods` for role: did you mean `pod`?"),
         ("[{role: pod, api_server: 'http://a', kubeconfig_file: /k}]", "::0::kubeconfig_file: cannot use 'kubeconfig_file' and 'api_server' simultaneously"),
         ("[{role: pod}, {role: service, selectors: [{role: pod, label: 'a=b'}]}]", "::1::selectors::0::role: service role supports only service selectors"),
         ("[{role: service, attach_metadata: {node: true}}]", "::0::attach_metadata::node: attach_metadata.node applies only to the pod, endpoints and endpointslice roles"),
-        ("[{role: pod, bogus: 1}]", "::0::bogus: unknown field"),
-        ("[{role: pod, attach_metadata: {bogus: true}}]", "::0::attach_metadata::bogus: unknown field"),
+        ("[{role: pod, bogus: 1}]", "::0::bogus: unknown key `bogus` (valid keys: role, api_server, "),
+        ("[{role: pod, attach_metadata: {bogus: true}}]", "::0::attach_metadata::bogus: unknown key `bogus` (valid keys: node, namespace)"),
         ("[{role: pod, namespaces: {own_namespace: true}, api_server: 'http://a'}]", "::0::namespaces::own_namespace: cannot use 'api_server' and 'namespaces.own_namespace' simultaneously"),
     ];
     for (sd, want) in cases {

@@ -347,7 +347,7 @@ fn config_checks_name_their_key_path() {
         ),
         (
             "target_allocator: {endpoint: 'http://ta', collector_id: c, http_sd_config: {}}",
-            vec![format!("{p}::http_sd_config: unknown field")],
+            vec![format!("{p}::http_sd_config: unknown key `http_sd_config` (valid keys: endpoint, interval, collector_id, bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)")],
         ),
         (
             "target_allocator: {endpoint: 'http://ta', collector_id: c, bearer_token: t, bearer_token_file: /f}",

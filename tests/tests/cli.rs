@@ -184,7 +184,9 @@ fn problems_name_the_file_that_set_the_key() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("--set: exporters::debug::bogus: unknown field"),
+        stderr.contains(
+            "--set: exporters::debug::bogus: unknown key `bogus` (valid keys: verbosity, sampling_initial, sampling_thereafter)"
+        ),
         "{stderr}"
     );
 }

@@ -258,7 +258,7 @@ mod tests {
             ["extensions::file_storage::directory_permissions: only applies with create_directory: true"]
         );
         assert!(check("{recreate: true}")[0]
-            .starts_with("extensions::file_storage::recreate: unknown field"));
+            .starts_with("extensions::file_storage::recreate: unknown key `recreate`"));
     }
 
     #[tokio::test]

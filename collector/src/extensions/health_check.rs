@@ -238,7 +238,7 @@ mod tests {
         );
         let unknown = check("{port: 13133}");
         assert!(
-            unknown[0].starts_with("extensions::health_check::port: unknown field"),
+            unknown[0].starts_with("extensions::health_check::port: unknown key `port`"),
             "{unknown:?}"
         );
     }

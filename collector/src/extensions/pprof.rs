@@ -149,6 +149,6 @@ mod tests {
                 "extensions::pprof::save_to_file: must not be empty (leave it out to take no profile of the whole run)",
             ]
         );
-        assert!(check("{tls: {}}")[0].starts_with("extensions::pprof::tls: unknown field"));
+        assert!(check("{tls: {}}")[0].starts_with("extensions::pprof::tls: unknown key `tls`"));
     }
 }

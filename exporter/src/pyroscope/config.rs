@@ -3,12 +3,33 @@
 //! Alloy's `pyroscope.write` keys plus the full HTTP client block.
 
 use super::labels::valid_name;
-use crate::config::{struct_fields, unknown_keys, validate_headers, Headers, Unknown};
+use crate::config::{key_union, unknown_keys, validate_headers, Headers, Unknown};
 use crate::queue::QueueConfig;
 use crate::retry::RetryPolicy;
+use profcol_config::http_client::HTTP_CLIENT_KEYS;
 use profcol_config::{decode_only, join_path, Duration, HttpClientConfig, Problem, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+
+/// The keys of the `pyroscope` exporter's block.
+pub const TOP_KEYS: &[&str] = &[
+    "endpoint",
+    "external_labels",
+    "sending_queue",
+    "max_request_bytes",
+];
+
+/// The keys of an `endpoint` block besides the HTTP client's.
+pub const ENDPOINT_KEYS: &[&str] = &[
+    "url",
+    "name",
+    "headers",
+    "remote_timeout",
+    "min_backoff_period",
+    "max_backoff_period",
+    "max_backoff_retries",
+    "retry_on_http_429",
+];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -113,7 +134,12 @@ impl Validate for EndpointConfig {
         }
         validate_headers(&self.headers, path, problems);
         self.http.validate(path, problems);
-        unknown_keys(&self.unknown, path, problems);
+        unknown_keys(
+            &self.unknown,
+            path,
+            &key_union(ENDPOINT_KEYS, HTTP_CLIENT_KEYS),
+            problems,
+        );
     }
 }
 
@@ -137,10 +163,13 @@ fn endpoint_at(
     problems: &mut Vec<Problem>,
 ) -> Option<EndpointConfig> {
     let serde_yaml::Value::Mapping(map) = value else {
-        problems.push(Problem::new(path, "an endpoint must be a map"));
+        problems.push(Problem::new(
+            path,
+            "an endpoint must be a mapping (url and its settings)",
+        ));
         return None;
     };
-    let http_keys = struct_fields::<HttpClientConfig>();
+    let http_keys = HTTP_CLIENT_KEYS;
     let (mut http_map, mut own_map) = (serde_yaml::Mapping::new(), serde_yaml::Mapping::new());
     for (k, v) in map {
         if k.as_str().is_some_and(|k| http_keys.contains(&k)) {
@@ -204,7 +233,7 @@ pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<PyroscopeConfig, Ve
     }
     top.sending_queue
         .validate(&join_path(path, "sending_queue"), &mut problems);
-    unknown_keys(&top.unknown, path, &mut problems);
+    unknown_keys(&top.unknown, path, TOP_KEYS, &mut problems);
     if problems.is_empty() {
         Ok(PyroscopeConfig {
             endpoints,
@@ -260,18 +289,18 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                "exporters::pyroscope::endpoint::0::bogus: unknown field",
+                "exporters::pyroscope::endpoint::0::bogus: unknown key `bogus` (valid keys: url, name, headers, remote_timeout, min_backoff_period, max_backoff_period, max_backoff_retries, retry_on_http_429, bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)",
                 "exporters::pyroscope::endpoint::1::url: unsupported scheme \"ftp\" (use http or https)",
                 "exporters::pyroscope::endpoint::1::bearer_token: at most one of bearer_token & bearer_token_file must be configured",
                 "exporters::pyroscope::external_labels::bad-name: label names may contain only letters, digits, '_' and '.', and must not start with \"__\"",
-                "exporters::pyroscope::extra: unknown field",
+                "exporters::pyroscope::extra: unknown key `extra` (valid keys: endpoint, external_labels, sending_queue, max_request_bytes)",
             ]
         );
         assert_eq!(
             problems("endpoint: {url: 'http://a', basic_auth: {usernme: u}, remote_timeout: x}"),
             vec![
                 "exporters::pyroscope::endpoint::remote_timeout: invalid duration \"x\": expected a number (write it like 15s, 1m30s or 500ms)",
-                "exporters::pyroscope::endpoint::basic_auth::usernme: unknown field `usernme`, expected one of `username`, `password`, `password_file`",
+                "exporters::pyroscope::endpoint::basic_auth::usernme: unknown key `usernme`: did you mean `username`? (valid keys: username, password, password_file)",
             ]
         );
         assert_eq!(

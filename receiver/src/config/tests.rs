@@ -72,7 +72,7 @@ fn every_validation_error() {
         (format!("{T}relabel_configs: [{{source_labels: [a], regex: '(', target_label: b}}]"), vec![format!("{p}::relabel_configs::0::regex: invalid regular expression \"(\": unclosed group")]),
         (format!("{T}clustering: {{}}"), vec![format!("{p}::clustering::enabled: enabled is required")]),
         (format!("{T}bogus: 1\nforward_to: [x]"), vec![
-            format!("{p}::bogus: unknown field"),
+            format!("{p}::bogus: unknown key `bogus` (valid keys: targets, http_sd_configs, file_sd_configs, docker_sd_configs, dockerswarm_sd_configs, kubernetes_sd_configs, target_allocator, relabel_configs, job_name, params, scrape_interval, scrape_timeout, scheme, delta_profiling_duration, max_body_size, max_samples_per_profile, max_labels_per_sample, max_stack_depth, label_limit, label_name_length_limit, label_value_length_limit, profiling_config, clustering, bearer_token, bearer_token_file, basic_auth, authorization, oauth2, tls_config, enable_http2, follow_redirects, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header)"),
             format!("{p}::forward_to: forward_to is not used by profcol: list this receiver in a pipeline of service.pipelines instead"),
         ]),
         ("job_name: x".to_string(), vec![format!("{p}::targets: targets is required (list targets here, or discover them with http_sd_configs, file_sd_configs, kubernetes_sd_configs, docker_sd_configs, dockerswarm_sd_configs or target_allocator)")]),
@@ -167,11 +167,11 @@ fn decode_errors_name_their_key_path() {
     for (yaml, want) in [
         (
             "targets: []\nprofiling_config: {profile: {memroy: {}}}",
-            "r::profiling_config::profile::memroy: unknown field `memroy`",
+            "r::profiling_config::profile::memroy: unknown key `memroy`: did you mean `memory`? (valid keys: memory, ",
         ),
         (
             "targets: []\nprofiling_config: {profile: {memory: {enabled: maybe}}}",
-            "r::profiling_config::profile::memory::enabled: invalid type",
+            "r::profiling_config::profile::memory::enabled: expected true or false, got \"maybe\"",
         ),
         (
             "targets: []\nscrape_interval: 15",
@@ -183,11 +183,11 @@ fn decode_errors_name_their_key_path() {
         ),
         (
             "targets: []\nclustering: {enabled: true, extra: 1}",
-            "r::clustering::extra: unknown field `extra`",
+            "r::clustering::extra: unknown key `extra` (valid keys: enabled)",
         ),
         (
             "targets: []\nhttp_sd_configs: [{url: 'http://x', refresh: 1s}]",
-            "r::http_sd_configs::0::refresh: unknown field",
+            "r::http_sd_configs::0::refresh: unknown key `refresh`: did you mean `refresh_interval`? (valid keys: url, refresh_interval, ",
         ),
     ] {
         let got = first_error(yaml);

@@ -21,6 +21,9 @@ fn default_max_response_size() -> ByteSize {
     DEFAULT_MAX_RESPONSE_SIZE
 }
 
+/// The keys of an `http_sd_configs` entry besides the HTTP client's.
+pub const HTTP_SD_KEYS: &[&str] = &["url", "refresh_interval", "max_response_size"];
+
 /// One `http_sd_configs` entry; accepts the shared HTTP client blocks.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSdConfig {
@@ -39,9 +42,15 @@ pub struct HttpSdConfig {
 
 impl Validate for HttpSdConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
-        for k in self.unknown.keys() {
-            problems.push(Problem::new(join_path(path, k), "unknown field"));
-        }
+        profcol_config::unknown_keys(
+            &self.unknown,
+            path,
+            &profcol_config::keys::key_union(
+                HTTP_SD_KEYS,
+                profcol_config::http_client::HTTP_CLIENT_KEYS,
+            ),
+            problems,
+        );
         match self.url.as_deref().map(url::Url::parse) {
             None => problems.push(Problem::new(join_path(path, "url"), "url is required")),
             Some(Ok(u)) if u.scheme() == "http" || u.scheme() == "https" => {}

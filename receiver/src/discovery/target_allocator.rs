@@ -29,6 +29,9 @@ fn default_interval() -> Duration {
     Duration::from_secs(30)
 }
 
+/// The keys of the `target_allocator` block besides the HTTP client's.
+pub const TARGET_ALLOCATOR_KEYS: &[&str] = &["endpoint", "interval", "collector_id"];
+
 /// The `target_allocator` block; accepts the shared HTTP client blocks
 /// (auth, TLS, proxy) for talking to the allocator.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,9 +50,15 @@ pub struct TargetAllocatorConfig {
 
 impl Validate for TargetAllocatorConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
-        for k in self.unknown.keys() {
-            problems.push(Problem::new(join_path(path, k), "unknown field"));
-        }
+        profcol_config::unknown_keys(
+            &self.unknown,
+            path,
+            &profcol_config::keys::key_union(
+                TARGET_ALLOCATOR_KEYS,
+                profcol_config::http_client::HTTP_CLIENT_KEYS,
+            ),
+            problems,
+        );
         let at = join_path(path, "endpoint");
         match self.endpoint.as_deref().map(url::Url::parse) {
             None => problems.push(Problem::new(at, "endpoint is required")),

@@ -82,6 +82,27 @@ pub struct DockerSdConfig {
     pub unknown: BTreeMap<String, serde_yaml::Value>,
 }
 
+/// The keys of a `docker_sd_configs` entry besides the HTTP client's.
+pub const DOCKER_SD_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "host_networking_host",
+    "match_first_network",
+    "filters",
+    "refresh_interval",
+    "max_response_size",
+];
+
+/// The keys of a `dockerswarm_sd_configs` entry besides the HTTP client's.
+pub const DOCKERSWARM_SD_KEYS: &[&str] = &[
+    "host",
+    "role",
+    "port",
+    "filters",
+    "refresh_interval",
+    "max_response_size",
+];
+
 /// What `dockerswarm_sd_configs` discovers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SwarmRole {
@@ -150,13 +171,13 @@ fn validate_common(
     refresh_interval: Duration,
     max_response_size: ByteSize,
     http: &HttpClientConfig,
-    unknown: &BTreeMap<String, serde_yaml::Value>,
+    (unknown, own_keys): (&BTreeMap<String, serde_yaml::Value>, &[&'static str]),
     problems: &mut Vec<Problem>,
 ) {
     let at = |k: &str| join_path(path, k);
-    for k in unknown.keys() {
-        problems.push(Problem::new(at(k), "unknown field"));
-    }
+    let valid =
+        profcol_config::keys::key_union(own_keys, profcol_config::http_client::HTTP_CLIENT_KEYS);
+    profcol_config::unknown_keys(unknown, path, &valid, problems);
     let mut scheme = None;
     match host.map(str::trim) {
         None | Some("") => problems.push(Problem::new(at("host"), "host is required")),
@@ -245,7 +266,7 @@ impl Validate for DockerSdConfig {
             self.refresh_interval,
             self.max_response_size,
             &self.http,
-            &self.unknown,
+            (&self.unknown, DOCKER_SD_KEYS),
             problems,
         );
         if self.port == 0 {
@@ -272,7 +293,7 @@ impl Validate for DockerSwarmSdConfig {
             self.refresh_interval,
             self.max_response_size,
             &self.http,
-            &self.unknown,
+            (&self.unknown, DOCKERSWARM_SD_KEYS),
             problems,
         );
         match self.role.as_deref() {
@@ -282,7 +303,7 @@ impl Validate for DockerSwarmSdConfig {
             )),
             Some(r) if SwarmRole::parse(r).is_none() => problems.push(Problem::new(
                 join_path(path, "role"),
-                format!("invalid role {r:?} (want services, tasks or nodes)"),
+                profcol_config::suggest::unknown_value(r, "role", &["services", "tasks", "nodes"]),
             )),
             Some(_) => {}
         }
@@ -353,7 +374,7 @@ mod tests {
         assert!(p.iter().any(|p| p.starts_with("sd::tls_config")), "{p:?}");
         assert!(
             p.iter()
-                .any(|p| p.starts_with("sd::refresh") && p.contains("unknown field")),
+                .any(|p| p.starts_with("sd::refresh: unknown key `refresh`: did you mean `refresh_interval`? (valid keys: host, ")),
             "{p:?}"
         );
         let p = problems::<DockerSdConfig>(

@@ -45,6 +45,26 @@ pub struct AttachMetadata {
     pub namespace: bool,
 }
 
+/// The keys of a `kubernetes_sd_configs` entry besides the HTTP client's.
+pub const KUBERNETES_SD_KEYS: &[&str] = &[
+    "role",
+    "api_server",
+    "kubeconfig_file",
+    "namespaces",
+    "selectors",
+    "attach_metadata",
+];
+
+/// The values of `role`.
+const ROLES: &[&str] = &[
+    "pod",
+    "service",
+    "endpoints",
+    "endpointslice",
+    "node",
+    "ingress",
+];
+
 /// One `kubernetes_sd_configs` entry.
 #[derive(Debug, Clone, Deserialize)]
 pub struct KubernetesSdConfig {
@@ -104,9 +124,15 @@ impl KubernetesSdConfig {
 impl Validate for KubernetesSdConfig {
     fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
         let at = |k: &str| join_path(path, k);
-        for k in self.unknown.keys() {
-            problems.push(Problem::new(at(k), "unknown field"));
-        }
+        profcol_config::unknown_keys(
+            &self.unknown,
+            path,
+            &profcol_config::keys::key_union(
+                KUBERNETES_SD_KEYS,
+                profcol_config::http_client::HTTP_CLIENT_KEYS,
+            ),
+            problems,
+        );
         let role = match self.role.as_deref() {
             None => {
                 problems.push(Problem::new(
@@ -120,7 +146,7 @@ impl Validate for KubernetesSdConfig {
                 None => {
                     problems.push(Problem::new(
                         at("role"),
-                        format!("unknown Kubernetes SD role {r:?} (one of: pod, service, endpoints, endpointslice, node, ingress)"),
+                        profcol_config::suggest::unknown_value(r, "role", ROLES),
                     ));
                     None
                 }
@@ -312,7 +338,7 @@ mod tests {
     fn every_rule_names_its_key() {
         let cases: &[(&str, &str)] = &[
             ("{}", "k::role: role is required"),
-            ("role: pods", "k::role: unknown Kubernetes SD role \"pods\""),
+            ("role: pods", "k::role: unknown value `pods` for role: did you mean `pod`? (expected one of pod, service, endpoints, endpointslice, node, ingress)"),
             ("role: pod\napi_server: http://a\nkubeconfig_file: /k", "k::kubeconfig_file: cannot use 'kubeconfig_file' and 'api_server' simultaneously"),
             ("role: pod\nbearer_token: x", "k: to use custom HTTP client configuration please provide the 'api_server' URL explicitly"),
             ("role: pod\nkubeconfig_file: /k\nbearer_token: x", "k::kubeconfig_file: cannot use a custom HTTP client configuration together with 'kubeconfig_file'"),
@@ -321,7 +347,7 @@ mod tests {
             ("role: pod\nselectors: [{role: pod}, {role: pod}]", "k::selectors::1::role: duplicated selector role: pod"),
             ("role: pod\nselectors: [{role: pod, label: 'a=b,'}]", "k::selectors::0::label: invalid selector"),
             ("role: service\nattach_metadata: {node: true}", "k::attach_metadata::node: attach_metadata.node applies only to the pod, endpoints and endpointslice roles"),
-            ("role: pod\nbogus: 1", "k::bogus: unknown field"),
+            ("role: pod\nbogus: 1", "k::bogus: unknown key `bogus` (valid keys: role, "),
             ("role: pod\napi_server: ftp://x", "k::api_server: api_server must be an http or https URL"),
         ];
         for (yaml, want) in cases {

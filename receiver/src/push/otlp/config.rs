@@ -233,8 +233,10 @@ impl TlsSettings {
             "1.0" | "1.1" | "TLS10" | "TLS11" => {
                 Err("TLS 1.0 and 1.1 are not offered; use \"1.2\" or \"1.3\"".into())
             }
-            other => Err(format!(
-                "unknown TLS version {other:?}; use \"1.2\" or \"1.3\""
+            other => Err(profcol_config::suggest::unknown_value(
+                other,
+                "min_version",
+                &["1.2", "1.3"],
             )),
         }
     }
@@ -1016,17 +1018,17 @@ protocols:
     fn unknown_keys_are_refused() {
         let m = messages("protocols: {grpc: {max_recv_msg_size: 4}}");
         assert!(
-            m[0].starts_with("receivers::otlp::protocols::grpc::max_recv_msg_size: unknown field"),
+            m[0].starts_with("receivers::otlp::protocols::grpc::max_recv_msg_size: unknown key `max_recv_msg_size`: did you mean `max_recv_msg_size_mib`? (valid keys: endpoint, "),
             "{m:?}"
         );
         let m = messages("protocols: {http: {tls: {ca_file: x}}}");
         assert!(
             m[0].starts_with(
-                "receivers::otlp::protocols::http::tls::ca_file: unknown field `ca_file`"
+                "receivers::otlp::protocols::http::tls::ca_file: unknown key `ca_file`"
             ),
             "{m:?}"
         );
         let m = messages("protocols: {grpc: {}, kafka: {}}");
-        assert!(m[0].contains("unknown field `kafka`"), "{m:?}");
+        assert!(m[0].contains("unknown key `kafka`"), "{m:?}");
     }
 }

@@ -254,7 +254,10 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_sizes_are_named() {
         let e = decode("endpoint: 'a:1'\nmax_body: 1").unwrap_err();
-        assert!(e[0].contains("unknown field `max_body`"), "{e:?}");
+        assert!(
+            e[0].contains("unknown key `max_body` (valid keys: endpoint, "),
+            "{e:?}"
+        );
         let e = decode("max_request_body_size: 12XB").unwrap_err();
         assert!(
             e[0].starts_with("receivers::pyroscope::max_request_body_size: invalid size"),
