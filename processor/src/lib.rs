@@ -12,7 +12,14 @@
 //! [`processor_types`] lists the built-in types, [`validate_processor`]
 //! checks a config body with every problem under its key path.
 
+pub mod actions;
+pub mod attributes;
 pub mod error;
+pub mod filter;
+mod otlp_edit;
+pub mod resource;
+#[cfg(test)]
+mod testutil;
 pub mod transform;
 
 pub use error::Error;
@@ -23,20 +30,38 @@ use profcol_pdata::Consumer;
 use profcol_runtime::ComponentContext;
 use std::sync::Arc;
 use std::time::Duration;
+use transform::TransformConsumer;
+
+/// The version profcol's scope carries (the OTLP writer's `SCOPE_NAME` at
+/// the workspace version), as processors see a pprof record's scope.
+pub(crate) const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Every processor type with its stability.
 pub fn processor_types() -> Vec<(&'static str, &'static str)> {
-    vec![]
+    vec![
+        ("resource", "development"),
+        ("attributes", "development"),
+        ("filter", "development"),
+    ]
 }
 
 /// A decoded, validated processor config.
-enum Parsed {}
+enum Parsed {
+    Resource(resource::ResourceProcessor),
+    Attributes(attributes::AttributesProcessor),
+    Filter(filter::FilterProcessor),
+}
 
-fn parse(id: &ComponentId, _body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
-    Err(vec![Problem::new(
-        path,
-        format!("unknown processor type {:?}", id.kind()),
-    )])
+fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+    match id.kind() {
+        "resource" => resource::ResourceProcessor::parse(body, path).map(Parsed::Resource),
+        "attributes" => attributes::AttributesProcessor::parse(body, path).map(Parsed::Attributes),
+        "filter" => filter::FilterProcessor::parse(&id.to_string(), body, path).map(Parsed::Filter),
+        other => Err(vec![Problem::new(
+            path,
+            format!("unknown processor type {other:?}"),
+        )]),
+    }
 }
 
 /// Checks a processor's config; every problem at once, each under `path`.
@@ -93,9 +118,14 @@ pub fn start_processor(
     id: &ComponentId,
     body: &serde_yaml::Value,
     _ctx: ComponentContext,
-    _next: Arc<dyn Consumer>,
+    next: Arc<dyn Consumer>,
 ) -> Result<ProcessorHandle, Error> {
     let path = format!("processors::{id}");
     let parsed = parse(id, body, &path).map_err(Error::Config)?;
-    match parsed {}
+    let stateless = |c: Arc<dyn Consumer>| ProcessorHandle::stateless(c);
+    Ok(match parsed {
+        Parsed::Resource(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+        Parsed::Attributes(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+        Parsed::Filter(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+    })
 }
