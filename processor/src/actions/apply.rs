@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn extract_sets_named_groups_from_strings_only() {
         let a = actions(
-            r#"[{key: url, pattern: "^(?P<scheme>\\w+)://(?P<host>[^/:]+)(:(?P<port>\\d+))?", action: extract}]"#,
+            r#"[{key: url, pattern: "^(?P<scheme>\\w+)://(?P<host>[^/:]+)(?::(?P<port>\\d+))?", action: extract}]"#,
         );
         let mut m = attrs(&[("url", s("https://example.com/x")), ("host", s("old"))]);
         assert!(a.apply(&mut m));

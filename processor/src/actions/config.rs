@@ -393,7 +393,7 @@ mod tests {
                 format!("{p}::0::pattern: is required for action \"extract\""),
             ),
             (
-                "[{key: a, pattern: 'a(b)', action: extract}]",
+                "[{key: a, pattern: 'ab', action: extract}]",
                 format!("{p}::0::pattern: has no named groups"),
             ),
             (

@@ -30,7 +30,7 @@
 //! use profcol_processor::filter::ottl::{parse_condition, Context};
 //! assert!(parse_condition(r#"IsMatch(sample_type.type, "^(alloc|inuse)_")"#, Context::Profile).is_ok());
 //! let e = parse_condition(r#"resource.attributes["a"] == Concat("x")"#, Context::Inferred).unwrap_err();
-//! assert_eq!(e.column, 28);
+//! assert_eq!(e.column, 29);
 //! ```
 
 mod eval;

@@ -170,11 +170,16 @@ pub(crate) fn resolve(
         (Level::Profile, ["dropped_attributes_count"]) => {
             no_keys(Field::ProfileDroppedAttributesCount)
         }
-        (Level::Profile, [name, ..]) if NOT_IN_SUBSET.contains(name) => Err(ParseError::new(
+        (Level::Profile, [name, more @ ..])
+            if NOT_IN_SUBSET.contains(name)
+                && (more.is_empty() || !matches!(*name, "sample_type" | "period_type")) =>
+        {
+            Err(ParseError::new(
             src,
             at,
             format!("path `{full}` is not in profcol's OTTL subset; profile paths: {PROFILE_FIELDS}"),
-        )),
+            ))
+        }
         (Level::Profile, _) => Err(ParseError::new(
             src,
             at,
