@@ -17,6 +17,7 @@ pub mod attributes;
 pub mod error;
 pub mod filter;
 mod otlp_edit;
+mod regex_error;
 pub mod resource;
 #[cfg(test)]
 mod testutil;

@@ -140,7 +140,10 @@ fn compile_one(a: &ActionConfig, at: &str) -> Result<Action, Problem> {
         Regex::new(pattern).map_err(|e| {
             problem(
                 "pattern",
-                format!("is not a valid regular expression: {}", first_line(&e)),
+                format!(
+                    "is not a valid regular expression: {}",
+                    crate::regex_error::describe(&e)
+                ),
             )
         })
     };
@@ -157,37 +160,38 @@ fn compile_one(a: &ActionConfig, at: &str) -> Result<Action, Problem> {
                     "reads the sender's request metadata, which profcol's receivers do not pass on; use value or from_attribute".into(),
                 ));
             }
-            let source =
-                match (&a.value, a.from_attribute.as_str(), &a.default_value) {
-                    (Some(_), from, _) if !from.is_empty() => {
-                        return Err(problem(
-                            "from_attribute",
-                            "cannot be set together with value: one value source per action".into(),
-                        ))
-                    }
-                    (Some(_), _, Some(_)) => {
-                        return Err(problem(
-                            "default_value",
-                            "is for when from_attribute finds nothing; with value it is never used"
-                                .into(),
-                        ))
-                    }
-                    (Some(v), _, None) => Source::Value(parse_value("value", v)?),
-                    (None, "", Some(d)) => Source::Default(parse_value("default_value", d)?),
-                    (None, "", None) => return Err(Problem::new(
+            let source = match (&a.value, a.from_attribute.as_str(), &a.default_value) {
+                (Some(_), from, _) if !from.is_empty() => {
+                    return Err(problem(
+                        "from_attribute",
+                        "cannot be set together with value: one value source per action".into(),
+                    ))
+                }
+                (Some(_), _, Some(_)) => {
+                    return Err(problem(
+                        "default_value",
+                        "is for when from_attribute finds nothing; with value it is never used"
+                            .into(),
+                    ))
+                }
+                (Some(v), _, None) => Source::Value(parse_value("value", v)?),
+                (None, "", Some(d)) => Source::Default(parse_value("default_value", d)?),
+                (None, "", None) => {
+                    return Err(Problem::new(
                         at,
                         format!(
                             "action {action:?} needs one of value, from_attribute or default_value"
                         ),
-                    )),
-                    (None, from, d) => Source::Attribute {
-                        key: from.to_string(),
-                        default: d
-                            .as_ref()
-                            .map(|d| parse_value("default_value", d))
-                            .transpose()?,
-                    },
-                };
+                    ))
+                }
+                (None, from, d) => Source::Attribute {
+                    key: from.to_string(),
+                    default: d
+                        .as_ref()
+                        .map(|d| parse_value("default_value", d))
+                        .transpose()?,
+                },
+            };
             let key = a.key.clone();
             Ok(match action.as_str() {
                 "insert" => Action::Insert { key, source },
@@ -292,16 +296,6 @@ fn compile_one(a: &ActionConfig, at: &str) -> Result<Action, Problem> {
             format!("{other:?} is not an action: {ACTIONS}"),
         )),
     }
-}
-
-fn first_line(e: &regex::Error) -> String {
-    let s = e.to_string();
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
-        .unwrap_or(&s)
-        .trim()
-        .to_string()
 }
 
 #[cfg(test)]

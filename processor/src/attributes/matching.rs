@@ -169,7 +169,10 @@ impl MatchConfig {
                 Err(e) => {
                     problems.push(Problem::new(
                         at,
-                        format!("{s:?} is not a valid regular expression: {}", last_line(&e)),
+                        format!(
+                            "{s:?} is not a valid regular expression: {}",
+                            crate::regex_error::describe(&e)
+                        ),
                     ));
                     None
                 }
@@ -255,16 +258,6 @@ impl MatchConfig {
             Err(problems)
         }
     }
-}
-
-fn last_line(e: &regex::Error) -> String {
-    let s = e.to_string();
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
-        .unwrap_or(&s)
-        .trim()
-        .to_string()
 }
 
 /// Attribute text as the Collector matches it with `regexp`; arrays, maps

@@ -5,19 +5,28 @@ use profcol_pdata::{Labels, PprofData, ProfileRecord};
 use std::sync::Arc;
 
 fn processor(yaml: &str) -> AttributesProcessor {
-    AttributesProcessor::parse(&serde_yaml::from_str(yaml).unwrap(), "processors::attributes").unwrap()
+    AttributesProcessor::parse(
+        &serde_yaml::from_str(yaml).unwrap(),
+        "processors::attributes",
+    )
+    .unwrap()
 }
 
 fn problems(yaml: &str) -> Vec<String> {
-    AttributesProcessor::parse(&serde_yaml::from_str(yaml).unwrap(), "processors::attributes/a")
-        .unwrap_err()
-        .iter()
-        .map(|p| p.to_string())
-        .collect()
+    AttributesProcessor::parse(
+        &serde_yaml::from_str(yaml).unwrap(),
+        "processors::attributes/a",
+    )
+    .unwrap_err()
+    .iter()
+    .map(|p| p.to_string())
+    .collect()
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 const HASH_AND_RENAME: &str = r#"
@@ -55,8 +64,13 @@ fn sample_labels_of_pprof_records_are_edited() {
 #[test]
 fn numeric_labels_stay_numeric_and_keep_their_unit() {
     let mut b = Builder::new(&[("inuse_space", "bytes")]);
-    b.num_sample(&["alloc"], &[("pool", "a")], ("bytes", 512, "bytes"), &[512])
-        .num_sample(&["alloc"], &[], ("bytes", 64, "bytes"), &[64]);
+    b.num_sample(
+        &["alloc"],
+        &[("pool", "a")],
+        ("bytes", 512, "bytes"),
+        &[512],
+    )
+    .num_sample(&["alloc"], &[], ("bytes", 64, "bytes"), &[64]);
     let p = processor(
         r#"
 actions:
@@ -66,12 +80,19 @@ actions:
   - { key: sampled, value: true, action: insert }
 "#,
     );
-    let out = p.apply(ProfileBatch::new(vec![record(&[], &b.build())])).unwrap();
+    let out = p
+        .apply(ProfileBatch::new(vec![record(&[], &b.build())]))
+        .unwrap();
     assert_eq!(
         sample_labels(&out.records[0]),
         vec![
             // "a" does not parse as an int: left as it was.
-            pairs(&[("pool", "a"), ("bytes", "512"), ("ratio", "0.5"), ("sampled", "true")]),
+            pairs(&[
+                ("pool", "a"),
+                ("bytes", "512"),
+                ("ratio", "0.5"),
+                ("sampled", "true")
+            ]),
             pairs(&[("bytes", "64"), ("ratio", "0.5"), ("sampled", "true")]),
         ]
     );
@@ -79,7 +100,9 @@ actions:
     let mut b = Builder::new(&[("samples", "count")]);
     b.sample(&["f"], &[("n", "42")], &[1]);
     let p = processor("actions: [{ key: n, action: convert, converted_type: int }]");
-    let out = p.apply(ProfileBatch::new(vec![record(&[], &b.build())])).unwrap();
+    let out = p
+        .apply(ProfileBatch::new(vec![record(&[], &b.build())]))
+        .unwrap();
     let prof = out.records[0].profile();
     let l = prof.sample[0].label[0];
     assert_eq!((l.str, l.num), (0, 42));
@@ -118,11 +141,17 @@ fn deltas_stay_deltas() {
     assert_eq!(got.time_nanos, want.time_nanos);
     assert_eq!(got.duration_nanos, want.duration_nanos);
     assert_eq!(
-        got.sample.iter().map(|s| s.value.clone()).collect::<Vec<_>>(),
+        got.sample
+            .iter()
+            .map(|s| s.value.clone())
+            .collect::<Vec<_>>(),
         vec![vec![30, 300]],
         "only the changed stack, with its delta"
     );
-    assert_eq!(sample_labels(&out.records[0]), vec![pairs(&[("user", "anon")])]);
+    assert_eq!(
+        sample_labels(&out.records[0]),
+        vec![pairs(&[("user", "anon")])]
+    );
 }
 
 #[test]
@@ -166,7 +195,9 @@ fn libraries_match_the_scope() {
     let r = || record(&[], &cpu());
     let touched = |p: &AttributesProcessor| {
         let out = p.apply(ProfileBatch::new(vec![r()])).unwrap();
-        sample_labels(&out.records[0])[1].iter().any(|(k, _)| k == "x")
+        sample_labels(&out.records[0])[1]
+            .iter()
+            .any(|(k, _)| k == "x")
     };
     assert!(touched(&yes));
     assert!(!touched(&no));
@@ -185,7 +216,10 @@ fn otlp_sample_attributes_are_edited_through_the_dictionary() {
     for prof in profiles {
         for s in &prof.samples {
             let attrs = otlp::dict_attrs(dict, &s.attribute_indices);
-            assert_eq!(attrs.get("region"), Some(&crate::actions::Value::Str("eu".into())));
+            assert_eq!(
+                attrs.get("region"),
+                Some(&crate::actions::Value::Str("eu".into()))
+            );
             assert!(attrs.get("handler").is_none());
             if let Some(u) = attrs.get("user") {
                 assert_eq!(u.as_string().len(), 64);
@@ -196,12 +230,17 @@ fn otlp_sample_attributes_are_edited_through_the_dictionary() {
     let b = before.dictionary.as_ref().unwrap();
     assert_eq!(dict.stack_table, b.stack_table);
     assert!(dict.attribute_table.len() > b.attribute_table.len());
-    assert_eq!(dict.attribute_table[..b.attribute_table.len()], b.attribute_table[..]);
+    assert_eq!(
+        dict.attribute_table[..b.attribute_table.len()],
+        b.attribute_table[..]
+    );
     // And it converts back to pprof with the new labels.
     let (records, errors) = out.clone().into_pprof_records();
     assert!(errors.is_empty());
     let labels = sample_labels(&records[0]);
-    assert!(labels.iter().all(|s| s.iter().any(|(k, v)| k == "region" && v == "eu")));
+    assert!(labels
+        .iter()
+        .all(|s| s.iter().any(|(k, v)| k == "region" && v == "eu")));
 }
 
 #[test]
@@ -214,9 +253,15 @@ exclude: { services: [a] }
 "#,
     );
     assert_eq!(p.len(), 3, "{p:#?}");
-    assert!(p[0].starts_with("processors::attributes/a::include::span_names: matches spans, not profiles"));
-    assert!(p[1].starts_with("processors::attributes/a::include::services::0: \"(\" is not a valid regular expression"));
-    assert_eq!(p[2], "processors::attributes/a::exclude::match_type: is required: strict or regexp");
+    assert!(p[0]
+        .starts_with("processors::attributes/a::include::span_names: matches spans, not profiles"));
+    assert!(p[1].starts_with(
+        "processors::attributes/a::include::services::0: \"(\" is not a valid regular expression"
+    ));
+    assert_eq!(
+        p[2],
+        "processors::attributes/a::exclude::match_type: is required: strict or regexp"
+    );
     assert_eq!(
         problems("{}"),
         ["processors::attributes/a::actions: is required: the list of actions on sample attributes"]

@@ -8,11 +8,14 @@ fn processor(yaml: &str) -> ResourceProcessor {
 }
 
 fn problems(yaml: &str) -> Vec<String> {
-    ResourceProcessor::parse(&serde_yaml::from_str(yaml).unwrap(), "processors::resource/x")
-        .unwrap_err()
-        .iter()
-        .map(|p| p.to_string())
-        .collect()
+    ResourceProcessor::parse(
+        &serde_yaml::from_str(yaml).unwrap(),
+        "processors::resource/x",
+    )
+    .unwrap_err()
+    .iter()
+    .map(|p| p.to_string())
+    .collect()
 }
 
 const ACTIONS: &str = r#"
@@ -65,10 +68,22 @@ fn the_resource_of_the_otlp_output_carries_the_new_attributes() {
     let out = p.apply(ProfileBatch::new(vec![rec])).unwrap();
     let bytes = profcol_pdata::otlp::to_otlp_bytes(&out.records);
     let req = request(&OtlpPayload::from_bytes(bytes.into(), &Default::default()).unwrap());
-    let attrs = kv_attrs(&req.resource_profiles[0].resource.as_ref().unwrap().attributes);
-    assert_eq!(attrs.get("deployment.environment"), Some(&Value::Str("production".into())));
+    let attrs = kv_attrs(
+        &req.resource_profiles[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes,
+    );
+    assert_eq!(
+        attrs.get("deployment.environment"),
+        Some(&Value::Str("production".into()))
+    );
     assert_eq!(attrs.get("k8s.pod.name"), Some(&Value::Str("p-1".into())));
-    assert_eq!(attrs.get("service.name"), Some(&Value::Str("checkout".into())));
+    assert_eq!(
+        attrs.get("service.name"),
+        Some(&Value::Str("checkout".into()))
+    );
     assert_eq!(attrs.get("pod"), None);
 }
 
@@ -95,7 +110,10 @@ attributes:
     for rp in &req.resource_profiles {
         let kvs = &rp.resource.as_ref().unwrap().attributes;
         let attrs = kv_attrs(kvs);
-        assert_eq!(attrs.get("deployment.environment"), Some(&Value::Str("staging".into())));
+        assert_eq!(
+            attrs.get("deployment.environment"),
+            Some(&Value::Str("staging".into()))
+        );
         assert_eq!(attrs.get("service.name"), None);
         let replicas = kvs.iter().find(|kv| kv.key == "replicas").unwrap();
         assert_eq!(
@@ -104,7 +122,10 @@ attributes:
             "typed int in OTLP"
         );
     }
-    assert_eq!(req.resource_profiles[0].scope_profiles, request(&input).resource_profiles[0].scope_profiles);
+    assert_eq!(
+        req.resource_profiles[0].scope_profiles,
+        request(&input).resource_profiles[0].scope_profiles
+    );
 
     // Nothing to change: the very same payload goes on.
     let noop = processor("attributes: [{ key: absent, action: delete }]");
@@ -129,6 +150,16 @@ fn config_problems_name_their_key_path() {
     );
     let p = problems("attributes: [{key: a, action: upsert}, {key: b, action: frob}]");
     assert_eq!(p.len(), 2);
-    assert!(p[0].starts_with("processors::resource/x::attributes::0: action \"upsert\" needs one of value"), "{p:?}");
-    assert!(p[1].starts_with("processors::resource/x::attributes::1::action: \"frob\" is not an action"), "{p:?}");
+    assert!(
+        p[0].starts_with(
+            "processors::resource/x::attributes::0: action \"upsert\" needs one of value"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        p[1].starts_with(
+            "processors::resource/x::attributes::1::action: \"frob\" is not an action"
+        ),
+        "{p:?}"
+    );
 }

@@ -295,9 +295,11 @@ impl Parser<'_> {
                 arity(&args, 2)?;
                 let pattern = string_lit(&args[1], "pattern")?;
                 let re = Regex::new(&pattern).map_err(|e| {
-                    let msg = e.to_string();
-                    let last = msg.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_string();
-                    ParseError::new(src, args[1].1, format!("invalid regular expression: {last}"))
+                    ParseError::new(
+                        src,
+                        args[1].1,
+                        format!("invalid regular expression: {}", crate::regex_error::describe(&e)),
+                    )
                 })?;
                 let target = args.swap_remove(0).0;
                 Ok(Call::IsMatch(Box::new(target), re))

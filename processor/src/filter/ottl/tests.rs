@@ -58,7 +58,7 @@ impl Subject for Fake {
         0
     }
     fn any_sample(&self, f: &mut dyn FnMut(&Attrs) -> bool) -> bool {
-        self.samples.iter().any(|s| f(s))
+        self.samples.iter().any(f)
     }
 }
 
@@ -97,7 +97,10 @@ fn valid_conditions_evaluate_as_ottl_does() {
         (r#"resource.attributes["missing"] == """#, false),
         (r#"resource.attributes["replicas"] == 3"#, true),
         (r#"resource.attributes["replicas"] == 3.0"#, true),
-        (r#"resource.attributes["replicas"] > 2 and resource.attributes["replicas"] <= 3"#, true),
+        (
+            r#"resource.attributes["replicas"] > 2 and resource.attributes["replicas"] <= 3"#,
+            true,
+        ),
         (r#"resource.attributes["replicas"] == "3""#, false),
         (r#"resource.attributes["ratio"] < 1"#, true),
         (r#"resource.attributes["canary"] == true"#, true),
@@ -111,9 +114,18 @@ fn valid_conditions_evaluate_as_ottl_does() {
         (r#"IsMatch(resource.attributes["missing"], ".*")"#, false),
         (r#"not IsMatch(sample_type.type, "^inuse_")"#, true),
         (r#"period_type.type == """#, true),
-        (r#"period == 524288 and time_unix_nano == 1000 and duration_unix_nano == 10"#, true),
-        (r#"attributes["pprof.profile.doc_url"] == "https://doc""#, true),
-        (r#"instrumentation_scope.name == "profcol" and scope.version == "1.2.3""#, true),
+        (
+            r#"period == 524288 and time_unix_nano == 1000 and duration_unix_nano == 10"#,
+            true,
+        ),
+        (
+            r#"attributes["pprof.profile.doc_url"] == "https://doc""#,
+            true,
+        ),
+        (
+            r#"instrumentation_scope.name == "profcol" and scope.version == "1.2.3""#,
+            true,
+        ),
         (r#"false or (true and not false)"#, true),
         (r#"not true or false"#, false),
         (r#"true or false and false"#, true),
@@ -121,7 +133,10 @@ fn valid_conditions_evaluate_as_ottl_does() {
         (r#"HasAttrOnSample("handler", "/api")"#, true),
         (r#"HasAttrOnSample("bytes", "512")"#, true),
         (r#"HasAttrOnSample("handler", "/x")"#, false),
-        (r#"HasAttrKeyOnSample("bytes") and not HasAttrKeyOnSample("span_id")"#, true),
+        (
+            r#"HasAttrKeyOnSample("bytes") and not HasAttrKeyOnSample("span_id")"#,
+            true,
+        ),
         (r#""a" < "b""#, true),
         (r#"nil == nil"#, true),
         (r#"nil < 1"#, false),
@@ -129,32 +144,125 @@ fn valid_conditions_evaluate_as_ottl_does() {
         assert_eq!(holds(src, p), want, "{src}");
     }
     // Context names may be left out in an explicit context.
-    assert!(holds(r#"attributes["service.name"] == "api""#, Context::Resource));
+    assert!(holds(
+        r#"attributes["service.name"] == "api""#,
+        Context::Resource
+    ));
     assert!(holds(r#"name == "profcol""#, Context::Scope));
 }
 
 #[test]
 fn errors_name_the_column() {
     for (src, ctx, col, msg) in [
-        (r#"sample_type.typ == "x""#, Context::Profile, 1, "unknown path `sample_type.typ`"),
-        (r#"profile.sample == nil"#, Context::Inferred, 1, "not in profcol's OTTL subset"),
-        (r#"resource.attributes["a"] == 1 and attributes["b"] == 2"#, Context::Inferred, 35, "must start with its context"),
-        (r#"sample_type.type == "x""#, Context::Resource, 1, "unknown path"),
-        (r#"profile.period == 1"#, Context::Resource, 1, "below this condition's context"),
-        (r#"resource.attributes == nil"#, Context::Profile, 1, "whole map"),
-        (r#"Concat(["a"], "") == "a""#, Context::Profile, 1, "unknown function `Concat`"),
-        (r#"set(attributes["a"], 1)"#, Context::Profile, 1, "is an editor"),
-        (r#"IsMatch(sample_type.type, "(")"#, Context::Profile, 27, "invalid regular expression"),
-        (r#"IsMatch(sample_type.type, period)"#, Context::Profile, 27, "must be a string literal"),
-        (r#"IsMatch(sample_type.type)"#, Context::Profile, 1, "takes 2 arguments, got 1"),
-        (r#"sample_type.type == "x" and"#, Context::Profile, 28, "expected a value"),
-        (r#"(sample_type.type == "x""#, Context::Profile, 25, "expected `)`"),
-        (r#"sample_type.type"#, Context::Profile, 1, "a value alone is not a condition"),
-        (r#"sample_type.type == "x" "y""#, Context::Profile, 25, "expected `and`, `or` or the end"),
-        (r#"period == METRIC_DATA_TYPE_SUM"#, Context::Profile, 11, "no enums"),
+        (
+            r#"sample_type.typ == "x""#,
+            Context::Profile,
+            1,
+            "unknown path `sample_type.typ`",
+        ),
+        (
+            r#"profile.sample == nil"#,
+            Context::Inferred,
+            1,
+            "not in profcol's OTTL subset",
+        ),
+        (
+            r#"resource.attributes["a"] == 1 and attributes["b"] == 2"#,
+            Context::Inferred,
+            35,
+            "must start with its context",
+        ),
+        (
+            r#"sample_type.type == "x""#,
+            Context::Resource,
+            1,
+            "unknown path",
+        ),
+        (
+            r#"profile.period == 1"#,
+            Context::Resource,
+            1,
+            "below this condition's context",
+        ),
+        (
+            r#"resource.attributes == nil"#,
+            Context::Profile,
+            1,
+            "whole map",
+        ),
+        (
+            r#"Concat(["a"], "") == "a""#,
+            Context::Profile,
+            1,
+            "unknown function `Concat`",
+        ),
+        (
+            r#"set(attributes["a"], 1)"#,
+            Context::Profile,
+            1,
+            "is an editor",
+        ),
+        (
+            r#"IsMatch(sample_type.type, "(")"#,
+            Context::Profile,
+            27,
+            "invalid regular expression",
+        ),
+        (
+            r#"IsMatch(sample_type.type, period)"#,
+            Context::Profile,
+            27,
+            "must be a string literal",
+        ),
+        (
+            r#"IsMatch(sample_type.type)"#,
+            Context::Profile,
+            1,
+            "takes 2 arguments, got 1",
+        ),
+        (
+            r#"sample_type.type == "x" and"#,
+            Context::Profile,
+            28,
+            "expected a value",
+        ),
+        (
+            r#"(sample_type.type == "x""#,
+            Context::Profile,
+            25,
+            "expected `)`",
+        ),
+        (
+            r#"sample_type.type"#,
+            Context::Profile,
+            1,
+            "a value alone is not a condition",
+        ),
+        (
+            r#"sample_type.type == "x" "y""#,
+            Context::Profile,
+            25,
+            "expected `and`, `or` or the end",
+        ),
+        (
+            r#"period == METRIC_DATA_TYPE_SUM"#,
+            Context::Profile,
+            11,
+            "no enums",
+        ),
         (r#""#, Context::Profile, 1, "empty condition"),
-        (r#"period == 1 andd true"#, Context::Profile, 13, "expected `and`"),
-        (r#"résumé == 1"#, Context::Profile, 2, "unexpected character"),
+        (
+            r#"period == 1 andd true"#,
+            Context::Profile,
+            13,
+            "expected `and`",
+        ),
+        (
+            r#"résumé == 1"#,
+            Context::Profile,
+            2,
+            "unexpected character",
+        ),
     ] {
         let e = parse_condition(src, ctx).unwrap_err();
         assert_eq!(e.column, col, "{src}: {e}");
@@ -164,7 +272,11 @@ fn errors_name_the_column() {
 
 #[test]
 fn is_match_on_a_list_is_an_evaluation_error() {
-    let e = parse_condition(r#"IsMatch(resource.attributes["tags"], "a")"#, Context::Profile).unwrap();
+    let e = parse_condition(
+        r#"IsMatch(resource.attributes["tags"], "a")"#,
+        Context::Profile,
+    )
+    .unwrap();
     let err = eval(&e, &fake()).unwrap_err();
     assert!(err.0.contains("found a Slice"), "{err}");
 }
@@ -173,9 +285,33 @@ fn is_match_on_a_list_is_an_evaluation_error() {
 #[test]
 fn the_parser_takes_any_text() {
     let pieces = [
-        "resource.attributes[\"a\"]", "==", "!=", "<", "(", ")", "and", "or", "not", "\"x\"",
-        "1", "-2.5", "nil", "true", "IsMatch(", ",", "[", "]", ".", "sample_type.type", "\\",
-        "\"", "é", "HasAttrOnSample(\"k\", \"v\")", "0x", "+", "=",
+        "resource.attributes[\"a\"]",
+        "==",
+        "!=",
+        "<",
+        "(",
+        ")",
+        "and",
+        "or",
+        "not",
+        "\"x\"",
+        "1",
+        "-2.5",
+        "nil",
+        "true",
+        "IsMatch(",
+        ",",
+        "[",
+        "]",
+        ".",
+        "sample_type.type",
+        "\\",
+        "\"",
+        "é",
+        "HasAttrOnSample(\"k\", \"v\")",
+        "0x",
+        "+",
+        "=",
     ];
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..20_000 {
@@ -196,7 +332,10 @@ fn the_parser_takes_any_text() {
                 Ok(e) => {
                     let _ = eval(&e, &fake());
                 }
-                Err(e) => assert!(e.column >= 1 && e.column <= s.chars().count() + 1, "{s}: {e}"),
+                Err(e) => assert!(
+                    e.column >= 1 && e.column <= s.chars().count() + 1,
+                    "{s}: {e}"
+                ),
             }
         }
     }
