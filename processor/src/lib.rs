@@ -130,3 +130,96 @@ pub fn start_processor(
         Parsed::Filter(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profcol_pdata::{Error as DataError, ProfileBatch};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<ProfileBatch>>);
+
+    #[async_trait::async_trait]
+    impl Consumer for Capture {
+        async fn consume(&self, batch: ProfileBatch) -> Result<(), DataError> {
+            self.0.lock().unwrap().push(batch);
+            Ok(())
+        }
+    }
+
+    fn ctx() -> ComponentContext {
+        ComponentContext {
+            id: "p".into(),
+            shutdown: Default::default(),
+            telemetry: Default::default(),
+            memory: Default::default(),
+            cluster: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn started_processors_chain_to_the_next_hop() {
+        let sink = Arc::new(Capture::default());
+        let body: serde_yaml::Value = serde_yaml::from_str(
+            "profile_conditions: ['resource.attributes[\"service.name\"] == \"drop\"']",
+        )
+        .unwrap();
+        let filter =
+            start_processor(&"filter".parse().unwrap(), &body, ctx(), sink.clone()).unwrap();
+        let body: serde_yaml::Value =
+            serde_yaml::from_str("attributes: [{key: service.name, value: drop, action: update}]")
+                .unwrap();
+        let resource = start_processor(
+            &"resource/r".parse().unwrap(),
+            &body,
+            ctx(),
+            filter.consumer(),
+        )
+        .unwrap();
+        let rec = |s: &str| testutil::record(&[("service_name", s)], &testutil::cpu());
+        resource
+            .consumer()
+            .consume(ProfileBatch::new(vec![rec("a"), rec("b")]))
+            .await
+            .unwrap();
+        // Every record renamed to "drop", then dropped: nothing handed on.
+        assert!(sink.0.lock().unwrap().is_empty());
+        resource.shutdown(Duration::from_secs(1)).await;
+        filter.shutdown(Duration::from_secs(1)).await;
+    }
+
+    #[test]
+    fn types_validate_and_unknown_ones_are_named() {
+        assert_eq!(
+            processor_types().iter().map(|t| t.0).collect::<Vec<_>>(),
+            ["resource", "attributes", "filter"]
+        );
+        let err = validate_processor(
+            &"nope".parse().unwrap(),
+            &serde_yaml::Value::Null,
+            "processors::nope",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err[0].to_string(),
+            "processors::nope: unknown processor type \"nope\""
+        );
+        let err = validate_processor(
+            &"filter/x".parse().unwrap(),
+            &serde_yaml::from_str("profile_conditions: ['x ==']").unwrap(),
+            "processors::filter/x",
+        )
+        .unwrap_err();
+        assert!(
+            err[0]
+                .to_string()
+                .starts_with("processors::filter/x::profile_conditions::0: column"),
+            "{err:?}"
+        );
+        match start_processor(&"resource".parse().unwrap(), &serde_yaml::Value::Null, ctx(), Arc::new(Capture::default())) {
+            Err(e) => assert_eq!(e.to_string(), "processors::resource::attributes: is required: the list of actions on resource attributes"),
+            Ok(_) => panic!("an empty resource processor started"),
+        }
+    }
+}

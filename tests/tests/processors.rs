@@ -22,10 +22,15 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A profile of `types` with one sample per (frame, labels, values).
-fn profile(types: &[(&str, &str)], samples: &[(&str, &[(&str, &str)], &[i64])]) -> Profile {
+/// One sample: its frame, pprof labels and values.
+type SampleSpec<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [i64]);
+
+/// A profile of `types` with one sample per spec.
+fn profile(types: &[(&str, &str)], samples: &[SampleSpec<'_>]) -> Profile {
     let mut strings: Vec<String> = vec![String::new()];
     let mut s = |x: &str| -> i64 {
         if let Some(i) = strings.iter().position(|y| y == x) {
@@ -85,8 +90,8 @@ fn profile(types: &[(&str, &str)], samples: &[(&str, &[(&str, &str)], &[i64])]) 
 }
 
 /// Serves the CPU profile on `/debug/pprof/profile` and the goroutine
-/// profile on `/debug/pprof/goroutine`.
-fn serve_go_target() -> u16 {
+/// profile on `/debug/pprof/goroutine`; counts the goroutine scrapes.
+fn serve_go_target() -> (u16, Arc<AtomicUsize>) {
     let cpu = encode_pprof_gzip(&profile(
         &[("samples", "count"), ("cpu", "nanoseconds")],
         &[
@@ -104,16 +109,18 @@ fn serve_go_target() -> u16 {
     ));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
-            let (cpu, goroutine) = (cpu.clone(), goroutine.clone());
-            std::thread::spawn(move || answer(conn, &cpu, &goroutine));
+            let (cpu, goroutine, hits) = (cpu.clone(), goroutine.clone(), counter.clone());
+            std::thread::spawn(move || answer(conn, &cpu, &goroutine, &hits));
         }
     });
-    port
+    (port, hits)
 }
 
-fn answer(conn: TcpStream, cpu: &[u8], goroutine: &[u8]) {
+fn answer(conn: TcpStream, cpu: &[u8], goroutine: &[u8], goroutine_hits: &AtomicUsize) {
     let mut out = conn.try_clone().unwrap();
     let mut reader = BufReader::new(conn);
     loop {
@@ -132,6 +139,7 @@ fn answer(conn: TcpStream, cpu: &[u8], goroutine: &[u8]) {
         }
         let path = request.split_whitespace().nth(1).unwrap_or("");
         let body: &[u8] = if path.starts_with("/debug/pprof/goroutine") {
+            goroutine_hits.fetch_add(1, Ordering::SeqCst);
             goroutine
         } else if path.starts_with("/debug/pprof/profile") {
             cpu
@@ -184,7 +192,10 @@ fn resource_attrs(req: &ExportProfilesServiceRequest) -> BTreeMap<String, String
         .iter()
         .map(|kv| {
             let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
-            (kv.key.clone(), format!("{v:?}"))
+            (
+                kv.key.clone(),
+                v.map_or("none".into(), |v| format!("{v:?}")),
+            )
         })
         .collect()
 }
@@ -223,7 +234,7 @@ fn sample_attrs(req: &ExportProfilesServiceRequest) -> Vec<Vec<String>> {
 fn scrape_resource_attributes_filter_sink() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let target = serve_go_target();
+    let (target, goroutine_hits) = serve_go_target();
     let admin = free_port();
     let cfg = dir.path().join("c.yaml");
     std::fs::write(
@@ -274,9 +285,18 @@ service:
         wait_ready(admin, "/-/ready", Duration::from_secs(20)),
         "never ready"
     );
-    // Three CPU profiles; by then the goroutine profile was scraped as
-    // often (same interval), and dropped each time.
+    // Three CPU profiles, and the goroutine profile scraped twice, a
+    // second before looking: had it passed, its file would be there.
     let files = wait_files(&out, 3, Duration::from_secs(40));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while goroutine_hits.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        goroutine_hits.load(Ordering::SeqCst) >= 2,
+        "the goroutine profile was never scraped"
+    );
     let (status, log) = p.interrupt(Duration::from_secs(10));
     assert!(files.len() >= 3, "{files:?}\n{log}");
     assert!(status.is_some_and(|s| s.success()), "{log}");
