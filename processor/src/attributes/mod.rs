@@ -1,13 +1,13 @@
 //! The `attributes` processor: the Collector's attributes processor keys
 //! (`actions`, `include`, `exclude`) applied to the attributes of each
-//! **sample** — a pprof record's sample labels ([`pprof`]) and a received
-//! OTLP request's sample `attribute_indices` ([`otlp`]). The Collector's
+//! **sample** — a pprof record's sample labels (`pprof.rs`) and a received
+//! OTLP request's sample `attribute_indices` (`otlp.rs`). The Collector's
 //! processor edits the attributes of the OTLP `Profile` message itself;
 //! profcol edits samples because that is where pprof labels (Go's
 //! `pprof.Do` labels, span ids, the SDKs' tags) live: profcol's profiles
 //! carry only the `pprof.profile.*` conventions as profile attributes.
 //!
-//! `include`/`exclude` ([`matching`]) select what is edited: resources,
+//! `include`/`exclude` (`matching.rs`) select what is edited: resources,
 //! services and libraries per profile, `attributes` per sample.
 //!
 //! ```yaml

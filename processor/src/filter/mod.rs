@@ -1,5 +1,5 @@
 //! The `filter` processor: drops profiles for which any condition holds,
-//! with the Collector's keys for profiles ([`config`]) and conditions in a
+//! with the Collector's keys for profiles (`config.rs`) and conditions in a
 //! subset of OTTL ([`ottl`]).
 //!
 //! What is dropped is a whole OTLP profile — one sample type of a profile:

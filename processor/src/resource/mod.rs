@@ -1,7 +1,7 @@
 //! The `resource` processor: the Collector's resource processor for
 //! profiles. Its `attributes` list of actions ([`crate::actions`]) edits
 //! each profile's resource attributes: a pprof record's labels (see
-//! [`labels`] for how labels and attributes correspond) and each
+//! `labels.rs` for how labels and attributes correspond) and each
 //! `ResourceProfiles.resource` of a received OTLP request (typed values
 //! kept; the request is encoded again only when an action changed it).
 //!
