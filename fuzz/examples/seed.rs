@@ -23,8 +23,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "delta",
         "ingest",
         "otlp_receive",
+        "ottl",
     ] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
+    }
+    // Filter conditions, valid and not.
+    for (i, text) in [
+        r#"profile.sample_type.type == "goroutine""#,
+        r#"resource.attributes["service.name"] == "api" and not IsMatch(profile.sample_type.unit, "^n")"#,
+        r#"(profile.period > 1 or instrumentation_scope.name != nil) and HasAttrOnSample("k", "v")"#,
+        r#"resource.attributes["a"]["b"][0] == 1.5e3"#,
+        r#"IsMatch(sample_type.type, "(")"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::write(root.join("corpus/ottl").join(format!("seed{i}")), text)?;
     }
     // The pyroscope receiver's text inputs: names, folded and lines bodies,
     // a multipart form (boundary "B", as the target reads it).

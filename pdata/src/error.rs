@@ -89,4 +89,9 @@ pub enum Error {
     /// The OTLP request is structurally unusable (e.g. no dictionary).
     #[error("invalid OTLP profiles: {0}")]
     InvalidOtlp(String),
+
+    /// A processor could not process the batch (e.g. a filter condition
+    /// failed with `error_mode: propagate`); the batch is not passed on.
+    #[error("{0}")]
+    Processing(String),
 }

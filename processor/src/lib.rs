@@ -12,13 +12,18 @@
 //! [`processor_types`] lists the built-in types, [`validate_processor`]
 //! checks a config body with every problem under its key path.
 
+pub mod actions;
+pub mod attributes;
 pub mod batch;
 pub mod error;
+pub mod filter;
 pub mod memory_limiter;
-pub mod transform;
-
+mod otlp_edit;
+mod regex_error;
+pub mod resource;
 #[cfg(test)]
 mod testutil;
+pub mod transform;
 
 pub use error::Error;
 
@@ -28,6 +33,11 @@ use profcol_pdata::Consumer;
 use profcol_runtime::ComponentContext;
 use std::sync::Arc;
 use std::time::Duration;
+use transform::TransformConsumer;
+
+/// The version profcol's scope carries (the OTLP writer's `SCOPE_NAME` at
+/// the workspace version), as processors see a pprof record's scope.
+pub(crate) const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Every processor type with its stability.
 pub fn processor_types() -> Vec<(&'static str, &'static str)> {
@@ -35,6 +45,9 @@ pub fn processor_types() -> Vec<(&'static str, &'static str)> {
         // One line per type: (type, stability).
         ("batch", "development"),
         ("memory_limiter", "development"),
+        ("resource", "development"),
+        ("attributes", "development"),
+        ("filter", "development"),
     ]
 }
 
@@ -42,12 +55,18 @@ pub fn processor_types() -> Vec<(&'static str, &'static str)> {
 enum Parsed {
     Batch(batch::BatchConfig),
     MemoryLimiter(memory_limiter::MemoryLimiterConfig),
+    Resource(resource::ResourceProcessor),
+    Attributes(attributes::AttributesProcessor),
+    Filter(filter::FilterProcessor),
 }
 
 fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
     match id.kind() {
         "batch" => decode(body, path).map(Parsed::Batch),
         "memory_limiter" => decode(body, path).map(Parsed::MemoryLimiter),
+        "resource" => resource::ResourceProcessor::parse(body, path).map(Parsed::Resource),
+        "attributes" => attributes::AttributesProcessor::parse(body, path).map(Parsed::Attributes),
+        "filter" => filter::FilterProcessor::parse(&id.to_string(), body, path).map(Parsed::Filter),
         other => Err(vec![Problem::new(
             path,
             format!("unknown processor type {other:?}"),
@@ -113,8 +132,111 @@ pub fn start_processor(
 ) -> Result<ProcessorHandle, Error> {
     let path = format!("processors::{id}");
     let parsed = parse(id, body, &path).map_err(Error::Config)?;
-    match parsed {
-        Parsed::Batch(cfg) => Ok(batch::start(cfg, &ctx, next)),
-        Parsed::MemoryLimiter(cfg) => memory_limiter::start(cfg, &path, &ctx, next),
+    let stateless = |c: Arc<dyn Consumer>| ProcessorHandle::stateless(c);
+    Ok(match parsed {
+        Parsed::Batch(cfg) => batch::start(cfg, &ctx, next),
+        Parsed::MemoryLimiter(cfg) => memory_limiter::start(cfg, &path, &ctx, next)?,
+        Parsed::Resource(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+        Parsed::Attributes(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+        Parsed::Filter(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profcol_pdata::{Error as DataError, ProfileBatch};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<ProfileBatch>>);
+
+    #[async_trait::async_trait]
+    impl Consumer for Capture {
+        async fn consume(&self, batch: ProfileBatch) -> Result<(), DataError> {
+            self.0.lock().unwrap().push(batch);
+            Ok(())
+        }
+    }
+
+    fn ctx() -> ComponentContext {
+        ComponentContext {
+            id: "p".into(),
+            shutdown: Default::default(),
+            telemetry: Default::default(),
+            memory: Default::default(),
+            cluster: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn started_processors_chain_to_the_next_hop() {
+        let sink = Arc::new(Capture::default());
+        let body: serde_yaml::Value = serde_yaml::from_str(
+            "profile_conditions: ['resource.attributes[\"service.name\"] == \"drop\"']",
+        )
+        .unwrap();
+        let filter =
+            start_processor(&"filter".parse().unwrap(), &body, ctx(), sink.clone()).unwrap();
+        let body: serde_yaml::Value =
+            serde_yaml::from_str("attributes: [{key: service.name, value: drop, action: update}]")
+                .unwrap();
+        let resource = start_processor(
+            &"resource/r".parse().unwrap(),
+            &body,
+            ctx(),
+            filter.consumer(),
+        )
+        .unwrap();
+        let rec = |s: &str| testutil::record(&[("service_name", s)], &testutil::cpu());
+        resource
+            .consumer()
+            .consume(ProfileBatch::new(vec![rec("a"), rec("b")]))
+            .await
+            .unwrap();
+        // Every record renamed to "drop", then dropped: nothing handed on.
+        assert!(sink.0.lock().unwrap().is_empty());
+        resource.shutdown(Duration::from_secs(1)).await;
+        filter.shutdown(Duration::from_secs(1)).await;
+    }
+
+    #[test]
+    fn types_validate_and_unknown_ones_are_named() {
+        assert_eq!(
+            processor_types().iter().map(|t| t.0).collect::<Vec<_>>(),
+            [
+                "batch",
+                "memory_limiter",
+                "resource",
+                "attributes",
+                "filter"
+            ]
+        );
+        let err = validate_processor(
+            &"nope".parse().unwrap(),
+            &serde_yaml::Value::Null,
+            "processors::nope",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err[0].to_string(),
+            "processors::nope: unknown processor type \"nope\""
+        );
+        let err = validate_processor(
+            &"filter/x".parse().unwrap(),
+            &serde_yaml::from_str("profile_conditions: ['x ==']").unwrap(),
+            "processors::filter/x",
+        )
+        .unwrap_err();
+        assert!(
+            err[0]
+                .to_string()
+                .starts_with("processors::filter/x::profile_conditions::0: column"),
+            "{err:?}"
+        );
+        match start_processor(&"resource".parse().unwrap(), &serde_yaml::Value::Null, ctx(), Arc::new(Capture::default())) {
+            Err(e) => assert_eq!(e.to_string(), "processors::resource::attributes: is required: the list of actions on resource attributes"),
+            Ok(_) => panic!("an empty resource processor started"),
+        }
     }
 }

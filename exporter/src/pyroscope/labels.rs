@@ -1,6 +1,18 @@
 //! The labels a Pyroscope series is pushed with: the record's public labels
-//! with `external_labels` laid over them, validated the way the Pyroscope
-//! ingester validates them, and the tenant taken from `__tenant_id__`.
+//! with `external_labels` laid over them, dots in names sent as
+//! underscores, validated the way the Pyroscope ingester validates them,
+//! and the tenant taken from `__tenant_id__`.
+//!
+//! Why underscores: Grafana Pyroscope before 1.19 rewrites dots in label
+//! names to underscores itself (`validation.SanitizeLegacyLabelName`) and
+//! refuses a push where two names then collide with different values; from
+//! 1.19 it stores dotted names as sent (`validation.disable-label-sanitization`
+//! defaults to true) but its query path hides every name outside
+//! `[a-zA-Z_][a-zA-Z0-9_]*` from clients that do not announce the
+//! `allow-utf8-labelnames` capability. Sending `deployment_environment` for
+//! a `deployment.environment` label (as Pyroscope's own OTLP ingest names
+//! `service.name` `service_name`) is stored and shown the same by every
+//! version.
 
 use super::push_proto::LabelPair;
 use profcol_pdata::Labels;
@@ -47,14 +59,24 @@ pub fn series_labels(
     for (k, v) in external.iter() {
         public.set(k, v);
     }
-    let pairs: Vec<LabelPair> = public
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| LabelPair {
-            name: k.to_string(),
-            value: v.to_string(),
-        })
-        .collect();
+    let mut pairs: Vec<LabelPair> = Vec::with_capacity(public.len());
+    for (k, v) in public.iter().filter(|(_, v)| !v.is_empty()) {
+        let name = k.replace('.', "_");
+        match pairs.iter().find(|p| p.name == name) {
+            // Pyroscope keeps one of two names that meet with one value.
+            Some(p) if p.value == v => continue,
+            Some(_) => {
+                return Err(format!(
+                    "label {k:?} is sent as {name:?} (dots become underscores), which another label of that name already has with a different value"
+                ))
+            }
+            None => pairs.push(LabelPair {
+                name,
+                value: v.to_string(),
+            }),
+        }
+    }
+    pairs.sort_by(|a, b| a.name.cmp(&b.name));
     check(&pairs)?;
     Ok((pairs, tenant))
 }
@@ -111,5 +133,36 @@ mod tests {
         assert!(series_labels(&bad, &Labels::new())
             .unwrap_err()
             .contains("my-label"));
+    }
+
+    #[test]
+    fn dots_in_names_are_sent_as_underscores() {
+        let rec = Labels::from_pairs([
+            ("__name__", "process_cpu"),
+            ("deployment.environment", "prod"),
+            ("k8s.pod.name", "web-0"),
+            ("service_name", "web"),
+        ]);
+        let (pairs, _) =
+            series_labels(&rec, &Labels::from_pairs([("cloud.region", "eu")])).unwrap();
+        let names: Vec<&str> = pairs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "__name__",
+                "cloud_region",
+                "deployment_environment",
+                "k8s_pod_name",
+                "service_name"
+            ]
+        );
+        // Two names that meet: one label when the values agree, refused
+        // (as Pyroscope refuses it) when they do not.
+        let same = Labels::from_pairs([("a.b", "1"), ("a_b", "1"), ("service_name", "s")]);
+        assert_eq!(series_labels(&same, &Labels::new()).unwrap().0.len(), 2);
+        let clash = Labels::from_pairs([("a.b", "1"), ("a_b", "2")]);
+        assert!(series_labels(&clash, &Labels::new())
+            .unwrap_err()
+            .contains("dots become underscores"));
     }
 }

@@ -21,10 +21,11 @@ pub(crate) const ATTR_HAS_FILENAMES: &str = "pprof.mapping.has_filenames";
 pub(crate) const ATTR_HAS_LINE_NUMBERS: &str = "pprof.mapping.has_line_numbers";
 pub(crate) const ATTR_HAS_INLINE_FRAMES: &str = "pprof.mapping.has_inline_frames";
 pub(crate) const ATTR_IS_FOLDED: &str = "pprof.location.is_folded";
-pub(crate) const ATTR_COMMENT: &str = "pprof.profile.comment";
-pub(crate) const ATTR_DROP_FRAMES: &str = "pprof.profile.drop_frames";
-pub(crate) const ATTR_KEEP_FRAMES: &str = "pprof.profile.keep_frames";
-pub(crate) const ATTR_DOC_URL: &str = "pprof.profile.doc_url";
+/// Profile attributes (pprof semantic conventions) of a pprof header.
+pub const ATTR_COMMENT: &str = "pprof.profile.comment";
+pub const ATTR_DROP_FRAMES: &str = "pprof.profile.drop_frames";
+pub const ATTR_KEEP_FRAMES: &str = "pprof.profile.keep_frames";
+pub const ATTR_DOC_URL: &str = "pprof.profile.doc_url";
 /// Scope attributes (semantic conventions, `model/pprof`).
 pub const ATTR_SCOPE_DEFAULT_SAMPLE_TYPE: &str = "pprof.scope.default_sample_type";
 pub const ATTR_SCOPE_SAMPLE_TYPE_ORDER: &str = "pprof.scope.sample_type_order";

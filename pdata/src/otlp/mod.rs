@@ -78,12 +78,13 @@ pub use opentelemetry_proto::tonic::collector::profiles::v1development as collec
 pub use opentelemetry_proto::tonic::profiles::v1development as proto;
 
 pub use conventions::{
-    ATTR_SCOPE_DEFAULT_SAMPLE_TYPE, ATTR_SCOPE_SAMPLE_TYPE_ORDER, SCOPE_NAME,
-    SERVICE_NAME_ATTRIBUTE,
+    ATTR_COMMENT, ATTR_DOC_URL, ATTR_DROP_FRAMES, ATTR_KEEP_FRAMES, ATTR_SCOPE_DEFAULT_SAMPLE_TYPE,
+    ATTR_SCOPE_SAMPLE_TYPE_ORDER, SCOPE_NAME, SERVICE_NAME_ATTRIBUTE,
 };
 pub use folded::folded_otlp;
 pub use from_otlp::from_otlp;
 pub use payload::{OtlpLimits, OtlpPayload};
+pub use string_refs::resolved as resolve_string_refs;
 pub use writer::{
     to_otlp_bytes, to_otlp_bytes_with, views_to_otlp_bytes, OtlpOptions, OtlpWriter, ViewRecord,
 };

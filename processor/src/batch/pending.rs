@@ -156,7 +156,7 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{ids, record};
+    use crate::testutil::sized::{ids, record};
     use profcol_pdata::{pprof, Labels};
 
     fn pending(sizes: &[usize]) -> Pending {

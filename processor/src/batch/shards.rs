@@ -113,7 +113,7 @@ impl Shards {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::record_with;
+    use crate::testutil::sized::record_with;
     use profcol_pdata::Labels;
 
     fn unit(pairs: &[(&str, &str)]) -> Unit {

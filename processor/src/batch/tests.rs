@@ -1,7 +1,7 @@
 //! The batch processor's logic on tokio's paused clock.
 
 use super::*;
-use crate::testutil::{ids, record, record_with};
+use crate::testutil::sized::{ids, record, record_with};
 use async_trait::async_trait;
 use profcol_pdata::otlp::OtlpPayload;
 use profcol_pdata::{Error as DataError, Labels, ProfileBatch, ProfileRecord};

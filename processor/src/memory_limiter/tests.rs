@@ -95,7 +95,11 @@ fn start_at(usage_mib: u64) -> Running {
 }
 
 fn batch(n: usize) -> ProfileBatch {
-    ProfileBatch::new((0..n).map(|i| crate::testutil::record(i, 1)).collect())
+    ProfileBatch::new(
+        (0..n)
+            .map(|i| crate::testutil::sized::record(i, 1))
+            .collect(),
+    )
 }
 
 async fn settle() {

@@ -1,4 +1,4 @@
-//! Profiles for the crate's tests.
+//! Records of a given number of samples, for the batch and memory_limiter tests.
 
 use profcol_pdata::{pprof, Labels, ProfileBatch, ProfileRecord};
 

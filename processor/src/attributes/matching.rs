@@ -1,0 +1,371 @@
+//! The `include` / `exclude` match properties of the `attributes`
+//! processor, as the Collector's `filterconfig.MatchProperties` reads them,
+//! for profiles: `match_type` (`strict` or `regexp`: an unanchored RE2-style
+//! search), `services` (the resource's `service.name`, any item),
+//! `resources` and `attributes` (every `{key, value}` must match; without
+//! `value` the key must exist; `strict` compares typed values, `regexp`
+//! matches the value's text), `libraries` (every `{name, version}` against
+//! the instrumentation scope). The span, log and metric properties are
+//! refused. `attributes` are the sample's attributes here, the ones the
+//! actions edit; the rest are checked once per profile.
+
+use crate::actions::{Attrs, Value};
+use profcol_config::{join_path, Problem};
+use regex::Regex;
+use serde::Deserialize;
+
+/// One `include` or `exclude` block as written.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MatchConfig {
+    #[serde(default)]
+    match_type: String,
+    #[serde(default)]
+    regexp: Option<RegexpOptions>,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    resources: Vec<AttributeConfig>,
+    #[serde(default)]
+    attributes: Vec<AttributeConfig>,
+    #[serde(default)]
+    libraries: Vec<LibraryConfig>,
+    // Properties of other signals: refused by name.
+    #[serde(default)]
+    span_names: Option<serde_yaml::Value>,
+    #[serde(default)]
+    span_kinds: Option<serde_yaml::Value>,
+    #[serde(default)]
+    log_bodies: Option<serde_yaml::Value>,
+    #[serde(default)]
+    log_severity_texts: Option<serde_yaml::Value>,
+    #[serde(default)]
+    log_severity_number: Option<serde_yaml::Value>,
+    #[serde(default)]
+    metric_names: Option<serde_yaml::Value>,
+}
+
+/// `regexp`'s cache options: accepted, no effect (matches are not cached).
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct RegexpOptions {
+    #[serde(default)]
+    #[allow(dead_code)]
+    cacheenabled: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    cachemaxnumentries: i64,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct AttributeConfig {
+    key: String,
+    #[serde(default)]
+    value: Option<serde_yaml::Value>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct LibraryConfig {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Text {
+    Exact(String),
+    Search(Regex),
+}
+
+impl Text {
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Text::Exact(x) => x == s,
+            Text::Search(re) => re.is_match(s),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Want {
+    Exists,
+    Equal(Value),
+    Text(Regex),
+}
+
+#[derive(Debug, Clone)]
+struct AttrMatch {
+    key: String,
+    want: Want,
+}
+
+/// A compiled `include` or `exclude` block.
+#[derive(Debug, Clone)]
+pub(crate) struct Matcher {
+    services: Vec<Text>,
+    resources: Vec<AttrMatch>,
+    attributes: Vec<AttrMatch>,
+    libraries: Vec<(Text, Option<Text>)>,
+}
+
+impl MatchConfig {
+    pub(crate) fn compile(&self, path: &str) -> Result<Matcher, Vec<Problem>> {
+        let mut problems = Vec::new();
+        for (key, set, signal) in [
+            ("span_names", self.span_names.is_some(), "spans"),
+            ("span_kinds", self.span_kinds.is_some(), "spans"),
+            ("log_bodies", self.log_bodies.is_some(), "logs"),
+            (
+                "log_severity_texts",
+                self.log_severity_texts.is_some(),
+                "logs",
+            ),
+            (
+                "log_severity_number",
+                self.log_severity_number.is_some(),
+                "logs",
+            ),
+            ("metric_names", self.metric_names.is_some(), "metrics"),
+        ] {
+            if set {
+                problems.push(Problem::new(
+                    join_path(path, key),
+                    format!("matches {signal}, not profiles; for profiles use services, resources, attributes or libraries"),
+                ));
+            }
+        }
+        let regexp = match self.match_type.as_str() {
+            "strict" => false,
+            "regexp" => true,
+            "" => {
+                problems.push(Problem::new(
+                    join_path(path, "match_type"),
+                    "is required: strict or regexp",
+                ));
+                return Err(problems);
+            }
+            other => {
+                problems.push(Problem::new(
+                    join_path(path, "match_type"),
+                    format!("{other:?} is not a match type: strict or regexp"),
+                ));
+                return Err(problems);
+            }
+        };
+        if self.regexp.is_some() && !regexp {
+            problems.push(Problem::new(
+                join_path(path, "regexp"),
+                "applies to match_type regexp only",
+            ));
+        }
+        let text = |at: String, s: &str, problems: &mut Vec<Problem>| -> Option<Text> {
+            if !regexp {
+                return Some(Text::Exact(s.to_string()));
+            }
+            match Regex::new(s) {
+                Ok(re) => Some(Text::Search(re)),
+                Err(e) => {
+                    problems.push(Problem::new(
+                        at,
+                        format!(
+                            "{s:?} is not a valid regular expression: {}",
+                            crate::regex_error::describe(&e)
+                        ),
+                    ));
+                    None
+                }
+            }
+        };
+        let services = self
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                text(
+                    join_path(&join_path(path, "services"), &i.to_string()),
+                    s,
+                    &mut problems,
+                )
+            })
+            .collect();
+        let attr_list = |key: &str, list: &[AttributeConfig], problems: &mut Vec<Problem>| {
+            let mut out = Vec::new();
+            for (i, a) in list.iter().enumerate() {
+                let at = join_path(&join_path(path, key), &i.to_string());
+                if a.key.is_empty() {
+                    problems.push(Problem::new(join_path(&at, "key"), "must not be empty"));
+                    continue;
+                }
+                let want = match &a.value {
+                    None => Want::Exists,
+                    Some(v) if regexp => match v {
+                        serde_yaml::Value::String(s) => {
+                            match text(join_path(&at, "value"), s, problems) {
+                                Some(Text::Search(re)) => Want::Text(re),
+                                _ => continue,
+                            }
+                        }
+                        _ => {
+                            problems.push(Problem::new(
+                                join_path(&at, "value"),
+                                "match_type regexp needs a string pattern here",
+                            ));
+                            continue;
+                        }
+                    },
+                    Some(v) => match Value::from_yaml(v) {
+                        Ok(v) => Want::Equal(v),
+                        Err(e) => {
+                            problems.push(Problem::new(
+                                join_path(&at, "value"),
+                                format!("cannot be {e}"),
+                            ));
+                            continue;
+                        }
+                    },
+                };
+                out.push(AttrMatch {
+                    key: a.key.clone(),
+                    want,
+                });
+            }
+            out
+        };
+        let resources = attr_list("resources", &self.resources, &mut problems);
+        let attributes = attr_list("attributes", &self.attributes, &mut problems);
+        let mut libraries = Vec::new();
+        for (i, l) in self.libraries.iter().enumerate() {
+            let at = join_path(&join_path(path, "libraries"), &i.to_string());
+            let name = text(join_path(&at, "name"), &l.name, &mut problems);
+            let version = match &l.version {
+                Some(v) => text(join_path(&at, "version"), v, &mut problems).map(Some),
+                None => Some(None),
+            };
+            if let (Some(n), Some(v)) = (name, version) {
+                libraries.push((n, v));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Matcher {
+                services,
+                resources,
+                attributes,
+                libraries,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// Attribute text as the Collector matches it with `regexp`; arrays, maps
+/// and bytes never match.
+fn match_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Other(_) => None,
+        v => Some(v.as_string()),
+    }
+}
+
+fn attrs_match(list: &[AttrMatch], attrs: &Attrs) -> bool {
+    if list.is_empty() {
+        return true;
+    }
+    list.iter().all(|m| match attrs.get(&m.key) {
+        None => false,
+        Some(v) => match &m.want {
+            Want::Exists => true,
+            Want::Equal(want) => want == v,
+            Want::Text(re) => match_text(v).is_some_and(|t| re.is_match(&t)),
+        },
+    })
+}
+
+/// What a profile is matched on, besides its samples.
+pub(crate) struct ProfileFacts<'a> {
+    pub resource: &'a Attrs,
+    pub scope_name: &'a str,
+    pub scope_version: &'a str,
+}
+
+impl Matcher {
+    /// Whether the profile-level properties match.
+    pub(crate) fn profile_matches(&self, f: &ProfileFacts<'_>) -> bool {
+        let service = match f.resource.get(profcol_pdata::otlp::SERVICE_NAME_ATTRIBUTE) {
+            Some(v) => v.as_string(),
+            None => String::new(),
+        };
+        (self.services.is_empty() || self.services.iter().any(|s| s.matches(&service)))
+            && self.libraries.iter().all(|(name, version)| {
+                name.matches(f.scope_name)
+                    && version.as_ref().is_none_or(|v| v.matches(f.scope_version))
+            })
+            && attrs_match(&self.resources, f.resource)
+    }
+
+    /// Whether a sample's attributes match.
+    pub(crate) fn sample_matches(&self, attrs: &Attrs) -> bool {
+        attrs_match(&self.attributes, attrs)
+    }
+
+    pub(crate) fn looks_at_samples(&self) -> bool {
+        !self.attributes.is_empty()
+    }
+}
+
+/// `include` and `exclude` together: which samples the actions apply to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Selector {
+    pub include: Option<Matcher>,
+    pub exclude: Option<Matcher>,
+}
+
+/// The selector's verdict on one profile.
+pub(crate) enum ProfileVerdict {
+    /// No sample of the profile is edited.
+    SkipAll,
+    /// Every sample is edited.
+    All,
+    /// Decided per sample: (include matched the profile, exclude matched
+    /// the profile).
+    PerSample { include: bool, exclude: bool },
+}
+
+impl Selector {
+    pub(crate) fn profile(&self, f: &ProfileFacts<'_>) -> ProfileVerdict {
+        let include = self.include.as_ref().map(|m| m.profile_matches(f));
+        let exclude = self.exclude.as_ref().map(|m| m.profile_matches(f));
+        if include == Some(false) {
+            return ProfileVerdict::SkipAll;
+        }
+        let inc_samples = self.include.as_ref().is_some_and(Matcher::looks_at_samples);
+        let exc_samples = self.exclude.as_ref().is_some_and(Matcher::looks_at_samples);
+        if exclude == Some(true) && !exc_samples {
+            return ProfileVerdict::SkipAll;
+        }
+        if !inc_samples && (exclude != Some(true)) {
+            return ProfileVerdict::All;
+        }
+        ProfileVerdict::PerSample {
+            include: include.unwrap_or(true),
+            exclude: exclude.unwrap_or(false),
+        }
+    }
+
+    /// For [`ProfileVerdict::PerSample`]: whether this sample is edited.
+    pub(crate) fn sample(&self, include: bool, exclude: bool, attrs: &Attrs) -> bool {
+        let included = include
+            && self
+                .include
+                .as_ref()
+                .is_none_or(|m| m.sample_matches(attrs));
+        let excluded = exclude
+            && self
+                .exclude
+                .as_ref()
+                .is_some_and(|m| m.sample_matches(attrs));
+        included && !excluded
+    }
+}
