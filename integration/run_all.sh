@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every integration suite in turn — the receivers' self-test, check_convert.py,
 # run_real_peers.py, run_otelcol.py (profcol through a real OpenTelemetry Collector),
-# run_gateway.py (push SDKs and the Collector into profcol's receivers) and
+# run_gateway.py (push SDKs and the Collector into profcol's receivers),
+# run_config_drift.py (the Collector and profcol validate the same sections) and
 # the admin pages in a headless chromium (ui/run.mjs) —
 # and prints their combined `N passed, M failed` as the last line.
 # Usage: integration/run_all.sh [--install] [--build] [--allow-missing]
@@ -47,6 +48,7 @@ run "profcol convert vs independent decoders" python3 "$here/check_convert.py" "
 run "real peers" python3 "$here/run_real_peers.py" "${allow[@]}"
 run "OpenTelemetry Collector" python3 "$here/run_otelcol.py" "${allow[@]}"
 run "gateway (push receivers)" python3 "$here/run_gateway.py" "${allow[@]}"
+run "config drift against the OpenTelemetry Collector" python3 "$here/run_config_drift.py" "${allow[@]}"
 if command -v node >/dev/null 2>&1; then
   run "admin pages in a browser" node "$here/ui/run.mjs" "${allow[@]}"
 elif [ ${#allow[@]} -gt 0 ]; then
