@@ -16,6 +16,11 @@ the batch and attributes processors do not support the profiles signal (it refus
 them there with "telemetry type is not supported"), so the Collector's config lists
 those two in a `traces` pipeline, where their keys are still decoded and validated.
 
+Then both run one config with every processor and every extension, on free loopback
+ports: each must start, answer its health_check with the Collector's JSON body
+(`status` "Server available", `upSince`, `uptime`; the same keys from both) and serve a
+CPU profile from its pprof extension, and profcol must stop cleanly on SIGTERM.
+
 Prints PASS/FAIL/SKIP lines and `N passed, M failed[, K skipped]` last; exit 0 only when
 nothing failed (2 when a peer is missing, 0 with --allow-missing).
 """
@@ -27,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -158,6 +164,95 @@ def validate(argv, path, doc):
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
+def running_config(storage_dir, ports):
+    """Every processor and extension, with the listeners on `ports`."""
+    return {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{ports['grpc']}"}}}},
+        "processors": {
+            "memory_limiter": {"check_interval": "1s", "limit_mib": 4000, "spike_limit_mib": 800},
+            "resource": {"attributes": [{"key": "deployment.environment", "value": "ci",
+                                         "action": "upsert"}]},
+            "filter": {"error_mode": "ignore", "profiles": {"profile": [
+                'resource.attributes["service.name"] == "noisy"']}},
+            "attributes": {"actions": [{"key": "thread_id", "action": "delete"}]},
+            "batch": {"timeout": "1s"},
+        },
+        "exporters": {"otlp": {"endpoint": f"127.0.0.1:{ports['sink']}", "tls": {"insecure": True},
+                               "sending_queue": {"storage": "file_storage"}}},
+        "extensions": {
+            "health_check": {"endpoint": f"127.0.0.1:{ports['health']}"},
+            "pprof": {"endpoint": f"127.0.0.1:{ports['pprof']}"},
+            "file_storage": {"directory": storage_dir},
+        },
+    }
+
+
+def wait_health(url, proc, timeout=30.0):
+    """The health_check answer once it is 200: (status, parsed JSON) or None."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return None, f"exited with {proc.returncode}"
+        try:
+            status, body = rp.http_get(url, timeout=2)
+            if status == 200:
+                return json.loads(body), None
+            last = f"HTTP {status}"
+        except urllib.error.HTTPError as e:
+            last = f"HTTP {e.code}"
+        except (OSError, ValueError) as e:
+            last = repr(e)
+        time.sleep(0.2)
+    return None, f"no 200 within {timeout:.0f}s: {last}"
+
+
+def run_both(suite, procs, work, profcol, otelcol):
+    """Both collectors run the same sections; their health_check bodies agree."""
+    bodies = {}
+    for name in ("otelcol", "profcol"):
+        ports = {k: rp.free_port() for k in ("grpc", "sink", "health", "pprof")}
+        storage = os.path.join(work, f"run-{name}-storage")
+        os.makedirs(storage, exist_ok=True)
+        c = {"processors": {}, "extensions": {}, "storage": None}
+        doc = running_config(storage, ports)
+        c["processors"], c["extensions"] = doc["processors"], doc["extensions"]
+        if name == "otelcol":
+            full = otelcol_config(c)
+            argv = [otelcol, "--config", None, f"--feature-gates={FEATURE_GATE}"]
+        else:
+            full = profcol_config(c)
+            argv = [profcol, "--config", None]
+        full["receivers"], full["exporters"] = doc["receivers"], doc["exporters"]
+        path = os.path.join(work, f"run-{name}.yaml")
+        with open(path, "w") as f:
+            json.dump(full, f, indent=1)
+        argv[2] = f"file:{path}" if name == "otelcol" else path
+        proc = procs.start(name, argv, os.path.join(work, f"run-{name}.log"))
+        body, why = wait_health(f"http://127.0.0.1:{ports['health']}/", proc)
+        if not suite.check(f"{name} runs every processor and extension and its health_check answers 200",
+                           body is not None, why or ""):
+            procs.stop(proc)
+            continue
+        bodies[name] = body
+        try:
+            status, prof = rp.http_get(f"http://127.0.0.1:{ports['pprof']}/debug/pprof/profile?seconds=1",
+                                       timeout=15)
+            suite.check(f"{name}'s pprof extension serves a CPU profile", status == 200 and len(prof) > 0,
+                        f"HTTP {status}, {len(prof)} bytes")
+        except (OSError, urllib.error.HTTPError) as e:
+            suite.check(f"{name}'s pprof extension serves a CPU profile", False, repr(e))
+        code = procs.stop(proc, grace=15.0)
+        if name == "profcol":
+            suite.check("profcol stops cleanly on SIGTERM", code == 0, f"exit code {code}")
+    if len(bodies) == 2:
+        suite.check("health_check bodies have the same keys",
+                    sorted(bodies["otelcol"]) == sorted(bodies["profcol"]), json.dumps(bodies))
+        suite.check("health_check status texts are equal",
+                    bodies["otelcol"].get("status") == bodies["profcol"].get("status") == "Server available",
+                    json.dumps(bodies))
+
+
 def run(args, suite, work):
     profcol = args.profcol or os.environ.get("PROFCOL") or os.path.join(ROOT, "target", "debug", "profcol")
     missing = []
@@ -194,6 +289,11 @@ def run(args, suite, work):
             suite.check(f"{name}: the Collector refuses it", orc != 0, oout[-400:])
             suite.check(f"{name}: profcol refuses it naming {c['path']}",
                         prc != 0 and c["path"] in pout, pout[-600:])
+    procs = rp.Procs()
+    try:
+        run_both(suite, procs, work, profcol, otelcol)
+    finally:
+        procs.stop_all()
     return 0
 
 
