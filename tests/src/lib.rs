@@ -135,3 +135,49 @@ pub fn own_heap_profile(port: u16, limit: Duration) -> profcol_pdata::pprof::Pro
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// Reads one HTTP/1.1 request: the head and a `Content-Length` body.
+pub fn read_request(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 << 10];
+    let head_end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::other("closed before the head ended"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::other("closed before the body ended"));
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Ok((head, body))
+}
+
+/// Answers with `status` and `body`, closing the connection.
+pub fn respond(s: &mut TcpStream, status: &str, body: &[u8]) {
+    let _ = write!(
+        s,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(body);
+}

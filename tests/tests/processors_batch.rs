@@ -24,7 +24,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
+use profcol_e2e::{free_port, http_get, read_request, respond, wait_ready, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof;
@@ -36,51 +36,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Reads one HTTP/1.1 request: the head and a `Content-Length` body.
-fn read_request(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 << 10];
-    let head_end = loop {
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p;
-        }
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::Error::other("closed before the head ended"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())
-                .flatten()
-        })
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::Error::other("closed before the body ended"));
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Ok((head, body))
-}
-
-fn respond(s: &mut TcpStream, status: &str, body: &[u8]) {
-    let _ = write!(
-        s,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = s.write_all(body);
-}
 
 /// Serves each connection on its own thread, until the test process ends.
 fn serve(listener: TcpListener, handle: impl Fn(TcpStream) + Send + Sync + 'static) {
