@@ -234,7 +234,7 @@ fn config_problems_name_their_key_path_and_column() {
     );
     let p = problems("profiles: {sample: ['true']}");
     assert!(
-        p[0].starts_with("processors::filter/f::profiles::sample: unknown field `sample`"),
+        p[0].starts_with("processors::filter/f::profiles::sample: unknown key `sample` (valid keys: resource, profile)"),
         "{p:?}"
     );
 }

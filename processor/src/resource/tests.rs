@@ -145,7 +145,9 @@ fn config_problems_name_their_key_path() {
     );
     let unknown = problems("attributes: [{key: a, value: 1, action: insert}]\nactions: []");
     assert!(
-        unknown[0].starts_with("processors::resource/x::actions: unknown field `actions`"),
+        unknown[0].starts_with(
+            "processors::resource/x::actions: unknown key `actions` (valid keys: attributes)"
+        ),
         "{unknown:?}"
     );
     let p = problems("attributes: [{key: a, action: upsert}, {key: b, action: frob}]");
