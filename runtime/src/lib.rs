@@ -14,6 +14,7 @@
 //! assert!(ClusterView::single("node-a").owns(42));
 //! ```
 
+pub mod calendar;
 mod cluster;
 mod component;
 pub mod memory;

@@ -3,6 +3,7 @@
 //! trailing zeros of the fraction trimmed (Go's `time.RFC3339Nano`, here in
 //! UTC) and Go's `Duration.String()` (`1h2m3.5s`, `250ms`, `0s`).
 
+use profcol_runtime::calendar::civil_from_days;
 use std::time::{Duration, SystemTime};
 
 /// `2026-01-02T03:04:05.123456789Z`; the fraction without trailing zeros,
@@ -73,20 +74,6 @@ fn fraction(rem: u128, div: u128) -> String {
     }
     let width = div.ilog10() as usize;
     format!("{rem:0width$}").trim_end_matches('0').to_string()
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
