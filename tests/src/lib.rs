@@ -181,3 +181,26 @@ pub fn respond(s: &mut TcpStream, status: &str, body: &[u8]) {
     );
     let _ = s.write_all(body);
 }
+
+/// The marker functions (`mark-…`) a profile's samples go through: the
+/// tests' targets name one function per served profile so that each can be
+/// followed through the pipeline.
+pub fn markers_of(p: &profcol_pdata::pprof::Profile) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for s in &p.sample {
+        for loc_id in &s.location_id {
+            let Some(loc) = p.location.iter().find(|l| l.id == *loc_id) else {
+                continue;
+            };
+            for line in &loc.line {
+                if let Some(f) = p.function.iter().find(|f| f.id == line.function_id) {
+                    let name = p.str(f.name);
+                    if name.starts_with("mark-") {
+                        out.insert(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out
+}

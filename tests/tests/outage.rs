@@ -19,7 +19,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, profcol_bin, read_request, respond, wait_ready, Running};
+use profcol_e2e::{
+    free_port, http_get, markers_of, profcol_bin, read_request, respond, wait_ready, Running,
+};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof::encode_pprof_gzip;
@@ -152,27 +154,6 @@ impl Target {
     fn served(&self) -> Vec<String> {
         self.served.lock().unwrap().clone()
     }
-}
-
-/// The markers of a profile: the names of the functions its samples use.
-fn markers_of(p: &pprof::Profile) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for s in &p.sample {
-        for loc_id in &s.location_id {
-            let Some(loc) = p.location.iter().find(|l| l.id == *loc_id) else {
-                continue;
-            };
-            for line in &loc.line {
-                if let Some(f) = p.function.iter().find(|f| f.id == line.function_id) {
-                    let name = p.str(f.name);
-                    if name.starts_with("mark-") {
-                        out.insert(name.to_string());
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 fn markers_of_batches(batches: &[ProfileBatch]) -> Vec<String> {

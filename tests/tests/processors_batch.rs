@@ -24,12 +24,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, read_request, respond, wait_ready, Running};
+use profcol_e2e::{free_port, http_get, markers_of, read_request, respond, wait_ready, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof;
 use prost::Message;
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -46,27 +45,6 @@ fn serve(listener: TcpListener, handle: impl Fn(TcpStream) + Send + Sync + 'stat
             std::thread::spawn(move || h(s));
         }
     });
-}
-
-/// The marker functions (`mark-…`) a profile's samples go through.
-fn markers_of(p: &pprof::Profile) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for s in &p.sample {
-        for loc_id in &s.location_id {
-            let Some(loc) = p.location.iter().find(|l| l.id == *loc_id) else {
-                continue;
-            };
-            for line in &loc.line {
-                if let Some(f) = p.function.iter().find(|f| f.id == line.function_id) {
-                    let name = p.str(f.name);
-                    if name.starts_with("mark-") {
-                        out.insert(name.to_string());
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 /// One request the backend got.
