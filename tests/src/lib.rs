@@ -30,13 +30,23 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run profcol")
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now, and never handed out before
+/// in this test process: the kernel may give a just-closed port again, and
+/// a test that asks for several ports needs them distinct.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// A running profcol, killed when dropped.
@@ -54,6 +64,32 @@ impl Running {
             .spawn()
             .expect("spawn profcol");
         Self { child }
+    }
+
+    /// Waits until `path` on `port` answers 200. Panics if the process exits
+    /// first or `limit` passes, with its exit status and everything it wrote
+    /// to stderr, so a failure says why.
+    pub fn expect_ready(&mut self, port: u16, path: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if matches!(http_get(port, path), Ok((200, _))) {
+                return;
+            }
+            let exited = self.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                let _ = self.child.kill();
+                let status = self.child.wait().ok();
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!(
+                    "profcol never answered 200 on 127.0.0.1:{port}{path} within {limit:?} \
+                     (exit: {status:?}); its stderr:\n{err}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Sends SIGINT and waits up to `limit`; returns the exit status and stderr.

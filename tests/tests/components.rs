@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
+use profcol_e2e::{free_port, http_get, Running};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -62,11 +62,8 @@ fn a_refused_configuration_makes_its_component_unhealthy_until_a_good_reload() {
     let admin = free_port();
     let path = dir.path().join("profcol.yaml");
     std::fs::write(&path, config(&out, admin, "15s", true)).unwrap();
-    let _p = Running::start(&["--config", path.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(20)),
-        "never became ready"
-    );
+    let mut p = Running::start(&["--config", path.to_str().unwrap()], dir.path());
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(20));
     assert_eq!(get(admin, "/-/healthy"), (200, "OK\n".to_string()));
     let (status, page) = get(admin, "/components");
     assert_eq!(status, 200);

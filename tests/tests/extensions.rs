@@ -62,11 +62,8 @@ fn start(dir: &Path, cfg: &str, admin: u16) -> (Running, String) {
     let path = dir.join("profcol.yaml");
     std::fs::write(&path, cfg).unwrap();
     let path = path.display().to_string();
-    let p = Running::start(&["--config", &path], dir);
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(30)),
-        "profcol never became ready"
-    );
+    let mut p = Running::start(&["--config", &path], dir);
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(30));
     (p, path)
 }
 

@@ -13,7 +13,7 @@
 
 mod hostile;
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
+use profcol_e2e::{free_port, http_get, Running};
 use profcol_pdata::pprof::{Function, Label, Line, Location, Profile, Sample, ValueType};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -251,11 +251,8 @@ fn hostile_targets_are_refused_and_memory_stays_bounded() {
         wide.join(", ")
     ));
     let cfg = config(dir.path(), admin, &list.join(", "), "");
-    let p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(30)),
-        "never ready"
-    );
+    let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(30));
 
     let want = [
         (
@@ -336,11 +333,8 @@ fn over_the_memory_limit_no_scrape_starts() {
         &target(hostile, "/good"),
         "  memory_limit_mib: 2\n  memory_spike_limit_mib: 1\n",
     );
-    let p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(30)),
-        "never ready"
-    );
+    let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(30));
     let deadline = Instant::now() + Duration::from_secs(15);
     let refused = loop {
         let t = targets(admin);
@@ -446,10 +440,7 @@ fn beside_good(path: &'static str, body: Vec<u8>) -> Beside {
     // 4 s timeout, which would hide what the scrape itself does.
     let cfg = config_with(dir.path(), admin, &list, "64MiB", "25s", "");
     let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(30)),
-        "never ready"
-    );
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(30));
     let out = dir.path().join("out");
     let deadline = Instant::now() + Duration::from_secs(30);
     while status_of(admin, path)["scrapes_total"]

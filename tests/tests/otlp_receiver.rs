@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, wait_ready, Running};
+use profcol_e2e::{free_port, Running};
 use profcol_pdata::pprof::{Function, Line, Location, Profile, Sample, ValueType};
 use profcol_pdata::{Labels, ProfileRecord};
 use std::io::{Read, Write};
@@ -139,16 +139,10 @@ service:
     )
     .unwrap();
 
-    let b = Running::start(&["--config", sink.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(b_admin, "/-/ready", Duration::from_secs(20)),
-        "the sink never became ready"
-    );
-    let a = Running::start(&["--config", relay.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(a_admin, "/-/ready", Duration::from_secs(20)),
-        "the relay never became ready"
-    );
+    let mut b = Running::start(&["--config", sink.to_str().unwrap()], dir.path());
+    b.expect_ready(b_admin, "/-/ready", Duration::from_secs(20));
+    let mut a = Running::start(&["--config", relay.to_str().unwrap()], dir.path());
+    a.expect_ready(a_admin, "/-/ready", Duration::from_secs(20));
 
     let sent = request("checkout");
     assert_eq!(

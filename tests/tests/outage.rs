@@ -19,9 +19,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{
-    free_port, http_get, markers_of, profcol_bin, read_request, respond, wait_ready, Running,
-};
+use profcol_e2e::{free_port, http_get, markers_of, profcol_bin, read_request, respond, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof::encode_pprof_gzip;
@@ -295,11 +293,8 @@ fn start_profcol(cfg: &str, dir: &Path, admin: u16) -> Running {
         .stderr(log)
         .spawn()
         .unwrap();
-    let p = Running { child };
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(30)),
-        "profcol never became ready"
-    );
+    let mut p = Running { child };
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(30));
     p
 }
 

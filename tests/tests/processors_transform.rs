@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use opentelemetry_proto::tonic::common::v1::any_value;
-use profcol_e2e::{free_port, wait_ready, Running};
+use profcol_e2e::{free_port, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::proto::ProfilesDictionary;
 use profcol_pdata::pprof::{
@@ -280,11 +280,8 @@ service:
         ),
     )
     .unwrap();
-    let p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(20)),
-        "never ready"
-    );
+    let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(20));
     // Three CPU profiles, and the goroutine profile scraped twice, a
     // second before looking: had it passed, its file would be there.
     let files = wait_files(&out, 3, Duration::from_secs(40));
@@ -410,11 +407,8 @@ service:
         ),
     )
     .unwrap();
-    let p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(admin, "/-/ready", Duration::from_secs(20)),
-        "never ready"
-    );
+    let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(20));
     let sent = otlp_request("orders");
     assert_eq!(post(http, "/v1development/profiles", &sent), 200);
     let files = wait_files(&out, 1, Duration::from_secs(20));

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, own_heap_profile, wait_ready, Running};
+use profcol_e2e::{free_port, http_get, own_heap_profile, Running};
 use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -44,11 +44,8 @@ fn admin_pages_and_own_cpu_profile() {
         ),
     )
     .unwrap();
-    let p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert!(
-        wait_ready(port, "/-/ready", Duration::from_secs(20)),
-        "never became ready"
-    );
+    let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
+    p.expect_ready(port, "/-/ready", Duration::from_secs(20));
 
     let (status, body) = http_get(port, "/-/healthy").unwrap();
     assert_eq!(status, 200);
