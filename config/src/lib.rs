@@ -21,6 +21,7 @@ pub mod server;
 pub mod suggest;
 pub mod telemetry_compat;
 pub mod uri;
+pub mod yaml;
 
 pub use cluster::ClusterConfig;
 pub use collector::{parse_collector, CollectorConfig, Kind, PipelineConfig, ServiceConfig};

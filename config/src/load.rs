@@ -5,7 +5,7 @@
 use crate::error::{Error, Problem};
 use crate::expand::{expand_value, key_name, Lookup};
 use crate::merge::{apply_set, deep_merge};
-use serde_yaml::Value;
+use crate::yaml::Value;
 
 /// One config document and where it came from.
 #[derive(Debug, Clone)]
@@ -66,11 +66,23 @@ fn matching_depth(doc: &Value, segments: &[&str]) -> usize {
     depth
 }
 
+/// The parser's alias and nesting limits, said so that the reader knows
+/// what to change.
+fn explain_limit(message: String) -> String {
+    if message.contains("repetition limit exceeded") {
+        format!("{message}: its aliases (*name) expand to too many nodes; write the values out or use fewer nested aliases")
+    } else if message.contains("recursion limit exceeded") {
+        format!("{message}: it nests too deeply")
+    } else {
+        message
+    }
+}
+
 /// Parses one YAML text; an empty file is an empty mapping.
 pub fn parse_source(name: &str, text: &str) -> Result<Source, Error> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| Error::Yaml {
+    let doc: Value = crate::yaml::from_str(text).map_err(|e| Error::Yaml {
         path: name.to_string(),
-        message: e.to_string(),
+        message: explain_limit(e.to_string()),
     })?;
     let doc = if doc.is_null() {
         Value::Mapping(Default::default())
@@ -159,5 +171,20 @@ mod tests {
         assert!(parse_source("x.yaml", "- a\n- b").is_err());
         assert!(parse_source("x.yaml", "a: [").is_err());
         assert!(parse_source("x.yaml", "").unwrap().doc.is_mapping());
+    }
+
+    #[test]
+    fn a_document_of_multiplying_aliases_names_the_file_and_the_cause() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let row = vec![format!("*a{}", i - 1); 10].join(", ");
+            doc.push_str(&format!("a{i}: &a{i} [{row}]\n"));
+        }
+        let message = parse_source("laughs.yaml", &doc).unwrap_err().to_string();
+        assert!(
+            message
+                .starts_with("laughs.yaml: not valid YAML: repetition limit exceeded: its aliases"),
+            "{message}"
+        );
     }
 }
