@@ -144,7 +144,7 @@ impl Validate for EndpointConfig {
 }
 
 /// The whole, validated `pyroscope` block.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PyroscopeConfig {
     pub endpoints: Vec<EndpointConfig>,
     pub external_labels: BTreeMap<String, String>,
