@@ -1,6 +1,7 @@
 //! Hands scrape loops' delta state from a receiver instance to the one that
 //! replaces it on a reload. A job of the new instance whose key (URL and
-//! labels) and scrape settings are unchanged takes over the old job's delta
+//! labels) and scrape settings ([`Fingerprint`]: typed, so a respelled
+//! interval is no change) are unchanged takes over the old job's delta
 //! baseline and scrapes when the old job would have next, so the cadence
 //! has no gap. Jobs whose settings changed start afresh.
 

@@ -146,7 +146,7 @@ impl Plan {
     }
 }
 
-/// A body left empty (`batch:`) is the empty mapping.
+/// A component defined without a body compares as an empty (null) one.
 fn same_body(
     kind: Kind,
     id: &ComponentId,
