@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// What decides whether a chain can be kept: its processors' ids and bodies.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChainKey(Vec<(ComponentId, Option<serde_yaml::Value>)>);
+pub struct ChainKey(Vec<(ComponentId, Option<profcol_config::yaml::Value>)>);
 
 impl ChainKey {
     /// Whether a chain started from `self` runs as one from `other` would:
@@ -27,9 +27,9 @@ impl ChainKey {
     pub fn runs_as(
         &self,
         other: &ChainKey,
-        same: impl Fn(&ComponentId, &serde_yaml::Value, &serde_yaml::Value) -> bool,
+        same: impl Fn(&ComponentId, &profcol_config::yaml::Value, &profcol_config::yaml::Value) -> bool,
     ) -> bool {
-        let null = serde_yaml::Value::Null;
+        let null = profcol_config::yaml::Value::Null;
         self.0.len() == other.0.len()
             && self.0.iter().zip(&other.0).all(|((a, x), (b, y))| {
                 a == b && same(a, x.as_ref().unwrap_or(&null), y.as_ref().unwrap_or(&null))
@@ -67,14 +67,14 @@ impl Chain {
         exporters: Arc<dyn Consumer>,
         mut start: impl FnMut(
             &ComponentId,
-            &serde_yaml::Value,
+            &profcol_config::yaml::Value,
             Arc<dyn Consumer>,
         ) -> anyhow::Result<ProcessorHandle>,
     ) -> anyhow::Result<Self> {
         let end = Arc::new(Switch::new(exporters));
         let mut next: Arc<dyn Consumer> = end.clone();
         let mut processors: Vec<ProcessorHandle> = Vec::with_capacity(key.0.len());
-        let null = serde_yaml::Value::Null;
+        let null = profcol_config::yaml::Value::Null;
         for (id, body) in key.0.iter().rev() {
             let handle = match start(id, body.as_ref().unwrap_or(&null), next) {
                 Ok(h) => h,
@@ -210,13 +210,13 @@ mod tests {
                     .map(|(id, body)| {
                         (
                             id.parse().unwrap(),
-                            Some(serde_yaml::from_str(body).unwrap()),
+                            Some(profcol_config::yaml::from_str(body).unwrap()),
                         )
                     })
                     .collect(),
             )
         };
-        let typed = |id: &ComponentId, a: &serde_yaml::Value, b: &serde_yaml::Value| {
+        let typed = |id: &ComponentId, a: &profcol_config::yaml::Value, b: &profcol_config::yaml::Value| {
             crate::components::same_config(Kind::Processor, id, a, b)
         };
         let running = with(&[

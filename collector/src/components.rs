@@ -21,8 +21,8 @@ pub fn types(kind: Kind) -> Vec<(&'static str, &'static str)> {
 pub fn same_config(
     kind: Kind,
     id: &ComponentId,
-    old: &serde_yaml::Value,
-    new: &serde_yaml::Value,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
 ) -> bool {
     match kind {
         Kind::Receiver => profcol_receiver::same_config(id, old, new),

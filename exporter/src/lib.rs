@@ -76,7 +76,7 @@ enum Parsed {
     Debug(debug::DebugConfig),
 }
 
-fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(id: &ComponentId, body: &profcol_config::yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
     match canonical(id.kind()) {
         Some("otlp_grpc") => {
             decode::<otlp_grpc::OtlpGrpcConfig>(body, path).map(|c| Parsed::OtlpGrpc(Box::new(c)))
@@ -101,7 +101,7 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
 /// exporter's directory, the OTLP endpoint, the Pyroscope URLs (userinfo
 /// and secret-looking query values redacted), `the log` for `debug`. `None`
 /// when the config does not decode.
-pub fn destination(id: &ComponentId, body: &serde_yaml::Value) -> Option<String> {
+pub fn destination(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<String> {
     let redact = profcol_config::redact::redact_urls_in_text;
     Some(match parse(id, body, "").ok()? {
         Parsed::OtlpGrpc(c) => redact(&c.common.endpoint),
@@ -127,7 +127,7 @@ pub fn destination(id: &ComponentId, body: &serde_yaml::Value) -> Option<String>
 /// decode to equal typed configs, defaults applied and durations parsed
 /// (`timeout: 5s` = `5000ms`; a changed secret is a change). When either
 /// does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &serde_yaml::Value, new: &serde_yaml::Value) -> bool {
+pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
     let path = format!("exporters::{id}");
     match (parse(id, old, &path), parse(id, new, &path)) {
         (Ok(a), Ok(b)) => a == b,
@@ -138,7 +138,7 @@ pub fn same_config(id: &ComponentId, old: &serde_yaml::Value, new: &serde_yaml::
 /// Checks an exporter's config; every problem at once, each under `path`.
 pub fn validate_exporter(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
@@ -193,7 +193,7 @@ fn queued(pipelines: Vec<Arc<Pipeline>>) -> ExporterHandle {
 /// Starts the exporter `id` (inside a tokio runtime).
 pub fn start_exporter(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
 ) -> Result<ExporterHandle, Error> {
     let path = format!("exporters::{id}");
@@ -216,7 +216,7 @@ mod tests {
     use super::*;
 
     fn same(kind: &str, a: &str, b: &str) -> bool {
-        let yaml = |s: &str| serde_yaml::from_str::<serde_yaml::Value>(s).unwrap();
+        let yaml = |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
         same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
     }
 

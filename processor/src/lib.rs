@@ -61,7 +61,7 @@ enum Parsed {
     Filter(filter::FilterProcessor),
 }
 
-fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(id: &ComponentId, body: &profcol_config::yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
     match id.kind() {
         "batch" => decode(body, path).map(Parsed::Batch),
         "memory_limiter" => decode(body, path).map(Parsed::MemoryLimiter),
@@ -78,7 +78,7 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
 /// Checks a processor's config; every problem at once, each under `path`.
 pub fn validate_processor(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
@@ -88,7 +88,7 @@ pub fn validate_processor(
 /// decode to equal typed configs, defaults applied and durations parsed
 /// (`timeout: 200ms` = `0.2s`; patterns compare by their text). When either
 /// does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &serde_yaml::Value, new: &serde_yaml::Value) -> bool {
+pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
     let path = format!("processors::{id}");
     match (parse(id, old, &path), parse(id, new, &path)) {
         (Ok(a), Ok(b)) => a == b,
@@ -139,7 +139,7 @@ impl ProcessorHandle {
 /// hands what it passes to `next`.
 pub fn start_processor(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ProcessorHandle, Error> {
@@ -185,14 +185,14 @@ mod tests {
     #[tokio::test]
     async fn started_processors_chain_to_the_next_hop() {
         let sink = Arc::new(Capture::default());
-        let body: serde_yaml::Value = serde_yaml::from_str(
+        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(
             "profile_conditions: ['resource.attributes[\"service.name\"] == \"drop\"']",
         )
         .unwrap();
         let filter =
             start_processor(&"filter".parse().unwrap(), &body, ctx(), sink.clone()).unwrap();
-        let body: serde_yaml::Value =
-            serde_yaml::from_str("attributes: [{key: service.name, value: drop, action: update}]")
+        let body: profcol_config::yaml::Value =
+            profcol_config::yaml::from_str("attributes: [{key: service.name, value: drop, action: update}]")
                 .unwrap();
         let resource = start_processor(
             &"resource/r".parse().unwrap(),
@@ -227,7 +227,7 @@ mod tests {
         );
         let err = validate_processor(
             &"nope".parse().unwrap(),
-            &serde_yaml::Value::Null,
+            &profcol_config::yaml::Value::Null,
             "processors::nope",
         )
         .unwrap_err();
@@ -237,7 +237,7 @@ mod tests {
         );
         let err = validate_processor(
             &"filter/x".parse().unwrap(),
-            &serde_yaml::from_str("profile_conditions: ['x ==']").unwrap(),
+            &profcol_config::yaml::from_str("profile_conditions: ['x ==']").unwrap(),
             "processors::filter/x",
         )
         .unwrap_err();
@@ -247,7 +247,7 @@ mod tests {
                 .starts_with("processors::filter/x::profile_conditions::0: column"),
             "{err:?}"
         );
-        match start_processor(&"resource".parse().unwrap(), &serde_yaml::Value::Null, ctx(), Arc::new(Capture::default())) {
+        match start_processor(&"resource".parse().unwrap(), &profcol_config::yaml::Value::Null, ctx(), Arc::new(Capture::default())) {
             Err(e) => assert_eq!(e.to_string(), "processors::resource::attributes: is required: the list of actions on resource attributes"),
             Ok(_) => panic!("an empty resource processor started"),
         }
@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn same_config_compares_typed_configs() {
         let same = |kind: &str, a: &str, b: &str| {
-            let yaml = |s: &str| serde_yaml::from_str::<serde_yaml::Value>(s).unwrap();
+            let yaml = |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
             same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
         };
         assert!(same("batch", "{timeout: 200ms}", "{timeout: 0.2s}"));

@@ -70,7 +70,7 @@ fn unknown_type(id: &ComponentId, path: &str) -> Problem {
 
 fn decode(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<ScrapeConfig, Vec<Problem>> {
     if id.kind() != PYROSCOPE_SCRAPE {
@@ -82,7 +82,7 @@ fn decode(
 /// Checks a receiver's body; every problem carries its key path under `path`.
 pub fn validate_receiver(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     match id.kind() {
@@ -100,7 +100,7 @@ enum Typed {
     Pyroscope(Box<push::pyroscope::config::PyroscopeReceiverConfig>),
 }
 
-fn typed(id: &ComponentId, body: &serde_yaml::Value) -> Option<Typed> {
+fn typed(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<Typed> {
     let path = join_path("receivers", &id.to_string());
     match id.kind() {
         push::otlp::TYPE => profcol_config::decode(body, &path)
@@ -119,7 +119,7 @@ fn typed(id: &ComponentId, body: &serde_yaml::Value) -> Option<Typed> {
 /// decode to equal typed configs, defaults applied and durations parsed
 /// (`15s` = `15000ms`, a default written out = left out; a changed secret
 /// is a change). When either does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &serde_yaml::Value, new: &serde_yaml::Value) -> bool {
+pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
     match (typed(id, old), typed(id, new)) {
         (Some(a), Some(b)) => a == b,
         _ => old == new,
@@ -149,7 +149,7 @@ const SCRAPE_POOL: PoolOptions = PoolOptions {
 /// runtime. They stop when `ctx.shutdown` is cancelled.
 pub fn start_receiver(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ReceiverHandle, Error> {
@@ -161,7 +161,7 @@ pub fn start_receiver(
 /// same URL, labels and scrape settings keep their delta state.
 pub fn start_receiver_after(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
     handoff: Arc<Handoff>,
@@ -417,8 +417,8 @@ impl ReceiverHandle {
 mod tests {
     use super::*;
 
-    fn yaml(s: &str) -> serde_yaml::Value {
-        serde_yaml::from_str(s).unwrap()
+    fn yaml(s: &str) -> profcol_config::yaml::Value {
+        profcol_config::yaml::from_str(s).unwrap()
     }
 
     fn ctx() -> ComponentContext {

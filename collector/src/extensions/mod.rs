@@ -42,7 +42,7 @@ enum Parsed {
     FileStorage(file_storage::FileStorageConfig),
 }
 
-fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(id: &ComponentId, body: &profcol_config::yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
     match id.kind() {
         "health_check" => decode(body, path).map(Parsed::HealthCheck),
         "pprof" => decode(body, path).map(Parsed::Pprof),
@@ -57,7 +57,7 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
 /// Checks an extension's settings; every problem at once, under `path`.
 pub fn validate(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
@@ -66,7 +66,7 @@ pub fn validate(
 /// Whether two bodies of extension `id` configure the same extension: both
 /// decode to equal typed configs, defaults applied and durations parsed.
 /// When either does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &serde_yaml::Value, new: &serde_yaml::Value) -> bool {
+pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
     let path = format!("extensions::{id}");
     match (parse(id, old, &path), parse(id, new, &path)) {
         (Ok(a), Ok(b)) => a == b,
@@ -109,7 +109,7 @@ impl Extension {
 /// are returned at once.
 pub async fn start(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     host: &Host,
 ) -> anyhow::Result<Extension> {
     let path = format!("extensions::{id}");
