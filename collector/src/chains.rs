@@ -216,9 +216,10 @@ mod tests {
                     .collect(),
             )
         };
-        let typed = |id: &ComponentId, a: &profcol_config::yaml::Value, b: &profcol_config::yaml::Value| {
-            crate::components::same_config(Kind::Processor, id, a, b)
-        };
+        let typed =
+            |id: &ComponentId, a: &profcol_config::yaml::Value, b: &profcol_config::yaml::Value| {
+                crate::components::same_config(Kind::Processor, id, a, b)
+            };
         let running = with(&[
             ("batch", "{timeout: 200ms}"),
             (

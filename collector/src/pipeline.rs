@@ -473,7 +473,9 @@ impl Running {
         let mut heads = BTreeMap::new();
         for (name, pipeline) in &cfg.service.pipelines {
             let key = ChainKey::of(cfg, pipeline);
-            let same = |id: &ComponentId, a: &profcol_config::yaml::Value, b: &profcol_config::yaml::Value| {
+            let same = |id: &ComponentId,
+                        a: &profcol_config::yaml::Value,
+                        b: &profcol_config::yaml::Value| {
                 crate::components::same_config(Kind::Processor, id, a, b)
             };
             if let Some(running) = self.chains.get(name).filter(|c| c.key.runs_as(&key, same)) {
@@ -736,7 +738,8 @@ mod tests {
 
     #[test]
     fn a_persistent_queue_is_recognised() {
-        let body = |y: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(y).unwrap();
+        let body =
+            |y: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(y).unwrap();
         assert!(has_storage(Some(&body(
             "sending_queue: {storage: {directory: /q}}"
         ))));

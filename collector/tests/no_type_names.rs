@@ -9,8 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_config::{ComponentId, Kind, Problem};
 use profcol_config::yaml::{Mapping, Value};
+use profcol_config::{ComponentId, Kind, Problem};
 
 const PROBE: &str = "zz_probe";
 

@@ -11,8 +11,8 @@ use crate::expand::key_name;
 use crate::http_client::BasicAuth;
 use crate::secret::Secret;
 use crate::server::ServerTlsConfig;
-use serde::{Deserialize, Serialize};
 use crate::yaml::Value;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The four component sections.

@@ -3,8 +3,8 @@
 //! rewritten for people ([`crate::readable`]).
 
 use crate::error::{join_path, Problem};
-use serde::de::DeserializeOwned;
 use crate::yaml::Value;
+use serde::de::DeserializeOwned;
 
 /// A config struct that can check itself after decoding.
 pub trait Validate {

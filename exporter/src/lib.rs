@@ -76,7 +76,11 @@ enum Parsed {
     Debug(debug::DebugConfig),
 }
 
-fn parse(id: &ComponentId, body: &profcol_config::yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Parsed, Vec<Problem>> {
     match canonical(id.kind()) {
         Some("otlp_grpc") => {
             decode::<otlp_grpc::OtlpGrpcConfig>(body, path).map(|c| Parsed::OtlpGrpc(Box::new(c)))
@@ -127,7 +131,11 @@ pub fn destination(id: &ComponentId, body: &profcol_config::yaml::Value) -> Opti
 /// decode to equal typed configs, defaults applied and durations parsed
 /// (`timeout: 5s` = `5000ms`; a changed secret is a change). When either
 /// does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
     let path = format!("exporters::{id}");
     match (parse(id, old, &path), parse(id, new, &path)) {
         (Ok(a), Ok(b)) => a == b,
@@ -216,7 +224,8 @@ mod tests {
     use super::*;
 
     fn same(kind: &str, a: &str, b: &str) -> bool {
-        let yaml = |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
+        let yaml =
+            |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
         same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
     }
 

@@ -61,7 +61,11 @@ enum Parsed {
     Filter(filter::FilterProcessor),
 }
 
-fn parse(id: &ComponentId, body: &profcol_config::yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Parsed, Vec<Problem>> {
     match id.kind() {
         "batch" => decode(body, path).map(Parsed::Batch),
         "memory_limiter" => decode(body, path).map(Parsed::MemoryLimiter),
@@ -88,7 +92,11 @@ pub fn validate_processor(
 /// decode to equal typed configs, defaults applied and durations parsed
 /// (`timeout: 200ms` = `0.2s`; patterns compare by their text). When either
 /// does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
     let path = format!("processors::{id}");
     match (parse(id, old, &path), parse(id, new, &path)) {
         (Ok(a), Ok(b)) => a == b,
@@ -191,9 +199,10 @@ mod tests {
         .unwrap();
         let filter =
             start_processor(&"filter".parse().unwrap(), &body, ctx(), sink.clone()).unwrap();
-        let body: profcol_config::yaml::Value =
-            profcol_config::yaml::from_str("attributes: [{key: service.name, value: drop, action: update}]")
-                .unwrap();
+        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(
+            "attributes: [{key: service.name, value: drop, action: update}]",
+        )
+        .unwrap();
         let resource = start_processor(
             &"resource/r".parse().unwrap(),
             &body,
@@ -256,7 +265,8 @@ mod tests {
     #[test]
     fn same_config_compares_typed_configs() {
         let same = |kind: &str, a: &str, b: &str| {
-            let yaml = |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
+            let yaml =
+                |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
             same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
         };
         assert!(same("batch", "{timeout: 200ms}", "{timeout: 0.2s}"));

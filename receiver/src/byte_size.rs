@@ -95,7 +95,10 @@ mod tests {
             assert_eq!(got.0, want, "{yaml}");
         }
         for bad in ["-1", "12XB", "MiB", "1.5MiB"] {
-            assert!(profcol_config::yaml::from_str::<ByteSize>(bad).is_err(), "{bad}");
+            assert!(
+                profcol_config::yaml::from_str::<ByteSize>(bad).is_err(),
+                "{bad}"
+            );
         }
         assert_eq!(ByteSize::mib(64).to_string(), "64MiB");
         assert_eq!(ByteSize(1000).to_string(), "1000B");

@@ -119,7 +119,11 @@ fn typed(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<Typed> 
 /// decode to equal typed configs, defaults applied and durations parsed
 /// (`15s` = `15000ms`, a default written out = left out; a changed secret
 /// is a change). When either does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
     match (typed(id, old), typed(id, new)) {
         (Some(a), Some(b)) => a == b,
         _ => old == new,

@@ -494,9 +494,10 @@ mod tests {
 
     #[test]
     fn godeltaprof_blocks_have_no_delta_argument() {
-        let e =
-            profcol_config::yaml::from_str::<ProfilingConfig>("profile: {godeltaprof_memory: {delta: true}}")
-                .unwrap_err();
+        let e = profcol_config::yaml::from_str::<ProfilingConfig>(
+            "profile: {godeltaprof_memory: {delta: true}}",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("unknown field `delta`"), "{e}");
     }
 

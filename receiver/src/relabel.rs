@@ -436,7 +436,8 @@ mod tests {
             msgs[4],
             "r::4::source_labels: relabel action keep requires source_labels"
         );
-        let bad: Result<Vec<RelabelConfig>, _> = profcol_config::yaml::from_str("- {action: explode}");
+        let bad: Result<Vec<RelabelConfig>, _> =
+            profcol_config::yaml::from_str("- {action: explode}");
         assert!(bad.is_err());
     }
 }

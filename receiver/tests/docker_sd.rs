@@ -600,7 +600,8 @@ async fn an_unreachable_daemon_is_reported_and_the_last_targets_stay() {
 async fn an_answer_over_max_response_size_fails_the_refresh() {
     let fake = FakeDocker::start().await;
     let cfg: DockerSdConfig =
-        profcol_config::yaml::from_str(&format!("host: {}\nrefresh_interval: 1h", fake.host())).unwrap();
+        profcol_config::yaml::from_str(&format!("host: {}\nrefresh_interval: 1h", fake.host()))
+            .unwrap();
     let client = DockerClient::new(
         &fake.host(),
         &cfg.http,

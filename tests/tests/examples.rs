@@ -8,8 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::profcol_bin;
 use profcol_config::yaml::Value;
+use profcol_e2e::profcol_bin;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

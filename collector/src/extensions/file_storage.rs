@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn keys_defaults_and_problems() {
-        let cfg: FileStorageConfig = profcol_config::decode(&profcol_config::yaml::Value::Null, "x").unwrap();
+        let cfg: FileStorageConfig =
+            profcol_config::decode(&profcol_config::yaml::Value::Null, "x").unwrap();
         assert_eq!(cfg.directory, "/var/lib/profcol/file_storage");
         assert_eq!(cfg.timeout.get(), Duration::from_secs(1));
         assert!(!cfg.create_directory);

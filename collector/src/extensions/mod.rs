@@ -42,7 +42,11 @@ enum Parsed {
     FileStorage(file_storage::FileStorageConfig),
 }
 
-fn parse(id: &ComponentId, body: &profcol_config::yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Parsed, Vec<Problem>> {
     match id.kind() {
         "health_check" => decode(body, path).map(Parsed::HealthCheck),
         "pprof" => decode(body, path).map(Parsed::Pprof),
@@ -66,7 +70,11 @@ pub fn validate(
 /// Whether two bodies of extension `id` configure the same extension: both
 /// decode to equal typed configs, defaults applied and durations parsed.
 /// When either does not decode, whether the bodies are equal.
-pub fn same_config(id: &ComponentId, old: &profcol_config::yaml::Value, new: &profcol_config::yaml::Value) -> bool {
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
     let path = format!("extensions::{id}");
     match (parse(id, old, &path), parse(id, new, &path)) {
         (Ok(a), Ok(b)) => a == b,

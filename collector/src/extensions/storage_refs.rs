@@ -12,8 +12,8 @@
 //! storage extensions that are defined.
 
 use super::file_storage::FileStorageConfig;
-use profcol_config::{join_path, CollectorConfig, ComponentId, Kind, Problem};
 use profcol_config::yaml::Value;
+use profcol_config::{join_path, CollectorConfig, ComponentId, Kind, Problem};
 
 /// Replaces every `sending_queue.storage` reference in `cfg`'s exporters
 /// with the inline form; a bad reference is a problem, and its `storage`
@@ -156,7 +156,10 @@ mod tests {
         ));
         assert_eq!(
             storage_of(&cfg, "otlp_http"),
-            Some(profcol_config::yaml::from_str("{directory: /var/lib/profcol/file_storage}").unwrap())
+            Some(
+                profcol_config::yaml::from_str("{directory: /var/lib/profcol/file_storage}")
+                    .unwrap()
+            )
         );
     }
 

@@ -9,8 +9,8 @@
 //! → `15000ms`, a default written out, key order) keeps the component
 //! running, with its state.
 
-use profcol_config::{CollectorConfig, ComponentId, Kind};
 use profcol_config::yaml::Value;
+use profcol_config::{CollectorConfig, ComponentId, Kind};
 
 /// Whether the old and new bodies of a component configure the same
 /// component.
@@ -170,7 +170,12 @@ const RELOADABLE: [&str; 5] = [
 /// `service` settings read once at start-up that differ, by key path
 /// (`telemetry` and its `logs` and `metrics` blocks one level down).
 fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<String> {
-    fn walk(a: &profcol_config::yaml::Value, b: &profcol_config::yaml::Value, path: &str, out: &mut Vec<String>) {
+    fn walk(
+        a: &profcol_config::yaml::Value,
+        b: &profcol_config::yaml::Value,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
         if a == b {
             return;
         }
@@ -182,7 +187,10 @@ fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<Str
                 | "service::telemetry::metrics"
         );
         match (a, b) {
-            (profcol_config::yaml::Value::Mapping(ma), profcol_config::yaml::Value::Mapping(mb)) if descend => {
+            (
+                profcol_config::yaml::Value::Mapping(ma),
+                profcol_config::yaml::Value::Mapping(mb),
+            ) if descend => {
                 let null = profcol_config::yaml::Value::Null;
                 let mut keys: Vec<&profcol_config::yaml::Value> = ma.keys().collect();
                 keys.extend(mb.keys().filter(|k| !ma.contains_key(*k)));
@@ -199,7 +207,8 @@ fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<Str
             _ => out.push(path.to_string()),
         }
     }
-    let value = |c: &CollectorConfig| profcol_config::yaml::to_value(&c.service).unwrap_or_default();
+    let value =
+        |c: &CollectorConfig| profcol_config::yaml::to_value(&c.service).unwrap_or_default();
     let mut out = Vec::new();
     walk(&value(old), &value(new), "service", &mut out);
     out.retain(|p| !RELOADABLE.contains(&p.as_str()));

@@ -170,7 +170,10 @@ fn endpoint_at(
         return None;
     };
     let http_keys = HTTP_CLIENT_KEYS;
-    let (mut http_map, mut own_map) = (profcol_config::yaml::Mapping::new(), profcol_config::yaml::Mapping::new());
+    let (mut http_map, mut own_map) = (
+        profcol_config::yaml::Mapping::new(),
+        profcol_config::yaml::Mapping::new(),
+    );
     for (k, v) in map {
         if k.as_str().is_some_and(|k| http_keys.contains(&k)) {
             http_map.insert(k.clone(), v.clone());
@@ -179,7 +182,8 @@ fn endpoint_at(
         }
     }
     let own = decode_only::<EndpointConfig>(profcol_config::yaml::Value::Mapping(own_map), path);
-    let http = decode_only::<HttpClientConfig>(profcol_config::yaml::Value::Mapping(http_map), path);
+    let http =
+        decode_only::<HttpClientConfig>(profcol_config::yaml::Value::Mapping(http_map), path);
     match (own, http) {
         (Ok(mut e), Ok(http)) => {
             e.http = http;
@@ -195,7 +199,10 @@ fn endpoint_at(
 }
 
 /// Decodes and validates, collecting every problem.
-pub fn parse(body: &profcol_config::yaml::Value, path: &str) -> Result<PyroscopeConfig, Vec<Problem>> {
+pub fn parse(
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<PyroscopeConfig, Vec<Problem>> {
     let body = if body.is_null() {
         profcol_config::yaml::Value::Mapping(Default::default())
     } else {

@@ -184,7 +184,8 @@ mod tests {
 
     #[test]
     fn config_values_keep_their_type() {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str("[1, a, true, 2.5, {k: v}]").unwrap();
+        let v: profcol_config::yaml::Value =
+            profcol_config::yaml::from_str("[1, a, true, 2.5, {k: v}]").unwrap();
         let got = Value::from_yaml(&v).unwrap();
         assert_eq!(got.type_name(), "Slice");
         assert_eq!(got.as_string(), r#"[1,"a",true,2.5,{"k":"v"}]"#);

@@ -128,7 +128,10 @@ fn conditions(
 
 /// Decodes and checks a `filter` body found at `path`: the condition
 /// groups, in order.
-pub(crate) fn parse(body: &profcol_config::yaml::Value, path: &str) -> Result<Vec<Group>, Vec<Problem>> {
+pub(crate) fn parse(
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Vec<Group>, Vec<Problem>> {
     let body = if body.is_null() {
         profcol_config::yaml::Value::Mapping(Default::default())
     } else {

@@ -4,7 +4,11 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use std::sync::Arc;
 
 fn processor(yaml: &str) -> ResourceProcessor {
-    ResourceProcessor::parse(&profcol_config::yaml::from_str(yaml).unwrap(), "processors::resource").unwrap()
+    ResourceProcessor::parse(
+        &profcol_config::yaml::from_str(yaml).unwrap(),
+        "processors::resource",
+    )
+    .unwrap()
 }
 
 fn problems(yaml: &str) -> Vec<String> {

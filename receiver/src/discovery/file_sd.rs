@@ -190,7 +190,8 @@ fn read_file(path: &Path, max: u64) -> Result<Vec<TargetGroup>, String> {
     let raw: Vec<RawGroup> = if name.ends_with(".json") {
         serde_json::from_slice(&body).map_err(|e| format!("invalid target groups JSON: {e}"))?
     } else {
-        profcol_config::yaml::from_slice(&body).map_err(|e| format!("invalid target groups YAML: {e}"))?
+        profcol_config::yaml::from_slice(&body)
+            .map_err(|e| format!("invalid target groups YAML: {e}"))?
     };
     Ok(raw
         .into_iter()

@@ -171,7 +171,10 @@ fn validate_common(
     refresh_interval: Duration,
     max_response_size: ByteSize,
     http: &HttpClientConfig,
-    (unknown, own_keys): (&BTreeMap<String, profcol_config::yaml::Value>, &[&'static str]),
+    (unknown, own_keys): (
+        &BTreeMap<String, profcol_config::yaml::Value>,
+        &[&'static str],
+    ),
     problems: &mut Vec<Problem>,
 ) {
     let at = |k: &str| join_path(path, k);
@@ -329,7 +332,8 @@ mod tests {
 
     #[test]
     fn docker_defaults_match_prometheus() {
-        let c: DockerSdConfig = profcol_config::yaml::from_str("host: unix:///var/run/docker.sock").unwrap();
+        let c: DockerSdConfig =
+            profcol_config::yaml::from_str("host: unix:///var/run/docker.sock").unwrap();
         assert_eq!(c.port, 80);
         assert_eq!(c.host_networking_host, "localhost");
         assert!(c.match_first_network);

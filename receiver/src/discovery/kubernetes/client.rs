@@ -194,7 +194,8 @@ mod tests {
         assert!(c.proxy_url.is_some());
 
         let http: HttpClientConfig =
-            profcol_config::yaml::from_str("authorization: {type: Token, credentials: abc}").unwrap();
+            profcol_config::yaml::from_str("authorization: {type: Token, credentials: abc}")
+                .unwrap();
         let c = from_api_server("http://k", &http).unwrap();
         assert_eq!(c.headers[0].1.to_str().unwrap(), "Token abc");
     }
