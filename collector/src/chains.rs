@@ -3,7 +3,8 @@
 //! last processor to the pipeline's exporters.
 //!
 //! A reload keeps a pipeline's chain, and whatever its processors hold,
-//! when the pipeline's processor list and their configs are unchanged; only
+//! when the pipeline's processor list and their typed configs are unchanged
+//! ([`ChainKey::runs_as`]: a change of spelling only is no change); only
 //! the switch at its end is pointed at the new exporters. Otherwise the
 //! chain is rebuilt and the old one retired: its end is pointed at the new
 //! exporters first, so that what its processors flush is not lost.
@@ -20,6 +21,21 @@ use std::time::Duration;
 pub struct ChainKey(Vec<(ComponentId, Option<profcol_config::yaml::Value>)>);
 
 impl ChainKey {
+    /// Whether a chain started from `self` runs as one from `other` would:
+    /// the same processors in the same order, each body the same config by
+    /// `same` (the collector's typed comparison).
+    pub fn runs_as(
+        &self,
+        other: &ChainKey,
+        same: impl Fn(&ComponentId, &profcol_config::yaml::Value, &profcol_config::yaml::Value) -> bool,
+    ) -> bool {
+        let null = profcol_config::yaml::Value::Null;
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(&other.0).all(|((a, x), (b, y))| {
+                a == b && same(a, x.as_ref().unwrap_or(&null), y.as_ref().unwrap_or(&null))
+            })
+    }
+
     pub fn of(cfg: &CollectorConfig, pipeline: &PipelineConfig) -> Self {
         Self(
             pipeline
@@ -183,5 +199,63 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(err.to_string(), "cannot start processor batch");
+    }
+
+    #[test]
+    fn a_chain_runs_as_another_when_its_processors_are_the_same_typed_configs() {
+        let with = |bodies: &[(&str, &str)]| {
+            ChainKey(
+                bodies
+                    .iter()
+                    .map(|(id, body)| {
+                        (
+                            id.parse().unwrap(),
+                            Some(profcol_config::yaml::from_str(body).unwrap()),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let typed =
+            |id: &ComponentId, a: &profcol_config::yaml::Value, b: &profcol_config::yaml::Value| {
+                crate::components::same_config(Kind::Processor, id, a, b)
+            };
+        let running = with(&[
+            ("batch", "{timeout: 200ms}"),
+            (
+                "resource",
+                "{attributes: [{key: k, value: v, action: upsert}]}",
+            ),
+        ]);
+        let respelled = with(&[
+            ("batch", "{timeout: 0.2s}"),
+            (
+                "resource",
+                "{attributes: [{action: upsert, key: k, value: v}]}",
+            ),
+        ]);
+        assert!(running.runs_as(&respelled, typed));
+        assert!(!running.runs_as(
+            &with(&[
+                ("batch", "{timeout: 300ms}"),
+                (
+                    "resource",
+                    "{attributes: [{key: k, value: v, action: upsert}]}"
+                )
+            ]),
+            typed
+        ));
+        assert!(
+            !running.runs_as(&with(&[("batch", "{timeout: 200ms}")]), typed),
+            "a processor less"
+        );
+        let reordered = with(&[
+            (
+                "resource",
+                "{attributes: [{key: k, value: v, action: upsert}]}",
+            ),
+            ("batch", "{timeout: 200ms}"),
+        ]);
+        assert!(!running.runs_as(&reordered, typed), "another order");
     }
 }

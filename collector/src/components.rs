@@ -13,6 +13,25 @@ pub fn types(kind: Kind) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// Whether two bodies of component `id` configure the same component, as
+/// the crate that owns its type decodes them: typed configs with defaults
+/// applied and durations parsed compare equal (`15s` = `15000ms`, a default
+/// written out = left out; a changed secret is a change). Bodies that do
+/// not decode are compared as written.
+pub fn same_config(
+    kind: Kind,
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
+    match kind {
+        Kind::Receiver => profcol_receiver::same_config(id, old, new),
+        Kind::Exporter => profcol_exporter::same_config(id, old, new),
+        Kind::Processor => profcol_processor::same_config(id, old, new),
+        Kind::Extension => crate::extensions::same_config(id, old, new),
+    }
+}
+
 /// The `profcol components` listing.
 pub fn listing() -> String {
     let mut out = String::new();

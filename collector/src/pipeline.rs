@@ -168,7 +168,7 @@ impl Running {
     /// to the new one; both are started again on failure.
     /// Returns the plan's one-line summary.
     pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
-        let plan = Plan::new(&self.config, new);
+        let plan = Plan::new(&self.config, new, &crate::components::same_config);
         let deadline = new.service.shutdown_timeout.get();
         self.apply_extensions(&plan, new, deadline).await?;
         if let Err(e) = self.apply_pipelines(&plan, new).await {
@@ -473,7 +473,12 @@ impl Running {
         let mut heads = BTreeMap::new();
         for (name, pipeline) in &cfg.service.pipelines {
             let key = ChainKey::of(cfg, pipeline);
-            if let Some(running) = self.chains.get(name).filter(|c| c.key == key) {
+            let same = |id: &ComponentId,
+                        a: &profcol_config::yaml::Value,
+                        b: &profcol_config::yaml::Value| {
+                crate::components::same_config(Kind::Processor, id, a, b)
+            };
+            if let Some(running) = self.chains.get(name).filter(|c| c.key.runs_as(&key, same)) {
                 heads.insert(name.clone(), running.head.clone());
                 continue;
             }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// A server's certificate and key (PEM files, re-read when they change)
 /// and, optionally, the CA that client certificates must chain to (then a
 /// client certificate is required).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerTlsConfig {
     #[serde(default)]

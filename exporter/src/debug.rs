@@ -39,7 +39,7 @@ pub const DEFAULT_SAMPLING_THEREAFTER: u64 = 1;
 /// The keys of [`DebugConfig`].
 pub const DEBUG_KEYS: &[&str] = &["verbosity", "sampling_initial", "sampling_thereafter"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct DebugConfig {
     pub verbosity: Verbosity,

@@ -50,7 +50,7 @@ pub const FILE_KEYS: &[&str] = &[
     "numeric_sample_attributes",
 ];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct FileConfig {
     pub directory: String,

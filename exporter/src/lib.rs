@@ -67,6 +67,7 @@ fn canonical(kind: &str) -> Option<&'static str> {
 }
 
 /// A decoded, validated exporter config.
+#[derive(PartialEq)]
 enum Parsed {
     OtlpGrpc(Box<otlp_grpc::OtlpGrpcConfig>),
     OtlpHttp(Box<otlp_http::OtlpHttpConfig>),
@@ -124,6 +125,22 @@ pub fn destination(id: &ComponentId, body: &profcol_config::yaml::Value) -> Opti
         }
         Parsed::Debug(_) => "the log".to_string(),
     })
+}
+
+/// Whether two bodies of exporter `id` configure the same exporter: both
+/// decode to equal typed configs, defaults applied and durations parsed
+/// (`timeout: 5s` = `5000ms`; a changed secret is a change). When either
+/// does not decode, whether the bodies are equal.
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
+    let path = format!("exporters::{id}");
+    match (parse(id, old, &path), parse(id, new, &path)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => old == new,
+    }
 }
 
 /// Checks an exporter's config; every problem at once, each under `path`.
@@ -199,5 +216,53 @@ pub fn start_exporter(
             consumer: Arc::new(debug::DebugConsumer::new(&name, &cfg)),
             pipelines: Vec::new(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(kind: &str, a: &str, b: &str) -> bool {
+        let yaml =
+            |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
+        same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
+    }
+
+    #[test]
+    fn same_config_compares_typed_configs() {
+        let otlp = "{endpoint: 'h:4317', timeout: 5s}";
+        assert!(same("otlp", otlp, "{timeout: 5000ms, endpoint: 'h:4317'}"));
+        assert!(!same("otlp", otlp, "{endpoint: 'h:4317', timeout: 6s}"));
+        // A default written out.
+        assert!(same(
+            "otlp_http",
+            "{endpoint: 'http://h:4318'}",
+            "{endpoint: 'http://h:4318', timeout: 10s, compression: gzip}"
+        ));
+        assert!(same(
+            "file",
+            "{directory: /d}",
+            "{directory: /d, max_files: 1000}"
+        ));
+        assert!(!same("file", "{directory: /d}", "{directory: /e}"));
+        let pyro = |password: &str, timeout: &str| {
+            format!("{{endpoint: {{url: 'http://h:4040', remote_timeout: {timeout}, basic_auth: {{username: u, password: {password}}}}}}}")
+        };
+        assert!(same("pyroscope", &pyro("a", "10s"), &pyro("a", "10000ms")));
+        assert!(
+            !same("pyroscope", &pyro("a", "10s"), &pyro("b", "10s")),
+            "a changed password is a change"
+        );
+        let otlp_header =
+            |v: &str| format!("{{endpoint: 'h:4317', headers: {{authorization: {v}}}}}");
+        assert!(!same(
+            "otlp",
+            &otlp_header("'Bearer a'"),
+            &otlp_header("'Bearer b'")
+        ));
+        // What does not decode is compared as written.
+        assert!(!same("file", "{max_files: x}", "{max_files: y}"));
+        assert!(same("file", "{max_files: x}", "{max_files: x}"));
     }
 }

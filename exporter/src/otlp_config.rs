@@ -24,7 +24,7 @@ pub const OTLP_COMMON_KEYS: &[&str] = &[
 /// Part of each OTLP exporter's config. Not `#[serde(flatten)]`ed (that
 /// would lose the key path of decode errors): each exporter decodes a flat
 /// struct with `otlp_raw_config!` and splits it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OtlpCommon {
     pub endpoint: String,
     pub tls: TlsSettings,

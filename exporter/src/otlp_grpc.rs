@@ -28,7 +28,7 @@ pub const KEEPALIVE_KEYS: &[&str] = &["time", "timeout", "permit_without_stream"
 pub const GRPC_KEYS: &[&str] = &["max_request_bytes", "keepalive"];
 
 /// HTTP/2 keepalive pings (`keepalive`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Keepalive {
     pub time: Duration,
@@ -58,7 +58,7 @@ crate::otlp_raw_config!(RawGrpc {
     keepalive: Option<Keepalive> = None,
 });
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(from = "RawGrpc")]
 pub struct OtlpGrpcConfig {
     pub common: OtlpCommon,

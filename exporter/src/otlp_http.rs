@@ -38,7 +38,7 @@ crate::otlp_raw_config!(RawHttp {
     max_request_bytes: u64 = DEFAULT_MAX_REQUEST_BYTES,
 });
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(from = "RawHttp")]
 pub struct OtlpHttpConfig {
     pub common: OtlpCommon,

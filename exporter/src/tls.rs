@@ -23,7 +23,7 @@ pub const TLS_KEYS: &[&str] = &[
 ];
 
 /// The `tls` block.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct TlsSettings {
     /// gRPC only: no TLS at all (OTel's meaning).

@@ -52,6 +52,7 @@ pub fn processor_types() -> Vec<(&'static str, &'static str)> {
 }
 
 /// A decoded, validated processor config.
+#[derive(PartialEq)]
 enum Parsed {
     Batch(batch::BatchConfig),
     MemoryLimiter(memory_limiter::MemoryLimiterConfig),
@@ -85,6 +86,22 @@ pub fn validate_processor(
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
+}
+
+/// Whether two bodies of processor `id` configure the same processor: both
+/// decode to equal typed configs, defaults applied and durations parsed
+/// (`timeout: 200ms` = `0.2s`; patterns compare by their text). When either
+/// does not decode, whether the bodies are equal.
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
+    let path = format!("processors::{id}");
+    match (parse(id, old, &path), parse(id, new, &path)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => old == new,
+    }
 }
 
 /// What a processor does when its pipeline is replaced or stops.
@@ -243,5 +260,50 @@ mod tests {
             Err(e) => assert_eq!(e.to_string(), "processors::resource::attributes: is required: the list of actions on resource attributes"),
             Ok(_) => panic!("an empty resource processor started"),
         }
+    }
+
+    #[test]
+    fn same_config_compares_typed_configs() {
+        let same = |kind: &str, a: &str, b: &str| {
+            let yaml =
+                |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
+            same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
+        };
+        assert!(same("batch", "{timeout: 200ms}", "{timeout: 0.2s}"));
+        assert!(
+            same("batch", "{}", "{timeout: 200ms, send_batch_size: 8192}"),
+            "defaults written out"
+        );
+        assert!(!same("batch", "{timeout: 200ms}", "{timeout: 300ms}"));
+        assert!(same(
+            "memory_limiter",
+            "{check_interval: 1s, limit_mib: 100}",
+            "{check_interval: 1000ms, limit_mib: 100}"
+        ));
+        let resource = |pattern: &str| {
+            format!("{{attributes: [{{key: k, pattern: '{pattern}', action: delete}}]}}")
+        };
+        assert!(same("resource", &resource("^a.*"), &resource("^a.*")));
+        assert!(
+            !same("resource", &resource("^a.*"), &resource("^b.*")),
+            "patterns compare by text"
+        );
+        let attributes = |service: &str| {
+            format!("{{actions: [{{key: k, action: delete}}], include: {{match_type: regexp, services: ['{service}']}}}}")
+        };
+        assert!(same("attributes", &attributes("a.*"), &attributes("a.*")));
+        assert!(!same("attributes", &attributes("a.*"), &attributes("b.*")));
+        let filter = |pattern: &str| {
+            format!("{{profile_conditions: ['IsMatch(resource.attributes[\"service.name\"], \"{pattern}\")']}}")
+        };
+        assert!(same("filter", &filter("a.*"), &filter("a.*")));
+        assert!(!same("filter", &filter("a.*"), &filter("b.*")));
+        assert!(same(
+            "filter",
+            "{error_mode: propagate, profile_conditions: ['true']}",
+            "{profile_conditions: ['true']}"
+        ));
+        // What does not decode is compared as written.
+        assert!(!same("batch", "{timeout: x}", "{timeout: y}"));
     }
 }

@@ -106,7 +106,7 @@ pub const SCRAPE_KEYS: &[&str] = &[
 ];
 
 /// A `pyroscope_scrape` receiver's YAML body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ScrapeConfig {
     /// Static targets: label maps with at least `__address__`.
     #[serde(default)]
@@ -193,6 +193,31 @@ impl ScrapeConfig {
                 .saturating_sub(std::time::Duration::from_secs(1))
                 .as_secs(),
         }
+    }
+}
+
+impl ScrapeConfig {
+    /// The same config with the defaults that depend on other keys written
+    /// out (`job_name`, `scrape_timeout`, the `seconds` of delta types, every
+    /// profile type's settings, `clustering`): two bodies that configure the
+    /// same receiver resolve to equal values however they were spelled.
+    /// `component` is the receiver's id, `job_name`'s default.
+    pub fn resolved(&self, component: &str) -> ScrapeConfig {
+        let mut out = self.clone();
+        out.job_name = Some(
+            self.job_name
+                .clone()
+                .unwrap_or_else(|| component.to_string()),
+        );
+        out.scrape_timeout = Some(self.scrape_timeout());
+        out.delta_profiling_duration = Some(Duration::from_secs(self.delta_seconds()));
+        out.profiling_config = self.profiling_config.resolved();
+        out.targets = Some(self.targets.clone().unwrap_or_default());
+        let clustering = self.clustering.as_ref().and_then(|c| c.enabled) == Some(true);
+        out.clustering = Some(Clustering {
+            enabled: Some(clustering),
+        });
+        out
     }
 }
 

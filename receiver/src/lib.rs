@@ -92,6 +92,44 @@ pub fn validate_receiver(
     }
 }
 
+/// A receiver's typed config: what a reload compares.
+#[derive(PartialEq)]
+enum Typed {
+    Scrape(Box<ScrapeConfig>),
+    Otlp(Box<push::otlp::config::OtlpConfig>),
+    Pyroscope(Box<push::pyroscope::config::PyroscopeReceiverConfig>),
+}
+
+fn typed(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<Typed> {
+    let path = join_path("receivers", &id.to_string());
+    match id.kind() {
+        push::otlp::TYPE => profcol_config::decode(body, &path)
+            .ok()
+            .map(|c| Typed::Otlp(Box::new(c))),
+        push::pyroscope::TYPE => profcol_config::decode(body, &path)
+            .ok()
+            .map(|c| Typed::Pyroscope(Box::new(c))),
+        _ => decode(id, body, &path)
+            .ok()
+            .map(|c| Typed::Scrape(Box::new(c.resolved(&id.to_string())))),
+    }
+}
+
+/// Whether two bodies of receiver `id` configure the same receiver: both
+/// decode to equal typed configs, defaults applied and durations parsed
+/// (`15s` = `15000ms`, a default written out = left out; a changed secret
+/// is a change). When either does not decode, whether the bodies are equal.
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
+    match (typed(id, old), typed(id, new)) {
+        (Some(a), Some(b)) => a == b,
+        _ => old == new,
+    }
+}
+
 fn user_agent() -> ClientOptions {
     ClientOptions {
         user_agent: format!("profcol/{}", env!("CARGO_PKG_VERSION")),
@@ -170,7 +208,7 @@ pub fn start_receiver_after(
         metrics: metrics.clone(),
         memory: ctx.memory.clone(),
         handoff: handoff.clone(),
-        fingerprint: handoff::fingerprint(body),
+        fingerprint: Arc::new(handoff::Fingerprint::of(&cfg, &component)),
         last: last.clone(),
     });
     let status = Arc::new(StatusRegistry::default());
@@ -436,6 +474,77 @@ mod tests {
             p[0].to_string(),
             "receivers::kafka: unknown receiver type \"kafka\" (known: pyroscope_scrape, otlp, pyroscope)"
         );
+    }
+
+    #[test]
+    fn same_config_compares_typed_configs() {
+        let same =
+            |kind: &str, a: &str, b: &str| same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b));
+        let scrape = "pyroscope_scrape/x";
+        let t = "targets: [{__address__: 'h:1'}]";
+        assert!(same(
+            scrape,
+            &format!("{{{t}, scrape_interval: 15s}}"),
+            &format!("{{{t}, scrape_interval: 15000ms}}")
+        ));
+        assert!(
+            same(
+                scrape,
+                &format!("{{{t}}}"),
+                &format!("{{{t}, scrape_interval: 15s, scrape_timeout: 18s, job_name: {scrape}}}")
+            ),
+            "defaults written out"
+        );
+        assert!(!same(
+            scrape,
+            &format!("{{{t}, scrape_interval: 15s}}"),
+            &format!("{{{t}, scrape_interval: 20s}}")
+        ));
+        assert!(
+            !same(
+                scrape,
+                &format!("{{{t}, bearer_token: a}}"),
+                &format!("{{{t}, bearer_token: b}}")
+            ),
+            "a changed token is a change"
+        );
+        assert!(!same(
+            scrape,
+            &format!("{{{t}}}"),
+            "{targets: [{__address__: 'h:2'}]}"
+        ));
+        // What does not decode is compared as written.
+        assert!(!same(
+            scrape,
+            "{scrape_interval: 15s}",
+            "{scrape_interval: 15000ms}"
+        ));
+        assert!(same(
+            scrape,
+            "{scrape_interval: 15s}",
+            "{scrape_interval: 15s}"
+        ));
+        let pushed = "{endpoint: '127.0.0.1:0', read_timeout: 30s}";
+        assert!(same(
+            "pyroscope",
+            pushed,
+            "{endpoint: '127.0.0.1:0', read_timeout: 30000ms}"
+        ));
+        assert!(!same(
+            "pyroscope",
+            pushed,
+            "{endpoint: '127.0.0.1:0', read_timeout: 31s}"
+        ));
+        assert!(!same(
+            "pyroscope",
+            "{basic_auth: {username: u, password: a}}",
+            "{basic_auth: {username: u, password: b}}"
+        ));
+        assert!(same(
+            "otlp",
+            "{protocols: {http: {}}}",
+            "{protocols: {http: {endpoint: 'localhost:4318'}}}"
+        ));
     }
 
     #[test]

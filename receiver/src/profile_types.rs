@@ -270,6 +270,55 @@ impl ProfilingConfig {
         out
     }
 
+    /// The same settings with every default written out, so that two
+    /// configs that scrape the same types compare equal however they were
+    /// spelled (a block left out, or its defaults written).
+    pub fn resolved(&self) -> ProfilingConfig {
+        let all = self.all();
+        let block = |name: &str| {
+            let t = all.iter().find(|t| !t.custom && t.name == name);
+            ProfileBlock {
+                enabled: t.map(|t| t.enabled),
+                path: t.map(|t| t.path.clone()),
+                delta: t.map(|t| t.delta),
+            }
+        };
+        let godelta = |name: &str| {
+            let b = block(name);
+            GoDeltaProfBlock {
+                enabled: b.enabled,
+                path: b.path,
+            }
+        };
+        let custom = all
+            .iter()
+            .filter(|t| t.custom)
+            .map(|t| {
+                let block = CustomBlock {
+                    enabled: Some(t.enabled),
+                    path: Some(t.path.clone()),
+                    delta: t.delta,
+                };
+                (t.name.clone(), block)
+            })
+            .collect();
+        ProfilingConfig {
+            path_prefix: Some(self.path_prefix.clone().unwrap_or_default()),
+            profile: ProfileBlocks {
+                memory: block("memory"),
+                block: block("block"),
+                goroutine: block("goroutine"),
+                mutex: block("mutex"),
+                process_cpu: block("process_cpu"),
+                fgprof: block("fgprof"),
+                godeltaprof_memory: godelta("godeltaprof_memory"),
+                godeltaprof_mutex: godelta("godeltaprof_mutex"),
+                godeltaprof_block: godelta("godeltaprof_block"),
+                custom: CustomBlocks(custom),
+            },
+        }
+    }
+
     /// The enabled types, in the seed's order then custom ones.
     pub fn enabled(&self) -> Vec<ProfileType> {
         self.all().into_iter().filter(|p| p.enabled).collect()

@@ -29,8 +29,8 @@ pub struct Shared {
     pub memory: profcol_runtime::MemoryGuard,
     /// Where stopping loops leave their delta state for a replacement.
     pub handoff: Arc<crate::Handoff>,
-    /// [`crate::handoff::fingerprint`] of the receiver's body.
-    pub fingerprint: u64,
+    /// The receiver's scrape settings, for the hand-off.
+    pub fingerprint: Arc<crate::handoff::Fingerprint>,
     /// Where each job's last profile is kept for the flame graph viewer.
     pub last: Arc<crate::LastProfiles>,
 }
@@ -76,8 +76,8 @@ impl ScrapeLoop {
         events::job_started(&m, &metric_labels, &shown_url);
         // Validation refuses 0; tokio panics on a zero period, so never pass one.
         let interval = self.shared.settings.interval.max(Duration::from_millis(1));
-        let (key, fingerprint) = (self.target.key, self.shared.fingerprint);
-        let (first, mut delta) = match self.shared.handoff.take(key, fingerprint) {
+        let key = self.target.key;
+        let (first, mut delta) = match self.shared.handoff.take(key, &self.shared.fingerprint) {
             // The predecessor's next scrape is this job's first: same phase.
             Some(job) => (job.next_scrape, job.delta),
             None => {
@@ -169,6 +169,7 @@ impl ScrapeLoop {
             }
         }
         let job = JobState { delta, next_scrape };
+        let fingerprint = self.shared.fingerprint.clone();
         self.shared.handoff.park(key, fingerprint, job);
         events::job_stopped(&m, &metric_labels, &shown_url);
     }

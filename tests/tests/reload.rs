@@ -9,6 +9,10 @@
 //!   its delta baseline survives (every scrape after the first is exported
 //!   as a delta, none is lost to a new baseline), and its profiles reach the
 //!   restarted exporter.
+//! - A reload that only respells settings (`1s` → `1000ms`, defaults
+//!   written out) changes no component; one that adds a target and respells
+//!   the interval restarts the receiver, and the unchanged job keeps its
+//!   delta baseline.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -461,14 +465,15 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     scrapes.wait_for("/steady/mutex", before + 3, Duration::from_secs(10));
     assert!(page(admin, "/-/ready").starts_with("Ready\n"));
 
-    // 3. The steady receiver's body changes but none of its jobs does (only
-    // a target-source key): it gets a new instance, and its job keeps its
-    // delta state and its cadence.
+    // 3. The steady receiver's relabeling changes but none of its jobs does
+    // (a rule that keeps every one of its targets): it gets a new instance,
+    // and its job keeps its delta state and its cadence.
     replace_file(
         &cfg,
         &config(
             &[
-                steady.clone() + "    relabel_configs: []\n",
+                steady.clone()
+                    + "    relabel_configs: [{action: keep, source_labels: [service_name], regex: steady}]\n",
                 receiver(
                     "changing",
                     target_port,
@@ -530,4 +535,113 @@ fn a_valid_reload_rebuilds_only_what_changed() {
     // The changing receiver's new instance started a new baseline at v2.
     let changing = exported_deltas(&[&out, &out2], "changing");
     assert!(changing.contains(&20), "{changing:?}");
+}
+
+/// A `pyroscope_scrape/steady` receiver scraping the mutex profile of
+/// `targets`, its interval spelled `interval`, with `extra` keys.
+fn steady_receiver(targets: &[String], interval: &str, extra: &str) -> String {
+    format!(
+        "  pyroscope_scrape/steady:\n    targets: [{}]\n    scrape_interval: {interval}\n{extra}    profiling_config:\n      profile:\n        memory: {{enabled: false}}\n        block: {{enabled: false}}\n        goroutine: {{enabled: false}}\n        process_cpu: {{enabled: false}}\n        mutex: {{path: /steady/mutex}}\n",
+        targets.join(", ")
+    )
+}
+
+#[test]
+fn a_reload_that_only_respells_keeps_everything_and_a_replaced_receiver_keeps_delta_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first_port, first) = target();
+    let (second_port, second) = target();
+    let admin = free_port();
+    let cfg = dir.path().join("c.yaml");
+    let out = dir.path().join("out");
+    let one = [format!(
+        "{{__address__: '127.0.0.1:{first_port}', service_name: steady}}"
+    )];
+    replace_file(
+        &cfg,
+        &config(&[steady_receiver(&one, "1s", "")], &["steady"], &out, admin),
+    );
+    let mut p = Running::start(&["--config", cfg.to_str().unwrap()], dir.path());
+    p.expect_ready(admin, "/-/ready", Duration::from_secs(20));
+    let log = capture_log(&mut p);
+    first.wait_for("/steady/mutex", 3, Duration::from_secs(10));
+
+    // 1. Only spellings change: the interval in milliseconds, the timeout
+    // and body size written out at their defaults, the file exporter's
+    // default max_files written out, keys in another order.
+    let respelled = config(
+        &[steady_receiver(
+            &one,
+            "1000ms",
+            "    scrape_timeout: 4s\n    max_body_size: 64MiB\n",
+        )],
+        &["steady"],
+        &out,
+        admin,
+    )
+    .replace(
+        &format!("file: {{directory: '{}'}}", out.display()),
+        &format!("file: {{max_files: 1000, directory: '{}'}}", out.display()),
+    );
+    replace_file(&cfg, &respelled);
+    let (status, body) = http_post(admin, "/-/reload");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, "Reloaded: no component changed\n");
+    let before = first.count("/steady/mutex");
+    first.wait_for("/steady/mutex", before + 3, Duration::from_secs(10));
+
+    // 2. A target is added and the interval respelled again: the receiver
+    // is replaced, its unchanged job keeps its baseline and its cadence.
+    let two = [
+        one[0].clone(),
+        format!("{{__address__: '127.0.0.1:{second_port}', service_name: added}}"),
+    ];
+    replace_file(
+        &cfg,
+        &config(&[steady_receiver(&two, "1s", "")], &["steady"], &out, admin),
+    );
+    sighup(&p);
+    second.wait_for("/steady/mutex", 3, Duration::from_secs(10));
+    let before = first.count("/steady/mutex");
+    first.wait_for("/steady/mutex", before + 2, Duration::from_secs(10));
+
+    let (exit, _) = p.interrupt(Duration::from_secs(10));
+    assert!(exit.is_some_and(|s| s.success()));
+    let log = log.lock().unwrap().clone();
+    let reloads: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Configuration reloaded."))
+        .collect();
+    // The file watcher may also see each change: whichever trigger comes
+    // second finds nothing to do.
+    let restarts = reloads
+        .iter()
+        .filter(|l| l.contains("changes=\"receivers restarted pyroscope_scrape/steady\""))
+        .count();
+    let unchanged = reloads
+        .iter()
+        .filter(|l| l.contains("changes=\"no component changed\""))
+        .count();
+    assert_eq!(restarts, 1, "{log}");
+    assert_eq!(restarts + unchanged, reloads.len(), "{log}");
+    // Started at start-up and for step 2 only.
+    assert_eq!(log.matches("Receiver started.").count(), 2, "{log}");
+
+    // Scrape n of the first target was exported as 10·n for every n from 2
+    // on: no new baseline at either reload, nothing skipped.
+    let deltas = exported_deltas(&[&out], "steady");
+    let served = first.count("/steady/mutex") as i64;
+    assert!(deltas.len() as i64 >= served - 2, "{deltas:?} of {served}");
+    assert_eq!(
+        deltas,
+        (2..=deltas.len() as i64 + 1)
+            .map(|n| 10 * n)
+            .collect::<Vec<_>>(),
+        "{log}"
+    );
+    let gap = first.longest_gap("/steady/mutex");
+    assert!(gap < INTERVAL * 3 / 2, "steady paused for {gap:?}\n{log}");
+    // The added target's job started its own baseline.
+    let added = exported_deltas(&[&out], "added");
+    assert_eq!(added.first(), Some(&20), "{added:?}");
 }

@@ -32,7 +32,7 @@ pub const DEFAULT_DIRECTORY: &str = "/var/lib/profcol/file_storage";
 pub const LOCK_FILE: &str = "profcol.lock";
 
 /// `extensions.file_storage[/name]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileStorageConfig {
     #[serde(default = "default_directory")]
@@ -50,7 +50,7 @@ pub struct FileStorageConfig {
 }
 
 /// `compaction`: only its inert form is accepted.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Compaction {
     #[serde(default)]

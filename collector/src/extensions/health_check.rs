@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `extensions.health_check[/name]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckConfig {
     #[serde(default = "default_endpoint")]
@@ -43,7 +43,7 @@ pub struct HealthCheckConfig {
 }
 
 /// `response_body`: fixed bodies instead of the JSON answer.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseBody {
     #[serde(default)]
@@ -53,7 +53,7 @@ pub struct ResponseBody {
 }
 
 /// `check_collector_pipeline`: accepted and checked; not built.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckCollectorPipeline {
     #[serde(default)]

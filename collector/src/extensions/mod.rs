@@ -35,6 +35,7 @@ pub fn types() -> Vec<(&'static str, &'static str)> {
 }
 
 /// A decoded, validated extension config.
+#[derive(PartialEq)]
 enum Parsed {
     HealthCheck(health_check::HealthCheckConfig),
     Pprof(pprof::PprofConfig),
@@ -64,6 +65,21 @@ pub fn validate(
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
+}
+
+/// Whether two bodies of extension `id` configure the same extension: both
+/// decode to equal typed configs, defaults applied and durations parsed.
+/// When either does not decode, whether the bodies are equal.
+pub fn same_config(
+    id: &ComponentId,
+    old: &profcol_config::yaml::Value,
+    new: &profcol_config::yaml::Value,
+) -> bool {
+    let path = format!("extensions::{id}");
+    match (parse(id, old, &path), parse(id, new, &path)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => old == new,
+    }
 }
 
 /// What extensions read from the rest of profcol: whether it is ready

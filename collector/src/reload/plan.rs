@@ -1,9 +1,20 @@
-//! What a reload changes: for receivers, processors and exporters, which are added,
-//! changed (their YAML body differs), removed or kept, comparing only the
+//! What a reload changes: for receivers, processors, exporters and
+//! extensions, which are added, changed, removed or kept, comparing only the
 //! components some pipeline uses (extensions: those `service.extensions`
 //! lists); and which settings need a restart.
+//!
+//! "Changed" is decided by a [`SameConfig`] comparison; the collector's
+//! ([`crate::components::same_config`]) decodes both bodies into the typed
+//! configs the components start from, so a change of spelling only (`15s`
+//! → `15000ms`, a default written out, key order) keeps the component
+//! running, with its state.
 
+use profcol_config::yaml::Value;
 use profcol_config::{CollectorConfig, ComponentId, Kind};
+
+/// Whether the old and new bodies of a component configure the same
+/// component.
+pub type SameConfig = dyn Fn(Kind, &ComponentId, &Value, &Value) -> bool;
 
 /// The components of one kind, sorted by what a reload does to them.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -15,14 +26,19 @@ pub struct Changes {
 }
 
 impl Changes {
-    fn between(old: &CollectorConfig, new: &CollectorConfig, kind: Kind) -> Self {
+    fn between(
+        old: &CollectorConfig,
+        new: &CollectorConfig,
+        kind: Kind,
+        same: &SameConfig,
+    ) -> Self {
         let before = used(old, kind);
         let after = used(new, kind);
         let mut c = Changes::default();
         for id in &after {
             if !before.contains(id) {
                 c.added.push(id.clone());
-            } else if old.get(kind, id) == new.get(kind, id) {
+            } else if same_body(kind, id, old.get(kind, id), new.get(kind, id), same) {
                 c.kept.push(id.clone());
             } else {
                 c.changed.push(id.clone());
@@ -78,7 +94,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(old: &CollectorConfig, new: &CollectorConfig) -> Self {
+    /// The plan from `old` to `new`; `same` decides whether a component's
+    /// body changed.
+    pub fn new(old: &CollectorConfig, new: &CollectorConfig, same: &SameConfig) -> Self {
         let wiring = |c: &CollectorConfig| {
             c.service
                 .pipelines
@@ -95,10 +113,10 @@ impl Plan {
         };
         let needs_restart = restart_only_changes(old, new);
         Self {
-            receivers: Changes::between(old, new, Kind::Receiver),
-            exporters: Changes::between(old, new, Kind::Exporter),
-            processors: Changes::between(old, new, Kind::Processor),
-            extensions: Changes::between(old, new, Kind::Extension),
+            receivers: Changes::between(old, new, Kind::Receiver, same),
+            exporters: Changes::between(old, new, Kind::Exporter, same),
+            processors: Changes::between(old, new, Kind::Processor, same),
+            extensions: Changes::between(old, new, Kind::Extension, same),
             wiring_changed: wiring(old) != wiring(new),
             needs_restart,
             log_level: (old.service.telemetry.logs.level != new.service.telemetry.logs.level)
@@ -126,6 +144,18 @@ impl Plan {
             parts.join("; ")
         }
     }
+}
+
+/// A component defined without a body compares as an empty (null) one.
+fn same_body(
+    kind: Kind,
+    id: &ComponentId,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    same: &SameConfig,
+) -> bool {
+    let null = Value::Null;
+    same(kind, id, old.unwrap_or(&null), new.unwrap_or(&null))
 }
 
 /// Settings reloaded without a restart.
@@ -222,6 +252,11 @@ mod tests {
         profcol_config::collector::parse_collector(&doc).unwrap()
     }
 
+    /// The plan with the collector's typed comparison.
+    fn typed(old: &CollectorConfig, new: &CollectorConfig) -> Plan {
+        Plan::new(old, new, &crate::components::same_config)
+    }
+
     fn ids(list: &[ComponentId]) -> Vec<String> {
         list.iter().map(ToString::to_string).collect()
     }
@@ -258,7 +293,7 @@ service:
     metrics: {address: '127.0.0.1:9999', kept_profiles_mib: 8}
   memory_limit_mib: 100
 ";
-        let plan = Plan::new(&cfg(OLD), &cfg(new));
+        let plan = typed(&cfg(OLD), &cfg(new));
         assert_eq!(ids(&plan.receivers.kept), ["pyroscope_scrape/a"]);
         assert_eq!(ids(&plan.receivers.changed), ["pyroscope_scrape/b"]);
         // Defined but no longer used counts as removed.
@@ -284,7 +319,7 @@ service:
 
     #[test]
     fn the_same_config_changes_nothing() {
-        let plan = Plan::new(&cfg(OLD), &cfg(OLD));
+        let plan = typed(&cfg(OLD), &cfg(OLD));
         assert_eq!(plan.receivers.kept.len(), 3);
         assert_eq!(plan.exporters.kept.len(), 2);
         assert!(plan.receivers.to_start().next().is_none());
@@ -308,7 +343,7 @@ service:
             "{endpoint: 'localhost:2'}",
             "health_check, file_storage",
         ));
-        let plan = Plan::new(&old, &new);
+        let plan = typed(&old, &new);
         assert_eq!(ids(&plan.extensions.changed), ["health_check"]);
         assert_eq!(ids(&plan.extensions.added), ["file_storage"]);
         assert_eq!(ids(&plan.extensions.removed), ["pprof"]);
@@ -322,7 +357,7 @@ service:
         );
         // Defined but not listed: not compared, not started.
         let unlisted = cfg(&with("{endpoint: 'localhost:3'}", "pprof"));
-        let plan = Plan::new(&cfg(&with("{}", "pprof")), &unlisted);
+        let plan = typed(&cfg(&with("{}", "pprof")), &unlisted);
         assert_eq!(ids(&plan.extensions.kept), ["pprof"]);
         assert!(plan.extensions.changed.is_empty());
     }
@@ -331,7 +366,179 @@ service:
     fn key_order_in_a_body_is_not_a_change() {
         let a = OLD.replace("{directory: /tmp/x}", "{directory: /tmp/x, max_files: 3}");
         let b = OLD.replace("{directory: /tmp/x}", "{max_files: 3, directory: /tmp/x}");
-        let plan = Plan::new(&cfg(&a), &cfg(&b));
+        let plan = typed(&cfg(&a), &cfg(&b));
         assert!(plan.exporters.changed.is_empty(), "{plan:?}");
+    }
+
+    /// A config with one receiver, one processor, one exporter and one
+    /// extension, each with the body given.
+    fn one_each(
+        receiver: &str,
+        processor: &str,
+        exporter: &str,
+        extension: &str,
+    ) -> CollectorConfig {
+        cfg(&format!(
+            "
+receivers:
+  pyroscope_scrape/a: {receiver}
+processors:
+  batch: {processor}
+exporters:
+  otlp: {exporter}
+extensions:
+  health_check: {extension}
+service:
+  extensions: [health_check]
+  pipelines:
+    profiles: {{receivers: [pyroscope_scrape/a], processors: [batch], exporters: [otlp]}}
+"
+        ))
+    }
+
+    const RECEIVER: &str = "{targets: [{__address__: 'h:1'}], scrape_interval: 15s}";
+    const PROCESSOR: &str = "{timeout: 200ms}";
+    const EXPORTER: &str = "{endpoint: 'h:4317', timeout: 5s}";
+    const EXTENSION: &str = "{endpoint: 'localhost:13133'}";
+
+    fn base() -> CollectorConfig {
+        one_each(RECEIVER, PROCESSOR, EXPORTER, EXTENSION)
+    }
+
+    #[test]
+    fn a_change_of_spelling_only_changes_nothing() {
+        let respelled = one_each(
+            "{targets: [{__address__: 'h:1'}], scrape_interval: 15000ms}",
+            "{timeout: 0.2s}",
+            "{endpoint: 'h:4317', timeout: 5000ms}",
+            "{endpoint: 'localhost:13133', path: /}",
+        );
+        let plan = typed(&base(), &respelled);
+        for c in [
+            &plan.receivers,
+            &plan.processors,
+            &plan.exporters,
+            &plan.extensions,
+        ] {
+            assert_eq!(c.kept.len(), 1, "{plan:?}");
+            assert!(c.changed.is_empty(), "{plan:?}");
+        }
+        assert_eq!(plan.summary(), "no component changed");
+        // Raw bodies would have said otherwise.
+        let raw = Plan::new(&base(), &respelled, &|_, _, a, b| a == b);
+        assert_eq!(
+            raw.summary(),
+            "extensions restarted health_check; receivers restarted pyroscope_scrape/a; processors restarted batch; exporters restarted otlp"
+        );
+    }
+
+    #[test]
+    fn defaults_written_out_change_nothing() {
+        let written = one_each(
+            "{targets: [{__address__: 'h:1'}], scrape_interval: 15s, scrape_timeout: 18s, job_name: pyroscope_scrape/a, scheme: http, max_body_size: '67108864', profiling_config: {profile: {memory: {enabled: true}, fgprof: {enabled: false}}}}",
+            "{timeout: 200ms, send_batch_size: 8192, send_batch_max_size: 0}",
+            "{endpoint: 'h:4317', timeout: 5s, compression: gzip}",
+            "{endpoint: 'localhost:13133', path: /}",
+        );
+        let plan = typed(&base(), &written);
+        assert_eq!(plan.summary(), "no component changed", "{plan:?}");
+    }
+
+    #[test]
+    fn a_real_change_of_value_is_a_change() {
+        let cases = [
+            (
+                one_each(
+                    "{targets: [{__address__: 'h:1'}], scrape_interval: 20s}",
+                    PROCESSOR,
+                    EXPORTER,
+                    EXTENSION,
+                ),
+                "receivers restarted pyroscope_scrape/a",
+            ),
+            (
+                one_each(
+                    "{targets: [{__address__: 'h:1'}], scrape_interval: 15s, scrape_timeout: 19s}",
+                    PROCESSOR,
+                    EXPORTER,
+                    EXTENSION,
+                ),
+                "receivers restarted pyroscope_scrape/a",
+            ),
+            (
+                one_each(RECEIVER, "{timeout: 300ms}", EXPORTER, EXTENSION),
+                "processors restarted batch",
+            ),
+            (
+                one_each(
+                    RECEIVER,
+                    PROCESSOR,
+                    "{endpoint: 'h:4317', timeout: 6s}",
+                    EXTENSION,
+                ),
+                "exporters restarted otlp",
+            ),
+            (
+                one_each(
+                    RECEIVER,
+                    PROCESSOR,
+                    EXPORTER,
+                    "{endpoint: 'localhost:13134'}",
+                ),
+                "extensions restarted health_check",
+            ),
+        ];
+        for (new, summary) in cases {
+            assert_eq!(typed(&base(), &new).summary(), summary);
+        }
+    }
+
+    #[test]
+    fn a_changed_secret_is_a_change() {
+        let receiver = |auth: &str| {
+            one_each(
+                &format!("{{targets: [{{__address__: 'h:1'}}], {auth}}}"),
+                PROCESSOR,
+                EXPORTER,
+                EXTENSION,
+            )
+        };
+        let password = |p: &str| receiver(&format!("basic_auth: {{username: u, password: {p}}}"));
+        assert_eq!(
+            typed(&password("a"), &password("a")).summary(),
+            "no component changed"
+        );
+        assert_eq!(
+            typed(&password("a"), &password("b")).summary(),
+            "receivers restarted pyroscope_scrape/a"
+        );
+        let token = |t: &str| receiver(&format!("bearer_token: {t}"));
+        assert_eq!(
+            typed(&token("a"), &token("b")).summary(),
+            "receivers restarted pyroscope_scrape/a"
+        );
+        let header = |v: &str| {
+            one_each(
+                RECEIVER,
+                PROCESSOR,
+                &format!("{{endpoint: 'h:4317', headers: {{authorization: {v}}}}}"),
+                EXTENSION,
+            )
+        };
+        assert_eq!(
+            typed(&header("a"), &header("b")).summary(),
+            "exporters restarted otlp"
+        );
+    }
+
+    #[test]
+    fn the_comparison_is_the_one_given() {
+        let other = one_each(RECEIVER, "{timeout: 1s}", EXPORTER, EXTENSION);
+        let only_processors_differ =
+            |kind: Kind, _: &ComponentId, _: &Value, _: &Value| kind != Kind::Processor;
+        let plan = Plan::new(&base(), &other, &only_processors_differ);
+        assert_eq!(plan.summary(), "processors restarted batch");
+        let plan = Plan::new(&base(), &other, &|_, _, _, _| true);
+        assert_eq!(plan.summary(), "no component changed");
     }
 }

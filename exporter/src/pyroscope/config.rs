@@ -31,7 +31,7 @@ pub const ENDPOINT_KEYS: &[&str] = &[
     "retry_on_http_429",
 ];
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 struct Top {
     endpoint: profcol_config::yaml::Value,
@@ -46,7 +46,7 @@ struct Top {
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 16 << 20;
 
 /// One `endpoint` block.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct EndpointConfig {
     pub url: String,
@@ -144,7 +144,7 @@ impl Validate for EndpointConfig {
 }
 
 /// The whole, validated `pyroscope` block.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PyroscopeConfig {
     pub endpoints: Vec<EndpointConfig>,
     pub external_labels: BTreeMap<String, String>,

@@ -40,7 +40,7 @@ pub struct ActionConfig {
 }
 
 /// Where `insert`, `update` and `upsert` take their value from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Source {
     Value(Value),
     Attribute { key: String, default: Option<Value> },
@@ -89,8 +89,39 @@ pub(crate) enum Action {
     },
 }
 
+/// Compiled patterns compare by their source text.
+impl PartialEq for Action {
+    fn eq(&self, other: &Self) -> bool {
+        use Action::*;
+        let text = |p: &Option<Regex>| p.as_ref().map(Regex::as_str).map(str::to_owned);
+        match (self, other) {
+            (Insert { key: a, source: x }, Insert { key: b, source: y })
+            | (Update { key: a, source: x }, Update { key: b, source: y })
+            | (Upsert { key: a, source: x }, Upsert { key: b, source: y }) => a == b && x == y,
+            (Delete { key: a, pattern: x }, Delete { key: b, pattern: y })
+            | (Hash { key: a, pattern: x }, Hash { key: b, pattern: y }) => {
+                a == b && text(x) == text(y)
+            }
+            (
+                Extract {
+                    key: a,
+                    pattern: x,
+                    names: m,
+                },
+                Extract {
+                    key: b,
+                    pattern: y,
+                    names: n,
+                },
+            ) => a == b && x.as_str() == y.as_str() && m == n,
+            (Convert { key: a, to: x }, Convert { key: b, to: y }) => a == b && x == y,
+            _ => false,
+        }
+    }
+}
+
 /// A checked list of actions, applied in order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Actions(pub(crate) Vec<Action>);
 
 const ACTIONS: &str = "insert, update, upsert, delete, hash, extract or convert";

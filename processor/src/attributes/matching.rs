@@ -95,14 +95,37 @@ enum Want {
     Text(Regex),
 }
 
-#[derive(Debug, Clone)]
+/// Compiled patterns compare by their source text.
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Text::Exact(a), Text::Exact(b)) => a == b,
+            (Text::Search(a), Text::Search(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+/// Compiled patterns compare by their source text.
+impl PartialEq for Want {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Want::Exists, Want::Exists) => true,
+            (Want::Equal(a), Want::Equal(b)) => a == b,
+            (Want::Text(a), Want::Text(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 struct AttrMatch {
     key: String,
     want: Want,
 }
 
 /// A compiled `include` or `exclude` block.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Matcher {
     services: Vec<Text>,
     resources: Vec<AttrMatch>,
@@ -316,7 +339,7 @@ impl Matcher {
 }
 
 /// `include` and `exclude` together: which samples the actions apply to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Selector {
     pub include: Option<Matcher>,
     pub exclude: Option<Matcher>,

@@ -45,7 +45,7 @@ struct AttributesConfig {
 }
 
 /// A configured `attributes` processor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AttributesProcessor {
     actions: Actions,
     selector: Selector,

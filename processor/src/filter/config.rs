@@ -74,7 +74,7 @@ pub enum ErrorMode {
 }
 
 /// One parsed condition.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     /// As written, for logs and errors.
     pub text: String,
@@ -82,7 +82,7 @@ pub struct Condition {
 }
 
 /// Conditions that share an error mode.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     pub error_mode: ErrorMode,
     pub conditions: Vec<Condition>,

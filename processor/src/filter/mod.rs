@@ -45,7 +45,7 @@ use subject::{OtlpSubject, PprofSubject};
 use tracing::{debug, warn};
 
 /// A configured `filter` processor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FilterProcessor {
     id: String,
     groups: Vec<Group>,

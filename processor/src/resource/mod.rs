@@ -37,7 +37,7 @@ struct ResourceConfig {
 }
 
 /// A configured `resource` processor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResourceProcessor {
     actions: Actions,
 }

@@ -28,7 +28,7 @@ fn default_max_file_size() -> ByteSize {
 }
 
 /// One `file_sd_configs` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSdConfig {
     #[serde(default)]

@@ -25,7 +25,7 @@ fn default_max_response_size() -> ByteSize {
 pub const HTTP_SD_KEYS: &[&str] = &["url", "refresh_interval", "max_response_size"];
 
 /// One `http_sd_configs` entry; accepts the shared HTTP client blocks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct HttpSdConfig {
     #[serde(default)]
     pub url: Option<String>,

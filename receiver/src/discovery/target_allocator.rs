@@ -34,7 +34,7 @@ pub const TARGET_ALLOCATOR_KEYS: &[&str] = &["endpoint", "interval", "collector_
 
 /// The `target_allocator` block; accepts the shared HTTP client blocks
 /// (auth, TLS, proxy) for talking to the allocator.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TargetAllocatorConfig {
     #[serde(default)]
     pub endpoint: Option<String>,

@@ -21,7 +21,7 @@ use crate::filter::ottl::ParseError;
 use regex::Regex;
 
 /// A parsed condition.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Or(Box<Expr>, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
@@ -32,7 +32,7 @@ pub enum Expr {
 }
 
 /// A value in a condition.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     Lit(Lit),
     Field(Field),
@@ -60,6 +60,18 @@ pub enum Call {
     /// `HasAttrKeyOnSample("key")` (profcol's own): some sample of the
     /// profile has the attribute.
     HasAttrKeyOnSample(String),
+}
+
+/// A compiled pattern compares by its source text.
+impl PartialEq for Call {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Call::IsMatch(a, x), Call::IsMatch(b, y)) => a == b && x.as_str() == y.as_str(),
+            (Call::HasAttrOnSample(a, x), Call::HasAttrOnSample(b, y)) => a == b && x == y,
+            (Call::HasAttrKeyOnSample(a), Call::HasAttrKeyOnSample(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 const FUNCTIONS: &str = "IsMatch, HasAttrOnSample, HasAttrKeyOnSample";

@@ -56,7 +56,7 @@ pub struct Filter {
 }
 
 /// One `docker_sd_configs` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DockerSdConfig {
     /// `unix:///var/run/docker.sock`, `tcp://host:2375`, `http://…`, `https://…`.
     #[serde(default)]
@@ -128,7 +128,7 @@ impl SwarmRole {
 }
 
 /// One `dockerswarm_sd_configs` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DockerSwarmSdConfig {
     /// The address of a Swarm manager's daemon (same forms as `docker_sd_configs`).
     #[serde(default)]

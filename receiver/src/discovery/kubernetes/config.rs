@@ -66,7 +66,7 @@ const ROLES: &[&str] = &[
 ];
 
 /// One `kubernetes_sd_configs` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct KubernetesSdConfig {
     /// Required: `pod`, `endpoints`, `endpointslice`, `service`, `node` or
     /// `ingress`.

@@ -47,7 +47,7 @@ const AUTH_REFUSED: &str = "authenticator extensions are not available in profco
 const MIDDLEWARES_REFUSED: &str = "middleware extensions are not available in profcol";
 
 /// The receiver's body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpConfig {
     #[serde(default, deserialize_with = "null_is_default")]
@@ -55,7 +55,7 @@ pub struct OtlpConfig {
 }
 
 /// `protocols`: each block present (even empty: `grpc:`) enables it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Protocols {
     #[serde(default, deserialize_with = "present")]
@@ -78,7 +78,7 @@ fn null_is_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 }
 
 /// `protocols.grpc` (configgrpc's server block).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrpcConfig {
     #[serde(default = "default_grpc_endpoint")]
@@ -155,7 +155,7 @@ pub struct AuthKeys<'a> {
 }
 
 /// `dialer` (confignet): a client setting; a server has nothing to dial.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dialer {
     #[serde(default)]
@@ -163,7 +163,7 @@ pub struct Dialer {
 }
 
 /// `keepalive` of a gRPC server.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Keepalive {
     #[serde(default, deserialize_with = "present")]
@@ -174,7 +174,7 @@ pub struct Keepalive {
 
 /// `keepalive.server_parameters` (grpc-go's `keepalive.ServerParameters`;
 /// 0 or unset means grpc-go's default).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerParameters {
     #[serde(default)]
@@ -190,7 +190,7 @@ pub struct ServerParameters {
 }
 
 /// `keepalive.enforcement_policy`: accepted, not enforced (see the README).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnforcementPolicy {
     #[serde(default)]
@@ -203,7 +203,7 @@ pub struct EnforcementPolicy {
 /// TLS (`profcol_config::server::ServerTlsConfig`) has, plus the
 /// Collector's reload switches, which profcol does not need (files are
 /// re-read whenever they change). Every other configtls key is refused.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {
     #[serde(default)]
@@ -262,7 +262,7 @@ impl Validate for TlsSettings {
 }
 
 /// `protocols.http` (confighttp's server block plus otlpreceiver's paths).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     #[serde(default = "default_http_endpoint")]
@@ -348,7 +348,7 @@ impl Default for HttpConfig {
 }
 
 /// `cors` (confighttp's CORS block).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cors {
     #[serde(default)]
@@ -364,14 +364,14 @@ pub struct Cors {
 
 /// `response_headers`: a map, or a list of `{name, value}` (configopaque's
 /// `MapList` accepts both).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum ResponseHeaders {
     Map(BTreeMap<String, Secret>),
     List(Vec<NamedHeader>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedHeader {
     pub name: String,

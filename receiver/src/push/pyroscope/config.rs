@@ -57,7 +57,7 @@ fn default_read_timeout() -> Duration {
 }
 
 /// The receiver's YAML body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PyroscopeReceiverConfig {
     /// `host:port` to listen on (port 0: any free port).
