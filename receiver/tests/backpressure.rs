@@ -202,3 +202,62 @@ async fn stopping_the_receiver_ends_a_hand_off_that_waits() {
         "{text}"
     );
 }
+
+/// A push request whose hand-off waits is answered (429, the receiver's
+/// refusal) as soon as the receiver stops, and the receiver's tasks end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_request_that_waits_is_answered_when_the_receiver_stops() {
+    let id: ComponentId = "pyroscope/held".parse().unwrap();
+    let body: serde_yaml::Value = serde_yaml::from_str("endpoint: 127.0.0.1:0").unwrap();
+    let out = Arc::new(Stall {
+        stall: Duration::from_secs(3600),
+        calls: Mutex::default(),
+        gave_up: AtomicBool::new(false),
+    });
+    let shutdown = CancellationToken::new();
+    let ctx = ComponentContext {
+        id: id.to_string(),
+        shutdown: shutdown.clone(),
+        telemetry: Telemetry::default(),
+        memory: Default::default(),
+        cluster: None,
+    };
+    let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
+    let addr = handle.push_address("http").unwrap();
+    let pprof = gz(&profile(&[("samples", "count"), ("cpu", "nanoseconds")], 3));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let request = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!(
+                "http://{addr}/ingest?name=api.cpu&format=pprof&from=1700000000&until=1700000010"
+            ))
+            .body(pprof)
+            .send()
+            .await
+            .unwrap()
+    });
+    eventually(10, || (!calls_of(&out).is_empty()).then_some(())).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !request.is_finished(),
+        "the request waits with its hand-off"
+    );
+    let stopping = std::time::Instant::now();
+    shutdown.cancel();
+    let answer = tokio::time::timeout(Duration::from_secs(3), request)
+        .await
+        .expect("a waiting request must be answered when the receiver stops")
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 429);
+    let text = answer.text().await.unwrap();
+    assert!(text.contains("the caller gave up"), "{text}");
+    tokio::time::timeout(Duration::from_secs(5), handle.wait())
+        .await
+        .unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(3));
+    assert!(out.gave_up.load(Ordering::SeqCst));
+}
+
+fn calls_of(s: &Stall) -> Vec<Instant> {
+    s.calls.lock().unwrap().clone()
+}
