@@ -269,6 +269,7 @@ fn a_blocking_queue_holds_the_scrape_loop_and_loses_nothing() {
     assert!(last_wait >= 3.0 && last_wait <= waited_for + 2.0, "{st}");
     let skipped = st["scrapes_skipped_total"].as_u64().unwrap();
     assert!(skipped >= 3, "{st}");
+    eprintln!("held {waited_for:.1}s: last wait {last_wait:.2}s, {skipped} scrapes skipped");
     assert_eq!(
         metric(
             admin,
