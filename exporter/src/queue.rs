@@ -702,7 +702,7 @@ mod tests {
         Arc::new(Queue::new(capacity, max_bytes).blocking_on_overflow(true))
     }
 
-    /// Starts an offer in its own task and says whether it is still waiting.
+    /// Starts an offer in its own task, to watch it wait.
     fn offer_in_task(
         q: &Arc<Queue>,
         n: usize,
