@@ -8,8 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use profcol_config::yaml::Value;
 use profcol_e2e::profcol_bin;
-use serde_yaml::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,7 +41,7 @@ fn examples() -> Vec<PathBuf> {
 
 fn parse(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    profcol_config::yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Whether some receiver of the config has the key `key`.
@@ -169,7 +169,7 @@ fn default_example_is_the_embedded_default() {
 /// would pass vacuously.
 #[test]
 fn required_env_finds_references_without_defaults() {
-    let doc: Value = serde_yaml::from_str(
+    let doc: Value = profcol_config::yaml::from_str(
         "a: ${env:ONE}\nb: ['${TWO}:7946', '${env:THREE:-x}', '$${env:FOUR}', '${file:/f}']\n",
     )
     .unwrap();

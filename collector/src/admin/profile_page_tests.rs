@@ -88,7 +88,7 @@ async fn setup() -> Setup {
         memory: Default::default(),
         cluster: None,
     };
-    let body: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();
     let handle = profcol_receiver::start_receiver(&id, &body, ctx, Arc::new(Nowhere)).unwrap();
     let memory_key = handle
         .targets()
