@@ -156,4 +156,55 @@ mod tests {
         assert_eq!(a.0.load(Ordering::SeqCst), 1);
         assert_eq!(b.0.load(Ordering::SeqCst), 2);
     }
+
+    /// Waits until released, as a full blocking sending queue does; says
+    /// when a hand-off started waiting.
+    struct Held(tokio::sync::Notify, AtomicUsize, tokio::sync::Notify);
+
+    #[async_trait]
+    impl Consumer for Held {
+        async fn consume(&self, batch: ProfileBatch) -> Result<(), Error> {
+            self.2.notify_one();
+            self.0.notified().await;
+            self.1.fetch_add(batch.len(), Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// A hand-off waiting below a switch holds no lock: a reload can point
+    /// the switch elsewhere meanwhile, and new batches go there at once.
+    #[tokio::test]
+    async fn a_waiting_hand_off_does_not_hold_the_switch() {
+        let held = Arc::new(Held(
+            tokio::sync::Notify::new(),
+            AtomicUsize::new(0),
+            tokio::sync::Notify::new(),
+        ));
+        let other = Arc::new(Counting(AtomicUsize::new(0), false));
+        let s = Arc::new(Switch::new(held.clone()));
+        let one = || {
+            ProfileBatch::new(vec![profcol_pdata::ProfileRecord::from_profile(
+                Default::default(),
+                &profcol_pdata::pprof::Profile::empty("samples", "count"),
+            )
+            .unwrap()])
+        };
+        let s2 = s.clone();
+        let waiting = tokio::spawn(async move { s2.consume(one()).await });
+        held.2.notified().await;
+        assert!(!waiting.is_finished());
+        s.set(other.clone());
+        tokio::time::timeout(std::time::Duration::from_secs(1), s.consume(one()))
+            .await
+            .expect("the switch is not held by the waiting hand-off")
+            .unwrap();
+        assert_eq!(other.0.load(Ordering::SeqCst), 1);
+        held.0.notify_one();
+        waiting.await.unwrap().unwrap();
+        assert_eq!(
+            held.1.load(Ordering::SeqCst),
+            1,
+            "the waiting batch ends where it went"
+        );
+    }
 }

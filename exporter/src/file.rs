@@ -48,7 +48,22 @@ pub const FILE_KEYS: &[&str] = &[
     "max_files",
     "max_bytes",
     "numeric_sample_attributes",
+    "sending_queue",
 ];
+
+/// The keys of [`FileQueueConfig`].
+pub const FILE_QUEUE_KEYS: &[&str] = &["block_on_overflow"];
+
+/// The file exporter's `sending_queue`: its size and its one writer are
+/// fixed; only what a full queue does is the user's choice.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct FileQueueConfig {
+    /// When full, `consume()` waits for room instead of refusing.
+    pub block_on_overflow: bool,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
@@ -62,8 +77,15 @@ pub struct FileConfig {
     /// OTLP formats only: keep or drop numeric pprof labels as sample
     /// attributes.
     pub numeric_sample_attributes: Option<NumericSampleAttributes>,
+    pub sending_queue: FileQueueConfig,
     #[serde(flatten)]
     pub unknown: Unknown,
+}
+
+impl Validate for FileQueueConfig {
+    fn validate(&self, path: &str, problems: &mut Vec<Problem>) {
+        unknown_keys(&self.unknown, path, FILE_QUEUE_KEYS, problems);
+    }
 }
 
 impl Default for FileConfig {
@@ -74,6 +96,7 @@ impl Default for FileConfig {
             max_files: 1000,
             max_bytes: 1024 * 1024 * 1024,
             numeric_sample_attributes: None,
+            sending_queue: FileQueueConfig::default(),
             unknown: Unknown::new(),
         }
     }
@@ -93,6 +116,8 @@ impl Validate for FileConfig {
                 "applies only to format otlp or otlp_json (pprof files keep every label as served)",
             ));
         }
+        self.sending_queue
+            .validate(&join_path(path, "sending_queue"), problems);
         unknown_keys(&self.unknown, path, FILE_KEYS, problems);
     }
 }
@@ -388,6 +413,7 @@ pub fn start(
     let queue = QueueConfig {
         num_consumers: 1,
         flush_timeout: profcol_config::Duration::default(),
+        block_on_overflow: cfg.sending_queue.block_on_overflow,
         ..QueueConfig::default()
     };
     let policy = RetryPolicy {

@@ -32,6 +32,10 @@ fn every_listed_key_is_accepted() {
         none
     );
     assert_eq!(
+        unrecognised_keys::<crate::file::FileQueueConfig>("{}", crate::file::FILE_QUEUE_KEYS),
+        none
+    );
+    assert_eq!(
         unrecognised_keys::<crate::debug::DebugConfig>("{}", crate::debug::DEBUG_KEYS),
         none
     );

@@ -9,7 +9,7 @@
 
 use crate::batching::{Assembler, Batching};
 use crate::events::ExporterEvents;
-use crate::queue::{Queue, QueueConfig, Refusal};
+use crate::queue::{Queue, QueueConfig};
 use crate::retry::{self, GiveUp, RetryPolicy, SendError};
 use crate::storage::{exporter_dir, Store};
 use crate::Error;
@@ -184,10 +184,13 @@ impl Pipeline {
                 workers: Mutex::default(),
             }));
         }
-        let queue = Arc::new(match store {
-            Some(store) => Queue::persistent(store, events.clone()),
-            None => Queue::new(queue_cfg.queue_size, queue_cfg.max_bytes),
-        });
+        let queue = Arc::new(
+            match store {
+                Some(store) => Queue::persistent(store, events.clone()),
+                None => Queue::new(queue_cfg.queue_size, queue_cfg.max_bytes),
+            }
+            .blocking_on_overflow(queue_cfg.block_on_overflow),
+        );
         if !queue.is_persistent() {
             events.queue_capacity(queue.capacity());
         }
@@ -212,56 +215,40 @@ impl Pipeline {
         &self.events
     }
 
-    /// Queues the batch (or sends it, without a queue). `false` when it was
-    /// refused; the refusal is already counted.
-    pub async fn offer(&self, batch: ProfileBatch) -> bool {
+    /// Queues the batch (or sends it, without a queue). On refusal, the
+    /// sentence that says why; the refusal is already counted.
+    pub async fn offer(&self, batch: ProfileBatch) -> Result<(), String> {
         match &self.mode {
             Mode::Direct(send) => {
                 send(batch).await;
-                true
+                Ok(())
             }
             Mode::Queued(queue) if queue.is_persistent() => {
                 let profiles = batch.len() as u64;
                 let bytes = batch.approx_bytes() as u64;
-                let q = queue.clone();
-                let result = tokio::task::spawn_blocking(move || q.push_durable(&batch))
-                    .await
-                    .unwrap_or_else(|e| Err((Refusal::Storage, e.to_string())));
+                let result = queue.offer_durable(batch).await;
                 let (n, b) = queue.usage();
                 self.events.queue_usage(n, b);
-                match result {
-                    Ok(()) => true,
-                    Err((why, detail)) => {
-                        self.events
-                            .dropped(refusal_reason(why), profiles, bytes, &detail);
-                        false
-                    }
-                }
+                result.map_err(|refused| {
+                    self.events
+                        .dropped(refused.why.reason(), profiles, bytes, &refused.detail);
+                    refused.detail
+                })
             }
             Mode::Queued(queue) => {
                 let bytes = batch.memory_bytes();
-                let result = queue.push(batch, bytes);
+                let result = queue.offer(batch, bytes).await;
                 let (n, b) = queue.usage();
                 self.events.queue_usage(n, b);
-                match result {
-                    Ok(()) => true,
-                    Err((refused, why)) => {
-                        let detail = match why {
-                            Refusal::Full => {
-                                "the sending queue is full; the newest batch is refused"
-                            }
-                            Refusal::Closed => "the exporter is shutting down",
-                            Refusal::Storage => "the queue could not store the batch",
-                        };
-                        self.events.dropped(
-                            refusal_reason(why),
-                            refused.len() as u64,
-                            bytes as u64,
-                            detail,
-                        );
-                        false
-                    }
-                }
+                result.map_err(|(batch, refused)| {
+                    self.events.dropped(
+                        refused.why.reason(),
+                        batch.len() as u64,
+                        bytes as u64,
+                        &refused.detail,
+                    );
+                    refused.detail
+                })
             }
         }
     }
@@ -301,14 +288,6 @@ impl Pipeline {
     }
 }
 
-fn refusal_reason(why: Refusal) -> &'static str {
-    match why {
-        Refusal::Full => "queue_full",
-        Refusal::Closed => "shutdown",
-        Refusal::Storage => "storage_error",
-    }
-}
-
 /// Opens the persistent queue's store in the exporter's own directory.
 fn open_store(
     storage: &crate::config::StorageConfig,
@@ -327,7 +306,9 @@ fn open_store(
 }
 
 /// The `Consumer` of a queued exporter: offers every batch to each of its
-/// pipelines (one per destination). Refuses only when no pipeline took it.
+/// pipelines (one per destination), in turn: a pipeline waiting for room
+/// (`block_on_overflow`) holds up the next. Refuses only when no pipeline
+/// took it, with each pipeline's reason.
 pub struct PipelineConsumer {
     pub pipelines: Vec<Arc<Pipeline>>,
 }
@@ -336,15 +317,18 @@ pub struct PipelineConsumer {
 impl Consumer for PipelineConsumer {
     async fn consume(&self, batch: ProfileBatch) -> Result<(), profcol_pdata::Error> {
         let mut accepted = false;
+        let mut reasons: Vec<String> = Vec::new();
         for p in &self.pipelines {
-            accepted |= p.offer(batch.clone()).await;
+            match p.offer(batch.clone()).await {
+                Ok(()) => accepted = true,
+                Err(why) if !reasons.contains(&why) => reasons.push(why),
+                Err(_) => {}
+            }
         }
         if accepted || self.pipelines.is_empty() {
             Ok(())
         } else {
-            Err(profcol_pdata::Error::Refused(
-                "the exporter's sending queue is full or shutting down".to_string(),
-            ))
+            Err(profcol_pdata::Error::Refused(reasons.join("; ")))
         }
     }
 }

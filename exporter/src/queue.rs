@@ -4,6 +4,13 @@
 //! refused, as in the OpenTelemetry collector. With `storage` configured
 //! the queue is persistent instead ([`crate::storage`]): batches wait on
 //! disk, bounded by `storage.max_bytes`, and survive restarts.
+//!
+//! With `block_on_overflow` (the Collector's key, default false) a full
+//! queue makes [`Queue::offer`] / [`Queue::offer_durable`] wait for room
+//! instead: until a worker takes a batch (memory) or a segment is deleted
+//! (disk), the exporter shuts down, or the caller gives up
+//! ([`profcol_runtime::caller`]). A batch that could never fit is still
+//! refused at once.
 
 use crate::events::ExporterEvents;
 use crate::storage::{AppendError, Store, Ticket};
@@ -22,6 +29,7 @@ pub const QUEUE_KEYS: &[&str] = &[
     "num_consumers",
     "queue_size",
     "max_bytes",
+    "block_on_overflow",
     "max_batch_size",
     "flush_timeout",
     "storage",
@@ -39,6 +47,8 @@ pub struct QueueConfig {
     pub queue_size: usize,
     /// Capacity in bytes of profile data (raw pprof or an estimate).
     pub max_bytes: u64,
+    /// When full, `consume()` waits for room instead of refusing.
+    pub block_on_overflow: bool,
     /// Waiting batches are merged into one request of at most this many
     /// profiles.
     pub max_batch_size: usize,
@@ -66,6 +76,7 @@ impl Default for QueueConfig {
             num_consumers: 10,
             queue_size: 1000,
             max_bytes: 256 * 1024 * 1024,
+            block_on_overflow: false,
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             flush_timeout: profcol_config::Duration::from_millis(200),
             storage: None,
@@ -109,6 +120,44 @@ pub enum Refusal {
     Closed,
     /// The persistent queue could not write it.
     Storage,
+    /// Larger than the whole queue: waiting for room could never help.
+    TooLarge,
+    /// The caller stopped waiting for room (its receiver is stopping).
+    GaveUp,
+}
+
+impl Refusal {
+    /// The `reason` label a refused batch is counted under.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Full => "queue_full",
+            Refusal::Closed | Refusal::GaveUp => "shutdown",
+            Refusal::Storage => "storage_error",
+            Refusal::TooLarge => "too_large",
+        }
+    }
+}
+
+/// A batch the queue did not take: why, and the sentence that says so.
+#[derive(Debug)]
+pub struct Refused {
+    pub why: Refusal,
+    pub detail: String,
+}
+
+const GAVE_UP: &str =
+    "the receiver stopped while the batch waited for room in the full sending queue";
+
+/// What a caller that waited for room is told when the wait ended in a
+/// refusal.
+fn after_waiting(why: Refusal, waited: bool) -> Option<&'static str> {
+    match (why, waited) {
+        (Refusal::Closed, true) => {
+            Some("the exporter shut down while the batch waited for room in the full sending queue")
+        }
+        (Refusal::GaveUp, _) => Some(GAVE_UP),
+        _ => None,
+    }
 }
 
 /// What a worker takes from the queue: a batch (possibly several merged),
@@ -157,6 +206,10 @@ enum Taken {
 pub struct Queue {
     state: Mutex<State>,
     notify: Notify,
+    /// Wakes callers waiting for room (`block_on_overflow`): a batch was
+    /// taken, a persistent record acked, or the queue closed.
+    room: Notify,
+    block_on_overflow: bool,
     capacity: usize,
     max_bytes: usize,
     events: Option<Arc<ExporterEvents>>,
@@ -175,6 +228,8 @@ impl Queue {
                 closed: false,
             }),
             notify: Notify::new(),
+            room: Notify::new(),
+            block_on_overflow: false,
             capacity: capacity.max(1),
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX).max(1),
             events: None,
@@ -192,11 +247,20 @@ impl Queue {
                 closed: false,
             }),
             notify: Notify::new(),
+            room: Notify::new(),
+            block_on_overflow: false,
             capacity: usize::MAX,
             max_bytes: usize::MAX,
             events: Some(events),
             storage_dir,
         }
+    }
+
+    /// With `block`, a full queue makes [`Queue::offer`] and
+    /// [`Queue::offer_durable`] wait for room instead of refusing.
+    pub fn blocking_on_overflow(mut self, block: bool) -> Self {
+        self.block_on_overflow = block;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -250,11 +314,120 @@ impl Queue {
         Ok(())
     }
 
+    /// Queues `batch` in memory ([`Queue::push`]); with
+    /// `block_on_overflow`, a full queue makes it wait for room until a
+    /// worker takes a batch, the queue closes or the caller gives up. A
+    /// batch larger than `max_bytes` on its own is then refused at once
+    /// unless the queue is empty: waiting could never make it fit.
+    pub async fn offer(
+        &self,
+        batch: ProfileBatch,
+        bytes: usize,
+    ) -> Result<(), (ProfileBatch, Refused)> {
+        let mut batch = batch;
+        let mut mark = None;
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            let why = match self.push(batch, bytes) {
+                Ok(()) => return Ok(()),
+                Err((b, why)) => {
+                    batch = b;
+                    why
+                }
+            };
+            let why = match why {
+                Refusal::Full if self.block_on_overflow && bytes > self.max_bytes => {
+                    Refusal::TooLarge
+                }
+                why => why,
+            };
+            if why != Refusal::Full || !self.block_on_overflow {
+                let detail = self.memory_detail(why, bytes, mark.is_some());
+                return Err((batch, Refused { why, detail }));
+            }
+            mark.get_or_insert_with(profcol_runtime::caller::waiting);
+            tokio::select! {
+                _ = &mut room => {}
+                _ = profcol_runtime::caller::cancelled() => {
+                    let detail = self.memory_detail(Refusal::GaveUp, bytes, true);
+                    return Err((batch, Refused { why: Refusal::GaveUp, detail }));
+                }
+            }
+        }
+    }
+
+    fn memory_detail(&self, why: Refusal, bytes: usize, waited: bool) -> String {
+        if let Some(text) = after_waiting(why, waited) {
+            return text.to_string();
+        }
+        match why {
+            Refusal::Full => "the sending queue is full; the newest batch is refused".to_string(),
+            Refusal::TooLarge => format!(
+                "the batch takes {bytes} bytes, more than the whole sending_queue.max_bytes ({}); waiting for room could never make it fit, so it is refused at once",
+                self.max_bytes
+            ),
+            Refusal::Closed => "the exporter is shutting down".to_string(),
+            Refusal::Storage => "the queue could not store the batch".to_string(),
+            Refusal::GaveUp => GAVE_UP.to_string(),
+        }
+    }
+
+    /// Writes `batch` to the persistent queue and makes it durable; with
+    /// `block_on_overflow`, a full store makes it wait (asynchronously)
+    /// for a segment to be deleted, the queue to close or the caller to
+    /// give up. A record larger than `storage.max_bytes` is refused at once.
+    pub async fn offer_durable(self: &Arc<Self>, batch: ProfileBatch) -> Result<(), Refused> {
+        let profiles = batch.len();
+        let payload =
+            match tokio::task::spawn_blocking(move || storage_codec::encode_batch(&batch)).await {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    return Err(Refused {
+                        why: Refusal::Storage,
+                        detail: format!("the batch could not be encoded: {e}"),
+                    })
+                }
+            };
+        let mut mark = None;
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            let (q, p) = (self.clone(), payload.clone());
+            let result = tokio::task::spawn_blocking(move || q.append_durable(&p, profiles))
+                .await
+                .unwrap_or_else(|e| Err((Refusal::Storage, e.to_string())));
+            match result {
+                Ok(()) => return Ok(()),
+                Err((Refusal::Full, _)) if self.block_on_overflow => {}
+                Err((why, detail)) => {
+                    let detail = after_waiting(why, mark.is_some())
+                        .map(str::to_string)
+                        .unwrap_or(detail);
+                    return Err(Refused { why, detail });
+                }
+            }
+            mark.get_or_insert_with(profcol_runtime::caller::waiting);
+            tokio::select! {
+                _ = &mut room => {}
+                _ = profcol_runtime::caller::cancelled() => {
+                    return Err(Refused { why: Refusal::GaveUp, detail: GAVE_UP.to_string() });
+                }
+            }
+        }
+    }
+
     /// Writes `batch` to the persistent queue and makes it durable
     /// (`fdatasync`) before returning. Blocking: call it off the async
     /// workers. On refusal, the detail to report.
     pub fn push_durable(&self, batch: &ProfileBatch) -> Result<(), (Refusal, String)> {
-        let payload = storage_codec::encode_batch(batch);
+        self.append_durable(&storage_codec::encode_batch(batch), batch.len())
+    }
+
+    /// [`Queue::push_durable`] of an encoded batch.
+    fn append_durable(&self, payload: &[u8], profiles: usize) -> Result<(), (Refusal, String)> {
         let handle = {
             let mut s = self.lock();
             if s.closed {
@@ -263,12 +436,16 @@ impl Queue {
             let Backend::Disk(store) = &mut s.backend else {
                 return Err((Refusal::Storage, "not a persistent queue".into()));
             };
-            match store.append(&payload, batch.len()) {
+            match store.append(payload, profiles) {
                 Ok(h) => h,
                 Err(AppendError::Full) => return Err((
                     Refusal::Full,
                     "the persistent queue reached storage.max_bytes; the newest batch is refused"
                         .into(),
+                )),
+                Err(AppendError::TooLarge { record, max_bytes }) => return Err((
+                    Refusal::TooLarge,
+                    format!("the batch takes {record} bytes on disk, more than the whole storage.max_bytes ({max_bytes}); waiting for room could never make it fit, so it is refused at once"),
                 )),
                 Err(AppendError::Io(e)) => {
                     return Err((
@@ -303,6 +480,7 @@ impl Queue {
                 }
                 let e = items.pop_front()?;
                 *bytes -= e.bytes;
+                self.room.notify_waiters();
                 let popped = Popped {
                     batch: e.batch,
                     bytes: e.bytes,
@@ -365,6 +543,8 @@ impl Queue {
                 store.ack(*t);
             }
         }
+        drop(s);
+        self.room.notify_waiters();
     }
 
     fn is_empty(s: &State) -> bool {
@@ -425,6 +605,7 @@ impl Queue {
     pub fn close(&self) {
         self.lock().closed = true;
         self.notify.notify_waiters();
+        self.room.notify_waiters();
     }
 
     /// Removes and returns everything still queued in memory. A persistent
@@ -434,6 +615,7 @@ impl Queue {
         match &mut s.backend {
             Backend::Memory { items, bytes } => {
                 *bytes = 0;
+                self.room.notify_waiters();
                 items.drain(..).map(|e| e.batch).collect()
             }
             Backend::Disk(_) => Vec::new(),
@@ -514,5 +696,227 @@ mod tests {
         let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(30);
         assert!(q.pop_fitting_until(5, soon).await.is_none());
         assert!(started.elapsed() >= std::time::Duration::from_millis(25));
+    }
+
+    fn blocking(capacity: usize, max_bytes: u64) -> Arc<Queue> {
+        Arc::new(Queue::new(capacity, max_bytes).blocking_on_overflow(true))
+    }
+
+    /// Starts an offer in its own task, to watch it wait.
+    fn offer_in_task(
+        q: &Arc<Queue>,
+        n: usize,
+        bytes: usize,
+    ) -> tokio::task::JoinHandle<Result<(), Refusal>> {
+        let q = q.clone();
+        tokio::spawn(async move { q.offer(batch(n), bytes).await.map_err(|(_, r)| r.why) })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_blocked_offer_completes_when_a_worker_takes_a_batch() {
+        let q = blocking(1, 1000);
+        q.offer(batch(1), 10).await.unwrap();
+        let waiting = offer_in_task(&q, 2, 10);
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        assert!(!waiting.is_finished(), "a full queue makes the caller wait");
+        assert_eq!(q.usage(), (1, 10));
+        assert_eq!(q.try_pop(None).unwrap().batch.len(), 1);
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+        assert_eq!(
+            q.try_pop(None).unwrap().batch.len(),
+            2,
+            "the waiting batch is queued"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_blocked_offer_waits_for_bytes_too() {
+        let q = blocking(10, 100);
+        q.offer(batch(1), 90).await.unwrap();
+        let waiting = offer_in_task(&q, 1, 20);
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        assert!(!waiting.is_finished());
+        q.try_pop(None).unwrap();
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+        assert_eq!(q.usage(), (1, 20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_blocked_offer_is_refused_when_the_exporter_shuts_down() {
+        let q = blocking(1, 1000);
+        q.offer(batch(1), 10).await.unwrap();
+        let q2 = q.clone();
+        let waiting =
+            tokio::spawn(
+                async move { q2.offer(batch(3), 10).await.map_err(|(b, r)| (b.len(), r)) },
+            );
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        assert!(!waiting.is_finished());
+        q.close();
+        let (profiles, refused) = waiting.await.unwrap().unwrap_err();
+        assert_eq!((profiles, refused.why), (3, Refusal::Closed));
+        assert_eq!(refused.why.reason(), "shutdown");
+        assert!(
+            refused
+                .detail
+                .contains("shut down while the batch waited for room"),
+            "{}",
+            refused.detail
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_blocked_offer_ends_when_its_caller_gives_up() {
+        use profcol_runtime::caller::{self, Caller, WaitObserver};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        #[derive(Default)]
+        struct Waits(AtomicUsize, AtomicUsize);
+        impl WaitObserver for Waits {
+            fn wait_started(&self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+            fn wait_ended(&self) {
+                self.1.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let q = blocking(1, 1000);
+        q.offer(batch(1), 10).await.unwrap();
+        let token = tokio_util::sync::CancellationToken::new();
+        let waits = Arc::new(Waits::default());
+        let caller = Caller {
+            gave_up: token.clone(),
+            observer: Some(waits.clone()),
+        };
+        let q2 = q.clone();
+        let waiting = tokio::spawn(caller::scope(caller, async move {
+            q2.offer(batch(1), 10).await.map_err(|(_, r)| r)
+        }));
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        assert_eq!(
+            waits.0.load(Ordering::SeqCst),
+            1,
+            "the caller is told it waits"
+        );
+        assert_eq!(waits.1.load(Ordering::SeqCst), 0);
+        token.cancel();
+        let refused = waiting.await.unwrap().unwrap_err();
+        assert_eq!(refused.why, Refusal::GaveUp);
+        assert_eq!(refused.why.reason(), "shutdown");
+        assert_eq!(waits.1.load(Ordering::SeqCst), 1);
+        assert_eq!(q.usage(), (1, 10), "nothing was added");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_oversized_batch_is_refused_at_once_even_when_blocking() {
+        let q = blocking(10, 100);
+        q.offer(batch(1), 10).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let (_, refused) = q.offer(batch(1), 500).await.unwrap_err();
+        assert_eq!(started.elapsed(), std::time::Duration::ZERO);
+        assert_eq!(
+            (refused.why, refused.why.reason()),
+            (Refusal::TooLarge, "too_large")
+        );
+        assert!(
+            refused
+                .detail
+                .contains("more than the whole sending_queue.max_bytes (100)")
+                && refused.detail.contains("could never make it fit"),
+            "{}",
+            refused.detail
+        );
+        // As without blocking, an empty queue takes it.
+        let q = blocking(10, 100);
+        q.offer(batch(1), 500).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn by_default_a_full_queue_refuses_the_newest_at_once() {
+        let q = Queue::new(1, 1000);
+        q.offer(batch(1), 10).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let (refused_batch, refused) = q.offer(batch(2), 10).await.unwrap_err();
+        assert_eq!(started.elapsed(), std::time::Duration::ZERO);
+        assert_eq!((refused_batch.len(), refused.why), (2, Refusal::Full));
+        assert_eq!(refused.why.reason(), "queue_full");
+        assert_eq!(
+            refused.detail,
+            "the sending queue is full; the newest batch is refused"
+        );
+    }
+
+    fn disk_queue(dir: &std::path::Path, max_bytes: u64, block: bool) -> Arc<Queue> {
+        let events = Arc::new(ExporterEvents::new(
+            "otlp_http/disk",
+            Arc::new(crate::metrics::ExporterMetrics::default()),
+        ));
+        let store = Store::open(dir, max_bytes, 64 << 10, events.clone()).unwrap();
+        Arc::new(Queue::persistent(store, events).blocking_on_overflow(block))
+    }
+
+    // Real time: the persistent queue writes on the blocking pool.
+    #[tokio::test]
+    async fn a_persistent_queue_waits_for_a_deleted_segment_and_ends_at_shutdown() {
+        let one = storage_codec::encode_batch(&batch(1)).len() as u64 + 12;
+        let dir = tempfile::tempdir().unwrap();
+        let q = disk_queue(dir.path(), one * 3 / 2, true);
+        q.offer_durable(batch(1)).await.unwrap();
+        let q2 = q.clone();
+        let waiting =
+            tokio::spawn(async move { q2.offer_durable(batch(1)).await.map_err(|r| r.why) });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "a full store makes the caller wait");
+        // Delivered and acked: the segment goes, and with it the bytes.
+        let popped = q.try_pop(None).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "taken is not yet delivered");
+        q.ack(&popped.tickets);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(q.usage().0, 1);
+
+        // Full again: shutdown ends the wait.
+        let q2 = q.clone();
+        let waiting = tokio::spawn(async move { q2.offer_durable(batch(1)).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished());
+        q.close();
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused.why, Refusal::Closed);
+        assert!(
+            refused.detail.contains("shut down while the batch waited"),
+            "{}",
+            refused.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn a_persistent_queue_refuses_what_could_never_fit_and_by_default_what_does_not_fit_now()
+    {
+        let one = storage_codec::encode_batch(&batch(1)).len() as u64 + 12;
+        let dir = tempfile::tempdir().unwrap();
+        let q = disk_queue(dir.path(), one / 2, true);
+        let refused = q.offer_durable(batch(1)).await.unwrap_err();
+        assert_eq!(refused.why, Refusal::TooLarge);
+        assert!(
+            refused
+                .detail
+                .contains("more than the whole storage.max_bytes"),
+            "{}",
+            refused.detail
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let q = disk_queue(dir.path(), one * 3 / 2, false);
+        q.offer_durable(batch(1)).await.unwrap();
+        let refused = q.offer_durable(batch(1)).await.unwrap_err();
+        assert_eq!(refused.why, Refusal::Full);
     }
 }

@@ -66,6 +66,11 @@ pub struct Ticket {
 pub enum AppendError {
     /// `max_bytes` would be exceeded.
     Full,
+    /// The record alone is larger than `max_bytes`: it can never fit.
+    TooLarge {
+        record: u64,
+        max_bytes: u64,
+    },
     Io(std::io::Error),
 }
 
@@ -381,8 +386,17 @@ impl Store {
     /// durable with (`sync_data`), to be called without holding the
     /// queue's lock.
     pub fn append(&mut self, payload: &[u8], profiles: usize) -> Result<Option<File>, AppendError> {
-        let len = u32::try_from(payload.len()).map_err(|_| AppendError::Full)?;
+        let len = u32::try_from(payload.len()).map_err(|_| AppendError::TooLarge {
+            record: payload.len() as u64,
+            max_bytes: self.max_bytes,
+        })?;
         let rec = HEADER_BYTES + u64::from(len);
+        if rec > self.max_bytes {
+            return Err(AppendError::TooLarge {
+                record: rec,
+                max_bytes: self.max_bytes,
+            });
+        }
         if self.disk_bytes.saturating_add(rec) > self.max_bytes {
             return Err(AppendError::Full);
         }

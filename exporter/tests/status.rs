@@ -94,7 +94,7 @@ async fn retries_in_flight_and_the_last_error_then_recovery() {
     );
     assert_eq!(s.degraded(), None, "nothing failed yet");
 
-    assert!(p.offer(batch()).await);
+    assert!(p.offer(batch()).await.is_ok());
     tokio::time::sleep(Duration::from_millis(5500)).await;
     let s = p.events().status();
     assert_eq!(s.in_flight, 1, "{s:?}");
@@ -114,7 +114,7 @@ async fn retries_in_flight_and_the_last_error_then_recovery() {
     );
 
     state.store(REJECTS, Ordering::SeqCst);
-    assert!(p.offer(batch()).await);
+    assert!(p.offer(batch()).await.is_ok());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let s = p.events().status();
     assert_eq!(s.failed_profiles, 1, "{s:?}");
@@ -128,10 +128,10 @@ async fn a_full_queue_counts_as_dropped_with_its_reason() {
     let p = start(&state, 1);
     // The worker holds the first batch, the queue the second; the third is
     // refused.
-    assert!(p.offer(batch()).await);
+    assert!(p.offer(batch()).await.is_ok());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(p.offer(batch()).await);
-    assert!(!p.offer(batch()).await);
+    assert!(p.offer(batch()).await.is_ok());
+    assert!(p.offer(batch()).await.is_err());
     let s = p.events().status();
     assert_eq!((s.queue_length, s.dropped_profiles), (1, 1), "{s:?}");
     assert!(s.last_error.unwrap().starts_with("dropped (queue_full)"));

@@ -190,7 +190,7 @@ async fn leave_on_disk(dir: &Path, seqs: std::ops::Range<u64>) {
     let down = Backend::new(false);
     let s = start(dir, 1 << 30, &down);
     for i in seqs {
-        assert!(s.pipeline.offer(batch(i)).await);
+        assert!(s.pipeline.offer(batch(i)).await.is_ok());
     }
     s.pipeline.shutdown(Duration::from_millis(100)).await;
     assert!(down.seqs().is_empty());
@@ -203,7 +203,7 @@ async fn batches_round_trip_in_order_and_free_the_disk() {
     let s = start(dir.path(), 1 << 30, &backend);
     let sent: Vec<ProfileBatch> = (0..40).map(batch).collect();
     for b in &sent {
-        assert!(s.pipeline.offer(b.clone()).await);
+        assert!(s.pipeline.offer(b.clone()).await.is_ok());
     }
     let seqs = tokio::task::block_in_place(|| backend.wait_for(40));
     assert_eq!(seqs, (0..40).collect::<Vec<_>>(), "in order, each once");
@@ -237,7 +237,7 @@ async fn a_restart_resends_what_was_left_first_and_in_order() {
     let backend = Backend::new(true);
     let s = start(dir.path(), 1 << 30, &backend);
     for i in 25..30 {
-        assert!(s.pipeline.offer(batch(i)).await);
+        assert!(s.pipeline.offer(batch(i)).await.is_ok());
     }
     let seqs = tokio::task::block_in_place(|| backend.wait_for(30));
     assert_eq!(seqs, (0..30).collect::<Vec<_>>());
@@ -324,7 +324,7 @@ async fn max_bytes_refuses_the_newest_and_counts_it() {
     let mut accepted = Vec::new();
     let mut refused = 0;
     for i in 0..200 {
-        if s.pipeline.offer(batch(i)).await {
+        if s.pipeline.offer(batch(i)).await.is_ok() {
             assert_eq!(refused, 0, "once full, everything newer is refused");
             accepted.push(i);
         } else {
@@ -349,7 +349,7 @@ async fn max_bytes_refuses_the_newest_and_counts_it() {
     down.up.store(true, Ordering::SeqCst);
     let seqs = tokio::task::block_in_place(|| down.wait_for(accepted.len()));
     assert_eq!(seqs, accepted);
-    assert!(s.pipeline.offer(batch(1000)).await);
+    assert!(s.pipeline.offer(batch(1000)).await.is_ok());
     s.pipeline.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -439,7 +439,7 @@ async fn throughput() {
             let pipeline = s.pipeline.clone();
             tokio::spawn(async move {
                 for i in (p..n).step_by(8) {
-                    assert!(pipeline.offer(batch(i)).await);
+                    assert!(pipeline.offer(batch(i)).await.is_ok());
                 }
             })
         })

@@ -127,6 +127,42 @@ pub fn forward_failed(
     warn!(component = %component_id, target = %url, error = %err, "Downstream refused a scraped profile; it is dropped.");
 }
 
+/// A hop below the job (a full sending queue with `block_on_overflow`)
+/// started making the job wait.
+pub fn pipeline_wait_started(m: &ScrapeMetrics, component_id: &str) {
+    m.backpressure_waiting
+        .get_or_create(&component(component_id))
+        .inc();
+}
+
+/// The wait that [`pipeline_wait_started`] counted ended after `secs`.
+pub fn pipeline_wait_ended(m: &ScrapeMetrics, component_id: &str, secs: f64) {
+    let c = component(component_id);
+    m.backpressure_waiting.get_or_create(&c).dec();
+    m.backpressure_seconds.get_or_create(&c).inc_by(secs);
+}
+
+/// The job's slots that passed while its hand-off waited: those scrapes
+/// are skipped, not made up for.
+pub fn scrapes_skipped(
+    m: &ScrapeMetrics,
+    t: &TargetLabels,
+    url: &str,
+    skipped: u64,
+    waited_secs: f64,
+) {
+    m.refused
+        .get_or_create(&ErrorLabels {
+            component: t.component.clone(),
+            reason: BACKPRESSURE.to_string(),
+        })
+        .inc_by(skipped);
+    warn!(component = %t.component, target = %url, profile_type = %t.profile_type, skipped, waited_seconds = waited_secs, "The pipeline held the hand-off past this job's next scrapes; they were skipped and the job resumes at its next slot.");
+}
+
+/// The `reason` of scrapes skipped while the job waited for its pipeline.
+pub const BACKPRESSURE: &str = "backpressure";
+
 pub fn discovery_failed(m: &ScrapeMetrics, component_id: &str, source: &str, err: &Error) {
     m.discovery_errors
         .get_or_create(&SourceLabels {

@@ -9,6 +9,7 @@
 //! [`start_receiver`]; the returned [`ReceiverHandle`] reports per-target
 //! status and resolves when every task stopped after shutdown.
 
+mod backpressure;
 pub mod byte_size;
 pub mod cluster;
 pub mod config;

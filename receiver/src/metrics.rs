@@ -56,6 +56,10 @@ pub struct ScrapeMetrics {
     pub refused: Family<ErrorLabels, Counter>,
     pub forwarded: Family<ComponentLabels, Counter>,
     pub dropped: Family<ComponentLabels, Counter>,
+    /// Time scrape jobs spent waiting for their pipeline to take a profile.
+    pub backpressure_seconds: Family<ComponentLabels, Counter<f64, AtomicU64>>,
+    /// Scrape jobs waiting for their pipeline now.
+    pub backpressure_waiting: Family<ComponentLabels, Gauge>,
     pub discovery_errors: Family<SourceLabels, Counter>,
     pub active_jobs: Family<ComponentLabels, Gauge>,
     /// In a cluster: targets this node owns, and targets all members share.
@@ -76,6 +80,8 @@ impl Default for ScrapeMetrics {
             refused: Family::default(),
             forwarded: Family::default(),
             dropped: Family::default(),
+            backpressure_seconds: Family::default(),
+            backpressure_waiting: Family::default(),
             discovery_errors: Family::default(),
             active_jobs: Family::default(),
             owned_targets: Family::default(),
@@ -123,7 +129,7 @@ impl profcol_runtime::MetricSet for ScrapeMetrics {
         );
         r.register(
             "pyroscope_scrape_refused",
-            "Scrapes not started, by reason (memory_limit: the collector is over service.memory_limit_mib)",
+            "Scrapes not started, by reason (memory_limit: the collector is over service.memory_limit_mib; backpressure: the job was still waiting for its pipeline to take the previous profile)",
             self.refused.clone(),
         );
         r.register(
@@ -135,6 +141,16 @@ impl profcol_runtime::MetricSet for ScrapeMetrics {
             "pyroscope_scrape_profiles_dropped",
             "Scraped profiles the downstream refused",
             self.dropped.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_backpressure_seconds",
+            "Time scrape jobs spent waiting for a full sending queue with block_on_overflow to take a profile",
+            self.backpressure_seconds.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_backpressure_waiting",
+            "Scrape jobs waiting now for a full sending queue with block_on_overflow to take a profile",
+            self.backpressure_waiting.clone(),
         );
         r.register(
             "pyroscope_scrape_discovery_errors",

@@ -3,7 +3,14 @@
 //! skipped, so a slow scrape never overlaps the next one). Each scrape
 //! updates the job's status and metrics; a good profile goes through delta
 //! computation for cumulative types and is then handed downstream.
+//!
+//! The hand-off may wait (a full sending queue with `block_on_overflow`):
+//! the job does not scrape meanwhile, shows the wait on its status
+//! ([`crate::backpressure`]), and then skips the slots that passed, counted,
+//! resuming at its next slot. Stopping the job ends the wait: the profile
+//! is then refused downstream and counted as dropped.
 
+use crate::backpressure::{slots_passed, PipelineWait};
 use crate::config::Settings;
 use crate::fetch::{redact_url, scrape, Fetched};
 use crate::handoff::JobState;
@@ -14,6 +21,7 @@ use crate::{events, Error};
 use profcol_http::HttpClient;
 use profcol_pdata::delta::DeltaComputer;
 use profcol_pdata::{Consumer, ProfileBatch, ProfileRecord};
+use profcol_runtime::caller::{self, Caller};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::time::MissedTickBehavior;
@@ -91,6 +99,11 @@ impl ScrapeLoop {
         let mut ticker = tokio::time::interval_at(first, interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut next_scrape = first;
+        let waits = Arc::new(PipelineWait::new(
+            self.status.clone(),
+            m.clone(),
+            &self.shared.settings.component,
+        ));
         loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
@@ -163,7 +176,23 @@ impl ScrapeLoop {
             match result {
                 Ok(fetched) => {
                     self.succeeded(&metric_labels, &shown_url, &fetched, started_at, secs);
-                    Box::pin(self.forward(fetched, delta.as_mut(), started_at, &shown_url)).await;
+                    let handing_off = tokio::time::Instant::now();
+                    let forwarding =
+                        self.forward(fetched, delta.as_mut(), started_at, &shown_url, &waits);
+                    Box::pin(forwarding).await;
+                    let now = tokio::time::Instant::now();
+                    let (skipped, next) = slots_passed(next_scrape, interval, handing_off, now);
+                    if skipped > 0 {
+                        // Resume at the next slot; the ones that passed are not made up.
+                        ticker.reset_at(next);
+                        next_scrape = next;
+                        self.status
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .scrapes_skipped_total += skipped;
+                        let waited = (now - handing_off).as_secs_f64();
+                        events::scrapes_skipped(&m, &metric_labels, &shown_url, skipped, waited);
+                    }
                 }
                 Err(e) => self.failed(&metric_labels, &shown_url, &e, started_at, secs),
             }
@@ -220,12 +249,23 @@ impl ScrapeLoop {
         }
     }
 
+    /// Resolves when a hand-off that still waits should give up: at once
+    /// when the job stops for good; when it is replaced by a reload, after
+    /// the scrape timeout more, as a scrape in flight is given.
+    async fn stopped_waiting(&self) {
+        self.stop.cancelled().await;
+        if self.shared.handoff.is_open() {
+            tokio::time::sleep(self.shared.settings.timeout).await;
+        }
+    }
+
     async fn forward(
         &self,
         f: Fetched,
         delta: Option<&mut DeltaComputer>,
         at: SystemTime,
         url: &str,
+        waits: &Arc<PipelineWait>,
     ) {
         let data = match delta {
             Some(state) if profcol_pdata::delta::subtracts_any(f.data.view()) => {
@@ -273,11 +313,25 @@ impl ScrapeLoop {
             },
         );
         let started = Instant::now();
-        let result = self
-            .shared
-            .next
-            .consume(ProfileBatch::new(vec![record]))
-            .await;
+        let gave_up = CancellationToken::new();
+        let caller = Caller {
+            gave_up: gave_up.clone(),
+            observer: Some(waits.clone()),
+        };
+        let handing = caller::scope(
+            caller,
+            self.shared.next.consume(ProfileBatch::new(vec![record])),
+        );
+        tokio::pin!(handing);
+        let result = tokio::select! {
+            r = &mut handing => r,
+            _ = self.stopped_waiting() => {
+                // The hops below end their wait and refuse the batch,
+                // which they and this loop count as dropped.
+                gave_up.cancel();
+                handing.await
+            }
+        };
         let secs = started.elapsed().as_secs_f64();
         match result {
             Ok(()) => events::forwarded(&self.shared.metrics, component, secs),

@@ -48,6 +48,13 @@ pub struct TargetStatus {
     pub last_scrape_truncated_stacks: u64,
     /// Scrapes since this job started (it restarts only when it changes).
     pub scrapes_total: u64,
+    /// Set while the job waits for its pipeline to take a profile (a full
+    /// sending queue with `block_on_overflow`); no scrape starts meanwhile.
+    pub waiting_for_pipeline_since: Option<String>,
+    /// How long the last such wait took.
+    pub last_pipeline_wait_seconds: f64,
+    /// Scrapes skipped because their slot passed while the job waited.
+    pub scrapes_skipped_total: u64,
     /// The labels the profiles carry.
     pub labels: BTreeMap<String, String>,
     /// The labels as discovered, before processing.
@@ -86,6 +93,9 @@ impl TargetStatus {
             last_scrape_samples: 0,
             last_scrape_truncated_stacks: 0,
             scrapes_total: 0,
+            waiting_for_pipeline_since: None,
+            last_pipeline_wait_seconds: 0.0,
+            scrapes_skipped_total: 0,
             labels: map(&t.labels),
             discovered_labels: map(&t.discovered),
         }

@@ -3,7 +3,8 @@
 //! the process's [`Telemetry`] and [`MemoryGuard`], the cluster's
 //! membership), the [`ClusterView`] that says which node owns which
 //! target, and how this process's memory use and the memory available to
-//! it are read ([`memory`]). No tasks: the collector builds and updates
+//! it are read ([`memory`]), and what a hand-off's caller lends the hops
+//! below it ([`caller`]: giving up, being told of waits). No tasks: the collector builds and updates
 //! them, receivers, processors and exporters read them.
 //!
 //! ```
@@ -15,6 +16,7 @@
 //! ```
 
 pub mod calendar;
+pub mod caller;
 mod cluster;
 mod component;
 pub mod memory;

@@ -70,7 +70,18 @@ fn summary(list: &[&TargetStatus]) -> String {
     let up = list.iter().filter(|t| t.health == Health::Up).count();
     let down = list.iter().filter(|t| t.health == Health::Down).count();
     let class = if down > 0 { "down" } else { "up" };
-    format!("<span class=\"sum {class}\">{up}/{} up</span>", list.len())
+    let mut out = format!("<span class=\"sum {class}\">{up}/{} up</span>", list.len());
+    let waiting = list
+        .iter()
+        .filter(|t| t.waiting_for_pipeline_since.is_some())
+        .count();
+    if waiting > 0 {
+        let _ = write!(
+            out,
+            " <span class=\"sum warn\">{waiting} waiting for the pipeline</span>"
+        );
+    }
+    out
 }
 
 fn receiver_html(r: &ReceiverTargets, now: SystemTime) -> String {
@@ -129,10 +140,11 @@ fn health_name(h: Health) -> &'static str {
 fn row(receiver: &str, t: &TargetStatus, now: SystemTime) -> String {
     let health = health_name(t.health);
     let k = escape(&format!("{receiver}/{}", t.key));
-    let last = match &t.last_scrape {
+    let mut last = match &t.last_scrape {
         Some(at) => time_html(at, now),
         None => "<span class=muted>never</span>".into(),
     };
+    last.push_str(&pipeline_wait_html(t, now));
     let duration = match t.last_scrape {
         Some(_) => duration_ms(t.last_scrape_duration_seconds),
         None => String::new(),
@@ -161,6 +173,25 @@ fn row(receiver: &str, t: &TargetStatus, now: SystemTime) -> String {
         labels = labels_html(&k, t),
         flame = escape(&flame),
     )
+}
+
+/// A job held by its pipeline (a full sending queue with
+/// `block_on_overflow`): since when, or how long the last wait was and how
+/// many scrapes it skipped.
+fn pipeline_wait_html(t: &TargetStatus, now: SystemTime) -> String {
+    if let Some(since) = &t.waiting_for_pipeline_since {
+        return format!(
+            "<div class=warn>waiting for the pipeline since {}</div>",
+            time_html(since, now)
+        );
+    }
+    if t.last_pipeline_wait_seconds > 0.0 && t.scrapes_skipped_total > 0 {
+        return format!(
+            "<div class=muted>last pipeline wait {:.1}s; {} scrapes skipped</div>",
+            t.last_pipeline_wait_seconds, t.scrapes_skipped_total
+        );
+    }
+    String::new()
 }
 
 fn pairs(m: &BTreeMap<String, String>) -> String {
@@ -359,6 +390,9 @@ mod tests {
             last_scrape_samples: 0,
             last_scrape_truncated_stacks: 0,
             scrapes_total: 0,
+            waiting_for_pipeline_since: None,
+            last_pipeline_wait_seconds: 0.0,
+            scrapes_skipped_total: 0,
             labels: BTreeMap::new(),
             discovered_labels: BTreeMap::new(),
         }
@@ -421,6 +455,31 @@ mod tests {
             "href=\"/profile?receiver=pyroscope_scrape%2Fa&amp;job=42&amp;type=godeltaprof%20memory\""
         ), "{html}");
         assert_eq!(html.matches("<tr class=t ").count(), 3);
+    }
+
+    #[test]
+    fn a_job_held_by_its_pipeline_says_so() {
+        let mut held = status("http://a/", Health::Up);
+        held.waiting_for_pipeline_since = Some("2026-11-25T11:40:00.000Z".into());
+        let mut after = status("http://b/", Health::Up);
+        after.last_pipeline_wait_seconds = 31.3;
+        after.scrapes_skipped_total = 3;
+        let quiet = status("http://c/", Health::Up);
+        let now = parse_rfc3339("2026-11-25T11:40:12.000Z").unwrap_or(SystemTime::UNIX_EPOCH);
+        let html = render(&one(vec![held, after, quiet]), None, now);
+        assert!(
+            html.contains("job <b>j</b> <span class=\"sum up\">3/3 up</span> <span class=\"sum warn\">1 waiting for the pipeline</span>"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<div class=warn>waiting for the pipeline since <time class=ago datetime=\"2026-11-25T11:40:00.000Z\" title=\"2026-11-25T11:40:00.000Z\">12.0s ago</time></div>"
+        ), "{html}");
+        assert!(
+            html.contains("<div class=muted>last pipeline wait 31.3s; 3 scrapes skipped</div>"),
+            "{html}"
+        );
+        // The receiver's heading, the job's heading, the two rows.
+        assert_eq!(html.matches("pipeline").count(), 4, "{html}");
     }
 
     #[test]

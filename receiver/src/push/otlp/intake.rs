@@ -1,14 +1,20 @@
 //! The path both protocols share once a request is read: the memory check
 //! before reading, decoding off the async threads, the hand-off to the
 //! pipeline, and the event that logs and counts the outcome.
+//!
+//! A hand-off may wait inside the request (a full sending queue with
+//! `block_on_overflow`); when the receiver stops, the wait ends and the
+//! request is answered with the pipeline's refusal, so none outlives it.
 
 use super::answer::Refusal;
 use crate::push::{PushEvents, DOWNSTREAM_REFUSED};
 use profcol_pdata::otlp::{OtlpLimits, OtlpPayload};
 use profcol_pdata::{Consumer, ProfileBatch};
+use profcol_runtime::caller::{self, Caller};
 use profcol_runtime::MemoryGuard;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// The reason label of a request refused for the memory limit.
 pub const MEMORY_LIMIT: &str = "memory_limit";
@@ -19,15 +25,23 @@ pub struct Intake {
     memory: MemoryGuard,
     events: PushEvents,
     limits: OtlpLimits,
+    /// The receiver's stop: a hand-off still waiting then gives up.
+    stop: CancellationToken,
 }
 
 impl Intake {
-    pub fn new(next: Arc<dyn Consumer>, memory: MemoryGuard, events: PushEvents) -> Self {
+    pub fn new(
+        next: Arc<dyn Consumer>,
+        memory: MemoryGuard,
+        events: PushEvents,
+        stop: CancellationToken,
+    ) -> Self {
         Self {
             next,
             memory,
             events,
             limits: OtlpLimits::default(),
+            stop,
         }
     }
 
@@ -52,7 +66,12 @@ impl Intake {
             return Ok(0);
         }
         let profiles = payload.profile_count();
-        match self.next.consume(ProfileBatch::from_otlp(payload)).await {
+        let caller = Caller {
+            gave_up: self.stop.clone(),
+            observer: None,
+        };
+        let handing = self.next.consume(ProfileBatch::from_otlp(payload));
+        match caller::scope(caller, handing).await {
             Ok(()) => Ok(profiles),
             Err(profcol_pdata::Error::Refused(message)) => Err(Refusal::Overloaded {
                 message: format!("the pipeline refused the request: {message}"),

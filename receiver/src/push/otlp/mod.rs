@@ -66,6 +66,7 @@ pub fn start(
         next,
         ctx.memory.clone(),
         events.clone(),
+        ctx.shutdown.clone(),
     ));
     let tracker = TaskTracker::new();
     let protocols = join_path(&path, "protocols");

@@ -71,6 +71,7 @@ pub fn start(
         next,
         memory: ctx.memory.clone(),
         limits: Limits::new(&cfg),
+        stop: ctx.shutdown.clone(),
     });
     let tracker = TaskTracker::new();
     let addr = serve(

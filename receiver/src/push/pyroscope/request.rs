@@ -1,6 +1,8 @@
 //! What both endpoints share per request: the receiver's state, the
 //! memory check before any work, the tenant header, the budget of
-//! decompressed bytes a request may spend, and the hand-off downstream.
+//! decompressed bytes a request may spend, and the hand-off downstream
+//! (which may wait inside the request for a full sending queue with
+//! `block_on_overflow`, until the receiver stops).
 
 use super::config::{LabelLimits, PyroscopeReceiverConfig};
 use super::labels::{check_tenant, TENANT_HEADER};
@@ -9,6 +11,7 @@ use crate::push::PushEvents;
 use axum::http::HeaderMap;
 use profcol_pdata::pprof::DecodeLimits;
 use profcol_pdata::{Consumer, PprofData, ProfileBatch, ProfileRecord};
+use profcol_runtime::caller::{self, Caller};
 use profcol_runtime::MemoryGuard;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +44,8 @@ pub struct Shared {
     pub next: Arc<dyn Consumer>,
     pub memory: MemoryGuard,
     pub limits: Limits,
+    /// The receiver's stop: a hand-off still waiting then gives up.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 impl Shared {
@@ -57,8 +62,11 @@ impl Shared {
         if n == 0 {
             return Ok(0);
         }
-        self.next
-            .consume(ProfileBatch::new(records))
+        let caller = Caller {
+            gave_up: self.stop.clone(),
+            observer: None,
+        };
+        caller::scope(caller, self.next.consume(ProfileBatch::new(records)))
             .await
             .map_err(|e| {
                 Refusal::new(
