@@ -8,7 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::profcol_bin;
+mod e2e;
+
+use e2e::profcol_bin;
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
