@@ -166,6 +166,7 @@ mod tests {
             telemetry: Default::default(),
             memory: Default::default(),
             cluster: None,
+            scrape_budget: Default::default(),
         }
     }
 
