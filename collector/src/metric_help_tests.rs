@@ -75,6 +75,7 @@ fn every_help_text_ends_with_exactly_one_period() {
         &e.dropped_profiles,
         &e.dropped_bytes,
         &e.storage_errors,
+        &e.storage_refused,
     ] {
         f.get_or_create(&r).inc();
     }
