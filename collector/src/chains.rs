@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// What decides whether a chain can be kept: its processors' ids and bodies.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChainKey(Vec<(ComponentId, Option<serde_yaml::Value>)>);
+pub struct ChainKey(Vec<(ComponentId, Option<profcol_config::yaml::Value>)>);
 
 impl ChainKey {
     pub fn of(cfg: &CollectorConfig, pipeline: &PipelineConfig) -> Self {
@@ -51,14 +51,14 @@ impl Chain {
         exporters: Arc<dyn Consumer>,
         mut start: impl FnMut(
             &ComponentId,
-            &serde_yaml::Value,
+            &profcol_config::yaml::Value,
             Arc<dyn Consumer>,
         ) -> anyhow::Result<ProcessorHandle>,
     ) -> anyhow::Result<Self> {
         let end = Arc::new(Switch::new(exporters));
         let mut next: Arc<dyn Consumer> = end.clone();
         let mut processors: Vec<ProcessorHandle> = Vec::with_capacity(key.0.len());
-        let null = serde_yaml::Value::Null;
+        let null = profcol_config::yaml::Value::Null;
         for (id, body) in key.0.iter().rev() {
             let handle = match start(id, body.as_ref().unwrap_or(&null), next) {
                 Ok(h) => h,

@@ -184,7 +184,7 @@ fn build(i: &Inner, receiver_debug: &BTreeMap<String, Value>) -> Snapshot {
         for (id, body) in cfg.section(kind) {
             let name = id.to_string();
             let arguments = match body {
-                serde_yaml::Value::Null => "{}  # defaults\n".to_string(),
+                profcol_config::yaml::Value::Null => "{}  # defaults\n".to_string(),
                 b => redacted_yaml(b).unwrap_or_else(|e| format!("# cannot print: {e}\n")),
             };
             let (debug, degraded) = match kind {

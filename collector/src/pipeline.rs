@@ -686,7 +686,7 @@ async fn wait_receiver(handle: profcol_receiver::ReceiverHandle, deadline: Durat
 /// Whether an exporter body keeps its queue on disk: `sending_queue.storage`
 /// inline, or a `file_storage` reference (resolved to the inline form when
 /// the configuration is loaded, see [`crate::extensions::storage_refs`]).
-fn has_storage(body: Option<&serde_yaml::Value>) -> bool {
+fn has_storage(body: Option<&profcol_config::yaml::Value>) -> bool {
     body.and_then(|b| b.get("sending_queue"))
         .and_then(|q| q.get("storage"))
         .is_some_and(|s| s.is_mapping() || s.as_str().is_some_and(|r| !r.is_empty()))
@@ -737,7 +737,8 @@ mod tests {
 
     #[test]
     fn a_persistent_queue_is_recognised() {
-        let body = |y: &str| serde_yaml::from_str::<serde_yaml::Value>(y).unwrap();
+        let body =
+            |y: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(y).unwrap();
         assert!(has_storage(Some(&body(
             "sending_queue: {storage: {directory: /q}}"
         ))));

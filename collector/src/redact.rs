@@ -5,7 +5,7 @@
 
 use profcol_config::redact::is_secret_param;
 use profcol_config::secret::REDACTED;
-use serde_yaml::Value;
+use profcol_config::yaml::Value;
 
 /// Keys whose values are secrets wherever they appear.
 const SECRET_KEYS: &[&str] = &[
@@ -37,10 +37,10 @@ fn is_secret_key(key: &str) -> bool {
 }
 
 /// The document as YAML with secrets replaced.
-pub fn redacted_yaml(doc: &Value) -> Result<String, serde_yaml::Error> {
+pub fn redacted_yaml(doc: &Value) -> Result<String, profcol_config::yaml::Error> {
     let mut doc = doc.clone();
     redact(&mut doc);
-    serde_yaml::to_string(&doc)
+    profcol_config::yaml::to_string(&doc)
 }
 
 /// Redacts in place.
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let doc: Value = serde_yaml::from_str(
+        let doc: Value = profcol_config::yaml::from_str(
             "receivers:\n  pyroscope_scrape:\n    bearer_token: tok1\n    basic_auth: {username: u, password: pw1}\n    oauth2: {client_secret: cs1, token_url: 'http://t'}\n    tls_config: {key_pem: kp1}\n    proxy_url: 'http://u:pp1@proxy:3128'\nexporters:\n  pyroscope:\n    endpoint: {url: 'https://x', headers: {X-Scope-OrgID: team, Authorization: Bearer hh1}}\n",
         )
         .unwrap();
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn query_tokens_and_param_labels_never_print() {
-        let doc: Value = serde_yaml::from_str(
+        let doc: Value = profcol_config::yaml::from_str(
             "receivers:\n  pyroscope_scrape:\n    targets: [{__address__: 'h:1', __param_api_key: lk1, __param_debug: '1'}]\n    params: {access_token: [pt1], seconds: ['5']}\n    http_sd_configs: [{url: 'http://u:up1@sd:80/x?token=qt1&page=2#f'}]\n    bearer_token_file: /run/token\n",
         )
         .unwrap();

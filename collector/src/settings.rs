@@ -179,11 +179,11 @@ mod tests {
         let interval = |s: &Settings| {
             get(s, profcol_config::Kind::Receiver, "pyroscope_scrape")["scrape_interval"].clone()
         };
-        assert_eq!(interval(&first), serde_yaml::Value::from("10s"));
-        assert_eq!(interval(&second), serde_yaml::Value::from("20s"));
+        assert_eq!(interval(&first), profcol_config::yaml::Value::from("10s"));
+        assert_eq!(interval(&second), profcol_config::yaml::Value::from("20s"));
         assert_eq!(
             get(&second, profcol_config::Kind::Exporter, "debug")["verbosity"],
-            serde_yaml::Value::from("detailed")
+            profcol_config::yaml::Value::from("detailed")
         );
         std::fs::write(&path, "receivers: {pyroscope_scrape: {scheme: ftp}}\n").unwrap();
         assert!(second.reread().is_err());

@@ -67,7 +67,7 @@ service:
   pipelines:
     profiles: { receivers: [pyroscope_scrape], exporters: [file, debug, otlp_http] }
 "#;
-        let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         let cfg = profcol_config::collector::parse_collector(&doc).unwrap();
         let d = destinations(&cfg);
         assert!(d.contains("file=/tmp/profcol-data"), "{d}");

@@ -12,7 +12,7 @@
 mod e2e;
 
 use e2e::profcol_bin;
-use serde_yaml::Value;
+use profcol_config::yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,7 +46,9 @@ impl Manifest {
         }
         let docs = chunks
             .iter()
-            .map(|c| serde_yaml::from_str::<Value>(c).unwrap_or_else(|e| panic!("{file}: {e}")))
+            .map(|c| {
+                profcol_config::yaml::from_str::<Value>(c).unwrap_or_else(|e| panic!("{file}: {e}"))
+            })
             .filter(|d| !d.is_null())
             .collect();
         Self {
@@ -219,7 +221,7 @@ impl<'a> Workload<'a> {
     }
 
     fn config(&self) -> Value {
-        serde_yaml::from_str(&self.config_text())
+        profcol_config::yaml::from_str(&self.config_text())
             .unwrap_or_else(|e| panic!("{}: the config is not YAML: {e}", self.what))
     }
 

@@ -11,7 +11,7 @@
 mod e2e;
 
 use e2e::profcol_bin;
-use serde_yaml::Value;
+use profcol_config::yaml::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,7 +43,7 @@ fn examples() -> Vec<PathBuf> {
 
 fn parse(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    profcol_config::yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Whether some receiver of the config has the key `key`.
@@ -171,7 +171,7 @@ fn default_example_is_the_embedded_default() {
 /// would pass vacuously.
 #[test]
 fn required_env_finds_references_without_defaults() {
-    let doc: Value = serde_yaml::from_str(
+    let doc: Value = profcol_config::yaml::from_str(
         "a: ${env:ONE}\nb: ['${TWO}:7946', '${env:THREE:-x}', '$${env:FOUR}', '${file:/f}']\n",
     )
     .unwrap();

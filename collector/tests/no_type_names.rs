@@ -9,8 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use profcol_config::yaml::{Mapping, Value};
 use profcol_config::{ComponentId, Kind, Problem};
-use serde_yaml::{Mapping, Value};
 
 const PROBE: &str = "zz_probe";
 
@@ -28,7 +28,7 @@ fn bad_values() -> Vec<Value> {
         "[{zz: 1}]",
     ]
     .iter()
-    .map(|v| serde_yaml::from_str(v).unwrap())
+    .map(|v| profcol_config::yaml::from_str(v).unwrap())
     .collect()
 }
 

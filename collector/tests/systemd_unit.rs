@@ -8,7 +8,7 @@
 mod e2e;
 
 use e2e::profcol_bin;
-use serde_yaml::Value;
+use profcol_config::yaml::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -156,7 +156,8 @@ fn reload_and_restart_match_what_profcol_does() {
     // systemd's stop timeout outlasts the config's shutdown_timeout, so the
     // exporters' queues are flushed before SIGKILL.
     let config: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(unit.installed_example()).unwrap()).unwrap();
+        profcol_config::yaml::from_str(&std::fs::read_to_string(unit.installed_example()).unwrap())
+            .unwrap();
     let seconds = |s: &str| -> u64 {
         s.strip_suffix('s')
             .and_then(|n| n.parse().ok())
@@ -192,7 +193,8 @@ fn the_sandbox_leaves_writable_what_the_config_writes() {
         )
         .collect();
     let config: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(unit.installed_example()).unwrap()).unwrap();
+        profcol_config::yaml::from_str(&std::fs::read_to_string(unit.installed_example()).unwrap())
+            .unwrap();
     let mut written = Vec::new();
     for (_, e) in config["exporters"].as_mapping().into_iter().flatten() {
         for dir in [&e["directory"], &e["sending_queue"]["storage"]["directory"]] {

@@ -191,7 +191,7 @@ mod tests {
     use super::*;
 
     fn problems(yaml: &str) -> Vec<String> {
-        let cfg: ClusterConfig = serde_yaml::from_str(yaml).unwrap();
+        let cfg: ClusterConfig = crate::yaml::from_str(yaml).unwrap();
         let mut p = Vec::new();
         cfg.validate("service::cluster", &mut p);
         p.iter().map(|p| p.to_string()).collect()

@@ -11,8 +11,8 @@ use crate::expand::key_name;
 use crate::http_client::BasicAuth;
 use crate::secret::Secret;
 use crate::server::ServerTlsConfig;
+use crate::yaml::Value;
 use serde::{Deserialize, Serialize};
-use serde_yaml::Value;
 use std::collections::BTreeMap;
 
 /// The four component sections.
@@ -549,7 +549,7 @@ mod tests {
     use super::*;
 
     fn problems(yaml: &str) -> Vec<String> {
-        let doc: Value = serde_yaml::from_str(yaml).unwrap();
+        let doc: Value = crate::yaml::from_str(yaml).unwrap();
         match parse_collector(&doc) {
             Ok(_) => vec![],
             Err(p) => p.iter().map(|p| p.to_string()).collect(),
@@ -558,7 +558,7 @@ mod tests {
 
     #[test]
     fn accepts_a_minimal_pipeline() {
-        let doc: Value = serde_yaml::from_str(
+        let doc: Value = crate::yaml::from_str(
             "receivers: {pyroscope_scrape: {}}\nexporters: {debug: }\nservice: {pipelines: {profiles: {receivers: [pyroscope_scrape], exporters: [debug]}}}",
         )
         .unwrap();
@@ -572,7 +572,7 @@ mod tests {
     fn memory_limit_and_its_head_room() {
         let base = "receivers: {r: {}}\nexporters: {debug: }\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [debug]}}\n";
         let parse = |extra: &str| {
-            let doc: Value = serde_yaml::from_str(&format!("{base}{extra}")).unwrap();
+            let doc: Value = crate::yaml::from_str(&format!("{base}{extra}")).unwrap();
             parse_collector(&doc)
         };
         let off = parse("").unwrap();
@@ -699,7 +699,7 @@ service:
 
     #[test]
     fn the_collector_s_telemetry_forms_decode_into_profcol_s() {
-        let doc: Value = serde_yaml::from_str(
+        let doc: Value = crate::yaml::from_str(
             "receivers: {r: {}}\nexporters: {e: {}}\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [e]}}\n  telemetry:\n    logs: {encoding: json}\n    metrics: {level: detailed, readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: 9464}}}}]}",
         )
         .unwrap();
@@ -714,7 +714,7 @@ service:
 
     #[test]
     fn admin_secrets_do_not_print() {
-        let doc: Value = serde_yaml::from_str(
+        let doc: Value = crate::yaml::from_str(
             "receivers: {r: {}}\nexporters: {e: {}}\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [e]}}\n  telemetry: {metrics: {basic_auth: {username: u, password: hunter2}}}",
         )
         .unwrap();
@@ -722,7 +722,7 @@ service:
         let shown = format!(
             "{:?} {}",
             cfg.service,
-            serde_yaml::to_string(&cfg.service).unwrap()
+            crate::yaml::to_string(&cfg.service).unwrap()
         );
         assert!(!shown.contains("hunter2"), "{shown}");
         let pw = cfg

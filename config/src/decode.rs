@@ -3,8 +3,8 @@
 //! rewritten for people ([`crate::readable`]).
 
 use crate::error::{join_path, Problem};
+use crate::yaml::Value;
 use serde::de::DeserializeOwned;
-use serde_yaml::Value;
 
 /// A config struct that can check itself after decoding.
 pub trait Validate {
@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn every_decode_error_is_reported() {
-        let v: Value = serde_yaml::from_str("a: x\nb: -1\nbogus: 1\nc: [{n: z}]").unwrap();
+        let v: Value = crate::yaml::from_str("a: x\nb: -1\nbogus: 1\nc: [{n: z}]").unwrap();
         let got: Vec<String> = decode::<Several>(&v, "r")
             .unwrap_err()
             .iter()
@@ -272,7 +272,7 @@ mod tests {
                 "r::c::0::n: expected an integer from 0 to 4294967295, got \"z\"",
             ]
         );
-        let v: Value = serde_yaml::from_str("a: 1\nc: [{n: 1, zz: 2}]").unwrap();
+        let v: Value = crate::yaml::from_str("a: 1\nc: [{n: 1, zz: 2}]").unwrap();
         let got: Vec<String> = decode::<Several>(&v, "r")
             .unwrap_err()
             .iter()
@@ -285,17 +285,17 @@ mod tests {
                 "r::b: b must not be 0",
             ]
         );
-        let v: Value = serde_yaml::from_str("[1]").unwrap();
+        let v: Value = crate::yaml::from_str("[1]").unwrap();
         assert_eq!(decode::<Several>(&v, "r").unwrap_err().len(), 1);
         // A required key set aside is not also reported missing.
-        let v: Value = serde_yaml::from_str("inner: [{n: x}]").unwrap();
+        let v: Value = crate::yaml::from_str("inner: [{n: x}]").unwrap();
         let got = decode::<Outer>(&v, "r").unwrap_err();
         assert_eq!(got.len(), 1, "{got:?}");
     }
 
     #[test]
     fn errors_carry_the_key_path() {
-        let v: Value = serde_yaml::from_str("inner: [{n: 1}, {n: 1, bogus: 2}]").unwrap();
+        let v: Value = crate::yaml::from_str("inner: [{n: 1}, {n: 1, bogus: 2}]").unwrap();
         let err = decode::<Outer>(&v, "receivers::x").unwrap_err();
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].path, "receivers::x::inner::1::bogus");
@@ -306,7 +306,7 @@ mod tests {
             "{}",
             err[0].message
         );
-        let v: Value = serde_yaml::from_str("inner: []").unwrap();
+        let v: Value = crate::yaml::from_str("inner: []").unwrap();
         let err = decode::<Outer>(&v, "r").unwrap_err();
         assert_eq!(err[0].to_string(), "r::inner: must not be empty");
     }

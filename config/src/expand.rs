@@ -7,7 +7,7 @@
 //! so `port: ${env:PORT}` gives a number.
 
 use crate::error::{join_path, Problem};
-use serde_yaml::Value;
+use crate::yaml::Value;
 
 /// Where expansion looks things up; tests give their own.
 pub trait Lookup {
@@ -73,14 +73,14 @@ fn walk(value: &mut Value, path: &str, lookup: &dyn Lookup, problems: &mut Vec<P
 pub fn key_name(k: &Value) -> String {
     match k {
         Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other)
+        other => crate::yaml::to_string(other)
             .map(|s| s.trim_end().to_string())
             .unwrap_or_default(),
     }
 }
 
 fn reparse_scalar(s: String) -> Value {
-    match serde_yaml::from_str::<Value>(&s) {
+    match crate::yaml::from_str::<Value>(&s) {
         Ok(v @ (Value::Bool(_) | Value::Number(_))) => v,
         _ => Value::String(s),
     }
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn reports_problems_with_their_path() {
-        let mut v: Value = serde_yaml::from_str(
+        let mut v: Value = crate::yaml::from_str(
             "a: ${env:MISSING}\nb: [ok, '${file:/nope}']\nc: ${env:PORT}\nd: '${bogus:x}'",
         )
         .unwrap();

@@ -94,7 +94,7 @@ impl<'de> Deserialize<'de> for HttpClientConfig {
         let own = d.deserialize_struct("HttpClientConfig", HTTP_CLIENT_KEYS, MappingVisitor)?;
         let mut track = serde_path_to_error::Track::new();
         let de =
-            serde_path_to_error::Deserializer::new(serde_yaml::Value::Mapping(own), &mut track);
+            serde_path_to_error::Deserializer::new(crate::yaml::Value::Mapping(own), &mut track);
         HttpClientConfig::deserialize(de).map_err(|e| {
             let inner = crate::decode::key_path(&track.path());
             D::Error::custom(crate::decode::with_inner_path(&inner, &e.to_string()))
@@ -106,13 +106,13 @@ impl<'de> Deserialize<'de> for HttpClientConfig {
 struct MappingVisitor;
 
 impl<'de> serde::de::Visitor<'de> for MappingVisitor {
-    type Value = serde_yaml::Mapping;
+    type Value = crate::yaml::Mapping;
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a mapping")
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = serde_yaml::Mapping::new();
-        while let Some((k, v)) = map.next_entry::<serde_yaml::Value, serde_yaml::Value>()? {
+        let mut out = crate::yaml::Mapping::new();
+        while let Some((k, v)) = map.next_entry::<crate::yaml::Value, crate::yaml::Value>()? {
             out.insert(k, v);
         }
         Ok(out)
@@ -445,7 +445,7 @@ impl Validate for HttpClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_yaml::Value;
+    use crate::yaml::Value;
 
     #[derive(Deserialize)]
     struct Holder {
@@ -456,7 +456,7 @@ mod tests {
     }
 
     fn problems(yaml: &str) -> Vec<String> {
-        let h: Holder = serde_yaml::from_str(yaml).unwrap();
+        let h: Holder = crate::yaml::from_str(yaml).unwrap();
         let mut out = Vec::new();
         h.http.validate("r", &mut out);
         crate::keys::unknown_keys(&h.unknown, "r", HTTP_CLIENT_KEYS, &mut out);
@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn errors_inside_the_block_keep_their_path() {
         let decode = |yaml: &str| {
-            let v: Value = serde_yaml::from_str(yaml).unwrap();
+            let v: Value = crate::yaml::from_str(yaml).unwrap();
             crate::decode_only::<Holder>(v, "r")
                 .err()
                 .map(|p| p.to_string())
@@ -499,7 +499,7 @@ mod tests {
 
     #[test]
     fn defaults_match_the_seed() {
-        let h: Holder = serde_yaml::from_str("{}").unwrap();
+        let h: Holder = crate::yaml::from_str("{}").unwrap();
         assert_eq!(h.http, HttpClientConfig::default());
         assert!(h.http.enable_http2 && h.http.follow_redirects);
         assert!(!h.http.proxy_from_environment);

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 /// Keys a config struct did not recognise (captured by `#[serde(flatten)]`).
-pub type Unknown = BTreeMap<String, serde_yaml::Value>;
+pub type Unknown = BTreeMap<String, crate::yaml::Value>;
 
 /// One problem per unknown key, each naming the nearest valid key and all
 /// of them.
@@ -84,15 +84,15 @@ pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
 /// unknown when each is added, set to null, to the block `base` (YAML for
 /// whatever the block requires to decode at all; `{}` if nothing).
 pub fn unrecognised_keys<T: DeserializeOwned + Validate>(base: &str, keys: &[&str]) -> Vec<String> {
-    let base: serde_yaml::Value = serde_yaml::from_str(base).unwrap_or_default();
+    let base: crate::yaml::Value = crate::yaml::from_str(base).unwrap_or_default();
     keys.iter()
         .filter(|key| {
             let mut doc = match &base {
-                serde_yaml::Value::Mapping(m) => m.clone(),
-                _ => serde_yaml::Mapping::new(),
+                crate::yaml::Value::Mapping(m) => m.clone(),
+                _ => crate::yaml::Mapping::new(),
             };
-            doc.insert((**key).into(), serde_yaml::Value::Null);
-            let problems = match decode::<T>(&serde_yaml::Value::Mapping(doc), "") {
+            doc.insert((**key).into(), crate::yaml::Value::Null);
+            let problems = match decode::<T>(&crate::yaml::Value::Mapping(doc), "") {
                 Ok(_) => return false,
                 Err(p) => p,
             };
@@ -105,8 +105,8 @@ pub fn unrecognised_keys<T: DeserializeOwned + Validate>(base: &str, keys: &[&st
 
 /// For the tests of key lists: the top-level keys `value` serializes to.
 pub fn serialized_keys<T: serde::Serialize>(value: &T) -> Vec<String> {
-    match serde_yaml::to_value(value) {
-        Ok(serde_yaml::Value::Mapping(m)) => m
+    match crate::yaml::to_value(value) {
+        Ok(crate::yaml::Value::Mapping(m)) => m
             .keys()
             .filter_map(|k| k.as_str().map(str::to_string))
             .collect(),
@@ -133,7 +133,7 @@ mod tests {
     #[test]
     fn unknown_keys_suggest_the_nearest() {
         let mut unknown = Unknown::new();
-        unknown.insert("usernme".into(), serde_yaml::Value::Null);
+        unknown.insert("usernme".into(), crate::yaml::Value::Null);
         let mut problems = Vec::new();
         unknown_keys(&unknown, "a::b", &["username", "password"], &mut problems);
         assert_eq!(

@@ -5,7 +5,7 @@
 use crate::error::{Error, Problem};
 use crate::expand::{expand_value, key_name, Lookup};
 use crate::merge::{apply_set, deep_merge};
-use serde_yaml::Value;
+use crate::yaml::Value;
 
 /// One config document and where it came from.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ fn matching_depth(doc: &Value, segments: &[&str]) -> usize {
 
 /// Parses one YAML text; an empty file is an empty mapping.
 pub fn parse_source(name: &str, text: &str) -> Result<Source, Error> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| Error::Yaml {
+    let doc: Value = crate::yaml::from_str(text).map_err(|e| Error::Yaml {
         path: name.to_string(),
         message: e.to_string(),
     })?;

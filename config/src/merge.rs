@@ -2,7 +2,7 @@
 //! `--set key.path=value` overrides.
 
 use crate::error::Error;
-use serde_yaml::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 /// Merges `overlay` into `base`: mappings merge key by key, lists and scalars
 /// replace.
@@ -55,7 +55,7 @@ pub fn apply_set(doc: &mut Value, arg: &str) -> Result<(), Error> {
     let value: Value = if raw.is_empty() {
         Value::String(String::new())
     } else {
-        serde_yaml::from_str(raw).map_err(|e| err(&format!("value is not valid YAML: {e}")))?
+        crate::yaml::from_str(raw).map_err(|e| err(&format!("value is not valid YAML: {e}")))?
     };
     let mut overlay = value;
     for seg in segments.into_iter().rev() {
@@ -75,7 +75,7 @@ mod tests {
     use super::*;
 
     fn y(s: &str) -> Value {
-        serde_yaml::from_str(s).unwrap()
+        crate::yaml::from_str(s).unwrap()
     }
 
     #[test]

@@ -126,13 +126,14 @@ mod tests {
 
     #[test]
     fn client_and_admin_blocks_debug_print_no_secret() {
-        let client: crate::HttpClientConfig = serde_yaml::from_str(
+        let client: crate::HttpClientConfig = crate::yaml::from_str(
             "{bearer_token: s1, basic_auth: {username: u, password: s2}, oauth2: {client_id: c, client_secret: s3, token_url: 'http://t', proxy_connect_header: {X: [s4]}}, tls_config: {key_pem: s5}, proxy_connect_header: {Y: [s6]}}",
         )
         .unwrap();
-        let admin: crate::collector::MetricsConfig =
-            serde_yaml::from_str("{basic_auth: {username: admin, password: s7}, bearer_token: s8}")
-                .unwrap();
+        let admin: crate::collector::MetricsConfig = crate::yaml::from_str(
+            "{basic_auth: {username: admin, password: s7}, bearer_token: s8}",
+        )
+        .unwrap();
         let shown = format!("{client:?} {client:#?} {admin:?}");
         for secret in ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");

@@ -53,7 +53,7 @@ mod tests {
 
     #[test]
     fn never_prints_its_value() {
-        let s: Secret = serde_yaml::from_str("hunter2").unwrap();
+        let s: Secret = crate::yaml::from_str("hunter2").unwrap();
         assert_eq!(s.expose(), "hunter2");
         assert_eq!(format!("{s:?} {s}"), "<secret> <secret>");
         assert!(!serde_json::to_string(&s).unwrap().contains("hunter2"));

@@ -15,7 +15,7 @@
 
 use crate::error::{join_path, Problem};
 use crate::expand::key_name;
-use serde_yaml::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 /// Rewrites `telemetry` (the value of `service.telemetry`, at `path`) in
 /// place; problems are pushed and the offending keys removed.
@@ -228,7 +228,7 @@ fn prometheus_pull(reader: &Value, path: &str) -> Result<String, Problem> {
 fn show(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
-        other => serde_yaml::to_string(other)
+        other => crate::yaml::to_string(other)
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
     }
@@ -239,14 +239,14 @@ mod tests {
     use super::*;
 
     fn run(yaml: &str) -> (Value, Vec<String>) {
-        let mut v: Value = serde_yaml::from_str(yaml).unwrap();
+        let mut v: Value = crate::yaml::from_str(yaml).unwrap();
         let mut problems = Vec::new();
         normalize(&mut v, "service::telemetry", &mut problems);
         (v, problems.iter().map(ToString::to_string).collect())
     }
 
     fn yaml(text: &str) -> Value {
-        serde_yaml::from_str(text).unwrap()
+        crate::yaml::from_str(text).unwrap()
     }
 
     #[test]

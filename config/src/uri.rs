@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::expand::{key_name, Lookup};
 use crate::load::{parse_source, Source};
 use crate::merge::deep_merge;
-use serde_yaml::Value;
+use crate::yaml::Value;
 
 /// One parsed `--config` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,12 +155,12 @@ pub fn unflatten(doc: Value) -> Value {
                         .into_iter()
                         .rev()
                         .fold(v, |inner, seg| {
-                            let mut m = serde_yaml::Mapping::new();
+                            let mut m = crate::yaml::Mapping::new();
                             m.insert(Value::String(seg.to_string()), inner);
                             Value::Mapping(m)
                         })
                 } else {
-                    let mut m = serde_yaml::Mapping::new();
+                    let mut m = crate::yaml::Mapping::new();
                     m.insert(k, v);
                     Value::Mapping(m)
                 };
@@ -208,7 +208,7 @@ mod tests {
     }
 
     fn yaml(text: &str) -> Value {
-        serde_yaml::from_str(text).unwrap()
+        crate::yaml::from_str(text).unwrap()
     }
 
     #[test]

@@ -75,7 +75,11 @@ enum Parsed {
     Debug(debug::DebugConfig),
 }
 
-fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Parsed, Vec<Problem>> {
     match canonical(id.kind()) {
         Some("otlp_grpc") => {
             decode::<otlp_grpc::OtlpGrpcConfig>(body, path).map(|c| Parsed::OtlpGrpc(Box::new(c)))
@@ -100,7 +104,7 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
 /// exporter's directory, the OTLP endpoint, the Pyroscope URLs (userinfo
 /// and secret-looking query values redacted), `the log` for `debug`. `None`
 /// when the config does not decode.
-pub fn destination(id: &ComponentId, body: &serde_yaml::Value) -> Option<String> {
+pub fn destination(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<String> {
     let redact = profcol_config::redact::redact_urls_in_text;
     Some(match parse(id, body, "").ok()? {
         Parsed::OtlpGrpc(c) => redact(&c.common.endpoint),
@@ -125,7 +129,7 @@ pub fn destination(id: &ComponentId, body: &serde_yaml::Value) -> Option<String>
 /// Checks an exporter's config; every problem at once, each under `path`.
 pub fn validate_exporter(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
@@ -180,7 +184,7 @@ fn queued(pipelines: Vec<Arc<Pipeline>>) -> ExporterHandle {
 /// Starts the exporter `id` (inside a tokio runtime).
 pub fn start_exporter(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
 ) -> Result<ExporterHandle, Error> {
     let path = format!("exporters::{id}");

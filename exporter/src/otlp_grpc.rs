@@ -265,7 +265,7 @@ mod tests {
     use super::*;
 
     fn parse(yaml: &str) -> Result<OtlpGrpcConfig, Vec<Problem>> {
-        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         profcol_config::decode::<OtlpGrpcConfig>(&v, "exporters::otlp_grpc")
     }
 

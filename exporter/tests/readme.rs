@@ -12,7 +12,7 @@ fn every_exporters_example_is_valid() {
     let mut checked = 0;
     for block in README.split("```yaml\n").skip(1) {
         let yaml = block.split("```").next().unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         let Some(exporters) = doc.get("exporters").and_then(|e| e.as_mapping()) else {
             continue;
         };

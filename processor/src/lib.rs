@@ -60,7 +60,11 @@ enum Parsed {
     Filter(filter::FilterProcessor),
 }
 
-fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Parsed, Vec<Problem>> {
     match id.kind() {
         "batch" => decode(body, path).map(Parsed::Batch),
         "memory_limiter" => decode(body, path).map(Parsed::MemoryLimiter),
@@ -77,7 +81,7 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
 /// Checks a processor's config; every problem at once, each under `path`.
 pub fn validate_processor(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
@@ -126,7 +130,7 @@ impl ProcessorHandle {
 /// hands what it passes to `next`.
 pub fn start_processor(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ProcessorHandle, Error> {
@@ -173,15 +177,16 @@ mod tests {
     #[tokio::test]
     async fn started_processors_chain_to_the_next_hop() {
         let sink = Arc::new(Capture::default());
-        let body: serde_yaml::Value = serde_yaml::from_str(
+        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(
             "profile_conditions: ['resource.attributes[\"service.name\"] == \"drop\"']",
         )
         .unwrap();
         let filter =
             start_processor(&"filter".parse().unwrap(), &body, ctx(), sink.clone()).unwrap();
-        let body: serde_yaml::Value =
-            serde_yaml::from_str("attributes: [{key: service.name, value: drop, action: update}]")
-                .unwrap();
+        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(
+            "attributes: [{key: service.name, value: drop, action: update}]",
+        )
+        .unwrap();
         let resource = start_processor(
             &"resource/r".parse().unwrap(),
             &body,
@@ -215,7 +220,7 @@ mod tests {
         );
         let err = validate_processor(
             &"nope".parse().unwrap(),
-            &serde_yaml::Value::Null,
+            &profcol_config::yaml::Value::Null,
             "processors::nope",
         )
         .unwrap_err();
@@ -225,7 +230,7 @@ mod tests {
         );
         let err = validate_processor(
             &"filter/x".parse().unwrap(),
-            &serde_yaml::from_str("profile_conditions: ['x ==']").unwrap(),
+            &profcol_config::yaml::from_str("profile_conditions: ['x ==']").unwrap(),
             "processors::filter/x",
         )
         .unwrap_err();
@@ -235,7 +240,7 @@ mod tests {
                 .starts_with("processors::filter/x::profile_conditions::0: column"),
             "{err:?}"
         );
-        match start_processor(&"resource".parse().unwrap(), &serde_yaml::Value::Null, ctx(), Arc::new(Capture::default())) {
+        match start_processor(&"resource".parse().unwrap(), &profcol_config::yaml::Value::Null, ctx(), Arc::new(Capture::default())) {
             Err(e) => assert_eq!(e.to_string(), "processors::resource::attributes: is required: the list of actions on resource attributes"),
             Ok(_) => panic!("an empty resource processor started"),
         }

@@ -9,7 +9,8 @@ use profcol_receiver::config::{ScrapeConfig, Settings};
 use profcol_receiver::targets::expand;
 
 fn bench(c: &mut Criterion) {
-    let v: serde_yaml::Value = serde_yaml::from_str("targets: []\nparams: {debug: ['0']}").unwrap();
+    let v: profcol_config::yaml::Value =
+        profcol_config::yaml::from_str("targets: []\nparams: {debug: ['0']}").unwrap();
     let cfg: ScrapeConfig = profcol_config::decode(&v, "r").unwrap();
     let settings = Settings::new("pyroscope_scrape/bench", &cfg);
     let target = Labels::from_pairs([

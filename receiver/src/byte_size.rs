@@ -91,11 +91,14 @@ mod tests {
             ("1GiB", 1 << 30),
             ("'100 B'", 100),
         ] {
-            let got: ByteSize = serde_yaml::from_str(yaml).unwrap();
+            let got: ByteSize = profcol_config::yaml::from_str(yaml).unwrap();
             assert_eq!(got.0, want, "{yaml}");
         }
         for bad in ["-1", "12XB", "MiB", "1.5MiB"] {
-            assert!(serde_yaml::from_str::<ByteSize>(bad).is_err(), "{bad}");
+            assert!(
+                profcol_config::yaml::from_str::<ByteSize>(bad).is_err(),
+                "{bad}"
+            );
         }
         assert_eq!(ByteSize::mib(64).to_string(), "64MiB");
         assert_eq!(ByteSize(1000).to_string(), "1000B");

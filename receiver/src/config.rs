@@ -174,7 +174,7 @@ pub struct ScrapeConfig {
     pub http: HttpClientConfig,
     /// Every key nothing above claimed; each is reported as a problem.
     #[serde(flatten)]
-    pub unknown: BTreeMap<String, serde_yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 
 impl ScrapeConfig {

@@ -29,14 +29,14 @@ const TARGET_SOURCES: [&str; 9] = [
 
 /// A hash of every setting of a receiver body that shapes how its jobs
 /// scrape (interval, timeout, client, profile types, limits, …).
-pub fn fingerprint(body: &serde_yaml::Value) -> u64 {
+pub fn fingerprint(body: &profcol_config::yaml::Value) -> u64 {
     let mut rest = body.clone();
     if let Some(map) = rest.as_mapping_mut() {
         for key in TARGET_SOURCES {
             map.remove(key);
         }
     }
-    let text = serde_yaml::to_string(&rest).unwrap_or_default();
+    let text = profcol_config::yaml::to_string(&rest).unwrap_or_default();
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
@@ -121,8 +121,8 @@ impl Handoff {
 mod tests {
     use super::*;
 
-    fn yaml(s: &str) -> serde_yaml::Value {
-        serde_yaml::from_str(s).unwrap()
+    fn yaml(s: &str) -> profcol_config::yaml::Value {
+        profcol_config::yaml::from_str(s).unwrap()
     }
 
     fn job() -> JobState {

@@ -69,7 +69,7 @@ fn unknown_type(id: &ComponentId, path: &str) -> Problem {
 
 fn decode(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<ScrapeConfig, Vec<Problem>> {
     if id.kind() != PYROSCOPE_SCRAPE {
@@ -81,7 +81,7 @@ fn decode(
 /// Checks a receiver's body; every problem carries its key path under `path`.
 pub fn validate_receiver(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     match id.kind() {
@@ -114,7 +114,7 @@ const SCRAPE_POOL: PoolOptions = PoolOptions {
 /// runtime. They stop when `ctx.shutdown` is cancelled.
 pub fn start_receiver(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ReceiverHandle, Error> {
@@ -126,7 +126,7 @@ pub fn start_receiver(
 /// same URL, labels and scrape settings keep their delta state.
 pub fn start_receiver_after(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
     handoff: Arc<Handoff>,
@@ -416,8 +416,8 @@ impl ReceiverHandle {
 mod tests {
     use super::*;
 
-    fn yaml(s: &str) -> serde_yaml::Value {
-        serde_yaml::from_str(s).unwrap()
+    fn yaml(s: &str) -> profcol_config::yaml::Value {
+        profcol_config::yaml::from_str(s).unwrap()
     }
 
     fn ctx() -> ComponentContext {

@@ -356,7 +356,7 @@ mod tests {
     use super::*;
 
     fn cfg(yaml: &str) -> ProfilingConfig {
-        serde_yaml::from_str(yaml).unwrap()
+        profcol_config::yaml::from_str(yaml).unwrap()
     }
 
     #[test]
@@ -445,9 +445,10 @@ mod tests {
 
     #[test]
     fn godeltaprof_blocks_have_no_delta_argument() {
-        let e =
-            serde_yaml::from_str::<ProfilingConfig>("profile: {godeltaprof_memory: {delta: true}}")
-                .unwrap_err();
+        let e = profcol_config::yaml::from_str::<ProfilingConfig>(
+            "profile: {godeltaprof_memory: {delta: true}}",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("unknown field `delta`"), "{e}");
     }
 

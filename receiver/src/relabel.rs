@@ -174,7 +174,7 @@ impl RelabelConfig {
     }
 
     fn action_name(&self) -> String {
-        serde_yaml::to_string(&self.action)
+        profcol_config::yaml::to_string(&self.action)
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     }
@@ -293,7 +293,7 @@ mod tests {
     use super::*;
 
     fn rules(yaml: &str) -> Vec<Rule> {
-        let cfgs: Vec<RelabelConfig> = serde_yaml::from_str(yaml).unwrap();
+        let cfgs: Vec<RelabelConfig> = profcol_config::yaml::from_str(yaml).unwrap();
         compile_all(&cfgs, "r").unwrap()
     }
 
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn invalid_rules_name_their_key() {
-        let cfgs: Vec<RelabelConfig> = serde_yaml::from_str(
+        let cfgs: Vec<RelabelConfig> = profcol_config::yaml::from_str(
             "- {source_labels: [a], regex: '(', target_label: b}\n- {source_labels: [a], target_label: s, action: hashmod}\n- {source_labels: [a], action: replace}\n- {regex: x, target_label: y, action: labeldrop}\n- {action: keep}",
         )
         .unwrap();
@@ -436,7 +436,8 @@ mod tests {
             msgs[4],
             "r::4::source_labels: relabel action keep requires source_labels"
         );
-        let bad: Result<Vec<RelabelConfig>, _> = serde_yaml::from_str("- {action: explode}");
+        let bad: Result<Vec<RelabelConfig>, _> =
+            profcol_config::yaml::from_str("- {action: explode}");
         assert!(bad.is_err());
     }
 }

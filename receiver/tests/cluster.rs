@@ -86,7 +86,7 @@ async fn only_moved_targets_start_or_stop() {
         scrape_budget: Default::default(),
     };
     let id: ComponentId = "pyroscope_scrape".parse().unwrap();
-    let body: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();
     let h = start_receiver(&id, &body, ctx, Arc::new(Nowhere)).unwrap();
 
     let three = expected(port, &view(&["a", "b", "c"]));

@@ -59,7 +59,7 @@ impl Disc {
     }
 
     fn docker(yaml: &str) -> Self {
-        let cfg: DockerSdConfig = serde_yaml::from_str(yaml).unwrap();
+        let cfg: DockerSdConfig = profcol_config::yaml::from_str(yaml).unwrap();
         let client = client_for(
             cfg.host.as_deref().unwrap(),
             &cfg.http,
@@ -77,7 +77,7 @@ impl Disc {
     }
 
     fn swarm(yaml: &str) -> Self {
-        let cfg: DockerSwarmSdConfig = serde_yaml::from_str(yaml).unwrap();
+        let cfg: DockerSwarmSdConfig = profcol_config::yaml::from_str(yaml).unwrap();
         let client = client_for(
             cfg.host.as_deref().unwrap(),
             &cfg.http,
@@ -600,7 +600,8 @@ async fn an_unreachable_daemon_is_reported_and_the_last_targets_stay() {
 async fn an_answer_over_max_response_size_fails_the_refresh() {
     let fake = FakeDocker::start().await;
     let cfg: DockerSdConfig =
-        serde_yaml::from_str(&format!("host: {}\nrefresh_interval: 1h", fake.host())).unwrap();
+        profcol_config::yaml::from_str(&format!("host: {}\nrefresh_interval: 1h", fake.host()))
+            .unwrap();
     let client = DockerClient::new(
         &fake.host(),
         &cfg.http,
@@ -636,7 +637,7 @@ async fn an_answer_over_max_response_size_fails_the_refresh() {
 fn config_errors_name_their_key_path() {
     let id: profcol_config::ComponentId = "pyroscope_scrape/d".parse().unwrap();
     let check = |yaml: &str| -> Vec<String> {
-        let body: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         profcol_receiver::validate_receiver(&id, &body, "receivers::pyroscope_scrape/d")
             .err()
             .unwrap_or_default()

@@ -39,7 +39,7 @@ struct Sd {
 
 impl Sd {
     fn start(yaml: &str) -> Sd {
-        let cfg: KubernetesSdConfig = serde_yaml::from_str(yaml).unwrap();
+        let cfg: KubernetesSdConfig = profcol_config::yaml::from_str(yaml).unwrap();
         let (tx, rx) = mpsc::channel(16);
         let registry = Arc::new(DiscoveryRegistry::default());
         let ctx = DiscoveryContext {
@@ -658,8 +658,8 @@ fn config_errors_name_their_key_paths() {
         ("[{role: pod, namespaces: {own_namespace: true}, api_server: 'http://a'}]", "::0::namespaces::own_namespace: cannot use 'api_server' and 'namespaces.own_namespace' simultaneously"),
     ];
     for (sd, want) in cases {
-        let body: serde_yaml::Value =
-            serde_yaml::from_str(&format!("kubernetes_sd_configs: {sd}")).unwrap();
+        let body: profcol_config::yaml::Value =
+            profcol_config::yaml::from_str(&format!("kubernetes_sd_configs: {sd}")).unwrap();
         let problems =
             validate_receiver(&id, &body, "receivers::pyroscope_scrape/k8s").unwrap_err();
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
@@ -670,8 +670,8 @@ fn config_errors_name_their_key_paths() {
         );
     }
     // Discovery alone satisfies "targets is required".
-    let body: serde_yaml::Value =
-        serde_yaml::from_str("kubernetes_sd_configs: [{role: pod}]").unwrap();
+    let body: profcol_config::yaml::Value =
+        profcol_config::yaml::from_str("kubernetes_sd_configs: [{role: pod}]").unwrap();
     assert!(validate_receiver(&id, &body, "r").is_ok());
 }
 

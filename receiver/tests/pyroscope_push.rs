@@ -568,7 +568,8 @@ async fn a_port_in_use_fails_the_start() {
     let s = server("");
     let addr = s.running.handle.push_address("http").unwrap();
     let id: profcol_config::ComponentId = "pyroscope/second".parse().unwrap();
-    let body: serde_yaml::Value = serde_yaml::from_str(&format!("endpoint: {addr}")).unwrap();
+    let body: profcol_config::yaml::Value =
+        profcol_config::yaml::from_str(&format!("endpoint: {addr}")).unwrap();
     let ctx = profcol_runtime::ComponentContext {
         id: id.to_string(),
         shutdown: tokio_util::sync::CancellationToken::new(),
@@ -591,7 +592,8 @@ async fn a_port_in_use_fails_the_start() {
 #[test]
 fn the_receiver_needs_a_runtime() {
     let id: profcol_config::ComponentId = "pyroscope".parse().unwrap();
-    let body: serde_yaml::Value = serde_yaml::from_str("endpoint: 127.0.0.1:0").unwrap();
+    let body: profcol_config::yaml::Value =
+        profcol_config::yaml::from_str("endpoint: 127.0.0.1:0").unwrap();
     let ctx = profcol_runtime::ComponentContext {
         id: id.to_string(),
         shutdown: tokio_util::sync::CancellationToken::new(),

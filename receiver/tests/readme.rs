@@ -24,7 +24,7 @@ fn every_yaml_example_is_valid() {
     let yamls = blocks("yaml");
     assert!(yamls.len() >= 10, "found {} YAML blocks", yamls.len());
     for y in yamls {
-        let doc: serde_yaml::Value = serde_yaml::from_str(&y).unwrap();
+        let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(&y).unwrap();
         let receivers = doc["receivers"].as_mapping().expect("a receivers: section");
         for (id, body) in receivers {
             let id: ComponentId = id.as_str().unwrap().parse().unwrap();
@@ -39,7 +39,7 @@ fn every_yaml_example_is_valid() {
 #[test]
 fn the_printed_endpoints_are_the_minimal_examples() {
     let first = &blocks("yaml")[0];
-    let doc: serde_yaml::Value = serde_yaml::from_str(first).unwrap();
+    let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(first).unwrap();
     let body = &doc["receivers"]["pyroscope_scrape/local"];
     let cfg: ScrapeConfig = profcol_config::decode(body, "r").unwrap();
     let settings = Settings::new("pyroscope_scrape/local", &cfg);

@@ -303,7 +303,7 @@ async fn an_unreachable_allocator_is_reported() {
 
 fn problems(yaml: &str) -> Vec<String> {
     let id: ComponentId = "pyroscope_scrape/x".parse().unwrap();
-    let body: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
     match validate_receiver(&id, &body, "receivers::pyroscope_scrape/x") {
         Ok(()) => vec![],
         Err(ps) => ps.iter().map(|p| p.to_string()).collect(),

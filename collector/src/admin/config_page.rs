@@ -58,8 +58,8 @@ background:var(--head)}</style>";
 mod tests {
     use super::*;
 
-    fn doc(s: &str) -> serde_yaml::Value {
-        serde_yaml::from_str(s).unwrap_or_default()
+    fn doc(s: &str) -> profcol_config::yaml::Value {
+        profcol_config::yaml::from_str(s).unwrap_or_default()
     }
 
     #[test]

@@ -94,7 +94,7 @@ impl AdminState {
     /// Keeps `doc` (the merged configuration document) for `/config`, as
     /// YAML with its secrets redacted; a document that cannot be written
     /// leaves a note instead.
-    pub fn set_config(&self, doc: &serde_yaml::Value) {
+    pub fn set_config(&self, doc: &profcol_config::yaml::Value) {
         let text = crate::redact::redacted_yaml(doc)
             .unwrap_or_else(|e| format!("# the configuration cannot be shown: {e}\n"));
         *self

@@ -89,7 +89,7 @@ async fn setup() -> Setup {
         cluster: None,
         scrape_budget: Default::default(),
     };
-    let body: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();
     let handle = profcol_receiver::start_receiver(&id, &body, ctx, Arc::new(Nowhere)).unwrap();
     let memory_key = handle
         .targets()

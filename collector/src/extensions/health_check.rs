@@ -212,7 +212,7 @@ mod tests {
     use std::time::Duration;
 
     fn check(yaml: &str) -> Vec<String> {
-        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         match profcol_config::decode::<HealthCheckConfig>(&v, "extensions::health_check") {
             Ok(_) => vec![],
             Err(p) => p.iter().map(ToString::to_string).collect(),
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn keys_defaults_and_problems() {
-        let v = serde_yaml::Value::Null;
+        let v = profcol_config::yaml::Value::Null;
         let cfg: HealthCheckConfig = profcol_config::decode(&v, "x").unwrap();
         assert_eq!(cfg.endpoint, "localhost:13133");
         assert_eq!(cfg.path, "/");

@@ -41,7 +41,11 @@ enum Parsed {
     FileStorage(file_storage::FileStorageConfig),
 }
 
-fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Parsed, Vec<Problem>> {
     match id.kind() {
         "health_check" => decode(body, path).map(Parsed::HealthCheck),
         "pprof" => decode(body, path).map(Parsed::Pprof),
@@ -56,7 +60,7 @@ fn parse(id: &ComponentId, body: &serde_yaml::Value, path: &str) -> Result<Parse
 /// Checks an extension's settings; every problem at once, under `path`.
 pub fn validate(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
     parse(id, body, path).map(|_| ())
@@ -97,7 +101,7 @@ impl Extension {
 /// are returned at once.
 pub async fn start(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     host: &Host,
 ) -> anyhow::Result<Extension> {
     let path = format!("extensions::{id}");

@@ -12,8 +12,8 @@
 //! storage extensions that are defined.
 
 use super::file_storage::FileStorageConfig;
+use profcol_config::yaml::Value;
 use profcol_config::{join_path, CollectorConfig, ComponentId, Kind, Problem};
-use serde_yaml::Value;
 
 /// Replaces every `sending_queue.storage` reference in `cfg`'s exporters
 /// with the inline form; a bad reference is a problem, and its `storage`
@@ -48,7 +48,7 @@ pub fn resolve(cfg: &mut CollectorConfig, problems: &mut Vec<Problem>) {
         let resolved = directory_of(&reference, &defined, &listed, &extensions, &path);
         match resolved {
             Ok(Some(directory)) => {
-                let mut inline = serde_yaml::Mapping::new();
+                let mut inline = profcol_config::yaml::Mapping::new();
                 inline.insert(Value::from("directory"), Value::from(directory));
                 queue.insert(key, Value::Mapping(inline));
             }
@@ -120,7 +120,7 @@ mod tests {
     use super::*;
 
     fn resolved(yaml: &str) -> (CollectorConfig, Vec<String>) {
-        let doc: Value = serde_yaml::from_str(yaml).unwrap();
+        let doc: Value = profcol_config::yaml::from_str(yaml).unwrap();
         let (mut cfg, _) = profcol_config::collector::parse_collector_partial(&doc);
         let mut problems = Vec::new();
         resolve(&mut cfg, &mut problems);
@@ -144,11 +144,11 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
             storage_of(&cfg, "otlp_http"),
-            Some(serde_yaml::from_str("{directory: /var/q}").unwrap())
+            Some(profcol_config::yaml::from_str("{directory: /var/q}").unwrap())
         );
         assert_eq!(
             storage_of(&cfg, "otlp_http/inline"),
-            Some(serde_yaml::from_str("{directory: /x}").unwrap())
+            Some(profcol_config::yaml::from_str("{directory: /x}").unwrap())
         );
         // The default directory when the extension sets none.
         let (cfg, _) = resolved(&format!(
@@ -156,7 +156,10 @@ mod tests {
         ));
         assert_eq!(
             storage_of(&cfg, "otlp_http"),
-            Some(serde_yaml::from_str("{directory: /var/lib/profcol/file_storage}").unwrap())
+            Some(
+                profcol_config::yaml::from_str("{directory: /var/lib/profcol/file_storage}")
+                    .unwrap()
+            )
         );
     }
 

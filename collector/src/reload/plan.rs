@@ -140,7 +140,12 @@ const RELOADABLE: [&str; 5] = [
 /// `service` settings read once at start-up that differ, by key path
 /// (`telemetry` and its `logs` and `metrics` blocks one level down).
 fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<String> {
-    fn walk(a: &serde_yaml::Value, b: &serde_yaml::Value, path: &str, out: &mut Vec<String>) {
+    fn walk(
+        a: &profcol_config::yaml::Value,
+        b: &profcol_config::yaml::Value,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
         if a == b {
             return;
         }
@@ -152,9 +157,12 @@ fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<Str
                 | "service::telemetry::metrics"
         );
         match (a, b) {
-            (serde_yaml::Value::Mapping(ma), serde_yaml::Value::Mapping(mb)) if descend => {
-                let null = serde_yaml::Value::Null;
-                let mut keys: Vec<&serde_yaml::Value> = ma.keys().collect();
+            (
+                profcol_config::yaml::Value::Mapping(ma),
+                profcol_config::yaml::Value::Mapping(mb),
+            ) if descend => {
+                let null = profcol_config::yaml::Value::Null;
+                let mut keys: Vec<&profcol_config::yaml::Value> = ma.keys().collect();
                 keys.extend(mb.keys().filter(|k| !ma.contains_key(*k)));
                 for k in keys {
                     let child = format!("{path}::{}", k.as_str().unwrap_or_default());
@@ -169,7 +177,8 @@ fn restart_only_changes(old: &CollectorConfig, new: &CollectorConfig) -> Vec<Str
             _ => out.push(path.to_string()),
         }
     }
-    let value = |c: &CollectorConfig| serde_yaml::to_value(&c.service).unwrap_or_default();
+    let value =
+        |c: &CollectorConfig| profcol_config::yaml::to_value(&c.service).unwrap_or_default();
     let mut out = Vec::new();
     walk(&value(old), &value(new), "service", &mut out);
     out.retain(|p| !RELOADABLE.contains(&p.as_str()));
@@ -209,7 +218,7 @@ mod tests {
     use super::*;
 
     fn cfg(yaml: &str) -> CollectorConfig {
-        let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         profcol_config::collector::parse_collector(&doc).unwrap()
     }
 

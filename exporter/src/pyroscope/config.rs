@@ -34,7 +34,7 @@ pub const ENDPOINT_KEYS: &[&str] = &[
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 struct Top {
-    endpoint: serde_yaml::Value,
+    endpoint: profcol_config::yaml::Value,
     external_labels: BTreeMap<String, String>,
     sending_queue: QueueConfig,
     max_request_bytes: Option<u64>,
@@ -158,11 +158,11 @@ pub struct PyroscopeConfig {
 /// `HttpClientConfig`, the rest as the endpoint's own keys, so that errors in
 /// either carry their full key path.
 fn endpoint_at(
-    value: &serde_yaml::Value,
+    value: &profcol_config::yaml::Value,
     path: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<EndpointConfig> {
-    let serde_yaml::Value::Mapping(map) = value else {
+    let profcol_config::yaml::Value::Mapping(map) = value else {
         problems.push(Problem::new(
             path,
             "an endpoint must be a mapping (url and its settings)",
@@ -170,7 +170,10 @@ fn endpoint_at(
         return None;
     };
     let http_keys = HTTP_CLIENT_KEYS;
-    let (mut http_map, mut own_map) = (serde_yaml::Mapping::new(), serde_yaml::Mapping::new());
+    let (mut http_map, mut own_map) = (
+        profcol_config::yaml::Mapping::new(),
+        profcol_config::yaml::Mapping::new(),
+    );
     for (k, v) in map {
         if k.as_str().is_some_and(|k| http_keys.contains(&k)) {
             http_map.insert(k.clone(), v.clone());
@@ -178,8 +181,9 @@ fn endpoint_at(
             own_map.insert(k.clone(), v.clone());
         }
     }
-    let own = decode_only::<EndpointConfig>(serde_yaml::Value::Mapping(own_map), path);
-    let http = decode_only::<HttpClientConfig>(serde_yaml::Value::Mapping(http_map), path);
+    let own = decode_only::<EndpointConfig>(profcol_config::yaml::Value::Mapping(own_map), path);
+    let http =
+        decode_only::<HttpClientConfig>(profcol_config::yaml::Value::Mapping(http_map), path);
     match (own, http) {
         (Ok(mut e), Ok(http)) => {
             e.http = http;
@@ -195,9 +199,12 @@ fn endpoint_at(
 }
 
 /// Decodes and validates, collecting every problem.
-pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<PyroscopeConfig, Vec<Problem>> {
+pub fn parse(
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<PyroscopeConfig, Vec<Problem>> {
     let body = if body.is_null() {
-        serde_yaml::Value::Mapping(Default::default())
+        profcol_config::yaml::Value::Mapping(Default::default())
     } else {
         body.clone()
     };
@@ -206,7 +213,7 @@ pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<PyroscopeConfig, Ve
     let ep_path = join_path(path, "endpoint");
     let mut endpoints = Vec::new();
     match &top.endpoint {
-        serde_yaml::Value::Sequence(list) if !list.is_empty() => {
+        profcol_config::yaml::Value::Sequence(list) if !list.is_empty() => {
             for (i, v) in list.iter().enumerate() {
                 endpoints.extend(endpoint_at(
                     v,
@@ -215,7 +222,7 @@ pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<PyroscopeConfig, Ve
                 ));
             }
         }
-        serde_yaml::Value::Mapping(_) => {
+        profcol_config::yaml::Value::Mapping(_) => {
             endpoints.extend(endpoint_at(&top.endpoint, &ep_path, &mut problems))
         }
         _ => problems.push(Problem::new(
@@ -251,7 +258,7 @@ mod tests {
     use super::*;
 
     fn problems(yaml: &str) -> Vec<String> {
-        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         match parse(&v, "exporters::pyroscope") {
             Ok(_) => vec![],
             Err(p) => p.iter().map(ToString::to_string).collect(),
@@ -260,15 +267,15 @@ mod tests {
 
     #[test]
     fn one_map_or_a_list_with_defaults() {
-        let v: serde_yaml::Value =
-            serde_yaml::from_str("endpoint: {url: 'http://p:4040'}").unwrap();
+        let v: profcol_config::yaml::Value =
+            profcol_config::yaml::from_str("endpoint: {url: 'http://p:4040'}").unwrap();
         let c = parse(&v, "x").unwrap();
         let e = &c.endpoints[0];
         assert_eq!(e.remote_timeout, Duration::from_secs(10));
         assert_eq!(e.max_backoff_retries, 10);
         assert!(e.retry_on_http_429);
         assert_eq!(e.retry_policy().max_attempts, Some(10));
-        let v: serde_yaml::Value = serde_yaml::from_str(
+        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(
             "endpoint: [{url: 'http://a'}, {url: 'http://b', max_backoff_retries: 0, basic_auth: {username: u, password: p}}]",
         )
         .unwrap();

@@ -129,8 +129,8 @@ pub fn ctx(id: &str) -> (ComponentContext, Telemetry) {
     )
 }
 
-pub fn yaml(s: &str) -> serde_yaml::Value {
-    serde_yaml::from_str(s).unwrap()
+pub fn yaml(s: &str) -> profcol_config::yaml::Value {
+    profcol_config::yaml::from_str(s).unwrap()
 }
 
 /// One request the server saw.

@@ -15,7 +15,7 @@ pub const UA: &str = "profcol-test/0.0";
 
 /// A config from YAML, validated the way the collector validates it.
 pub fn config(yaml: &str) -> HttpClientConfig {
-    let cfg: HttpClientConfig = serde_yaml::from_str(yaml).unwrap();
+    let cfg: HttpClientConfig = profcol_config::yaml::from_str(yaml).unwrap();
     let mut problems = Vec::new();
     profcol_config::Validate::validate(&cfg, "t", &mut problems);
     assert!(problems.is_empty(), "{problems:?}");

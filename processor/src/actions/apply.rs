@@ -110,7 +110,7 @@ mod tests {
     use crate::actions::{ActionConfig, Actions, Attr, Attrs, Value};
 
     fn actions(yaml: &str) -> Actions {
-        let list: Vec<ActionConfig> = serde_yaml::from_str(yaml).unwrap();
+        let list: Vec<ActionConfig> = profcol_config::yaml::from_str(yaml).unwrap();
         Actions::compile(&list, "p").unwrap()
     }
 

@@ -16,10 +16,10 @@ pub struct ActionConfig {
     pub key: String,
     /// The value to set (its type as written).
     #[serde(default)]
-    pub value: Option<serde_yaml::Value>,
+    pub value: Option<profcol_config::yaml::Value>,
     /// The value to set when `from_attribute` finds nothing.
     #[serde(default)]
-    pub default_value: Option<serde_yaml::Value>,
+    pub default_value: Option<profcol_config::yaml::Value>,
     /// The attribute to copy the value from.
     #[serde(default)]
     pub from_attribute: String,
@@ -133,7 +133,7 @@ fn compile_one(a: &ActionConfig, at: &str) -> Result<Action, Problem> {
             Ok(())
         }
     };
-    let parse_value = |key: &str, v: &serde_yaml::Value| {
+    let parse_value = |key: &str, v: &profcol_config::yaml::Value| {
         Value::from_yaml(v).map_err(|e| problem(key, format!("cannot be {e}")))
     };
     let compile_pattern = |pattern: &str| {
@@ -303,7 +303,7 @@ mod tests {
     use super::*;
 
     fn compile(yaml: &str) -> Result<Actions, Vec<Problem>> {
-        let list: Vec<ActionConfig> = serde_yaml::from_str(yaml).unwrap();
+        let list: Vec<ActionConfig> = profcol_config::yaml::from_str(yaml).unwrap();
         Actions::compile(&list, "processors::attributes::actions")
     }
 
@@ -419,8 +419,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_their_path() {
-        let v: serde_yaml::Value =
-            serde_yaml::from_str("[{key: a, vlaue: 1, action: insert}]").unwrap();
+        let v: profcol_config::yaml::Value =
+            profcol_config::yaml::from_str("[{key: a, vlaue: 1, action: insert}]").unwrap();
         #[derive(Deserialize, Debug)]
         #[allow(dead_code)]
         struct L(Vec<ActionConfig>);

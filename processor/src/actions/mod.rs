@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use profcol_processor::actions::{ActionConfig, Actions, Attrs, Value};
-//! let list: Vec<ActionConfig> = serde_yaml::from_str(
+//! let list: Vec<ActionConfig> = profcol_config::yaml::from_str(
 //!     "[{key: deployment.environment, value: prod, action: upsert}]",
 //! ).unwrap();
 //! let actions = Actions::compile(&list, "processors::resource::attributes").unwrap();

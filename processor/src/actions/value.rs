@@ -44,15 +44,15 @@ impl Value {
 
     /// A value written in the config: strings, integers, floats, booleans,
     /// and lists and maps of them (as the Collector reads `value`).
-    pub fn from_yaml(v: &serde_yaml::Value) -> Result<Self, String> {
+    pub fn from_yaml(v: &profcol_config::yaml::Value) -> Result<Self, String> {
         Ok(match v {
-            serde_yaml::Value::String(s) => Value::Str(s.clone()),
-            serde_yaml::Value::Bool(b) => Value::Bool(*b),
-            serde_yaml::Value::Number(n) => match n.as_i64() {
+            profcol_config::yaml::Value::String(s) => Value::Str(s.clone()),
+            profcol_config::yaml::Value::Bool(b) => Value::Bool(*b),
+            profcol_config::yaml::Value::Number(n) => match n.as_i64() {
                 Some(i) => Value::Int(i),
                 None => Value::Double(n.as_f64().ok_or("a number out of range")?),
             },
-            serde_yaml::Value::Sequence(items) => {
+            profcol_config::yaml::Value::Sequence(items) => {
                 let values = items
                     .iter()
                     .map(|i| Value::from_yaml(i).map(|v| v.to_any()))
@@ -61,11 +61,11 @@ impl Value {
                     value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
                 })
             }
-            serde_yaml::Value::Mapping(m) => {
+            profcol_config::yaml::Value::Mapping(m) => {
                 let mut values = Vec::with_capacity(m.len());
                 for (k, v) in m {
                     let key = match k {
-                        serde_yaml::Value::String(s) => s.clone(),
+                        profcol_config::yaml::Value::String(s) => s.clone(),
                         _ => return Err("a map whose keys are not strings".into()),
                     };
                     values.push(KeyValue {
@@ -78,8 +78,8 @@ impl Value {
                     value: Some(any_value::Value::KvlistValue(KeyValueList { values })),
                 })
             }
-            serde_yaml::Value::Null => Value::Other(AnyValue::default()),
-            serde_yaml::Value::Tagged(t) => Value::from_yaml(&t.value)?,
+            profcol_config::yaml::Value::Null => Value::Other(AnyValue::default()),
+            profcol_config::yaml::Value::Tagged(t) => Value::from_yaml(&t.value)?,
         })
     }
 
@@ -184,14 +184,15 @@ mod tests {
 
     #[test]
     fn config_values_keep_their_type() {
-        let v: serde_yaml::Value = serde_yaml::from_str("[1, a, true, 2.5, {k: v}]").unwrap();
+        let v: profcol_config::yaml::Value =
+            profcol_config::yaml::from_str("[1, a, true, 2.5, {k: v}]").unwrap();
         let got = Value::from_yaml(&v).unwrap();
         assert_eq!(got.type_name(), "Slice");
         assert_eq!(got.as_string(), r#"[1,"a",true,2.5,{"k":"v"}]"#);
         let round = Value::from_any(&got.to_any());
         assert_eq!(round, got);
         assert_eq!(
-            Value::from_yaml(&serde_yaml::from_str("7").unwrap()).unwrap(),
+            Value::from_yaml(&profcol_config::yaml::from_str("7").unwrap()).unwrap(),
             Value::Int(7)
         );
     }

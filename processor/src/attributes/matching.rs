@@ -32,17 +32,17 @@ pub(crate) struct MatchConfig {
     libraries: Vec<LibraryConfig>,
     // Properties of other signals: refused by name.
     #[serde(default)]
-    span_names: Option<serde_yaml::Value>,
+    span_names: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    span_kinds: Option<serde_yaml::Value>,
+    span_kinds: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    log_bodies: Option<serde_yaml::Value>,
+    log_bodies: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    log_severity_texts: Option<serde_yaml::Value>,
+    log_severity_texts: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    log_severity_number: Option<serde_yaml::Value>,
+    log_severity_number: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    metric_names: Option<serde_yaml::Value>,
+    metric_names: Option<profcol_config::yaml::Value>,
 }
 
 /// `regexp`'s cache options: accepted, no effect (matches are not cached).
@@ -62,7 +62,7 @@ struct RegexpOptions {
 struct AttributeConfig {
     key: String,
     #[serde(default)]
-    value: Option<serde_yaml::Value>,
+    value: Option<profcol_config::yaml::Value>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -201,7 +201,7 @@ impl MatchConfig {
                 let want = match &a.value {
                     None => Want::Exists,
                     Some(v) if regexp => match v {
-                        serde_yaml::Value::String(s) => {
+                        profcol_config::yaml::Value::String(s) => {
                             match text(join_path(&at, "value"), s, problems) {
                                 Some(Text::Search(re)) => Want::Text(re),
                                 _ => continue,

@@ -53,9 +53,9 @@ pub struct AttributesProcessor {
 
 impl AttributesProcessor {
     /// Decodes and checks an `attributes` body found at `path`.
-    pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<Self, Vec<Problem>> {
+    pub fn parse(body: &profcol_config::yaml::Value, path: &str) -> Result<Self, Vec<Problem>> {
         let body = if body.is_null() {
-            serde_yaml::Value::Mapping(Default::default())
+            profcol_config::yaml::Value::Mapping(Default::default())
         } else {
             body.clone()
         };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 fn processor(yaml: &str) -> AttributesProcessor {
     AttributesProcessor::parse(
-        &serde_yaml::from_str(yaml).unwrap(),
+        &profcol_config::yaml::from_str(yaml).unwrap(),
         "processors::attributes",
     )
     .unwrap()
@@ -14,7 +14,7 @@ fn processor(yaml: &str) -> AttributesProcessor {
 
 fn problems(yaml: &str) -> Vec<String> {
     AttributesProcessor::parse(
-        &serde_yaml::from_str(yaml).unwrap(),
+        &profcol_config::yaml::from_str(yaml).unwrap(),
         "processors::attributes/a",
     )
     .unwrap_err()

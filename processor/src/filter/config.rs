@@ -27,21 +27,21 @@ struct FilterConfig {
     #[serde(default)]
     profiles: Option<ProfileFilters>,
     #[serde(default)]
-    profile_conditions: Option<Vec<serde_yaml::Value>>,
+    profile_conditions: Option<Vec<profcol_config::yaml::Value>>,
     #[serde(default)]
-    traces: Option<serde_yaml::Value>,
+    traces: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    metrics: Option<serde_yaml::Value>,
+    metrics: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    logs: Option<serde_yaml::Value>,
+    logs: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    spans: Option<serde_yaml::Value>,
+    spans: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    trace_conditions: Option<serde_yaml::Value>,
+    trace_conditions: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    metric_conditions: Option<serde_yaml::Value>,
+    metric_conditions: Option<profcol_config::yaml::Value>,
     #[serde(default)]
-    log_conditions: Option<serde_yaml::Value>,
+    log_conditions: Option<profcol_config::yaml::Value>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -128,9 +128,12 @@ fn conditions(
 
 /// Decodes and checks a `filter` body found at `path`: the condition
 /// groups, in order.
-pub(crate) fn parse(body: &serde_yaml::Value, path: &str) -> Result<Vec<Group>, Vec<Problem>> {
+pub(crate) fn parse(
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<Vec<Group>, Vec<Problem>> {
     let body = if body.is_null() {
-        serde_yaml::Value::Mapping(Default::default())
+        profcol_config::yaml::Value::Mapping(Default::default())
     } else {
         body.clone()
     };

@@ -54,7 +54,11 @@ pub struct FilterProcessor {
 impl FilterProcessor {
     /// Decodes and checks a `filter` body found at `path`; `id` names the
     /// processor in logs and errors.
-    pub fn parse(id: &str, body: &serde_yaml::Value, path: &str) -> Result<Self, Vec<Problem>> {
+    pub fn parse(
+        id: &str,
+        body: &profcol_config::yaml::Value,
+        path: &str,
+    ) -> Result<Self, Vec<Problem>> {
         Ok(Self {
             id: id.to_string(),
             groups: config::parse(body, path)?,

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::common::v1::AnyValue;
 fn processor(yaml: &str) -> FilterProcessor {
     FilterProcessor::parse(
         "filter",
-        &serde_yaml::from_str(yaml).unwrap(),
+        &profcol_config::yaml::from_str(yaml).unwrap(),
         "processors::filter",
     )
     .unwrap()
@@ -14,7 +14,7 @@ fn processor(yaml: &str) -> FilterProcessor {
 fn problems(yaml: &str) -> Vec<String> {
     FilterProcessor::parse(
         "filter/f",
-        &serde_yaml::from_str(yaml).unwrap(),
+        &profcol_config::yaml::from_str(yaml).unwrap(),
         "processors::filter/f",
     )
     .unwrap_err()

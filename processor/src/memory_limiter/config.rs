@@ -155,7 +155,7 @@ mod tests {
     const PATH: &str = "processors::memory_limiter";
 
     fn parse(yaml: &str) -> Result<MemoryLimiterConfig, Vec<Problem>> {
-        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         profcol_config::decode(&v, PATH)
     }
 

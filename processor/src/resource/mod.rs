@@ -44,9 +44,9 @@ pub struct ResourceProcessor {
 
 impl ResourceProcessor {
     /// Decodes and checks a `resource` body found at `path`.
-    pub fn parse(body: &serde_yaml::Value, path: &str) -> Result<Self, Vec<Problem>> {
+    pub fn parse(body: &profcol_config::yaml::Value, path: &str) -> Result<Self, Vec<Problem>> {
         let body = if body.is_null() {
-            serde_yaml::Value::Mapping(Default::default())
+            profcol_config::yaml::Value::Mapping(Default::default())
         } else {
             body.clone()
         };

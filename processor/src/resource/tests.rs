@@ -4,12 +4,16 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use std::sync::Arc;
 
 fn processor(yaml: &str) -> ResourceProcessor {
-    ResourceProcessor::parse(&serde_yaml::from_str(yaml).unwrap(), "processors::resource").unwrap()
+    ResourceProcessor::parse(
+        &profcol_config::yaml::from_str(yaml).unwrap(),
+        "processors::resource",
+    )
+    .unwrap()
 }
 
 fn problems(yaml: &str) -> Vec<String> {
     ResourceProcessor::parse(
-        &serde_yaml::from_str(yaml).unwrap(),
+        &profcol_config::yaml::from_str(yaml).unwrap(),
         "processors::resource/x",
     )
     .unwrap_err()

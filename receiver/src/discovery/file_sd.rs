@@ -190,7 +190,8 @@ fn read_file(path: &Path, max: u64) -> Result<Vec<TargetGroup>, String> {
     let raw: Vec<RawGroup> = if name.ends_with(".json") {
         serde_json::from_slice(&body).map_err(|e| format!("invalid target groups JSON: {e}"))?
     } else {
-        serde_yaml::from_slice(&body).map_err(|e| format!("invalid target groups YAML: {e}"))?
+        profcol_config::yaml::from_slice(&body)
+            .map_err(|e| format!("invalid target groups YAML: {e}"))?
     };
     Ok(raw
         .into_iter()
@@ -308,7 +309,7 @@ mod tests {
 
     #[test]
     fn default_refresh_is_5m() {
-        let c: FileSdConfig = serde_yaml::from_str("files: [/x.json]").unwrap();
+        let c: FileSdConfig = profcol_config::yaml::from_str("files: [/x.json]").unwrap();
         assert_eq!(c.refresh_interval, Duration::from_secs(300));
     }
 }

@@ -37,7 +37,7 @@ pub struct HttpSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten)]
-    pub unknown: BTreeMap<String, serde_yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 
 impl Validate for HttpSdConfig {
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn default_refresh_is_60s() {
-        let c: HttpSdConfig = serde_yaml::from_str("url: http://x").unwrap();
+        let c: HttpSdConfig = profcol_config::yaml::from_str("url: http://x").unwrap();
         assert_eq!(c.refresh_interval, Duration::from_secs(60));
     }
 }

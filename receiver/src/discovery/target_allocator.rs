@@ -45,7 +45,7 @@ pub struct TargetAllocatorConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten)]
-    pub unknown: BTreeMap<String, serde_yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 
 impl Validate for TargetAllocatorConfig {
@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn defaults_and_problems() {
         let c: TargetAllocatorConfig =
-            serde_yaml::from_str("endpoint: http://ta\ncollector_id: c").unwrap();
+            profcol_config::yaml::from_str("endpoint: http://ta\ncollector_id: c").unwrap();
         assert_eq!(c.interval, Duration::from_secs(30));
         let mut p = Vec::new();
         c.validate("x", &mut p);

@@ -71,7 +71,7 @@ fn fake() -> Fake {
             ("canary", Value::Bool(true)),
             (
                 "tags",
-                Value::from_yaml(&serde_yaml::from_str("[a, b]").unwrap()).unwrap(),
+                Value::from_yaml(&profcol_config::yaml::from_str("[a, b]").unwrap()).unwrap(),
             ),
         ]),
         samples: vec![

@@ -79,7 +79,7 @@ pub struct DockerSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten)]
-    pub unknown: BTreeMap<String, serde_yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 
 /// The keys of a `docker_sd_configs` entry besides the HTTP client's.
@@ -148,7 +148,7 @@ pub struct DockerSwarmSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten)]
-    pub unknown: BTreeMap<String, serde_yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 
 impl DockerSwarmSdConfig {
@@ -171,7 +171,10 @@ fn validate_common(
     refresh_interval: Duration,
     max_response_size: ByteSize,
     http: &HttpClientConfig,
-    (unknown, own_keys): (&BTreeMap<String, serde_yaml::Value>, &[&'static str]),
+    (unknown, own_keys): (
+        &BTreeMap<String, profcol_config::yaml::Value>,
+        &[&'static str],
+    ),
     problems: &mut Vec<Problem>,
 ) {
     let at = |k: &str| join_path(path, k);
@@ -321,7 +324,7 @@ mod tests {
     use super::*;
 
     fn problems<T: Validate + for<'de> Deserialize<'de>>(yaml: &str) -> Vec<String> {
-        let c: T = serde_yaml::from_str(yaml).unwrap();
+        let c: T = profcol_config::yaml::from_str(yaml).unwrap();
         let mut p = Vec::new();
         c.validate("sd", &mut p);
         p.iter().map(|p| p.to_string()).collect()
@@ -329,7 +332,8 @@ mod tests {
 
     #[test]
     fn docker_defaults_match_prometheus() {
-        let c: DockerSdConfig = serde_yaml::from_str("host: unix:///var/run/docker.sock").unwrap();
+        let c: DockerSdConfig =
+            profcol_config::yaml::from_str("host: unix:///var/run/docker.sock").unwrap();
         assert_eq!(c.port, 80);
         assert_eq!(c.host_networking_host, "localhost");
         assert!(c.match_first_network);
@@ -341,7 +345,7 @@ mod tests {
     #[test]
     fn swarm_defaults_and_roles() {
         let ok = "host: tcp://manager:2375\nrole: tasks";
-        let c: DockerSwarmSdConfig = serde_yaml::from_str(ok).unwrap();
+        let c: DockerSwarmSdConfig = profcol_config::yaml::from_str(ok).unwrap();
         assert_eq!((c.port, c.role()), (80, Some(SwarmRole::Tasks)));
         assert!(problems::<DockerSwarmSdConfig>(ok).is_empty());
         let p = problems::<DockerSwarmSdConfig>("host: tcp://m:2375\nrole: pods");

@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn maps_the_client_blocks() {
-        let http: HttpClientConfig = serde_yaml::from_str(
+        let http: HttpClientConfig = profcol_config::yaml::from_str(
             "bearer_token: tok\ntls_config: {insecure_skip_verify: true, server_name: k8s}\nproxy_url: 'http://p:3128'",
         )
         .unwrap();
@@ -194,7 +194,8 @@ mod tests {
         assert!(c.proxy_url.is_some());
 
         let http: HttpClientConfig =
-            serde_yaml::from_str("authorization: {type: Token, credentials: abc}").unwrap();
+            profcol_config::yaml::from_str("authorization: {type: Token, credentials: abc}")
+                .unwrap();
         let c = from_api_server("http://k", &http).unwrap();
         assert_eq!(c.headers[0].1.to_str().unwrap(), "Token abc");
     }

@@ -86,7 +86,7 @@ pub struct KubernetesSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten)]
-    pub unknown: BTreeMap<String, serde_yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 
 /// The roles whose objects a selector of `role` may filter, as Prometheus
@@ -322,7 +322,7 @@ mod tests {
     use super::*;
 
     fn problems(yaml: &str) -> Vec<String> {
-        let c: KubernetesSdConfig = serde_yaml::from_str(yaml).unwrap();
+        let c: KubernetesSdConfig = profcol_config::yaml::from_str(yaml).unwrap();
         let mut out = Vec::new();
         c.validate("k", &mut out);
         out.iter().map(|p| p.to_string()).collect()
@@ -361,7 +361,7 @@ mod tests {
 
     #[test]
     fn selectors_are_found_by_role() {
-        let c: KubernetesSdConfig = serde_yaml::from_str(
+        let c: KubernetesSdConfig = profcol_config::yaml::from_str(
             "role: endpoints\nselectors: [{role: pod, label: 'app=x'}, {role: endpoints, field: 'metadata.name=y'}]",
         )
         .unwrap();

@@ -103,10 +103,10 @@ pub struct GrpcConfig {
     pub include_metadata: Option<bool>,
     /// Refused: names an authenticator extension.
     #[serde(default)]
-    pub auth: Option<serde_yaml::Value>,
+    pub auth: Option<profcol_config::yaml::Value>,
     /// Refused when not empty.
     #[serde(default)]
-    pub middlewares: Option<Vec<serde_yaml::Value>>,
+    pub middlewares: Option<Vec<profcol_config::yaml::Value>>,
     #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
     #[serde(default)]
@@ -295,10 +295,10 @@ pub struct HttpConfig {
     pub keep_alives_enabled: Option<bool>,
     /// Refused: names an authenticator extension.
     #[serde(default)]
-    pub auth: Option<serde_yaml::Value>,
+    pub auth: Option<profcol_config::yaml::Value>,
     /// Refused when not empty.
     #[serde(default)]
-    pub middlewares: Option<Vec<serde_yaml::Value>>,
+    pub middlewares: Option<Vec<profcol_config::yaml::Value>>,
     /// Accepted and ignored: profcol receives only profiles.
     #[serde(default)]
     pub traces_url_path: Option<String>,
@@ -432,8 +432,8 @@ struct Common<'a> {
     endpoint: &'a str,
     transport: Option<&'a str>,
     tls: Option<&'a TlsSettings>,
-    auth: Option<&'a serde_yaml::Value>,
-    middlewares: Option<&'a Vec<serde_yaml::Value>>,
+    auth: Option<&'a profcol_config::yaml::Value>,
+    middlewares: Option<&'a Vec<profcol_config::yaml::Value>>,
     auth_keys: AuthKeys<'a>,
 }
 
@@ -823,7 +823,7 @@ mod tests {
     use super::*;
 
     fn decode(yaml: &str) -> Result<OtlpConfig, Vec<Problem>> {
-        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         profcol_config::decode(&v, "receivers::otlp")
     }
 

@@ -43,7 +43,7 @@ use tokio_util::task::TaskTracker;
 pub const TYPE: &str = "otlp";
 
 /// Checks the receiver's body; problems carry key paths under `path`.
-pub fn validate(body: &serde_yaml::Value, path: &str) -> Result<(), Vec<Problem>> {
+pub fn validate(body: &profcol_config::yaml::Value, path: &str) -> Result<(), Vec<Problem>> {
     profcol_config::decode::<OtlpConfig>(body, path).map(|_| ())
 }
 
@@ -52,7 +52,7 @@ pub fn validate(body: &serde_yaml::Value, path: &str) -> Result<(), Vec<Problem>
 /// [`listen::STOP_GRACE`] to finish).
 pub fn start(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<PushHandle, Error> {

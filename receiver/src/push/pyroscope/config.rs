@@ -209,7 +209,8 @@ mod tests {
     use super::*;
 
     fn decode(yaml: &str) -> Result<PyroscopeReceiverConfig, Vec<String>> {
-        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap_or(serde_yaml::Value::Null);
+        let v: profcol_config::yaml::Value =
+            profcol_config::yaml::from_str(yaml).unwrap_or(profcol_config::yaml::Value::Null);
         profcol_config::decode::<PyroscopeReceiverConfig>(&v, "receivers::pyroscope")
             .map_err(|p| p.iter().map(ToString::to_string).collect())
     }

@@ -41,7 +41,7 @@ pub const LISTEN_PROTOCOL: &str = "http";
 pub const INGEST_PATH: &str = "/ingest";
 
 /// Checks the receiver's body; problems carry key paths under `path`.
-pub fn validate(body: &serde_yaml::Value, path: &str) -> Result<(), Vec<Problem>> {
+pub fn validate(body: &profcol_config::yaml::Value, path: &str) -> Result<(), Vec<Problem>> {
     profcol_config::decode::<PyroscopeReceiverConfig>(body, path).map(|_| ())
 }
 
@@ -57,7 +57,7 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
 /// `ctx.shutdown`; must be called inside a tokio runtime.
 pub fn start(
     id: &ComponentId,
-    body: &serde_yaml::Value,
+    body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<PushHandle, Error> {
