@@ -12,9 +12,8 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 echo "==> installing test dependencies"
 bash integration/install.sh
 
-echo "==> building the profcol binary"
-cargo build -p profcol
-
+# Cargo builds the binary itself for the end-to-end tests (integration tests
+# of the profcol package, collector/tests/).
 echo "==> cargo test (unit, component and end-to-end suites)"
 cargo test --workspace --no-fail-fast
 
@@ -22,6 +21,10 @@ if [ -x fuzz/run-all.sh ] || [ -f fuzz/run-all.sh ]; then
   echo "==> fuzzing each target for ${FUZZ_SECONDS}s"
   bash fuzz/run-all.sh "$FUZZ_SECONDS"
 fi
+
+# The integration suites run target/debug/profcol.
+echo "==> building the profcol binary"
+cargo build -p profcol
 
 echo "==> integration suites: receivers' self-test, convert vs independent decoders, real peers, OpenTelemetry Collector, admin pages in a browser"
 bash integration/run_all.sh

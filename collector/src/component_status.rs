@@ -318,6 +318,7 @@ fn receiver_debug(h: &ReceiverHandle) -> Value {
         "targets_down": count(TargetHealth::Down),
         "targets_unknown": count(TargetHealth::Unknown),
         "discovery": h.discovery(),
+        "scrape_slots": h.scrape_slots(),
     })
 }
 

@@ -43,7 +43,12 @@ fn every_help_text_ends_with_exactly_one_period() {
             source: "s".into(),
         })
         .inc();
-    for f in [&s.active_jobs, &s.owned_targets, &s.cluster_targets] {
+    for f in [
+        &s.active_jobs,
+        &s.scrape_slots,
+        &s.owned_targets,
+        &s.cluster_targets,
+    ] {
         f.get_or_create(&c).set(1);
     }
 
@@ -70,6 +75,7 @@ fn every_help_text_ends_with_exactly_one_period() {
         &e.dropped_profiles,
         &e.dropped_bytes,
         &e.storage_errors,
+        &e.storage_refused,
     ] {
         f.get_or_create(&r).inc();
     }

@@ -58,6 +58,8 @@ pub struct Running {
     cluster: Option<crate::cluster::Cluster>,
     telemetry: Telemetry,
     memory: MemoryGuard,
+    /// Scrapes in flight, divided among the running scrape receivers.
+    scrape_budget: profcol_runtime::ScrapeBudget,
     /// The configuration the components below were built from.
     config: CollectorConfig,
     receivers: BTreeMap<ComponentId, ReceiverSlot>,
@@ -113,6 +115,7 @@ impl Running {
             admin_task,
             telemetry,
             memory,
+            scrape_budget: profcol_runtime::ScrapeBudget::from_open_file_limit(),
             // Nothing runs yet, and the service settings are the ones given.
             config: CollectorConfig {
                 components: BTreeMap::new(),
@@ -154,6 +157,7 @@ impl Running {
             telemetry: self.telemetry.clone(),
             memory: self.memory.clone(),
             cluster: self.cluster.as_ref().map(|c| c.watch()),
+            scrape_budget: self.scrape_budget.clone(),
         }
     }
 

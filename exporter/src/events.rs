@@ -136,6 +136,29 @@ impl ExporterEvents {
         warn!(exporter = %self.id, file = %file.display(), offset, reason, "Persistent queue: skipped a damaged record.");
     }
 
+    /// A profile or OTLP request read back from the persistent queue failed
+    /// the input checks and was left out of its batch.
+    pub fn storage_refused(
+        &self,
+        file: &std::path::Path,
+        offset: u64,
+        refused: &crate::storage_codec::Refused,
+    ) {
+        self.metrics
+            .storage_refused
+            .get_or_create(&self.reason(refused.reason))
+            .inc();
+        warn!(
+            exporter = %self.id,
+            file = %file.display(),
+            offset,
+            item = %refused.item,
+            reason = refused.reason,
+            error = %refused.detail,
+            "Persistent queue: dropped a stored profile that fails the input checks."
+        );
+    }
+
     /// A file operation of the persistent queue failed.
     pub fn storage_io_error(
         &self,

@@ -59,6 +59,9 @@ pub struct ExporterMetrics {
     pub request_duration: Hist,
     /// Persistent queue: damaged records (or stretches) skipped.
     pub storage_corrupt_records: Family<ExporterLabel, Counter>,
+    /// Persistent queue: profiles and OTLP requests read back that failed
+    /// the input checks, by reason.
+    pub storage_refused: Family<ReasonLabels, Counter>,
     /// Persistent queue: bytes its files take on disk.
     pub storage_bytes: Family<ExporterLabel, Gauge>,
     /// Persistent queue: file operations that failed.
@@ -82,6 +85,7 @@ impl Default for ExporterMetrics {
             queue_bytes: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
             storage_corrupt_records: Family::default(),
+            storage_refused: Family::default(),
             storage_bytes: Family::default(),
             storage_errors: Family::default(),
         }
@@ -160,6 +164,11 @@ impl MetricSet for ExporterMetrics {
             format!("{p}_storage_corrupt_records"),
             "Damaged records of the persistent queue that were skipped",
             self.storage_corrupt_records.clone(),
+        );
+        r.register(
+            format!("{p}_storage_refused"),
+            "Profiles and OTLP requests read back from the persistent queue that failed the input checks and were dropped, by reason",
+            self.storage_refused.clone(),
         );
         r.register(
             format!("{p}_storage_bytes"),

@@ -200,6 +200,8 @@ struct State {
 enum Taken {
     Batch(Popped),
     Undecodable(Ticket, PathBuf, u64, String),
+    /// A stored batch whose every profile failed the read-back checks.
+    AllRefused(Ticket),
 }
 
 /// The queue itself; shared by the consumer side and the workers.
@@ -494,12 +496,27 @@ impl Queue {
                 let (path, offset) = store.record_path(&ticket);
                 drop(s);
                 let bytes = payload.len();
-                let taken = match storage_codec::decode_batch(&payload) {
-                    Ok(batch) => Taken::Batch(Popped {
-                        batch,
-                        bytes,
-                        tickets: vec![ticket],
-                    }),
+                let taken = match storage_codec::read_batch(&payload) {
+                    Ok(read) => {
+                        if let Some(ev) = &self.events {
+                            for refused in &read.refused {
+                                ev.storage_refused(&path, offset, refused);
+                            }
+                        }
+                        let batch = read.batch;
+                        let emptied = !read.refused.is_empty()
+                            && batch.records.is_empty()
+                            && batch.otlp.is_empty();
+                        if emptied {
+                            Taken::AllRefused(ticket)
+                        } else {
+                            Taken::Batch(Popped {
+                                batch,
+                                bytes,
+                                tickets: vec![ticket],
+                            })
+                        }
+                    }
                     Err(e) => Taken::Undecodable(ticket, path, offset, e),
                 };
                 if more {
@@ -528,6 +545,7 @@ impl Queue {
                     }
                     self.ack(&[ticket]);
                 }
+                Taken::AllRefused(ticket) => self.ack(&[ticket]),
             }
         }
     }

@@ -16,7 +16,8 @@
 //! nor damaged is queued again, in order. A damaged stretch (bad marker,
 //! length or checksum, a tail cut short by a crash) is skipped up to the
 //! next record that checks out, and reported once; an unreadable file is
-//! skipped and reported.
+//! skipped and reported. A record that checks out is still checked like a
+//! receiver's input when it is taken ([`crate::storage_codec::read_batch`]).
 //!
 //! Durability: [`Store::append`] writes a record with one `write` and hands
 //! back a handle the caller `fdatasync`s (outside the queue's lock) before

@@ -11,6 +11,20 @@
 //! and each received request's protobuf bytes (`u32` length + bytes).
 //! Version 1 (written before OTLP requests could be queued) is the same
 //! without the record count and the OTLP part; it is still read.
+//!
+//! What is read back is checked like what a receiver takes in: a file on
+//! disk may have been damaged in ways its checksum does not catch, written
+//! by another program, or hold a profile no receiver would accept now.
+//! [`read_batch`] decodes each pprof profile under the receivers' default
+//! caps ([`DecodeLimits::default`]: 64 MiB inflated, 4 million samples,
+//! locations, functions and strings, 1,000 labels per sample), checks each
+//! label set against the scrape receiver's default label caps
+//! ([`MAX_LABELS`], [`MAX_LABEL_NAME_BYTES`], [`MAX_LABEL_VALUE_BYTES`]) and
+//! each OTLP request with [`OtlpPayload::from_bytes`] under the `otlp`
+//! receiver's [`OtlpLimits::default`]. A profile or request that fails is
+//! left out of the batch and listed in [`ReadBack::refused`] with its
+//! reason; the rest of the batch is kept. Only a record whose layout is
+//! broken is refused whole.
 
 use profcol_pdata::otlp::{OtlpLimits, OtlpPayload};
 use profcol_pdata::pprof::DecodeLimits;
@@ -21,9 +35,34 @@ const VERSION: u8 = 2;
 const VERSION_PPROF_ONLY: u8 = 1;
 const KIND_RAW: u8 = 0;
 const KIND_ENCODED: u8 = 1;
-/// Raw payloads were accepted by the scraper under its own limits; reading
-/// them back only guards against absurd sizes.
-const MAX_DECOMPRESSED: usize = 1 << 31;
+/// Labels of one profile read back: the scrape receiver's default
+/// `label_limit` (the `pyroscope` receiver's default is lower, 30).
+pub const MAX_LABELS: usize = 100;
+/// Bytes of one label name read back: both receivers' default.
+pub const MAX_LABEL_NAME_BYTES: usize = 1024;
+/// Bytes of one label value read back: the scrape receiver's default
+/// `label_value_length_limit` (the `pyroscope` receiver's is 2048).
+pub const MAX_LABEL_VALUE_BYTES: usize = 4096;
+
+/// A batch read back, without what failed the checks.
+#[derive(Debug)]
+pub struct ReadBack {
+    pub batch: ProfileBatch,
+    /// Profiles and OTLP requests left out, in the order they were stored.
+    pub refused: Vec<Refused>,
+}
+
+/// One profile or OTLP request of a stored batch that failed the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Which one: `profile 3`, `OTLP request 0`.
+    pub item: String,
+    /// Short and fixed, for the metric label: `pprof` (does not decode or
+    /// is over a cap), `labels` (over a label cap or not UTF-8), `otlp`.
+    pub reason: &'static str,
+    /// What was wrong, for the log.
+    pub detail: String,
+}
 
 /// Encodes `batch`; the decoded profile is encoded only when the raw bytes
 /// are not kept.
@@ -63,8 +102,16 @@ pub fn profile_count(data: &[u8]) -> Option<usize> {
     r.len()
 }
 
-/// Decodes what [`encode_batch`] wrote.
+/// Decodes what [`encode_batch`] wrote, leaving out what fails the checks
+/// (see [`read_batch`]).
 pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
+    read_batch(data).map(|r| r.batch)
+}
+
+/// Decodes what [`encode_batch`] wrote and checks every profile and OTLP
+/// request as a receiver would (see the module's documentation). An error
+/// means the record's layout is broken: nothing of it can be trusted.
+pub fn read_batch(data: &[u8]) -> Result<ReadBack, String> {
     let mut r = Reader { data, pos: 0 };
     let version = r.u8().ok_or("empty record")?;
     if version != VERSION && version != VERSION_PPROF_ONLY {
@@ -75,34 +122,50 @@ pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
         n = r.len().ok_or("truncated header")?;
     }
     let mut records = Vec::with_capacity(n.min(1024));
+    let mut refused = Vec::new();
     for i in 0..n {
-        let labels_n = r.len().ok_or_else(|| format!("profile {i}: truncated"))?;
-        let mut pairs = Vec::with_capacity(labels_n.min(256));
+        let truncated = || format!("profile {i}: truncated");
+        let labels_n = r.len().ok_or_else(truncated)?;
+        let mut pairs = Vec::with_capacity(labels_n.min(MAX_LABELS));
         for _ in 0..labels_n {
-            let k = r
-                .string()
-                .ok_or_else(|| format!("profile {i}: bad label"))?;
-            let v = r
-                .string()
-                .ok_or_else(|| format!("profile {i}: bad label"))?;
-            pairs.push((k, v));
+            let k = r.bytes().ok_or_else(truncated)?;
+            let v = r.bytes().ok_or_else(truncated)?;
+            if labels_n <= MAX_LABELS {
+                pairs.push((k, v));
+            }
         }
-        let kind = r.u8().ok_or_else(|| format!("profile {i}: truncated"))?;
-        let bytes = r.bytes().ok_or_else(|| format!("profile {i}: truncated"))?;
-        let labels = Labels::from_pairs(pairs);
-        let limits = DecodeLimits {
-            max_decompressed_bytes: MAX_DECOMPRESSED,
-            ..DecodeLimits::unlimited()
+        let kind = r.u8().ok_or_else(truncated)?;
+        let bytes = r.bytes().ok_or_else(truncated)?;
+        if kind != KIND_RAW && kind != KIND_ENCODED {
+            return Err(format!("profile {i}: unknown kind {kind}"));
+        }
+        let item = || format!("profile {i}");
+        let labels = match check_labels(labels_n, &pairs) {
+            Ok(labels) => labels,
+            Err(detail) => {
+                refused.push(Refused {
+                    item: item(),
+                    reason: "labels",
+                    detail,
+                });
+                continue;
+            }
         };
+        let limits = DecodeLimits::default();
         let bytes = bytes::Bytes::copy_from_slice(bytes);
-        let data = match kind {
-            KIND_RAW => PprofData::from_served(bytes, &limits),
-            KIND_ENCODED => PprofData::from_pprof(bytes, &limits),
-            k => return Err(format!("profile {i}: unknown kind {k}")),
+        let data = if kind == KIND_RAW {
+            PprofData::from_served(bytes, &limits)
+        } else {
+            PprofData::from_pprof(bytes, &limits)
         };
-        let data = data.map_err(|e| format!("profile {i}: {e}"))?;
-        let record = ProfileRecord::new(labels, data);
-        records.push(record);
+        match data {
+            Ok(data) => records.push(ProfileRecord::new(labels, data)),
+            Err(e) => refused.push(Refused {
+                item: item(),
+                reason: "pprof",
+                detail: e.to_string(),
+            }),
+        }
     }
     let mut batch = ProfileBatch::new(records);
     if version == VERSION {
@@ -111,18 +174,52 @@ pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
             let bytes = r
                 .bytes()
                 .ok_or_else(|| format!("OTLP request {i}: truncated"))?;
-            let payload = OtlpPayload::from_bytes(
-                bytes::Bytes::copy_from_slice(bytes),
-                &OtlpLimits::default(),
-            )
-            .map_err(|e| format!("OTLP request {i}: {e}"))?;
-            batch.otlp.push(Arc::new(payload));
+            let bytes = bytes::Bytes::copy_from_slice(bytes);
+            match OtlpPayload::from_bytes(bytes, &OtlpLimits::default()) {
+                Ok(payload) => batch.otlp.push(Arc::new(payload)),
+                Err(e) => refused.push(Refused {
+                    item: format!("OTLP request {i}"),
+                    reason: "otlp",
+                    detail: e.to_string(),
+                }),
+            }
         }
     }
     if r.pos != data.len() {
         return Err("trailing bytes after the last profile".to_string());
     }
-    Ok(batch)
+    Ok(ReadBack { batch, refused })
+}
+
+/// The label set of one stored profile, if it is within the caps
+/// (`count` pairs were stored; `pairs` holds them when within the cap).
+fn check_labels(count: usize, pairs: &[(&[u8], &[u8])]) -> Result<Labels, String> {
+    if count > MAX_LABELS {
+        return Err(format!("{count} labels, more than {MAX_LABELS}"));
+    }
+    let mut out = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        let name = std::str::from_utf8(k).map_err(|_| "a label name is not UTF-8".to_string())?;
+        let value = std::str::from_utf8(v)
+            .map_err(|_| format!("the value of label {name} is not UTF-8"))?;
+        if name.is_empty() {
+            return Err("an empty label name".to_string());
+        }
+        if name.len() > MAX_LABEL_NAME_BYTES {
+            return Err(format!(
+                "a label name of {} bytes, more than {MAX_LABEL_NAME_BYTES}",
+                name.len()
+            ));
+        }
+        if value.len() > MAX_LABEL_VALUE_BYTES {
+            return Err(format!(
+                "the value of label {name} has {} bytes, more than {MAX_LABEL_VALUE_BYTES}",
+                value.len()
+            ));
+        }
+        out.push((name, value));
+    }
+    Ok(Labels::from_pairs(out))
 }
 
 fn put_len(out: &mut Vec<u8>, n: usize) {
@@ -158,9 +255,6 @@ impl<'a> Reader<'a> {
     fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.len()?;
         self.take(n)
-    }
-    fn string(&mut self) -> Option<String> {
-        std::str::from_utf8(self.bytes()?).ok().map(str::to_string)
     }
 }
 
@@ -262,5 +356,195 @@ mod tests {
         let back = decode_batch(&v1).unwrap();
         assert_eq!(back.records[0].profile(), profile(3));
         assert!(back.otlp.is_empty());
+    }
+
+    /// A stored batch written field by field, as a damaged or foreign file
+    /// may hold it.
+    #[derive(Default)]
+    struct Stored {
+        records: Vec<u8>,
+        count: usize,
+        otlp: Vec<Vec<u8>>,
+    }
+
+    impl Stored {
+        fn profile(mut self, labels: &[(&[u8], &[u8])], kind: u8, bytes: &[u8]) -> Self {
+            put_len(&mut self.records, labels.len());
+            for (k, v) in labels {
+                put_bytes(&mut self.records, k);
+                put_bytes(&mut self.records, v);
+            }
+            self.records.push(kind);
+            put_bytes(&mut self.records, bytes);
+            self.count += 1;
+            self
+        }
+        fn bytes(&self) -> Vec<u8> {
+            let mut out = vec![VERSION];
+            put_len(&mut out, self.count + self.otlp.len());
+            put_len(&mut out, self.count);
+            out.extend_from_slice(&self.records);
+            put_len(&mut out, self.otlp.len());
+            for o in &self.otlp {
+                put_bytes(&mut out, o);
+            }
+            out
+        }
+    }
+
+    /// A pprof body that inflates to 80 MiB: one string of zeros.
+    fn inflates_to_80_mib() -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // string_table (field 6), length-delimited: tag, varint length, bytes.
+        let len: u64 = 80 << 20;
+        let mut head = vec![(6 << 3) | 2];
+        let mut n = len;
+        while n >= 0x80 {
+            head.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        head.push(n as u8);
+        enc.write_all(&head).unwrap();
+        let zeros = vec![b'a'; 1 << 20];
+        for _ in 0..80 {
+            enc.write_all(&zeros).unwrap();
+        }
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn what_fails_the_checks_is_left_out_and_the_rest_kept() {
+        let good = encode_pprof_gzip(&profile(5));
+        let many: Vec<(Vec<u8>, Vec<u8>)> = (0..=MAX_LABELS)
+            .map(|i| (format!("l{i}").into_bytes(), b"v".to_vec()))
+            .collect();
+        let many: Vec<(&[u8], &[u8])> = many.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let long_value = vec![b'x'; MAX_LABEL_VALUE_BYTES + 1];
+        let bomb = inflates_to_80_mib();
+        let mut stored = Stored::default()
+            .profile(&[(b"seq", b"0")], KIND_RAW, &good)
+            .profile(&many, KIND_RAW, &good)
+            .profile(&[(b"seq", b"\xff\xfe")], KIND_RAW, &good)
+            .profile(&[(b"seq", &long_value)], KIND_RAW, &good)
+            .profile(&[(b"seq", b"4")], KIND_RAW, &bomb)
+            .profile(&[(b"seq", b"5")], KIND_ENCODED, b"\x0a\xff\xff\xff")
+            .profile(&[(b"seq", b"6")], KIND_RAW, &good);
+        stored.otlp.push(b"\x0a\x05not a request".to_vec());
+        let read = read_batch(&stored.bytes()).unwrap();
+
+        let seqs: Vec<&str> = read
+            .batch
+            .records
+            .iter()
+            .map(|r| r.labels.get("seq").unwrap())
+            .collect();
+        assert_eq!(seqs, ["0", "6"]);
+        assert_eq!(read.batch.records[1].profile(), profile(5));
+        assert!(read.batch.otlp.is_empty());
+        let refused: Vec<(&str, &str)> = read
+            .refused
+            .iter()
+            .map(|r| (r.item.as_str(), r.reason))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("profile 1", "labels"),
+                ("profile 2", "labels"),
+                ("profile 3", "labels"),
+                ("profile 4", "pprof"),
+                ("profile 5", "pprof"),
+                ("OTLP request 0", "otlp"),
+            ]
+        );
+        assert!(
+            read.refused[0].detail.contains("101 labels"),
+            "{:?}",
+            read.refused[0]
+        );
+        assert!(
+            read.refused[2].detail.contains("4097 bytes"),
+            "{:?}",
+            read.refused[2]
+        );
+        // The bomb is stopped at the cap, not inflated whole.
+        assert!(
+            read.refused[3].detail.contains("64"),
+            "{:?}",
+            read.refused[3]
+        );
+    }
+
+    /// Random bytes, and a good record with random bytes changed, cut or
+    /// grown, through the read-back path: never a panic, and whatever is
+    /// read back is within the caps and encodes to a record that reads back
+    /// the same.
+    #[test]
+    fn random_bytes_never_panic_and_what_is_read_is_within_the_caps() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+        let record = ProfileRecord::new(
+            Labels::from_pairs([("service_name", "a"), ("seq", "1")]),
+            PprofData::from_served(
+                encode_pprof_gzip(&profile(3)).into(),
+                &DecodeLimits::default(),
+            )
+            .unwrap(),
+        );
+        let decoded =
+            ProfileRecord::from_profile(Labels::from_pairs([("x", "y")]), &profile(4)).unwrap();
+        let good = encode_batch(&ProfileBatch::new(vec![record, decoded]));
+        let mut read_ok = 0;
+        for round in 0..20_000 {
+            let input: Vec<u8> = if round % 2 == 0 {
+                let n = rng.random_range(0..256);
+                let mut b = vec![0u8; n];
+                rng.fill(&mut b[..]);
+                // Often a valid version byte, so the parser gets further.
+                if let Some(first) = b.first_mut() {
+                    *first = if rng.random_bool(0.8) {
+                        VERSION
+                    } else {
+                        *first
+                    };
+                }
+                b
+            } else {
+                let mut b = good.clone();
+                for _ in 0..rng.random_range(1..4) {
+                    match rng.random_range(0..3) {
+                        0 => {
+                            let i = rng.random_range(0..b.len());
+                            b[i] = rng.random();
+                        }
+                        1 => b.truncate(rng.random_range(0..b.len())),
+                        _ => {
+                            let i = rng.random_range(0..=b.len());
+                            b.insert(i, rng.random());
+                        }
+                    }
+                    if b.is_empty() {
+                        break;
+                    }
+                }
+                b
+            };
+            let Ok(read) = read_batch(&input) else {
+                continue;
+            };
+            read_ok += 1;
+            for r in &read.batch.records {
+                assert!(r.labels.len() <= MAX_LABELS);
+                for (k, v) in r.labels.iter() {
+                    assert!(!k.is_empty() && k.len() <= MAX_LABEL_NAME_BYTES);
+                    assert!(v.len() <= MAX_LABEL_VALUE_BYTES);
+                }
+            }
+            let again = read_batch(&encode_batch(&read.batch)).unwrap();
+            assert!(again.refused.is_empty());
+            assert_eq!(again.batch.len(), read.batch.len());
+        }
+        assert!(read_ok > 100, "only {read_ok} inputs read back");
     }
 }

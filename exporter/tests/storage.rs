@@ -315,6 +315,87 @@ async fn a_damaged_record_in_the_middle_is_skipped_and_counted() {
     s.pipeline.shutdown(Duration::from_secs(1)).await;
 }
 
+/// `name{exporter=ID, reason=reason}`.
+fn metric_for(t: &Telemetry, name: &str, reason: &str) -> f64 {
+    let page = t.encode();
+    page.lines()
+        .find(|l| {
+            l.starts_with(name)
+                && l.contains(&format!("exporter=\"{ID}\""))
+                && l.contains(&format!("reason=\"{reason}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+/// Appends a record holding `payload` to `seg` with a right checksum: what
+/// the checksum cannot tell from a good record (another program's write, a
+/// file from elsewhere).
+fn append_record(seg: &Path, payload: &[u8]) {
+    let mut crc = flate2::Crc::new();
+    crc.update(payload);
+    let mut record = profcol_exporter::storage::MAGIC.to_vec();
+    record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    record.extend_from_slice(&crc.sum().to_le_bytes());
+    record.extend_from_slice(payload);
+    let mut f = std::fs::OpenOptions::new().append(true).open(seg).unwrap();
+    std::io::Write::write_all(&mut f, &record).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_profiles_failing_the_input_checks_are_dropped_and_the_rest_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    leave_on_disk(dir.path(), 0..3).await;
+    let seg = segments(dir.path()).pop().unwrap();
+    // A batch whose layout is garbage behind a valid version and counts.
+    let mut garbage = vec![2, 1, 0, 0, 0, 1, 0, 0, 0];
+    garbage.extend_from_slice(&[0xff; 40]);
+    append_record(&seg, &garbage);
+    // A batch of three: seq 3 is fine; one profile has 150 labels (the
+    // receivers' default cap is 100), one a sample with 1,001 pprof labels
+    // (their cap is 1,000).
+    let wide = ProfileRecord::from_profile(
+        Labels::from_pairs((0..150).map(|i| (format!("l{i}"), "v".to_string()))),
+        &profile(100),
+    )
+    .unwrap();
+    let mut many_pprof_labels = profile(101);
+    many_pprof_labels.sample[0].label = (0..1001)
+        .map(|_| pprof::Label {
+            key: 1,
+            num: 1,
+            ..Default::default()
+        })
+        .collect();
+    let deep =
+        ProfileRecord::from_profile(Labels::from_pairs([("seq", "101")]), &many_pprof_labels)
+            .unwrap();
+    let mixed = ProfileBatch::new(vec![wide, batch(3).records.remove(0), deep]);
+    append_record(&seg, &profcol_exporter::storage_codec::encode_batch(&mixed));
+    leave_on_disk(dir.path(), 4..6).await;
+
+    let backend = Backend::new(true);
+    let s = start(dir.path(), 1 << 30, &backend);
+    let seqs = tokio::task::block_in_place(|| backend.wait_for(6));
+    assert_eq!(
+        seqs,
+        (0..6).collect::<Vec<_>>(),
+        "every good profile, in order"
+    );
+    let t = &s.telemetry;
+    assert_eq!(
+        metric(t, "profcol_exporter_storage_corrupt_records_total"),
+        1.0,
+        "the garbage batch"
+    );
+    let refused = "profcol_exporter_storage_refused_total";
+    assert_eq!(metric_for(t, refused, "labels"), 1.0);
+    assert_eq!(metric_for(t, refused, "pprof"), 1.0);
+    s.pipeline.shutdown(Duration::from_secs(1)).await;
+    assert!(segments(dir.path()).is_empty(), "every record is done with");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_bytes_refuses_the_newest_and_counts_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,12 +2,14 @@
 //! files as they are (decode_pprof, to_otlp) and their OTLP conversions
 //! (from_otlp) and their OTLP/JSON (otlp_json), and the otlp receiver's
 //! request bodies of both (otlp_receive: a selector byte, then a gRPC frame,
-//! a protobuf, gzipped protobuf or JSON body). Usage: `cargo run --example
+//! a protobuf, gzipped protobuf or JSON body), and persistent-queue records
+//! holding each pprof file as served and as encoded (storage_record). Usage: `cargo run --example
 //! seed` from `fuzz/`.
 
 use profcol_pdata::oracle::to_otlp;
 use profcol_pdata::pprof::{decode_pprof, encode_pprof, DecodeLimits};
-use profcol_pdata::{Labels, ProfileRecord};
+use profcol_exporter::storage_codec::encode_batch;
+use profcol_pdata::{Labels, ProfileBatch, ProfileRecord};
 use prost::Message;
 use std::path::Path;
 
@@ -24,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ingest",
         "otlp_receive",
         "ottl",
+        "storage_record",
     ] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
     }
@@ -69,7 +72,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(root.join("corpus").join(t).join(&name), &body)?;
             std::fs::write(root.join("corpus").join(t).join(format!("{name}.raw")), &raw)?;
         }
-        let req = to_otlp(&[ProfileRecord::from_profile(Labels::from_pairs([("service_name", "seed")]), &profile)?]);
+        let record = ProfileRecord::from_profile(Labels::from_pairs([("service_name", "seed")]), &profile)?;
+        // A persistent-queue record: the profile as served and as encoded.
+        let served = profcol_pdata::PprofData::from_served(body.clone().into(), &DecodeLimits::default())?;
+        let stored = ProfileBatch::new(vec![ProfileRecord::new(record.labels.clone(), served), record.clone()]);
+        std::fs::write(root.join("corpus/storage_record").join(&name), encode_batch(&stored))?;
+        let req = to_otlp(&[record]);
         std::fs::write(root.join("corpus/from_otlp").join(format!("{name}.otlp")), req.encode_to_vec())?;
         let json = profcol_pdata::otlp::json::to_otlp_json_string(&req, false)?;
         std::fs::write(root.join("corpus/otlp_json").join(format!("{name}.json")), &json)?;

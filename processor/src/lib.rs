@@ -187,6 +187,7 @@ mod tests {
             telemetry: Default::default(),
             memory: Default::default(),
             cluster: None,
+            scrape_budget: Default::default(),
         }
     }
 

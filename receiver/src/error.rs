@@ -91,9 +91,10 @@ pub enum Error {
     #[error("scrape refused: {0}")]
     MemoryLimit(profcol_runtime::MemoryOver),
 
-    /// No scrape slot became free within the scrape timeout (the process's
-    /// bound on scrapes in flight, from its open-file limit).
-    #[error("scrape not started: {limit} scrapes in flight (the bound derived from the open-file limit) for {waited}")]
+    /// No scrape slot became free within the scrape timeout (this
+    /// receiver's share of the process's bound on scrapes in flight, from
+    /// its open-file limit).
+    #[error("scrape not started: {limit} scrapes of this receiver in flight (its share of the bound derived from the open-file limit) for {waited}")]
     ConcurrencyLimit {
         limit: usize,
         waited: profcol_config::Duration,

@@ -27,7 +27,6 @@ pub mod profile_types;
 pub mod push;
 pub mod relabel;
 mod scrape_loop;
-pub mod scrape_slots;
 pub mod status;
 pub mod targets;
 
@@ -202,6 +201,19 @@ pub fn start_receiver_after(
         None => None,
     };
 
+    let slots = Arc::new(
+        ctx.scrape_budget.register_with_gauge(
+            &component,
+            Some(
+                metrics
+                    .scrape_slots
+                    .get_or_create(&metrics::ComponentLabels {
+                        component: component.clone(),
+                    })
+                    .clone(),
+            ),
+        ),
+    );
     let shared = Arc::new(Shared {
         settings: config::Settings::new(&component, &cfg),
         client,
@@ -211,6 +223,7 @@ pub fn start_receiver_after(
         handoff: handoff.clone(),
         fingerprint: Arc::new(handoff::Fingerprint::of(&cfg, &component)),
         last: last.clone(),
+        slots: slots.clone(),
     });
     let status = Arc::new(StatusRegistry::default());
     let discovery = Arc::new(DiscoveryRegistry::default());
@@ -318,6 +331,7 @@ pub fn start_receiver_after(
             discovery,
             ownership,
             last,
+            slots,
         }),
     })
 }
@@ -341,6 +355,16 @@ struct ScrapeParts {
     discovery: Arc<DiscoveryRegistry>,
     ownership: Option<Arc<cluster::Ownership>>,
     last: Arc<LastProfiles>,
+    slots: Arc<profcol_runtime::ScrapeShare>,
+}
+
+/// A scrape receiver's share of the process's scrapes in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ScrapeSlots {
+    /// Scrapes it may have in flight at once.
+    pub limit: usize,
+    /// Scrapes in flight now.
+    pub in_flight: usize,
 }
 
 impl ReceiverHandle {
@@ -410,6 +434,15 @@ impl ReceiverHandle {
         self.scrape()?.ownership.as_ref().map(|o| o.status())
     }
 
+    /// A scrape receiver's share of the process's scrapes in flight.
+    pub fn scrape_slots(&self) -> Option<ScrapeSlots> {
+        let s = &self.scrape()?.slots;
+        Some(ScrapeSlots {
+            limit: s.limit(),
+            in_flight: s.in_use(),
+        })
+    }
+
     /// Resolves when every task stopped after the shutdown token was
     /// cancelled.
     pub async fn wait(self) {
@@ -433,6 +466,7 @@ mod tests {
             telemetry: profcol_runtime::Telemetry::default(),
             memory: Default::default(),
             cluster: None,
+            scrape_budget: Default::default(),
         }
     }
 

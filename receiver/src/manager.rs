@@ -220,5 +220,6 @@ impl Manager {
             self.tracker.spawn(job.run());
             self.running.insert(key, Running { stop, discovered });
         }
+        self.shared.slots.set_jobs(self.running.len());
     }
 }

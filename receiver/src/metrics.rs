@@ -62,6 +62,8 @@ pub struct ScrapeMetrics {
     pub backpressure_waiting: Family<ComponentLabels, Gauge>,
     pub discovery_errors: Family<SourceLabels, Counter>,
     pub active_jobs: Family<ComponentLabels, Gauge>,
+    /// The receiver's share of the process's scrapes in flight.
+    pub scrape_slots: Family<ComponentLabels, Gauge>,
     /// In a cluster: targets this node owns, and targets all members share.
     pub owned_targets: Family<ComponentLabels, Gauge>,
     pub cluster_targets: Family<ComponentLabels, Gauge>,
@@ -84,6 +86,7 @@ impl Default for ScrapeMetrics {
             backpressure_waiting: Family::default(),
             discovery_errors: Family::default(),
             active_jobs: Family::default(),
+            scrape_slots: Family::default(),
             owned_targets: Family::default(),
             cluster_targets: Family::default(),
         }
@@ -161,6 +164,11 @@ impl profcol_runtime::MetricSet for ScrapeMetrics {
             "pyroscope_scrape_active_jobs",
             "Running scrape jobs (one per target and profile type)",
             self.active_jobs.clone(),
+        );
+        r.register(
+            "pyroscope_scrape_slots",
+            "Scrapes this receiver may have in flight at once: its share of the process's bound derived from the open-file limit, recomputed as receivers and their jobs come and go",
+            self.scrape_slots.clone(),
         );
         r.register(
             "pyroscope_scrape_cluster_owned_targets",

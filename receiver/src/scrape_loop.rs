@@ -41,6 +41,8 @@ pub struct Shared {
     pub fingerprint: Arc<crate::handoff::Fingerprint>,
     /// Where each job's last profile is kept for the flame graph viewer.
     pub last: Arc<crate::LastProfiles>,
+    /// This receiver's share of the process's scrapes in flight.
+    pub slots: Arc<profcol_runtime::ScrapeShare>,
 }
 
 pub struct ScrapeLoop {
@@ -132,14 +134,14 @@ impl ScrapeLoop {
                 continue;
             }
             let s = &self.shared.settings;
-            let slots = crate::scrape_slots::slots();
-            let permit = tokio::select! {
+            let slots = &self.shared.slots;
+            let slot = tokio::select! {
                 _ = self.stop.cancelled() => break,
-                p = tokio::time::timeout(s.timeout, slots.semaphore.clone().acquire_owned()) => p,
+                slot = slots.acquire(s.timeout) => slot,
             };
-            let Ok(Ok(_permit)) = permit else {
+            let Some(_slot) = slot else {
                 let e = Error::ConcurrencyLimit {
-                    limit: slots.limit,
+                    limit: slots.limit(),
                     waited: s.timeout.into(),
                 };
                 self.failed(

@@ -87,6 +87,7 @@ async fn start_job(stall: Duration) -> Job {
         telemetry: telemetry.clone(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
     Job {
@@ -222,6 +223,7 @@ async fn a_push_request_that_waits_is_answered_when_the_receiver_stops() {
         telemetry: Telemetry::default(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
     let addr = handle.push_address("http").unwrap();

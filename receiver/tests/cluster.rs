@@ -83,6 +83,7 @@ async fn only_moved_targets_start_or_stop() {
         telemetry: Telemetry::default(),
         memory: Default::default(),
         cluster: Some(rx),
+        scrape_budget: Default::default(),
     };
     let id: ComponentId = "pyroscope_scrape".parse().unwrap();
     let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();

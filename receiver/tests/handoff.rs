@@ -54,6 +54,7 @@ fn start(yaml: &str, out: Arc<Collect>, handoff: Arc<Handoff>) -> Instance {
         telemetry: Telemetry::default(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let handle = start_receiver_after(&id, &body, ctx, out, handoff).unwrap();
     Instance { handle, stop }

@@ -77,6 +77,7 @@ impl Receiver {
             telemetry: telemetry.clone(),
             memory,
             cluster: None,
+            scrape_budget: Default::default(),
         };
         let handle = start_receiver(&id, &body, ctx, sink.clone()).unwrap();
         Self {
@@ -880,6 +881,7 @@ fn a_port_in_use_fails_the_start() {
         telemetry: Telemetry::default(),
         memory: MemoryGuard::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let err = start_receiver(&id, &body, ctx, Arc::new(Sink::default()))
         .err()

@@ -576,6 +576,7 @@ async fn a_port_in_use_fails_the_start() {
         telemetry: Default::default(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let e = profcol_receiver::start_receiver(&id, &body, ctx, s.running.out.clone())
         .err()
@@ -599,6 +600,7 @@ fn the_receiver_needs_a_runtime() {
         telemetry: Default::default(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let out = std::sync::Arc::new(common::Collect::default());
     assert!(matches!(

@@ -79,6 +79,9 @@ pub struct ComponentContext {
     /// The cluster's membership when `service.cluster` is enabled; `None`
     /// when this node runs alone.
     pub cluster: Option<crate::ClusterWatch>,
+    /// The process's scrapes in flight, shared fairly by the scrape
+    /// receivers: each registers for its own share.
+    pub scrape_budget: crate::ScrapeBudget,
 }
 
 /// The process's memory bound, shared by every component: the collector

@@ -1,7 +1,7 @@
 //! What a running component is handed besides its data: the
 //! [`ComponentContext`] a factory receives (its id, a cancellation token,
-//! the process's [`Telemetry`] and [`MemoryGuard`], the cluster's
-//! membership), the [`ClusterView`] that says which node owns which
+//! the process's [`Telemetry`], [`MemoryGuard`] and [`ScrapeBudget`], the
+//! cluster's membership), the [`ClusterView`] that says which node owns which
 //! target, and how this process's memory use and the memory available to
 //! it are read ([`memory`]), and what a hand-off's caller lends the hops
 //! below it ([`caller`]: giving up, being told of waits). No tasks: the collector builds and updates
@@ -20,6 +20,8 @@ pub mod caller;
 mod cluster;
 mod component;
 pub mod memory;
+pub mod scrape_slots;
 
 pub use cluster::{target_key, ClusterView, ClusterWatch};
 pub use component::{ComponentContext, MemoryGuard, MemoryOver, MetricSet, Telemetry};
+pub use scrape_slots::{ScrapeBudget, ScrapeShare, ScrapeSlot};

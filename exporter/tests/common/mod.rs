@@ -123,6 +123,7 @@ pub fn ctx(id: &str) -> (ComponentContext, Telemetry) {
             telemetry: telemetry.clone(),
             memory: Default::default(),
             cluster: None,
+            scrape_budget: Default::default(),
         },
         telemetry,
     )

@@ -70,6 +70,7 @@ fn start_with(yaml: &str) -> Running {
         telemetry: telemetry.clone(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let sink = Arc::new(Sink::default());
     let handle = start(cfg, &ctx, sink.clone());

@@ -76,6 +76,7 @@ fn start_at(usage_mib: u64) -> Running {
         telemetry: telemetry.clone(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let sink = Arc::new(Sink::default());
     let handle = start_with(
@@ -203,6 +204,7 @@ async fn an_unreadable_measurement_keeps_the_last_decision() {
         telemetry: Telemetry::default(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let handle = start_with(cfg, "p", limits, read, &ctx, Arc::new(Sink::default()));
     settle().await;
@@ -244,6 +246,7 @@ async fn start_measures_this_process() {
         telemetry: Telemetry::default(),
         memory: Default::default(),
         cluster: None,
+        scrape_budget: Default::default(),
     };
     // A soft limit of 1 MiB: this test process uses more.
     let cfg = MemoryLimiterConfig {

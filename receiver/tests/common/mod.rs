@@ -124,6 +124,7 @@ pub fn start_with_memory(id: &str, yaml: &str, memory: profcol_runtime::MemoryGu
         telemetry: telemetry.clone(),
         memory,
         cluster: None,
+        scrape_budget: Default::default(),
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
     Running {

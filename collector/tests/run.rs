@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, own_heap_profile, Running};
+mod e2e;
+
+use e2e::{free_port, http_get, own_heap_profile, Running};
 use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
 use std::path::Path;
 use std::time::{Duration, Instant};

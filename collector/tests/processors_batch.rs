@@ -19,12 +19,12 @@
 //!     are answered 429 and counted as refused; every push answered 2xx,
 //!     including those held by `batch` across both reloads, arrives;
 //!     none answered 429 does.
-//!
-//! Build the binary first: `cargo build -p profcol`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, markers_of, read_request, respond, wait_ready, Running};
+mod e2e;
+
+use e2e::{free_port, http_get, markers_of, read_request, respond, wait_ready, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof;
@@ -250,7 +250,7 @@ fn start_profcol(dir: &Path, cfg: &str, admin: u16) -> Running {
     let path = dir.join("profcol.yaml");
     std::fs::write(&path, cfg).unwrap();
     let log = std::fs::File::create(dir.join("profcol.log")).unwrap();
-    let child = std::process::Command::new(profcol_e2e::profcol_bin())
+    let child = std::process::Command::new(e2e::profcol_bin())
         .args(["--config", path.to_str().unwrap()])
         .current_dir(dir)
         .stdout(log.try_clone().unwrap())

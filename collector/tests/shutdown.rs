@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, wait_ready, Running};
+mod e2e;
+
+use e2e::{free_port, wait_ready, Running};
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::Command;

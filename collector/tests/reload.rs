@@ -16,7 +16,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
+mod e2e;
+
+use e2e::{free_port, http_get, wait_ready, Running};
 use profcol_pdata::pprof::{Function, Line, Location, Profile, Sample, ValueType};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

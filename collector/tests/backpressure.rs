@@ -11,12 +11,12 @@
 //! (b) `block_on_overflow: false` (the default): the same stall drops the
 //!     newest batches, counted by the exporter (`reason="queue_full"`) and
 //!     the receiver; the job never waits.
-//!
-//! Build the binary first: `cargo build -p profcol`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, markers_of, read_request, respond, Running};
+mod e2e;
+
+use e2e::{free_port, http_get, markers_of, read_request, respond, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof;

@@ -1,7 +1,12 @@
-//! Helpers for the end-to-end tests: find the built `profcol` binary, run it,
-//! pick free ports, and speak just enough HTTP/1.0 to fetch its pages.
+//! Helpers for the end-to-end tests: run the `profcol` binary Cargo built
+//! for these integration tests, pick free ports, and speak just enough
+//! HTTP/1.0 to fetch its pages.
+//!
+//! Every end-to-end test file includes it with `mod e2e;` and imports what it
+//! needs (`use e2e::{free_port, Running};`); each test binary uses only part
+//! of it, hence `dead_code` allowed here.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,17 +14,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary `cargo build -p profcol` made next to this test executable.
+/// The `profcol` binary: Cargo builds it before the package's integration
+/// tests and passes its path at compile time.
 pub fn profcol_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join(format!("profcol{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} does not exist: run `cargo build -p profcol` before the end-to-end tests",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_profcol"))
 }
 
 /// Runs profcol to completion with `args`.

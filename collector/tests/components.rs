@@ -5,12 +5,12 @@
 //! path, and `/-/healthy` answers 500 naming it (the seed: a component is
 //! unhealthy only when given an invalid configuration); a valid reload
 //! makes it healthy again, and a component the reload removed disappears.
-//!
-//! Build the binary first: `cargo build -p profcol`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, Running};
+mod e2e;
+
+use e2e::{free_port, http_get, Running};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

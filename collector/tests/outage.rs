@@ -14,12 +14,12 @@
 //!     exactly once. A profile the target served but that was not yet on
 //!     disk at the kill may be lost; there can be at most one per target
 //!     (the scrape in flight), and the test checks that bound.
-//!
-//! Build the binary first: `cargo build -p profcol`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, markers_of, profcol_bin, read_request, respond, Running};
+mod e2e;
+
+use e2e::{free_port, http_get, markers_of, profcol_bin, read_request, respond, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof::encode_pprof_gzip;

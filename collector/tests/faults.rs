@@ -11,9 +11,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod e2e;
 mod hostile;
 
-use profcol_e2e::{free_port, http_get, Running};
+use e2e::{free_port, http_get, Running};
 use profcol_pdata::pprof::{Function, Label, Line, Location, Profile, Sample, ValueType};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

@@ -10,12 +10,12 @@
 //!   extension keeps its queue in `<directory>/<exporter id>` across a
 //!   restart: batches queued while the backend was down arrive after the
 //!   restart.
-//!
-//! Build the binary first: `cargo build -p profcol`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, wait_ready, Running};
+mod e2e;
+
+use e2e::{free_port, http_get, wait_ready, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::pprof::{decode_pprof, DecodeLimits};
 use prost::Message;

@@ -9,7 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, profcol_bin};
+mod e2e;
+
+use e2e::{free_port, profcol_bin};
 use profcol_pdata::pprof;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

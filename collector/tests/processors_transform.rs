@@ -9,8 +9,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod e2e;
+
+use e2e::{free_port, Running};
 use opentelemetry_proto::tonic::common::v1::any_value;
-use profcol_e2e::{free_port, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::proto::ProfilesDictionary;
 use profcol_pdata::pprof::{

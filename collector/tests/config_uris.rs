@@ -1,12 +1,12 @@
 //! `--config` as the OpenTelemetry Collector takes it, with the real
 //! binary: `file:`, `env:` and `yaml:` sources merged in order beside a
 //! plain path, and errors that name the URI.
-//!
-//! Build the binary first: `cargo build -p profcol`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::profcol_bin;
+mod e2e;
+
+use e2e::profcol_bin;
 use std::process::Command;
 
 const BASE: &str = "receivers:\n  pyroscope_scrape:\n    targets: [{__address__: 'a:1'}]\nexporters:\n  debug: {}\n";

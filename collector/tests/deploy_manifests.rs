@@ -9,8 +9,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod e2e;
+
+use e2e::profcol_bin;
 use profcol_config::yaml::Value;
-use profcol_e2e::profcol_bin;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;

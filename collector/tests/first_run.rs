@@ -6,7 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, own_heap_profile, wait_ready, Running};
+mod e2e;
+
+use e2e::{free_port, own_heap_profile, wait_ready, Running};
 use profcol_pdata::pprof::Profile;
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, http_get, profcol_bin};
+mod e2e;
+
+use e2e::{free_port, http_get, profcol_bin};
 use profcol_pdata::pprof::{Function, Line, Location, Profile, Sample, ValueType};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

@@ -8,7 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::{free_port, Running};
+mod e2e;
+
+use e2e::{free_port, Running};
 use profcol_pdata::pprof::{Function, Line, Location, Profile, Sample, ValueType};
 use profcol_pdata::{Labels, ProfileRecord};
 use std::io::{Read, Write};
@@ -188,7 +190,7 @@ service:
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(files(&out).len(), 2);
 
-    let (status, body) = profcol_e2e::http_get(b_admin, "/metrics").unwrap();
+    let (status, body) = e2e::http_get(b_admin, "/metrics").unwrap();
     assert_eq!(status, 200);
     let metrics = String::from_utf8_lossy(&body);
     for protocol in ["grpc", "http"] {

@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use profcol_e2e::run;
+mod e2e;
+
+use e2e::run;
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Each `fixtures/invalid/NAME.yaml` must fail `validate` with exactly the
@@ -93,7 +95,7 @@ fn print_config_redacts_secrets_from_env_and_files() {
             "receivers:\n  pyroscope_scrape:\n    targets: [{{__address__: 'a:1'}}]\n    basic_auth: {{username: u, password: '${{file:{pw}}}'}}\n    proxy_url: 'http://user:${{env:PROFCOL_E2E_PROXY_PW}}@proxy:3128'\nexporters:\n  debug: {{}}\nservice:\n  pipelines:\n    profiles: {{receivers: [pyroscope_scrape], exporters: [debug]}}\n"
         ),
     );
-    let out = std::process::Command::new(profcol_e2e::profcol_bin())
+    let out = std::process::Command::new(e2e::profcol_bin())
         .args(["print-config", "--config", &cfg])
         .env("PROFCOL_E2E_PROXY_PW", "env-secret-value")
         .output()
