@@ -32,6 +32,21 @@ pub fn same_config(
     }
 }
 
+/// The caps a persistent sending queue checks profiles read back against:
+/// the widest any configured receiver applies to what it takes in (at least
+/// the decoder's defaults), without stack truncation (stacks were cut when
+/// they came in). Nothing a receiver accepted is refused when read back.
+pub fn read_back_limits(cfg: &CollectorConfig) -> profcol_pdata::pprof::DecodeLimits {
+    let mut limits = profcol_pdata::pprof::DecodeLimits::default();
+    for (id, body) in cfg.section(Kind::Receiver) {
+        if let Some(l) = profcol_receiver::decode_limits(id, body) {
+            limits = limits.widest(&l);
+        }
+    }
+    limits.max_stack_depth = 0;
+    limits
+}
+
 /// The `profcol components` listing.
 pub fn listing() -> String {
     let mut out = String::new();
@@ -88,4 +103,28 @@ fn unknown_type(kind: Kind, id: &ComponentId, known: &[(&str, &str)], path: Stri
             instead.as_deref(),
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(yaml: &str) -> CollectorConfig {
+        let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        profcol_config::collector::parse_collector(&doc).unwrap()
+    }
+
+    #[test]
+    fn read_back_limits_are_the_widest_of_the_receivers() {
+        let defaults = profcol_pdata::pprof::DecodeLimits::default();
+        let plain = cfg("receivers: {pyroscope_scrape: {}}\nexporters: {debug: {}}\nservice: {pipelines: {profiles: {receivers: [pyroscope_scrape], exporters: [debug]}}}");
+        let l = read_back_limits(&plain);
+        assert_eq!(l.max_decompressed_bytes, defaults.max_decompressed_bytes);
+        assert_eq!(l.max_stack_depth, 0, "no truncation when reading back");
+        let wide = cfg("receivers:\n  pyroscope_scrape: {}\n  pyroscope_scrape/big: {targets: [{__address__: 'h:1'}], max_body_size: 256MiB, max_samples_per_profile: 0}\n  pyroscope: {max_decompressed_size: 96MiB}\nexporters: {debug: {}}\nservice: {pipelines: {profiles: {receivers: [pyroscope_scrape], exporters: [debug]}}}");
+        let l = read_back_limits(&wide);
+        assert_eq!(l.max_decompressed_bytes, 256 << 20);
+        assert_eq!(l.max_samples, usize::MAX);
+        assert_eq!(l.max_locations, defaults.max_locations);
+    }
 }

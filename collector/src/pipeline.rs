@@ -60,6 +60,9 @@ pub struct Running {
     memory: MemoryGuard,
     /// Scrapes in flight, divided among the running scrape receivers.
     scrape_budget: profcol_runtime::ScrapeBudget,
+    /// What exporters' persistent queues check profiles read back against:
+    /// the widest caps of every receiver configured since start.
+    read_back_limits: profcol_pdata::pprof::DecodeLimits,
     /// The configuration the components below were built from.
     config: CollectorConfig,
     receivers: BTreeMap<ComponentId, ReceiverSlot>,
@@ -116,6 +119,7 @@ impl Running {
             telemetry,
             memory,
             scrape_budget: profcol_runtime::ScrapeBudget::from_open_file_limit(),
+            read_back_limits: crate::components::read_back_limits(cfg),
             // Nothing runs yet, and the service settings are the ones given.
             config: CollectorConfig {
                 components: BTreeMap::new(),
@@ -158,6 +162,7 @@ impl Running {
             memory: self.memory.clone(),
             cluster: self.cluster.as_ref().map(|c| c.watch()),
             scrape_budget: self.scrape_budget.clone(),
+            read_back_limits: self.read_back_limits.clone(),
         }
     }
 
@@ -174,6 +179,10 @@ impl Running {
     pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
         let plan = Plan::new(&self.config, new, &crate::components::same_config);
         let deadline = new.service.shutdown_timeout.get();
+        // Profiles queued on disk under the old receivers' caps stay readable.
+        self.read_back_limits = self
+            .read_back_limits
+            .widest(&crate::components::read_back_limits(new));
         self.apply_extensions(&plan, new, deadline).await?;
         if let Err(e) = self.apply_pipelines(&plan, new).await {
             self.revert_extensions(&plan, deadline).await;

@@ -17,6 +17,11 @@ pub struct StorageConfig {
     /// Bound on the files' total size; when reached, the newest batch is
     /// refused.
     pub max_bytes: u64,
+    /// The caps batches read back are checked against; not a key: set by
+    /// the collector from its receivers' caps
+    /// (`ComponentContext::read_back_limits`).
+    #[serde(skip)]
+    pub read_back_limits: profcol_pdata::pprof::DecodeLimits,
     #[serde(flatten)]
     pub unknown: Unknown,
 }
@@ -32,6 +37,7 @@ impl Default for StorageConfig {
         Self {
             directory: String::new(),
             max_bytes: DEFAULT_STORAGE_MAX_BYTES,
+            read_back_limits: Default::default(),
             unknown: Unknown::new(),
         }
     }

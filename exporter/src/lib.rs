@@ -205,7 +205,16 @@ pub fn start_exporter(
     ctx: ComponentContext,
 ) -> Result<ExporterHandle, Error> {
     let path = format!("exporters::{id}");
-    let parsed = parse(id, body, &path).map_err(Error::Config)?;
+    let mut parsed = parse(id, body, &path).map_err(Error::Config)?;
+    let queue = match &mut parsed {
+        Parsed::OtlpGrpc(c) => Some(&mut c.common.sending_queue),
+        Parsed::OtlpHttp(c) => Some(&mut c.common.sending_queue),
+        Parsed::Pyroscope(c) => Some(&mut c.sending_queue),
+        Parsed::File(_) | Parsed::Debug(_) => None,
+    };
+    if let Some(storage) = queue.and_then(|q| q.storage.as_mut()) {
+        storage.read_back_limits = ctx.read_back_limits.clone();
+    }
     let name = id.to_string();
     match parsed {
         Parsed::OtlpGrpc(cfg) => Ok(queued(vec![otlp_grpc::start(&name, &cfg, &ctx.telemetry)?])),

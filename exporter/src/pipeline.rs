@@ -186,7 +186,13 @@ impl Pipeline {
         }
         let queue = Arc::new(
             match store {
-                Some(store) => Queue::persistent(store, events.clone()),
+                Some(store) => Queue::persistent(store, events.clone()).reading_back_under(
+                    queue_cfg
+                        .storage
+                        .as_ref()
+                        .map(|s| s.read_back_limits.clone())
+                        .unwrap_or_default(),
+                ),
                 None => Queue::new(queue_cfg.queue_size, queue_cfg.max_bytes),
             }
             .blocking_on_overflow(queue_cfg.block_on_overflow),

@@ -216,6 +216,8 @@ pub struct Queue {
     max_bytes: usize,
     events: Option<Arc<ExporterEvents>>,
     storage_dir: Option<PathBuf>,
+    /// The caps profiles read back from the store are checked against.
+    read_back_limits: profcol_pdata::pprof::DecodeLimits,
 }
 
 impl Queue {
@@ -236,6 +238,7 @@ impl Queue {
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX).max(1),
             events: None,
             storage_dir: None,
+            read_back_limits: Default::default(),
         }
     }
 
@@ -255,6 +258,7 @@ impl Queue {
             max_bytes: usize::MAX,
             events: Some(events),
             storage_dir,
+            read_back_limits: Default::default(),
         }
     }
 
@@ -262,6 +266,13 @@ impl Queue {
     /// [`Queue::offer_durable`] wait for room instead of refusing.
     pub fn blocking_on_overflow(mut self, block: bool) -> Self {
         self.block_on_overflow = block;
+        self
+    }
+
+    /// Checks profiles read back from the store against `limits` (the
+    /// default: the decoder's default caps).
+    pub fn reading_back_under(mut self, limits: profcol_pdata::pprof::DecodeLimits) -> Self {
+        self.read_back_limits = limits;
         self
     }
 
@@ -496,7 +507,7 @@ impl Queue {
                 let (path, offset) = store.record_path(&ticket);
                 drop(s);
                 let bytes = payload.len();
-                let taken = match storage_codec::read_batch(&payload) {
+                let taken = match storage_codec::read_batch(&payload, &self.read_back_limits) {
                     Ok(read) => {
                         if let Some(ev) = &self.events {
                             for refused in &read.refused {

@@ -13,18 +13,20 @@
 //! without the record count and the OTLP part; it is still read.
 //!
 //! What is read back is checked like what a receiver takes in: a file on
-//! disk may have been damaged in ways its checksum does not catch, written
-//! by another program, or hold a profile no receiver would accept now.
-//! [`read_batch`] decodes each pprof profile under the receivers' default
-//! caps ([`DecodeLimits::default`]: 64 MiB inflated, 4 million samples,
-//! locations, functions and strings, 1,000 labels per sample), checks each
-//! label set against the scrape receiver's default label caps
-//! ([`MAX_LABELS`], [`MAX_LABEL_NAME_BYTES`], [`MAX_LABEL_VALUE_BYTES`]) and
-//! each OTLP request with [`OtlpPayload::from_bytes`] under the `otlp`
-//! receiver's [`OtlpLimits::default`]. A profile or request that fails is
-//! left out of the batch and listed in [`ReadBack::refused`] with its
-//! reason; the rest of the batch is kept. Only a record whose layout is
-//! broken is refused whole.
+//! disk may have been damaged in ways its checksum does not catch or
+//! written by another program. [`read_batch`] decodes each pprof profile
+//! under the caps it is given — the collector passes the widest caps of the
+//! configured receivers (`ComponentContext::read_back_limits`), so nothing
+//! a receiver accepted is refused here and nothing bigger is inflated —,
+//! checks each label set (UTF-8, no empty name; the receivers' count and
+//! length caps are not applied again, since processors such as `resource`
+//! add labels after them, and a label set costs no more memory than the
+//! record that holds it) and each OTLP request with
+//! [`OtlpPayload::from_bytes`] under the `otlp` receiver's
+//! [`OtlpLimits::default`]. A profile or request that fails is left out of
+//! the batch and listed in [`ReadBack::refused`] with its reason; the rest
+//! of the batch is kept. Only a record whose layout is broken is refused
+//! whole.
 
 use profcol_pdata::otlp::{OtlpLimits, OtlpPayload};
 use profcol_pdata::pprof::DecodeLimits;
@@ -35,14 +37,8 @@ const VERSION: u8 = 2;
 const VERSION_PPROF_ONLY: u8 = 1;
 const KIND_RAW: u8 = 0;
 const KIND_ENCODED: u8 = 1;
-/// Labels of one profile read back: the scrape receiver's default
-/// `label_limit` (the `pyroscope` receiver's default is lower, 30).
-pub const MAX_LABELS: usize = 100;
-/// Bytes of one label name read back: both receivers' default.
-pub const MAX_LABEL_NAME_BYTES: usize = 1024;
-/// Bytes of one label value read back: the scrape receiver's default
-/// `label_value_length_limit` (the `pyroscope` receiver's is 2048).
-pub const MAX_LABEL_VALUE_BYTES: usize = 4096;
+/// Label pairs preallocated for one profile, whatever count a record claims.
+const LABELS_PREALLOCATED: usize = 128;
 
 /// A batch read back, without what failed the checks.
 #[derive(Debug)]
@@ -103,15 +99,15 @@ pub fn profile_count(data: &[u8]) -> Option<usize> {
 }
 
 /// Decodes what [`encode_batch`] wrote, leaving out what fails the checks
-/// (see [`read_batch`]).
+/// under the decoder's default caps (see [`read_batch`]).
 pub fn decode_batch(data: &[u8]) -> Result<ProfileBatch, String> {
-    read_batch(data).map(|r| r.batch)
+    read_batch(data, &DecodeLimits::default()).map(|r| r.batch)
 }
 
 /// Decodes what [`encode_batch`] wrote and checks every profile and OTLP
 /// request as a receiver would (see the module's documentation). An error
 /// means the record's layout is broken: nothing of it can be trusted.
-pub fn read_batch(data: &[u8]) -> Result<ReadBack, String> {
+pub fn read_batch(data: &[u8], limits: &DecodeLimits) -> Result<ReadBack, String> {
     let mut r = Reader { data, pos: 0 };
     let version = r.u8().ok_or("empty record")?;
     if version != VERSION && version != VERSION_PPROF_ONLY {
@@ -126,13 +122,11 @@ pub fn read_batch(data: &[u8]) -> Result<ReadBack, String> {
     for i in 0..n {
         let truncated = || format!("profile {i}: truncated");
         let labels_n = r.len().ok_or_else(truncated)?;
-        let mut pairs = Vec::with_capacity(labels_n.min(MAX_LABELS));
+        let mut pairs = Vec::with_capacity(labels_n.min(LABELS_PREALLOCATED));
         for _ in 0..labels_n {
             let k = r.bytes().ok_or_else(truncated)?;
             let v = r.bytes().ok_or_else(truncated)?;
-            if labels_n <= MAX_LABELS {
-                pairs.push((k, v));
-            }
+            pairs.push((k, v));
         }
         let kind = r.u8().ok_or_else(truncated)?;
         let bytes = r.bytes().ok_or_else(truncated)?;
@@ -140,7 +134,7 @@ pub fn read_batch(data: &[u8]) -> Result<ReadBack, String> {
             return Err(format!("profile {i}: unknown kind {kind}"));
         }
         let item = || format!("profile {i}");
-        let labels = match check_labels(labels_n, &pairs) {
+        let labels = match check_labels(&pairs) {
             Ok(labels) => labels,
             Err(detail) => {
                 refused.push(Refused {
@@ -151,12 +145,11 @@ pub fn read_batch(data: &[u8]) -> Result<ReadBack, String> {
                 continue;
             }
         };
-        let limits = DecodeLimits::default();
         let bytes = bytes::Bytes::copy_from_slice(bytes);
         let data = if kind == KIND_RAW {
-            PprofData::from_served(bytes, &limits)
+            PprofData::from_served(bytes, limits)
         } else {
-            PprofData::from_pprof(bytes, &limits)
+            PprofData::from_pprof(bytes, limits)
         };
         match data {
             Ok(data) => records.push(ProfileRecord::new(labels, data)),
@@ -191,12 +184,9 @@ pub fn read_batch(data: &[u8]) -> Result<ReadBack, String> {
     Ok(ReadBack { batch, refused })
 }
 
-/// The label set of one stored profile, if it is within the caps
-/// (`count` pairs were stored; `pairs` holds them when within the cap).
-fn check_labels(count: usize, pairs: &[(&[u8], &[u8])]) -> Result<Labels, String> {
-    if count > MAX_LABELS {
-        return Err(format!("{count} labels, more than {MAX_LABELS}"));
-    }
+/// The label set of one stored profile, if its names and values are UTF-8
+/// and no name is empty.
+fn check_labels(pairs: &[(&[u8], &[u8])]) -> Result<Labels, String> {
     let mut out = Vec::with_capacity(pairs.len());
     for (k, v) in pairs {
         let name = std::str::from_utf8(k).map_err(|_| "a label name is not UTF-8".to_string())?;
@@ -204,18 +194,6 @@ fn check_labels(count: usize, pairs: &[(&[u8], &[u8])]) -> Result<Labels, String
             .map_err(|_| format!("the value of label {name} is not UTF-8"))?;
         if name.is_empty() {
             return Err("an empty label name".to_string());
-        }
-        if name.len() > MAX_LABEL_NAME_BYTES {
-            return Err(format!(
-                "a label name of {} bytes, more than {MAX_LABEL_NAME_BYTES}",
-                name.len()
-            ));
-        }
-        if value.len() > MAX_LABEL_VALUE_BYTES {
-            return Err(format!(
-                "the value of label {name} has {} bytes, more than {MAX_LABEL_VALUE_BYTES}",
-                value.len()
-            ));
         }
         out.push((name, value));
     }
@@ -416,22 +394,23 @@ mod tests {
     #[test]
     fn what_fails_the_checks_is_left_out_and_the_rest_kept() {
         let good = encode_pprof_gzip(&profile(5));
-        let many: Vec<(Vec<u8>, Vec<u8>)> = (0..=MAX_LABELS)
-            .map(|i| (format!("l{i}").into_bytes(), b"v".to_vec()))
+        let many: Vec<(Vec<u8>, Vec<u8>)> = std::iter::once((b"seq".to_vec(), b"1".to_vec()))
+            .chain((0..150).map(|i| (format!("l{i}").into_bytes(), b"v".to_vec())))
             .collect();
         let many: Vec<(&[u8], &[u8])> = many.iter().map(|(k, v)| (&k[..], &v[..])).collect();
-        let long_value = vec![b'x'; MAX_LABEL_VALUE_BYTES + 1];
+        let long_value = vec![b'x'; 10_000];
         let bomb = inflates_to_80_mib();
         let mut stored = Stored::default()
             .profile(&[(b"seq", b"0")], KIND_RAW, &good)
             .profile(&many, KIND_RAW, &good)
             .profile(&[(b"seq", b"\xff\xfe")], KIND_RAW, &good)
-            .profile(&[(b"seq", &long_value)], KIND_RAW, &good)
+            .profile(&[(b"seq", b"3"), (b"big", &long_value)], KIND_RAW, &good)
             .profile(&[(b"seq", b"4")], KIND_RAW, &bomb)
             .profile(&[(b"seq", b"5")], KIND_ENCODED, b"\x0a\xff\xff\xff")
-            .profile(&[(b"seq", b"6")], KIND_RAW, &good);
+            .profile(&[(b"seq", b"6")], KIND_RAW, &good)
+            .profile(&[(b"", b"7")], KIND_RAW, &good);
         stored.otlp.push(b"\x0a\x05not a request".to_vec());
-        let read = read_batch(&stored.bytes()).unwrap();
+        let read = read_batch(&stored.bytes(), &DecodeLimits::default()).unwrap();
 
         let seqs: Vec<&str> = read
             .batch
@@ -439,8 +418,11 @@ mod tests {
             .iter()
             .map(|r| r.labels.get("seq").unwrap())
             .collect();
-        assert_eq!(seqs, ["0", "6"]);
-        assert_eq!(read.batch.records[1].profile(), profile(5));
+        // Many labels and long values pass: receivers' label caps are not
+        // applied again (processors add labels after them).
+        assert_eq!(seqs, ["0", "1", "3", "6"]);
+        assert_eq!(read.batch.records[1].labels.len(), 151);
+        assert_eq!(read.batch.records[3].profile(), profile(5));
         assert!(read.batch.otlp.is_empty());
         let refused: Vec<(&str, &str)> = read
             .refused
@@ -450,29 +432,51 @@ mod tests {
         assert_eq!(
             refused,
             [
-                ("profile 1", "labels"),
                 ("profile 2", "labels"),
-                ("profile 3", "labels"),
                 ("profile 4", "pprof"),
                 ("profile 5", "pprof"),
+                ("profile 7", "labels"),
                 ("OTLP request 0", "otlp"),
             ]
         );
         assert!(
-            read.refused[0].detail.contains("101 labels"),
+            read.refused[0].detail.contains("not UTF-8"),
             "{:?}",
             read.refused[0]
         );
+        // The bomb is stopped at the cap given, not inflated whole.
         assert!(
-            read.refused[2].detail.contains("4097 bytes"),
+            read.refused[1].detail.contains("64"),
             "{:?}",
-            read.refused[2]
+            read.refused[1]
         );
-        // The bomb is stopped at the cap, not inflated whole.
         assert!(
-            read.refused[3].detail.contains("64"),
+            read.refused[3].detail.contains("empty label name"),
             "{:?}",
             read.refused[3]
+        );
+        // Under the caps of a receiver that accepts 128 MiB inflated (what
+        // the collector passes when one is configured so), the size is no
+        // reason to refuse.
+        let wide = DecodeLimits {
+            max_decompressed_bytes: 128 << 20,
+            ..DecodeLimits::default()
+        };
+        let read = read_batch(&stored.bytes(), &wide).unwrap();
+        let seqs: Vec<&str> = read
+            .batch
+            .records
+            .iter()
+            .map(|r| r.labels.get("seq").unwrap())
+            .collect();
+        assert_eq!(seqs, ["0", "1", "3", "6"]);
+        // The 80 MiB body is inflated whole now and refused for what it is
+        // (a string table and nothing else), not for its size.
+        assert_eq!(read.refused[1].item, "profile 4");
+        assert!(
+            read.refused[1].detail.contains("no sample types"),
+            "{:?}",
+            read.refused[1]
         );
     }
 
@@ -530,18 +534,16 @@ mod tests {
                 }
                 b
             };
-            let Ok(read) = read_batch(&input) else {
+            let Ok(read) = read_batch(&input, &DecodeLimits::default()) else {
                 continue;
             };
             read_ok += 1;
             for r in &read.batch.records {
-                assert!(r.labels.len() <= MAX_LABELS);
-                for (k, v) in r.labels.iter() {
-                    assert!(!k.is_empty() && k.len() <= MAX_LABEL_NAME_BYTES);
-                    assert!(v.len() <= MAX_LABEL_VALUE_BYTES);
+                for (k, _) in r.labels.iter() {
+                    assert!(!k.is_empty());
                 }
             }
-            let again = read_batch(&encode_batch(&read.batch)).unwrap();
+            let again = read_batch(&encode_batch(&read.batch), &DecodeLimits::default()).unwrap();
             assert!(again.refused.is_empty());
             assert_eq!(again.batch.len(), read.batch.len());
         }

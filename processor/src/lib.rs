@@ -188,6 +188,7 @@ mod tests {
             memory: Default::default(),
             cluster: None,
             scrape_budget: Default::default(),
+            read_back_limits: Default::default(),
         }
     }
 

@@ -92,6 +92,28 @@ pub fn validate_receiver(
     }
 }
 
+/// The decode caps receiver `id` applies to the pprof profiles it takes
+/// in, when its body decodes and it takes in pprof (the `otlp` receiver
+/// keeps requests as OTLP: `None`).
+pub fn decode_limits(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+) -> Option<profcol_pdata::pprof::DecodeLimits> {
+    let path = join_path("receivers", &id.to_string());
+    match id.kind() {
+        push::otlp::TYPE => None,
+        push::pyroscope::TYPE => {
+            profcol_config::decode::<push::pyroscope::config::PyroscopeReceiverConfig>(body, &path)
+                .ok()
+                .map(|c| c.decode_limits())
+        }
+        _ => decode(id, body, &path).ok().map(|c| {
+            let settings = config::Settings::new(&id.to_string(), &c);
+            settings.limits.decode_limits(settings.max_body_size)
+        }),
+    }
+}
+
 /// A receiver's typed config: what a reload compares.
 #[derive(PartialEq)]
 enum Typed {
@@ -467,6 +489,7 @@ mod tests {
             memory: Default::default(),
             cluster: None,
             scrape_budget: Default::default(),
+            read_back_limits: Default::default(),
         }
     }
 

@@ -88,6 +88,7 @@ async fn start_job(stall: Duration) -> Job {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
     Job {
@@ -224,6 +225,7 @@ async fn a_push_request_that_waits_is_answered_when_the_receiver_stops() {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
     let addr = handle.push_address("http").unwrap();

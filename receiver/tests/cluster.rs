@@ -84,6 +84,7 @@ async fn only_moved_targets_start_or_stop() {
         memory: Default::default(),
         cluster: Some(rx),
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let id: ComponentId = "pyroscope_scrape".parse().unwrap();
     let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();

@@ -55,6 +55,7 @@ fn start(yaml: &str, out: Arc<Collect>, handoff: Arc<Handoff>) -> Instance {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let handle = start_receiver_after(&id, &body, ctx, out, handoff).unwrap();
     Instance { handle, stop }

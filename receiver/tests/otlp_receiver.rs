@@ -78,6 +78,7 @@ impl Receiver {
             memory,
             cluster: None,
             scrape_budget: Default::default(),
+            read_back_limits: Default::default(),
         };
         let handle = start_receiver(&id, &body, ctx, sink.clone()).unwrap();
         Self {
@@ -882,6 +883,7 @@ fn a_port_in_use_fails_the_start() {
         memory: MemoryGuard::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let err = start_receiver(&id, &body, ctx, Arc::new(Sink::default()))
         .err()

@@ -577,6 +577,7 @@ async fn a_port_in_use_fails_the_start() {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let e = profcol_receiver::start_receiver(&id, &body, ctx, s.running.out.clone())
         .err()
@@ -601,6 +602,7 @@ fn the_receiver_needs_a_runtime() {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let out = std::sync::Arc::new(common::Collect::default());
     assert!(matches!(

@@ -82,6 +82,11 @@ pub struct ComponentContext {
     /// The process's scrapes in flight, shared fairly by the scrape
     /// receivers: each registers for its own share.
     pub scrape_budget: crate::ScrapeBudget,
+    /// The widest decode caps any receiver of the running configuration
+    /// applies: what a persistent sending queue checks profiles against
+    /// when it reads them back, so that nothing a receiver accepted is
+    /// refused there and nothing bigger is decoded.
+    pub read_back_limits: profcol_pdata::pprof::DecodeLimits,
 }
 
 /// The process's memory bound, shared by every component: the collector

@@ -124,6 +124,7 @@ pub fn ctx(id: &str) -> (ComponentContext, Telemetry) {
             memory: Default::default(),
             cluster: None,
             scrape_budget: Default::default(),
+            read_back_limits: Default::default(),
         },
         telemetry,
     )

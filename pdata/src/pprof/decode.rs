@@ -54,6 +54,26 @@ impl Default for DecodeLimits {
 }
 
 impl DecodeLimits {
+    /// Caps that let through whatever `self` or `other` lets through (a
+    /// stack depth of 0 means no truncation and wins).
+    pub fn widest(&self, other: &Self) -> Self {
+        Self {
+            max_decompressed_bytes: self
+                .max_decompressed_bytes
+                .max(other.max_decompressed_bytes),
+            max_samples: self.max_samples.max(other.max_samples),
+            max_locations: self.max_locations.max(other.max_locations),
+            max_functions: self.max_functions.max(other.max_functions),
+            max_strings: self.max_strings.max(other.max_strings),
+            max_labels_per_sample: self.max_labels_per_sample.max(other.max_labels_per_sample),
+            max_stack_depth: if self.max_stack_depth == 0 || other.max_stack_depth == 0 {
+                0
+            } else {
+                self.max_stack_depth.max(other.max_stack_depth)
+            },
+        }
+    }
+
     /// No caps: for bodies that were validated under caps before (read
     /// back from storage) or built here.
     pub fn unlimited() -> Self {
@@ -80,6 +100,31 @@ pub fn decode_pprof(body: &[u8], limits: &DecodeLimits) -> Result<pprof::Profile
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn widest_lets_through_what_either_does() {
+        let a = DecodeLimits {
+            max_decompressed_bytes: 10,
+            max_samples: 5,
+            max_stack_depth: 64,
+            ..DecodeLimits::default()
+        };
+        let b = DecodeLimits {
+            max_decompressed_bytes: 7,
+            max_samples: usize::MAX,
+            max_stack_depth: 128,
+            ..DecodeLimits::default()
+        };
+        let w = a.widest(&b);
+        assert_eq!(w.max_decompressed_bytes, 10);
+        assert_eq!(w.max_samples, usize::MAX);
+        assert_eq!(w.max_stack_depth, 128);
+        let no_truncation = DecodeLimits {
+            max_stack_depth: 0,
+            ..DecodeLimits::default()
+        };
+        assert_eq!(a.widest(&no_truncation).max_stack_depth, 0);
+    }
     use crate::pprof::{encode_pprof, encode_pprof_gzip, gzip, Compression};
     use crate::testutil::small;
 

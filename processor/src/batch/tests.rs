@@ -71,6 +71,7 @@ fn start_with(yaml: &str) -> Running {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let sink = Arc::new(Sink::default());
     let handle = start(cfg, &ctx, sink.clone());

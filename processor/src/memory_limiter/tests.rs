@@ -77,6 +77,7 @@ fn start_at(usage_mib: u64) -> Running {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let sink = Arc::new(Sink::default());
     let handle = start_with(
@@ -205,6 +206,7 @@ async fn an_unreadable_measurement_keeps_the_last_decision() {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let handle = start_with(cfg, "p", limits, read, &ctx, Arc::new(Sink::default()));
     settle().await;
@@ -247,6 +249,7 @@ async fn start_measures_this_process() {
         memory: Default::default(),
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     // A soft limit of 1 MiB: this test process uses more.
     let cfg = MemoryLimiterConfig {

@@ -125,6 +125,7 @@ pub fn start_with_memory(id: &str, yaml: &str, memory: profcol_runtime::MemoryGu
         memory,
         cluster: None,
         scrape_budget: Default::default(),
+        read_back_limits: Default::default(),
     };
     let handle = start_receiver(&id, &body, ctx, out.clone()).unwrap();
     Running {
