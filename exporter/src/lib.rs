@@ -25,6 +25,7 @@ pub mod otlp_response;
 pub mod pipeline;
 pub mod pyroscope;
 pub mod queue;
+pub mod registry;
 pub mod retry;
 pub mod rpc_status;
 pub mod split;
@@ -34,64 +35,34 @@ pub mod storage_codec;
 pub mod tls;
 
 pub use error::Error;
+pub use registry::ExporterConfig;
 
 use pipeline::{Pipeline, PipelineConsumer};
-use profcol_config::{decode, ComponentId, Problem};
+use profcol_config::{ComponentId, Problem};
 use profcol_pdata::Consumer;
 use profcol_runtime::ComponentContext;
 use std::sync::Arc;
 
-/// Every exporter type with its stability, aliases included.
+/// Every exporter type with its stability, each alias after its type.
 pub fn exporter_types() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("otlp_grpc", "development"),
-        ("otlp", "development"),
-        ("otlp_http", "development"),
-        ("otlphttp", "development"),
-        ("pyroscope", "beta"),
-        ("file", "alpha"),
-        ("debug", "development"),
-    ]
-}
-
-/// The canonical type of `kind` (aliases resolved), if it is known.
-fn canonical(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "otlp_grpc" | "otlp" => "otlp_grpc",
-        "otlp_http" | "otlphttp" => "otlp_http",
-        "pyroscope" => "pyroscope",
-        "file" => "file",
-        "debug" => "debug",
-        _ => return None,
-    })
-}
-
-/// A decoded, validated exporter config.
-#[derive(PartialEq)]
-enum Parsed {
-    OtlpGrpc(Box<otlp_grpc::OtlpGrpcConfig>),
-    OtlpHttp(Box<otlp_http::OtlpHttpConfig>),
-    Pyroscope(pyroscope::config::PyroscopeConfig),
-    File(file::FileConfig),
-    Debug(debug::DebugConfig),
+    registry::TYPES
+        .iter()
+        .flat_map(|t| {
+            std::iter::once(t.name)
+                .chain(t.aliases.iter().copied())
+                .map(move |name| (name, t.stability))
+        })
+        .collect()
 }
 
 fn parse(
     id: &ComponentId,
     body: &profcol_config::yaml::Value,
     path: &str,
-) -> Result<Parsed, Vec<Problem>> {
-    match canonical(id.kind()) {
-        Some("otlp_grpc") => {
-            decode::<otlp_grpc::OtlpGrpcConfig>(body, path).map(|c| Parsed::OtlpGrpc(Box::new(c)))
-        }
-        Some("otlp_http") => {
-            decode::<otlp_http::OtlpHttpConfig>(body, path).map(|c| Parsed::OtlpHttp(Box::new(c)))
-        }
-        Some("pyroscope") => pyroscope::config::parse(body, path).map(Parsed::Pyroscope),
-        Some("file") => decode::<file::FileConfig>(body, path).map(Parsed::File),
-        Some("debug") => decode::<debug::DebugConfig>(body, path).map(Parsed::Debug),
-        _ => {
+) -> Result<ExporterConfig, Vec<Problem>> {
+    match registry::lookup(id.kind()) {
+        Some(t) => (t.decode)(body, path),
+        None => {
             let known: Vec<&str> = exporter_types().into_iter().map(|(t, _)| t).collect();
             Err(vec![Problem::new(
                 path,
@@ -101,30 +72,10 @@ fn parse(
     }
 }
 
-/// Where the exporter `id` sends profiles, for the start-up log: the file
-/// exporter's directory, the OTLP endpoint, the Pyroscope URLs (userinfo
-/// and secret-looking query values redacted), `the log` for `debug`. `None`
-/// when the config does not decode.
+/// Where the exporter `id` sends profiles, for the start-up log (see
+/// [`ExporterConfig::destination`]). `None` when the config does not decode.
 pub fn destination(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<String> {
-    let redact = profcol_config::redact::redact_urls_in_text;
-    Some(match parse(id, body, "").ok()? {
-        Parsed::OtlpGrpc(c) => redact(&c.common.endpoint),
-        Parsed::OtlpHttp(c) => redact(c.profiles_endpoint.as_deref().unwrap_or(&c.common.endpoint)),
-        Parsed::Pyroscope(c) => c
-            .endpoints
-            .iter()
-            .map(|e| redact(&e.url))
-            .collect::<Vec<_>>()
-            .join(" "),
-        Parsed::File(c) => {
-            let dir = std::path::Path::new(&c.directory);
-            match std::path::absolute(dir) {
-                Ok(abs) => abs.display().to_string(),
-                Err(_) => c.directory.clone(),
-            }
-        }
-        Parsed::Debug(_) => "the log".to_string(),
-    })
+    parse(id, body, "").ok().map(|c| c.destination())
 }
 
 /// Whether two bodies of exporter `id` configure the same exporter: both
@@ -206,22 +157,22 @@ pub fn start_exporter(
 ) -> Result<ExporterHandle, Error> {
     let path = format!("exporters::{id}");
     let mut parsed = parse(id, body, &path).map_err(Error::Config)?;
-    let queue = match &mut parsed {
-        Parsed::OtlpGrpc(c) => Some(&mut c.common.sending_queue),
-        Parsed::OtlpHttp(c) => Some(&mut c.common.sending_queue),
-        Parsed::Pyroscope(c) => Some(&mut c.sending_queue),
-        Parsed::File(_) | Parsed::Debug(_) => None,
-    };
-    if let Some(storage) = queue.and_then(|q| q.storage.as_mut()) {
+    if let Some(storage) = parsed.queue_mut().and_then(|q| q.storage.as_mut()) {
         storage.read_back_limits = ctx.read_back_limits.clone();
     }
     let name = id.to_string();
     match parsed {
-        Parsed::OtlpGrpc(cfg) => Ok(queued(vec![otlp_grpc::start(&name, &cfg, &ctx.telemetry)?])),
-        Parsed::OtlpHttp(cfg) => Ok(queued(vec![otlp_http::start(&name, &cfg, &ctx.telemetry)?])),
-        Parsed::Pyroscope(cfg) => Ok(queued(pyroscope::start(&name, &cfg, &ctx.telemetry)?)),
-        Parsed::File(cfg) => Ok(queued(vec![file::start(&name, &cfg, &ctx.telemetry)?])),
-        Parsed::Debug(cfg) => Ok(ExporterHandle {
+        ExporterConfig::OtlpGrpc(cfg) => {
+            Ok(queued(vec![otlp_grpc::start(&name, &cfg, &ctx.telemetry)?]))
+        }
+        ExporterConfig::OtlpHttp(cfg) => {
+            Ok(queued(vec![otlp_http::start(&name, &cfg, &ctx.telemetry)?]))
+        }
+        ExporterConfig::Pyroscope(cfg) => {
+            Ok(queued(pyroscope::start(&name, &cfg, &ctx.telemetry)?))
+        }
+        ExporterConfig::File(cfg) => Ok(queued(vec![file::start(&name, &cfg, &ctx.telemetry)?])),
+        ExporterConfig::Debug(cfg) => Ok(ExporterHandle {
             consumer: Arc::new(debug::DebugConsumer::new(&name, &cfg)),
             pipelines: Vec::new(),
         }),
