@@ -163,12 +163,11 @@ impl ComponentRegistry {
 
     /// The state of every configured component; `receivers` are the
     /// running receiver handles (read here, under their own lock).
-    pub fn snapshot(&self, receivers: &Mutex<Vec<(String, ReceiverHandle)>>) -> Snapshot {
+    pub fn snapshot(&self, receivers: &crate::topology::Receivers) -> Snapshot {
         let receiver_debug: BTreeMap<String, Value> = receivers
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(id, h)| (id.clone(), receiver_debug(h)))
+            .map(|(id, r)| (id.to_string(), receiver_debug(&r.handle)))
             .collect();
         self.with(|i| build(i, &receiver_debug))
     }

@@ -24,3 +24,4 @@ pub mod reload;
 pub mod settings;
 pub mod shutdown;
 pub mod startup_log;
+pub mod topology;

@@ -9,6 +9,7 @@ use crate::chains::{Chain, ChainKey};
 use crate::fanout::{FanOut, Switch};
 use crate::reload::plan::{used, Plan};
 use crate::settings::Settings;
+use crate::topology::{ReceiverSlot, RunningReceiver};
 use anyhow::Context;
 use profcol_config::{CollectorConfig, ComponentId, Kind};
 use profcol_exporter::ExporterHandle;
@@ -16,7 +17,7 @@ use profcol_pdata::Consumer;
 use profcol_runtime::{ComponentContext, MemoryGuard, Telemetry};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -32,14 +33,6 @@ pub fn run_until_signal(settings: Settings) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(crate::reload::run(settings))
-}
-
-/// A running receiver's own stop token, the switch it sends through and
-/// where its loops leave their delta state for a replacement.
-struct ReceiverSlot {
-    stop: CancellationToken,
-    next: Arc<Switch>,
-    handoff: Arc<profcol_receiver::Handoff>,
 }
 
 /// A running exporter and the token its background tasks stop on.
@@ -65,7 +58,6 @@ pub struct Running {
     read_back_limits: profcol_pdata::pprof::DecodeLimits,
     /// The configuration the components below were built from.
     config: CollectorConfig,
-    receivers: BTreeMap<ComponentId, ReceiverSlot>,
     receivers_stop: CancellationToken,
     exporters: BTreeMap<ComponentId, ExporterSlot>,
     exporters_stop: CancellationToken,
@@ -128,7 +120,6 @@ impl Running {
                     ..cfg.service.clone()
                 },
             },
-            receivers: BTreeMap::new(),
             receivers_stop: CancellationToken::new(),
             exporters: BTreeMap::new(),
             exporters_stop: CancellationToken::new(),
@@ -141,7 +132,7 @@ impl Running {
         running.admin.set_ready(true);
         info!(
             pipelines = cfg.service.pipelines.len(),
-            receivers = running.receivers.len(),
+            receivers = running.admin.receivers.len(),
             exporters = running.exporters.len(),
             "Everything is ready."
         );
@@ -366,9 +357,9 @@ impl Running {
             match self.start_receiver(id, new, next, handoff) {
                 Ok(started) => new_receivers.push(started),
                 Err(e) => {
-                    for (_, slot, handle) in new_receivers {
-                        slot.stop.cancel();
-                        wait_receiver(handle, deadline).await;
+                    for (_, started) in new_receivers {
+                        started.slot.stop.cancel();
+                        wait_receiver(started.handle, deadline).await;
                     }
                     self.retire_chains(new_chains.into_values(), deadline);
                     self.retire_all(new_exporters.into_values(), deadline);
@@ -398,20 +389,18 @@ impl Running {
             .collect();
         self.chains.extend(new_chains);
         self.retire_chains(old_chains.into_iter(), deadline);
-        for id in &plan.receivers.kept {
-            if let Some(slot) = self.receivers.get(id) {
-                slot.next.set(feeds(new, id, &pipelines));
+        {
+            let running = self.admin.receivers.lock();
+            for id in &plan.receivers.kept {
+                if let Some(r) = running.get(id) {
+                    r.slot.next.set(feeds(new, id, &pipelines));
+                }
             }
         }
         self.stop_receivers(&plan.receivers.removed, deadline, false)
             .await;
-        for (id, slot, handle) in new_receivers {
-            self.admin
-                .receivers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((id.to_string(), handle));
-            self.receivers.insert(id, slot);
+        for (id, started) in new_receivers {
+            self.admin.receivers.insert(id, started);
         }
         let old: Vec<ExporterSlot> = plan
             .exporters
@@ -468,8 +457,8 @@ impl Running {
             }
             pipelines.insert(name.clone(), chain.head.clone());
         }
-        for (id, slot) in &self.receivers {
-            slot.next.set(feeds(&self.config, id, &pipelines));
+        for (id, r) in self.admin.receivers.lock().iter() {
+            r.slot.next.set(feeds(&self.config, id, &pipelines));
         }
     }
 
@@ -543,7 +532,7 @@ impl Running {
         cfg: &CollectorConfig,
         next: Arc<Switch>,
         handoff: Arc<profcol_receiver::Handoff>,
-    ) -> anyhow::Result<(ComponentId, ReceiverSlot, profcol_receiver::ReceiverHandle)> {
+    ) -> anyhow::Result<(ComponentId, RunningReceiver)> {
         let body = cfg.get(Kind::Receiver, id).cloned().unwrap_or_default();
         let stop = self.receivers_stop.child_token();
         let handle = profcol_receiver::start_receiver_after(
@@ -556,12 +545,14 @@ impl Running {
         .with_context(|| format!("cannot start receiver {id}"))?;
         Ok((
             id.clone(),
-            ReceiverSlot {
-                stop,
-                next,
-                handoff,
+            RunningReceiver {
+                slot: ReceiverSlot {
+                    stop,
+                    next,
+                    handoff,
+                },
+                handle,
             },
-            handle,
         ))
     }
 
@@ -574,14 +565,7 @@ impl Running {
         for (id, handoff) in stopped {
             let next = Arc::new(Switch::new(Arc::new(FanOut::new(Vec::new()))));
             match self.start_receiver(&id, &self.config, next, handoff) {
-                Ok((id, slot, handle)) => {
-                    self.admin
-                        .receivers
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push((id.to_string(), handle));
-                    self.receivers.insert(id, slot);
-                }
+                Ok((id, started)) => self.admin.receivers.insert(id, started),
                 Err(e) => {
                     warn!(component = %id, error = %format!("{e:#}"), "Cannot start the previous receiver again.");
                 }
@@ -602,23 +586,15 @@ impl Running {
         let mut handoffs = BTreeMap::new();
         let mut waits = Vec::new();
         for id in ids {
-            let Some(slot) = self.receivers.remove(id) else {
+            let Some(r) = self.admin.receivers.remove(id) else {
                 continue;
             };
             if for_replacement {
-                slot.handoff.open();
+                r.slot.handoff.open();
             }
-            slot.stop.cancel();
-            let name = id.to_string();
-            let mut list = self
-                .admin
-                .receivers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(i) = list.iter().position(|(n, _)| *n == name) {
-                waits.push(wait_receiver(list.remove(i).1, deadline));
-            }
-            handoffs.insert(id.clone(), slot.handoff);
+            r.slot.stop.cancel();
+            waits.push(wait_receiver(r.handle, deadline));
+            handoffs.insert(id.clone(), r.slot.handoff);
         }
         futures::future::join_all(waits).await;
         handoffs
@@ -643,14 +619,8 @@ impl Running {
         // while its receivers drain.
         let leaving = self.cluster.map(|c| tokio::spawn(c.leave(deadline / 4)));
         self.receivers_stop.cancel();
-        let receivers: Vec<_> = std::mem::take(
-            &mut *self
-                .admin
-                .receivers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        let waits = futures::future::join_all(receivers.into_iter().map(|(_, h)| h.wait()));
+        let receivers = self.admin.receivers.take_all();
+        let waits = futures::future::join_all(receivers.into_values().map(|r| r.handle.wait()));
         if tokio::time::timeout(deadline, waits).await.is_err() {
             warn!(timeout = ?deadline, "Receivers did not stop in time.");
         }
@@ -777,11 +747,8 @@ mod tests {
     }
 
     fn label_of_a(r: &Running) -> String {
-        let list = r.admin.receivers.lock().unwrap();
-        let (_, a) = list
-            .iter()
-            .find(|(id, _)| id == "pyroscope_scrape/a")
-            .unwrap();
+        let list = r.admin.receivers.lock();
+        let a = &list[&"pyroscope_scrape/a".parse().unwrap()].handle;
         a.targets()[0].labels["l"].clone()
     }
 
@@ -792,7 +759,8 @@ mod tests {
         let mut r = Running::start(&settings(dir.path(), &out, "one"))
             .await
             .unwrap();
-        let b_before = r.receivers[&"pyroscope_scrape/b".parse().unwrap()]
+        let b_before = r.admin.receivers.lock()[&"pyroscope_scrape/b".parse().unwrap()]
+            .slot
             .next
             .clone();
         assert_eq!(label_of_a(&r), "one");
@@ -805,17 +773,20 @@ mod tests {
             "{err:#}"
         );
         assert_eq!(label_of_a(&r), "one");
-        assert_eq!(r.admin.receivers.lock().unwrap().len(), 2);
+        assert_eq!(r.admin.receivers.len(), 2);
 
         // A valid change of receiver a alone: b keeps its instance.
         let good = settings(dir.path(), &out, "three");
         let summary = r.apply(&good.config).await.unwrap();
         assert_eq!(summary, "receivers restarted pyroscope_scrape/a");
         assert_eq!(label_of_a(&r), "three");
-        assert_eq!(r.admin.receivers.lock().unwrap().len(), 2);
-        let b_after = &r.receivers[&"pyroscope_scrape/b".parse().unwrap()].next;
+        assert_eq!(r.admin.receivers.len(), 2);
+        let b_after = r.admin.receivers.lock()[&"pyroscope_scrape/b".parse().unwrap()]
+            .slot
+            .next
+            .clone();
         assert!(
-            Arc::ptr_eq(&b_before, b_after),
+            Arc::ptr_eq(&b_before, &b_after),
             "receiver b was not restarted"
         );
         assert_eq!(r.apply(&good.config).await.unwrap(), "no component changed");

@@ -31,7 +31,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use profcol_config::collector::MetricsConfig;
-use profcol_receiver::ReceiverHandle;
 use profcol_runtime::Telemetry;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -41,7 +40,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AdminState {
     pub telemetry: Telemetry,
-    pub receivers: Arc<Mutex<Vec<(String, ReceiverHandle)>>>,
+    /// The running receivers, the same registry the pipeline changes.
+    pub receivers: crate::topology::Receivers,
     pub ready: Arc<AtomicBool>,
     /// When `ready` last turned true (the `health_check` extension's
     /// `upSince`).
@@ -63,7 +63,7 @@ impl AdminState {
         Self {
             reload: crate::reload::ReloadHandle::new(&telemetry),
             telemetry,
-            receivers: Arc::default(),
+            receivers: Default::default(),
             ready: Arc::default(),
             ready_since: Arc::default(),
             cluster: None,

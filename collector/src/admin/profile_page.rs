@@ -21,7 +21,6 @@ use profcol_receiver::status::rfc3339;
 use profcol_receiver::{KeptProfile, TargetStatus};
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::PoisonError;
 use std::time::{Duration, SystemTime};
 
 /// Page-only styles: the flame graph takes the page's width.
@@ -106,8 +105,12 @@ fn find(
             format!("job {job:?} is not a job key (a decimal number, as linked from /targets)"),
         )
     })?;
-    let receivers = s.receivers.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some((_, handle)) = receivers.iter().find(|(id, _)| id == receiver) else {
+    let receivers = s.receivers.lock();
+    let Some(handle) = receivers
+        .iter()
+        .find(|(id, _)| id.to_string() == receiver)
+        .map(|(_, r)| &r.handle)
+    else {
         return Err(not_found(format!("no receiver {receiver:?} is running")));
     };
     let status = handle

@@ -100,11 +100,13 @@ async fn setup() -> Setup {
         .key
         .to_string();
     let state = AdminState::new(telemetry.clone());
-    state
-        .receivers
-        .lock()
-        .unwrap()
-        .push((RECEIVER.into(), handle));
+    state.receivers.insert(
+        id.clone(),
+        crate::topology::RunningReceiver {
+            slot: crate::topology::ReceiverSlot::detached(),
+            handle,
+        },
+    );
     Setup {
         state,
         telemetry,

@@ -12,16 +12,16 @@ use axum::Json;
 use profcol_receiver::ClusterStatus;
 use profcol_runtime::ClusterView;
 use serde_json::{json, Value};
-use std::sync::PoisonError;
 use std::time::SystemTime;
 
 /// Each scrape receiver's jobs (push receivers have no targets: the
 /// components page shows them) (with `owner` when it splits targets with the
 /// cluster) and its share of the cluster's targets.
 fn receivers(s: &AdminState) -> Vec<(String, Vec<Value>, Option<ClusterStatus>)> {
-    let receivers = s.receivers.lock().unwrap_or_else(PoisonError::into_inner);
+    let receivers = s.receivers.lock();
     receivers
         .iter()
+        .map(|(id, r)| (id.to_string(), &r.handle))
         .filter(|(_, h)| !h.is_push())
         .map(|(id, h)| {
             let share = h.cluster();
@@ -36,7 +36,7 @@ fn receivers(s: &AdminState) -> Vec<(String, Vec<Value>, Option<ClusterStatus>)>
                     v
                 })
                 .collect();
-            (id.clone(), list, share)
+            (id, list, share)
         })
         .collect()
 }
@@ -68,12 +68,13 @@ pub async fn json(State(s): State<AdminState>) -> Response {
 /// `/targets`: see [`super::targets_page`].
 pub async fn html(State(s): State<AdminState>) -> Html<String> {
     let list: Vec<ReceiverTargets> = {
-        let receivers = s.receivers.lock().unwrap_or_else(PoisonError::into_inner);
+        let receivers = s.receivers.lock();
         receivers
             .iter()
+            .map(|(id, r)| (id, &r.handle))
             .filter(|(_, h)| !h.is_push())
             .map(|(id, h)| ReceiverTargets {
-                id: id.clone(),
+                id: id.to_string(),
                 targets: h.targets(),
                 share: h.cluster(),
             })
