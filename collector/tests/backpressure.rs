@@ -16,12 +16,11 @@
 
 mod e2e;
 
-use e2e::{free_port, http_get, markers_of, read_request, respond, Running};
+use e2e::{free_port, http_get, marked_profile, markers_of, read_request, respond, serve, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
-use profcol_pdata::pprof;
 use prost::Message;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,52 +28,6 @@ use std::time::{Duration, Instant};
 
 const JOB: &str = "pyroscope_scrape/held";
 const EXPORTER: &str = "otlp_http/sink";
-
-/// Serves each connection on its own thread, until the test process ends.
-fn serve(listener: TcpListener, handle: impl Fn(TcpStream) + Send + Sync + 'static) {
-    let handle = Arc::new(handle);
-    std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let h = handle.clone();
-            std::thread::spawn(move || h(s));
-        }
-    });
-}
-
-/// A goroutine profile with one sample whose function is `marker`.
-fn marked_profile(marker: &str) -> Vec<u8> {
-    let p = pprof::Profile {
-        sample_type: vec![pprof::ValueType { r#type: 1, unit: 2 }],
-        sample: vec![pprof::Sample {
-            location_id: vec![1],
-            value: vec![1],
-            label: vec![],
-        }],
-        location: vec![pprof::Location {
-            id: 1,
-            line: vec![pprof::Line {
-                function_id: 1,
-                line: 1,
-                column: 0,
-            }],
-            ..Default::default()
-        }],
-        function: vec![pprof::Function {
-            id: 1,
-            name: 3,
-            system_name: 3,
-            ..Default::default()
-        }],
-        string_table: vec![
-            String::new(),
-            "goroutine".into(),
-            "count".into(),
-            marker.to_string(),
-        ],
-        ..Default::default()
-    };
-    pprof::encode_pprof_gzip(&p)
-}
 
 /// `/debug/pprof/goroutine`, each answer marked with the next number.
 fn start_target() -> (u16, Arc<Mutex<Vec<String>>>) {

@@ -19,11 +19,12 @@
 
 mod e2e;
 
-use e2e::{free_port, http_get, markers_of, profcol_bin, read_request, respond, Running};
+use e2e::{
+    free_port, http_get, marked_profile, markers_of, profcol_bin, read_request, respond, Running,
+};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
-use profcol_pdata::pprof::encode_pprof_gzip;
-use profcol_pdata::{pprof, ProfileBatch};
+use profcol_pdata::ProfileBatch;
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{TcpListener, TcpStream};
@@ -82,40 +83,6 @@ struct Target {
     next: AtomicU64,
     served: Mutex<Vec<String>>,
     frozen: AtomicBool,
-}
-
-fn marked_profile(marker: &str) -> Vec<u8> {
-    let p = pprof::Profile {
-        sample_type: vec![pprof::ValueType { r#type: 1, unit: 2 }],
-        sample: vec![pprof::Sample {
-            location_id: vec![1],
-            value: vec![1],
-            label: vec![],
-        }],
-        location: vec![pprof::Location {
-            id: 1,
-            line: vec![pprof::Line {
-                function_id: 1,
-                line: 1,
-                column: 0,
-            }],
-            ..Default::default()
-        }],
-        function: vec![pprof::Function {
-            id: 1,
-            name: 3,
-            system_name: 3,
-            ..Default::default()
-        }],
-        string_table: vec![
-            String::new(),
-            "goroutine".into(),
-            "count".into(),
-            marker.to_string(),
-        ],
-        ..Default::default()
-    };
-    encode_pprof_gzip(&p)
 }
 
 impl Target {

@@ -24,7 +24,7 @@
 
 mod e2e;
 
-use e2e::{free_port, http_get, markers_of, read_request, respond, wait_ready, Running};
+use e2e::{free_port, http_get, markers_of, read_request, respond, serve, wait_ready, Running};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof;
@@ -35,17 +35,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Serves each connection on its own thread, until the test process ends.
-fn serve(listener: TcpListener, handle: impl Fn(TcpStream) + Send + Sync + 'static) {
-    let handle = Arc::new(handle);
-    std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let h = handle.clone();
-            std::thread::spawn(move || h(s));
-        }
-    });
-}
 
 /// One request the backend got.
 #[derive(Debug, Clone)]

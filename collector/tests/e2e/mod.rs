@@ -238,3 +238,49 @@ pub fn markers_of(p: &profcol_pdata::pprof::Profile) -> std::collections::BTreeS
     }
     out
 }
+
+/// Serves each connection on its own thread, until the test process ends.
+pub fn serve(listener: TcpListener, handle: impl Fn(TcpStream) + Send + Sync + 'static) {
+    let handle = std::sync::Arc::new(handle);
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let h = handle.clone();
+            std::thread::spawn(move || h(s));
+        }
+    });
+}
+
+/// A goroutine profile with one sample whose function is `marker`.
+pub fn marked_profile(marker: &str) -> Vec<u8> {
+    let p = profcol_pdata::pprof::Profile {
+        sample_type: vec![profcol_pdata::pprof::ValueType { r#type: 1, unit: 2 }],
+        sample: vec![profcol_pdata::pprof::Sample {
+            location_id: vec![1],
+            value: vec![1],
+            label: vec![],
+        }],
+        location: vec![profcol_pdata::pprof::Location {
+            id: 1,
+            line: vec![profcol_pdata::pprof::Line {
+                function_id: 1,
+                line: 1,
+                column: 0,
+            }],
+            ..Default::default()
+        }],
+        function: vec![profcol_pdata::pprof::Function {
+            id: 1,
+            name: 3,
+            system_name: 3,
+            ..Default::default()
+        }],
+        string_table: vec![
+            String::new(),
+            "goroutine".into(),
+            "count".into(),
+            marker.to_string(),
+        ],
+        ..Default::default()
+    };
+    profcol_pdata::pprof::encode_pprof_gzip(&p)
+}
