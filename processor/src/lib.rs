@@ -20,15 +20,17 @@ pub mod filter;
 pub mod memory_limiter;
 mod otlp_edit;
 mod regex_error;
+pub mod registry;
 pub mod resource;
 #[cfg(test)]
 mod testutil;
 pub mod transform;
 
 pub use error::Error;
+pub use registry::ProcessorConfig;
 
 use futures::future::BoxFuture;
-use profcol_config::{decode, ComponentId, Problem};
+use profcol_config::{ComponentId, Problem};
 use profcol_pdata::Consumer;
 use profcol_runtime::ComponentContext;
 use std::sync::Arc;
@@ -41,40 +43,22 @@ pub(crate) const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Every processor type with its stability.
 pub fn processor_types() -> Vec<(&'static str, &'static str)> {
-    vec![
-        // One line per type: (type, stability).
-        ("batch", "development"),
-        ("memory_limiter", "development"),
-        ("resource", "development"),
-        ("attributes", "development"),
-        ("filter", "development"),
-    ]
-}
-
-/// A decoded, validated processor config.
-#[derive(PartialEq)]
-enum Parsed {
-    Batch(batch::BatchConfig),
-    MemoryLimiter(memory_limiter::MemoryLimiterConfig),
-    Resource(resource::ResourceProcessor),
-    Attributes(attributes::AttributesProcessor),
-    Filter(filter::FilterProcessor),
+    registry::TYPES
+        .iter()
+        .map(|t| (t.name, t.stability))
+        .collect()
 }
 
 fn parse(
     id: &ComponentId,
     body: &profcol_config::yaml::Value,
     path: &str,
-) -> Result<Parsed, Vec<Problem>> {
-    match id.kind() {
-        "batch" => decode(body, path).map(Parsed::Batch),
-        "memory_limiter" => decode(body, path).map(Parsed::MemoryLimiter),
-        "resource" => resource::ResourceProcessor::parse(body, path).map(Parsed::Resource),
-        "attributes" => attributes::AttributesProcessor::parse(body, path).map(Parsed::Attributes),
-        "filter" => filter::FilterProcessor::parse(&id.to_string(), body, path).map(Parsed::Filter),
-        other => Err(vec![Problem::new(
+) -> Result<ProcessorConfig, Vec<Problem>> {
+    match registry::lookup(id.kind()) {
+        Some(t) => (t.decode)(id, body, path),
+        None => Err(vec![Problem::new(
             path,
-            format!("unknown processor type {other:?}"),
+            format!("unknown processor type {:?}", id.kind()),
         )]),
     }
 }
@@ -155,11 +139,11 @@ pub fn start_processor(
     let parsed = parse(id, body, &path).map_err(Error::Config)?;
     let stateless = |c: Arc<dyn Consumer>| ProcessorHandle::stateless(c);
     Ok(match parsed {
-        Parsed::Batch(cfg) => batch::start(cfg, &ctx, next),
-        Parsed::MemoryLimiter(cfg) => memory_limiter::start(cfg, &path, &ctx, next)?,
-        Parsed::Resource(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
-        Parsed::Attributes(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
-        Parsed::Filter(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+        ProcessorConfig::Batch(cfg) => batch::start(cfg, &ctx, next),
+        ProcessorConfig::MemoryLimiter(cfg) => memory_limiter::start(cfg, &path, &ctx, next)?,
+        ProcessorConfig::Resource(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+        ProcessorConfig::Attributes(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
+        ProcessorConfig::Filter(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
     })
 }
 
