@@ -10,6 +10,8 @@ use crate::fanout::{FanOut, Switch};
 use crate::reload::plan::{used, Plan};
 use crate::settings::Settings;
 use crate::topology::{ReceiverSlot, RunningReceiver};
+
+mod apply;
 use anyhow::Context;
 use profcol_config::{CollectorConfig, ComponentId, Kind};
 use profcol_exporter::ExporterHandle;
@@ -298,117 +300,9 @@ impl Running {
             .metrics::<profcol_receiver::LastProfiles>()
             .set_max_bytes(new.service.kept_profiles_bytes());
         let deadline = new.service.shutdown_timeout.get();
-
-        let exclusive: Vec<ComponentId> = plan
-            .exporters
-            .changed
-            .iter()
-            .filter(|id| {
-                has_storage(self.config.get(Kind::Exporter, id))
-                    || has_storage(new.get(Kind::Exporter, id))
-            })
-            .cloned()
-            .collect();
-        for id in &exclusive {
-            if let Some(slot) = self.exporters.remove(id) {
-                info!(component = %id, "Stopping the exporter before its replacement opens the same persistent queue.");
-                slot.handle.shutdown(deadline).await;
-                slot.stop.cancel();
-            }
-        }
-
-        let mut new_exporters = BTreeMap::new();
-        for id in plan.exporters.to_start() {
-            match self.start_exporter(id, new) {
-                Ok(slot) => {
-                    new_exporters.insert(id.clone(), slot);
-                }
-                Err(e) => {
-                    self.retire_all(new_exporters.into_values(), deadline);
-                    self.restore(&exclusive);
-                    return Err(e);
-                }
-            }
-        }
-        let consumers: BTreeMap<ComponentId, Arc<dyn Consumer>> = used(new, Kind::Exporter)
-            .into_iter()
-            .filter_map(|id| {
-                let slot = new_exporters.get(&id).or_else(|| self.exporters.get(&id))?;
-                Some((id, slot.handle.consumer()))
-            })
-            .collect();
-        let fans = fan_outs(new, &consumers);
-        let (new_chains, pipelines) = match self.start_chains(new, &fans) {
-            Ok(started) => started,
-            Err(e) => {
-                self.retire_all(new_exporters.into_values(), deadline);
-                self.restore(&exclusive);
-                return Err(e);
-            }
-        };
-
-        let handoffs = self
-            .stop_receivers(&plan.receivers.changed, deadline, true)
-            .await;
-        let mut new_receivers = Vec::new();
-        for id in plan.receivers.to_start() {
-            let next = Arc::new(Switch::new(feeds(new, id, &pipelines)));
-            let handoff = handoffs.get(id).cloned().unwrap_or_default();
-            match self.start_receiver(id, new, next, handoff) {
-                Ok(started) => new_receivers.push(started),
-                Err(e) => {
-                    for (_, started) in new_receivers {
-                        started.slot.stop.cancel();
-                        wait_receiver(started.handle, deadline).await;
-                    }
-                    self.retire_chains(new_chains.into_values(), deadline);
-                    self.retire_all(new_exporters.into_values(), deadline);
-                    self.restore(&exclusive);
-                    self.restore_receivers(handoffs);
-                    return Err(e);
-                }
-            }
-        }
-
-        // Everything new is up: point kept chains at the new exporters,
-        // rewire the receivers that keep running, then retire what was
-        // replaced or removed (a retired chain flushes into the new exporters).
-        let old_chains: Vec<Chain> = std::mem::take(&mut self.chains)
-            .into_iter()
-            .filter_map(|(name, chain)| {
-                if let Some(fan) = fans.get(&name) {
-                    chain.end.set(fan.clone());
-                }
-                if new_chains.contains_key(&name) || !new.service.pipelines.contains_key(&name) {
-                    Some(chain)
-                } else {
-                    self.chains.insert(name, chain);
-                    None
-                }
-            })
-            .collect();
-        self.chains.extend(new_chains);
-        self.retire_chains(old_chains.into_iter(), deadline);
-        {
-            let running = self.admin.receivers.lock();
-            for id in &plan.receivers.kept {
-                if let Some(r) = running.get(id) {
-                    r.slot.next.set(feeds(new, id, &pipelines));
-                }
-            }
-        }
-        self.stop_receivers(&plan.receivers.removed, deadline, false)
-            .await;
-        for (id, started) in new_receivers {
-            self.admin.receivers.insert(id, started);
-        }
-        let old: Vec<ExporterSlot> = plan
-            .exporters
-            .to_stop()
-            .filter_map(|id| self.exporters.remove(id))
-            .collect();
-        self.retire_all(old.into_iter(), deadline);
-        self.exporters.extend(new_exporters);
+        let mut started = self.start_stage(plan, new, deadline).await?;
+        let old_chains = self.rewire_stage(plan, new, &mut started);
+        self.retire_stage(plan, started, old_chains, deadline).await;
         Ok(())
     }
 
