@@ -25,6 +25,7 @@ mod manager;
 pub mod metrics;
 pub mod profile_types;
 pub mod push;
+pub mod registry;
 pub mod relabel;
 mod scrape_loop;
 pub mod status;
@@ -37,6 +38,8 @@ pub use error::Error;
 pub use handoff::Handoff;
 pub use last_profiles::{KeptProfile, LastProfiles};
 pub use status::{Health, TargetStatus};
+
+pub use registry::ReceiverConfig;
 
 use discovery::{DiscoveryContext, DiscoveryRegistry, TargetGroup};
 use profcol_config::{join_path, ComponentId, Problem};
@@ -53,11 +56,10 @@ pub const PYROSCOPE_SCRAPE: &str = "pyroscope_scrape";
 
 /// `(type, stability)` of every receiver type.
 pub fn receiver_types() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (PYROSCOPE_SCRAPE, "beta"),
-        (push::otlp::TYPE, "alpha"),
-        (push::pyroscope::TYPE, "alpha"),
-    ]
+    registry::TYPES
+        .iter()
+        .map(|t| (t.name, t.stability))
+        .collect()
 }
 
 fn unknown_type(id: &ComponentId, path: &str) -> Problem {
@@ -85,10 +87,17 @@ pub fn validate_receiver(
     body: &profcol_config::yaml::Value,
     path: &str,
 ) -> Result<(), Vec<Problem>> {
-    match id.kind() {
-        push::otlp::TYPE => push::otlp::validate(body, path),
-        push::pyroscope::TYPE => push::pyroscope::validate(body, path),
-        _ => decode(id, body, path).map(|_| ()),
+    parse(id, body, path).map(|_| ())
+}
+
+fn parse(
+    id: &ComponentId,
+    body: &profcol_config::yaml::Value,
+    path: &str,
+) -> Result<ReceiverConfig, Vec<Problem>> {
+    match registry::lookup(id.kind()) {
+        Some(t) => (t.decode)(&id.to_string(), body, path),
+        None => Err(vec![unknown_type(id, path)]),
     }
 }
 
@@ -100,41 +109,7 @@ pub fn decode_limits(
     body: &profcol_config::yaml::Value,
 ) -> Option<profcol_pdata::pprof::DecodeLimits> {
     let path = join_path("receivers", &id.to_string());
-    match id.kind() {
-        push::otlp::TYPE => None,
-        push::pyroscope::TYPE => {
-            profcol_config::decode::<push::pyroscope::config::PyroscopeReceiverConfig>(body, &path)
-                .ok()
-                .map(|c| c.decode_limits())
-        }
-        _ => decode(id, body, &path).ok().map(|c| {
-            let settings = config::Settings::new(&id.to_string(), &c);
-            settings.limits.decode_limits(settings.max_body_size)
-        }),
-    }
-}
-
-/// A receiver's typed config: what a reload compares.
-#[derive(PartialEq)]
-enum Typed {
-    Scrape(Box<ScrapeConfig>),
-    Otlp(Box<push::otlp::config::OtlpConfig>),
-    Pyroscope(Box<push::pyroscope::config::PyroscopeReceiverConfig>),
-}
-
-fn typed(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<Typed> {
-    let path = join_path("receivers", &id.to_string());
-    match id.kind() {
-        push::otlp::TYPE => profcol_config::decode(body, &path)
-            .ok()
-            .map(|c| Typed::Otlp(Box::new(c))),
-        push::pyroscope::TYPE => profcol_config::decode(body, &path)
-            .ok()
-            .map(|c| Typed::Pyroscope(Box::new(c))),
-        _ => decode(id, body, &path)
-            .ok()
-            .map(|c| Typed::Scrape(Box::new(c.resolved(&id.to_string())))),
-    }
+    parse(id, body, &path).ok()?.decode_limits(&id.to_string())
 }
 
 /// Whether two bodies of receiver `id` configure the same receiver: both
@@ -146,8 +121,9 @@ pub fn same_config(
     old: &profcol_config::yaml::Value,
     new: &profcol_config::yaml::Value,
 ) -> bool {
-    match (typed(id, old), typed(id, new)) {
-        (Some(a), Some(b)) => a == b,
+    let path = join_path("receivers", &id.to_string());
+    match (parse(id, old, &path), parse(id, new, &path)) {
+        (Ok(a), Ok(b)) => a == b,
         _ => old == new,
     }
 }
