@@ -25,35 +25,57 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// `(type, stability)` of every extension type.
-pub fn types() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("health_check", "beta"),
-        ("pprof", "beta"),
-        ("file_storage", "alpha"),
-    ]
-}
-
-/// A decoded, validated extension config.
+/// A decoded, validated extension config, whatever its type; equal configs
+/// configure the same extension (what a reload compares).
 #[derive(PartialEq)]
-enum Parsed {
+pub enum ExtensionConfig {
     HealthCheck(health_check::HealthCheckConfig),
     Pprof(pprof::PprofConfig),
     FileStorage(file_storage::FileStorageConfig),
+}
+
+/// One extension type: its name, stability and how its config decodes.
+pub struct ExtensionType {
+    pub name: &'static str,
+    pub stability: &'static str,
+    pub decode: fn(&profcol_config::yaml::Value, &str) -> Result<ExtensionConfig, Vec<Problem>>,
+}
+
+/// Every extension type, in the order `profcol components` lists them: the
+/// one table the listing, validation, reload comparison and [`start`] read.
+pub const TYPES: &[ExtensionType] = &[
+    ExtensionType {
+        name: "health_check",
+        stability: "beta",
+        decode: |body, path| decode(body, path).map(ExtensionConfig::HealthCheck),
+    },
+    ExtensionType {
+        name: "pprof",
+        stability: "beta",
+        decode: |body, path| decode(body, path).map(ExtensionConfig::Pprof),
+    },
+    ExtensionType {
+        name: "file_storage",
+        stability: "alpha",
+        decode: |body, path| decode(body, path).map(ExtensionConfig::FileStorage),
+    },
+];
+
+/// `(type, stability)` of every extension type.
+pub fn types() -> Vec<(&'static str, &'static str)> {
+    TYPES.iter().map(|t| (t.name, t.stability)).collect()
 }
 
 fn parse(
     id: &ComponentId,
     body: &profcol_config::yaml::Value,
     path: &str,
-) -> Result<Parsed, Vec<Problem>> {
-    match id.kind() {
-        "health_check" => decode(body, path).map(Parsed::HealthCheck),
-        "pprof" => decode(body, path).map(Parsed::Pprof),
-        "file_storage" => decode(body, path).map(Parsed::FileStorage),
-        other => Err(vec![Problem::new(
+) -> Result<ExtensionConfig, Vec<Problem>> {
+    match TYPES.iter().find(|t| t.name == id.kind()) {
+        Some(t) => (t.decode)(body, path),
+        None => Err(vec![Problem::new(
             path,
-            format!("unknown extension type {other:?}"),
+            format!("unknown extension type {:?}", id.kind()),
         )]),
     }
 }
@@ -131,15 +153,15 @@ pub async fn start(
         Vec<JoinHandle<()>>,
         Option<Box<dyn std::any::Any + Send + Sync>>,
     ) = match parsed {
-        Parsed::HealthCheck(cfg) => {
+        ExtensionConfig::HealthCheck(cfg) => {
             let (debug, task) = health_check::start(id, &cfg, host, &path, stop.clone()).await?;
             (debug, vec![task], None)
         }
-        Parsed::Pprof(cfg) => {
+        ExtensionConfig::Pprof(cfg) => {
             let (debug, tasks) = pprof::start(id, &cfg, &path, stop.clone()).await?;
             (debug, tasks, None)
         }
-        Parsed::FileStorage(cfg) => {
+        ExtensionConfig::FileStorage(cfg) => {
             let (debug, lock) = file_storage::start(&cfg, &path).await?;
             (debug, Vec::new(), Some(Box::new(lock)))
         }
@@ -150,4 +172,30 @@ pub async fn start(
         tasks,
         hold,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_each_type_once_and_decodes_defaults() {
+        let mut names: Vec<&str> = TYPES.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TYPES.len());
+        for t in TYPES {
+            let id: ComponentId = t.name.parse().unwrap();
+            let null = profcol_config::yaml::Value::Null;
+            assert!(validate(&id, &null, "extensions::x").is_ok(), "{}", t.name);
+        }
+        let unknown: ComponentId = "zpages".parse().unwrap();
+        let problems = validate(
+            &unknown,
+            &profcol_config::yaml::Value::Null,
+            "extensions::zpages",
+        )
+        .unwrap_err();
+        assert!(problems[0].to_string().contains("unknown extension type"));
+    }
 }
