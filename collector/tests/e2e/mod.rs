@@ -28,23 +28,41 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run profcol")
 }
 
-/// A loopback port nobody listens on right now, and never handed out before
-/// in this test process: the kernel may give a just-closed port again, and
-/// a test that asks for several ports needs them distinct.
+/// A loopback port nobody listens on right now, below the kernel's range
+/// of ephemeral ports, and never handed out before in this test process.
+/// Below that range no outgoing connection (of profcol or of a test) can
+/// take the port between this call and the bind that uses it — or while a
+/// test's backend is down for an outage and binds it again; and a test that
+/// asks for several ports gets them distinct.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
     static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if !handed_out.contains(&port) {
-            handed_out.push(port);
-            return port;
+    let (low, high) = (FIXED_PORTS_FROM, ephemeral_ports_from());
+    let random = RandomState::new();
+    for attempt in 0u64.. {
+        let span = u64::from(high.saturating_sub(low).max(1));
+        let port = low + u16::try_from(random.hash_one(attempt) % span).unwrap_or(0);
+        if handed_out.contains(&port) || TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
         }
+        handed_out.push(port);
+        return port;
     }
+    unreachable!("the loop only ends by returning")
+}
+
+/// Where the ports [`free_port`] picks from start.
+const FIXED_PORTS_FROM: u16 = 10_000;
+
+/// The first port the kernel hands out for outgoing connections
+/// (`net.ipv4.ip_local_port_range`; Linux's default is 32768).
+fn ephemeral_ports_from() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .filter(|&p: &u16| p > FIXED_PORTS_FROM + 1_000)
+        .unwrap_or(32_768)
 }
 
 /// A running profcol, killed when dropped.
