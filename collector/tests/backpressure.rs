@@ -16,13 +16,16 @@
 
 mod e2e;
 
-use e2e::{free_port, http_get, marked_profile, markers_of, read_request, respond, serve, Running};
+use e2e::{
+    free_port, http_get, marked_goroutine_target, marked_profile, markers_of, read_request,
+    respond, serve, Running,
+};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use prost::Message;
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,24 +34,7 @@ const EXPORTER: &str = "otlp_http/sink";
 
 /// `/debug/pprof/goroutine`, each answer marked with the next number.
 fn start_target() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let served: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = served.clone();
-    let next = AtomicU64::new(0);
-    serve(listener, move |mut s| {
-        let Ok((head, _)) = read_request(&mut s) else {
-            return;
-        };
-        if !head.contains("/debug/pprof/goroutine") {
-            respond(&mut s, "404 Not Found", b"");
-            return;
-        }
-        let marker = format!("mark-{}", next.fetch_add(1, Ordering::SeqCst));
-        log.lock().unwrap().push(marker.clone());
-        respond(&mut s, "200 OK", &marked_profile(&marker));
-    });
-    (port, served)
+    marked_goroutine_target("", marked_profile)
 }
 
 /// An OTLP/HTTP sink that holds every request while `stalled` is set, then

@@ -24,7 +24,10 @@
 
 mod e2e;
 
-use e2e::{free_port, http_get, markers_of, read_request, respond, serve, wait_ready, Running};
+use e2e::{
+    free_port, http_get, marked_goroutine_target, markers_of, read_request, respond, serve,
+    wait_ready, Running,
+};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::from_otlp;
 use profcol_pdata::pprof;
@@ -32,7 +35,6 @@ use prost::Message;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -171,24 +173,7 @@ struct Target {
 
 impl Target {
     fn start(name: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let served: Arc<Mutex<Vec<String>>> = Arc::default();
-        let log = served.clone();
-        let name = name.to_string();
-        let next = AtomicU64::new(0);
-        serve(listener, move |mut s| {
-            let Ok((head, _)) = read_request(&mut s) else {
-                return;
-            };
-            if !head.contains("/debug/pprof/goroutine") {
-                respond(&mut s, "404 Not Found", b"");
-                return;
-            }
-            let marker = format!("mark-{name}-{}", next.fetch_add(1, Ordering::SeqCst));
-            log.lock().unwrap().push(marker.clone());
-            respond(&mut s, "200 OK", &marked_profile(&marker));
-        });
+        let (port, served) = marked_goroutine_target(&format!("{name}-"), marked_profile);
         Self { port, served }
     }
 

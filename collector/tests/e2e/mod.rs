@@ -302,3 +302,33 @@ pub fn marked_profile(marker: &str) -> Vec<u8> {
     };
     profcol_pdata::pprof::encode_pprof_gzip(&p)
 }
+
+/// A target serving `/debug/pprof/goroutine` on a loopback port of its own
+/// until the test process ends: each answer is `profile(marker)` with the
+/// next marker `mark-{prefix}{n}`, recorded in the returned list in the
+/// order served; other paths get a 404.
+pub fn marked_goroutine_target(
+    prefix: &str,
+    profile: fn(&str) -> Vec<u8>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = served.clone();
+    let prefix = prefix.to_string();
+    let next = AtomicU64::new(0);
+    serve(listener, move |mut s| {
+        let Ok((head, _)) = read_request(&mut s) else {
+            return;
+        };
+        if !head.contains("/debug/pprof/goroutine") {
+            respond(&mut s, "404 Not Found", b"");
+            return;
+        }
+        let marker = format!("mark-{prefix}{}", next.fetch_add(1, Ordering::SeqCst));
+        log.lock().unwrap().push(marker.clone());
+        respond(&mut s, "200 OK", &profile(&marker));
+    });
+    (port, served)
+}
