@@ -4,44 +4,32 @@
 //!
 //! A reload keeps a pipeline's chain, and whatever its processors hold,
 //! when the pipeline's processor list and their typed configs are unchanged
-//! ([`ChainKey::runs_as`]: a change of spelling only is no change); only
+//! (equal [`ChainKey`]s: a change of spelling only is no change); only
 //! the switch at its end is pointed at the new exporters. Otherwise the
 //! chain is rebuilt and the old one retired: its end is pointed at the new
 //! exporters first, so that what its processors flush is not lost.
 
+use crate::components::Decoded;
 use crate::fanout::Switch;
-use profcol_config::{CollectorConfig, ComponentId, Kind, PipelineConfig};
+use profcol_config::{ComponentId, PipelineConfig};
 use profcol_pdata::Consumer;
-use profcol_processor::ProcessorHandle;
+use profcol_processor::{ProcessorConfig, ProcessorHandle};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What decides whether a chain can be kept: its processors' ids and bodies.
+/// What decides whether a chain can be kept: its processors' ids and
+/// decoded configs, in order. A chain started from one key runs as one
+/// from an equal key would.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChainKey(Vec<(ComponentId, Option<profcol_config::yaml::Value>)>);
+pub struct ChainKey(Vec<(ComponentId, Option<ProcessorConfig>)>);
 
 impl ChainKey {
-    /// Whether a chain started from `self` runs as one from `other` would:
-    /// the same processors in the same order, each body the same config by
-    /// `same` (the collector's typed comparison).
-    pub fn runs_as(
-        &self,
-        other: &ChainKey,
-        same: impl Fn(&ComponentId, &profcol_config::yaml::Value, &profcol_config::yaml::Value) -> bool,
-    ) -> bool {
-        let null = profcol_config::yaml::Value::Null;
-        self.0.len() == other.0.len()
-            && self.0.iter().zip(&other.0).all(|((a, x), (b, y))| {
-                a == b && same(a, x.as_ref().unwrap_or(&null), y.as_ref().unwrap_or(&null))
-            })
-    }
-
-    pub fn of(cfg: &CollectorConfig, pipeline: &PipelineConfig) -> Self {
+    pub fn of(typed: &Decoded, pipeline: &PipelineConfig) -> Self {
         Self(
             pipeline
                 .processors
                 .iter()
-                .map(|id| (id.clone(), cfg.get(Kind::Processor, id).cloned()))
+                .map(|id| (id.clone(), typed.processors.get(id).cloned()))
                 .collect(),
         )
     }
@@ -67,16 +55,19 @@ impl Chain {
         exporters: Arc<dyn Consumer>,
         mut start: impl FnMut(
             &ComponentId,
-            &profcol_config::yaml::Value,
+            &ProcessorConfig,
             Arc<dyn Consumer>,
         ) -> anyhow::Result<ProcessorHandle>,
     ) -> anyhow::Result<Self> {
         let end = Arc::new(Switch::new(exporters));
         let mut next: Arc<dyn Consumer> = end.clone();
         let mut processors: Vec<ProcessorHandle> = Vec::with_capacity(key.0.len());
-        let null = profcol_config::yaml::Value::Null;
-        for (id, body) in key.0.iter().rev() {
-            let handle = match start(id, body.as_ref().unwrap_or(&null), next) {
+        for (id, config) in key.0.iter().rev() {
+            let started = match config {
+                Some(config) => start(id, config, next),
+                None => Err(anyhow::anyhow!("processor {id} is not configured")),
+            };
+            let handle = match started {
                 Ok(h) => h,
                 Err(e) => {
                     // The ones already started end their tasks (nothing
@@ -139,8 +130,21 @@ mod tests {
         }
     }
 
+    /// A key of `ids`, each with a default `batch` config (the tests'
+    /// start functions do not read it).
     fn key(ids: &[&str]) -> ChainKey {
-        ChainKey(ids.iter().map(|i| (i.parse().unwrap(), None)).collect())
+        let batch = profcol_processor::PROCESSORS
+            .decode(
+                &"batch".parse().unwrap(),
+                &profcol_config::yaml::Value::Null,
+                "",
+            )
+            .unwrap();
+        ChainKey(
+            ids.iter()
+                .map(|i| (i.parse().unwrap(), Some(batch.clone())))
+                .collect(),
+        )
     }
 
     #[tokio::test]
@@ -208,18 +212,16 @@ mod tests {
                 bodies
                     .iter()
                     .map(|(id, body)| {
-                        (
-                            id.parse().unwrap(),
-                            Some(profcol_config::yaml::from_str(body).unwrap()),
-                        )
+                        let id: ComponentId = id.parse().unwrap();
+                        let body = profcol_config::yaml::from_str(body).unwrap();
+                        let config = profcol_processor::PROCESSORS
+                            .decode(&id, &body, "")
+                            .unwrap();
+                        (id, Some(config))
                     })
                     .collect(),
             )
         };
-        let typed =
-            |id: &ComponentId, a: &profcol_config::yaml::Value, b: &profcol_config::yaml::Value| {
-                crate::components::same_config(Kind::Processor, id, a, b)
-            };
         let running = with(&[
             ("batch", "{timeout: 200ms}"),
             (
@@ -234,19 +236,20 @@ mod tests {
                 "{attributes: [{action: upsert, key: k, value: v}]}",
             ),
         ]);
-        assert!(running.runs_as(&respelled, typed));
-        assert!(!running.runs_as(
-            &with(&[
+        assert_eq!(running, respelled);
+        assert_ne!(
+            running,
+            with(&[
                 ("batch", "{timeout: 300ms}"),
                 (
                     "resource",
                     "{attributes: [{key: k, value: v, action: upsert}]}"
                 )
-            ]),
-            typed
-        ));
-        assert!(
-            !running.runs_as(&with(&[("batch", "{timeout: 200ms}")]), typed),
+            ])
+        );
+        assert_ne!(
+            running,
+            with(&[("batch", "{timeout: 200ms}")]),
             "a processor less"
         );
         let reordered = with(&[
@@ -256,6 +259,6 @@ mod tests {
             ),
             ("batch", "{timeout: 200ms}"),
         ]);
-        assert!(!running.runs_as(&reordered, typed), "another order");
+        assert_ne!(running, reordered, "another order");
     }
 }

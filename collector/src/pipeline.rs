@@ -6,6 +6,7 @@
 
 use crate::admin::{self, AdminState};
 use crate::chains::{Chain, ChainKey};
+use crate::components::Decoded;
 use crate::fanout::{FanOut, Switch};
 use crate::reload::plan::{used, Plan};
 use crate::settings::Settings;
@@ -14,8 +15,10 @@ use crate::topology::{ReceiverSlot, RunningReceiver};
 mod apply;
 use anyhow::Context;
 use profcol_config::{CollectorConfig, ComponentId, Kind};
-use profcol_exporter::ExporterHandle;
+use profcol_exporter::{ExporterHandle, EXPORTERS};
 use profcol_pdata::Consumer;
+use profcol_processor::PROCESSORS;
+use profcol_receiver::RECEIVERS;
 use profcol_runtime::{ComponentContext, MemoryGuard, Telemetry};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -60,6 +63,8 @@ pub struct Running {
     read_back_limits: profcol_pdata::pprof::DecodeLimits,
     /// The configuration the components below were built from.
     config: CollectorConfig,
+    /// `config`'s components as their factories decoded them.
+    components: Arc<Decoded>,
     receivers_stop: CancellationToken,
     exporters: BTreeMap<ComponentId, ExporterSlot>,
     exporters_stop: CancellationToken,
@@ -113,7 +118,7 @@ impl Running {
             telemetry,
             memory,
             scrape_budget: profcol_runtime::ScrapeBudget::from_open_file_limit(),
-            read_back_limits: crate::components::read_back_limits(cfg),
+            read_back_limits: settings.components.read_back_limits(),
             // Nothing runs yet, and the service settings are the ones given.
             config: CollectorConfig {
                 components: BTreeMap::new(),
@@ -122,6 +127,7 @@ impl Running {
                     ..cfg.service.clone()
                 },
             },
+            components: Arc::default(),
             receivers_stop: CancellationToken::new(),
             exporters: BTreeMap::new(),
             exporters_stop: CancellationToken::new(),
@@ -130,7 +136,7 @@ impl Running {
             retiring: TaskTracker::new(),
             extensions: BTreeMap::new(),
         };
-        running.apply(cfg).await?;
+        running.apply(settings).await?;
         running.admin.set_ready(true);
         info!(
             pipelines = cfg.service.pipelines.len(),
@@ -140,9 +146,9 @@ impl Running {
         );
         if let Some(a) = running.admin_address {
             let ui = crate::startup_log::ui_url(a, cfg.service.telemetry.metrics.tls.is_some());
-            info!(ui = %ui, data = %crate::startup_log::destinations(cfg), "Open the UI at {ui}; profiles go to the exporters listed in data.");
+            info!(ui = %ui, data = %crate::startup_log::destinations(cfg, &settings.components), "Open the UI at {ui}; profiles go to the exporters listed in data.");
         } else {
-            info!(data = %crate::startup_log::destinations(cfg), "Profiles go to the exporters listed in data (no admin UI: service.telemetry.metrics.address is empty).");
+            info!(data = %crate::startup_log::destinations(cfg, &settings.components), "Profiles go to the exporters listed in data (no admin UI: service.telemetry.metrics.address is empty).");
         }
         Ok(running)
     }
@@ -169,29 +175,30 @@ impl Running {
     /// instance stops first and hands the delta state of its unchanged jobs
     /// to the new one; both are started again on failure.
     /// Returns the plan's one-line summary.
-    pub async fn apply(&mut self, new: &CollectorConfig) -> anyhow::Result<String> {
-        let plan = Plan::new(&self.config, new, &crate::components::same_config);
+    pub async fn apply(&mut self, settings: &Settings) -> anyhow::Result<String> {
+        let (new, typed) = (&settings.config, &settings.components);
+        let plan = Plan::new(&self.config, new, &|kind, id| {
+            self.components.same(typed, kind, id)
+        });
         let deadline = new.service.shutdown_timeout.get();
         // Profiles queued on disk under the old receivers' caps stay readable.
-        self.read_back_limits = self
-            .read_back_limits
-            .widest(&crate::components::read_back_limits(new));
-        self.apply_extensions(&plan, new, deadline).await?;
-        if let Err(e) = self.apply_pipelines(&plan, new).await {
+        self.read_back_limits = self.read_back_limits.widest(&typed.read_back_limits());
+        self.apply_extensions(&plan, typed, deadline).await?;
+        if let Err(e) = self.apply_pipelines(&plan, settings).await {
             self.revert_extensions(&plan, deadline).await;
             return Err(e);
         }
         for kind in [Kind::Receiver, Kind::Exporter] {
             let in_use = used(new, kind);
             for (id, _) in new.section(kind) {
-                if !in_use.contains(id) && self.config.get(kind, id) != new.get(kind, id) {
+                if !in_use.contains(id) && !self.components.same(typed, kind, id) {
                     warn!(component = %id, "Component is defined but used by no pipeline; it is not started.");
                 }
             }
         }
-        for (id, body) in new.section(Kind::Extension) {
+        for (id, _) in new.section(Kind::Extension) {
             if !new.service.extensions.contains(id)
-                && self.config.get(Kind::Extension, id) != Some(body)
+                && !self.components.same(typed, Kind::Extension, id)
             {
                 warn!(component = %id, "Extension is defined but not listed in service.extensions; it is not started.");
             }
@@ -207,6 +214,7 @@ impl Running {
             warn!(key = %key, "This setting changed but only takes effect after a restart.");
         }
         self.config = new.clone();
+        self.components = typed.clone();
         let statuses = self.exporter_statuses().into_iter().collect();
         self.admin.components.applied(new, statuses);
         self.admin.components.extensions(
@@ -227,7 +235,7 @@ impl Running {
     async fn apply_extensions(
         &mut self,
         plan: &Plan,
-        new: &CollectorConfig,
+        new: &Decoded,
         deadline: Duration,
     ) -> anyhow::Result<()> {
         let mut stopped = Vec::new();
@@ -271,7 +279,7 @@ impl Running {
     /// Starts `ids` again from the running configuration.
     async fn restart_extensions(&mut self, ids: &[ComponentId]) {
         for id in ids {
-            match self.start_extension(id, &self.config.clone()).await {
+            match self.start_extension(id, &self.components.clone()).await {
                 Ok(ext) => {
                     self.extensions.insert(id.clone(), ext);
                 }
@@ -285,23 +293,26 @@ impl Running {
     async fn start_extension(
         &self,
         id: &ComponentId,
-        cfg: &CollectorConfig,
+        typed: &Decoded,
     ) -> anyhow::Result<crate::extensions::Extension> {
-        let body = cfg.get(Kind::Extension, id).cloned().unwrap_or_default();
-        crate::extensions::start(id, &body, &self.admin.extension_host())
+        let config = typed
+            .extensions
+            .get(id)
+            .with_context(|| format!("extension {id} is not configured"))?;
+        crate::extensions::start(id, config, &self.admin.extension_host())
             .await
             .with_context(|| format!("cannot start extension {id}"))
     }
 
     /// The pipelines' part of [`Running::apply`]: exporters, processor
     /// chains and receivers.
-    async fn apply_pipelines(&mut self, plan: &Plan, new: &CollectorConfig) -> anyhow::Result<()> {
+    async fn apply_pipelines(&mut self, plan: &Plan, new: &Settings) -> anyhow::Result<()> {
         self.telemetry
             .metrics::<profcol_receiver::LastProfiles>()
-            .set_max_bytes(new.service.kept_profiles_bytes());
-        let deadline = new.service.shutdown_timeout.get();
+            .set_max_bytes(new.config.service.kept_profiles_bytes());
+        let deadline = new.config.service.shutdown_timeout.get();
         let mut started = self.start_stage(plan, new, deadline).await?;
-        let old_chains = self.rewire_stage(plan, new, &mut started);
+        let old_chains = self.rewire_stage(plan, &new.config, &mut started);
         self.retire_stage(plan, started, old_chains, deadline).await;
         Ok(())
     }
@@ -322,7 +333,7 @@ impl Running {
             return;
         }
         for id in exporters {
-            match self.start_exporter(id, &self.config) {
+            match self.start_exporter(id, &self.components) {
                 Ok(slot) => {
                     self.exporters.insert(id.clone(), slot);
                 }
@@ -362,19 +373,14 @@ impl Running {
     /// the running chain that is kept. Nothing is started when one fails.
     fn start_chains(
         &self,
-        cfg: &CollectorConfig,
+        new: &Settings,
         fans: &BTreeMap<String, Arc<dyn Consumer>>,
     ) -> anyhow::Result<(BTreeMap<String, Chain>, Heads)> {
         let mut started = BTreeMap::new();
         let mut heads = BTreeMap::new();
-        for (name, pipeline) in &cfg.service.pipelines {
-            let key = ChainKey::of(cfg, pipeline);
-            let same = |id: &ComponentId,
-                        a: &profcol_config::yaml::Value,
-                        b: &profcol_config::yaml::Value| {
-                crate::components::same_config(Kind::Processor, id, a, b)
-            };
-            if let Some(running) = self.chains.get(name).filter(|c| c.key.runs_as(&key, same)) {
+        for (name, pipeline) in &new.config.service.pipelines {
+            let key = ChainKey::of(&new.components, pipeline);
+            if let Some(running) = self.chains.get(name).filter(|c| c.key == key) {
                 heads.insert(name.clone(), running.head.clone());
                 continue;
             }
@@ -382,9 +388,10 @@ impl Running {
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| Arc::new(FanOut::new(Vec::new())));
-            let chain = Chain::start(key, fan, |id, body, next| {
+            let chain = Chain::start(key, fan, |id, config, next| {
                 let stop = self.processors_stop.child_token();
-                profcol_processor::start_processor(id, body, self.context(id, &stop), next)
+                PROCESSORS
+                    .start(id, config, self.context(id, &stop), next)
                     .with_context(|| format!("cannot start processor {id} in pipeline {name}"))
             });
             match chain {
@@ -408,14 +415,14 @@ impl Running {
         }
     }
 
-    fn start_exporter(
-        &self,
-        id: &ComponentId,
-        cfg: &CollectorConfig,
-    ) -> anyhow::Result<ExporterSlot> {
-        let body = cfg.get(Kind::Exporter, id).cloned().unwrap_or_default();
+    fn start_exporter(&self, id: &ComponentId, typed: &Decoded) -> anyhow::Result<ExporterSlot> {
+        let config = typed
+            .exporters
+            .get(id)
+            .with_context(|| format!("exporter {id} is not configured"))?;
         let stop = self.exporters_stop.child_token();
-        let handle = profcol_exporter::start_exporter(id, &body, self.context(id, &stop))
+        let handle = EXPORTERS
+            .start(id, config, self.context(id, &stop), ())
             .with_context(|| format!("cannot start exporter {id}"))?;
         Ok(ExporterSlot { handle, stop })
     }
@@ -423,20 +430,22 @@ impl Running {
     fn start_receiver(
         &self,
         id: &ComponentId,
-        cfg: &CollectorConfig,
+        typed: &Decoded,
         next: Arc<Switch>,
         handoff: Arc<profcol_receiver::Handoff>,
     ) -> anyhow::Result<(ComponentId, RunningReceiver)> {
-        let body = cfg.get(Kind::Receiver, id).cloned().unwrap_or_default();
+        let config = typed
+            .receivers
+            .get(id)
+            .with_context(|| format!("receiver {id} is not configured"))?;
         let stop = self.receivers_stop.child_token();
-        let handle = profcol_receiver::start_receiver_after(
-            id,
-            &body,
-            self.context(id, &stop),
-            next.clone() as Arc<dyn Consumer>,
-            handoff.clone(),
-        )
-        .with_context(|| format!("cannot start receiver {id}"))?;
+        let down = profcol_receiver::Downstream {
+            next: next.clone() as Arc<dyn Consumer>,
+            handoff: handoff.clone(),
+        };
+        let handle = RECEIVERS
+            .start(id, config, self.context(id, &stop), down)
+            .with_context(|| format!("cannot start receiver {id}"))?;
         Ok((
             id.clone(),
             RunningReceiver {
@@ -458,7 +467,7 @@ impl Running {
     ) {
         for (id, handoff) in stopped {
             let next = Arc::new(Switch::new(Arc::new(FanOut::new(Vec::new()))));
-            match self.start_receiver(&id, &self.config, next, handoff) {
+            match self.start_receiver(&id, &self.components.clone(), next, handoff) {
                 Ok((id, started)) => self.admin.receivers.insert(id, started),
                 Err(e) => {
                     warn!(component = %id, error = %format!("{e:#}"), "Cannot start the previous receiver again.");
@@ -561,13 +570,15 @@ async fn wait_receiver(handle: profcol_receiver::ReceiverHandle, deadline: Durat
     }
 }
 
-/// Whether an exporter body keeps its queue on disk: `sending_queue.storage`
-/// inline, or a `file_storage` reference (resolved to the inline form when
-/// the configuration is loaded, see [`crate::extensions::storage_refs`]).
-fn has_storage(body: Option<&profcol_config::yaml::Value>) -> bool {
-    body.and_then(|b| b.get("sending_queue"))
-        .and_then(|q| q.get("storage"))
-        .is_some_and(|s| s.is_mapping() || s.as_str().is_some_and(|r| !r.is_empty()))
+/// Whether exporter `id` keeps its queue on disk (`sending_queue.storage`,
+/// inline or a `file_storage` reference resolved when the configuration
+/// was loaded).
+fn has_storage(typed: &Decoded, id: &ComponentId) -> bool {
+    typed
+        .exporters
+        .get(id)
+        .and_then(|c| c.queue())
+        .is_some_and(|q| q.storage.is_some())
 }
 
 /// Where each pipeline's receivers hand batches, by pipeline name.
@@ -615,17 +626,30 @@ mod tests {
 
     #[test]
     fn a_persistent_queue_is_recognised() {
-        let body =
-            |y: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(y).unwrap();
-        assert!(has_storage(Some(&body(
-            "sending_queue: {storage: {directory: /q}}"
-        ))));
-        assert!(!has_storage(Some(&body("sending_queue: {queue_size: 5}"))));
-        assert!(!has_storage(Some(&body("sending_queue: {storage: null}"))));
-        assert!(has_storage(Some(&body(
-            "sending_queue: {storage: file_storage/q}"
-        ))));
-        assert!(!has_storage(None));
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("q").to_string_lossy().to_string();
+        let typed = |queue: &str| {
+            let text = format!("extensions: {{file_storage/q: {{directory: '{q}', create_directory: true}}}}\nexporters: {{otlp: {{endpoint: 'h:4317', sending_queue: {queue}}}}}\nservice: {{extensions: [file_storage/q], pipelines: {{profiles: {{receivers: [pyroscope_scrape], exporters: [otlp]}}}}}}\nreceivers: {{pyroscope_scrape: {{targets: [{{__address__: 'h:1'}}]}}}}");
+            let loaded = profcol_config::load::assemble(
+                vec![profcol_config::load::parse_source("t.yaml", &text).unwrap()],
+                &[],
+                &profcol_config::expand::SystemLookup,
+            )
+            .unwrap();
+            crate::settings::check(loaded).unwrap().components
+        };
+        let otlp: ComponentId = "otlp".parse().unwrap();
+        assert!(has_storage(
+            &typed(&format!("{{storage: {{directory: '{q}'}}}}")),
+            &otlp
+        ));
+        assert!(!has_storage(&typed("{queue_size: 5}"), &otlp));
+        assert!(!has_storage(&typed("{storage: null}"), &otlp));
+        assert!(has_storage(&typed("{storage: file_storage/q}"), &otlp));
+        assert!(!has_storage(
+            &typed("{queue_size: 5}"),
+            &"debug".parse().unwrap()
+        ));
     }
 
     fn settings(dir: &std::path::Path, out: &str, label: &str) -> Settings {
@@ -661,7 +685,7 @@ mod tests {
 
         // The exporter cannot start: nothing changes, not even receiver a.
         let bad = settings(dir.path(), "/dev/null/x", "two");
-        let err = r.apply(&bad.config).await.unwrap_err();
+        let err = r.apply(&bad).await.unwrap_err();
         assert!(
             format!("{err:#}").contains("cannot start exporter file"),
             "{err:#}"
@@ -671,7 +695,7 @@ mod tests {
 
         // A valid change of receiver a alone: b keeps its instance.
         let good = settings(dir.path(), &out, "three");
-        let summary = r.apply(&good.config).await.unwrap();
+        let summary = r.apply(&good).await.unwrap();
         assert_eq!(summary, "receivers restarted pyroscope_scrape/a");
         assert_eq!(label_of_a(&r), "three");
         assert_eq!(r.admin.receivers.len(), 2);
@@ -683,7 +707,7 @@ mod tests {
             Arc::ptr_eq(&b_before, &b_after),
             "receiver b was not restarted"
         );
-        assert_eq!(r.apply(&good.config).await.unwrap(), "no component changed");
+        assert_eq!(r.apply(&good).await.unwrap(), "no component changed");
         r.stop(Duration::from_secs(2)).await;
     }
 }

@@ -131,7 +131,7 @@ async fn reload_once(
     info!(trigger, "Reloading the configuration.");
     let result = match current.reread() {
         Err(e) => Err(e.to_string()),
-        Ok(next) => match running.apply(&next.config).await {
+        Ok(next) => match running.apply(&next).await {
             Ok(summary) => {
                 running.admin.set_config(&next.loaded.doc);
                 *current = next;

@@ -19,6 +19,9 @@ pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
 pub struct Settings {
     pub loaded: Loaded,
     pub config: CollectorConfig,
+    /// Every component of `config` as its type's factory decoded it: what
+    /// components start from and what a reload compares.
+    pub components: std::sync::Arc<components::Decoded>,
     /// The `--config` values (paths or `file:`/`env:`/`yaml:` URIs), in
     /// order (empty: the embedded default).
     pub files: Vec<String>,
@@ -70,11 +73,13 @@ pub fn check(loaded: Loaded) -> Result<Settings, Error> {
     crate::extensions::storage_refs::resolve(&mut config, &mut problems);
     // Component bodies are checked even when the structure has problems, so
     // that one run shows everything.
-    problems.extend(components::validate_all(&config));
+    let (decoded, component_problems) = components::Decoded::decode(&config);
+    problems.extend(component_problems);
     if problems.is_empty() {
         return Ok(Settings {
             loaded,
             config,
+            components: std::sync::Arc::new(decoded),
             files: Vec::new(),
             sets: Vec::new(),
         });

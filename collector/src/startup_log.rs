@@ -2,7 +2,7 @@
 //! (from the address actually bound, `https` when the admin server has TLS)
 //! and where each exporter sends profiles (secrets redacted).
 
-use profcol_config::{CollectorConfig, Kind};
+use profcol_config::CollectorConfig;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The URL of the admin UI served on `bound`. A wildcard address is shown
@@ -21,19 +21,18 @@ pub fn ui_url(bound: SocketAddr, tls: bool) -> String {
 
 /// `exporter_id=destination` for every exporter used by a pipeline, in id
 /// order, separated by `, `.
-pub fn destinations(cfg: &CollectorConfig) -> String {
+pub fn destinations(cfg: &CollectorConfig, typed: &crate::components::Decoded) -> String {
     let used: std::collections::BTreeSet<&profcol_config::ComponentId> = cfg
         .service
         .pipelines
         .values()
         .flat_map(|p| p.exporters.iter())
         .collect();
-    cfg.section(Kind::Exporter)
+    typed
+        .exporters
+        .iter()
         .filter(|(id, _)| used.contains(id))
-        .map(|(id, body)| {
-            let to = profcol_exporter::destination(id, body).unwrap_or_else(|| "?".to_string());
-            format!("{id}={to}")
-        })
+        .map(|(id, config)| format!("{id}={}", config.destination()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -69,7 +68,7 @@ service:
 "#;
         let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
         let cfg = profcol_config::collector::parse_collector(&doc).unwrap();
-        let d = destinations(&cfg);
+        let d = destinations(&cfg, &crate::components::Decoded::decode(&cfg).0);
         assert!(d.contains("file=/tmp/profcol-data"), "{d}");
         assert!(d.contains("debug=the log"), "{d}");
         assert!(d.contains("otlp_http=https://otlp.example:4318/"), "{d}");

@@ -38,8 +38,18 @@ fn messages(target: &(Kind, &str), body: &Value) -> Vec<Problem> {
     let id: ComponentId = ty.parse().unwrap();
     let path = format!("{}::{ty}", kind.section());
     let result = match kind {
-        Kind::Receiver => profcol_receiver::validate_receiver(&id, body, &path),
-        Kind::Exporter => profcol_exporter::validate_exporter(&id, body, &path),
+        Kind::Receiver => profcol_receiver::RECEIVERS
+            .decode(&id, body, &path)
+            .map(|_| ()),
+        Kind::Processor => profcol_processor::PROCESSORS
+            .decode(&id, body, &path)
+            .map(|_| ()),
+        Kind::Exporter => profcol_exporter::EXPORTERS
+            .decode(&id, body, &path)
+            .map(|_| ()),
+        Kind::Extension if *ty != "service" => profcol::extensions::EXTENSIONS
+            .decode(&id, body, &path)
+            .map(|_| ()),
         _ => {
             let mut doc = Mapping::new();
             doc.insert("service".into(), body.clone());
@@ -127,11 +137,10 @@ fn rust_words(message: &str) -> Vec<String> {
 #[test]
 fn no_message_names_a_rust_type() {
     let mut targets: Vec<(Kind, &str)> = Vec::new();
-    for (ty, _) in profcol_receiver::receiver_types() {
-        targets.push((Kind::Receiver, ty));
-    }
-    for (ty, _) in profcol_exporter::exporter_types() {
-        targets.push((Kind::Exporter, ty));
+    for kind in Kind::ALL {
+        for (ty, _) in profcol::components::types(kind) {
+            targets.push((kind, ty));
+        }
     }
     targets.push((Kind::Extension, "service"));
     let mut checked = 0;

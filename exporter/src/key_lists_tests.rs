@@ -59,7 +59,8 @@ fn every_listed_key_is_accepted() {
 fn keepalive_and_pyroscope_keys_are_accepted() {
     let check = |kind: &str, body: String| {
         let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(&body).unwrap();
-        let problems = crate::validate_exporter(&kind.parse().unwrap(), &v, "e")
+        let problems = crate::EXPORTERS
+            .decode(&kind.parse().unwrap(), &v, "e")
             .err()
             .unwrap_or_default();
         let unknown: Vec<String> = problems

@@ -1,9 +1,9 @@
 //! profcol's exporters: `otlp_grpc`, `otlp_http`, `pyroscope`, `file` and
 //! `debug`, and the sending queue and retry helper they share.
 //!
-//! The collector calls [`exporter_types`], [`validate_exporter`] and
-//! [`start_exporter`], then feeds [`ExporterHandle::consumer`] and finally
-//! calls [`ExporterHandle::shutdown`].
+//! The collector decodes and starts exporters through [`EXPORTERS`] (the
+//! factory of each type), then feeds [`ExporterHandle::consumer`] and
+//! finally calls [`ExporterHandle::shutdown`].
 
 pub mod batching;
 pub mod compression;
@@ -35,73 +35,13 @@ pub mod storage_codec;
 pub mod tls;
 
 pub use error::Error;
-pub use registry::ExporterConfig;
+pub use registry::{ExporterConfig, Exporters, EXPORTERS};
 
 use pipeline::{Pipeline, PipelineConsumer};
-use profcol_config::{ComponentId, Problem};
+use profcol_config::ComponentId;
 use profcol_pdata::Consumer;
 use profcol_runtime::ComponentContext;
 use std::sync::Arc;
-
-/// Every exporter type with its stability, each alias after its type.
-pub fn exporter_types() -> Vec<(&'static str, &'static str)> {
-    registry::TYPES
-        .iter()
-        .flat_map(|t| {
-            std::iter::once(t.name)
-                .chain(t.aliases.iter().copied())
-                .map(move |name| (name, t.stability))
-        })
-        .collect()
-}
-
-fn parse(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<ExporterConfig, Vec<Problem>> {
-    match registry::lookup(id.kind()) {
-        Some(t) => (t.decode)(body, path),
-        None => {
-            let known: Vec<&str> = exporter_types().into_iter().map(|(t, _)| t).collect();
-            Err(vec![Problem::new(
-                path,
-                profcol_config::suggest::unknown_type("exporter", id.kind(), &known, None),
-            )])
-        }
-    }
-}
-
-/// Where the exporter `id` sends profiles, for the start-up log (see
-/// [`ExporterConfig::destination`]). `None` when the config does not decode.
-pub fn destination(id: &ComponentId, body: &profcol_config::yaml::Value) -> Option<String> {
-    parse(id, body, "").ok().map(|c| c.destination())
-}
-
-/// Whether two bodies of exporter `id` configure the same exporter: both
-/// decode to equal typed configs, defaults applied and durations parsed
-/// (`timeout: 5s` = `5000ms`; a changed secret is a change). When either
-/// does not decode, whether the bodies are equal.
-pub fn same_config(
-    id: &ComponentId,
-    old: &profcol_config::yaml::Value,
-    new: &profcol_config::yaml::Value,
-) -> bool {
-    let path = format!("exporters::{id}");
-    match (parse(id, old, &path), parse(id, new, &path)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => old == new,
-    }
-}
-
-/// Checks an exporter's config; every problem at once, each under `path`.
-pub fn validate_exporter(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<(), Vec<Problem>> {
-    parse(id, body, path).map(|_| ())
-}
 
 /// A running exporter.
 pub struct ExporterHandle {
@@ -140,7 +80,7 @@ impl StatusSource {
     }
 }
 
-fn queued(pipelines: Vec<Arc<Pipeline>>) -> ExporterHandle {
+pub(crate) fn queued(pipelines: Vec<Arc<Pipeline>>) -> ExporterHandle {
     ExporterHandle {
         consumer: Arc::new(PipelineConsumer {
             pipelines: pipelines.clone(),
@@ -149,34 +89,15 @@ fn queued(pipelines: Vec<Arc<Pipeline>>) -> ExporterHandle {
     }
 }
 
-/// Starts the exporter `id` (inside a tokio runtime).
+/// Decodes `body` and starts exporter `id` (inside a tokio runtime): for
+/// tests and tools that hold a YAML body; the collector decodes once and
+/// starts through [`EXPORTERS`].
 pub fn start_exporter(
     id: &ComponentId,
     body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
 ) -> Result<ExporterHandle, Error> {
-    let path = format!("exporters::{id}");
-    let mut parsed = parse(id, body, &path).map_err(Error::Config)?;
-    if let Some(storage) = parsed.queue_mut().and_then(|q| q.storage.as_mut()) {
-        storage.read_back_limits = ctx.read_back_limits.clone();
-    }
-    let name = id.to_string();
-    match parsed {
-        ExporterConfig::OtlpGrpc(cfg) => {
-            Ok(queued(vec![otlp_grpc::start(&name, &cfg, &ctx.telemetry)?]))
-        }
-        ExporterConfig::OtlpHttp(cfg) => {
-            Ok(queued(vec![otlp_http::start(&name, &cfg, &ctx.telemetry)?]))
-        }
-        ExporterConfig::Pyroscope(cfg) => {
-            Ok(queued(pyroscope::start(&name, &cfg, &ctx.telemetry)?))
-        }
-        ExporterConfig::File(cfg) => Ok(queued(vec![file::start(&name, &cfg, &ctx.telemetry)?])),
-        ExporterConfig::Debug(cfg) => Ok(ExporterHandle {
-            consumer: Arc::new(debug::DebugConsumer::new(&name, &cfg)),
-            pipelines: Vec::new(),
-        }),
-    }
+    EXPORTERS.start_body(id, body, &format!("exporters::{id}"), ctx, ())
 }
 
 #[cfg(test)]
@@ -186,11 +107,12 @@ mod tests {
     fn same(kind: &str, a: &str, b: &str) -> bool {
         let yaml =
             |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
-        same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
+        let id: ComponentId = kind.parse().unwrap();
+        EXPORTERS.decode(&id, &yaml(a), "").unwrap() == EXPORTERS.decode(&id, &yaml(b), "").unwrap()
     }
 
     #[test]
-    fn same_config_compares_typed_configs() {
+    fn typed_configs_compare_equal_however_spelled() {
         let otlp = "{endpoint: 'h:4317', timeout: 5s}";
         assert!(same("otlp", otlp, "{timeout: 5000ms, endpoint: 'h:4317'}"));
         assert!(!same("otlp", otlp, "{endpoint: 'h:4317', timeout: 6s}"));
@@ -221,8 +143,5 @@ mod tests {
             &otlp_header("'Bearer a'"),
             &otlp_header("'Bearer b'")
         ));
-        // What does not decode is compared as written.
-        assert!(!same("file", "{max_files: x}", "{max_files: y}"));
-        assert!(same("file", "{max_files: x}", "{max_files: x}"));
     }
 }

@@ -1,25 +1,50 @@
-//! The exporter types in one table: each row names a type, its aliases and
-//! stability, and how its config decodes into an [`ExporterConfig`]. The
+//! The exporter types: one [`Factory`] each, listed in [`EXPORTERS`]. The
 //! listing (`profcol components`), validation, reload comparison, the
-//! start-up log's destinations and [`crate::start_exporter`] all read it,
-//! so a new exporter type is a row here, a variant of [`ExporterConfig`]
-//! and its arms in [`ExporterConfig::destination`], [`ExporterConfig::queue_mut`]
-//! and `start_exporter`.
+//! start-up log's destinations and starting an exporter all go through it,
+//! so a new exporter type is a factory here, listed in [`EXPORTERS`], a
+//! variant of [`ExporterConfig`] and its arms in
+//! [`ExporterConfig::destination`] and [`ExporterConfig::queue`].
 //!
 //! ```
-//! use profcol_exporter::registry;
-//! let t = registry::lookup("otlphttp").unwrap();
-//! assert_eq!(t.name, "otlp_http");
+//! use profcol_exporter::EXPORTERS;
+//! let t = EXPORTERS.lookup("otlphttp").unwrap();
+//! assert_eq!(t.name(), "otlp_http");
 //! ```
 
 use crate::queue::QueueConfig;
-use crate::{debug, file, otlp_grpc, otlp_http, pyroscope};
+use crate::{debug, file, otlp_grpc, otlp_http, pyroscope, queued, Error, ExporterHandle};
 use profcol_config::yaml::Value;
-use profcol_config::{decode, Problem};
+use profcol_config::{decode, ComponentId, Problem};
+use profcol_runtime::factory::{wrong_config, Factory, Kind, Registry, Stability};
+use profcol_runtime::ComponentContext;
+use std::sync::Arc;
+
+/// The exporter kind.
+pub struct Exporters;
+
+impl Kind for Exporters {
+    const SINGULAR: &'static str = "exporter";
+    type Config = ExporterConfig;
+    type Input = ();
+    type Running = ExporterHandle;
+    type Error = Error;
+    fn invalid(problems: Vec<Problem>) -> Error {
+        Error::Config(problems)
+    }
+}
+
+/// Every exporter type, in the order `profcol components` lists them.
+pub static EXPORTERS: Registry<Exporters> = Registry::new(&[
+    &OtlpGrpcFactory,
+    &OtlpHttpFactory,
+    &PyroscopeFactory,
+    &FileFactory,
+    &DebugFactory,
+]);
 
 /// A decoded, validated exporter config, whatever its type; equal configs
 /// configure the same exporter (what a reload compares).
-#[derive(PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExporterConfig {
     OtlpGrpc(Box<otlp_grpc::OtlpGrpcConfig>),
     OtlpHttp(Box<otlp_http::OtlpHttpConfig>),
@@ -28,77 +53,99 @@ pub enum ExporterConfig {
     Debug(debug::DebugConfig),
 }
 
-/// One exporter type.
-pub struct ExporterType {
-    /// The canonical type name.
-    pub name: &'static str,
-    /// Other names accepted for it (the OpenTelemetry Collector's).
-    pub aliases: &'static [&'static str],
-    /// `development`, `alpha` or `beta`, as the Collector grades components.
-    pub stability: &'static str,
-    /// Decodes and validates a body; problems are reported under the path.
-    pub decode: fn(&Value, &str) -> Result<ExporterConfig, Vec<Problem>>,
+/// Declares a factory: its type name, aliases, stability, how its body
+/// decodes into an [`ExporterConfig`] variant and how that variant starts.
+macro_rules! exporter_factory {
+    ($factory:ident, $name:literal, $aliases:expr, $stability:ident,
+     decode: $decode:expr, start: $variant:ident($cfg:ident, $id:ident, $ctx:ident) => $start:expr) => {
+        struct $factory;
+
+        impl Factory<Exporters> for $factory {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn aliases(&self) -> &'static [&'static str] {
+                $aliases
+            }
+            fn stability(&self) -> Stability {
+                Stability::$stability
+            }
+            fn decode(
+                &self,
+                _: &ComponentId,
+                body: &Value,
+                path: &str,
+            ) -> Result<ExporterConfig, Vec<Problem>> {
+                let decode: fn(&Value, &str) -> Result<ExporterConfig, Vec<Problem>> = $decode;
+                decode(body, path)
+            }
+            fn start(
+                &self,
+                $id: &ComponentId,
+                config: &ExporterConfig,
+                $ctx: ComponentContext,
+                _: (),
+            ) -> Result<ExporterHandle, Error> {
+                match config {
+                    ExporterConfig::$variant($cfg) => $start,
+                    _ => Err(wrong_config(self, $id)),
+                }
+            }
+        }
+    };
 }
 
-/// Every exporter type, in the order `profcol components` lists them.
-pub const TYPES: &[ExporterType] = &[
-    ExporterType {
-        name: "otlp_grpc",
-        aliases: &["otlp"],
-        stability: "development",
-        decode: decode_otlp_grpc,
-    },
-    ExporterType {
-        name: "otlp_http",
-        aliases: &["otlphttp"],
-        stability: "development",
-        decode: decode_otlp_http,
-    },
-    ExporterType {
-        name: "pyroscope",
-        aliases: &[],
-        stability: "beta",
-        decode: decode_pyroscope,
-    },
-    ExporterType {
-        name: "file",
-        aliases: &[],
-        stability: "alpha",
-        decode: decode_file,
-    },
-    ExporterType {
-        name: "debug",
-        aliases: &[],
-        stability: "development",
-        decode: decode_debug,
-    },
-];
+exporter_factory!(OtlpGrpcFactory, "otlp_grpc", &["otlp"], Development,
+decode: |body, path| decode(body, path).map(|c| ExporterConfig::OtlpGrpc(Box::new(c))),
+start: OtlpGrpc(cfg, id, ctx) => {
+    let cfg = with_read_back_limits(cfg, &ctx, |c| &mut c.common.sending_queue);
+    Ok(queued(vec![otlp_grpc::start(&id.to_string(), &cfg, &ctx.telemetry)?]))
+});
 
-/// The type named `kind` or one of its aliases.
-pub fn lookup(kind: &str) -> Option<&'static ExporterType> {
-    TYPES
-        .iter()
-        .find(|t| t.name == kind || t.aliases.contains(&kind))
-}
+exporter_factory!(OtlpHttpFactory, "otlp_http", &["otlphttp"], Development,
+decode: |body, path| decode(body, path).map(|c| ExporterConfig::OtlpHttp(Box::new(c))),
+start: OtlpHttp(cfg, id, ctx) => {
+    let cfg = with_read_back_limits(cfg, &ctx, |c| &mut c.common.sending_queue);
+    Ok(queued(vec![otlp_http::start(&id.to_string(), &cfg, &ctx.telemetry)?]))
+});
 
-fn decode_otlp_grpc(body: &Value, path: &str) -> Result<ExporterConfig, Vec<Problem>> {
-    decode(body, path).map(|c| ExporterConfig::OtlpGrpc(Box::new(c)))
-}
-
-fn decode_otlp_http(body: &Value, path: &str) -> Result<ExporterConfig, Vec<Problem>> {
-    decode(body, path).map(|c| ExporterConfig::OtlpHttp(Box::new(c)))
-}
-
-fn decode_pyroscope(body: &Value, path: &str) -> Result<ExporterConfig, Vec<Problem>> {
+exporter_factory!(PyroscopeFactory, "pyroscope", &[], Beta,
+decode: |body, path| {
     pyroscope::config::parse(body, path).map(|c| ExporterConfig::Pyroscope(Box::new(c)))
-}
+},
+start: Pyroscope(cfg, id, ctx) => {
+    let cfg = with_read_back_limits(cfg, &ctx, |c| &mut c.sending_queue);
+    Ok(queued(pyroscope::start(&id.to_string(), &cfg, &ctx.telemetry)?))
+});
 
-fn decode_file(body: &Value, path: &str) -> Result<ExporterConfig, Vec<Problem>> {
-    decode(body, path).map(|c| ExporterConfig::File(Box::new(c)))
-}
+exporter_factory!(FileFactory, "file", &[], Alpha,
+decode: |body, path| decode(body, path).map(|c| ExporterConfig::File(Box::new(c))),
+start: File(cfg, id, ctx) => {
+    Ok(queued(vec![file::start(&id.to_string(), cfg, &ctx.telemetry)?]))
+});
 
-fn decode_debug(body: &Value, path: &str) -> Result<ExporterConfig, Vec<Problem>> {
-    decode(body, path).map(ExporterConfig::Debug)
+exporter_factory!(DebugFactory, "debug", &[], Development,
+decode: |body, path| decode(body, path).map(ExporterConfig::Debug),
+start: Debug(cfg, id, ctx) => {
+    drop(ctx);
+    Ok(ExporterHandle {
+        consumer: Arc::new(debug::DebugConsumer::new(&id.to_string(), cfg)),
+        pipelines: Vec::new(),
+    })
+});
+
+/// The config with its persistent queue (if any) checking what it reads
+/// back against the caps of the running receivers.
+fn with_read_back_limits<C: Clone>(
+    cfg: &C,
+    ctx: &ComponentContext,
+    queue: impl FnOnce(&mut C) -> &mut QueueConfig,
+) -> C {
+    let mut cfg = cfg.clone();
+    if let Some(storage) = queue(&mut cfg).storage.as_mut() {
+        storage.read_back_limits = ctx.read_back_limits.clone();
+    }
+    cfg
 }
 
 impl ExporterConfig {
@@ -130,11 +177,11 @@ impl ExporterConfig {
     }
 
     /// The sending queue's settings, for exporters that have one.
-    pub fn queue_mut(&mut self) -> Option<&mut QueueConfig> {
+    pub fn queue(&self) -> Option<&QueueConfig> {
         match self {
-            Self::OtlpGrpc(c) => Some(&mut c.common.sending_queue),
-            Self::OtlpHttp(c) => Some(&mut c.common.sending_queue),
-            Self::Pyroscope(c) => Some(&mut c.sending_queue),
+            Self::OtlpGrpc(c) => Some(&c.common.sending_queue),
+            Self::OtlpHttp(c) => Some(&c.common.sending_queue),
+            Self::Pyroscope(c) => Some(&c.sending_queue),
             Self::File(_) | Self::Debug(_) => None,
         }
     }
@@ -146,30 +193,31 @@ mod tests {
 
     #[test]
     fn names_and_aliases_are_unique_and_found() {
-        let mut all: Vec<&str> = TYPES
-            .iter()
-            .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()))
-            .collect();
+        let mut all: Vec<&str> = EXPORTERS.names().into_iter().map(|(n, _)| n).collect();
         let n = all.len();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), n, "a name or alias appears twice");
         for name in all {
-            assert!(lookup(name).is_some(), "{name}");
+            assert!(EXPORTERS.lookup(name).is_some(), "{name}");
         }
-        assert_eq!(lookup("otlp").map(|t| t.name), Some("otlp_grpc"));
-        assert!(lookup("zipkin").is_none());
+        assert_eq!(
+            EXPORTERS.lookup("otlp").map(|t| t.name()),
+            Some("otlp_grpc")
+        );
+        assert!(EXPORTERS.lookup("zipkin").is_none());
     }
 
     #[test]
     fn every_type_decodes_its_defaults_or_names_what_is_missing() {
-        for t in TYPES {
-            let outcome = (t.decode)(&Value::Mapping(Default::default()), "exporters::x");
+        for t in EXPORTERS.factories() {
+            let id: ComponentId = t.name().parse().unwrap();
+            let outcome = t.decode(&id, &Value::Mapping(Default::default()), "exporters::x");
             if let Err(problems) = outcome {
                 assert!(
                     problems.iter().all(|p| p.path.starts_with("exporters::x")),
                     "{}: {problems:?}",
-                    t.name
+                    t.name()
                 );
             }
         }

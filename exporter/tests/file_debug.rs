@@ -149,7 +149,8 @@ async fn numeric_sample_attributes_keep_or_drop_in_otlp_files() {
 #[test]
 fn numeric_sample_attributes_is_checked_with_its_path() {
     let check = |body: &str| {
-        profcol_exporter::validate_exporter(&id("file/a"), &yaml(body), "exporters::file/a")
+        profcol_exporter::EXPORTERS
+            .decode(&id("file/a"), &yaml(body), "exporters::file/a")
             .unwrap_err()
             .iter()
             .map(|p| p.to_string())

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use common::*;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use profcol_config::ComponentId;
-use profcol_exporter::{start_exporter, validate_exporter};
+use profcol_exporter::{start_exporter, EXPORTERS};
 use profcol_pdata::otlp::collector::profiles_service_server::{
     ProfilesService, ProfilesServiceServer,
 };
@@ -446,12 +446,13 @@ async fn http_server_receives_decodable_profiles() {
 /// best), and a zstd request at a high level still decodes.
 #[tokio::test]
 async fn http_compression_levels_apply() {
-    let err = validate_exporter(
-        &id("otlp_http"),
-        &yaml("endpoint: http://a\ncompression_params: {level: 10}"),
-        "exporters::otlp_http",
-    )
-    .unwrap_err();
+    let err = EXPORTERS
+        .decode(
+            &id("otlp_http"),
+            &yaml("endpoint: http://a\ncompression_params: {level: 10}"),
+            "exporters::otlp_http",
+        )
+        .unwrap_err();
     assert_eq!(
         err[0].to_string(),
         "exporters::otlp_http::compression_params::level: level 10 is out of range for compression gzip (1..=9)"
@@ -534,12 +535,13 @@ async fn numeric_sample_attributes_keep_or_drop_over_grpc_and_http() {
             "http {choice}: {keys:?}"
         );
     }
-    let err = validate_exporter(
-        &id("otlp_http"),
-        &yaml("endpoint: http://a\nnumeric_sample_attributes: true"),
-        "exporters::otlp_http",
-    )
-    .unwrap_err();
+    let err = EXPORTERS
+        .decode(
+            &id("otlp_http"),
+            &yaml("endpoint: http://a\nnumeric_sample_attributes: true"),
+            "exporters::otlp_http",
+        )
+        .unwrap_err();
     assert!(
         err[0]
             .to_string()
@@ -641,7 +643,7 @@ async fn http_gives_up_after_max_elapsed_time() {
 
 #[test]
 fn validation_collects_every_problem_with_its_path() {
-    let err = validate_exporter(
+    let err = EXPORTERS.decode(
         &id("otlp_grpc/x"),
         &yaml("tls: {insecure: true, bogus: 1}\nretry_on_failure: {multiplier: 0.5, typo: 2}\nsending_queue: {queue_size: 0}\nprofiles_endpoint: http://x"),
         "exporters::otlp_grpc/x",
@@ -659,14 +661,19 @@ fn validation_collects_every_problem_with_its_path() {
             "exporters::otlp_grpc/x::profiles_endpoint: unknown key `profiles_endpoint` (valid keys: endpoint, tls, headers, compression, compression_params, timeout, retry_on_failure, sending_queue, numeric_sample_attributes, max_request_bytes, keepalive)",
         ]
     );
-    assert!(validate_exporter(&id("otlphttp"), &yaml("endpoint: http://h:4318"), "e").is_ok());
-    assert!(validate_exporter(&id("otlp"), &yaml("endpoint: h:4317"), "e").is_ok());
-    let err = validate_exporter(
-        &id("otlp_http"),
-        &yaml("endpoint: 'ftp://h'\ncompression: brotli"),
-        "e",
-    )
-    .unwrap_err();
+    assert!(EXPORTERS
+        .decode(&id("otlphttp"), &yaml("endpoint: http://h:4318"), "e")
+        .is_ok());
+    assert!(EXPORTERS
+        .decode(&id("otlp"), &yaml("endpoint: h:4317"), "e")
+        .is_ok());
+    let err = EXPORTERS
+        .decode(
+            &id("otlp_http"),
+            &yaml("endpoint: 'ftp://h'\ncompression: brotli"),
+            "e",
+        )
+        .unwrap_err();
     assert_eq!(
         err.len(),
         2,
@@ -677,19 +684,24 @@ fn validation_collects_every_problem_with_its_path() {
         "decode errors keep their path"
     );
     assert_eq!(err[1].path, "e::endpoint");
-    let err = validate_exporter(
-        &id("otlp"),
-        &yaml("endpoint: h:1\nretry_on_failure: {max_interval: zz}"),
-        "e",
-    )
-    .unwrap_err();
+    let err = EXPORTERS
+        .decode(
+            &id("otlp"),
+            &yaml("endpoint: h:1\nretry_on_failure: {max_interval: zz}"),
+            "e",
+        )
+        .unwrap_err();
     assert_eq!(err[0].path, "e::retry_on_failure::max_interval");
-    let err = validate_exporter(&id("otlphttp"), &yaml("endpoint: 'ftp://h'"), "e").unwrap_err();
+    let err = EXPORTERS
+        .decode(&id("otlphttp"), &yaml("endpoint: 'ftp://h'"), "e")
+        .unwrap_err();
     assert_eq!(
         err[0].to_string(),
         "e::endpoint: unsupported scheme \"ftp\" (use http or https)"
     );
-    let err = validate_exporter(&id("nope"), &yaml("{}"), "exporters::nope").unwrap_err();
+    let err = EXPORTERS
+        .decode(&id("nope"), &yaml("{}"), "exporters::nope")
+        .unwrap_err();
     assert_eq!(
         err[0].to_string(),
         "exporters::nope: unknown exporter type \"nope\" (known: otlp_grpc, otlp, otlp_http, otlphttp, pyroscope, file, debug)"

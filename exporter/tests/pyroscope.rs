@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use common::*;
 use profcol_config::ComponentId;
-use profcol_exporter::{start_exporter, validate_exporter};
+use profcol_exporter::{start_exporter, EXPORTERS};
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
@@ -507,12 +507,13 @@ async fn the_queue_is_bounded_in_bytes() {
 
 #[test]
 fn validation_reports_unknown_keys_with_paths() {
-    let err = validate_exporter(
-        &id("pyroscope"),
-        &yaml("endpoint: {url: 'http://x', remote_timeout: 0s, typo: 1}"),
-        "exporters::pyroscope",
-    )
-    .unwrap_err();
+    let err = EXPORTERS
+        .decode(
+            &id("pyroscope"),
+            &yaml("endpoint: {url: 'http://x', remote_timeout: 0s, typo: 1}"),
+            "exporters::pyroscope",
+        )
+        .unwrap_err();
     let got: Vec<String> = err.iter().map(|p| p.to_string()).collect();
     assert_eq!(
         got,

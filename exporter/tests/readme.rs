@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use profcol_config::ComponentId;
-use profcol_exporter::validate_exporter;
+use profcol_exporter::EXPORTERS;
 
 const README: &str = include_str!("../README.md");
 
@@ -19,7 +19,7 @@ fn every_exporters_example_is_valid() {
         for (id, body) in exporters {
             let id: ComponentId = id.as_str().unwrap().parse().unwrap();
             let path = format!("exporters::{id}");
-            if let Err(problems) = validate_exporter(&id, body, &path) {
+            if let Err(problems) = EXPORTERS.decode(&id, body, &path) {
                 panic!("{id}: {problems:?}\n{yaml}");
             }
             checked += 1;

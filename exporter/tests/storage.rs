@@ -467,8 +467,9 @@ fn the_storage_block_is_validated() {
         "endpoint: http://127.0.0.1:1\nsending_queue:\n  enabled: false\n  storage: {max_bytes: 0, bogus: 1}\n",
     )
     .unwrap();
-    let problems =
-        profcol_exporter::validate_exporter(&id, &body, "exporters::otlp_http/x").unwrap_err();
+    let problems = profcol_exporter::EXPORTERS
+        .decode(&id, &body, "exporters::otlp_http/x")
+        .unwrap_err();
     let paths: Vec<String> = problems.iter().map(|p| p.path.clone()).collect();
     for want in [
         "exporters::otlp_http/x::sending_queue::storage",
@@ -482,7 +483,7 @@ fn the_storage_block_is_validated() {
         "endpoint: http://127.0.0.1:1\nsending_queue:\n  storage: {directory: /tmp/q}\n",
     )
     .unwrap();
-    profcol_exporter::validate_exporter(&id, &ok, "e").unwrap();
+    profcol_exporter::EXPORTERS.decode(&id, &ok, "e").unwrap();
 }
 
 #[tokio::test]

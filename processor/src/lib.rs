@@ -3,14 +3,15 @@
 //!
 //! A pipeline's processors run in the order its `processors` list gives,
 //! between its receivers and its exporters' fan-out. Each pipeline gets its
-//! own instance of each processor it lists (as in the Collector), built by
-//! [`start_processor`] in front of the next hop; the collector feeds
+//! own instance of each processor it lists (as in the Collector), started
+//! by its factory in front of the next hop; the collector feeds
 //! [`ProcessorHandle::consumer`] and, when the pipeline is replaced or
 //! stops, calls [`ProcessorHandle::shutdown`] so that a processor holding
 //! profiles (`batch`) hands them on.
 //!
-//! [`processor_types`] lists the built-in types, [`validate_processor`]
-//! checks a config body with every problem under its key path.
+//! [`PROCESSORS`] lists the built-in types (one factory each), decodes a
+//! config body with every problem under its key path and starts a
+//! processor from the decoded config.
 
 pub mod actions;
 pub mod attributes;
@@ -27,66 +28,18 @@ mod testutil;
 pub mod transform;
 
 pub use error::Error;
-pub use registry::ProcessorConfig;
+pub use registry::{ProcessorConfig, Processors, PROCESSORS};
 
 use futures::future::BoxFuture;
-use profcol_config::{ComponentId, Problem};
+use profcol_config::ComponentId;
 use profcol_pdata::Consumer;
 use profcol_runtime::ComponentContext;
 use std::sync::Arc;
 use std::time::Duration;
-use transform::TransformConsumer;
 
 /// The version profcol's scope carries (the OTLP writer's `SCOPE_NAME` at
 /// the workspace version), as processors see a pprof record's scope.
 pub(crate) const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Every processor type with its stability.
-pub fn processor_types() -> Vec<(&'static str, &'static str)> {
-    registry::TYPES
-        .iter()
-        .map(|t| (t.name, t.stability))
-        .collect()
-}
-
-fn parse(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<ProcessorConfig, Vec<Problem>> {
-    match registry::lookup(id.kind()) {
-        Some(t) => (t.decode)(id, body, path),
-        None => Err(vec![Problem::new(
-            path,
-            format!("unknown processor type {:?}", id.kind()),
-        )]),
-    }
-}
-
-/// Checks a processor's config; every problem at once, each under `path`.
-pub fn validate_processor(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<(), Vec<Problem>> {
-    parse(id, body, path).map(|_| ())
-}
-
-/// Whether two bodies of processor `id` configure the same processor: both
-/// decode to equal typed configs, defaults applied and durations parsed
-/// (`timeout: 200ms` = `0.2s`; patterns compare by their text). When either
-/// does not decode, whether the bodies are equal.
-pub fn same_config(
-    id: &ComponentId,
-    old: &profcol_config::yaml::Value,
-    new: &profcol_config::yaml::Value,
-) -> bool {
-    let path = format!("processors::{id}");
-    match (parse(id, old, &path), parse(id, new, &path)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => old == new,
-    }
-}
 
 /// What a processor does when its pipeline is replaced or stops.
 type Shutdown = Box<dyn FnOnce(Duration) -> BoxFuture<'static, ()> + Send>;
@@ -127,24 +80,17 @@ impl ProcessorHandle {
     }
 }
 
-/// Starts one instance of processor `id` (inside a tokio runtime) that
-/// hands what it passes to `next`.
+/// Decodes `body` and starts one instance of processor `id` (inside a
+/// tokio runtime) that hands what it passes to `next`: for tests and tools
+/// that hold a YAML body; the collector decodes once and starts through
+/// [`PROCESSORS`].
 pub fn start_processor(
     id: &ComponentId,
     body: &profcol_config::yaml::Value,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ProcessorHandle, Error> {
-    let path = format!("processors::{id}");
-    let parsed = parse(id, body, &path).map_err(Error::Config)?;
-    let stateless = |c: Arc<dyn Consumer>| ProcessorHandle::stateless(c);
-    Ok(match parsed {
-        ProcessorConfig::Batch(cfg) => batch::start(cfg, &ctx, next),
-        ProcessorConfig::MemoryLimiter(cfg) => memory_limiter::start(cfg, &path, &ctx, next)?,
-        ProcessorConfig::Resource(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
-        ProcessorConfig::Attributes(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
-        ProcessorConfig::Filter(p) => stateless(Arc::new(TransformConsumer::new(p, next))),
-    })
+    PROCESSORS.start_body(id, body, &format!("processors::{id}"), ctx, next)
 }
 
 #[cfg(test)]
@@ -211,7 +157,7 @@ mod tests {
     #[test]
     fn types_validate_and_unknown_ones_are_named() {
         assert_eq!(
-            processor_types().iter().map(|t| t.0).collect::<Vec<_>>(),
+            PROCESSORS.names().iter().map(|t| t.0).collect::<Vec<_>>(),
             [
                 "batch",
                 "memory_limiter",
@@ -220,22 +166,24 @@ mod tests {
                 "filter"
             ]
         );
-        let err = validate_processor(
-            &"nope".parse().unwrap(),
-            &profcol_config::yaml::Value::Null,
-            "processors::nope",
-        )
-        .unwrap_err();
+        let err = PROCESSORS
+            .decode(
+                &"nope".parse().unwrap(),
+                &profcol_config::yaml::Value::Null,
+                "processors::nope",
+            )
+            .unwrap_err();
         assert_eq!(
             err[0].to_string(),
-            "processors::nope: unknown processor type \"nope\""
+            "processors::nope: unknown processor type \"nope\" (known: batch, memory_limiter, resource, attributes, filter)"
         );
-        let err = validate_processor(
-            &"filter/x".parse().unwrap(),
-            &profcol_config::yaml::from_str("profile_conditions: ['x ==']").unwrap(),
-            "processors::filter/x",
-        )
-        .unwrap_err();
+        let err = PROCESSORS
+            .decode(
+                &"filter/x".parse().unwrap(),
+                &profcol_config::yaml::from_str("profile_conditions: ['x ==']").unwrap(),
+                "processors::filter/x",
+            )
+            .unwrap_err();
         assert!(
             err[0]
                 .to_string()
@@ -249,11 +197,13 @@ mod tests {
     }
 
     #[test]
-    fn same_config_compares_typed_configs() {
+    fn typed_configs_compare_equal_however_spelled() {
         let same = |kind: &str, a: &str, b: &str| {
             let yaml =
                 |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
-            same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b))
+            let id: ComponentId = kind.parse().unwrap();
+            PROCESSORS.decode(&id, &yaml(a), "").unwrap()
+                == PROCESSORS.decode(&id, &yaml(b), "").unwrap()
         };
         assert!(same("batch", "{timeout: 200ms}", "{timeout: 0.2s}"));
         assert!(
@@ -289,7 +239,5 @@ mod tests {
             "{error_mode: propagate, profile_conditions: ['true']}",
             "{profile_conditions: ['true']}"
         ));
-        // What does not decode is compared as written.
-        assert!(!same("batch", "{timeout: x}", "{timeout: y}"));
     }
 }

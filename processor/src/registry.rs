@@ -1,22 +1,51 @@
-//! The processor types in one table: each row names a type, its stability
-//! and how its config decodes into a [`ProcessorConfig`]. The listing
-//! (`profcol components`), validation, reload comparison and
-//! [`crate::start_processor`] all read it, so a new processor type is a row
-//! here, a variant of [`ProcessorConfig`] and its arm in `start_processor`.
+//! The processor types: one [`Factory`] each, listed in [`PROCESSORS`].
+//! The listing (`profcol components`), validation, reload comparison and
+//! starting a processor all go through it, so a new processor type is a
+//! factory here, listed in [`PROCESSORS`], and a variant of
+//! [`ProcessorConfig`].
 //!
 //! ```
-//! use profcol_processor::registry;
-//! assert_eq!(registry::lookup("batch").unwrap().stability, "development");
-//! assert!(registry::lookup("tail_sampling").is_none());
+//! use profcol_processor::PROCESSORS;
+//! assert_eq!(PROCESSORS.lookup("batch").unwrap().stability().as_str(), "development");
+//! assert!(PROCESSORS.lookup("tail_sampling").is_none());
 //! ```
 
-use crate::{attributes, batch, filter, memory_limiter, resource};
+use crate::transform::{Transform, TransformConsumer};
+use crate::{attributes, batch, filter, memory_limiter, resource, Error, ProcessorHandle};
 use profcol_config::yaml::Value;
 use profcol_config::{decode, ComponentId, Problem};
+use profcol_pdata::Consumer;
+use profcol_runtime::factory::{wrong_config, Factory, Kind, Registry, Stability};
+use profcol_runtime::ComponentContext;
+use std::sync::Arc;
+
+/// The processor kind: a started processor hands what it passes to the
+/// next hop.
+pub struct Processors;
+
+impl Kind for Processors {
+    const SINGULAR: &'static str = "processor";
+    type Config = ProcessorConfig;
+    type Input = Arc<dyn Consumer>;
+    type Running = ProcessorHandle;
+    type Error = Error;
+    fn invalid(problems: Vec<Problem>) -> Error {
+        Error::Config(problems)
+    }
+}
+
+/// Every processor type, in the order `profcol components` lists them.
+pub static PROCESSORS: Registry<Processors> = Registry::new(&[
+    &BatchFactory,
+    &MemoryLimiterFactory,
+    &ResourceFactory,
+    &AttributesFactory,
+    &FilterFactory,
+]);
 
 /// A decoded, validated processor config, whatever its type; equal configs
 /// configure the same processor (what a reload compares).
-#[derive(PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ProcessorConfig {
     Batch(batch::BatchConfig),
     MemoryLimiter(memory_limiter::MemoryLimiterConfig),
@@ -25,88 +54,75 @@ pub enum ProcessorConfig {
     Filter(filter::FilterProcessor),
 }
 
-/// One processor type.
-pub struct ProcessorType {
-    pub name: &'static str,
-    /// `development`, `alpha` or `beta`, as the Collector grades components.
-    pub stability: &'static str,
-    /// Decodes and validates the body of processor `id`; problems are
-    /// reported under the path.
-    pub decode: fn(&ComponentId, &Value, &str) -> Result<ProcessorConfig, Vec<Problem>>,
+/// Declares a factory: its type name, how its body decodes into a
+/// [`ProcessorConfig`] variant and how that variant starts.
+macro_rules! processor_factory {
+    ($factory:ident, $name:literal,
+     decode: |$did:pat_param, $body:ident, $path:ident| $decode:expr,
+     start: $variant:ident($cfg:ident, $id:ident, $ctx:ident, $next:ident) => $start:expr) => {
+        struct $factory;
+
+        impl Factory<Processors> for $factory {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn stability(&self) -> Stability {
+                Stability::Development
+            }
+            fn decode(
+                &self,
+                $did: &ComponentId,
+                $body: &Value,
+                $path: &str,
+            ) -> Result<ProcessorConfig, Vec<Problem>> {
+                $decode
+            }
+            fn start(
+                &self,
+                $id: &ComponentId,
+                config: &ProcessorConfig,
+                $ctx: ComponentContext,
+                $next: Arc<dyn Consumer>,
+            ) -> Result<ProcessorHandle, Error> {
+                match config {
+                    ProcessorConfig::$variant($cfg) => $start,
+                    _ => Err(wrong_config(self, $id)),
+                }
+            }
+        }
+    };
 }
 
-/// Every processor type, in the order `profcol components` lists them.
-pub const TYPES: &[ProcessorType] = &[
-    ProcessorType {
-        name: "batch",
-        stability: "development",
-        decode: decode_batch,
+processor_factory!(BatchFactory, "batch",
+    decode: |_, body, path| decode(body, path).map(ProcessorConfig::Batch),
+    start: Batch(cfg, _id, ctx, next) => Ok(batch::start(cfg.clone(), &ctx, next)));
+
+processor_factory!(MemoryLimiterFactory, "memory_limiter",
+decode: |_, body, path| decode(body, path).map(ProcessorConfig::MemoryLimiter),
+start: MemoryLimiter(cfg, id, ctx, next) => {
+    memory_limiter::start(cfg.clone(), &format!("processors::{id}"), &ctx, next)
+});
+
+processor_factory!(ResourceFactory, "resource",
+    decode: |_, body, path| resource::ResourceProcessor::parse(body, path).map(ProcessorConfig::Resource),
+    start: Resource(p, _id, _ctx, next) => Ok(transform(p.clone(), next)));
+
+processor_factory!(AttributesFactory, "attributes",
+    decode: |_, body, path| {
+        attributes::AttributesProcessor::parse(body, path).map(ProcessorConfig::Attributes)
     },
-    ProcessorType {
-        name: "memory_limiter",
-        stability: "development",
-        decode: decode_memory_limiter,
+    start: Attributes(p, _id, _ctx, next) => Ok(transform(p.clone(), next)));
+
+processor_factory!(FilterFactory, "filter",
+    decode: |id, body, path| {
+        filter::FilterProcessor::parse(&id.to_string(), body, path).map(ProcessorConfig::Filter)
     },
-    ProcessorType {
-        name: "resource",
-        stability: "development",
-        decode: decode_resource,
-    },
-    ProcessorType {
-        name: "attributes",
-        stability: "development",
-        decode: decode_attributes,
-    },
-    ProcessorType {
-        name: "filter",
-        stability: "development",
-        decode: decode_filter,
-    },
-];
+    start: Filter(p, _id, _ctx, next) => Ok(transform(p.clone(), next)));
 
-/// The type named `kind`.
-pub fn lookup(kind: &str) -> Option<&'static ProcessorType> {
-    TYPES.iter().find(|t| t.name == kind)
-}
-
-fn decode_batch(
-    _: &ComponentId,
-    body: &Value,
-    path: &str,
-) -> Result<ProcessorConfig, Vec<Problem>> {
-    decode(body, path).map(ProcessorConfig::Batch)
-}
-
-fn decode_memory_limiter(
-    _: &ComponentId,
-    body: &Value,
-    path: &str,
-) -> Result<ProcessorConfig, Vec<Problem>> {
-    decode(body, path).map(ProcessorConfig::MemoryLimiter)
-}
-
-fn decode_resource(
-    _: &ComponentId,
-    body: &Value,
-    path: &str,
-) -> Result<ProcessorConfig, Vec<Problem>> {
-    resource::ResourceProcessor::parse(body, path).map(ProcessorConfig::Resource)
-}
-
-fn decode_attributes(
-    _: &ComponentId,
-    body: &Value,
-    path: &str,
-) -> Result<ProcessorConfig, Vec<Problem>> {
-    attributes::AttributesProcessor::parse(body, path).map(ProcessorConfig::Attributes)
-}
-
-fn decode_filter(
-    id: &ComponentId,
-    body: &Value,
-    path: &str,
-) -> Result<ProcessorConfig, Vec<Problem>> {
-    filter::FilterProcessor::parse(&id.to_string(), body, path).map(ProcessorConfig::Filter)
+/// A processor that changes or drops records one batch at a time and
+/// holds nothing between batches.
+fn transform<T: Transform + 'static>(processor: T, next: Arc<dyn Consumer>) -> ProcessorHandle {
+    ProcessorHandle::stateless(Arc::new(TransformConsumer::new(processor, next)))
 }
 
 #[cfg(test)]
@@ -115,12 +131,13 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_found() {
-        let mut names: Vec<&str> = TYPES.iter().map(|t| t.name).collect();
+        let mut names: Vec<&str> = PROCESSORS.names().into_iter().map(|(n, _)| n).collect();
+        let n = names.len();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), TYPES.len());
-        for t in TYPES {
-            assert_eq!(lookup(t.name).map(|f| f.name), Some(t.name));
+        assert_eq!(names.len(), n);
+        for name in names {
+            assert_eq!(PROCESSORS.lookup(name).map(|f| f.name()), Some(name));
         }
     }
 }

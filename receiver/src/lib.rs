@@ -5,9 +5,9 @@
 //! send). Each hands what it gets downstream as a
 //! [`ProfileBatch`](profcol_pdata::ProfileBatch).
 //!
-//! The collector calls [`receiver_types`], [`validate_receiver`] and
-//! [`start_receiver`]; the returned [`ReceiverHandle`] reports per-target
-//! status and resolves when every task stopped after shutdown.
+//! The collector decodes and starts receivers through [`RECEIVERS`] (the
+//! factory of each type); the returned [`ReceiverHandle`] reports
+//! per-target status and resolves when every task stopped after shutdown.
 
 mod backpressure;
 pub mod byte_size;
@@ -39,10 +39,10 @@ pub use handoff::Handoff;
 pub use last_profiles::{KeptProfile, LastProfiles};
 pub use status::{Health, TargetStatus};
 
-pub use registry::ReceiverConfig;
+pub use registry::{Downstream, ReceiverConfig, Receivers, RECEIVERS};
 
 use discovery::{DiscoveryContext, DiscoveryRegistry, TargetGroup};
-use profcol_config::{join_path, ComponentId, Problem};
+use profcol_config::{join_path, ComponentId};
 use profcol_http::{ClientOptions, HttpClient, PoolOptions};
 use profcol_pdata::{Consumer, Labels};
 use profcol_runtime::ComponentContext;
@@ -53,80 +53,6 @@ use tokio_util::task::TaskTracker;
 
 /// The component type this crate provides.
 pub const PYROSCOPE_SCRAPE: &str = "pyroscope_scrape";
-
-/// `(type, stability)` of every receiver type.
-pub fn receiver_types() -> Vec<(&'static str, &'static str)> {
-    registry::TYPES
-        .iter()
-        .map(|t| (t.name, t.stability))
-        .collect()
-}
-
-fn unknown_type(id: &ComponentId, path: &str) -> Problem {
-    let known: Vec<&str> = receiver_types().into_iter().map(|(t, _)| t).collect();
-    Problem::new(
-        path.to_string(),
-        profcol_config::suggest::unknown_type("receiver", id.kind(), &known, None),
-    )
-}
-
-fn decode(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<ScrapeConfig, Vec<Problem>> {
-    if id.kind() != PYROSCOPE_SCRAPE {
-        return Err(vec![unknown_type(id, path)]);
-    }
-    profcol_config::decode::<ScrapeConfig>(body, path)
-}
-
-/// Checks a receiver's body; every problem carries its key path under `path`.
-pub fn validate_receiver(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<(), Vec<Problem>> {
-    parse(id, body, path).map(|_| ())
-}
-
-fn parse(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<ReceiverConfig, Vec<Problem>> {
-    match registry::lookup(id.kind()) {
-        Some(t) => (t.decode)(&id.to_string(), body, path),
-        None => Err(vec![unknown_type(id, path)]),
-    }
-}
-
-/// The decode caps receiver `id` applies to the pprof profiles it takes
-/// in, when its body decodes and it takes in pprof (the `otlp` receiver
-/// keeps requests as OTLP: `None`).
-pub fn decode_limits(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-) -> Option<profcol_pdata::pprof::DecodeLimits> {
-    let path = join_path("receivers", &id.to_string());
-    parse(id, body, &path).ok()?.decode_limits(&id.to_string())
-}
-
-/// Whether two bodies of receiver `id` configure the same receiver: both
-/// decode to equal typed configs, defaults applied and durations parsed
-/// (`15s` = `15000ms`, a default written out = left out; a changed secret
-/// is a change). When either does not decode, whether the bodies are equal.
-pub fn same_config(
-    id: &ComponentId,
-    old: &profcol_config::yaml::Value,
-    new: &profcol_config::yaml::Value,
-) -> bool {
-    let path = join_path("receivers", &id.to_string());
-    match (parse(id, old, &path), parse(id, new, &path)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => old == new,
-    }
-}
 
 fn user_agent() -> ClientOptions {
     ClientOptions {
@@ -147,8 +73,10 @@ const SCRAPE_POOL: PoolOptions = PoolOptions {
     idle_timeout: std::time::Duration::from_secs(2),
 };
 
-/// Starts the receiver's discovery and scrape tasks on the current tokio
-/// runtime. They stop when `ctx.shutdown` is cancelled.
+/// Decodes `body` and starts receiver `id` on the current tokio runtime;
+/// its tasks stop when `ctx.shutdown` is cancelled. For tests and tools
+/// that hold a YAML body: the collector decodes once and starts through
+/// [`RECEIVERS`].
 pub fn start_receiver(
     id: &ComponentId,
     body: &profcol_config::yaml::Value,
@@ -168,22 +96,19 @@ pub fn start_receiver_after(
     next: Arc<dyn Consumer>,
     handoff: Arc<Handoff>,
 ) -> Result<ReceiverHandle, Error> {
-    let push = match id.kind() {
-        push::otlp::TYPE => Some(push::otlp::start(id, body, ctx.clone(), next.clone())),
-        push::pyroscope::TYPE => Some(push::pyroscope::start(id, body, ctx.clone(), next.clone())),
-        _ => None,
-    };
-    if let Some(started) = push {
-        let started = started?;
-        return Ok(ReceiverHandle {
-            tracker: started.tracker,
-            component: id.to_string(),
-            handoff,
-            kind: HandleKind::Push(started.status),
-        });
-    }
     let path = join_path("receivers", &id.to_string());
-    let cfg = decode(id, body, &path).map_err(Error::InvalidConfig)?;
+    RECEIVERS.start_body(id, body, &path, ctx, Downstream { next, handoff })
+}
+
+/// Starts a `pyroscope_scrape` receiver's discovery and scrape tasks.
+fn start_scrape(
+    id: &ComponentId,
+    cfg: &ScrapeConfig,
+    ctx: ComponentContext,
+    down: Downstream,
+) -> Result<ReceiverHandle, Error> {
+    let Downstream { next, handoff } = down;
+    let path = join_path("receivers", &id.to_string());
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
     let component = id.to_string();
     let metrics = ctx.telemetry.metrics::<metrics::ScrapeMetrics>();
@@ -193,7 +118,7 @@ pub fn start_receiver_after(
     for sd in &cfg.http_sd_configs {
         sd_clients.push(HttpClient::new(&sd.http, &user_agent())?);
     }
-    let docker_clients = discovery::docker::client::for_config(&cfg, &path)?;
+    let docker_clients = discovery::docker::client::for_config(cfg, &path)?;
     let ta_client = match &cfg.target_allocator {
         Some(ta) => Some(HttpClient::new(&ta.http, &user_agent())?),
         None => None,
@@ -213,13 +138,13 @@ pub fn start_receiver_after(
         ),
     );
     let shared = Arc::new(Shared {
-        settings: config::Settings::new(&component, &cfg),
+        settings: config::Settings::new(&component, cfg),
         client,
         next,
         metrics: metrics.clone(),
         memory: ctx.memory.clone(),
         handoff: handoff.clone(),
-        fingerprint: Arc::new(handoff::Fingerprint::of(&cfg, &component)),
+        fingerprint: Arc::new(handoff::Fingerprint::of(cfg, &component)),
         last: last.clone(),
         slots: slots.clone(),
     });
@@ -271,7 +196,7 @@ pub fn start_receiver_after(
             ctx.shutdown.clone(),
         ));
     }
-    discovery::docker::run::spawn_all(&cfg, docker_clients, &dctx, &ctx.shutdown, &tracker);
+    discovery::docker::run::spawn_all(cfg, docker_clients, &dctx, &ctx.shutdown, &tracker);
     for (i, sd) in cfg.kubernetes_sd_configs.iter().enumerate() {
         tracker.spawn(discovery::kubernetes::run(
             sd.clone(),
@@ -366,6 +291,15 @@ pub struct ScrapeSlots {
 }
 
 impl ReceiverHandle {
+    fn push(id: &ComponentId, started: push::PushHandle, handoff: Arc<Handoff>) -> Self {
+        Self {
+            tracker: started.tracker,
+            component: id.to_string(),
+            handoff,
+            kind: HandleKind::Push(started.status),
+        }
+    }
+
     fn scrape(&self) -> Option<&ScrapeParts> {
         match &self.kind {
             HandleKind::Scrape(s) => Some(s),
@@ -483,27 +417,32 @@ mod tests {
 
     #[test]
     fn validates_by_type() {
-        assert_eq!(receiver_types()[0], ("pyroscope_scrape", "beta"));
+        let first = RECEIVERS.names()[0];
+        assert_eq!((first.0, first.1.as_str()), ("pyroscope_scrape", "beta"));
         let id: ComponentId = "pyroscope_scrape/local".parse().unwrap();
-        assert!(validate_receiver(
-            &id,
-            &yaml("targets: [{__address__: 'h:1'}]"),
-            "receivers::pyroscope_scrape/local"
-        )
-        .is_ok());
+        assert!(RECEIVERS
+            .decode(
+                &id,
+                &yaml("targets: [{__address__: 'h:1'}]"),
+                "receivers::pyroscope_scrape/local"
+            )
+            .is_ok());
         // A bad value inside the flattened client block names its own key.
-        let p = validate_receiver(
-            &id,
-            &yaml("targets: [{__address__: 'h:1'}]\ntls_config: {min_version: TLS14}"),
-            "receivers::pyroscope_scrape/local",
-        )
-        .unwrap_err();
+        let p = RECEIVERS
+            .decode(
+                &id,
+                &yaml("targets: [{__address__: 'h:1'}]\ntls_config: {min_version: TLS14}"),
+                "receivers::pyroscope_scrape/local",
+            )
+            .unwrap_err();
         assert_eq!(
             p[0].to_string(),
             "receivers::pyroscope_scrape/local::tls_config::min_version: unknown value `TLS14` for min_version: did you mean `TLS13`? (expected one of TLS12, TLS13)"
         );
         let other: ComponentId = "kafka".parse().unwrap();
-        let p = validate_receiver(&other, &yaml("{}"), "receivers::kafka").unwrap_err();
+        let p = RECEIVERS
+            .decode(&other, &yaml("{}"), "receivers::kafka")
+            .unwrap_err();
         assert_eq!(
             p[0].to_string(),
             "receivers::kafka: unknown receiver type \"kafka\" (known: pyroscope_scrape, otlp, pyroscope)"
@@ -511,9 +450,12 @@ mod tests {
     }
 
     #[test]
-    fn same_config_compares_typed_configs() {
-        let same =
-            |kind: &str, a: &str, b: &str| same_config(&kind.parse().unwrap(), &yaml(a), &yaml(b));
+    fn typed_configs_compare_equal_however_spelled() {
+        let same = |kind: &str, a: &str, b: &str| {
+            let id: ComponentId = kind.parse().unwrap();
+            RECEIVERS.decode(&id, &yaml(a), "").unwrap()
+                == RECEIVERS.decode(&id, &yaml(b), "").unwrap()
+        };
         let scrape = "pyroscope_scrape/x";
         let t = "targets: [{__address__: 'h:1'}]";
         assert!(same(
@@ -546,17 +488,6 @@ mod tests {
             scrape,
             &format!("{{{t}}}"),
             "{targets: [{__address__: 'h:2'}]}"
-        ));
-        // What does not decode is compared as written.
-        assert!(!same(
-            scrape,
-            "{scrape_interval: 15s}",
-            "{scrape_interval: 15000ms}"
-        ));
-        assert!(same(
-            scrape,
-            "{scrape_interval: 15s}",
-            "{scrape_interval: 15s}"
         ));
         let pushed = "{endpoint: '127.0.0.1:0', read_timeout: 30s}";
         assert!(same(

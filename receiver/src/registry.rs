@@ -1,77 +1,73 @@
-//! The receiver types in one table: each row names a type, its stability
-//! and how its config decodes into a [`ReceiverConfig`]. The listing
-//! (`profcol components`), validation, reload comparison and the read-back
-//! caps the collector derives all read it; a new receiver type is a row
-//! here, a variant of [`ReceiverConfig`] and its start in
-//! [`crate::start_receiver_after`].
+//! The receiver types: one [`Factory`] each, listed in [`RECEIVERS`]. The
+//! listing (`profcol components`), validation, reload comparison, the
+//! read-back caps and starting a receiver all go through it; a new receiver
+//! type is a factory here, listed in [`RECEIVERS`], and a variant of
+//! [`ReceiverConfig`].
 //!
 //! ```
-//! use profcol_receiver::registry;
-//! assert_eq!(registry::lookup("pyroscope_scrape").unwrap().stability, "beta");
-//! assert!(registry::lookup("prometheus").is_none());
+//! use profcol_receiver::RECEIVERS;
+//! let scrape = RECEIVERS.lookup("pyroscope_scrape").unwrap();
+//! assert_eq!(scrape.stability().as_str(), "beta");
+//! assert!(RECEIVERS.lookup("prometheus").is_none());
 //! ```
 
 use crate::config::{ScrapeConfig, Settings};
-use crate::push;
+use crate::push::otlp::config::OtlpConfig;
+use crate::push::pyroscope::config::PyroscopeReceiverConfig;
+use crate::{push, Error, Handoff, ReceiverHandle};
 use profcol_config::yaml::Value;
-use profcol_config::{decode, Problem};
+use profcol_config::{decode, ComponentId, Problem};
 use profcol_pdata::pprof::DecodeLimits;
+use profcol_pdata::Consumer;
+use profcol_runtime::factory::{wrong_config, Factory, Kind, Registry, Stability};
+use profcol_runtime::ComponentContext;
+use std::sync::Arc;
+
+/// The receiver kind.
+pub struct Receivers;
+
+impl Kind for Receivers {
+    const SINGULAR: &'static str = "receiver";
+    type Config = ReceiverConfig;
+    type Input = Downstream;
+    type Running = ReceiverHandle;
+    type Error = Error;
+    fn invalid(problems: Vec<Problem>) -> Error {
+        Error::InvalidConfig(problems)
+    }
+}
+
+/// Every receiver type, in the order `profcol components` lists them.
+pub static RECEIVERS: Registry<Receivers> =
+    Registry::new(&[&ScrapeFactory, &OtlpFactory, &PyroscopeFactory]);
+
+/// Where a started receiver hands what it takes in.
+pub struct Downstream {
+    pub next: Arc<dyn Consumer>,
+    /// The delta state a stopped instance of the same receiver left (see
+    /// [`ReceiverHandle::handoff`]); empty for a first start.
+    pub handoff: Arc<Handoff>,
+}
+
+impl Downstream {
+    /// A first start: no delta state to take over.
+    pub fn to(next: Arc<dyn Consumer>) -> Self {
+        Self {
+            next,
+            handoff: Arc::default(),
+        }
+    }
+}
 
 /// A decoded, validated receiver config, whatever its type; equal configs
 /// configure the same receiver (what a reload compares). A scrape config
 /// has its defaults that depend on other keys written out
 /// ([`ScrapeConfig::resolved`]).
-#[derive(PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReceiverConfig {
     Scrape(Box<ScrapeConfig>),
-    Otlp(Box<push::otlp::config::OtlpConfig>),
-    Pyroscope(Box<push::pyroscope::config::PyroscopeReceiverConfig>),
-}
-
-/// One receiver type.
-pub struct ReceiverType {
-    pub name: &'static str,
-    /// `development`, `alpha` or `beta`, as the Collector grades components.
-    pub stability: &'static str,
-    /// Decodes and validates the body of receiver `id` (its `type[/name]`);
-    /// problems are reported under the path.
-    pub decode: fn(&str, &Value, &str) -> Result<ReceiverConfig, Vec<Problem>>,
-}
-
-/// Every receiver type, in the order `profcol components` lists them.
-pub const TYPES: &[ReceiverType] = &[
-    ReceiverType {
-        name: crate::PYROSCOPE_SCRAPE,
-        stability: "beta",
-        decode: decode_scrape,
-    },
-    ReceiverType {
-        name: push::otlp::TYPE,
-        stability: "alpha",
-        decode: decode_otlp,
-    },
-    ReceiverType {
-        name: push::pyroscope::TYPE,
-        stability: "alpha",
-        decode: decode_pyroscope,
-    },
-];
-
-/// The type named `kind`.
-pub fn lookup(kind: &str) -> Option<&'static ReceiverType> {
-    TYPES.iter().find(|t| t.name == kind)
-}
-
-fn decode_scrape(id: &str, body: &Value, path: &str) -> Result<ReceiverConfig, Vec<Problem>> {
-    decode::<ScrapeConfig>(body, path).map(|c| ReceiverConfig::Scrape(Box::new(c.resolved(id))))
-}
-
-fn decode_otlp(_: &str, body: &Value, path: &str) -> Result<ReceiverConfig, Vec<Problem>> {
-    decode(body, path).map(|c| ReceiverConfig::Otlp(Box::new(c)))
-}
-
-fn decode_pyroscope(_: &str, body: &Value, path: &str) -> Result<ReceiverConfig, Vec<Problem>> {
-    decode(body, path).map(|c| ReceiverConfig::Pyroscope(Box::new(c)))
+    Otlp(Box<OtlpConfig>),
+    Pyroscope(Box<PyroscopeReceiverConfig>),
 }
 
 impl ReceiverConfig {
@@ -89,18 +85,115 @@ impl ReceiverConfig {
     }
 }
 
+struct ScrapeFactory;
+
+impl Factory<Receivers> for ScrapeFactory {
+    fn name(&self) -> &'static str {
+        crate::PYROSCOPE_SCRAPE
+    }
+    fn stability(&self) -> Stability {
+        Stability::Beta
+    }
+    fn decode(
+        &self,
+        id: &ComponentId,
+        body: &Value,
+        path: &str,
+    ) -> Result<ReceiverConfig, Vec<Problem>> {
+        decode::<ScrapeConfig>(body, path)
+            .map(|c| ReceiverConfig::Scrape(Box::new(c.resolved(&id.to_string()))))
+    }
+    fn start(
+        &self,
+        id: &ComponentId,
+        config: &ReceiverConfig,
+        ctx: ComponentContext,
+        down: Downstream,
+    ) -> Result<ReceiverHandle, Error> {
+        match config {
+            ReceiverConfig::Scrape(c) => crate::start_scrape(id, c, ctx, down),
+            _ => Err(wrong_config(self, id)),
+        }
+    }
+}
+
+struct OtlpFactory;
+
+impl Factory<Receivers> for OtlpFactory {
+    fn name(&self) -> &'static str {
+        push::otlp::TYPE
+    }
+    fn stability(&self) -> Stability {
+        Stability::Alpha
+    }
+    fn decode(
+        &self,
+        _: &ComponentId,
+        body: &Value,
+        path: &str,
+    ) -> Result<ReceiverConfig, Vec<Problem>> {
+        decode(body, path).map(|c| ReceiverConfig::Otlp(Box::new(c)))
+    }
+    fn start(
+        &self,
+        id: &ComponentId,
+        config: &ReceiverConfig,
+        ctx: ComponentContext,
+        down: Downstream,
+    ) -> Result<ReceiverHandle, Error> {
+        match config {
+            ReceiverConfig::Otlp(c) => push::otlp::start(id, c, ctx, down.next)
+                .map(|started| ReceiverHandle::push(id, started, down.handoff)),
+            _ => Err(wrong_config(self, id)),
+        }
+    }
+}
+
+struct PyroscopeFactory;
+
+impl Factory<Receivers> for PyroscopeFactory {
+    fn name(&self) -> &'static str {
+        push::pyroscope::TYPE
+    }
+    fn stability(&self) -> Stability {
+        Stability::Alpha
+    }
+    fn decode(
+        &self,
+        _: &ComponentId,
+        body: &Value,
+        path: &str,
+    ) -> Result<ReceiverConfig, Vec<Problem>> {
+        decode(body, path).map(|c| ReceiverConfig::Pyroscope(Box::new(c)))
+    }
+    fn start(
+        &self,
+        id: &ComponentId,
+        config: &ReceiverConfig,
+        ctx: ComponentContext,
+        down: Downstream,
+    ) -> Result<ReceiverHandle, Error> {
+        match config {
+            ReceiverConfig::Pyroscope(c) => push::pyroscope::start(id, c, ctx, down.next)
+                .map(|started| ReceiverHandle::push(id, started, down.handoff)),
+            _ => Err(wrong_config(self, id)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_are_unique_and_found() {
-        let mut names: Vec<&str> = TYPES.iter().map(|t| t.name).collect();
+        let mut names: Vec<&str> = RECEIVERS.names().into_iter().map(|(n, _)| n).collect();
+        let n = names.len();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), TYPES.len());
-        for t in TYPES {
-            assert_eq!(lookup(t.name).map(|f| f.name), Some(t.name));
+        assert_eq!(names.len(), n);
+        for name in names {
+            assert_eq!(RECEIVERS.lookup(name).map(|f| f.name()), Some(name));
         }
     }
 }

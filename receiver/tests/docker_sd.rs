@@ -638,7 +638,8 @@ fn config_errors_name_their_key_path() {
     let id: profcol_config::ComponentId = "pyroscope_scrape/d".parse().unwrap();
     let check = |yaml: &str| -> Vec<String> {
         let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
-        profcol_receiver::validate_receiver(&id, &body, "receivers::pyroscope_scrape/d")
+        profcol_receiver::RECEIVERS
+            .decode(&id, &body, "receivers::pyroscope_scrape/d")
             .err()
             .unwrap_or_default()
             .iter()

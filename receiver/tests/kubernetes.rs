@@ -19,7 +19,7 @@ use profcol_pdata::Labels;
 use profcol_receiver::discovery::kubernetes::{self, KubernetesSdConfig};
 use profcol_receiver::discovery::{DiscoveryContext, DiscoveryRegistry, TargetGroup, Update};
 use profcol_receiver::metrics::ScrapeMetrics;
-use profcol_receiver::validate_receiver;
+use profcol_receiver::RECEIVERS;
 use profcol_runtime::Telemetry;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -660,8 +660,9 @@ fn config_errors_name_their_key_paths() {
     for (sd, want) in cases {
         let body: profcol_config::yaml::Value =
             profcol_config::yaml::from_str(&format!("kubernetes_sd_configs: {sd}")).unwrap();
-        let problems =
-            validate_receiver(&id, &body, "receivers::pyroscope_scrape/k8s").unwrap_err();
+        let problems = RECEIVERS
+            .decode(&id, &body, "receivers::pyroscope_scrape/k8s")
+            .unwrap_err();
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         let want = format!("{p}{want}");
         assert!(
@@ -672,7 +673,7 @@ fn config_errors_name_their_key_paths() {
     // Discovery alone satisfies "targets is required".
     let body: profcol_config::yaml::Value =
         profcol_config::yaml::from_str("kubernetes_sd_configs: [{role: pod}]").unwrap();
-    assert!(validate_receiver(&id, &body, "r").is_ok());
+    assert!(RECEIVERS.decode(&id, &body, "r").is_ok());
 }
 
 /// The README's annotation-driven setup (profiles.grafana.com/<type>.*).

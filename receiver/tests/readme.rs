@@ -6,7 +6,7 @@ use profcol_config::ComponentId;
 use profcol_pdata::Labels;
 use profcol_receiver::config::{ScrapeConfig, Settings};
 use profcol_receiver::targets::expand;
-use profcol_receiver::validate_receiver;
+use profcol_receiver::RECEIVERS;
 
 const README: &str = include_str!("../README.md");
 
@@ -29,7 +29,7 @@ fn every_yaml_example_is_valid() {
         for (id, body) in receivers {
             let id: ComponentId = id.as_str().unwrap().parse().unwrap();
             let path = format!("receivers::{id}");
-            if let Err(problems) = validate_receiver(&id, body, &path) {
+            if let Err(problems) = RECEIVERS.decode(&id, body, &path) {
                 panic!("{id}: {problems:?}\n{y}");
             }
         }

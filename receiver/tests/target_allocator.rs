@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use common::*;
 use profcol_config::ComponentId;
-use profcol_receiver::{validate_receiver, ReceiverHandle};
+use profcol_receiver::{ReceiverHandle, RECEIVERS};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -304,8 +304,8 @@ async fn an_unreachable_allocator_is_reported() {
 fn problems(yaml: &str) -> Vec<String> {
     let id: ComponentId = "pyroscope_scrape/x".parse().unwrap();
     let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
-    match validate_receiver(&id, &body, "receivers::pyroscope_scrape/x") {
-        Ok(()) => vec![],
+    match RECEIVERS.decode(&id, &body, "receivers::pyroscope_scrape/x") {
+        Ok(_) => vec![],
         Err(ps) => ps.iter().map(|p| p.to_string()).collect(),
     }
 }

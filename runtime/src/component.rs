@@ -89,6 +89,23 @@ pub struct ComponentContext {
     pub read_back_limits: profcol_pdata::pprof::DecodeLimits,
 }
 
+impl ComponentContext {
+    /// A context of its own for component `id`: its own telemetry and
+    /// shutdown token, no memory bound, no cluster, the default scrape
+    /// budget and decode caps — for tests and tools that run one component.
+    pub fn standalone(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            shutdown: CancellationToken::new(),
+            telemetry: Telemetry::default(),
+            memory: MemoryGuard::default(),
+            cluster: None,
+            scrape_budget: crate::ScrapeBudget::default(),
+            read_back_limits: Default::default(),
+        }
+    }
+}
+
 /// The process's memory bound, shared by every component: the collector
 /// samples memory use and records it here; receivers ask [`MemoryGuard::check`]
 /// before taking in new data. The default guard has no limit and never refuses.

@@ -19,6 +19,7 @@ pub mod calendar;
 pub mod caller;
 mod cluster;
 mod component;
+pub mod factory;
 pub mod memory;
 pub mod scrape_slots;
 

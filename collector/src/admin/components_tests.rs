@@ -264,7 +264,7 @@ async fn the_page_reports_each_component_with_its_health_and_debug_information()
         dir.path(),
         &config(dir.path(), t, backend, "/dev/null/x", true),
     );
-    let err = r.apply(&bad.config).await.unwrap_err();
+    let err = r.apply(&bad).await.unwrap_err();
     r.admin.components.refused(&format!("{err:#}"));
     let (status, body) = get(addr, "/-/healthy").await;
     assert_eq!(status, 500, "{body}");
@@ -279,7 +279,7 @@ async fn the_page_reports_each_component_with_its_health_and_debug_information()
 
     // A good reload clears it; removing a component makes it disappear.
     let good = settings(dir.path(), &config(dir.path(), t, backend, "out", false));
-    r.apply(&good.config).await.unwrap();
+    r.apply(&good).await.unwrap();
     assert_eq!(get(addr, "/-/healthy").await.0, 200);
     let list = components(addr).await;
     assert!(list

@@ -5,8 +5,8 @@
 //!
 //! An extension runs when it is defined under `extensions` **and** listed
 //! in `service.extensions`; it starts before the pipelines and stops after
-//! them. This module is the registry: [`types`], [`validate`], [`start`]
-//! and [`Extension::shutdown`]. [`storage_refs`] resolves
+//! them. This module is the registry: [`EXTENSIONS`] (one factory per
+//! type), [`start`] and [`Extension::shutdown`]. [`storage_refs`] resolves
 //! `sending_queue.storage: file_storage[/name]` before exporters decode
 //! their bodies.
 
@@ -17,7 +17,11 @@ pub mod pprof;
 mod server;
 pub mod storage_refs;
 
+use futures::future::BoxFuture;
+use profcol_config::yaml::Value;
 use profcol_config::{decode, ComponentId, Problem};
+use profcol_runtime::factory::{wrong_config, Factory, Kind, Registry, Stability};
+use profcol_runtime::ComponentContext;
 use serde_json::Value as Json;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -25,82 +29,149 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The extension kind: starting one binds, opens or locks, so a factory
+/// returns the start to await.
+pub struct Extensions;
+
+impl Kind for Extensions {
+    const SINGULAR: &'static str = "extension";
+    type Config = ExtensionConfig;
+    type Input = Host;
+    type Running = BoxFuture<'static, anyhow::Result<Extension>>;
+    type Error = anyhow::Error;
+    fn invalid(problems: Vec<Problem>) -> anyhow::Error {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(lines.join("; "))
+    }
+}
+
+/// Every extension type, in the order `profcol components` lists them.
+pub static EXTENSIONS: Registry<Extensions> =
+    Registry::new(&[&HealthCheckFactory, &PprofFactory, &FileStorageFactory]);
+
 /// A decoded, validated extension config, whatever its type; equal configs
 /// configure the same extension (what a reload compares).
-#[derive(PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExtensionConfig {
     HealthCheck(health_check::HealthCheckConfig),
     Pprof(pprof::PprofConfig),
     FileStorage(file_storage::FileStorageConfig),
 }
 
-/// One extension type: its name, stability and how its config decodes.
-pub struct ExtensionType {
-    pub name: &'static str,
-    pub stability: &'static str,
-    pub decode: fn(&profcol_config::yaml::Value, &str) -> Result<ExtensionConfig, Vec<Problem>>,
+fn path_of(id: &ComponentId) -> String {
+    format!("extensions::{id}")
 }
 
-/// Every extension type, in the order `profcol components` lists them: the
-/// one table the listing, validation, reload comparison and [`start`] read.
-pub const TYPES: &[ExtensionType] = &[
-    ExtensionType {
-        name: "health_check",
-        stability: "beta",
-        decode: |body, path| decode(body, path).map(ExtensionConfig::HealthCheck),
-    },
-    ExtensionType {
-        name: "pprof",
-        stability: "beta",
-        decode: |body, path| decode(body, path).map(ExtensionConfig::Pprof),
-    },
-    ExtensionType {
-        name: "file_storage",
-        stability: "alpha",
-        decode: |body, path| decode(body, path).map(ExtensionConfig::FileStorage),
-    },
-];
+struct HealthCheckFactory;
 
-/// `(type, stability)` of every extension type.
-pub fn types() -> Vec<(&'static str, &'static str)> {
-    TYPES.iter().map(|t| (t.name, t.stability)).collect()
-}
-
-fn parse(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<ExtensionConfig, Vec<Problem>> {
-    match TYPES.iter().find(|t| t.name == id.kind()) {
-        Some(t) => (t.decode)(body, path),
-        None => Err(vec![Problem::new(
-            path,
-            format!("unknown extension type {:?}", id.kind()),
-        )]),
+impl Factory<Extensions> for HealthCheckFactory {
+    fn name(&self) -> &'static str {
+        "health_check"
+    }
+    fn stability(&self) -> Stability {
+        Stability::Beta
+    }
+    fn decode(
+        &self,
+        _: &ComponentId,
+        body: &Value,
+        path: &str,
+    ) -> Result<ExtensionConfig, Vec<Problem>> {
+        decode(body, path).map(ExtensionConfig::HealthCheck)
+    }
+    fn start(
+        &self,
+        id: &ComponentId,
+        config: &ExtensionConfig,
+        _: ComponentContext,
+        host: Host,
+    ) -> anyhow::Result<BoxFuture<'static, anyhow::Result<Extension>>> {
+        let ExtensionConfig::HealthCheck(cfg) = config else {
+            return Err(wrong_config(self, id));
+        };
+        let (id, cfg) = (id.clone(), cfg.clone());
+        Ok(Box::pin(async move {
+            let stop = CancellationToken::new();
+            let (debug, task) =
+                health_check::start(&id, &cfg, &host, &path_of(&id), stop.clone()).await?;
+            Ok(Extension::new(debug, stop, vec![task], None))
+        }))
     }
 }
 
-/// Checks an extension's settings; every problem at once, under `path`.
-pub fn validate(
-    id: &ComponentId,
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<(), Vec<Problem>> {
-    parse(id, body, path).map(|_| ())
+struct PprofFactory;
+
+impl Factory<Extensions> for PprofFactory {
+    fn name(&self) -> &'static str {
+        "pprof"
+    }
+    fn stability(&self) -> Stability {
+        Stability::Beta
+    }
+    fn decode(
+        &self,
+        _: &ComponentId,
+        body: &Value,
+        path: &str,
+    ) -> Result<ExtensionConfig, Vec<Problem>> {
+        decode(body, path).map(ExtensionConfig::Pprof)
+    }
+    fn start(
+        &self,
+        id: &ComponentId,
+        config: &ExtensionConfig,
+        _: ComponentContext,
+        _: Host,
+    ) -> anyhow::Result<BoxFuture<'static, anyhow::Result<Extension>>> {
+        let ExtensionConfig::Pprof(cfg) = config else {
+            return Err(wrong_config(self, id));
+        };
+        let (id, cfg) = (id.clone(), cfg.clone());
+        Ok(Box::pin(async move {
+            let stop = CancellationToken::new();
+            let (debug, tasks) = pprof::start(&id, &cfg, &path_of(&id), stop.clone()).await?;
+            Ok(Extension::new(debug, stop, tasks, None))
+        }))
+    }
 }
 
-/// Whether two bodies of extension `id` configure the same extension: both
-/// decode to equal typed configs, defaults applied and durations parsed.
-/// When either does not decode, whether the bodies are equal.
-pub fn same_config(
-    id: &ComponentId,
-    old: &profcol_config::yaml::Value,
-    new: &profcol_config::yaml::Value,
-) -> bool {
-    let path = format!("extensions::{id}");
-    match (parse(id, old, &path), parse(id, new, &path)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => old == new,
+struct FileStorageFactory;
+
+impl Factory<Extensions> for FileStorageFactory {
+    fn name(&self) -> &'static str {
+        "file_storage"
+    }
+    fn stability(&self) -> Stability {
+        Stability::Alpha
+    }
+    fn decode(
+        &self,
+        _: &ComponentId,
+        body: &Value,
+        path: &str,
+    ) -> Result<ExtensionConfig, Vec<Problem>> {
+        decode(body, path).map(ExtensionConfig::FileStorage)
+    }
+    fn start(
+        &self,
+        id: &ComponentId,
+        config: &ExtensionConfig,
+        _: ComponentContext,
+        _: Host,
+    ) -> anyhow::Result<BoxFuture<'static, anyhow::Result<Extension>>> {
+        let ExtensionConfig::FileStorage(cfg) = config else {
+            return Err(wrong_config(self, id));
+        };
+        let (id, cfg) = (id.clone(), cfg.clone());
+        Ok(Box::pin(async move {
+            let (debug, lock) = file_storage::start(&cfg, &path_of(&id)).await?;
+            Ok(Extension::new(
+                debug,
+                CancellationToken::new(),
+                Vec::new(),
+                Some(Box::new(lock)),
+            ))
+        }))
     }
 }
 
@@ -123,6 +194,20 @@ pub struct Extension {
 }
 
 impl Extension {
+    fn new(
+        debug: Json,
+        stop: CancellationToken,
+        tasks: Vec<JoinHandle<()>>,
+        hold: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Self {
+        Self {
+            debug,
+            stop,
+            tasks,
+            hold,
+        }
+    }
+
     /// Stops it and waits for its tasks (a `save_to_file` profile is written
     /// then), at most `deadline`.
     pub async fn shutdown(self, deadline: Duration) {
@@ -135,43 +220,15 @@ impl Extension {
     }
 }
 
-/// Starts the extension `id`; binding, certificate and directory errors
-/// are returned at once.
+/// Starts the extension `id` from its decoded config; binding,
+/// certificate and directory errors are returned at once.
 pub async fn start(
     id: &ComponentId,
-    body: &profcol_config::yaml::Value,
+    config: &ExtensionConfig,
     host: &Host,
 ) -> anyhow::Result<Extension> {
-    let path = format!("extensions::{id}");
-    let parsed = parse(id, body, &path).map_err(|p| {
-        let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!(lines.join("; "))
-    })?;
-    let stop = CancellationToken::new();
-    let (debug, tasks, hold): (
-        Json,
-        Vec<JoinHandle<()>>,
-        Option<Box<dyn std::any::Any + Send + Sync>>,
-    ) = match parsed {
-        ExtensionConfig::HealthCheck(cfg) => {
-            let (debug, task) = health_check::start(id, &cfg, host, &path, stop.clone()).await?;
-            (debug, vec![task], None)
-        }
-        ExtensionConfig::Pprof(cfg) => {
-            let (debug, tasks) = pprof::start(id, &cfg, &path, stop.clone()).await?;
-            (debug, tasks, None)
-        }
-        ExtensionConfig::FileStorage(cfg) => {
-            let (debug, lock) = file_storage::start(&cfg, &path).await?;
-            (debug, Vec::new(), Some(Box::new(lock)))
-        }
-    };
-    Ok(Extension {
-        debug,
-        stop,
-        tasks,
-        hold,
-    })
+    let ctx = ComponentContext::standalone(&id.to_string());
+    EXTENSIONS.start(id, config, ctx, host.clone())?.await
 }
 
 #[cfg(test)]
@@ -179,23 +236,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_names_each_type_once_and_decodes_defaults() {
-        let mut names: Vec<&str> = TYPES.iter().map(|t| t.name).collect();
+    fn the_registry_names_each_type_once_and_decodes_defaults() {
+        let mut names: Vec<&str> = EXTENSIONS.names().into_iter().map(|(n, _)| n).collect();
+        let n = names.len();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), TYPES.len());
-        for t in TYPES {
-            let id: ComponentId = t.name.parse().unwrap();
-            let null = profcol_config::yaml::Value::Null;
-            assert!(validate(&id, &null, "extensions::x").is_ok(), "{}", t.name);
+        assert_eq!(names.len(), n);
+        for name in names {
+            let id: ComponentId = name.parse().unwrap();
+            assert!(
+                EXTENSIONS
+                    .decode(&id, &Value::Null, "extensions::x")
+                    .is_ok(),
+                "{name}"
+            );
         }
         let unknown: ComponentId = "zpages".parse().unwrap();
-        let problems = validate(
-            &unknown,
-            &profcol_config::yaml::Value::Null,
-            "extensions::zpages",
-        )
-        .unwrap_err();
+        let problems = EXTENSIONS
+            .decode(&unknown, &Value::Null, "extensions::zpages")
+            .unwrap_err();
         assert!(problems[0].to_string().contains("unknown extension type"));
     }
 }

@@ -18,6 +18,7 @@ use super::{fan_outs, feeds, has_storage, wait_receiver, ExporterSlot, Heads, Ru
 use crate::chains::Chain;
 use crate::fanout::Switch;
 use crate::reload::plan::{used, Plan};
+use crate::settings::Settings;
 use crate::topology::RunningReceiver;
 use profcol_config::{CollectorConfig, ComponentId, Kind};
 use profcol_pdata::Consumer;
@@ -42,19 +43,17 @@ impl Running {
     pub(super) async fn start_stage(
         &mut self,
         plan: &Plan,
-        new: &CollectorConfig,
+        settings: &Settings,
         deadline: Duration,
     ) -> anyhow::Result<Started> {
+        let (new, typed) = (&settings.config, &settings.components);
         // A changed exporter with a persistent queue releases its directory
         // before its replacement opens it.
         let exclusive: Vec<ComponentId> = plan
             .exporters
             .changed
             .iter()
-            .filter(|id| {
-                has_storage(self.config.get(Kind::Exporter, id))
-                    || has_storage(new.get(Kind::Exporter, id))
-            })
+            .filter(|id| has_storage(&self.components, id) || has_storage(typed, id))
             .cloned()
             .collect();
         for id in &exclusive {
@@ -67,7 +66,7 @@ impl Running {
 
         let mut exporters = BTreeMap::new();
         for id in plan.exporters.to_start() {
-            match self.start_exporter(id, new) {
+            match self.start_exporter(id, typed) {
                 Ok(slot) => {
                     exporters.insert(id.clone(), slot);
                 }
@@ -86,7 +85,7 @@ impl Running {
             })
             .collect();
         let fans = fan_outs(new, &consumers);
-        let (chains, heads) = match self.start_chains(new, &fans) {
+        let (chains, heads) = match self.start_chains(settings, &fans) {
             Ok(started) => started,
             Err(e) => {
                 self.retire_all(exporters.into_values(), deadline);
@@ -102,7 +101,7 @@ impl Running {
         for id in plan.receivers.to_start() {
             let next = Arc::new(Switch::new(feeds(new, id, &heads)));
             let handoff = handoffs.get(id).cloned().unwrap_or_default();
-            match self.start_receiver(id, new, next, handoff) {
+            match self.start_receiver(id, typed, next, handoff) {
                 Ok(started) => receivers.push(started),
                 Err(e) => {
                     for (_, started) in receivers {

@@ -4,17 +4,16 @@
 //! lists); and which settings need a restart.
 //!
 //! "Changed" is decided by a [`SameConfig`] comparison; the collector's
-//! ([`crate::components::same_config`]) decodes both bodies into the typed
-//! configs the components start from, so a change of spelling only (`15s`
-//! → `15000ms`, a default written out, key order) keeps the component
+//! ([`crate::components::Decoded::same`]) compares the typed configs the
+//! components start from, so a change of spelling only (`15s` →
+//! `15000ms`, a default written out, key order) keeps the component
 //! running, with its state.
 
-use profcol_config::yaml::Value;
 use profcol_config::{CollectorConfig, ComponentId, Kind};
 
-/// Whether the old and new bodies of a component configure the same
-/// component.
-pub type SameConfig = dyn Fn(Kind, &ComponentId, &Value, &Value) -> bool;
+/// Whether a component of the old configuration is configured the same in
+/// the new one.
+pub type SameConfig<'a> = dyn Fn(Kind, &ComponentId) -> bool + 'a;
 
 /// The components of one kind, sorted by what a reload does to them.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -38,7 +37,7 @@ impl Changes {
         for id in &after {
             if !before.contains(id) {
                 c.added.push(id.clone());
-            } else if same_body(kind, id, old.get(kind, id), new.get(kind, id), same) {
+            } else if same(kind, id) {
                 c.kept.push(id.clone());
             } else {
                 c.changed.push(id.clone());
@@ -146,18 +145,6 @@ impl Plan {
     }
 }
 
-/// A component defined without a body compares as an empty (null) one.
-fn same_body(
-    kind: Kind,
-    id: &ComponentId,
-    old: Option<&Value>,
-    new: Option<&Value>,
-    same: &SameConfig,
-) -> bool {
-    let null = Value::Null;
-    same(kind, id, old.unwrap_or(&null), new.unwrap_or(&null))
-}
-
 /// Settings reloaded without a restart.
 const RELOADABLE: [&str; 5] = [
     "service::pipelines",
@@ -254,7 +241,9 @@ mod tests {
 
     /// The plan with the collector's typed comparison.
     fn typed(old: &CollectorConfig, new: &CollectorConfig) -> Plan {
-        Plan::new(old, new, &crate::components::same_config)
+        let decode = |c: &CollectorConfig| crate::components::Decoded::decode(c).0;
+        let (a, b) = (decode(old), decode(new));
+        Plan::new(old, new, &|kind, id| a.same(&b, kind, id))
     }
 
     fn ids(list: &[ComponentId]) -> Vec<String> {
@@ -425,7 +414,10 @@ service:
         }
         assert_eq!(plan.summary(), "no component changed");
         // Raw bodies would have said otherwise.
-        let raw = Plan::new(&base(), &respelled, &|_, _, a, b| a == b);
+        let (old, new) = (base(), respelled.clone());
+        let raw = Plan::new(&old, &new, &|kind, id| {
+            old.get(kind, id) == new.get(kind, id)
+        });
         assert_eq!(
             raw.summary(),
             "extensions restarted health_check; receivers restarted pyroscope_scrape/a; processors restarted batch; exporters restarted otlp"
@@ -534,11 +526,10 @@ service:
     #[test]
     fn the_comparison_is_the_one_given() {
         let other = one_each(RECEIVER, "{timeout: 1s}", EXPORTER, EXTENSION);
-        let only_processors_differ =
-            |kind: Kind, _: &ComponentId, _: &Value, _: &Value| kind != Kind::Processor;
+        let only_processors_differ = |kind: Kind, _: &ComponentId| kind != Kind::Processor;
         let plan = Plan::new(&base(), &other, &only_processors_differ);
         assert_eq!(plan.summary(), "processors restarted batch");
-        let plan = Plan::new(&base(), &other, &|_, _, _, _| true);
+        let plan = Plan::new(&base(), &other, &|_, _| true);
         assert_eq!(plan.summary(), "no component changed");
     }
 }

@@ -52,12 +52,11 @@ pub fn validate(body: &profcol_config::yaml::Value, path: &str) -> Result<(), Ve
 /// [`listen::STOP_GRACE`] to finish).
 pub fn start(
     id: &ComponentId,
-    body: &profcol_config::yaml::Value,
+    cfg: &OtlpConfig,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<PushHandle, Error> {
     let path = join_path("receivers", &id.to_string());
-    let cfg: OtlpConfig = profcol_config::decode(body, &path).map_err(Error::InvalidConfig)?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
     let _guard = runtime.enter();
     let component = id.to_string();

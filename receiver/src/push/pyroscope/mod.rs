@@ -57,20 +57,18 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
 /// `ctx.shutdown`; must be called inside a tokio runtime.
 pub fn start(
     id: &ComponentId,
-    body: &profcol_config::yaml::Value,
+    cfg: &PyroscopeReceiverConfig,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<PushHandle, Error> {
     let path = join_path("receivers", &id.to_string());
-    let cfg: PyroscopeReceiverConfig =
-        profcol_config::decode(body, &path).map_err(Error::InvalidConfig)?;
     tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
     let events = PushEvents::new(&ctx, &id.to_string());
     let shared = Arc::new(Shared {
         events: events.clone(),
         next,
         memory: ctx.memory.clone(),
-        limits: Limits::new(&cfg),
+        limits: Limits::new(cfg),
         stop: ctx.shutdown.clone(),
     });
     let tracker = TaskTracker::new();
