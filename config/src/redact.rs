@@ -4,6 +4,7 @@
 //! statuses, logs and error messages alike.
 
 use crate::secret::REDACTED;
+use std::collections::BTreeMap;
 
 /// True for names of query parameters (and `__param_*` labels, config keys)
 /// whose values are never shown: anything mentioning a token, secret,
@@ -45,6 +46,73 @@ pub fn redact_url(url: &url::Url) -> String {
         u.query_pairs_mut().clear().extend_pairs(pairs);
     }
     u.to_string()
+}
+
+/// A configured URL as `print-config` shows it: [`redact_url`]'s form when
+/// it carries userinfo or a secret-looking query value, else exactly as
+/// written (so a clean URL reads back unchanged). Text that does not parse
+/// as a URL has any URL inside it redacted.
+pub fn redact_url_text(text: &str) -> String {
+    let Ok(url) = url::Url::parse(text) else {
+        return redact_urls_in_text(text);
+    };
+    let has_userinfo = !url.username().is_empty() || url.password().is_some();
+    let has_secret_query = url.query_pairs().any(|(k, _)| is_secret_param(&k));
+    if has_userinfo || has_secret_query {
+        redact_url(&url)
+    } else {
+        text.to_string()
+    }
+}
+
+/// `#[serde(serialize_with)]` for a URL-valued key: see [`redact_url_text`].
+pub fn serialize_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url_text(url))
+}
+
+/// [`serialize_url`] for an optional key (pair it with
+/// `skip_serializing_if = "Option::is_none"`).
+pub fn serialize_optional_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => s.serialize_some(&redact_url_text(url)),
+        None => s.serialize_none(),
+    }
+}
+
+/// `#[serde(serialize_with)]` for a map of parameters (form fields such
+/// as oauth2's `endpoint_params`): the value of every secret-looking name
+/// is hidden.
+pub fn serialize_params<S: serde::Serializer>(
+    params: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(params.iter().map(|(name, value)| {
+        let shown = if is_secret_param(name) {
+            REDACTED
+        } else {
+            value
+        };
+        (name, shown)
+    }))
+}
+
+/// [`serialize_params`] for parameters with several values each (a
+/// scrape's query `params`).
+pub fn serialize_param_lists<S: serde::Serializer>(
+    params: &BTreeMap<String, Vec<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(params.iter().map(|(name, values)| {
+        let secret = is_secret_param(name);
+        let shown: Vec<&str> = values
+            .iter()
+            .map(|v| if secret { REDACTED } else { v.as_str() })
+            .collect();
+        (name, shown)
+    }))
 }
 
 /// `message` with every spelling of `url` in it (with and without its
@@ -122,6 +190,31 @@ mod tests {
             "failed (http://h:1/x?token=%3Csecret%3E&n=1), then 'https://a/b?sig=%3Csecret%3E' ok"
         );
         assert_eq!(redact_urls_in_text("no urls here"), "no urls here");
+    }
+
+    #[test]
+    fn url_text_changes_only_when_something_is_secret() {
+        for clean in ["http://h:80/x?page=2", "unix:///var/run/docker.sock", "h:1"] {
+            assert_eq!(redact_url_text(clean), clean);
+        }
+        assert_eq!(
+            redact_url_text("http://u:pw@h:80/x?token=t&page=2"),
+            "http://h/x?token=%3Csecret%3E&page=2"
+        );
+        assert_eq!(redact_url_text("http://tok@h/"), "http://h/");
+    }
+
+    #[test]
+    fn client_blocks_serialize_no_secret() {
+        let client: crate::HttpClientConfig = crate::yaml::from_str(
+            "{proxy_url: 'http://u:pp1@proxy:3128', oauth2: {client_id: c, token_url: 'https://t/?key=tk1', endpoint_params: {api_key: ep1, audience: aud}, proxy_url: 'http://u:pp2@p'}}",
+        )
+        .unwrap();
+        let shown = crate::yaml::to_string(&client).unwrap();
+        for secret in ["pp1", "tk1", "ep1", "pp2"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("audience: aud"), "{shown}");
     }
 
     #[test]

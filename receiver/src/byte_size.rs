@@ -1,7 +1,8 @@
 //! `ByteSize`: a size written as a plain number of bytes or with a unit
-//! (`64MiB`, `512KiB`, `10MB`), for `max_body_size`.
+//! (`64MiB`, `512KiB`, `10MB`), for `max_body_size`. It serializes in the
+//! largest binary unit that divides it exactly (`64MiB`, `1000B`).
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,6 +62,12 @@ impl<'de> Deserialize<'de> for ByteSize {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `pyroscope_scrape` config: every seed argument under its seed name
 //! with its default, the shared HTTP client blocks, discovery, and the
-//! checks that report every problem at once with its key path.
+//! checks that report every problem at once with its key path. It
+//! serializes back to the YAML it decodes from, credentials redacted.
 
 use crate::byte_size::ByteSize;
 use crate::discovery::docker::{DockerSdConfig, DockerSwarmSdConfig};
@@ -12,7 +13,7 @@ use crate::profile_types::{valid_name, ProfileType, ProfilingConfig};
 use crate::relabel::{compile_all, RelabelConfig, Rule};
 use crate::targets::{address_with_port, ADDRESS, SCHEME};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -71,10 +72,10 @@ fn default_max_body_size() -> ByteSize {
 /// `clustering { enabled }`: with `service.cluster.enabled`, this receiver
 /// scrapes only the targets this node owns among the cluster's live members;
 /// without a cluster the block changes nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Clustering {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
@@ -106,10 +107,14 @@ pub const SCRAPE_KEYS: &[&str] = &[
 ];
 
 /// A `pyroscope_scrape` receiver's YAML body.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScrapeConfig {
     /// Static targets: label maps with at least `__address__`.
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::redacted::serialize_targets"
+    )]
     pub targets: Option<Vec<BTreeMap<String, String>>>,
     #[serde(default)]
     pub http_sd_configs: Vec<HttpSdConfig>,
@@ -125,25 +130,28 @@ pub struct ScrapeConfig {
     #[serde(default)]
     pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Targets handed out by the OpenTelemetry Operator's target allocator.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_allocator: Option<TargetAllocatorConfig>,
     /// Applied to every discovered target before it is expanded.
     #[serde(default)]
     pub relabel_configs: Vec<RelabelConfig>,
     /// Default: the component id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
-    #[serde(default)]
+    #[serde(
+        default,
+        serialize_with = "profcol_config::redact::serialize_param_lists"
+    )]
     pub params: BTreeMap<String, Vec<String>>,
     #[serde(default = "default_interval")]
     pub scrape_interval: Duration,
     /// Default: `scrape_interval` + 3s.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_timeout: Option<Duration>,
     #[serde(default = "default_scheme")]
     pub scheme: String,
     /// Default: `scrape_interval` − 1s.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_profiling_duration: Option<Duration>,
     #[serde(default = "default_max_body_size")]
     pub max_body_size: ByteSize,
@@ -168,12 +176,12 @@ pub struct ScrapeConfig {
     pub label_value_length_limit: usize,
     #[serde(default)]
     pub profiling_config: ProfilingConfig,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clustering: Option<Clustering>,
     #[serde(flatten)]
     pub http: HttpClientConfig,
     /// Every key nothing above claimed; each is reported as a problem.
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 

@@ -13,6 +13,8 @@ mod backpressure;
 pub mod byte_size;
 pub mod cluster;
 pub mod config;
+#[cfg(test)]
+mod config_serialize_tests;
 pub mod discovery;
 pub mod error;
 mod events;
@@ -25,6 +27,7 @@ mod manager;
 pub mod metrics;
 pub mod profile_types;
 pub mod push;
+pub mod redacted;
 pub mod registry;
 pub mod relabel;
 mod scrape_loop;

@@ -7,7 +7,7 @@
 use super::{DiscoveryContext, RawGroup, TargetGroup};
 use crate::byte_size::ByteSize;
 use profcol_config::{join_path, Duration, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -28,7 +28,7 @@ fn default_max_file_size() -> ByteSize {
 }
 
 /// One `file_sd_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSdConfig {
     #[serde(default)]

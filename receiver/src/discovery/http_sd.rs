@@ -7,7 +7,7 @@ use crate::byte_size::ByteSize;
 use crate::fetch::{read_body_capped, redact_url, strip_url};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use profcol_http::HttpClient;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
@@ -25,9 +25,13 @@ fn default_max_response_size() -> ByteSize {
 pub const HTTP_SD_KEYS: &[&str] = &["url", "refresh_interval", "max_response_size"];
 
 /// One `http_sd_configs` entry; accepts the shared HTTP client blocks.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpSdConfig {
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "profcol_config::redact::serialize_optional_url"
+    )]
     pub url: Option<String>,
     #[serde(default = "default_refresh")]
     pub refresh_interval: Duration,
@@ -36,7 +40,7 @@ pub struct HttpSdConfig {
     pub max_response_size: ByteSize,
     #[serde(flatten)]
     pub http: HttpClientConfig,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 

@@ -15,7 +15,7 @@ use super::{http_sd, DiscoveryContext};
 use crate::fetch::{read_body_capped, redact_url, strip_url};
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
 use profcol_http::HttpClient;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
@@ -34,17 +34,21 @@ pub const TARGET_ALLOCATOR_KEYS: &[&str] = &["endpoint", "interval", "collector_
 
 /// The `target_allocator` block; accepts the shared HTTP client blocks
 /// (auth, TLS, proxy) for talking to the allocator.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetAllocatorConfig {
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "profcol_config::redact::serialize_optional_url"
+    )]
     pub endpoint: Option<String>,
     #[serde(default = "default_interval")]
     pub interval: Duration,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector_id: Option<String>,
     #[serde(flatten)]
     pub http: HttpClientConfig,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 

@@ -12,7 +12,7 @@
 
 use crate::byte_size::ByteSize;
 use profcol_config::{join_path, Duration, HttpClientConfig, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Default `refresh_interval` of both blocks.
@@ -46,7 +46,7 @@ fn default_max_response_size() -> ByteSize {
 /// One `filters` entry: passed to the daemon's list call, which returns only
 /// the objects that match (see the Docker Engine API for the names each
 /// list accepts, e.g. `label`, `name`, `status`, `network`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     #[serde(default)]
@@ -56,10 +56,14 @@ pub struct Filter {
 }
 
 /// One `docker_sd_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DockerSdConfig {
     /// `unix:///var/run/docker.sock`, `tcp://host:2375`, `http://…`, `https://…`.
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "profcol_config::redact::serialize_optional_url"
+    )]
     pub host: Option<String>,
     /// The port of targets of containers that publish or expose none.
     #[serde(default = "default_port")]
@@ -78,7 +82,7 @@ pub struct DockerSdConfig {
     pub max_response_size: ByteSize,
     #[serde(flatten)]
     pub http: HttpClientConfig,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 
@@ -128,13 +132,17 @@ impl SwarmRole {
 }
 
 /// One `dockerswarm_sd_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DockerSwarmSdConfig {
     /// The address of a Swarm manager's daemon (same forms as `docker_sd_configs`).
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "profcol_config::redact::serialize_optional_url"
+    )]
     pub host: Option<String>,
     /// `services`, `tasks` or `nodes`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// The port of targets that have no published port of their own.
     #[serde(default = "default_port")]
@@ -147,7 +155,7 @@ pub struct DockerSwarmSdConfig {
     pub max_response_size: ByteSize,
     #[serde(flatten)]
     pub http: HttpClientConfig,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 

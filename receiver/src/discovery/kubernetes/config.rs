@@ -6,12 +6,12 @@
 
 use super::Role;
 use profcol_config::{join_path, HttpClientConfig, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `namespaces { own_namespace, names }`: which namespaces are watched
 /// (default: all).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamespaceDiscovery {
     /// Adds the namespace profcol runs in (read from the service account).
@@ -23,20 +23,20 @@ pub struct NamespaceDiscovery {
 
 /// One `selectors` entry: label and field selectors sent to the API server
 /// for the objects of `role`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelectorConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
 /// `attach_metadata { node, namespace }`: labels of the target's node and
 /// namespace added to its own.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttachMetadata {
     #[serde(default)]
@@ -66,15 +66,19 @@ const ROLES: &[&str] = &[
 ];
 
 /// One `kubernetes_sd_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KubernetesSdConfig {
     /// Required: `pod`, `endpoints`, `endpointslice`, `service`, `node` or
     /// `ingress`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "profcol_config::redact::serialize_optional_url"
+    )]
     pub api_server: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig_file: Option<String>,
     #[serde(default)]
     pub namespaces: NamespaceDiscovery,
@@ -85,7 +89,7 @@ pub struct KubernetesSdConfig {
     /// Auth, TLS and proxy towards `api_server`.
     #[serde(flatten)]
     pub http: HttpClientConfig,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
 }
 

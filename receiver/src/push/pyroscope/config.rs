@@ -1,13 +1,14 @@
 //! The `pyroscope` receiver's config: where it listens (TLS, auth), and
 //! the caps every request is held to, each a key with a default that the
-//! error of a request over it names.
+//! error of a request over it names. It serializes back to the YAML it
+//! decodes from, credentials redacted.
 
 use crate::byte_size::ByteSize;
 use profcol_config::http_client::BasicAuth;
 use profcol_config::server::{validate_auth, ServerTlsConfig};
 use profcol_config::{join_path, Duration, Problem, Secret, Validate};
 use profcol_pdata::pprof::DecodeLimits;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Default `endpoint`: Pyroscope's own port, on the loopback interface.
 pub const DEFAULT_ENDPOINT: &str = "localhost:4040";
@@ -57,19 +58,19 @@ fn default_read_timeout() -> Duration {
 }
 
 /// The receiver's YAML body.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PyroscopeReceiverConfig {
     /// `host:port` to listen on (port 0: any free port).
     #[serde(default = "default_endpoint")]
     pub endpoint: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ServerTlsConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token: Option<Secret>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token_file: Option<String>,
     /// A request's body as received (compressed or not).
     #[serde(default = "default_max_request_body_size")]
