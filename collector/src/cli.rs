@@ -67,7 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Some(Command::PrintConfig) => {
             let s = settings::load(&cli.configs, &cli.sets)?;
-            print!("{}", crate::redact::redacted_yaml(&s.loaded.doc)?);
+            print!("{}", crate::effective::yaml(&s)?);
             Ok(ExitCode::SUCCESS)
         }
         None => {

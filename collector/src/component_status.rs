@@ -28,7 +28,6 @@
 //!   profcol is shutting down.
 //! - **healthy**: everything else.
 
-use crate::redact::redacted_yaml;
 use crate::reload::plan::used;
 use profcol_config::{CollectorConfig, Kind};
 use profcol_exporter::status::ExporterStatus;
@@ -118,6 +117,8 @@ impl Snapshot {
 #[derive(Default)]
 struct Inner {
     config: Option<CollectorConfig>,
+    /// `config`'s components as their factories decoded them.
+    typed: Arc<crate::components::Decoded>,
     exporters: BTreeMap<String, StatusSource>,
     /// What each running extension serves or holds.
     extensions: BTreeMap<String, Value>,
@@ -137,9 +138,15 @@ impl ComponentRegistry {
     }
 
     /// `cfg` now runs, with these exporters; a refusal before is forgotten.
-    pub fn applied(&self, cfg: &CollectorConfig, exporters: BTreeMap<String, StatusSource>) {
+    pub fn applied(
+        &self,
+        cfg: &CollectorConfig,
+        typed: &Arc<crate::components::Decoded>,
+        exporters: BTreeMap<String, StatusSource>,
+    ) {
         self.with(|i| {
             i.config = Some(cfg.clone());
+            i.typed = typed.clone();
             i.exporters = exporters;
             i.refused = None;
         });
@@ -180,12 +187,10 @@ fn build(i: &Inner, receiver_debug: &BTreeMap<String, Value>) -> Snapshot {
     let mut components = Vec::new();
     for kind in Kind::ALL {
         let in_use = used(cfg, kind);
-        for (id, body) in cfg.section(kind) {
+        for (id, _) in cfg.section(kind) {
             let name = id.to_string();
-            let arguments = match body {
-                profcol_config::yaml::Value::Null => "{}  # defaults\n".to_string(),
-                b => redacted_yaml(b).unwrap_or_else(|e| format!("# cannot print: {e}\n")),
-            };
+            let arguments = crate::effective::component(&i.typed, kind, id)
+                .unwrap_or_else(|| "# not decoded\n".to_string());
             let (debug, degraded) = match kind {
                 Kind::Receiver => (
                     receiver_debug

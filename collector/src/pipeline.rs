@@ -91,7 +91,7 @@ impl Running {
             false => None,
         };
         let mut state = AdminState::new(telemetry.clone());
-        state.set_config(&settings.loaded.doc);
+        state.set_config(settings);
         state.cluster = cluster.as_ref().map(|c| c.watch());
         let admin_stop = CancellationToken::new();
         let address = &cfg.service.telemetry.metrics.address;
@@ -216,7 +216,7 @@ impl Running {
         self.config = new.clone();
         self.components = typed.clone();
         let statuses = self.exporter_statuses().into_iter().collect();
-        self.admin.components.applied(new, statuses);
+        self.admin.components.applied(new, typed, statuses);
         self.admin.components.extensions(
             self.extensions
                 .iter()

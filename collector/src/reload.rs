@@ -133,7 +133,7 @@ async fn reload_once(
         Err(e) => Err(e.to_string()),
         Ok(next) => match running.apply(&next).await {
             Ok(summary) => {
-                running.admin.set_config(&next.loaded.doc);
+                running.admin.set_config(&next);
                 *current = next;
                 Ok(summary)
             }

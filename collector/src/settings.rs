@@ -67,6 +67,13 @@ pub fn load(files: &[String], sets: &[String]) -> Result<Settings, Error> {
     Ok(settings)
 }
 
+/// Reads, expands and validates one document given as text (`name` is
+/// what messages call it), with no `--set` overrides.
+pub fn from_text(name: &str, text: &str) -> Result<Settings, Error> {
+    let loaded = assemble(vec![parse_source(name, text)?], &[], &SystemLookup)?;
+    check(loaded)
+}
+
 /// Validates an already assembled document.
 pub fn check(loaded: Loaded) -> Result<Settings, Error> {
     let (mut config, mut problems) = parse_collector_partial(&loaded.doc);

@@ -70,6 +70,17 @@ pub enum ReceiverConfig {
     Pyroscope(Box<PyroscopeReceiverConfig>),
 }
 
+/// The body of the receiver's type, as its factory decodes it.
+impl serde::Serialize for ReceiverConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Scrape(c) => c.serialize(s),
+            Self::Otlp(c) => c.serialize(s),
+            Self::Pyroscope(c) => c.serialize(s),
+        }
+    }
+}
+
 impl ReceiverConfig {
     /// The decode caps the receiver applies to the pprof profiles it takes
     /// in; `None` for the `otlp` receiver, which keeps requests as OTLP.

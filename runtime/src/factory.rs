@@ -6,7 +6,8 @@
 //! component is handed besides its [`ComponentContext`] and what starting
 //! it yields. A type is a [`Factory`] of its kind: its name, aliases and
 //! [`Stability`], how its config decodes and validates (every problem with
-//! its key path) and how it starts from the decoded config. A crate lists
+//! its key path), how it starts from the decoded config; the config
+//! serializes back with its secrets redacted by type. A crate lists
 //! its types in one [`Registry`]; the collector decodes every configured
 //! component once through it, keeps the typed configs (reloads compare
 //! them) and starts components from them.
@@ -81,8 +82,11 @@ pub trait Kind: 'static {
     /// `receiver`, `processor`, … — for messages.
     const SINGULAR: &'static str;
     /// A decoded, validated config of any type of the kind; equal configs
-    /// configure the same component (what a reload compares).
-    type Config;
+    /// configure the same component (what a reload compares). It
+    /// serializes to a body its factory decodes to an equal config, with
+    /// every credential replaced by `<secret>` (what `print-config` and the
+    /// admin pages show).
+    type Config: PartialEq + Clone + serde::Serialize;
     /// What a component is handed when it starts besides its context (the
     /// hop it hands batches to, say).
     type Input;

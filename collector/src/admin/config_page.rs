@@ -1,5 +1,6 @@
 //! The `/config` page: the running configuration as `profcol print-config`
-//! prints it (merged, expanded, secrets redacted by `crate::redact`), and
+//! prints it (typed, defaults written out, secrets redacted by type: see
+//! [`crate::effective`]), and
 //! when the last load or reload happened and how it went (the change
 //! summary, or the problems that made profcol keep the previous
 //! configuration). The text is kept in [`AdminState::config_yaml`], set at
@@ -58,19 +59,22 @@ background:var(--head)}</style>";
 mod tests {
     use super::*;
 
-    fn doc(s: &str) -> profcol_config::yaml::Value {
-        profcol_config::yaml::from_str(s).unwrap_or_default()
-    }
 
     #[test]
     fn config_text_with_markup_renders_as_text_and_secrets_stay_hidden() {
         let state = AdminState::new(profcol_runtime::Telemetry::default());
-        state.set_config(&doc(concat!(
-            "receivers:\n  pyroscope_scrape/x:\n    targets: [{__address__: 'h:1', ",
-            "service_name: \"<script>alert(1)</script>\"}]\n",
-            "exporters:\n  otlp_http:\n    endpoint: http://e\n    headers: {Authorization: Bearer s3cr3t}\n",
-            "service:\n  telemetry:\n    metrics:\n      basic_auth: {username: u, password: hunter2}\n",
-        )));
+        let settings = crate::settings::from_text(
+            "t.yaml",
+            concat!(
+                "receivers:\n  pyroscope_scrape/x:\n    targets: [{__address__: 'h:1', ",
+                "service_name: \"<script>alert(1)</script>\"}]\n",
+                "exporters:\n  otlp_http:\n    endpoint: http://e\n    headers: {Authorization: Bearer s3cr3t}\n",
+                "service:\n  pipelines: {profiles: {receivers: [pyroscope_scrape/x], exporters: [otlp_http]}}\n",
+                "  telemetry:\n    metrics:\n      basic_auth: {username: u, password: hunter2}\n",
+            ),
+        )
+        .unwrap();
+        state.set_config(&settings);
         let yaml = state
             .config_yaml
             .read()

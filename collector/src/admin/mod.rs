@@ -91,11 +91,11 @@ impl AdminState {
         }
     }
 
-    /// Keeps `doc` (the merged configuration document) for `/config`, as
-    /// YAML with its secrets redacted; a document that cannot be written
-    /// leaves a note instead.
-    pub fn set_config(&self, doc: &profcol_config::yaml::Value) {
-        let text = crate::redact::redacted_yaml(doc)
+    /// Keeps the effective configuration for `/config`, as
+    /// [`crate::effective`] prints it (secrets redacted by type); one that
+    /// cannot be written leaves a note instead.
+    pub fn set_config(&self, settings: &crate::settings::Settings) {
+        let text = crate::effective::yaml(settings)
             .unwrap_or_else(|e| format!("# the configuration cannot be shown: {e}\n"));
         *self
             .config_yaml
