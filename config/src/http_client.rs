@@ -31,7 +31,11 @@ pub struct HttpClientConfig {
     pub enable_http2: bool,
     #[serde(default = "yes")]
     pub follow_redirects: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::redact::serialize_opt_url"
+    )]
     pub proxy_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,
@@ -182,11 +186,15 @@ pub struct OAuth2 {
     pub endpoint_params: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "crate::redact::serialize_url")]
     pub token_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::redact::serialize_opt_url"
+    )]
     pub proxy_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,

@@ -47,6 +47,52 @@ pub fn redact_url(url: &url::Url) -> String {
     u.to_string()
 }
 
+/// A URL-valued config string as printed configs show it: as written,
+/// unless it holds userinfo or a secret-looking query value, then
+/// [`redact_url`]'s form. `host:port` (no scheme) is read as `http://`.
+pub fn redact_url_text(text: &str) -> String {
+    let prefixed = !text.contains("://");
+    let parsed = if prefixed {
+        url::Url::parse(&format!("http://{text}"))
+    } else {
+        url::Url::parse(text)
+    };
+    match parsed {
+        Ok(u) if hides_something(&u) => {
+            let shown = redact_url(&u);
+            if prefixed {
+                shown.trim_start_matches("http://").to_string()
+            } else {
+                shown
+            }
+        }
+        _ => text.to_string(),
+    }
+}
+
+fn hides_something(u: &url::Url) -> bool {
+    !u.username().is_empty()
+        || u.password().is_some()
+        || u.query_pairs().any(|(k, _)| is_secret_param(&k))
+}
+
+/// `#[serde(serialize_with)]` for a URL-valued field: [`redact_url_text`].
+pub fn serialize_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url_text(url))
+}
+
+/// [`serialize_url`] for an optional field (skip `None` with
+/// `skip_serializing_if`).
+pub fn serialize_opt_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => s.serialize_some(&redact_url_text(u)),
+        None => s.serialize_none(),
+    }
+}
+
 /// `message` with every spelling of `url` in it (with and without its
 /// userinfo, as HTTP clients print it) replaced by [`redact_url`].
 pub fn redact_url_in(message: &str, url: &url::Url) -> String {
@@ -111,6 +157,21 @@ mod tests {
             out.contains("http://h:1/sd?access_token=%3Csecret%3E"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn url_text_is_kept_unless_it_hides_something() {
+        for plain in [
+            "http://h:4318",
+            "h:4317",
+            "https://h/p?seconds=1",
+            "not a url",
+        ] {
+            assert_eq!(redact_url_text(plain), plain);
+        }
+        let shown = redact_url_text("http://u:pw@h:1/x?api_key=k&n=1");
+        assert_eq!(shown, "http://h:1/x?api_key=%3Csecret%3E&n=1");
+        assert_eq!(redact_url_text("u:pw@h:4317"), "h:4317/");
     }
 
     #[test]
