@@ -61,7 +61,12 @@ pub fn redact_url_text(text: &str) -> String {
         Ok(u) if hides_something(&u) => {
             let shown = redact_url(&u);
             if prefixed {
-                shown.trim_start_matches("http://").to_string()
+                let bare = shown.trim_start_matches("http://");
+                if text.contains('/') {
+                    bare.to_string()
+                } else {
+                    bare.trim_end_matches('/').to_string()
+                }
             } else {
                 shown
             }
@@ -171,7 +176,7 @@ mod tests {
         }
         let shown = redact_url_text("http://u:pw@h:1/x?api_key=k&n=1");
         assert_eq!(shown, "http://h:1/x?api_key=%3Csecret%3E&n=1");
-        assert_eq!(redact_url_text("u:pw@h:4317"), "h:4317/");
+        assert_eq!(redact_url_text("u:pw@h:4317"), "h:4317");
     }
 
     #[test]

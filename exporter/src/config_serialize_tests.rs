@@ -323,6 +323,7 @@ const PLANTED: &[&str] = &[
     "PLANTED-PYRO-HEADER",
     "PLANTED-PYRO-URL-PW",
     "PLANTED-PYRO-URL-KEY",
+    "PLANTED-LABEL",
 ];
 
 #[test]
@@ -356,7 +357,8 @@ fn planted_secrets_never_appear_in_the_serialized_configs() {
                   token_url: "https://t.example/token?client_secret=PLANTED-TOKEN-URL-SECRET",
                   tls_config: {cert_file: /c, key_pem: PLANTED-OAUTH-KEY-PEM},
                   proxy_url: "http://p:PLANTED-OAUTH-PROXY-PW@proxy.example",
-                  proxy_connect_header: {Proxy-Authorization: [PLANTED-OAUTH-CONNECT]}}}]}"#,
+                  proxy_connect_header: {Proxy-Authorization: [PLANTED-OAUTH-CONNECT]}}}],
+                external_labels: {api_key: PLANTED-LABEL, cluster: eu-1}}"#,
         ),
     ];
     let mut everything = String::new();
@@ -386,6 +388,7 @@ fn planted_secrets_never_appear_in_the_serialized_configs() {
         "Proxy-Authorization",
         "https://t.example/token",
         "proxy.example:3128",
+        "eu-1",
     ] {
         assert!(everything.contains(shown), "{shown} missing:\n{everything}");
     }

@@ -186,11 +186,30 @@ impl Validate for EndpointConfig {
 pub struct PyroscopeConfig {
     #[serde(rename = "endpoint")]
     pub endpoints: Vec<EndpointConfig>,
+    #[serde(serialize_with = "serialize_labels")]
     pub external_labels: BTreeMap<String, String>,
     pub sending_queue: QueueConfig,
     /// Largest encoded push request; bigger batches are split, a single
     /// profile over it is dropped and counted. 0 = no limit.
     pub max_request_bytes: u64,
+}
+
+/// Labels with the values of credential-looking names (`api_key`,
+/// `token`, …) redacted, as the collector has always printed them.
+fn serialize_labels<S: serde::Serializer>(
+    labels: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(labels.len()))?;
+    for (name, value) in labels {
+        if profcol_config::redact::is_secret_param(name) {
+            map.serialize_entry(name, profcol_config::secret::REDACTED)?;
+        } else {
+            map.serialize_entry(name, value)?;
+        }
+    }
+    map.end()
 }
 
 /// Decodes one endpoint block: the HTTP client keys as an
