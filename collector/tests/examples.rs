@@ -179,3 +179,42 @@ fn required_env_finds_references_without_defaults() {
     required_env(&doc, &mut found);
     assert_eq!(found, ["ONE", "TWO"]);
 }
+
+/// Runs `profcol <args>` in an environment holding only [`ENV`]; its
+/// standard output, after asserting it succeeded.
+fn run_ok(args: &[&str]) -> String {
+    let out = Command::new(profcol_bin())
+        .args(args)
+        .env_clear()
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "profcol {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `print-config` prints the typed configs, defaults written out: what it
+/// prints for each example is a valid config that prints the same again.
+#[test]
+fn print_config_of_every_example_is_a_valid_config_printing_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for path in examples() {
+        let first = run_ok(&["print-config", "--config", path.to_str().unwrap()]);
+        let printed = dir.path().join(path.file_name().unwrap());
+        std::fs::write(&printed, &first).unwrap();
+        let again = run_ok(&["print-config", "--config", printed.to_str().unwrap()]);
+        assert_eq!(
+            first,
+            again,
+            "{}: printing the printed config differs",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} examples");
+}

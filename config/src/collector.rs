@@ -84,7 +84,7 @@ pub struct ServiceConfig {
     pub memory_limit_mib: u64,
     /// Head room below `memory_limit_mib`: new scrapes are refused from
     /// `memory_limit_mib - memory_spike_limit_mib` on. Default: 20% of the limit.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_spike_limit_mib: Option<u64>,
     /// Gossip membership shared with other profcol nodes.
     #[serde(default)]

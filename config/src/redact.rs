@@ -48,21 +48,40 @@ pub fn redact_url(url: &url::Url) -> String {
     u.to_string()
 }
 
-/// A configured URL as `print-config` shows it: [`redact_url`]'s form when
-/// it carries userinfo or a secret-looking query value, else exactly as
-/// written (so a clean URL reads back unchanged). Text that does not parse
-/// as a URL has any URL inside it redacted.
+/// A URL-valued config string as printed configs show it: as written,
+/// unless it holds userinfo or a secret-looking query value, then
+/// [`redact_url`]'s form. `host:port` (no scheme) is read as `http://`.
+/// Text that does not parse as a URL has any URL inside it redacted.
 pub fn redact_url_text(text: &str) -> String {
-    let Ok(url) = url::Url::parse(text) else {
-        return redact_urls_in_text(text);
-    };
-    let has_userinfo = !url.username().is_empty() || url.password().is_some();
-    let has_secret_query = url.query_pairs().any(|(k, _)| is_secret_param(&k));
-    if has_userinfo || has_secret_query {
-        redact_url(&url)
+    let prefixed = !text.contains("://");
+    let parsed = if prefixed {
+        url::Url::parse(&format!("http://{text}"))
     } else {
-        text.to_string()
+        url::Url::parse(text)
+    };
+    match parsed {
+        Ok(u) if hides_something(&u) => {
+            let shown = redact_url(&u);
+            if prefixed {
+                let bare = shown.trim_start_matches("http://");
+                if text.contains('/') {
+                    bare.to_string()
+                } else {
+                    bare.trim_end_matches('/').to_string()
+                }
+            } else {
+                shown
+            }
+        }
+        Ok(_) => text.to_string(),
+        Err(_) => redact_urls_in_text(text),
     }
+}
+
+fn hides_something(u: &url::Url) -> bool {
+    !u.username().is_empty()
+        || u.password().is_some()
+        || u.query_pairs().any(|(k, _)| is_secret_param(&k))
 }
 
 /// `#[serde(serialize_with)]` for a URL-valued key: see [`redact_url_text`].
@@ -179,6 +198,21 @@ mod tests {
             out.contains("http://h:1/sd?access_token=%3Csecret%3E"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn url_text_is_kept_unless_it_hides_something() {
+        for plain in [
+            "http://h:4318",
+            "h:4317",
+            "https://h/p?seconds=1",
+            "not a url",
+        ] {
+            assert_eq!(redact_url_text(plain), plain);
+        }
+        let shown = redact_url_text("http://u:pw@h:1/x?api_key=k&n=1");
+        assert_eq!(shown, "http://h:1/x?api_key=%3Csecret%3E&n=1");
+        assert_eq!(redact_url_text("u:pw@h:4317"), "h:4317");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::config::Compression;
 use profcol_config::{join_path, Problem};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 
 /// `compression_params` (the OpenTelemetry Collector's key): the level of
@@ -14,7 +14,7 @@ use std::io::Write;
 /// the CPU of level 1 for ~15 % smaller requests (measured on OTLP profiles
 /// in integration/scale/RESULTS.md), and compression is the largest CPU item
 /// of a busy collector.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CompressionParams {
     pub level: i32,

@@ -22,7 +22,7 @@ pub struct StorageConfig {
     /// (`ComponentContext::read_back_limits`).
     #[serde(skip)]
     pub read_back_limits: profcol_pdata::pprof::DecodeLimits,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: Unknown,
 }
 

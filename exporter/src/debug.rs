@@ -16,13 +16,13 @@
 use crate::config::{unknown_keys, Unknown};
 use profcol_config::{Problem, Validate};
 use profcol_pdata::{pprof, Consumer, ProfileBatch, ProfileRecord};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tracing::info;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verbosity {
     #[default]
@@ -39,13 +39,13 @@ pub const DEFAULT_SAMPLING_THEREAFTER: u64 = 1;
 /// The keys of [`DebugConfig`].
 pub const DEBUG_KEYS: &[&str] = &["verbosity", "sampling_initial", "sampling_thereafter"];
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DebugConfig {
     pub verbosity: Verbosity,
     pub sampling_initial: u64,
     pub sampling_thereafter: u64,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: Unknown,
 }
 

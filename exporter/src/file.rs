@@ -15,14 +15,14 @@ use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::OtlpPayload;
 use profcol_pdata::{ProfileBatch, ProfileRecord};
 use prost::Message;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
     #[default]
@@ -56,16 +56,16 @@ pub const FILE_QUEUE_KEYS: &[&str] = &["block_on_overflow"];
 
 /// The file exporter's `sending_queue`: its size and its one writer are
 /// fixed; only what a full queue does is the user's choice.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FileQueueConfig {
     /// When full, `consume()` waits for room instead of refusing.
     pub block_on_overflow: bool,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FileConfig {
     pub directory: String,
@@ -76,9 +76,10 @@ pub struct FileConfig {
     pub max_bytes: u64,
     /// OTLP formats only: keep or drop numeric pprof labels as sample
     /// attributes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub numeric_sample_attributes: Option<NumericSampleAttributes>,
     pub sending_queue: FileQueueConfig,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: Unknown,
 }
 

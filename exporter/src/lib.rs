@@ -8,6 +8,8 @@
 pub mod batching;
 pub mod compression;
 pub mod config;
+#[cfg(test)]
+mod config_serialize_tests;
 pub mod debug;
 pub mod error;
 pub mod events;
@@ -28,6 +30,7 @@ pub mod queue;
 pub mod registry;
 pub mod retry;
 pub mod rpc_status;
+pub mod serialize;
 pub mod split;
 pub mod status;
 pub mod storage;

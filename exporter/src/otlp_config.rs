@@ -7,6 +7,7 @@ use crate::queue::QueueConfig;
 use crate::retry::RetryConfig;
 use crate::tls::TlsSettings;
 use profcol_config::{join_path, Duration, Problem, Validate};
+use serde::Serialize;
 
 /// The keys both OTLP exporters have, in the order of [`OtlpCommon`].
 pub const OTLP_COMMON_KEYS: &[&str] = &[
@@ -23,14 +24,18 @@ pub const OTLP_COMMON_KEYS: &[&str] = &[
 
 /// Part of each OTLP exporter's config. Not `#[serde(flatten)]`ed (that
 /// would lose the key path of decode errors): each exporter decodes a flat
-/// struct with `otlp_raw_config!` and splits it.
-#[derive(Debug, Clone, PartialEq)]
+/// struct with `otlp_raw_config!` and splits it. Serialized flat, into the
+/// exporter's own keys (`#[serde(flatten)]`), with the `endpoint`'s userinfo
+/// and secret-looking query values and every header value redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OtlpCommon {
+    #[serde(serialize_with = "profcol_config::redact::serialize_url")]
     pub endpoint: String,
     pub tls: TlsSettings,
     pub headers: Headers,
     pub compression: Compression,
     /// `compression_params.level`; `None` = the compression's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub compression_params: Option<CompressionParams>,
     /// Per attempt.
     pub timeout: Duration,

@@ -17,7 +17,7 @@ use crate::retry::{RetryPolicy, SendError};
 use crate::Error;
 use profcol_config::{join_path, Duration, Problem, Validate};
 use profcol_pdata::ProfileBatch;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -28,13 +28,13 @@ pub const KEEPALIVE_KEYS: &[&str] = &["time", "timeout", "permit_without_stream"
 pub const GRPC_KEYS: &[&str] = &["max_request_bytes", "keepalive"];
 
 /// HTTP/2 keepalive pings (`keepalive`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Keepalive {
     pub time: Duration,
     pub timeout: Duration,
     pub permit_without_stream: bool,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: Unknown,
 }
 
@@ -58,14 +58,18 @@ crate::otlp_raw_config!(RawGrpc {
     keepalive: Option<Keepalive> = None,
 });
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// Serialized as the flat block a user writes (see [`OtlpCommon`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "RawGrpc")]
 pub struct OtlpGrpcConfig {
+    #[serde(flatten)]
     pub common: OtlpCommon,
     /// Largest encoded (uncompressed) request; bigger batches are split,
     /// a single profile over it is dropped and counted. 0 = no limit.
     pub max_request_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub keepalive: Option<Keepalive>,
+    #[serde(skip_serializing)]
     pub unknown: Unknown,
 }
 

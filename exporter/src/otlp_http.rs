@@ -19,7 +19,7 @@ use reqwest::header::{
     HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
 };
 use reqwest::{StatusCode, Url};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The path appended to `endpoint`.
@@ -38,15 +38,22 @@ crate::otlp_raw_config!(RawHttp {
     max_request_bytes: u64 = DEFAULT_MAX_REQUEST_BYTES,
 });
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// Serialized as the flat block a user writes (see [`OtlpCommon`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "RawHttp")]
 pub struct OtlpHttpConfig {
+    #[serde(flatten)]
     pub common: OtlpCommon,
     /// The full URL to POST to, instead of `{endpoint}/v1development/profiles`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "profcol_config::redact::serialize_optional_url"
+    )]
     pub profiles_endpoint: Option<String>,
     /// Largest encoded (uncompressed) request; bigger batches are split,
     /// a single profile over it is dropped and counted. 0 = no limit.
     pub max_request_bytes: u64,
+    #[serde(skip_serializing)]
     pub unknown: Unknown,
 }
 

@@ -58,7 +58,7 @@ pub struct QueueConfig {
     /// Keep queued batches on disk instead of in memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage: Option<crate::config::StorageConfig>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: crate::config::Unknown,
 }
 

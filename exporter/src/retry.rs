@@ -31,7 +31,7 @@ pub struct RetryConfig {
     pub max_elapsed_time: Duration,
     pub multiplier: f64,
     pub randomization_factor: f64,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: crate::config::Unknown,
 }
 

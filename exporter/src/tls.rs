@@ -6,7 +6,7 @@
 use crate::config::{unknown_keys, Unknown};
 use crate::Error;
 use profcol_config::{join_path, Problem, Secret, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The keys of [`TlsSettings`] (`server_name_override` is accepted too, as
 /// another name of `server_name`).
@@ -22,22 +22,31 @@ pub const TLS_KEYS: &[&str] = &[
     "insecure_skip_verify",
 ];
 
-/// The `tls` block.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// The `tls` block. Serialized with `key_pem` as `<secret>`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TlsSettings {
     /// gRPC only: no TLS at all (OTel's meaning).
     pub insecure: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_pem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_pem: Option<Secret>,
-    #[serde(alias = "server_name_override")]
+    #[serde(
+        alias = "server_name_override",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_name: Option<String>,
     pub insecure_skip_verify: bool,
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     pub unknown: Unknown,
 }
 

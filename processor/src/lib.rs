@@ -16,6 +16,8 @@
 pub mod actions;
 pub mod attributes;
 pub mod batch;
+#[cfg(test)]
+mod config_serialize_tests;
 pub mod error;
 pub mod filter;
 pub mod memory_limiter;
@@ -23,6 +25,7 @@ mod otlp_edit;
 mod regex_error;
 pub mod registry;
 pub mod resource;
+pub mod serialize;
 #[cfg(test)]
 mod testutil;
 pub mod transform;

@@ -59,7 +59,6 @@ background:var(--head)}</style>";
 mod tests {
     use super::*;
 
-
     #[test]
     fn config_text_with_markup_renders_as_text_and_secrets_stay_hidden() {
         let state = AdminState::new(profcol_runtime::Telemetry::default());

@@ -18,7 +18,7 @@
 //! has nothing to compact.
 
 use profcol_config::{join_path, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ pub const DEFAULT_DIRECTORY: &str = "/var/lib/profcol/file_storage";
 pub const LOCK_FILE: &str = "profcol.lock";
 
 /// `extensions.file_storage[/name]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileStorageConfig {
     #[serde(default = "default_directory")]
@@ -41,31 +41,31 @@ pub struct FileStorageConfig {
     pub timeout: profcol_config::Duration,
     #[serde(default)]
     pub create_directory: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory_permissions: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fsync: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compaction: Option<Compaction>,
 }
 
 /// `compaction`: only its inert form is accepted.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Compaction {
     #[serde(default)]
     pub on_start: bool,
     #[serde(default)]
     pub on_rebound: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_transaction_size: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebound_needed_threshold_mib: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebound_trigger_threshold_mib: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_interval: Option<profcol_config::Duration>,
     #[serde(default)]
     pub cleanup_on_start: bool,

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use profcol_config::server::ServerTlsConfig;
 use profcol_config::{join_path, ComponentId, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::SystemTime;
@@ -27,23 +27,26 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `extensions.health_check[/name]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckConfig {
-    #[serde(default = "default_endpoint")]
+    #[serde(
+        default = "default_endpoint",
+        serialize_with = "profcol_config::redact::serialize_url"
+    )]
     pub endpoint: String,
     #[serde(default = "default_path")]
     pub path: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body: Option<ResponseBody>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ServerTlsConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_collector_pipeline: Option<CheckCollectorPipeline>,
 }
 
 /// `response_body`: fixed bodies instead of the JSON answer.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseBody {
     #[serde(default)]
@@ -53,7 +56,7 @@ pub struct ResponseBody {
 }
 
 /// `check_collector_pipeline`: accepted and checked; not built.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckCollectorPipeline {
     #[serde(default)]

@@ -10,10 +10,13 @@
 //! `sending_queue.storage: file_storage[/name]` before exporters decode
 //! their bodies.
 
+#[cfg(test)]
+mod config_serialize_tests;
 pub mod file_storage;
 mod go_time;
 pub mod health_check;
 pub mod pprof;
+mod serialize;
 mod server;
 pub mod storage_refs;
 

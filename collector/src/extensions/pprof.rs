@@ -16,21 +16,24 @@
 
 use crate::admin::pprof_cpu::WholeRunProfile;
 use profcol_config::{join_path, ComponentId, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `extensions.pprof[/name]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PprofConfig {
-    #[serde(default = "default_endpoint")]
+    #[serde(
+        default = "default_endpoint",
+        serialize_with = "profcol_config::redact::serialize_url"
+    )]
     pub endpoint: String,
     #[serde(default)]
     pub block_profile_fraction: i64,
     #[serde(default)]
     pub mutex_profile_fraction: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_to_file: Option<String>,
 }
 

@@ -1,6 +1,11 @@
 //! The `pyroscope` exporter's config: one or more `endpoint` blocks (a map or
 //! a list), `external_labels`, and the sending queue. Each endpoint carries
 //! Alloy's `pyroscope.write` keys plus the full HTTP client block.
+//!
+//! Both serialize back to the block a user writes (`endpoint` always as a
+//! list), with every secret redacted by its type: header values, the HTTP
+//! client's credentials and the `url`'s userinfo and secret-looking query
+//! values.
 
 use super::labels::valid_name;
 use crate::config::{key_union, unknown_keys, validate_headers, Headers, Unknown};
@@ -8,7 +13,7 @@ use crate::queue::QueueConfig;
 use crate::retry::RetryPolicy;
 use profcol_config::http_client::HTTP_CLIENT_KEYS;
 use profcol_config::{decode_only, join_path, Duration, HttpClientConfig, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The keys of the `pyroscope` exporter's block.
@@ -63,6 +68,39 @@ pub struct EndpointConfig {
     pub http: HttpClientConfig,
     #[serde(flatten)]
     pub unknown: Unknown,
+}
+
+/// The endpoint's own keys and its HTTP client's, in one block.
+impl Serialize for EndpointConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            #[serde(serialize_with = "profcol_config::redact::serialize_url")]
+            url: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            name: Option<&'a str>,
+            headers: &'a Headers,
+            remote_timeout: Duration,
+            min_backoff_period: Duration,
+            max_backoff_period: Duration,
+            max_backoff_retries: u32,
+            retry_on_http_429: bool,
+            #[serde(flatten)]
+            http: &'a HttpClientConfig,
+        }
+        Shown {
+            url: &self.url,
+            name: self.name.as_deref(),
+            headers: &self.headers,
+            remote_timeout: self.remote_timeout,
+            min_backoff_period: self.min_backoff_period,
+            max_backoff_period: self.max_backoff_period,
+            max_backoff_retries: self.max_backoff_retries,
+            retry_on_http_429: self.retry_on_http_429,
+            http: &self.http,
+        }
+        .serialize(s)
+    }
 }
 
 impl Default for EndpointConfig {
@@ -144,14 +182,34 @@ impl Validate for EndpointConfig {
 }
 
 /// The whole, validated `pyroscope` block.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PyroscopeConfig {
+    #[serde(rename = "endpoint")]
     pub endpoints: Vec<EndpointConfig>,
+    #[serde(serialize_with = "serialize_labels")]
     pub external_labels: BTreeMap<String, String>,
     pub sending_queue: QueueConfig,
     /// Largest encoded push request; bigger batches are split, a single
     /// profile over it is dropped and counted. 0 = no limit.
     pub max_request_bytes: u64,
+}
+
+/// Labels with the values of credential-looking names (`api_key`,
+/// `token`, …) redacted, as the collector has always printed them.
+fn serialize_labels<S: serde::Serializer>(
+    labels: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(labels.len()))?;
+    for (name, value) in labels {
+        if profcol_config::redact::is_secret_param(name) {
+            map.serialize_entry(name, profcol_config::secret::REDACTED)?;
+        } else {
+            map.serialize_entry(name, value)?;
+        }
+    }
+    map.end()
 }
 
 /// Decodes one endpoint block: the HTTP client keys as an

@@ -5,33 +5,34 @@
 use crate::actions::Value;
 use profcol_config::{join_path, Problem};
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// One action as written in the config (the Collector's keys).
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+/// One action as written in the config (the Collector's keys); serialized
+/// without the keys left empty.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     /// The attribute to act on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
     /// The value to set (its type as written).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<profcol_config::yaml::Value>,
     /// The value to set when `from_attribute` finds nothing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_value: Option<profcol_config::yaml::Value>,
     /// The attribute to copy the value from.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub from_attribute: String,
     /// A client metadata key (not available in profcol: refused).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub from_context: String,
     /// A regular expression: keys to delete or hash, or the named groups to
     /// extract.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pattern: String,
     /// `int`, `double` or `string`, for `convert`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub converted_type: String,
     /// `insert`, `update`, `upsert`, `delete`, `hash`, `extract` or
     /// `convert` (any case).
@@ -148,6 +149,76 @@ impl Actions {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The list as a user writes it (action names in lower case, patterns
+    /// as their source text): it compiles back to an equal list.
+    pub fn to_config(&self) -> Vec<ActionConfig> {
+        self.0.iter().map(Action::to_config).collect()
+    }
+}
+
+/// As [`Actions::to_config`], except that the value set on an attribute
+/// whose name looks like a credential (`api_token`, `password`, …; see
+/// `profcol_config::redact::is_secret_param`) prints as `<secret>`.
+impl serde::Serialize for Actions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut list = self.to_config();
+        for a in &mut list {
+            if profcol_config::redact::is_secret_param(&a.key) {
+                for v in [&mut a.value, &mut a.default_value].into_iter().flatten() {
+                    *v = profcol_config::yaml::Value::String(
+                        profcol_config::secret::REDACTED.into(),
+                    );
+                }
+            }
+        }
+        list.serialize(s)
+    }
+}
+
+impl Action {
+    fn to_config(&self) -> ActionConfig {
+        let text = |p: &Option<Regex>| p.as_ref().map_or(String::new(), |p| p.as_str().into());
+        let (name, key) = match self {
+            Action::Insert { key, .. } => ("insert", key),
+            Action::Update { key, .. } => ("update", key),
+            Action::Upsert { key, .. } => ("upsert", key),
+            Action::Delete { key, .. } => ("delete", key),
+            Action::Hash { key, .. } => ("hash", key),
+            Action::Extract { key, .. } => ("extract", key),
+            Action::Convert { key, .. } => ("convert", key),
+        };
+        let mut out = ActionConfig {
+            key: key.clone(),
+            action: name.to_string(),
+            ..ActionConfig::default()
+        };
+        match self {
+            Action::Insert { source, .. }
+            | Action::Update { source, .. }
+            | Action::Upsert { source, .. } => match source {
+                Source::Value(v) => out.value = Some(v.to_yaml()),
+                Source::Default(v) => out.default_value = Some(v.to_yaml()),
+                Source::Attribute { key, default } => {
+                    out.from_attribute = key.clone();
+                    out.default_value = default.as_ref().map(Value::to_yaml);
+                }
+            },
+            Action::Delete { pattern, .. } | Action::Hash { pattern, .. } => {
+                out.pattern = text(pattern)
+            }
+            Action::Extract { pattern, .. } => out.pattern = pattern.as_str().to_string(),
+            Action::Convert { to, .. } => {
+                out.converted_type = match to {
+                    Target::Int => "int",
+                    Target::Double => "double",
+                    Target::Str => "string",
+                }
+                .to_string()
+            }
+        }
+        out
     }
 }
 

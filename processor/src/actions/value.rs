@@ -83,6 +83,40 @@ impl Value {
         })
     }
 
+    /// The value as written in the config ([`Value::from_yaml`] reads it
+    /// back): bytes, which a config cannot write, as base64 text.
+    pub fn to_yaml(&self) -> profcol_config::yaml::Value {
+        use profcol_config::yaml::{Mapping, Value as Y};
+        match self {
+            Value::Str(s) => Y::String(s.clone()),
+            Value::Int(i) => Y::Number((*i).into()),
+            Value::Double(d) => Y::Number((*d).into()),
+            Value::Bool(b) => Y::Bool(*b),
+            Value::Other(v) => match &v.value {
+                None => Y::Null,
+                Some(any_value::Value::ArrayValue(a)) => Y::Sequence(
+                    a.values
+                        .iter()
+                        .map(|v| Value::from_any(v).to_yaml())
+                        .collect(),
+                ),
+                Some(any_value::Value::KvlistValue(l)) => Y::Mapping(
+                    l.values
+                        .iter()
+                        .map(|kv| {
+                            let v = kv
+                                .value
+                                .as_ref()
+                                .map_or(Y::Null, |v| Value::from_any(v).to_yaml());
+                            (Y::String(kv.key.clone()), v)
+                        })
+                        .collect::<Mapping>(),
+                ),
+                Some(_) => Y::String(self.as_string()),
+            },
+        }
+    }
+
     /// The value as text, as the Collector's `AsString` gives it: doubles
     /// in the shortest form that reads back (exponent below 1e-6 and from
     /// 1e21), arrays and maps as JSON, bytes as base64, the empty value as

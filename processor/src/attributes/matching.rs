@@ -12,15 +12,16 @@
 use crate::actions::{Attrs, Value};
 use profcol_config::{join_path, Problem};
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// One `include` or `exclude` block as written.
-#[derive(Deserialize, Debug, Default)]
+/// One `include` or `exclude` block as written; serialized (from a
+/// [`Matcher`]) with the profile properties only.
+#[derive(Serialize, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MatchConfig {
     #[serde(default)]
     match_type: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     regexp: Option<RegexpOptions>,
     #[serde(default)]
     services: Vec<String>,
@@ -31,21 +32,22 @@ pub(crate) struct MatchConfig {
     #[serde(default)]
     libraries: Vec<LibraryConfig>,
     // Properties of other signals: refused by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     span_names: Option<profcol_config::yaml::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     span_kinds: Option<profcol_config::yaml::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     log_bodies: Option<profcol_config::yaml::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     log_severity_texts: Option<profcol_config::yaml::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     log_severity_number: Option<profcol_config::yaml::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     metric_names: Option<profcol_config::yaml::Value>,
 }
 
-/// `regexp`'s cache options: accepted, no effect (matches are not cached).
+/// `regexp`'s cache options: accepted, no effect (matches are not cached),
+/// so not kept and not printed.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct RegexpOptions {
@@ -57,19 +59,19 @@ struct RegexpOptions {
     cachemaxnumentries: i64,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct AttributeConfig {
     key: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     value: Option<profcol_config::yaml::Value>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct LibraryConfig {
     name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     version: Option<String>,
 }
 
@@ -80,6 +82,14 @@ enum Text {
 }
 
 impl Text {
+    /// As written: the string, or the pattern's source text.
+    fn as_written(&self) -> String {
+        match self {
+            Text::Exact(x) => x.clone(),
+            Text::Search(re) => re.as_str().to_string(),
+        }
+    }
+
     fn matches(&self, s: &str) -> bool {
         match self {
             Text::Exact(x) => x == s,
@@ -127,6 +137,8 @@ struct AttrMatch {
 /// A compiled `include` or `exclude` block.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Matcher {
+    /// `match_type: regexp` (else `strict`).
+    regexp: bool,
     services: Vec<Text>,
     resources: Vec<AttrMatch>,
     attributes: Vec<AttrMatch>,
@@ -272,6 +284,7 @@ impl MatchConfig {
         }
         if problems.is_empty() {
             Ok(Matcher {
+                regexp,
                 services,
                 resources,
                 attributes,
@@ -280,6 +293,47 @@ impl MatchConfig {
         } else {
             Err(problems)
         }
+    }
+}
+
+impl Matcher {
+    /// The block as a user writes it; it compiles back to an equal matcher.
+    pub(crate) fn to_config(&self) -> MatchConfig {
+        let attrs = |list: &[AttrMatch]| {
+            list.iter()
+                .map(|m| AttributeConfig {
+                    key: m.key.clone(),
+                    value: match &m.want {
+                        Want::Exists => None,
+                        Want::Equal(v) => Some(v.to_yaml()),
+                        Want::Text(re) => {
+                            Some(profcol_config::yaml::Value::String(re.as_str().to_string()))
+                        }
+                    },
+                })
+                .collect()
+        };
+        MatchConfig {
+            match_type: if self.regexp { "regexp" } else { "strict" }.to_string(),
+            services: self.services.iter().map(Text::as_written).collect(),
+            resources: attrs(&self.resources),
+            attributes: attrs(&self.attributes),
+            libraries: self
+                .libraries
+                .iter()
+                .map(|(name, version)| LibraryConfig {
+                    name: name.as_written(),
+                    version: version.as_ref().map(Text::as_written),
+                })
+                .collect(),
+            ..MatchConfig::default()
+        }
+    }
+}
+
+impl Serialize for Matcher {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_config().serialize(s)
     }
 }
 

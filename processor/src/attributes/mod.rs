@@ -19,7 +19,7 @@
 //!       - { key: handler, from_attribute: http.route, action: insert }
 //! ```
 
-mod matching;
+pub(crate) mod matching;
 pub(crate) mod otlp;
 pub(crate) mod pprof;
 
@@ -27,11 +27,11 @@ use crate::actions::{ActionConfig, Actions};
 use crate::otlp_edit::edit_all;
 use crate::resource::resource_attrs_of;
 use crate::transform::Transform;
-use matching::{MatchConfig, ProfileFacts, Selector};
+use matching::{MatchConfig, Matcher, ProfileFacts, Selector};
 use profcol_config::{decode_only, join_path, Problem};
 use profcol_pdata::otlp::SCOPE_NAME;
 use profcol_pdata::{Error as DataError, ProfileBatch};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +89,27 @@ impl AttributesProcessor {
         } else {
             Err(problems)
         }
+    }
+}
+
+/// The block as a user writes it: `actions`, and `include` / `exclude`
+/// when set.
+impl Serialize for AttributesProcessor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            actions: &'a Actions,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            include: Option<&'a Matcher>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            exclude: Option<&'a Matcher>,
+        }
+        Shown {
+            actions: &self.actions,
+            include: self.selector.include.as_ref(),
+            exclude: self.selector.exclude.as_ref(),
+        }
+        .serialize(s)
     }
 }
 

@@ -2,7 +2,7 @@
 //! and defaults; sizes count samples (see the crate README).
 
 use profcol_config::{join_path, Duration, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// `send_batch_size`'s default, in samples.
@@ -12,7 +12,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 /// `metadata_cardinality_limit`'s default.
 pub const DEFAULT_METADATA_CARDINALITY_LIMIT: u32 = 1000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BatchConfig {
     /// A batch of this many samples is sent without waiting for `timeout`;

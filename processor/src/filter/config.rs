@@ -14,10 +14,14 @@
 //! The keys of other signals (`traces`, `metrics`, `logs`, `spans`,
 //! `trace_conditions`, `metric_conditions`, `log_conditions`) are refused:
 //! a profcol pipeline carries profiles only.
+//!
+//! Parsed groups serialize ([`Shown`]) in the group style,
+//! `profile_conditions: [{context, conditions, error_mode}]`, which parses
+//! back to the same groups whichever style was written.
 
 use crate::filter::ottl::{parse_condition, Context, Expr};
 use profcol_config::{decode_only, join_path, Problem};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -81,9 +85,21 @@ pub struct Condition {
     pub expr: Expr,
 }
 
-/// Conditions that share an error mode.
+impl ErrorMode {
+    fn name(self) -> &'static str {
+        match self {
+            ErrorMode::Propagate => "propagate",
+            ErrorMode::Ignore => "ignore",
+            ErrorMode::Silent => "silent",
+        }
+    }
+}
+
+/// Conditions that share an error mode and a context.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
+    /// The context the conditions were written for.
+    pub context: Context,
     pub error_mode: ErrorMode,
     pub conditions: Vec<Condition>,
 }
@@ -181,6 +197,7 @@ pub(crate) fn parse(
             let cs = conditions(list, ctx, &join_path(&at, key), &mut problems);
             if !cs.is_empty() {
                 groups.push(Group {
+                    context: ctx,
                     error_mode: mode,
                     conditions: cs,
                 });
@@ -202,6 +219,7 @@ pub(crate) fn parse(
                 .collect();
             let cs = conditions(&texts, Context::Inferred, &at, &mut problems);
             groups.push(Group {
+                context: Context::Inferred,
                 error_mode: mode,
                 conditions: cs,
             });
@@ -238,6 +256,7 @@ pub(crate) fn parse(
                     &mut problems,
                 );
                 groups.push(Group {
+                    context: ctx,
                     error_mode: gmode,
                     conditions: cs,
                 });
@@ -248,5 +267,52 @@ pub(crate) fn parse(
         Ok(groups)
     } else {
         Err(problems)
+    }
+}
+
+/// The parsed groups as a `filter` block: `error_mode` is the groups'
+/// common mode (`propagate` when they differ or there are none), and a
+/// group names its own only when it differs.
+pub(crate) struct Shown<'a>(pub &'a [Group]);
+
+impl Serialize for Shown<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Block<'a> {
+            error_mode: &'static str,
+            profile_conditions: Vec<GroupShown<'a>>,
+        }
+        #[derive(Serialize)]
+        struct GroupShown<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            context: Option<&'static str>,
+            conditions: Vec<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error_mode: Option<&'static str>,
+        }
+        let common = match self.0.split_first() {
+            Some((first, rest)) if rest.iter().all(|g| g.error_mode == first.error_mode) => {
+                first.error_mode
+            }
+            _ => ErrorMode::Propagate,
+        };
+        Block {
+            error_mode: common.name(),
+            profile_conditions: self
+                .0
+                .iter()
+                .map(|g| GroupShown {
+                    context: match g.context {
+                        Context::Resource => Some("resource"),
+                        Context::Scope => Some("scope"),
+                        Context::Profile => Some("profile"),
+                        Context::Inferred => None,
+                    },
+                    conditions: g.conditions.iter().map(|c| c.text.as_str()).collect(),
+                    error_mode: (g.error_mode != common).then(|| g.error_mode.name()),
+                })
+                .collect(),
+        }
+        .serialize(s)
     }
 }

@@ -51,6 +51,14 @@ pub struct FilterProcessor {
     groups: Vec<Group>,
 }
 
+/// The block as a user writes it, in the `profile_conditions` group style
+/// (see `config.rs`).
+impl serde::Serialize for FilterProcessor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        config::Shown(&self.groups).serialize(s)
+    }
+}
+
 impl FilterProcessor {
     /// Decodes and checks a `filter` body found at `path`; `id` names the
     /// processor in logs and errors.

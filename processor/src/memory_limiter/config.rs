@@ -6,14 +6,14 @@
 //! to force (a warning says so at start).
 
 use profcol_config::{join_path, Duration, Problem, Validate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The Collector's defaults of its forced-GC intervals (used only to check
 /// them against each other).
 const DEFAULT_MIN_GC_SOFT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_GC: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemoryLimiterConfig {
     /// How often memory use is measured; required.
@@ -29,9 +29,13 @@ pub struct MemoryLimiterConfig {
     /// The headroom in percent of the memory available (default: 20% of
     /// the limit).
     pub spike_limit_percentage: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_gc_interval_when_soft_limited: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_gc_interval_when_hard_limited: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_gc_interval_when_soft_limited: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_gc_interval_when_hard_limited: Option<Duration>,
 }
 

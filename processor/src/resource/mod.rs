@@ -27,7 +27,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use profcol_config::{decode_only, join_path, Problem};
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::{Error as DataError, ProfileBatch};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -36,9 +36,11 @@ struct ResourceConfig {
     attributes: Vec<ActionConfig>,
 }
 
-/// A configured `resource` processor.
-#[derive(Debug, Clone, PartialEq)]
+/// A configured `resource` processor; serialized as the block a user
+/// writes (`attributes`, the list of actions).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResourceProcessor {
+    #[serde(rename = "attributes")]
     actions: Actions,
 }
 

@@ -1,0 +1,30 @@
+//! Every exporter's typed config serializes back to the block a user
+//! writes, defaults written out, and decodes to an equal config — except
+//! that secrets are redacted by their type, whatever their key is called:
+//! header values, TLS private keys and HTTP client credentials print as
+//! `<secret>`, URLs (`endpoint`, `profiles_endpoint`, pyroscope `url`,
+//! `proxy_url`) without userinfo and with secret-looking query values
+//! hidden. This is what `print-config` and the admin config page show.
+//!
+//! ```
+//! use profcol_exporter::registry;
+//! let body = profcol_config::yaml::from_str("{endpoint: 'http://u:pw@h:4318'}").unwrap();
+//! let config = (registry::lookup("otlp_http").unwrap().decode)(&body, "e").unwrap();
+//! let shown = profcol_config::yaml::to_string(&config).unwrap();
+//! assert!(shown.contains("endpoint: http://h:4318/") && !shown.contains("pw"));
+//! ```
+
+use crate::registry::ExporterConfig;
+use serde::{Serialize, Serializer};
+
+impl Serialize for ExporterConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::OtlpGrpc(c) => c.serialize(s),
+            Self::OtlpHttp(c) => c.serialize(s),
+            Self::Pyroscope(c) => c.serialize(s),
+            Self::File(c) => c.serialize(s),
+            Self::Debug(c) => c.serialize(s),
+        }
+    }
+}
