@@ -119,7 +119,6 @@ struct Inner {
     config: Option<CollectorConfig>,
     /// `config`'s components as their factories decoded them.
     typed: Arc<crate::components::Decoded>,
-    exporters: BTreeMap<String, StatusSource>,
     /// What each running extension serves or holds.
     extensions: BTreeMap<String, Value>,
     refused: Option<String>,
@@ -137,17 +136,11 @@ impl ComponentRegistry {
         f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// `cfg` now runs, with these exporters; a refusal before is forgotten.
-    pub fn applied(
-        &self,
-        cfg: &CollectorConfig,
-        typed: &Arc<crate::components::Decoded>,
-        exporters: BTreeMap<String, StatusSource>,
-    ) {
+    /// `cfg` now runs; a refusal before is forgotten.
+    pub fn applied(&self, cfg: &CollectorConfig, typed: &Arc<crate::components::Decoded>) {
         self.with(|i| {
             i.config = Some(cfg.clone());
             i.typed = typed.clone();
-            i.exporters = exporters;
             i.refused = None;
         });
     }
@@ -168,19 +161,28 @@ impl ComponentRegistry {
         self.with(|i| i.stopping = true);
     }
 
-    /// The state of every configured component; `receivers` are the
-    /// running receiver handles (read here, under their own lock).
-    pub fn snapshot(&self, receivers: &crate::topology::Receivers) -> Snapshot {
+    /// The state of every configured component, read from the running
+    /// receivers and exporters (each registry under its own lock).
+    pub fn snapshot(
+        &self,
+        receivers: &crate::topology::Receivers,
+        exporters: &crate::topology::Exporters,
+    ) -> Snapshot {
         let receiver_debug: BTreeMap<String, Value> = receivers
             .lock()
             .iter()
             .map(|(id, r)| (id.to_string(), receiver_debug(&r.handle)))
             .collect();
-        self.with(|i| build(i, &receiver_debug))
+        let exporter_status = exporters.status_sources();
+        self.with(|i| build(i, &receiver_debug, &exporter_status))
     }
 }
 
-fn build(i: &Inner, receiver_debug: &BTreeMap<String, Value>) -> Snapshot {
+fn build(
+    i: &Inner,
+    receiver_debug: &BTreeMap<String, Value>,
+    exporter_status: &BTreeMap<String, StatusSource>,
+) -> Snapshot {
     let Some(cfg) = &i.config else {
         return Snapshot::default();
     };
@@ -200,8 +202,7 @@ fn build(i: &Inner, receiver_debug: &BTreeMap<String, Value>) -> Snapshot {
                     None,
                 ),
                 Kind::Exporter => {
-                    let list = i
-                        .exporters
+                    let list = exporter_status
                         .get(&name)
                         .map(StatusSource::snapshot)
                         .unwrap_or_default();

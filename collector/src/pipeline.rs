@@ -10,7 +10,7 @@ use crate::components::Decoded;
 use crate::fanout::{FanOut, Switch};
 use crate::reload::plan::{used, Plan};
 use crate::settings::Settings;
-use crate::topology::{ReceiverSlot, RunningReceiver};
+use crate::topology::{ReceiverSlot, RunningExporter, RunningReceiver};
 
 mod apply;
 use anyhow::Context;
@@ -40,12 +40,6 @@ pub fn run_until_signal(settings: Settings) -> anyhow::Result<ExitCode> {
     runtime.block_on(crate::reload::run(settings))
 }
 
-/// A running exporter and the token its background tasks stop on.
-struct ExporterSlot {
-    handle: ExporterHandle,
-    stop: CancellationToken,
-}
-
 /// Everything that runs, in the order it stops.
 pub struct Running {
     pub admin: AdminState,
@@ -66,7 +60,6 @@ pub struct Running {
     /// `config`'s components as their factories decoded them.
     components: Arc<Decoded>,
     receivers_stop: CancellationToken,
-    exporters: BTreeMap<ComponentId, ExporterSlot>,
     exporters_stop: CancellationToken,
     /// Each pipeline's processors, by pipeline name.
     chains: BTreeMap<String, Chain>,
@@ -129,7 +122,6 @@ impl Running {
             },
             components: Arc::default(),
             receivers_stop: CancellationToken::new(),
-            exporters: BTreeMap::new(),
             exporters_stop: CancellationToken::new(),
             chains: BTreeMap::new(),
             processors_stop: CancellationToken::new(),
@@ -141,7 +133,7 @@ impl Running {
         info!(
             pipelines = cfg.service.pipelines.len(),
             receivers = running.admin.receivers.len(),
-            exporters = running.exporters.len(),
+            exporters = running.admin.exporters.len(),
             "Everything is ready."
         );
         if let Some(a) = running.admin_address {
@@ -215,8 +207,7 @@ impl Running {
         }
         self.config = new.clone();
         self.components = typed.clone();
-        let statuses = self.exporter_statuses().into_iter().collect();
-        self.admin.components.applied(new, typed, statuses);
+        self.admin.components.applied(new, typed);
         self.admin.components.extensions(
             self.extensions
                 .iter()
@@ -320,10 +311,7 @@ impl Running {
     /// Where each exporter's state can be read while the pipeline stops:
     /// what a forced exit would leave unsent.
     pub fn exporter_statuses(&self) -> Vec<(String, profcol_exporter::StatusSource)> {
-        self.exporters
-            .iter()
-            .map(|(id, s)| (id.to_string(), s.handle.status_source()))
-            .collect()
+        self.admin.exporters.status_sources().into_iter().collect()
     }
 
     /// After a failed reload: starts the stopped `exporters` again from the
@@ -334,9 +322,7 @@ impl Running {
         }
         for id in exporters {
             match self.start_exporter(id, &self.components) {
-                Ok(slot) => {
-                    self.exporters.insert(id.clone(), slot);
-                }
+                Ok(slot) => self.admin.exporters.insert(id.clone(), slot),
                 Err(e) => {
                     warn!(component = %id, error = %format!("{e:#}"), "Cannot start the previous exporter again; its pipelines run without it.");
                 }
@@ -350,7 +336,9 @@ impl Running {
     /// configuration wires them.
     fn rewire(&self) {
         let consumers = self
+            .admin
             .exporters
+            .lock()
             .iter()
             .map(|(id, s)| (id.clone(), s.handle.consumer()))
             .collect();
@@ -415,7 +403,7 @@ impl Running {
         }
     }
 
-    fn start_exporter(&self, id: &ComponentId, typed: &Decoded) -> anyhow::Result<ExporterSlot> {
+    fn start_exporter(&self, id: &ComponentId, typed: &Decoded) -> anyhow::Result<RunningExporter> {
         let config = typed
             .exporters
             .get(id)
@@ -424,7 +412,10 @@ impl Running {
         let handle = EXPORTERS
             .start(id, config, self.context(id, &stop), ())
             .with_context(|| format!("cannot start exporter {id}"))?;
-        Ok(ExporterSlot { handle, stop })
+        Ok(RunningExporter {
+            handle: Arc::new(handle),
+            stop,
+        })
     }
 
     fn start_receiver(
@@ -504,7 +495,7 @@ impl Running {
     }
 
     /// Flushes replaced exporters in the background within `deadline`.
-    fn retire_all(&self, slots: impl Iterator<Item = ExporterSlot>, deadline: Duration) {
+    fn retire_all(&self, slots: impl Iterator<Item = RunningExporter>, deadline: Duration) {
         for slot in slots {
             self.retiring.spawn(async move {
                 slot.handle.shutdown(deadline).await;
@@ -532,11 +523,15 @@ impl Running {
         futures::future::join_all(self.chains.into_values().map(|c| c.shutdown(left))).await;
         self.processors_stop.cancel();
         let left = deadline.saturating_sub(started.elapsed());
-        let flushes = self
+        // Exporters stay listed on the pages while they flush.
+        let flushing: Vec<Arc<ExporterHandle>> = self
+            .admin
             .exporters
-            .into_values()
-            .map(|s| s.handle.shutdown(left));
-        futures::future::join_all(flushes).await;
+            .lock()
+            .values()
+            .map(|e| e.handle.clone())
+            .collect();
+        futures::future::join_all(flushing.iter().map(|h| h.shutdown(left))).await;
         self.retiring.close();
         let left = deadline.saturating_sub(started.elapsed());
         if tokio::time::timeout(left, self.retiring.wait())

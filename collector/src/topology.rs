@@ -1,13 +1,16 @@
-//! The running receivers, keyed by component id, in one registry that the
-//! pipeline (which starts, rewires and stops them) and the admin server
-//! (which reads their targets, status and kept profiles) share, so the two
-//! never disagree about what runs.
+//! The running receivers and exporters, keyed by component id, in
+//! registries that the pipeline (which starts, rewires and stops them) and
+//! the admin server (which reads receivers' targets, status and kept
+//! profiles, and exporters' queues and errors) share, so the two never
+//! disagree about what runs.
 //!
-//! The pipeline inserts a receiver once it started and removes it when it
-//! stops it; pages take the lock only to read.
+//! The pipeline inserts a component once it started and removes it when it
+//! retires it; pages take the lock only to read. At shutdown exporters stay
+//! listed while they flush.
 
 use crate::fanout::{FanOut, Switch};
 use profcol_config::ComponentId;
+use profcol_exporter::{ExporterHandle, StatusSource};
 use profcol_receiver::ReceiverHandle;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -39,27 +42,61 @@ pub struct RunningReceiver {
     pub handle: ReceiverHandle,
 }
 
-/// The running receivers by component id.
-#[derive(Clone, Default)]
-pub struct Receivers(Arc<Mutex<BTreeMap<ComponentId, RunningReceiver>>>);
+/// One running exporter: its handle (shared, so that it stays listed
+/// while it flushes at shutdown) and the token its background tasks stop on.
+pub struct RunningExporter {
+    pub handle: Arc<ExporterHandle>,
+    pub stop: CancellationToken,
+}
 
-impl Receivers {
+/// The running receivers by component id.
+pub type Receivers = Registry<RunningReceiver>;
+
+/// The running exporters by component id.
+pub type Exporters = Registry<RunningExporter>;
+
+impl Exporters {
+    /// Where each exporter's state is read: stays valid after it stopped.
+    pub fn status_sources(&self) -> BTreeMap<String, StatusSource> {
+        self.lock()
+            .iter()
+            .map(|(id, e)| (id.to_string(), e.handle.status_source()))
+            .collect()
+    }
+}
+
+/// Running components of one kind by component id; clones share it.
+pub struct Registry<T>(Arc<Mutex<BTreeMap<ComponentId, T>>>);
+
+impl<T> Clone for Registry<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> Default for Registry<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T> Registry<T> {
     /// The registry, locked; hold it only to read or to change it, never
     /// across an await.
-    pub fn lock(&self) -> MutexGuard<'_, BTreeMap<ComponentId, RunningReceiver>> {
+    pub fn lock(&self) -> MutexGuard<'_, BTreeMap<ComponentId, T>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn insert(&self, id: ComponentId, receiver: RunningReceiver) {
-        self.lock().insert(id, receiver);
+    pub fn insert(&self, id: ComponentId, component: T) {
+        self.lock().insert(id, component);
     }
 
-    pub fn remove(&self, id: &ComponentId) -> Option<RunningReceiver> {
+    pub fn remove(&self, id: &ComponentId) -> Option<T> {
         self.lock().remove(id)
     }
 
-    /// Every receiver, leaving the registry empty (at shutdown).
-    pub fn take_all(&self) -> BTreeMap<ComponentId, RunningReceiver> {
+    /// Every component, leaving the registry empty.
+    pub fn take_all(&self) -> BTreeMap<ComponentId, T> {
         std::mem::take(&mut *self.lock())
     }
 

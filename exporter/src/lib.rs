@@ -67,7 +67,7 @@ impl ExporterHandle {
 
     /// Sends what is queued within `deadline`; what could not be sent is
     /// counted and logged.
-    pub async fn shutdown(self, deadline: std::time::Duration) {
+    pub async fn shutdown(&self, deadline: std::time::Duration) {
         futures::future::join_all(self.pipelines.iter().map(|p| p.shutdown(deadline))).await;
     }
 }

@@ -15,7 +15,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 fn snapshot(s: &AdminState) -> Snapshot {
-    s.components.snapshot(&s.receivers)
+    s.components.snapshot(&s.receivers, &s.exporters)
 }
 
 /// `GET /-/healthy`: `200 OK` unless a component is unhealthy, then `500`

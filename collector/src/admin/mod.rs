@@ -42,6 +42,8 @@ pub struct AdminState {
     pub telemetry: Telemetry,
     /// The running receivers, the same registry the pipeline changes.
     pub receivers: crate::topology::Receivers,
+    /// The running exporters, the same registry the pipeline changes.
+    pub exporters: crate::topology::Exporters,
     pub ready: Arc<AtomicBool>,
     /// When `ready` last turned true (the `health_check` extension's
     /// `upSince`).
@@ -64,6 +66,7 @@ impl AdminState {
             reload: crate::reload::ReloadHandle::new(&telemetry),
             telemetry,
             receivers: Default::default(),
+            exporters: Default::default(),
             ready: Arc::default(),
             ready_since: Arc::default(),
             cluster: None,

@@ -14,12 +14,12 @@
 //!    removed, in the background where it flushes (a retired chain flushes
 //!    into the new exporters).
 
-use super::{fan_outs, feeds, has_storage, wait_receiver, ExporterSlot, Heads, Running};
+use super::{fan_outs, feeds, has_storage, wait_receiver, Heads, Running};
 use crate::chains::Chain;
 use crate::fanout::Switch;
 use crate::reload::plan::{used, Plan};
 use crate::settings::Settings;
-use crate::topology::RunningReceiver;
+use crate::topology::{RunningExporter, RunningReceiver};
 use profcol_config::{CollectorConfig, ComponentId, Kind};
 use profcol_pdata::Consumer;
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ use tracing::info;
 
 /// What the start stage brought up, for the next stages.
 pub(super) struct Started {
-    exporters: BTreeMap<ComponentId, ExporterSlot>,
+    exporters: BTreeMap<ComponentId, RunningExporter>,
     fans: Heads,
     chains: BTreeMap<String, Chain>,
     /// Where each pipeline's receivers hand batches.
@@ -57,7 +57,7 @@ impl Running {
             .cloned()
             .collect();
         for id in &exclusive {
-            if let Some(slot) = self.exporters.remove(id) {
+            if let Some(slot) = self.admin.exporters.remove(id) {
                 info!(component = %id, "Stopping the exporter before its replacement opens the same persistent queue.");
                 slot.handle.shutdown(deadline).await;
                 slot.stop.cancel();
@@ -77,13 +77,16 @@ impl Running {
                 }
             }
         }
-        let consumers: BTreeMap<ComponentId, Arc<dyn Consumer>> = used(new, Kind::Exporter)
-            .into_iter()
-            .filter_map(|id| {
-                let slot = exporters.get(&id).or_else(|| self.exporters.get(&id))?;
-                Some((id, slot.handle.consumer()))
-            })
-            .collect();
+        let consumers: BTreeMap<ComponentId, Arc<dyn Consumer>> = {
+            let running = self.admin.exporters.lock();
+            used(new, Kind::Exporter)
+                .into_iter()
+                .filter_map(|id| {
+                    let slot = exporters.get(&id).or_else(|| running.get(&id))?;
+                    Some((id, slot.handle.consumer()))
+                })
+                .collect()
+        };
         let fans = fan_outs(new, &consumers);
         let (chains, heads) = match self.start_chains(settings, &fans) {
             Ok(started) => started,
@@ -176,12 +179,12 @@ impl Running {
         for (id, receiver) in started.receivers {
             self.admin.receivers.insert(id, receiver);
         }
-        let old: Vec<ExporterSlot> = plan
+        let old: Vec<RunningExporter> = plan
             .exporters
             .to_stop()
-            .filter_map(|id| self.exporters.remove(id))
+            .filter_map(|id| self.admin.exporters.remove(id))
             .collect();
         self.retire_all(old.into_iter(), deadline);
-        self.exporters.extend(started.exporters);
+        self.admin.exporters.lock().extend(started.exporters);
     }
 }
