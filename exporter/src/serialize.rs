@@ -7,9 +7,9 @@
 //! hidden. This is what `print-config` and the admin config page show.
 //!
 //! ```
-//! use profcol_exporter::registry;
+//! use profcol_exporter::EXPORTERS;
 //! let body = profcol_config::yaml::from_str("{endpoint: 'http://u:pw@h:4318'}").unwrap();
-//! let config = (registry::lookup("otlp_http").unwrap().decode)(&body, "e").unwrap();
+//! let config = EXPORTERS.decode(&"otlp_http".parse().unwrap(), &body, "e").unwrap();
 //! let shown = profcol_config::yaml::to_string(&config).unwrap();
 //! assert!(shown.contains("endpoint: http://h:4318/") && !shown.contains("pw"));
 //! ```

@@ -11,10 +11,10 @@
 //! like a credential (`api_token`, `password`), prints as `<secret>`.
 //!
 //! ```
-//! use profcol_processor::registry;
+//! use profcol_processor::PROCESSORS;
 //! let body = profcol_config::yaml::from_str("{attributes: [{key: env, value: prod, action: UPSERT}]}").unwrap();
 //! let id = "resource".parse().unwrap();
-//! let config = (registry::lookup("resource").unwrap().decode)(&id, &body, "p").unwrap();
+//! let config = PROCESSORS.decode(&id, &body, "p").unwrap();
 //! let shown = profcol_config::yaml::to_string(&config).unwrap();
 //! assert!(shown.contains("action: upsert"), "{shown}");
 //! ```
