@@ -64,7 +64,7 @@ impl FilterProcessor {
     /// processor in logs and errors.
     pub fn parse(
         id: &str,
-        body: &profcol_config::yaml::Value,
+        body: &profcol_config::Body,
         path: &str,
     ) -> Result<Self, Vec<Problem>> {
         Ok(Self {
