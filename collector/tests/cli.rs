@@ -75,7 +75,8 @@ fn files_merge_in_order_and_set_wins() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = profcol_config::Body::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let doc: profcol_config::yaml::Value =
+        profcol_config::yaml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
     let r = &doc["receivers"]["pyroscope_scrape"];
     assert_eq!(r["scrape_interval"], "30s", "maps merge");
     assert_eq!(r["targets"][0]["__address__"], "b:2", "lists replace");

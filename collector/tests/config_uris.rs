@@ -46,7 +46,7 @@ fn file_env_and_yaml_sources_merge_in_order() {
         )],
     );
     assert!(ok, "{err}");
-    let doc = profcol_config::Body::parse(&out).unwrap();
+    let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(&out).unwrap();
     assert_eq!(doc["exporters"]["debug"]["verbosity"], "detailed");
     assert_eq!(
         doc["service"]["pipelines"]["profiles"]["exporters"][0],

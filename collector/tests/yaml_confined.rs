@@ -12,7 +12,14 @@
 
 use std::path::{Path, PathBuf};
 
-const CRATES: &[&str] = &["receiver", "exporter", "processor", "runtime", "http", "pdata"];
+const CRATES: &[&str] = &[
+    "receiver",
+    "exporter",
+    "processor",
+    "runtime",
+    "http",
+    "pdata",
+];
 const FORBIDDEN: &[&str] = &["yaml::Value", "yaml::Mapping", "yaml::Number", "yaml_serde"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

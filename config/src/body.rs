@@ -114,16 +114,28 @@ mod tests {
             name: String::new(),
         };
         assert_eq!(decode::<Block>(&Body::empty(), "x").unwrap(), want);
-        assert_eq!(decode::<Block>(&Body::parse("").unwrap(), "x").unwrap(), want);
-        assert_eq!(decode::<Block>(&Body::parse("{}").unwrap(), "x").unwrap(), want);
-        assert_eq!(crate::decode_only::<Block>(&Body::empty(), "x").unwrap(), want);
+        assert_eq!(
+            decode::<Block>(&Body::parse("").unwrap(), "x").unwrap(),
+            want
+        );
+        assert_eq!(
+            decode::<Block>(&Body::parse("{}").unwrap(), "x").unwrap(),
+            want
+        );
+        assert_eq!(
+            crate::decode_only::<Block>(&Body::empty(), "x").unwrap(),
+            want
+        );
     }
 
     #[test]
     fn items_and_split_keys_only_apply_to_their_shapes() {
         let list = Body::parse("[{a: 1}, b]").unwrap();
         let items = list.items().unwrap();
-        assert_eq!(items, [Body::parse("{a: 1}").unwrap(), Body::parse("b").unwrap()]);
+        assert_eq!(
+            items,
+            [Body::parse("{a: 1}").unwrap(), Body::parse("b").unwrap()]
+        );
         assert!(list.split_keys(&["a"]).is_none());
         assert!(Body::parse("{a: 1}").unwrap().items().is_none());
     }

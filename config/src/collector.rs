@@ -2,9 +2,9 @@
 //! `extensions` and `service`. Component bodies stay raw YAML here; the crate
 //! that owns a component type decodes its body.
 
+use crate::body::Body;
 use crate::cluster::ClusterConfig;
 use crate::component_id::ComponentId;
-use crate::body::Body;
 use crate::decode::{decode_value, Validate};
 use crate::duration::Duration;
 use crate::error::{join_path, Problem};

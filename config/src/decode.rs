@@ -2,8 +2,8 @@
 //! error and validation problem with its key path. Decode errors are
 //! rewritten for people ([`crate::readable`]).
 
-use crate::error::{join_path, Problem};
 use crate::body::Body;
+use crate::error::{join_path, Problem};
 use crate::yaml::Value;
 use serde::de::DeserializeOwned;
 

@@ -92,7 +92,10 @@ pub fn unrecognised_keys<T: DeserializeOwned + Validate>(base: &str, keys: &[&st
                 _ => crate::yaml::Mapping::new(),
             };
             doc.insert((**key).into(), crate::yaml::Value::Null);
-            let problems = match decode::<T>(&crate::body::Body::from_value(crate::yaml::Value::Mapping(doc)), "") {
+            let problems = match decode::<T>(
+                &crate::body::Body::from_value(crate::yaml::Value::Mapping(doc)),
+                "",
+            ) {
                 Ok(_) => return false,
                 Err(p) => p,
             };

@@ -108,8 +108,7 @@ mod tests {
     use super::*;
 
     fn same(kind: &str, a: &str, b: &str) -> bool {
-        let yaml =
-            |s: &str| profcol_config::Body::parse(s).unwrap();
+        let yaml = |s: &str| profcol_config::Body::parse(s).unwrap();
         let id: ComponentId = kind.parse().unwrap();
         EXPORTERS.decode(&id, &yaml(a), "").unwrap() == EXPORTERS.decode(&id, &yaml(b), "").unwrap()
     }

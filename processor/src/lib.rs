@@ -202,8 +202,7 @@ mod tests {
     #[test]
     fn typed_configs_compare_equal_however_spelled() {
         let same = |kind: &str, a: &str, b: &str| {
-            let yaml =
-                |s: &str| profcol_config::Body::parse(s).unwrap();
+            let yaml = |s: &str| profcol_config::Body::parse(s).unwrap();
             let id: ComponentId = kind.parse().unwrap();
             PROCESSORS.decode(&id, &yaml(a), "").unwrap()
                 == PROCESSORS.decode(&id, &yaml(b), "").unwrap()

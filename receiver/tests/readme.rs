@@ -20,10 +20,8 @@ fn blocks(lang: &str) -> Vec<String> {
 }
 
 /// A document's sections, each a map of component ids to their bodies.
-type Document = std::collections::BTreeMap<
-    String,
-    std::collections::BTreeMap<String, profcol_config::Body>,
->;
+type Document =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, profcol_config::Body>>;
 
 #[test]
 fn every_yaml_example_is_valid() {

@@ -108,8 +108,7 @@ pub trait Factory<K: Kind>: Sync {
     fn stability(&self) -> Stability;
     /// Decodes and validates the body of component `id`; every problem is
     /// reported at once under `path`.
-    fn decode(&self, id: &ComponentId, body: &Body, path: &str)
-        -> Result<K::Config, Vec<Problem>>;
+    fn decode(&self, id: &ComponentId, body: &Body, path: &str) -> Result<K::Config, Vec<Problem>>;
     /// Starts component `id` from a config this factory decoded.
     fn start(
         &self,
@@ -298,13 +297,7 @@ mod tests {
         assert!(text.starts_with("n::ad: "), "{text}");
         assert!(text.contains("\"add\""), "suggests the near name: {text}");
         let problems = NUMBERS
-            .start_body(
-                &id("add"),
-                &Body::parse("x").unwrap(),
-                "n::add",
-                ctx(),
-                1,
-            )
+            .start_body(&id("add"), &Body::parse("x").unwrap(), "n::add", ctx(), 1)
             .unwrap_err();
         assert!(problems[0].to_string().starts_with("n::add"));
     }

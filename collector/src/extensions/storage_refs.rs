@@ -41,10 +41,7 @@ pub fn resolve(cfg: &mut CollectorConfig, problems: &mut Vec<Problem>) {
         let Ok(mut doc) = yaml::to_value(&*body) else {
             continue;
         };
-        let Some(queue) = doc
-            .get_mut("sending_queue")
-            .and_then(Value::as_mapping_mut)
-        else {
+        let Some(queue) = doc.get_mut("sending_queue").and_then(Value::as_mapping_mut) else {
             continue;
         };
         let key = Value::from("storage");

@@ -244,10 +244,7 @@ fn endpoint_at(
 }
 
 /// Decodes and validates, collecting every problem.
-pub fn parse(
-    body: &profcol_config::Body,
-    path: &str,
-) -> Result<PyroscopeConfig, Vec<Problem>> {
+pub fn parse(body: &profcol_config::Body, path: &str) -> Result<PyroscopeConfig, Vec<Problem>> {
     let top: Top = decode_only(body, path).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     let ep_path = join_path(path, "endpoint");
@@ -307,8 +304,7 @@ mod tests {
 
     #[test]
     fn one_map_or_a_list_with_defaults() {
-        let v =
-            profcol_config::Body::parse("endpoint: {url: 'http://p:4040'}").unwrap();
+        let v = profcol_config::Body::parse("endpoint: {url: 'http://p:4040'}").unwrap();
         let c = parse(&v, "x").unwrap();
         let e = &c.endpoints[0];
         assert_eq!(e.remote_timeout, Duration::from_secs(10));

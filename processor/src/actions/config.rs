@@ -513,8 +513,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_their_path() {
-        let v =
-            profcol_config::Body::parse("[{key: a, vlaue: 1, action: insert}]").unwrap();
+        let v = profcol_config::Body::parse("[{key: a, vlaue: 1, action: insert}]").unwrap();
         #[derive(Deserialize, Debug)]
         #[allow(dead_code)]
         struct L(Vec<ActionConfig>);

@@ -103,10 +103,10 @@ impl Serialize for Value {
                 Some(any_value::Value::KvlistValue(l)) => {
                     let mut map = s.serialize_map(Some(l.values.len()))?;
                     for kv in &l.values {
-                        let value = kv.value.as_ref().map_or_else(
-                            || Value::Other(AnyValue::default()),
-                            Value::from_any,
-                        );
+                        let value = kv
+                            .value
+                            .as_ref()
+                            .map_or_else(|| Value::Other(AnyValue::default()), Value::from_any);
                         map.serialize_entry(&kv.key, &value)?;
                     }
                     map.end()

@@ -237,12 +237,10 @@ impl MatchConfig {
                 let want = match &a.value {
                     None => Want::Exists,
                     Some(v) if regexp => match v {
-                        Value::Str(s) => {
-                            match text(join_path(&at, "value"), s, problems) {
-                                Some(Text::Search(re)) => Want::Text(re),
-                                _ => continue,
-                            }
-                        }
+                        Value::Str(s) => match text(join_path(&at, "value"), s, problems) {
+                            Some(Text::Search(re)) => Want::Text(re),
+                            _ => continue,
+                        },
                         _ => {
                             problems.push(Problem::new(
                                 join_path(&at, "value"),

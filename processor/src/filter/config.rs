@@ -154,10 +154,7 @@ fn conditions(
 
 /// Decodes and checks a `filter` body found at `path`: the condition
 /// groups, in order.
-pub(crate) fn parse(
-    body: &profcol_config::Body,
-    path: &str,
-) -> Result<Vec<Group>, Vec<Problem>> {
+pub(crate) fn parse(body: &profcol_config::Body, path: &str) -> Result<Vec<Group>, Vec<Problem>> {
     let cfg: FilterConfig = decode_only(body, path).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     for (key, set, signal) in [

@@ -179,10 +179,7 @@ fn validate_common(
     refresh_interval: Duration,
     max_response_size: ByteSize,
     http: &HttpClientConfig,
-    (unknown, own_keys): (
-        &BTreeMap<String, profcol_config::Body>,
-        &[&'static str],
-    ),
+    (unknown, own_keys): (&BTreeMap<String, profcol_config::Body>, &[&'static str]),
     problems: &mut Vec<Problem>,
 ) {
     let at = |k: &str| join_path(path, k);
