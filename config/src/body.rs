@@ -3,8 +3,8 @@
 //! seeing the YAML document model, so that only this crate knows which
 //! YAML implementation reads them.
 //!
-//! A factory decodes a body with [`crate::decode`] (or
-//! [`crate::decode_only`]); tests and tools make one with [`Body::parse`].
+//! A factory decodes a body with [`crate::decode()`] (or
+//! [`crate::decode_only()`]); tests and tools make one with [`Body::parse`].
 //!
 //! ```
 //! use profcol_config::Body;
