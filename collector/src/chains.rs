@@ -136,7 +136,7 @@ mod tests {
         let batch = profcol_processor::PROCESSORS
             .decode(
                 &"batch".parse().unwrap(),
-                &profcol_config::yaml::Value::Null,
+                &profcol_config::Body::empty(),
                 "",
             )
             .unwrap();

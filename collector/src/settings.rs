@@ -183,10 +183,8 @@ mod tests {
         write("20s");
         let second = first.reread().unwrap();
         let get = |s: &Settings, kind, id: &str| {
-            s.config
-                .get(kind, &id.parse().unwrap())
-                .cloned()
-                .unwrap_or_default()
+            let body = s.config.get(kind, &id.parse().unwrap()).unwrap();
+            profcol_config::yaml::to_value(body).unwrap()
         };
         let interval = |s: &Settings| {
             get(s, profcol_config::Kind::Receiver, "pyroscope_scrape")["scrape_interval"].clone()

@@ -37,6 +37,9 @@ fn messages(target: &(Kind, &str), body: &Value) -> Vec<Problem> {
     let (kind, ty) = target;
     let id: ComponentId = ty.parse().unwrap();
     let path = format!("{}::{ty}", kind.section());
+    // The probe builds documents; a component sees its part as a body.
+    let body_value = body;
+    let body: &profcol_config::Body = &profcol_config::yaml::from_value(body.clone()).unwrap();
     let result = match kind {
         Kind::Receiver => profcol_receiver::RECEIVERS
             .decode(&id, body, &path)
@@ -52,7 +55,7 @@ fn messages(target: &(Kind, &str), body: &Value) -> Vec<Problem> {
             .map(|_| ()),
         _ => {
             let mut doc = Mapping::new();
-            doc.insert("service".into(), body.clone());
+            doc.insert("service".into(), body_value.clone());
             profcol_config::collector::parse_collector(&Value::Mapping(doc)).map(|_| ())
         }
     };

@@ -2,9 +2,10 @@
 //! `extensions` and `service`. Component bodies stay raw YAML here; the crate
 //! that owns a component type decodes its body.
 
+use crate::body::Body;
 use crate::cluster::ClusterConfig;
 use crate::component_id::ComponentId;
-use crate::decode::{decode_only, Validate};
+use crate::decode::{decode_value, Validate};
 use crate::duration::Duration;
 use crate::error::{join_path, Problem};
 use crate::expand::key_name;
@@ -52,18 +53,18 @@ impl Kind {
 /// The whole config with component bodies still raw.
 #[derive(Debug, Clone, Default)]
 pub struct CollectorConfig {
-    pub components: BTreeMap<Kind, BTreeMap<ComponentId, Value>>,
+    pub components: BTreeMap<Kind, BTreeMap<ComponentId, Body>>,
     pub service: ServiceConfig,
 }
 
 impl CollectorConfig {
-    pub fn section(&self, kind: Kind) -> impl Iterator<Item = (&ComponentId, &Value)> {
+    pub fn section(&self, kind: Kind) -> impl Iterator<Item = (&ComponentId, &Body)> {
         self.components
             .get(&kind)
             .into_iter()
             .flat_map(|m| m.iter())
     }
-    pub fn get(&self, kind: Kind, id: &ComponentId) -> Option<&Value> {
+    pub fn get(&self, kind: Kind, id: &ComponentId) -> Option<&Body> {
         self.components.get(&kind).and_then(|m| m.get(id))
     }
 }
@@ -374,7 +375,7 @@ pub fn parse_collector_partial(doc: &Value) -> (CollectorConfig, Vec<Problem>) {
                     let id_text = key_name(id);
                     match id_text.parse::<ComponentId>() {
                         Ok(id) => {
-                            section.insert(id, body.clone());
+                            section.insert(id, Body::from_value(body.clone()));
                         }
                         Err(e) => {
                             problems.push(Problem::new(join_path(&key, &id_text), e.to_string()))
@@ -413,18 +414,18 @@ fn parse_service(v: &Value, problems: &mut Vec<Problem>) -> ServiceConfig {
                 service.pipelines = decode_pipelines(value, &path, problems);
                 Ok(())
             }
-            "extensions" => decode_only(value, &path).map(|x| service.extensions = x),
+            "extensions" => decode_value(value, &path).map(|x| service.extensions = x),
             "telemetry" => {
                 let mut value = value;
                 crate::telemetry_compat::normalize(&mut value, &path, problems);
-                decode_only(value, &path).map(|x| service.telemetry = x)
+                decode_value(value, &path).map(|x| service.telemetry = x)
             }
-            "shutdown_timeout" => decode_only(value, &path).map(|x| service.shutdown_timeout = x),
-            "memory_limit_mib" => decode_only(value, &path).map(|x| service.memory_limit_mib = x),
+            "shutdown_timeout" => decode_value(value, &path).map(|x| service.shutdown_timeout = x),
+            "memory_limit_mib" => decode_value(value, &path).map(|x| service.memory_limit_mib = x),
             "memory_spike_limit_mib" => {
-                decode_only(value, &path).map(|x| service.memory_spike_limit_mib = Some(x))
+                decode_value(value, &path).map(|x| service.memory_spike_limit_mib = Some(x))
             }
-            "cluster" => decode_only(value, &path).map(|x| service.cluster = x),
+            "cluster" => decode_value(value, &path).map(|x| service.cluster = x),
             _ => Err(crate::suggest::unknown_key("service", &key, SERVICE_KEYS)),
         };
         if let Err(p) = result {
@@ -463,7 +464,7 @@ fn decode_pipelines(
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<String, PipelineConfig> {
     let mut out = BTreeMap::new();
-    let pipelines: BTreeMap<String, Value> = match decode_only(value, path) {
+    let pipelines: BTreeMap<String, Value> = match decode_value(value, path) {
         Ok(p) => p,
         Err(p) => {
             problems.push(p);
@@ -471,7 +472,7 @@ fn decode_pipelines(
         }
     };
     for (name, body) in pipelines {
-        match decode_only(body, &join_path(path, &name)) {
+        match decode_value(body, &join_path(path, &name)) {
             Ok(p) => {
                 out.insert(name, p);
             }

@@ -1,7 +1,8 @@
-//! Turns a YAML value into a typed config struct, reporting every decode
+//! Turns a component's [`Body`] into a typed config struct, reporting every decode
 //! error and validation problem with its key path. Decode errors are
 //! rewritten for people ([`crate::readable`]).
 
+use crate::body::Body;
 use crate::error::{join_path, Problem};
 use crate::yaml::Value;
 use serde::de::DeserializeOwned;
@@ -15,24 +16,17 @@ pub trait Validate {
 /// Decode errors reported for one block at most; past that, fix and rerun.
 const MAX_DECODE_PROBLEMS: usize = 20;
 
-/// Decodes `value` (the config found at `path`) into `T` and validates it,
+/// Decodes `body` (the config found at `path`) into `T` and validates it,
 /// reporting every problem: after a decode error the offending key is set
 /// aside and decoding tried again, so that one wrong value does not hide
 /// the next; validation then runs on the rest, leaving out what concerns a
 /// key set aside.
-pub fn decode<T: DeserializeOwned + Validate>(
-    value: &Value,
-    path: &str,
-) -> Result<T, Vec<Problem>> {
-    let mut value = if value.is_null() {
-        Value::Mapping(Default::default())
-    } else {
-        value.clone()
-    };
+pub fn decode<T: DeserializeOwned + Validate>(body: &Body, path: &str) -> Result<T, Vec<Problem>> {
+    let mut value = block_of(body);
     let mut problems = Vec::new();
     let mut set_aside: Vec<String> = Vec::new();
     let decoded = loop {
-        let problem = match decode_only::<T>(value.clone(), path) {
+        let problem = match decode_value::<T>(value.clone(), path) {
             Ok(decoded) => break Some(decoded),
             Err(p) => p,
         };
@@ -130,9 +124,25 @@ fn concerns_set_aside(problem: &Problem, set_aside: &[String]) -> bool {
     })
 }
 
-/// Decodes without validating; the error carries the full key path and a
-/// message without Rust's type names.
-pub fn decode_only<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, Problem> {
+/// A null body (a component listed with nothing under it) is an empty
+/// block.
+fn block_of(body: &Body) -> Value {
+    if body.is_null() {
+        Value::Mapping(Default::default())
+    } else {
+        body.value().clone()
+    }
+}
+
+/// Decodes `body` without validating (a null body as an empty block, as
+/// [`decode`] does); the error carries the full key path and a message
+/// without Rust's type names.
+pub fn decode_only<T: DeserializeOwned>(body: &Body, path: &str) -> Result<T, Problem> {
+    decode_value(block_of(body), path)
+}
+
+/// [`decode_only`] for a part of a document.
+pub(crate) fn decode_value<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, Problem> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut full = join_nonempty(path, &key_path(e.path()));
         let mut key = last_key(&full);
@@ -181,7 +191,7 @@ pub(crate) fn key_path(path: &serde_path_to_error::Path) -> String {
 
 /// Marks the key path of an error found inside a flattened block, which
 /// serde would otherwise report at the block's parent (see
-/// [`crate::http_client`]); [`decode_only`] puts it back in the path.
+/// [`crate::http_client`]); [`decode_value`] puts it back in the path.
 pub(crate) fn with_inner_path(inner: &str, message: &str) -> String {
     if inner.is_empty() {
         message.to_string()
@@ -257,7 +267,7 @@ mod tests {
 
     #[test]
     fn every_decode_error_is_reported() {
-        let v: Value = crate::yaml::from_str("a: x\nb: -1\nbogus: 1\nc: [{n: z}]").unwrap();
+        let v = Body::parse("a: x\nb: -1\nbogus: 1\nc: [{n: z}]").unwrap();
         let got: Vec<String> = decode::<Several>(&v, "r")
             .unwrap_err()
             .iter()
@@ -272,7 +282,7 @@ mod tests {
                 "r::c::0::n: expected an integer from 0 to 4294967295, got \"z\"",
             ]
         );
-        let v: Value = crate::yaml::from_str("a: 1\nc: [{n: 1, zz: 2}]").unwrap();
+        let v = Body::parse("a: 1\nc: [{n: 1, zz: 2}]").unwrap();
         let got: Vec<String> = decode::<Several>(&v, "r")
             .unwrap_err()
             .iter()
@@ -285,17 +295,17 @@ mod tests {
                 "r::b: b must not be 0",
             ]
         );
-        let v: Value = crate::yaml::from_str("[1]").unwrap();
+        let v = Body::parse("[1]").unwrap();
         assert_eq!(decode::<Several>(&v, "r").unwrap_err().len(), 1);
         // A required key set aside is not also reported missing.
-        let v: Value = crate::yaml::from_str("inner: [{n: x}]").unwrap();
+        let v = Body::parse("inner: [{n: x}]").unwrap();
         let got = decode::<Outer>(&v, "r").unwrap_err();
         assert_eq!(got.len(), 1, "{got:?}");
     }
 
     #[test]
     fn errors_carry_the_key_path() {
-        let v: Value = crate::yaml::from_str("inner: [{n: 1}, {n: 1, bogus: 2}]").unwrap();
+        let v = Body::parse("inner: [{n: 1}, {n: 1, bogus: 2}]").unwrap();
         let err = decode::<Outer>(&v, "receivers::x").unwrap_err();
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].path, "receivers::x::inner::1::bogus");
@@ -306,7 +316,7 @@ mod tests {
             "{}",
             err[0].message
         );
-        let v: Value = crate::yaml::from_str("inner: []").unwrap();
+        let v = Body::parse("inner: []").unwrap();
         let err = decode::<Outer>(&v, "r").unwrap_err();
         assert_eq!(err[0].to_string(), "r::inner: must not be empty");
     }

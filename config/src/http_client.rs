@@ -457,14 +457,13 @@ impl Validate for HttpClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::Value;
 
     #[derive(Deserialize)]
     struct Holder {
         #[serde(flatten)]
         http: HttpClientConfig,
         #[serde(flatten)]
-        unknown: BTreeMap<String, Value>,
+        unknown: crate::keys::Unknown,
     }
 
     fn problems(yaml: &str) -> Vec<String> {
@@ -489,8 +488,8 @@ mod tests {
     #[test]
     fn errors_inside_the_block_keep_their_path() {
         let decode = |yaml: &str| {
-            let v: Value = crate::yaml::from_str(yaml).unwrap();
-            crate::decode_only::<Holder>(v, "r")
+            let v = crate::Body::parse(yaml).unwrap();
+            crate::decode_only::<Holder>(&v, "r")
                 .err()
                 .map(|p| p.to_string())
         };

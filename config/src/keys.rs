@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 /// Keys a config struct did not recognise (captured by `#[serde(flatten)]`).
-pub type Unknown = BTreeMap<String, crate::yaml::Value>;
+pub type Unknown = BTreeMap<String, crate::body::Body>;
 
 /// One problem per unknown key, each naming the nearest valid key and all
 /// of them.
@@ -92,7 +92,10 @@ pub fn unrecognised_keys<T: DeserializeOwned + Validate>(base: &str, keys: &[&st
                 _ => crate::yaml::Mapping::new(),
             };
             doc.insert((**key).into(), crate::yaml::Value::Null);
-            let problems = match decode::<T>(&crate::yaml::Value::Mapping(doc), "") {
+            let problems = match decode::<T>(
+                &crate::body::Body::from_value(crate::yaml::Value::Mapping(doc)),
+                "",
+            ) {
                 Ok(_) => return false,
                 Err(p) => p,
             };
@@ -133,7 +136,7 @@ mod tests {
     #[test]
     fn unknown_keys_suggest_the_nearest() {
         let mut unknown = Unknown::new();
-        unknown.insert("usernme".into(), crate::yaml::Value::Null);
+        unknown.insert("usernme".into(), crate::Body::empty());
         let mut problems = Vec::new();
         unknown_keys(&unknown, "a::b", &["username", "password"], &mut problems);
         assert_eq!(

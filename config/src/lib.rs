@@ -3,6 +3,7 @@
 //! secrets, the shared HTTP client blocks, and problems that carry their key
 //! path and file. This crate does no networking.
 
+pub mod body;
 pub mod cluster;
 pub mod collector;
 pub mod component_id;
@@ -23,6 +24,7 @@ pub mod telemetry_compat;
 pub mod uri;
 pub mod yaml;
 
+pub use body::Body;
 pub use cluster::ClusterConfig;
 pub use collector::{parse_collector, CollectorConfig, Kind, PipelineConfig, ServiceConfig};
 pub use component_id::ComponentId;

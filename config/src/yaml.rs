@@ -1,6 +1,8 @@
 //! The one YAML implementation profcol uses, behind this module so that no
-//! other crate depends on a YAML crate: they name `profcol_config::yaml::Value`
-//! for a component's raw body and call [`from_str`] / [`to_string`] here.
+//! other crate depends on a YAML crate: they hold a component's raw body as
+//! an opaque [`crate::Body`] and call [`from_str`] / [`to_string`] here
+//! (the document model, [`Value`], is for this crate and for the collector's
+//! whole-document views).
 //!
 //! The parser is `yaml_serde`, the YAML organization's maintained
 //! continuation of the archived `serde_yaml` (same document model, same

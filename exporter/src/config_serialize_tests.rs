@@ -8,7 +8,7 @@ use profcol_config::http_client::HTTP_CLIENT_KEYS;
 use profcol_config::yaml::{self, Value};
 use std::collections::BTreeSet;
 
-fn decode(kind: &str, body: &Value) -> ExporterConfig {
+fn decode(kind: &str, body: &profcol_config::Body) -> ExporterConfig {
     match EXPORTERS.decode(&kind.parse().unwrap(), body, "exporters::x") {
         Ok(c) => c,
         Err(p) => panic!("{kind}: {p:?}\n{}", yaml::to_string(body).unwrap()),
@@ -20,7 +20,7 @@ fn decode(kind: &str, body: &Value) -> ExporterConfig {
 fn round_trip(kind: &str, body: &str) -> Value {
     let first = decode(kind, &yaml::from_str(body).unwrap());
     let shown = yaml::to_value(&first).unwrap();
-    let again = decode(kind, &shown);
+    let again = decode(kind, &yaml::from_value(shown.clone()).unwrap());
     assert!(
         first == again,
         "{kind}: the serialized config decodes to another config\n{}",

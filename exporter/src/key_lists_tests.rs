@@ -58,7 +58,7 @@ fn every_listed_key_is_accepted() {
 #[test]
 fn keepalive_and_pyroscope_keys_are_accepted() {
     let check = |kind: &str, body: String| {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(&body).unwrap();
+        let v = profcol_config::Body::parse(&body).unwrap();
         let problems = crate::EXPORTERS
             .decode(&kind.parse().unwrap(), &v, "e")
             .err()

@@ -97,7 +97,7 @@ pub(crate) fn queued(pipelines: Vec<Arc<Pipeline>>) -> ExporterHandle {
 /// starts through [`EXPORTERS`].
 pub fn start_exporter(
     id: &ComponentId,
-    body: &profcol_config::yaml::Value,
+    body: &profcol_config::Body,
     ctx: ComponentContext,
 ) -> Result<ExporterHandle, Error> {
     EXPORTERS.start_body(id, body, &format!("exporters::{id}"), ctx, ())
@@ -108,8 +108,7 @@ mod tests {
     use super::*;
 
     fn same(kind: &str, a: &str, b: &str) -> bool {
-        let yaml =
-            |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
+        let yaml = |s: &str| profcol_config::Body::parse(s).unwrap();
         let id: ComponentId = kind.parse().unwrap();
         EXPORTERS.decode(&id, &yaml(a), "").unwrap() == EXPORTERS.decode(&id, &yaml(b), "").unwrap()
     }

@@ -269,7 +269,7 @@ mod tests {
     use super::*;
 
     fn parse(yaml: &str) -> Result<OtlpGrpcConfig, Vec<Problem>> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         profcol_config::decode::<OtlpGrpcConfig>(&v, "exporters::otlp_grpc")
     }
 

@@ -13,7 +13,7 @@
 
 use crate::queue::QueueConfig;
 use crate::{debug, file, otlp_grpc, otlp_http, pyroscope, queued, Error, ExporterHandle};
-use profcol_config::yaml::Value;
+use profcol_config::Body;
 use profcol_config::{decode, ComponentId, Problem};
 use profcol_runtime::factory::{wrong_config, Factory, Kind, Registry, Stability};
 use profcol_runtime::ComponentContext;
@@ -73,10 +73,10 @@ macro_rules! exporter_factory {
             fn decode(
                 &self,
                 _: &ComponentId,
-                body: &Value,
+                body: &Body,
                 path: &str,
             ) -> Result<ExporterConfig, Vec<Problem>> {
-                let decode: fn(&Value, &str) -> Result<ExporterConfig, Vec<Problem>> = $decode;
+                let decode: fn(&Body, &str) -> Result<ExporterConfig, Vec<Problem>> = $decode;
                 decode(body, path)
             }
             fn start(
@@ -212,7 +212,7 @@ mod tests {
     fn every_type_decodes_its_defaults_or_names_what_is_missing() {
         for t in EXPORTERS.factories() {
             let id: ComponentId = t.name().parse().unwrap();
-            let outcome = t.decode(&id, &Value::Mapping(Default::default()), "exporters::x");
+            let outcome = t.decode(&id, &Body::parse("{}").unwrap(), "exporters::x");
             if let Err(problems) = outcome {
                 assert!(
                     problems.iter().all(|p| p.path.starts_with("exporters::x")),

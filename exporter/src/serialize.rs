@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use profcol_exporter::EXPORTERS;
-//! let body = profcol_config::yaml::from_str("{endpoint: 'http://u:pw@h:4318'}").unwrap();
+//! let body = profcol_config::Body::parse("{endpoint: 'http://u:pw@h:4318'}").unwrap();
 //! let config = EXPORTERS.decode(&"otlp_http".parse().unwrap(), &body, "e").unwrap();
 //! let shown = profcol_config::yaml::to_string(&config).unwrap();
 //! assert!(shown.contains("endpoint: http://h:4318/") && !shown.contains("pw"));

@@ -7,17 +7,23 @@ use profcol_exporter::EXPORTERS;
 
 const README: &str = include_str!("../README.md");
 
+/// The `exporters` section of a README example.
+#[derive(serde::Deserialize)]
+struct Document {
+    exporters: Option<std::collections::BTreeMap<String, profcol_config::Body>>,
+}
+
 #[test]
 fn every_exporters_example_is_valid() {
     let mut checked = 0;
     for block in README.split("```yaml\n").skip(1) {
         let yaml = block.split("```").next().unwrap();
-        let doc: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
-        let Some(exporters) = doc.get("exporters").and_then(|e| e.as_mapping()) else {
+        let doc: Document = profcol_config::yaml::from_str(yaml).unwrap();
+        let Some(exporters) = doc.exporters else {
             continue;
         };
-        for (id, body) in exporters {
-            let id: ComponentId = id.as_str().unwrap().parse().unwrap();
+        for (id, body) in &exporters {
+            let id: ComponentId = id.parse().unwrap();
             let path = format!("exporters::{id}");
             if let Err(problems) = EXPORTERS.decode(&id, body, &path) {
                 panic!("{id}: {problems:?}\n{yaml}");

@@ -463,7 +463,7 @@ async fn an_unusable_directory_is_an_error_naming_the_key() {
 #[test]
 fn the_storage_block_is_validated() {
     let id: profcol_config::ComponentId = "otlp_http/x".parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(
+    let body = profcol_config::Body::parse(
         "endpoint: http://127.0.0.1:1\nsending_queue:\n  enabled: false\n  storage: {max_bytes: 0, bogus: 1}\n",
     )
     .unwrap();
@@ -479,7 +479,7 @@ fn the_storage_block_is_validated() {
     ] {
         assert!(paths.iter().any(|p| p == want), "{want} in {paths:?}");
     }
-    let ok: profcol_config::yaml::Value = profcol_config::yaml::from_str(
+    let ok = profcol_config::Body::parse(
         "endpoint: http://127.0.0.1:1\nsending_queue:\n  storage: {directory: /tmp/q}\n",
     )
     .unwrap();
@@ -490,7 +490,7 @@ fn the_storage_block_is_validated() {
 async fn each_pyroscope_endpoint_has_its_own_directory() {
     let dir = tempfile::tempdir().unwrap();
     let id: profcol_config::ComponentId = "pyroscope/p".parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&format!(
+    let body = profcol_config::Body::parse(&format!(
         "endpoint:\n  - {{url: 'http://127.0.0.1:1', name: a}}\n  - {{url: 'http://127.0.0.1:2', name: b}}\nsending_queue:\n  storage: {{directory: '{}'}}\n",
         dir.path().display()
     ))

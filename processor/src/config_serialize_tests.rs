@@ -8,7 +8,7 @@ use profcol_config::keys::struct_fields;
 use profcol_config::yaml::{self, Value};
 use std::collections::BTreeSet;
 
-fn decode(kind: &str, body: &Value) -> ProcessorConfig {
+fn decode(kind: &str, body: &profcol_config::Body) -> ProcessorConfig {
     let id = format!("{kind}/x").parse().unwrap();
     match PROCESSORS.decode(&id, body, "processors::x") {
         Ok(c) => c,
@@ -21,7 +21,7 @@ fn decode(kind: &str, body: &Value) -> ProcessorConfig {
 fn round_trip(kind: &str, body: &str) -> Value {
     let first = decode(kind, &yaml::from_str(body).unwrap());
     let shown = yaml::to_value(&first).unwrap();
-    let again = decode(kind, &shown);
+    let again = decode(kind, &yaml::from_value(shown.clone()).unwrap());
     assert!(
         first == again,
         "{kind}: the serialized config decodes to another config\n{}",

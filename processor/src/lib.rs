@@ -89,7 +89,7 @@ impl ProcessorHandle {
 /// [`PROCESSORS`].
 pub fn start_processor(
     id: &ComponentId,
-    body: &profcol_config::yaml::Value,
+    body: &profcol_config::Body,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ProcessorHandle, Error> {
@@ -128,13 +128,13 @@ mod tests {
     #[tokio::test]
     async fn started_processors_chain_to_the_next_hop() {
         let sink = Arc::new(Capture::default());
-        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(
+        let body = profcol_config::Body::parse(
             "profile_conditions: ['resource.attributes[\"service.name\"] == \"drop\"']",
         )
         .unwrap();
         let filter =
             start_processor(&"filter".parse().unwrap(), &body, ctx(), sink.clone()).unwrap();
-        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(
+        let body = profcol_config::Body::parse(
             "attributes: [{key: service.name, value: drop, action: update}]",
         )
         .unwrap();
@@ -172,7 +172,7 @@ mod tests {
         let err = PROCESSORS
             .decode(
                 &"nope".parse().unwrap(),
-                &profcol_config::yaml::Value::Null,
+                &profcol_config::Body::empty(),
                 "processors::nope",
             )
             .unwrap_err();
@@ -193,7 +193,7 @@ mod tests {
                 .starts_with("processors::filter/x::profile_conditions::0: column"),
             "{err:?}"
         );
-        match start_processor(&"resource".parse().unwrap(), &profcol_config::yaml::Value::Null, ctx(), Arc::new(Capture::default())) {
+        match start_processor(&"resource".parse().unwrap(), &profcol_config::Body::empty(), ctx(), Arc::new(Capture::default())) {
             Err(e) => assert_eq!(e.to_string(), "processors::resource::attributes: is required: the list of actions on resource attributes"),
             Ok(_) => panic!("an empty resource processor started"),
         }
@@ -202,8 +202,7 @@ mod tests {
     #[test]
     fn typed_configs_compare_equal_however_spelled() {
         let same = |kind: &str, a: &str, b: &str| {
-            let yaml =
-                |s: &str| profcol_config::yaml::from_str::<profcol_config::yaml::Value>(s).unwrap();
+            let yaml = |s: &str| profcol_config::Body::parse(s).unwrap();
             let id: ComponentId = kind.parse().unwrap();
             PROCESSORS.decode(&id, &yaml(a), "").unwrap()
                 == PROCESSORS.decode(&id, &yaml(b), "").unwrap()

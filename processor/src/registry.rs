@@ -12,7 +12,7 @@
 
 use crate::transform::{Transform, TransformConsumer};
 use crate::{attributes, batch, filter, memory_limiter, resource, Error, ProcessorHandle};
-use profcol_config::yaml::Value;
+use profcol_config::Body;
 use profcol_config::{decode, ComponentId, Problem};
 use profcol_pdata::Consumer;
 use profcol_runtime::factory::{wrong_config, Factory, Kind, Registry, Stability};
@@ -72,7 +72,7 @@ macro_rules! processor_factory {
             fn decode(
                 &self,
                 $did: &ComponentId,
-                $body: &Value,
+                $body: &Body,
                 $path: &str,
             ) -> Result<ProcessorConfig, Vec<Problem>> {
                 $decode

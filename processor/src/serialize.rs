@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use profcol_processor::PROCESSORS;
-//! let body = profcol_config::yaml::from_str("{attributes: [{key: env, value: prod, action: UPSERT}]}").unwrap();
+//! let body = profcol_config::Body::parse("{attributes: [{key: env, value: prod, action: UPSERT}]}").unwrap();
 //! let id = "resource".parse().unwrap();
 //! let config = PROCESSORS.decode(&id, &body, "p").unwrap();
 //! let shown = profcol_config::yaml::to_string(&config).unwrap();

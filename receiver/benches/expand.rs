@@ -9,8 +9,7 @@ use profcol_receiver::config::{ScrapeConfig, Settings};
 use profcol_receiver::targets::expand;
 
 fn bench(c: &mut Criterion) {
-    let v: profcol_config::yaml::Value =
-        profcol_config::yaml::from_str("targets: []\nparams: {debug: ['0']}").unwrap();
+    let v = profcol_config::Body::parse("targets: []\nparams: {debug: ['0']}").unwrap();
     let cfg: ScrapeConfig = profcol_config::decode(&v, "r").unwrap();
     let settings = Settings::new("pyroscope_scrape/bench", &cfg);
     let target = Labels::from_pairs([

@@ -182,7 +182,7 @@ pub struct ScrapeConfig {
     pub http: HttpClientConfig,
     /// Every key nothing above claimed; each is reported as a problem.
     #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::Body>,
 }
 
 impl ScrapeConfig {

@@ -15,7 +15,7 @@ use crate::push::otlp::config::{GrpcConfig, HttpConfig, OtlpConfig};
 use crate::push::pyroscope::config::PyroscopeReceiverConfig;
 use profcol_config::http_client::HTTP_CLIENT_KEYS;
 use profcol_config::keys::{key_union, serialized_keys, struct_fields};
-use profcol_config::yaml::{self, Value};
+use profcol_config::yaml;
 use profcol_config::{decode, Validate};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -220,7 +220,7 @@ read_timeout: 9s
 "#;
 
 fn parse<T: DeserializeOwned + Validate>(body: &str) -> T {
-    let v: Value = yaml::from_str(body).unwrap();
+    let v: profcol_config::Body = yaml::from_str(body).unwrap();
     match decode::<T>(&v, "r") {
         Ok(c) => c,
         Err(p) => panic!("{p:?}"),
@@ -230,7 +230,7 @@ fn parse<T: DeserializeOwned + Validate>(body: &str) -> T {
 /// The config serialized to YAML text, then read back by the decoder.
 fn round_trip<T: Serialize + DeserializeOwned + Validate>(config: &T) -> T {
     let text = yaml::to_string(config).unwrap();
-    let v: Value = yaml::from_str(&text).unwrap();
+    let v: profcol_config::Body = yaml::from_str(&text).unwrap();
     match decode::<T>(&v, "r") {
         Ok(c) => c,
         Err(p) => panic!("{p:?} decoding\n{text}"),

@@ -128,7 +128,7 @@ mod tests {
     use super::*;
 
     fn fp(body: &str) -> Fingerprint {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(body).unwrap();
+        let v = profcol_config::Body::parse(body).unwrap();
         let cfg: ScrapeConfig = profcol_config::decode(&v, "receivers::r").unwrap();
         Fingerprint::of(&cfg, "pyroscope_scrape/r")
     }

@@ -43,8 +43,8 @@ fn every_listed_key_is_accepted() {
 
 #[test]
 fn a_typo_names_the_key_it_meant() {
-    let v: profcol_config::yaml::Value =
-        profcol_config::yaml::from_str("targets: []\nscrape_intervall: 10s\nhttp_sd_configs: [{url: 'http://h', refresh-interval: 1m}]").unwrap();
+    let v =
+        profcol_config::Body::parse("targets: []\nscrape_intervall: 10s\nhttp_sd_configs: [{url: 'http://h', refresh-interval: 1m}]").unwrap();
     let got: Vec<String> = profcol_config::decode::<ScrapeConfig>(&v, "r")
         .unwrap_err()
         .iter()

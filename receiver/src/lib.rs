@@ -82,7 +82,7 @@ const SCRAPE_POOL: PoolOptions = PoolOptions {
 /// [`RECEIVERS`].
 pub fn start_receiver(
     id: &ComponentId,
-    body: &profcol_config::yaml::Value,
+    body: &profcol_config::Body,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
 ) -> Result<ReceiverHandle, Error> {
@@ -94,7 +94,7 @@ pub fn start_receiver(
 /// same URL, labels and scrape settings keep their delta state.
 pub fn start_receiver_after(
     id: &ComponentId,
-    body: &profcol_config::yaml::Value,
+    body: &profcol_config::Body,
     ctx: ComponentContext,
     next: Arc<dyn Consumer>,
     handoff: Arc<Handoff>,
@@ -390,8 +390,8 @@ impl ReceiverHandle {
 mod tests {
     use super::*;
 
-    fn yaml(s: &str) -> profcol_config::yaml::Value {
-        profcol_config::yaml::from_str(s).unwrap()
+    fn yaml(s: &str) -> profcol_config::Body {
+        profcol_config::Body::parse(s).unwrap()
     }
 
     fn ctx() -> ComponentContext {

@@ -15,7 +15,7 @@ use crate::config::{ScrapeConfig, Settings};
 use crate::push::otlp::config::OtlpConfig;
 use crate::push::pyroscope::config::PyroscopeReceiverConfig;
 use crate::{push, Error, Handoff, ReceiverHandle};
-use profcol_config::yaml::Value;
+use profcol_config::Body;
 use profcol_config::{decode, ComponentId, Problem};
 use profcol_pdata::pprof::DecodeLimits;
 use profcol_pdata::Consumer;
@@ -108,7 +108,7 @@ impl Factory<Receivers> for ScrapeFactory {
     fn decode(
         &self,
         id: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
     ) -> Result<ReceiverConfig, Vec<Problem>> {
         decode::<ScrapeConfig>(body, path)
@@ -140,7 +140,7 @@ impl Factory<Receivers> for OtlpFactory {
     fn decode(
         &self,
         _: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
     ) -> Result<ReceiverConfig, Vec<Problem>> {
         decode(body, path).map(|c| ReceiverConfig::Otlp(Box::new(c)))
@@ -172,7 +172,7 @@ impl Factory<Receivers> for PyroscopeFactory {
     fn decode(
         &self,
         _: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
     ) -> Result<ReceiverConfig, Vec<Problem>> {
         decode(body, path).map(|c| ReceiverConfig::Pyroscope(Box::new(c)))

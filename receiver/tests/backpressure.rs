@@ -73,7 +73,7 @@ async fn start_job(stall: Duration) -> Job {
         "targets: [{{__address__: '{addr}', service_name: svc}}]\nprofiling_config: {{profile: {{memory: {{enabled: false}}, block: {{enabled: false}}, mutex: {{enabled: false}}, process_cpu: {{enabled: false}}}}}}\nscrape_interval: 10s\nscrape_timeout: 15s\n"
     );
     let id: ComponentId = "pyroscope_scrape/held".parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();
+    let body = profcol_config::Body::parse(&yaml).unwrap();
     let out = Arc::new(Stall {
         stall,
         calls: Mutex::default(),
@@ -210,8 +210,7 @@ async fn stopping_the_receiver_ends_a_hand_off_that_waits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_request_that_waits_is_answered_when_the_receiver_stops() {
     let id: ComponentId = "pyroscope/held".parse().unwrap();
-    let body: profcol_config::yaml::Value =
-        profcol_config::yaml::from_str("endpoint: 127.0.0.1:0").unwrap();
+    let body = profcol_config::Body::parse("endpoint: 127.0.0.1:0").unwrap();
     let out = Arc::new(Stall {
         stall: Duration::from_secs(3600),
         calls: Mutex::default(),

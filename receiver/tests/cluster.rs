@@ -87,7 +87,7 @@ async fn only_moved_targets_start_or_stop() {
         read_back_limits: Default::default(),
     };
     let id: ComponentId = "pyroscope_scrape".parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();
+    let body = profcol_config::Body::parse(&yaml).unwrap();
     let h = start_receiver(&id, &body, ctx, Arc::new(Nowhere)).unwrap();
 
     let three = expected(port, &view(&["a", "b", "c"]));

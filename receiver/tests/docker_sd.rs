@@ -637,7 +637,7 @@ async fn an_answer_over_max_response_size_fails_the_refresh() {
 fn config_errors_name_their_key_path() {
     let id: profcol_config::ComponentId = "pyroscope_scrape/d".parse().unwrap();
     let check = |yaml: &str| -> Vec<String> {
-        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let body = profcol_config::Body::parse(yaml).unwrap();
         profcol_receiver::RECEIVERS
             .decode(&id, &body, "receivers::pyroscope_scrape/d")
             .err()

@@ -46,7 +46,7 @@ struct Instance {
 
 fn start(yaml: &str, out: Arc<Collect>, handoff: Arc<Handoff>) -> Instance {
     let id: ComponentId = "pyroscope_scrape/h".parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let body = profcol_config::Body::parse(yaml).unwrap();
     let stop = CancellationToken::new();
     let ctx = ComponentContext {
         id: id.to_string(),

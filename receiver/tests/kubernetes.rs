@@ -658,8 +658,7 @@ fn config_errors_name_their_key_paths() {
         ("[{role: pod, namespaces: {own_namespace: true}, api_server: 'http://a'}]", "::0::namespaces::own_namespace: cannot use 'api_server' and 'namespaces.own_namespace' simultaneously"),
     ];
     for (sd, want) in cases {
-        let body: profcol_config::yaml::Value =
-            profcol_config::yaml::from_str(&format!("kubernetes_sd_configs: {sd}")).unwrap();
+        let body = profcol_config::Body::parse(&format!("kubernetes_sd_configs: {sd}")).unwrap();
         let problems = RECEIVERS
             .decode(&id, &body, "receivers::pyroscope_scrape/k8s")
             .unwrap_err();
@@ -671,8 +670,7 @@ fn config_errors_name_their_key_paths() {
         );
     }
     // Discovery alone satisfies "targets is required".
-    let body: profcol_config::yaml::Value =
-        profcol_config::yaml::from_str("kubernetes_sd_configs: [{role: pod}]").unwrap();
+    let body = profcol_config::Body::parse("kubernetes_sd_configs: [{role: pod}]").unwrap();
     assert!(RECEIVERS.decode(&id, &body, "r").is_ok());
 }
 

@@ -67,7 +67,7 @@ impl Receiver {
 
     fn start_with(yaml: &str, memory: MemoryGuard) -> Self {
         let id: ComponentId = "otlp/test".parse().unwrap();
-        let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let body = profcol_config::Body::parse(yaml).unwrap();
         let sink = Arc::new(Sink::default());
         let stop = CancellationToken::new();
         let telemetry = Telemetry::default();
@@ -871,7 +871,7 @@ fn a_port_in_use_fails_the_start() {
     let _g = rt.enter();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let id: ComponentId = "otlp".parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&format!(
+    let body = profcol_config::Body::parse(&format!(
         "protocols: {{grpc: {{endpoint: '127.0.0.1:0'}}, http: {{endpoint: '{}'}}}}",
         taken.local_addr().unwrap()
     ))

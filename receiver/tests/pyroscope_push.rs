@@ -568,8 +568,7 @@ async fn a_port_in_use_fails_the_start() {
     let s = server("");
     let addr = s.running.handle.push_address("http").unwrap();
     let id: profcol_config::ComponentId = "pyroscope/second".parse().unwrap();
-    let body: profcol_config::yaml::Value =
-        profcol_config::yaml::from_str(&format!("endpoint: {addr}")).unwrap();
+    let body = profcol_config::Body::parse(&format!("endpoint: {addr}")).unwrap();
     let ctx = profcol_runtime::ComponentContext {
         id: id.to_string(),
         shutdown: tokio_util::sync::CancellationToken::new(),
@@ -593,8 +592,7 @@ async fn a_port_in_use_fails_the_start() {
 #[test]
 fn the_receiver_needs_a_runtime() {
     let id: profcol_config::ComponentId = "pyroscope".parse().unwrap();
-    let body: profcol_config::yaml::Value =
-        profcol_config::yaml::from_str("endpoint: 127.0.0.1:0").unwrap();
+    let body = profcol_config::Body::parse("endpoint: 127.0.0.1:0").unwrap();
     let ctx = profcol_runtime::ComponentContext {
         id: id.to_string(),
         shutdown: tokio_util::sync::CancellationToken::new(),

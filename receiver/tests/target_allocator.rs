@@ -303,7 +303,7 @@ async fn an_unreachable_allocator_is_reported() {
 
 fn problems(yaml: &str) -> Vec<String> {
     let id: ComponentId = "pyroscope_scrape/x".parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let body = profcol_config::Body::parse(yaml).unwrap();
     match RECEIVERS.decode(&id, &body, "receivers::pyroscope_scrape/x") {
         Ok(_) => vec![],
         Err(ps) => ps.iter().map(|p| p.to_string()).collect(),

@@ -13,7 +13,7 @@
 //! them) and starts components from them.
 //!
 //! ```
-//! use profcol_config::{yaml::Value, ComponentId, Problem};
+//! use profcol_config::{Body, ComponentId, Problem};
 //! use profcol_runtime::factory::{Factory, Kind, Registry, Stability};
 //! use profcol_runtime::ComponentContext;
 //!
@@ -37,8 +37,8 @@
 //!     fn stability(&self) -> Stability {
 //!         Stability::Alpha
 //!     }
-//!     fn decode(&self, _: &ComponentId, body: &Value, path: &str) -> Result<String, Vec<Problem>> {
-//!         profcol_config::decode::decode_only(body.clone(), path).map_err(|p| vec![p])
+//!     fn decode(&self, _: &ComponentId, body: &Body, path: &str) -> Result<String, Vec<Problem>> {
+//!         profcol_config::decode_only(body, path).map_err(|p| vec![p])
 //!     }
 //!     fn start(&self, _: &ComponentId, who: &String, _: ComponentContext, _: ()) -> Result<String, Vec<Problem>> {
 //!         Ok(format!("hello, {who}"))
@@ -47,15 +47,14 @@
 //!
 //! static GREETERS: Registry<Greeters> = Registry::new(&[&Hello]);
 //! let id: ComponentId = "hello/a".parse().unwrap();
-//! let config = GREETERS.decode(&id, &profcol_config::yaml::from_str("you").unwrap(), "greeters::hello/a").unwrap();
+//! let config = GREETERS.decode(&id, &Body::parse("you").unwrap(), "greeters::hello/a").unwrap();
 //! let ctx = ComponentContext::standalone("hello/a");
 //! assert_eq!(GREETERS.start(&id, &config, ctx, ()).unwrap(), "hello, you");
-//! assert!(GREETERS.decode(&"bye".parse().unwrap(), &Value::Null, "greeters::bye").is_err());
+//! assert!(GREETERS.decode(&"bye".parse().unwrap(), &Body::empty(), "greeters::bye").is_err());
 //! ```
 
 use crate::ComponentContext;
-use profcol_config::yaml::Value;
-use profcol_config::{ComponentId, Problem};
+use profcol_config::{Body, ComponentId, Problem};
 
 /// How mature a component type is, graded as the OpenTelemetry Collector
 /// grades its components.
@@ -109,8 +108,7 @@ pub trait Factory<K: Kind>: Sync {
     fn stability(&self) -> Stability;
     /// Decodes and validates the body of component `id`; every problem is
     /// reported at once under `path`.
-    fn decode(&self, id: &ComponentId, body: &Value, path: &str)
-        -> Result<K::Config, Vec<Problem>>;
+    fn decode(&self, id: &ComponentId, body: &Body, path: &str) -> Result<K::Config, Vec<Problem>>;
     /// Starts component `id` from a config this factory decoded.
     fn start(
         &self,
@@ -158,7 +156,7 @@ impl<K: Kind> Registry<K> {
     pub fn decode(
         &self,
         id: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
     ) -> Result<K::Config, Vec<Problem>> {
         match self.lookup(id.kind()) {
@@ -186,7 +184,7 @@ impl<K: Kind> Registry<K> {
     pub fn start_body(
         &self,
         id: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
         ctx: ComponentContext,
         input: K::Input,
@@ -247,10 +245,10 @@ mod tests {
         fn decode(
             &self,
             _: &ComponentId,
-            body: &Value,
+            body: &Body,
             path: &str,
         ) -> Result<(&'static str, u32), Vec<Problem>> {
-            profcol_config::decode::decode_only(body.clone(), path)
+            profcol_config::decode_only(body, path)
                 .map(|n| (self.0, n))
                 .map_err(|p| vec![p])
         }
@@ -271,8 +269,8 @@ mod tests {
     static NUMBERS: Registry<Numbers> =
         Registry::new(&[&Adder("add", &["plus"]), &Adder("sum", &[])]);
 
-    fn num(n: u32) -> Value {
-        profcol_config::yaml::from_str(&n.to_string()).unwrap()
+    fn num(n: u32) -> Body {
+        Body::parse(&n.to_string()).unwrap()
     }
 
     fn id(s: &str) -> ComponentId {
@@ -299,13 +297,7 @@ mod tests {
         assert!(text.starts_with("n::ad: "), "{text}");
         assert!(text.contains("\"add\""), "suggests the near name: {text}");
         let problems = NUMBERS
-            .start_body(
-                &id("add"),
-                &profcol_config::yaml::from_str("x").unwrap(),
-                "n::add",
-                ctx(),
-                1,
-            )
+            .start_body(&id("add"), &Body::parse("x").unwrap(), "n::add", ctx(), 1)
             .unwrap_err();
         assert!(problems[0].to_string().starts_with("n::add"));
     }

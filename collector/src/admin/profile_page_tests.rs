@@ -90,7 +90,7 @@ async fn setup() -> Setup {
         scrape_budget: Default::default(),
         read_back_limits: Default::default(),
     };
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(&yaml).unwrap();
+    let body = profcol_config::Body::parse(&yaml).unwrap();
     let handle = profcol_receiver::start_receiver(&id, &body, ctx, Arc::new(Nowhere)).unwrap();
     let memory_key = handle
         .targets()

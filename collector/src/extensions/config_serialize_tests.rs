@@ -6,7 +6,7 @@ use profcol_config::keys::struct_fields;
 use profcol_config::yaml::{self, Value};
 use std::collections::BTreeSet;
 
-fn decode(kind: &str, body: &Value) -> ExtensionConfig {
+fn decode(kind: &str, body: &profcol_config::Body) -> ExtensionConfig {
     match EXTENSIONS.decode(&kind.parse().unwrap(), body, "extensions::x") {
         Ok(c) => c,
         Err(p) => panic!("{kind}: {p:?}\n{}", yaml::to_string(body).unwrap()),
@@ -21,7 +21,7 @@ fn round_trip(kind: &str, body: &str) -> Value {
     let text = yaml::to_string(&first).unwrap();
     let shown: Value = yaml::from_str(&text).unwrap();
     assert!(
-        first == decode(kind, &shown),
+        first == decode(kind, &yaml::from_value(shown.clone()).unwrap()),
         "{kind}: the serialized config decodes to another config\n{text}"
     );
     shown

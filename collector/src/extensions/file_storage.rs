@@ -227,7 +227,7 @@ mod tests {
     use super::*;
 
     fn check(yaml: &str) -> Vec<String> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         match profcol_config::decode::<FileStorageConfig>(&v, "extensions::file_storage") {
             Ok(_) => vec![],
             Err(p) => p.iter().map(ToString::to_string).collect(),
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn keys_defaults_and_problems() {
         let cfg: FileStorageConfig =
-            profcol_config::decode(&profcol_config::yaml::Value::Null, "x").unwrap();
+            profcol_config::decode(&profcol_config::Body::empty(), "x").unwrap();
         assert_eq!(cfg.directory, "/var/lib/profcol/file_storage");
         assert_eq!(cfg.timeout.get(), Duration::from_secs(1));
         assert!(!cfg.create_directory);

@@ -215,7 +215,7 @@ mod tests {
     use std::time::Duration;
 
     fn check(yaml: &str) -> Vec<String> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         match profcol_config::decode::<HealthCheckConfig>(&v, "extensions::health_check") {
             Ok(_) => vec![],
             Err(p) => p.iter().map(ToString::to_string).collect(),
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn keys_defaults_and_problems() {
-        let v = profcol_config::yaml::Value::Null;
+        let v = profcol_config::Body::empty();
         let cfg: HealthCheckConfig = profcol_config::decode(&v, "x").unwrap();
         assert_eq!(cfg.endpoint, "localhost:13133");
         assert_eq!(cfg.path, "/");

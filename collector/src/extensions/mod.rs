@@ -21,7 +21,7 @@ mod server;
 pub mod storage_refs;
 
 use futures::future::BoxFuture;
-use profcol_config::yaml::Value;
+use profcol_config::Body;
 use profcol_config::{decode, ComponentId, Problem};
 use profcol_runtime::factory::{wrong_config, Factory, Kind, Registry, Stability};
 use profcol_runtime::ComponentContext;
@@ -77,7 +77,7 @@ impl Factory<Extensions> for HealthCheckFactory {
     fn decode(
         &self,
         _: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
     ) -> Result<ExtensionConfig, Vec<Problem>> {
         decode(body, path).map(ExtensionConfig::HealthCheck)
@@ -114,7 +114,7 @@ impl Factory<Extensions> for PprofFactory {
     fn decode(
         &self,
         _: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
     ) -> Result<ExtensionConfig, Vec<Problem>> {
         decode(body, path).map(ExtensionConfig::Pprof)
@@ -150,7 +150,7 @@ impl Factory<Extensions> for FileStorageFactory {
     fn decode(
         &self,
         _: &ComponentId,
-        body: &Value,
+        body: &Body,
         path: &str,
     ) -> Result<ExtensionConfig, Vec<Problem>> {
         decode(body, path).map(ExtensionConfig::FileStorage)
@@ -249,14 +249,14 @@ mod tests {
             let id: ComponentId = name.parse().unwrap();
             assert!(
                 EXTENSIONS
-                    .decode(&id, &Value::Null, "extensions::x")
+                    .decode(&id, &Body::empty(), "extensions::x")
                     .is_ok(),
                 "{name}"
             );
         }
         let unknown: ComponentId = "zpages".parse().unwrap();
         let problems = EXTENSIONS
-            .decode(&unknown, &Value::Null, "extensions::zpages")
+            .decode(&unknown, &Body::empty(), "extensions::zpages")
             .unwrap_err();
         assert!(problems[0].to_string().contains("unknown extension type"));
     }

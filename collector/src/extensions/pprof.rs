@@ -132,7 +132,7 @@ mod tests {
     use super::*;
 
     fn check(yaml: &str) -> Vec<String> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         match profcol_config::decode::<PprofConfig>(&v, "extensions::pprof") {
             Ok(_) => vec![],
             Err(p) => p.iter().map(ToString::to_string).collect(),
@@ -141,8 +141,7 @@ mod tests {
 
     #[test]
     fn keys_defaults_and_problems() {
-        let cfg: PprofConfig =
-            profcol_config::decode(&profcol_config::yaml::Value::Null, "x").unwrap();
+        let cfg: PprofConfig = profcol_config::decode(&profcol_config::Body::empty(), "x").unwrap();
         assert_eq!(cfg.endpoint, "localhost:1777");
         assert!(cfg.save_to_file.is_none());
         assert!(check("{endpoint: '127.0.0.1:0', block_profile_fraction: 3, mutex_profile_fraction: 5, save_to_file: /tmp/cpu.pprof}").is_empty());

@@ -10,10 +10,13 @@
 //! `extensions` and listed in `service.extensions` (the Collector's rule);
 //! otherwise the problem names the exporter's key path and lists the
 //! storage extensions that are defined.
+//!
+//! This is the one place that edits a component's body before its factory
+//! decodes it, so it works on the body's YAML document.
 
 use super::file_storage::FileStorageConfig;
-use profcol_config::yaml::Value;
-use profcol_config::{join_path, CollectorConfig, ComponentId, Kind, Problem};
+use profcol_config::yaml::{self, Value};
+use profcol_config::{join_path, Body, CollectorConfig, ComponentId, Kind, Problem};
 
 /// Replaces every `sending_queue.storage` reference in `cfg`'s exporters
 /// with the inline form; a bad reference is a problem, and its `storage`
@@ -26,7 +29,7 @@ pub fn resolve(cfg: &mut CollectorConfig, problems: &mut Vec<Problem>) {
         .filter(|id| id.kind() == "file_storage")
         .collect();
     let listed = cfg.service.extensions.clone();
-    let extensions: Vec<(ComponentId, Value)> = cfg
+    let extensions: Vec<(ComponentId, Body)> = cfg
         .section(Kind::Extension)
         .map(|(id, body)| (id.clone(), body.clone()))
         .collect();
@@ -34,10 +37,11 @@ pub fn resolve(cfg: &mut CollectorConfig, problems: &mut Vec<Problem>) {
         return;
     };
     for (id, body) in exporters.iter_mut() {
-        let Some(queue) = body
-            .get_mut("sending_queue")
-            .and_then(Value::as_mapping_mut)
-        else {
+        // A body always converts to its document and back.
+        let Ok(mut doc) = yaml::to_value(&*body) else {
+            continue;
+        };
+        let Some(queue) = doc.get_mut("sending_queue").and_then(Value::as_mapping_mut) else {
             continue;
         };
         let key = Value::from("storage");
@@ -48,7 +52,7 @@ pub fn resolve(cfg: &mut CollectorConfig, problems: &mut Vec<Problem>) {
         let resolved = directory_of(&reference, &defined, &listed, &extensions, &path);
         match resolved {
             Ok(Some(directory)) => {
-                let mut inline = profcol_config::yaml::Mapping::new();
+                let mut inline = yaml::Mapping::new();
                 inline.insert(Value::from("directory"), Value::from(directory));
                 queue.insert(key, Value::Mapping(inline));
             }
@@ -61,6 +65,9 @@ pub fn resolve(cfg: &mut CollectorConfig, problems: &mut Vec<Problem>) {
                 queue.remove(&key);
             }
         }
+        if let Ok(edited) = yaml::from_value(doc) {
+            *body = edited;
+        }
     }
 }
 
@@ -68,7 +75,7 @@ fn directory_of(
     reference: &str,
     defined: &[ComponentId],
     listed: &[ComponentId],
-    extensions: &[(ComponentId, Value)],
+    extensions: &[(ComponentId, Body)],
     path: &str,
 ) -> Result<Option<String>, Problem> {
     let known = || {
@@ -130,7 +137,9 @@ mod tests {
     const PIPELINE: &str = "receivers: {r: {}}\nservice:\n  pipelines: {profiles: {receivers: [r], exporters: [otlp_http]}}\n";
 
     fn storage_of(cfg: &CollectorConfig, id: &str) -> Option<Value> {
-        cfg.get(Kind::Exporter, &id.parse().unwrap())?
+        let body = cfg.get(Kind::Exporter, &id.parse().unwrap())?;
+        yaml::to_value(body)
+            .unwrap()
             .get("sending_queue")?
             .get("storage")
             .cloned()

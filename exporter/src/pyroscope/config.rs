@@ -39,7 +39,7 @@ pub const ENDPOINT_KEYS: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 struct Top {
-    endpoint: profcol_config::yaml::Value,
+    endpoint: profcol_config::Body,
     external_labels: BTreeMap<String, String>,
     sending_queue: QueueConfig,
     max_request_bytes: Option<u64>,
@@ -216,32 +216,19 @@ fn serialize_labels<S: serde::Serializer>(
 /// `HttpClientConfig`, the rest as the endpoint's own keys, so that errors in
 /// either carry their full key path.
 fn endpoint_at(
-    value: &profcol_config::yaml::Value,
+    body: &profcol_config::Body,
     path: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<EndpointConfig> {
-    let profcol_config::yaml::Value::Mapping(map) = value else {
+    let Some((http_body, own_body)) = body.split_keys(HTTP_CLIENT_KEYS) else {
         problems.push(Problem::new(
             path,
             "an endpoint must be a mapping (url and its settings)",
         ));
         return None;
     };
-    let http_keys = HTTP_CLIENT_KEYS;
-    let (mut http_map, mut own_map) = (
-        profcol_config::yaml::Mapping::new(),
-        profcol_config::yaml::Mapping::new(),
-    );
-    for (k, v) in map {
-        if k.as_str().is_some_and(|k| http_keys.contains(&k)) {
-            http_map.insert(k.clone(), v.clone());
-        } else {
-            own_map.insert(k.clone(), v.clone());
-        }
-    }
-    let own = decode_only::<EndpointConfig>(profcol_config::yaml::Value::Mapping(own_map), path);
-    let http =
-        decode_only::<HttpClientConfig>(profcol_config::yaml::Value::Mapping(http_map), path);
+    let own = decode_only::<EndpointConfig>(&own_body, path);
+    let http = decode_only::<HttpClientConfig>(&http_body, path);
     match (own, http) {
         (Ok(mut e), Ok(http)) => {
             e.http = http;
@@ -257,21 +244,13 @@ fn endpoint_at(
 }
 
 /// Decodes and validates, collecting every problem.
-pub fn parse(
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<PyroscopeConfig, Vec<Problem>> {
-    let body = if body.is_null() {
-        profcol_config::yaml::Value::Mapping(Default::default())
-    } else {
-        body.clone()
-    };
+pub fn parse(body: &profcol_config::Body, path: &str) -> Result<PyroscopeConfig, Vec<Problem>> {
     let top: Top = decode_only(body, path).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     let ep_path = join_path(path, "endpoint");
     let mut endpoints = Vec::new();
-    match &top.endpoint {
-        profcol_config::yaml::Value::Sequence(list) if !list.is_empty() => {
+    match top.endpoint.items() {
+        Some(list) if !list.is_empty() => {
             for (i, v) in list.iter().enumerate() {
                 endpoints.extend(endpoint_at(
                     v,
@@ -280,7 +259,7 @@ pub fn parse(
                 ));
             }
         }
-        profcol_config::yaml::Value::Mapping(_) => {
+        _ if top.endpoint.is_mapping() => {
             endpoints.extend(endpoint_at(&top.endpoint, &ep_path, &mut problems))
         }
         _ => problems.push(Problem::new(
@@ -316,7 +295,7 @@ mod tests {
     use super::*;
 
     fn problems(yaml: &str) -> Vec<String> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         match parse(&v, "exporters::pyroscope") {
             Ok(_) => vec![],
             Err(p) => p.iter().map(ToString::to_string).collect(),
@@ -325,15 +304,14 @@ mod tests {
 
     #[test]
     fn one_map_or_a_list_with_defaults() {
-        let v: profcol_config::yaml::Value =
-            profcol_config::yaml::from_str("endpoint: {url: 'http://p:4040'}").unwrap();
+        let v = profcol_config::Body::parse("endpoint: {url: 'http://p:4040'}").unwrap();
         let c = parse(&v, "x").unwrap();
         let e = &c.endpoints[0];
         assert_eq!(e.remote_timeout, Duration::from_secs(10));
         assert_eq!(e.max_backoff_retries, 10);
         assert!(e.retry_on_http_429);
         assert_eq!(e.retry_policy().max_attempts, Some(10));
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(
+        let v = profcol_config::Body::parse(
             "endpoint: [{url: 'http://a'}, {url: 'http://b', max_backoff_retries: 0, basic_auth: {username: u, password: p}}]",
         )
         .unwrap();

@@ -130,8 +130,8 @@ pub fn ctx(id: &str) -> (ComponentContext, Telemetry) {
     )
 }
 
-pub fn yaml(s: &str) -> profcol_config::yaml::Value {
-    profcol_config::yaml::from_str(s).unwrap()
+pub fn yaml(s: &str) -> profcol_config::Body {
+    profcol_config::Body::parse(s).unwrap()
 }
 
 /// One request the server saw.

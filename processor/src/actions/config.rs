@@ -17,10 +17,10 @@ pub struct ActionConfig {
     pub key: String,
     /// The value to set (its type as written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<profcol_config::yaml::Value>,
+    pub value: Option<Value>,
     /// The value to set when `from_attribute` finds nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_value: Option<profcol_config::yaml::Value>,
+    pub default_value: Option<Value>,
     /// The attribute to copy the value from.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub from_attribute: String,
@@ -167,9 +167,7 @@ impl serde::Serialize for Actions {
         for a in &mut list {
             if profcol_config::redact::is_secret_param(&a.key) {
                 for v in [&mut a.value, &mut a.default_value].into_iter().flatten() {
-                    *v = profcol_config::yaml::Value::String(
-                        profcol_config::secret::REDACTED.into(),
-                    );
+                    *v = Value::Str(profcol_config::secret::REDACTED.into());
                 }
             }
         }
@@ -198,11 +196,11 @@ impl Action {
             Action::Insert { source, .. }
             | Action::Update { source, .. }
             | Action::Upsert { source, .. } => match source {
-                Source::Value(v) => out.value = Some(v.to_yaml()),
-                Source::Default(v) => out.default_value = Some(v.to_yaml()),
+                Source::Value(v) => out.value = Some(v.clone()),
+                Source::Default(v) => out.default_value = Some(v.clone()),
                 Source::Attribute { key, default } => {
                     out.from_attribute = key.clone();
-                    out.default_value = default.as_ref().map(Value::to_yaml);
+                    out.default_value = default.clone();
                 }
             },
             Action::Delete { pattern, .. } | Action::Hash { pattern, .. } => {
@@ -234,9 +232,6 @@ fn compile_one(a: &ActionConfig, at: &str) -> Result<Action, Problem> {
         } else {
             Ok(())
         }
-    };
-    let parse_value = |key: &str, v: &profcol_config::yaml::Value| {
-        Value::from_yaml(v).map_err(|e| problem(key, format!("cannot be {e}")))
     };
     let compile_pattern = |pattern: &str| {
         Regex::new(pattern).map_err(|e| {
@@ -276,8 +271,8 @@ fn compile_one(a: &ActionConfig, at: &str) -> Result<Action, Problem> {
                             .into(),
                     ))
                 }
-                (Some(v), _, None) => Source::Value(parse_value("value", v)?),
-                (None, "", Some(d)) => Source::Default(parse_value("default_value", d)?),
+                (Some(v), _, None) => Source::Value(v.clone()),
+                (None, "", Some(d)) => Source::Default(d.clone()),
                 (None, "", None) => {
                     return Err(Problem::new(
                         at,
@@ -288,10 +283,7 @@ fn compile_one(a: &ActionConfig, at: &str) -> Result<Action, Problem> {
                 }
                 (None, from, d) => Source::Attribute {
                     key: from.to_string(),
-                    default: d
-                        .as_ref()
-                        .map(|d| parse_value("default_value", d))
-                        .transpose()?,
+                    default: d.clone(),
                 },
             };
             let key = a.key.clone();
@@ -521,12 +513,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_their_path() {
-        let v: profcol_config::yaml::Value =
-            profcol_config::yaml::from_str("[{key: a, vlaue: 1, action: insert}]").unwrap();
+        let v = profcol_config::Body::parse("[{key: a, vlaue: 1, action: insert}]").unwrap();
         #[derive(Deserialize, Debug)]
         #[allow(dead_code)]
         struct L(Vec<ActionConfig>);
-        let e = profcol_config::decode_only::<Vec<ActionConfig>>(v, "p::actions").unwrap_err();
+        let e = profcol_config::decode_only::<Vec<ActionConfig>>(&v, "p::actions").unwrap_err();
         assert_eq!(e.path, "p::actions::0::vlaue");
     }
 }

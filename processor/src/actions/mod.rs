@@ -25,6 +25,7 @@ mod config;
 mod convert;
 mod hash;
 mod value;
+mod value_serde;
 
 pub use attrs::{Attr, Attrs};
 pub use config::{ActionConfig, Actions};

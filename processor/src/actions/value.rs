@@ -3,9 +3,7 @@
 //! actions carry without looking inside); pprof labels are strings or ints.
 
 use base64::Engine;
-use opentelemetry_proto::tonic::common::v1::{
-    any_value, AnyValue, ArrayValue, KeyValue, KeyValueList,
-};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 
 /// One attribute value.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,81 +38,6 @@ impl Value {
             Value::Other(v) => return v.clone(),
         };
         AnyValue { value: Some(value) }
-    }
-
-    /// A value written in the config: strings, integers, floats, booleans,
-    /// and lists and maps of them (as the Collector reads `value`).
-    pub fn from_yaml(v: &profcol_config::yaml::Value) -> Result<Self, String> {
-        Ok(match v {
-            profcol_config::yaml::Value::String(s) => Value::Str(s.clone()),
-            profcol_config::yaml::Value::Bool(b) => Value::Bool(*b),
-            profcol_config::yaml::Value::Number(n) => match n.as_i64() {
-                Some(i) => Value::Int(i),
-                None => Value::Double(n.as_f64().ok_or("a number out of range")?),
-            },
-            profcol_config::yaml::Value::Sequence(items) => {
-                let values = items
-                    .iter()
-                    .map(|i| Value::from_yaml(i).map(|v| v.to_any()))
-                    .collect::<Result<_, _>>()?;
-                Value::Other(AnyValue {
-                    value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
-                })
-            }
-            profcol_config::yaml::Value::Mapping(m) => {
-                let mut values = Vec::with_capacity(m.len());
-                for (k, v) in m {
-                    let key = match k {
-                        profcol_config::yaml::Value::String(s) => s.clone(),
-                        _ => return Err("a map whose keys are not strings".into()),
-                    };
-                    values.push(KeyValue {
-                        key,
-                        value: Some(Value::from_yaml(v)?.to_any()),
-                        ..Default::default()
-                    });
-                }
-                Value::Other(AnyValue {
-                    value: Some(any_value::Value::KvlistValue(KeyValueList { values })),
-                })
-            }
-            profcol_config::yaml::Value::Null => Value::Other(AnyValue::default()),
-            profcol_config::yaml::Value::Tagged(t) => Value::from_yaml(&t.value)?,
-        })
-    }
-
-    /// The value as written in the config ([`Value::from_yaml`] reads it
-    /// back): bytes, which a config cannot write, as base64 text.
-    pub fn to_yaml(&self) -> profcol_config::yaml::Value {
-        use profcol_config::yaml::{Mapping, Value as Y};
-        match self {
-            Value::Str(s) => Y::String(s.clone()),
-            Value::Int(i) => Y::Number((*i).into()),
-            Value::Double(d) => Y::Number((*d).into()),
-            Value::Bool(b) => Y::Bool(*b),
-            Value::Other(v) => match &v.value {
-                None => Y::Null,
-                Some(any_value::Value::ArrayValue(a)) => Y::Sequence(
-                    a.values
-                        .iter()
-                        .map(|v| Value::from_any(v).to_yaml())
-                        .collect(),
-                ),
-                Some(any_value::Value::KvlistValue(l)) => Y::Mapping(
-                    l.values
-                        .iter()
-                        .map(|kv| {
-                            let v = kv
-                                .value
-                                .as_ref()
-                                .map_or(Y::Null, |v| Value::from_any(v).to_yaml());
-                            (Y::String(kv.key.clone()), v)
-                        })
-                        .collect::<Mapping>(),
-                ),
-                Some(_) => Y::String(self.as_string()),
-            },
-        }
     }
 
     /// The value as text, as the Collector's `AsString` gives it: doubles
@@ -214,20 +137,5 @@ mod tests {
         assert_eq!(format_double(1.5e-7), "1.5e-7");
         assert_eq!(format_double(0.000001), "0.000001");
         assert_eq!(format_double(-2.5), "-2.5");
-    }
-
-    #[test]
-    fn config_values_keep_their_type() {
-        let v: profcol_config::yaml::Value =
-            profcol_config::yaml::from_str("[1, a, true, 2.5, {k: v}]").unwrap();
-        let got = Value::from_yaml(&v).unwrap();
-        assert_eq!(got.type_name(), "Slice");
-        assert_eq!(got.as_string(), r#"[1,"a",true,2.5,{"k":"v"}]"#);
-        let round = Value::from_any(&got.to_any());
-        assert_eq!(round, got);
-        assert_eq!(
-            Value::from_yaml(&profcol_config::yaml::from_str("7").unwrap()).unwrap(),
-            Value::Int(7)
-        );
     }
 }

@@ -12,6 +12,7 @@
 use crate::actions::{Attrs, Value};
 use profcol_config::{join_path, Problem};
 use regex::Regex;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 /// One `include` or `exclude` block as written; serialized (from a
@@ -33,17 +34,17 @@ pub(crate) struct MatchConfig {
     libraries: Vec<LibraryConfig>,
     // Properties of other signals: refused by name.
     #[serde(default, skip_serializing)]
-    span_names: Option<profcol_config::yaml::Value>,
+    span_names: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
-    span_kinds: Option<profcol_config::yaml::Value>,
+    span_kinds: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
-    log_bodies: Option<profcol_config::yaml::Value>,
+    log_bodies: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
-    log_severity_texts: Option<profcol_config::yaml::Value>,
+    log_severity_texts: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
-    log_severity_number: Option<profcol_config::yaml::Value>,
+    log_severity_number: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
-    metric_names: Option<profcol_config::yaml::Value>,
+    metric_names: Option<IgnoredAny>,
 }
 
 /// `regexp`'s cache options: accepted, no effect (matches are not cached),
@@ -64,7 +65,7 @@ struct RegexpOptions {
 struct AttributeConfig {
     key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    value: Option<profcol_config::yaml::Value>,
+    value: Option<Value>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -236,12 +237,10 @@ impl MatchConfig {
                 let want = match &a.value {
                     None => Want::Exists,
                     Some(v) if regexp => match v {
-                        profcol_config::yaml::Value::String(s) => {
-                            match text(join_path(&at, "value"), s, problems) {
-                                Some(Text::Search(re)) => Want::Text(re),
-                                _ => continue,
-                            }
-                        }
+                        Value::Str(s) => match text(join_path(&at, "value"), s, problems) {
+                            Some(Text::Search(re)) => Want::Text(re),
+                            _ => continue,
+                        },
                         _ => {
                             problems.push(Problem::new(
                                 join_path(&at, "value"),
@@ -250,16 +249,7 @@ impl MatchConfig {
                             continue;
                         }
                     },
-                    Some(v) => match Value::from_yaml(v) {
-                        Ok(v) => Want::Equal(v),
-                        Err(e) => {
-                            problems.push(Problem::new(
-                                join_path(&at, "value"),
-                                format!("cannot be {e}"),
-                            ));
-                            continue;
-                        }
-                    },
+                    Some(v) => Want::Equal(v.clone()),
                 };
                 out.push(AttrMatch {
                     key: a.key.clone(),
@@ -305,10 +295,8 @@ impl Matcher {
                     key: m.key.clone(),
                     value: match &m.want {
                         Want::Exists => None,
-                        Want::Equal(v) => Some(v.to_yaml()),
-                        Want::Text(re) => {
-                            Some(profcol_config::yaml::Value::String(re.as_str().to_string()))
-                        }
+                        Want::Equal(v) => Some(v.clone()),
+                        Want::Text(re) => Some(Value::Str(re.as_str().to_string())),
                     },
                 })
                 .collect()

@@ -53,12 +53,7 @@ pub struct AttributesProcessor {
 
 impl AttributesProcessor {
     /// Decodes and checks an `attributes` body found at `path`.
-    pub fn parse(body: &profcol_config::yaml::Value, path: &str) -> Result<Self, Vec<Problem>> {
-        let body = if body.is_null() {
-            profcol_config::yaml::Value::Mapping(Default::default())
-        } else {
-            body.clone()
-        };
+    pub fn parse(body: &profcol_config::Body, path: &str) -> Result<Self, Vec<Problem>> {
         let cfg: AttributesConfig = decode_only(body, path).map_err(|p| vec![p])?;
         let mut problems = Vec::new();
         if cfg.actions.is_empty() {

@@ -81,7 +81,7 @@ mod tests {
     const PATH: &str = "processors::batch/x";
 
     fn parse(yaml: &str) -> Result<BatchConfig, Vec<Problem>> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         profcol_config::decode(&v, PATH)
     }
 

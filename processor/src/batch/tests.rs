@@ -61,7 +61,7 @@ impl Running {
 }
 
 fn start_with(yaml: &str) -> Running {
-    let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let v = profcol_config::Body::parse(yaml).unwrap();
     let cfg: BatchConfig = profcol_config::decode(&v, "processors::batch").unwrap();
     let telemetry = Telemetry::default();
     let ctx = ComponentContext {

@@ -21,6 +21,7 @@
 
 use crate::filter::ottl::{parse_condition, Context, Expr};
 use profcol_config::{decode_only, join_path, Problem};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Debug, Default)]
@@ -31,21 +32,30 @@ struct FilterConfig {
     #[serde(default)]
     profiles: Option<ProfileFilters>,
     #[serde(default)]
-    profile_conditions: Option<Vec<profcol_config::yaml::Value>>,
+    profile_conditions: Option<Vec<ConditionItem>>,
     #[serde(default)]
-    traces: Option<profcol_config::yaml::Value>,
+    traces: Option<IgnoredAny>,
     #[serde(default)]
-    metrics: Option<profcol_config::yaml::Value>,
+    metrics: Option<IgnoredAny>,
     #[serde(default)]
-    logs: Option<profcol_config::yaml::Value>,
+    logs: Option<IgnoredAny>,
     #[serde(default)]
-    spans: Option<profcol_config::yaml::Value>,
+    spans: Option<IgnoredAny>,
     #[serde(default)]
-    trace_conditions: Option<profcol_config::yaml::Value>,
+    trace_conditions: Option<IgnoredAny>,
     #[serde(default)]
-    metric_conditions: Option<profcol_config::yaml::Value>,
+    metric_conditions: Option<IgnoredAny>,
     #[serde(default)]
-    log_conditions: Option<profcol_config::yaml::Value>,
+    log_conditions: Option<IgnoredAny>,
+}
+
+/// One item of `profile_conditions`: a plain condition, or a
+/// `{context, conditions}` group (decoded on its own, with its index).
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum ConditionItem {
+    Text(String),
+    Group(profcol_config::Body),
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -144,15 +154,7 @@ fn conditions(
 
 /// Decodes and checks a `filter` body found at `path`: the condition
 /// groups, in order.
-pub(crate) fn parse(
-    body: &profcol_config::yaml::Value,
-    path: &str,
-) -> Result<Vec<Group>, Vec<Problem>> {
-    let body = if body.is_null() {
-        profcol_config::yaml::Value::Mapping(Default::default())
-    } else {
-        body.clone()
-    };
+pub(crate) fn parse(body: &profcol_config::Body, path: &str) -> Result<Vec<Group>, Vec<Problem>> {
     let cfg: FilterConfig = decode_only(body, path).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     for (key, set, signal) in [
@@ -206,7 +208,10 @@ pub(crate) fn parse(
     }
     if let Some(list) = &cfg.profile_conditions {
         let at = join_path(path, "profile_conditions");
-        let strings = list.iter().filter(|v| v.is_string()).count();
+        let strings = list
+            .iter()
+            .filter(|v| matches!(v, ConditionItem::Text(_)))
+            .count();
         if strings > 0 && strings < list.len() {
             problems.push(Problem::new(
                 &at,
@@ -215,7 +220,10 @@ pub(crate) fn parse(
         } else if strings > 0 {
             let texts: Vec<String> = list
                 .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
+                .filter_map(|v| match v {
+                    ConditionItem::Text(t) => Some(t.clone()),
+                    ConditionItem::Group(_) => None,
+                })
                 .collect();
             let cs = conditions(&texts, Context::Inferred, &at, &mut problems);
             groups.push(Group {
@@ -226,7 +234,10 @@ pub(crate) fn parse(
         } else {
             for (i, v) in list.iter().enumerate() {
                 let gat = join_path(&at, &i.to_string());
-                let g: ContextConditions = match decode_only(v.clone(), &gat) {
+                let ConditionItem::Group(v) = v else {
+                    continue;
+                };
+                let g: ContextConditions = match decode_only(v, &gat) {
                     Ok(g) => g,
                     Err(p) => {
                         problems.push(p);

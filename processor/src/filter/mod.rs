@@ -62,11 +62,7 @@ impl serde::Serialize for FilterProcessor {
 impl FilterProcessor {
     /// Decodes and checks a `filter` body found at `path`; `id` names the
     /// processor in logs and errors.
-    pub fn parse(
-        id: &str,
-        body: &profcol_config::yaml::Value,
-        path: &str,
-    ) -> Result<Self, Vec<Problem>> {
+    pub fn parse(id: &str, body: &profcol_config::Body, path: &str) -> Result<Self, Vec<Problem>> {
         Ok(Self {
             id: id.to_string(),
             groups: config::parse(body, path)?,

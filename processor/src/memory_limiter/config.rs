@@ -159,7 +159,7 @@ mod tests {
     const PATH: &str = "processors::memory_limiter";
 
     fn parse(yaml: &str) -> Result<MemoryLimiterConfig, Vec<Problem>> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         profcol_config::decode(&v, PATH)
     }
 

@@ -46,12 +46,7 @@ pub struct ResourceProcessor {
 
 impl ResourceProcessor {
     /// Decodes and checks a `resource` body found at `path`.
-    pub fn parse(body: &profcol_config::yaml::Value, path: &str) -> Result<Self, Vec<Problem>> {
-        let body = if body.is_null() {
-            profcol_config::yaml::Value::Mapping(Default::default())
-        } else {
-            body.clone()
-        };
+    pub fn parse(body: &profcol_config::Body, path: &str) -> Result<Self, Vec<Problem>> {
         let cfg: ResourceConfig = decode_only(body, path).map_err(|p| vec![p])?;
         if cfg.attributes.is_empty() {
             return Err(vec![Problem::new(

@@ -1,7 +1,7 @@
 use super::*;
 
 fn parse(yaml: &str) -> Result<ScrapeConfig, Vec<String>> {
-    let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let v = profcol_config::Body::parse(yaml).unwrap();
     profcol_config::decode::<ScrapeConfig>(&v, "receivers::pyroscope_scrape/local")
         .map_err(|ps| ps.iter().map(|p| p.to_string()).collect())
 }
@@ -157,7 +157,7 @@ clustering: { enabled: false }
 }
 
 fn first_error(yaml: &str) -> String {
-    let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let v = profcol_config::Body::parse(yaml).unwrap();
     let e = profcol_config::decode::<ScrapeConfig>(&v, "r").unwrap_err();
     e[0].to_string()
 }

@@ -41,7 +41,7 @@ pub struct HttpSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::Body>,
 }
 
 impl Validate for HttpSdConfig {

@@ -2,7 +2,7 @@ use super::*;
 use crate::config::ScrapeConfig;
 
 fn settings(yaml: &str) -> Settings {
-    let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let v = profcol_config::Body::parse(yaml).unwrap();
     let c: ScrapeConfig = profcol_config::decode(&v, "r").unwrap();
     Settings::new("pyroscope_scrape/local", &c)
 }
@@ -13,7 +13,7 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 
 /// Every URL a config scrapes, for its static targets, in order.
 fn urls(yaml: &str) -> Vec<String> {
-    let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let v = profcol_config::Body::parse(yaml).unwrap();
     let c: ScrapeConfig = profcol_config::decode(&v, "r").unwrap();
     let s = Settings::new("pyroscope_scrape/local", &c);
     c.targets

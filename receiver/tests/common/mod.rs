@@ -114,7 +114,7 @@ pub fn start(id: &str, yaml: &str) -> Running {
 /// Like [`start`], with the given process memory guard.
 pub fn start_with_memory(id: &str, yaml: &str, memory: profcol_runtime::MemoryGuard) -> Running {
     let id: ComponentId = id.parse().unwrap();
-    let body: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+    let body = profcol_config::Body::parse(yaml).unwrap();
     let out = Arc::new(Collect::default());
     let shutdown = CancellationToken::new();
     let telemetry = Telemetry::default();

@@ -71,7 +71,7 @@ fn fake() -> Fake {
             ("canary", Value::Bool(true)),
             (
                 "tags",
-                Value::from_yaml(&profcol_config::yaml::from_str("[a, b]").unwrap()).unwrap(),
+                profcol_config::yaml::from_str::<Value>("[a, b]").unwrap(),
             ),
         ]),
         samples: vec![

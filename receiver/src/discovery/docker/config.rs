@@ -83,7 +83,7 @@ pub struct DockerSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::Body>,
 }
 
 /// The keys of a `docker_sd_configs` entry besides the HTTP client's.
@@ -156,7 +156,7 @@ pub struct DockerSwarmSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::Body>,
 }
 
 impl DockerSwarmSdConfig {
@@ -179,10 +179,7 @@ fn validate_common(
     refresh_interval: Duration,
     max_response_size: ByteSize,
     http: &HttpClientConfig,
-    (unknown, own_keys): (
-        &BTreeMap<String, profcol_config::yaml::Value>,
-        &[&'static str],
-    ),
+    (unknown, own_keys): (&BTreeMap<String, profcol_config::Body>, &[&'static str]),
     problems: &mut Vec<Problem>,
 ) {
     let at = |k: &str| join_path(path, k);

@@ -90,7 +90,7 @@ pub struct KubernetesSdConfig {
     #[serde(flatten)]
     pub http: HttpClientConfig,
     #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, profcol_config::yaml::Value>,
+    pub unknown: BTreeMap<String, profcol_config::Body>,
 }
 
 /// The roles whose objects a selector of `role` may filter, as Prometheus

@@ -120,10 +120,10 @@ pub struct GrpcConfig {
     pub include_metadata: Option<bool>,
     /// Refused: names an authenticator extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<profcol_config::yaml::Value>,
+    pub auth: Option<profcol_config::Body>,
     /// Refused when not empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middlewares: Option<Vec<profcol_config::yaml::Value>>,
+    pub middlewares: Option<Vec<profcol_config::Body>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -328,10 +328,10 @@ pub struct HttpConfig {
     pub keep_alives_enabled: Option<bool>,
     /// Refused: names an authenticator extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<profcol_config::yaml::Value>,
+    pub auth: Option<profcol_config::Body>,
     /// Refused when not empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middlewares: Option<Vec<profcol_config::yaml::Value>>,
+    pub middlewares: Option<Vec<profcol_config::Body>>,
     /// Accepted and ignored: profcol receives only profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traces_url_path: Option<String>,
@@ -465,8 +465,8 @@ struct Common<'a> {
     endpoint: &'a str,
     transport: Option<&'a str>,
     tls: Option<&'a TlsSettings>,
-    auth: Option<&'a profcol_config::yaml::Value>,
-    middlewares: Option<&'a Vec<profcol_config::yaml::Value>>,
+    auth: Option<&'a profcol_config::Body>,
+    middlewares: Option<&'a Vec<profcol_config::Body>>,
     auth_keys: AuthKeys<'a>,
 }
 
@@ -856,7 +856,7 @@ mod tests {
     use super::*;
 
     fn decode(yaml: &str) -> Result<OtlpConfig, Vec<Problem>> {
-        let v: profcol_config::yaml::Value = profcol_config::yaml::from_str(yaml).unwrap();
+        let v = profcol_config::Body::parse(yaml).unwrap();
         profcol_config::decode(&v, "receivers::otlp")
     }
 

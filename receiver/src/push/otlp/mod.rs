@@ -43,7 +43,7 @@ use tokio_util::task::TaskTracker;
 pub const TYPE: &str = "otlp";
 
 /// Checks the receiver's body; problems carry key paths under `path`.
-pub fn validate(body: &profcol_config::yaml::Value, path: &str) -> Result<(), Vec<Problem>> {
+pub fn validate(body: &profcol_config::Body, path: &str) -> Result<(), Vec<Problem>> {
     profcol_config::decode::<OtlpConfig>(body, path).map(|_| ())
 }
 

@@ -210,8 +210,7 @@ mod tests {
     use super::*;
 
     fn decode(yaml: &str) -> Result<PyroscopeReceiverConfig, Vec<String>> {
-        let v: profcol_config::yaml::Value =
-            profcol_config::yaml::from_str(yaml).unwrap_or(profcol_config::yaml::Value::Null);
+        let v = profcol_config::Body::parse(yaml).unwrap_or_default();
         profcol_config::decode::<PyroscopeReceiverConfig>(&v, "receivers::pyroscope")
             .map_err(|p| p.iter().map(ToString::to_string).collect())
     }

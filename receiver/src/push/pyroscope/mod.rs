@@ -41,7 +41,7 @@ pub const LISTEN_PROTOCOL: &str = "http";
 pub const INGEST_PATH: &str = "/ingest";
 
 /// Checks the receiver's body; problems carry key paths under `path`.
-pub fn validate(body: &profcol_config::yaml::Value, path: &str) -> Result<(), Vec<Problem>> {
+pub fn validate(body: &profcol_config::Body, path: &str) -> Result<(), Vec<Problem>> {
     profcol_config::decode::<PyroscopeReceiverConfig>(body, path).map(|_| ())
 }
 
