@@ -167,6 +167,36 @@ mod tests {
         decoded
     }
 
+    /// Every name (aliases too) appears once in its kind's registry and
+    /// finds its factory; a canonical name finds the factory of that name.
+    fn names_are_unique_and_found<K: profcol_runtime::factory::Kind>(registry: &Registry<K>) {
+        let mut names: Vec<&str> = registry.names().into_iter().map(|(n, _)| n).collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            n,
+            "a name or alias appears twice in {}s",
+            K::SINGULAR
+        );
+        for name in names {
+            assert!(registry.lookup(name).is_some(), "{name}");
+        }
+        for factory in registry.factories() {
+            let found = registry.lookup(factory.name()).map(|f| f.name());
+            assert_eq!(found, Some(factory.name()));
+        }
+    }
+
+    #[test]
+    fn every_registry_names_each_type_once() {
+        names_are_unique_and_found(&RECEIVERS);
+        names_are_unique_and_found(&PROCESSORS);
+        names_are_unique_and_found(&EXPORTERS);
+        names_are_unique_and_found(&EXTENSIONS);
+    }
+
     #[test]
     fn read_back_limits_are_the_widest_of_the_receivers() {
         let defaults = profcol_pdata::pprof::DecodeLimits::default();

@@ -625,13 +625,9 @@ mod tests {
         let q = dir.path().join("q").to_string_lossy().to_string();
         let typed = |queue: &str| {
             let text = format!("extensions: {{file_storage/q: {{directory: '{q}', create_directory: true}}}}\nexporters: {{otlp: {{endpoint: 'h:4317', sending_queue: {queue}}}}}\nservice: {{extensions: [file_storage/q], pipelines: {{profiles: {{receivers: [pyroscope_scrape], exporters: [otlp]}}}}}}\nreceivers: {{pyroscope_scrape: {{targets: [{{__address__: 'h:1'}}]}}}}");
-            let loaded = profcol_config::load::assemble(
-                vec![profcol_config::load::parse_source("t.yaml", &text).unwrap()],
-                &[],
-                &profcol_config::expand::SystemLookup,
-            )
-            .unwrap();
-            crate::settings::check(loaded).unwrap().components
+            crate::settings::from_text("t.yaml", &text)
+                .unwrap()
+                .components
         };
         let otlp: ComponentId = "otlp".parse().unwrap();
         assert!(has_storage(

@@ -124,20 +124,3 @@ processor_factory!(FilterFactory, "filter",
 fn transform<T: Transform + 'static>(processor: T, next: Arc<dyn Consumer>) -> ProcessorHandle {
     ProcessorHandle::stateless(Arc::new(TransformConsumer::new(processor, next)))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_and_found() {
-        let mut names: Vec<&str> = PROCESSORS.names().into_iter().map(|(n, _)| n).collect();
-        let n = names.len();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), n);
-        for name in names {
-            assert_eq!(PROCESSORS.lookup(name).map(|f| f.name()), Some(name));
-        }
-    }
-}

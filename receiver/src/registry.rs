@@ -49,16 +49,6 @@ pub struct Downstream {
     pub handoff: Arc<Handoff>,
 }
 
-impl Downstream {
-    /// A first start: no delta state to take over.
-    pub fn to(next: Arc<dyn Consumer>) -> Self {
-        Self {
-            next,
-            handoff: Arc::default(),
-        }
-    }
-}
-
 /// A decoded, validated receiver config, whatever its type; equal configs
 /// configure the same receiver (what a reload compares). A scrape config
 /// has its defaults that depend on other keys written out
@@ -188,23 +178,6 @@ impl Factory<Receivers> for PyroscopeFactory {
             ReceiverConfig::Pyroscope(c) => push::pyroscope::start(id, c, ctx, down.next)
                 .map(|started| ReceiverHandle::push(id, started, down.handoff)),
             _ => Err(wrong_config(self, id)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_and_found() {
-        let mut names: Vec<&str> = RECEIVERS.names().into_iter().map(|(n, _)| n).collect();
-        let n = names.len();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), n);
-        for name in names {
-            assert_eq!(RECEIVERS.lookup(name).map(|f| f.name()), Some(name));
         }
     }
 }

@@ -239,13 +239,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_registry_names_each_type_once_and_decodes_defaults() {
-        let mut names: Vec<&str> = EXTENSIONS.names().into_iter().map(|(n, _)| n).collect();
-        let n = names.len();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), n);
-        for name in names {
+    fn every_type_decodes_its_defaults_and_unknown_ones_are_named() {
+        for (name, _) in EXTENSIONS.names() {
             let id: ComponentId = name.parse().unwrap();
             assert!(
                 EXTENSIONS
