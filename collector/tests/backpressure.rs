@@ -17,7 +17,7 @@
 mod e2e;
 
 use e2e::{
-    free_port, http_get, marked_goroutine_target, marked_profile, markers_of, read_request,
+    free_port, http_get, marked_goroutine_target, marked_profile, markers_of, metric, read_request,
     respond, serve, Running,
 };
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
@@ -125,20 +125,6 @@ fn page(admin: u16, path: &str) -> String {
     let (status, body) = http_get(admin, path).unwrap();
     assert_eq!(status, 200, "{path}");
     String::from_utf8(body).unwrap()
-}
-
-/// The sum of the series of `name` whose labels contain all of `labels`.
-fn metric(admin: u16, name: &str, labels: &[&str]) -> f64 {
-    page(admin, "/metrics")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(['{', ' ']))
-        })
-        .filter(|l| labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 fn job_status(admin: u16) -> serde_json::Value {

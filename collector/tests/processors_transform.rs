@@ -11,7 +11,7 @@
 
 mod e2e;
 
-use e2e::{free_port, Running};
+use e2e::{free_port, metric, Running};
 use opentelemetry_proto::tonic::common::v1::any_value;
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::proto::ProfilesDictionary;
@@ -296,6 +296,13 @@ service:
         goroutine_hits.load(Ordering::SeqCst) >= 2,
         "the goroutine profile was never scraped"
     );
+    // Each goroutine profile is one OTLP profile the filter dropped.
+    let filtered = metric(
+        admin,
+        "profcol_processor_filter_profiles_filtered_total",
+        &[r#"component="filter""#],
+    );
+    assert!(filtered >= 2.0, "filtered {filtered}");
     let (status, log) = p.interrupt(Duration::from_secs(10));
     assert!(files.len() >= 3, "{files:?}\n{log}");
     assert!(status.is_some_and(|s| s.success()), "{log}");

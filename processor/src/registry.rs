@@ -114,10 +114,13 @@ processor_factory!(AttributesFactory, "attributes",
     start: Attributes(p, _id, _ctx, next) => Ok(transform(p.clone(), next)));
 
 processor_factory!(FilterFactory, "filter",
-    decode: |id, body, path| {
-        filter::FilterProcessor::parse(&id.to_string(), body, path).map(ProcessorConfig::Filter)
-    },
-    start: Filter(p, _id, _ctx, next) => Ok(transform(p.clone(), next)));
+decode: |id, body, path| {
+    filter::FilterProcessor::parse(&id.to_string(), body, path).map(ProcessorConfig::Filter)
+},
+start: Filter(p, _id, ctx, next) => {
+    let metrics = ctx.telemetry.metrics::<filter::metrics::FilterMetrics>();
+    Ok(transform(p.clone().counted(&metrics), next))
+});
 
 /// A processor that changes or drops records one batch at a time and
 /// holds nothing between batches.

@@ -332,3 +332,21 @@ pub fn marked_goroutine_target(
     });
     (port, served)
 }
+
+/// The sum of the series of `name` on the metrics page of the admin server
+/// at `admin` whose labels contain all of `labels` (`component="filter"`).
+pub fn metric(admin: u16, name: &str, labels: &[&str]) -> f64 {
+    let (status, body) = http_get(admin, "/metrics").unwrap();
+    assert_eq!(status, 200, "/metrics");
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

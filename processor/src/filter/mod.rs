@@ -26,6 +26,7 @@
 //! ```
 
 mod config;
+pub mod metrics;
 pub mod ottl;
 mod subject;
 
@@ -40,6 +41,7 @@ use profcol_config::Problem;
 use profcol_pdata::otlp::collector::ExportProfilesServiceRequest;
 use profcol_pdata::otlp::ATTR_SCOPE_SAMPLE_TYPE_ORDER;
 use profcol_pdata::{Error as DataError, PprofData, ProfileBatch};
+use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
 use subject::{OtlpSubject, PprofSubject};
 use tracing::{debug, warn};
@@ -110,16 +112,17 @@ impl FilterProcessor {
             .collect()
     }
 
-    /// Drops the matching profiles of `req`; true when one was dropped.
-    fn edit_request(&self, req: &mut ExportProfilesServiceRequest) -> Result<bool, DataError> {
+    /// Drops the matching profiles of `req`; how many it dropped.
+    fn edit_request(&self, req: &mut ExportProfilesServiceRequest) -> Result<u64, DataError> {
         let ExportProfilesServiceRequest {
             resource_profiles,
             dictionary,
         } = req;
         let empty = Default::default();
         let dict = dictionary.as_ref().unwrap_or(&empty);
-        let mut changed = false;
+        let mut dropped_profiles = 0u64;
         for rp in resource_profiles.iter_mut() {
+            let mut changed = false;
             let (kvs, dropped) = rp.resource.as_ref().map_or((&[][..], 0), |r| {
                 (&r.attributes[..], r.dropped_attributes_count)
             });
@@ -142,10 +145,12 @@ impl FilterProcessor {
                         .map(|d| !d)
                     })
                     .collect::<Result<_, _>>()?;
-                if keep.iter().all(|k| *k) {
+                let gone = keep.iter().filter(|k| !**k).count();
+                if gone == 0 {
                     continue;
                 }
                 changed = true;
+                dropped_profiles += gone as u64;
                 if let Some(scope) = &mut sp.scope {
                     renumber_order(&mut scope.attributes, &keep);
                 }
@@ -159,10 +164,56 @@ impl FilterProcessor {
                 rp.scope_profiles.retain(|sp| !sp.profiles.is_empty());
             }
         }
-        if changed {
+        if dropped_profiles > 0 {
             resource_profiles.retain(|rp| !rp.scope_profiles.is_empty());
         }
-        Ok(changed)
+        Ok(dropped_profiles)
+    }
+
+    /// `batch` without what a condition drops, and how many OTLP profiles
+    /// that was (one per sample type of a pprof record, one per `Profile`
+    /// of an OTLP request).
+    fn filter(&self, mut batch: ProfileBatch) -> Result<(ProfileBatch, u64), DataError> {
+        if self.groups.is_empty() {
+            return Ok((batch, 0));
+        }
+        let mut dropped = 0u64;
+        let mut records = Vec::with_capacity(batch.records.len());
+        for mut r in std::mem::take(&mut batch.records) {
+            let resource = resource_attrs_of(&r.labels);
+            let drop = self.record_drops(&resource, &r.pprof)?;
+            let gone = drop.iter().filter(|d| **d).count();
+            dropped += gone as u64;
+            if gone == 0 {
+                records.push(r);
+            } else if gone < drop.len() {
+                r.pprof = Arc::new(keep_sample_types(&r.pprof, &drop)?);
+                records.push(r);
+            }
+        }
+        batch.records = records;
+        if !batch.otlp.is_empty() {
+            batch.otlp = edit_all(std::mem::take(&mut batch.otlp), |req| {
+                let gone = self.edit_request(req)?;
+                dropped += gone;
+                Ok(gone > 0)
+            })?;
+        }
+        Ok((batch, dropped))
+    }
+
+    /// This filter in a pipeline, counting what it drops in `metrics`.
+    pub fn counted(self, metrics: &metrics::FilterMetrics) -> CountedFilter {
+        let filtered = metrics
+            .profiles_filtered
+            .get_or_create(&metrics::ComponentLabel {
+                component: self.id.clone(),
+            })
+            .clone();
+        CountedFilter {
+            filter: self,
+            filtered,
+        }
     }
 }
 
@@ -232,31 +283,24 @@ fn keep_sample_types(data: &PprofData, drop: &[bool]) -> Result<PprofData, DataE
 }
 
 impl Transform for FilterProcessor {
-    fn apply(&self, mut batch: ProfileBatch) -> Result<ProfileBatch, DataError> {
-        if self.groups.is_empty() {
-            return Ok(batch);
-        }
-        let before = batch.len();
-        let mut records = Vec::with_capacity(batch.records.len());
-        for mut r in std::mem::take(&mut batch.records) {
-            let resource = resource_attrs_of(&r.labels);
-            let drop = self.record_drops(&resource, &r.pprof)?;
-            if !drop.iter().any(|d| *d) {
-                records.push(r);
-            } else if !drop.iter().all(|d| *d) {
-                r.pprof = Arc::new(keep_sample_types(&r.pprof, &drop)?);
-                records.push(r);
-            }
-        }
-        batch.records = records;
-        if !batch.otlp.is_empty() {
-            batch.otlp = edit_all(std::mem::take(&mut batch.otlp), |req| {
-                self.edit_request(req)
-            })?;
-        }
-        let after = batch.len();
-        if after < before {
-            debug!(component = %self.id, dropped = before - after, kept = after, "Profiles dropped.");
+    fn apply(&self, batch: ProfileBatch) -> Result<ProfileBatch, DataError> {
+        self.filter(batch).map(|(batch, _)| batch)
+    }
+}
+
+/// A [`FilterProcessor`] that counts what it drops
+/// (`profcol_processor_filter_profiles_filtered_total`).
+pub struct CountedFilter {
+    filter: FilterProcessor,
+    filtered: Counter,
+}
+
+impl Transform for CountedFilter {
+    fn apply(&self, batch: ProfileBatch) -> Result<ProfileBatch, DataError> {
+        let (batch, dropped) = self.filter.filter(batch)?;
+        if dropped > 0 {
+            self.filtered.inc_by(dropped);
+            debug!(component = %self.filter.id, dropped, kept = batch.len(), "Profiles dropped.");
         }
         Ok(batch)
     }

@@ -167,6 +167,45 @@ fn otlp_requests_lose_matching_profiles_and_keep_their_conventions() {
 }
 
 #[test]
+fn dropped_profiles_are_counted_per_component() {
+    let metrics = metrics::FilterMetrics::default();
+    let f = processor(r#"profile_conditions: ['profile.sample_type.type == "samples"', 'profile.sample_type.type == "goroutine"']"#)
+        .counted(&metrics);
+    let records = || {
+        vec![
+            record(&[("service_name", "a")], &cpu()),
+            record(&[("service_name", "b")], &goroutine()),
+        ]
+    };
+    // pprof: the cpu record loses its samples type, the goroutine record goes.
+    let out = f.apply(ProfileBatch::new(records())).unwrap();
+    assert_eq!(out.records.len(), 1);
+    // OTLP: the same three profiles, two of them dropped.
+    let out = f
+        .apply(ProfileBatch::from_otlp((*payload(&records())).clone()))
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    // Nothing dropped: nothing counted.
+    f.apply(ProfileBatch::new(vec![record(&[], &cpu_only())]))
+        .unwrap();
+
+    let mut registry = prometheus_client::registry::Registry::default();
+    profcol_runtime::MetricSet::register(&metrics, &mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(r#"profcol_processor_filter_profiles_filtered_total{component="filter"} 4"#),
+        "{text}"
+    );
+}
+
+fn cpu_only() -> profcol_pdata::pprof::Profile {
+    let mut b = Builder::new(&[("cpu", "nanoseconds")]);
+    b.sample(&["main"], &[], &[10]);
+    b.build()
+}
+
+#[test]
 fn error_modes() {
     let cond = r#"IsMatch(instrumentation_scope.attributes["pprof.scope.sample_type_order"], "0")"#;
     let propagate = processor(&format!("profile_conditions: ['{cond}']"));
