@@ -3,6 +3,7 @@
 # from pdata/testdata first. Needs cargo-fuzz (installed when missing);
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain build with the sanitizer flags.
 # Crashes land in fuzz/artifacts/<target>/ and make the script fail.
+# fuzz/Cargo.lock pins the workspace's versions (collector/tests/fuzz_lockfile.rs checks it).
 set -euo pipefail
 SECONDS_EACH="${1:-60}"
 cd "$(dirname "$0")"
