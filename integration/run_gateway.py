@@ -29,7 +29,7 @@ free loopback ports and is stopped on exit.
     profiles (time, sample type), folded stacks, resource, scope and profile attributes.
 (c) Bad input straight at the receivers (urllib, grpcio) while the SDKs run: wrong content
     types, truncated protobuf (OTLP HTTP, OTLP gRPC, Connect push), `format=xyz`,
-    `format=jfr` (415 naming jfr), gzip bombs (OTLP HTTP, /ingest, push), a huge label set
+    a truncated `format=jfr` recording (400 naming JFR), gzip bombs (OTLP HTTP, /ingest, push), a huge label set
     in `name`, a `name` that does not parse, no `name`: each a 4xx (INVALID_ARGUMENT over
     gRPC) whose body names the problem. Afterwards profcol is healthy and good pushes over
     each API (/ingest, Connect push, OTLP HTTP) still reach both sinks.
@@ -578,8 +578,8 @@ def bad_input_cases(ports, bomb):
          None, DECODE_WORDS),
         ("ingest: unknown format=xyz", ing + q(format="xyz"), b"a;b 1\n", {"Content-Type": "text/plain"},
          None, ["xyz"]),
-        ("ingest: format=jfr answered 415", ing + q(format="jfr"), b"FLR\x00\x00\x02\x00\x00",
-         {"Content-Type": "application/octet-stream"}, 415, ["jfr"]),
+        ("ingest: a truncated JFR recording (format=jfr)", ing + q(format="jfr"), b"FLR\x00\x00\x02\x00\x00",
+         {"Content-Type": "application/octet-stream"}, 400, ["JFR"]),
         (f"otlp http: gzip bomb ({len(bomb) >> 10} KiB expanding past the limit)", otlp_http, bomb,
          {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, None, LIMIT_WORDS),
         ("ingest: gzip bomb as the pprof part", ing + q(format="pprof"), bomb_part,

@@ -8,6 +8,7 @@
 //! receiver (`profcol-receiver`) serves them over HTTP.
 
 pub mod folded;
+pub mod jfr;
 pub mod multipart;
 pub mod name;
 pub mod profile_type;

@@ -8,7 +8,8 @@
 //! | `pprof` | multipart as above, or the raw pprof (gzipped or not) | the pprof as sent |
 //! | absent, `folded`, `groups` | `root;…;leaf count` lines | a pprof built from the stacks |
 //! | `lines` | `root;…;leaf` lines, each counting 1 | a pprof built from the stacks |
-//! | `jfr`, `speedscope`, `trie`, `tree` | — | refused, 415 |
+//! | `jfr` | multipart with `jfr` (+ `labels`), or the recording | one pprof per kind of event (see [`super::jfr`]) |
+//! | `speedscope`, `trie`, `tree` | — | refused, 415 |
 
 use super::body;
 use super::labels::{check_limits, ingest_labels, with_tenant, IngestSeries};
@@ -49,6 +50,8 @@ pub enum Format {
     /// The body is the pprof.
     PprofRaw,
     Text(TextFormat),
+    /// A Java Flight Recorder recording (the Java agent's upload).
+    Jfr,
 }
 
 /// Decides the format, or refuses the ones profcol does not take.
@@ -87,16 +90,13 @@ pub fn choose_format(format: Option<&str>, content_type: &str) -> Result<Format,
         Some(f @ ("folded" | "groups")) => text(TextFormat::Folded, f),
         Some("lines") => text(TextFormat::Lines, "lines"),
         Some(f @ ("trie" | "tree")) => Err(legacy(f)),
-        Some("jfr") => Err(Refusal::new(
-            Kind::UnsupportedFormat,
-            "format \"jfr\" (Java Flight Recorder) is not supported: send pprof, folded or lines",
-        )),
+        Some("jfr") => Ok(Format::Jfr),
         Some("speedscope") => Err(Refusal::new(
             Kind::UnsupportedFormat,
             "format \"speedscope\" is not supported: send pprof, folded or lines",
         )),
         Some(other) => Err(Refusal::bad_request(format!(
-            "unknown format {:?} (known: pprof, folded, lines)",
+            "unknown format {:?} (known: pprof, folded, lines, jfr)",
             clip(other)
         ))),
     }
@@ -231,6 +231,7 @@ impl Request<'_> {
                 )
             }
             Format::Text(text) => self.text(&body, text, budget),
+            Format::Jfr => self.jfr(content_type, body, budget),
         }
     }
 
@@ -406,8 +407,9 @@ mod tests {
             choose_format(Some("lines"), "").unwrap(),
             Format::Text(TextFormat::Lines)
         );
+        assert_eq!(choose_format(Some("jfr"), form).unwrap(), Format::Jfr);
+        assert_eq!(choose_format(Some("jfr"), "").unwrap(), Format::Jfr);
         for (f, ct, kind, text) in [
-            (Some("jfr"), "", Kind::UnsupportedFormat, "format \"jfr\""),
             (Some("trie"), "", Kind::UnsupportedFormat, "format \"trie\""),
             (
                 None,

@@ -16,6 +16,7 @@
 pub mod body;
 pub mod config;
 pub mod ingest;
+pub mod jfr;
 pub mod labels;
 pub mod push_api;
 pub mod query;
