@@ -103,6 +103,20 @@ if command -v npm >/dev/null 2>&1; then
   fi
 fi
 
+# --- Java: the JDK (17 or newer) and Maven, when the machine has none (Debian's packages), for
+# the Java push peer (integration/java: io.pyroscope:agent, pinned in its pom.xml).
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  log "apt: installing openjdk-17-jdk-headless maven"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null || log "apt: java/maven unavailable; the Java peer will be skipped"
+fi
+# Build it (target/javapush.jar + target/lib): only when pom.xml or src/ is newer than the jar;
+# offline from ~/.m2 when everything is there, else from Maven Central.
+if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+  "$here/java/build.sh" || log "java/build.sh failed; the Java peer will be skipped"
+fi
+
 # --- Build the Go peers (target, pprofbench, otelcol, pushsdk); each only when its sources are
 # newer than its binary, so a second run costs nothing.
 "$here/go/build.sh"

@@ -13,7 +13,10 @@ request to --out:
              content_type, bytes, gzipped (starts with 1f 8b), and for a part that
              decodes as pprof a summary (sample types, period type, sample count,
              time/duration, totals, number of stacks); for JSON parts the JSON itself
-             when small;
+             when small; for a JFR part (the Java agent's `jfr`, gzipped or not) the
+             chunk headers (`jfr`: version, chunks, bytes after gunzip); for the Java
+             agent's `labels` part (a LabelsSnapshot protobuf, gzipped or not) its
+             contexts resolved to label pairs (`labels_snapshot`);
   pprof      the same summary when the body itself is a (gzipped) pprof;
   push       for a Connect `POST /push.v1.PusherService/Push` (application/proto,
              after Content-Encoding): per series its labels and per sample the
@@ -63,6 +66,49 @@ def pprof_brief(raw):
             "top_stack": [max(f.items(), key=lambda kv: kv[1])[0] if f else None for f in s["folded"]]}
 
 
+def jfr_brief(raw):
+    """Chunk headers of a (possibly gzipped) JFR recording, or None when it is not one.
+
+    A JFR file is a sequence of chunks, each starting with magic FLR\\0, u16 major,
+    u16 minor, i64 chunk size (big endian)."""
+    data = pbwire.maybe_gunzip(raw) if raw[:2] == b"\x1f\x8b" else raw
+    if data[:4] != b"FLR\x00":
+        return None
+    chunks, pos, versions = 0, 0, set()
+    while pos + 16 <= len(data) and data[pos:pos + 4] == b"FLR\x00":
+        major, minor = int.from_bytes(data[pos + 4:pos + 6], "big"), int.from_bytes(data[pos + 6:pos + 8], "big")
+        size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        versions.add(f"{major}.{minor}")
+        chunks += 1
+        if size <= 0:
+            break
+        pos += size
+    return {"bytes": len(data), "chunks": chunks, "versions": sorted(versions), "trailing_bytes": max(0, len(data) - pos)}
+
+
+def labels_snapshot_brief(raw):
+    """The Java agent's LabelsSnapshot (contexts: id -> {key id: value id}, strings: id ->
+    text) as {"contexts": n, "labels": sorted distinct "k=v"}; None when it does not decode."""
+    try:
+        data = pbwire.maybe_gunzip(raw) if raw[:2] == b"\x1f\x8b" else raw
+        contexts, strings = {}, {}
+        for num, _, val in pbwire.fields(data):
+            entry = {n: v for n, _, v in pbwire.fields(val)}
+            if num == 1:
+                pairs = []
+                for n2, _, v2 in pbwire.fields(entry.get(2, b"")):
+                    if n2 == 1:
+                        kv = {n3: v3 for n3, _, v3 in pbwire.fields(v2)}
+                        pairs.append((kv.get(1, 0), kv.get(2, 0)))
+                contexts[entry.get(1, 0)] = pairs
+            elif num == 2:
+                strings[entry.get(1, 0)] = entry.get(2, b"").decode("utf-8", "replace")
+    except Exception:
+        return None
+    labels = sorted({f"{strings.get(k, k)}={strings.get(v, v)}" for pairs in contexts.values() for k, v in pairs})
+    return {"bytes": len(data), "contexts": len(contexts), "strings": len(strings), "labels": labels}
+
+
 def multipart_parts(ctype_header, body):
     """[(name, filename, content_type, payload)] of a multipart/form-data body."""
     msg = BytesParser(policy=HTTP).parsebytes(
@@ -72,8 +118,10 @@ def multipart_parts(ctype_header, body):
     out = []
     for part in msg.iter_parts():
         payload = part.get_payload(decode=True) or b""
-        out.append((part.get_param("name", header="content-disposition"), part.get_filename(),
-                    part.get_content_type(), payload))
+        # None when the part has no Content-Type header (the Java agent's `jfr` part): the
+        # parser's default (text/plain) is not what was sent.
+        ctype = part.get_content_type() if part.get("Content-Type") else None
+        out.append((part.get_param("name", header="content-disposition"), part.get_filename(), ctype, payload))
     return out
 
 
@@ -96,8 +144,13 @@ def describe_body(ctype_header, body, path=""):
                 p = {"name": name, "filename": filename, "content_type": pctype, "bytes": len(payload),
                      "gzipped": payload[:2] == b"\x1f\x8b"}
                 brief = pprof_brief(payload)
+                jfr = None if brief else jfr_brief(payload)
                 if brief:
                     p["pprof"] = brief
+                elif jfr:
+                    p["jfr"] = jfr
+                elif name == "labels" and labels_snapshot_brief(payload):
+                    p["labels_snapshot"] = labels_snapshot_brief(payload)
                 elif len(payload) < 4096:
                     try:
                         p["json"] = json.loads(payload)

@@ -10,7 +10,9 @@ type/unit, sample count, totals, timing, and folded stacks resolved through the
 ProfilesDictionary (stack_table -> location_table -> lines -> function_table ->
 string_table), and `scope_sample_types`, the sample types of every profile in its
 ScopeProfiles (one ScopeProfiles per original pprof: what identifies the pprof,
-with the `job` resource attribute, now that the profile type is no OTLP attribute).
+with the `job` resource attribute, now that the profile type is no OTLP attribute),
+and `sample_attributes`: per "key=value" sample attribute the summed value of the
+samples carrying it (the Java agent's dynamic labels arrive so).
 Dictionary problems (non-zero index 0 entries, out-of-range
 indices) are reported in a `problems` list.
 
@@ -182,6 +184,7 @@ def records_from_request(req, transport, meta):
                            for p in sp.profiles]
             for prof in sp.profiles:
                 folded = {}
+                sample_attributes = {}  # "key=value" -> summed value of the samples carrying it
                 total = 0
                 values_per_sample = set()
                 for smp in prof.samples:
@@ -191,7 +194,8 @@ def records_from_request(req, transport, meta):
                     folded[key] = folded.get(key, 0) + v
                     total += v
                     if smp.attribute_indices:
-                        dic.attrs(smp.attribute_indices)  # validates indices
+                        for ak, av in dic.attrs(smp.attribute_indices).items():
+                            sample_attributes[f"{ak}={av}"] = sample_attributes.get(f"{ak}={av}", 0) + v
                 out.append({
                     "transport": transport,
                     "received_at": time.time(),
@@ -215,6 +219,7 @@ def records_from_request(req, transport, meta):
                     "values_per_sample": sorted(values_per_sample),
                     "total": total,
                     "folded": folded,
+                    "sample_attributes": sample_attributes,
                     "problems": problems,
                 })
     if not out:

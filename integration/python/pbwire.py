@@ -100,12 +100,14 @@ def decompress(data, encoding):
 
 def pprof_summary(raw, max_stacks=None):
     """Decodes a (possibly gzipped) pprof Profile into a JSON-friendly summary:
-    sample types, sample count, time/duration/period, and folded stacks per
-    sample type ("root;...;leaf" -> summed value)."""
+    sample types, sample count, time/duration/period, folded stacks per
+    sample type ("root;...;leaf" -> summed value), and `sample_labels`: per sample
+    type the summed value of the samples carrying each string label ("key=value";
+    numeric labels as "key=<num>")."""
     data = maybe_gunzip(raw)
     strings = []
     sample_types = []  # (type_idx, unit_idx)
-    samples = []  # (location_ids, values)
+    samples = []  # (location_ids, values, [(key idx, str idx, num, is_str)])
     locations = {}  # id -> [function_id, ...] (lines in order, innermost first)
     functions = {}  # id -> name idx
     out = {"time_nanos": 0, "duration_nanos": 0, "period": 0, "period_type": None}
@@ -120,13 +122,16 @@ def pprof_summary(raw, max_stacks=None):
                     u = v2
             sample_types.append((t, u))
         elif num == 2:
-            locs, vals = [], []
+            locs, vals, labs = [], [], []
             for n2, w2, v2 in fields(val):
                 if n2 == 1:
                     locs.extend(packed_varints(w2, v2))
                 elif n2 == 2:
                     vals.extend(to_signed(x) for x in packed_varints(w2, v2))
-            samples.append((locs, vals))
+                elif n2 == 3:
+                    lab = {n3: v3 for n3, _, v3 in fields(v2)}
+                    labs.append((lab.get(1, 0), lab.get(2, 0), to_signed(lab.get(3, 0)), 2 in lab))
+            samples.append((locs, vals, labs))
         elif num == 4:
             lid, fids = 0, []
             for n2, _, v2 in fields(val):
@@ -170,7 +175,8 @@ def pprof_summary(raw, max_stacks=None):
         out["period_type"] = f"{s(period_type[0])}/{s(period_type[1])}"
     out["sample_count"] = len(samples)
     folded = [dict() for _ in sample_types]
-    for locs, vals in samples:
+    labelled = [dict() for _ in sample_types]
+    for locs, vals, labs in samples:
         frames = []
         for lid in reversed(locs):  # pprof stacks are leaf first
             fids = locations.get(lid, [])
@@ -181,8 +187,12 @@ def pprof_summary(raw, max_stacks=None):
         key = ";".join(frames)
         for i, v in enumerate(vals[: len(folded)]):
             folded[i][key] = folded[i].get(key, 0) + v
+            for k, sv, num, is_str in labs:
+                lk = f"{s(k)}={s(sv) if is_str else num}"
+                labelled[i][lk] = labelled[i].get(lk, 0) + v
     out["totals"] = [sum(f.values()) for f in folded]
     if max_stacks is not None:
         folded = [dict(sorted(f.items(), key=lambda kv: -kv[1])[:max_stacks]) for f in folded]
     out["folded"] = folded
+    out["sample_labels"] = labelled
     return out
