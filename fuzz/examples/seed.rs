@@ -6,9 +6,9 @@
 //! holding each pprof file as served and as encoded (storage_record). Usage: `cargo run --example
 //! seed` from `fuzz/`.
 
+use profcol_exporter::storage_codec::encode_batch;
 use profcol_pdata::oracle::to_otlp;
 use profcol_pdata::pprof::{decode_pprof, encode_pprof, DecodeLimits};
-use profcol_exporter::storage_codec::encode_batch;
 use profcol_pdata::{Labels, ProfileBatch, ProfileRecord};
 use prost::Message;
 use std::path::Path;
@@ -27,8 +27,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "otlp_receive",
         "ottl",
         "storage_record",
+        "jfr",
     ] {
         std::fs::create_dir_all(root.join("corpus").join(t))?;
+    }
+    // JFR recordings the JDK and the Pyroscope Java agent wrote.
+    let jfr_corpus = root.join("../integration/corpus/ingest");
+    std::fs::copy(
+        jfr_corpus.join("jdk_recording.jfr"),
+        root.join("corpus/jfr/jdk_recording"),
+    )?;
+    let upload = std::fs::read(jfr_corpus.join("java_jfr.multipart"))?;
+    if let Some(recording) = agent_recording(&upload) {
+        std::fs::write(root.join("corpus/jfr/agent_recording"), recording)?;
     }
     // Filter conditions, valid and not.
     for (i, text) in [
@@ -57,7 +68,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for entry in std::fs::read_dir(&testdata)? {
         let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if !name.ends_with(".pb.gz") {
             continue;
         }
@@ -70,17 +84,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let raw = encode_pprof(&profile);
         for t in ["decode_pprof", "to_otlp", "view", "delta"] {
             std::fs::write(root.join("corpus").join(t).join(&name), &body)?;
-            std::fs::write(root.join("corpus").join(t).join(format!("{name}.raw")), &raw)?;
+            std::fs::write(
+                root.join("corpus").join(t).join(format!("{name}.raw")),
+                &raw,
+            )?;
         }
-        let record = ProfileRecord::from_profile(Labels::from_pairs([("service_name", "seed")]), &profile)?;
+        let record =
+            ProfileRecord::from_profile(Labels::from_pairs([("service_name", "seed")]), &profile)?;
         // A persistent-queue record: the profile as served and as encoded.
-        let served = profcol_pdata::PprofData::from_served(body.clone().into(), &DecodeLimits::default())?;
-        let stored = ProfileBatch::new(vec![ProfileRecord::new(record.labels.clone(), served), record.clone()]);
-        std::fs::write(root.join("corpus/storage_record").join(&name), encode_batch(&stored))?;
+        let served =
+            profcol_pdata::PprofData::from_served(body.clone().into(), &DecodeLimits::default())?;
+        let stored = ProfileBatch::new(vec![
+            ProfileRecord::new(record.labels.clone(), served),
+            record.clone(),
+        ]);
+        std::fs::write(
+            root.join("corpus/storage_record").join(&name),
+            encode_batch(&stored),
+        )?;
         let req = to_otlp(&[record]);
-        std::fs::write(root.join("corpus/from_otlp").join(format!("{name}.otlp")), req.encode_to_vec())?;
+        std::fs::write(
+            root.join("corpus/from_otlp").join(format!("{name}.otlp")),
+            req.encode_to_vec(),
+        )?;
         let json = profcol_pdata::otlp::json::to_otlp_json_string(&req, false)?;
-        std::fs::write(root.join("corpus/otlp_json").join(format!("{name}.json")), &json)?;
+        std::fs::write(
+            root.join("corpus/otlp_json").join(format!("{name}.json")),
+            &json,
+        )?;
         let pb = req.encode_to_vec();
         let receive = root.join("corpus/otlp_receive");
         // Selector: bits 0-1 the encoding, bit 2 HTTP (else gRPC), bit 3 JSON.
@@ -92,7 +123,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(receive.join(format!("{name}.http")), with(0x04, &pb))?;
         let gz = profcol_pdata::pprof::gzip(&pb);
         std::fs::write(receive.join(format!("{name}.http.gz")), with(0x05, &gz))?;
-        std::fs::write(receive.join(format!("{name}.http.json")), with(0x0c, json.as_bytes()))?;
+        std::fs::write(
+            receive.join(format!("{name}.http.json")),
+            with(0x0c, json.as_bytes()),
+        )?;
     }
     Ok(())
+}
+
+/// The gunzipped `jfr` part of the agent's captured upload (its first
+/// line names the multipart boundary).
+fn agent_recording(upload: &[u8]) -> Option<Vec<u8>> {
+    let first = upload.split(|&b| b == b'\r').next()?;
+    let boundary = std::str::from_utf8(first.strip_prefix(b"--")?).ok()?;
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let parts = profcol_pdata::ingest::multipart::parse(
+        &content_type,
+        &bytes::Bytes::copy_from_slice(upload),
+    )
+    .ok()?;
+    let jfr = parts.iter().find(|p| p.name == "jfr")?;
+    profcol_pdata::pprof::decompress(&jfr.body, 1 << 24)
+        .ok()
+        .map(|b| b.into_owned())
 }

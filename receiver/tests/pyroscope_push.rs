@@ -203,6 +203,71 @@ async fn ingest_multipart_like_pyroscope_go() {
     s.stop().await;
 }
 
+/// The Pyroscope Java agent's upload as captured
+/// (`integration/corpus/ingest/java_jfr.*`): its query, content type and
+/// body.
+fn java_agent_upload() -> (String, String, Vec<u8>) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../integration/corpus/ingest/");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{dir}java_jfr.json")).unwrap()).unwrap();
+    let body = std::fs::read(format!("{dir}java_jfr.multipart")).unwrap();
+    (
+        meta["raw_query"].as_str().unwrap().to_string(),
+        meta["content_type"].as_str().unwrap().to_string(),
+        body,
+    )
+}
+
+#[tokio::test]
+async fn ingest_jfr_like_the_java_agent() {
+    let s = server("");
+    let (query, content_type, body) = java_agent_upload();
+    let a = s
+        .ingest(
+            &query,
+            &[("Content-Type", &content_type), ("X-Scope-OrgID", "t1")],
+            body,
+        )
+        .await;
+    assert_eq!((a.status, a.text.as_str()), (200, ""));
+    let got = s.records();
+    let names: Vec<String> = got
+        .iter()
+        .map(|r| r.labels.get("__name__").unwrap_or("").to_string())
+        .collect();
+    // The recording holds CPU samples, allocations in new TLABs and
+    // monitor enters: one series each.
+    assert_eq!(names, ["process_cpu", "memory", "mutex"]);
+    for r in &got {
+        let l = &r.labels;
+        assert_eq!(l.get("service_name"), Some("javapush"), "{l}");
+        assert_eq!(l.get("pyroscope_spy"), Some("javaspy"), "{l}");
+        assert_eq!(l.get("jfr_event"), Some("itimer"), "{l}");
+        assert_eq!(l.get("env"), Some("corpus"), "{l}");
+        assert_eq!(l.get(Labels::TENANT_ID), Some("t1"), "{l}");
+        // `from`/`until` are whole seconds: the window is one second.
+        let h = r.pprof.header();
+        assert_eq!(h.time_nanos % 1_000_000_000, 0);
+        assert_eq!(h.duration_nanos, 1_000_000_000);
+    }
+    let cpu = got[0].pprof.to_profile();
+    let total: i64 = cpu.sample.iter().map(|s| s.value[0]).sum();
+    assert_eq!(total, 80 * 10_000_000, "80 samples at sampleRate=100");
+    let labelled = cpu
+        .sample
+        .iter()
+        .flat_map(|s| &s.label)
+        .filter(|l| {
+            cpu.string_table[l.key as usize] == "handler"
+                && cpu.string_table[l.str as usize] == "/cart"
+        })
+        .count();
+    assert!(labelled > 0, "the labels part's contexts reach the samples");
+    let st = s.running.handle.push_status().unwrap();
+    assert_eq!((st.requests_accepted, st.profiles_accepted), (1, 3));
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn ingest_raw_pprof_folded_and_lines() {
     let s = server("");

@@ -97,7 +97,12 @@ impl<'t> Decoder<'t> {
             .ok_or_else(|| JfrError::at(c.pos(), format!("no class with id {type_id}")))?;
         Ok(match class.name.as_str() {
             "boolean" | "byte" => Value::Int(i64::from(c.u8()? as i8)),
-            "char" | "short" | "int" | "long" => Value::Int(c.varint()? as i64),
+            // Narrow types are written as their unsigned bits: -1 as an
+            // int is 0xffffffff, not a 64-bit -1.
+            "char" => Value::Int(i64::from(c.varint()? as u16)),
+            "short" => Value::Int(i64::from(c.varint()? as u16 as i16)),
+            "int" => Value::Int(i64::from(c.varint()? as u32 as i32)),
+            "long" => Value::Int(c.varint()? as i64),
             "float" => Value::Float(f64::from(f32::from_bits(c.be_u32()?))),
             "double" => Value::Float(f64::from_bits(c.be_u64()?)),
             "java.lang.String" => Value::Str(c.string()?),
