@@ -109,12 +109,12 @@ if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
   log "apt: installing openjdk-17-jdk-headless maven"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null || log "apt: java/maven unavailable; the Java peer will be skipped"
+  apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null || log "apt: java/maven unavailable; the gateway suite will fail its Java checks"
 fi
 # Build it (target/javapush.jar + target/lib): only when pom.xml or src/ is newer than the jar;
 # offline from ~/.m2 when everything is there, else from Maven Central.
 if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
-  "$here/java/build.sh" || log "java/build.sh failed; the Java peer will be skipped"
+  "$here/java/build.sh" || log "java/build.sh failed; the gateway suite will fail its Java checks"
 fi
 
 # --- Build the Go peers (target, pprofbench, otelcol, pushsdk); each only when its sources are

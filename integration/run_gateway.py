@@ -1088,7 +1088,7 @@ def main():
                     help="fail (not skip) when profcol has no otlp/pyroscope receivers yet")
     ap.add_argument("--standin", action="store_true",
                     help="no profcol gateway: SDKs -> ingest_capture.py, Collector -> the OTLP sink (checks the peers)")
-    ap.add_argument("--sdks", default="go,node,python",
+    ap.add_argument("--sdks", default="go,node,python,java",
                     help="comma list: go,node,python,java (java: the Pyroscope Java agent, JFR)")
     ap.add_argument("--parts", default="a,b,c", help="comma list: a (SDKs), b (Collector), c (bad input)")
     ap.add_argument("--sdk-seconds", type=float, default=10.0, help="how long each SDK peer runs")
