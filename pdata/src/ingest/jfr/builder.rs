@@ -15,12 +15,15 @@ pub struct Frame {
 /// no binary).
 const MAPPING_ID: u64 = 1;
 
+/// What makes two samples one: their locations and (key, value) string ids.
+type SampleKey = (Vec<u64>, Vec<(i64, i64)>);
+
 pub struct ProfileBuilder {
     profile: Profile,
     strings: HashMap<String, i64>,
     functions: HashMap<String, u64>,
     locations: HashMap<(u64, i64), u64>,
-    samples: HashMap<(Vec<u64>, Vec<(i64, i64)>), usize>,
+    samples: HashMap<SampleKey, usize>,
 }
 
 impl ProfileBuilder {
