@@ -16,13 +16,13 @@
 //! profiler.Malloc                → memory       malloc_objects/count, malloc_bytes/bytes
 //! ```
 //!
-//! A recording is read chunk by chunk ([`chunk`]): the metadata event gives
-//! the classes and their fields ([`metadata`]), every constant pool event
-//! is read into tables ([`value`]), then the events above are read with
-//! those classes, their stacks resolved ([`stacks`]) and added to the
-//! profile of their kind ([`builder`]). Frames are named `class.method`
+//! A recording is read chunk by chunk (`chunk.rs`): the metadata event gives
+//! the classes and their fields (`metadata.rs`), every constant pool event
+//! is read into tables (`value.rs`), then the events above are read with
+//! those classes, their stacks resolved (`stacks.rs`) and added to the
+//! profile of their kind (`builder.rs`). Frames are named `class.method`
 //! with the JVM's slash-separated class name (`java/lang/Thread.run`),
-//! generated lambda and accessor classes merged ([`symbols`]). The labels
+//! generated lambda and accessor classes merged (`symbols.rs`). The labels
 //! the agent sends beside the recording ([`labels`]) become sample labels
 //! through each event's `contextId`.
 //!
