@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         start_nanos: 1,
         end_nanos: 2,
         sample_rate: 100,
+        memory_limit: 64 << 20,
     };
     if let Ok(out) = to_pprof(recording, &labels, &input) {
         for p in &out.profiles {

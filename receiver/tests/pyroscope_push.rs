@@ -269,6 +269,27 @@ async fn ingest_jfr_like_the_java_agent() {
 }
 
 #[tokio::test]
+async fn a_jfr_recording_needing_more_memory_than_the_budget_is_413() {
+    // The recording inflates to 55,360 bytes, leaving ~4 KB of a 60,000
+    // byte budget: not enough for its constants' index.
+    let s = server("max_decompressed_size: 60000\n");
+    let (query, content_type, body) = java_agent_upload();
+    let a = s
+        .ingest(&query, &[("Content-Type", &content_type)], body)
+        .await;
+    assert_eq!(a.status, 413, "{}", a.text);
+    assert!(
+        a.text.starts_with(
+            "the JFR recording needs more memory than max_decompressed_size (60000 bytes) leaves"
+        ),
+        "{}",
+        a.text
+    );
+    assert!(s.records().is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn ingest_raw_pprof_folded_and_lines() {
     let s = server("");
     let cpu = gz(&profile(CPU, 3));

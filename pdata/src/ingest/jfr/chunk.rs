@@ -4,14 +4,18 @@
 
 use super::cursor::{Cursor, JfrString};
 use super::metadata::{self, Types};
-use super::value::{Decoder, Value};
+use super::value::{self, Decoder, Value};
 use super::{JfrError, EVENT_CONSTANT_POOL};
+use std::cell::Cell;
 use std::collections::HashMap;
 
 /// `FLR\0`.
 pub const MAGIC: [u8; 4] = *b"FLR\0";
 /// Magic, version, then eight 8-byte numbers and 4 bytes of features.
 pub const HEADER_BYTES: usize = 68;
+/// What one indexed constant costs in memory, about: its key and offset in
+/// a hash map.
+pub const INDEX_ENTRY_BYTES: usize = 32;
 /// The format versions read: JFR 1.x (JDK 9, 10) and 2.x (JDK 11 on,
 /// async-profiler).
 const MAJOR_VERSIONS: [u16; 2] = [1, 2];
@@ -25,14 +29,18 @@ pub struct Header {
     pub ticks_per_second: i64,
 }
 
-/// A decoded chunk: where its events are, its types and its pools.
+/// A chunk read: where its events are, its types and an index of its
+/// constants (each decoded only when looked up, so a recording costs an
+/// index entry per constant, not a tree of values).
 pub struct Chunk<'a> {
     pub header: Header,
     pub types: Types,
-    /// Class id → constant key → value.
-    pub pools: HashMap<u64, HashMap<u64, Value>>,
+    /// Class id → constant key → where its value starts.
+    pools: HashMap<u64, HashMap<u64, usize>>,
     /// The chunk's bytes (header included).
     bytes: &'a [u8],
+    /// Values left to read from this chunk (see [`value::budget`]).
+    budget: Cell<usize>,
 }
 
 fn offset(v: u64, what: &str, at: usize) -> Result<usize, JfrError> {
@@ -84,8 +92,9 @@ pub struct EventAt {
 }
 
 impl<'a> Chunk<'a> {
-    /// Reads the chunk at the start of `buf`; returns it and its size.
-    pub fn read(buf: &'a [u8]) -> Result<Self, JfrError> {
+    /// Reads the chunk at the start of `buf`, its constant index taking at
+    /// most `index_limit` bytes (see [`INDEX_ENTRY_BYTES`]).
+    pub fn read(buf: &'a [u8], index_limit: usize) -> Result<Self, JfrError> {
         let mut c = Cursor::new(buf, 0);
         let header = read_header(&mut c)?;
         if header.size > buf.len() {
@@ -101,6 +110,7 @@ impl<'a> Chunk<'a> {
             types,
             pools: HashMap::new(),
             bytes,
+            budget: value::budget(bytes.len()),
         };
         let pool_events: Vec<EventAt> = chunk
             .events()
@@ -109,13 +119,18 @@ impl<'a> Chunk<'a> {
                     .map_or(true, |e| e.type_id == EVENT_CONSTANT_POOL)
             })
             .collect::<Result<_, _>>()?;
-        let mut decoder = Decoder::new(&chunk.types, bytes.len());
-        let mut pools: HashMap<u64, HashMap<u64, Value>> = HashMap::new();
+        let mut pools = HashMap::new();
+        let mut entries_left = index_limit / INDEX_ENTRY_BYTES;
         for e in pool_events {
-            read_pools(bytes, e, &mut decoder, &mut pools)?;
+            index_pools(bytes, e, &chunk.decoder(), &mut pools, &mut entries_left)?;
         }
         chunk.pools = pools;
         Ok(chunk)
+    }
+
+    /// A decoder spending this chunk's budget.
+    pub fn decoder(&self) -> Decoder<'_> {
+        Decoder::new(&self.types, &self.budget)
     }
 
     /// Every event of the chunk in order, metadata and pools included.
@@ -156,42 +171,50 @@ impl<'a> Chunk<'a> {
     }
 
     /// Reads the fields of event `e` (of a class the metadata declares).
-    pub fn event_value(&self, e: EventAt, decoder: &mut Decoder) -> Result<Value, JfrError> {
+    pub fn event_value(&self, e: EventAt) -> Result<Value, JfrError> {
         let mut c = Cursor::new(&self.bytes[..e.end], e.fields);
-        decoder.read(&mut c, e.type_id)
+        self.decoder().read(&mut c, e.type_id)
     }
 
     pub fn bytes(&self) -> usize {
         self.bytes.len()
     }
 
-    /// The constant `key` of the pool of class `class`.
-    pub fn constant(&self, class: u64, key: u64) -> Option<&Value> {
-        self.pools.get(&class)?.get(&key)
+    /// The constant `key` of the pool of class `class`, decoded.
+    pub fn constant(&self, class: u64, key: u64) -> Result<Option<Value>, JfrError> {
+        let Some(&at) = self.pools.get(&class).and_then(|p| p.get(&key)) else {
+            return Ok(None);
+        };
+        let mut c = Cursor::new(self.bytes, at);
+        self.decoder().read(&mut c, class).map(Some)
     }
 
     /// A string value, looked up in the string pool when pooled.
-    pub fn text(&self, v: &Value) -> Option<String> {
-        match v {
+    pub fn text(&self, v: &Value) -> Result<Option<String>, JfrError> {
+        Ok(match v {
             Value::Str(JfrString::Text(s)) => Some(s.clone()),
             Value::Str(JfrString::Pooled(k)) => {
-                let id = self.types.id_of("java.lang.String")?;
+                let Some(id) = self.types.id_of("java.lang.String") else {
+                    return Ok(None);
+                };
                 match self.constant(id, *k)? {
-                    Value::Str(JfrString::Text(s)) => Some(s.clone()),
+                    Some(Value::Str(JfrString::Text(s))) => Some(s),
                     _ => None,
                 }
             }
             _ => None,
-        }
+        })
     }
 }
 
-/// Reads a constant pool event's pools into `pools`.
-fn read_pools(
+/// Indexes a constant pool event's constants into `pools`: where each
+/// value starts (a later pool's constant replaces an earlier one's).
+fn index_pools(
     bytes: &[u8],
     e: EventAt,
-    decoder: &mut Decoder,
-    pools: &mut HashMap<u64, HashMap<u64, Value>>,
+    decoder: &Decoder,
+    pools: &mut HashMap<u64, HashMap<u64, usize>>,
+    entries_left: &mut usize,
 ) -> Result<(), JfrError> {
     let mut c = Cursor::new(&bytes[..e.end], e.fields);
     let _start = c.varint()?;
@@ -210,9 +233,15 @@ fn read_pools(
         let count = c.count("constant")?;
         let pool = pools.entry(class).or_default();
         for _ in 0..count {
+            *entries_left = entries_left.checked_sub(1).ok_or_else(|| {
+                JfrError::over_limit(
+                    c.pos(),
+                    "the constant pools hold more constants than the memory limit allows",
+                )
+            })?;
             let key = c.varint()?;
-            let value = decoder.read(&mut c, class)?;
-            pool.insert(key, value);
+            pool.insert(key, c.pos());
+            decoder.skip(&mut c, class)?;
         }
     }
     Ok(())

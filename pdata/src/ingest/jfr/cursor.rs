@@ -135,4 +135,25 @@ impl<'a> Cursor<'a> {
             other => Err(JfrError::at(at, format!("unknown string encoding {other}"))),
         }
     }
+
+    /// Steps over a string without reading its text.
+    pub fn skip_string(&mut self) -> Result<(), JfrError> {
+        let at = self.pos;
+        match self.u8()? {
+            STRING_NULL | STRING_EMPTY => Ok(()),
+            STRING_CONSTANT => self.varint().map(drop),
+            STRING_UTF8 | STRING_LATIN1 => {
+                let n = self.count("string byte")?;
+                self.take(n, "a string").map(drop)
+            }
+            STRING_CHARS => {
+                let n = self.count("string char")?;
+                for _ in 0..n {
+                    self.varint()?;
+                }
+                Ok(())
+            }
+            other => Err(JfrError::at(at, format!("unknown string encoding {other}"))),
+        }
+    }
 }

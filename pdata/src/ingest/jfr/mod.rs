@@ -18,7 +18,7 @@
 //!
 //! A recording is read chunk by chunk (`chunk.rs`): the metadata event gives
 //! the classes and their fields (`metadata.rs`), every constant pool event
-//! is read into tables (`value.rs`), then the events above are read with
+//! is indexed (`value.rs`), then the events above are read with
 //! those classes, their stacks resolved (`stacks.rs`) and added to the
 //! profile of their kind (`builder.rs`). Frames are named `class.method`
 //! with the JVM's slash-separated class name (`java/lang/Thread.run`),
@@ -29,11 +29,13 @@
 //! Differences from Pyroscope, on purpose: lock and park delays are
 //! converted from the recording's ticks to nanoseconds (Pyroscope keeps the
 //! ticks); a frame without a class (native code) is named by its method
-//! alone, not `.method`; profiles come out in the order of the table above.
+//! alone, not `.method`; profiles come out in a fixed order (that of [`Kind`]).
 //!
 //! Reading is bounded: every count is checked against the bytes left,
-//! nesting is capped and a chunk decodes at most a few values per byte; no
-//! input panics (fuzzed: `fuzz/fuzz_targets/jfr.rs`).
+//! nesting is capped and a chunk decodes at most a few values per byte;
+//! constant pools are indexed (one offset per constant) and each constant
+//! decoded when it is looked up, so memory follows the recording's size;
+//! no input panics (fuzzed: `fuzz/fuzz_targets/jfr.rs`).
 
 mod builder;
 mod chunk;
@@ -53,10 +55,10 @@ use builder::ProfileBuilder;
 use chunk::Chunk;
 use kinds::Kind;
 pub use labels::LabelsSnapshot;
-use stacks::Stacks;
-use std::collections::BTreeMap;
+use stacks::{field, Stacks};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use value::{Decoder, Value};
+use value::Value;
 
 /// The metadata event's type id.
 pub const EVENT_METADATA: u64 = 0;
@@ -72,6 +74,9 @@ pub struct JfrError {
     /// The byte offset in the recording, when the problem has one.
     pub offset: Option<usize>,
     pub problem: String,
+    /// The recording is readable but needs more memory than
+    /// [`JfrInput::memory_limit`].
+    pub over_limit: bool,
 }
 
 impl JfrError {
@@ -79,6 +84,7 @@ impl JfrError {
         Self {
             offset: Some(offset),
             problem: problem.into(),
+            over_limit: false,
         }
     }
 
@@ -86,6 +92,14 @@ impl JfrError {
         Self {
             offset: None,
             problem: problem.into(),
+            over_limit: false,
+        }
+    }
+
+    fn over_limit(offset: usize, problem: impl Into<String>) -> Self {
+        Self {
+            over_limit: true,
+            ..Self::at(offset, problem)
         }
     }
 }
@@ -111,6 +125,9 @@ pub struct JfrInput {
     /// CPU and wall samples per second (`sampleRate`); 0 takes
     /// [`DEFAULT_PERIOD_NANOS`].
     pub sample_rate: u32,
+    /// Memory the index of one chunk's constants may take, in bytes (about
+    /// 32 per constant); beyond it the recording is refused. 0: no limit.
+    pub memory_limit: usize,
 }
 
 /// One converted profile and its Pyroscope name.
@@ -151,14 +168,18 @@ pub fn to_pprof(
         period,
         window: (
             input.start_nanos,
-            input.end_nanos.saturating_sub(input.start_nanos),
+            input.end_nanos.saturating_sub(input.start_nanos).max(0),
         ),
         builders: BTreeMap::new(),
         event: String::new(),
     };
     let mut pos = 0;
     while pos < recording.len() {
-        let chunk = Chunk::read(&recording[pos..]).map_err(|e| shift(e, pos))?;
+        let limit = match input.memory_limit {
+            0 => usize::MAX,
+            n => n,
+        };
+        let chunk = Chunk::read(&recording[pos..], limit).map_err(|e| shift(e, pos))?;
         if out.window.0 <= 0 {
             out.window = (chunk.header.start_nanos, chunk.header.duration_nanos);
         }
@@ -226,7 +247,6 @@ impl Converter<'_> {
 
     fn chunk(&mut self, chunk: &Chunk) -> Result<(), JfrError> {
         let types = &chunk.types;
-        let mut decoder = Decoder::new(types, chunk.bytes());
         let mut classes: BTreeMap<u64, EventFields> = BTreeMap::new();
         let mut add = |name: &str, kind: EventKind, value: Option<&str>| {
             if let Some(c) = types.named(name) {
@@ -262,32 +282,31 @@ impl Converter<'_> {
                 if e.type_id != setting.id {
                     continue;
                 }
-                let v = chunk.event_value(e, &mut decoder)?;
-                let text = |name: &str| {
-                    setting
-                        .field(name)
-                        .and_then(|i| v.fields().get(i))
-                        .and_then(|f| chunk.text(f))
+                let v = chunk.event_value(e)?;
+                let text = |name: &str| match setting.field(name).and_then(|i| v.fields().get(i)) {
+                    Some(f) => chunk.text(f),
+                    None => Ok(None),
                 };
-                if text("name").as_deref() == Some("event") {
-                    self.event = text("value").unwrap_or_default();
+                if text("name")?.as_deref() == Some("event") {
+                    self.event = text("value")?.unwrap_or_default();
                 }
             }
         }
         let wall_events = self.event == "wall";
         let ticks_per_second = chunk.header.ticks_per_second;
         let mut stacks = Stacks::new(chunk);
+        let mut sleeping_states: HashMap<u64, bool> = HashMap::new();
         for e in chunk.events() {
             let e = e?;
             let Some(fields) = classes.get(&e.type_id) else {
                 continue;
             };
-            let v = chunk.event_value(e, &mut decoder)?;
+            let v = chunk.event_value(e)?;
             let get = |i: Option<usize>| i.and_then(|i| v.fields().get(i));
-            let Some(frames) = get(fields.stack)
-                .and_then(Value::reference)
-                .and_then(|id| stacks.frames(id))
-            else {
+            let Some(stack) = get(fields.stack).and_then(Value::reference) else {
+                continue;
+            };
+            let Some(frames) = stacks.frames(stack)? else {
                 continue;
             };
             let labels = get(fields.context)
@@ -298,14 +317,25 @@ impl Converter<'_> {
             let value = get(fields.value).and_then(Value::int).unwrap_or(0);
             match fields.kind {
                 EventKind::Execution => {
-                    let sleeping = state_class.is_some_and(|sc| {
-                        get(fields.state)
-                            .and_then(Value::reference)
-                            .and_then(|s| chunk.constant(sc.id, s))
-                            .and_then(|s| sc.field("name").and_then(|i| s.fields().get(i)))
-                            .and_then(|n| chunk.text(n))
-                            .is_some_and(|n| n == kinds::STATE_SLEEPING)
-                    });
+                    let sleeping = match (state_class, get(fields.state).and_then(Value::reference))
+                    {
+                        (Some(sc), Some(state)) => match sleeping_states.get(&state) {
+                            Some(&known) => known,
+                            None => {
+                                let name = match chunk.constant(sc.id, state)? {
+                                    Some(s) => match field(&s, sc, "name") {
+                                        Some(n) => chunk.text(n)?,
+                                        None => None,
+                                    },
+                                    None => None,
+                                };
+                                let sleeping = name.as_deref() == Some(kinds::STATE_SLEEPING);
+                                sleeping_states.insert(state, sleeping);
+                                sleeping
+                            }
+                        },
+                        _ => false,
+                    };
                     let period = self.period;
                     if !sleeping {
                         self.builder(Kind::Cpu).add(&frames, &labels, &[period]);

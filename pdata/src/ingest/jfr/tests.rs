@@ -50,6 +50,7 @@ fn a_jdk_recording_converts_with_the_jdk_counts() {
         start_nanos: 1_000_000_000,
         end_nanos: 4_000_000_000,
         sample_rate: 100,
+        ..Default::default()
     };
     let out = to_pprof(
         &corpus("jdk_recording.jfr"),
@@ -190,6 +191,28 @@ fn damaged_recordings_never_panic() {
             let _ = to_pprof(&bad, &LabelsSnapshot::default(), &JfrInput::default());
         }
     }
+}
+
+#[test]
+fn the_constant_index_keeps_to_the_memory_limit() {
+    let (recording, labels) = agent_upload();
+    let input = |memory_limit| JfrInput {
+        memory_limit,
+        ..Default::default()
+    };
+    let err = to_pprof(&recording, &labels, &input(4096)).unwrap_err();
+    assert!(err.over_limit, "{err}");
+    assert_eq!(
+        err.problem,
+        "the constant pools hold more constants than the memory limit allows"
+    );
+    // The recording's few thousand constants fit in a megabyte.
+    assert!(to_pprof(&recording, &labels, &input(1 << 20)).is_ok());
+    assert!(
+        !to_pprof(&recording[..100], &labels, &input(1 << 20))
+            .unwrap_err()
+            .over_limit
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use super::cursor::{Cursor, JfrString};
 use super::metadata::{Field, Types};
 use super::JfrError;
+use std::cell::Cell;
 
 /// Classes nest a few levels (an event holds a stack trace's frames); a
 /// deeper nesting is a cycle in hostile metadata.
@@ -54,44 +55,62 @@ impl Value {
     }
 }
 
-/// Reads values with the chunk's types, counting them: a class whose
-/// fields take no bytes could otherwise make a few bytes decode into
-/// millions of values.
+/// Reads values with the chunk's types, counting them against the
+/// chunk's budget: a class whose fields take no bytes could otherwise make
+/// a few bytes decode into millions of values. [`Decoder::skip`] walks a
+/// value without building it (the constant pools are indexed that way and
+/// decoded only when looked up).
 pub struct Decoder<'t> {
     pub types: &'t Types,
-    budget: usize,
+    budget: &'t Cell<usize>,
+}
+
+/// The budget of a chunk of `chunk_bytes`: four values per byte (and a few
+/// thousand more), for everything read from it, indexing and lookups
+/// together.
+pub fn budget(chunk_bytes: usize) -> Cell<usize> {
+    Cell::new(chunk_bytes.saturating_mul(4).saturating_add(4096))
 }
 
 impl<'t> Decoder<'t> {
-    /// A decoder for a chunk of `chunk_bytes`: it reads at most four
-    /// values per byte (and a few thousand more).
-    pub fn new(types: &'t Types, chunk_bytes: usize) -> Self {
-        Self {
-            types,
-            budget: chunk_bytes.saturating_mul(4).saturating_add(4096),
-        }
+    pub fn new(types: &'t Types, budget: &'t Cell<usize>) -> Self {
+        Self { types, budget }
     }
 
     /// Reads one value of class `type_id`.
-    pub fn read(&mut self, c: &mut Cursor, type_id: u64) -> Result<Value, JfrError> {
-        self.read_at(c, type_id, 0)
+    pub fn read(&self, c: &mut Cursor, type_id: u64) -> Result<Value, JfrError> {
+        self.walk(c, type_id, 0, true)
     }
 
-    fn spend(&mut self, c: &Cursor) -> Result<(), JfrError> {
-        self.budget = self
-            .budget
-            .checked_sub(1)
-            .ok_or_else(|| JfrError::at(c.pos(), "more values than the chunk's bytes can hold"))?;
+    /// Steps over one value of class `type_id`.
+    pub fn skip(&self, c: &mut Cursor, type_id: u64) -> Result<(), JfrError> {
+        self.walk(c, type_id, 0, false).map(drop)
+    }
+
+    fn spend(&self, c: &Cursor) -> Result<(), JfrError> {
+        let left =
+            self.budget.get().checked_sub(1).ok_or_else(|| {
+                JfrError::at(c.pos(), "more values than the chunk's bytes can hold")
+            })?;
+        self.budget.set(left);
         Ok(())
     }
 
-    fn read_at(&mut self, c: &mut Cursor, type_id: u64, depth: usize) -> Result<Value, JfrError> {
+    /// Reads (`keep`) or steps over a value; a value stepped over is
+    /// `Int(0)`.
+    fn walk(
+        &self,
+        c: &mut Cursor,
+        type_id: u64,
+        depth: usize,
+        keep: bool,
+    ) -> Result<Value, JfrError> {
         self.spend(c)?;
         if depth > MAX_DEPTH {
             return Err(JfrError::at(c.pos(), "values nest too deep"));
         }
-        let types = self.types;
-        let class = types
+        let class = self
+            .types
             .by_id
             .get(&type_id)
             .ok_or_else(|| JfrError::at(c.pos(), format!("no class with id {type_id}")))?;
@@ -105,35 +124,59 @@ impl<'t> Decoder<'t> {
             "long" => Value::Int(c.varint()? as i64),
             "float" => Value::Float(f64::from(f32::from_bits(c.be_u32()?))),
             "double" => Value::Float(f64::from_bits(c.be_u64()?)),
-            "java.lang.String" => Value::Str(c.string()?),
+            "java.lang.String" if keep => Value::Str(c.string()?),
+            "java.lang.String" => {
+                c.skip_string()?;
+                Value::Int(0)
+            }
             _ => {
-                let mut fields = Vec::with_capacity(class.fields.len());
+                let mut fields = Vec::with_capacity(if keep { class.fields.len() } else { 0 });
                 for f in &class.fields {
-                    fields.push(self.read_field(c, f, depth)?);
+                    let v = self.field(c, f, depth, keep)?;
+                    if keep {
+                        fields.push(v);
+                    }
                 }
-                Value::Object(fields)
+                if keep {
+                    Value::Object(fields)
+                } else {
+                    Value::Int(0)
+                }
             }
         })
     }
 
-    fn read_field(&mut self, c: &mut Cursor, f: &Field, depth: usize) -> Result<Value, JfrError> {
+    fn field(
+        &self,
+        c: &mut Cursor,
+        f: &Field,
+        depth: usize,
+        keep: bool,
+    ) -> Result<Value, JfrError> {
         if !f.array {
-            return self.one(c, f, depth);
+            return self.one(c, f, depth, keep);
         }
         let n = c.count("array element")?;
-        let mut items = Vec::with_capacity(n);
+        let mut items = Vec::with_capacity(if keep { n } else { 0 });
         for _ in 0..n {
-            items.push(self.one(c, f, depth)?);
+            let v = self.one(c, f, depth, keep)?;
+            if keep {
+                items.push(v);
+            }
         }
-        Ok(Value::Array(items))
+        Ok(if keep {
+            Value::Array(items)
+        } else {
+            Value::Int(0)
+        })
     }
 
-    fn one(&mut self, c: &mut Cursor, f: &Field, depth: usize) -> Result<Value, JfrError> {
+    fn one(&self, c: &mut Cursor, f: &Field, depth: usize, keep: bool) -> Result<Value, JfrError> {
         if f.pooled {
             self.spend(c)?;
             Ok(Value::Ref(c.varint()?))
         } else {
-            self.read_at(c, f.type_id, depth + 1)
+            self.walk(c, f.type_id, depth + 1, keep)
         }
     }
 }

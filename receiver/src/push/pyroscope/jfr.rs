@@ -80,12 +80,22 @@ impl Request<'_> {
             start_nanos: self.query.from_nanos,
             end_nanos: self.query.until_nanos,
             sample_rate: self.query.sample_rate,
+            // The reader's index of constants comes out of the same budget
+            // as the bytes (it is gone before the profiles are built).
+            memory_limit: budget.left.max(1),
         };
         let converted = jfr::to_pprof(&recording, &labels, &input).map_err(|e| {
-            Refusal::new(
-                Kind::Decode,
-                format!("the JFR recording does not read: {e}"),
-            )
+            if e.over_limit {
+                Refusal::new(
+                    Kind::TooLarge,
+                    format!(
+                        "the JFR recording needs more memory than max_decompressed_size ({} bytes) leaves: {e}",
+                        budget.max
+                    ),
+                )
+            } else {
+                Refusal::new(Kind::Decode, format!("the JFR recording does not read: {e}"))
+            }
         })?;
         let mut records = Vec::with_capacity(converted.profiles.len());
         for p in &converted.profiles {

@@ -341,6 +341,7 @@ fn run(bytes: &[u8], labels: &LabelsSnapshot) -> JfrProfiles {
         start_nanos: 10,
         end_nanos: 20,
         sample_rate: 50,
+        ..Default::default()
     };
     to_pprof(bytes, labels, &input).unwrap()
 }
