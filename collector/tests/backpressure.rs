@@ -171,6 +171,15 @@ fn a_blocking_queue_holds_the_scrape_loop_and_loses_nothing() {
         ),
         1.0
     );
+    assert_eq!(
+        metric(
+            admin,
+            "profcol_exporter_queue_waiting_callers",
+            &[&exporter]
+        ),
+        1.0,
+        "the exporter counts the caller waiting for room"
+    );
     let html = page(admin, "/targets");
     assert!(html.contains("1 waiting for the pipeline"), "{html}");
     assert!(html.contains("waiting for the pipeline since"), "{html}");
@@ -215,6 +224,14 @@ fn a_blocking_queue_holds_the_scrape_loop_and_loses_nothing() {
             admin,
             "pyroscope_scrape_backpressure_waiting",
             &[&component]
+        ),
+        0.0
+    );
+    assert_eq!(
+        metric(
+            admin,
+            "profcol_exporter_queue_waiting_callers",
+            &[&exporter]
         ),
         0.0
     );
@@ -299,6 +316,14 @@ fn by_default_a_full_queue_drops_the_newest_and_counts_it() {
             admin,
             "pyroscope_scrape_backpressure_waiting",
             &[&component]
+        ),
+        0.0
+    );
+    assert_eq!(
+        metric(
+            admin,
+            "profcol_exporter_queue_waiting_callers",
+            &[&exporter]
         ),
         0.0
     );

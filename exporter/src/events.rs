@@ -4,6 +4,7 @@
 
 use crate::metrics::{CodeLabels, ExporterLabel, ExporterMetrics, ReasonLabels};
 use crate::status::{ExporterStatus, InFlight, StatusCell};
+use prometheus_client::metrics::gauge::Gauge;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -89,6 +90,14 @@ impl ExporterEvents {
             .queue_capacity
             .get_or_create(&self.label)
             .set(capacity as i64);
+    }
+
+    /// The gauge of callers waiting for room in this exporter's full queue.
+    pub fn queue_waiting_gauge(&self) -> Gauge {
+        self.metrics
+            .queue_waiting
+            .get_or_create(&self.label)
+            .clone()
     }
 
     /// With a persistent queue, `bytes` is what its files take on disk

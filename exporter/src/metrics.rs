@@ -56,6 +56,8 @@ pub struct ExporterMetrics {
     pub queue_length: Family<ExporterLabel, Gauge>,
     pub queue_capacity: Family<ExporterLabel, Gauge>,
     pub queue_bytes: Family<ExporterLabel, Gauge>,
+    /// Callers waiting for room in a full queue (`block_on_overflow`).
+    pub queue_waiting: Family<ExporterLabel, Gauge>,
     pub request_duration: Hist,
     /// Persistent queue: damaged records (or stretches) skipped.
     pub storage_corrupt_records: Family<ExporterLabel, Counter>,
@@ -83,6 +85,7 @@ impl Default for ExporterMetrics {
             queue_length: Family::default(),
             queue_capacity: Family::default(),
             queue_bytes: Family::default(),
+            queue_waiting: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
             storage_corrupt_records: Family::default(),
             storage_refused: Family::default(),
@@ -154,6 +157,11 @@ impl MetricSet for ExporterMetrics {
             format!("{p}_queue_bytes"),
             "Bytes of profile data waiting in the sending queue",
             self.queue_bytes.clone(),
+        );
+        r.register(
+            format!("{p}_queue_waiting_callers"),
+            "Callers waiting for room in a full sending queue (block_on_overflow)",
+            self.queue_waiting.clone(),
         );
         r.register(
             format!("{p}_request_duration_seconds"),

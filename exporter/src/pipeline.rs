@@ -195,7 +195,8 @@ impl Pipeline {
                 ),
                 None => Queue::new(queue_cfg.queue_size, queue_cfg.max_bytes),
             }
-            .blocking_on_overflow(queue_cfg.block_on_overflow),
+            .blocking_on_overflow(queue_cfg.block_on_overflow)
+            .counting_waits(events.queue_waiting_gauge()),
         );
         if !queue.is_persistent() {
             events.queue_capacity(queue.capacity());

@@ -17,6 +17,7 @@ use crate::storage::{AppendError, Store, Ticket};
 use crate::storage_codec;
 use profcol_config::{join_path, Problem, Validate};
 use profcol_pdata::ProfileBatch;
+use prometheus_client::metrics::gauge::Gauge;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -204,6 +205,15 @@ enum Taken {
     AllRefused(Ticket),
 }
 
+/// One caller counted as waiting for room, until dropped.
+struct Waiting(Gauge);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// The queue itself; shared by the consumer side and the workers.
 pub struct Queue {
     state: Mutex<State>,
@@ -212,6 +222,8 @@ pub struct Queue {
     /// taken, a persistent record acked, or the queue closed.
     room: Notify,
     block_on_overflow: bool,
+    /// Counts the callers waiting for room, when set.
+    waiting: Option<Gauge>,
     capacity: usize,
     max_bytes: usize,
     events: Option<Arc<ExporterEvents>>,
@@ -234,6 +246,7 @@ impl Queue {
             notify: Notify::new(),
             room: Notify::new(),
             block_on_overflow: false,
+            waiting: None,
             capacity: capacity.max(1),
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX).max(1),
             events: None,
@@ -254,6 +267,7 @@ impl Queue {
             notify: Notify::new(),
             room: Notify::new(),
             block_on_overflow: false,
+            waiting: None,
             capacity: usize::MAX,
             max_bytes: usize::MAX,
             events: Some(events),
@@ -267,6 +281,21 @@ impl Queue {
     pub fn blocking_on_overflow(mut self, block: bool) -> Self {
         self.block_on_overflow = block;
         self
+    }
+
+    /// Counts the callers waiting for room in `gauge` while they wait.
+    pub fn counting_waits(mut self, gauge: Gauge) -> Self {
+        self.waiting = Some(gauge);
+        self
+    }
+
+    /// The caller is waiting for room until the returned guard drops.
+    fn wait_mark(&self) -> (profcol_runtime::caller::WaitMark, Option<Waiting>) {
+        let counted = self.waiting.clone().map(|g| {
+            g.inc();
+            Waiting(g)
+        });
+        (profcol_runtime::caller::waiting(), counted)
     }
 
     /// Checks profiles read back from the store against `limits` (the
@@ -360,7 +389,7 @@ impl Queue {
                 let detail = self.memory_detail(why, bytes, mark.is_some());
                 return Err((batch, Refused { why, detail }));
             }
-            mark.get_or_insert_with(profcol_runtime::caller::waiting);
+            mark.get_or_insert_with(|| self.wait_mark());
             tokio::select! {
                 _ = &mut room => {}
                 _ = profcol_runtime::caller::cancelled() => {
@@ -422,7 +451,7 @@ impl Queue {
                     return Err(Refused { why, detail });
                 }
             }
-            mark.get_or_insert_with(profcol_runtime::caller::waiting);
+            mark.get_or_insert_with(|| self.wait_mark());
             tokio::select! {
                 _ = &mut room => {}
                 _ = profcol_runtime::caller::cancelled() => {
@@ -743,14 +772,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_blocked_offer_completes_when_a_worker_takes_a_batch() {
-        let q = blocking(1, 1000);
+        let gauge = Gauge::default();
+        let q = Arc::new(
+            Queue::new(1, 1000)
+                .blocking_on_overflow(true)
+                .counting_waits(gauge.clone()),
+        );
         q.offer(batch(1), 10).await.unwrap();
+        assert_eq!(gauge.get(), 0, "an offer that finds room never waits");
         let waiting = offer_in_task(&q, 2, 10);
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         assert!(!waiting.is_finished(), "a full queue makes the caller wait");
+        assert_eq!(gauge.get(), 1, "the waiting caller is counted");
         assert_eq!(q.usage(), (1, 10));
         assert_eq!(q.try_pop(None).unwrap().batch.len(), 1);
         assert_eq!(waiting.await.unwrap(), Ok(()));
+        assert_eq!(gauge.get(), 0, "and no longer once it got room");
         assert_eq!(
             q.try_pop(None).unwrap().batch.len(),
             2,
@@ -808,7 +845,12 @@ mod tests {
                 self.1.fetch_add(1, Ordering::SeqCst);
             }
         }
-        let q = blocking(1, 1000);
+        let gauge = Gauge::default();
+        let q = Arc::new(
+            Queue::new(1, 1000)
+                .blocking_on_overflow(true)
+                .counting_waits(gauge.clone()),
+        );
         q.offer(batch(1), 10).await.unwrap();
         let token = tokio_util::sync::CancellationToken::new();
         let waits = Arc::new(Waits::default());
@@ -827,11 +869,13 @@ mod tests {
             "the caller is told it waits"
         );
         assert_eq!(waits.1.load(Ordering::SeqCst), 0);
+        assert_eq!(gauge.get(), 1);
         token.cancel();
         let refused = waiting.await.unwrap().unwrap_err();
         assert_eq!(refused.why, Refusal::GaveUp);
         assert_eq!(refused.why.reason(), "shutdown");
         assert_eq!(waits.1.load(Ordering::SeqCst), 1);
+        assert_eq!(gauge.get(), 0, "a caller that gave up is no longer counted");
         assert_eq!(q.usage(), (1, 10), "nothing was added");
     }
 
