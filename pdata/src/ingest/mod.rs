@@ -2,8 +2,9 @@
 //! parameter ([`name`]), collapsed stacks (`folded`, `lines`) built into a
 //! pprof ([`folded`]), the `multipart/form-data` body pyroscope-go sends
 //! ([`multipart`]), the profile types a name suffix or a
-//! `sample_type_config` stands for ([`profile_type`]), and the push API's
-//! `PushRequest` in protobuf and Connect JSON ([`push_proto`]). Pure
+//! `sample_type_config` stands for ([`profile_type`]), the push API's
+//! `PushRequest` in protobuf and Connect JSON ([`push_proto`]), and the Java
+//! agent's JFR recordings converted to pprof ([`jfr`]). Pure
 //! functions over bytes, bounded and panic-free (fuzzed); the `pyroscope`
 //! receiver (`profcol-receiver`) serves them over HTTP.
 

@@ -347,7 +347,7 @@ impl Request<'_> {
 }
 
 /// The part named `name`, if any; twice is an error.
-fn one_part<'a>(parts: &'a [Part], name: &str) -> Result<Option<&'a Part>, Refusal> {
+pub(super) fn one_part<'a>(parts: &'a [Part], name: &str) -> Result<Option<&'a Part>, Refusal> {
     let mut found = parts.iter().filter(|p| p.name == name);
     let first = found.next();
     if found.next().is_some() {

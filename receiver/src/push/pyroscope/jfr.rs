@@ -6,13 +6,13 @@
 //! `mutex`, `block`, `wall`), `jfr_event` the profiler's event setting
 //! (see `profcol_pdata::ingest::jfr`).
 
-use super::ingest::Request;
+use super::ingest::{one_part, Request};
 use super::labels::{check_limits, ingest_labels, with_tenant, IngestSeries};
 use super::refusal::{Kind, Refusal};
 use super::request::Budget;
 use bytes::Bytes;
 use profcol_pdata::ingest::jfr::{self, JfrInput, LabelsSnapshot};
-use profcol_pdata::ingest::multipart::{self, Part};
+use profcol_pdata::ingest::multipart;
 use profcol_pdata::pprof::{decompress, encode_pprof};
 use profcol_pdata::{PprofData, ProfileRecord};
 
@@ -32,17 +32,6 @@ fn inflate(part: &[u8], what: &str, budget: &mut Budget) -> Result<Bytes, Refusa
     Ok(Bytes::copy_from_slice(&out))
 }
 
-fn one<'a>(parts: &'a [Part], name: &str) -> Result<Option<&'a Part>, Refusal> {
-    let mut found = parts.iter().filter(|p| p.name == name);
-    let first = found.next();
-    if found.next().is_some() {
-        return Err(Refusal::bad_request(format!(
-            "the multipart body has more than one part named {name:?}"
-        )));
-    }
-    Ok(first)
-}
-
 impl Request<'_> {
     /// The series of a `format=jfr` body.
     pub fn jfr(
@@ -54,11 +43,11 @@ impl Request<'_> {
         let (recording, labels) = if multipart::is_form_data(content_type) {
             let parts = multipart::parse(content_type, &body)
                 .map_err(|e| Refusal::bad_request(format!("invalid multipart body: {e}")))?;
-            let recording = one(&parts, PART_JFR)?.ok_or_else(|| {
+            let recording = one_part(&parts, PART_JFR)?.ok_or_else(|| {
                 Refusal::bad_request("the multipart body has no part named \"jfr\"")
             })?;
             let recording = inflate(&recording.body, "part \"jfr\"", budget)?;
-            let labels = match one(&parts, PART_LABELS)? {
+            let labels = match one_part(&parts, PART_LABELS)? {
                 Some(p) if !p.body.is_empty() => {
                     let raw = inflate(&p.body, "part \"labels\"", budget)?;
                     LabelsSnapshot::decode_part(&raw)
