@@ -24,7 +24,8 @@
 //! with the JVM's slash-separated class name (`java/lang/Thread.run`),
 //! generated lambda and accessor classes merged (`symbols.rs`). The labels
 //! the agent sends beside the recording ([`labels`]) become sample labels
-//! through each event's `contextId`.
+//! through each event's `contextId`; async-profiler's span fields become
+//! Pyroscope's `profile_id`, `span_name` and `trace_id` labels.
 //!
 //! Differences from Pyroscope, on purpose: lock and park delays are
 //! converted from the recording's ticks to nanoseconds (Pyroscope keeps the
@@ -221,6 +222,12 @@ struct EventFields {
     context: Option<usize>,
     state: Option<usize>,
     value: Option<usize>,
+    /// async-profiler's span correlation (Pyroscope's Java agent with
+    /// OpenTelemetry): `spanId`, `spanName`, `traceIdHi`, `traceIdLo`.
+    span_id: Option<usize>,
+    span_name: Option<usize>,
+    trace_hi: Option<usize>,
+    trace_lo: Option<usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -258,6 +265,10 @@ impl Converter<'_> {
                         context: c.field("contextId"),
                         state: c.field("state"),
                         value: value.and_then(|v| c.field(v)),
+                        span_id: c.field("spanId"),
+                        span_name: c.field("spanName"),
+                        trace_hi: c.field("traceIdHi"),
+                        trace_lo: c.field("traceIdLo"),
                     },
                 );
             }
@@ -309,20 +320,33 @@ impl Converter<'_> {
             let Some(frames) = stacks.frames(stack)? else {
                 continue;
             };
-            let labels = get(fields.context)
+            let mut labels = get(fields.context)
                 .and_then(Value::int)
                 .filter(|c| *c != 0)
                 .map(|c| self.labels.labels_of(c))
                 .unwrap_or_default();
+            let int = |i: Option<usize>| get(i).and_then(Value::int).unwrap_or(0);
+            let correlation = Correlation {
+                span_id: int(fields.span_id),
+                span_name: int(fields.span_name),
+                trace_hi: int(fields.trace_hi),
+                trace_lo: int(fields.trace_lo),
+            };
+            if correlation.add_labels(&mut labels, self.labels) {
+                labels.sort();
+            }
             let value = get(fields.value).and_then(Value::int).unwrap_or(0);
             match fields.kind {
                 EventKind::Execution => {
-                    let sleeping = match (state_class, get(fields.state).and_then(Value::reference))
-                    {
-                        (Some(sc), Some(state)) => match sleeping_states.get(&state) {
+                    let sleeping = match (state_class, get(fields.state)) {
+                        // A state written inline (not pooled).
+                        (_, Some(Value::Str(cursor::JfrString::Text(name)))) => {
+                            name == kinds::STATE_SLEEPING
+                        }
+                        (Some(sc), Some(Value::Ref(state))) => match sleeping_states.get(state) {
                             Some(&known) => known,
                             None => {
-                                let name = match chunk.constant(sc.id, state)? {
+                                let name = match chunk.constant(sc.id, *state)? {
                                     Some(s) => match field(&s, sc, "name") {
                                         Some(n) => chunk.text(n)?,
                                         None => None,
@@ -330,7 +354,7 @@ impl Converter<'_> {
                                     None => None,
                                 };
                                 let sleeping = name.as_deref() == Some(kinds::STATE_SLEEPING);
-                                sleeping_states.insert(state, sleeping);
+                                sleeping_states.insert(*state, sleeping);
                                 sleeping
                             }
                         },
@@ -361,6 +385,50 @@ impl Converter<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The sample labels Pyroscope derives from async-profiler's span fields.
+pub const LABEL_PROFILE_ID: &str = "profile_id";
+pub const LABEL_SPAN_NAME: &str = "span_name";
+pub const LABEL_TRACE_ID: &str = "trace_id";
+
+/// An event's span correlation; zero is none.
+struct Correlation {
+    span_id: i64,
+    span_name: i64,
+    trace_hi: i64,
+    trace_lo: i64,
+}
+
+impl Correlation {
+    /// Adds `profile_id` (the span id, 16 hex digits), `span_name` (from
+    /// the labels' strings) and `trace_id` (32 hex digits) to `labels`, as
+    /// Pyroscope does; whether it added any.
+    fn add_labels(&self, labels: &mut Vec<(String, String)>, snapshot: &LabelsSnapshot) -> bool {
+        let before = labels.len();
+        if self.span_id != 0 {
+            labels.push((
+                LABEL_PROFILE_ID.into(),
+                format!("{:016x}", self.span_id as u64),
+            ));
+        }
+        if self.span_name != 0 {
+            if let Some(name) = snapshot
+                .strings
+                .get(&self.span_name)
+                .filter(|n| !n.is_empty())
+            {
+                labels.push((LABEL_SPAN_NAME.into(), name.clone()));
+            }
+        }
+        if self.trace_hi != 0 || self.trace_lo != 0 {
+            labels.push((
+                LABEL_TRACE_ID.into(),
+                format!("{:016x}{:016x}", self.trace_hi as u64, self.trace_lo as u64),
+            ));
+        }
+        labels.len() > before
     }
 }
 

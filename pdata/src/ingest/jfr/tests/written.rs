@@ -560,3 +560,89 @@ fn a_count_past_the_end_is_refused() {
         "{problem}"
     );
 }
+
+#[test]
+fn span_fields_become_pyroscopes_correlation_labels() {
+    // async-profiler's Pyroscope build adds span fields to its samples.
+    let mut with_spans = classes();
+    for (id, _, fields) in &mut with_spans {
+        if *id == EXECUTION {
+            fields.extend([
+                ("spanId", LONG, false, false),
+                ("spanName", LONG, false, false),
+                ("traceIdHi", LONG, false, false),
+                ("traceIdLo", LONG, false, false),
+            ]);
+        }
+    }
+    let mut r = two_stacks();
+    for (span, name, hi, lo) in [(0xab_u64, 5, 1, 2), (0, 0, 0, 0)] {
+        let mut e = Vec::new();
+        for v in [EXECUTION, 5, 1, 1, 0, span, name, hi, lo] {
+            varint(&mut e, v);
+        }
+        r.events.push(sized(e));
+    }
+    let labels = LabelsSnapshot {
+        strings: [(5, "GET /cart".into())].into(),
+        ..Default::default()
+    };
+    let out = run(&r.chunk_with(&metadata(&with_spans)), &labels);
+    let p = &out.profiles[0].profile;
+    let mut got: Vec<Vec<String>> = p
+        .sample
+        .iter()
+        .map(|s| {
+            s.label
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{}={}",
+                        p.string_table[l.key as usize], p.string_table[l.str as usize]
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            vec![],
+            vec![
+                "profile_id=00000000000000ab".to_string(),
+                "span_name=GET /cart".to_string(),
+                "trace_id=00000000000000010000000000000002".to_string(),
+            ],
+        ]
+    );
+}
+
+#[test]
+fn an_inline_thread_state_is_read_too() {
+    let mut inline = classes();
+    for (id, _, fields) in &mut inline {
+        if *id == EXECUTION {
+            fields[2] = ("state", STRING, false, false);
+        }
+    }
+    let mut r = two_stacks();
+    for state in ["STATE_RUNNABLE", "STATE_SLEEPING"] {
+        let mut e = Vec::new();
+        varint(&mut e, EXECUTION);
+        varint(&mut e, 5);
+        varint(&mut e, 1);
+        utf8(&mut e, state);
+        varint(&mut e, 0);
+        r.events.push(sized(e));
+    }
+    let out = run(
+        &r.chunk_with(&metadata(&inline)),
+        &LabelsSnapshot::default(),
+    );
+    assert_eq!(
+        total(&out.profiles[0].profile),
+        20_000_000,
+        "the sleeping sample is not CPU"
+    );
+}
