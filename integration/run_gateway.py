@@ -13,7 +13,7 @@ free loopback ports and is stopped on exit.
       python/push_sdk.py  pyroscope-io 1.4.0: POST /push.v1.PusherService/Push (Connect)
       java/target/javapush.jar  io.pyroscope:agent 2.9.2: POST /ingest?format=jfr, multipart
                        `jfr` (CPU + allocation + lock events in one recording) + `labels`;
-                       not in the default --sdks until profcol converts JFR (it answers 415)
+                       profcol converts the recording to pprof (one profile per event kind)
     Checked per SDK, at the OTLP sink and at the push sink: every upload was answered 200
     (the peers count them); each profile type the SDK sends arrives, with its sample types
     and nothing else; service.name (OTLP resource) / service_name (push label) is the app
@@ -23,8 +23,8 @@ free loopback ports and is stopped on exit.
     thread as on CPU, within the workload thread's CPU time and the wall time; for Java,
     against the process CPU up to the end of the last window the agent uploaded); both
     sinks carry the same CPU total. Java also: the dynamic label handler=/cart arrives as
-    a sample attribute (OTLP) / sample label (pprof) on some CPU samples; when profcol
-    answers 415 to its uploads (JFR not converted yet) that is one clear failure and the
+    a sample attribute (OTLP) / sample label (pprof) on some CPU samples; a profcol that
+    answers 415 to its uploads (built before it read JFR) is one clear failure and the
     sink checks are skipped. With --standin, the Java requests are checked as sent
     (format=jfr query, `jfr` and `labels` parts), since the capture server does not read JFR.
 (b) OpenTelemetry Collector -> profcol's otlp receiver. A second profcol (the scraper)
