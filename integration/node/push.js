@@ -21,6 +21,10 @@
 //          [--tenant-id T] [--basic-auth USER:PASS] [--auth-token TOKEN] [--burn-ms 50]
 
 const crypto = require('node:crypto');
+// The suites look for the workload functions' names in the stacks: TurboFan
+// may inline them into their caller, and the profile then names only the
+// caller (seen once in CI). No inlining in this test peer.
+require('v8').setFlagsFromString('--no-turbo-inlining');
 
 function parseArgs(argv) {
   const opts = {
