@@ -15,6 +15,7 @@ use profcol_pdata::ingest::jfr::{self, JfrInput, LabelsSnapshot};
 use profcol_pdata::ingest::multipart;
 use profcol_pdata::pprof::{decompress, encode_pprof};
 use profcol_pdata::{PprofData, ProfileRecord};
+use std::borrow::Cow;
 
 /// The multipart part holding the recording.
 pub const PART_JFR: &str = "jfr";
@@ -25,11 +26,15 @@ pub const JFR_EVENT_LABEL: &str = "jfr_event";
 
 /// A part's bytes, decompressed when gzipped or zstd-compressed, spent
 /// from the budget.
-fn inflate(part: &[u8], what: &str, budget: &mut Budget) -> Result<Bytes, Refusal> {
+fn inflate(part: &Bytes, what: &str, budget: &mut Budget) -> Result<Bytes, Refusal> {
     let out =
         decompress(part, budget.left).map_err(|e| Refusal::from_decode(what, &e, budget.max))?;
     budget.spend(out.len(), what)?;
-    Ok(Bytes::copy_from_slice(&out))
+    // An uncompressed part is the body's own bytes; an inflated one is moved.
+    Ok(match out {
+        Cow::Borrowed(_) => part.clone(),
+        Cow::Owned(inflated) => Bytes::from(inflated),
+    })
 }
 
 impl Request<'_> {
