@@ -153,6 +153,15 @@ async fn not_found_says_the_server_may_not_take_profiles() {
 
 #[tokio::test]
 async fn a_retry_delay_in_the_status_body_is_honoured_without_retry_after() {
+    // Its log is not read, but a subscriber must listen: tracing caches a log
+    // statement's interest when it first fires, and a statement first fired
+    // where nobody listens, while another test installs its subscriber, can
+    // stay cached as unheard and vanish from that test's log.
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .finish(),
+    );
     let status = rpc_status::encode(14, "overloaded", Some(Duration::from_secs(1)));
     let server = Recorder::start(Arc::new(move |n| {
         if n == 0 {

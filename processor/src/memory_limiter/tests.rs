@@ -13,6 +13,15 @@ use std::time::Duration;
 
 const MIB: u64 = 1 << 20;
 
+/// Held by every test that starts a limiter. The log test captures the
+/// limiter's lines with a thread-scoped subscriber, and tracing caches each
+/// log statement's interest when it first fires: a test on another thread
+/// firing the same statement while that subscriber is being installed can
+/// leave it cached as "nobody listens" (seen once in CI: the "refused" line
+/// missing). Run one at a time, every statement is registered either before
+/// the subscriber exists (and re-evaluated when it is installed) or after.
+static ONE_LIMITER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Default)]
 struct Sink(Mutex<usize>);
 
@@ -112,6 +121,7 @@ async fn settle() {
 
 #[tokio::test(start_paused = true)]
 async fn refuses_from_the_soft_limit_until_memory_falls_below_it() {
+    let _one = ONE_LIMITER_AT_A_TIME.lock().await;
     let log = Log::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -182,6 +192,7 @@ async fn refuses_from_the_soft_limit_until_memory_falls_below_it() {
 
 #[tokio::test(start_paused = true)]
 async fn the_first_check_is_at_start() {
+    let _one = ONE_LIMITER_AT_A_TIME.lock().await;
     let r = start_at(90);
     settle().await;
     assert!(r.handle.consumer().consume(batch(1)).await.is_err());
@@ -190,6 +201,7 @@ async fn the_first_check_is_at_start() {
 
 #[tokio::test(start_paused = true)]
 async fn an_unreadable_measurement_keeps_the_last_decision() {
+    let _one = ONE_LIMITER_AT_A_TIME.lock().await;
     let cfg = MemoryLimiterConfig {
         check_interval: ConfigDuration::from_secs(1),
         limit_mib: 100,
@@ -219,6 +231,7 @@ async fn an_unreadable_measurement_keeps_the_last_decision() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_ends_the_checks() {
+    let _one = ONE_LIMITER_AT_A_TIME.lock().await;
     let r = start_at(50);
     settle().await;
     let c = r.handle.consumer();
@@ -239,6 +252,7 @@ async fn shutdown_ends_the_checks() {
 
 #[tokio::test]
 async fn start_measures_this_process() {
+    let _one = ONE_LIMITER_AT_A_TIME.lock().await;
     if !std::path::Path::new("/proc/self/status").exists() {
         return;
     }
