@@ -12,7 +12,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 cargo run --quiet --example seed
 status=0
-for target in decode_pprof to_otlp from_otlp view otlp_json delta ingest otlp_receive ottl storage_record jfr; do
+for target in decode_pprof to_otlp from_otlp view otlp_json delta ingest otlp_receive otlp_check ottl storage_record jfr; do
     echo "== $target for ${SECONDS_EACH}s"
     if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- \
         -max_total_time="$SECONDS_EACH" -max_len=262144 -rss_limit_mb=2048; then

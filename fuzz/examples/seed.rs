@@ -2,7 +2,8 @@
 //! files as they are (decode_pprof, to_otlp) and their OTLP conversions
 //! (from_otlp) and their OTLP/JSON (otlp_json), and the otlp receiver's
 //! request bodies of both (otlp_receive: a selector byte, then a gRPC frame,
-//! a protobuf, gzipped protobuf or JSON body), and persistent-queue records
+//! a protobuf, gzipped protobuf or JSON body; otlp_check: a limits byte, then
+//! the protobuf), and persistent-queue records
 //! holding each pprof file as served and as encoded (storage_record). Usage: `cargo run --example
 //! seed` from `fuzz/`.
 
@@ -25,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "delta",
         "ingest",
         "otlp_receive",
+        "otlp_check",
         "ottl",
         "storage_record",
         "jfr",
@@ -113,6 +115,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &json,
         )?;
         let pb = req.encode_to_vec();
+        for limits in [0x00u8, 0x3f] {
+            std::fs::write(
+                root.join("corpus/otlp_check")
+                    .join(format!("{name}.{limits:02x}")),
+                [&[limits][..], &pb].concat(),
+            )?;
+        }
         let receive = root.join("corpus/otlp_receive");
         // Selector: bits 0-1 the encoding, bit 2 HTTP (else gRPC), bit 3 JSON.
         let mut grpc = vec![0u8, 0];

@@ -1,0 +1,152 @@
+//! [`OtlpPayload`]: an `ExportProfilesServiceRequest` received over OTLP,
+//! kept as the protobuf bytes it arrived in so that OTLP exporters forward
+//! it untouched — links, attribute types, dictionary entries and fields
+//! this version does not know all survive. Exporters that need pprof (the
+//! Pyroscope push API, pprof files) convert it with
+//! [`OtlpPayload::to_records`].
+//!
+//! Construction checks the request once: it must decode, stay within
+//! [`OtlpLimits`], and every dictionary index it uses must be in range, so
+//! that a bad request is refused where it arrived (with a reason the sender
+//! reads), not by a backend later. A received request is checked over its
+//! bytes in one pass ([`wire_check`]); only one that pass cannot vouch for
+//! is decoded by prost, whose decoding and [`checks`] then decide and word
+//! the refusal.
+//!
+//! ```
+//! use profcol_pdata::otlp::{to_otlp_bytes, OtlpLimits, OtlpPayload};
+//! use profcol_pdata::{pprof::Profile, Labels, ProfileRecord};
+//! let record = ProfileRecord::from_profile(
+//!     Labels::from_pairs([("service_name", "api")]),
+//!     &Profile::empty("samples", "count"),
+//! )?;
+//! let bytes = to_otlp_bytes(&[record]);
+//! let payload = OtlpPayload::from_bytes(bytes.into(), &OtlpLimits::default())?;
+//! assert_eq!(payload.profile_count(), 1);
+//! assert_eq!(payload.to_records()?[0].labels.get("service_name"), Some("api"));
+//! # Ok::<(), profcol_pdata::Error>(())
+//! ```
+
+mod checks;
+mod wire_check;
+
+use crate::otlp::collector::ExportProfilesServiceRequest;
+use crate::{Error, ProfileRecord};
+use bytes::Bytes;
+use prost::Message;
+
+/// Bounds a received request must stay within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtlpLimits {
+    /// OTLP `Profile` messages in one request.
+    pub max_profiles: usize,
+    /// Samples over all profiles of one request.
+    pub max_samples: usize,
+}
+
+impl Default for OtlpLimits {
+    fn default() -> Self {
+        Self {
+            max_profiles: 100_000,
+            max_samples: 10_000_000,
+        }
+    }
+}
+
+/// A checked OTLP profiles request, as received.
+#[derive(Clone, Debug)]
+pub struct OtlpPayload {
+    bytes: Bytes,
+    profiles: usize,
+    samples: usize,
+    resources: usize,
+}
+
+impl OtlpPayload {
+    /// Checks `bytes` (an uncompressed protobuf `ExportProfilesServiceRequest`)
+    /// and keeps them.
+    pub fn from_bytes(bytes: Bytes, limits: &OtlpLimits) -> Result<Self, Error> {
+        let (counts, resources) = match wire_check::check(&bytes, limits) {
+            Some(checked) => checked,
+            None => Self::check_decoded(&bytes, limits)?,
+        };
+        Ok(Self {
+            bytes,
+            profiles: counts.profiles,
+            samples: counts.samples,
+            resources,
+        })
+    }
+
+    /// The checks on the request decoded by prost: the verdict of record.
+    fn check_decoded(bytes: &Bytes, limits: &OtlpLimits) -> Result<(checks::Counts, usize), Error> {
+        let req = ExportProfilesServiceRequest::decode(bytes.clone()).map_err(Error::OtlpDecode)?;
+        Ok((checks::check(&req, limits)?, req.resource_profiles.len()))
+    }
+
+    /// [`Self::from_bytes`] without the one-pass check: the oracle the
+    /// fuzz target and the benchmark compare it with.
+    #[cfg(any(test, feature = "oracle"))]
+    pub fn from_bytes_via_prost(bytes: Bytes, limits: &OtlpLimits) -> Result<Self, Error> {
+        let (counts, resources) = Self::check_decoded(&bytes, limits)?;
+        Ok(Self {
+            bytes,
+            profiles: counts.profiles,
+            samples: counts.samples,
+            resources,
+        })
+    }
+
+    /// Checks a decoded request (from OTLP/JSON) and keeps its protobuf
+    /// encoding.
+    pub fn from_request(
+        req: &ExportProfilesServiceRequest,
+        limits: &OtlpLimits,
+    ) -> Result<Self, Error> {
+        let counts = checks::check(req, limits)?;
+        Ok(Self {
+            bytes: Bytes::from(req.encode_to_vec()),
+            profiles: counts.profiles,
+            samples: counts.samples,
+            resources: req.resource_profiles.len(),
+        })
+    }
+
+    /// The request's protobuf bytes, as received.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The request decoded into prost structs.
+    pub fn request(&self) -> Result<ExportProfilesServiceRequest, Error> {
+        ExportProfilesServiceRequest::decode(self.bytes.clone()).map_err(Error::OtlpDecode)
+    }
+
+    /// One pprof record per original profile (see [`crate::otlp::from_otlp`]).
+    pub fn to_records(&self) -> Result<Vec<ProfileRecord>, Error> {
+        crate::otlp::from_otlp(&self.request()?)
+    }
+
+    /// OTLP `Profile` messages in the request.
+    pub fn profile_count(&self) -> usize {
+        self.profiles
+    }
+
+    /// Samples over all profiles.
+    pub fn sample_count(&self) -> usize {
+        self.samples
+    }
+
+    /// `ResourceProfiles` in the request.
+    pub fn resource_count(&self) -> usize {
+        self.resources
+    }
+
+    /// The memory the payload holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

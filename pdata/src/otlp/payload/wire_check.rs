@@ -1,0 +1,400 @@
+//! The received request checked in one pass over its protobuf bytes,
+//! allocating nothing: what [`OtlpPayload::from_bytes`](super::OtlpPayload)
+//! tries first.
+//!
+//! It answers `Some(counts)` only for a request that prost decodes and
+//! [`checks`](super::checks) accepts: every field of every message this
+//! version knows has its wire type, every string is UTF-8, every packed run
+//! parses, and every dictionary index any field holds (not only the value
+//! prost would keep when a field repeats) is in range — indexes are
+//! compared with the tables' lengths once the whole request is read, as the
+//! dictionary usually follows the profiles that use it. Anything else, and
+//! what it does not handle (groups, nesting deeper than [`MAX_DEPTH`]),
+//! answers `None`: the caller then decodes with prost, whose verdict and
+//! error stand. So this check can only be stricter than prost's, never
+//! looser (the `otlp_check` fuzz target holds it to that).
+
+use super::checks::Counts;
+use super::OtlpLimits;
+use crate::otlp::fields::*;
+use crate::wire::{Reader, FIXED64, LEN};
+
+/// Deeper messages are left to prost (its limit is 100): only attribute
+/// values nest this far.
+const MAX_DEPTH: u32 = 64;
+
+/// The dictionary tables an index points into.
+#[derive(Clone, Copy)]
+enum Table {
+    String = 0,
+    Attribute,
+    Function,
+    Mapping,
+    Location,
+    Stack,
+    Link,
+}
+
+const TABLES: usize = 7;
+
+/// The lowest and highest index referred to in each table.
+#[derive(Clone, Copy)]
+struct Span {
+    low: i32,
+    high: i32,
+}
+
+impl Span {
+    const NONE: Span = Span {
+        low: i32::MAX,
+        high: i32::MIN,
+    };
+
+    /// No index, or all in `0..len`.
+    fn within(self, len: usize) -> bool {
+        self.low > self.high || (self.low >= 0 && (self.high as usize) < len)
+    }
+}
+
+struct Walk {
+    profiles: usize,
+    samples: usize,
+    resources: usize,
+    dictionary: bool,
+    lens: [usize; TABLES],
+    refs: [Span; TABLES],
+}
+
+/// Counts of a request that certainly passes prost's decoding and the
+/// checks; `None` when it may not (see the module docs).
+pub(crate) fn check(bytes: &[u8], limits: &OtlpLimits) -> Option<(Counts, usize)> {
+    let mut w = Walk {
+        profiles: 0,
+        samples: 0,
+        resources: 0,
+        dictionary: false,
+        lens: [0; TABLES],
+        refs: [Span::NONE; TABLES],
+    };
+    w.request(bytes)?;
+    let len = |t: Table| w.lens[t as usize];
+    let fits = [
+        (Table::String, len(Table::String).max(1)),
+        (Table::Attribute, len(Table::Attribute)),
+        (Table::Function, len(Table::Function)),
+        (Table::Mapping, len(Table::Mapping)),
+        (Table::Location, len(Table::Location)),
+        (Table::Stack, len(Table::Stack).max(1)),
+        (Table::Link, len(Table::Link)),
+    ]
+    .iter()
+    .all(|&(t, n)| w.refs[t as usize].within(n));
+    let valid = fits
+        && (w.dictionary || w.profiles == 0)
+        && w.profiles <= limits.max_profiles
+        && w.samples <= limits.max_samples;
+    valid.then_some((
+        Counts {
+            profiles: w.profiles,
+            samples: w.samples,
+        },
+        w.resources,
+    ))
+}
+
+/// Wire-level reads that answer `None` where prost would refuse.
+trait Fields<'a> {
+    fn next_field(&mut self) -> Option<(u32, u8)>;
+    fn sub(&mut self, wt: u8) -> Option<&'a [u8]>;
+    fn varint_field(&mut self, wt: u8) -> Option<u64>;
+    fn string_field(&mut self, wt: u8) -> Option<()>;
+    fn fixed64_field(&mut self, wt: u8) -> Option<()>;
+    fn packed_fixed64(&mut self, wt: u8) -> Option<()>;
+    fn packed(&mut self, wt: u8, f: impl FnMut(u64)) -> Option<()>;
+    fn unknown(&mut self, wt: u8) -> Option<()>;
+}
+
+impl<'a> Fields<'a> for Reader<'a> {
+    fn next_field(&mut self) -> Option<(u32, u8)> {
+        self.key().ok()
+    }
+    fn sub(&mut self, wt: u8) -> Option<&'a [u8]> {
+        self.message(wt).ok()
+    }
+    fn varint_field(&mut self, wt: u8) -> Option<u64> {
+        self.scalar(wt).ok()
+    }
+    fn string_field(&mut self, wt: u8) -> Option<()> {
+        std::str::from_utf8(self.message(wt).ok()?).ok().map(drop)
+    }
+    fn fixed64_field(&mut self, wt: u8) -> Option<()> {
+        (wt == FIXED64).then_some(())?;
+        self.skip(wt).ok()
+    }
+    fn packed_fixed64(&mut self, wt: u8) -> Option<()> {
+        match wt {
+            LEN => (self.bytes().ok()?.len() % 8 == 0).then_some(()),
+            _ => self.fixed64_field(wt),
+        }
+    }
+    fn packed(&mut self, wt: u8, f: impl FnMut(u64)) -> Option<()> {
+        self.repeated(wt, f).ok()
+    }
+    /// Groups are refused here (prost skips them): left to prost.
+    fn unknown(&mut self, wt: u8) -> Option<()> {
+        self.skip(wt).ok()
+    }
+}
+
+/// Walks the fields of `$buf`: `number => body` arms, unknown fields skipped.
+macro_rules! fields {
+    ($buf:expr, |$r:ident, $wt:ident| { $($number:pat => $body:expr,)* }) => {{
+        let mut $r = Reader::new($buf);
+        while !$r.is_empty() {
+            let (field, $wt) = $r.next_field()?;
+            match field {
+                $($number => { $body; })*
+                _ => $r.unknown($wt)?,
+            }
+        }
+        Some(())
+    }};
+}
+
+impl Walk {
+    fn refer(&mut self, table: Table, value: u64) {
+        // prost reads an int32 field as the varint's low 32 bits.
+        let i = value as i32;
+        let span = &mut self.refs[table as usize];
+        span.low = span.low.min(i);
+        span.high = span.high.max(i);
+    }
+
+    fn count(&mut self, table: Table) {
+        self.lens[table as usize] += 1;
+    }
+
+    fn request(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            REQUEST_RESOURCE_PROFILES => {
+                self.resources += 1;
+                self.resource_profiles(r.sub(wt)?)?
+            },
+            REQUEST_DICTIONARY => {
+                self.dictionary = true;
+                self.dictionary(r.sub(wt)?)?
+            },
+        })
+    }
+
+    fn resource_profiles(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            RESOURCE_PROFILES_RESOURCE => self.resource(r.sub(wt)?)?,
+            RESOURCE_PROFILES_SCOPE_PROFILES => self.scope_profiles(r.sub(wt)?)?,
+            RESOURCE_PROFILES_SCHEMA_URL => r.string_field(wt)?,
+        })
+    }
+
+    fn resource(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            RESOURCE_ATTRIBUTES => key_value(r.sub(wt)?, 3)?,
+            RESOURCE_DROPPED_ATTRIBUTES_COUNT => r.varint_field(wt)?,
+            RESOURCE_ENTITY_REFS => entity_ref(r.sub(wt)?)?,
+        })
+    }
+
+    fn scope_profiles(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            SCOPE_PROFILES_SCOPE => self.scope(r.sub(wt)?)?,
+            SCOPE_PROFILES_PROFILES => self.profile(r.sub(wt)?)?,
+            SCOPE_PROFILES_SCHEMA_URL => r.string_field(wt)?,
+        })
+    }
+
+    fn scope(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            SCOPE_NAME | SCOPE_VERSION => r.string_field(wt)?,
+            SCOPE_ATTRIBUTES => key_value(r.sub(wt)?, 4)?,
+            SCOPE_DROPPED_ATTRIBUTES_COUNT => r.varint_field(wt)?,
+        })
+    }
+
+    fn profile(&mut self, buf: &[u8]) -> Option<()> {
+        self.profiles += 1;
+        fields!(buf, |r, wt| {
+            PROFILE_SAMPLE_TYPE | PROFILE_PERIOD_TYPE => self.value_type(r.sub(wt)?)?,
+            PROFILE_SAMPLES => {
+                self.samples += 1;
+                self.sample(r.sub(wt)?)?
+            },
+            PROFILE_TIME_UNIX_NANO => r.fixed64_field(wt)?,
+            PROFILE_DURATION_NANO | PROFILE_PERIOD | PROFILE_DROPPED_ATTRIBUTES_COUNT => {
+                r.varint_field(wt)?
+            },
+            PROFILE_PROFILE_ID | PROFILE_ORIGINAL_PAYLOAD => r.sub(wt)?,
+            PROFILE_ORIGINAL_PAYLOAD_FORMAT => r.string_field(wt)?,
+            PROFILE_ATTRIBUTE_INDICES => r.packed(wt, |v| self.refer(Table::Attribute, v))?,
+        })
+    }
+
+    fn value_type(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            VALUE_TYPE_TYPE_STRINDEX | VALUE_TYPE_UNIT_STRINDEX => {
+                let v = r.varint_field(wt)?;
+                self.refer(Table::String, v)
+            },
+        })
+    }
+
+    fn sample(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            SAMPLE_STACK_INDEX => {
+                let v = r.varint_field(wt)?;
+                self.refer(Table::Stack, v)
+            },
+            SAMPLE_ATTRIBUTE_INDICES => r.packed(wt, |v| self.refer(Table::Attribute, v))?,
+            SAMPLE_LINK_INDEX => {
+                // 0 is "no link", valid with an empty link table.
+                let v = r.varint_field(wt)?;
+                if v as i32 != 0 {
+                    self.refer(Table::Link, v)
+                }
+            },
+            SAMPLE_VALUES => r.packed(wt, drop)?,
+            SAMPLE_TIMESTAMPS_UNIX_NANO => r.packed_fixed64(wt)?,
+        })
+    }
+
+    fn dictionary(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            DICTIONARY_MAPPING_TABLE => {
+                self.count(Table::Mapping);
+                self.mapping(r.sub(wt)?)?
+            },
+            DICTIONARY_LOCATION_TABLE => {
+                self.count(Table::Location);
+                self.location(r.sub(wt)?)?
+            },
+            DICTIONARY_FUNCTION_TABLE => {
+                self.count(Table::Function);
+                self.function(r.sub(wt)?)?
+            },
+            DICTIONARY_LINK_TABLE => {
+                self.count(Table::Link);
+                link(r.sub(wt)?)?
+            },
+            DICTIONARY_STRING_TABLE => {
+                self.count(Table::String);
+                r.string_field(wt)?
+            },
+            DICTIONARY_ATTRIBUTE_TABLE => {
+                self.count(Table::Attribute);
+                self.key_value_and_unit(r.sub(wt)?)?
+            },
+            DICTIONARY_STACK_TABLE => {
+                self.count(Table::Stack);
+                fields!(r.sub(wt)?, |s, wt| {
+                    STACK_LOCATION_INDICES => s.packed(wt, |v| self.refer(Table::Location, v))?,
+                })?
+            },
+        })
+    }
+
+    fn mapping(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            MAPPING_MEMORY_START | MAPPING_MEMORY_LIMIT | MAPPING_FILE_OFFSET => r.varint_field(wt)?,
+            MAPPING_FILENAME_STRINDEX => {
+                let v = r.varint_field(wt)?;
+                self.refer(Table::String, v)
+            },
+            MAPPING_ATTRIBUTE_INDICES => r.packed(wt, |v| self.refer(Table::Attribute, v))?,
+        })
+    }
+
+    fn location(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            LOCATION_MAPPING_INDEX => {
+                // 0 is "no mapping", valid with an empty mapping table.
+                let v = r.varint_field(wt)?;
+                if v as i32 != 0 {
+                    self.refer(Table::Mapping, v)
+                }
+            },
+            LOCATION_ADDRESS => r.varint_field(wt)?,
+            LOCATION_LINES => {
+                // A line without a function index points at function 0.
+                self.refer(Table::Function, 0);
+                fields!(r.sub(wt)?, |l, wt| {
+                    LINE_FUNCTION_INDEX => {
+                        let v = l.varint_field(wt)?;
+                        self.refer(Table::Function, v)
+                    },
+                    LINE_LINE | LINE_COLUMN => l.varint_field(wt)?,
+                })?
+            },
+            LOCATION_ATTRIBUTE_INDICES => r.packed(wt, |v| self.refer(Table::Attribute, v))?,
+        })
+    }
+
+    fn function(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            FUNCTION_NAME_STRINDEX | FUNCTION_SYSTEM_NAME_STRINDEX | FUNCTION_FILENAME_STRINDEX => {
+                let v = r.varint_field(wt)?;
+                self.refer(Table::String, v)
+            },
+            FUNCTION_START_LINE => r.varint_field(wt)?,
+        })
+    }
+
+    fn key_value_and_unit(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(buf, |r, wt| {
+            KEY_VALUE_AND_UNIT_KEY_STRINDEX | KEY_VALUE_AND_UNIT_UNIT_STRINDEX => {
+                let v = r.varint_field(wt)?;
+                self.refer(Table::String, v)
+            },
+            KEY_VALUE_AND_UNIT_VALUE => any_value(r.sub(wt)?, 3)?,
+        })
+    }
+}
+
+/// A `common.v1.KeyValue` at nesting `depth` (the request is 0).
+fn key_value(buf: &[u8], depth: u32) -> Option<()> {
+    (depth <= MAX_DEPTH).then_some(())?;
+    fields!(buf, |r, wt| {
+        KEY_VALUE_KEY => r.string_field(wt)?,
+        KEY_VALUE_VALUE => any_value(r.sub(wt)?, depth + 1)?,
+        KEY_VALUE_KEY_STRINDEX => r.varint_field(wt)?,
+    })
+}
+
+fn any_value(buf: &[u8], depth: u32) -> Option<()> {
+    (depth <= MAX_DEPTH).then_some(())?;
+    fields!(buf, |r, wt| {
+        ANY_VALUE_STRING_VALUE => r.string_field(wt)?,
+        ANY_VALUE_BOOL_VALUE | ANY_VALUE_INT_VALUE | ANY_VALUE_STRING_VALUE_STRINDEX => {
+            r.varint_field(wt)?
+        },
+        ANY_VALUE_DOUBLE_VALUE => r.fixed64_field(wt)?,
+        ANY_VALUE_ARRAY_VALUE => fields!(r.sub(wt)?, |a, wt| {
+            ARRAY_VALUE_VALUES => any_value(a.sub(wt)?, depth + 2)?,
+        })?,
+        ANY_VALUE_KVLIST_VALUE => fields!(r.sub(wt)?, |l, wt| {
+            KEY_VALUE_LIST_VALUES => key_value(l.sub(wt)?, depth + 2)?,
+        })?,
+        ANY_VALUE_BYTES_VALUE => r.sub(wt)?,
+    })
+}
+
+fn entity_ref(buf: &[u8]) -> Option<()> {
+    fields!(buf, |r, wt| {
+        ENTITY_REF_SCHEMA_URL | ENTITY_REF_TYPE | ENTITY_REF_ID_KEYS | ENTITY_REF_DESCRIPTION_KEYS => {
+            r.string_field(wt)?
+        },
+    })
+}
+
+fn link(buf: &[u8]) -> Option<()> {
+    fields!(buf, |r, wt| {
+        LINK_TRACE_ID | LINK_SPAN_ID => r.sub(wt)?,
+    })
+}
