@@ -87,10 +87,12 @@ impl Codec {
     }
 
     /// `data` compressed into a new buffer (`data` itself for `None`).
-    pub fn compress(self, data: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    pub fn compress_bytes(self, data: bytes::Bytes) -> std::io::Result<bytes::Bytes> {
         match self {
             Self::None => Ok(data),
-            _ => self.compress_into(&data, Vec::with_capacity(data.len() / 4)),
+            _ => self
+                .compress_into(&data, Vec::with_capacity(data.len() / 4))
+                .map(bytes::Bytes::from),
         }
     }
 }
@@ -130,24 +132,24 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips() {
-        let data = b"profile profile profile profile".repeat(50);
+        let data = bytes::Bytes::from(b"profile profile profile profile".repeat(50));
         let gz = Codec::new(Compression::Gzip, None)
-            .compress(data.clone())
+            .compress_bytes(data.clone())
             .unwrap();
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz.as_slice())
+        flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, data);
         for level in [1, 3, 19] {
             let c = Codec::new(Compression::Zstd, Some(CompressionParams { level }));
-            let zs = c.compress(data.clone()).unwrap();
-            assert_eq!(zstd::decode_all(zs.as_slice()).unwrap(), data);
+            let zs = c.compress_bytes(data.clone()).unwrap();
+            assert_eq!(zstd::decode_all(&zs[..]).unwrap(), data);
             assert!(zs.len() < data.len());
         }
         assert_eq!(
             Codec::new(Compression::None, None)
-                .compress(data.clone())
+                .compress_bytes(data.clone())
                 .unwrap(),
             data
         );

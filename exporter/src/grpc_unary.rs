@@ -43,9 +43,25 @@ impl Frame {
 pub fn frame(message: &[u8], compression: FrameCompression) -> std::io::Result<Frame> {
     let mut out = BytesMut::with_capacity(5 + message.len() / 3);
     out.put_bytes(0, 5);
-    let mut out = compression
+    let out = compression
         .compress_into(message, out.writer())?
         .into_inner();
+    finish_frame(out, compression)
+}
+
+/// The frame of a message that is compressed already, with `compression`.
+pub fn frame_compressed(
+    compressed: &[u8],
+    compression: FrameCompression,
+) -> std::io::Result<Frame> {
+    let mut out = BytesMut::with_capacity(5 + compressed.len());
+    out.put_bytes(0, 5);
+    out.extend_from_slice(compressed);
+    finish_frame(out, compression)
+}
+
+/// Fills in the header of a frame whose message follows its 5 bytes.
+fn finish_frame(mut out: BytesMut, compression: FrameCompression) -> std::io::Result<Frame> {
     let len = u32::try_from(out.len() - 5)
         .map_err(|_| std::io::Error::other("gRPC message larger than 4 GiB"))?;
     out[0] = u8::from(compression != FrameCompression::None);

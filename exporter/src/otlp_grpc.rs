@@ -7,10 +7,10 @@
 use crate::config::{key_union, unknown_keys, Unknown};
 use crate::events::ExporterEvents;
 use crate::grpc_status::{classify, code_label};
-use crate::grpc_unary::{frame, unary, Frame, FrameCompression};
+use crate::grpc_unary::{frame, frame_compressed, unary, Frame, FrameCompression};
 use crate::otlp_config::OtlpCommon;
 use crate::otlp_config::OTLP_COMMON_KEYS;
-use crate::otlp_requests::{otlp_requests, OtlpRequest};
+use crate::otlp_requests::otlp_requests;
 use crate::otlp_response::partial_success;
 use crate::pipeline::{Pipeline, Prepared, Sender};
 use crate::retry::{RetryPolicy, SendError};
@@ -169,9 +169,14 @@ impl Sender for GrpcSender {
             &self.events,
         );
         let mut out = Vec::with_capacity(requests.len());
-        for OtlpRequest { bytes, profiles } in requests {
-            let size = bytes.len() as u64;
-            match frame(&bytes, self.compression) {
+        for request in requests {
+            let size = request.bytes.len() as u64;
+            let profiles = request.profiles;
+            let framed = match request.compressed(self.compression) {
+                Some(compressed) => frame_compressed(compressed, self.compression),
+                None => frame(&request.bytes, self.compression),
+            };
+            match framed {
                 Ok(request) => out.push(Prepared {
                     bytes: size,
                     profiles,

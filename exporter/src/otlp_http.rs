@@ -159,11 +159,15 @@ impl Sender for HttpSender {
         let mut out = Vec::with_capacity(requests.len());
         for request in requests {
             let profiles = request.profiles;
-            match self.compression.compress(request.bytes.to_vec()) {
+            let body = match request.compressed(self.compression) {
+                Some(compressed) => Ok(compressed.clone()),
+                None => self.compression.compress_bytes(request.bytes),
+            };
+            match body {
                 Ok(body) => out.push(Prepared {
                     bytes: body.len() as u64,
                     profiles,
-                    request: Body(Bytes::from(body)),
+                    request: Body(body),
                 }),
                 Err(e) => {
                     self.events

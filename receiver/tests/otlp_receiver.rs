@@ -287,6 +287,23 @@ async fn grpc_requests_arrive_as_the_bytes_sent() {
         );
         assert_eq!(p.profile_count(), 2);
     }
+    // The compressed messages are kept as they came, for an exporter
+    // compressing the same way; the plain one has none.
+    use profcol_pdata::otlp::ContentCoding::{Gzip, Zstd};
+    let kept = |p: &OtlpPayload| [Gzip, Zstd].map(|c| p.received_compressed(c).is_some());
+    assert_eq!(kept(&got[0]), [false, false]);
+    assert_eq!(kept(&got[1]), [true, false]);
+    assert_eq!(kept(&got[2]), [false, true]);
+    let inflated = |b: &[u8]| {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out).unwrap();
+        out
+    };
+    assert_eq!(inflated(got[1].received_compressed(Gzip).unwrap()), sent);
+    assert_eq!(
+        zstd::decode_all(&got[2].received_compressed(Zstd).unwrap()[..]).unwrap(),
+        sent
+    );
     let s = r.handle.push_status().unwrap();
     assert_eq!((s.requests_accepted, s.profiles_accepted), (3, 6));
     let page = r.telemetry.encode();
@@ -541,6 +558,16 @@ async fn http_protobuf_json_gzip_and_zstd() {
             "JSON reads into the same request"
         );
     }
+    // A compressed protobuf body is kept as it came; a JSON one is not
+    // the request's protobuf bytes, compressed or not.
+    use profcol_pdata::otlp::ContentCoding::{Gzip, Zstd};
+    assert_eq!(
+        got[1].received_compressed(Gzip).map(|b| b.to_vec()),
+        Some(gzip(&sent))
+    );
+    assert!(got[2].received_compressed(Zstd).is_some());
+    assert!(got[0].received_compressed(Gzip).is_none());
+    assert!(got[4].received_compressed(Gzip).is_none());
 
     // HTTP/2 without TLS works too.
     let resp = h2c_client()

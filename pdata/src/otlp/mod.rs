@@ -83,7 +83,7 @@ pub use conventions::{
 };
 pub use folded::folded_otlp;
 pub use from_otlp::from_otlp;
-pub use payload::{OtlpLimits, OtlpPayload};
+pub use payload::{ContentCoding, OtlpLimits, OtlpPayload};
 pub use string_refs::resolved as resolve_string_refs;
 pub use writer::{
     to_otlp_bytes, to_otlp_bytes_with, views_to_otlp_bytes, OtlpOptions, OtlpWriter, ViewRecord,

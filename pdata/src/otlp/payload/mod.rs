@@ -60,6 +60,15 @@ pub struct OtlpPayload {
     profiles: usize,
     samples: usize,
     resources: usize,
+    received_compressed: Option<(ContentCoding, Bytes)>,
+}
+
+/// A compression a request can arrive in and an OTLP exporter can send it
+/// in (`grpc-encoding` / `Content-Encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentCoding {
+    Gzip,
+    Zstd,
 }
 
 impl OtlpPayload {
@@ -75,6 +84,7 @@ impl OtlpPayload {
             profiles: counts.profiles,
             samples: counts.samples,
             resources,
+            received_compressed: None,
         })
     }
 
@@ -94,6 +104,7 @@ impl OtlpPayload {
             profiles: counts.profiles,
             samples: counts.samples,
             resources,
+            received_compressed: None,
         })
     }
 
@@ -109,6 +120,7 @@ impl OtlpPayload {
             profiles: counts.profiles,
             samples: counts.samples,
             resources: req.resource_profiles.len(),
+            received_compressed: None,
         })
     }
 
@@ -142,9 +154,35 @@ impl OtlpPayload {
         self.resources
     }
 
-    /// The memory the payload holds.
+    /// Keeps the body the request arrived in beside its bytes: `compressed`
+    /// must decompress (with `compression`, every frame or member of it) to
+    /// exactly [`Self::bytes`], so only the receiver that decompressed it
+    /// into them calls this. An exporter compressing the same way sends it
+    /// as it came instead of compressing the request again.
+    pub fn with_received_compressed(
+        mut self,
+        compression: ContentCoding,
+        compressed: Bytes,
+    ) -> Self {
+        self.received_compressed = Some((compression, compressed));
+        self
+    }
+
+    /// The body as it arrived, if it arrived compressed with `compression`.
+    pub fn received_compressed(&self, compression: ContentCoding) -> Option<&Bytes> {
+        match &self.received_compressed {
+            Some((c, bytes)) if *c == compression => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// The memory the payload holds (with the body it arrived in).
     pub fn memory_bytes(&self) -> usize {
         self.bytes.len()
+            + self
+                .received_compressed
+                .as_ref()
+                .map_or(0, |(_, b)| b.len())
     }
 }
 

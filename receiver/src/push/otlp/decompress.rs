@@ -183,6 +183,31 @@ mod tests {
         assert!(decompress(Bytes::from(cut), Encoding::Gzip, 1 << 20, "m").is_err());
     }
 
+    /// A gzip or zstd body is read to its end: several members or frames
+    /// all count, and bytes after them are refused. (The `otlp` exporters
+    /// forward such a body as it came, so what was checked must be all a
+    /// backend's decompressor finds in it.)
+    #[test]
+    fn gzip_and_zstd_bodies_are_read_whole() {
+        let two_gzip = [gzip(b"ab"), gzip(b"cd")].concat();
+        let two_zstd = [
+            zstd::encode_all(&b"ab"[..], 1).unwrap(),
+            zstd::encode_all(&b"cd"[..], 1).unwrap(),
+        ]
+        .concat();
+        for (enc, body) in [(Encoding::Gzip, two_gzip), (Encoding::Zstd, two_zstd)] {
+            let out = decompress(Bytes::from(body.clone()), enc, 1 << 20, "m").unwrap();
+            assert_eq!(&out[..], b"abcd", "{enc:?}");
+            for tail in [&b"x"[..], &[0; 16], b"\x1f\x8b"] {
+                let with_tail = [&body[..], tail].concat();
+                assert!(
+                    decompress(Bytes::from(with_tail), enc, 1 << 20, "m").is_err(),
+                    "{enc:?} with {tail:?} after it"
+                );
+            }
+        }
+    }
+
     #[test]
     fn zstd_windows_follow_the_cap() {
         assert_eq!(zstd_window_log(4 << 20), 23);

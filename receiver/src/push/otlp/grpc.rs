@@ -110,17 +110,19 @@ pub fn decode_request(
     limits: &OtlpLimits,
 ) -> Result<OtlpPayload, Refusal> {
     let (compressed, message) = unary_message(body, max)?;
-    let message = if compressed {
-        if encoding == Encoding::Identity {
-            return Err(Refusal::BadRequest(
-                "the message is flagged compressed but the call has no grpc-encoding".into(),
-            ));
-        }
-        decompress(message, encoding, max, LIMIT_KEY)?
-    } else {
-        message
-    };
-    intake::from_protobuf(message, limits)
+    if !compressed {
+        return intake::from_protobuf(message, limits);
+    }
+    if encoding == Encoding::Identity {
+        return Err(Refusal::BadRequest(
+            "the message is flagged compressed but the call has no grpc-encoding".into(),
+        ));
+    }
+    let payload = intake::from_protobuf(
+        decompress(message.clone(), encoding, max, LIMIT_KEY)?,
+        limits,
+    )?;
+    Ok(intake::keep_received_compressed(payload, encoding, message))
 }
 
 async fn handle(State(state): State<Arc<GrpcState>>, req: Request) -> Response<Body> {

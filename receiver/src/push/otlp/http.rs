@@ -65,9 +65,11 @@ pub fn decode_body(
     max: usize,
     limits: &OtlpLimits,
 ) -> Result<OtlpPayload, Refusal> {
+    let received = body.clone();
     let body = decompress(body, encoding, max, LIMIT_KEY)?;
     match format {
-        Format::Protobuf => intake::from_protobuf(body, limits),
+        Format::Protobuf => intake::from_protobuf(body, limits)
+            .map(|p| intake::keep_received_compressed(p, encoding, received)),
         Format::Json => {
             let req = profcol_pdata::otlp::json::from_otlp_json(&body)
                 .map_err(|e| Refusal::BadRequest(format!("invalid OTLP/JSON: {e}")))?;

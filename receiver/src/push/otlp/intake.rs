@@ -7,8 +7,9 @@
 //! request is answered with the pipeline's refusal, so none outlives it.
 
 use super::answer::Refusal;
+use super::decompress::Encoding;
 use crate::push::{PushEvents, DOWNSTREAM_REFUSED};
-use profcol_pdata::otlp::{OtlpLimits, OtlpPayload};
+use profcol_pdata::otlp::{ContentCoding, OtlpLimits, OtlpPayload};
 use profcol_pdata::{Consumer, ProfileBatch};
 use profcol_runtime::caller::{self, Caller};
 use profcol_runtime::MemoryGuard;
@@ -105,6 +106,21 @@ impl Intake {
 /// A checked request from its protobuf bytes.
 pub fn from_protobuf(bytes: bytes::Bytes, limits: &OtlpLimits) -> Result<OtlpPayload, Refusal> {
     OtlpPayload::from_bytes(bytes, limits).map_err(payload_refusal)
+}
+
+/// Keeps the body a checked request arrived in, when an OTLP exporter can
+/// send it as it came (gzip and zstd; `compressed` is what was decompressed,
+/// whole, into the payload's bytes).
+pub fn keep_received_compressed(
+    payload: OtlpPayload,
+    encoding: Encoding,
+    compressed: bytes::Bytes,
+) -> OtlpPayload {
+    match encoding {
+        Encoding::Gzip => payload.with_received_compressed(ContentCoding::Gzip, compressed),
+        Encoding::Zstd => payload.with_received_compressed(ContentCoding::Zstd, compressed),
+        Encoding::Identity | Encoding::Zlib => payload,
+    }
 }
 
 /// What a payload that did not pass its checks is answered with: a request
