@@ -1021,6 +1021,18 @@ def run(args, suite, procs, work):
         rc = procs.stop(col, grace=10)
         suite.check("(b) the Collector stops cleanly on SIGTERM", rc == 0, f"exit code {rc}")
     time.sleep(1.5)  # the gateway's exporters send what they hold
+    if gw is not None and "b" in parts and gw.poll() is None:
+        # The Collector's otlp and otlphttp exporters gzip their requests, as the gateway's
+        # otlp_grpc exporter does: those are sent on in the body they arrived in.
+        try:
+            _, body = rp.http_get(f"http://127.0.0.1:{admin}/metrics", timeout=5)
+            page = body.decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as e:
+            page = f"/metrics: {e!r}"
+        as_received = ro.metric_sum(page, "profcol_exporter_requests_sent_as_received_total", exporter="otlp_grpc")
+        accepted = ro.metric_sum(page, "profcol_receiver_accepted_requests_total")
+        suite.check("(b) the Collector's gzipped requests are sent on in the body they arrived in",
+                    as_received > 0, f"{as_received:.0f} sent as received; {accepted:.0f} requests accepted")
     if gw is not None:
         stop_gracefully(suite, "profcol (gateway)", gw)
     time.sleep(0.5)

@@ -234,6 +234,15 @@ impl ExporterEvents {
         self.dropped("too_large", 1, bytes as u64, &detail);
     }
 
+    /// A received OTLP request is to be sent in the compressed body it
+    /// arrived in.
+    pub fn sent_as_received(&self) {
+        self.metrics
+            .sent_as_received
+            .get_or_create(&self.label)
+            .inc();
+    }
+
     /// A received OTLP request over `max_request_bytes` was converted to
     /// pprof records to be split (what pprof cannot hold is lost).
     pub fn oversized_otlp_converted(&self, bytes: u64, limit: u64, records: usize) {

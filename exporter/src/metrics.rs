@@ -53,6 +53,8 @@ pub struct ExporterMetrics {
     pub send_errors: Family<CodeLabels, Counter>,
     /// Profiles the server reported as rejected in a partial success.
     pub rejected_profiles: Family<ExporterLabel, Counter>,
+    /// Received OTLP requests sent in the compressed body they arrived in.
+    pub sent_as_received: Family<ExporterLabel, Counter>,
     pub queue_length: Family<ExporterLabel, Gauge>,
     pub queue_capacity: Family<ExporterLabel, Gauge>,
     pub queue_bytes: Family<ExporterLabel, Gauge>,
@@ -82,6 +84,7 @@ impl Default for ExporterMetrics {
             retries: Family::default(),
             send_errors: Family::default(),
             rejected_profiles: Family::default(),
+            sent_as_received: Family::default(),
             queue_length: Family::default(),
             queue_capacity: Family::default(),
             queue_bytes: Family::default(),
@@ -142,6 +145,11 @@ impl MetricSet for ExporterMetrics {
             format!("{p}_rejected_profiles"),
             "Profiles the backend reported as rejected in a partial success",
             self.rejected_profiles.clone(),
+        );
+        r.register(
+            format!("{p}_requests_sent_as_received"),
+            "Received OTLP requests prepared for sending in the compressed body they arrived in (the exporter's compression matches the sender's), not compressed again",
+            self.sent_as_received.clone(),
         );
         r.register(
             format!("{p}_queue_length"),

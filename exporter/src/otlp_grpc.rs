@@ -173,7 +173,10 @@ impl Sender for GrpcSender {
             let size = request.bytes.len() as u64;
             let profiles = request.profiles;
             let framed = match request.compressed(self.compression) {
-                Some(compressed) => frame_compressed(compressed, self.compression),
+                Some(compressed) => {
+                    self.events.sent_as_received();
+                    frame_compressed(compressed, self.compression)
+                }
                 None => frame(&request.bytes, self.compression),
             };
             match framed {

@@ -160,7 +160,10 @@ impl Sender for HttpSender {
         for request in requests {
             let profiles = request.profiles;
             let body = match request.compressed(self.compression) {
-                Some(compressed) => Ok(compressed.clone()),
+                Some(compressed) => {
+                    self.events.sent_as_received();
+                    Ok(compressed.clone())
+                }
                 None => self.compression.compress_bytes(request.bytes),
             };
             match body {

@@ -49,9 +49,16 @@ fn grpc_ok() -> Behaviour {
     })
 }
 
-async fn send(kind: &str, compression: &str, batch: ProfileBatch, behaviour: Behaviour) -> Seen {
+/// What the server saw of the one request sent, and how many requests the
+/// exporter counted as sent as received.
+async fn send(
+    kind: &str,
+    compression: &str,
+    batch: ProfileBatch,
+    behaviour: Behaviour,
+) -> (Seen, f64) {
     let server = Recorder::start(behaviour).await;
-    let (ctx, _t) = ctx(kind);
+    let (ctx, telemetry) = ctx(kind);
     let endpoint = match kind {
         "otlp_grpc" => server.addr.to_string(),
         _ => server.url(),
@@ -64,7 +71,12 @@ async fn send(kind: &str, compression: &str, batch: ProfileBatch, behaviour: Beh
     h.shutdown(Duration::from_secs(5)).await;
     let seen = server.requests();
     assert_eq!(seen.len(), 1, "{kind} {compression}");
-    seen.into_iter().next().unwrap()
+    let counted = metric(
+        &telemetry.encode(),
+        &format!("profcol_exporter_requests_sent_as_received_total{{exporter=\"{kind}\"}}"),
+    )
+    .unwrap_or(0.0);
+    (seen.into_iter().next().unwrap(), counted)
 }
 
 #[tokio::test]
@@ -75,16 +87,18 @@ async fn over_http_the_received_body_is_sent_when_the_compression_matches() {
             ContentCoding::Zstd => "zstd",
         };
         let (_, compressed, batch) = received(coding);
-        let seen = send("otlp_http", name, batch, ok()).await;
+        let (seen, counted) = send("otlp_http", name, batch, ok()).await;
+        assert_eq!(counted, 1.0);
         assert_eq!(seen.headers["content-encoding"], name);
         assert_eq!(seen.body, compressed, "{name}: the sender's bytes");
     }
     // Received gzipped, sent with zstd or uncompressed: compressed as configured.
     let (raw, compressed, batch) = received(ContentCoding::Gzip);
-    let seen = send("otlp_http", "zstd", batch.clone(), ok()).await;
+    let (seen, counted) = send("otlp_http", "zstd", batch.clone(), ok()).await;
+    assert_eq!(counted, 0.0);
     assert_eq!(seen.headers["content-encoding"], "zstd");
     assert_eq!(zstd::decode_all(&seen.body[..]).unwrap(), raw);
-    let seen = send("otlp_http", "none", batch, ok()).await;
+    let (seen, _) = send("otlp_http", "none", batch, ok()).await;
     assert!(seen.headers.get("content-encoding").is_none());
     assert_eq!(seen.body, raw);
     assert_ne!(seen.body, compressed);
@@ -93,13 +107,15 @@ async fn over_http_the_received_body_is_sent_when_the_compression_matches() {
 #[tokio::test]
 async fn over_grpc_the_received_body_is_the_frames_message() {
     let (raw, compressed, batch) = received(ContentCoding::Gzip);
-    let seen = send("otlp_grpc", "gzip", batch.clone(), grpc_ok()).await;
+    let (seen, counted) = send("otlp_grpc", "gzip", batch.clone(), grpc_ok()).await;
+    assert_eq!(counted, 1.0);
     assert_eq!(seen.headers["grpc-encoding"], "gzip");
     assert_eq!(seen.body[0], 1, "flagged compressed");
     assert_eq!(&seen.body[1..5], &(compressed.len() as u32).to_be_bytes());
     assert_eq!(&seen.body[5..], &compressed[..]);
 
-    let seen = send("otlp_grpc", "none", batch, grpc_ok()).await;
+    let (seen, counted) = send("otlp_grpc", "none", batch, grpc_ok()).await;
+    assert_eq!(counted, 0.0);
     assert_eq!(seen.body[0], 0);
     assert_eq!(&seen.body[5..], &raw[..]);
 }
@@ -108,13 +124,14 @@ async fn over_grpc_the_received_body_is_the_frames_message() {
 /// compressed at the exporter's level.
 #[tokio::test]
 async fn what_was_not_received_compressed_is_compressed_here() {
-    let seen = send(
+    let (seen, counted) = send(
         "otlp_http",
         "gzip",
         batch(vec![record("svc-a", 1, &[])]),
         ok(),
     )
     .await;
+    assert_eq!(counted, 0.0);
     // gzip's XFL byte: 4 = the fastest level, the default 1.
     assert_eq!(seen.body[8], 4);
 }
