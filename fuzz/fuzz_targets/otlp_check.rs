@@ -1,7 +1,9 @@
 //! Any bytes as a received OTLP request, checked the way the `otlp`
 //! receiver checks it (`OtlpPayload::from_bytes`: the one-pass check over
 //! the wire bytes, prost where that pass cannot vouch) and by prost alone:
-//! the same verdict, the same counts, the same refusal text. The first byte
+//! the same verdict, the same counts, the same refusal text (but for the
+//! two refusals the one-pass check makes itself: deep nesting and
+//! protobuf groups). The first byte
 //! picks small limits (so the count checks fire) or the defaults; the rest
 //! is the request.
 #![no_main]
@@ -25,6 +27,14 @@ fuzz_target!(|data: &[u8]| {
     let bytes = Bytes::copy_from_slice(rest);
     let checked = OtlpPayload::from_bytes(bytes.clone(), &limits);
     let oracle = OtlpPayload::from_bytes_via_prost(bytes, &limits);
+    // Refused before prost on purpose (prost would recurse through them):
+    // no verdict of prost's to compare with.
+    if let Err(e) = &checked {
+        let text = e.to_string();
+        if text.contains("nested more than 64 levels") || text.contains("protobuf groups") {
+            return;
+        }
+    }
     match (checked, oracle) {
         (Ok(a), Ok(b)) => assert_eq!(
             [a.profile_count(), a.sample_count(), a.resource_count()],

@@ -11,7 +11,10 @@
 //! reads), not by a backend later. A received request is checked over its
 //! bytes in one pass ([`wire_check`]); only one that pass cannot vouch for
 //! is decoded by prost, whose decoding and [`checks`] then decide and word
-//! the refusal.
+//! the refusal — except attribute values nested more than 64 levels deep
+//! and protobuf groups, which the pass refuses itself (prost, without its
+//! recursion limit in profcol's build, would recurse through them until
+//! the stack overflows).
 //!
 //! ```
 //! use profcol_pdata::otlp::{to_otlp_bytes, OtlpLimits, OtlpPayload};
@@ -76,8 +79,9 @@ impl OtlpPayload {
     /// and keeps them.
     pub fn from_bytes(bytes: Bytes, limits: &OtlpLimits) -> Result<Self, Error> {
         let (counts, resources) = match wire_check::check(&bytes, limits) {
-            Some(checked) => checked,
-            None => Self::check_decoded(&bytes, limits)?,
+            wire_check::Verdict::Vouched(counts, resources) => (counts, resources),
+            wire_check::Verdict::Refused(why) => return Err(Error::InvalidOtlp(why.into())),
+            wire_check::Verdict::Unsure => Self::check_decoded(&bytes, limits)?,
         };
         Ok(Self {
             bytes,

@@ -9,10 +9,11 @@ fn check_both_ways(
     limits: &OtlpLimits,
 ) -> (Option<[usize; 3]>, Result<[usize; 3], Error>) {
     let triple = |(c, r): (checks::Counts, usize)| [c.profiles, c.samples, r];
-    (
-        wire_check::check(bytes, limits).map(triple),
-        OtlpPayload::check_decoded(bytes, limits).map(triple),
-    )
+    let wire = match wire_check::check(bytes, limits) {
+        wire_check::Verdict::Vouched(c, r) => Some(triple((c, r))),
+        _ => None,
+    };
+    (wire, OtlpPayload::check_decoded(bytes, limits).map(triple))
 }
 use crate::{Labels, ProfileRecord};
 
@@ -375,24 +376,31 @@ fn what_the_one_pass_check_leaves_to_prost_is_still_accepted() {
     assert_eq!(after.sample_count(), before.sample_count() + 1);
     assert_eq!(after.resource_count(), 2);
 
-    // An unknown field sent as a group (start, a varint inside, end).
-    let mut group = base.clone();
-    group.extend_from_slice(&[(9 << 3) | 3, 8, 1, (9 << 3) | 4]);
-    assert_eq!(accepted(group).profile_count(), before.profile_count());
+    // Values nested as deep as the walk goes are still vouched for.
+    let deep = nested(MAX_NESTED_ARRAYS);
+    let (wire, prost) = check_both_ways(&Bytes::from(deep.encode_to_vec()), &limits);
+    assert!(wire.is_some() && prost.is_ok());
+}
 
-    // An attribute value nested deeper than the one-pass check goes.
+/// The deepest array nesting the walk vouches for: the resource's
+/// attribute values start at depth 4, and each array adds two levels.
+const MAX_NESTED_ARRAYS: usize = (wire_check::MAX_DEPTH as usize - 4) / 2;
+
+/// The request with a resource attribute whose value is `levels` arrays
+/// deep.
+fn nested(levels: usize) -> ExportProfilesServiceRequest {
     let mut value = AnyValue {
         value: Some(Value::IntValue(1)),
     };
-    for _ in 0..40 {
+    for _ in 0..levels {
         value = AnyValue {
             value: Some(Value::ArrayValue(ArrayValue {
                 values: vec![value],
             })),
         };
     }
-    let mut deep = request();
-    deep.resource_profiles[0]
+    let mut req = request();
+    req.resource_profiles[0]
         .resource
         .get_or_insert_with(Default::default)
         .attributes
@@ -401,7 +409,64 @@ fn what_the_one_pass_check_leaves_to_prost_is_still_accepted() {
             value: Some(value),
             key_strindex: 0,
         });
-    accepted(deep.encode_to_vec());
+    req
+}
+
+/// Nesting past the walk's depth and protobuf groups are refused before
+/// prost sees them (prost, without its recursion limit in the binary's
+/// build, would recurse until the stack overflows), however deep.
+#[test]
+fn deep_nesting_and_groups_are_refused_before_prost() {
+    let limits = OtlpLimits::default();
+    // 100,000 levels written by hand: prost would not even encode them.
+    use crate::otlp::fields::*;
+    use crate::wire::put_len_field;
+    let mut value = vec![(ANY_VALUE_INT_VALUE << 3) as u8, 1];
+    for _ in 0..100_000 {
+        let mut array = Vec::new();
+        put_len_field(&mut array, ARRAY_VALUE_VALUES, &value);
+        value.clear();
+        put_len_field(&mut value, ANY_VALUE_ARRAY_VALUE, &array);
+    }
+    let mut key_value = Vec::new();
+    put_len_field(&mut key_value, KEY_VALUE_KEY, b"deep");
+    put_len_field(&mut key_value, KEY_VALUE_VALUE, &value);
+    let mut resource = Vec::new();
+    put_len_field(&mut resource, RESOURCE_ATTRIBUTES, &key_value);
+    let mut resource_profiles = Vec::new();
+    put_len_field(
+        &mut resource_profiles,
+        RESOURCE_PROFILES_RESOURCE,
+        &resource,
+    );
+    let mut very_deep = Vec::new();
+    put_len_field(
+        &mut very_deep,
+        REQUEST_RESOURCE_PROFILES,
+        &resource_profiles,
+    );
+    let mut requests: Vec<Vec<u8>> = [MAX_NESTED_ARRAYS + 1, 50]
+        .iter()
+        .map(|&levels| nested(levels).encode_to_vec())
+        .collect();
+    requests.push(very_deep);
+    for bytes in requests {
+        let err = OtlpPayload::from_bytes(bytes.into(), &limits).unwrap_err();
+        assert!(
+            err.to_string().contains("nested more than 64 levels"),
+            "{err}"
+        );
+    }
+    // An unknown field sent as a group (start, a varint inside, end), and
+    // groups nested in groups.
+    let mut group = request().encode_to_vec();
+    group.extend_from_slice(&[(9 << 3) | 3, 8, 1, (9 << 3) | 4]);
+    let mut nested_groups = request().encode_to_vec();
+    nested_groups.extend(std::iter::repeat_n((9 << 3) | 3, 1_000_000));
+    for bytes in [group, nested_groups] {
+        let err = OtlpPayload::from_bytes(bytes.into(), &limits).unwrap_err();
+        assert!(err.to_string().contains("protobuf groups"), "{err}");
+    }
 }
 
 #[test]
@@ -439,28 +504,4 @@ fn refusals_are_worded_as_prost_and_the_checks_word_them() {
     bytes[at] = 0xff;
     let err = OtlpPayload::from_bytes(bytes.into(), &limits).unwrap_err();
     assert!(err.to_string().contains("UTF-8"), "{err}");
-
-    // A request nested past prost's recursion limit.
-    let mut value = AnyValue {
-        value: Some(Value::IntValue(1)),
-    };
-    for _ in 0..60 {
-        value = AnyValue {
-            value: Some(Value::ArrayValue(ArrayValue {
-                values: vec![value],
-            })),
-        };
-    }
-    let mut deep = request();
-    deep.resource_profiles[0]
-        .resource
-        .get_or_insert_with(Default::default)
-        .attributes
-        .push(KeyValue {
-            key: "deep".into(),
-            value: Some(value),
-            key_strindex: 0,
-        });
-    let err = OtlpPayload::from_bytes(deep.encode_to_vec().into(), &limits).unwrap_err();
-    assert!(err.to_string().contains("recursion limit"), "{err}");
 }

@@ -8,20 +8,48 @@
 //! parses, and every dictionary index any field holds (not only the value
 //! prost would keep when a field repeats) is in range — indexes are
 //! compared with the tables' lengths once the whole request is read, as the
-//! dictionary usually follows the profiles that use it. Anything else, and
-//! what it does not handle (groups, nesting deeper than [`MAX_DEPTH`]),
-//! answers `None`: the caller then decodes with prost, whose verdict and
-//! error stand. So this check can only be stricter than prost's, never
-//! looser (the `otlp_check` fuzz target holds it to that).
+//! dictionary usually follows the profiles that use it. Anything else
+//! answers [`Verdict::Unsure`]: the caller then decodes with prost, whose
+//! verdict and error stand. So this check can only be stricter than
+//! prost's, never looser (the `otlp_check` fuzz target holds it to that).
+//!
+//! Two things it refuses itself ([`Verdict::Refused`]), before prost sees
+//! them: attribute values nested more than [`MAX_DEPTH`] levels, and
+//! protobuf groups. prost decodes both by recursion, and in profcol's
+//! build without its recursion limit (a dependency, `pprof_util`, turns the
+//! limit off for the whole binary), so a request of a few hundred
+//! kilobytes nested deep enough would overflow the decoding thread's stack
+//! and abort the process. No OTLP sender nests values that deep or uses
+//! groups (proto3 has none). A walk stopped by a malformed field has seen
+//! neither before it, and prost, reading the same bytes in the same order,
+//! stops at the same field.
 
 use super::checks::Counts;
 use super::OtlpLimits;
 use crate::otlp::fields::*;
 use crate::wire::{Reader, FIXED64, LEN};
 
-/// Deeper messages are left to prost (its limit is 100): only attribute
-/// values nest this far.
-const MAX_DEPTH: u32 = 64;
+/// Wire types 3 and 4: the start and end of a (proto2) group.
+const GROUP_START: u8 = 3;
+const GROUP_END: u8 = 4;
+
+/// Messages nested deeper are refused: only attribute values nest.
+pub(crate) const MAX_DEPTH: u32 = 64;
+
+/// The two refusals of the walk itself.
+pub(crate) const TOO_DEEP: &str = "attribute values are nested more than 64 levels deep";
+pub(crate) const GROUPS: &str = "the request uses protobuf groups, which OTLP has none of";
+
+/// What the walk found.
+pub(crate) enum Verdict {
+    /// Prost decodes it and the checks pass, with these counts and
+    /// `ResourceProfiles`.
+    Vouched(Counts, usize),
+    /// Refused before prost: the reason.
+    Refused(&'static str),
+    /// Prost's decoding and the checks decide.
+    Unsure,
+}
 
 /// The dictionary tables an index points into.
 #[derive(Clone, Copy)]
@@ -57,6 +85,8 @@ impl Span {
 }
 
 struct Walk {
+    /// Set when the walk stops on a group or on nesting.
+    refused: Option<&'static str>,
     profiles: usize,
     samples: usize,
     resources: usize,
@@ -67,8 +97,9 @@ struct Walk {
 
 /// Counts of a request that certainly passes prost's decoding and the
 /// checks; `None` when it may not (see the module docs).
-pub(crate) fn check(bytes: &[u8], limits: &OtlpLimits) -> Option<(Counts, usize)> {
+pub(crate) fn check(bytes: &[u8], limits: &OtlpLimits) -> Verdict {
     let mut w = Walk {
+        refused: None,
         profiles: 0,
         samples: 0,
         resources: 0,
@@ -76,7 +107,9 @@ pub(crate) fn check(bytes: &[u8], limits: &OtlpLimits) -> Option<(Counts, usize)
         lens: [0; TABLES],
         refs: [Span::NONE; TABLES],
     };
-    w.request(bytes)?;
+    if w.request(bytes).is_none() {
+        return w.refused.map_or(Verdict::Unsure, Verdict::Refused);
+    }
     let len = |t: Table| w.lens[t as usize];
     let fits = [
         (Table::String, len(Table::String).max(1)),
@@ -93,13 +126,17 @@ pub(crate) fn check(bytes: &[u8], limits: &OtlpLimits) -> Option<(Counts, usize)
         && (w.dictionary || w.profiles == 0)
         && w.profiles <= limits.max_profiles
         && w.samples <= limits.max_samples;
-    valid.then_some((
-        Counts {
-            profiles: w.profiles,
-            samples: w.samples,
-        },
-        w.resources,
-    ))
+    if valid {
+        Verdict::Vouched(
+            Counts {
+                profiles: w.profiles,
+                samples: w.samples,
+            },
+            w.resources,
+        )
+    } else {
+        Verdict::Unsure
+    }
 }
 
 /// Wire-level reads that answer `None` where prost would refuse.
@@ -140,21 +177,25 @@ impl<'a> Fields<'a> for Reader<'a> {
     fn packed(&mut self, wt: u8, f: impl FnMut(u64)) -> Option<()> {
         self.repeated(wt, f).ok()
     }
-    /// Groups are refused here (prost skips them): left to prost.
+    /// Groups stop the walk (see [`Walk::unknown`]).
     fn unknown(&mut self, wt: u8) -> Option<()> {
         self.skip(wt).ok()
     }
 }
 
-/// Walks the fields of `$buf`: `number => body` arms, unknown fields skipped.
+/// Walks the fields of `$buf`: `number => body` arms, unknown fields
+/// skipped (a group stops the walk, noted on the walker `$w`).
 macro_rules! fields {
-    ($buf:expr, |$r:ident, $wt:ident| { $($number:pat => $body:expr,)* }) => {{
+    ($w:expr, $buf:expr, |$r:ident, $wt:ident| { $($number:pat => $body:expr,)* }) => {{
         let mut $r = Reader::new($buf);
         while !$r.is_empty() {
             let (field, $wt) = $r.next_field()?;
             match field {
                 $($number => { $body; })*
-                _ => $r.unknown($wt)?,
+                _ => {
+                    $w.unknown($wt)?;
+                    $r.unknown($wt)?
+                }
             }
         }
         Some(())
@@ -175,7 +216,7 @@ impl Walk {
     }
 
     fn request(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             REQUEST_RESOURCE_PROFILES => {
                 self.resources += 1;
                 self.resource_profiles(r.sub(wt)?)?
@@ -188,7 +229,7 @@ impl Walk {
     }
 
     fn resource_profiles(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             RESOURCE_PROFILES_RESOURCE => self.resource(r.sub(wt)?)?,
             RESOURCE_PROFILES_SCOPE_PROFILES => self.scope_profiles(r.sub(wt)?)?,
             RESOURCE_PROFILES_SCHEMA_URL => r.string_field(wt)?,
@@ -196,15 +237,15 @@ impl Walk {
     }
 
     fn resource(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
-            RESOURCE_ATTRIBUTES => key_value(r.sub(wt)?, 3)?,
+        fields!(self, buf, |r, wt| {
+            RESOURCE_ATTRIBUTES => self.key_value(r.sub(wt)?, 3)?,
             RESOURCE_DROPPED_ATTRIBUTES_COUNT => r.varint_field(wt)?,
-            RESOURCE_ENTITY_REFS => entity_ref(r.sub(wt)?)?,
+            RESOURCE_ENTITY_REFS => self.entity_ref(r.sub(wt)?)?,
         })
     }
 
     fn scope_profiles(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             SCOPE_PROFILES_SCOPE => self.scope(r.sub(wt)?)?,
             SCOPE_PROFILES_PROFILES => self.profile(r.sub(wt)?)?,
             SCOPE_PROFILES_SCHEMA_URL => r.string_field(wt)?,
@@ -212,16 +253,16 @@ impl Walk {
     }
 
     fn scope(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             SCOPE_NAME | SCOPE_VERSION => r.string_field(wt)?,
-            SCOPE_ATTRIBUTES => key_value(r.sub(wt)?, 4)?,
+            SCOPE_ATTRIBUTES => self.key_value(r.sub(wt)?, 4)?,
             SCOPE_DROPPED_ATTRIBUTES_COUNT => r.varint_field(wt)?,
         })
     }
 
     fn profile(&mut self, buf: &[u8]) -> Option<()> {
         self.profiles += 1;
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             PROFILE_SAMPLE_TYPE | PROFILE_PERIOD_TYPE => self.value_type(r.sub(wt)?)?,
             PROFILE_SAMPLES => {
                 self.samples += 1;
@@ -238,7 +279,7 @@ impl Walk {
     }
 
     fn value_type(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             VALUE_TYPE_TYPE_STRINDEX | VALUE_TYPE_UNIT_STRINDEX => {
                 let v = r.varint_field(wt)?;
                 self.refer(Table::String, v)
@@ -247,7 +288,7 @@ impl Walk {
     }
 
     fn sample(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             SAMPLE_STACK_INDEX => {
                 let v = r.varint_field(wt)?;
                 self.refer(Table::Stack, v)
@@ -266,7 +307,7 @@ impl Walk {
     }
 
     fn dictionary(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             DICTIONARY_MAPPING_TABLE => {
                 self.count(Table::Mapping);
                 self.mapping(r.sub(wt)?)?
@@ -281,7 +322,7 @@ impl Walk {
             },
             DICTIONARY_LINK_TABLE => {
                 self.count(Table::Link);
-                link(r.sub(wt)?)?
+                self.link(r.sub(wt)?)?
             },
             DICTIONARY_STRING_TABLE => {
                 self.count(Table::String);
@@ -293,7 +334,7 @@ impl Walk {
             },
             DICTIONARY_STACK_TABLE => {
                 self.count(Table::Stack);
-                fields!(r.sub(wt)?, |s, wt| {
+                fields!(self, r.sub(wt)?, |s, wt| {
                     STACK_LOCATION_INDICES => s.packed(wt, |v| self.refer(Table::Location, v))?,
                 })?
             },
@@ -301,7 +342,7 @@ impl Walk {
     }
 
     fn mapping(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             MAPPING_MEMORY_START | MAPPING_MEMORY_LIMIT | MAPPING_FILE_OFFSET => r.varint_field(wt)?,
             MAPPING_FILENAME_STRINDEX => {
                 let v = r.varint_field(wt)?;
@@ -312,7 +353,7 @@ impl Walk {
     }
 
     fn location(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             LOCATION_MAPPING_INDEX => {
                 // 0 is "no mapping", valid with an empty mapping table.
                 let v = r.varint_field(wt)?;
@@ -324,7 +365,7 @@ impl Walk {
             LOCATION_LINES => {
                 // A line without a function index points at function 0.
                 self.refer(Table::Function, 0);
-                fields!(r.sub(wt)?, |l, wt| {
+                fields!(self, r.sub(wt)?, |l, wt| {
                     LINE_FUNCTION_INDEX => {
                         let v = l.varint_field(wt)?;
                         self.refer(Table::Function, v)
@@ -337,7 +378,7 @@ impl Walk {
     }
 
     fn function(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             FUNCTION_NAME_STRINDEX | FUNCTION_SYSTEM_NAME_STRINDEX | FUNCTION_FILENAME_STRINDEX => {
                 let v = r.varint_field(wt)?;
                 self.refer(Table::String, v)
@@ -347,54 +388,74 @@ impl Walk {
     }
 
     fn key_value_and_unit(&mut self, buf: &[u8]) -> Option<()> {
-        fields!(buf, |r, wt| {
+        fields!(self, buf, |r, wt| {
             KEY_VALUE_AND_UNIT_KEY_STRINDEX | KEY_VALUE_AND_UNIT_UNIT_STRINDEX => {
                 let v = r.varint_field(wt)?;
                 self.refer(Table::String, v)
             },
-            KEY_VALUE_AND_UNIT_VALUE => any_value(r.sub(wt)?, 3)?,
+            KEY_VALUE_AND_UNIT_VALUE => self.any_value(r.sub(wt)?, 3)?,
         })
     }
 }
 
-/// A `common.v1.KeyValue` at nesting `depth` (the request is 0).
-fn key_value(buf: &[u8], depth: u32) -> Option<()> {
-    (depth <= MAX_DEPTH).then_some(())?;
-    fields!(buf, |r, wt| {
-        KEY_VALUE_KEY => r.string_field(wt)?,
-        KEY_VALUE_VALUE => any_value(r.sub(wt)?, depth + 1)?,
-        KEY_VALUE_KEY_STRINDEX => r.varint_field(wt)?,
-    })
-}
+impl Walk {
+    /// An unknown field of wire type `wt`: a group stops the walk.
+    fn unknown(&mut self, wt: u8) -> Option<()> {
+        if wt == GROUP_START || wt == GROUP_END {
+            self.refused = Some(GROUPS);
+            return None;
+        }
+        Some(())
+    }
 
-fn any_value(buf: &[u8], depth: u32) -> Option<()> {
-    (depth <= MAX_DEPTH).then_some(())?;
-    fields!(buf, |r, wt| {
-        ANY_VALUE_STRING_VALUE => r.string_field(wt)?,
-        ANY_VALUE_BOOL_VALUE | ANY_VALUE_INT_VALUE | ANY_VALUE_STRING_VALUE_STRINDEX => {
-            r.varint_field(wt)?
-        },
-        ANY_VALUE_DOUBLE_VALUE => r.fixed64_field(wt)?,
-        ANY_VALUE_ARRAY_VALUE => fields!(r.sub(wt)?, |a, wt| {
-            ARRAY_VALUE_VALUES => any_value(a.sub(wt)?, depth + 2)?,
-        })?,
-        ANY_VALUE_KVLIST_VALUE => fields!(r.sub(wt)?, |l, wt| {
-            KEY_VALUE_LIST_VALUES => key_value(l.sub(wt)?, depth + 2)?,
-        })?,
-        ANY_VALUE_BYTES_VALUE => r.sub(wt)?,
-    })
-}
+    /// Stops the walk past [`MAX_DEPTH`].
+    fn nest(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            self.refused = Some(TOO_DEEP);
+            return None;
+        }
+        Some(())
+    }
 
-fn entity_ref(buf: &[u8]) -> Option<()> {
-    fields!(buf, |r, wt| {
-        ENTITY_REF_SCHEMA_URL | ENTITY_REF_TYPE | ENTITY_REF_ID_KEYS | ENTITY_REF_DESCRIPTION_KEYS => {
-            r.string_field(wt)?
-        },
-    })
-}
+    /// A `common.v1.KeyValue` at nesting `depth` (the request is 0).
+    fn key_value(&mut self, buf: &[u8], depth: u32) -> Option<()> {
+        self.nest(depth)?;
+        fields!(self, buf, |r, wt| {
+            KEY_VALUE_KEY => r.string_field(wt)?,
+            KEY_VALUE_VALUE => self.any_value(r.sub(wt)?, depth + 1)?,
+            KEY_VALUE_KEY_STRINDEX => r.varint_field(wt)?,
+        })
+    }
 
-fn link(buf: &[u8]) -> Option<()> {
-    fields!(buf, |r, wt| {
-        LINK_TRACE_ID | LINK_SPAN_ID => r.sub(wt)?,
-    })
+    fn any_value(&mut self, buf: &[u8], depth: u32) -> Option<()> {
+        self.nest(depth)?;
+        fields!(self, buf, |r, wt| {
+            ANY_VALUE_STRING_VALUE => r.string_field(wt)?,
+            ANY_VALUE_BOOL_VALUE | ANY_VALUE_INT_VALUE | ANY_VALUE_STRING_VALUE_STRINDEX => {
+                r.varint_field(wt)?
+            },
+            ANY_VALUE_DOUBLE_VALUE => r.fixed64_field(wt)?,
+            ANY_VALUE_ARRAY_VALUE => fields!(self, r.sub(wt)?, |a, wt| {
+                ARRAY_VALUE_VALUES => self.any_value(a.sub(wt)?, depth + 2)?,
+            })?,
+            ANY_VALUE_KVLIST_VALUE => fields!(self, r.sub(wt)?, |l, wt| {
+                KEY_VALUE_LIST_VALUES => self.key_value(l.sub(wt)?, depth + 2)?,
+            })?,
+            ANY_VALUE_BYTES_VALUE => r.sub(wt)?,
+        })
+    }
+
+    fn entity_ref(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(self, buf, |r, wt| {
+            ENTITY_REF_SCHEMA_URL | ENTITY_REF_TYPE | ENTITY_REF_ID_KEYS | ENTITY_REF_DESCRIPTION_KEYS => {
+                r.string_field(wt)?
+            },
+        })
+    }
+
+    fn link(&mut self, buf: &[u8]) -> Option<()> {
+        fields!(self, buf, |r, wt| {
+            LINK_TRACE_ID | LINK_SPAN_ID => r.sub(wt)?,
+        })
+    }
 }
