@@ -8,6 +8,7 @@
 //! ```
 
 use super::JfrError;
+use crate::wire::{Reader, LEN};
 use prost::Message;
 use std::collections::HashMap;
 
@@ -28,6 +29,11 @@ pub struct LabelsSnapshot {
 impl LabelsSnapshot {
     /// Decodes the part's (uncompressed) bytes.
     pub fn decode_part(bytes: &[u8]) -> Result<Self, JfrError> {
+        if has_group(bytes, Level::Snapshot) {
+            return Err(JfrError::labels(
+                "not a LabelsSnapshot: it uses protobuf groups",
+            ));
+        }
         Self::decode(bytes).map_err(|e| JfrError::labels(format!("not a LabelsSnapshot: {e}")))
     }
 
@@ -46,4 +52,58 @@ impl LabelsSnapshot {
         out.sort();
         out
     }
+}
+
+/// The messages of a snapshot, for [`has_group`].
+#[derive(Clone, Copy)]
+enum Level {
+    Snapshot,
+    ContextsEntry,
+    StringsEntry,
+    Context,
+    LabelsEntry,
+}
+
+impl Level {
+    /// The message field `field` holds, if it holds one.
+    fn child(self, field: u32) -> Option<Level> {
+        match (self, field) {
+            (Level::Snapshot, 1) => Some(Level::ContextsEntry),
+            (Level::Snapshot, 2) => Some(Level::StringsEntry),
+            (Level::ContextsEntry, 2) => Some(Level::Context),
+            (Level::Context, 1) => Some(Level::LabelsEntry),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a protobuf group (wire type 3 or 4) appears in any message of
+/// the snapshot before its first malformed field (where prost stops too).
+/// prost skips an unknown group by recursion, and profcol's build has no
+/// recursion limit (a dependency turns it off), so a part of nested group
+/// starts — a megabyte of them gzips to a kilobyte — would overflow the
+/// stack and abort the process. The snapshot has no groups.
+fn has_group(buf: &[u8], level: Level) -> bool {
+    let mut r = Reader::new(buf);
+    while !r.is_empty() {
+        let Ok((field, wt)) = r.key() else {
+            return false;
+        };
+        if wt == 3 || wt == 4 {
+            return true;
+        }
+        match level.child(field) {
+            Some(child) if wt == LEN => match r.bytes() {
+                Ok(sub) if has_group(sub, child) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            },
+            _ => {
+                if r.skip(wt).is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+    false
 }

@@ -223,3 +223,50 @@ fn labels_that_are_not_a_snapshot_are_an_error() {
         .contexts
         .is_empty());
 }
+
+/// A labels part holding protobuf groups is refused before prost decodes
+/// it (prost would recurse through nested groups, without a limit in the
+/// binary's build): at the top, nested a million deep, or inside a
+/// context's entry. A snapshot prost writes still decodes.
+#[test]
+fn labels_with_protobuf_groups_are_refused() {
+    use prost::Message;
+    let group_start = (9 << 3) | 3;
+    let mut in_context = Vec::new();
+    // contexts {key: 1, value: Context {labels {key 1, value 2}, <group 9>}}
+    let context = [
+        0x0a,
+        0x04,
+        0x08,
+        0x01,
+        0x10,
+        0x02,
+        group_start,
+        (9 << 3) | 4,
+    ];
+    let entry = [&[0x08, 0x01, 0x12, context.len() as u8][..], &context[..]].concat();
+    in_context.extend_from_slice(&[0x0a, entry.len() as u8]);
+    in_context.extend_from_slice(&entry);
+    for bytes in [
+        vec![group_start, (9 << 3) | 4],
+        vec![group_start; 1_000_000],
+        in_context,
+    ] {
+        let err = LabelsSnapshot::decode_part(&bytes).unwrap_err();
+        assert!(err.to_string().contains("protobuf groups"), "{err}");
+    }
+    let mut snapshot = LabelsSnapshot::default();
+    snapshot.strings.insert(1, "handler".into());
+    snapshot.strings.insert(2, "/cart".into());
+    snapshot.contexts.insert(
+        7,
+        super::labels::Context {
+            labels: [(1, 2)].into_iter().collect(),
+        },
+    );
+    let decoded = LabelsSnapshot::decode_part(&snapshot.encode_to_vec()).unwrap();
+    assert_eq!(
+        decoded.labels_of(7),
+        [("handler".to_string(), "/cart".to_string())]
+    );
+}
