@@ -2,7 +2,7 @@
 //! allocating nothing: what [`OtlpPayload::from_bytes`](super::OtlpPayload)
 //! tries first.
 //!
-//! It answers `Some(counts)` only for a request that prost decodes and
+//! It answers [`Verdict::Vouched`] only for a request that prost decodes and
 //! [`checks`](super::checks) accepts: every field of every message this
 //! version knows has its wire type, every string is UTF-8, every packed run
 //! parses, and every dictionary index any field holds (not only the value
@@ -95,8 +95,8 @@ struct Walk {
     refs: [Span; TABLES],
 }
 
-/// Counts of a request that certainly passes prost's decoding and the
-/// checks; `None` when it may not (see the module docs).
+/// Whether prost's decoding and the checks certainly pass `bytes` (with
+/// its counts), must not be tried, or decide (see the module docs).
 pub(crate) fn check(bytes: &[u8], limits: &OtlpLimits) -> Verdict {
     let mut w = Walk {
         refused: None,
