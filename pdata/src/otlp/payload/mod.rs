@@ -83,13 +83,18 @@ impl OtlpPayload {
             wire_check::Verdict::Refused(why) => return Err(Error::InvalidOtlp(why.into())),
             wire_check::Verdict::Unsure => Self::check_decoded(&bytes, limits)?,
         };
-        Ok(Self {
+        Ok(Self::checked(bytes, counts, resources))
+    }
+
+    /// A payload of `bytes` that passed the checks with `counts`.
+    fn checked(bytes: Bytes, counts: checks::Counts, resources: usize) -> Self {
+        Self {
             bytes,
             profiles: counts.profiles,
             samples: counts.samples,
             resources,
             received_compressed: None,
-        })
+        }
     }
 
     /// The checks on the request decoded by prost: the verdict of record.
@@ -103,13 +108,7 @@ impl OtlpPayload {
     #[cfg(any(test, feature = "oracle"))]
     pub fn from_bytes_via_prost(bytes: Bytes, limits: &OtlpLimits) -> Result<Self, Error> {
         let (counts, resources) = Self::check_decoded(&bytes, limits)?;
-        Ok(Self {
-            bytes,
-            profiles: counts.profiles,
-            samples: counts.samples,
-            resources,
-            received_compressed: None,
-        })
+        Ok(Self::checked(bytes, counts, resources))
     }
 
     /// Checks a decoded request (from OTLP/JSON) and keeps its protobuf
@@ -119,13 +118,11 @@ impl OtlpPayload {
         limits: &OtlpLimits,
     ) -> Result<Self, Error> {
         let counts = checks::check(req, limits)?;
-        Ok(Self {
-            bytes: Bytes::from(req.encode_to_vec()),
-            profiles: counts.profiles,
-            samples: counts.samples,
-            resources: req.resource_profiles.len(),
-            received_compressed: None,
-        })
+        Ok(Self::checked(
+            Bytes::from(req.encode_to_vec()),
+            counts,
+            req.resource_profiles.len(),
+        ))
     }
 
     /// The request's protobuf bytes, as received.

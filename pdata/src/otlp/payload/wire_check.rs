@@ -280,19 +280,13 @@ impl Walk {
 
     fn value_type(&mut self, buf: &[u8]) -> Option<()> {
         fields!(self, buf, |r, wt| {
-            VALUE_TYPE_TYPE_STRINDEX | VALUE_TYPE_UNIT_STRINDEX => {
-                let v = r.varint_field(wt)?;
-                self.refer(Table::String, v)
-            },
+            VALUE_TYPE_TYPE_STRINDEX | VALUE_TYPE_UNIT_STRINDEX => self.refer(Table::String, r.varint_field(wt)?),
         })
     }
 
     fn sample(&mut self, buf: &[u8]) -> Option<()> {
         fields!(self, buf, |r, wt| {
-            SAMPLE_STACK_INDEX => {
-                let v = r.varint_field(wt)?;
-                self.refer(Table::Stack, v)
-            },
+            SAMPLE_STACK_INDEX => self.refer(Table::Stack, r.varint_field(wt)?),
             SAMPLE_ATTRIBUTE_INDICES => r.packed(wt, |v| self.refer(Table::Attribute, v))?,
             SAMPLE_LINK_INDEX => {
                 // 0 is "no link", valid with an empty link table.
@@ -344,10 +338,7 @@ impl Walk {
     fn mapping(&mut self, buf: &[u8]) -> Option<()> {
         fields!(self, buf, |r, wt| {
             MAPPING_MEMORY_START | MAPPING_MEMORY_LIMIT | MAPPING_FILE_OFFSET => r.varint_field(wt)?,
-            MAPPING_FILENAME_STRINDEX => {
-                let v = r.varint_field(wt)?;
-                self.refer(Table::String, v)
-            },
+            MAPPING_FILENAME_STRINDEX => self.refer(Table::String, r.varint_field(wt)?),
             MAPPING_ATTRIBUTE_INDICES => r.packed(wt, |v| self.refer(Table::Attribute, v))?,
         })
     }
@@ -366,10 +357,7 @@ impl Walk {
                 // A line without a function index points at function 0.
                 self.refer(Table::Function, 0);
                 fields!(self, r.sub(wt)?, |l, wt| {
-                    LINE_FUNCTION_INDEX => {
-                        let v = l.varint_field(wt)?;
-                        self.refer(Table::Function, v)
-                    },
+                    LINE_FUNCTION_INDEX => self.refer(Table::Function, l.varint_field(wt)?),
                     LINE_LINE | LINE_COLUMN => l.varint_field(wt)?,
                 })?
             },
@@ -379,20 +367,14 @@ impl Walk {
 
     fn function(&mut self, buf: &[u8]) -> Option<()> {
         fields!(self, buf, |r, wt| {
-            FUNCTION_NAME_STRINDEX | FUNCTION_SYSTEM_NAME_STRINDEX | FUNCTION_FILENAME_STRINDEX => {
-                let v = r.varint_field(wt)?;
-                self.refer(Table::String, v)
-            },
+            FUNCTION_NAME_STRINDEX | FUNCTION_SYSTEM_NAME_STRINDEX | FUNCTION_FILENAME_STRINDEX => self.refer(Table::String, r.varint_field(wt)?),
             FUNCTION_START_LINE => r.varint_field(wt)?,
         })
     }
 
     fn key_value_and_unit(&mut self, buf: &[u8]) -> Option<()> {
         fields!(self, buf, |r, wt| {
-            KEY_VALUE_AND_UNIT_KEY_STRINDEX | KEY_VALUE_AND_UNIT_UNIT_STRINDEX => {
-                let v = r.varint_field(wt)?;
-                self.refer(Table::String, v)
-            },
+            KEY_VALUE_AND_UNIT_KEY_STRINDEX | KEY_VALUE_AND_UNIT_UNIT_STRINDEX => self.refer(Table::String, r.varint_field(wt)?),
             KEY_VALUE_AND_UNIT_VALUE => self.any_value(r.sub(wt)?, 3)?,
         })
     }
